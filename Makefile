@@ -1,0 +1,43 @@
+# The two commands a new user needs: `make run` and `make test`.
+# Everything they need (virtualenv, Python packages, Debian's chromium for the browser tests)
+# is installed by the targets below, so both work on a clean clone.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: run test install browser bench check clean-data
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[test]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+## Start the whole stack (embedded Postgres+pgvector and Redis unless DATABASE_URL/REDIS_URL are set).
+run: $(STAMP)
+	$(PY) -m supportbot.runtime
+
+## Install everything the suite needs, then run it.
+test: $(STAMP) browser
+	$(PY) -m pytest
+
+# The end-to-end tests drive Debian's chromium through Playwright (Playwright cannot download
+# its own browser here).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "Installing chromium (apt) for the end-to-end tests"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
+
+## Benchmarks (not tests): JSON results land in benchmarks/results/.
+bench: $(STAMP)
+	$(PY) benchmarks/chat_transport.py
+
+check: $(STAMP)
+	$(PY) manage.py check --deploy --fail-level ERROR
+
+clean-data:
+	rm -rf .data

@@ -1,0 +1,56 @@
+from django.contrib import admin
+
+from conversations.models import Conversation, Customer, Message, WidgetSite
+
+
+@admin.register(WidgetSite)
+class WidgetSiteAdmin(admin.ModelAdmin):
+    list_display = ("name", "key", "origins", "created_at")
+    search_fields = ("name", "key")
+    readonly_fields = ("created_at",)
+    fieldsets = (
+        (None, {"fields": ("name", "key", "allowed_origins", "greeting")}),
+        ("Look", {"fields": ("accent_color", "launcher_position")}),
+        (
+            "Signed identity",
+            {
+                "fields": ("identity_secret",),
+                "description": "Your server signs each logged-in user's id with this secret "
+                "(hex HMAC-SHA256); see docs/protocol.md.",
+            },
+        ),
+    )
+
+    @admin.display(description="Allowed origins")
+    def origins(self, site: WidgetSite) -> str:
+        return ", ".join(site.allowed_origins)
+
+
+@admin.register(Customer)
+class CustomerAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "site", "external_id", "created_at", "last_seen_at")
+    list_filter = ("site",)
+    search_fields = ("external_id",)
+    readonly_fields = ("anonymous_id", "created_at", "last_seen_at")
+
+
+class MessageInline(admin.TabularInline):
+    model = Message
+    extra = 0
+    can_delete = False
+    fields = ("seq", "role", "text", "author", "created_at")
+    readonly_fields = fields
+    ordering = ("seq",)
+
+    def has_add_permission(self, request, obj=None) -> bool:  # the transcript is append-only via the chat
+        return False
+
+
+@admin.register(Conversation)
+class ConversationAdmin(admin.ModelAdmin):
+    list_display = ("public_id", "site", "customer", "status", "assignee", "last_message_at", "csat_score")
+    list_filter = ("status", "site")
+    search_fields = ("public_id",)
+    readonly_fields = ("public_id", "last_seq", "created_at", "updated_at", "last_message_at", "resolved_at")
+    inlines = [MessageInline]
+    list_select_related = ("site", "customer", "assignee")

@@ -1,0 +1,165 @@
+"""The widget's socket: /ws/chat/<conversation_id>/?token=...
+
+Authenticates (signed token + the site's allowed origins), validates each frame's shape, size and
+rate, calls one service per frame and forwards group events. No business logic lives here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+from urllib.parse import parse_qs
+from uuid import UUID
+
+from channels.db import DatabaseSyncToAsync
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from conversations import events, protocol
+from conversations.models import Conversation
+from conversations.protocol import ProtocolError
+from conversations.rate_limit import TokenBucket
+from conversations.selectors import ChatAccess, ChatDenied, chat_access_resolve, conversation_with_assignee, messages_after
+from conversations.services.conversations import ConversationStateError, conversation_rate, conversation_request_human
+from conversations.services.messages import MessageRejected, customer_message_post
+
+logger = logging.getLogger(__name__)
+
+
+def db(function: Any) -> Any:
+    """Run ORM work on the shared thread pool rather than Channels' single DB thread: each call is
+    short and independent, and one thread would serialize every socket of the process."""
+    return DatabaseSyncToAsync(function, thread_sensitive=False)
+
+
+def _replay_frames(*, conversation_id: int, after_seq: int, limit: int) -> list[protocol.MessageFrame]:
+    return [protocol.message_frame(m) for m in messages_after(conversation_id=conversation_id, after_seq=after_seq, limit=limit)]
+
+
+def _status(*, conversation_id: int) -> protocol.StatusFrame:
+    return protocol.status_frame(conversation_with_assignee(conversation_id=conversation_id))
+
+
+class ChatConsumer(AsyncWebsocketConsumer):
+    access: ChatAccess | None = None
+
+    async def connect(self) -> None:
+        public_id: UUID = self.scope["url_route"]["kwargs"]["conversation_id"]
+        token = parse_qs(self.scope.get("query_string", b"").decode()).get("token", [None])[0]
+        result = await db(chat_access_resolve)(public_id=public_id, token=token, origin=_origin(self.scope))
+        # Accept first so the refusal carries a documented close code; the browser's handshake
+        # error would not tell the widget whether to start a new conversation.
+        await self.accept()
+        if isinstance(result, ChatDenied):
+            code = protocol.CLOSE_FORBIDDEN_ORIGIN if result.reason == "forbidden_origin" else protocol.CLOSE_UNAUTHORIZED
+            await self.close(code=code)
+            return
+        self.access = result
+        self.group = events.conversation_group(result.public_id)
+        self.bucket = TokenBucket(capacity=settings.CHAT_RATE_BURST, refill_per_second=settings.CHAT_RATE_PER_SECOND)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+
+    async def disconnect(self, code: int) -> None:
+        if self.access is not None:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.access is None:
+            return
+        if text_data is None:
+            await self._error("bad_frame", "send JSON in text frames")
+            return
+        if len(text_data) * 4 > settings.CHAT_MAX_FRAME_BYTES and len(text_data.encode()) > settings.CHAT_MAX_FRAME_BYTES:
+            await self._error("too_large", f"frame is larger than {settings.CHAT_MAX_FRAME_BYTES} bytes")
+            await self.close(code=protocol.CLOSE_TOO_LARGE)
+            return
+        wait = self.bucket.take()
+        if wait:
+            await self._error("rate_limited", "too many frames; slow down", retry_after=wait)
+            return
+        try:
+            frame = protocol.parse_client_frame(text_data, max_text_chars=settings.CHAT_MAX_MESSAGE_CHARS)
+            await self._dispatch(frame)
+        except ProtocolError as error:
+            await self._error(error.code, error.message)
+        except (MessageRejected, ConversationStateError) as error:
+            await self._error(error.code, error.message)
+        except Conversation.DoesNotExist:
+            await self.close(code=protocol.CLOSE_UNAUTHORIZED)
+
+    async def _dispatch(self, frame: protocol.ClientFrame) -> None:
+        assert self.access is not None
+        conversation_id = self.access.conversation_id
+        if isinstance(frame, protocol.SendMessage):
+            posted = await db(customer_message_post)(
+                conversation_id=conversation_id, text=frame.text, client_id=frame.client_id
+            )
+            await self._send(protocol.ack_frame(posted.message))
+        elif isinstance(frame, protocol.Resume):
+            await self._replay(frame.after_seq)
+        elif isinstance(frame, protocol.Typing):
+            await events.publish_typing(
+                public_id=self.access.public_id, role="customer", state=frame.state, author="", sender_channel=self.channel_name
+            )
+        elif isinstance(frame, protocol.RequestHuman):
+            await db(conversation_request_human)(conversation_id=conversation_id, reason="customer_request")
+        elif isinstance(frame, protocol.Csat):
+            await db(conversation_rate)(conversation_id=conversation_id, score=frame.score, comment=frame.comment)
+        elif isinstance(frame, protocol.ActionDecision):
+            await self._error("not_supported", "there is no pending action with this id")
+
+    async def _replay(self, after_seq: int) -> None:
+        """Send every stored message after `after_seq` in seq order, then `resumed`.
+
+        The socket joined the group before this read, so a message committed meanwhile may arrive
+        twice (replay and broadcast); clients drop duplicates by seq. Nothing can fall in between.
+        """
+        assert self.access is not None
+        last_seq = after_seq
+        while True:
+            frames = await db(_replay_frames)(
+                conversation_id=self.access.conversation_id, after_seq=last_seq, limit=settings.CHAT_REPLAY_BATCH
+            )
+            for frame in frames:
+                await self._send(frame)
+            if frames:
+                last_seq = frames[-1]["seq"]
+            if len(frames) < settings.CHAT_REPLAY_BATCH:
+                break
+        await self._send({"type": "resumed", "last_seq": last_seq})
+        await self._send(await db(_status)(conversation_id=self.access.conversation_id))
+
+    # Group events -------------------------------------------------------------------------
+
+    async def chat_message(self, event: events.ChatMessageEvent) -> None:
+        await self._send(event["message"])
+
+    async def chat_typing(self, event: events.ChatTypingEvent) -> None:
+        if event["sender_channel"] == self.channel_name or event["role"] == "customer":
+            return
+        frame: protocol.TypingFrame = {"type": "typing", "role": event["role"], "state": event["state"]}
+        if event["author"]:
+            frame["author"] = event["author"]
+        await self._send(frame)
+
+    async def chat_status(self, event: events.ChatStatusEvent) -> None:
+        await self._send(event["status"])
+
+    async def inbox_changed(self, event: events.InboxChangedEvent) -> None:
+        return None  # conversation groups never carry these; the handler keeps a stray one harmless
+
+    # --------------------------------------------------------------------------------------
+
+    async def _send(self, frame: Any) -> None:
+        await self.send(text_data=json.dumps(frame, separators=(",", ":")))
+
+    async def _error(self, code: str, message: str, *, retry_after: float | None = None) -> None:
+        await self._send(protocol.error_frame(code, message, retry_after=retry_after))
+
+
+def _origin(scope: dict[str, Any]) -> str | None:
+    for name, value in scope.get("headers", []):
+        if name == b"origin":
+            return value.decode("latin-1")
+    return None

@@ -1,0 +1,8 @@
+"""A bare echo socket: the transport benchmark's baseline (only routed when BENCHMARK_ECHO_ENDPOINT=true)."""
+
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+
+class EchoConsumer(AsyncWebsocketConsumer):
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        await self.send(text_data=text_data, bytes_data=bytes_data)

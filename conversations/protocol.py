@@ -1,0 +1,220 @@
+"""Chat protocol v1: the frames on the widget's socket (docs/protocol.md is the reference).
+
+Client frames are parsed here into typed values or a ProtocolError; server frames are built here
+and nowhere else, so the wire format has one definition.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Literal, NotRequired, TypedDict
+from uuid import UUID
+
+from conversations.models import Conversation, Message
+
+# Close codes (docs/protocol.md). 1009 is the standard "message too big".
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_FORBIDDEN_ORIGIN = 4403
+CLOSE_TOO_LARGE = 1009
+
+ErrorCode = Literal[
+    "bad_frame", "too_large", "rate_limited", "unauthorized", "forbidden_origin", "not_supported",
+    "conversation_closed", "budget_exceeded",
+]
+
+
+class ProtocolError(Exception):
+    def __init__(self, code: ErrorCode, message: str) -> None:
+        super().__init__(message)
+        self.code: ErrorCode = code
+        self.message = message
+
+
+# --- client frames -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SendMessage:
+    client_id: UUID
+    text: str
+
+
+@dataclass(frozen=True)
+class Resume:
+    after_seq: int
+
+
+@dataclass(frozen=True)
+class Typing:
+    state: bool
+
+
+@dataclass(frozen=True)
+class ActionDecision:
+    action_id: str
+    decision: Literal["confirm", "cancel"]
+
+
+@dataclass(frozen=True)
+class RequestHuman:
+    pass
+
+
+@dataclass(frozen=True)
+class Csat:
+    score: int
+    comment: str
+
+
+ClientFrame = SendMessage | Resume | Typing | ActionDecision | RequestHuman | Csat
+
+
+def parse_client_frame(raw: str, *, max_text_chars: int) -> ClientFrame:
+    try:
+        data = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise ProtocolError("bad_frame", "frame is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise ProtocolError("bad_frame", "frame must be a JSON object")
+    frame_type = data.get("type")
+    if frame_type == "message":
+        text = _required(data, "text", str)
+        if not text.strip():
+            raise ProtocolError("bad_frame", "text must not be empty")
+        if len(text) > max_text_chars:
+            raise ProtocolError("too_large", f"text is longer than {max_text_chars} characters")
+        try:
+            client_id = UUID(_required(data, "client_id", str))
+        except ValueError:
+            raise ProtocolError("bad_frame", "client_id must be a UUID") from None
+        return SendMessage(client_id=client_id, text=text)
+    if frame_type == "resume":
+        after_seq = _required(data, "after_seq", int)
+        if after_seq < 0:
+            raise ProtocolError("bad_frame", "after_seq must be >= 0")
+        return Resume(after_seq=after_seq)
+    if frame_type == "typing":
+        return Typing(state=_required(data, "state", bool))
+    if frame_type == "action":
+        decision = _required(data, "decision", str)
+        if decision not in ("confirm", "cancel"):
+            raise ProtocolError("bad_frame", "decision must be 'confirm' or 'cancel'")
+        return ActionDecision(action_id=_required(data, "action_id", str), decision=decision)  # type: ignore[arg-type]
+    if frame_type == "request_human":
+        return RequestHuman()
+    if frame_type == "csat":
+        score = _required(data, "score", int)
+        if not 1 <= score <= 5:
+            raise ProtocolError("bad_frame", "score must be between 1 and 5")
+        comment = data.get("comment", "")
+        if not isinstance(comment, str):
+            raise ProtocolError("bad_frame", "comment must be a string")
+        if len(comment) > max_text_chars:
+            raise ProtocolError("too_large", f"comment is longer than {max_text_chars} characters")
+        return Csat(score=score, comment=comment)
+    if frame_type is None:
+        raise ProtocolError("bad_frame", "missing field 'type'")
+    raise ProtocolError("bad_frame", f"unknown frame type {str(frame_type)[:40]!r}")
+
+
+def _required(data: dict[str, Any], field: str, kind: type) -> Any:
+    if field not in data:
+        raise ProtocolError("bad_frame", f"missing field '{field}'")
+    value = data[field]
+    # bool is a subclass of int: a JSON true is not a sequence number.
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ProtocolError("bad_frame", f"field '{field}' must be of type {kind.__name__}")
+    return value
+
+
+# --- server frames -------------------------------------------------------------------------
+
+
+class Citation(TypedDict):
+    title: str
+    url: str
+
+
+class MessageFrame(TypedDict):
+    type: Literal["message"]
+    seq: int
+    role: str
+    text: str
+    created_at: str
+    client_id: NotRequired[str]
+    author: NotRequired[str]
+    citations: NotRequired[list[Citation]]
+    action: NotRequired[dict[str, Any]]
+
+
+class AckFrame(TypedDict):
+    type: Literal["ack"]
+    client_id: str
+    seq: int
+
+
+class ResumedFrame(TypedDict):
+    type: Literal["resumed"]
+    last_seq: int
+
+
+class TypingFrame(TypedDict):
+    type: Literal["typing"]
+    role: str
+    state: bool
+    author: NotRequired[str]
+
+
+class StatusFrame(TypedDict):
+    type: Literal["status"]
+    conversation_status: str
+    agent: NotRequired[str]
+
+
+class ErrorFrame(TypedDict):
+    type: Literal["error"]
+    code: str
+    message: str
+    retry_after: NotRequired[float]
+
+
+def author_name(user: Any) -> str:
+    return (user.first_name or user.get_username()) if user is not None else ""
+
+
+def message_frame(message: Message) -> MessageFrame:
+    frame: MessageFrame = {
+        "type": "message",
+        "seq": message.seq,
+        "role": message.role,
+        "text": message.text,
+        "created_at": message.created_at.isoformat(),
+    }
+    if message.client_id:
+        frame["client_id"] = str(message.client_id)
+    if message.author_id:
+        frame["author"] = author_name(message.author)
+    if message.extras.get("citations"):
+        frame["citations"] = message.extras["citations"]
+    if message.extras.get("action"):
+        frame["action"] = message.extras["action"]
+    return frame
+
+
+def ack_frame(message: Message) -> AckFrame:
+    return {"type": "ack", "client_id": str(message.client_id), "seq": message.seq}
+
+
+def status_frame(conversation: Conversation) -> StatusFrame:
+    frame: StatusFrame = {"type": "status", "conversation_status": conversation.status}
+    if conversation.assignee_id and conversation.status == Conversation.Status.HUMAN:
+        frame["agent"] = author_name(conversation.assignee)
+    return frame
+
+
+def error_frame(code: str, message: str, *, retry_after: float | None = None) -> ErrorFrame:
+    frame: ErrorFrame = {"type": "error", "code": code, "message": message}
+    if retry_after is not None:
+        frame["retry_after"] = round(retry_after, 2)
+    return frame

@@ -1,0 +1,113 @@
+"""Reads: socket access checks, replay, the widget's public config and the inbox's lists."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+from uuid import UUID
+
+from django.db.models import Count, Q, QuerySet
+
+from conversations.models import Conversation, Message, WidgetSite
+from conversations.widget.tokens import conversation_token_verify
+
+
+@dataclass(frozen=True)
+class ChatAccess:
+    conversation_id: int
+    public_id: UUID
+    status: str
+
+
+@dataclass(frozen=True)
+class ChatDenied:
+    reason: Literal["unauthorized", "forbidden_origin"]
+
+
+def chat_access_resolve(*, public_id: UUID, token: str | None, origin: str | None) -> ChatAccess | ChatDenied:
+    """May this socket attach to this conversation? The token is checked before any query, and a
+    valid token for a deleted conversation is refused exactly like a bad token."""
+    claims = conversation_token_verify(token, conversation_id=public_id)
+    if claims is None:
+        return ChatDenied("unauthorized")
+    conversation = (
+        Conversation.objects.select_related("site")
+        .only("id", "public_id", "status", "site__key", "site__allowed_origins")
+        .filter(public_id=public_id)
+        .first()
+    )
+    if conversation is None or conversation.site.key != claims.site_key:
+        return ChatDenied("unauthorized")
+    if not conversation.site.allows_origin(origin):
+        return ChatDenied("forbidden_origin")
+    return ChatAccess(conversation_id=conversation.pk, public_id=conversation.public_id, status=conversation.status)
+
+
+def messages_after(*, conversation_id: int, after_seq: int, limit: int) -> list[Message]:
+    return list(
+        Message.objects.filter(conversation_id=conversation_id, seq__gt=after_seq)
+        .select_related("author")
+        .order_by("seq")[:limit]
+    )
+
+
+def conversation_with_assignee(*, conversation_id: int) -> Conversation:
+    return Conversation.objects.select_related("assignee").get(pk=conversation_id)
+
+
+def widget_site_public_config(*, site: WidgetSite) -> dict[str, Any]:
+    """What the widget may show before a conversation exists. Never includes the identity secret."""
+    return {
+        "name": site.name,
+        "accent_color": site.accent_color,
+        "launcher_position": site.launcher_position,
+        "greeting": site.greeting,
+    }
+
+
+InboxFilter = Literal["open", "mine", "unassigned", "resolved", "all"]
+INBOX_FILTERS: tuple[InboxFilter, ...] = ("open", "mine", "unassigned", "resolved", "all")
+
+
+def inbox_conversations(*, agent: Any, view: InboxFilter = "open", limit: int = 50) -> QuerySet[Conversation]:
+    """Conversations for an agent's list, the ones waiting longest for a reply first among open ones."""
+    queryset = Conversation.objects.select_related("customer", "assignee", "site").filter(last_seq__gt=0)
+    if view == "open":
+        queryset = queryset.exclude(status=Conversation.Status.RESOLVED)
+    elif view == "mine":
+        queryset = queryset.filter(assignee=agent).exclude(status=Conversation.Status.RESOLVED)
+    elif view == "unassigned":
+        queryset = queryset.filter(assignee__isnull=True).exclude(status=Conversation.Status.RESOLVED)
+    elif view == "resolved":
+        queryset = queryset.filter(status=Conversation.Status.RESOLVED)
+    return queryset.order_by("-last_message_at")[:limit]
+
+
+def inbox_counts() -> dict[str, int]:
+    return Conversation.objects.filter(last_seq__gt=0).aggregate(
+        open=Count("id", filter=~Q(status=Conversation.Status.RESOLVED)),
+        queued=Count("id", filter=Q(status=Conversation.Status.QUEUED)),
+        unassigned=Count("id", filter=Q(assignee__isnull=True) & ~Q(status=Conversation.Status.RESOLVED)),
+    )
+
+
+def inbox_conversation(*, public_id: UUID) -> Conversation | None:
+    return (
+        Conversation.objects.select_related("customer", "assignee", "site").filter(public_id=public_id).first()
+    )
+
+
+def inbox_transcript(*, conversation_id: int, limit: int = 500) -> list[Message]:
+    """The latest `limit` messages in seq order."""
+    latest = list(
+        Message.objects.filter(conversation_id=conversation_id).select_related("author").order_by("-seq")[:limit]
+    )
+    latest.reverse()
+    return latest
+
+
+def last_message_previews(*, conversation_ids: list[int]) -> dict[int, Message]:
+    previews = Message.objects.filter(conversation_id__in=conversation_ids).order_by("conversation_id", "-seq").distinct(
+        "conversation_id"
+    )
+    return {message.conversation_id: message for message in previews}

@@ -1,0 +1,72 @@
+"""Conversation lifecycle: open, ask for a human, resolve, rate."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from conversations import events
+from conversations.models import Conversation, Customer, WidgetSite
+from conversations.services.agents import agent_check
+from conversations.services.messages import system_message_post
+
+
+class ConversationStateError(ValueError):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def conversation_open(*, site: WidgetSite, customer: Customer) -> Conversation:
+    conversation = Conversation.objects.create(site=site, customer=customer)
+    events.publish_inbox_changed(conversation.public_id)
+    return conversation
+
+
+def _reload(conversation_id: int) -> Conversation:
+    return Conversation.objects.select_related("assignee").get(pk=conversation_id)
+
+
+def conversation_request_human(*, conversation_id: int, reason: str = "customer_request") -> Conversation:
+    """Queue the conversation for a person. Idempotent: asking twice changes nothing."""
+    with transaction.atomic():
+        queued = Conversation.objects.filter(
+            pk=conversation_id, status__in=[Conversation.Status.BOT, Conversation.Status.RESOLVED]
+        ).update(status=Conversation.Status.QUEUED, handoff_reason=reason, resolved_at=None, updated_at=timezone.now())
+        if queued:
+            system_message_post(
+                conversation_id=conversation_id,
+                text="We've asked a member of our team to join. You'll get a reply right here.",
+            )
+            events.publish_status(_reload(conversation_id))
+    return _reload(conversation_id)
+
+
+def conversation_resolve(*, conversation_id: int, agent: Any) -> Conversation:
+    agent_check(agent)
+    with transaction.atomic():
+        resolved = (
+            Conversation.objects.filter(pk=conversation_id)
+            .exclude(status=Conversation.Status.RESOLVED)
+            .update(status=Conversation.Status.RESOLVED, resolved_at=timezone.now(), updated_at=timezone.now())
+        )
+        if resolved:
+            system_message_post(conversation_id=conversation_id, text="This conversation has been resolved.")
+            events.publish_status(_reload(conversation_id))
+    return _reload(conversation_id)
+
+
+def conversation_rate(*, conversation_id: int, score: int, comment: str = "") -> Conversation:
+    """Record the customer's CSAT rating; only a resolved conversation can be rated."""
+    if not 1 <= score <= 5:
+        raise ConversationStateError("bad_frame", "score must be between 1 and 5")
+    updated = Conversation.objects.filter(pk=conversation_id, status=Conversation.Status.RESOLVED).update(
+        csat_score=score, csat_comment=comment, updated_at=timezone.now()
+    )
+    if not updated:
+        raise ConversationStateError("conversation_open", "only a resolved conversation can be rated")
+    events.publish_inbox_changed(_reload(conversation_id).public_id)
+    return _reload(conversation_id)

@@ -1,0 +1,121 @@
+"""Opening or resuming the widget's conversation (POST /api/widget/conversations)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from django.db import IntegrityError, transaction
+
+from conversations.models import Conversation, Customer, WidgetSite
+from conversations.services.conversations import conversation_open
+from conversations.widget.identity import identity_signature_valid
+from conversations.widget.tokens import conversation_token_issue, conversation_token_verify
+
+
+class WidgetAccessError(Exception):
+    def __init__(self, code: str, message: str, status: int) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+
+
+@dataclass(frozen=True)
+class SignedUser:
+    id: str
+    signature: str
+
+
+@dataclass(frozen=True)
+class WidgetSession:
+    conversation: Conversation
+    token: str
+    resumed: bool
+
+
+def widget_site_for_origin(*, site_key: str, origin: str | None) -> WidgetSite:
+    site = WidgetSite.objects.filter(key=site_key).first()
+    if site is None:
+        raise WidgetAccessError("unknown_site", "no widget site has this key", 404)
+    if not site.allows_origin(origin):
+        raise WidgetAccessError("forbidden_origin", "this origin is not allowed for the site", 403)
+    return site
+
+
+def parse_signed_user(raw: Any) -> SignedUser | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise WidgetAccessError("bad_request", "user must be an object", 400)
+    user_id, signature = raw.get("id"), raw.get("signature")
+    if not isinstance(user_id, str) or not user_id.strip() or len(user_id) > 255:
+        raise WidgetAccessError("bad_request", "user.id must be a non-empty string of at most 255 characters", 400)
+    if not isinstance(signature, str) or not signature:
+        raise WidgetAccessError("bad_request", "user.signature is required with user.id", 400)
+    return SignedUser(id=user_id, signature=signature)
+
+
+def widget_session_open(
+    *,
+    site_key: str,
+    origin: str | None,
+    conversation_id: str | None = None,
+    token: str | None = None,
+    user: SignedUser | None = None,
+) -> WidgetSession:
+    """Resume the conversation the token proves access to, or open a new one.
+
+    A token for another site, an expired token or a conversation that belongs to a different
+    (or no longer signed-in) user silently starts a new conversation: the caller learns nothing
+    about conversations it cannot prove access to.
+    """
+    site = widget_site_for_origin(site_key=site_key, origin=origin)
+    customer = _verified_customer(site, user) if user is not None else None
+
+    existing = _conversation_from_token(site, conversation_id, token)
+    if existing is not None:
+        owner = existing.customer
+        same_person = (customer is None and owner.external_id is None) or (
+            customer is not None and owner.pk == customer.pk
+        )
+        if same_person:
+            return WidgetSession(
+                conversation=existing,
+                token=conversation_token_issue(conversation_id=existing.public_id, site_key=site.key),
+                resumed=True,
+            )
+
+    with transaction.atomic():
+        if customer is None:
+            customer = Customer.objects.create(site=site)
+        conversation = conversation_open(site=site, customer=customer)
+    return WidgetSession(
+        conversation=conversation,
+        token=conversation_token_issue(conversation_id=conversation.public_id, site_key=site.key),
+        resumed=False,
+    )
+
+
+def _verified_customer(site: WidgetSite, user: SignedUser) -> Customer:
+    if not identity_signature_valid(secret=site.identity_secret, user_id=user.id, signature=user.signature):
+        raise WidgetAccessError("unauthorized", "user.signature does not match user.id", 401)
+    try:
+        customer, _ = Customer.objects.get_or_create(site=site, external_id=user.id)
+    except IntegrityError:  # two tabs identifying the same user at once
+        customer = Customer.objects.get(site=site, external_id=user.id)
+    return customer
+
+
+def _conversation_from_token(site: WidgetSite, conversation_id: str | None, token: str | None) -> Conversation | None:
+    if not conversation_id or not token:
+        return None
+    try:
+        public_id = UUID(str(conversation_id))
+    except ValueError:
+        return None
+    claims = conversation_token_verify(token, conversation_id=public_id)
+    if claims is None or claims.site_key != site.key:
+        return None
+    return Conversation.objects.select_related("customer").filter(public_id=public_id, site=site).first()

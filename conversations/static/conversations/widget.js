@@ -1,0 +1,777 @@
+/*
+ * supportbot chat widget. Embed with one tag:
+ *   <script src="https://support.example.com/static/conversations/widget.js" data-site-key="..." async></script>
+ * Optional signed identity: data-user-id="42" data-user-signature="<hex HMAC-SHA256(site secret, id)>".
+ *
+ * Plain modern JavaScript, no build step. Styles live in a Shadow DOM so the host page's CSS
+ * cannot leak in or out. Every piece of customer, agent or bot text is rendered with
+ * textContent, never as HTML. Chat protocol v1: docs/protocol.md.
+ */
+(() => {
+  "use strict";
+
+  const script = document.currentScript;
+  if (!script || window.__supportbotLoaded) return;
+  window.__supportbotLoaded = true;
+
+  const siteKey = script.dataset.siteKey;
+  if (!siteKey) {
+    console.error("supportbot: the script tag needs data-site-key");
+    return;
+  }
+  const apiBase = new URL(script.src, location.href).origin;
+  const identity = script.dataset.userId && script.dataset.userSignature
+    ? { id: script.dataset.userId, signature: script.dataset.userSignature }
+    : null;
+  const storageKey = `supportbot:${siteKey}:${identity ? identity.id : "anon"}`;
+
+  const CLOSE_UNAUTHORIZED = 4401;
+  const CLOSE_FORBIDDEN_ORIGIN = 4403;
+  const MAX_BACKOFF_MS = 30000;
+  const TYPING_IDLE_MS = 3000;
+  const REMOTE_TYPING_TIMEOUT_MS = 6000;
+
+  // ---- persisted state ------------------------------------------------------------------
+  const saved = readSaved();
+  const state = {
+    conversationId: saved.conversationId || null,
+    token: saved.token || null,
+    outbox: Array.isArray(saved.outbox) ? saved.outbox : [], // [{client_id, text, created_at}]
+    open: false,
+    wsUrl: null,
+    socket: null,
+    connected: false,
+    resumed: false,
+    lastSeq: 0, // highest seq such that every seq up to it has been received
+    messages: new Map(), // seq -> frame
+    unread: 0,
+    status: "bot",
+    agentName: "",
+    attempt: 0,
+    reconnectTimer: null,
+    starting: false,
+    fatal: null,
+    site: { name: "Support", accent_color: "#4f46e5", launcher_position: "right", greeting: "" },
+    maxChars: 4000,
+    typingSent: false,
+    typingTimer: null,
+    remoteTypingTimer: null,
+    csatSent: false,
+  };
+
+  function readSaved() {
+    try {
+      return JSON.parse(localStorage.getItem(storageKey) || "{}") || {};
+    } catch (_) {
+      return {};
+    }
+  }
+
+  function persist() {
+    try {
+      localStorage.setItem(storageKey, JSON.stringify({
+        conversationId: state.conversationId,
+        token: state.token,
+        outbox: state.outbox,
+      }));
+    } catch (_) {
+      /* private mode or quota: the widget still works for this page view */
+    }
+  }
+
+  function uuid() {
+    if (crypto.randomUUID) return crypto.randomUUID();
+    const b = crypto.getRandomValues(new Uint8Array(16));
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    const h = [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  }
+
+  // ---- DOM ------------------------------------------------------------------------------
+  const host = document.createElement("div");
+  host.id = "supportbot-widget";
+  const root = host.attachShadow({ mode: "open" });
+  root.innerHTML = `
+    <style>${styles()}</style>
+    <button class="launcher" part="launcher" type="button" aria-label="Open chat" aria-expanded="false" aria-controls="sb-panel">
+      <svg class="icon-chat" viewBox="0 0 24 24" aria-hidden="true"><path d="M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H8l-4 4V6a2 2 0 0 1 2-2z"/></svg>
+      <svg class="icon-close" viewBox="0 0 24 24" aria-hidden="true"><path d="M6 6l12 12M18 6L6 18"/></svg>
+      <span class="badge" hidden aria-hidden="true"></span>
+    </button>
+    <section class="panel" id="sb-panel" role="dialog" aria-label="Chat" hidden>
+      <header class="header">
+        <div class="avatar header-avatar" aria-hidden="true"></div>
+        <div class="header-text">
+          <h2 class="title"></h2>
+          <p class="subtitle"><span class="dot" aria-hidden="true"></span><span class="status-line"></span></p>
+        </div>
+        <button class="close" type="button" aria-label="Close chat">
+          <svg viewBox="0 0 24 24" aria-hidden="true"><path d="M6 6l12 12M18 6L6 18"/></svg>
+        </button>
+      </header>
+      <div class="connection" role="status" hidden></div>
+      <div class="messages" role="log" aria-live="polite" aria-relevant="additions" tabindex="0">
+        <p class="greeting"></p>
+      </div>
+      <div class="typing" aria-live="polite" hidden><span class="bubble-dots"><i></i><i></i><i></i></span><span class="typing-text"></span></div>
+      <div class="csat" hidden>
+        <p class="csat-q">How did we do?</p>
+        <div class="csat-scores" role="group" aria-label="Rate this conversation from 1 to 5"></div>
+        <p class="csat-thanks" hidden>Thanks for your feedback!</p>
+      </div>
+      <form class="composer">
+        <button class="human" type="button">Talk to a human</button>
+        <div class="composer-row">
+          <textarea rows="1" placeholder="Write a message…" aria-label="Message"></textarea>
+          <button class="send" type="submit" aria-label="Send message">
+            <svg viewBox="0 0 24 24" aria-hidden="true"><path d="M3 11l18-8-8 18-2-8-8-2z"/></svg>
+          </button>
+        </div>
+        <p class="hint">Enter to send · Shift+Enter for a new line</p>
+      </form>
+    </section>`;
+
+  const $ = (sel) => root.querySelector(sel);
+  const launcher = $(".launcher");
+  const panel = $(".panel");
+  const badge = $(".badge");
+  const list = $(".messages");
+  const textarea = $("textarea");
+  const form = $(".composer");
+  const connectionBar = $(".connection");
+  const typingRow = $(".typing");
+  const humanButton = $(".human");
+  const csatCard = $(".csat");
+
+  for (let score = 1; score <= 5; score++) {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "csat-score";
+    b.textContent = ["😞", "🙁", "😐", "🙂", "😍"][score - 1];
+    b.setAttribute("aria-label", `${score} out of 5`);
+    b.addEventListener("click", () => sendCsat(score));
+    $(".csat-scores").appendChild(b);
+  }
+
+  function mount() {
+    document.body.appendChild(host);
+  }
+  if (document.body) mount();
+  else document.addEventListener("DOMContentLoaded", mount);
+
+  applySite();
+
+  // ---- UI events ------------------------------------------------------------------------
+  launcher.addEventListener("click", () => (state.open ? closePanel() : openPanel()));
+  $(".close").addEventListener("click", closePanel);
+  root.addEventListener("keydown", (e) => {
+    if (e.key === "Escape" && state.open) closePanel();
+  });
+  textarea.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+      e.preventDefault();
+      form.requestSubmit();
+    }
+  });
+  textarea.addEventListener("input", () => {
+    autosize();
+    signalTyping();
+  });
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const text = textarea.value;
+    if (!text.trim()) return;
+    if (text.length > state.maxChars) {
+      showConnection(`Messages can be at most ${state.maxChars} characters.`, "error");
+      return;
+    }
+    textarea.value = "";
+    autosize();
+    stopTyping();
+    queueMessage(text);
+  });
+  humanButton.addEventListener("click", () => {
+    send({ type: "request_human" });
+    humanButton.disabled = true;
+  });
+  window.addEventListener("online", () => reconnectNow());
+
+  function openPanel() {
+    state.open = true;
+    panel.hidden = false;
+    launcher.classList.add("is-open");
+    launcher.setAttribute("aria-expanded", "true");
+    launcher.setAttribute("aria-label", "Close chat");
+    state.unread = 0;
+    renderBadge();
+    textarea.focus();
+    scrollToEnd();
+    if (!state.socket) start();
+  }
+
+  function closePanel() {
+    state.open = false;
+    panel.hidden = true;
+    launcher.classList.remove("is-open");
+    launcher.setAttribute("aria-expanded", "false");
+    launcher.setAttribute("aria-label", "Open chat");
+    launcher.focus();
+  }
+
+  function autosize() {
+    textarea.style.height = "auto";
+    textarea.style.height = `${Math.min(textarea.scrollHeight, 120)}px`;
+  }
+
+  // ---- session and socket ---------------------------------------------------------------
+  async function loadConfig() {
+    try {
+      const r = await fetch(`${apiBase}/api/widget/config?site_key=${encodeURIComponent(siteKey)}`);
+      if (r.ok) {
+        state.site = await r.json();
+        applySite();
+      }
+    } catch (_) {
+      /* keep the defaults; the session call will retry with backoff */
+    }
+  }
+
+  async function openSession() {
+    const body = { site_key: siteKey };
+    if (state.conversationId && state.token) {
+      body.conversation_id = state.conversationId;
+      body.token = state.token;
+    }
+    if (identity) body.user = identity;
+    const r = await fetch(`${apiBase}/api/widget/conversations`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    const data = await r.json().catch(() => ({}));
+    if (!r.ok) {
+      const error = new Error((data.error && data.error.message) || `HTTP ${r.status}`);
+      error.fatal = r.status === 403 || r.status === 404 || r.status === 401;
+      throw error;
+    }
+    if (data.conversation_id !== state.conversationId) {
+      clearTranscript();
+    }
+    state.conversationId = data.conversation_id;
+    state.token = data.token;
+    state.wsUrl = data.ws_url;
+    state.site = data.site || state.site;
+    state.maxChars = (data.limits && data.limits.max_message_chars) || state.maxChars;
+    setStatus(data.status || "bot", "");
+    applySite();
+    persist();
+  }
+
+  async function start() {
+    if (state.fatal || state.starting || state.socket) return;
+    clearTimeout(state.reconnectTimer);
+    state.reconnectTimer = null;
+    state.starting = true;
+    showConnection("Connecting…", "pending");
+    try {
+      await openSession();
+    } catch (error) {
+      state.starting = false;
+      if (error.fatal) {
+        state.fatal = error.message;
+        showConnection(`Chat is unavailable: ${error.message}`, "error");
+        return;
+      }
+      scheduleReconnect();
+      return;
+    }
+    state.starting = false;
+    connect();
+  }
+
+  function connect() {
+    const socket = new WebSocket(state.wsUrl);
+    state.socket = socket;
+    state.resumed = false;
+    socket.addEventListener("open", () => {
+      state.connected = true;
+      state.attempt = 0;
+      socket.send(JSON.stringify({ type: "resume", after_seq: state.lastSeq }));
+    });
+    socket.addEventListener("message", (event) => {
+      let frame;
+      try {
+        frame = JSON.parse(event.data);
+      } catch (_) {
+        return;
+      }
+      handleFrame(frame);
+    });
+    socket.addEventListener("close", (event) => {
+      if (state.socket !== socket) return;
+      state.socket = null;
+      state.connected = false;
+      state.resumed = false;
+      if (event.code === CLOSE_FORBIDDEN_ORIGIN) {
+        state.fatal = "this website is not allowed to use the chat";
+        showConnection("Chat is unavailable on this website.", "error");
+        return;
+      }
+      if (event.code === CLOSE_UNAUTHORIZED) {
+        // The token expired or the conversation is gone: start a fresh conversation. Queued
+        // messages are kept and go into the new one.
+        state.conversationId = null;
+        state.token = null;
+        persist();
+      }
+      scheduleReconnect();
+    });
+  }
+
+  function scheduleReconnect() {
+    const base = Math.min(MAX_BACKOFF_MS, 500 * 2 ** state.attempt);
+    const delay = base / 2 + Math.random() * (base / 2); // exponential backoff with jitter
+    state.attempt += 1;
+    showConnection(
+      state.outbox.length
+        ? "You're offline. Your messages will be sent when the connection is back."
+        : "Reconnecting…",
+      "offline",
+    );
+    clearTimeout(state.reconnectTimer);
+    state.reconnectTimer = setTimeout(start, delay);
+  }
+
+  function reconnectNow() {
+    if (state.socket || state.fatal || !state.conversationId) return;
+    state.attempt = 0;
+    start();
+  }
+
+  function send(frame) {
+    if (state.socket && state.socket.readyState === WebSocket.OPEN && state.resumed) {
+      state.socket.send(JSON.stringify(frame));
+      return true;
+    }
+    return false;
+  }
+
+  // ---- frames ---------------------------------------------------------------------------
+  function handleFrame(frame) {
+    switch (frame.type) {
+      case "message":
+        receiveMessage(frame);
+        break;
+      case "ack":
+        acknowledge(frame);
+        break;
+      case "resumed":
+        state.resumed = true;
+        state.lastSeq = Math.max(state.lastSeq, frame.last_seq || 0);
+        hideConnection();
+        flushOutbox();
+        break;
+      case "status":
+        setStatus(frame.conversation_status, frame.agent || "");
+        break;
+      case "typing":
+        showRemoteTyping(frame);
+        break;
+      case "error":
+        handleError(frame);
+        break;
+      default:
+        break; // newer server frames are ignored by older widgets
+    }
+  }
+
+  function handleError(frame) {
+    if (frame.code === "rate_limited") {
+      setTimeout(flushOutbox, Math.max(1000, (frame.retry_after || 1) * 1000));
+      return;
+    }
+    if (frame.code === "too_large" || frame.code === "bad_frame") {
+      showConnection(frame.message || "That message could not be sent.", "error");
+    }
+  }
+
+  function receiveMessage(frame) {
+    if (typeof frame.seq !== "number") return;
+    if (frame.seq === state.lastSeq + 1) state.lastSeq = frame.seq;
+    else if (frame.seq > state.lastSeq + 1 && state.resumed) {
+      // A broadcast overtook one we never got (the channel layer is at-most-once): ask again.
+      send({ type: "resume", after_seq: state.lastSeq });
+    }
+    if (state.messages.has(frame.seq)) return;
+    state.messages.set(frame.seq, frame);
+    if (frame.client_id) {
+      removeFromOutbox(frame.client_id);
+      const pending = list.querySelector(`[data-client-id="${cssEscape(frame.client_id)}"]`);
+      if (pending) pending.remove();
+    }
+    if (frame.role === "agent" || frame.role === "bot") hideRemoteTyping();
+    insertMessage(frame);
+    if (!state.open && frame.role !== "customer") {
+      state.unread += 1;
+      renderBadge();
+    }
+  }
+
+  function acknowledge(frame) {
+    removeFromOutbox(frame.client_id);
+    const pending = list.querySelector(`[data-client-id="${cssEscape(frame.client_id)}"]`);
+    if (pending && !state.messages.has(frame.seq)) {
+      pending.classList.remove("pending");
+      pending.dataset.seq = String(frame.seq);
+      const meta = pending.querySelector(".meta-state");
+      if (meta) meta.textContent = "";
+    }
+  }
+
+  function removeFromOutbox(clientId) {
+    const before = state.outbox.length;
+    state.outbox = state.outbox.filter((m) => m.client_id !== clientId);
+    if (state.outbox.length !== before) persist();
+  }
+
+  function queueMessage(text) {
+    const item = { client_id: uuid(), text, created_at: new Date().toISOString() };
+    state.outbox.push(item);
+    persist();
+    renderPending(item);
+    if (!send({ type: "message", client_id: item.client_id, text: item.text })) {
+      if (!state.reconnectTimer) start(); // no-op while a start or a socket is already under way
+    }
+  }
+
+  function flushOutbox() {
+    for (const item of state.outbox) {
+      if (!list.querySelector(`[data-client-id="${cssEscape(item.client_id)}"]`)) renderPending(item);
+      send({ type: "message", client_id: item.client_id, text: item.text });
+    }
+  }
+
+  // ---- typing ---------------------------------------------------------------------------
+  function signalTyping() {
+    if (!state.typingSent && textarea.value.trim()) {
+      state.typingSent = send({ type: "typing", state: true });
+    }
+    clearTimeout(state.typingTimer);
+    state.typingTimer = setTimeout(stopTyping, TYPING_IDLE_MS);
+  }
+
+  function stopTyping() {
+    clearTimeout(state.typingTimer);
+    if (state.typingSent) send({ type: "typing", state: false });
+    state.typingSent = false;
+  }
+
+  function showRemoteTyping(frame) {
+    if (!frame.state) return hideRemoteTyping();
+    $(".typing-text").textContent = `${frame.author || (frame.role === "bot" ? state.site.name : "Support")} is typing…`;
+    typingRow.hidden = false;
+    scrollToEnd();
+    clearTimeout(state.remoteTypingTimer);
+    state.remoteTypingTimer = setTimeout(hideRemoteTyping, REMOTE_TYPING_TIMEOUT_MS);
+  }
+
+  function hideRemoteTyping() {
+    typingRow.hidden = true;
+    clearTimeout(state.remoteTypingTimer);
+  }
+
+  // ---- status, CSAT ---------------------------------------------------------------------
+  function setStatus(status, agentName) {
+    state.status = status;
+    state.agentName = agentName;
+    const line = {
+      bot: "Typically replies instantly",
+      queued: "An agent will join shortly",
+      human: agentName ? `You're chatting with ${agentName}` : "You're chatting with our team",
+      resolved: "This conversation is resolved",
+    }[status] || "";
+    $(".status-line").textContent = line;
+    humanButton.hidden = status !== "bot";
+    humanButton.disabled = false;
+    csatCard.hidden = status !== "resolved";
+    if (status !== "resolved") state.csatSent = false;
+  }
+
+  function sendCsat(score) {
+    if (send({ type: "csat", score })) {
+      state.csatSent = true;
+      $(".csat-scores").hidden = true;
+      $(".csat-q").hidden = true;
+      $(".csat-thanks").hidden = false;
+    }
+  }
+
+  // ---- rendering ------------------------------------------------------------------------
+  function applySite() {
+    host.style.setProperty("--sb-accent", state.site.accent_color || "#4f46e5");
+    host.dataset.position = state.site.launcher_position === "left" ? "left" : "right";
+    root.host.setAttribute("data-position", host.dataset.position);
+    $(".title").textContent = state.site.name || "Support";
+    $(".header-avatar").textContent = initials(state.site.name || "S");
+    $(".greeting").textContent = state.site.greeting || "";
+  }
+
+  function clearTranscript() {
+    state.messages.clear();
+    state.lastSeq = 0;
+    for (const node of [...list.querySelectorAll(".row")]) node.remove();
+  }
+
+  function senderKey(frame) {
+    return `${frame.role}:${frame.author || ""}`;
+  }
+
+  function buildRow(frame, { pending = false } = {}) {
+    const row = document.createElement("div");
+    row.className = `row role-${frame.role}${pending ? " pending" : ""}`;
+    row.dataset.sender = senderKey(frame);
+    if (frame.seq) row.dataset.seq = String(frame.seq);
+    if (frame.client_id) row.dataset.clientId = frame.client_id;
+
+    if (frame.role === "system") {
+      const note = document.createElement("p");
+      note.className = "system-note";
+      note.textContent = frame.text;
+      row.appendChild(note);
+      return row;
+    }
+    if (frame.role !== "customer") {
+      const avatar = document.createElement("div");
+      avatar.className = "avatar";
+      avatar.setAttribute("aria-hidden", "true");
+      avatar.textContent = initials(frame.author || (frame.role === "bot" ? state.site.name : "S"));
+      row.appendChild(avatar);
+    }
+    const body = document.createElement("div");
+    body.className = "body";
+    if (frame.role !== "customer") {
+      const name = document.createElement("span");
+      name.className = "name";
+      name.textContent = frame.author || (frame.role === "bot" ? `${state.site.name} bot` : "Support");
+      body.appendChild(name);
+    }
+    const bubble = document.createElement("div");
+    bubble.className = "bubble";
+    bubble.textContent = frame.text; // never innerHTML: customer, agent and model text is data
+    body.appendChild(bubble);
+    if (Array.isArray(frame.citations) && frame.citations.length) {
+      const chips = document.createElement("div");
+      chips.className = "citations";
+      for (const c of frame.citations) {
+        const chip = document.createElement(safeUrl(c.url) ? "a" : "span");
+        chip.className = "chip";
+        chip.textContent = c.title || c.url || "Source";
+        if (chip.tagName === "A") {
+          chip.href = safeUrl(c.url);
+          chip.target = "_blank";
+          chip.rel = "noopener noreferrer";
+        }
+        chips.appendChild(chip);
+      }
+      body.appendChild(chips);
+    }
+    const meta = document.createElement("div");
+    meta.className = "meta";
+    const time = document.createElement("time");
+    time.dateTime = frame.created_at;
+    time.textContent = relativeTime(frame.created_at);
+    meta.appendChild(time);
+    const stateLabel = document.createElement("span");
+    stateLabel.className = "meta-state";
+    stateLabel.textContent = pending ? " · Sending…" : "";
+    meta.appendChild(stateLabel);
+    body.appendChild(meta);
+    row.appendChild(body);
+    return row;
+  }
+
+  function insertMessage(frame) {
+    const row = buildRow(frame);
+    // Keep seq order even when broadcasts from concurrent senders arrive out of order.
+    const rows = [...list.querySelectorAll(".row[data-seq]:not(.pending)")];
+    const next = rows.find((r) => Number(r.dataset.seq) > frame.seq);
+    const firstPending = list.querySelector(".row.pending");
+    list.insertBefore(row, next || firstPending || null);
+    regroup();
+    scrollToEnd();
+  }
+
+  function renderPending(item) {
+    const row = buildRow({ role: "customer", text: item.text, created_at: item.created_at, client_id: item.client_id }, { pending: true });
+    list.appendChild(row);
+    regroup();
+    scrollToEnd();
+  }
+
+  function regroup() {
+    let previous = null;
+    for (const row of list.querySelectorAll(".row")) {
+      row.classList.toggle("continued", previous !== null && previous.dataset.sender === row.dataset.sender && !row.classList.contains("role-system"));
+      previous = row;
+    }
+  }
+
+  function renderBadge() {
+    badge.hidden = state.unread === 0;
+    badge.textContent = state.unread > 9 ? "9+" : String(state.unread);
+    launcher.setAttribute("aria-label", state.unread ? `Open chat, ${state.unread} unread` : state.open ? "Close chat" : "Open chat");
+  }
+
+  function showConnection(text, kind) {
+    connectionBar.textContent = text;
+    connectionBar.dataset.kind = kind;
+    connectionBar.hidden = false;
+    $(".dot").dataset.kind = kind;
+  }
+
+  function hideConnection() {
+    connectionBar.hidden = true;
+    $(".dot").dataset.kind = "online";
+  }
+
+  function scrollToEnd() {
+    requestAnimationFrame(() => {
+      list.scrollTop = list.scrollHeight;
+    });
+  }
+
+  function initials(name) {
+    const parts = String(name).trim().split(/\s+/).filter(Boolean);
+    return (parts.slice(0, 2).map((p) => p[0]).join("") || "?").toUpperCase();
+  }
+
+  function relativeTime(iso) {
+    const then = new Date(iso);
+    if (Number.isNaN(then.getTime())) return "";
+    const seconds = (Date.now() - then.getTime()) / 1000;
+    if (seconds < 45) return "just now";
+    if (seconds < 3600) return `${Math.round(seconds / 60)} min ago`;
+    if (seconds < 86400 && then.getDate() === new Date().getDate()) {
+      return then.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    }
+    return then.toLocaleDateString([], { month: "short", day: "numeric" });
+  }
+
+  setInterval(() => {
+    for (const t of list.querySelectorAll("time")) t.textContent = relativeTime(t.dateTime);
+  }, 30000);
+
+  function safeUrl(url) {
+    try {
+      const u = new URL(url, apiBase);
+      return u.protocol === "https:" || u.protocol === "http:" ? u.href : null;
+    } catch (_) {
+      return null;
+    }
+  }
+
+  function cssEscape(value) {
+    return window.CSS && CSS.escape ? CSS.escape(value) : String(value).replace(/"/g, '\\"');
+  }
+
+  function styles() {
+    return `
+      :host { all: initial; --sb-accent: #4f46e5; --sb-bg: #ffffff; --sb-fg: #111827; --sb-muted: #6b7280;
+        --sb-soft: #f3f4f6; --sb-border: #e5e7eb; --sb-customer-fg: #ffffff;
+        font-family: system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
+        font-size: 15px; line-height: 1.4; color: var(--sb-fg); }
+      @media (prefers-color-scheme: dark) {
+        :host { --sb-bg: #111827; --sb-fg: #f9fafb; --sb-muted: #9ca3af; --sb-soft: #1f2937; --sb-border: #374151; }
+      }
+      *, *::before, *::after { box-sizing: border-box; }
+      [hidden] { display: none !important; }
+      button { font: inherit; cursor: pointer; }
+      :focus-visible { outline: 3px solid color-mix(in srgb, var(--sb-accent) 55%, white); outline-offset: 2px; }
+      svg { width: 22px; height: 22px; fill: none; stroke: currentColor; stroke-width: 2; stroke-linecap: round; stroke-linejoin: round; }
+      .launcher { position: fixed; bottom: 20px; right: 20px; z-index: 2147483000; width: 56px; height: 56px;
+        border-radius: 50%; border: 0; background: var(--sb-accent); color: #fff; display: grid; place-items: center;
+        box-shadow: 0 6px 20px rgba(0,0,0,.22); transition: transform .15s ease; }
+      :host([data-position="left"]) .launcher { right: auto; left: 20px; }
+      .launcher:hover { transform: scale(1.06); }
+      .launcher .icon-close, .launcher.is-open .icon-chat { display: none; }
+      .launcher.is-open .icon-close { display: block; }
+      .badge { position: absolute; top: -4px; right: -4px; min-width: 20px; height: 20px; padding: 0 5px; border-radius: 10px;
+        background: #ef4444; color: #fff; font-size: 12px; font-weight: 700; display: grid; place-items: center; }
+      .panel { position: fixed; bottom: 88px; right: 20px; z-index: 2147483000; width: 380px; height: min(600px, calc(100vh - 110px));
+        background: var(--sb-bg); border-radius: 16px; box-shadow: 0 12px 48px rgba(0,0,0,.25); display: flex; flex-direction: column;
+        overflow: hidden; border: 1px solid var(--sb-border); }
+      :host([data-position="left"]) .panel { right: auto; left: 20px; }
+      @media (max-width: 480px) {
+        .panel { inset: 0; width: 100vw; height: 100%; border-radius: 0; bottom: 0; right: 0; }
+        .launcher.is-open { display: none; }
+      }
+      .header { display: flex; align-items: center; gap: 10px; padding: 14px 14px 14px 16px; background: var(--sb-accent); color: #fff; }
+      .header-text { flex: 1; min-width: 0; }
+      .title { margin: 0; font-size: 16px; font-weight: 650; }
+      .subtitle { margin: 2px 0 0; font-size: 13px; opacity: .9; display: flex; align-items: center; gap: 6px; }
+      .dot { width: 8px; height: 8px; border-radius: 50%; background: #fbbf24; flex: none; }
+      .dot[data-kind="online"] { background: #34d399; }
+      .dot[data-kind="offline"], .dot[data-kind="error"] { background: #f87171; }
+      .close { background: transparent; border: 0; color: #fff; padding: 6px; border-radius: 8px; display: grid; }
+      .close:hover { background: rgba(255,255,255,.15); }
+      .avatar { width: 32px; height: 32px; border-radius: 50%; flex: none; display: grid; place-items: center; font-size: 12px;
+        font-weight: 700; background: var(--sb-soft); color: var(--sb-fg); }
+      .header-avatar { background: rgba(255,255,255,.2); color: #fff; width: 36px; height: 36px; }
+      .connection { padding: 8px 14px; font-size: 13px; background: #fef3c7; color: #92400e; }
+      .connection[data-kind="error"] { background: #fee2e2; color: #991b1b; }
+      .messages { flex: 1; overflow-y: auto; padding: 16px 14px 8px; display: flex; flex-direction: column; gap: 2px;
+        overscroll-behavior: contain; }
+      .greeting { margin: 0 0 12px; padding: 10px 12px; background: var(--sb-soft); border-radius: 12px; color: var(--sb-fg); }
+      .greeting:empty { display: none; }
+      .row { display: flex; align-items: flex-end; gap: 8px; margin-top: 10px; max-width: 100%; }
+      .row.continued { margin-top: 2px; }
+      .row.continued .avatar { visibility: hidden; }
+      .row.continued .name { display: none; }
+      .row.role-customer { justify-content: flex-end; }
+      .body { display: flex; flex-direction: column; max-width: 78%; min-width: 0; }
+      .role-customer .body { align-items: flex-end; }
+      .name { font-size: 12px; color: var(--sb-muted); margin: 0 0 3px 2px; }
+      .bubble { padding: 9px 12px; border-radius: 16px; background: var(--sb-soft); white-space: pre-wrap; overflow-wrap: anywhere; }
+      .role-customer .bubble { background: var(--sb-accent); color: var(--sb-customer-fg); border-bottom-right-radius: 6px; }
+      .role-agent .bubble, .role-bot .bubble { border-bottom-left-radius: 6px; }
+      .pending .bubble { opacity: .65; }
+      .meta { font-size: 11px; color: var(--sb-muted); margin: 3px 4px 0; min-height: 14px; }
+      .row.continued + .row.continued .meta { }
+      .system-note { margin: 6px auto; font-size: 12.5px; color: var(--sb-muted); text-align: center; max-width: 90%; }
+      .role-system { justify-content: center; }
+      .citations { display: flex; flex-wrap: wrap; gap: 6px; margin-top: 6px; }
+      .chip { font-size: 12px; padding: 3px 9px; border-radius: 999px; border: 1px solid var(--sb-border); color: var(--sb-fg);
+        text-decoration: none; background: var(--sb-bg); max-width: 100%; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+      a.chip:hover { border-color: var(--sb-accent); }
+      .typing { display: flex; align-items: center; gap: 8px; padding: 2px 16px 8px; font-size: 12.5px; color: var(--sb-muted); min-height: 22px; }
+      .bubble-dots { display: inline-flex; gap: 3px; }
+      .bubble-dots i { width: 6px; height: 6px; border-radius: 50%; background: var(--sb-muted); animation: sb-blink 1.2s infinite ease-in-out; }
+      .bubble-dots i:nth-child(2) { animation-delay: .2s; } .bubble-dots i:nth-child(3) { animation-delay: .4s; }
+      @keyframes sb-blink { 0%, 80%, 100% { opacity: .25; } 40% { opacity: 1; } }
+      @media (prefers-reduced-motion: reduce) { .bubble-dots i { animation: none; } .launcher { transition: none; } }
+      .csat { margin: 0 14px 10px; padding: 12px; border: 1px solid var(--sb-border); border-radius: 12px; text-align: center; }
+      .csat-q, .csat-thanks { margin: 0 0 8px; font-weight: 600; }
+      .csat-thanks { margin: 0; }
+      .csat-scores { display: flex; justify-content: center; gap: 6px; }
+      .csat-score { font-size: 22px; background: var(--sb-soft); border: 1px solid var(--sb-border); border-radius: 10px; width: 44px; height: 44px; }
+      .csat-score:hover { border-color: var(--sb-accent); }
+      .composer { border-top: 1px solid var(--sb-border); padding: 8px 12px 10px; background: var(--sb-bg); }
+      .human { background: transparent; border: 1px solid var(--sb-border); color: var(--sb-fg); border-radius: 999px;
+        padding: 4px 12px; font-size: 12.5px; margin-bottom: 8px; }
+      .human:hover { border-color: var(--sb-accent); }
+      .composer-row { display: flex; align-items: flex-end; gap: 8px; }
+      textarea { flex: 1; resize: none; border: 1px solid var(--sb-border); border-radius: 12px; padding: 9px 12px; font: inherit;
+        color: var(--sb-fg); background: var(--sb-bg); max-height: 120px; min-height: 40px; }
+      textarea:focus { outline: none; border-color: var(--sb-accent); box-shadow: 0 0 0 3px color-mix(in srgb, var(--sb-accent) 25%, transparent); }
+      .send { width: 40px; height: 40px; border-radius: 50%; border: 0; background: var(--sb-accent); color: #fff; display: grid; place-items: center; flex: none; }
+      .send svg { width: 18px; height: 18px; }
+      .hint { margin: 6px 2px 0; font-size: 11px; color: var(--sb-muted); }
+    `;
+  }
+
+  // A returning visitor with a conversation reconnects at once, so replies that arrived while
+  // they were away show up as unread on the launcher.
+  loadConfig();
+  if (state.conversationId || state.outbox.length) start();
+})();

@@ -1,0 +1,105 @@
+"""The widget's HTTP endpoints, called cross-origin from customer sites.
+
+CORS is hand-written here rather than taken from django-cors-headers: the allowed origins are
+per site and live in the database, and only these two endpoints are cross-origin.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from conversations.models import WidgetSite
+from conversations.selectors import widget_site_public_config
+from conversations.services.widget_sessions import (
+    WidgetAccessError,
+    parse_signed_user,
+    widget_session_open,
+    widget_site_for_origin,
+)
+
+MAX_BODY_BYTES = 16_384
+
+
+def _cors(response: HttpResponse, origin: str | None, allowed: bool) -> HttpResponse:
+    response["Vary"] = "Origin"
+    if origin and allowed:
+        response["Access-Control-Allow-Origin"] = origin
+        response["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+        response["Access-Control-Allow-Headers"] = "Content-Type"
+        response["Access-Control-Max-Age"] = "600"
+    return response
+
+
+def _error(code: str, message: str, status: int) -> JsonResponse:
+    return JsonResponse({"error": {"code": code, "message": message}}, status=status)
+
+
+def _preflight(request: HttpRequest) -> HttpResponse:
+    origin = request.headers.get("Origin")
+    # A preflight carries no body, so the site is unknown: allow the origin only if some site
+    # allows it. The real request is checked against its own site.
+    from conversations.models import WidgetSite
+
+    allowed = bool(origin) and WidgetSite.objects.filter(allowed_origins__contains=[origin.rstrip("/")]).exists()
+    return _cors(HttpResponse(status=204), origin, allowed)
+
+
+@csrf_exempt
+def widget_conversations(request: HttpRequest) -> HttpResponse:
+    """POST /api/widget/conversations: open a conversation or resume the one the token proves."""
+    origin = request.headers.get("Origin")
+    if request.method == "OPTIONS":
+        return _preflight(request)
+    if request.method != "POST":
+        return _error("method_not_allowed", "use POST", 405)
+    if len(request.body) > MAX_BODY_BYTES:
+        return _cors(_error("too_large", "request body is too large", 413), origin, False)
+    try:
+        body: Any = json.loads(request.body or b"{}")
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return _cors(_error("bad_request", "body must be JSON", 400), origin, False)
+    if not isinstance(body, dict) or not isinstance(body.get("site_key"), str):
+        return _cors(_error("bad_request", "site_key is required", 400), origin, False)
+    try:
+        session = widget_session_open(
+            site_key=body["site_key"],
+            origin=origin,
+            conversation_id=body.get("conversation_id") if isinstance(body.get("conversation_id"), str) else None,
+            token=body.get("token") if isinstance(body.get("token"), str) else None,
+            user=parse_signed_user(body.get("user")),
+        )
+    except WidgetAccessError as error:
+        allowed = error.code not in ("forbidden_origin", "unknown_site")
+        return _cors(_error(error.code, error.message, error.status), origin, allowed)
+
+    conversation = session.conversation
+    scheme = "wss" if request.is_secure() else "ws"
+    ws_url = f"{scheme}://{request.get_host()}/ws/chat/{conversation.public_id}/?token={session.token}"
+    payload = {
+        "conversation_id": str(conversation.public_id),
+        "token": session.token,
+        "ws_url": ws_url,
+        "resumed": session.resumed,
+        "status": conversation.status,
+        "site": widget_site_public_config(site=conversation.site),
+        "limits": {"max_message_chars": settings.CHAT_MAX_MESSAGE_CHARS},
+    }
+    return _cors(JsonResponse(payload, status=200 if session.resumed else 201), origin, True)
+
+
+@csrf_exempt
+def widget_config(request: HttpRequest) -> HttpResponse:
+    """GET /api/widget/config?site_key=...: the launcher's look, before any conversation exists."""
+    origin = request.headers.get("Origin")
+    if request.method == "OPTIONS":
+        return _preflight(request)
+    try:
+        site = widget_site_for_origin(site_key=request.GET.get("site_key", ""), origin=origin)
+    except WidgetAccessError as error:
+        return _cors(_error(error.code, error.message, error.status), origin, False)
+    return _cors(JsonResponse(widget_site_public_config(site=site)), origin, True)

@@ -1,0 +1,1 @@
+"""supportbot: the Django project package."""

@@ -1,0 +1,1 @@
+"""Process runtime: embedded services and the supervisor behind `make run`."""

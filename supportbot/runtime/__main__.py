@@ -1,0 +1,97 @@
+"""`make run`: migrate, load demo data, then supervise Daphne, a Celery worker and Celery beat.
+
+Loading settings here validates every variable (a bad value stops the run before anything
+starts) and starts the embedded Postgres/Redis when their URLs are unset; the children inherit
+the resulting URLs through the environment.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+import urllib.error
+import urllib.request
+
+
+def main() -> int:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "supportbot.settings.base")
+    try:
+        import django
+
+        django.setup()
+    except Exception as error:  # ImproperlyConfigured names the variable; show just that
+        print(f"[supportbot] cannot start: {error}", file=sys.stderr)
+        return 2
+
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.db import connections
+
+    from supportbot.runtime.supervisor import Child, Supervisor, say
+
+    if settings.EMBEDDED_SERVICES:
+        say(f"embedded services started: {', '.join(settings.EMBEDDED_SERVICES)} (data in {settings.DATA_DIR})")
+    call_command("migrate", interactive=False, verbosity=0)
+    say("database migrated")
+    if settings.DEMO_MODE:
+        call_command("demo_setup", verbosity=0, stdout=open(os.devnull, "w"))
+    connections.close_all()
+
+    python = sys.executable
+    children = [
+        Child("web", [python, "-m", "daphne", "-b", settings.BIND_HOST, "-p", str(settings.PORT), "supportbot.asgi:application"]),
+        Child("worker", [python, "-m", "celery", "-A", "supportbot", "worker", "--loglevel", "INFO", "--concurrency", "2"]),
+        Child("beat", [python, "-m", "celery", "-A", "supportbot", "beat", "--loglevel", "INFO"]),
+    ]
+    supervisor = Supervisor(children, env=dict(os.environ))
+    signal.signal(signal.SIGINT, supervisor.request_stop)
+    signal.signal(signal.SIGTERM, supervisor.request_stop)
+    supervisor.start_all()
+
+    base = f"http://127.0.0.1:{settings.PORT}"
+    health = wait_for_health(f"{base}/healthz", supervisor)
+    if health is not None:
+        banner(base, health, settings)
+    return supervisor.watch()
+
+
+def wait_for_health(url: str, supervisor, timeout: float = 90.0) -> dict | None:
+    deadline = time.monotonic() + timeout
+    last: dict | None = None
+    while time.monotonic() < deadline and not supervisor.stopping.is_set():
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                return json.loads(response.read())
+        except urllib.error.HTTPError as error:  # 503 while the worker is still starting
+            last = json.loads(error.read() or b"{}")
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.5)
+    if not supervisor.stopping.is_set():
+        print(f"[supportbot] !!! not healthy after {timeout:.0f}s: {last}", flush=True)
+        return last
+    return None
+
+
+def banner(base: str, health: dict, settings) -> None:
+    lines = [
+        "",
+        "  supportbot is running",
+        f"  Demo site with the widget:  {base}/" if settings.DEMO_MODE else "",
+        f"  Agent inbox:                {base}/inbox/",
+        f"  Admin:                      {base}/admin/",
+        f"  Health:                     {base}/healthz  ({health.get('status')})",
+        f"  Demo logins: agent / {settings.DEMO_AGENT_PASSWORD}  ·  admin / {settings.DEMO_AGENT_PASSWORD}"
+        if settings.DEMO_MODE
+        else "",
+        "  Press Ctrl-C to stop.",
+        "",
+    ]
+    print("\n".join(line for line in lines if line is not None), flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

