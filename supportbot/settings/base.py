@@ -150,7 +150,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "/static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = DATA_DIR / "static"  # `collectstatic` target for deployments behind a CDN
+STATIC_ROOT.mkdir(exist_ok=True)
 # Serve straight from the app folders: `make run` needs no collectstatic step, and the widget
 # script must be reachable from any customer origin.
 WHITENOISE_USE_FINDERS = True

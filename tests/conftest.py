@@ -1,0 +1,141 @@
+"""Shared fixtures: real Postgres+pgvector and Redis (embedded unless DATABASE_URL/REDIS_URL are
+set, started once by loading the test settings), named personas, helpers for live processes.
+
+Personas: Alice and Bob are support agents; Charlie is staff but not an agent.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlparse, urlunparse
+
+import pytest
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import connection
+
+from conversations.models import WidgetSite
+from conversations.services.demo import support_agents_group_ensure
+from conversations.services.widget_sessions import widget_session_open
+
+ORIGIN = "http://shop.test"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def site(db) -> WidgetSite:
+    return WidgetSite.objects.create(key="test-site", name="Test Co", allowed_origins=[ORIGIN])
+
+
+def _user(username: str, *, agent: bool, first_name: str):
+    user = get_user_model().objects.create_user(username=username, password=PASSWORD, first_name=first_name, is_staff=True)
+    if agent:
+        user.groups.add(support_agents_group_ensure())
+    return user
+
+
+@pytest.fixture
+def alice(db):
+    return _user("alice", agent=True, first_name="Alice")
+
+
+@pytest.fixture
+def bob(db):
+    return _user("bob", agent=True, first_name="Bob")
+
+
+@pytest.fixture
+def charlie(db):
+    return _user("charlie", agent=False, first_name="Charlie")
+
+
+@pytest.fixture
+def widget_session(site):
+    """A fresh anonymous conversation on the test site, as the widget would open it."""
+    return widget_session_open(site_key=site.key, origin=ORIGIN)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_database_url() -> str:
+    """DATABASE_URL pointed at the test database pytest-django created, for child processes."""
+    parsed = urlparse(os.environ["DATABASE_URL"])
+    return urlunparse(parsed._replace(path="/" + connection.settings_dict["NAME"]))
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "supportbot.settings.test",
+            "DATABASE_URL": test_database_url(),
+            "REDIS_URL": settings.REDIS_URL,
+            "SECRET_KEY": settings.SECRET_KEY,
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    env.update(extra)
+    return env
+
+
+def wait_for_http(url: str, process: subprocess.Popen, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited early with code {process.returncode}")
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except urllib.error.HTTPError:
+            return  # it answered
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer within {timeout}s")
+
+
+def start_daphne(port: int, log_path: Path, **extra_env: str) -> subprocess.Popen:
+    log = open(log_path, "ab")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "supportbot.asgi:application"],
+        cwd=PROJECT_ROOT,
+        env=child_env(**extra_env),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    wait_for_http(f"http://127.0.0.1:{port}/healthz", process)
+    return process
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_stray_test_connections(django_db_setup, django_db_blocker):
+    """Connections opened from sync_to_async threads outlive the tests that opened them; end
+    them so pytest-django can drop the test database."""
+    yield
+    with django_db_blocker.unblock():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
