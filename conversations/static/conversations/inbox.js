@@ -9,6 +9,23 @@
     if (t) t.scrollTop = t.scrollHeight;
   };
 
+  // Reconnect quickly (capped at 10 s, with jitter); a restarted server closes with 1001, which
+  // the ws extension does not retry by itself, so retry every close except a refusal.
+  if (window.htmx) htmx.config.wsReconnectDelay = (n) => Math.min(10000, 500 * 2 ** n) * (0.5 + Math.random() / 2);
+  let retries = 0;
+  document.addEventListener("htmx:wsOpen", () => {
+    retries = 0;
+    document.body.classList.remove("ws-offline");
+  });
+  document.addEventListener("htmx:wsClose", (event) => {
+    const code = event.detail.event && event.detail.event.code;
+    document.body.classList.add("ws-offline");
+    if (code === 4401) return location.assign("/inbox/login/?next=" + encodeURIComponent(location.pathname));
+    if ([1006, 1011, 1012, 1013].includes(code)) return; // the extension retries these itself
+    const delay = htmx.config.wsReconnectDelay(retries++);
+    setTimeout(() => event.detail.socketWrapper.reconnect(), delay);
+  });
+
   document.addEventListener("DOMContentLoaded", scrollToEnd);
   document.addEventListener("htmx:oobAfterSwap", (event) => {
     const target = event.detail && event.detail.target;

@@ -1,0 +1,167 @@
+"""End to end in headless Chromium against a live Daphne server on the real stack.
+
+A customer writes from the widget on the demo host page; the agent sees it live in the inbox and
+replies; the widget shows the reply. Then the server goes away mid-conversation, the customer
+keeps writing, and after the server is back both sides hold every message exactly once.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from django.conf import settings
+from playwright.sync_api import Page, expect, sync_playwright
+
+from conversations.models import Message, WidgetSite
+from tests.conftest import PASSWORD, PROJECT_ROOT, free_port, start_daphne, stop
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True), pytest.mark.timeout(240)]
+
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ARTIFACTS = PROJECT_ROOT / "test-artifacts"
+
+
+@pytest.fixture
+def daphne_server(tmp_path, site_for_port):
+    port = site_for_port
+    process = start_daphne(port, tmp_path / "daphne.log")
+    server = {"port": port, "url": f"http://127.0.0.1:{port}", "process": process, "log": tmp_path / "daphne.log"}
+    yield server
+    stop(server["process"])
+
+
+@pytest.fixture
+def site_for_port(db):
+    port = free_port()
+    WidgetSite.objects.create(
+        key=settings.DEMO_SITE_KEY, name="Acme Outfitters", allowed_origins=[f"http://127.0.0.1:{port}"]
+    )
+    return port
+
+
+@pytest.fixture
+def browser(monkeypatch):
+    executable = shutil.which("chromium")
+    assert executable, "Debian's chromium is required: `make test` installs it"
+    # Playwright's sync API keeps an event loop running on this thread; the ORM calls this test
+    # makes between browser steps are still plain synchronous calls.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()
+
+
+def agent_logs_in(page: Page, base: str) -> None:
+    page.goto(f"{base}/inbox/")
+    page.fill("input[name=username]", "alice")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    expect(page.locator("#conversation-list")).to_be_visible()
+
+
+def customer_sends(page: Page, text: str) -> None:
+    box = page.locator("#supportbot-widget textarea")
+    box.fill(text)
+    box.press("Enter")
+
+
+def bubbles(page: Page, text: str):
+    return page.locator("#supportbot-widget .bubble", has_text=text)
+
+
+def test_customer_and_agent_chat_live_and_lose_nothing_across_a_server_restart(daphne_server, browser, alice, tmp_path):
+    base = daphne_server["url"]
+    agent_page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    customer_page = browser.new_context(viewport={"width": 360, "height": 740}).new_page()
+    pages = {"agent": agent_page, "customer": customer_page}
+    try:
+        agent_logs_in(agent_page, base)
+
+        customer_page.goto(f"{base}/")
+        customer_page.locator("#supportbot-widget .launcher").click()
+        expect(customer_page.locator("#supportbot-widget .title")).to_have_text("Acme Outfitters")
+        customer_sends(customer_page, "Hi, my order A1234 hasn't arrived")
+        expect(customer_page.locator("#supportbot-widget .row.role-customer:not(.pending)")).to_have_count(1)
+
+        # The agent's open inbox shows the new conversation without a reload.
+        conversation_link = agent_page.locator("#conversation-list a.conv", has_text="hasn't arrived")
+        expect(conversation_link).to_be_visible(timeout=10_000)
+        conversation_link.click()
+        expect(agent_page.locator("#transcript")).to_contain_text("Hi, my order A1234 hasn't arrived")
+        agent_page.fill("#reply-text", "Sorry about that, let me check.")
+        agent_page.press("#reply-text", "Enter")
+
+        reply = customer_page.locator("#supportbot-widget .row.role-agent")
+        expect(reply.locator(".bubble")).to_have_text("Sorry about that, let me check.", timeout=10_000)
+        expect(reply.locator(".name")).to_have_text("Alice")
+        expect(customer_page.locator("#supportbot-widget .status-line")).to_have_text("You're chatting with Alice")
+
+        # The server goes away mid-conversation; the customer keeps typing.
+        stop(daphne_server["process"])
+        expect(customer_page.locator("#supportbot-widget .connection")).to_be_visible(timeout=10_000)
+        customer_sends(customer_page, "First while offline")
+        customer_sends(customer_page, "<b>second</b> while offline")
+        expect(customer_page.locator("#supportbot-widget .row.pending")).to_have_count(2)
+
+        daphne_server["process"] = start_daphne(daphne_server["port"], tmp_path / "daphne-2.log")
+
+        expect(customer_page.locator("#supportbot-widget .row.pending")).to_have_count(0, timeout=45_000)
+        expect(agent_page.locator("#transcript")).to_contain_text("<b>second</b> while offline", timeout=45_000)
+        agent_page.fill("#reply-text", "Got both, thanks!")
+        agent_page.press("#reply-text", "Enter")
+        expect(bubbles(customer_page, "Got both, thanks!")).to_have_count(1, timeout=10_000)
+
+        every_text = [
+            "Hi, my order A1234 hasn't arrived",
+            "Sorry about that, let me check.",
+            "First while offline",
+            "<b>second</b> while offline",
+            "Got both, thanks!",
+        ]
+        for text in every_text:
+            assert Message.objects.filter(text=text).count() == 1, text
+            expect(bubbles(customer_page, text)).to_have_count(1)
+            expect(agent_page.locator("#transcript .msg-text", has_text=text)).to_have_count(1)
+        # Text is rendered as text on both sides, never as markup.
+        assert customer_page.locator("#supportbot-widget .bubble b").count() == 0
+        assert agent_page.locator("#transcript .msg-text b").count() == 0
+
+        # A reload keeps the conversation and shows its whole history once.
+        customer_page.reload()
+        customer_page.locator("#supportbot-widget .launcher").click()
+        for text in every_text:
+            expect(bubbles(customer_page, text)).to_have_count(1, timeout=10_000)
+    except Exception:
+        ARTIFACTS.mkdir(exist_ok=True)
+        for name, page in pages.items():
+            page.screenshot(path=str(ARTIFACTS / f"e2e-{name}.png"), full_page=True)
+        for log in tmp_path.glob("daphne*.log"):
+            shutil.copy(log, ARTIFACTS / log.name)
+        raise
+
+
+def test_the_widget_works_at_360px_and_is_keyboard_operable(daphne_server, browser):
+    page = browser.new_context(viewport={"width": 360, "height": 640}).new_page()
+    page.goto(f"{daphne_server['url']}/")
+    page.keyboard.press("Tab")  # the launcher is the first focusable element on the demo page after its links
+    launcher = page.locator("#supportbot-widget .launcher")
+    launcher.focus()
+    page.keyboard.press("Enter")
+    panel = page.locator("#supportbot-widget .panel")
+    expect(panel).to_be_visible()
+    box = panel.bounding_box()
+    assert box is not None and box["width"] == 360  # full screen under 480 px
+    expect(page.locator("#supportbot-widget textarea")).to_be_focused()
+    expect(page.locator("#supportbot-widget .messages")).to_have_attribute("aria-live", "polite")
+    page.keyboard.press("Escape")
+    expect(panel).to_be_hidden()
