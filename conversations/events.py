@@ -8,6 +8,11 @@ replay with `resume`.
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Literal, TypedDict
 
 from asgiref.sync import async_to_sync
@@ -44,11 +49,72 @@ class ChatStatusEvent(TypedDict):
 
 class InboxChangedEvent(TypedDict):
     type: Literal["inbox.changed"]
-    conversation_id: str
+    conversation_ids: list[str]
+
+
+PendingEvents = list[tuple[str, dict]]
+_collector = threading.local()
+
+
+@contextmanager
+def collecting_events() -> Iterator[PendingEvents]:
+    """Collect this thread's committed events instead of sending them.
+
+    Socket consumers run services in a worker thread; sending from there would hop back onto the
+    event loop for every group_send and block the thread meanwhile. They collect instead, then
+    `await publish_collected(...)` on the loop. Events still only exist once their transaction
+    committed: on_commit decides what lands in the list.
+    """
+    previous = getattr(_collector, "pending", None)
+    pending: PendingEvents = []
+    _collector.pending = pending
+    try:
+        yield pending
+    finally:
+        _collector.pending = previous
+
+
+# The inbox list only needs to know *that* conversations changed; on a busy socket process one
+# notification per this interval replaces one per message.
+INBOX_COALESCE_SECONDS = 0.1
+
+
+class _InboxCoalescer:
+    def __init__(self) -> None:
+        self.conversation_ids: set[str] = set()
+        self.flush_task: asyncio.Task | None = None
+
+    def add(self, conversation_ids: list[str]) -> None:
+        self.conversation_ids.update(conversation_ids)
+        if self.flush_task is None:
+            self.flush_task = asyncio.get_running_loop().create_task(self._flush())
+
+    async def _flush(self) -> None:
+        await asyncio.sleep(INBOX_COALESCE_SECONDS)
+        ids, self.conversation_ids, self.flush_task = sorted(self.conversation_ids), set(), None
+        event: InboxChangedEvent = {"type": "inbox.changed", "conversation_ids": ids}
+        await get_channel_layer().group_send(INBOX_GROUP, dict(event))
+
+
+_coalescers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _InboxCoalescer] = weakref.WeakKeyDictionary()
+
+
+async def publish_collected(pending: PendingEvents) -> None:
+    layer = get_channel_layer()
+    for group, event in pending:
+        if group == INBOX_GROUP:
+            loop = asyncio.get_running_loop()
+            _coalescers.setdefault(loop, _InboxCoalescer()).add(event["conversation_ids"])
+        else:
+            await layer.group_send(group, event)
 
 
 def _send(group: str, event: dict) -> None:
-    async_to_sync(get_channel_layer().group_send)(group, event)
+    pending = getattr(_collector, "pending", None)
+    if pending is not None:
+        pending.append((group, event))
+    else:
+        async_to_sync(get_channel_layer().group_send)(group, event)
 
 
 def _send_on_commit(group: str, event: dict) -> None:
@@ -68,7 +134,7 @@ def publish_status(conversation: Conversation) -> None:
 
 
 def publish_inbox_changed(public_id: object) -> None:
-    event: InboxChangedEvent = {"type": "inbox.changed", "conversation_id": str(public_id)}
+    event: InboxChangedEvent = {"type": "inbox.changed", "conversation_ids": [str(public_id)]}
     _send_on_commit(INBOX_GROUP, dict(event))
 
 

@@ -20,7 +20,7 @@ CLOSE_TOO_LARGE = 1009
 
 ErrorCode = Literal[
     "bad_frame", "too_large", "rate_limited", "unauthorized", "forbidden_origin", "not_supported",
-    "conversation_closed", "budget_exceeded",
+    "conversation_open", "budget_exceeded", "unavailable",
 ]
 
 

@@ -14,7 +14,9 @@ from uuid import UUID
 
 from channels.db import DatabaseSyncToAsync
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.consumer import get_handler_name
 from django.conf import settings
+from django.db import DatabaseError
 
 from conversations import events, protocol
 from conversations.models import Conversation
@@ -33,6 +35,24 @@ def db(function: Any) -> Any:
     return DatabaseSyncToAsync(function, thread_sensitive=False)
 
 
+def _run_collecting(function: Any, kwargs: dict[str, Any]) -> tuple[Any, BaseException | None, events.PendingEvents]:
+    with events.collecting_events() as pending:
+        try:
+            return function(**kwargs), None, pending
+        except Exception as error:  # re-raised on the loop after whatever did commit is published
+            return None, error, pending
+
+
+async def call_service(function: Any, **kwargs: Any) -> tuple[Any, events.PendingEvents]:
+    """Run a service in the thread pool; return its result and the events it committed, for the
+    caller to publish from the event loop (after answering its own client first)."""
+    result, error, pending = await db(_run_collecting)(function, kwargs)
+    if error is not None:
+        await events.publish_collected(pending)
+        raise error
+    return result, pending
+
+
 def _replay_frames(*, conversation_id: int, after_seq: int, limit: int) -> list[protocol.MessageFrame]:
     return [protocol.message_frame(m) for m in messages_after(conversation_id=conversation_id, after_seq=after_seq, limit=limit)]
 
@@ -41,7 +61,22 @@ def _status(*, conversation_id: int) -> protocol.StatusFrame:
     return protocol.status_frame(conversation_with_assignee(conversation_id=conversation_id))
 
 
-class ChatConsumer(AsyncWebsocketConsumer):
+class LoopOnlyConsumer(AsyncWebsocketConsumer):
+    """A consumer that never touches the ORM on the event loop thread.
+
+    Channels closes stale DB connections before every handler by hopping to its single sync
+    thread; our DB work runs through `db()`, which does that cleanup in the worker thread itself,
+    so the per-frame hop is pure overhead on the hot path.
+    """
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
+
+class ChatConsumer(LoopOnlyConsumer):
     access: ChatAccess | None = None
 
     async def connect(self) -> None:
@@ -87,15 +122,20 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self._error(error.code, error.message)
         except Conversation.DoesNotExist:
             await self.close(code=protocol.CLOSE_UNAUTHORIZED)
+        except DatabaseError:
+            logger.exception("database error while handling a chat frame")
+            await self._error("unavailable", "temporarily unavailable; retry shortly", retry_after=2.0)
 
     async def _dispatch(self, frame: protocol.ClientFrame) -> None:
         assert self.access is not None
         conversation_id = self.access.conversation_id
         if isinstance(frame, protocol.SendMessage):
-            posted = await db(customer_message_post)(
-                conversation_id=conversation_id, text=frame.text, client_id=frame.client_id
+            posted, pending = await call_service(
+                customer_message_post, conversation_id=conversation_id, text=frame.text, client_id=frame.client_id
             )
+            # Ack first: the sender learns its seq without waiting for the fan-out.
             await self._send(protocol.ack_frame(posted.message))
+            await events.publish_collected(pending)
         elif isinstance(frame, protocol.Resume):
             await self._replay(frame.after_seq)
         elif isinstance(frame, protocol.Typing):
@@ -103,9 +143,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 public_id=self.access.public_id, role="customer", state=frame.state, author="", sender_channel=self.channel_name
             )
         elif isinstance(frame, protocol.RequestHuman):
-            await db(conversation_request_human)(conversation_id=conversation_id, reason="customer_request")
+            _, pending = await call_service(conversation_request_human, conversation_id=conversation_id, reason="customer_request")
+            await events.publish_collected(pending)
         elif isinstance(frame, protocol.Csat):
-            await db(conversation_rate)(conversation_id=conversation_id, score=frame.score, comment=frame.comment)
+            _, pending = await call_service(conversation_rate, conversation_id=conversation_id, score=frame.score, comment=frame.comment)
+            await events.publish_collected(pending)
         elif isinstance(frame, protocol.ActionDecision):
             await self._error("not_supported", "there is no pending action with this id")
 

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 from uuid import UUID
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from conversations import events
+from conversations.message_store import message_append
 from conversations.models import Conversation, Message
 from conversations.services.agents import agent_check
 
@@ -37,12 +39,14 @@ def message_post(
     author: Any = None,
     extras: dict | None = None,
     max_chars: int | None = None,
+    reopen: bool = False,
 ) -> PostedMessage:
     """Store one message with the conversation's next seq and publish it after commit.
 
-    The conversation row lock serializes concurrent senders, so seqs are unique and strictly
-    increasing in commit order, and a retried client_id is found by the second sender instead of
-    racing the first one into the unique constraint.
+    Seqs are assigned under the conversation's row lock (see message_store), so they are unique,
+    gapless and strictly increasing in commit order, whatever number of senders race. A retried
+    client_id returns the stored message and creates nothing. `reopen` lets a customer's message
+    reopen a resolved conversation.
     """
     limit = settings.CHAT_MAX_MESSAGE_CHARS if max_chars is None else max_chars
     if not text.strip():
@@ -50,49 +54,34 @@ def message_post(
     if len(text) > limit:
         raise MessageRejected("too_large", f"text is longer than {limit} characters")
 
-    with transaction.atomic():
-        conversation = (
-            Conversation.objects.select_for_update(of=("self",))
-            .only("id", "public_id", "last_seq", "status", "assignee_id")
-            .get(pk=conversation_id)
-        )
-        if client_id is not None:
-            existing = Message.objects.filter(conversation_id=conversation_id, client_id=client_id).first()
-            if existing is not None:
-                return PostedMessage(message=existing, created=False)
+    append = partial(
+        message_append,
+        conversation_id=conversation_id, role=role, text=text, client_id=client_id, author=author,
+        extras=extras or {}, now=timezone.now(), reopen=reopen,
+    )
+    try:
+        if connection.in_atomic_block and client_id is not None:
+            with transaction.atomic():  # a savepoint: a duplicate must not break the caller's transaction
+                appended = append()
+        else:
+            appended = append()  # one statement, atomic on its own
+    except IntegrityError as error:
+        if client_id is None or "message_unique_client_id" not in str(error):
+            raise
+        existing = Message.objects.select_related("author").get(conversation_id=conversation_id, client_id=client_id)
+        return PostedMessage(message=existing, created=False)
 
-        now = timezone.now()
-        seq = conversation.last_seq + 1
-        updates: dict[str, Any] = {"last_seq": seq, "last_message_at": now, "updated_at": now}
-        if role == Message.Role.CUSTOMER:
-            updates["last_customer_message_at"] = now
-        Conversation.objects.filter(pk=conversation_id).update(**updates)
-        message = Message.objects.create(
-            conversation_id=conversation_id,
-            seq=seq,
-            role=role,
-            text=text,
-            client_id=client_id,
-            author=author,
-            extras=extras or {},
-        )
-        events.publish_message(message, public_id=conversation.public_id)
-    return PostedMessage(message=message, created=True)
+    events.publish_message(appended.message, public_id=appended.public_id)
+    if appended.reopened:
+        events.publish_status(Conversation.objects.select_related("assignee").get(pk=conversation_id))
+    return PostedMessage(message=appended.message, created=True)
 
 
 def customer_message_post(*, conversation_id: int, text: str, client_id: UUID) -> PostedMessage:
     """A customer's message. Writing into a resolved conversation reopens it."""
-    with transaction.atomic():
-        posted = message_post(
-            conversation_id=conversation_id, role=Message.Role.CUSTOMER, text=text, client_id=client_id
-        )
-        if posted.created:
-            reopened = Conversation.objects.filter(
-                pk=conversation_id, status=Conversation.Status.RESOLVED
-            ).update(status=Conversation.Status.BOT, resolved_at=None, assignee=None, handoff_reason="", csat_score=None, csat_comment="")
-            if reopened:
-                events.publish_status(Conversation.objects.select_related("assignee").get(pk=conversation_id))
-    return posted
+    return message_post(
+        conversation_id=conversation_id, role=Message.Role.CUSTOMER, text=text, client_id=client_id, reopen=True
+    )
 
 
 def agent_message_post(*, conversation_id: int, agent: Any, text: str, client_id: UUID | None = None) -> PostedMessage:

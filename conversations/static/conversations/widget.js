@@ -387,7 +387,7 @@
   }
 
   function handleError(frame) {
-    if (frame.code === "rate_limited") {
+    if (frame.code === "rate_limited" || frame.code === "unavailable") {
       setTimeout(flushOutbox, Math.max(1000, (frame.retry_after || 1) * 1000));
       return;
     }
