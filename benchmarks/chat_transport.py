@@ -23,6 +23,7 @@ import asyncio
 import json
 import os
 import platform
+import random
 import resource
 import statistics
 import subprocess
@@ -68,7 +69,9 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
-async def run_clients(kind: str, urls: list[str], origin: str, duration: float) -> dict:
+async def run_clients(kind: str, urls: list[str], origin: str, duration: float, interval: float = 0.0) -> dict:
+    """Closed loop (interval 0: each client sends again as soon as its round trip ends) or paced
+    (each client sends one message every `interval` seconds, like people typing)."""
     import websockets
 
     latencies: list[float] = []
@@ -83,6 +86,8 @@ async def run_clients(kind: str, urls: list[str], origin: str, duration: float) 
                     await ws.send(json.dumps({"type": "resume", "after_seq": 0}))
                     while json.loads(await ws.recv())["type"] != "status":
                         pass
+                if interval:
+                    await asyncio.sleep(random.uniform(0, interval))  # spread the clients' phases
                 while time.monotonic() < stop_at:
                     started = time.perf_counter()
                     if kind == "echo":
@@ -100,6 +105,8 @@ async def run_clients(kind: str, urls: list[str], origin: str, duration: float) 
                             got_ack |= frame["type"] == "ack" and frame["client_id"] == client_id
                             got_message |= frame["type"] == "message" and frame.get("client_id") == client_id
                     latencies.append((time.perf_counter() - started) * 1000)
+                    if interval:
+                        await asyncio.sleep(max(0.0, interval - (time.perf_counter() - started)))
         except Exception as error:  # count, keep going: a benchmark reports errors, it does not crash
             errors += 1
             print(f"  {kind} client error: {type(error).__name__}: {error}", file=sys.stderr)
@@ -168,6 +175,8 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=8.0, help="seconds per measured phase")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--idle", type=int, default=2000)
+    parser.add_argument("--paced-interval", type=float, default=1.0,
+                        help="seconds between messages per client in the paced phase (0 skips it)")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "results" / "chat_transport.json")
     args = parser.parse_args()
@@ -216,6 +225,13 @@ def main() -> int:
             chat_runs.append(asyncio.run(run_clients("chat", chat_urls, origin, args.duration)))
             print(f"round {round_number + 1}: echo {echo_runs[-1]['round_trips_per_s']:.0f}/s, "
                   f"chat {chat_runs[-1]['round_trips_per_s']:.0f}/s (p95 {chat_runs[-1]['p95_ms']:.1f} ms)")
+        paced = None
+        if args.paced_interval:
+            paced = {
+                "interval_s": args.paced_interval,
+                "echo": asyncio.run(run_clients("echo", echo_urls, origin, args.duration, args.paced_interval)),
+                "chat": asyncio.run(run_clients("chat", chat_urls, origin, args.duration, args.paced_interval)),
+            }
         rss_after_load = psutil.Process(server.pid).memory_info().rss
         idle = asyncio.run(hold_idle(idle_urls, origin, server.pid)) if args.idle else None
     finally:
@@ -234,6 +250,7 @@ def main() -> int:
         "chat": {**{k: round(v, 2) for k, v in summary.items()}, "errors": sum(r["errors"] for r in chat_runs), "runs": chat_runs},
         "echo_baseline": {**{k: round(v, 2) for k, v in baseline.items()}, "errors": sum(r["errors"] for r in echo_runs), "runs": echo_runs},
         "ratio_chat_to_echo": round(summary["round_trips_per_s"] / baseline["round_trips_per_s"], 3),
+        "paced": paced,
         "server_rss_after_load_mb": round(rss_after_load / 2**20, 1),
         "idle": idle,
         "targets": {

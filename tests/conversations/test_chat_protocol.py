@@ -323,3 +323,28 @@ async def test_it_delivers_an_agent_reply_to_every_open_tab(widget_session, alic
         frames = await frames_until(tab, lambda f: f["type"] == "message")
         assert frames[-1]["text"] == "Hi, Alice here" and frames[-1]["author"] == "Alice"
         await tab.disconnect()
+
+
+async def test_a_retried_client_id_leaves_no_gap_in_seqs(widget_session):
+    comm = await connected(widget_session)
+    first = await send_message(comm, "one")
+    await frames_until(comm, lambda f: f["type"] == "ack")
+    await send_message(comm, "one", client_id=first)
+    await frames_until(comm, lambda f: f["type"] == "ack")
+    await send_message(comm, "two")
+    ack = (await frames_until(comm, lambda f: f["type"] == "ack"))[-1]
+    assert ack["seq"] == 2
+    await comm.disconnect()
+
+
+async def test_a_customer_message_reopens_a_resolved_conversation(widget_session, alice):
+    await sync_to_async(agent_message_post)(conversation_id=widget_session.conversation.pk, agent=alice, text="Done!")
+    await sync_to_async(conversation_resolve)(conversation_id=widget_session.conversation.pk, agent=alice)
+    comm = await connected(widget_session)
+    await send_message(comm, "Actually, one more thing")
+    frames = await frames_until(comm, lambda f: f["type"] == "status")
+    assert frames[-1] == {"type": "status", "conversation_status": "bot"}
+    conversation = await sync_to_async(Conversation.objects.get)(pk=widget_session.conversation.pk)
+    assert (conversation.status, conversation.assignee_id, conversation.resolved_at) == ("bot", None, None)
+    assert conversation.last_seq == 3
+    await comm.disconnect()
