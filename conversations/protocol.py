@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, NotRequired, TypedDict
 from uuid import UUID
 
+from conversations.errors import CodedError
 from conversations.models import Conversation, Message
 
 # Close codes (docs/protocol.md). 1009 is the standard "message too big".
@@ -18,17 +19,9 @@ CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN_ORIGIN = 4403
 CLOSE_TOO_LARGE = 1009
 
-ErrorCode = Literal[
-    "bad_frame", "too_large", "rate_limited", "unauthorized", "forbidden_origin", "not_supported",
-    "conversation_open", "budget_exceeded", "unavailable",
-]
 
-
-class ProtocolError(Exception):
-    def __init__(self, code: ErrorCode, message: str) -> None:
-        super().__init__(message)
-        self.code: ErrorCode = code
-        self.message = message
+class ProtocolError(CodedError):
+    """A client frame that is malformed, too large or otherwise refused before any service runs."""
 
 
 # --- client frames -------------------------------------------------------------------------

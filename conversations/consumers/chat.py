@@ -20,11 +20,11 @@ from django.db import DatabaseError
 
 from conversations import events, protocol
 from conversations.models import Conversation
-from conversations.protocol import ProtocolError
+from conversations.errors import CodedError
 from conversations.rate_limit import TokenBucket
 from conversations.selectors import ChatAccess, ChatDenied, chat_access_resolve, conversation_with_assignee, messages_after
-from conversations.services.conversations import ConversationStateError, conversation_rate, conversation_request_human
-from conversations.services.messages import MessageRejected, customer_message_post
+from conversations.services.conversations import conversation_rate, conversation_request_human
+from conversations.services.messages import customer_message_post
 
 logger = logging.getLogger(__name__)
 
@@ -116,9 +116,7 @@ class ChatConsumer(LoopOnlyConsumer):
         try:
             frame = protocol.parse_client_frame(text_data, max_text_chars=settings.CHAT_MAX_MESSAGE_CHARS)
             await self._dispatch(frame)
-        except ProtocolError as error:
-            await self._error(error.code, error.message)
-        except (MessageRejected, ConversationStateError) as error:
+        except CodedError as error:  # ProtocolError, MessageRejected, ConversationStateError
             await self._error(error.code, error.message)
         except Conversation.DoesNotExist:
             await self.close(code=protocol.CLOSE_UNAUTHORIZED)

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRefresh
 
 from conversations.inbox import rendering
+from conversations.models import Conversation
 from conversations.selectors import INBOX_FILTERS, inbox_conversation
 from conversations.services.agents import user_is_agent
 from conversations.services.conversations import conversation_resolve
@@ -30,6 +31,13 @@ def agent_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
     return wrapper
 
 
+def _conversation_or_404(public_id: UUID) -> Conversation:
+    conversation = inbox_conversation(public_id=public_id)
+    if conversation is None:
+        raise Http404("No such conversation")
+    return conversation
+
+
 def _view_filter(request: HttpRequest) -> str:
     view = request.GET.get("view", "open")
     return view if view in INBOX_FILTERS else "open"
@@ -42,9 +50,7 @@ def inbox_home(request: HttpRequest, public_id: UUID | None = None) -> HttpRespo
     conversation = None
     transcript = ""
     if public_id is not None:
-        conversation = inbox_conversation(public_id=public_id)
-        if conversation is None:
-            raise Http404("No such conversation")
+        conversation = _conversation_or_404(public_id)
         transcript, _ = rendering.render_conversation_parts(public_id=public_id)
     context = {
         **rendering.list_context(agent=request.user, view=view, selected=public_id),
@@ -58,9 +64,7 @@ def inbox_home(request: HttpRequest, public_id: UUID | None = None) -> HttpRespo
 @require_POST
 @agent_required
 def inbox_reply(request: HttpRequest, public_id: UUID) -> HttpResponse:
-    conversation = inbox_conversation(public_id=public_id)
-    if conversation is None:
-        raise Http404("No such conversation")
+    conversation = _conversation_or_404(public_id)
     try:
         agent_message_post(conversation_id=conversation.pk, agent=request.user, text=request.POST.get("text", ""))
     except MessageRejected as error:
@@ -74,9 +78,7 @@ def inbox_reply(request: HttpRequest, public_id: UUID) -> HttpResponse:
 @require_POST
 @agent_required
 def inbox_resolve(request: HttpRequest, public_id: UUID) -> HttpResponse:
-    conversation = inbox_conversation(public_id=public_id)
-    if conversation is None:
-        raise Http404("No such conversation")
+    conversation = _conversation_or_404(public_id)
     conversation_resolve(conversation_id=conversation.pk, agent=request.user)
     if request.htmx:
         return HttpResponseClientRefresh()

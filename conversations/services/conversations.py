@@ -8,16 +8,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from conversations import events
+from conversations.errors import CodedError
 from conversations.models import Conversation, Customer, WidgetSite
 from conversations.services.agents import agent_check
 from conversations.services.messages import system_message_post
 
 
-class ConversationStateError(ValueError):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+class ConversationStateError(CodedError):
+    """The conversation is not in a state that allows this (e.g. rating an open conversation)."""
 
 
 def conversation_open(*, site: WidgetSite, customer: Customer) -> Conversation:

@@ -12,16 +12,14 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from conversations import events
+from conversations.errors import CodedError
 from conversations.message_store import message_append
 from conversations.models import Conversation, Message
 from conversations.services.agents import agent_check
 
 
-class MessageRejected(ValueError):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+class MessageRejected(CodedError):
+    """The message text is refused (empty, too long)."""
 
 
 @dataclass(frozen=True)

@@ -8,17 +8,16 @@ from uuid import UUID
 
 from django.db import IntegrityError, transaction
 
+from conversations.errors import CodedError
 from conversations.models import Conversation, Customer, WidgetSite
 from conversations.services.conversations import conversation_open
 from conversations.widget.identity import identity_signature_valid
 from conversations.widget.tokens import conversation_token_issue, conversation_token_verify
 
 
-class WidgetAccessError(Exception):
+class WidgetAccessError(CodedError):
     def __init__(self, code: str, message: str, status: int) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+        super().__init__(code, message)
         self.status = status
 
 

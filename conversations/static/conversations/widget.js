@@ -37,6 +37,7 @@
     conversationId: saved.conversationId || null,
     token: saved.token || null,
     outbox: Array.isArray(saved.outbox) ? saved.outbox : [], // [{client_id, text, created_at}]
+    lastReadSeq: saved.lastReadSeq || 0, // replies up to here were seen with the panel open
     open: false,
     wsUrl: null,
     socket: null,
@@ -73,6 +74,7 @@
         conversationId: state.conversationId,
         token: state.token,
         outbox: state.outbox,
+        lastReadSeq: state.lastReadSeq,
       }));
     } catch (_) {
       /* private mode or quota: the widget still works for this page view */
@@ -205,6 +207,7 @@
     launcher.setAttribute("aria-label", "Close chat");
     state.unread = 0;
     renderBadge();
+    markRead(state.lastSeq);
     textarea.focus();
     scrollToEnd();
     if (!state.socket) start();
@@ -257,6 +260,7 @@
     }
     if (data.conversation_id !== state.conversationId) {
       clearTranscript();
+      state.lastReadSeq = 0;
     }
     state.conversationId = data.conversation_id;
     state.token = data.token;
@@ -412,7 +416,8 @@
     }
     if (frame.role === "agent" || frame.role === "bot") hideRemoteTyping();
     insertMessage(frame);
-    if (!state.open && frame.role !== "customer") {
+    if (state.open) markRead(frame.seq);
+    else if (frame.role !== "customer" && frame.seq > state.lastReadSeq) {
       state.unread += 1;
       renderBadge();
     }
@@ -426,6 +431,13 @@
       pending.dataset.seq = String(frame.seq);
       const meta = pending.querySelector(".meta-state");
       if (meta) meta.textContent = "";
+    }
+  }
+
+  function markRead(seq) {
+    if (seq > state.lastReadSeq) {
+      state.lastReadSeq = seq;
+      persist();
     }
   }
 
