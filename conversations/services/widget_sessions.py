@@ -7,6 +7,7 @@ from typing import Any
 from uuid import UUID
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from conversations.errors import CodedError
 from conversations.models import Conversation, Customer, WidgetSite
@@ -80,6 +81,7 @@ def widget_session_open(
             customer is not None and owner.pk == customer.pk
         )
         if same_person:
+            Customer.objects.filter(pk=owner.pk).update(last_seen_at=timezone.now())
             return WidgetSession(
                 conversation=existing,
                 token=conversation_token_issue(conversation_id=existing.public_id, site_key=site.key),

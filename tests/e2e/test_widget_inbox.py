@@ -8,6 +8,7 @@ keeps writing, and after the server is back both sides hold every message exactl
 from __future__ import annotations
 
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.conf import settings
@@ -165,3 +166,36 @@ def test_the_widget_works_at_360px_and_is_keyboard_operable(daphne_server, brows
     expect(page.locator("#supportbot-widget .messages")).to_have_attribute("aria-live", "polite")
     page.keyboard.press("Escape")
     expect(panel).to_be_hidden()
+
+
+def test_replies_that_arrive_while_the_panel_is_closed_show_as_unread_until_seen(daphne_server, browser, alice):
+    from conversations.models import Conversation
+    from conversations.services.messages import agent_message_post
+
+    page = browser.new_context(viewport={"width": 1024, "height": 700}).new_page()
+    page.goto(f"{daphne_server['url']}/")
+    launcher = page.locator("#supportbot-widget .launcher")
+    badge = page.locator("#supportbot-widget .badge")
+    launcher.click()
+    customer_sends(page, "Do you ship to Norway?")
+    expect(page.locator("#supportbot-widget .row.role-customer:not(.pending)")).to_have_count(1)
+    launcher.click()  # close the panel
+    expect(page.locator("#supportbot-widget .panel")).to_be_hidden()
+
+    conversation = Conversation.objects.get()
+    # From another thread: publishing uses async_to_sync, which refuses to run on the thread
+    # where Playwright's event loop lives.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(agent_message_post, conversation_id=conversation.pk, agent=alice, text="We do, in 3-5 days.").result()
+    expect(badge).to_have_text("1", timeout=10_000)
+    expect(launcher).to_have_attribute("aria-label", "Open chat, 1 unread")
+
+    page.reload()  # still unread after a reload: the last-read seq is kept, not the open state
+    expect(badge).to_have_text("1", timeout=10_000)
+    page.locator("#supportbot-widget .launcher").click()
+    expect(badge).to_be_hidden()
+    expect(bubbles(page, "We do, in 3-5 days.")).to_have_count(1)
+
+    page.reload()  # seen now: no badge after the replay
+    expect(page.locator("#supportbot-widget .row.role-agent")).to_have_count(1, timeout=10_000)
+    expect(page.locator("#supportbot-widget .badge")).to_be_hidden()
