@@ -12,13 +12,11 @@ from typing import Any
 from urllib.parse import parse_qs
 from uuid import UUID
 
-from channels.db import DatabaseSyncToAsync
-from channels.generic.websocket import AsyncWebsocketConsumer
-from channels.consumer import get_handler_name
 from django.conf import settings
 from django.db import DatabaseError
 
 from conversations import events, protocol
+from conversations.consumers.base import LoopOnlyConsumer, call_service, db
 from conversations.models import Conversation
 from conversations.errors import CodedError
 from conversations.rate_limit import TokenBucket
@@ -28,29 +26,8 @@ from conversations.services.messages import customer_message_post
 
 logger = logging.getLogger(__name__)
 
-
-def db(function: Any) -> Any:
-    """Run ORM work on the shared thread pool rather than Channels' single DB thread: each call is
-    short and independent, and one thread would serialize every socket of the process."""
-    return DatabaseSyncToAsync(function, thread_sensitive=False)
-
-
-def _run_collecting(function: Any, kwargs: dict[str, Any]) -> tuple[Any, BaseException | None, events.PendingEvents]:
-    with events.collecting_events() as pending:
-        try:
-            return function(**kwargs), None, pending
-        except Exception as error:  # re-raised on the loop after whatever did commit is published
-            return None, error, pending
-
-
-async def call_service(function: Any, **kwargs: Any) -> tuple[Any, events.PendingEvents]:
-    """Run a service in the thread pool; return its result and the events it committed, for the
-    caller to publish from the event loop (after answering its own client first)."""
-    result, error, pending = await db(_run_collecting)(function, kwargs)
-    if error is not None:
-        await events.publish_collected(pending)
-        raise error
-    return result, pending
+# How many of its own recent client_ids a socket remembers, to skip echoing them back.
+ACKED_MEMORY = 1000
 
 
 def _replay_frames(*, conversation_id: int, after_seq: int, limit: int) -> list[protocol.MessageFrame]:
@@ -59,21 +36,6 @@ def _replay_frames(*, conversation_id: int, after_seq: int, limit: int) -> list[
 
 def _status(*, conversation_id: int) -> protocol.StatusFrame:
     return protocol.status_frame(conversation_with_assignee(conversation_id=conversation_id))
-
-
-class LoopOnlyConsumer(AsyncWebsocketConsumer):
-    """A consumer that never touches the ORM on the event loop thread.
-
-    Channels closes stale DB connections before every handler by hopping to its single sync
-    thread; our DB work runs through `db()`, which does that cleanup in the worker thread itself,
-    so the per-frame hop is pure overhead on the hot path.
-    """
-
-    async def dispatch(self, message: dict[str, Any]) -> None:
-        handler = getattr(self, get_handler_name(message), None)
-        if handler is None:
-            raise ValueError(f"No handler for message type {message['type']}")
-        await handler(message)
 
 
 class ChatConsumer(LoopOnlyConsumer):
@@ -91,6 +53,7 @@ class ChatConsumer(LoopOnlyConsumer):
             await self.close(code=code)
             return
         self.access = result
+        self.acked_client_ids: dict[str, None] = {}  # insertion-ordered, bounded
         self.group = events.conversation_group(result.public_id)
         self.bucket = TokenBucket(capacity=settings.CHAT_RATE_BURST, refill_per_second=settings.CHAT_RATE_PER_SECOND)
         await self.channel_layer.group_add(self.group, self.channel_name)
@@ -132,6 +95,7 @@ class ChatConsumer(LoopOnlyConsumer):
                 customer_message_post, conversation_id=conversation_id, text=frame.text, client_id=frame.client_id
             )
             # Ack first: the sender learns its seq without waiting for the fan-out.
+            self._remember_acked(str(frame.client_id))
             await self._send(protocol.ack_frame(posted.message))
             await events.publish_collected(pending)
         elif isinstance(frame, protocol.Resume):
@@ -170,9 +134,17 @@ class ChatConsumer(LoopOnlyConsumer):
         await self._send({"type": "resumed", "last_seq": last_seq})
         await self._send(await db(_status)(conversation_id=self.access.conversation_id))
 
+    def _remember_acked(self, client_id: str) -> None:
+        self.acked_client_ids[client_id] = None
+        if len(self.acked_client_ids) > ACKED_MEMORY:
+            del self.acked_client_ids[next(iter(self.acked_client_ids))]
+
     # Group events -------------------------------------------------------------------------
 
     async def chat_message(self, event: events.ChatMessageEvent) -> None:
+        # The sender already has this message: its text, and its seq from the ack.
+        if event["message"].get("client_id") in self.acked_client_ids:
+            return
         await self._send(event["message"])
 
     async def chat_typing(self, event: events.ChatTypingEvent) -> None:

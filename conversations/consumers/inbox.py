@@ -13,10 +13,9 @@ from typing import Any
 from urllib.parse import parse_qs
 from uuid import UUID
 
-from channels.generic.websocket import AsyncWebsocketConsumer
 
 from conversations import events
-from conversations.consumers.chat import db
+from conversations.consumers.base import LoopOnlyConsumer, db
 from conversations.inbox import rendering
 from conversations.protocol import author_name
 from conversations.selectors import INBOX_FILTERS
@@ -26,7 +25,7 @@ from conversations.services.agents import user_is_agent
 LIST_REFRESH_DELAY = 0.15
 
 
-class InboxConsumer(AsyncWebsocketConsumer):
+class InboxConsumer(LoopOnlyConsumer):
     agent: Any = None
     conversation_public_id: UUID | None = None
 

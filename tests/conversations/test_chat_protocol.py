@@ -62,20 +62,22 @@ async def expect_close(comm: WebsocketCommunicator, code: int) -> None:
     assert output == {"type": "websocket.close", "code": code}
 
 
-async def test_it_acks_with_a_database_seq_and_broadcasts_the_stored_message(widget_session):
-    comm = await connected(widget_session)
-    client_id = await send_message(comm, "Where is my order A1234?")
+async def test_it_acks_with_a_database_seq_and_broadcasts_the_stored_message_to_other_sockets(widget_session):
+    sender = await connected(widget_session)
+    other_tab = await connected(widget_session)
+    client_id = await send_message(sender, "Where is my order A1234?")
 
-    frames = await frames_until(comm, lambda f: f["type"] == "ack")
-    frames += await frames_until(comm, lambda f: f["type"] == "message") if not any(f["type"] == "message" for f in frames) else []
-    ack = next(f for f in frames if f["type"] == "ack")
-    message = next(f for f in frames if f["type"] == "message")
+    ack = await sender.receive_json_from(timeout=5)
     assert ack == {"type": "ack", "client_id": client_id, "seq": 1}
-    assert message["seq"] == 1 and message["role"] == "customer" and message["client_id"] == client_id
-    assert message["text"] == "Where is my order A1234?"
+    message = await other_tab.receive_json_from(timeout=5)
+    assert message["type"] == "message" and message["seq"] == 1 and message["role"] == "customer"
+    assert message["client_id"] == client_id and message["text"] == "Where is my order A1234?"
     stored = await sync_to_async(Message.objects.get)(conversation=widget_session.conversation, seq=1)
     assert stored.text == "Where is my order A1234?" and str(stored.client_id) == client_id
-    await comm.disconnect()
+    # The sender has the message already (its text, and the seq from the ack): no echo.
+    assert await sender.receive_nothing(timeout=0.5)
+    await sender.disconnect()
+    await other_tab.disconnect()
 
 
 async def test_it_returns_the_same_seq_for_a_retried_client_id_and_stores_nothing_new(widget_session):

@@ -51,6 +51,7 @@
     attempt: 0,
     reconnectTimer: null,
     starting: false,
+    resyncing: false,
     fatal: null,
     site: { name: "Support", accent_color: "#4f46e5", launcher_position: "right", greeting: "" },
     maxChars: 4000,
@@ -372,6 +373,7 @@
         break;
       case "resumed":
         state.resumed = true;
+        state.resyncing = false;
         state.lastSeq = Math.max(state.lastSeq, frame.last_seq || 0);
         hideConnection();
         flushOutbox();
@@ -401,14 +403,13 @@
   }
 
   function receiveMessage(frame) {
-    if (typeof frame.seq !== "number") return;
-    if (frame.seq === state.lastSeq + 1) state.lastSeq = frame.seq;
-    else if (frame.seq > state.lastSeq + 1 && state.resumed) {
-      // A broadcast overtook one we never got (the channel layer is at-most-once): ask again.
-      send({ type: "resume", after_seq: state.lastSeq });
-    }
-    if (state.messages.has(frame.seq)) return;
+    if (typeof frame.seq !== "number" || state.messages.has(frame.seq)) return;
     state.messages.set(frame.seq, frame);
+    while (state.messages.has(state.lastSeq + 1)) state.lastSeq += 1;
+    if (frame.seq > state.lastSeq + 1 && state.resumed && !state.resyncing) {
+      // Something before this seq never arrived (live delivery is at-most-once): replay it.
+      state.resyncing = send({ type: "resume", after_seq: state.lastSeq });
+    }
     if (frame.client_id) {
       removeFromOutbox(frame.client_id);
       const pending = list.querySelector(`[data-client-id="${cssEscape(frame.client_id)}"]`);
@@ -424,14 +425,15 @@
   }
 
   function acknowledge(frame) {
+    // The sending socket gets the ack instead of the broadcast: build the stored message from
+    // what was sent. (A replay or another tab's broadcast may have placed it already.)
+    const item = state.outbox.find((m) => m.client_id === frame.client_id);
     removeFromOutbox(frame.client_id);
-    const pending = list.querySelector(`[data-client-id="${cssEscape(frame.client_id)}"]`);
-    if (pending && !state.messages.has(frame.seq)) {
-      pending.classList.remove("pending");
-      pending.dataset.seq = String(frame.seq);
-      const meta = pending.querySelector(".meta-state");
-      if (meta) meta.textContent = "";
-    }
+    if (state.messages.has(frame.seq) || !item) return;
+    receiveMessage({
+      type: "message", seq: frame.seq, role: "customer", text: item.text,
+      created_at: item.created_at, client_id: item.client_id,
+    });
   }
 
   function markRead(seq) {
