@@ -96,6 +96,15 @@ class Customer(models.Model):
 
 
 class Conversation(models.Model):
+    class HandoffReason(models.TextChoices):
+        CUSTOMER_REQUEST = "customer_request", "Asked for a human"
+        MISSING_KNOWLEDGE = "missing_knowledge", "No answer found"
+        UNSUPPORTED_REQUEST = "unsupported_request", "Unsupported request"
+        POLICY_RESTRICTION = "policy_restriction", "Policy restriction"
+        TOOL_FAILURE = "tool_failure", "Action failed"
+        PENDING_CLARIFICATION = "pending_clarification", "Needs clarification"
+        USAGE_LIMIT = "usage_limit", "Usage limit reached"
+
     class Status(models.TextChoices):
         BOT = "bot", "Bot"
         QUEUED = "queued", "Queued for a human"
@@ -113,7 +122,7 @@ class Conversation(models.Model):
     last_seq = models.BigIntegerField(default=0)
     last_message_at = models.DateTimeField(null=True, blank=True)
     last_customer_message_at = models.DateTimeField(null=True, blank=True)
-    handoff_reason = models.CharField(max_length=40, blank=True, default="")
+    handoff_reason = models.CharField(max_length=40, blank=True, default="", choices=HandoffReason.choices)
     csat_score = models.PositiveSmallIntegerField(null=True, blank=True)
     csat_comment = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)

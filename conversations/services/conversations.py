@@ -28,7 +28,9 @@ def _reload(conversation_id: int) -> Conversation:
     return Conversation.objects.select_related("assignee").get(pk=conversation_id)
 
 
-def conversation_request_human(*, conversation_id: int, reason: str = "customer_request") -> Conversation:
+def conversation_request_human(
+    *, conversation_id: int, reason: str = Conversation.HandoffReason.CUSTOMER_REQUEST
+) -> Conversation:
     """Queue the conversation for a person. Idempotent: asking twice changes nothing."""
     with transaction.atomic():
         queued = Conversation.objects.filter(

@@ -151,11 +151,22 @@
     const b = document.createElement("button");
     b.type = "button";
     b.className = "csat-score";
-    b.textContent = ["😞", "🙁", "😐", "🙂", "😍"][score - 1];
+    b.textContent = "★";
+    b.dataset.score = String(score);
     b.setAttribute("aria-label", `${score} out of 5`);
     b.addEventListener("click", () => sendCsat(score));
+    // Hovering a star lights it and every star before it.
+    b.addEventListener("mouseenter", () => lightStars(score));
+    b.addEventListener("focus", () => lightStars(score));
     $(".csat-scores").appendChild(b);
   }
+
+  function lightStars(upTo) {
+    for (const star of root.querySelectorAll(".csat-score")) {
+      star.classList.toggle("lit", Number(star.dataset.score) <= upTo);
+    }
+  }
+  $(".csat-scores").addEventListener("mouseleave", () => lightStars(0));
 
   function mount() {
     document.body.appendChild(host);
@@ -768,8 +779,8 @@
       .csat-q, .csat-thanks { margin: 0 0 8px; font-weight: 600; }
       .csat-thanks { margin: 0; }
       .csat-scores { display: flex; justify-content: center; gap: 6px; }
-      .csat-score { font-size: 22px; background: var(--sb-soft); border: 1px solid var(--sb-border); border-radius: 10px; width: 44px; height: 44px; }
-      .csat-score:hover { border-color: var(--sb-accent); }
+      .csat-score { font-size: 24px; line-height: 1; background: transparent; border: 0; color: var(--sb-border); width: 40px; height: 40px; border-radius: 8px; }
+      .csat-score.lit { color: #f59e0b; }
       .composer { border-top: 1px solid var(--sb-border); padding: 8px 12px 10px; background: var(--sb-bg); }
       .human { background: transparent; border: 1px solid var(--sb-border); color: var(--sb-fg); border-radius: 999px;
         padding: 4px 12px; font-size: 12.5px; margin-bottom: 8px; }
