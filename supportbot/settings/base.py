@@ -207,3 +207,5 @@ BENCHMARK_ECHO_ENDPOINT = env.bool("BENCHMARK_ECHO_ENDPOINT", False)
 # site and agent. Turn it off in production.
 DEMO_MODE = env.bool("DEMO_MODE", True)
 DEMO_SITE_KEY = env.str("DEMO_SITE_KEY", "demo-site")
+
+FORMS_URLFIELD_ASSUME_HTTPS = True  # Django 6's default, opted into now (article source URLs)

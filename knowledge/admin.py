@@ -1,0 +1,61 @@
+import difflib
+
+from django.contrib import admin, messages
+from django.utils.html import format_html, format_html_join
+
+from knowledge.models import Article, ArticleRevision
+from knowledge.services import article_restore_revision, article_save
+
+
+class RevisionInline(admin.TabularInline):
+    model = ArticleRevision
+    extra = 0
+    can_delete = False
+    fields = ("number", "title", "status", "audience", "author", "created_at", "changes")
+    readonly_fields = fields
+    ordering = ("-number",)
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="Changes from the previous revision")
+    def changes(self, revision: ArticleRevision) -> str:
+        previous = (
+            ArticleRevision.objects.filter(article=revision.article, number__lt=revision.number).order_by("-number").first()
+        )
+        before = previous.body.splitlines() if previous else []
+        lines = [
+            line
+            for line in difflib.unified_diff(before, revision.body.splitlines(), lineterm="", n=0)
+            if not line.startswith(("---", "+++", "@@"))
+        ]
+        if not lines:
+            return "no change to the body"
+        return format_html(
+            '<pre style="white-space:pre-wrap;max-width:60em">{}</pre>',
+            format_html_join("\n", "{}", ((line,) for line in lines[:40])),
+        )
+
+
+@admin.register(Article)
+class ArticleAdmin(admin.ModelAdmin):
+    list_display = ("title", "status", "audience", "category", "index_state", "updated_at")
+    list_filter = ("status", "audience", "index_state", "category")
+    search_fields = ("title", "slug", "body")
+    prepopulated_fields = {"slug": ("title",)}
+    readonly_fields = ("index_state", "index_error", "indexed_at", "created_at", "updated_at")
+    inlines = [RevisionInline]
+    actions = ["restore_previous_revision"]
+
+    def save_model(self, request, obj, form, change) -> None:
+        article_save(article=obj, author=request.user)
+
+    @admin.action(description="Restore the previous revision")
+    def restore_previous_revision(self, request, queryset) -> None:
+        for article in queryset:
+            revisions = list(article.revisions.order_by("-number")[:2])
+            if len(revisions) < 2:
+                self.message_user(request, f"{article}: no earlier revision", messages.WARNING)
+                continue
+            article_restore_revision(revision=revisions[1], author=request.user)
+            self.message_user(request, f"{article}: restored revision {revisions[1].number}")

@@ -1,0 +1,110 @@
+"""Knowledge articles, their revisions, and the chunks retrieval searches.
+
+Chunks carry the embedding model's name: retrieval only compares vectors made by the configured
+model, so changing the model can never silently mix two vector spaces.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVectorField
+from django.db import models
+from pgvector.django import HnswIndex, VectorField
+
+EMBEDDING_COLUMN_DIMENSIONS = 384  # all-MiniLM-L6-v2; another size needs a migration and a re-index
+
+
+class Article(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        PUBLISHED = "published", "Published"
+        ARCHIVED = "archived", "Archived"
+
+    class Audience(models.TextChoices):
+        PUBLIC = "public", "Everyone"
+        VERIFIED_CUSTOMERS = "verified_customers", "Verified customers"
+        INTERNAL = "internal", "Internal (agents only)"
+
+    class IndexState(models.TextChoices):
+        PENDING = "pending", "Pending"
+        INDEXED = "indexed", "Indexed"
+        FAILED = "failed", "Failed"
+        NOT_INDEXED = "not_indexed", "Not in retrieval"
+
+    title = models.CharField(max_length=255)
+    slug = models.SlugField(max_length=255, unique=True)
+    body = models.TextField(help_text="Markdown. Headings (#, ##, …) become citation anchors.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    audience = models.CharField(max_length=20, choices=Audience.choices, default=Audience.PUBLIC)
+    category = models.CharField(max_length=100, blank=True, default="")
+    tags = ArrayField(models.CharField(max_length=50), default=list, blank=True)
+    source_url = models.URLField(max_length=500, blank=True, default="")
+    language = models.CharField(max_length=10, default="en")
+    index_state = models.CharField(max_length=12, choices=IndexState.choices, default=IndexState.NOT_INDEXED)
+    index_error = models.TextField(blank=True, default="")
+    indexed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["title"]
+        indexes = [models.Index(fields=["status", "audience"], name="article_status_audience_idx")]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def is_retrievable(self) -> bool:
+        return self.status == self.Status.PUBLISHED
+
+
+class ArticleRevision(models.Model):
+    """A snapshot taken on every save, for diff and restore in the admin."""
+
+    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="revisions")
+    number = models.PositiveIntegerField()
+    title = models.CharField(max_length=255)
+    body = models.TextField()
+    status = models.CharField(max_length=10, choices=Article.Status.choices)
+    audience = models.CharField(max_length=20, choices=Article.Audience.choices)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["article_id", "-number"]
+        constraints = [models.UniqueConstraint(fields=["article", "number"], name="revision_unique_number")]
+
+    def __str__(self) -> str:
+        return f"{self.article_id} r{self.number}"
+
+
+class Chunk(models.Model):
+    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="chunks")
+    ordinal = models.PositiveIntegerField()
+    heading_path = models.CharField(max_length=500, blank=True, default="", help_text="e.g. Returns › Refund times")
+    anchor = models.CharField(max_length=200, blank=True, default="", help_text="Slug of the nearest heading")
+    text = models.TextField()
+    token_count = models.PositiveIntegerField()
+    embedding = VectorField(dimensions=EMBEDDING_COLUMN_DIMENSIONS)
+    embedding_model = models.CharField(max_length=200)
+    search_vector = SearchVectorField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["article_id", "ordinal"]
+        constraints = [models.UniqueConstraint(fields=["article", "ordinal"], name="chunk_unique_ordinal")]
+        indexes = [
+            HnswIndex(
+                name="chunk_embedding_hnsw",
+                fields=["embedding"],
+                m=16,
+                ef_construction=64,
+                opclasses=["vector_cosine_ops"],
+            ),
+            GinIndex(fields=["search_vector"], name="chunk_search_vector_gin"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.article_id}#{self.ordinal}"

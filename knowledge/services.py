@@ -1,0 +1,35 @@
+"""Writes to the knowledge base: saving articles (with a revision every time) and restoring."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Max
+
+from knowledge.models import Article, ArticleRevision
+
+
+@transaction.atomic
+def article_save(*, article: Article, author: Any = None) -> Article:
+    """Save an article and snapshot it as its next revision."""
+    article.save()
+    latest = ArticleRevision.objects.filter(article=article).aggregate(n=Max("number"))["n"] or 0
+    ArticleRevision.objects.create(
+        article=article,
+        number=latest + 1,
+        title=article.title,
+        body=article.body,
+        status=article.status,
+        audience=article.audience,
+        author=author if getattr(author, "is_authenticated", False) else None,
+    )
+    return article
+
+
+def article_restore_revision(*, revision: ArticleRevision, author: Any = None) -> Article:
+    """Bring a revision's content back as a new revision (history is never rewritten)."""
+    article = revision.article
+    article.title, article.body = revision.title, revision.body
+    article.status, article.audience = revision.status, revision.audience
+    return article_save(article=article, author=author)
