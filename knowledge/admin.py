@@ -1,6 +1,7 @@
 import difflib
 
 from django.contrib import admin, messages
+from django.db import models
 from django.utils.html import format_html, format_html_join
 
 from knowledge.models import Article, ArticleRevision
@@ -46,6 +47,11 @@ class ArticleAdmin(admin.ModelAdmin):
     readonly_fields = ("index_state", "index_error", "indexed_at", "created_at", "updated_at")
     inlines = [RevisionInline]
     actions = ["restore_previous_revision"]
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if isinstance(db_field, models.URLField):
+            kwargs["assume_scheme"] = "https"
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     def save_model(self, request, obj, form, change) -> None:
         article_save(article=obj, author=request.user)

@@ -8,12 +8,21 @@ from django.db import transaction
 from django.db.models import Max
 
 from knowledge.models import Article, ArticleRevision
+from knowledge.tasks import index_article
 
 
 @transaction.atomic
 def article_save(*, article: Article, author: Any = None) -> Article:
-    """Save an article and snapshot it as its next revision."""
+    """Save an article, snapshot it as its next revision, and (re)index it after commit.
+
+    Unpublishing takes effect in retrieval at once (retrieval only reads published articles);
+    the indexing run then removes its chunks.
+    """
+    if article.is_retrievable:
+        article.index_state = Article.IndexState.PENDING
     article.save()
+    article_id = article.pk
+    transaction.on_commit(lambda: index_article.delay(article_id))
     latest = ArticleRevision.objects.filter(article=article).aggregate(n=Max("number"))["n"] or 0
     ArticleRevision.objects.create(
         article=article,

@@ -139,3 +139,15 @@ def _close_stray_test_connections(django_db_setup, django_db_blocker):
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                 "WHERE datname = current_database() AND pid <> pg_backend_pid()"
             )
+
+
+def start_celery_worker(log_path: Path, *, name: str) -> subprocess.Popen:
+    """A real Celery worker on the test database and Redis (solo pool: one process, fast start)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "supportbot", "worker", "--pool", "solo", "--loglevel", "INFO",
+         "--hostname", f"{name}@%h", "--without-mingle", "--without-gossip"],
+        cwd=PROJECT_ROOT,
+        env=child_env(),
+        stdout=open(log_path, "wb"),
+        stderr=subprocess.STDOUT,
+    )

@@ -208,4 +208,8 @@ BENCHMARK_ECHO_ENDPOINT = env.bool("BENCHMARK_ECHO_ENDPOINT", False)
 DEMO_MODE = env.bool("DEMO_MODE", True)
 DEMO_SITE_KEY = env.str("DEMO_SITE_KEY", "demo-site")
 
-FORMS_URLFIELD_ASSUME_HTTPS = True  # Django 6's default, opted into now (article source URLs)
+# Knowledge base: chunking and the embedding model (local, offline, loaded once per process).
+KB_CHUNK_MAX_TOKENS = env.int("KB_CHUNK_MAX_TOKENS", 200, minimum=20, maximum=2000)
+KB_CHUNK_OVERLAP_TOKENS = env.int("KB_CHUNK_OVERLAP_TOKENS", 30, minimum=0, maximum=500)
+EMBEDDING_PROVIDER = env.choice("EMBEDDING_PROVIDER", "local", ["local"])
+EMBEDDING_BATCH_SIZE = env.int("EMBEDDING_BATCH_SIZE", 64, minimum=1, maximum=4096)
