@@ -1,0 +1,93 @@
+"""Reading article files for `kb_import`. Each file or JSON item either imports whole or is
+reported with its own error; one bad item never stops the rest."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.utils.text import slugify
+
+from knowledge.models import Article
+
+MAX_FILE_BYTES = 2_000_000
+SUPPORTED_SUFFIXES = {".md", ".markdown", ".txt", ".json"}
+
+
+class ImportFailure(ValueError):
+    pass
+
+
+@dataclass
+class ArticleData:
+    title: str
+    body: str
+    slug: str
+    audience: str = Article.Audience.PUBLIC
+    source_url: str = ""
+    tags: list[str] = field(default_factory=list)
+
+
+def iter_sources(paths: list[Path]) -> Iterator[Path]:
+    for path in paths:
+        if path.is_dir():
+            yield from sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES)
+        else:
+            yield path
+
+
+def read_articles(path: Path) -> list[ArticleData | ImportFailure]:
+    """The articles in one file; a JSON file may hold many, each validated on its own."""
+    if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+        raise ImportFailure(f"unsupported file type {path.suffix or '(none)'}; use .md, .txt or .json")
+    size = path.stat().st_size
+    if size == 0:
+        raise ImportFailure("the file is empty")
+    if size > MAX_FILE_BYTES:
+        raise ImportFailure(f"the file is {size:,} bytes; the limit is {MAX_FILE_BYTES:,}")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise ImportFailure(f"not UTF-8 text (byte {error.start})") from None
+    if path.suffix.lower() == ".json":
+        try:
+            items = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise ImportFailure(f"invalid JSON: {error}") from None
+        if not isinstance(items, list):
+            raise ImportFailure("a JSON file must hold a list of articles")
+        return [_from_json(item, n) for n, item in enumerate(items)]
+    title, body = _title_and_body(text, fallback=path.stem.replace("-", " ").replace("_", " ").strip().capitalize())
+    return [ArticleData(title=title, body=body, slug=slugify(path.stem)[:255])]
+
+
+def _from_json(item: object, n: int) -> ArticleData | ImportFailure:
+    if not isinstance(item, dict):
+        return ImportFailure(f"item {n}: not an object")
+    title, body = item.get("title"), item.get("body")
+    if not isinstance(title, str) or not title.strip() or not isinstance(body, str) or not body.strip():
+        return ImportFailure(f"item {n}: 'title' and 'body' must be non-empty strings")
+    audience = item.get("audience", Article.Audience.PUBLIC)
+    if audience not in Article.Audience.values:
+        return ImportFailure(f"item {n}: audience must be one of {', '.join(Article.Audience.values)}")
+    tags = item.get("tags", [])
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        return ImportFailure(f"item {n}: tags must be a list of strings")
+    slug = item.get("slug") or slugify(title)
+    if not isinstance(slug, str) or slugify(slug) != slug or not slug:
+        return ImportFailure(f"item {n}: slug {slug!r} must be lowercase letters, digits and hyphens")
+    return ArticleData(title=title.strip()[:255], body=body, slug=slug[:255], audience=audience,
+                       source_url=str(item.get("url") or "")[:500], tags=[t[:50] for t in tags])
+
+
+def _title_and_body(text: str, *, fallback: str) -> tuple[str, str]:
+    """A leading `# Title` line becomes the title; otherwise the file name does."""
+    stripped = text.lstrip()
+    if not stripped.strip():
+        raise ImportFailure("the file has no text")
+    first, _, rest = stripped.partition("\n")
+    if first.startswith("# "):
+        return first[2:].strip()[:255], rest.strip() or first[2:].strip()
+    return fallback[:255], text.strip()

@@ -1,0 +1,23 @@
+from django.core.management.base import BaseCommand
+
+from knowledge.indexing import article_index
+from knowledge.models import Article
+
+
+class Command(BaseCommand):
+    help = "Index articles in this process: those not indexed yet (pending or failed), or --all."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--all", action="store_true", help="re-index every article")
+
+    def handle(self, *args, **options) -> None:
+        articles = Article.objects.all() if options["all"] else Article.objects.exclude(index_state=Article.IndexState.INDEXED)
+        ids = list(articles.order_by("pk").values_list("pk", flat=True))
+        outcomes: dict[str, int] = {}
+        for number, article_id in enumerate(ids, start=1):
+            outcome = article_index(article_id=article_id)
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+            if number % 25 == 0 or number == len(ids):
+                self.stdout.write(f"[{number}/{len(ids)}] {', '.join(f'{k}: {v}' for k, v in sorted(outcomes.items()))}")
+        if not ids:
+            self.stdout.write("nothing to index")

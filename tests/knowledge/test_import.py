@@ -1,0 +1,44 @@
+"""kb_import: good files import, each bad one is reported on its own, nothing is half-written."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from knowledge.models import Article
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_imports_the_good_and_reports_each_bad_file(tmp_path, capsys):
+    (tmp_path / "returns.md").write_text("# Returns\n\nReturn within 30 days.")
+    (tmp_path / "notes.txt").write_text("Plain text about gift cards.")
+    (tmp_path / "empty.md").write_text("")
+    (tmp_path / "latin1.md").write_bytes("Caf\xe9 menu".encode("latin-1"))
+    (tmp_path / "broken.json").write_text("[{")
+    (tmp_path / "many.json").write_text(json.dumps([
+        {"title": "Warranty", "body": "Two years.", "audience": "public", "tags": ["policy"]},
+        {"title": "No body"},
+        {"title": "Playbook", "body": "Escalate to tier 2.", "audience": "internal", "slug": "playbook"},
+        {"title": "Again", "body": "dup", "slug": "warranty"},
+        {"title": "Bad audience", "body": "x", "audience": "everyone"},
+    ]))
+    (tmp_path / "image.png").write_bytes(b"\x89PNG")
+
+    call_command("kb_import", str(tmp_path), str(tmp_path / "image.png"))
+    captured = capsys.readouterr()
+
+    assert set(Article.objects.values_list("slug", flat=True)) == {"returns", "notes", "warranty", "playbook"}
+    assert Article.objects.get(slug="playbook").audience == "internal"
+    assert Article.objects.get(slug="returns").title == "Returns"
+    for expected in ["the file is empty", "not UTF-8", "invalid JSON", "item 1: 'title' and 'body'",
+                     "duplicate slug 'warranty'", "item 4: audience", "unsupported file type .png"]:
+        assert expected in captured.err, expected
+
+
+def test_it_fails_when_nothing_could_be_imported(tmp_path):
+    (tmp_path / "empty.md").write_text("")
+    with pytest.raises(CommandError, match="nothing was imported"):
+        call_command("kb_import", str(tmp_path / "empty.md"))

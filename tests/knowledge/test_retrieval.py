@@ -1,0 +1,86 @@
+"""Hybrid retrieval on real pgvector + full-text, with the real local embedding model."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.core.management import call_command
+
+from knowledge.indexing import article_index
+from knowledge.models import Article
+from knowledge.selectors import knowledge_search
+from knowledge.services import article_save
+
+pytestmark = pytest.mark.django_db
+
+ARTICLES = [
+    ("refund-policy", "Refund policy", "public",
+     "# Refunds\n\nRefunds are paid to the original card within 5-10 business days after we receive the return."),
+    ("manual-refund-override", "Manual refund override (agent playbook)", "internal",
+     "# Manual refund override\n\nAgents can force a manual refund override in the back office for orders stuck in review."),
+    ("order-history", "Viewing your order history", "verified_customers",
+     "# Order history\n\nSigned-in customers see every past order and its invoice under Account > Orders."),
+    ("shipping-times", "Shipping times", "public",
+     "# Standard shipping\n\nStandard shipping takes 3-5 business days.\n\n# Express shipping\n\nExpress ships the same day."),
+]
+
+
+@pytest.fixture
+def knowledge(db):
+    for slug, title, audience, body in ARTICLES:
+        article = article_save(article=Article(slug=slug, title=title, audience=audience, body=body, status="published"))
+        assert article_index(article_id=article.pk) == "indexed"
+
+
+def test_an_internal_chunk_never_reaches_a_customer_even_when_it_is_the_closest_match(knowledge):
+    question = "How do agents force a manual refund override?"
+    assert knowledge_search(question=question, audience="agent", k=3).article_slugs[0] == "manual-refund-override"
+    for audience in ("anonymous", "verified"):
+        slugs = knowledge_search(question=question, audience=audience, k=10).article_slugs
+        assert "manual-refund-override" not in slugs and slugs, audience
+
+
+def test_verified_customer_articles_need_a_verified_customer(knowledge):
+    question = "Where can I see my past orders and invoices?"
+    assert knowledge_search(question=question, audience="verified", k=3).article_slugs[0] == "order-history"
+    assert "order-history" not in knowledge_search(question=question, audience="anonymous", k=10).article_slugs
+
+
+def test_an_unpublished_article_leaves_retrieval_at_once(knowledge):
+    Article.objects.filter(slug="shipping-times").update(status=Article.Status.DRAFT)  # chunks still exist
+    assert "shipping-times" not in knowledge_search(question="How long does shipping take?", audience="agent", k=10).article_slugs
+
+
+def test_it_cites_the_heading_anchor_and_keeps_at_most_n_chunks_per_article(knowledge):
+    result = knowledge_search(question="Can express orders ship the same day?", audience="anonymous", k=5, max_per_article=1)
+    best = result.chunks[0]
+    assert best.article_slug == "shipping-times" and best.heading_path == "Express shipping"
+    assert best.url.endswith("#express-shipping")
+    assert len(result.article_slugs) == len(result.chunks)
+    assert result.citations[0]["title"] == "Shipping times"
+
+
+def test_it_is_confident_about_covered_questions_only(knowledge):
+    assert knowledge_search(question="How long do refunds take to reach my card?", audience="anonymous").confident
+    assert not knowledge_search(question="Who painted the Mona Lisa?", audience="anonymous").confident
+
+
+def test_text_only_mode_matches_words_and_dense_only_mode_matches_meaning(knowledge):
+    assert knowledge_search(question="invoice", audience="verified", mode="text", k=1).article_slugs == ["order-history"]
+    assert knowledge_search(question="money back to my credit card", audience="anonymous", mode="dense", k=1).article_slugs == [
+        "refund-policy"
+    ]
+
+
+def test_kb_eval_reports_each_mode(knowledge, tmp_path, capsys):
+    questions = tmp_path / "questions.json"
+    questions.write_text(json.dumps([
+        {"question": "When will my refund arrive?", "expected": ["refund-policy"]},
+        {"question": "Is there same-day delivery?", "expected": ["shipping-times"]},
+    ]))
+    call_command("kb_eval", str(questions), "--k", "1", "3", "--json", str(tmp_path / "out.json"))
+    out = capsys.readouterr().out
+    assert "dense" in out and "text" in out and "hybrid" in out
+    results = json.loads((tmp_path / "out.json").read_text())["results"]
+    assert results["dense"]["recall@1"] == 1.0 and results["hybrid"]["recall@3"] == 1.0
