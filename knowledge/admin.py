@@ -1,10 +1,14 @@
 import difflib
 
+from django.conf import settings
 from django.contrib import admin, messages
+from django.template.response import TemplateResponse
+from django.urls import path
 from django.db import models
 from django.utils.html import format_html, format_html_join
 
 from knowledge.models import Article, ArticleRevision
+from knowledge.selectors import AUDIENCE_ARTICLES, knowledge_search
 from knowledge.services import article_restore_revision, article_save
 
 
@@ -40,6 +44,8 @@ class RevisionInline(admin.TabularInline):
 
 @admin.register(Article)
 class ArticleAdmin(admin.ModelAdmin):
+    change_list_template = "admin/knowledge/article/change_list.html"
+
     list_display = ("title", "status", "audience", "category", "index_state", "updated_at")
     list_filter = ("status", "audience", "index_state", "category")
     search_fields = ("title", "slug", "body")
@@ -47,6 +53,31 @@ class ArticleAdmin(admin.ModelAdmin):
     readonly_fields = ("index_state", "index_error", "indexed_at", "created_at", "updated_at")
     inlines = [RevisionInline]
     actions = ["restore_previous_revision"]
+
+    def get_urls(self):
+        return [
+            path("test-question/", self.admin_site.admin_view(self.test_question_view), name="knowledge_test_question"),
+            *super().get_urls(),
+        ]
+
+    def test_question_view(self, request):
+        """What would the bot retrieve for this question, for this audience, and cite?"""
+        question = request.GET.get("question", "").strip()
+        audience = request.GET.get("audience", "anonymous")
+        if audience not in AUDIENCE_ARTICLES:
+            audience = "anonymous"
+        result = knowledge_search(question=question, audience=audience, k=8) if question else None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Test a question",
+            "opts": self.model._meta,
+            "question": question,
+            "audience": audience,
+            "audiences": [("anonymous", "Anonymous visitor"), ("verified", "Verified customer"), ("agent", "Agent")],
+            "result": result,
+            "threshold": settings.KB_ANSWER_THRESHOLD,
+        }
+        return TemplateResponse(request, "admin/knowledge/test_question.html", context)
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
         if isinstance(db_field, models.URLField):

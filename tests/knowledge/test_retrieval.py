@@ -84,3 +84,13 @@ def test_kb_eval_reports_each_mode(knowledge, tmp_path, capsys):
     assert "dense" in out and "text" in out and "hybrid" in out
     results = json.loads((tmp_path / "out.json").read_text())["results"]
     assert results["dense"]["recall@1"] == 1.0 and results["hybrid"]["recall@3"] == 1.0
+
+
+def test_the_admin_test_a_question_page_shows_ranked_chunks_and_citations(knowledge, admin_client):
+    page = admin_client.get("/admin/knowledge/article/test-question/", {"question": "refund to my card", "audience": "anonymous"})
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert "The bot would answer" in html and "Refund policy" in html
+    assert "Manual refund override" not in html  # internal: not for an anonymous visitor
+    agent_page = admin_client.get("/admin/knowledge/article/test-question/", {"question": "manual refund override", "audience": "agent"})
+    assert "Manual refund override" in agent_page.content.decode()
