@@ -10,10 +10,11 @@ from pathlib import Path
 
 from django.utils.text import slugify
 
+from knowledge.html_text import html_to_markdown
 from knowledge.models import Article
 
 MAX_FILE_BYTES = 2_000_000
-SUPPORTED_SUFFIXES = {".md", ".markdown", ".txt", ".json"}
+SUPPORTED_SUFFIXES = {".md", ".markdown", ".txt", ".html", ".htm", ".json"}
 
 
 class ImportFailure(ValueError):
@@ -41,7 +42,7 @@ def iter_sources(paths: list[Path]) -> Iterator[Path]:
 def read_articles(path: Path) -> list[ArticleData | ImportFailure]:
     """The articles in one file; a JSON file may hold many, each validated on its own."""
     if path.suffix.lower() not in SUPPORTED_SUFFIXES:
-        raise ImportFailure(f"unsupported file type {path.suffix or '(none)'}; use .md, .txt or .json")
+        raise ImportFailure(f"unsupported file type {path.suffix or '(none)'}; use .md, .txt, .html or .json")
     size = path.stat().st_size
     if size == 0:
         raise ImportFailure("the file is empty")
@@ -59,7 +60,13 @@ def read_articles(path: Path) -> list[ArticleData | ImportFailure]:
         if not isinstance(items, list):
             raise ImportFailure("a JSON file must hold a list of articles")
         return [_from_json(item, n) for n, item in enumerate(items)]
-    title, body = _title_and_body(text, fallback=path.stem.replace("-", " ").replace("_", " ").strip().capitalize())
+    fallback = path.stem.replace("-", " ").replace("_", " ").strip().capitalize()
+    if path.suffix.lower() in (".html", ".htm"):
+        html_title, text = html_to_markdown(text)
+        if not text.strip():
+            raise ImportFailure("no readable text in this HTML")
+        fallback = html_title or fallback
+    title, body = _title_and_body(text, fallback=fallback)
     return [ArticleData(title=title, body=body, slug=slugify(path.stem)[:255])]
 
 

@@ -42,3 +42,19 @@ def test_it_fails_when_nothing_could_be_imported(tmp_path):
     (tmp_path / "empty.md").write_text("")
     with pytest.raises(CommandError, match="nothing was imported"):
         call_command("kb_import", str(tmp_path / "empty.md"))
+
+
+def test_it_imports_html_with_its_headings_and_without_scripts(tmp_path):
+    (tmp_path / "warranty.html").write_text(
+        "<html><head><title>Warranty terms</title><script>alert(1)</script></head><body><nav>Home | Shop</nav>"
+        "<h2>Coverage</h2><p>Two years on <b>all</b> tents.<p>Unclosed paragraph"
+        "<h2>Claims</h2><ul><li>Keep the receipt</li><li>Email us</li></ul></body></html>"
+    )
+    (tmp_path / "blank.html").write_text("<html><script>x()</script></html>")
+    call_command("kb_import", str(tmp_path))
+    article = Article.objects.get(slug="warranty")
+    assert article.title == "Warranty terms"
+    assert "## Coverage" in article.body and "## Claims" in article.body and "- Keep the receipt" in article.body
+    assert "Two years on all tents." in article.body
+    assert "alert" not in article.body and "Home | Shop" not in article.body
+    assert not Article.objects.filter(slug="blank").exists()

@@ -8,7 +8,7 @@ from knowledge.services import article_save
 
 
 class Command(BaseCommand):
-    help = "Import articles from .md/.txt files, folders of them, or JSON lists of {title, body, slug?, audience?, url?, tags?}."
+    help = "Import articles from .md/.txt/.html files, folders of them, or JSON lists of {title, body, slug?, audience?, url?, tags?}."
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("paths", nargs="+", type=Path)
@@ -19,7 +19,7 @@ class Command(BaseCommand):
         seen_slugs: dict[str, str] = {}
         sources = list(iter_sources(options["paths"]))
         if not sources:
-            raise CommandError("nothing to import: no .md, .txt or .json files in the given paths")
+            raise CommandError("nothing to import: no .md, .txt, .html or .json files in the given paths")
         for number, path in enumerate(sources, start=1):
             self.stdout.write(f"[{number}/{len(sources)}] {path}")
             try:
