@@ -52,3 +52,38 @@ def evaluate(
             progress()
     total = max(1, len(questions))
     return {**{f"recall@{k}": hits[k] / total for k in ks}, "mrr": reciprocal_ranks / total}
+
+
+@dataclass(frozen=True)
+class Calibration:
+    threshold: float
+    answerable_kept: float  # share of answerable questions that stay above the threshold
+    unanswerable_refused: float  # share of leave-one-out questions that fall below it
+    answerable_scores: list[float]
+    unanswerable_scores: list[float]
+
+
+def calibrate_threshold(questions: list[EvalQuestion], *, audience: str = "agent") -> Calibration:
+    """Choose the "no good answer" threshold on dense similarity by leave-one-out.
+
+    For each question, the similarity of its right article (when ranked first) is what the bot
+    sees when the answer exists; the best similarity among the *other* articles is what it would
+    see if that article were missing. The threshold maximizes the mean of the share of answerable
+    questions kept and the share of unanswerable ones refused.
+    """
+    answerable: list[float] = []
+    unanswerable: list[float] = []
+    for question in questions:
+        chunks = knowledge_search(question=question.question, audience=audience, k=10, mode="dense", max_per_article=1).chunks
+        if chunks and chunks[0].article_slug in question.expected:
+            answerable.append(chunks[0].dense_score)
+        wrong = next((c.dense_score for c in chunks if c.article_slug not in question.expected), None)
+        if wrong is not None:
+            unanswerable.append(wrong)
+    best = (0.0, 0.0, 0.0, 0.0)
+    for candidate in sorted(set(answerable + unanswerable)):
+        kept = sum(s >= candidate for s in answerable) / max(1, len(answerable))
+        refused = sum(s < candidate for s in unanswerable) / max(1, len(unanswerable))
+        if (kept + refused) / 2 > best[0]:
+            best = ((kept + refused) / 2, candidate, kept, refused)
+    return Calibration(best[1], best[2], best[3], answerable, unanswerable)

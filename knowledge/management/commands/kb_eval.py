@@ -1,9 +1,10 @@
 import json
 from pathlib import Path
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from knowledge.evaluation import evaluate, parse_questions
+from knowledge.evaluation import calibrate_threshold, evaluate, parse_questions
 
 
 class Command(BaseCommand):
@@ -15,6 +16,7 @@ class Command(BaseCommand):
         parser.add_argument("--audience", choices=["anonymous", "verified", "agent"], default="agent")
         parser.add_argument("--text-weight", type=float, action="append", help="hybrid weights to compare (repeatable)")
         parser.add_argument("--json", type=Path, help="also write the results here")
+        parser.add_argument("--calibrate", action="store_true", help="also choose KB_ANSWER_THRESHOLD by leave-one-out")
 
     def handle(self, *args, **options) -> None:
         try:
@@ -33,5 +35,18 @@ class Command(BaseCommand):
         self.stdout.write(f"{'mode':<16}" + "".join(f"{m:>11}" for m in metrics))
         for label, values in results.items():
             self.stdout.write(f"{label:<16}" + "".join(f"{values[m]:>11.3f}" for m in metrics))
+        report = {"questions": len(questions), "results": results}
+        if options["calibrate"]:
+            calibration = calibrate_threshold(questions, audience=options["audience"])
+            report["calibration"] = {
+                "threshold": calibration.threshold,
+                "answerable_kept": calibration.answerable_kept,
+                "unanswerable_refused": calibration.unanswerable_refused,
+            }
+            self.stdout.write(
+                f"KB_ANSWER_THRESHOLD={calibration.threshold:.3f}: keeps {calibration.answerable_kept:.1%} of answerable "
+                f"questions, refuses {calibration.unanswerable_refused:.1%} when the right article is missing "
+                f"(current setting {settings.KB_ANSWER_THRESHOLD})"
+            )
         if options["json"]:
-            options["json"].write_text(json.dumps({"questions": len(questions), "results": results}, indent=2))
+            options["json"].write_text(json.dumps(report, indent=2))
