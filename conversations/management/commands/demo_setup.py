@@ -2,14 +2,17 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from conversations.services.demo import demo_data_ensure
+from knowledge.demo import demo_articles_ensure
 
 
 class Command(BaseCommand):
-    help = "Create (or update) the demo widget site and the demo agent/admin accounts. Idempotent."
+    help = "Create (or update) the demo widget site, the demo agent/admin accounts and the demo articles. Idempotent."
 
     def handle(self, *args, **options) -> None:
         origins = [f"http://127.0.0.1:{settings.PORT}", f"http://localhost:{settings.PORT}"]
         demo = demo_data_ensure(origins=origins)
+        articles = demo_articles_ensure()
         self.stdout.write(
-            f"demo site key: {demo.site_key}; agent login: {demo.agent_username}; admin login: {demo.admin_username}"
+            f"demo site key: {demo.site_key}; agent login: {demo.agent_username}; admin login: {demo.admin_username}; "
+            f"{articles} new demo article(s) queued for indexing"
         )
