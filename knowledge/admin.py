@@ -8,7 +8,7 @@ from django.db import models
 from django.utils.html import format_html, format_html_join
 
 from knowledge.models import Article, ArticleRevision
-from knowledge.selectors import AUDIENCE_ARTICLES, knowledge_search
+from knowledge.selectors import AUDIENCE_ARTICLES, chunks_from_other_models, knowledge_search
 from knowledge.services import article_restore_revision, article_save
 
 
@@ -76,6 +76,7 @@ class ArticleAdmin(admin.ModelAdmin):
             "audiences": [("anonymous", "Anonymous visitor"), ("verified", "Verified customer"), ("agent", "Agent")],
             "result": result,
             "threshold": settings.KB_ANSWER_THRESHOLD,
+            "stale_chunks": sum(chunks_from_other_models().values()),
         }
         return TemplateResponse(request, "admin/knowledge/test_question.html", context)
 

@@ -18,6 +18,7 @@ from typing import Literal
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Count
 from django.urls import reverse
 
 from knowledge.embeddings import get_embedder
@@ -139,3 +140,11 @@ def knowledge_search(
             break
     best_dense = max((c.dense_score for c in chosen), default=0.0)
     return Retrieval(chunks=chosen, confident=best_dense >= settings.KB_ANSWER_THRESHOLD)
+
+
+def chunks_from_other_models() -> dict[str, int]:
+    """Chunks embedded by a model other than the configured one (retrieval skips them until
+    `kb_reindex --all` re-embeds them), counted per model."""
+    current = get_embedder().model_name
+    rows = Chunk.objects.exclude(embedding_model=current).values_list("embedding_model").annotate(n=Count("id"))
+    return dict(rows)

@@ -94,3 +94,14 @@ def test_the_admin_test_a_question_page_shows_ranked_chunks_and_citations(knowle
     assert "Manual refund override" not in html  # internal: not for an anonymous visitor
     agent_page = admin_client.get("/admin/knowledge/article/test-question/", {"question": "manual refund override", "audience": "agent"})
     assert "Manual refund override" in agent_page.content.decode()
+
+
+def test_chunks_of_another_embedding_model_are_ignored_and_reported(knowledge, capsys):
+    from knowledge.models import Chunk
+
+    Chunk.objects.filter(article__slug="refund-policy").update(embedding_model="old/model")
+    assert "refund-policy" not in knowledge_search(question="refund to my card", audience="anonymous", k=10).article_slugs
+    call_command("kb_reindex")
+    assert "re-embed them with the configured model" in capsys.readouterr().err
+    call_command("kb_reindex", "--all")
+    assert knowledge_search(question="refund to my card", audience="anonymous", k=1).article_slugs == ["refund-policy"]

@@ -2,6 +2,7 @@ from django.core.management.base import BaseCommand
 
 from knowledge.indexing import article_index
 from knowledge.models import Article
+from knowledge.selectors import chunks_from_other_models
 
 
 class Command(BaseCommand):
@@ -11,6 +12,13 @@ class Command(BaseCommand):
         parser.add_argument("--all", action="store_true", help="re-index every article")
 
     def handle(self, *args, **options) -> None:
+        stale = chunks_from_other_models()
+        if stale and not options["all"]:
+            described = ", ".join(f"{n} by {model}" for model, n in stale.items())
+            self.stderr.write(
+                f"{sum(stale.values())} chunks were embedded by another model ({described}); retrieval ignores "
+                "them. Run `manage.py kb_reindex --all` to re-embed them with the configured model."
+            )
         articles = Article.objects.all() if options["all"] else Article.objects.exclude(index_state=Article.IndexState.INDEXED)
         ids = list(articles.order_by("pk").values_list("pk", flat=True))
         outcomes: dict[str, int] = {}
