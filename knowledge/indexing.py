@@ -62,6 +62,7 @@ def article_index(*, article_id: int) -> str:
                 token_count=draft.token_count,
                 embedding=vector,
                 embedding_model=embedder.model_name,
+                audience=current.audience,
                 search_vector="",
             )
             for draft, vector in zip(drafts, vectors)

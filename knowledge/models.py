@@ -89,6 +89,9 @@ class Chunk(models.Model):
     token_count = models.PositiveIntegerField()
     embedding = VectorField(dimensions=EMBEDDING_COLUMN_DIMENSIONS)
     embedding_model = models.CharField(max_length=200)
+    # The article's audience, copied so that the HNSW scan can filter on the chunk row itself
+    # (a join would make Postgres sort every vector exactly). Kept in step by article_save.
+    audience = models.CharField(max_length=20, choices=Article.Audience.choices, default=Article.Audience.PUBLIC)
     search_vector = SearchVectorField()
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -35,21 +35,28 @@ AUDIENCE_ARTICLES: dict[str, list[str]] = {
 
 _CHUNK = Chunk._meta.db_table
 _ARTICLE = Article._meta.db_table
-_FILTER = "a.status = 'published' AND a.audience = ANY(%(audiences)s) AND c.embedding_model = %(model)s"
+# Only published articles have chunks (article_save deletes them on unpublish, in the same
+# transaction), so filtering the chunk row is enough, and it lets the HNSW index drive the scan.
+_FILTER = "c.audience = ANY(%(audiences)s) AND c.embedding_model = %(model)s"
 _SEARCH_SQL = f"""
 WITH q AS (
     SELECT %(vector)s::vector AS v,
            -- any of the question's words may match (plainto_tsquery alone would require all)
            NULLIF(replace(plainto_tsquery('english', %(text)s)::text, '&', '|'), '')::tsquery AS t
 ), dense AS (
-    SELECT c.id FROM {_CHUNK} c JOIN {_ARTICLE} a ON a.id = c.article_id, q
+    SELECT c.id FROM {_CHUNK} c, q
     WHERE {_FILTER}
     ORDER BY c.embedding <=> q.v
     LIMIT %(candidates)s
-), lexical AS (
-    SELECT c.id FROM {_CHUNK} c JOIN {_ARTICLE} a ON a.id = c.article_id, q
+), lexical_matches AS (
+    -- Ranking every match costs O(matches) (a common word matches most chunks), so rank a
+    -- bounded sample; dense candidates get their exact text score below either way.
+    SELECT c.id, c.search_vector FROM {_CHUNK} c, q
     WHERE {_FILTER} AND q.t IS NOT NULL AND c.search_vector @@ q.t
-    ORDER BY ts_rank_cd(c.search_vector, q.t, 32) DESC
+    LIMIT %(text_scan)s
+), lexical AS (
+    SELECT m.id FROM lexical_matches m, q
+    ORDER BY ts_rank_cd(m.search_vector, q.t, 32) DESC
     LIMIT %(candidates)s
 ), candidates AS (
     SELECT id FROM dense WHERE %(use_dense)s UNION SELECT id FROM lexical WHERE %(use_text)s
@@ -58,6 +65,7 @@ SELECT c.id, a.id, a.title, a.slug, a.source_url, c.heading_path, c.anchor, c.te
        1 - (c.embedding <=> q.v) AS dense_score,
        COALESCE(ts_rank_cd(c.search_vector, q.t, 32), 0) AS text_score
 FROM candidates JOIN {_CHUNK} c ON c.id = candidates.id JOIN {_ARTICLE} a ON a.id = c.article_id, q
+WHERE a.status = 'published'
 """
 
 
@@ -100,16 +108,23 @@ def knowledge_search(
     mode: Mode = "hybrid",
     max_per_article: int = 2,
     text_weight: float | None = None,
+    query_vector: list[float] | None = None,
 ) -> Retrieval:
+    """`query_vector` lets a caller that already embedded the question (evaluation, benchmarks)
+    skip embedding it again."""
     weight = settings.KB_TEXT_WEIGHT if text_weight is None else text_weight
     embedder = get_embedder()
-    vector = embedder.embed([question])[0] if mode != "text" else [0.0] * embedder.dimensions
+    if query_vector is not None:
+        vector = query_vector
+    else:
+        vector = embedder.embed([question])[0] if mode != "text" else [0.0] * embedder.dimensions
     params = {
         "vector": str(vector),
         "text": question,
         "audiences": AUDIENCE_ARTICLES[audience],
         "model": embedder.model_name,
         "candidates": max(4 * k, 40),
+        "text_scan": settings.KB_TEXT_SCAN_LIMIT,
         "use_dense": mode != "text",
         "use_text": mode != "dense",
     }

@@ -7,7 +7,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Max
 
-from knowledge.models import Article, ArticleRevision
+from knowledge.models import Article, ArticleRevision, Chunk
 from knowledge.tasks import index_article
 
 
@@ -20,8 +20,16 @@ def article_save(*, article: Article, author: Any = None) -> Article:
     """
     if article.is_retrievable:
         article.index_state = Article.IndexState.PENDING
+    else:
+        article.index_state = Article.IndexState.NOT_INDEXED
     article.save()
     article_id = article.pk
+    # Retrieval reads chunks only, so these take effect in this transaction, not at the next
+    # indexing run: an unpublished article's chunks go, an audience change applies at once.
+    if article.is_retrievable:
+        Chunk.objects.filter(article_id=article_id).exclude(audience=article.audience).update(audience=article.audience)
+    else:
+        Chunk.objects.filter(article_id=article_id).delete()
     transaction.on_commit(lambda: index_article.delay(article_id))
     latest = ArticleRevision.objects.filter(article=article).aggregate(n=Max("number"))["n"] or 0
     ArticleRevision.objects.create(

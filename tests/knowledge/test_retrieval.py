@@ -105,3 +105,11 @@ def test_chunks_of_another_embedding_model_are_ignored_and_reported(knowledge, c
     assert "re-embed them with the configured model" in capsys.readouterr().err
     call_command("kb_reindex", "--all")
     assert knowledge_search(question="refund to my card", audience="anonymous", k=1).article_slugs == ["refund-policy"]
+
+
+def test_an_audience_change_applies_to_retrieval_at_once(knowledge):
+    article = Article.objects.get(slug="refund-policy")
+    article.audience = Article.Audience.INTERNAL
+    article_save(article=article)  # no indexing run needed
+    assert "refund-policy" not in knowledge_search(question="refund to my card", audience="anonymous", k=10).article_slugs
+    assert "refund-policy" in knowledge_search(question="refund to my card", audience="agent", k=10).article_slugs

@@ -1,0 +1,224 @@
+"""Retrieval benchmark (not a test): hybrid selector vs plain pgvector top-k, HNSW recall, and
+ingestion throughput vs raw model.encode, on the real stack.
+
+Synthetic corpora of 10k and 100k chunks (384-d unit vectors with a cluster structure, random
+English-like text) are loaded with COPY and indexed (HNSW cosine + GIN) in a database of their
+own (.data/bench-retrieval). For each size, in the same run:
+  * p50/p95 latency of knowledge_search (hybrid, customer audience; question already embedded)
+    and of a bare `ORDER BY embedding <=> q LIMIT 10` on the chunk table;
+  * HNSW recall@10 of the bare query against exact search;
+then ingestion: article_index over real-text articles vs model.encode of the same chunk texts.
+
+    .venv/bin/python benchmarks/retrieval.py [--sizes 10000 100000] [--queries 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+# A Zipf-distributed vocabulary: like real text, a few words are everywhere and most are rare,
+# which is what decides how many rows a full-text query matches.
+VOCABULARY = [f"term{n}" for n in range(20_000)]
+_WEIGHTS = [1 / (rank + 1) for rank in range(len(VOCABULARY))]
+
+
+def words(k: int) -> list[str]:
+    return random.choices(VOCABULARY, weights=_WEIGHTS, k=k)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def unit(vector):
+    import numpy as np
+
+    return vector / np.linalg.norm(vector, axis=-1, keepdims=True)
+
+
+def load_corpus(size: int, rng, np, model_name: str) -> None:
+    from django.db import connection
+
+    from knowledge.models import Article, Chunk
+
+    Chunk.objects.all().delete()
+    Article.objects.all().delete()
+    per_article = 10
+    articles = Article.objects.bulk_create(
+        Article(title=f"Synthetic article {n}", slug=f"synthetic-{n}", body="-", status="published",
+                audience="internal" if n % 10 == 0 else "public", index_state="indexed")
+        for n in range(size // per_article)
+    )
+    centers = unit(rng.standard_normal((200, 384)).astype("float32"))
+    noise = rng.standard_normal((size, 384)).astype("float32") / np.sqrt(384)
+    vectors = unit(centers[rng.integers(0, 200, size)] + 0.8 * noise)
+    buffer = io.StringIO()
+    for i in range(size):
+        text = " ".join(words(40))
+        vector = "[" + ",".join(f"{x:.5f}" for x in vectors[i]) + "]"
+        article = articles[i // per_article]
+        buffer.write(f"{article.pk}\t{i % per_article}\t\t\t{text}\t40\t{vector}\t{model_name}\t{article.audience}\t\\N\tnow\n")
+    with connection.cursor() as cursor:
+        cursor.execute("DROP INDEX IF EXISTS chunk_embedding_hnsw")
+        cursor.execute("DROP INDEX IF EXISTS chunk_search_vector_gin")
+        cursor.execute("ALTER TABLE knowledge_chunk ALTER COLUMN search_vector DROP NOT NULL")
+        with cursor.connection.cursor().copy(
+            "COPY knowledge_chunk (article_id, ordinal, heading_path, anchor, text, token_count, embedding, "
+            "embedding_model, audience, search_vector, created_at) FROM STDIN"
+        ) as copy:
+            copy.write(buffer.getvalue())
+        cursor.execute("UPDATE knowledge_chunk SET search_vector = to_tsvector('english', text)")
+        cursor.execute("ALTER TABLE knowledge_chunk ALTER COLUMN search_vector SET NOT NULL")
+        cursor.execute("SET maintenance_work_mem = '512MB'")
+        started = time.perf_counter()
+        cursor.execute(
+            "CREATE INDEX chunk_embedding_hnsw ON knowledge_chunk USING hnsw (embedding vector_cosine_ops) "
+            "WITH (m = 16, ef_construction = 64)"
+        )
+        hnsw_seconds = time.perf_counter() - started
+        cursor.execute("CREATE INDEX chunk_search_vector_gin ON knowledge_chunk USING gin (search_vector)")
+        cursor.execute("ANALYZE knowledge_chunk")
+    return hnsw_seconds
+
+
+def bench_size(size: int, queries: int, np, rng) -> dict:
+    from django.db import connection
+
+    from knowledge.embeddings import get_embedder
+    from knowledge.selectors import knowledge_search
+
+    model_name = get_embedder().model_name
+    hnsw_seconds = load_corpus(size, rng, np, model_name)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT embedding FROM knowledge_chunk ORDER BY random() LIMIT %s", [queries])
+        seeds = [np.array(json.loads(row[0]) if isinstance(row[0], str) else row[0], dtype="float32") for row in cursor.fetchall()]
+    query_vectors = [unit(s + 0.5 * rng.standard_normal(384).astype("float32") / np.sqrt(384)).tolist() for s in seeds]
+    questions = [" ".join(words(8)) for _ in query_vectors]
+
+    def timed(fn) -> list[float]:
+        times = []
+        for vector, question in zip(query_vectors, questions):
+            started = time.perf_counter()
+            fn(vector, question)
+            times.append((time.perf_counter() - started) * 1000)
+        return times
+
+    def bare(vector, _question):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT id FROM knowledge_chunk ORDER BY embedding <=> %s::vector LIMIT 10", [str(vector)])
+            return [row[0] for row in cursor.fetchall()]
+
+    def hybrid(vector, question):
+        return knowledge_search(question=question, audience="anonymous", k=5, query_vector=vector)
+
+    for vector, question in list(zip(query_vectors, questions))[:10]:  # warm caches
+        bare(vector, question)
+        hybrid(vector, question)
+    hybrid_ms, bare_ms = [], []
+    for _ in range(2):  # interleave to share the machine's noise
+        hybrid_ms += timed(hybrid)
+        bare_ms += timed(bare)
+
+    recall = []
+    for vector in query_vectors[:100]:
+        with connection.cursor() as cursor:
+            cursor.execute("BEGIN; SET LOCAL hnsw.ef_search = 100")  # what knowledge_search uses
+            cursor.execute("SELECT id FROM knowledge_chunk ORDER BY embedding <=> %s::vector LIMIT 10", [str(vector)])
+            approximate = {row[0] for row in cursor.fetchall()}
+            cursor.execute("COMMIT")
+            cursor.execute("BEGIN; SET LOCAL enable_indexscan = off")
+            cursor.execute("SELECT id FROM knowledge_chunk ORDER BY embedding <=> %s::vector LIMIT 10", [str(vector)])
+            exact = {row[0] for row in cursor.fetchall()}
+            cursor.execute("COMMIT")
+        recall.append(len(approximate & exact) / 10)
+    return {
+        "chunks": size,
+        "hnsw_build_s": round(hnsw_seconds, 1),
+        "hybrid_ms": {"p50": round(percentile(hybrid_ms, 50), 2), "p95": round(percentile(hybrid_ms, 95), 2)},
+        "pgvector_top10_ms": {"p50": round(percentile(bare_ms, 50), 2), "p95": round(percentile(bare_ms, 95), 2)},
+        "hnsw_recall_at_10": round(statistics.mean(recall), 4),
+    }
+
+
+def bench_ingestion(articles: int) -> dict:
+    from knowledge.chunking import chunk_markdown
+    from knowledge.embeddings import get_embedder
+    from knowledge.indexing import article_index, embedding_input
+    from knowledge.models import Article, Chunk
+
+    Chunk.objects.all().delete()
+    Article.objects.all().delete()
+    bodies = []
+    for n in range(articles):
+        sections = []
+        for s in range(3):
+            sentences = [" ".join(words(12)).capitalize() + "." for _ in range(8)]
+            sections.append(f"# Section {s}\n\n" + " ".join(sentences))
+        bodies.append("\n\n".join(sections))
+    created = Article.objects.bulk_create(
+        Article(title=f"Article {n}", slug=f"ingest-{n}", body=body, status="published") for n, body in enumerate(bodies)
+    )
+    texts = [embedding_input(a.title, d) for a in created for d in chunk_markdown(a.body)]
+    embedder = get_embedder()
+    embedder.embed(texts[:64])  # load the model outside both timings
+    started = time.perf_counter()
+    embedder._load().encode(texts, batch_size=embedder.batch_size, normalize_embeddings=True, show_progress_bar=False)
+    raw_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    for article in created:
+        article_index(article_id=article.pk)
+    ingest_seconds = time.perf_counter() - started
+    return {
+        "articles": articles,
+        "chunks": len(texts),
+        "raw_encode_chunks_per_s": round(len(texts) / raw_seconds, 1),
+        "ingestion_chunks_per_s": round(len(texts) / ingest_seconds, 1),
+        "ratio": round(raw_seconds / ingest_seconds, 3),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--ingest-articles", type=int, default=100)
+    parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "results" / "retrieval.json")
+    args = parser.parse_args()
+
+    os.environ.setdefault("SUPPORTBOT_DATA_DIR", str(ROOT / ".data" / "bench-retrieval"))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "supportbot.settings.base")
+    import django
+
+    django.setup()
+    import numpy as np
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False, verbosity=0)
+    random.seed(7)
+    rng = np.random.default_rng(7)
+    result = {"benchmark": "retrieval", "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "sizes": []}
+    for size in args.sizes:
+        result["sizes"].append(bench_size(size, args.queries, np, rng))
+        print(json.dumps(result["sizes"][-1]), flush=True)
+    result["ingestion"] = bench_ingestion(args.ingest_articles)
+    result["targets"] = {"hybrid_p95_ms_at_100k": 20, "recall_at_10": 0.95, "ingestion_ratio": 0.8}
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
