@@ -44,9 +44,11 @@ WITH q AS (
            -- any of the question's words may match (plainto_tsquery alone would require all)
            NULLIF(replace(plainto_tsquery('english', %(text)s)::text, '&', '|'), '')::tsquery AS t
 ), dense AS (
-    SELECT c.id FROM {_CHUNK} c, q
+    -- The vector is a literal parameter here, not q.v: pgvector's index only serves an ORDER BY
+    -- against a constant (a value from a joined CTE makes Postgres sort every row exactly).
+    SELECT c.id FROM {_CHUNK} c
     WHERE {_FILTER}
-    ORDER BY c.embedding <=> q.v
+    ORDER BY c.embedding <=> %(vector)s::vector
     LIMIT %(candidates)s
 ), lexical_matches AS (
     -- Ranking every match costs O(matches) (a common word matches most chunks), so rank a

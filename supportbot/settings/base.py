@@ -218,5 +218,5 @@ EMBEDDING_BATCH_SIZE = env.int("EMBEDDING_BATCH_SIZE", 64, minimum=1, maximum=40
 # says it does not know. 0.6 is the leave-one-out optimum on the stackfaq dev set
 # (`kb_eval --calibrate`); calibrate on your own questions.
 KB_TEXT_WEIGHT = env.float("KB_TEXT_WEIGHT", 0.1, minimum=0.0, maximum=10.0)
-KB_TEXT_SCAN_LIMIT = env.int("KB_TEXT_SCAN_LIMIT", 2000, minimum=50)
+KB_TEXT_SCAN_LIMIT = env.int("KB_TEXT_SCAN_LIMIT", 500, minimum=50)
 KB_ANSWER_THRESHOLD = env.float("KB_ANSWER_THRESHOLD", 0.6, minimum=0.0, maximum=1.0)
