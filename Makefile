@@ -35,6 +35,7 @@ browser:
 ## Benchmarks (not tests): JSON results land in benchmarks/results/.
 bench: $(STAMP)
 	$(PY) benchmarks/chat_transport.py
+	$(PY) benchmarks/retrieval.py
 
 check: $(STAMP)
 	$(PY) manage.py check --deploy --fail-level ERROR
