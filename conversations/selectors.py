@@ -65,6 +65,12 @@ def widget_site_public_config(*, site: WidgetSite) -> dict[str, Any]:
     }
 
 
+def widget_origin_allowed_by_any_site(*, origin: str | None) -> bool:
+    if not origin:
+        return False
+    return WidgetSite.objects.filter(allowed_origins__contains=[origin.rstrip("/")]).exists()
+
+
 InboxFilter = Literal["open", "mine", "unassigned", "resolved", "all"]
 INBOX_FILTERS: tuple[InboxFilter, ...] = ("open", "mine", "unassigned", "resolved", "all")
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.db.models import Max
 
 from knowledge.models import Article, ArticleRevision, Chunk
 from knowledge.tasks import index_article
+
+if TYPE_CHECKING:
+    from knowledge.importing import ArticleData
 
 
 @transaction.atomic
@@ -49,4 +52,12 @@ def article_restore_revision(*, revision: ArticleRevision, author: Any = None) -
     article = revision.article
     article.title, article.body = revision.title, revision.body
     article.status, article.audience = revision.status, revision.audience
+    return article_save(article=article, author=author)
+
+
+def article_upsert(*, data: ArticleData, status: str, author: Any = None) -> Article:
+    """Create the article with this slug, or update it in place (a new revision either way)."""
+    article = Article.objects.filter(slug=data.slug).first() or Article(slug=data.slug)
+    article.title, article.body, article.audience = data.title, data.body, data.audience
+    article.source_url, article.tags, article.status = data.source_url, data.tags, status
     return article_save(article=article, author=author)

@@ -8,7 +8,6 @@ from uuid import UUID
 
 from django.template.loader import render_to_string
 
-from conversations.models import Conversation
 from conversations.protocol import message_frame
 from conversations.selectors import (
     InboxFilter,
@@ -63,8 +62,3 @@ def render_message_append(*, frame: dict[str, Any]) -> str:
 def render_typing(*, role: str, state: bool, author: str) -> str:
     who = author or ("The customer" if role == "customer" else "Someone")
     return render_to_string("inbox/_typing.html", {"state": state, "who": who, "oob": True})
-
-
-def conversation_or_none(public_id: UUID | None) -> Conversation | None:
-    return inbox_conversation(public_id=public_id) if public_id else None
-

@@ -13,8 +13,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from conversations.models import WidgetSite
-from conversations.selectors import widget_site_public_config
+from conversations.selectors import widget_origin_allowed_by_any_site, widget_site_public_config
 from conversations.services.widget_sessions import (
     WidgetAccessError,
     parse_signed_user,
@@ -43,10 +42,7 @@ def _preflight(request: HttpRequest) -> HttpResponse:
     origin = request.headers.get("Origin")
     # A preflight carries no body, so the site is unknown: allow the origin only if some site
     # allows it. The real request is checked against its own site.
-    from conversations.models import WidgetSite
-
-    allowed = bool(origin) and WidgetSite.objects.filter(allowed_origins__contains=[origin.rstrip("/")]).exists()
-    return _cors(HttpResponse(status=204), origin, allowed)
+    return _cors(HttpResponse(status=204), origin, widget_origin_allowed_by_any_site(origin=origin))
 
 
 @csrf_exempt

@@ -2,9 +2,9 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from knowledge.importing import ArticleData, ImportFailure, iter_sources, read_articles
+from knowledge.importing import ImportFailure, iter_sources, read_articles
 from knowledge.models import Article
-from knowledge.services import article_save
+from knowledge.services import article_upsert
 
 
 class Command(BaseCommand):
@@ -37,14 +37,8 @@ class Command(BaseCommand):
                     failed += 1
                 else:
                     seen_slugs[entry.slug] = str(path)
-                    self._save(entry, options["status"])
+                    article_upsert(data=entry, status=options["status"])
                     imported += 1
         self.stdout.write(f"imported {imported} article(s), {failed} failed; indexing runs in the Celery worker")
         if failed and not imported:
             raise CommandError("nothing was imported")
-
-    def _save(self, entry: ArticleData, status: str) -> None:
-        article = Article.objects.filter(slug=entry.slug).first() or Article(slug=entry.slug)
-        article.title, article.body, article.audience = entry.title, entry.body, entry.audience
-        article.source_url, article.tags, article.status = entry.source_url, entry.tags, status
-        article_save(article=article)
