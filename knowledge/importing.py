@@ -10,6 +10,7 @@ from pathlib import Path
 
 from django.utils.text import slugify
 
+from knowledge.fetching import ImportFailure, fetch_document
 from knowledge.html_text import html_to_markdown
 from knowledge.models import Article
 
@@ -17,8 +18,6 @@ MAX_FILE_BYTES = 2_000_000
 SUPPORTED_SUFFIXES = {".md", ".markdown", ".txt", ".html", ".htm", ".json"}
 
 
-class ImportFailure(ValueError):
-    pass
 
 
 @dataclass
@@ -31,28 +30,54 @@ class ArticleData:
     tags: list[str] = field(default_factory=list)
 
 
-def iter_sources(paths: list[Path]) -> Iterator[Path]:
-    for path in paths:
+@dataclass(frozen=True)
+class Source:
+    """A file on disk or a document at an http(s) URL."""
+
+    location: str
+    is_url: bool = False
+
+    def __str__(self) -> str:
+        return self.location
+
+
+def iter_sources(locations: list[str]) -> Iterator[Source]:
+    for location in locations:
+        if location.startswith(("http://", "https://")):
+            yield Source(location, is_url=True)
+            continue
+        path = Path(location)
         if path.is_dir():
-            yield from sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES)
+            yield from (Source(str(p)) for p in sorted(path.rglob("*")) if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES)
         else:
-            yield path
+            yield Source(location)
 
 
-def read_articles(path: Path) -> list[ArticleData | ImportFailure]:
-    """The articles in one file; a JSON file may hold many, each validated on its own."""
+def read_articles(source: Source) -> list[ArticleData | ImportFailure]:
+    """The articles in one file or URL; a JSON document may hold many, each validated on its own."""
+    if source.is_url:
+        document = fetch_document(source.location, max_bytes=MAX_FILE_BYTES)
+        return parse_document(name=document.name, suffix=document.suffix, data=document.data,
+                              source_url=source.location)
+    path = Path(source.location)
     if path.suffix.lower() not in SUPPORTED_SUFFIXES:
         raise ImportFailure(f"unsupported file type {path.suffix or '(none)'}; use .md, .txt, .html or .json")
     size = path.stat().st_size
-    if size == 0:
-        raise ImportFailure("the file is empty")
     if size > MAX_FILE_BYTES:
         raise ImportFailure(f"the file is {size:,} bytes; the limit is {MAX_FILE_BYTES:,}")
+    return parse_document(name=path.stem, suffix=path.suffix.lower(), data=path.read_bytes())
+
+
+def parse_document(*, name: str, suffix: str, data: bytes, source_url: str = "") -> list[ArticleData | ImportFailure]:
+    if not data:
+        raise ImportFailure("the file is empty")
+    if len(data) > MAX_FILE_BYTES:
+        raise ImportFailure(f"the file is {len(data):,} bytes; the limit is {MAX_FILE_BYTES:,}")
     try:
-        text = path.read_text(encoding="utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as error:
         raise ImportFailure(f"not UTF-8 text (byte {error.start})") from None
-    if path.suffix.lower() == ".json":
+    if suffix == ".json":
         try:
             items = json.loads(text)
         except json.JSONDecodeError as error:
@@ -60,14 +85,15 @@ def read_articles(path: Path) -> list[ArticleData | ImportFailure]:
         if not isinstance(items, list):
             raise ImportFailure("a JSON file must hold a list of articles")
         return [_from_json(item, n) for n, item in enumerate(items)]
-    fallback = path.stem.replace("-", " ").replace("_", " ").strip().capitalize()
-    if path.suffix.lower() in (".html", ".htm"):
+    fallback = name.replace("-", " ").replace("_", " ").strip().capitalize()
+    if suffix in (".html", ".htm"):
         html_title, text = html_to_markdown(text)
         if not text.strip():
             raise ImportFailure("no readable text in this HTML")
         fallback = html_title or fallback
-    title, body = _title_and_body(text, fallback=fallback)
-    return [ArticleData(title=title, body=body, slug=slugify(path.stem)[:255])]
+    title, body = _title_and_body(text, fallback=fallback or "Untitled")
+    slug = slugify(name)[:255] or slugify(title)[:255]
+    return [ArticleData(title=title, body=body, slug=slug, source_url=source_url[:500])]
 
 
 def _from_json(item: object, n: int) -> ArticleData | ImportFailure:

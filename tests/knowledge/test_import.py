@@ -58,3 +58,43 @@ def test_it_imports_html_with_its_headings_and_without_scripts(tmp_path):
     assert "Two years on all tents." in article.body
     assert "alert" not in article.body and "Home | Shop" not in article.body
     assert not Article.objects.filter(slug="blank").exists()
+
+
+@pytest.fixture
+def static_http_server(tmp_path):
+    """A real HTTP server over a temporary folder, like a company's help-centre site."""
+    import functools
+    import http.server
+    import threading
+
+    root = tmp_path / "site"
+    root.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield root, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_it_imports_from_urls_and_reports_each_failing_one(static_http_server, capsys):
+    root, base = static_http_server
+    (root / "shipping-times.html").write_text(
+        "<html><head><title>Shipping times</title></head><body><h2>Europe</h2><p>Three to five days.</p></body></html>"
+    )
+    (root / "gift-cards.md").write_text("# Gift cards\n\nGift cards never expire.")
+    (root / "logo.png").write_bytes(b"\x89PNG\r\n")
+
+    call_command("kb_import", f"{base}/shipping-times.html", f"{base}/gift-cards.md", f"{base}/missing.html",
+                 f"{base}/logo.png", "http://127.0.0.1:9/unreachable.html")
+    captured = capsys.readouterr()
+
+    shipping = Article.objects.get(slug="shipping-times")
+    assert shipping.title == "Shipping times" and "## Europe" in shipping.body
+    assert shipping.source_url == f"{base}/shipping-times.html"
+    assert Article.objects.get(slug="gift-cards").title == "Gift cards"
+    assert Article.objects.count() == 2
+    assert "missing.html: the server answered HTTP 404" in captured.err
+    assert "logo.png: unsupported content type image/png" in captured.err
+    assert "unreachable.html: could not fetch it: ConnectError" in captured.err

@@ -1,4 +1,7 @@
+import sys
+
 from django.core.management.base import BaseCommand
+from tqdm import tqdm
 
 from knowledge.indexing import article_index
 from knowledge.models import Article
@@ -22,10 +25,11 @@ class Command(BaseCommand):
         articles = Article.objects.all() if options["all"] else Article.objects.exclude(index_state=Article.IndexState.INDEXED)
         ids = list(articles.order_by("pk").values_list("pk", flat=True))
         outcomes: dict[str, int] = {}
-        for number, article_id in enumerate(ids, start=1):
+        # The bar goes to stderr and only on a terminal (disable=None); the summary line is always printed.
+        for article_id in tqdm(ids, unit="article", disable=None, file=sys.stderr, leave=False):
             outcome = article_index(article_id=article_id)
             outcomes[outcome] = outcomes.get(outcome, 0) + 1
-            if number % 25 == 0 or number == len(ids):
-                self.stdout.write(f"[{number}/{len(ids)}] {', '.join(f'{k}: {v}' for k, v in sorted(outcomes.items()))}")
         if not ids:
             self.stdout.write("nothing to index")
+        else:
+            self.stdout.write(f"{len(ids)} article(s): {', '.join(f'{k}: {v}' for k, v in sorted(outcomes.items()))}")
