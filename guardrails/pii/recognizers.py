@@ -1,0 +1,243 @@
+"""Recognizers for support traffic, on top of Presidio's own.
+
+Presidio's weak spots here: it has no street-address recognizer at all, and spaCy's small model
+misses names typed in lower case or after a salutation ("ms. wijtze"). These recognizers add both
+through Presidio's recognizer API; a named group `value` marks the part of a match to redact.
+"""
+
+from __future__ import annotations
+
+import re
+
+from presidio_analyzer import EntityRecognizer, RecognizerResult
+
+# Street-type words: the USPS suffix list plus abbreviations and common European ones.
+_STREET_TYPES = (
+    "alley|aly|avenue|ave|av|branch|bridge|brook|brooks|burg|burgs|bypass|camp|canyon|cape|causeway|center|"
+    "centers|centre|circle|circles|cir|cliff|cliffs|club|common|commons|corner|corners|course|court|courts|ct|"
+    "cove|coves|creek|crescent|cres|crest|crossing|crossroad|curve|dale|dam|divide|drive|drives|dr|estate|"
+    "estates|expressway|expy|extension|extensions|ext|fall|falls|ferry|field|fields|flat|flats|ford|fords|"
+    "forest|forge|forges|fork|forks|fort|freeway|fwy|garden|gardens|gdns|gateway|glen|glens|green|greens|grove|"
+    "groves|harbor|harbors|harbour|haven|heights|hts|highway|hwy|hill|hills|hollow|inlet|island|islands|isle|"
+    "junction|junctions|key|keys|knoll|knolls|lake|lakes|land|landing|lane|ln|light|lights|loaf|lock|locks|"
+    "lodge|loop|mall|manor|manors|meadow|meadows|mews|mill|mills|mission|motorway|mount|mt|mountain|mountains|"
+    "neck|orchard|oval|overpass|park|parks|parkway|parkways|pkwy|pass|passage|path|pike|pine|pines|place|pl|"
+    "plain|plains|plaza|plz|point|points|pt|port|ports|prairie|radial|ramp|ranch|rapid|rapids|rest|ridge|ridges|"
+    "river|road|roads|rd|route|rte|row|rue|run|shoal|shoals|shore|shores|skyway|spring|springs|spur|spurs|"
+    "square|squares|sq|station|stravenue|stream|street|streets|st|summit|terrace|ter|throughway|trace|track|"
+    "trafficway|trail|trl|tunnel|turnpike|underpass|union|unions|valley|valleys|via|viaduct|view|views|village|"
+    "villages|ville|vista|walk|walks|wall|way|ways|well|wells|close|rise|chase|gate|yard|wharf|quay|broadway|"
+    "strasse|straße|str|weg|gasse|platz|allee|calle|avenida|laan|straat|plein|gade|vej|gürtel|útja|utca"
+)
+_UNIT = r"(?i:apt\.?|apartment|suite|ste\.?|unit|flat|floor|fl\.?|room|rm\.?|bldg\.?|building|#)[ \t]*[\w-]{1,6}"
+_W = r"[^\W\d_][\w'.-]*"  # a word starting with a letter, any script
+_STREET_LINE = re.compile(
+    r"(?<![\w-])(?:" + _UNIT + r"[ \t]+)?\d{1,6}[A-Za-z]?(?:[ -]\d{1,4})?[ \t]+(?:" + _W + r"[ \t]+){0,3}"
+    r"(?:" + _STREET_TYPES + r")\b\.?(?:[ \t]+\d{1,5}[a-z]?\b)?(?:[ \t]*,?[ \t]*" + _UNIT + r")?",
+    re.IGNORECASE,
+)
+_MILITARY = re.compile(
+    r"\b(?:(?:unit|psc)[ \t]+\d{1,5}[ \t]+box[ \t]+\d{1,5}|us[ns]{1,2}v?[ \t]+" + _W + r")[ \t]*\n[ \t]*[AFD]PO[ \t]+A[AEP][ \t]+\d{5}\b",
+    re.IGNORECASE,
+)
+# Street, then house number, at the start of a line of a multi-line block: "11 Školní 939",
+# "Hauptstraße 5". Only at a line start and before a comma or line break, so "2 orders 12345" in a
+# sentence is not taken for an address.
+_LINE_START_STREET = re.compile(
+    r"(?:^|(?<=\n))[ \t>?]*(?P<value>(?:\d{1,5}[ \t]+)?(?:" + _W + r"[ \t]+){0,3}" + _W + r"[ \t]+\d{1,5}[a-z]?\.?)(?=[ \t]*(?:,|\n))",
+)
+_PO_BOX = re.compile(r"\b(?:p\.?[ \t]?o\.?[ \t]?box|post office box)[ \t]*\d{1,7}\b", re.IGNORECASE)
+_CONTINENTAL = re.compile(r"\b[^\W\d_]+(?:straße|strasse|straat|weg|gasse|platz|allee|laan|vej|gade)[ \t]+\d{1,4}[a-z]?\b",
+                          re.IGNORECASE)
+# After these cues whatever follows, up to the end of the clause, is an address, whatever its
+# shape ("lives at 87 Jakobi 69, Laane", "address: 03 Πλατεία Μαβίλη 170").
+_CUED = re.compile(
+    r"\b(?:address(?:es)?(?: is| to| with)?|lives? (?:at|on|in)|lived (?:at|in|on)|located at|return(?:ed)? to|"
+    r"ship(?:ped)? to|deliver(?:ed)? to|send (?:it )?to|moved? to|here they are)[ \t]*:?[ \t]*(?:\n[ \t]*)?"
+    r"(?P<value>\d{1,6}[^\n.;!?]{2,80}|[^\W\d_][^\n.;!?]{2,60}?\d{1,6}[a-z]?\b)",
+    re.IGNORECASE,
+)
+_ZIP_CUED = re.compile(r"\b(?:zip(?: ?code)?|post ?code|postal code)\b[ \t]*(?:is|:)?[ \t]*(?P<value>\d{4,5}(?:-\d{4})?|[A-Z]{1,2}\d[A-Z\d]?[ \t]?\d[A-Z]{2})\b",
+                       re.IGNORECASE)
+# A following line (or comma-separated part) that continues an address: a unit, a city, a state,
+# a postcode, a country. Short, and never something else we know (email, URL, phone, a label).
+_ZIP = r"\d{4,5}(?:-\d{4})?"
+_CONTINUATION = re.compile(
+    r"(?:(?:[ \t]*,[ \t]*|[ \t]*\n[ \t>?]*(?:\n[ \t>?]*)?)"
+    r"(?P<part>" + _UNIT + r"|(?:" + _W + r"[ \t]+){0,4}" + _W + r"(?:[ \t]*,?[ \t]*[A-Z]{2})?(?:[ \t]+" + _ZIP + r")?"
+    r"|[A-Z]{2}[ \t]+" + _ZIP + r"|" + _ZIP + r"|\([^()\n]{2,40}\))"
+    r"|[ \t]+(?P<tail>" + _UNIT + r"|[A-Z]{2}[ \t]+" + _ZIP + r"|" + _ZIP + r"))"
+    r"(?:(?<=\d)(?!\d)|(?=[ \t]*(?:[,)]|\n|$|[.?!](?:\s|$)|[ \t]+(?:in case|for|and|it|i)\b)))",
+)
+_NOT_ADDRESS_PART = re.compile(r"@|https?:|www\.|:|\b(?:phone|mobile|fax|desk|office|email|e-mail|website|tel)\b",
+                               re.IGNORECASE)
+
+
+class StreetAddressRecognizer(EntityRecognizer):
+    """Street addresses as whole blocks: a street line found by shape or by a cue, then the lines
+    that continue it (unit, city, state, postcode, country), up to five of them."""
+
+    def __init__(self) -> None:
+        super().__init__(supported_entities=["STREET_ADDRESS"], name="StreetAddressRecognizer", supported_language="en")
+
+    def load(self) -> None:
+        pass
+
+    def analyze(self, text, entities, nlp_artifacts=None):  # noqa: ANN001 (Presidio's signature)
+        spans = [m.span() for pattern in (_STREET_LINE, _MILITARY, _PO_BOX, _CONTINENTAL) for m in pattern.finditer(text)]
+        spans += [m.span("value") for pattern in (_CUED, _ZIP_CUED, _LINE_START_STREET) for m in pattern.finditer(text)]
+        results = []
+        for start, end in spans:
+            end = self._extend(text, end)
+            value = text[start:end].rstrip(" \t\n,.")
+            if value:
+                results.append(RecognizerResult("STREET_ADDRESS", start, start + len(value), 0.75))
+        return results
+
+    @staticmethod
+    def _extend(text: str, end: int) -> int:
+        for _ in range(5):
+            match = _CONTINUATION.match(text, end)
+            if not match:
+                break
+            part = match.group("part") or match.group("tail")
+            if not match or _NOT_ADDRESS_PART.search(part) or len(part) > 60:
+                break
+            end = match.end()
+        return end
+
+
+_NAME_WORD = r"[^\W\d_][\w'-]+"
+_SALUTATION = r"(?:mr|mrs|ms|miss|mx|dr|prof|sir|madam|mister)"
+NAME_PATTERNS = [
+    # "ms. wijtze", "Dr Jane Smith": a salutation makes the following words a name in any case
+    re.compile(r"\b" + _SALUTATION + r"\.?\s+(?P<value>" + _NAME_WORD + r"(?:\s+" + _NAME_WORD + r")?)", re.IGNORECASE),
+    # "my name is jane smith", "this is Jane", "name: Jane Smith"
+    re.compile(
+        r"\b(?:hi|hello|hey|dear|my name is|my name's|name is|name:|i am called|i'm called|this is|signed|regards,|thanks,|cheers,|"
+        r"sincerely,|called|call me|says|said|directed by:?|starring|sung by|last name\??|first name\??|change it to|"
+        r"full name|account holder|cardholder|card holder|recipient|guardian|beneficiary|spouse|"
+        r"husband|wife|son|daughter|contact person|attention|attn:?|c/o)\s+(?P<value>[A-Z][a-zA-ZÀ-ÿ'-]+(?:\s+[A-Z][a-zA-ZÀ-ÿ'-]+){0,2})"
+    ),
+    re.compile(
+        r"\b(?:my name is|my name's|name is|name:|full name:?)\s+(?P<value>" + _NAME_WORD + r"(?:\s+" + _NAME_WORD + r")?)",
+        re.IGNORECASE,
+    ),
+]
+_NOT_NAMES = {
+    "a", "an", "the", "not", "just", "still", "here", "there", "calling", "writing", "looking", "trying",
+    "going", "very", "so", "really", "about", "regarding", "your", "my", "our", "is", "was", "and", "or",
+    "customer", "support", "order", "team", "me", "it", "that", "this", "what", "urgent", "sorry",
+    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "january", "february",
+    "march", "april", "may", "june", "july", "august", "september", "october", "november", "december",
+    "bot", "assistant", "agent", "human", "someone", "somebody", "anyone", "today", "tomorrow", "yesterday",
+}
+
+
+class RegexGroupRecognizer(EntityRecognizer):
+    """Regexes whose `value` group is the entity, so context words around it are not redacted."""
+
+    def __init__(self, *, entity: str, patterns: list[re.Pattern[str]], score: float, name: str) -> None:
+        self.patterns = patterns
+        self.score = score
+        super().__init__(supported_entities=[entity], name=name, supported_language="en")
+
+    def load(self) -> None:
+        pass
+
+    def analyze(self, text, entities, nlp_artifacts=None):  # noqa: ANN001 (Presidio's signature)
+        results = []
+        for pattern in self.patterns:
+            for match in pattern.finditer(text):
+                start, end = match.span("value")
+                value = text[start:end].rstrip(" \t\n,.")
+                end = start + len(value)
+                if not value or self._rejected(value):
+                    continue
+                results.append(RecognizerResult(self.supported_entities[0], start, end, self.score))
+        return results
+
+    def _rejected(self, value: str) -> bool:
+        if self.supported_entities[0] != "PERSON":
+            return False
+        return value.split()[0].lower() in _NOT_NAMES
+
+
+_PHONE = re.compile(
+    r"(?<![\w+/.-])(?P<value>(?:\+|00)?\d{0,3}[ .-]?(?:\(\d{1,5}\)[ .-]?)?\d{2,5}(?:[ .-]\d{2,5}){1,4}(?:[ \t]*(?:x|ext\.?|#)[ \t]*\d{1,6})?)(?![\w/-]|\.\d)",
+    re.IGNORECASE,
+)
+_DATE_LIKE = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}$|^\d{1,2}[./-]\d{1,2}[./-]\d{2,4}$|^\d{1,2}:\d{2}")
+
+
+class LoosePhoneRecognizer(EntityRecognizer):
+    """Phone numbers the phonenumbers library rejects for its regions (short or foreign numbers,
+    extensions): grouped digits, 7 to 15 of them, that are not a date, amount or ISO timestamp."""
+
+    def __init__(self) -> None:
+        super().__init__(supported_entities=["PHONE_NUMBER"], name="LoosePhoneRecognizer", supported_language="en")
+
+    def load(self) -> None:
+        pass
+
+    def analyze(self, text, entities, nlp_artifacts=None):  # noqa: ANN001
+        results = []
+        for match in _PHONE.finditer(text):
+            value = match.group("value").strip(" .-")
+            start = match.start("value") + (len(match.group("value")) - len(match.group("value").lstrip(" .-")))
+            digits = sum(c.isdigit() for c in value.split("x")[0].split("X")[0])
+            if not 7 <= digits <= 15 or _DATE_LIKE.match(value):
+                continue
+            grouped = value.startswith(("+", "(")) or "(" in value or len(re.findall(r"[ .-]", value)) >= 2
+            if grouped:
+                results.append(RecognizerResult("PHONE_NUMBER", start, start + len(value), 0.6))
+        return results
+
+
+_CARD = re.compile(r"(?<![\w-])(?P<value>[2-6]\d{3}(?:[ -]?\d{2,4}){2,4}\d{0,3})(?![\w-])")
+_CARD_CONTEXT = re.compile(r"\b(?:card|credit|debit|visa|master ?card|amex|american express|discover|maestro|cc|pay(?:ment)?)\b",
+                           re.IGNORECASE)
+
+
+def _luhn_valid(digits: str) -> bool:
+    total = 0
+    for n, char in enumerate(reversed(digits)):
+        d = int(char)
+        if n % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+class PaymentCardRecognizer(EntityRecognizer):
+    """Card numbers Presidio's recognizer misses (12-19 digits, 2-series Mastercard, odd grouping):
+    Luhn-valid, and either grouped like a card or with a card word nearby, so a bare tracking
+    number that happens to pass Luhn is left alone."""
+
+    def __init__(self) -> None:
+        super().__init__(supported_entities=["CREDIT_CARD"], name="PaymentCardRecognizer", supported_language="en")
+
+    def load(self) -> None:
+        pass
+
+    def analyze(self, text, entities, nlp_artifacts=None):  # noqa: ANN001
+        results = []
+        for match in _CARD.finditer(text):
+            digits = re.sub(r"\D", "", match.group("value"))
+            if not 12 <= len(digits) <= 19 or not _luhn_valid(digits):
+                continue
+            window = text[max(0, match.start() - 60):match.start()]
+            if re.search(r"\btracking|parcel|shipment\b", window, re.IGNORECASE):
+                continue
+            if _CARD_CONTEXT.search(window) or re.fullmatch(r"\d{4}([ -])\d{4}\1\d{4}\1\d{1,4}", match.group("value")):
+                results.append(RecognizerResult("CREDIT_CARD", match.start("value"), match.end("value"), 0.8))
+        return results
+
+
+def support_recognizers() -> list[EntityRecognizer]:
+    return [
+        StreetAddressRecognizer(),
+        LoosePhoneRecognizer(),
+        PaymentCardRecognizer(),
+        RegexGroupRecognizer(entity="PERSON", patterns=NAME_PATTERNS, score=0.7, name="PersonContextRecognizer"),
+    ]
