@@ -57,13 +57,20 @@ class LocalMiniLM:
 
 
 @lru_cache(maxsize=1)
+def local_minilm() -> LocalMiniLM:
+    """The local model, whatever EMBEDDING_PROVIDER says: the injection classifier is trained on
+    its vectors."""
+    return LocalMiniLM(batch_size=settings.EMBEDDING_BATCH_SIZE)
+
+
+@lru_cache(maxsize=1)
 def get_embedder() -> Embedder:
     if settings.EMBEDDING_PROVIDER == "openai":
         from supportbot.llm.embeddings import openai_embedder
 
         # Its vector size is checked on every response: the endpoint, not us, decides it.
         return openai_embedder(dimensions=EMBEDDING_COLUMN_DIMENSIONS)
-    embedder = LocalMiniLM(batch_size=settings.EMBEDDING_BATCH_SIZE)
+    embedder = local_minilm()
     if embedder.dimensions != EMBEDDING_COLUMN_DIMENSIONS:
         raise ImproperlyConfigured(
             f"EMBEDDING_PROVIDER: {embedder.model_name} makes {embedder.dimensions}-d vectors but the chunk "

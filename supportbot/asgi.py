@@ -11,6 +11,9 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from conversations.routing import websocket_urlpatterns  # noqa: E402
+from supportbot.warmup import models_preload  # noqa: E402
+
+models_preload()
 
 application = ProtocolTypeRouter(
     {

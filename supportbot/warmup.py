@@ -1,0 +1,27 @@
+"""Loading the local models before a process serves traffic.
+
+spaCy (PII redaction) and MiniLM (retrieval, injection detection) take seconds to load; loaded
+lazily, the first customer of every process would wait for them. Daphne calls this while importing
+the ASGI application, before it listens, so /healthz answers only once the process is ready.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+
+def models_preload() -> None:
+    if not settings.PRELOAD_MODELS:
+        return
+    from guardrails.injection.detector import get_injection_detector
+    from guardrails.pii.engine import get_detector
+
+    started = time.monotonic()
+    get_detector().detect("warm up, Jane Doe, 12 Main Street")
+    get_injection_detector().check("warm up")
+    logger.info("models loaded in %.1f s", time.monotonic() - started)
