@@ -20,7 +20,12 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 
 from conversations.models import Conversation, Message
-from conversations.protocol import MessageFrame, StatusFrame, message_frame, status_frame
+from conversations.protocol import (
+    MessageFrame,
+    StatusFrame,
+    message_frame,
+    status_frame,
+)
 
 INBOX_GROUP = "inbox"
 
@@ -45,6 +50,18 @@ class ChatTypingEvent(TypedDict):
 class ChatStatusEvent(TypedDict):
     type: Literal["chat.status"]
     status: StatusFrame
+
+
+class ChatDeltaEvent(TypedDict):
+    type: Literal["chat.delta"]
+    turn_id: str
+    text: str
+
+
+class ChatActivityEvent(TypedDict):
+    type: Literal["chat.activity"]
+    state: bool
+    activity: str  # "thinking" or "working" (a tool runs)
 
 
 class InboxChangedEvent(TypedDict):
@@ -147,4 +164,15 @@ async def publish_typing(*, public_id: object, role: str, state: bool, author: s
         "author": author,
         "sender_channel": sender_channel,
     }
+    await get_channel_layer().group_send(conversation_group(public_id), dict(event))
+
+
+async def publish_delta(*, public_id: object, turn_id: str, text: str) -> None:
+    """A piece of a streamed bot reply. Ephemeral: the final stored message supersedes the pieces."""
+    event: ChatDeltaEvent = {"type": "chat.delta", "turn_id": turn_id, "text": text}
+    await get_channel_layer().group_send(conversation_group(public_id), dict(event))
+
+
+async def publish_bot_activity(*, public_id: object, state: bool, activity: str = "thinking") -> None:
+    event: ChatActivityEvent = {"type": "chat.activity", "state": state, "activity": activity}
     await get_channel_layer().group_send(conversation_group(public_id), dict(event))

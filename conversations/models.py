@@ -52,6 +52,9 @@ class WidgetSite(models.Model):
     )
     launcher_position = models.CharField(max_length=5, choices=LauncherPosition.choices, default=LauncherPosition.RIGHT)
     greeting = models.CharField(max_length=200, default="Hi there! Ask us anything.")
+    bot_enabled = models.BooleanField(
+        default=True, help_text="Off: the bot never answers on this site; conversations wait for a person."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
@@ -128,9 +131,23 @@ class Conversation(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
+    # The bot's turn bookkeeping (conversations/bot/runner.py): customer messages up to
+    # bot_answered_seq have been answered; a lease, claimed with a conditional UPDATE, makes
+    # one process at a time run this conversation's turns, and expires if that process dies.
+    bot_answered_seq = models.BigIntegerField(default=0)
+    bot_lease_owner = models.CharField(max_length=64, blank=True, default="")
+    bot_lease_until = models.DateTimeField(null=True, blank=True)
+    bot_miss_streak = models.PositiveSmallIntegerField(default=0)  # turns in a row without a grounded answer
+    # What the offline responder still waits for ({"intent": "cancel"} until it has an order number).
+    bot_state = models.JSONField(default=dict, blank=True)
+    # The commerce API's customer id when verified during the conversation (order number + email).
+    verified_customer_id = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
-        indexes = [models.Index(fields=["status", "-last_message_at"], name="conversation_inbox_idx")]
+        indexes = [
+            models.Index(fields=["status", "-last_message_at"], name="conversation_inbox_idx"),
+            models.Index(fields=["status", "bot_lease_until"], name="conversation_bot_lease_idx"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(csat_score__isnull=True) | Q(csat_score__gte=1, csat_score__lte=5),
@@ -180,3 +197,64 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.role}"
+
+
+class ActionCall(models.Model):
+    """A write on the customer's account the bot proposed: executed only after the customer
+    confirms, exactly once (the idempotency key travels with every attempt)."""
+
+    class Status(models.TextChoices):
+        PROPOSED = "proposed", "Waiting for the customer"
+        EXECUTING = "executing", "Executing"
+        SUCCEEDED = "succeeded", "Done"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled by the customer"
+        EXPIRED = "expired", "Expired"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="actions")
+    tool = models.CharField(max_length=64)
+    arguments = models.JSONField(default=dict, help_text="Redacted: personal values are vault placeholders.")
+    summary = models.TextField(help_text="What will happen, as shown on the customer's card (placeholders).")
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PROPOSED)
+    idempotency_key = models.CharField(max_length=80, unique=True)
+    customer_id = models.CharField(max_length=64, help_text="The commerce API customer the action is for.")
+    result = models.JSONField(default=dict, blank=True, help_text="Redacted API answer.")
+    error_code = models.CharField(max_length=40, blank=True, default="")
+    proposed_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.CharField(max_length=20, blank=True, default="")
+
+    class Meta:
+        ordering = ["-proposed_at"]
+
+    def __str__(self) -> str:
+        return f"{self.tool} ({self.status})"
+
+
+class ActionAttempt(models.Model):
+    action = models.ForeignKey(ActionCall, on_delete=models.CASCADE, related_name="attempts")
+    started_at = models.DateTimeField(auto_now_add=True)
+    duration_ms = models.FloatField(null=True, blank=True)
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    outcome = models.CharField(max_length=20)  # succeeded, failed, unavailable
+    error_code = models.CharField(max_length=40, blank=True, default="")
+    replayed = models.BooleanField(default=False)
+
+
+class ModelCall(models.Model):
+    """One call to the model endpoint: what it cost and how long it took."""
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="model_calls")
+    turn_id = models.UUIDField(db_index=True)
+    model = models.CharField(max_length=100)
+    prompt_version = models.CharField(max_length=40)
+    prompt_tokens = models.PositiveIntegerField(default=0)
+    completion_tokens = models.PositiveIntegerField(default=0)
+    cost_usd = models.DecimalField(max_digits=12, decimal_places=6, default=0)
+    ttft_ms = models.FloatField(null=True, blank=True)
+    total_ms = models.FloatField(default=0)
+    outcome = models.CharField(max_length=20)  # ok, failed
+    error = models.CharField(max_length=200, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)

@@ -157,6 +157,7 @@ class TypingFrame(TypedDict):
     role: str
     state: bool
     author: NotRequired[str]
+    activity: NotRequired[str]  # bot only: "thinking", or "working" while a tool runs
 
 
 class StatusFrame(TypedDict):

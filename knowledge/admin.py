@@ -2,9 +2,9 @@ import difflib
 
 from django.conf import settings
 from django.contrib import admin, messages
+from django.db import models
 from django.template.response import TemplateResponse
 from django.urls import path
-from django.db import models
 from django.utils.html import format_html, format_html_join
 
 from knowledge.models import Article, ArticleRevision

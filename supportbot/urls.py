@@ -1,7 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from conversations.widget import demo_views, views as widget_views
+from conversations.widget import demo_views
+from conversations.widget import views as widget_views
 from supportbot.health import healthz
 
 admin.site.site_header = "supportbot admin"
@@ -14,4 +15,5 @@ urlpatterns = [
     path("api/widget/config", widget_views.widget_config, name="widget-config"),
     path("inbox/", include("conversations.inbox.urls")),
     path("admin/", admin.site.urls),
+    path("demoshop/api/", include("demoshop.urls")),
 ]

@@ -32,7 +32,13 @@ PASSWORD = "correct horse battery staple"
 
 @pytest.fixture
 def site(db) -> WidgetSite:
-    return WidgetSite.objects.create(key="test-site", name="Test Co", allowed_origins=[ORIGIN])
+    """A site with the bot off: transport, inbox and handoff tests see only what they send."""
+    return WidgetSite.objects.create(key="test-site", name="Test Co", allowed_origins=[ORIGIN], bot_enabled=False)
+
+
+@pytest.fixture
+def bot_site(db) -> WidgetSite:
+    return WidgetSite.objects.create(key="bot-site", name="Acme Outfitters", allowed_origins=[ORIGIN], bot_enabled=True)
 
 
 def _user(username: str, *, agent: bool, first_name: str):

@@ -16,13 +16,27 @@ from django.conf import settings
 from django.db import DatabaseError
 
 from conversations import events, protocol
-from conversations.consumers.base import LoopOnlyConsumer, call_service, db
-from conversations.models import Conversation
+from conversations.async_db import call_service, db
+from conversations.bot.actions import action_decide, action_execution_schedule
+from conversations.bot.runner import turn_schedule
+from conversations.client_ip import scope_client_ip
+from conversations.consumers.base import LoopOnlyConsumer
 from conversations.errors import CodedError
+from conversations.models import Conversation
 from conversations.rate_limit import TokenBucket
-from conversations.selectors import ChatAccess, ChatDenied, chat_access_resolve, conversation_with_assignee, messages_after
-from conversations.services.conversations import conversation_rate, conversation_request_human
+from conversations.selectors import (
+    ChatAccess,
+    ChatDenied,
+    chat_access_resolve,
+    conversation_with_assignee,
+    messages_after,
+)
+from conversations.services.conversations import (
+    conversation_rate,
+    conversation_request_human,
+)
 from conversations.services.messages import customer_message_post
+from guardrails.limits import message_limits_check
 from guardrails.pii.vault import placeholders_in, text_rehydrate, vault_values
 
 logger = logging.getLogger(__name__)
@@ -54,6 +68,7 @@ class ChatConsumer(LoopOnlyConsumer):
             await self.close(code=code)
             return
         self.access = result
+        self.client_ip = scope_client_ip(self.scope)
         # placeholder -> this conversation's own original value, loaded when first needed
         self.pii_values: dict[str, str] = {}
         self.acked_client_ids: dict[str, None] = {}  # insertion-ordered, bounded
@@ -94,6 +109,10 @@ class ChatConsumer(LoopOnlyConsumer):
         assert self.access is not None
         conversation_id = self.access.conversation_id
         if isinstance(frame, protocol.SendMessage):
+            exceeded = await db(message_limits_check)(conversation_id=conversation_id, client_ip=self.client_ip)
+            if exceeded is not None:
+                await self._error(exceeded.code, exceeded.message, retry_after=round(exceeded.retry_after, 1))
+                return
             posted, pending = await call_service(
                 customer_message_post, conversation_id=conversation_id, text=frame.text, client_id=frame.client_id
             )
@@ -101,6 +120,8 @@ class ChatConsumer(LoopOnlyConsumer):
             self._remember_acked(str(frame.client_id))
             await self._send(protocol.ack_frame(posted.message))
             await events.publish_collected(pending)
+            if posted.created:
+                turn_schedule(conversation_id)
         elif isinstance(frame, protocol.Resume):
             await self._replay(frame.after_seq)
         elif isinstance(frame, protocol.Typing):
@@ -114,7 +135,13 @@ class ChatConsumer(LoopOnlyConsumer):
             _, pending = await call_service(conversation_rate, conversation_id=conversation_id, score=frame.score, comment=frame.comment)
             await events.publish_collected(pending)
         elif isinstance(frame, protocol.ActionDecision):
-            await self._error("not_supported", "there is no pending action with this id")
+            decided, pending = await call_service(
+                action_decide, conversation_id=conversation_id, action_id=frame.action_id, decision=frame.decision
+            )
+            await events.publish_collected(pending)
+            if decided.execute:
+                # Not awaited here: the change must complete even if this socket goes away now.
+                action_execution_schedule(action=decided.action, public_id=self.access.public_id)
 
     async def _replay(self, after_seq: int) -> None:
         """Send every stored message after `after_seq` in seq order, then `resumed`.
@@ -160,6 +187,14 @@ class ChatConsumer(LoopOnlyConsumer):
 
     async def chat_status(self, event: events.ChatStatusEvent) -> None:
         await self._send(event["status"])
+
+    async def chat_delta(self, event: events.ChatDeltaEvent) -> None:
+        await self._send({"type": "delta", "turn_id": event["turn_id"], "text": event["text"]})
+
+    async def chat_activity(self, event: events.ChatActivityEvent) -> None:
+        frame: protocol.TypingFrame = {"type": "typing", "role": "bot", "state": event["state"],
+                                       "activity": event["activity"]}
+        await self._send(frame)
 
     async def inbox_changed(self, event: events.InboxChangedEvent) -> None:
         return None  # conversation groups never carry these; the handler keeps a stray one harmless

@@ -13,9 +13,9 @@ from typing import Any
 from urllib.parse import parse_qs
 from uuid import UUID
 
-
 from conversations import events
-from conversations.consumers.base import LoopOnlyConsumer, db
+from conversations.async_db import db
+from conversations.consumers.base import LoopOnlyConsumer
 from conversations.inbox import rendering
 from conversations.protocol import author_name
 from conversations.selectors import INBOX_FILTERS
@@ -114,6 +114,12 @@ class InboxConsumer(LoopOnlyConsumer):
             return
         html = await db(rendering.render_typing)(role=event["role"], state=event["state"], author=event["author"])
         await self.send(text_data=html)
+
+    async def chat_delta(self, event: events.ChatDeltaEvent) -> None:
+        return None  # agents see the bot's final message, not its streamed pieces
+
+    async def chat_activity(self, event: events.ChatActivityEvent) -> None:
+        return None
 
     async def chat_status(self, event: events.ChatStatusEvent) -> None:
         if self.conversation_public_id:

@@ -13,7 +13,11 @@ from conversations.errors import CodedError
 from conversations.models import Conversation, Customer, WidgetSite
 from conversations.services.conversations import conversation_open
 from conversations.widget.identity import identity_signature_valid
-from conversations.widget.tokens import conversation_token_issue, conversation_token_verify
+from conversations.widget.tokens import (
+    conversation_token_issue,
+    conversation_token_verify,
+)
+from guardrails.limits import conversation_open_limit_check
 
 
 class WidgetAccessError(CodedError):
@@ -64,6 +68,7 @@ def widget_session_open(
     conversation_id: str | None = None,
     token: str | None = None,
     user: SignedUser | None = None,
+    client_ip: str | None = None,
 ) -> WidgetSession:
     """Resume the conversation the token proves access to, or open a new one.
 
@@ -88,6 +93,9 @@ def widget_session_open(
                 resumed=True,
             )
 
+    exceeded = conversation_open_limit_check(client_ip=client_ip)
+    if exceeded is not None:
+        raise WidgetAccessError(exceeded.code, exceeded.message, 429)
     with transaction.atomic():
         if customer is None:
             customer = Customer.objects.create(site=site)

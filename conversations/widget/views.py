@@ -13,7 +13,11 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from conversations.selectors import widget_origin_allowed_by_any_site, widget_site_public_config
+from conversations.client_ip import request_client_ip
+from conversations.selectors import (
+    widget_origin_allowed_by_any_site,
+    widget_site_public_config,
+)
 from conversations.services.widget_sessions import (
     WidgetAccessError,
     parse_signed_user,
@@ -68,6 +72,7 @@ def widget_conversations(request: HttpRequest) -> HttpResponse:
             conversation_id=body.get("conversation_id") if isinstance(body.get("conversation_id"), str) else None,
             token=body.get("token") if isinstance(body.get("token"), str) else None,
             user=parse_signed_user(body.get("user")),
+            client_ip=request_client_ip(request),
         )
     except WidgetAccessError as error:
         allowed = error.code not in ("forbidden_origin", "unknown_site")

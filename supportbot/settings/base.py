@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "conversations",
     "knowledge",
     "guardrails",
+    "demoshop",
 ]
 
 MIDDLEWARE = [
@@ -140,6 +141,11 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+CELERY_BEAT_SCHEDULE = {
+    # A bot turn whose process died is re-run (or handed off) within about half a minute.
+    "recover-stalled-turns": {"task": "conversations.tasks.recover_stalled_turns", "schedule": 15.0},
+    "purge-expired-pii": {"task": "conversations.tasks.purge_expired_pii", "schedule": 3600.0},
+}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -267,3 +273,30 @@ PII_ALLOW_PATTERNS = env.regex_list("PII_ALLOW_PATTERNS", [
     r"\b1Z[0-9A-Z]{16}\b",                 # UPS tracking
     r"\b\d{12,22}\b(?=[^\n]{0,40}\b(?:tracking|parcel|shipment)\b)",
 ])
+
+# Abuse and cost limits (Redis counters shared by all processes).
+LIMIT_MESSAGES_PER_CONVERSATION_PER_MINUTE = env.int("LIMIT_MESSAGES_PER_CONVERSATION_PER_MINUTE", 20, minimum=1)
+LIMIT_MESSAGES_PER_IP_PER_MINUTE = env.int("LIMIT_MESSAGES_PER_IP_PER_MINUTE", 60, minimum=1)
+LIMIT_CONVERSATIONS_PER_IP_PER_HOUR = env.int("LIMIT_CONVERSATIONS_PER_IP_PER_HOUR", 30, minimum=1)
+LIMIT_ABUSE_STRIKES = env.int("LIMIT_ABUSE_STRIKES", 3, minimum=1)
+LLM_DAILY_TOKENS_PER_CONVERSATION = env.int("LLM_DAILY_TOKENS_PER_CONVERSATION", 60_000, minimum=1000)
+LLM_DAILY_TOKENS_PER_SITE = env.int("LLM_DAILY_TOKENS_PER_SITE", 5_000_000, minimum=1000)
+# Proxies in front of Daphne whose X-Forwarded-For is trusted for the client IP (0: use the socket's peer).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", 0, minimum=0, maximum=5)
+
+# The company's order/account API (docs/commerce-api.md). In demo mode it defaults to the demo
+# shop served by this same app; the bot reaches it over HTTP either way.
+DEMOSHOP_API_KEY = env.str("DEMOSHOP_API_KEY", "demo-commerce-key")
+COMMERCE_API_URL = env.http_url("COMMERCE_API_URL", f"http://127.0.0.1:{PORT}/demoshop/api" if DEMO_MODE else "")
+COMMERCE_API_KEY = env.str("COMMERCE_API_KEY", DEMOSHOP_API_KEY if DEMO_MODE else "")
+COMMERCE_TIMEOUT_SECONDS = env.float("COMMERCE_TIMEOUT_SECONDS", 5.0, minimum=0.1, maximum=120)
+# Order numbers as the company writes them; the offline responder and the PII allow-list use it.
+COMMERCE_ORDER_NUMBER_PATTERN = env.regex("COMMERCE_ORDER_NUMBER_PATTERN", r"\b[A-Z]{1,4}-?\d{4,10}\b")
+
+# The bot.
+ACTION_PROPOSAL_TTL_MINUTES = env.int("ACTION_PROPOSAL_TTL_MINUTES", 15, minimum=1)
+BOT_MAX_TOOL_ITERATIONS = env.int("BOT_MAX_TOOL_ITERATIONS", 4, minimum=1, maximum=10)
+BOT_HISTORY_MESSAGES = env.int("BOT_HISTORY_MESSAGES", 12, minimum=2, maximum=100)
+BOT_MAX_REPLY_CHARS = env.int("BOT_MAX_REPLY_CHARS", 1500, minimum=200)
+BOT_TURN_TIMEOUT_SECONDS = env.float("BOT_TURN_TIMEOUT_SECONDS", 90.0, minimum=5)
+BOT_LEASE_SECONDS = env.int("BOT_LEASE_SECONDS", 120, minimum=10)

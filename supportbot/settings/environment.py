@@ -118,6 +118,14 @@ class Env:
             )
         return value
 
+    def regex(self, name: str, default: str) -> str:
+        value = self.raw(name) or default
+        try:
+            re.compile(value)
+        except re.error as error:
+            raise ImproperlyConfigured(f"{name}: invalid regular expression {value!r}: {error}") from None
+        return value
+
     def regex_list(self, name: str, default: list[str]) -> list[str]:
         """A JSON array of regular expressions (commas are common inside regexes, so not a CSV)."""
         value = self.raw(name)

@@ -126,6 +126,7 @@ async def test_it_replays_across_batches(widget_session, alice, settings):
 
 async def test_it_gives_concurrent_senders_unique_increasing_seqs(widget_session, settings):
     settings.CHAT_RATE_BURST = 100
+    settings.LIMIT_MESSAGES_PER_CONVERSATION_PER_MINUTE = 100
     tab_one = await connected(widget_session)
     tab_two = await connected(widget_session)
     per_tab = 15

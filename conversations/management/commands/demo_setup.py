@@ -2,6 +2,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from conversations.services.demo import demo_data_ensure
+from demoshop.seed import demoshop_seed
 from knowledge.demo import demo_articles_ensure
 
 
@@ -12,7 +13,8 @@ class Command(BaseCommand):
         origins = [f"http://127.0.0.1:{settings.PORT}", f"http://localhost:{settings.PORT}"]
         demo = demo_data_ensure(origins=origins)
         articles = demo_articles_ensure()
+        orders = demoshop_seed()
         self.stdout.write(
             f"demo site key: {demo.site_key}; agent login: {demo.agent_username}; admin login: {demo.admin_username}; "
-            f"{articles} new demo article(s) queued for indexing"
+            f"{articles} new demo article(s) queued for indexing; {orders} demo shop order(s) created"
         )

@@ -1,0 +1,4 @@
+"""The bot: one turn at a time per conversation, decoupled from the socket (runner.py), through
+explicit bounded stages (turn.py), answering with the model (supportbot.llm) or the offline
+responder (offline.py), acting on the account through tools (tools.py) and confirmed actions
+(actions.py)."""

@@ -1,0 +1,161 @@
+"""Confirmed actions: a write tool only proposes; the customer's `action` frame decides.
+
+Exactly once: a confirm claims the proposal with a conditional UPDATE (proposed -> executing,
+not expired), so a retried or duplicated confirm frame finds nothing to claim and changes
+nothing; the API call carries the proposal's idempotency key, so even a retry after a crash
+cannot run the change twice on the company's side.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from conversations import commerce
+from conversations.async_db import call_service, db
+from conversations.errors import CodedError
+from conversations.events import publish_bot_activity, publish_collected
+from conversations.models import ActionAttempt, ActionCall, Conversation, Message
+from conversations.services.conversations import conversation_request_human
+from conversations.services.messages import message_post
+from guardrails.pii.vault import text_rehydrate, vault_values
+from guardrails.services import tool_result_redact
+
+logger = logging.getLogger(__name__)
+
+
+class ActionNotFound(CodedError):
+    pass
+
+
+@dataclass(frozen=True)
+class Decided:
+    action: ActionCall
+    execute: bool  # this call claimed the proposal and must execute it
+
+
+def action_card(action: ActionCall) -> dict[str, Any]:
+    """The protocol's `action` payload shown as a card in the widget."""
+    return {"action_id": str(action.public_id), "tool": action.tool, "summary": action.summary,
+            "status": action.status, "expires_at": action.expires_at.isoformat()}
+
+
+def action_propose(*, conversation_id: int, tool: str, arguments: dict[str, Any], summary: str,
+                   customer_id: str) -> ActionCall:
+    return ActionCall.objects.create(
+        conversation_id=conversation_id, tool=tool, arguments=arguments, summary=summary, customer_id=customer_id,
+        idempotency_key=f"supportbot-{uuid.uuid4()}",
+        expires_at=timezone.now() + timedelta(minutes=settings.ACTION_PROPOSAL_TTL_MINUTES),
+    )
+
+
+def action_decide(*, conversation_id: int, action_id: str, decision: str) -> Decided:
+    try:
+        public_id = uuid.UUID(action_id)
+    except ValueError:
+        raise ActionNotFound("not_found", "there is no pending action with this id") from None
+    now = timezone.now()
+    new_status = ActionCall.Status.EXECUTING if decision == "confirm" else ActionCall.Status.CANCELLED
+    with transaction.atomic():
+        claimed = ActionCall.objects.filter(
+            conversation_id=conversation_id, public_id=public_id, status=ActionCall.Status.PROPOSED, expires_at__gt=now,
+        ).update(status=new_status, decided_at=now, decided_by="customer")
+        try:
+            action = ActionCall.objects.get(conversation_id=conversation_id, public_id=public_id)
+        except ActionCall.DoesNotExist:
+            raise ActionNotFound("not_found", "there is no pending action with this id") from None
+        if not claimed and action.status == ActionCall.Status.PROPOSED:  # it expired
+            ActionCall.objects.filter(pk=action.pk, status=ActionCall.Status.PROPOSED).update(
+                status=ActionCall.Status.EXPIRED)
+            action.refresh_from_db()
+        if claimed and decision == "cancel":
+            _card_message_post(action=action, text="Okay, I won't make that change.")
+    return Decided(action=action, execute=bool(claimed) and decision == "confirm")
+
+
+def _card_message_post(*, action: ActionCall, text: str) -> None:
+    message_post(conversation_id=action.conversation_id, role=Message.Role.BOT, text=text,
+                 extras={"action": action_card(action)}, max_chars=10_000)
+
+
+def action_finish(*, action_id: int, outcome: dict[str, Any]) -> ActionCall:
+    """Record the API's answer and tell the customer, in one transaction."""
+    with transaction.atomic():
+        action = ActionCall.objects.select_for_update().get(pk=action_id)
+        ActionAttempt.objects.create(action=action, duration_ms=outcome.get("duration_ms"),
+                                     http_status=outcome.get("http_status"), outcome=outcome["outcome"],
+                                     error_code=outcome.get("error_code", ""), replayed=outcome.get("replayed", False))
+        succeeded = outcome["outcome"] == "succeeded"
+        action.status = ActionCall.Status.SUCCEEDED if succeeded else ActionCall.Status.FAILED
+        action.result = outcome.get("result", {})
+        action.error_code = outcome.get("error_code", "")
+        action.save(update_fields=["status", "result", "error_code"])
+        _card_message_post(action=action, text=_outcome_text(action))
+        if not succeeded:
+            conversation_request_human(conversation_id=action.conversation_id, reason=Conversation.HandoffReason.TOOL_FAILURE)
+    return action
+
+
+def _outcome_text(action: ActionCall) -> str:
+    if action.status == ActionCall.Status.SUCCEEDED:
+        refund = (action.result.get("refund") or {})
+        extra = f" A refund of {refund['amount']} {refund['currency']} is on its way." if refund.get("amount") else ""
+        return f"Done: {action.summary[0].lower()}{action.summary[1:]}{extra}"
+    if action.error_code == "not_allowed_in_state":
+        return "I couldn't do that: the order has moved on since I proposed it. I'm bringing in a person to help."
+    return "Something went wrong on our side and nothing was changed. I'm bringing in a person to help."
+
+
+_running: set[asyncio.Task] = set()
+
+
+def action_execution_schedule(*, action: ActionCall, public_id: object) -> None:
+    task = asyncio.get_running_loop().create_task(action_execute(action=action, public_id=public_id))
+    _running.add(task)
+    task.add_done_callback(_running.discard)
+
+
+async def action_execute(*, action: ActionCall, public_id: object) -> ActionCall:
+    """Run a claimed action against the commerce API; personal values are taken from the vault
+    only here, for this call."""
+    await publish_bot_activity(public_id=public_id, state=True, activity="working")
+    try:
+        values = await db(vault_values)(conversation_id=action.conversation_id)
+        args = {k: text_rehydrate(v, values) if isinstance(v, str) else v for k, v in action.arguments.items()}
+        outcome: dict[str, Any]
+        try:
+            written = await _call(action.tool, args, action.idempotency_key, action.customer_id)
+            result = await db(tool_result_redact)(conversation_id=action.conversation_id, data=written.body)
+            outcome = {"outcome": "succeeded", "http_status": written.status, "duration_ms": written.duration_ms,
+                       "replayed": written.replayed, "result": result}
+        except commerce.CommerceError as error:
+            logger.warning("action %s (%s) failed: %s", action.public_id, action.tool, error.code)
+            outcome = {"outcome": "unavailable" if error.code == "unavailable" else "failed", "error_code": error.code,
+                       "http_status": error.status}
+        finished, pending = await call_service(action_finish, action_id=action.pk, outcome=outcome)
+        await publish_collected(pending)
+        return finished
+    finally:
+        await publish_bot_activity(public_id=public_id, state=False, activity="working")
+
+
+async def _call(tool: str, args: dict[str, Any], key: str, customer_id: str) -> commerce.WriteOutcome:
+    if tool == "cancel_order":
+        return await commerce.order_cancel(number=args["order_number"], idempotency_key=key)
+    if tool == "return_order":
+        return await commerce.order_return(number=args["order_number"], reason=args.get("reason", ""), idempotency_key=key)
+    if tool == "change_order_address":
+        return await commerce.order_shipping_address_change(number=args["order_number"], address=args["new_address"],
+                                                            idempotency_key=key)
+    if tool == "change_account_address":
+        return await commerce.customer_address_change(customer_id=customer_id, address=args["new_address"],
+                                                      idempotency_key=key)
+    raise commerce.CommerceError("validation", f"unknown action {tool}")

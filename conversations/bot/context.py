@@ -1,0 +1,91 @@
+"""What a bot turn reads from the database before it starts, and what it writes when it ends.
+Both are short transactions: the model call in between never holds one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Max
+
+from conversations.models import Conversation, Message
+from conversations.services.conversations import conversation_request_human
+from conversations.services.messages import message_post
+
+
+@dataclass
+class TurnInput:
+    conversation_id: int
+    public_id: str
+    site_id: int
+    company: str
+    customer_id: str | None  # commerce API id: the signed user, or verified in this conversation
+    question: str  # the unanswered customer messages, redacted
+    history: list[tuple[str, str]]  # (role, redacted text) before the question, oldest first
+    earlier_summary: str
+    state: dict[str, Any]
+    miss_streak: int
+    up_to_seq: int
+
+
+def turn_input_load(*, conversation_id: int, up_to_seq: int, history_messages: int) -> TurnInput | None:
+    conversation = Conversation.objects.select_related("site", "customer").get(pk=conversation_id)
+    if conversation.status != Conversation.Status.BOT:
+        return None
+    unanswered = list(conversation.messages.filter(role=Message.Role.CUSTOMER, seq__gt=conversation.bot_answered_seq,
+                                                   seq__lte=up_to_seq).order_by("seq").values_list("text", flat=True))
+    if not unanswered:
+        return None
+    first_unanswered = conversation.bot_answered_seq
+    earlier = list(conversation.messages.filter(seq__lte=first_unanswered).exclude(role=Message.Role.SYSTEM)
+                   .order_by("-seq").values_list("role", "text")[: history_messages * 3])
+    earlier.reverse()
+    window, older = earlier[-history_messages:], earlier[:-history_messages]
+    # A rolling summary of what fell out of the window: the customer's earlier questions, extractively.
+    summary = " / ".join(text.split("\n")[0][:120] for role, text in older if role == Message.Role.CUSTOMER)[-800:]
+    return TurnInput(
+        conversation_id=conversation.pk, public_id=str(conversation.public_id), site_id=conversation.site_id,
+        company=conversation.site.name,
+        customer_id=conversation.customer.external_id or conversation.verified_customer_id or None,
+        question="\n".join(unanswered), history=window, earlier_summary=summary, state=dict(conversation.bot_state),
+        miss_streak=conversation.bot_miss_streak, up_to_seq=up_to_seq,
+    )
+
+
+@dataclass
+class TurnOutput:
+    text: str
+    extras: dict[str, Any] = field(default_factory=dict)
+    answered: bool = True
+    handoff_reason: str | None = None
+    state: dict[str, Any] = field(default_factory=dict)
+    verified_customer_id: str | None = None
+
+
+def turn_output_post(*, conversation_id: int, up_to_seq: int, output: TurnOutput) -> Message | None:
+    """Post the bot's reply, unless a person took the conversation over meanwhile: the row lock
+    orders this against an agent's takeover, so the bot never speaks after a human joined."""
+    with transaction.atomic():
+        conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
+        fields = {"bot_answered_seq": max(conversation.bot_answered_seq, up_to_seq), "bot_state": output.state,
+                  "bot_miss_streak": 0 if output.answered else conversation.bot_miss_streak + 1}
+        if output.verified_customer_id:
+            fields["verified_customer_id"] = output.verified_customer_id
+        Conversation.objects.filter(pk=conversation_id).update(**fields)
+        if conversation.status != Conversation.Status.BOT:
+            return None
+        message = message_post(conversation_id=conversation_id, role=Message.Role.BOT, text=output.text,
+                               extras=output.extras, max_chars=20_000).message
+        reason = output.handoff_reason
+        if reason is None and fields["bot_miss_streak"] >= 2:
+            reason = Conversation.HandoffReason.MISSING_KNOWLEDGE
+        if reason:
+            conversation_request_human(conversation_id=conversation_id, reason=reason)
+        return message
+
+
+def unanswered_max_seq(*, conversation_id: int) -> int | None:
+    conversation = Conversation.objects.get(pk=conversation_id)
+    return conversation.messages.filter(role=Message.Role.CUSTOMER, seq__gt=conversation.bot_answered_seq).aggregate(
+        top=Max("seq"))["top"]

@@ -1,0 +1,98 @@
+"""Running bot turns: one at a time per conversation, decoupled from the socket.
+
+A customer message schedules `turn_drive` as a task on the process's event loop (Daphne's), so a
+disconnect cancels nothing. The task claims the conversation's lease with a conditional UPDATE,
+so across all processes and machines only one runs its turns; it answers every unanswered
+customer message up to the newest, then loops for messages that arrived meanwhile, and releases
+the lease. If the process dies mid-turn, the lease expires and the Celery beat task
+`recover_stalled_turns` re-runs the turn in a worker: nothing is silently dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+
+from conversations.async_db import call_service, db
+from conversations.bot.context import TurnOutput, turn_output_post, unanswered_max_seq
+from conversations.bot.turn import turn_run
+from conversations.events import publish_collected
+from conversations.models import Conversation, Message
+
+logger = logging.getLogger(__name__)
+
+OWNER = f"{socket.gethostname()}:{os.getpid()}"
+_running: set[asyncio.Task] = set()
+TURN_FAILED_REPLY = "Sorry, something went wrong on my side. I'm bringing in a person from our team."
+
+
+def _unanswered() -> Exists:
+    return Exists(Message.objects.filter(conversation=OuterRef("pk"), role=Message.Role.CUSTOMER,
+                                         seq__gt=OuterRef("bot_answered_seq")))
+
+
+def turn_lease_claim(*, conversation_id: int, owner: str = OWNER) -> int | None:
+    """Claim the conversation's turn lease; the newest unanswered customer seq, or None when there
+    is nothing to answer or another process holds the lease."""
+    now = timezone.now()
+    claimed = (Conversation.objects.filter(pk=conversation_id, status=Conversation.Status.BOT, site__bot_enabled=True)
+               .filter(Q(bot_lease_until__isnull=True) | Q(bot_lease_until__lt=now)).filter(_unanswered())
+               .update(bot_lease_owner=owner, bot_lease_until=now + timedelta(seconds=settings.BOT_LEASE_SECONDS)))
+    if not claimed:
+        return None
+    return unanswered_max_seq(conversation_id=conversation_id)
+
+
+def turn_lease_release(*, conversation_id: int, owner: str = OWNER) -> None:
+    Conversation.objects.filter(pk=conversation_id, bot_lease_owner=owner).update(bot_lease_owner="", bot_lease_until=None)
+
+
+def turn_schedule(conversation_id: int) -> None:
+    """Start answering on this process's loop; returns at once."""
+    task = asyncio.get_running_loop().create_task(turn_drive(conversation_id))
+    _running.add(task)
+    task.add_done_callback(_running.discard)
+
+
+async def turn_drive(conversation_id: int, *, owner: str = OWNER) -> None:
+    while True:
+        up_to_seq = await db(turn_lease_claim)(conversation_id=conversation_id, owner=owner)
+        if up_to_seq is None:
+            return
+        try:
+            await asyncio.wait_for(turn_run(conversation_id=conversation_id, up_to_seq=up_to_seq),
+                                   timeout=settings.BOT_TURN_TIMEOUT_SECONDS)
+        except Exception:
+            logger.exception("bot turn failed for conversation %s", conversation_id)
+            await _fail_turn(conversation_id, up_to_seq)
+        finally:
+            await db(turn_lease_release)(conversation_id=conversation_id, owner=owner)
+
+
+async def _fail_turn(conversation_id: int, up_to_seq: int) -> None:
+    """A turn that crashed or ran out of time still answers, and hands off: never a silent drop."""
+    output = TurnOutput(text=TURN_FAILED_REPLY, handoff_reason=Conversation.HandoffReason.TOOL_FAILURE)
+    try:
+        _, pending = await call_service(turn_output_post, conversation_id=conversation_id, up_to_seq=up_to_seq,
+                                        output=output)
+        await publish_collected(pending)
+    except Exception:
+        logger.exception("could not record the failed turn of conversation %s", conversation_id)
+
+
+def stalled_conversations(*, older_than_seconds: int = 20, limit: int = 20) -> list[int]:
+    """Conversations whose customer waits for the bot with nobody holding the lease."""
+    now = timezone.now()
+    return list(
+        Conversation.objects.filter(status=Conversation.Status.BOT, site__bot_enabled=True)
+        .filter(Q(bot_lease_until__isnull=True) | Q(bot_lease_until__lt=now))
+        .filter(last_customer_message_at__lt=now - timedelta(seconds=older_than_seconds))
+        .filter(_unanswered()).order_by("last_customer_message_at").values_list("pk", flat=True)[:limit]
+    )

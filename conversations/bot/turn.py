@@ -1,0 +1,298 @@
+"""One bot turn, as explicit bounded stages:
+
+inbound guardrails -> retrieval (audience from identity) -> respond (model with a capped tool
+loop, or the offline responder) -> output guardrails -> the stored final message.
+
+Streaming: model text goes out as `delta` frames while it arrives; the stored `message` (after the
+output checks) supersedes them. Every stage runs without a database transaction open; the
+database work is short calls on the thread pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+
+from conversations import events
+from conversations.async_db import call_service, db
+from conversations.bot.actions import action_card
+from conversations.bot.context import (
+    TurnInput,
+    TurnOutput,
+    turn_input_load,
+    turn_output_post,
+)
+from conversations.bot.offline import OfflineStep, offline_step, offline_tool_reply
+from conversations.bot.prompts import (
+    PROMPT_VERSION,
+    sources_message,
+    summary_message,
+    system_prompt,
+)
+from conversations.bot.tools import Actor, ToolOutcome, tool_run, tool_schemas
+from conversations.models import Conversation, ModelCall
+from guardrails.limits import abuse_strike, token_budget_check, token_budget_spend
+from guardrails.models import GuardrailEvent
+from guardrails.output import output_check
+from guardrails.pii.vault import placeholders_in, vault_values
+from guardrails.services import (
+    context_chunks_filter,
+    guardrail_event_record,
+    inbound_message_check,
+)
+from knowledge.embeddings import get_embedder, local_minilm
+from knowledge.selectors import Retrieval, RetrievedChunk, knowledge_search
+from supportbot.llm.gateway import ModelUnavailable, get_gateway, model_configured
+
+logger = logging.getLogger(__name__)
+
+REFUSAL = ("I can only help with questions about our products, orders and policies. "
+           "Could you tell me what you need help with?")
+LOOP_CAP_REPLY = "I couldn't finish that on my own, so I'm bringing in a person from our team."
+
+
+@dataclass
+class TurnState:
+    turn_id: str
+    started: float
+    first_delta_at: float | None = None
+    model_ms: float = 0.0
+    usage: dict[str, Any] = field(default_factory=lambda: {"prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0})
+    model: str = "offline"
+
+
+class DeltaStream:
+    """Publishes streamed text, holding back a possibly unfinished placeholder ("<EMAIL_AD") so a
+    placeholder always reaches the widget whole and can be re-hydrated there."""
+
+    def __init__(self, *, public_id: str, turn: TurnState) -> None:
+        self.public_id, self.turn, self.held = public_id, turn, ""
+
+    async def feed(self, piece: str) -> None:
+        text = self.held + piece
+        cut = text.rfind("<")
+        if cut != -1 and ">" not in text[cut:] and len(text) - cut < 40:
+            text, self.held = text[:cut], text[cut:]
+        else:
+            self.held = ""
+        if text:
+            if self.turn.first_delta_at is None:
+                self.turn.first_delta_at = time.perf_counter()
+            await events.publish_delta(public_id=self.public_id, turn_id=self.turn.turn_id, text=text)
+
+    async def flush(self) -> None:
+        if self.held:
+            held, self.held = self.held, ""
+            await events.publish_delta(public_id=self.public_id, turn_id=self.turn.turn_id, text=held)
+
+
+async def turn_run(*, conversation_id: int, up_to_seq: int) -> None:
+    turn = TurnState(turn_id=str(uuid.uuid4()), started=time.perf_counter())
+    loaded: TurnInput | None = await db(turn_input_load)(conversation_id=conversation_id, up_to_seq=up_to_seq,
+                                                         history_messages=settings.BOT_HISTORY_MESSAGES)
+    if loaded is None:
+        return
+    await events.publish_bot_activity(public_id=loaded.public_id, state=True, activity="thinking")
+    try:
+        output = await _respond(loaded, turn)
+        output.extras.update({
+            "turn_id": turn.turn_id, "prompt_version": PROMPT_VERSION, "model": turn.model, "usage": turn.usage,
+            "latency_ms": {"total": round((time.perf_counter() - turn.started) * 1000, 1),
+                           "model": round(turn.model_ms, 1),
+                           "first_delta": round((turn.first_delta_at - turn.started) * 1000, 1)
+                           if turn.first_delta_at else None},
+        })
+        _, pending = await call_service(turn_output_post, conversation_id=conversation_id, up_to_seq=up_to_seq,
+                                        output=output)
+        await events.publish_collected(pending)
+    finally:
+        await events.publish_bot_activity(public_id=loaded.public_id, state=False, activity="thinking")
+
+
+async def _respond(loaded: TurnInput, turn: TurnState) -> TurnOutput:
+    # Stage 1: inbound guardrails. One embedding serves the injection classifier and retrieval.
+    vector = (await asyncio.to_thread(local_minilm().embed, [loaded.question[:2000]]))[0]
+    verdict = await db(inbound_message_check)(conversation_id=loaded.conversation_id, site_id=loaded.site_id,
+                                              text=loaded.question, vector=vector)
+    if verdict.flagged:
+        strikes = await asyncio.to_thread(abuse_strike, conversation_id=loaded.conversation_id)
+        handoff = Conversation.HandoffReason.USAGE_LIMIT if strikes >= settings.LIMIT_ABUSE_STRIKES else None
+        return TurnOutput(text=REFUSAL, extras={"guardrail": "injection"}, state=loaded.state, handoff_reason=handoff)
+
+    # Stage 2: retrieval, with the audience the customer's identity allows, minus untrusted chunks.
+    same_model = get_embedder() is local_minilm()
+    retrieval = await db(knowledge_search)(question=loaded.question, audience="verified" if loaded.customer_id else "anonymous",
+                                           query_vector=vector if same_model else None)
+    chunks = await db(context_chunks_filter)(conversation_id=loaded.conversation_id, chunks=retrieval.chunks)
+    retrieval = Retrieval(chunks=chunks, confident=retrieval.confident and bool(chunks))
+
+    # Stage 3: respond. The model when configured and within budget; the offline responder otherwise.
+    actor = Actor(conversation_id=loaded.conversation_id, customer_id=loaded.customer_id)
+    if model_configured():
+        exceeded = await asyncio.to_thread(token_budget_check, conversation_id=loaded.conversation_id,
+                                           site_id=loaded.site_id)
+        if exceeded is None:
+            try:
+                return await _model_respond(loaded, turn, actor, retrieval)
+            except ModelUnavailable as error:
+                logger.warning("model unavailable for a turn, answering offline: %s", error)
+        else:
+            await db(guardrail_event_record)(kind=GuardrailEvent.Kind.BUDGET_EXCEEDED,
+                                             action=GuardrailEvent.Action.REJECTED,
+                                             conversation_id=loaded.conversation_id, site_id=loaded.site_id,
+                                             detail={"message": exceeded.message})
+    return await _offline_respond(loaded, turn, actor, retrieval)
+
+
+def _citations(chunks: list[RetrievedChunk], cited: list[int]) -> list[dict[str, str]]:
+    seen: dict[int, dict[str, str]] = {}
+    for n in cited:
+        chunk = chunks[n - 1]
+        seen.setdefault(chunk.article_id, {"title": chunk.article_title, "url": chunk.url})
+    return list(seen.values())
+
+
+async def _offline_respond(loaded: TurnInput, turn: TurnState, actor: Actor, retrieval: Retrieval) -> TurnOutput:
+    step: OfflineStep = offline_step(text=loaded.question, state=loaded.state, verified=bool(actor.customer_id),
+                                     retrieval=retrieval)
+    output = TurnOutput(text=step.text, answered=step.answered, state=step.state)
+    if step.citations_from:
+        output.extras["citations"] = _citations(retrieval.chunks, list(range(1, step.citations_from + 1)))
+    if step.tool is None:
+        return output
+    outcome = await _run_tool(loaded, actor, step.tool, json.dumps(step.args))
+    output.text = offline_tool_reply(tool=step.tool, data=outcome.data)
+    if outcome.verified_customer_id:
+        # Verified: carry on with what the customer originally asked for.
+        actor.customer_id = output.verified_customer_id = outcome.verified_customer_id
+        follow = offline_step(text="", state=step.state, verified=True, retrieval=retrieval)
+        output.state = follow.state
+        if follow.tool:
+            outcome = await _run_tool(loaded, actor, follow.tool, json.dumps(follow.args))
+            output.text += " " + offline_tool_reply(tool=follow.tool, data=outcome.data)
+        elif follow.text:
+            output.text += " " + follow.text
+    return _apply_outcome(output, outcome)
+
+
+def _apply_outcome(output: TurnOutput, outcome: ToolOutcome) -> TurnOutput:
+    if outcome.proposal is not None:
+        output.extras["action"] = action_card(outcome.proposal)
+    if outcome.handoff_reason:
+        output.handoff_reason = outcome.handoff_reason
+        output.text = "Of course. I'm bringing in a person from our team."
+    if outcome.failed:
+        output.handoff_reason = Conversation.HandoffReason.TOOL_FAILURE
+    return output
+
+
+async def _run_tool(loaded: TurnInput, actor: Actor, name: str, arguments: str) -> ToolOutcome:
+    await events.publish_bot_activity(public_id=loaded.public_id, state=True, activity="working")
+    try:
+        return await tool_run(actor=actor, name=name, raw_arguments=arguments)
+    finally:
+        await events.publish_bot_activity(public_id=loaded.public_id, state=True, activity="thinking")
+
+
+def _model_messages(loaded: TurnInput, prompt_text: str, retrieval: Retrieval) -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = [
+        {"role": "system", "content": prompt_text},
+        {"role": "system", "content": sources_message([(c.article_title, c.text) for c in retrieval.chunks])},
+    ]
+    if loaded.earlier_summary:
+        messages.append({"role": "system", "content": summary_message(loaded.earlier_summary)})
+    for role, text in loaded.history:
+        if role == "customer":
+            messages.append({"role": "user", "content": text})
+        else:
+            messages.append({"role": "assistant", "content": text if role == "bot" else f"(A human agent wrote:) {text}"})
+    messages.append({"role": "user", "content": loaded.question})
+    return messages
+
+
+async def _model_respond(loaded: TurnInput, turn: TurnState, actor: Actor, retrieval: Retrieval) -> TurnOutput:
+    prompt = system_prompt(company=loaded.company)
+    messages = _model_messages(loaded, prompt.text, retrieval)
+    stream = DeltaStream(public_id=loaded.public_id, turn=turn)
+    gateway = get_gateway()
+    texts: list[str] = []
+    tool_context: list[str] = []
+    output = TurnOutput(text="", state={})
+    used_tools = False
+    for _iteration in range(settings.BOT_MAX_TOOL_ITERATIONS):
+        try:
+            result = await gateway.stream_chat(messages=messages, tools=tool_schemas(), on_text=stream.feed)
+        except ModelUnavailable as error:
+            await db(_model_call_record)(loaded=loaded, turn=turn, model=settings.LLM_MODEL, result=None, error=str(error))
+            raise
+        await stream.flush()
+        turn.model_ms += result.total_ms
+        turn.model = result.model
+        turn.usage["prompt_tokens"] += result.prompt_tokens
+        turn.usage["completion_tokens"] += result.completion_tokens
+        turn.usage["cost_usd"] = round(turn.usage["cost_usd"] + result.cost_usd, 6)
+        await db(_model_call_record)(loaded=loaded, turn=turn, model=result.model, result=result, error="")
+        await asyncio.to_thread(token_budget_spend, conversation_id=loaded.conversation_id, site_id=loaded.site_id,
+                                tokens=result.prompt_tokens + result.completion_tokens)
+        if result.text:
+            texts.append(result.text)
+        if not result.tool_calls:
+            break
+        used_tools = True
+        messages.append({"role": "assistant", "content": result.text or None, "tool_calls": [
+            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+            for c in result.tool_calls]})
+        stop = False
+        for call in result.tool_calls:
+            outcome = await _run_tool(loaded, actor, call.name, call.arguments)
+            if outcome.verified_customer_id:
+                actor.customer_id = output.verified_customer_id = outcome.verified_customer_id
+            tool_context.append(outcome.to_model())
+            messages.append({"role": "tool", "tool_call_id": call.id, "content": outcome.to_model()})
+            _apply_outcome(output, outcome)
+            if outcome.proposal is not None and not result.text:
+                texts.append(offline_tool_reply(tool=call.name, data=outcome.data))
+            stop = stop or outcome.proposal is not None or outcome.handoff_reason is not None
+        if stop:
+            break
+    else:
+        output.handoff_reason = output.handoff_reason or Conversation.HandoffReason.UNSUPPORTED_REQUEST
+        texts.append(LOOP_CAP_REPLY)
+
+    # Stage 4: output guardrails.
+    if output.handoff_reason and not texts:
+        texts.append("I'm bringing in a person from our team.")
+    reply = " ".join(t.strip() for t in texts if t.strip()) or LOOP_CAP_REPLY
+    own = await db(vault_values)(conversation_id=loaded.conversation_id, placeholders=placeholders_in(reply))
+    verdict = await asyncio.to_thread(
+        output_check, text=reply, source_count=len(retrieval.chunks),
+        context_text="\n".join([c.text for c in retrieval.chunks] + tool_context),
+        conversation_placeholders=set(own), canary=prompt.canary, system_prompt=prompt.text,
+        max_chars=settings.BOT_MAX_REPLY_CHARS,
+    )
+    if not verdict.ok:
+        await db(guardrail_event_record)(kind=GuardrailEvent.Kind.OUTPUT_BLOCKED, action=GuardrailEvent.Action.REPLACED,
+                                         conversation_id=loaded.conversation_id, site_id=loaded.site_id,
+                                         detail={"reasons": verdict.reasons, "turn_id": turn.turn_id})
+    output.text = verdict.text
+    if verdict.ok and verdict.cited_sources:
+        output.extras["citations"] = _citations(retrieval.chunks, verdict.cited_sources)
+    output.answered = used_tools or retrieval.confident or bool(output.handoff_reason)
+    return output
+
+
+def _model_call_record(*, loaded: TurnInput, turn: TurnState, model: str, result: Any, error: str) -> None:
+    ModelCall.objects.create(
+        conversation_id=loaded.conversation_id, turn_id=turn.turn_id, model=model, prompt_version=PROMPT_VERSION,
+        prompt_tokens=result.prompt_tokens if result else 0, completion_tokens=result.completion_tokens if result else 0,
+        cost_usd=Decimal(str(result.cost_usd)) if result else Decimal(0), ttft_ms=result.ttft_ms if result else None,
+        total_ms=result.total_ms if result else 0, outcome="ok" if result else "failed", error=error[:200],
+    )

@@ -1,0 +1,130 @@
+"""The client for the company's order/account API (docs/commerce-api.md): the one module that
+talks to it. Async httpx with a timeout per call; reads are retried once on a network error or a
+5xx, writes never are (the caller retries with the same Idempotency-Key if it decides to).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+
+class CommerceError(Exception):
+    """A documented API error: not_found, not_allowed_in_state, validation, unavailable."""
+
+    def __init__(self, code: str, message: str, status: int | None = None) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code, self.message, self.status = code, message, status
+
+
+@dataclass(frozen=True)
+class WriteOutcome:
+    body: dict[str, Any]
+    status: int
+    duration_ms: float
+    replayed: bool
+
+
+def _client() -> httpx.AsyncClient:
+    if not settings.COMMERCE_API_URL:
+        raise CommerceError("unavailable", "COMMERCE_API_URL is not configured")
+    return httpx.AsyncClient(
+        base_url=settings.COMMERCE_API_URL + "/",
+        timeout=settings.COMMERCE_TIMEOUT_SECONDS,
+        headers={"Authorization": f"Bearer {settings.COMMERCE_API_KEY}", "Accept": "application/json"},
+    )
+
+
+def _raise_for(response: httpx.Response) -> None:
+    if response.status_code < 400:
+        return
+    try:
+        error = response.json()["error"]
+        code, message = str(error["code"]), str(error.get("message", ""))
+    except (ValueError, KeyError, TypeError):
+        code, message = ("unavailable", f"HTTP {response.status_code}")
+    if response.status_code >= 500:
+        code = "unavailable"
+    raise CommerceError(code, message, response.status_code)
+
+
+async def _get(path: str) -> dict[str, Any]:
+    for attempt in range(2):
+        try:
+            async with _client() as client:
+                response = await client.get(path)
+            if response.status_code >= 500 and attempt == 0:
+                continue
+            _raise_for(response)
+            return response.json()
+        except httpx.HTTPError as error:
+            if attempt == 0:
+                await asyncio.sleep(0.2)
+                continue
+            raise CommerceError("unavailable", f"{type(error).__name__}") from None
+    raise CommerceError("unavailable", "the API kept failing")
+
+
+async def _write(method: str, path: str, *, json: dict[str, Any], idempotency_key: str) -> WriteOutcome:
+    started = time.perf_counter()
+    try:
+        async with _client() as client:
+            response = await client.request(method, path, json=json, headers={"Idempotency-Key": idempotency_key})
+    except httpx.HTTPError as error:
+        raise CommerceError("unavailable", f"{type(error).__name__}") from None
+    _raise_for(response)
+    return WriteOutcome(body=response.json(), status=response.status_code,
+                        duration_ms=(time.perf_counter() - started) * 1000,
+                        replayed=response.headers.get("Idempotent-Replay") == "true")
+
+
+async def customer_get(customer_id: str) -> dict[str, Any]:
+    return await _get(f"customers/{customer_id}")
+
+
+async def customer_orders_list(customer_id: str) -> list[dict[str, Any]]:
+    return (await _get(f"customers/{customer_id}/orders"))["orders"]
+
+
+async def order_get(number: str) -> dict[str, Any]:
+    return await _get(f"orders/{number}")
+
+
+async def customer_verify(*, order_number: str, email: str) -> str | None:
+    """The customer id owning this order if the email matches, else None. A read in effect, sent
+    as POST so the email is never in a URL (and so never in an access log)."""
+    try:
+        async with _client() as client:
+            response = await client.post("verifications", json={"order_number": order_number, "email": email})
+    except httpx.HTTPError as error:
+        raise CommerceError("unavailable", f"{type(error).__name__}") from None
+    if response.status_code == 404:
+        return None
+    _raise_for(response)
+    return str(response.json()["customer_id"])
+
+
+async def order_cancel(*, number: str, idempotency_key: str) -> WriteOutcome:
+    return await _write("POST", f"orders/{number}/cancel", json={}, idempotency_key=idempotency_key)
+
+
+async def order_return(*, number: str, reason: str, idempotency_key: str) -> WriteOutcome:
+    return await _write("POST", f"orders/{number}/returns", json={"reason": reason}, idempotency_key=idempotency_key)
+
+
+async def order_shipping_address_change(*, number: str, address: str, idempotency_key: str) -> WriteOutcome:
+    return await _write("PUT", f"orders/{number}/shipping-address", json={"address": address},
+                        idempotency_key=idempotency_key)
+
+
+async def customer_address_change(*, customer_id: str, address: str, idempotency_key: str) -> WriteOutcome:
+    return await _write("PUT", f"customers/{customer_id}/address", json={"address": address},
+                        idempotency_key=idempotency_key)

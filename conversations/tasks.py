@@ -1,0 +1,29 @@
+"""Celery tasks of the conversations app: thin wrappers that take IDs."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from celery import shared_task
+
+from conversations.bot.runner import stalled_conversations, turn_drive
+from guardrails.pii.vault import vault_purge_expired
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def recover_stalled_turns() -> int:
+    """Re-run turns whose process died (or that nobody scheduled): the lease makes this safe to run
+    while a live process also works on them."""
+    conversation_ids = stalled_conversations()
+    for conversation_id in conversation_ids:
+        logger.warning("re-running the stalled bot turn of conversation %s", conversation_id)
+        asyncio.run(turn_drive(conversation_id, owner=f"recovery:{conversation_id}"))
+    return len(conversation_ids)
+
+
+@shared_task(acks_late=True)
+def purge_expired_pii() -> int:
+    return vault_purge_expired()

@@ -1,0 +1,78 @@
+"""Abuse and cost limits: fixed-window counters in Redis (through Django's cache), shared by every
+Daphne process, so a client cannot dodge them by reconnecting to another machine.
+
+Hand-written on purpose: each limit is two Redis commands (add + incr) and the windows are
+product rules (per conversation, per IP, per site and day), which no rate-limit library we could
+install here models without a database of its own.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import cache
+
+
+@dataclass(frozen=True)
+class LimitExceeded:
+    code: str  # the protocol's error code: rate_limited or budget_exceeded
+    message: str
+    retry_after: float
+
+
+def _window_count(key: str, *, window_seconds: int, amount: int = 1) -> tuple[int, float]:
+    window = int(time.time() // window_seconds)
+    full_key = f"limit:{key}:{window}"
+    cache.add(full_key, 0, timeout=window_seconds + 5)
+    count = cache.incr(full_key, amount)
+    retry_after = (window + 1) * window_seconds - time.time()
+    return count, retry_after
+
+
+def _peek(key: str, *, window_seconds: int) -> int:
+    return int(cache.get(f"limit:{key}:{int(time.time() // window_seconds)}") or 0)
+
+
+def message_limits_check(*, conversation_id: int, client_ip: str | None) -> LimitExceeded | None:
+    """Count one customer message against the per-conversation and per-IP minute limits."""
+    count, retry = _window_count(f"conv-msg:{conversation_id}", window_seconds=60)
+    if count > settings.LIMIT_MESSAGES_PER_CONVERSATION_PER_MINUTE:
+        return LimitExceeded("rate_limited", "too many messages in this conversation; wait a moment", retry)
+    if client_ip:
+        count, retry = _window_count(f"ip-msg:{client_ip}", window_seconds=60)
+        if count > settings.LIMIT_MESSAGES_PER_IP_PER_MINUTE:
+            return LimitExceeded("rate_limited", "too many messages from your network; wait a moment", retry)
+    return None
+
+
+def conversation_open_limit_check(*, client_ip: str | None) -> LimitExceeded | None:
+    if not client_ip:
+        return None
+    count, retry = _window_count(f"ip-conv:{client_ip}", window_seconds=3600)
+    if count > settings.LIMIT_CONVERSATIONS_PER_IP_PER_HOUR:
+        return LimitExceeded("rate_limited", "too many new conversations from your network; try again later", retry)
+    return None
+
+
+def token_budget_check(*, conversation_id: int, site_id: int) -> LimitExceeded | None:
+    """Is there budget left for another model call today? (Denial of wallet.)"""
+    day = 86_400
+    if _peek(f"tokens-conv:{conversation_id}", window_seconds=day) >= settings.LLM_DAILY_TOKENS_PER_CONVERSATION:
+        return LimitExceeded("budget_exceeded", "this conversation reached its daily limit", 0)
+    if _peek(f"tokens-site:{site_id}", window_seconds=day) >= settings.LLM_DAILY_TOKENS_PER_SITE:
+        return LimitExceeded("budget_exceeded", "the assistant reached its daily limit", 0)
+    return None
+
+
+def token_budget_spend(*, conversation_id: int, site_id: int, tokens: int) -> None:
+    if tokens > 0:
+        _window_count(f"tokens-conv:{conversation_id}", window_seconds=86_400, amount=tokens)
+        _window_count(f"tokens-site:{site_id}", window_seconds=86_400, amount=tokens)
+
+
+def abuse_strike(*, conversation_id: int) -> int:
+    """Count a flagged message; the caller hands off once the strikes reach the limit."""
+    count, _ = _window_count(f"abuse:{conversation_id}", window_seconds=86_400)
+    return count

@@ -1,0 +1,189 @@
+"""Chat completions from any OpenAI-compatible endpoint, streamed, with tool calls.
+
+Resilience, in order: the SDK's own bounded retries (LLM_MAX_RETRIES, for connection errors,
+429 and 5xx before the stream starts) under a per-attempt timeout (LLM_TIMEOUT_SECONDS); then one
+try on LLM_FALLBACK_MODEL; then the caller's offline responder. A circuit breaker counts
+consecutive failures per process: after LLM_CIRCUIT_FAILURES it stays open for
+LLM_CIRCUIT_COOLDOWN_SECONDS and calls fail at once, so a dead endpoint costs customers nothing
+but the first failures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import weakref
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from django.conf import settings
+
+
+class ModelUnavailable(Exception):
+    """The model endpoint could not answer (after retries and the fallback), or the circuit is open."""
+
+
+@dataclass
+class ToolCallRequest:
+    id: str
+    name: str
+    arguments: str  # raw JSON text from the model; validated by the tool layer
+
+
+@dataclass
+class ChatResult:
+    text: str
+    tool_calls: list[ToolCallRequest]
+    model: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    ttft_ms: float | None = None
+    total_ms: float = 0.0
+    cost_usd: float = 0.0
+    attempts: list[dict[str, Any]] = field(default_factory=list)  # one per model tried, with its error
+
+
+class CircuitBreaker:
+    def __init__(self, *, failures: int, cooldown_seconds: float) -> None:
+        self.failures_to_open = failures
+        self.cooldown = cooldown_seconds
+        self._failures = 0
+        self._opened_at: float | None = None
+        self._lock = threading.Lock()
+
+    def allow(self) -> bool:
+        with self._lock:
+            if self._opened_at is None:
+                return True
+            if time.monotonic() - self._opened_at >= self.cooldown:
+                self._opened_at = None  # half-open: let one call try
+                self._failures = self.failures_to_open - 1
+                return True
+            return False
+
+    def record(self, ok: bool) -> None:
+        with self._lock:
+            if ok:
+                self._failures, self._opened_at = 0, None
+            else:
+                self._failures += 1
+                if self._failures >= self.failures_to_open:
+                    self._opened_at = time.monotonic()
+
+
+def model_configured() -> bool:
+    return bool(settings.LLM_BASE_URL)
+
+
+def cost_usd(model: str, prompt_tokens: int, completion_tokens: int) -> float:
+    prompt_rate, completion_rate = settings.LLM_PRICES.get(model, (0.0, 0.0))
+    return (prompt_tokens * prompt_rate + completion_tokens * completion_rate) / 1_000_000
+
+
+class LlmGateway:
+    def __init__(self) -> None:
+        from openai import AsyncOpenAI
+
+        self.client = AsyncOpenAI(
+            base_url=settings.LLM_BASE_URL, api_key=settings.LLM_API_KEY or "unused",
+            timeout=settings.LLM_TIMEOUT_SECONDS, max_retries=settings.LLM_MAX_RETRIES,
+        )
+        self.breaker = _breaker()
+
+    async def stream_chat(
+        self,
+        *,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None,
+        on_text: Callable[[str], Awaitable[None]],
+    ) -> ChatResult:
+        """Stream one completion; `on_text` gets each text piece as it arrives. Raises
+        ModelUnavailable when neither the model nor the fallback answered."""
+        import openai
+
+        if not self.breaker.allow():
+            raise ModelUnavailable("circuit open: the model endpoint failed repeatedly")
+        attempts: list[dict[str, Any]] = []
+        models = [settings.LLM_MODEL] + ([settings.LLM_FALLBACK_MODEL] if settings.LLM_FALLBACK_MODEL else [])
+        for model in models:
+            streamed_any = False
+
+            async def forward(piece: str) -> None:
+                nonlocal streamed_any
+                streamed_any = True
+                await on_text(piece)
+
+            try:
+                result = await self._stream_once(model=model, messages=messages, tools=tools, on_text=forward)
+            except (openai.APIError, TimeoutError) as error:
+                attempts.append({"model": model, "error": type(error).__name__})
+                if streamed_any:
+                    # Text already reached the customer: switching models now would repeat it.
+                    break
+                continue
+            self.breaker.record(True)
+            result.attempts = attempts + [{"model": model, "error": None}]
+            return result
+        self.breaker.record(False)
+        raise ModelUnavailable(", ".join(f"{a['model']}: {a['error']}" for a in attempts))
+
+    async def _stream_once(self, *, model: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None,
+                           on_text: Callable[[str], Awaitable[None]]) -> ChatResult:
+        started = time.perf_counter()
+        kwargs: dict[str, Any] = {"model": model, "messages": messages, "stream": True,
+                                  "stream_options": {"include_usage": True}}
+        if tools:
+            kwargs["tools"] = tools
+        stream = await self.client.chat.completions.create(**kwargs)
+        text_parts: list[str] = []
+        calls: dict[int, ToolCallRequest] = {}
+        ttft = None
+        prompt_tokens = completion_tokens = 0
+        async for chunk in stream:
+            if chunk.usage:
+                prompt_tokens, completion_tokens = chunk.usage.prompt_tokens, chunk.usage.completion_tokens
+            for choice in chunk.choices:
+                delta = choice.delta
+                if delta.content:
+                    if ttft is None:
+                        ttft = (time.perf_counter() - started) * 1000
+                    text_parts.append(delta.content)
+                    await on_text(delta.content)
+                for call in delta.tool_calls or []:
+                    if ttft is None:
+                        ttft = (time.perf_counter() - started) * 1000
+                    slot = calls.setdefault(call.index, ToolCallRequest(id="", name="", arguments=""))
+                    if call.id:
+                        slot.id = call.id
+                    if call.function and call.function.name:
+                        slot.name += call.function.name
+                    if call.function and call.function.arguments:
+                        slot.arguments += call.function.arguments
+        total = (time.perf_counter() - started) * 1000
+        return ChatResult(
+            text="".join(text_parts), tool_calls=[calls[i] for i in sorted(calls)], model=model,
+            prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, ttft_ms=ttft, total_ms=total,
+            cost_usd=cost_usd(model, prompt_tokens, completion_tokens),
+        )
+
+
+@lru_cache(maxsize=1)
+def _breaker() -> CircuitBreaker:
+    # One per process, shared by every event loop in it.
+    return CircuitBreaker(failures=settings.LLM_CIRCUIT_FAILURES, cooldown_seconds=settings.LLM_CIRCUIT_COOLDOWN_SECONDS)
+
+
+_gateways: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LlmGateway] = weakref.WeakKeyDictionary()
+
+
+def get_gateway() -> LlmGateway:
+    """The gateway of the running event loop: the SDK's HTTP connection pool belongs to one loop
+    (Daphne has one; the Celery recovery task runs each turn in a fresh one)."""
+    loop = asyncio.get_running_loop()
+    gateway = _gateways.get(loop)
+    if gateway is None:
+        gateway = _gateways[loop] = LlmGateway()
+    return gateway
