@@ -27,6 +27,11 @@ _ACCOUNT = re.compile(r"\b(account|profile|billing)\b", re.IGNORECASE)
 _CHANGE = re.compile(r"\b(change|update|correct|wrong|new|different|move|moved|ship (it )?to)\b", re.IGNORECASE)
 _STATUS = re.compile(r"\b(where|status|track|tracking|shipped|arriv\w*|deliver\w*|when will|late|order)\b", re.IGNORECASE)
 _LIST = re.compile(r"\b(my|recent|past|last) orders\b", re.IGNORECASE)
+# A request to act ("please cancel", "I want to return order ...") rather than a question about a
+# policy ("how long do I have to return something?"), which the knowledge base answers.
+_REQUEST = re.compile(r"\b(i (really )?(want|need|wish|would like)|i'd like|please|can you|could you|would you|help me|"
+                      r"wanna|let me|i have to)\b", re.IGNORECASE)
+_QUESTION = re.compile(r"^\s*(how|what|when|why|which|is|are|do|does|can i|may i|will)\b", re.IGNORECASE)
 _ADDRESS_PLACEHOLDER = re.compile(r"<STREET_ADDRESS_\d+>")
 _EMAIL_PLACEHOLDER = re.compile(r"<EMAIL_ADDRESS_\d+>")
 
@@ -78,6 +83,9 @@ def offline_step(*, text: str, state: dict[str, Any], verified: bool, retrieval:
 
     if intent == "handoff_to_human":
         return OfflineStep(tool="handoff_to_human", args={"reason": "customer_request"})
+    if intent is not None and intent != pending and retrieval.confident and not _order_number(text) and (
+            _QUESTION.search(text) or not _REQUEST.search(text)):
+        intent = None  # a question about the policy, not a request to act on an order
     if intent is None:
         return _knowledge_answer(retrieval)
 

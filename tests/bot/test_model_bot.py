@@ -1,0 +1,181 @@
+"""The bot against an OpenAI-compatible endpoint: the fake model server (real HTTP, SSE streaming,
+scripted tool calls, request capture) reached through the real openai SDK."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import pytest
+from asgiref.sync import sync_to_async
+
+from conversations.models import ActionAttempt, Conversation, Message, ModelCall
+from conversations.services.messages import agent_message_post
+from demoshop.models import Order
+from guardrails.models import GuardrailEvent
+from tests.bot.conftest import Chat, opened
+from tests.fakes.model_server import Reply, ToolCall
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
+
+
+async def test_it_streams_a_grounded_answer_with_a_citation_and_records_usage(bot_site, articles, model_server):
+    model_server.script(Reply(text="You can return delivered items within 30 days for a full refund [1].",
+                              prompt_tokens=420, completion_tokens=16))
+    session = await opened(bot_site)
+    async with Chat(session) as chat:
+        await chat.say("How long do I have to send something back? I'm Jane Doe, jane.doe@example.com")
+        reply = await chat.bot_message()
+    deltas = chat.deltas()
+    assert len(deltas) > 3 and "".join(d["text"] for d in deltas) == reply["text"]
+    assert reply["citations"][0]["title"] == "Returns and refunds"
+
+    request = model_server.chat_requests()[0]
+    assert request["model"] == "fake-model" and request["stream"] is True
+    prompt = json.dumps(request)
+    assert "return delivered items within 30 days" in prompt and "untrusted" in prompt
+    assert "jane.doe@example.com" not in prompt and "Jane Doe" not in prompt
+    assert "<EMAIL_ADDRESS_1>" in prompt and "<PERSON_1>" in prompt
+    assert {t["function"]["name"] for t in request["tools"]} >= {"get_order", "return_order", "handoff_to_human"}
+
+    call = await sync_to_async(ModelCall.objects.get)(conversation_id=session.conversation.pk)
+    assert (call.prompt_tokens, call.completion_tokens, call.outcome, call.prompt_version) == (420, 16, "ok", "support-v1")
+    assert call.ttft_ms is not None and call.ttft_ms <= call.total_ms
+    stored = await sync_to_async(Message.objects.get)(conversation_id=session.conversation.pk, role="bot")
+    assert stored.extras["usage"]["prompt_tokens"] == 420 and stored.extras["prompt_version"] == "support-v1"
+
+
+async def test_it_looks_up_an_order_through_a_tool_for_its_owner(bot_site, shop, model_server):
+    shipped = shop["shipped"]
+    model_server.script(
+        Reply(tool_calls=[ToolCall("get_order", json.dumps({"order_number": shipped}))]),
+        Reply(text=f"Your order {shipped} is on its way with UPS."),
+    )
+    async with Chat(await opened(bot_site, customer_id="cust_1001")) as chat:
+        await chat.say(f"where is {shipped}?")
+        reply = await chat.bot_message()
+        working = [f for f in chat.frames if f["type"] == "typing" and f.get("activity") == "working"]
+    assert reply["text"] == f"Your order {shipped} is on its way with UPS."
+    assert working and working[0]["state"] is True
+    tool_message = model_server.chat_requests()[1]["messages"][-1]
+    assert tool_message["role"] == "tool" and '"status": "shipped"' in tool_message["content"]
+    # The order's address went to the model as a placeholder only.
+    address = await sync_to_async(lambda: Order.objects.get(number=shipped).shipping_address)()
+    assert address not in tool_message["content"] and "<STREET_ADDRESS_" in tool_message["content"]
+
+
+async def test_a_model_proposed_refund_runs_once_after_confirmation(bot_site, shop, model_server):
+    delivered = shop["delivered"]
+    model_server.script(Reply(text="I can do that.", tool_calls=[ToolCall("return_order", json.dumps({"order_number": delivered}))]))
+    async with Chat(await opened(bot_site, customer_id="cust_1001")) as chat:
+        await chat.say(f"Refund {delivered} please, the boots don't fit")
+        card = (await chat.bot_message())["action"]
+        for _ in range(3):
+            await chat.send({"type": "action", "action_id": card["action_id"], "decision": "confirm"})
+        await chat.wait_for(lambda f: f["type"] == "message" and (f.get("action") or {}).get("status") == "succeeded")
+    assert await sync_to_async(lambda: Order.objects.get(number=delivered).status)() == "returned"
+    assert await sync_to_async(ActionAttempt.objects.count)() == 1
+    assert len(model_server.chat_requests()) == 1  # a proposal ends the turn: the customer decides next
+
+
+async def test_another_customers_order_is_refused_like_a_missing_one(bot_site, shop, model_server):
+    other = await sync_to_async(lambda: Order.objects.exclude(customer__external_id="cust_1001").first().number)()
+    model_server.script(Reply(tool_calls=[ToolCall("get_order", json.dumps({"order_number": other}))]),
+                        Reply(text="I couldn't find that order."))
+    async with Chat(await opened(bot_site, customer_id="cust_1001")) as chat:
+        await chat.say(f"status of {other}?")
+        await chat.bot_message()
+    tool_result = model_server.chat_requests()[1]["messages"][-1]["content"]
+    assert json.loads(tool_result) == {"error": "not_found", "message": "No order with this number belongs to this customer."}
+
+
+@pytest.mark.parametrize("failure", [Reply(status=500), Reply(status=429), Reply(delay_seconds=3.0)])
+async def test_a_failing_model_falls_back_to_the_offline_answer_in_bounded_time(bot_site, articles, model_server, settings,
+                                                                                failure):
+    settings.LLM_MAX_RETRIES = 0
+    model_server.script(failure, failure)
+    started = time.monotonic()
+    async with Chat(await opened(bot_site)) as chat:
+        await chat.say("How long do I have to return something for a refund?")
+        reply = await chat.bot_message(timeout=15)
+    assert time.monotonic() - started < 8
+    assert "30 days" in reply["text"] and reply["citations"][0]["title"] == "Returns and refunds"
+
+
+async def test_a_retry_then_the_fallback_model_answer_before_going_offline(bot_site, articles, model_server, settings):
+    settings.LLM_MAX_RETRIES = 1
+    settings.LLM_FALLBACK_MODEL = "fake-fallback"
+    model_server.script(Reply(status=503), Reply(status=503), Reply(text="From the fallback [1]."))
+    async with Chat(await opened(bot_site)) as chat:
+        await chat.say("How long do I have to return something for a refund?")
+        reply = await chat.bot_message()
+    assert reply["text"] == "From the fallback [1]."
+    assert [r["model"] for r in model_server.chat_requests()] == ["fake-model", "fake-model", "fake-fallback"]
+
+
+async def test_the_circuit_opens_after_repeated_failures_and_skips_the_model(bot_site, articles, model_server, settings):
+    settings.LLM_MAX_RETRIES = 0
+    settings.LLM_CIRCUIT_FAILURES = 2
+    model_server.default_reply = lambda body: Reply(status=500)
+    async with Chat(await opened(bot_site)) as chat:
+        for _ in range(3):
+            await chat.say("How long do I have to return something for a refund?")
+            reply = await chat.bot_message()
+            assert "30 days" in reply["text"]
+    assert len(model_server.chat_requests()) == 2
+
+
+async def test_malformed_tool_arguments_go_back_to_the_model_as_an_error(bot_site, shop, model_server):
+    model_server.script(Reply(tool_calls=[ToolCall("get_order", '{"order_number": ')]),
+                        Reply(text="Could you give me the order number again?"))
+    async with Chat(await opened(bot_site, customer_id="cust_1001")) as chat:
+        await chat.say("where's my stuff")
+        reply = await chat.bot_message()
+    assert reply["text"] == "Could you give me the order number again?"
+    assert json.loads(model_server.chat_requests()[1]["messages"][-1]["content"])["error"] == "invalid_arguments"
+
+
+async def test_the_tool_loop_is_capped_and_hands_off(bot_site, shop, model_server, settings):
+    settings.BOT_MAX_TOOL_ITERATIONS = 3
+    model_server.default_reply = lambda body: Reply(tool_calls=[ToolCall("list_my_orders", "{}")])
+    session = await opened(bot_site, customer_id="cust_1001")
+    async with Chat(session) as chat:
+        await chat.say("what did I order?")
+        reply = await chat.bot_message()
+    assert "bringing in a person" in reply["text"]
+    assert len(model_server.chat_requests()) == 3
+    conversation = await sync_to_async(Conversation.objects.get)(pk=session.conversation.pk)
+    assert (conversation.status, conversation.handoff_reason) == ("queued", "unsupported_request")
+
+
+@pytest.mark.parametrize("leak", ["system", "pii"])
+async def test_output_checks_replace_a_leaking_reply(bot_site, articles, model_server, leak):
+    def leaking(body):
+        system = body["messages"][0]["content"]
+        canary = system.rsplit(": ", 1)[-1]
+        text = f"My marker is {canary}." if leak == "system" else "Sure, write to ceo.private@example.org about it."
+        return Reply(text=text)
+
+    model_server.default_reply = leaking
+    async with Chat(await opened(bot_site)) as chat:
+        await chat.say("How long do I have to return something for a refund?")
+        reply = await chat.bot_message()
+    assert reply["text"].startswith("Sorry, I can't share that answer")
+    event = await sync_to_async(GuardrailEvent.objects.get)(kind="output_blocked")
+    assert event.detail["reasons"] == (["canary_leaked"] if leak == "system" else ["pii_email_address"])
+
+
+async def test_the_bot_stays_silent_when_a_human_takes_over_during_its_turn(bot_site, articles, model_server, alice):
+    model_server.script(Reply(text="You can return items within 30 days [1].", delay_seconds=1.5))
+    session = await opened(bot_site)
+    async with Chat(session) as chat:
+        await chat.say("How long do I have to return something for a refund?")
+        await asyncio.sleep(0.5)
+        await sync_to_async(agent_message_post)(conversation_id=session.conversation.pk, agent=alice,
+                                                 text="Hi, Alice here, let me help you.")
+        await chat.wait_for(lambda f: f["type"] == "message" and f["role"] == "agent")
+        await asyncio.sleep(2.0)
+    roles = await sync_to_async(lambda: list(Message.objects.filter(conversation_id=session.conversation.pk)
+                                             .values_list("role", flat=True)))()
+    assert "bot" not in roles
