@@ -139,6 +139,7 @@ class MessageFrame(TypedDict):
     author: NotRequired[str]
     citations: NotRequired[list[Citation]]
     action: NotRequired[dict[str, Any]]
+    turn_id: NotRequired[str]
 
 
 class AckFrame(TypedDict):
@@ -193,6 +194,8 @@ def message_frame(message: Message) -> MessageFrame:
         frame["citations"] = message.extras["citations"]
     if message.extras.get("action"):
         frame["action"] = message.extras["action"]
+    if message.extras.get("turn_id"):
+        frame["turn_id"] = message.extras["turn_id"]  # supersedes the `delta` frames of that turn
     return frame
 
 

@@ -65,7 +65,7 @@ WITH q AS (
 ), candidates AS (
     SELECT id FROM dense WHERE %(use_dense)s UNION SELECT id FROM lexical WHERE %(use_text)s
 )
-SELECT c.id, a.id, a.title, a.slug, a.source_url, c.heading_path, c.anchor, c.text,
+SELECT c.id, a.id, a.title, a.slug, a.source_url, c.audience, c.heading_path, c.anchor, c.text,
        1 - (c.embedding <=> q.v) AS dense_score,
        COALESCE(ts_rank_cd(c.search_vector, q.t, 32), 0) AS text_score
 FROM candidates JOIN {_CHUNK} c ON c.id = candidates.id JOIN {_ARTICLE} a ON a.id = c.article_id, q
@@ -140,11 +140,11 @@ def knowledge_search(
         rows = cursor.fetchall()
 
     scored = []
-    for chunk_id, article_id, title, slug, source_url, heading_path, anchor, text, dense, lexical in rows:
+    for chunk_id, article_id, title, slug, source_url, chunk_audience, heading_path, anchor, text, dense, lexical in rows:
         dense, lexical = float(dense), float(lexical)
         score = {"dense": dense, "text": lexical, "hybrid": dense + weight * lexical}[mode]
-        url = source_url or reverse("admin:knowledge_article_change", args=[article_id])
-        if anchor:
+        url = source_url or _default_url(audience=chunk_audience, article_id=article_id, slug=slug)
+        if anchor and url:
             url = f"{url}#{anchor}"
         scored.append(RetrievedChunk(chunk_id, article_id, title, slug, url, heading_path, text, score, dense, lexical))
     scored.sort(key=lambda c: c.score, reverse=True)
@@ -159,6 +159,16 @@ def knowledge_search(
             break
     best_dense = max((c.dense_score for c in chosen), default=0.0)
     return Retrieval(chunks=chosen, confident=best_dense >= settings.KB_ANSWER_THRESHOLD)
+
+
+def _default_url(*, audience: str, article_id: int, slug: str) -> str:
+    """Public articles link to their help page, internal ones (agents only) to the admin; articles
+    for verified customers have no public page, so their citation carries no link."""
+    if audience == Article.Audience.PUBLIC:
+        return reverse("help-article", args=[slug])
+    if audience == Article.Audience.INTERNAL:
+        return reverse("admin:knowledge_article_change", args=[article_id])
+    return ""
 
 
 def chunks_from_other_models() -> dict[str, int]:

@@ -3,6 +3,7 @@ from django.urls import include, path
 
 from conversations.widget import demo_views
 from conversations.widget import views as widget_views
+from knowledge import views as help_views
 from supportbot.health import healthz
 
 admin.site.site_header = "supportbot admin"
@@ -14,6 +15,7 @@ urlpatterns = [
     path("api/widget/conversations", widget_views.widget_conversations, name="widget-conversations"),
     path("api/widget/config", widget_views.widget_config, name="widget-config"),
     path("inbox/", include("conversations.inbox.urls")),
+    path("help/<slug:slug>/", help_views.help_article, name="help-article"),
     path("admin/", admin.site.urls),
     path("demoshop/api/", include("demoshop.urls")),
 ]

@@ -1,13 +1,34 @@
-"""The demo host page: a fake company site that embeds the widget exactly as a customer would."""
+"""The demo host page: a fake company site that embeds the widget exactly as a customer would.
+
+A visitor may "sign in" as one of the demo shop's customers: like a real host site, this page
+signs the user id server-side with the site's identity secret and hands only the signature to
+the widget. Anonymous is the default.
+"""
 
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.templatetags.static import static
 
+from conversations.models import WidgetSite
+from conversations.widget.identity import identity_signature
+from demoshop.models import ShopCustomer
+
 
 def demo_host_page(request: HttpRequest) -> HttpResponse:
     if not settings.DEMO_MODE:
         raise Http404("Demo mode is off")
     widget_src = request.build_absolute_uri(static("conversations/widget.js"))
-    return render(request, "demo/host.html", {"widget_src": widget_src, "site_key": settings.DEMO_SITE_KEY})
+    customers = list(ShopCustomer.objects.order_by("external_id").values("external_id", "name"))
+    signed_in = next((c for c in customers if c["external_id"] == request.GET.get("as")), None)
+    signature = ""
+    if signed_in:
+        site = WidgetSite.objects.filter(key=settings.DEMO_SITE_KEY).first()
+        if site is None:
+            signed_in = None
+        else:
+            signature = identity_signature(secret=site.identity_secret, user_id=signed_in["external_id"])
+    return render(request, "demo/host.html", {
+        "widget_src": widget_src, "site_key": settings.DEMO_SITE_KEY, "customers": customers,
+        "signed_in": signed_in, "signature": signature,
+    })

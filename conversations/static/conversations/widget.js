@@ -30,6 +30,7 @@
   const MAX_BACKOFF_MS = 30000;
   const TYPING_IDLE_MS = 3000;
   const REMOTE_TYPING_TIMEOUT_MS = 6000;
+  const STREAM_ORPHAN_MS = 30000;
 
   // ---- persisted state ------------------------------------------------------------------
   const saved = readSaved();
@@ -59,6 +60,8 @@
     typingTimer: null,
     remoteTypingTimer: null,
     csatSent: false,
+    streams: new Map(), // turn_id -> the row a streamed reply is growing in
+    actions: new Map(), // action_id -> {status, seq}: the newest known state of each action card
   };
 
   function readSaved() {
@@ -395,6 +398,9 @@
       case "typing":
         showRemoteTyping(frame);
         break;
+      case "delta":
+        receiveDelta(frame);
+        break;
       case "error":
         handleError(frame);
         break;
@@ -427,6 +433,8 @@
       if (pending) pending.remove();
     }
     if (frame.role === "agent" || frame.role === "bot") hideRemoteTyping();
+    if (frame.turn_id) dropStream(frame.turn_id); // the stored reply supersedes its streamed pieces
+    if (frame.action) noteAction(frame.action, frame.seq);
     insertMessage(frame);
     if (state.open) markRead(frame.seq);
     else if (frame.role !== "customer" && frame.seq > state.lastReadSeq) {
@@ -492,9 +500,96 @@
     state.typingSent = false;
   }
 
+  // ---- streamed bot replies --------------------------------------------------------------
+  function receiveDelta(frame) {
+    if (typeof frame.turn_id !== "string" || typeof frame.text !== "string") return;
+    let row = state.streams.get(frame.turn_id);
+    if (!row) {
+      row = buildRow({ role: "bot", text: "", created_at: new Date().toISOString() });
+      row.classList.add("streaming");
+      state.streams.set(frame.turn_id, row);
+      list.insertBefore(row, list.querySelector(".row.pending"));
+      regroup();
+    }
+    hideRemoteTyping();
+    row.querySelector(".bubble").textContent += frame.text; // text, never HTML
+    scrollToEnd();
+    // A turn that ends without a stored reply (a person took over) must not leave a ghost bubble.
+    clearTimeout(row._expiry);
+    row._expiry = setTimeout(() => dropStream(frame.turn_id), STREAM_ORPHAN_MS);
+  }
+
+  function dropStream(turnId) {
+    const row = state.streams.get(turnId);
+    if (!row) return;
+    clearTimeout(row._expiry);
+    row.remove();
+    state.streams.delete(turnId);
+  }
+
+  // ---- action cards ---------------------------------------------------------------------
+  // Every message about an action carries its latest status; the card shows the newest one, so
+  // a reload (replay from seq 0) restores decided cards as decided.
+  function noteAction(action, seq) {
+    const known = state.actions.get(action.action_id);
+    if (known && known.seq > seq) return;
+    state.actions.set(action.action_id, { status: action.status, seq });
+    for (const card of list.querySelectorAll(`.action-card[data-action-id="${cssEscape(action.action_id)}"]`)) {
+      renderActionState(card, action.status);
+    }
+  }
+
+  const ACTION_LABELS = {
+    proposed: "Waiting for your confirmation", executing: "Working on it…", succeeded: "Done",
+    failed: "Not done", cancelled: "Cancelled", expired: "Expired",
+  };
+
+  function buildActionCard(action) {
+    const card = document.createElement("div");
+    card.className = "action-card";
+    card.dataset.actionId = action.action_id;
+    card.setAttribute("role", "group");
+    card.setAttribute("aria-label", "Confirm this change");
+    const summary = document.createElement("p");
+    summary.className = "action-summary";
+    summary.textContent = action.summary;
+    card.appendChild(summary);
+    const status = document.createElement("p");
+    status.className = "action-status";
+    card.appendChild(status);
+    const buttons = document.createElement("div");
+    buttons.className = "action-buttons";
+    for (const [decision, label] of [["confirm", "Confirm"], ["cancel", "Cancel"]]) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = `action-${decision}`;
+      button.textContent = label;
+      button.addEventListener("click", () => {
+        if (send({ type: "action", action_id: action.action_id, decision })) {
+          renderActionState(card, decision === "confirm" ? "executing" : "cancelled");
+        }
+      });
+      buttons.appendChild(button);
+    }
+    card.appendChild(buttons);
+    const known = state.actions.get(action.action_id);
+    const expired = action.expires_at && Date.parse(action.expires_at) < Date.now();
+    let status_ = known ? known.status : action.status;
+    if (status_ === "proposed" && expired) status_ = "expired";
+    renderActionState(card, status_);
+    return card;
+  }
+
+  function renderActionState(card, status) {
+    card.dataset.status = status;
+    card.querySelector(".action-status").textContent = ACTION_LABELS[status] || status;
+    for (const button of card.querySelectorAll("button")) button.disabled = status !== "proposed";
+  }
+
   function showRemoteTyping(frame) {
     if (!frame.state) return hideRemoteTyping();
-    $(".typing-text").textContent = `${frame.author || (frame.role === "bot" ? state.site.name : "Support")} is typing…`;
+    const who = frame.author || (frame.role === "bot" ? state.site.name : "Support");
+    $(".typing-text").textContent = frame.activity === "working" ? `${who} is working on it…` : `${who} is typing…`;
     typingRow.hidden = false;
     scrollToEnd();
     clearTimeout(state.remoteTypingTimer);
@@ -544,6 +639,8 @@
 
   function clearTranscript() {
     state.messages.clear();
+    state.actions.clear();
+    state.streams.clear();
     state.lastSeq = 0;
     for (const node of [...list.querySelectorAll(".row")]) node.remove();
   }
@@ -585,6 +682,7 @@
     bubble.className = "bubble";
     bubble.textContent = frame.text; // never innerHTML: customer, agent and model text is data
     body.appendChild(bubble);
+    if (frame.action && typeof frame.action.action_id === "string") body.appendChild(buildActionCard(frame.action));
     if (Array.isArray(frame.citations) && frame.citations.length) {
       const chips = document.createElement("div");
       chips.className = "citations";
@@ -688,6 +786,7 @@
   }, 30000);
 
   function safeUrl(url) {
+    if (typeof url !== "string" || !url) return null;
     try {
       const u = new URL(url, apiBase);
       return u.protocol === "https:" || u.protocol === "http:" ? u.href : null;
@@ -769,6 +868,18 @@
       .chip { font-size: 12px; padding: 3px 9px; border-radius: 999px; border: 1px solid var(--sb-border); color: var(--sb-fg);
         text-decoration: none; background: var(--sb-bg); max-width: 100%; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
       a.chip:hover { border-color: var(--sb-accent); }
+      .streaming .meta { visibility: hidden; }
+      .action-card { margin-top: 8px; padding: 10px 12px; border: 1px solid var(--sb-border); border-radius: 12px; background: var(--sb-bg); }
+      .action-summary { margin: 0 0 6px; font-weight: 600; overflow-wrap: anywhere; }
+      .action-status { margin: 0 0 8px; font-size: 12px; color: var(--sb-muted); }
+      .action-card[data-status="succeeded"] .action-status { color: #15803d; }
+      .action-card[data-status="failed"] .action-status { color: #b91c1c; }
+      .action-buttons { display: flex; gap: 8px; }
+      .action-buttons button { flex: 1; padding: 7px 10px; border-radius: 8px; font: inherit; font-size: 13px; cursor: pointer;
+        border: 1px solid var(--sb-border); background: var(--sb-bg); color: var(--sb-fg); }
+      .action-buttons .action-confirm { background: var(--sb-accent); color: var(--sb-customer-fg); border-color: var(--sb-accent); }
+      .action-buttons button:disabled { opacity: .45; cursor: default; }
+      .action-buttons button:focus-visible { outline: 2px solid var(--sb-accent); outline-offset: 2px; }
       .typing { display: flex; align-items: center; gap: 8px; padding: 2px 16px 8px; font-size: 12.5px; color: var(--sb-muted); min-height: 22px; }
       .bubble-dots { display: inline-flex; gap: 3px; }
       .bubble-dots i { width: 6px; height: 6px; border-radius: 50%; background: var(--sb-muted); animation: sb-blink 1.2s infinite ease-in-out; }
