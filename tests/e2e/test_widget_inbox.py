@@ -12,24 +12,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.conf import settings
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from conversations.models import Message, WidgetSite
-from tests.conftest import PASSWORD, PROJECT_ROOT, free_port, start_daphne, stop
+from tests.conftest import PASSWORD, free_port, start_daphne, stop
+from tests.e2e.conftest import ARTIFACTS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True), pytest.mark.timeout(240)]
-
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-ARTIFACTS = PROJECT_ROOT / "test-artifacts"
-
 
 @pytest.fixture
 def daphne_server(tmp_path, site_for_port):
@@ -48,19 +37,6 @@ def site_for_port(db):
         bot_enabled=False,  # these tests are about the customer-agent channel; test_bot_flows.py covers the bot
     )
     return port
-
-
-@pytest.fixture
-def browser(monkeypatch):
-    executable = shutil.which("chromium")
-    assert executable, "Debian's chromium is required: `make test` installs it"
-    # Playwright's sync API keeps an event loop running on this thread; the ORM calls this test
-    # makes between browser steps are still plain synchronous calls.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_FLAGS)
-        yield browser
-        browser.close()
 
 
 def agent_logs_in(page: Page, base: str) -> None:

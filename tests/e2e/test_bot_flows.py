@@ -1,0 +1,72 @@
+"""The bot end to end in headless Chromium: a signed-in demo customer asks a question and gets a
+cited answer, then returns an order through an action card, all through the real widget,
+Daphne, the offline responder and the demo shop over HTTP."""
+
+from __future__ import annotations
+
+import pytest
+from django.conf import settings
+from playwright.sync_api import expect
+
+from conversations.models import WidgetSite
+from demoshop.models import Order
+from demoshop.seed import demoshop_seed
+from knowledge.indexing import article_index
+from knowledge.models import Article
+from knowledge.services import article_save
+from tests.conftest import free_port, start_daphne, stop
+from tests.e2e.conftest import ARTIFACTS
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True), pytest.mark.timeout(240)]
+
+
+@pytest.fixture
+def bot_server(tmp_path):
+    port = free_port()
+    WidgetSite.objects.create(key=settings.DEMO_SITE_KEY, name="Acme Outfitters",
+                              allowed_origins=[f"http://127.0.0.1:{port}"])
+    demoshop_seed()
+    article = article_save(article=Article(
+        slug="returns", title="Returns and refunds", status="published",
+        body="# Returning an order\n\nYou can return delivered items within 30 days for a full refund."))
+    assert article_index(article_id=article.pk) == "indexed"
+    process = start_daphne(port, tmp_path / "daphne.log", COMMERCE_API_URL=f"http://127.0.0.1:{port}/demoshop/api")
+    yield {"url": f"http://127.0.0.1:{port}", "log": tmp_path / "daphne.log"}
+    stop(process)
+
+
+def test_a_signed_in_customer_gets_a_cited_answer_and_returns_an_order_through_an_action_card(bot_server, browser):
+    delivered = Order.objects.get(customer__external_id="cust_1001", status="delivered").number
+    page = browser.new_context(viewport={"width": 1100, "height": 800}).new_page()
+    try:
+        page.goto(f"{bot_server['url']}/?as=cust_1001")
+        page.locator("#supportbot-widget .launcher").click()
+        box = page.locator("#supportbot-widget textarea")
+
+        box.fill("How long do I have to return something for a refund?")
+        box.press("Enter")
+        answer = page.locator("#supportbot-widget .row.role-bot .bubble", has_text="30 days")
+        expect(answer).to_be_visible(timeout=20_000)
+        chip = page.locator("#supportbot-widget a.chip", has_text="Returns and refunds")
+        expect(chip).to_have_attribute("href", f"{bot_server['url']}/help/returns/#returning-an-order")
+
+        box.fill(f"I want to return order {delivered} please")
+        box.press("Enter")
+        card = page.locator("#supportbot-widget .action-card").first
+        expect(card).to_contain_text(f"Return order {delivered}", timeout=20_000)
+        expect(card).to_contain_text("Waiting for your confirmation")
+        card.locator("button.action-confirm").click()
+        expect(page.locator("#supportbot-widget .bubble", has_text="Done: return order")).to_be_visible(timeout=20_000)
+        expect(card.locator("button.action-confirm")).to_be_disabled()
+        assert Order.objects.get(number=delivered).status == "returned"
+
+        page.reload()  # the decided card stays decided
+        page.locator("#supportbot-widget .launcher").click()
+        card = page.locator("#supportbot-widget .action-card").first
+        expect(card).to_contain_text("Done", timeout=20_000)
+        expect(card.locator("button.action-confirm")).to_be_disabled()
+    except Exception:
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "bot-flow.png"))
+        print(bot_server["log"].read_text()[-4000:])
+        raise
