@@ -25,9 +25,21 @@ from conversations.models import WidgetSite
 from conversations.services.demo import support_agents_group_ensure
 from conversations.services.widget_sessions import widget_session_open
 
+pytest_plugins = ["tests.bot_support"]
+
 ORIGIN = "http://shop.test"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_limits():
+    """Rate-limit and budget counters live in Redis, which outlives the test database: start each
+    test from zero so ids reused across runs do not inherit old strikes."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
 
 
 @pytest.fixture

@@ -37,7 +37,7 @@ _STREET_LINE = re.compile(
     re.IGNORECASE,
 )
 _MILITARY = re.compile(
-    r"\b(?:(?:unit|psc)[ \t]+\d{1,5}[ \t]+box[ \t]+\d{1,5}|us[ns]{1,2}v?[ \t]+" + _W + r")[ \t]*\n[ \t]*[AFD]PO[ \t]+A[AEP][ \t]+\d{5}\b",
+    r"\b(?:(?:unit|psc)[ \t]+\d{1,5},?[ \t]+box[ \t]+\d{1,5}|us[a-z]{1,3}[ \t]+" + _W + r")[ \t]*\n[ \t]*[AFD]PO[ \t]+A[AEP][ \t]+\d{5}\b",
     re.IGNORECASE,
 )
 # Street, then house number, at the start of a line of a multi-line block: "11 Školní 939",
@@ -45,6 +45,12 @@ _MILITARY = re.compile(
 # sentence is not taken for an address.
 _LINE_START_STREET = re.compile(
     r"(?:^|(?<=\n))[ \t>?]*(?P<value>(?:\d{1,5}[ \t]+)?(?:" + _W + r"[ \t]+){0,3}" + _W + r"[ \t]+\d{1,5}[a-z]?\.?)(?=[ \t]*(?:,|\n))",
+)
+# "lives on Allen Field", "the station is on Reginald Cove": a capitalized street name after a
+# preposition, without a house number.
+_NAMED_STREET = re.compile(
+    r"\b(?:on|at|in|to|along|off)[ \t]+(?:the[ \t]+corner[ \t]+of[ \t]+)?(?P<value>(?:[A-Z][a-zà-ÿ'-]+[ \t]+){1,3}(?i:"
+    + _STREET_TYPES + r")\b\.?)"
 )
 _PO_BOX = re.compile(r"\b(?:p\.?[ \t]?o\.?[ \t]?box|post office box)[ \t]*\d{1,7}\b", re.IGNORECASE)
 _CONTINENTAL = re.compile(r"\b[^\W\d_]+(?:straße|strasse|straat|weg|gasse|platz|allee|laan|vej|gade)[ \t]+\d{1,4}[a-z]?\b",
@@ -85,7 +91,8 @@ class StreetAddressRecognizer(EntityRecognizer):
 
     def analyze(self, text, entities, nlp_artifacts=None):  # noqa: ANN001 (Presidio's signature)
         spans = [m.span() for pattern in (_STREET_LINE, _MILITARY, _PO_BOX, _CONTINENTAL) for m in pattern.finditer(text)]
-        spans += [m.span("value") for pattern in (_CUED, _ZIP_CUED, _LINE_START_STREET) for m in pattern.finditer(text)]
+        spans += [m.span("value") for pattern in (_CUED, _ZIP_CUED, _LINE_START_STREET, _NAMED_STREET)
+                  for m in pattern.finditer(text)]
         results = []
         for start, end in spans:
             end = self._extend(text, end)
@@ -115,7 +122,7 @@ NAME_PATTERNS = [
     # "my name is jane smith", "this is Jane", "name: Jane Smith"
     re.compile(
         r"\b(?:hi|hello|hey|dear|my name is|my name's|name is|name:|i am called|i'm called|this is|signed|regards,|thanks,|cheers,|"
-        r"sincerely,|called|call me|says|said|directed by:?|starring|sung by|last name\??|first name\??|change it to|"
+        r"sincerely,|called|call me|calls me|says|said|directed by:?|starring|sung by|last name\??|first name\??|change it to|"
         r"full name|account holder|cardholder|card holder|recipient|guardian|beneficiary|spouse|"
         r"husband|wife|son|daughter|contact person|attention|attn:?|c/o)\s+(?P<value>[A-Z][a-zA-ZÀ-ÿ'-]+(?:\s+[A-Z][a-zA-ZÀ-ÿ'-]+){0,2})"
     ),

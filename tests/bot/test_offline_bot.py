@@ -9,7 +9,7 @@ from asgiref.sync import sync_to_async
 
 from conversations.models import ActionAttempt, ActionCall, Conversation
 from demoshop.models import Order
-from tests.bot.conftest import Chat, opened
+from tests.bot_support import Chat, opened
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
 

@@ -1,4 +1,4 @@
-"""Bot fixtures: the demo shop served over real HTTP (pytest-django's live server), a few
+"""Bot fixtures and helpers (a pytest plugin loaded by tests/conftest.py): the demo shop served over real HTTP (pytest-django's live server), a few
 indexed articles, the fake OpenAI-compatible model server, and a widget socket."""
 
 from __future__ import annotations
