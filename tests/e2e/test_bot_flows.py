@@ -50,6 +50,14 @@ def test_a_signed_in_customer_gets_a_cited_answer_and_returns_an_order_through_a
         chip = page.locator("#supportbot-widget a.chip", has_text="Returns and refunds")
         expect(chip).to_have_attribute("href", f"{bot_server['url']}/help/returns/#returning-an-order")
 
+        # Customer and bot text is rendered as text: an XSS payload stays inert.
+        box.fill('<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>')
+        box.press("Enter")
+        expect(page.locator("#supportbot-widget .bubble", has_text="<img src=x")).to_be_visible(timeout=10_000)
+        expect(page.locator("#supportbot-widget .row.role-bot")).to_have_count(2, timeout=20_000)
+        assert page.locator("#supportbot-widget .bubble img, #supportbot-widget .bubble script").count() == 0
+        assert page.evaluate("window.__xss") is None
+
         box.fill(f"I want to return order {delivered} please")
         box.press("Enter")
         card = page.locator("#supportbot-widget .action-card").first
