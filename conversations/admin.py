@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from conversations.models import Conversation, Customer, Message, WidgetSite
+from conversations.models import ActionAttempt, ActionCall, Conversation, Customer, Message, ModelCall, WidgetSite
 
 
 @admin.register(WidgetSite)
@@ -54,3 +54,35 @@ class ConversationAdmin(admin.ModelAdmin):
     readonly_fields = ("public_id", "last_seq", "created_at", "updated_at", "last_message_at", "resolved_at")
     inlines = [MessageInline]
     list_select_related = ("site", "customer", "assignee")
+
+
+class ActionAttemptInline(admin.TabularInline):
+    model = ActionAttempt
+    extra = 0
+    can_delete = False
+    readonly_fields = ["started_at", "duration_ms", "http_status", "outcome", "error_code", "replayed"]
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(ActionCall)
+class ActionCallAdmin(admin.ModelAdmin):
+    list_display = ["proposed_at", "tool", "status", "conversation", "customer_id", "decided_by"]
+    list_filter = ["status", "tool"]
+    readonly_fields = ["public_id", "conversation", "tool", "arguments", "summary", "status", "idempotency_key",
+                       "customer_id", "result", "error_code", "proposed_at", "expires_at", "decided_at", "decided_by"]
+    inlines = [ActionAttemptInline]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(ModelCall)
+class ModelCallAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "model", "outcome", "prompt_tokens", "completion_tokens", "cost_usd", "ttft_ms", "total_ms"]
+    list_filter = ["model", "outcome", "prompt_version"]
+    readonly_fields = [f.name for f in ModelCall._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False

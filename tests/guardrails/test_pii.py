@@ -117,3 +117,26 @@ def test_pii_eval_reports_recall_and_precision(tmp_path):
     scores = json.loads(out.getvalue())
     assert scores["recall"] == 1.0 and scores["precision"] == 1.0
     assert scores["recall_by_label"] == {"PERSON": 1.0, "PHONE_NUMBER": 1.0}
+
+
+def test_revealing_vault_values_needs_the_permission_and_is_audited(client, admin_user, alice, widget_session):
+    from django.contrib.auth.models import Permission
+
+    from guardrails.models import GuardrailEvent
+
+    text_redact(conversation_id=widget_session.conversation.pk, text="mail ann@example.com")
+    entry = PiiVaultEntry.objects.get()
+    form = {"action": "reveal", "_selected_action": [entry.pk]}
+    alice.user_permissions.add(Permission.objects.get(codename="view_piivaultentry"))
+    client.force_login(alice)
+    denied = client.post("/admin/guardrails/piivaultentry/", form)
+    assert b"ann@example.com" not in denied.content and not GuardrailEvent.objects.exists()
+
+    client.force_login(admin_user)
+    listing = client.get("/admin/guardrails/piivaultentry/").content
+    assert b"<EMAIL_ADDRESS_1>" in listing or b"&lt;EMAIL_ADDRESS_1&gt;" in listing
+    assert b"ann@example.com" not in listing
+    revealed = client.post("/admin/guardrails/piivaultentry/", form)
+    assert b"ann@example.com" in revealed.content
+    event = GuardrailEvent.objects.get(kind="pii_revealed")
+    assert event.actor == admin_user and event.detail == {"placeholders": ["<EMAIL_ADDRESS_1>"]}
