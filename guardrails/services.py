@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from guardrails.injection.detector import InjectionVerdict, get_injection_detector
+from guardrails.injection.detector import InjectionVerdict, get_injection_detector, untrusted_text_check
 from guardrails.models import GuardrailEvent
 from guardrails.pii.vault import vault_placeholders_assign
 
@@ -31,28 +31,6 @@ def inbound_message_check(*, conversation_id: int, site_id: int, text: str,
             site_id=site_id, detail={"score": round(verdict.score, 3), "reasons": verdict.reasons, "text": text[:500]},
         )
     return verdict
-
-
-def untrusted_text_flagged(*, text: str) -> InjectionVerdict:
-    return get_injection_detector().check(text)
-
-
-def context_chunks_filter(*, conversation_id: int, chunks: list[Any]) -> list[Any]:
-    """Retrieved chunks that look like instructions are dropped from the prompt and reported to
-    editors (indirect injection through the knowledge base)."""
-    kept = []
-    for chunk in chunks:
-        verdict = untrusted_text_flagged(text=chunk.text)
-        if verdict.flagged:
-            guardrail_event_record(
-                kind=GuardrailEvent.Kind.CONTEXT_DROPPED, action=GuardrailEvent.Action.DROPPED,
-                conversation_id=conversation_id,
-                detail={"source": "knowledge_chunk", "chunk_id": chunk.chunk_id, "article_id": chunk.article_id,
-                        "article": chunk.article_title, "reasons": verdict.reasons},
-            )
-        else:
-            kept.append(chunk)
-    return kept
 
 
 def tool_result_redact(*, conversation_id: int, data: Any) -> Any:
@@ -85,7 +63,7 @@ def tool_result_redact(*, conversation_id: int, data: Any) -> Any:
             return out
         if isinstance(node, list):
             return [rebuild(item) for item in node]
-        if isinstance(node, str) and len(node) > 24 and untrusted_text_flagged(text=node).flagged:
+        if isinstance(node, str) and len(node) > 24 and untrusted_text_check(node).flagged:
             guardrail_event_record(kind=GuardrailEvent.Kind.CONTEXT_DROPPED, action=GuardrailEvent.Action.DROPPED,
                                    conversation_id=conversation_id, detail={"source": "tool_result"})
             return UNTRUSTED_REMOVED

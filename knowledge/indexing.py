@@ -15,6 +15,9 @@ from django.db import transaction
 from django.db.models import Value
 from django.utils import timezone
 
+from guardrails.injection.detector import untrusted_text_check
+from guardrails.models import GuardrailEvent
+from guardrails.services import guardrail_event_record
 from knowledge.chunking import ChunkDraft, chunk_markdown
 from knowledge.embeddings import get_embedder
 from knowledge.models import Article, Chunk
@@ -44,6 +47,7 @@ def article_index(*, article_id: int) -> str:
     ) or chunk_markdown(article.title)  # a body-less article is still findable by its title
     embedder = get_embedder()
     vectors = embedder.embed([embedding_input(article.title, d) for d in drafts])
+    flagged = _instruction_like(drafts)
 
     with transaction.atomic():
         current = Article.objects.select_for_update().filter(pk=article_id).first()
@@ -64,6 +68,7 @@ def article_index(*, article_id: int) -> str:
                 embedding_model=embedder.model_name,
                 audience=current.audience,
                 search_vector="",
+                looks_like_instructions=draft.ordinal in flagged,
             )
             for draft, vector in zip(drafts, vectors)
         )
@@ -72,10 +77,23 @@ def article_index(*, article_id: int) -> str:
             + SearchVector("heading_path", weight="B", config=SEARCH_CONFIG)
             + SearchVector("text", weight="C", config=SEARCH_CONFIG)
         )
+        note = ""
+        if flagged:
+            note = (f"{len(flagged)} chunk(s) read like instructions to the assistant (sections: "
+                    f"{', '.join(flagged.values())}) and are left out of answers; rephrase them.")
+            for ordinal, heading in flagged.items():
+                guardrail_event_record(kind=GuardrailEvent.Kind.CONTEXT_DROPPED, action=GuardrailEvent.Action.DROPPED,
+                                       detail={"source": "knowledge_chunk", "article_id": article_id, "ordinal": ordinal,
+                                               "article": current.title, "section": heading})
         Article.objects.filter(pk=article_id).update(
-            index_state=Article.IndexState.INDEXED, index_error="", indexed_at=timezone.now()
+            index_state=Article.IndexState.INDEXED, index_error=note, indexed_at=timezone.now()
         )
     return "indexed"
+
+
+def _instruction_like(drafts: list[ChunkDraft]) -> dict[int, str]:
+    """ordinal -> section heading of the chunks that read like instructions to the assistant."""
+    return {d.ordinal: d.heading_path or "(top)" for d in drafts if untrusted_text_check(d.text).flagged}
 
 
 def article_index_failed(*, article_id: int, error: str) -> None:

@@ -93,6 +93,9 @@ class Chunk(models.Model):
     # (a join would make Postgres sort every vector exactly). Kept in step by article_save.
     audience = models.CharField(max_length=20, choices=Article.Audience.choices, default=Article.Audience.PUBLIC)
     search_vector = SearchVectorField()
+    # Checked once, when indexed: a chunk that reads like instructions to the assistant (indirect
+    # prompt injection through the knowledge base) never enters a prompt.
+    looks_like_instructions = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -38,7 +38,7 @@ _CHUNK = Chunk._meta.db_table
 _ARTICLE = Article._meta.db_table
 # Only published articles have chunks (article_save deletes them on unpublish, in the same
 # transaction), so filtering the chunk row is enough, and it lets the HNSW index drive the scan.
-_FILTER = "c.audience = ANY(%(audiences)s) AND c.embedding_model = %(model)s"
+_FILTER = "c.audience = ANY(%(audiences)s) AND c.embedding_model = %(model)s AND NOT c.looks_like_instructions"
 _SEARCH_SQL = f"""
 WITH q AS (
     SELECT %(vector)s::vector AS v,

@@ -43,11 +43,7 @@ from guardrails.limits import abuse_strike, token_budget_check, token_budget_spe
 from guardrails.models import GuardrailEvent
 from guardrails.output import output_check
 from guardrails.pii.vault import placeholders_in, vault_values
-from guardrails.services import (
-    context_chunks_filter,
-    guardrail_event_record,
-    inbound_message_check,
-)
+from guardrails.services import guardrail_event_record, inbound_message_check
 from knowledge.embeddings import get_embedder, local_minilm
 from knowledge.selectors import Retrieval, RetrievedChunk, knowledge_search
 from supportbot.llm.gateway import ModelUnavailable, get_gateway, model_configured
@@ -57,6 +53,7 @@ logger = logging.getLogger(__name__)
 REFUSAL = ("I can only help with questions about our products, orders and policies. "
            "Could you tell me what you need help with?")
 LOOP_CAP_REPLY = "I couldn't finish that on my own, so I'm bringing in a person from our team."
+DELTA_COALESCE_SECONDS = 0.05
 
 
 @dataclass
@@ -70,28 +67,39 @@ class TurnState:
 
 
 class DeltaStream:
-    """Publishes streamed text, holding back a possibly unfinished placeholder ("<EMAIL_AD") so a
-    placeholder always reaches the widget whole and can be re-hydrated there."""
+    """Publishes streamed text. The first piece goes out at once (time to first delta is what the
+    customer feels); later pieces are coalesced for DELTA_COALESCE_SECONDS, one channel-layer
+    message instead of one per token. A possibly unfinished placeholder ("<EMAIL_AD") is held
+    back, so a placeholder always reaches the widget whole and can be re-hydrated there."""
 
     def __init__(self, *, public_id: str, turn: TurnState) -> None:
-        self.public_id, self.turn, self.held = public_id, turn, ""
+        self.public_id, self.turn = public_id, turn
+        self.pending = ""
+        self.last_sent = 0.0
 
     async def feed(self, piece: str) -> None:
-        text = self.held + piece
-        cut = text.rfind("<")
-        if cut != -1 and ">" not in text[cut:] and len(text) - cut < 40:
-            text, self.held = text[:cut], text[cut:]
-        else:
-            self.held = ""
-        if text:
-            if self.turn.first_delta_at is None:
-                self.turn.first_delta_at = time.perf_counter()
-            await events.publish_delta(public_id=self.public_id, turn_id=self.turn.turn_id, text=text)
+        self.pending += piece
+        now = time.perf_counter()
+        if self.turn.first_delta_at is not None and now - self.last_sent < DELTA_COALESCE_SECONDS:
+            return
+        await self._send(final=False)
 
     async def flush(self) -> None:
-        if self.held:
-            held, self.held = self.held, ""
-            await events.publish_delta(public_id=self.public_id, turn_id=self.turn.turn_id, text=held)
+        await self._send(final=True)
+
+    async def _send(self, *, final: bool) -> None:
+        text = self.pending
+        cut = text.rfind("<")
+        if not final and cut != -1 and ">" not in text[cut:] and len(text) - cut < 40:
+            text, self.pending = text[:cut], text[cut:]
+        else:
+            self.pending = ""
+        if not text:
+            return
+        self.last_sent = time.perf_counter()
+        if self.turn.first_delta_at is None:
+            self.turn.first_delta_at = self.last_sent
+        await events.publish_delta(public_id=self.public_id, turn_id=self.turn.turn_id, text=text)
 
 
 async def turn_run(*, conversation_id: int, up_to_seq: int) -> None:
@@ -127,12 +135,11 @@ async def _respond(loaded: TurnInput, turn: TurnState) -> TurnOutput:
         handoff = Conversation.HandoffReason.USAGE_LIMIT if strikes >= settings.LIMIT_ABUSE_STRIKES else None
         return TurnOutput(text=REFUSAL, extras={"guardrail": "injection"}, state=loaded.state, handoff_reason=handoff)
 
-    # Stage 2: retrieval, with the audience the customer's identity allows, minus untrusted chunks.
+    # Stage 2: retrieval, with the audience the customer's identity allows. Chunks that read like
+    # instructions were flagged when indexed and never come back from the search.
     same_model = get_embedder() is local_minilm()
     retrieval = await db(knowledge_search)(question=loaded.question, audience="verified" if loaded.customer_id else "anonymous",
                                            query_vector=vector if same_model else None)
-    chunks = await db(context_chunks_filter)(conversation_id=loaded.conversation_id, chunks=retrieval.chunks)
-    retrieval = Retrieval(chunks=chunks, confident=retrieval.confident and bool(chunks))
 
     # Stage 3: respond. The model when configured and within budget; the offline responder otherwise.
     actor = Actor(conversation_id=loaded.conversation_id, customer_id=loaded.customer_id)

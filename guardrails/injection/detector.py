@@ -68,6 +68,20 @@ class InjectionDetector:
         return InjectionVerdict(flagged=bool(heuristics) or score >= self.threshold, score=score, reasons=reasons)
 
 
+def untrusted_text_check(text: str) -> InjectionVerdict:
+    """For knowledge chunks and tool results: phrase heuristics and hidden-text tricks only. The
+    classifier is calibrated on what customers type; reference text full of imperatives ("press
+    and hold", "agents can override") would trip it, and this check needs no model."""
+    normalized = normalize(text)
+    heuristics = heuristic_reasons(normalized.text)
+    hiding = [r for r in normalized.reasons if r in ("invisible_characters", "hidden_comment", "base64_payload",
+                                                     "rot13_payload")]
+    # Text hidden from readers (invisible characters, comments, encoded blobs) has no business in
+    # an article or an API answer, whatever it says.
+    flagged = bool(heuristics) or bool(hiding)
+    return InjectionVerdict(flagged=flagged, score=1.0 if flagged else 0.0, reasons=normalized.reasons + heuristics)
+
+
 _build_lock = threading.Lock()
 
 

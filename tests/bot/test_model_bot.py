@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
 
 async def test_it_streams_a_grounded_answer_with_a_citation_and_records_usage(bot_site, articles, model_server):
     model_server.script(Reply(text="You can return delivered items within 30 days for a full refund [1].",
-                              prompt_tokens=420, completion_tokens=16))
+                              prompt_tokens=420, completion_tokens=16, seconds_per_token=0.03))
     session = await opened(bot_site)
     async with Chat(session) as chat:
         await chat.say("How long do I have to send something back? I'm Jane Doe, jane.doe@example.com")
