@@ -11,6 +11,7 @@ placeholders, and results are redacted before the model or the database sees the
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -242,8 +243,14 @@ TOOLS: dict[str, ToolSpec] = {spec.name: spec for spec in [
 ]}
 
 
+@lru_cache(maxsize=1)
+def _schemas() -> tuple[dict[str, Any], ...]:
+    return tuple(spec.schema() for spec in TOOLS.values())
+
+
 def tool_schemas() -> list[dict[str, Any]]:
-    return [spec.schema() for spec in TOOLS.values()]
+    """The tools as the model sees them (built once: pydantic's schema generation is slow)."""
+    return list(_schemas())
 
 
 async def tool_run(*, actor: Actor, name: str, raw_arguments: str) -> ToolOutcome:

