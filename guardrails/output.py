@@ -53,7 +53,7 @@ def output_check(
     foreign = placeholders_in(text) - conversation_placeholders
     if foreign:
         reasons.append("unknown_placeholder")
-    for span in get_detector().detect(text):
+    for span in get_detector().detect_patterns(text):
         value = text[span.start:span.end]
         if value not in context_text and not placeholders_in(value):
             reasons.append(f"pii_{span.type.lower()}")

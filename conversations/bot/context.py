@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Max
 
 from conversations.models import Conversation, Message
 from conversations.services.conversations import conversation_request_human
@@ -83,9 +82,3 @@ def turn_output_post(*, conversation_id: int, up_to_seq: int, output: TurnOutput
         if reason:
             conversation_request_human(conversation_id=conversation_id, reason=reason)
         return message
-
-
-def unanswered_max_seq(*, conversation_id: int) -> int | None:
-    conversation = Conversation.objects.get(pk=conversation_id)
-    return conversation.messages.filter(role=Message.Role.CUSTOMER, seq__gt=conversation.bot_answered_seq).aggregate(
-        top=Max("seq"))["top"]

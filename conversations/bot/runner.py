@@ -17,14 +17,15 @@ import socket
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from conversations.async_db import call_service, db
-from conversations.bot.context import TurnOutput, turn_output_post, unanswered_max_seq
+from conversations.bot.context import TurnOutput, turn_output_post
 from conversations.bot.turn import turn_run
 from conversations.events import publish_collected
-from conversations.models import Conversation, Message
+from conversations.models import Conversation, Message, WidgetSite
 
 logger = logging.getLogger(__name__)
 
@@ -38,16 +39,27 @@ def _unanswered() -> Exists:
                                          seq__gt=OuterRef("bot_answered_seq")))
 
 
+_CLAIM_SQL = f"""
+UPDATE {Conversation._meta.db_table} AS c
+SET bot_lease_owner = %(owner)s, bot_lease_until = %(now)s + make_interval(secs => %(lease)s)
+FROM {WidgetSite._meta.db_table} AS s
+WHERE c.id = %(id)s AND c.status = 'bot' AND s.id = c.site_id AND s.bot_enabled
+  AND (c.bot_lease_until IS NULL OR c.bot_lease_until < %(now)s)
+  AND EXISTS (SELECT 1 FROM {Message._meta.db_table} m
+              WHERE m.conversation_id = c.id AND m.role = 'customer' AND m.seq > c.bot_answered_seq)
+RETURNING (SELECT max(m.seq) FROM {Message._meta.db_table} m WHERE m.conversation_id = c.id AND m.role = 'customer')
+"""
+
+
 def turn_lease_claim(*, conversation_id: int, owner: str = OWNER) -> int | None:
-    """Claim the conversation's turn lease; the newest unanswered customer seq, or None when there
-    is nothing to answer or another process holds the lease."""
-    now = timezone.now()
-    claimed = (Conversation.objects.filter(pk=conversation_id, status=Conversation.Status.BOT, site__bot_enabled=True)
-               .filter(Q(bot_lease_until__isnull=True) | Q(bot_lease_until__lt=now)).filter(_unanswered())
-               .update(bot_lease_owner=owner, bot_lease_until=now + timedelta(seconds=settings.BOT_LEASE_SECONDS)))
-    if not claimed:
-        return None
-    return unanswered_max_seq(conversation_id=conversation_id)
+    """Claim the conversation's turn lease (one statement, the hottest query of a turn); return
+    the newest customer seq to answer, or None when there is nothing to answer or another process
+    holds the lease."""
+    with connection.cursor() as cursor:
+        cursor.execute(_CLAIM_SQL, {"owner": owner, "now": timezone.now(), "lease": settings.BOT_LEASE_SECONDS,
+                                    "id": conversation_id})
+        row = cursor.fetchone()
+    return row[0] if row else None
 
 
 def turn_lease_release(*, conversation_id: int, owner: str = OWNER) -> None:

@@ -11,9 +11,9 @@ placeholders, and results are redacted before the model or the database sees the
 from __future__ import annotations
 
 import json
-from functools import lru_cache
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError

@@ -59,6 +59,20 @@ class PiiDetector:
         return _merged(spans)
 
 
+    def detect_patterns(self, text: str) -> list[PiiSpan]:
+        """Pattern recognizers only, without the spaCy pipeline (a tenth of the cost): for scanning
+        the bot's own replies, where the risk is contact and payment data the model should never
+        have (it only ever saw placeholders), not names."""
+        spans = []
+        for recognizer in self._analyzer.registry.recognizers:
+            if recognizer.name == "SpacyRecognizer" or recognizer.supported_entities == ["PERSON"]:
+                continue
+            for result in recognizer.analyze(text=text, entities=list(REDACTED_TYPES), nlp_artifacts=None) or []:
+                if result.score >= self.score_threshold and result.entity_type in REDACTED_TYPES:
+                    spans.append(PiiSpan(result.entity_type, result.start, result.end))
+        return _merged(spans)
+
+
 def _merged(spans: list[PiiSpan]) -> list[PiiSpan]:
     merged: list[PiiSpan] = []
     for span in sorted(spans, key=lambda s: (s.start, -s.end)):
