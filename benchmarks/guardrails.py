@@ -1,0 +1,132 @@
+"""Guardrails benchmark (not a test): PII redaction and injection-check latency and throughput,
+with the dev-set scores, against out-of-the-box Presidio measured in the same run.
+
+  * redaction: our detector (Presidio + support recognizers, spaCy small) on a generated corpus of
+    support-style messages from the dev templates (tests/guardrails/pii_corpus.py);
+  * baseline:  Presidio's default AnalyzerEngine with the same spaCy model on the same messages;
+  * injection: the layered detector (normalization, heuristics, MiniLM classifier) per message;
+  * scores:    character recall/precision on ../shared/data/pii_generated_small.json (our detector
+    and the baseline), and recall / false-positive rate on the prompt-injection test split plus
+    the false-positive rate on the stackfaq support questions.
+
+Results are printed and written as JSON to benchmarks/results/guardrails.json.
+
+    .venv/bin/python benchmarks/guardrails.py [--messages 500]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+SHARED = ROOT.parent / "shared" / "data"
+
+
+def timed(function, items: list) -> dict:
+    latencies = []
+    started = time.perf_counter()
+    for item in items:
+        t = time.perf_counter()
+        function(item)
+        latencies.append((time.perf_counter() - t) * 1000)
+    wall = time.perf_counter() - started
+    ordered = sorted(latencies)
+    return {"p50_ms": round(statistics.median(ordered), 2), "p95_ms": round(ordered[int(0.95 * (len(ordered) - 1))], 2),
+            "messages_per_s": round(len(items) / wall, 1), "n": len(items)}
+
+
+class OutOfTheBoxPresidio:
+    """Presidio's default analyzer and recognizers, the same spaCy model: the baseline."""
+
+    def __init__(self, model: str) -> None:
+        from presidio_analyzer import AnalyzerEngine
+        from presidio_analyzer.nlp_engine import NlpEngineProvider
+
+        from guardrails.pii.engine import PiiSpan, _offline_tldextract
+
+        _offline_tldextract()
+        engine = NlpEngineProvider(nlp_configuration={"nlp_engine_name": "spacy",
+                                                      "models": [{"lang_code": "en", "model_name": model}]}).create_engine()
+        self.analyzer = AnalyzerEngine(nlp_engine=engine)
+        self.span = PiiSpan
+        self.score_threshold = 0.4
+
+    def detect(self, text: str):
+        return [self.span(r.entity_type, r.start, r.end) for r in self.analyzer.analyze(text=text, language="en")]
+
+
+def injection_scores(detector) -> dict:
+    rows = [json.loads(line) for line in (SHARED / "prompt_injections_test.jsonl").read_text().splitlines() if line.strip()]
+    attacks = [r["text"] for r in rows if r["label"] == 1]
+    benign = [r["text"] for r in rows if r["label"] == 0]
+    pairs = json.loads((SHARED / "stackfaq.json").read_text())["root"]["qapair"]
+    support = [q for p in pairs for q in p["rephr"] if isinstance(q, str) and len(q.strip()) > 3]
+    flagged = lambda texts: sum(detector.check(t).flagged for t in texts)  # noqa: E731
+    return {"test_recall": round(flagged(attacks) / len(attacks), 4), "test_attacks": len(attacks),
+            "test_false_positive_rate": round(flagged(benign) / len(benign), 4), "test_benign": len(benign),
+            "support_questions_false_positive_rate": round(flagged(support) / len(support), 4),
+            "support_questions": len(support)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--messages", type=int, default=500)
+    parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "results" / "guardrails.json")
+    args = parser.parse_args()
+
+    os.environ.setdefault("SUPPORTBOT_DATA_DIR", str(ROOT / ".data" / "bench"))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "supportbot.settings.base")
+    import django
+
+    django.setup()
+    import logging
+
+    logging.getLogger("presidio-analyzer").setLevel(logging.ERROR)  # the default engine warns per unmapped label
+    import torch
+    from django.conf import settings
+
+    from guardrails.injection.detector import get_injection_detector
+    from guardrails.pii.engine import get_detector
+    from guardrails.pii.evaluation import pii_evaluate
+    from guardrails.redaction import text_redact_anonymously
+    from tests.guardrails.pii_corpus import generate
+
+    torch.set_num_threads(settings.WEB_TORCH_THREADS)  # as in a web process
+    corpus = [s["full_text"] for s in generate(args.messages, seed=21)]
+    ours, baseline = get_detector(), OutOfTheBoxPresidio(settings.PII_SPACY_MODEL)
+    injection = get_injection_detector()
+    for warm in corpus[:20]:
+        ours.detect(warm), baseline.detect(warm), injection.check(warm)
+
+    dev = json.loads((SHARED / "pii_generated_small.json").read_text())
+    result = {
+        "benchmark": "guardrails",
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "redaction": timed(lambda t: text_redact_anonymously(text=t), corpus),
+        "presidio_out_of_the_box": timed(baseline.detect, corpus),
+        "injection_check": timed(injection.check, corpus),
+        "pii_dev_set": {
+            "ours": {k: v for k, v in pii_evaluate(detector=ours, samples=dev).as_dict().items() if k != "latency_ms"},
+            "presidio_out_of_the_box": {k: v for k, v in pii_evaluate(detector=baseline, samples=dev).as_dict().items()
+                                        if k != "latency_ms"},
+        },
+        "injection_dev_set": injection_scores(injection),
+    }
+    result["redaction_vs_baseline_p50"] = round(result["redaction"]["p50_ms"] / result["presidio_out_of_the_box"]["p50_ms"], 2)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(result, indent=1))
+    print(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
