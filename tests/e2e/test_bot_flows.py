@@ -78,3 +78,35 @@ def test_a_signed_in_customer_gets_a_cited_answer_and_returns_an_order_through_a
         page.screenshot(path=str(ARTIFACTS / "bot-flow.png"))
         print(bot_server["log"].read_text()[-4000:])
         raise
+
+
+def test_the_terminal_client_speaks_the_same_protocol(bot_server):
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import PROJECT_ROOT, child_env
+
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "chat", "--as", "cust_1001", "--url", bot_server["url"]],
+        cwd=PROJECT_ROOT, env=child_env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        process.stdin.write("How long do I have to return something for a refund?\n")
+        process.stdin.flush()
+        seen = ""
+        deadline = time.monotonic() + 60
+        while "source: Returns and refunds" not in seen and time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line:
+                break
+            seen += line
+        assert "Connected to Acme Outfitters as cust_1001" in seen
+        assert "30 days" in seen and "source: Returns and refunds" in seen, seen
+        process.stdin.write("/quit\n")
+        process.stdin.flush()
+        assert process.wait(timeout=20) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
