@@ -36,6 +36,8 @@ browser:
 bench: $(STAMP)
 	$(PY) benchmarks/chat_transport.py
 	$(PY) benchmarks/retrieval.py
+	$(PY) benchmarks/guardrails.py
+	$(PY) benchmarks/bot_turn.py
 
 check: $(STAMP)
 	$(PY) manage.py check --deploy --fail-level ERROR
