@@ -1,0 +1,48 @@
+"""A turn left unfinished by a dead process is re-run by the Celery worker (the beat task
+`recover_stalled_turns`), never silently dropped; one turn at a time per conversation."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from conversations.bot.runner import turn_lease_claim
+from conversations.models import Conversation, Message
+from conversations.services.messages import customer_message_post
+from conversations.tasks import recover_stalled_turns
+from tests.bot_support import open_session
+from tests.conftest import start_celery_worker, stop
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(180)]
+
+
+def test_a_turn_whose_process_died_is_re_run_by_the_worker(bot_site, articles, tmp_path):
+    session = open_session(bot_site)
+    conversation_id = session.conversation.pk
+    customer_message_post(conversation_id=conversation_id, text="How long do I have to return something for a refund?",
+                          client_id=uuid.uuid4())
+    # A process claimed the turn and died: its lease is still there, then expires.
+    assert turn_lease_claim(conversation_id=conversation_id, owner="dead-host:123") is not None
+    assert turn_lease_claim(conversation_id=conversation_id, owner="another:1") is None  # one turn at a time
+    Conversation.objects.filter(pk=conversation_id).update(
+        bot_lease_until=timezone.now() - timedelta(seconds=1),
+        last_customer_message_at=timezone.now() - timedelta(minutes=1),
+    )
+
+    worker = start_celery_worker(tmp_path / "worker.log", name="recovery-test")
+    try:
+        recover_stalled_turns.delay()
+        deadline = time.monotonic() + 90
+        while not Message.objects.filter(conversation_id=conversation_id, role="bot").exists():
+            assert time.monotonic() < deadline, (tmp_path / "worker.log").read_text()[-3000:]
+            time.sleep(0.3)
+    finally:
+        stop(worker)
+    reply = Message.objects.get(conversation_id=conversation_id, role="bot")
+    assert "30 days" in reply.text and reply.extras["citations"][0]["title"] == "Returns and refunds"
+    conversation = Conversation.objects.get(pk=conversation_id)
+    assert conversation.bot_answered_seq == 1 and conversation.bot_lease_until is None
