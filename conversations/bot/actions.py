@@ -106,9 +106,16 @@ def action_finish(*, action_id: int, outcome: dict[str, Any]) -> ActionCall:
 
 def _outcome_text(action: ActionCall) -> str:
     if action.status == ActionCall.Status.SUCCEEDED:
-        refund = (action.result.get("refund") or {})
-        extra = f" A refund of {refund['amount']} {refund['currency']} is on its way." if refund.get("amount") else ""
-        return f"Done: {action.summary[0].lower()}{action.summary[1:]}{extra}"
+        number = action.arguments.get("order_number", "")
+        if action.tool == "return_order":
+            refund = action.result.get("refund") or {}
+            return (f"Done: order {number} is registered as returned, and a refund of {refund.get('amount')} "
+                    f"{refund.get('currency')} is on its way to your original payment method.")
+        if action.tool == "cancel_order":
+            return f"Done: order {number} is cancelled."
+        if action.tool == "change_order_address":
+            return f"Done: order {number} will ship to {action.arguments.get('new_address')}."
+        return f"Done: your account address is now {action.arguments.get('new_address')}."
     if action.error_code == "not_allowed_in_state":
         return "I couldn't do that: the order has moved on since I proposed it. I'm bringing in a person to help."
     return "Something went wrong on our side and nothing was changed. I'm bringing in a person to help."

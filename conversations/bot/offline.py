@@ -128,14 +128,22 @@ def _knowledge_answer(retrieval: Retrieval) -> OfflineStep:
 
 
 def _excerpt(text: str, limit: int = 600) -> str:
-    """Whole sentences from the start of the chunk, without its heading line."""
-    lines = [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
-    body = " ".join(" ".join(lines).split())
-    if len(body) <= limit:
-        return body
-    cut = body[:limit]
-    end = max(cut.rfind(". "), cut.rfind("! "), cut.rfind("? "))
-    return (cut[: end + 1] if end > limit // 3 else cut.rstrip() + "…").strip()
+    """Whole lines from the start of the chunk, without its heading lines, cut at a sentence end
+    past `limit`. Lists keep their line breaks."""
+    lines = [" ".join(line.split()) for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    kept: list[str] = []
+    for line in lines:
+        if sum(len(k) + 1 for k in kept) + len(line) > limit:
+            room = limit - sum(len(k) + 1 for k in kept)
+            cut = line[:room]
+            end = max(cut.rfind(". "), cut.rfind("! "), cut.rfind("? "))
+            if end > room // 3:
+                kept.append(cut[: end + 1])
+            elif not kept:
+                kept.append(cut.rstrip() + "…")
+            break
+        kept.append(line)
+    return "\n".join(kept)
 
 
 def offline_tool_reply(*, tool: str, data: dict[str, Any]) -> str:

@@ -212,6 +212,11 @@ LOGGING = {
         "presidio-anonymizer": {"level": "WARNING"},
         "openai": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
+        # Beat sends the turn-recovery task every 15 s; its receipt and success lines would flood
+        # `make run`'s terminal. Failures are logged at ERROR and still show.
+        "celery.beat": {"level": "WARNING"},
+        "celery.worker.strategy": {"level": "WARNING"},
+        "celery.app.trace": {"level": "WARNING"},
     },
 }
 

@@ -64,7 +64,7 @@ def test_a_signed_in_customer_gets_a_cited_answer_and_returns_an_order_through_a
         expect(card).to_contain_text(f"Return order {delivered}", timeout=20_000)
         expect(card).to_contain_text("Waiting for your confirmation")
         card.locator("button.action-confirm").click()
-        expect(page.locator("#supportbot-widget .bubble", has_text="Done: return order")).to_be_visible(timeout=20_000)
+        expect(page.locator("#supportbot-widget .bubble", has_text=f"Done: order {delivered} is registered as returned")).to_be_visible(timeout=20_000)
         expect(card.locator("button.action-confirm")).to_be_disabled()
         assert Order.objects.get(number=delivered).status == "returned"
 

@@ -60,7 +60,8 @@ class Command(BaseCommand):
         actions: list[str] = []
         async with websockets.connect(ws_url, origin=origin) as socket:
             await socket.send(json.dumps({"type": "resume", "after_seq": 0}))
-            receiver = asyncio.create_task(self._receive(socket, actions))
+            receiver = asyncio.create_task(self._receive(socket, actions, base_url=ws_url.split("/ws/")[0]
+                                                         .replace("ws", "http", 1)))
             loop = asyncio.get_running_loop()
             try:
                 while True:
@@ -87,24 +88,26 @@ class Command(BaseCommand):
                     return None
         return {"type": "message", "client_id": str(uuid.uuid4()), "text": line}
 
-    async def _receive(self, socket, actions: list[str]) -> None:
-        streaming = False
+    async def _receive(self, socket, actions: list[str], *, base_url: str) -> None:
+        streamed = ""
         async for raw in socket:
             frame = json.loads(raw)
             kind = frame.get("type")
             if kind == "delta":
-                if not streaming:
+                if not streamed:
                     self.stdout.write("bot: ", ending="")
-                    streaming = True
+                streamed += frame["text"]
                 self.stdout.write(frame["text"], ending="")
-                self.stdout.flush()
             elif kind == "message" and frame["role"] != "customer":
-                if streaming:
-                    self.stdout.write("")  # the final message supersedes the streamed text
-                    streaming = False
-                self.stdout.write(f"{frame.get('author') or frame['role']}: {frame['text']}")
+                if streamed:
+                    # The stored message supersedes the streamed text; show it only if it differs.
+                    self.stdout.write("" if frame["text"] == streamed else f"\n(revised) bot: {frame['text']}")
+                    streamed = ""
+                else:
+                    self.stdout.write(f"{frame.get('author') or frame['role']}: {frame['text']}")
                 for citation in frame.get("citations") or []:
-                    self.stdout.write(f"    source: {citation['title']} {citation.get('url') or ''}")
+                    url = citation.get("url") or ""
+                    self.stdout.write(f"    source: {citation['title']} {base_url + url if url.startswith('/') else url}")
                 action = frame.get("action")
                 if action:
                     if action["action_id"] not in actions:
@@ -115,3 +118,4 @@ class Command(BaseCommand):
                 self.stdout.write(f"-- conversation is now {frame['conversation_status']}")
             elif kind == "error":
                 self.stdout.write(f"-- error {frame['code']}: {frame['message']}")
+            self.stdout.flush()  # piped output (scripts, tests) must not wait for a buffer to fill
