@@ -69,7 +69,7 @@ _ZIP_CUED = re.compile(r"\b(?:zip(?: ?code)?|post ?code|postal code)\b[ \t]*(?:i
 # a postcode, a country. Short, and never something else we know (email, URL, phone, a label).
 _ZIP = r"\d{4,5}(?:-\d{4})?"
 _CONTINUATION = re.compile(
-    r"(?:(?:[ \t]*,[ \t]*|[ \t]*\n[ \t>?]*(?:\n[ \t>?]*)?)"
+    r"(?:(?:[ \t]*,[ \t]*|[ \t]*\n[ \t>?]*(?:\n[ \t>?]*)?(?:,[ \t]*)?)"
     r"(?P<part>" + _UNIT + r"|(?:" + _W + r"[ \t]+){0,4}" + _W + r"(?:[ \t]*,?[ \t]*[A-Z]{2})?(?:[ \t]+" + _ZIP + r")?"
     r"|[A-Z]{2}[ \t]+" + _ZIP + r"|" + _ZIP + r"|\([^()\n]{2,40}\))"
     r"|[ \t]+(?P<tail>" + _UNIT + r"|[A-Z]{2}[ \t]+" + _ZIP + r"|" + _ZIP + r"))"
@@ -117,15 +117,26 @@ class StreetAddressRecognizer(EntityRecognizer):
 _NAME_WORD = r"[^\W\d_][\w'-]+"
 _SALUTATION = r"(?:mr|mrs|ms|miss|mx|dr|prof|sir|madam|mister)"
 NAME_PATTERNS = [
-    # "ms. wijtze", "Dr Jane Smith": a salutation makes the following words a name in any case
-    re.compile(r"\b" + _SALUTATION + r"\.?\s+(?P<value>" + _NAME_WORD + r"(?:\s+" + _NAME_WORD + r")?)", re.IGNORECASE),
+    # "ms. wijtze", "Dr Jane Smith Jr.": a salutation makes the following words a name in any case;
+    # the salutation and a suffix are redacted with it.
+    re.compile(r"\b(?P<value>" + _SALUTATION + r"\.?\s+" + _NAME_WORD + r"(?:\s+" + _NAME_WORD + r")?"
+               r"(?:\s+(?:jr|sr|md|dvm|phd|dds|ii|iii)\b\.?)?)", re.IGNORECASE),
     # "my name is jane smith", "this is Jane", "name: Jane Smith"
     re.compile(
-        r"\b(?:hi|hello|hey|dear|my name is|my name's|name is|name:|i am called|i'm called|this is|signed|regards,|thanks,|cheers,|"
+        r"(?i:\b(?:hi|hello|hey|dear|my name is|my name's|name is|name:|i am called|i'm called|this is|signed|regards,|thanks,|cheers,|"
         r"sincerely,|called|call me|calls me|says|said|directed by:?|starring|sung by|last name\??|first name\??|change it to|"
         r"full name|account holder|cardholder|card holder|recipient|guardian|beneficiary|spouse|"
-        r"husband|wife|son|daughter|contact person|attention|attn:?|c/o)\s+(?P<value>[A-Z][a-zA-ZÀ-ÿ'-]+(?:\s+[A-Z][a-zA-ZÀ-ÿ'-]+){0,2})"
+        r"husband|wife|son|daughter|contact person|attention|attn:?|c/o))\s+(?P<value>[A-Z][a-zA-ZÀ-ÿ'-]+(?:\s+[A-Z][a-zA-ZÀ-ÿ'-]+){0,2})"
     ),
+    # Addressing someone: "Marisca, can I please speak to your boss?"
+    re.compile(r"(?:^|(?<=\n))\s*(?P<value>[A-Z][a-zà-ÿ'-]+(?:\s+[A-Z][a-zà-ÿ'-]+)?),\s+(?:can|could|would|will|please|i|thanks|thank)\b"),
+    # A sentence that starts with a name and a verb of a person: "Tyler Rodriguez lives at ..."
+    re.compile(r"(?:^|(?<=[.!?]\s)|(?<=\n))\s*(?P<value>[A-Z][a-zà-ÿ'-]+(?:\s+[A-Z][a-zà-ÿ'-]+)?)\s+(?:lives|lived|moved|"
+               r"had given|has given|gave|told|said|says|began|wrote|works|worked|is a very|is very|was born)\b"),
+    # The name line of a signature or address block: a line of two or three capitalized words
+    # right above lines with digits (street, phone).
+    re.compile(r"(?:^|(?<=\n))[ \t>?]*(?P<value>(?:(?:mr|mrs|ms|dr)\.?[ \t]+)?[A-Z][a-zà-ÿ'-]+(?:[ \t]+[A-Z][a-zà-ÿ'-]+){1,2}"
+               r"(?:[ \t]+(?:Jr|Sr|MD|DVM|PhD|DDS|II|III)\.?)?)[ \t]*\n(?=(?:[^\n]*\n){0,3}[^\n]*\d{3})", re.IGNORECASE),
     re.compile(
         r"\b(?:my name is|my name's|name is|name:|full name:?)\s+(?P<value>" + _NAME_WORD + r"(?:\s+" + _NAME_WORD + r")?)",
         re.IGNORECASE,
@@ -138,6 +149,10 @@ _NOT_NAMES = {
     "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "january", "february",
     "march", "april", "may", "june", "july", "august", "september", "october", "november", "december",
     "bot", "assistant", "agent", "human", "someone", "somebody", "anyone", "today", "tomorrow", "yesterday",
+    "billing", "shipping", "delivery", "personal", "phone", "mobile", "office", "address", "website", "email",
+    "order", "orders", "thanks", "thank", "hello", "hi", "dear", "regards", "best", "kind", "please", "sorry",
+    "tracking", "standard", "express", "item", "items", "product", "total", "subtotal", "invoice", "account",
+    "customer", "return", "refund", "payment", "card", "gift", "size", "color", "colour", "quantity", "price",
 }
 
 
@@ -201,7 +216,7 @@ class LoosePhoneRecognizer(EntityRecognizer):
         return results
 
 
-_CARD = re.compile(r"(?<![\w-])(?P<value>[2-6]\d{3}(?:[ -]?\d{2,4}){2,4}\d{0,3})(?![\w-])")
+_CARD = re.compile(r"(?<![\w-])(?P<value>[2-6]\d{3}(?:[ -]?\d{2,4}){1,4}(?:[ -]?\d{1,3})?)(?![\w-])")
 _CARD_CONTEXT = re.compile(r"\b(?:card|credit|debit|visa|master ?card|amex|american express|discover|maestro|cc|pay(?:ment)?)\b",
                            re.IGNORECASE)
 

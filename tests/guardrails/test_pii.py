@@ -39,6 +39,9 @@ MUST_KEEP = [
     "I bought SKU TENT-2P for $249.00 on 2026-11-20",
     "The Ridgeline 2-person tent arrived on November 3rd, order 100045",
     "Can I return the Summit 30L daypack?",
+    "Tracking Number\n1Z999AA10123456784",
+    "Thanks, I will wait for the parcel.",
+    "Standard Shipping\n3-5 business days, $4.95",
 ]
 
 
