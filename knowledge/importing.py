@@ -108,11 +108,14 @@ def _from_json(item: object, n: int) -> ArticleData | ImportFailure:
     tags = item.get("tags", [])
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         return ImportFailure(f"item {n}: tags must be a list of strings")
+    url = str(item.get("url") or "")
+    if url and not url.startswith(("http://", "https://")):
+        return ImportFailure(f"item {n}: url must be an http(s) URL")
     slug = item.get("slug") or slugify(title)
     if not isinstance(slug, str) or slugify(slug) != slug or not slug:
         return ImportFailure(f"item {n}: slug {slug!r} must be lowercase letters, digits and hyphens")
     return ArticleData(title=title.strip()[:255], body=body, slug=slug[:255], audience=audience,
-                       source_url=str(item.get("url") or "")[:500], tags=[t[:50] for t in tags])
+                       source_url=url[:500], tags=[t[:50] for t in tags])
 
 
 def _title_and_body(text: str, *, fallback: str) -> tuple[str, str]:

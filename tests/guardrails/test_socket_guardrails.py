@@ -91,8 +91,14 @@ async def test_a_spent_token_budget_skips_the_model_and_answers_offline(bot_site
 
 
 def test_xss_payloads_are_inert_in_the_inbox_admin_and_help_pages(client, alice, admin_user, widget_session):
+    from conversations.services.messages import message_post
+
     for payload in XSS_PAYLOADS:
         customer_message_post(conversation_id=widget_session.conversation.pk, text=payload, client_id=uuid.uuid4())
+    message_post(conversation_id=widget_session.conversation.pk, role="bot", text="See the sources.", extras={
+        "citations": [{"title": XSS_PAYLOADS[1], "url": "javascript:alert(1)"}],
+        "action": {"action_id": "x", "tool": "cancel_order", "summary": XSS_PAYLOADS[0], "status": "proposed",
+                   "expires_at": ""}})
     article = article_save(article=Article(title="<script>alert(1)</script>", slug="xss", status="published",
                                            body="\n\n".join(XSS_PAYLOADS)))
     client.force_login(alice)

@@ -24,6 +24,7 @@ def test_it_imports_the_good_and_reports_each_bad_file(tmp_path, capsys):
         {"title": "Playbook", "body": "Escalate to tier 2.", "audience": "internal", "slug": "playbook"},
         {"title": "Again", "body": "dup", "slug": "warranty"},
         {"title": "Bad audience", "body": "x", "audience": "everyone"},
+        {"title": "Bad link", "body": "x", "url": "javascript:alert(1)"},
     ]))
     (tmp_path / "image.png").write_bytes(b"\x89PNG")
 
@@ -34,7 +35,8 @@ def test_it_imports_the_good_and_reports_each_bad_file(tmp_path, capsys):
     assert Article.objects.get(slug="playbook").audience == "internal"
     assert Article.objects.get(slug="returns").title == "Returns"
     for expected in ["the file is empty", "not UTF-8", "invalid JSON", "item 1: 'title' and 'body'",
-                     "duplicate slug 'warranty'", "item 4: audience", "unsupported file type .png"]:
+                     "duplicate slug 'warranty'", "item 4: audience", "item 5: url must be an http(s) URL",
+                     "unsupported file type .png"]:
         assert expected in captured.err, expected
 
 
