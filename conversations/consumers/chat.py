@@ -37,7 +37,7 @@ from conversations.services.conversations import (
 )
 from conversations.services.messages import customer_message_post
 from guardrails.limits import message_limits_check
-from guardrails.pii.vault import placeholders_in, text_rehydrate, vault_values
+from guardrails.pii.vault import frame_placeholders, frame_rehydrate, vault_values
 
 logger = logging.getLogger(__name__)
 
@@ -211,18 +211,13 @@ class ChatConsumer(LoopOnlyConsumer):
         of this conversation are resolved from the vault for this socket only. Everything stored
         and broadcast keeps the placeholders."""
         assert self.access is not None
-        action = frame.get("action") or {}
-        texts = [frame.get("text") or "", action.get("summary") or ""]
-        wanted = set().union(*(placeholders_in(t) for t in texts))
+        wanted = frame_placeholders(frame)
         if not wanted:
             return frame
         missing = wanted - self.pii_values.keys()
         if missing:
             self.pii_values.update(await db(vault_values)(conversation_id=self.access.conversation_id, placeholders=missing))
-        frame = {**frame, "text": text_rehydrate(frame.get("text") or "", self.pii_values)}
-        if action:
-            frame["action"] = {**action, "summary": text_rehydrate(action.get("summary") or "", self.pii_values)}
-        return frame
+        return frame_rehydrate(frame, self.pii_values)
 
     async def _error(self, code: str, message: str, *, retry_after: float | None = None) -> None:
         await self._send(protocol.error_frame(code, message, retry_after=retry_after))

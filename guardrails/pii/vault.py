@@ -112,6 +112,20 @@ def text_rehydrate(text: str, values: dict[str, str]) -> str:
     return PLACEHOLDER.sub(lambda match: values.get(match.group(0), match.group(0)), text)
 
 
+def frame_placeholders(frame: dict) -> set[str]:
+    """The placeholders a `message` or `delta` frame shows: in its text and its action card."""
+    action = frame.get("action") or {}
+    return placeholders_in(frame.get("text") or "") | placeholders_in(action.get("summary") or "")
+
+
+def frame_rehydrate(frame: dict, values: dict[str, str]) -> dict:
+    """A copy of the frame with the given placeholders resolved (for the customer's own socket)."""
+    rehydrated = {**frame, "text": text_rehydrate(frame.get("text") or "", values)}
+    if frame.get("action"):
+        rehydrated["action"] = {**frame["action"], "summary": text_rehydrate(frame["action"].get("summary") or "", values)}
+    return rehydrated
+
+
 def vault_purge_expired(*, now=None) -> int:
     deleted, _ = PiiVaultEntry.objects.filter(expires_at__lte=now or timezone.now()).delete()
     return deleted

@@ -15,7 +15,7 @@ import threading
 import time
 import weakref
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -43,7 +43,6 @@ class ChatResult:
     ttft_ms: float | None = None
     total_ms: float = 0.0
     cost_usd: float = 0.0
-    attempts: list[dict[str, Any]] = field(default_factory=list)  # one per model tried, with its error
 
 
 class CircuitBreaker:
@@ -125,7 +124,6 @@ class LlmGateway:
                     break
                 continue
             self.breaker.record(True)
-            result.attempts = attempts + [{"model": model, "error": None}]
             return result
         self.breaker.record(False)
         raise ModelUnavailable(", ".join(f"{a['model']}: {a['error']}" for a in attempts))

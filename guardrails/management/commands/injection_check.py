@@ -4,6 +4,7 @@ import sys
 from django.core.management.base import BaseCommand
 
 from guardrails.injection.detector import get_injection_detector
+from guardrails.management.json_lines import texts_from_json_lines
 
 
 class Command(BaseCommand):
@@ -11,14 +12,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         detector = get_injection_detector()
-        for number, line in enumerate(sys.stdin, start=1):
-            if not line.strip():
-                continue
-            try:
-                text = json.loads(line)["text"]
-                if not isinstance(text, str):
-                    raise TypeError
-            except (json.JSONDecodeError, KeyError, TypeError):
-                self.stdout.write(json.dumps({"error": f"line {number}: expected a JSON object with a string 'text'"}))
+        for text, error in texts_from_json_lines(sys.stdin):
+            if error is not None:
+                self.stdout.write(json.dumps(error))
                 continue
             self.stdout.write(json.dumps(detector.check(text).as_dict()))

@@ -3,6 +3,7 @@ import sys
 
 from django.core.management.base import BaseCommand
 
+from guardrails.management.json_lines import texts_from_json_lines
 from guardrails.redaction import text_redact_anonymously
 
 
@@ -11,15 +12,9 @@ class Command(BaseCommand):
             "per line (offsets into the original text). Nothing is stored.")
 
     def handle(self, *args, **options) -> None:
-        for number, line in enumerate(sys.stdin, start=1):
-            if not line.strip():
-                continue
-            try:
-                text = json.loads(line)["text"]
-                if not isinstance(text, str):
-                    raise TypeError
-            except (json.JSONDecodeError, KeyError, TypeError):
-                self.stdout.write(json.dumps({"error": f"line {number}: expected a JSON object with a string 'text'"}))
+        for text, error in texts_from_json_lines(sys.stdin):
+            if error is not None:
+                self.stdout.write(json.dumps(error))
                 continue
             redaction = text_redact_anonymously(text=text)
             self.stdout.write(json.dumps({
