@@ -69,6 +69,18 @@ class InboxChangedEvent(TypedDict):
     conversation_ids: list[str]
 
 
+class InboxNotifyEvent(TypedDict):
+    type: Literal["inbox.notify"]
+    user_ids: list[int]  # who should see it; empty: every agent who can see the conversation
+    conversation_id: str
+    title: str
+    body: str
+
+
+class TeamChangedEvent(TypedDict):
+    type: Literal["team.changed"]
+
+
 PendingEvents = list[tuple[str, dict]]
 _collector = threading.local()
 
@@ -119,7 +131,7 @@ _coalescers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _InboxCoalesce
 async def publish_collected(pending: PendingEvents) -> None:
     layer = get_channel_layer()
     for group, event in pending:
-        if group == INBOX_GROUP:
+        if group == INBOX_GROUP and event["type"] == "inbox.changed":
             loop = asyncio.get_running_loop()
             _coalescers.setdefault(loop, _InboxCoalescer()).add(event["conversation_ids"])
         else:
@@ -176,3 +188,17 @@ async def publish_delta(*, public_id: object, turn_id: str, text: str) -> None:
 async def publish_bot_activity(*, public_id: object, state: bool, activity: str = "thinking") -> None:
     event: ChatActivityEvent = {"type": "chat.activity", "state": state, "activity": activity}
     await get_channel_layer().group_send(conversation_group(public_id), dict(event))
+
+
+def publish_notification(*, user_ids: list[int], public_id: object, title: str, body: str) -> None:
+    """A toast in the inbox of these agents (a new handoff for them, an SLA reminder)."""
+    event: InboxNotifyEvent = {
+        "type": "inbox.notify", "user_ids": user_ids, "conversation_id": str(public_id), "title": title, "body": body,
+    }
+    _send_on_commit(INBOX_GROUP, dict(event))
+
+
+def publish_team_changed() -> None:
+    """Presence or load changed: supervisors' team views refresh."""
+    event: TeamChangedEvent = {"type": "team.changed"}
+    _send_on_commit(INBOX_GROUP, dict(event))

@@ -43,7 +43,12 @@ WITH previous AS (
         assignee_id = CASE WHEN r.reopen THEN NULL ELSE c.assignee_id END,
         handoff_reason = CASE WHEN r.reopen THEN '' ELSE c.handoff_reason END,
         csat_score = CASE WHEN r.reopen THEN NULL ELSE c.csat_score END,
-        csat_comment = CASE WHEN r.reopen THEN '' ELSE c.csat_comment END
+        csat_comment = CASE WHEN r.reopen THEN '' ELSE c.csat_comment END,
+        -- A reopened conversation starts fresh with the bot: an old miss streak or a half-asked
+        -- question must not bounce it straight back into a handoff.
+        bot_miss_streak = CASE WHEN r.reopen THEN 0 ELSE c.bot_miss_streak END,
+        bot_state = CASE WHEN r.reopen THEN '{{}}'::jsonb ELSE c.bot_state END,
+        resolution_reason = CASE WHEN r.reopen THEN '' ELSE c.resolution_reason END
     FROM reopening AS r
     WHERE c.id = r.id
     RETURNING c.last_seq, c.public_id, r.reopen

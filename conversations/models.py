@@ -107,6 +107,15 @@ class Conversation(models.Model):
         TOOL_FAILURE = "tool_failure", "Action failed"
         PENDING_CLARIFICATION = "pending_clarification", "Needs clarification"
         USAGE_LIMIT = "usage_limit", "Usage limit reached"
+        AGENT_TAKEOVER = "agent_takeover", "Agent joined"
+
+    class ResolutionReason(models.TextChoices):
+        ANSWERED = "answered", "Question answered"
+        ORDER_FIXED = "order_fixed", "Order or account fixed"
+        FOLLOW_UP = "follow_up", "Follow-up by email"
+        NO_RESPONSE = "no_response", "Customer stopped replying"
+        DUPLICATE = "duplicate", "Duplicate or spam"
+        OTHER = "other", "Other"
 
     class Status(models.TextChoices):
         BOT = "bot", "Bot"
@@ -126,6 +135,10 @@ class Conversation(models.Model):
     last_message_at = models.DateTimeField(null=True, blank=True)
     last_customer_message_at = models.DateTimeField(null=True, blank=True)
     handoff_reason = models.CharField(max_length=40, blank=True, default="", choices=HandoffReason.choices)
+    # The queue of the latest handoff: which agents may read the conversation (see selectors).
+    queue = models.ForeignKey("conversations.Queue", null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="conversations")
+    resolution_reason = models.CharField(max_length=40, blank=True, default="", choices=ResolutionReason.choices)
     csat_score = models.PositiveSmallIntegerField(null=True, blank=True)
     csat_comment = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -258,3 +271,15 @@ class ModelCall(models.Model):
     outcome = models.CharField(max_length=20)  # ok, failed
     error = models.CharField(max_length=200, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+
+# The handoff models live in their own module; importing them here registers them with the app.
+from conversations.handoff.models import (  # noqa: E402,F401
+    AgentProfile,
+    CannedResponse,
+    Handoff,
+    HandoffEvent,
+    InternalNote,
+    Queue,
+    Team,
+)

@@ -165,6 +165,8 @@ class StatusFrame(TypedDict):
     type: Literal["status"]
     conversation_status: str
     agent: NotRequired[str]
+    queue_position: NotRequired[int]  # while queued: 1 = next in line
+    expected_wait_minutes: NotRequired[int]
 
 
 class ErrorFrame(TypedDict):
@@ -204,9 +206,17 @@ def ack_frame(message: Message) -> AckFrame:
 
 
 def status_frame(conversation: Conversation) -> StatusFrame:
+    """Reads the queue position when queued (one query), so call it where a query is fine."""
+    from conversations.handoff.selectors import handoff_wait_estimate
+
     frame: StatusFrame = {"type": "status", "conversation_status": conversation.status}
     if conversation.assignee_id and conversation.status == Conversation.Status.HUMAN:
         frame["agent"] = author_name(conversation.assignee)
+    if conversation.status == Conversation.Status.QUEUED:
+        estimate = handoff_wait_estimate(conversation_id=conversation.pk)
+        if estimate is not None:
+            frame["queue_position"] = estimate.position
+            frame["expected_wait_minutes"] = estimate.minutes
     return frame
 
 

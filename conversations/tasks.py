@@ -27,3 +27,8 @@ def recover_stalled_turns() -> int:
 @shared_task(acks_late=True)
 def purge_expired_pii() -> int:
     return vault_purge_expired()
+
+
+# The handoff workflow's tasks live with the handoff package; importing them registers them
+# with the worker (autodiscovery looks at this module only).
+from conversations.handoff import tasks as handoff_tasks  # noqa: E402,F401

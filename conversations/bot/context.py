@@ -43,6 +43,9 @@ def turn_input_load(*, conversation_id: int, up_to_seq: int, history_messages: i
     window, older = earlier[-history_messages:], earlier[:-history_messages]
     # A rolling summary of what fell out of the window: the customer's earlier questions, extractively.
     summary = " / ".join(text.split("\n")[0][:120] for role, text in older if role == Message.Role.CUSTOMER)[-800:]
+    if conversation.bot_state.get("agent_summary"):
+        summary = f"A person from the team handled part of this conversation: {conversation.bot_state['agent_summary']}" + (
+            f" Earlier questions: {summary}" if summary else "")
     return TurnInput(
         conversation_id=conversation.pk, public_id=str(conversation.public_id), site_id=conversation.site_id,
         company=conversation.site.name,
@@ -67,7 +70,9 @@ def turn_output_post(*, conversation_id: int, up_to_seq: int, output: TurnOutput
     orders this against an agent's takeover, so the bot never speaks after a human joined."""
     with transaction.atomic():
         conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
-        fields = {"bot_answered_seq": max(conversation.bot_answered_seq, up_to_seq), "bot_state": output.state,
+        # What an agent did before handing back stays in the bot's context for the rest of the conversation.
+        kept = {key: conversation.bot_state[key] for key in ("agent_summary",) if key in conversation.bot_state}
+        fields = {"bot_answered_seq": max(conversation.bot_answered_seq, up_to_seq), "bot_state": {**kept, **output.state},
                   "bot_miss_streak": 0 if output.answered else conversation.bot_miss_streak + 1}
         if output.verified_customer_id:
             fields["verified_customer_id"] = output.verified_customer_id

@@ -10,6 +10,7 @@ from django.utils import timezone
 from conversations import events
 from conversations.errors import CodedError
 from conversations.models import Conversation, Customer, WidgetSite
+from conversations.handoff.services import handoff_close_on_resolve, handoff_open
 from conversations.services.agents import agent_check
 from conversations.services.messages import system_message_post
 
@@ -31,31 +32,31 @@ def _reload(conversation_id: int) -> Conversation:
 def conversation_request_human(
     *, conversation_id: int, reason: str = Conversation.HandoffReason.CUSTOMER_REQUEST
 ) -> Conversation:
-    """Queue the conversation for a person. Idempotent: asking twice changes nothing."""
-    with transaction.atomic():
-        queued = Conversation.objects.filter(
-            pk=conversation_id, status__in=[Conversation.Status.BOT, Conversation.Status.RESOLVED]
-        ).update(status=Conversation.Status.QUEUED, handoff_reason=reason, resolved_at=None, updated_at=timezone.now())
-        if queued:
-            system_message_post(
-                conversation_id=conversation_id,
-                text="We've asked a member of our team to join. You'll get a reply right here.",
-            )
-            events.publish_status(_reload(conversation_id))
+    """Queue the conversation for a person (the handoff workflow takes it from there).
+    Idempotent: asking while a handoff is open changes nothing."""
+    handoff_open(conversation_id=conversation_id, reason=reason)
     return _reload(conversation_id)
 
 
-def conversation_resolve(*, conversation_id: int, agent: Any) -> Conversation:
+def conversation_resolve(
+    *, conversation_id: int, agent: Any, reason: str = Conversation.ResolutionReason.ANSWERED
+) -> Conversation:
     agent_check(agent)
+    if reason not in Conversation.ResolutionReason.values:
+        raise ConversationStateError("bad_reason", f"resolution reason must be one of {Conversation.ResolutionReason.values}")
     with transaction.atomic():
+        Conversation.objects.select_for_update().filter(pk=conversation_id).first()
         resolved = (
             Conversation.objects.filter(pk=conversation_id)
             .exclude(status=Conversation.Status.RESOLVED)
-            .update(status=Conversation.Status.RESOLVED, resolved_at=timezone.now(), updated_at=timezone.now())
+            .update(status=Conversation.Status.RESOLVED, resolved_at=timezone.now(), updated_at=timezone.now(),
+                    resolution_reason=reason)
         )
         if resolved:
+            handoff_close_on_resolve(conversation_id=conversation_id, agent=agent, reason=reason)
             system_message_post(conversation_id=conversation_id, text="This conversation has been resolved.")
             events.publish_status(_reload(conversation_id))
+            events.publish_team_changed()
     return _reload(conversation_id)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -17,6 +18,9 @@ from conversations.message_store import message_append
 from conversations.models import Conversation, Message
 from conversations.services.agents import agent_check
 from guardrails.redaction import text_redact
+
+
+EMAIL_PLACEHOLDER = re.compile(r"<EMAIL_ADDRESS_\d+>")
 
 
 class MessageRejected(CodedError):
@@ -85,26 +89,33 @@ def message_post(
 
 
 def customer_message_post(*, conversation_id: int, text: str, client_id: UUID) -> PostedMessage:
-    """A customer's message. Writing into a resolved conversation reopens it."""
-    return message_post(
+    """A customer's message. Writing into a resolved conversation reopens it. An email address
+    typed while the team is away is kept for the follow-up."""
+    posted = message_post(
         conversation_id=conversation_id, role=Message.Role.CUSTOMER, text=text, client_id=client_id, reopen=True,
         redact=True,
     )
+    if posted.created and posted.message.extras.get("pii", {}).get("EMAIL_ADDRESS"):
+        from conversations.handoff.services import handoff_follow_up_capture
+
+        email = EMAIL_PLACEHOLDER.search(posted.message.text)
+        if email:
+            handoff_follow_up_capture(conversation_id=conversation_id, email_placeholder=email.group(0))
+    return posted
 
 
 def agent_message_post(*, conversation_id: int, agent: Any, text: str, client_id: UUID | None = None) -> PostedMessage:
-    """An agent's reply. Replying takes the conversation over: a human now owns it."""
+    """An agent's reply. Replying to a conversation nobody owns takes it over (the bot goes
+    silent); a reply to a colleague's conversation leaves it with them."""
+    from conversations.handoff.services import handoff_agent_replied
+
     agent_check(agent)
     with transaction.atomic():
-        taken = Conversation.objects.filter(pk=conversation_id).exclude(
-            status=Conversation.Status.HUMAN, assignee=agent
-        ).update(status=Conversation.Status.HUMAN, assignee=agent, resolved_at=None, updated_at=timezone.now())
+        handoff_agent_replied(conversation_id=conversation_id, agent=agent)
         posted = message_post(
             conversation_id=conversation_id, role=Message.Role.AGENT, text=text, client_id=client_id, author=agent,
             redact=True, redact_keep=_own_names(agent),
         )
-        if taken:
-            events.publish_status(Conversation.objects.select_related("assignee").get(pk=conversation_id))
     return posted
 
 

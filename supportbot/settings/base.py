@@ -138,13 +138,19 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# A task whose worker died (SIGKILL, lost machine) is handed to another worker after this many
+# seconds. Every task here is short and idempotent, so a redelivery costs little; keep it above
+# the longest task (a recovered bot turn: BOT_TURN_TIMEOUT_SECONDS).
+CELERY_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", 300, minimum=1)
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     # A bot turn whose process died is re-run (or handed off) within about half a minute.
     "recover-stalled-turns": {"task": "conversations.tasks.recover_stalled_turns", "schedule": 15.0},
     "purge-expired-pii": {"task": "conversations.tasks.purge_expired_pii", "schedule": 3600.0},
+    # SLA timers, retried assignment and stuck handoff workflows.
+    "handoff-sweep": {"task": "conversations.handoff.tasks.handoff_sweep", "schedule": 20.0},
 }
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -313,3 +319,27 @@ BOT_HISTORY_MESSAGES = env.int("BOT_HISTORY_MESSAGES", 12, minimum=2, maximum=10
 BOT_MAX_REPLY_CHARS = env.int("BOT_MAX_REPLY_CHARS", 1500, minimum=200)
 BOT_TURN_TIMEOUT_SECONDS = env.float("BOT_TURN_TIMEOUT_SECONDS", 90.0, minimum=5)
 BOT_LEASE_SECONDS = env.int("BOT_LEASE_SECONDS", 120, minimum=10)
+
+# Human handoff (docs/handoff.md).
+# An agent counts as online while an inbox tab has been seen within this many seconds.
+HANDOFF_PRESENCE_TIMEOUT_SECONDS = env.int("HANDOFF_PRESENCE_TIMEOUT_SECONDS", 60, minimum=10)
+# Summaries for agents are written by the model when one is configured (else extractive).
+HANDOFF_MODEL_SUMMARY = env.bool("HANDOFF_MODEL_SUMMARY", True)
+# A handoff whose workflow has not finished after this many seconds is pushed again by the sweep.
+HANDOFF_STUCK_SECONDS = env.int("HANDOFF_STUCK_SECONDS", 60, minimum=5)
+# Links in emails to agents and customers.
+PUBLIC_BASE_URL = env.http_url("PUBLIC_BASE_URL", f"http://127.0.0.1:{PORT}")
+
+# Email (agent notifications, transcripts, follow-ups). Without EMAIL_HOST, mails are written as
+# files to EMAIL_FILE_PATH, so nothing leaves the machine until a real server is configured.
+EMAIL_HOST = env.str("EMAIL_HOST", "")
+EMAIL_PORT = env.int("EMAIL_PORT", 587, minimum=1, maximum=65535)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", True)
+EMAIL_TIMEOUT = 10
+EMAIL_FILE_PATH = env.path("EMAIL_FILE_PATH", DATA_DIR / "outbox")
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.filebased.EmailBackend"
+)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", "support@localhost")

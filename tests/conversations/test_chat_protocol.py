@@ -103,10 +103,11 @@ async def test_it_replays_every_message_after_the_given_seq_in_order_then_resume
     frames = await frames_until(comm, lambda f: f["type"] == "resumed")
 
     replayed = [f for f in frames if f["type"] == "message"]
-    assert [f["seq"] for f in replayed] == [3, 4, 5]
-    assert [f["text"] for f in replayed] == ["reply 3", "reply 4", "reply 5"]
+    # seq 1 is "Alice joined the conversation.", then the five replies
+    assert [f["seq"] for f in replayed] == [3, 4, 5, 6]
+    assert [f["text"] for f in replayed] == ["reply 2", "reply 3", "reply 4", "reply 5"]
     assert all(f["author"] == "Alice" and f["role"] == "agent" for f in replayed)
-    assert frames[-1] == {"type": "resumed", "last_seq": 5}
+    assert frames[-1] == {"type": "resumed", "last_seq": 6}
     status = await comm.receive_json_from(timeout=5)
     assert status == {"type": "status", "conversation_status": "human", "agent": "Alice"}
     await comm.disconnect()
@@ -119,8 +120,8 @@ async def test_it_replays_across_batches(widget_session, alice, settings):
     comm = await connected(widget_session)
     await comm.send_json_to({"type": "resume", "after_seq": 0})
     frames = await frames_until(comm, lambda f: f["type"] == "resumed")
-    assert [f["seq"] for f in frames if f["type"] == "message"] == list(range(1, 8))
-    assert frames[-1]["last_seq"] == 7
+    assert [f["seq"] for f in frames if f["type"] == "message"] == list(range(1, 9))  # "joined" + 7
+    assert frames[-1]["last_seq"] == 8
     await comm.disconnect()
 
 
@@ -323,8 +324,9 @@ async def test_it_delivers_an_agent_reply_to_every_open_tab(widget_session, alic
     tab_two = await connected(widget_session)
     await sync_to_async(agent_message_post)(conversation_id=widget_session.conversation.pk, agent=alice, text="Hi, Alice here")
     for tab in (tab_one, tab_two):
-        frames = await frames_until(tab, lambda f: f["type"] == "message")
+        frames = await frames_until(tab, lambda f: f["type"] == "message" and f["role"] == "agent")
         assert frames[-1]["text"] == "Hi, Alice here" and frames[-1]["author"] == "Alice"
+        assert [f["text"] for f in frames if f["type"] == "message"][0] == "Alice joined the conversation."
         await tab.disconnect()
 
 
@@ -349,5 +351,5 @@ async def test_a_customer_message_reopens_a_resolved_conversation(widget_session
     assert frames[-1] == {"type": "status", "conversation_status": "bot"}
     conversation = await sync_to_async(Conversation.objects.get)(pk=widget_session.conversation.pk)
     assert (conversation.status, conversation.assignee_id, conversation.resolved_at) == ("bot", None, None)
-    assert conversation.last_seq == 3
+    assert conversation.last_seq == 4  # joined, "Done!", resolved, the new message
     await comm.disconnect()

@@ -56,8 +56,12 @@ def test_it_takes_the_conversation_over_when_an_agent_replies(client, alice, wid
     assert response.status_code == 204
     conversation = Conversation.objects.get(pk=widget_session.conversation.pk)
     assert (conversation.status, conversation.assignee) == ("human", alice)
-    message = conversation.messages.get()
+    joined, message = conversation.messages.order_by("seq")
+    assert (joined.role, joined.text) == ("system", "Alice joined the conversation.")
     assert (message.role, message.author, message.text) == ("agent", alice, "Hello, I'm Alice")
+    handoff = conversation.handoffs.get()
+    assert (handoff.status, handoff.assignee, handoff.reason) == ("assigned", alice, "agent_takeover")
+    assert handoff.first_response_at is not None
 
 
 def test_it_rejects_an_empty_reply(client, alice, widget_session):
@@ -127,8 +131,9 @@ async def test_agent_replies_reach_the_customer_socket(alice, widget_session):
         f"/inbox/c/{widget_session.conversation.public_id}/reply", {"text": "On its way!"}, HTTP_HX_REQUEST="true"
     )
     assert response.status_code == 204
-    frames = await frames_until(widget, lambda f: f["type"] == "message")
+    frames = await frames_until(widget, lambda f: f["type"] == "message" and f["role"] == "agent")
     assert frames[-1]["text"] == "On its way!" and frames[-1]["role"] == "agent" and frames[-1]["author"] == "Alice"
-    status = await frames_until(widget, lambda f: f["type"] == "status")
+    # The takeover's status frame goes out with the "joined" message, before the reply itself.
+    status = [f for f in frames if f["type"] == "status"]
     assert status[-1] == {"type": "status", "conversation_status": "human", "agent": "Alice"}
     await widget.disconnect()

@@ -1,0 +1,1 @@
+"""Human handoff: queues, teams, agent capacity and presence, the Celery escalation workflow."""

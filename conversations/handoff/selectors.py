@@ -1,0 +1,90 @@
+"""Handoff reads: queue position and expected wait (for the customer), queue and agent loads (for
+the workspace and supervisors)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from statistics import median
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db.models import Count, Min, Q
+from django.utils import timezone
+
+from conversations.handoff.access import SUPERVISORS_GROUP
+from conversations.handoff.models import AgentProfile, Handoff, Queue
+from conversations.handoff.presence import effective_presence
+from conversations.services.agents import SUPPORT_AGENTS_GROUP
+
+WAIT_SAMPLE = 20
+
+
+@dataclass(frozen=True)
+class WaitEstimate:
+    position: int
+    minutes: int
+
+
+def handoff_wait_estimate(*, conversation_id: int) -> WaitEstimate | None:
+    handoff = Handoff.objects.filter(conversation_id=conversation_id, status=Handoff.Status.QUEUED).first()
+    if handoff is None:
+        return None
+    ahead = Handoff.objects.filter(status=Handoff.Status.QUEUED, queue_id=handoff.queue_id,
+                                   created_at__lt=handoff.created_at).count()
+    recent = list(Handoff.objects.filter(queue_id=handoff.queue_id, assigned_at__isnull=False)
+                  .order_by("-assigned_at").values_list("created_at", "assigned_at")[:WAIT_SAMPLE])
+    if recent:
+        per_handoff = median((assigned - created).total_seconds() for created, assigned in recent) / 60
+    else:
+        per_handoff = handoff.queue.sla_minutes if handoff.queue else 5
+    return WaitEstimate(position=ahead + 1, minutes=max(1, round(per_handoff * (ahead + 1))))
+
+
+@dataclass(frozen=True)
+class QueueLoad:
+    queue: Queue | None
+    waiting: int
+    oldest_waiting_since: Any
+    breached: int
+
+
+def queue_loads(*, queue_ids: list[int] | None = None) -> list[QueueLoad]:
+    """Waiting handoffs per queue (None: handoffs not routed to any queue)."""
+    waiting = Handoff.objects.filter(status=Handoff.Status.QUEUED)
+    if queue_ids is not None:
+        waiting = waiting.filter(Q(queue_id__in=queue_ids) | Q(queue__isnull=True))
+    rows = {row["queue_id"]: row for row in waiting.values("queue_id").annotate(
+        n=Count("id"), oldest=Min("created_at"), breached=Count("id", filter=Q(sla_stage__gt=0)))}
+    queues = Queue.objects.all() if queue_ids is None else Queue.objects.filter(id__in=queue_ids)
+    loads = [QueueLoad(q, rows.get(q.pk, {}).get("n", 0), rows.get(q.pk, {}).get("oldest"),
+                       rows.get(q.pk, {}).get("breached", 0)) for q in queues]
+    if None in rows:
+        loads.append(QueueLoad(None, rows[None]["n"], rows[None]["oldest"], rows[None]["breached"]))
+    return loads
+
+
+@dataclass(frozen=True)
+class AgentLoad:
+    user: Any
+    presence: str
+    assigned: int
+    capacity: int
+    is_supervisor: bool
+
+
+def agent_loads() -> list[AgentLoad]:
+    users = (get_user_model().objects.filter(is_active=True, is_staff=True)
+             .filter(Q(is_superuser=True) | Q(groups__name=SUPPORT_AGENTS_GROUP)).distinct()
+             .annotate(assigned=Count("handoffs", filter=Q(handoffs__status=Handoff.Status.ASSIGNED), distinct=True))
+             .order_by("first_name", "username"))
+    profiles = {p.user_id: p for p in AgentProfile.objects.all()}
+    supervisors = set(get_user_model().objects.filter(Q(is_superuser=True) | Q(groups__name=SUPERVISORS_GROUP))
+                      .values_list("id", flat=True))
+    return [AgentLoad(u, effective_presence(profiles.get(u.pk)), u.assigned,
+                      profiles[u.pk].capacity if u.pk in profiles else AgentProfile._meta.get_field("capacity").default,
+                      u.pk in supervisors) for u in users]
+
+
+def waiting_since(handoff: Handoff) -> timedelta:
+    return timezone.now() - handoff.created_at

@@ -1,0 +1,238 @@
+"""Handoff writes: open, claim, assign, transfer, hand back, resolve. Ownership lives here.
+
+Every function takes the conversation's row lock first, so two agents clicking Claim at once, a
+bot turn finishing while an agent takes over, or a trigger racing a resolve are ordered by the
+database, not by luck. Customer-visible changes always post a system message: no silent transfer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from conversations import events
+from conversations.errors import CodedError
+from conversations.handoff.access import agent_can_serve
+from conversations.handoff.models import Handoff, HandoffEvent, Queue
+from conversations.models import Conversation
+from conversations.protocol import author_name
+from conversations.services.agents import agent_check
+from conversations.services.messages import system_message_post
+
+QUEUED_TEXT = "We've asked a member of our team to join. You'll get a reply right here."
+RETURNED_TEXT = "You're chatting with our assistant again. You can ask for a person at any time."
+
+
+class HandoffError(CodedError):
+    """The handoff cannot change this way (already claimed, no access, ...)."""
+
+
+def _locked(conversation_id: int) -> Conversation:
+    return Conversation.objects.select_for_update().get(pk=conversation_id)
+
+
+def open_handoff(conversation_id: int, *, lock: bool = False) -> Handoff | None:
+    queryset = Handoff.objects.filter(conversation_id=conversation_id, status__in=Handoff.OPEN_STATUSES)
+    if lock:
+        queryset = queryset.select_for_update(of=("self",))
+    return queryset.select_related("queue", "assignee").first()
+
+
+def _event(handoff: Handoff, kind: str, actor: Any = None, **detail: Any) -> None:
+    HandoffEvent.objects.create(handoff=handoff, kind=kind, actor=actor, detail=detail)
+
+
+def _enqueue(task_name: str, *args: int) -> None:
+    """Celery tasks go out only once the rows they read are committed."""
+    from conversations.handoff import tasks
+
+    task = getattr(tasks, task_name)
+    transaction.on_commit(lambda: task.delay(*args))
+
+
+def _publish(conversation_id: int) -> None:
+    events.publish_status(Conversation.objects.select_related("assignee").get(pk=conversation_id))
+    events.publish_team_changed()
+
+
+def handoff_open(*, conversation_id: int, reason: str, actor: Any = None) -> Handoff:
+    """Queue the conversation for a person and start the workflow. Idempotent: while a handoff is
+    open, asking again returns it (the partial unique index backs this up across processes)."""
+    with transaction.atomic():
+        conversation = _locked(conversation_id)
+        existing = open_handoff(conversation_id)
+        if existing is not None:
+            return existing
+        handoff = Handoff.objects.create(conversation=conversation, reason=reason)
+        _event(handoff, "created", actor, reason=reason)
+        Conversation.objects.filter(pk=conversation_id).update(
+            status=Conversation.Status.QUEUED, handoff_reason=reason, resolved_at=None, resolution_reason="",
+            assignee=None, updated_at=timezone.now(),
+        )
+        system_message_post(conversation_id=conversation_id, text=QUEUED_TEXT)
+        _publish(conversation_id)
+        _enqueue("handoff_summarize", handoff.pk)
+    return handoff
+
+
+def _take(*, handoff: Handoff, agent: Any, by: Any, kind: str) -> None:
+    """Give the handoff and the conversation to `agent`; the customer sees who joined."""
+    now = timezone.now()
+    Handoff.objects.filter(pk=handoff.pk).update(
+        status=Handoff.Status.ASSIGNED, assignee=agent, assigned_at=handoff.assigned_at or now
+    )
+    Conversation.objects.filter(pk=handoff.conversation_id).update(
+        status=Conversation.Status.HUMAN, assignee=agent, resolved_at=None, updated_at=now
+    )
+    _event(handoff, kind, by, assignee=agent.pk)
+    name = author_name(agent)
+    if by is not None and by != agent and handoff.assignee_id not in (None, agent.pk):
+        text = f"{author_name(by)} passed your conversation to {name}, who has joined."
+    else:
+        text = f"{name} joined the conversation."
+    system_message_post(conversation_id=handoff.conversation_id, text=text)
+    _publish(handoff.conversation_id)
+
+
+def handoff_claim(*, conversation_id: int, agent: Any) -> Handoff:
+    """The agent takes the conversation: from the queue, or straight from the bot."""
+    agent_check(agent)
+    with transaction.atomic():
+        conversation = _locked(conversation_id)
+        handoff = open_handoff(conversation_id, lock=True)
+        if handoff is not None and handoff.assignee_id == agent.pk:
+            return handoff
+        if handoff is not None and handoff.assignee_id is not None:
+            raise HandoffError("already_assigned", f"{author_name(handoff.assignee)} already has this conversation")
+        if not agent_can_serve(agent, handoff.queue if handoff else conversation.queue):
+            raise HandoffError("forbidden", "you are not in a team that serves this queue")
+        if handoff is None:
+            handoff = Handoff.objects.create(
+                conversation=conversation, reason=Conversation.HandoffReason.AGENT_TAKEOVER, queue=conversation.queue,
+                routed_at=timezone.now(), notified_at=timezone.now(),
+            )
+            _event(handoff, "created", agent, reason=handoff.reason)
+            Conversation.objects.filter(pk=conversation_id).update(
+                handoff_reason=handoff.reason, resolution_reason=""
+            )
+            _enqueue("handoff_summarize", handoff.pk)
+        _take(handoff=handoff, agent=agent, by=agent, kind="claimed")
+    return handoff
+
+
+def handoff_assign_to(*, conversation_id: int, agent: Any, assignee: Any) -> Handoff:
+    """Assign (or transfer) to another agent. The target must serve the queue."""
+    agent_check(agent)
+    with transaction.atomic():
+        _locked(conversation_id)
+        handoff = open_handoff(conversation_id, lock=True)
+        if handoff is None:
+            raise HandoffError("no_handoff", "this conversation is not with the team; claim it first")
+        if not agent_can_serve(assignee, handoff.queue):
+            raise HandoffError("forbidden", f"{author_name(assignee)} is not in a team that serves this queue")
+        if handoff.assignee_id == assignee.pk:
+            return handoff
+        _take(handoff=handoff, agent=assignee, by=agent, kind="transferred" if handoff.assignee_id else "assigned")
+    _enqueue_after_freeing()
+    return handoff
+
+
+def handoff_transfer_to_queue(*, conversation_id: int, agent: Any, queue: Queue) -> Handoff:
+    agent_check(agent)
+    with transaction.atomic():
+        _locked(conversation_id)
+        handoff = open_handoff(conversation_id, lock=True)
+        if handoff is None:
+            raise HandoffError("no_handoff", "this conversation is not with the team; claim it first")
+        Handoff.objects.filter(pk=handoff.pk).update(
+            status=Handoff.Status.QUEUED, queue=queue, assignee=None, assigned_at=None,
+            sla_stage=0, sla_due_at=None, notified_at=None,
+        )
+        Conversation.objects.filter(pk=conversation_id).update(
+            status=Conversation.Status.QUEUED, assignee=None, queue=queue, updated_at=timezone.now()
+        )
+        _event(handoff, "transferred_to_queue", agent, queue=queue.pk)
+        system_message_post(
+            conversation_id=conversation_id,
+            text=f"{author_name(agent)} passed your conversation to our {queue.name} team. Someone will join shortly.",
+        )
+        _publish(conversation_id)
+        _enqueue("handoff_assign", handoff.pk)
+    return handoff
+
+
+def handoff_return_to_bot(*, conversation_id: int, agent: Any, note: str = "") -> None:
+    """Hand the conversation back to the bot, which resumes knowing what the agent did: the
+    note (or, without one, the agent's last reply) becomes part of its context."""
+    from conversations.handoff.summary import agent_work_summary
+
+    agent_check(agent)
+    with transaction.atomic():
+        conversation = _locked(conversation_id)
+        handoff = open_handoff(conversation_id, lock=True)
+        if handoff is None:
+            raise HandoffError("no_handoff", "the bot already has this conversation")
+        summary = note.strip() or agent_work_summary(handoff=handoff)
+        Handoff.objects.filter(pk=handoff.pk).update(
+            status=Handoff.Status.RETURNED, closed_at=timezone.now(), return_note=summary[:2000]
+        )
+        _event(handoff, "returned", agent)
+        # Everything up to now counts as answered (the agent handled it); the miss streak restarts
+        # so one unanswered question does not bounce the conversation straight back.
+        Conversation.objects.filter(pk=conversation_id).update(
+            status=Conversation.Status.BOT, assignee=None, handoff_reason="", bot_miss_streak=0,
+            bot_answered_seq=conversation.last_seq, updated_at=timezone.now(),
+            bot_state={**{k: v for k, v in conversation.bot_state.items() if k != "intent"}, "agent_summary": summary[:2000]},
+        )
+        system_message_post(conversation_id=conversation_id, text=RETURNED_TEXT)
+        _publish(conversation_id)
+    _enqueue_after_freeing()
+
+
+def handoff_close_on_resolve(*, conversation_id: int, agent: Any, reason: str) -> None:
+    """Called inside conversation_resolve's transaction."""
+    handoff = open_handoff(conversation_id, lock=True)
+    if handoff is None:
+        return
+    Handoff.objects.filter(pk=handoff.pk).update(
+        status=Handoff.Status.RESOLVED, closed_at=timezone.now(), resolution_reason=reason
+    )
+    _event(handoff, "resolved", agent, resolution_reason=reason)
+    _enqueue_after_freeing()
+
+
+def handoff_agent_replied(*, conversation_id: int, agent: Any) -> bool:
+    """An agent's reply takes the conversation: claims it if nobody has it, and records the
+    first human response. Returns True when ownership changed. Runs in the reply's transaction."""
+    handoff = open_handoff(conversation_id, lock=True)
+    if handoff is None or handoff.assignee_id is None:
+        handoff_claim(conversation_id=conversation_id, agent=agent)
+        handoff = open_handoff(conversation_id, lock=True)
+        changed = True
+    else:
+        changed = False
+    if handoff is not None and handoff.first_response_at is None:
+        Handoff.objects.filter(pk=handoff.pk, first_response_at__isnull=True).update(first_response_at=timezone.now())
+    return changed
+
+
+def handoff_follow_up_capture(*, conversation_id: int, email_placeholder: str) -> bool:
+    """Outside business hours the customer may leave an email address; keep the first one."""
+    with transaction.atomic():
+        handoff = open_handoff(conversation_id, lock=True)
+        if handoff is None or not handoff.after_hours or handoff.follow_up_email:
+            return False
+        Handoff.objects.filter(pk=handoff.pk).update(follow_up_email=email_placeholder)
+        _event(handoff, "follow_up_email_left")
+        system_message_post(
+            conversation_id=conversation_id,
+            text=f"Thanks! If you've left by the time we reply, we'll write to {email_placeholder}.",
+        )
+    return True
+
+
+def _enqueue_after_freeing() -> None:
+    """An agent's capacity was freed: waiting handoffs may now be assignable."""
+    _enqueue("handoff_assign_waiting")

@@ -1,0 +1,59 @@
+"""Celery tasks of the handoff workflow: thin, take IDs, each enqueues the next step.
+
+acks_late + reject_on_worker_lost: a worker killed mid-step leaves the message unacknowledged and
+the broker hands it to another worker (after CELERY_VISIBILITY_TIMEOUT); the steps' conditional
+UPDATE claims make that redelivery safe. Database errors are retried with exponential backoff.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from django.db import DatabaseError
+
+from conversations.handoff import workflow
+
+logger = logging.getLogger(__name__)
+
+STEP = dict(
+    acks_late=True, reject_on_worker_lost=True, autoretry_for=(DatabaseError,), retry_backoff=2,
+    retry_backoff_max=60, retry_jitter=True, max_retries=8,
+)
+
+
+@shared_task(**STEP)
+def handoff_summarize(handoff_id: int) -> None:
+    if workflow.handoff_summarize_step(handoff_id=handoff_id):
+        handoff_route.delay(handoff_id)
+
+
+@shared_task(**STEP)
+def handoff_route(handoff_id: int) -> None:
+    if workflow.handoff_route_step(handoff_id=handoff_id):
+        handoff_assign.delay(handoff_id)
+
+
+@shared_task(**STEP)
+def handoff_assign(handoff_id: int) -> None:
+    workflow.handoff_assign_step(handoff_id=handoff_id)
+    handoff_notify.delay(handoff_id)
+
+
+@shared_task(**STEP)
+def handoff_notify(handoff_id: int) -> None:
+    workflow.handoff_notify_step(handoff_id=handoff_id)
+
+
+@shared_task(**STEP)
+def handoff_assign_waiting() -> int:
+    return workflow.handoffs_assign_waiting()
+
+
+@shared_task(**STEP)
+def handoff_sweep() -> dict:
+    report = workflow.handoffs_sweep()
+    for step, handoff_id in report.pushed:
+        logger.warning("pushing the stalled handoff %s again (%s)", handoff_id, step)
+        globals()[step].delay(handoff_id)
+    return {"pushed": len(report.pushed), "assigned": report.assigned, "sla": report.sla}
