@@ -159,13 +159,13 @@ def _close_stray_test_connections(django_db_setup, django_db_blocker):
             )
 
 
-def start_celery_worker(log_path: Path, *, name: str) -> subprocess.Popen:
+def start_celery_worker(log_path: Path, *, name: str, **extra_env: str) -> subprocess.Popen:
     """A real Celery worker on the test database and Redis (solo pool: one process, fast start)."""
     return subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "supportbot", "worker", "--pool", "solo", "--loglevel", "INFO",
          "--hostname", f"{name}@%h", "--without-mingle", "--without-gossip"],
         cwd=PROJECT_ROOT,
-        env=child_env(),
-        stdout=open(log_path, "wb"),
+        env=child_env(**extra_env),
+        stdout=open(log_path, "ab"),
         stderr=subprocess.STDOUT,
     )

@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field, ValidationError
 from conversations import commerce
 from conversations.async_db import db
 from conversations.bot.actions import action_propose
-from conversations.models import ActionCall, Conversation
+from conversations.models import ActionCall
 from guardrails.pii.vault import text_rehydrate, vault_values
 from guardrails.redaction import text_redact
 from guardrails.services import tool_result_redact
@@ -68,8 +68,15 @@ class AccountAddressArgs(BaseModel):
     new_address: str = Field(min_length=3, max_length=300, description="The address placeholder, e.g. <STREET_ADDRESS_1>.")
 
 
+# The reasons the model may give; the others are set by code (misses, failures, limits, agents).
+MODEL_HANDOFF_REASONS = ("customer_request", "unsupported_request", "policy_restriction", "pending_clarification")
+
+
 class HandoffArgs(BaseModel):
-    reason: str = Field(default="customer_request", description="customer_request, unsupported_request or policy_restriction.")
+    reason: str = Field(default="customer_request", description=(
+        "customer_request (they asked for a person), unsupported_request (you cannot do what they need), "
+        "policy_restriction (policy forbids you to decide, e.g. an exception), or pending_clarification (you asked "
+        "twice and still cannot tell what they need)."))
 
 
 class NoArgs(BaseModel):
@@ -199,7 +206,7 @@ async def change_account_address(actor: Actor, args: AccountAddressArgs) -> Tool
 
 
 async def handoff_to_human(actor: Actor, args: HandoffArgs) -> ToolOutcome:
-    reason = args.reason if args.reason in Conversation.HandoffReason.values else "customer_request"
+    reason = args.reason if args.reason in MODEL_HANDOFF_REASONS else "customer_request"
     return ToolOutcome(data={"status": "a person will join"}, handoff_reason=reason)
 
 

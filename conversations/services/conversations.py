@@ -9,8 +9,8 @@ from django.utils import timezone
 
 from conversations import events
 from conversations.errors import CodedError
-from conversations.models import Conversation, Customer, WidgetSite
 from conversations.handoff.services import handoff_close_on_resolve, handoff_open
+from conversations.models import Conversation, Customer, WidgetSite
 from conversations.services.agents import agent_check
 from conversations.services.messages import system_message_post
 

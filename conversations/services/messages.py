@@ -19,7 +19,6 @@ from conversations.models import Conversation, Message
 from conversations.services.agents import agent_check
 from guardrails.redaction import text_redact
 
-
 EMAIL_PLACEHOLDER = re.compile(r"<EMAIL_ADDRESS_\d+>")
 
 

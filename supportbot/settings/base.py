@@ -142,7 +142,13 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # seconds. Every task here is short and idempotent, so a redelivery costs little; keep it above
 # the longest task (a recovered bot turn: BOT_TURN_TIMEOUT_SECONDS).
 CELERY_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", 300, minimum=1)
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
+# Kombu looks for such orphaned messages every 10 s but by default scans only every 10th look
+# (up to 100 s more); one scan per look is a single ZRANGE, so scan every time.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+    "unacked_restore_interval": 10,
+    "unacked_restore_throttle": 1,
+}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
