@@ -48,8 +48,8 @@ class MessageInline(admin.TabularInline):
 
 @admin.register(Conversation)
 class ConversationAdmin(admin.ModelAdmin):
-    list_display = ("public_id", "site", "customer", "status", "assignee", "last_message_at", "csat_score")
-    list_filter = ("status", "site")
+    list_display = ("public_id", "site", "customer", "status", "queue", "assignee", "last_message_at", "csat_score")
+    list_filter = ("status", "site", "queue", "handoff_reason", "resolution_reason")
     search_fields = ("public_id",)
     readonly_fields = ("public_id", "last_seq", "created_at", "updated_at", "last_message_at", "resolved_at")
     inlines = [MessageInline]
@@ -86,3 +86,7 @@ class ModelCallAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False
+
+
+# Handoff configuration and log live with the handoff package.
+from conversations.handoff import admin as handoff_admin  # noqa: E402,F401

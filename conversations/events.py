@@ -202,3 +202,28 @@ def publish_team_changed() -> None:
     """Presence or load changed: supervisors' team views refresh."""
     event: TeamChangedEvent = {"type": "team.changed"}
     _send_on_commit(INBOX_GROUP, dict(event))
+
+
+def agent_conversation_group(public_id: object) -> str:
+    """Only inbox sockets join this one: internal notes and who-is-viewing never share a group
+    with the customer's sockets, so no bug in the chat consumer could forward them."""
+    return f"agents.conversation.{public_id}"
+
+
+class InboxNoteEvent(TypedDict):
+    type: Literal["inbox.note"]
+    note_id: int
+
+
+class InboxViewersEvent(TypedDict):
+    type: Literal["inbox.viewers"]
+
+
+def publish_note(*, public_id: object, note_id: int) -> None:
+    event: InboxNoteEvent = {"type": "inbox.note", "note_id": note_id}
+    _send_on_commit(agent_conversation_group(public_id), dict(event))
+
+
+async def publish_viewers_changed(*, public_id: object) -> None:
+    event: InboxViewersEvent = {"type": "inbox.viewers"}
+    await get_channel_layer().group_send(agent_conversation_group(public_id), dict(event))

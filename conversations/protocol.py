@@ -60,7 +60,13 @@ class Csat:
     comment: str
 
 
-ClientFrame = SendMessage | Resume | Typing | ActionDecision | RequestHuman | Csat
+@dataclass(frozen=True)
+class TranscriptRequest:
+    email: str
+
+
+ClientFrame = SendMessage | Resume | Typing | ActionDecision | RequestHuman | Csat | TranscriptRequest
+EMAIL_MAX_CHARS = 254
 
 
 def parse_client_frame(raw: str, *, max_text_chars: int) -> ClientFrame:
@@ -106,6 +112,11 @@ def parse_client_frame(raw: str, *, max_text_chars: int) -> ClientFrame:
         if len(comment) > max_text_chars:
             raise ProtocolError("too_large", f"comment is longer than {max_text_chars} characters")
         return Csat(score=score, comment=comment)
+    if frame_type == "transcript":
+        email = _required(data, "email", str).strip()
+        if not email or len(email) > EMAIL_MAX_CHARS:
+            raise ProtocolError("bad_frame", "email must be an email address")
+        return TranscriptRequest(email=email)
     if frame_type is None:
         raise ProtocolError("bad_frame", "missing field 'type'")
     raise ProtocolError("bad_frame", f"unknown frame type {str(frame_type)[:40]!r}")

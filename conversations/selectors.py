@@ -6,8 +6,6 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from uuid import UUID
 
-from django.db.models import Count, Q, QuerySet
-
 from conversations.models import Conversation, Message, WidgetSite
 from conversations.widget.tokens import conversation_token_verify
 
@@ -69,51 +67,3 @@ def widget_origin_allowed_by_any_site(*, origin: str | None) -> bool:
     if not origin:
         return False
     return WidgetSite.objects.filter(allowed_origins__contains=[origin.rstrip("/")]).exists()
-
-
-InboxFilter = Literal["open", "mine", "unassigned", "resolved", "all"]
-INBOX_FILTERS: tuple[InboxFilter, ...] = ("open", "mine", "unassigned", "resolved", "all")
-
-
-def inbox_conversations(*, agent: Any, view: InboxFilter = "open", limit: int = 50) -> QuerySet[Conversation]:
-    """Conversations for an agent's list, the ones waiting longest for a reply first among open ones."""
-    queryset = Conversation.objects.select_related("customer", "assignee", "site").filter(last_seq__gt=0)
-    if view == "open":
-        queryset = queryset.exclude(status=Conversation.Status.RESOLVED)
-    elif view == "mine":
-        queryset = queryset.filter(assignee=agent).exclude(status=Conversation.Status.RESOLVED)
-    elif view == "unassigned":
-        queryset = queryset.filter(assignee__isnull=True).exclude(status=Conversation.Status.RESOLVED)
-    elif view == "resolved":
-        queryset = queryset.filter(status=Conversation.Status.RESOLVED)
-    return queryset.order_by("-last_message_at")[:limit]
-
-
-def inbox_counts() -> dict[str, int]:
-    return Conversation.objects.filter(last_seq__gt=0).aggregate(
-        open=Count("id", filter=~Q(status=Conversation.Status.RESOLVED)),
-        queued=Count("id", filter=Q(status=Conversation.Status.QUEUED)),
-        unassigned=Count("id", filter=Q(assignee__isnull=True) & ~Q(status=Conversation.Status.RESOLVED)),
-    )
-
-
-def inbox_conversation(*, public_id: UUID) -> Conversation | None:
-    return (
-        Conversation.objects.select_related("customer", "assignee", "site").filter(public_id=public_id).first()
-    )
-
-
-def inbox_transcript(*, conversation_id: int, limit: int = 500) -> list[Message]:
-    """The latest `limit` messages in seq order."""
-    latest = list(
-        Message.objects.filter(conversation_id=conversation_id).select_related("author").order_by("-seq")[:limit]
-    )
-    latest.reverse()
-    return latest
-
-
-def last_message_previews(*, conversation_ids: list[int]) -> dict[int, Message]:
-    previews = Message.objects.filter(conversation_id__in=conversation_ids).order_by("conversation_id", "-seq").distinct(
-        "conversation_id"
-    )
-    return {message.conversation_id: message for message in previews}

@@ -8,6 +8,7 @@ import logging
 from celery import shared_task
 
 from conversations.bot.runner import stalled_conversations, turn_drive
+from conversations.services.transcripts import transcript_email_send
 from guardrails.pii.vault import vault_purge_expired
 
 logger = logging.getLogger(__name__)
@@ -22,6 +23,13 @@ def recover_stalled_turns() -> int:
         logger.warning("re-running the stalled bot turn of conversation %s", conversation_id)
         asyncio.run(turn_drive(conversation_id, owner=f"recovery:{conversation_id}"))
     return len(conversation_ids)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, autoretry_for=(OSError,), retry_backoff=5,
+             retry_backoff_max=300, max_retries=6)
+def send_transcript_email(conversation_id: int, email_placeholder: str) -> bool:
+    """Mail servers fail transiently (OSError covers SMTP and socket errors): retried with backoff."""
+    return transcript_email_send(conversation_id=conversation_id, email_placeholder=email_placeholder)
 
 
 @shared_task(acks_late=True)

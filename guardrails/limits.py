@@ -76,3 +76,14 @@ def abuse_strike(*, conversation_id: int) -> int:
     """Count a flagged message; the caller hands off once the strikes reach the limit."""
     count, _ = _window_count(f"abuse:{conversation_id}", window_seconds=86_400)
     return count
+
+
+TRANSCRIPTS_PER_CONVERSATION_PER_HOUR = 3
+
+
+def transcript_limit_check(*, conversation_id: int) -> LimitExceeded | None:
+    """Transcript emails go to any address the customer names: a few per hour is plenty."""
+    count, retry = _window_count(f"transcript:{conversation_id}", window_seconds=3600)
+    if count > TRANSCRIPTS_PER_CONVERSATION_PER_HOUR:
+        return LimitExceeded("rate_limited", "too many transcript requests; try again later", retry)
+    return None

@@ -36,6 +36,7 @@ from conversations.services.conversations import (
     conversation_request_human,
 )
 from conversations.services.messages import customer_message_post
+from conversations.services.transcripts import transcript_email_request
 from guardrails.limits import message_limits_check
 from guardrails.pii.vault import frame_placeholders, frame_rehydrate, vault_values
 
@@ -134,6 +135,8 @@ class ChatConsumer(LoopOnlyConsumer):
         elif isinstance(frame, protocol.Csat):
             _, pending = await call_service(conversation_rate, conversation_id=conversation_id, score=frame.score, comment=frame.comment)
             await events.publish_collected(pending)
+        elif isinstance(frame, protocol.TranscriptRequest):
+            await db(transcript_email_request)(conversation_id=conversation_id, email=frame.email)
         elif isinstance(frame, protocol.ActionDecision):
             decided, pending = await call_service(
                 action_decide, conversation_id=conversation_id, action_id=frame.action_id, decision=frame.decision

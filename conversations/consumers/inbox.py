@@ -1,13 +1,15 @@
-"""The agent inbox's socket: /ws/inbox/?view=<filter>&conversation=<uuid>
+"""The agent workspace's socket: /ws/inbox/?view=<filter>&queue=<id>&q=<search>&conversation=<uuid>
 
 Speaks htmx's ws extension: every frame sent is HTML whose top-level elements are swapped in
 out-of-band by id. On connect (and on every reconnect) it sends a fresh snapshot of the list and
-the open conversation, so an inbox that missed broadcasts while offline catches up by itself.
+the open conversation, so a workspace that missed broadcasts while offline catches up by itself.
+While open it is also the agent's presence heartbeat and marks the conversation as being viewed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from typing import Any
 from urllib.parse import parse_qs
@@ -16,13 +18,23 @@ from uuid import UUID
 from conversations import events
 from conversations.async_db import db
 from conversations.consumers.base import LoopOnlyConsumer
-from conversations.inbox import rendering
+from conversations.handoff.presence import agent_heartbeat
+from conversations.inbox import rendering, viewers
+from conversations.inbox.selectors import ListQuery, inbox_conversation
 from conversations.protocol import author_name
-from conversations.selectors import INBOX_FILTERS
 from conversations.services.agents import user_is_agent
 
 # Many conversations changing at once re-render the list once per this many seconds.
 LIST_REFRESH_DELAY = 0.15
+
+
+def _agent_came_online(agent: Any) -> bool:
+    became_live = agent_heartbeat(agent=agent)
+    if became_live:
+        from conversations.handoff.tasks import handoff_assign_waiting
+
+        handoff_assign_waiting.delay()  # waiting customers may now be assigned to this agent
+    return became_live
 
 
 class InboxConsumer(LoopOnlyConsumer):
@@ -35,34 +47,60 @@ class InboxConsumer(LoopOnlyConsumer):
             await self.close(code=4401)
             return
         self.agent = user
-        query = parse_qs(self.scope.get("query_string", b"").decode())
-        view = query.get("view", ["open"])[0]
-        self.view = view if view in INBOX_FILTERS else "open"
+        query = {k: v[0] for k, v in parse_qs(self.scope.get("query_string", b"").decode()).items()}
+        self.list_query = ListQuery.from_params(query)
         try:
-            self.conversation_public_id = UUID(query.get("conversation", [""])[0])
+            public_id = UUID(query.get("conversation", ""))
         except ValueError:
-            self.conversation_public_id = None
+            public_id = None
+        # An agent outside the conversation's queues gets the list, never the conversation.
+        if public_id and await db(inbox_conversation)(public_id=public_id, agent=user) is not None:
+            self.conversation_public_id = public_id
         self.rendered_seqs: set[int] = set()
         self.list_refresh: asyncio.Task | None = None
 
         await self.channel_layer.group_add(events.INBOX_GROUP, self.channel_name)
         if self.conversation_public_id:
             await self.channel_layer.group_add(events.conversation_group(self.conversation_public_id), self.channel_name)
+            await self.channel_layer.group_add(events.agent_conversation_group(self.conversation_public_id),
+                                               self.channel_name)
         await self.accept()
         await self._send_snapshot()
+        self.heartbeat = asyncio.create_task(self._heartbeat())
 
     async def disconnect(self, code: int) -> None:
         if self.agent is None:
             return
+        if getattr(self, "heartbeat", None):
+            self.heartbeat.cancel()
         await self.channel_layer.group_discard(events.INBOX_GROUP, self.channel_name)
         if self.conversation_public_id:
-            await self.channel_layer.group_discard(
-                events.conversation_group(self.conversation_public_id), self.channel_name
-            )
+            await self.channel_layer.group_discard(events.conversation_group(self.conversation_public_id),
+                                                   self.channel_name)
+            await self.channel_layer.group_discard(events.agent_conversation_group(self.conversation_public_id),
+                                                   self.channel_name)
+            await db(viewers.viewer_left)(public_id=self.conversation_public_id, agent_id=self.agent.pk)
+            await events.publish_viewers_changed(public_id=self.conversation_public_id)
+
+    async def _heartbeat(self) -> None:
+        """Presence and "viewing" stay fresh while the tab is open; they go stale by themselves
+        when the tab (or the whole process) goes away."""
+        first = True
+        while True:
+            with contextlib.suppress(Exception):  # a missed beat only delays presence; never kill the socket
+                if await db(_agent_came_online)(self.agent):
+                    await self.send(text_data=await db(rendering.render_presence)(agent=self.agent))
+                if self.conversation_public_id:
+                    await db(viewers.viewer_seen)(public_id=self.conversation_public_id, agent_id=self.agent.pk,
+                                                  name=author_name(self.agent))
+                    if first:
+                        await events.publish_viewers_changed(public_id=self.conversation_public_id)
+                first = False
+            await asyncio.sleep(viewers.VIEWER_HEARTBEAT_SECONDS)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         """The composer sends its form over the socket (htmx ws-send) as the agent types: that
-        is the agent's typing signal. Replies themselves go over HTTP POST."""
+        is the agent's typing signal (not in note mode). Replies themselves go over HTTP POST."""
         if not self.conversation_public_id or not text_data:
             return
         try:
@@ -70,20 +108,22 @@ class InboxConsumer(LoopOnlyConsumer):
         except json.JSONDecodeError:
             return
         if isinstance(payload, dict) and "text" in payload:
+            note_mode = payload.get("mode") == "note"
             await events.publish_typing(
                 public_id=self.conversation_public_id,
                 role="agent",
-                state=bool((payload.get("text") or "").strip()),
+                state=bool((payload.get("text") or "").strip()) and not note_mode,
                 author=author_name(self.agent),
                 sender_channel=self.channel_name,
             )
 
     async def _send_snapshot(self) -> None:
         html = await db(rendering.render_list)(
-            agent=self.agent, view=self.view, selected=self.conversation_public_id, oob=True
+            agent=self.agent, query=self.list_query, selected=self.conversation_public_id, oob=True
         )
         if self.conversation_public_id:
-            parts, seqs = await db(rendering.render_conversation_parts)(public_id=self.conversation_public_id, oob=True)
+            parts, seqs = await db(rendering.render_conversation_parts)(
+                public_id=self.conversation_public_id, agent=self.agent, oob=True)
             self.rendered_seqs = seqs
             html += parts
         await self.send(text_data=html)
@@ -97,9 +137,28 @@ class InboxConsumer(LoopOnlyConsumer):
     async def _refresh_list_soon(self) -> None:
         await asyncio.sleep(LIST_REFRESH_DELAY)
         html = await db(rendering.render_list)(
-            agent=self.agent, view=self.view, selected=self.conversation_public_id, oob=True
+            agent=self.agent, query=self.list_query, selected=self.conversation_public_id, oob=True
         )
         await self.send(text_data=html)
+
+    async def inbox_notify(self, event: events.InboxNotifyEvent) -> None:
+        if event["user_ids"] and self.agent.pk not in event["user_ids"]:
+            return
+        html = await db(rendering.render_toast)(title=event["title"], body=event["body"],
+                                                conversation_id=event["conversation_id"])
+        await self.send(text_data=html)
+
+    async def team_changed(self, event: events.TeamChangedEvent) -> None:
+        return None  # the supervisor page polls; the list refreshes on inbox.changed
+
+    async def inbox_note(self, event: events.InboxNoteEvent) -> None:
+        await self.send(text_data=await db(rendering.render_note_append)(note_id=event["note_id"]))
+
+    async def inbox_viewers(self, event: events.InboxViewersEvent) -> None:
+        if not self.conversation_public_id:
+            return
+        names = await db(viewers.other_viewers)(public_id=self.conversation_public_id, agent_id=self.agent.pk)
+        await self.send(text_data=await db(rendering.render_viewers)(names=names))
 
     async def chat_message(self, event: events.ChatMessageEvent) -> None:
         frame = event["message"]
@@ -123,4 +182,5 @@ class InboxConsumer(LoopOnlyConsumer):
 
     async def chat_status(self, event: events.ChatStatusEvent) -> None:
         if self.conversation_public_id:
-            await self.send(text_data=await db(rendering.render_header)(public_id=self.conversation_public_id))
+            await self.send(text_data=await db(rendering.render_header)(public_id=self.conversation_public_id,
+                                                                         agent=self.agent))

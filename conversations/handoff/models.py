@@ -132,6 +132,13 @@ class Handoff(models.Model):
     def is_open(self) -> bool:
         return self.status in self.OPEN_STATUSES
 
+    @property
+    def reason_label(self) -> str:
+        from conversations.models import Conversation  # the reasons are the conversation's
+
+        labels = dict(Conversation.HandoffReason.choices)
+        return labels.get(self.reason, self.reason)
+
 
 class HandoffEvent(models.Model):
     """The handoff's audit trail: what happened, when and by whom (assignment exactly once, ...)."""

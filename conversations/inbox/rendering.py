@@ -1,4 +1,4 @@
-"""HTML fragments for the inbox, shared by the views (full pages) and the inbox socket (htmx
+"""HTML fragments for the workspace, shared by the views (full pages) and the inbox socket (htmx
 out-of-band swaps). Sync functions: they query, so the socket calls them from a thread."""
 
 from __future__ import annotations
@@ -6,59 +6,112 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from django.contrib.auth import get_user_model
+from django.db.models import Q
 from django.template.loader import render_to_string
 
-from conversations.protocol import message_frame
-from conversations.selectors import (
-    InboxFilter,
+from conversations.handoff.access import user_is_supervisor
+from conversations.handoff.models import InternalNote, Queue
+from conversations.handoff.presence import agent_profile, effective_presence
+from conversations.inbox.selectors import (
+    ListQuery,
     inbox_conversation,
     inbox_conversations,
     inbox_counts,
+    inbox_handoff,
+    inbox_notes,
     inbox_transcript,
     last_message_previews,
+    queue_counts,
 )
+from conversations.models import Conversation
+from conversations.protocol import message_frame
+from conversations.services.agents import SUPPORT_AGENTS_GROUP
 
 
-def list_context(*, agent: Any, view: InboxFilter, selected: UUID | None) -> dict[str, Any]:
-    conversations = list(inbox_conversations(agent=agent, view=view))
+def list_context(*, agent: Any, query: ListQuery, selected: UUID | None) -> dict[str, Any]:
+    conversations = list(inbox_conversations(agent=agent, query=query))
     previews = last_message_previews(conversation_ids=[c.pk for c in conversations])
     return {
         "rows": [(c, previews.get(c.pk)) for c in conversations],
-        "view": view,
+        "query": query,
+        "view": query.view,
         "selected": selected,
-        "counts": inbox_counts(),
+        "counts": inbox_counts(agent=agent),
+        "queues": queue_counts(agent=agent),
     }
 
 
-def render_list(*, agent: Any, view: InboxFilter, selected: UUID | None, oob: bool = False) -> str:
-    return render_to_string("inbox/_list.html", {**list_context(agent=agent, view=view, selected=selected), "oob": oob})
+def render_list(*, agent: Any, query: ListQuery, selected: UUID | None, oob: bool = False) -> str:
+    return render_to_string("inbox/_list.html", {**list_context(agent=agent, query=query, selected=selected), "oob": oob})
 
 
-def render_conversation_parts(*, public_id: UUID, oob: bool = False) -> tuple[str, set[int]]:
-    """The header and the whole transcript; also the seqs rendered, so the socket can skip
-    broadcasts it already showed."""
-    conversation = inbox_conversation(public_id=public_id)
-    if conversation is None:
-        return "", set()
-    messages = inbox_transcript(conversation_id=conversation.pk)
-    html = render_to_string("inbox/_header.html", {"conversation": conversation, "oob": oob}) + render_to_string(
-        "inbox/_transcript.html",
-        {"conversation": conversation, "messages": [message_frame(m) for m in messages], "oob": oob},
-    )
-    return html, {m.seq for m in messages}
+def header_context(*, conversation: Conversation, agent: Any) -> dict[str, Any]:
+    handoff = inbox_handoff(conversation=conversation)
+    agents = (get_user_model().objects.filter(is_active=True, is_staff=True)
+              .filter(Q(is_superuser=True) | Q(groups__name=SUPPORT_AGENTS_GROUP)).distinct()
+              .select_related("agent_profile").order_by("first_name", "username"))
+    return {
+        "conversation": conversation,
+        "handoff": handoff,
+        "me": agent,
+        "is_supervisor": user_is_supervisor(agent),
+        "agents": [(a, effective_presence(getattr(a, "agent_profile", None))) for a in agents],
+        "queues": Queue.objects.all(),
+        "resolution_reasons": Conversation.ResolutionReason.choices,
+    }
 
 
-def render_header(*, public_id: UUID) -> str:
-    conversation = inbox_conversation(public_id=public_id)
+def render_header(*, public_id: UUID, agent: Any, oob: bool = True) -> str:
+    conversation = inbox_conversation(public_id=public_id, agent=agent)
     if conversation is None:
         return ""
-    return render_to_string("inbox/_header.html", {"conversation": conversation, "oob": True})
+    return render_to_string("inbox/_header.html", {**header_context(conversation=conversation, agent=agent), "oob": oob})
+
+
+def _transcript_items(conversation: Conversation) -> tuple[list[dict[str, Any]], set[int]]:
+    messages = inbox_transcript(conversation_id=conversation.pk)
+    items = [{"kind": "message", "m": message_frame(m), "at": m.created_at} for m in messages]
+    items += [{"kind": "note", "note": n, "at": n.created_at} for n in inbox_notes(conversation_id=conversation.pk)]
+    items.sort(key=lambda item: item["at"])
+    return items, {m.seq for m in messages}
+
+
+def render_conversation_parts(*, public_id: UUID, agent: Any, oob: bool = False) -> tuple[str, set[int]]:
+    """The header and the whole transcript (notes in place); also the seqs rendered, so the
+    socket can skip broadcasts it already showed."""
+    conversation = inbox_conversation(public_id=public_id, agent=agent)
+    if conversation is None:
+        return "", set()
+    items, seqs = _transcript_items(conversation)
+    html = render_to_string("inbox/_header.html", {**header_context(conversation=conversation, agent=agent), "oob": oob})
+    html += render_to_string("inbox/_transcript.html", {"conversation": conversation, "items": items, "oob": oob})
+    return html, seqs
 
 
 def render_message_append(*, frame: dict[str, Any]) -> str:
     return render_to_string("inbox/_message_append.html", {"m": frame})
 
 
+def render_note_append(*, note_id: int) -> str:
+    note = InternalNote.objects.select_related("author").filter(pk=note_id).first()
+    return render_to_string("inbox/_note_append.html", {"note": note}) if note else ""
+
+
 def render_typing(*, role: str, state: bool, author: str) -> str:
     who = author or ("The customer" if role == "customer" else "Someone")
     return render_to_string("inbox/_typing.html", {"state": state, "who": who, "oob": True})
+
+
+def render_toast(*, title: str, body: str, conversation_id: str) -> str:
+    return render_to_string("inbox/_toast.html", {"title": title, "body": body, "conversation_id": conversation_id})
+
+
+def render_viewers(*, names: list[str]) -> str:
+    return render_to_string("inbox/_viewers.html", {"names": names})
+
+
+def render_presence(*, agent: Any) -> str:
+    profile = agent_profile(agent)
+    return render_to_string("inbox/_presence.html", {"profile": profile, "effective": effective_presence(profile),
+                                                     "oob": True})

@@ -1,4 +1,6 @@
-"""The agent inbox (htmx). Views check the agent, call one service and render."""
+"""The agent workspace (htmx): pages, replies, notes, resolve. Views check the agent, call one
+service and render; access to a conversation goes through the scoped selector (404 outside the
+agent's queues)."""
 
 from __future__ import annotations
 
@@ -12,12 +14,21 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRefresh
 
+from conversations.handoff.access import user_is_supervisor
+from conversations.handoff.presence import agent_profile, effective_presence
 from conversations.inbox import rendering
+from conversations.inbox.selectors import (
+    INBOX_FILTERS,
+    ListQuery,
+    canned_responses,
+    customer_history,
+    inbox_conversation,
+)
 from conversations.models import Conversation
-from conversations.selectors import INBOX_FILTERS, inbox_conversation
 from conversations.services.agents import user_is_agent
-from conversations.services.conversations import conversation_resolve
+from conversations.services.conversations import ConversationStateError, conversation_resolve
 from conversations.services.messages import MessageRejected, agent_message_post
+from conversations.services.notes import note_add
 
 
 def agent_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -31,55 +42,78 @@ def agent_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
     return wrapper
 
 
-def _conversation_or_404(public_id: UUID) -> Conversation:
-    conversation = inbox_conversation(public_id=public_id)
+def supervisor_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    @agent_required
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not user_is_supervisor(request.user):
+            return HttpResponseForbidden("Only supervisors can see this page.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def conversation_or_404(request: HttpRequest, public_id: UUID) -> Conversation:
+    conversation = inbox_conversation(public_id=public_id, agent=request.user)
     if conversation is None:
         raise Http404("No such conversation")
     return conversation
 
 
-def _view_filter(request: HttpRequest) -> str:
-    view = request.GET.get("view", "open")
-    return view if view in INBOX_FILTERS else "open"
+def done(request: HttpRequest, public_id: UUID, *, refresh: bool = False) -> HttpResponse:
+    """htmx requests get their update over the socket (or a refresh); plain forms a redirect."""
+    if request.htmx:
+        return HttpResponseClientRefresh() if refresh else HttpResponse(status=204)
+    return redirect("inbox:conversation", public_id=public_id)
 
 
 @require_GET
 @agent_required
 def inbox_home(request: HttpRequest, public_id: UUID | None = None) -> HttpResponse:
-    view = _view_filter(request)
+    query = ListQuery.from_params(request.GET)
     conversation = None
     transcript = ""
+    context: dict[str, Any] = {}
     if public_id is not None:
-        conversation = _conversation_or_404(public_id)
-        transcript, _ = rendering.render_conversation_parts(public_id=public_id)
-    context = {
-        **rendering.list_context(agent=request.user, view=view, selected=public_id),
+        conversation = conversation_or_404(request, public_id)
+        transcript, _ = rendering.render_conversation_parts(public_id=public_id, agent=request.user)
+        context = {"history": customer_history(conversation=conversation, agent=request.user),
+                   "canned": canned_responses()}
+    profile = agent_profile(request.user)
+    context.update({
+        **rendering.list_context(agent=request.user, query=query, selected=public_id),
         "conversation": conversation,
         "conversation_html": transcript,
         "filters": INBOX_FILTERS,
-    }
+        "profile": profile,
+        "effective": effective_presence(profile),
+        "is_supervisor": user_is_supervisor(request.user),
+    })
     return render(request, "inbox/inbox.html", context)
 
 
 @require_POST
 @agent_required
 def inbox_reply(request: HttpRequest, public_id: UUID) -> HttpResponse:
-    conversation = _conversation_or_404(public_id)
+    conversation = conversation_or_404(request, public_id)
+    text = request.POST.get("text", "")
     try:
-        agent_message_post(conversation_id=conversation.pk, agent=request.user, text=request.POST.get("text", ""))
+        if request.POST.get("mode") == "note":
+            note_add(conversation_id=conversation.pk, agent=request.user, text=text)
+        else:
+            agent_message_post(conversation_id=conversation.pk, agent=request.user, text=text)
     except MessageRejected as error:
         return HttpResponse(error.message, status=422)
-    if request.htmx:
-        # The message itself reaches this page over the inbox socket, like everyone else's.
-        return HttpResponse(status=204)
-    return redirect("inbox:conversation", public_id=public_id)
+    return done(request, public_id)
 
 
 @require_POST
 @agent_required
 def inbox_resolve(request: HttpRequest, public_id: UUID) -> HttpResponse:
-    conversation = _conversation_or_404(public_id)
-    conversation_resolve(conversation_id=conversation.pk, agent=request.user)
-    if request.htmx:
-        return HttpResponseClientRefresh()
-    return redirect("inbox:conversation", public_id=public_id)
+    conversation = conversation_or_404(request, public_id)
+    try:
+        conversation_resolve(conversation_id=conversation.pk, agent=request.user,
+                             reason=request.POST.get("reason") or Conversation.ResolutionReason.ANSWERED)
+    except ConversationStateError as error:
+        return HttpResponse(error.message, status=422)
+    return done(request, public_id, refresh=True)

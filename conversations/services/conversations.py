@@ -12,7 +12,8 @@ from conversations.errors import CodedError
 from conversations.handoff.services import handoff_close_on_resolve, handoff_open
 from conversations.models import Conversation, Customer, WidgetSite
 from conversations.services.agents import agent_check
-from conversations.services.messages import system_message_post
+from conversations.services.messages import agent_own_names, system_message_post
+from guardrails.redaction import text_redact
 
 
 class ConversationStateError(CodedError):
@@ -64,6 +65,10 @@ def conversation_rate(*, conversation_id: int, score: int, comment: str = "") ->
     """Record the customer's CSAT rating; only a resolved conversation can be rated."""
     if not 1 <= score <= 5:
         raise ConversationStateError("bad_frame", "score must be between 1 and 5")
+    if comment.strip():  # a free-text comment is stored text like any message; naming the agent is fine
+        assignee = Conversation.objects.select_related("assignee").get(pk=conversation_id).assignee
+        keep = agent_own_names(assignee) if assignee else frozenset()
+        comment = text_redact(conversation_id=conversation_id, text=comment, keep=keep).text
     updated = Conversation.objects.filter(pk=conversation_id, status=Conversation.Status.RESOLVED).update(
         csat_score=score, csat_comment=comment, updated_at=timezone.now()
     )

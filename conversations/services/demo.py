@@ -64,6 +64,7 @@ def demo_data_ensure(*, origins: list[str]) -> DemoData:
         admin.set_password(settings.DEMO_AGENT_PASSWORD)
         admin.save()
     admin.groups.add(group)
+    _demo_handoff_setup(agents=[agent, admin])
     return DemoData(
         site_key=site.key,
         agent_username=agent.username,
@@ -71,3 +72,32 @@ def demo_data_ensure(*, origins: list[str]) -> DemoData:
         password=settings.DEMO_AGENT_PASSWORD,
         created_agent=created_agent,
     )
+
+
+DEMO_CANNED_RESPONSES = [
+    ("hello", "Greeting", "Hi, thanks for waiting! I'm looking into this for you now."),
+    ("refund-time", "Refund timing", "Refunds reach your original payment method within 5 business days of the "
+                                     "return being processed."),
+    ("anything-else", "Anything else?", "Is there anything else I can help you with today?"),
+    ("bye", "Closing", "Thanks for reaching out. Have a great day!"),
+]
+
+
+def _demo_handoff_setup(*, agents: list) -> None:
+    """A General queue (the default) and a Billing queue, both served by the demo team, and a
+    few saved replies. Only created when missing, so an edited setup is kept."""
+    from conversations.handoff.models import AgentProfile, CannedResponse, Queue, Team
+
+    team, _ = Team.objects.get_or_create(name="Support team")
+    team.members.add(*agents)
+    general, _ = Queue.objects.get_or_create(name="General", defaults={"is_default": True})
+    billing, _ = Queue.objects.get_or_create(name="Billing", defaults={
+        "keywords": ["refund", "charged", "invoice", "payment", "billing"], "reasons": ["tool_failure"],
+        "sla_minutes": 3, "escalate_minutes": 10,
+    })
+    for queue in (general, billing):
+        queue.teams.add(team)
+    for user in agents:
+        AgentProfile.objects.get_or_create(user=user)
+    for shortcut, title, text in DEMO_CANNED_RESPONSES:
+        CannedResponse.objects.get_or_create(shortcut=shortcut, defaults={"title": title, "text": text})

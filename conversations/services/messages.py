@@ -113,12 +113,12 @@ def agent_message_post(*, conversation_id: int, agent: Any, text: str, client_id
         handoff_agent_replied(conversation_id=conversation_id, agent=agent)
         posted = message_post(
             conversation_id=conversation_id, role=Message.Role.AGENT, text=text, client_id=client_id, author=agent,
-            redact=True, redact_keep=_own_names(agent),
+            redact=True, redact_keep=agent_own_names(agent),
         )
     return posted
 
 
-def _own_names(agent: Any) -> frozenset[str]:
+def agent_own_names(agent: Any) -> frozenset[str]:
     """An agent introducing themselves is not leaking a customer's name."""
     names = {agent.first_name, agent.last_name, agent.get_full_name(), agent.get_username()}
     return frozenset(name for name in names if name)

@@ -41,7 +41,7 @@ def test_a_signed_in_customer_gets_a_cited_answer_and_returns_an_order_through_a
     try:
         page.goto(f"{bot_server['url']}/?as=cust_1001")
         page.locator("#supportbot-widget .launcher").click()
-        box = page.locator("#supportbot-widget textarea")
+        box = page.locator("#supportbot-widget .composer textarea")
 
         box.fill("How long do I have to return something for a refund?")
         box.press("Enter")

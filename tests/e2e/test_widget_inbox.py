@@ -48,7 +48,7 @@ def agent_logs_in(page: Page, base: str) -> None:
 
 
 def customer_sends(page: Page, text: str) -> None:
-    box = page.locator("#supportbot-widget textarea")
+    box = page.locator("#supportbot-widget .composer textarea")
     box.fill(text)
     box.press("Enter")
 
@@ -139,7 +139,7 @@ def test_the_widget_works_at_360px_and_is_keyboard_operable(daphne_server, brows
     expect(panel).to_be_visible()
     box = panel.bounding_box()
     assert box is not None and box["width"] == 360  # full screen under 480 px
-    expect(page.locator("#supportbot-widget textarea")).to_be_focused()
+    expect(page.locator("#supportbot-widget .composer textarea")).to_be_focused()
     expect(page.locator("#supportbot-widget .messages")).to_have_attribute("aria-live", "polite")
     page.keyboard.press("Escape")
     expect(panel).to_be_hidden()

@@ -119,3 +119,35 @@ def _open_and_commit(conversation_id: int) -> Handoff:
     thread.start()
     thread.join(timeout=30)
     return result["handoff"]
+
+
+async def test_the_transcript_is_emailed_from_the_worker_with_only_the_customers_own_values(
+        site, alice, tmp_path, settings):
+    from conversations.services.conversations import conversation_resolve
+    from conversations.services.messages import agent_message_post
+
+    celery_app.control.purge()
+    outbox = tmp_path / "outbox"
+    log = tmp_path / "worker.log"
+    worker = start_celery_worker(log, name="mailer", EMAIL_FILE_PATH=str(outbox))
+    try:
+        session = await opened(site)
+        async with Chat(session) as chat:
+            await chat.say("Hi, I'm at +1 415 555 0134 if that helps")
+            await chat.wait_for(lambda f: f["type"] == "ack")
+            await sync_to_async(agent_message_post)(
+                conversation_id=session.conversation.pk, agent=alice,
+                text="My colleague at +1 212 555 0199 will call you.")
+            await sync_to_async(conversation_resolve)(conversation_id=session.conversation.pk, agent=alice)
+            await chat.send({"type": "transcript", "email": "jo.customer@example.com"})
+            await chat.send({"type": "transcript", "email": "not an email"})
+            error = await chat.wait_for(lambda f: f["type"] == "error")
+        assert error["code"] == "bad_frame"
+        _wait(lambda: outbox.exists() and any(outbox.iterdir()), timeout=60, log=log)
+    finally:
+        stop(worker)
+    mail = "".join(p.read_text() for p in outbox.iterdir())
+    assert "To: jo.customer@example.com" in mail
+    assert "+1 415 555 0134" in mail  # the customer's own value
+    assert "<PHONE_NUMBER_2>" in mail and "212 555" not in mail  # someone else's stays redacted
+    assert "Alice: My colleague" in mail

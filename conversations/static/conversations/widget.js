@@ -125,6 +125,17 @@
         <p class="csat-q">How did we do?</p>
         <div class="csat-scores" role="group" aria-label="Rate this conversation from 1 to 5"></div>
         <p class="csat-thanks" hidden>Thanks for your feedback!</p>
+        <form class="csat-comment" hidden>
+          <label class="csat-comment-label">Anything you'd like to add? (optional)
+            <textarea rows="2" maxlength="2000"></textarea></label>
+          <button type="submit" class="small-button">Send comment</button>
+        </form>
+        <form class="transcript">
+          <label class="transcript-label">Email me this conversation
+            <span class="transcript-row"><input type="email" required maxlength="254" placeholder="you@example.com" autocomplete="email">
+            <button type="submit" class="small-button">Send</button></span></label>
+          <p class="transcript-done" role="status" hidden></p>
+        </form>
       </div>
       <form class="composer">
         <button class="human" type="button">Talk to a human</button>
@@ -143,7 +154,7 @@
   const panel = $(".panel");
   const badge = $(".badge");
   const list = $(".messages");
-  const textarea = $("textarea");
+  const textarea = $(".composer textarea");
   const form = $(".composer");
   const connectionBar = $(".connection");
   const typingRow = $(".typing");
@@ -393,7 +404,7 @@
         flushOutbox();
         break;
       case "status":
-        setStatus(frame.conversation_status, frame.agent || "");
+        setStatus(frame.conversation_status, frame.agent || "", frame);
         break;
       case "typing":
         showRemoteTyping(frame);
@@ -602,12 +613,17 @@
   }
 
   // ---- status, CSAT ---------------------------------------------------------------------
-  function setStatus(status, agentName) {
+  function setStatus(status, agentName, frame = {}) {
     state.status = status;
     state.agentName = agentName;
+    let queued = "An agent will join shortly";
+    if (frame.queue_position) {
+      const wait = frame.expected_wait_minutes ? ` · about ${frame.expected_wait_minutes} min` : "";
+      queued = `You're #${frame.queue_position} in line${wait}`;
+    }
     const line = {
       bot: "Typically replies instantly",
-      queued: "An agent will join shortly",
+      queued,
       human: agentName ? `You're chatting with ${agentName}` : "You're chatting with our team",
       resolved: "This conversation is resolved",
     }[status] || "";
@@ -621,11 +637,32 @@
   function sendCsat(score) {
     if (send({ type: "csat", score })) {
       state.csatSent = true;
+      state.csatScore = score;
       $(".csat-scores").hidden = true;
       $(".csat-q").hidden = true;
       $(".csat-thanks").hidden = false;
+      $(".csat-comment").hidden = false;
     }
   }
+
+  $(".csat-comment").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const comment = $(".csat-comment textarea").value.trim();
+    if (comment && state.csatScore && send({ type: "csat", score: state.csatScore, comment })) {
+      $(".csat-comment").hidden = true;
+    }
+  });
+
+  $(".transcript").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const input = $(".transcript input");
+    const email = input.value.trim();
+    if (!email || !send({ type: "transcript", email })) return;
+    const done = $(".transcript-done");
+    done.textContent = "On its way to your inbox.";
+    done.hidden = false;
+    input.value = "";
+  });
 
   // ---- rendering ------------------------------------------------------------------------
   function applySite() {
@@ -892,6 +929,13 @@
       .csat-scores { display: flex; justify-content: center; gap: 6px; }
       .csat-score { font-size: 24px; line-height: 1; background: transparent; border: 0; color: var(--sb-border); width: 40px; height: 40px; border-radius: 8px; }
       .csat-score.lit { color: #f59e0b; }
+      .csat-comment, .transcript { margin-top: 10px; text-align: left; }
+      .csat-comment-label, .transcript-label { display: grid; gap: 6px; font-size: 13px; color: var(--sb-muted); }
+      .csat-comment textarea, .transcript input { font: inherit; border: 1px solid var(--sb-border); border-radius: 8px; padding: 6px 8px; background: transparent; color: var(--sb-fg); width: 100%; box-sizing: border-box; }
+      .transcript-row { display: flex; gap: 6px; }
+      .small-button { font: inherit; font-size: 13px; border: 1px solid var(--sb-border); border-radius: 8px; background: transparent; color: var(--sb-fg); padding: 5px 10px; cursor: pointer; margin-top: 6px; }
+      .transcript-row .small-button { margin-top: 0; }
+      .transcript-done { margin: 6px 0 0; font-size: 13px; }
       .composer { border-top: 1px solid var(--sb-border); padding: 8px 12px 10px; background: var(--sb-bg); }
       .human { background: transparent; border: 1px solid var(--sb-border); color: var(--sb-fg); border-radius: 999px;
         padding: 4px 12px; font-size: 12.5px; margin-bottom: 8px; }

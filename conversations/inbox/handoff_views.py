@@ -1,0 +1,85 @@
+"""Workspace actions on ownership: claim, assign or transfer, hand back to the bot, presence."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from django.contrib.auth import get_user_model
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
+from django.views.decorators.http import require_POST
+
+from conversations.handoff.access import user_is_supervisor
+from conversations.handoff.models import Handoff, Queue
+from conversations.handoff.presence import agent_presence_set
+from conversations.handoff.services import (
+    HandoffError,
+    handoff_assign_to,
+    handoff_claim,
+    handoff_return_to_bot,
+    handoff_transfer_to_queue,
+)
+from conversations.inbox import rendering
+from conversations.inbox.views import agent_required, conversation_or_404, done
+
+
+def _refused(error: HandoffError) -> HttpResponse:
+    return HttpResponse(error.message, status=409 if error.code == "already_assigned" else 403)
+
+
+@require_POST
+@agent_required
+def inbox_claim(request: HttpRequest, public_id: UUID) -> HttpResponse:
+    conversation = conversation_or_404(request, public_id)
+    try:
+        handoff_claim(conversation_id=conversation.pk, agent=request.user)
+    except HandoffError as error:
+        return _refused(error)
+    return done(request, public_id, refresh=True)
+
+
+@require_POST
+@agent_required
+def inbox_assign(request: HttpRequest, public_id: UUID) -> HttpResponse:
+    """Assign or transfer: to an agent (`agent` = user id) or to a queue (`queue` = queue id).
+    Agents may pass on conversations they own or that nobody owns; supervisors any."""
+    conversation = conversation_or_404(request, public_id)
+    if (conversation.assignee_id not in (None, request.user.pk)) and not user_is_supervisor(request.user):
+        return HttpResponse("Only the assignee or a supervisor can reassign this conversation.", status=403)
+    try:
+        if request.POST.get("queue"):
+            queue = get_object_or_404(Queue, pk=request.POST["queue"])
+            handoff_transfer_to_queue(conversation_id=conversation.pk, agent=request.user, queue=queue)
+        else:
+            assignee = get_object_or_404(get_user_model(), pk=request.POST.get("agent") or 0)
+            if not Handoff.objects.filter(conversation=conversation, status__in=Handoff.OPEN_STATUSES).exists():
+                handoff_claim(conversation_id=conversation.pk, agent=request.user)
+            handoff_assign_to(conversation_id=conversation.pk, agent=request.user, assignee=assignee)
+    except HandoffError as error:
+        return _refused(error)
+    return done(request, public_id, refresh=True)
+
+
+@require_POST
+@agent_required
+def inbox_hand_back(request: HttpRequest, public_id: UUID) -> HttpResponse:
+    conversation = conversation_or_404(request, public_id)
+    try:
+        handoff_return_to_bot(conversation_id=conversation.pk, agent=request.user, note=request.POST.get("note", "")[:2000])
+    except HandoffError as error:
+        return _refused(error)
+    return done(request, public_id, refresh=True)
+
+
+@require_POST
+@agent_required
+def inbox_presence(request: HttpRequest) -> HttpResponse:
+    try:
+        agent_presence_set(agent=request.user, presence=request.POST.get("presence", ""))
+    except ValueError as error:
+        return HttpResponse(str(error), status=422)
+    if request.POST.get("presence") == "online":
+        from conversations.handoff.tasks import handoff_assign_waiting
+
+        handoff_assign_waiting.delay()
+    return HttpResponse(rendering.render_presence(agent=request.user))

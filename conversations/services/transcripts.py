@@ -1,0 +1,72 @@
+"""The customer asks for the conversation by email; a Celery task sends it.
+
+The address goes into the conversation's vault like any personal value (only its placeholder
+travels through Redis to the worker). In the mail, placeholders are re-hydrated only for values
+the customer typed themselves: whatever else was redacted (an agent's colleague's number, data
+from a tool result) stays a placeholder, because the recipient is whoever the customer named.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.core.validators import validate_email
+from django.db import transaction
+
+from conversations.errors import CodedError
+from conversations.models import Conversation, Message
+from guardrails.limits import transcript_limit_check
+from guardrails.pii.vault import placeholders_in, text_rehydrate, vault_values
+from guardrails.redaction import text_redact
+
+ROLE_NAMES = {"customer": "You", "bot": "Assistant", "system": "", "agent": "Agent"}
+
+
+class TranscriptRefused(CodedError):
+    """Not a usable address, or asked too often."""
+
+
+def transcript_email_request(*, conversation_id: int, email: str) -> str:
+    """Validate, vault the address and enqueue the mail. Returns the address's placeholder."""
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise TranscriptRefused("bad_frame", "email must be an email address") from None
+    exceeded = transcript_limit_check(conversation_id=conversation_id)
+    if exceeded is not None:
+        raise TranscriptRefused(exceeded.code, exceeded.message)
+    redaction = text_redact(conversation_id=conversation_id, text=email)
+    placeholder = redaction.text.strip()
+    if not placeholders_in(placeholder) or placeholder != redaction.text.strip():
+        raise TranscriptRefused("bad_frame", "email must be an email address")
+    from conversations.tasks import send_transcript_email
+
+    transaction.on_commit(lambda: send_transcript_email.delay(conversation_id, placeholder))
+    return placeholder
+
+
+def transcript_text(*, conversation_id: int) -> str:
+    conversation = Conversation.objects.select_related("site").get(pk=conversation_id)
+    messages = list(Message.objects.filter(conversation_id=conversation_id).select_related("author").order_by("seq"))
+    own = set().union(*(placeholders_in(m.text) for m in messages if m.role == Message.Role.CUSTOMER)) if messages else set()
+    values = vault_values(conversation_id=conversation_id, placeholders=own) if own else {}
+    lines = [f"Your conversation with {conversation.site.name}", ""]
+    for message in messages:
+        when = message.created_at.strftime("%Y-%m-%d %H:%M UTC")
+        who = (message.author.first_name or message.author.get_username()) if message.author else ROLE_NAMES[message.role]
+        text = text_rehydrate(message.text, values)
+        lines.append(f"[{when}] {text}" if message.role == Message.Role.SYSTEM else f"[{when}] {who}: {text}")
+    return "\n".join(lines) + "\n"
+
+
+def transcript_email_send(*, conversation_id: int, email_placeholder: str) -> bool:
+    conversation = Conversation.objects.select_related("site").filter(pk=conversation_id).first()
+    if conversation is None:
+        return False
+    address = vault_values(conversation_id=conversation_id, placeholders={email_placeholder}).get(email_placeholder)
+    if not address:
+        return False  # purged from the vault meanwhile
+    send_mail(f"Your conversation with {conversation.site.name}", transcript_text(conversation_id=conversation_id),
+              settings.DEFAULT_FROM_EMAIL, [address], fail_silently=False)
+    return True

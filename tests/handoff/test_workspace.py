@@ -1,0 +1,235 @@
+"""The agent workspace over real HTTP views and sockets: queue access, claim, notes that never
+reach the customer, saved replies, suggested answers, the orders panel, presence, collision
+warnings, resolve reasons, the supervisor's team page and the metrics page."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from datetime import timedelta
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.utils import timezone
+
+from conversations.handoff.models import AgentProfile, CannedResponse, Handoff, InternalNote
+from conversations.handoff.services import handoff_claim, handoff_open
+from conversations.models import Conversation, Message
+from conversations.services.conversations import conversation_rate, conversation_resolve
+from conversations.services.messages import customer_message_post
+from tests.bot_support import open_session
+from tests.conversations.test_chat_protocol import connected, frames_until
+from tests.conversations.test_inbox import inbox_socket
+
+pytestmark = pytest.mark.django_db
+
+
+def _say(conversation, text: str) -> None:
+    customer_message_post(conversation_id=conversation.pk, text=text, client_id=uuid.uuid4())
+
+
+@pytest.fixture
+def billing_conversation(widget_session, billing):
+    conversation = widget_session.conversation
+    _say(conversation, "I was charged twice")
+    handoff_open(conversation_id=conversation.pk, reason="customer_request")
+    Conversation.objects.filter(pk=conversation.pk).update(queue=billing)
+    Handoff.objects.filter(conversation=conversation).update(queue=billing, routed_at=timezone.now())
+    return conversation
+
+
+def test_an_agent_outside_the_queue_cannot_read_or_touch_its_conversations(client, billing_conversation, bob, alice, dana):
+    url = f"/inbox/c/{billing_conversation.public_id}/"
+    client.force_login(bob)
+    assert client.get(url).status_code == 404
+    assert client.post(url + "reply", {"text": "hi"}).status_code == 404
+    assert client.post(url + "claim").status_code == 404
+    assert client.get(url + "orders").status_code == 404
+    assert str(billing_conversation.public_id) not in client.get("/inbox/?view=all").content.decode()
+    for user in (alice, dana):  # the queue's team, and a supervisor
+        client.force_login(user)
+        assert client.get(url).status_code == 200
+        assert f'data-conversation="{billing_conversation.public_id}"' in client.get("/inbox/?view=waiting").content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_inbox_socket_gives_an_outsider_the_list_but_never_the_conversation(billing_conversation, bob):
+    inbox = await inbox_socket(bob, billing_conversation)
+    snapshot = await inbox.receive_from(timeout=5)
+    assert 'id="conversation-list"' in snapshot and 'id="transcript"' not in snapshot
+    await inbox.disconnect()
+
+
+def test_customers_never_reach_the_workspace(client, widget_session):
+    for path in ("/inbox/", f"/inbox/c/{widget_session.conversation.public_id}/", "/inbox/team/", "/inbox/metrics/"):
+        response = client.get(path)
+        assert response.status_code == 302 and response["Location"].startswith("/inbox/login/")
+
+
+def test_claiming_takes_the_conversation_and_the_header_shows_reason_and_summary(client, billing_conversation, alice, bob):
+    Handoff.objects.filter(conversation=billing_conversation).update(summary="Customer was charged twice for SB-1.")
+    client.force_login(alice)
+    page = client.get(f"/inbox/c/{billing_conversation.public_id}/").content.decode()
+    assert "Asked for a human" in page and "Customer was charged twice for SB-1." in page and ">Claim<" in page
+    assert client.post(f"/inbox/c/{billing_conversation.public_id}/claim", HTTP_HX_REQUEST="true").status_code == 200
+    billing_conversation.refresh_from_db()
+    assert (billing_conversation.status, billing_conversation.assignee) == ("human", alice)
+    client.force_login(bob)
+    Conversation.objects.filter(pk=billing_conversation.pk).update(queue=None)  # visible to Bob now
+    Handoff.objects.filter(conversation=billing_conversation).update(queue=None)
+    assert client.post(f"/inbox/c/{billing_conversation.public_id}/claim").status_code == 409
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_note_reaches_agents_live_but_never_the_customer(client, widget_session, alice, bob):
+    conversation = widget_session.conversation
+    widget = await connected(widget_session)
+    inbox = await inbox_socket(bob, conversation)
+    await inbox.receive_from(timeout=5)
+    await sync_to_async(client.force_login)(alice)
+    response = await sync_to_async(client.post)(
+        f"/inbox/c/{conversation.public_id}/reply",
+        {"mode": "note", "text": "VIP, call back on +1 415 555 0134 <b>now</b>"}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 204
+    pushed = ""
+    while "internal note" not in pushed:
+        pushed = await inbox.receive_from(timeout=5)
+    assert "VIP, call back on &lt;PHONE_NUMBER_1&gt; &lt;b&gt;now&lt;/b&gt;" in pushed
+    note = await sync_to_async(InternalNote.objects.get)(conversation=conversation)
+    assert "555" not in note.text
+    assert not await sync_to_async(Message.objects.filter(conversation=conversation).exists)()
+    await asyncio.sleep(0.3)
+    assert await widget.receive_nothing(timeout=0.5)  # the customer's socket got nothing at all
+    conversation_after = await sync_to_async(Conversation.objects.get)(pk=conversation.pk)
+    assert conversation_after.status == "bot"  # a note does not take the conversation over
+    await inbox.disconnect()
+    await widget.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_second_agent_viewing_the_conversation_is_announced(widget_session, alice, bob):
+    await sync_to_async(_say)(widget_session.conversation, "hello")
+    first = await inbox_socket(alice, widget_session.conversation)
+    await first.receive_from(timeout=5)
+    second = await inbox_socket(bob, widget_session.conversation)
+    warning = ""
+    while "also viewing" not in warning:
+        warning = await first.receive_from(timeout=5)
+    assert "Bob is also viewing this conversation." in warning
+    await second.disconnect()
+    cleared = ""
+    while 'id="viewers"' not in cleared:
+        cleared = await first.receive_from(timeout=5)
+    assert "also viewing" not in cleared
+    await first.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_an_open_inbox_tab_makes_the_agent_reachable(alice):
+    inbox = await inbox_socket(alice)
+    await inbox.receive_from(timeout=5)
+    await asyncio.sleep(0.3)
+    profile = await sync_to_async(AgentProfile.objects.get)(user=alice)
+    assert profile.socket_seen_at is not None and profile.socket_seen_at > timezone.now() - timedelta(seconds=10)
+    await inbox.disconnect()
+
+
+def test_presence_is_set_by_the_agent(client, alice):
+    client.force_login(alice)
+    response = client.post("/inbox/presence", {"presence": "away"})
+    assert response.status_code == 200 and 'value="away" selected' in response.content.decode()
+    assert AgentProfile.objects.get(user=alice).presence == "away"
+    assert client.post("/inbox/presence", {"presence": "asleep"}).status_code == 422
+
+
+def test_saved_replies_are_in_the_page_as_data_not_markup(client, widget_session, alice):
+    CannedResponse.objects.create(shortcut="refund-time", title="Refund timing",
+                                  text="Refunds take 5 business days. </script><script>alert(1)</script>")
+    _say(widget_session.conversation, "hi")
+    client.force_login(alice)
+    page = client.get(f"/inbox/c/{widget_session.conversation.public_id}/").content.decode()
+    assert '<script id="canned-responses" type="application/json">' in page
+    assert "<script>alert(1)</script>" not in page
+    data = page.split('<script id="canned-responses" type="application/json">')[1].split("</script>")[0]
+    assert json.loads(data)[0]["shortcut"] == "refund-time"
+
+
+def test_suggested_answers_include_internal_articles(client, bot_site, articles, alice):
+    session = open_session(bot_site)
+    _say(session.conversation, "Can you approve a warranty override for my tent bought two years ago?")
+    client.force_login(alice)
+    html = client.get(f"/inbox/c/{session.conversation.public_id}/suggestions").content.decode()
+    assert "Warranty override playbook" in html and "Insert" in html
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_orders_panel_reads_the_commerce_api(client, bot_site, shop, alice):
+    session = open_session(bot_site, customer_id="cust_1001")
+    _say(session.conversation, "where is my order")
+    client.force_login(alice)
+    html = client.get(f"/inbox/c/{session.conversation.public_id}/orders").content.decode()
+    for number in shop.values():
+        assert number in html
+    assert "cust_1001" in html and "•••@" in html  # the email is masked
+
+
+def test_the_orders_panel_says_when_the_order_system_is_down(client, bot_site, alice, settings):
+    settings.COMMERCE_API_URL = "http://127.0.0.1:9/api"
+    session = open_session(bot_site, customer_id="cust_1001")
+    _say(session.conversation, "where is my order")
+    client.force_login(alice)
+    html = client.get(f"/inbox/c/{session.conversation.public_id}/orders").content.decode()
+    assert "not reachable" in html
+
+
+def test_resolve_records_the_reason_and_hand_back_returns_to_the_bot(client, widget_session, alice):
+    conversation = widget_session.conversation
+    _say(conversation, "hi")
+    handoff_claim(conversation_id=conversation.pk, agent=alice)
+    client.force_login(alice)
+    response = client.post(f"/inbox/c/{conversation.public_id}/hand-back", {"note": "Told them about the sale."},
+                           HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    conversation.refresh_from_db()
+    assert conversation.status == "bot" and conversation.bot_state["agent_summary"] == "Told them about the sale."
+    assert client.post(f"/inbox/c/{conversation.public_id}/resolve", {"reason": "nonsense"}).status_code == 422
+    client.post(f"/inbox/c/{conversation.public_id}/resolve", {"reason": "order_fixed"}, HTTP_HX_REQUEST="true")
+    conversation.refresh_from_db()
+    assert (conversation.status, conversation.resolution_reason) == ("resolved", "order_fixed")
+
+
+def test_only_supervisors_see_the_team_page_and_can_reassign(client, billing_conversation, alice, bob, dana):
+    handoff_claim(conversation_id=billing_conversation.pk, agent=alice)
+    client.force_login(alice)
+    assert client.get("/inbox/team/").status_code == 403
+    assert client.post(f"/inbox/c/{billing_conversation.public_id}/assign", {"agent": dana.pk}).status_code == 302
+    client.force_login(dana)
+    page = client.get("/inbox/team/").content.decode()
+    assert "Billing" in page and "Alice" in page
+    billing_conversation.refresh_from_db()
+    assert billing_conversation.assignee == dana  # Alice owned it, so she could pass it on
+    response = client.post(f"/inbox/c/{billing_conversation.public_id}/assign", {"agent": bob.pk}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 403  # Bob does not serve Billing
+
+
+def test_the_metrics_page_computes_containment_handoffs_times_and_csat(client, site, alice, dana):
+    from conversations.services.widget_sessions import widget_session_open
+    from tests.conftest import ORIGIN
+
+    conversations = [widget_session_open(site_key=site.key, origin=ORIGIN).conversation for _ in range(4)]
+    for conversation in conversations:
+        _say(conversation, "question")
+    for conversation in conversations[:2]:  # two go to a person, two stay with the bot
+        handoff_open(conversation_id=conversation.pk, reason="missing_knowledge")
+        handoff_claim(conversation_id=conversation.pk, agent=alice)
+        conversation_resolve(conversation_id=conversation.pk, agent=alice, reason="answered")
+    conversation_rate(conversation_id=conversations[0].pk, score=5)
+    conversation_rate(conversation_id=conversations[1].pk, score=2)
+    client.force_login(alice)
+    assert client.get("/inbox/metrics/").status_code == 403
+    client.force_login(dana)
+    page = client.get("/inbox/metrics/?days=7").content.decode()
+    assert '<span class="kpi-value" id="containment">50%</span>' in page
+    assert "3.5" in page and "(2 ratings)" in page
+    assert page.count("<svg") == 3 and "No answer found" in page
