@@ -19,7 +19,7 @@ from conversations.models import Conversation, Message
 from conversations.services.conversations import conversation_rate, conversation_resolve
 from conversations.services.messages import customer_message_post
 from tests.bot_support import open_session
-from tests.conversations.test_chat_protocol import connected, frames_until
+from tests.conversations.test_chat_protocol import connected
 from tests.conversations.test_inbox import inbox_socket
 
 pytestmark = pytest.mark.django_db

@@ -448,7 +448,8 @@
     if (frame.action) noteAction(frame.action, frame.seq);
     insertMessage(frame);
     if (state.open) markRead(frame.seq);
-    else if (frame.role !== "customer" && frame.seq > state.lastReadSeq) {
+    else if ((frame.role === "agent" || frame.role === "bot") && frame.seq > state.lastReadSeq) {
+      // Replies count as unread; notices such as "Alice joined" do not add to the badge.
       state.unread += 1;
       renderBadge();
     }
