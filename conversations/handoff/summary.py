@@ -64,6 +64,8 @@ def model_summary(*, conversation_id: int, reason: str) -> str:
     """One short completion; raises ModelUnavailable when the endpoint fails."""
     from supportbot.llm.gateway import get_gateway
 
+    transcript = _transcript(conversation_id)  # read before the event loop starts: the ORM is sync
+
     async def nothing(_: str) -> None:
         return None
 
@@ -71,7 +73,7 @@ def model_summary(*, conversation_id: int, reason: str) -> str:
         result = await get_gateway().stream_chat(
             messages=[
                 {"role": "system", "content": SUMMARY_PROMPT},
-                {"role": "user", "content": f"Handoff reason: {reason}\n\n<transcript>\n{_transcript(conversation_id)}\n</transcript>"},
+                {"role": "user", "content": f"Handoff reason: {reason}\n\n<transcript>\n{transcript}\n</transcript>"},
             ],
             tools=None,
             on_text=nothing,

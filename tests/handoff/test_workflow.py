@@ -7,6 +7,7 @@ The steps are the functions the Celery tasks call; here they are called in the t
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import timedelta
 
@@ -249,3 +250,26 @@ def test_queue_hours_and_time_zone_are_validated_in_the_admin_form(db):
     with pytest.raises(ValidationError) as error:
         Queue(name="Q", hours="weekdays 9-5", timezone="Mars/Olympus").full_clean()
     assert set(error.value.message_dict) == {"hours", "timezone"}
+
+
+def test_the_summary_is_written_by_the_model_from_redacted_text_and_falls_back_offline(widget_session, model_server):
+    from tests.fakes.model_server import Reply
+
+    conversation = widget_session.conversation
+    _say(conversation, "My email is jo.customer@example.com and my tent pole snapped")
+    handoff = handoff_open(conversation_id=conversation.pk, reason="customer_request")
+    model_server.script(Reply(text="Customer reports a snapped tent pole and wants a replacement."))
+    workflow.handoff_summarize_step(handoff_id=handoff.pk)
+    handoff.refresh_from_db()
+    assert (handoff.summary, handoff.summary_source) == (
+        "Customer reports a snapped tent pole and wants a replacement.", "model")
+    sent = json.dumps(model_server.chat_requests()[0])
+    assert "<EMAIL_ADDRESS_1>" in sent and "jo.customer" not in sent
+
+    second = widget_session.conversation
+    Handoff.objects.filter(pk=handoff.pk).update(status="resolved")
+    again = handoff_open(conversation_id=second.pk, reason="customer_request")
+    model_server.default_reply = lambda body: Reply(status=500)
+    workflow.handoff_summarize_step(handoff_id=again.pk)
+    again.refresh_from_db()
+    assert again.summary_source == "extractive" and "tent pole snapped" in again.summary
