@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from conversations import events
 from conversations.errors import CodedError
-from conversations.handoff.access import agent_can_serve
+from conversations.handoff.access import agent_can_serve, user_is_supervisor
 from conversations.handoff.models import Handoff, HandoffEvent, Queue
 from conversations.models import Conversation
 from conversations.protocol import author_name
@@ -38,6 +38,18 @@ def open_handoff(conversation_id: int, *, lock: bool = False) -> Handoff | None:
     if lock:
         queryset = queryset.select_for_update(of=("self",))
     return queryset.select_related("queue", "assignee").first()
+
+
+def _held_handoff(conversation_id: int, *, missing: str) -> Handoff:
+    """Lock the conversation, then its open handoff; refuse when there is none."""
+    _locked(conversation_id)
+    handoff = open_handoff(conversation_id, lock=True)
+    if handoff is None:
+        raise HandoffError("no_handoff", missing)
+    return handoff
+
+
+NOT_WITH_THE_TEAM = "this conversation is not with the team; claim it first"
 
 
 def _event(handoff: Handoff, kind: str, actor: Any = None, **detail: Any) -> None:
@@ -96,6 +108,23 @@ def _take(*, handoff: Handoff, agent: Any, by: Any, kind: str) -> None:
     _publish(handoff.conversation_id)
 
 
+def _takeover_handoff(*, conversation: Conversation, by: Any) -> Handoff:
+    """A person takes a conversation straight from the bot: a handoff that needs no routing."""
+    now = timezone.now()
+    handoff = Handoff.objects.create(conversation=conversation, reason=Conversation.HandoffReason.AGENT_TAKEOVER,
+                                     queue=conversation.queue, routed_at=now, notified_at=now)
+    _event(handoff, "created", by, reason=handoff.reason)
+    Conversation.objects.filter(pk=conversation.pk).update(handoff_reason=handoff.reason, resolution_reason="")
+    _enqueue("handoff_summarize", handoff.pk)  # the agent still gets a summary of the bot's part
+    return handoff
+
+
+def _may_pass_on(handoff: Handoff, agent: Any) -> None:
+    """Agents pass on conversations they own or that nobody owns; supervisors any."""
+    if handoff.assignee_id not in (None, agent.pk) and not user_is_supervisor(agent):
+        raise HandoffError("forbidden", "only the assignee or a supervisor can reassign this conversation")
+
+
 def handoff_claim(*, conversation_id: int, agent: Any) -> Handoff:
     """The agent takes the conversation: from the queue, or straight from the bot."""
     agent_check(agent)
@@ -109,27 +138,21 @@ def handoff_claim(*, conversation_id: int, agent: Any) -> Handoff:
         if not agent_can_serve(agent, handoff.queue if handoff else conversation.queue):
             raise HandoffError("forbidden", "you are not in a team that serves this queue")
         if handoff is None:
-            handoff = Handoff.objects.create(
-                conversation=conversation, reason=Conversation.HandoffReason.AGENT_TAKEOVER, queue=conversation.queue,
-                routed_at=timezone.now(), notified_at=timezone.now(),
-            )
-            _event(handoff, "created", agent, reason=handoff.reason)
-            Conversation.objects.filter(pk=conversation_id).update(
-                handoff_reason=handoff.reason, resolution_reason=""
-            )
-            _enqueue("handoff_summarize", handoff.pk)
+            handoff = _takeover_handoff(conversation=conversation, by=agent)
         _take(handoff=handoff, agent=agent, by=agent, kind="claimed")
     return handoff
 
 
 def handoff_assign_to(*, conversation_id: int, agent: Any, assignee: Any) -> Handoff:
-    """Assign (or transfer) to another agent. The target must serve the queue."""
+    """Assign (or transfer) to an agent, who must serve the queue. A conversation the bot still
+    has is taken over for them."""
     agent_check(agent)
     with transaction.atomic():
-        _locked(conversation_id)
+        conversation = _locked(conversation_id)
         handoff = open_handoff(conversation_id, lock=True)
         if handoff is None:
-            raise HandoffError("no_handoff", "this conversation is not with the team; claim it first")
+            handoff = _takeover_handoff(conversation=conversation, by=agent)
+        _may_pass_on(handoff, agent)
         if not agent_can_serve(assignee, handoff.queue):
             raise HandoffError("forbidden", f"{author_name(assignee)} is not in a team that serves this queue")
         if handoff.assignee_id == assignee.pk:
@@ -142,10 +165,8 @@ def handoff_assign_to(*, conversation_id: int, agent: Any, assignee: Any) -> Han
 def handoff_transfer_to_queue(*, conversation_id: int, agent: Any, queue: Queue) -> Handoff:
     agent_check(agent)
     with transaction.atomic():
-        _locked(conversation_id)
-        handoff = open_handoff(conversation_id, lock=True)
-        if handoff is None:
-            raise HandoffError("no_handoff", "this conversation is not with the team; claim it first")
+        handoff = _held_handoff(conversation_id, missing=NOT_WITH_THE_TEAM)
+        _may_pass_on(handoff, agent)
         Handoff.objects.filter(pk=handoff.pk).update(
             status=Handoff.Status.QUEUED, queue=queue, assignee=None, assigned_at=None,
             sla_stage=0, sla_due_at=None, notified_at=None,
@@ -170,10 +191,8 @@ def handoff_return_to_bot(*, conversation_id: int, agent: Any, note: str = "") -
 
     agent_check(agent)
     with transaction.atomic():
-        conversation = _locked(conversation_id)
-        handoff = open_handoff(conversation_id, lock=True)
-        if handoff is None:
-            raise HandoffError("no_handoff", "the bot already has this conversation")
+        handoff = _held_handoff(conversation_id, missing="the bot already has this conversation")
+        conversation = Conversation.objects.get(pk=conversation_id)
         summary = note.strip() or agent_work_summary(handoff=handoff)
         Handoff.objects.filter(pk=handoff.pk).update(
             status=Handoff.Status.RETURNED, closed_at=timezone.now(), return_note=summary[:2000]

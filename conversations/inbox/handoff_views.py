@@ -9,8 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_POST
 
-from conversations.handoff.access import user_is_supervisor
-from conversations.handoff.models import Handoff, Queue
+from conversations.handoff.models import Queue
 from conversations.handoff.presence import agent_presence_set
 from conversations.handoff.services import (
     HandoffError,
@@ -41,19 +40,14 @@ def inbox_claim(request: HttpRequest, public_id: UUID) -> HttpResponse:
 @require_POST
 @agent_required
 def inbox_assign(request: HttpRequest, public_id: UUID) -> HttpResponse:
-    """Assign or transfer: to an agent (`agent` = user id) or to a queue (`queue` = queue id).
-    Agents may pass on conversations they own or that nobody owns; supervisors any."""
+    """Assign or transfer: to an agent (`agent` = user id) or to a queue (`queue` = queue id)."""
     conversation = conversation_or_404(request, public_id)
-    if (conversation.assignee_id not in (None, request.user.pk)) and not user_is_supervisor(request.user):
-        return HttpResponse("Only the assignee or a supervisor can reassign this conversation.", status=403)
     try:
         if request.POST.get("queue"):
             queue = get_object_or_404(Queue, pk=request.POST["queue"])
             handoff_transfer_to_queue(conversation_id=conversation.pk, agent=request.user, queue=queue)
         else:
             assignee = get_object_or_404(get_user_model(), pk=request.POST.get("agent") or 0)
-            if not Handoff.objects.filter(conversation=conversation, status__in=Handoff.OPEN_STATUSES).exists():
-                handoff_claim(conversation_id=conversation.pk, agent=request.user)
             handoff_assign_to(conversation_id=conversation.pk, agent=request.user, assignee=assignee)
     except HandoffError as error:
         return _refused(error)
