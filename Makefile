@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/retrieval.py
 	$(PY) benchmarks/guardrails.py
 	$(PY) benchmarks/bot_turn.py
+	$(PY) benchmarks/handoff.py
 
 check: $(STAMP)
 	$(PY) manage.py check --deploy --fail-level ERROR

@@ -156,8 +156,8 @@ def publish_message(message: Message, *, public_id: object) -> None:
     publish_inbox_changed(public_id)
 
 
-def publish_status(conversation: Conversation) -> None:
-    event: ChatStatusEvent = {"type": "chat.status", "status": status_frame(conversation)}
+def publish_status(conversation: Conversation, *, wait: object = None) -> None:
+    event: ChatStatusEvent = {"type": "chat.status", "status": status_frame(conversation, wait=wait)}
     _send_on_commit(conversation_group(conversation.public_id), dict(event))
     publish_inbox_changed(conversation.public_id)
 
@@ -227,3 +227,20 @@ def publish_note(*, public_id: object, note_id: int) -> None:
 async def publish_viewers_changed(*, public_id: object) -> None:
     event: InboxViewersEvent = {"type": "inbox.viewers"}
     await get_channel_layer().group_send(agent_conversation_group(public_id), dict(event))
+
+
+@contextmanager
+def published_together() -> Iterator[None]:
+    """For sync code outside the event loop (Celery tasks): collect what the block commits and
+    send it all from one event loop at the end. Each bare `async_to_sync(group_send)` starts a
+    loop and a Redis connection of its own; a handoff step publishes several events."""
+    with collecting_events() as pending:
+        yield
+    if pending:
+        async_to_sync(_send_all)(pending)
+
+
+async def _send_all(pending: PendingEvents) -> None:
+    layer = get_channel_layer()
+    for group, event in pending:
+        await layer.group_send(group, event)

@@ -216,15 +216,16 @@ def ack_frame(message: Message) -> AckFrame:
     return {"type": "ack", "client_id": str(message.client_id), "seq": message.seq}
 
 
-def status_frame(conversation: Conversation) -> StatusFrame:
-    """Reads the queue position when queued (one query), so call it where a query is fine."""
+def status_frame(conversation: Conversation, *, wait: Any = None) -> StatusFrame:
+    """Reads the queue position when queued and no `wait` estimate is given (a few queries), so
+    call it where queries are fine."""
     from conversations.handoff.selectors import handoff_wait_estimate
 
     frame: StatusFrame = {"type": "status", "conversation_status": conversation.status}
     if conversation.assignee_id and conversation.status == Conversation.Status.HUMAN:
         frame["agent"] = author_name(conversation.assignee)
     if conversation.status == Conversation.Status.QUEUED:
-        estimate = handoff_wait_estimate(conversation_id=conversation.pk)
+        estimate = wait or handoff_wait_estimate(conversation_id=conversation.pk)
         if estimate is not None:
             frame["queue_position"] = estimate.position
             frame["expected_wait_minutes"] = estimate.minutes

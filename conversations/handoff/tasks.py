@@ -12,6 +12,7 @@ import logging
 from celery import shared_task
 from django.db import DatabaseError
 
+from conversations.events import published_together
 from conversations.handoff import workflow
 
 logger = logging.getLogger(__name__)
@@ -24,35 +25,43 @@ STEP = dict(
 
 @shared_task(**STEP)
 def handoff_summarize(handoff_id: int) -> None:
-    if workflow.handoff_summarize_step(handoff_id=handoff_id):
+    with published_together():
+        done = workflow.handoff_summarize_step(handoff_id=handoff_id)
+    if done:
         handoff_route.delay(handoff_id)
 
 
 @shared_task(**STEP)
 def handoff_route(handoff_id: int) -> None:
-    if workflow.handoff_route_step(handoff_id=handoff_id):
+    with published_together():
+        done = workflow.handoff_route_step(handoff_id=handoff_id)
+    if done:
         handoff_assign.delay(handoff_id)
 
 
 @shared_task(**STEP)
 def handoff_assign(handoff_id: int) -> None:
-    workflow.handoff_assign_step(handoff_id=handoff_id)
+    with published_together():
+        workflow.handoff_assign_step(handoff_id=handoff_id)
     handoff_notify.delay(handoff_id)
 
 
 @shared_task(**STEP)
 def handoff_notify(handoff_id: int) -> None:
-    workflow.handoff_notify_step(handoff_id=handoff_id)
+    with published_together():
+        workflow.handoff_notify_step(handoff_id=handoff_id)
 
 
 @shared_task(**STEP)
 def handoff_assign_waiting() -> int:
-    return workflow.handoffs_assign_waiting()
+    with published_together():
+        return workflow.handoffs_assign_waiting()
 
 
 @shared_task(**STEP)
 def handoff_sweep() -> dict:
-    report = workflow.handoffs_sweep()
+    with published_together():
+        report = workflow.handoffs_sweep()
     for step, handoff_id in report.pushed:
         logger.warning("pushing the stalled handoff %s again (%s)", handoff_id, step)
         globals()[step].delay(handoff_id)

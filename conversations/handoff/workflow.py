@@ -28,7 +28,7 @@ from conversations.handoff.hours import next_opening, opening_describe
 from conversations.handoff.models import AgentProfile, Handoff, HandoffEvent, Queue
 from conversations.handoff.presence import agents_online
 from conversations.handoff.routing import queue_choose
-from conversations.handoff.selectors import handoff_wait_estimate
+from conversations.handoff.selectors import handoff_wait_estimate, queue_wait_estimates
 from conversations.handoff.summary import handoff_summary
 from conversations.models import Conversation
 from conversations.protocol import author_name
@@ -134,11 +134,18 @@ def handoff_assign_step(*, handoff_id: int) -> Assignment | None:
     return Assignment(handoff_id=handoff_id, agent=agent)
 
 
+# Those further back see their position when it next changes within this window (or on resume):
+# refreshing everybody would make every assignment cost O(queue length) under a burst.
+POSITION_REFRESH_WINDOW = 20
+
+
 def _positions_refresh(*, queue_id: int | None) -> None:
-    """Everyone still waiting in the queue moved up one: their widgets show the new position."""
-    for conversation in Conversation.objects.select_related("assignee").filter(
-            handoffs__status=Handoff.Status.QUEUED, handoffs__queue_id=queue_id)[:WAITING_BATCH]:
-        events.publish_status(conversation)
+    """Those waiting in the queue moved up one: their widgets show the new position."""
+    estimates = queue_wait_estimates(queue_id=queue_id, limit=POSITION_REFRESH_WINDOW)
+    conversations = Conversation.objects.in_bulk([conversation_id for conversation_id, _ in estimates])
+    for conversation_id, estimate in estimates:
+        if conversation_id in conversations:
+            events.publish_status(conversations[conversation_id], wait=estimate)
 
 
 def handoffs_assign_waiting() -> int:
