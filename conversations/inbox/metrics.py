@@ -63,7 +63,9 @@ def metrics_compute(*, days: int = 14) -> Metrics:
     today = timezone.localdate()
     per_day = [(today - timedelta(days=offset), per_day_rows.get(today - timedelta(days=offset), 0))
                for offset in range(days - 1, -1, -1)]
-    totals = started.aggregate(n=Count("id"), contained=Count("id", filter=Q(handoffs__isnull=True)))
+    # distinct: the join with handoffs repeats a conversation once per handoff it had
+    totals = started.aggregate(n=Count("id", distinct=True),
+                               contained=Count("id", filter=Q(handoffs__isnull=True), distinct=True))
     handoffs = Handoff.objects.filter(created_at__gte=since)
     by_reason = list(handoffs.values("reason").annotate(n=Count("id")).order_by("-n").values_list("reason", "n"))
     first_response = _median_seconds(handoffs.filter(first_response_at__isnull=False),

@@ -16,6 +16,7 @@ from django_htmx.http import HttpResponseClientRefresh
 
 from conversations.handoff.access import user_is_supervisor
 from conversations.handoff.presence import agent_profile, effective_presence
+from conversations.handoff.services import HandoffError
 from conversations.inbox import rendering
 from conversations.inbox.selectors import (
     INBOX_FILTERS,
@@ -104,6 +105,8 @@ def inbox_reply(request: HttpRequest, public_id: UUID) -> HttpResponse:
             agent_message_post(conversation_id=conversation.pk, agent=request.user, text=text)
     except MessageRejected as error:
         return HttpResponse(error.message, status=422)
+    except HandoffError as error:  # e.g. the conversation moved to a queue this agent does not serve
+        return HttpResponse(error.message, status=403)
     return done(request, public_id)
 
 

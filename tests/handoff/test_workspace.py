@@ -224,6 +224,11 @@ def test_the_metrics_page_computes_containment_handoffs_times_and_csat(client, s
         handoff_open(conversation_id=conversation.pk, reason="missing_knowledge")
         handoff_claim(conversation_id=conversation.pk, agent=alice)
         conversation_resolve(conversation_id=conversation.pk, agent=alice, reason="answered")
+    # a second handoff for the first conversation must not count it twice
+    _say(conversations[0], "and another thing")
+    handoff_open(conversation_id=conversations[0].pk, reason="customer_request")
+    handoff_claim(conversation_id=conversations[0].pk, agent=alice)
+    conversation_resolve(conversation_id=conversations[0].pk, agent=alice, reason="answered")
     conversation_rate(conversation_id=conversations[0].pk, score=5)
     conversation_rate(conversation_id=conversations[1].pk, score=2)
     client.force_login(alice)
