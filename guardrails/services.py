@@ -12,6 +12,7 @@ from guardrails.pii.vault import vault_placeholders_assign
 # Structured fields of the commerce API that are personal data, and their placeholder types.
 _PII_FIELDS = {"name": "PERSON", "email": "EMAIL_ADDRESS", "phone": "PHONE_NUMBER", "address": "STREET_ADDRESS",
                "shipping_address": "STREET_ADDRESS"}
+_PRODUCT_LISTS = {"items"}  # docs/commerce-api.md: an order's lines
 UNTRUSTED_REMOVED = "[removed: this text looked like instructions to the assistant]"
 
 
@@ -38,31 +39,35 @@ def tool_result_redact(*, conversation_id: int, data: Any) -> Any:
     vault placeholders, and long free-text values that look like instructions are removed."""
     values: list[tuple[str, str]] = []
 
-    def collect(node: Any) -> None:
+    def personal(key: str, value: Any, in_items: bool) -> bool:
+        # An order line's "name" is a product ("Trailrunner boots"), not a person.
+        return key in _PII_FIELDS and not (in_items and key == "name") and isinstance(value, str) and bool(value.strip())
+
+    def collect(node: Any, in_items: bool = False) -> None:
         if isinstance(node, dict):
             for key, value in node.items():
-                if key in _PII_FIELDS and isinstance(value, str) and value.strip():
+                if personal(key, value, in_items):
                     values.append((_PII_FIELDS[key], value))
                 else:
-                    collect(value)
+                    collect(value, in_items or key in _PRODUCT_LISTS)
         elif isinstance(node, list):
             for item in node:
-                collect(item)
+                collect(item, in_items)
 
     collect(data)
     placeholders = dict(zip(values, vault_placeholders_assign(conversation_id=conversation_id, values=values)))
 
-    def rebuild(node: Any) -> Any:
+    def rebuild(node: Any, in_items: bool = False) -> Any:
         if isinstance(node, dict):
             out = {}
             for key, value in node.items():
-                if key in _PII_FIELDS and isinstance(value, str) and value.strip():
+                if personal(key, value, in_items):
                     out[key] = placeholders[(_PII_FIELDS[key], value)]
                 else:
-                    out[key] = rebuild(value)
+                    out[key] = rebuild(value, in_items or key in _PRODUCT_LISTS)
             return out
         if isinstance(node, list):
-            return [rebuild(item) for item in node]
+            return [rebuild(item, in_items) for item in node]
         if isinstance(node, str) and len(node) > 24 and untrusted_text_check(node).flagged:
             guardrail_event_record(kind=GuardrailEvent.Kind.CONTEXT_DROPPED, action=GuardrailEvent.Action.DROPPED,
                                    conversation_id=conversation_id, detail={"source": "tool_result"})

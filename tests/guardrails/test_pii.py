@@ -144,3 +144,15 @@ def test_revealing_vault_values_needs_the_permission_and_is_audited(client, admi
     assert b"ann@example.com" in revealed.content
     event = GuardrailEvent.objects.get(kind="pii_revealed")
     assert event.actor == admin_user and event.detail == {"placeholders": ["<EMAIL_ADDRESS_1>"]}
+
+
+def test_tool_results_redact_the_customer_but_keep_product_names(widget_session):
+    from guardrails.services import tool_result_redact
+
+    order = {"number": "SB-100057", "customer": {"name": "Maya Okafor", "email": "maya@example.com"},
+             "items": [{"sku": "TR-42", "name": "Trailrunner boots (EU 42)", "quantity": 1}],
+             "shipping_address": "12 Harbour Street, Leith EH6 6QN"}
+    redacted = tool_result_redact(conversation_id=widget_session.conversation.pk, data=order)
+    assert redacted["customer"] == {"name": "<PERSON_1>", "email": "<EMAIL_ADDRESS_1>"}
+    assert redacted["items"][0]["name"] == "Trailrunner boots (EU 42)"
+    assert redacted["shipping_address"] == "<STREET_ADDRESS_1>" and redacted["number"] == "SB-100057"
