@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
+from decimal import Decimal
 
 from django.conf import settings
 
 from conversations.handoff.models import Handoff
-from conversations.models import ActionCall, Conversation, Message
+from conversations.models import ActionCall, Conversation, Message, ModelCall
 
 logger = logging.getLogger(__name__)
 
@@ -60,8 +62,13 @@ def _transcript(conversation_id: int) -> str:
     return "\n".join(f"{m.role}: {_clip(m.text, 600)}" for m in reversed(messages))
 
 
+SUMMARY_PROMPT_VERSION = "handoff-summary-v1"
+
+
 def model_summary(*, conversation_id: int, reason: str) -> str:
-    """One short completion; raises ModelUnavailable when the endpoint fails."""
+    """One short completion, recorded and counted against the token budgets like a bot turn;
+    raises ModelUnavailable when the endpoint fails."""
+    from guardrails.limits import token_budget_spend
     from supportbot.llm.gateway import get_gateway
 
     transcript = _transcript(conversation_id)  # read before the event loop starts: the ORM is sync
@@ -78,16 +85,29 @@ def model_summary(*, conversation_id: int, reason: str) -> str:
             tools=None,
             on_text=nothing,
         )
-        return result.text.strip()
+        return result
 
-    return asyncio.run(complete())
+    result = asyncio.run(complete())
+    ModelCall.objects.create(
+        conversation_id=conversation_id, turn_id=uuid.uuid4(), model=result.model, prompt_version=SUMMARY_PROMPT_VERSION,
+        prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens,
+        cost_usd=Decimal(str(result.cost_usd)), ttft_ms=result.ttft_ms, total_ms=result.total_ms, outcome="ok",
+    )
+    site_id = Conversation.objects.values_list("site_id", flat=True).get(pk=conversation_id)
+    token_budget_spend(conversation_id=conversation_id, site_id=site_id,
+                       tokens=result.prompt_tokens + result.completion_tokens)
+    return result.text.strip()
 
 
 def handoff_summary(*, conversation_id: int, reason: str) -> tuple[str, str]:
     """(summary, source): "model" or "extractive"."""
     from supportbot.llm.gateway import ModelUnavailable, model_configured
 
-    if settings.HANDOFF_MODEL_SUMMARY and model_configured():
+    from guardrails.limits import token_budget_check
+
+    site_id = Conversation.objects.values_list("site_id", flat=True).get(pk=conversation_id)
+    within_budget = token_budget_check(conversation_id=conversation_id, site_id=site_id) is None
+    if settings.HANDOFF_MODEL_SUMMARY and model_configured() and within_budget:
         try:
             text = model_summary(conversation_id=conversation_id, reason=reason)
             if text:

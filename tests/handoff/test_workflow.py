@@ -25,7 +25,7 @@ from conversations.handoff.services import (
     handoff_return_to_bot,
     handoff_transfer_to_queue,
 )
-from conversations.models import Conversation, Message
+from conversations.models import Conversation, Message, ModelCall
 from conversations.services.conversations import conversation_resolve
 from conversations.services.messages import agent_message_post, customer_message_post
 from tests.handoff.conftest import online
@@ -265,6 +265,8 @@ def test_the_summary_is_written_by_the_model_from_redacted_text_and_falls_back_o
         "Customer reports a snapped tent pole and wants a replacement.", "model")
     sent = json.dumps(model_server.chat_requests()[0])
     assert "<EMAIL_ADDRESS_1>" in sent and "jo.customer" not in sent
+    call = ModelCall.objects.get(conversation=conversation)
+    assert call.prompt_version == "handoff-summary-v1" and call.outcome == "ok"
 
     second = widget_session.conversation
     Handoff.objects.filter(pk=handoff.pk).update(status="resolved")
