@@ -66,13 +66,18 @@ class InboxConsumer(LoopOnlyConsumer):
                                                self.channel_name)
         await self.accept()
         await self._send_snapshot()
+        self.closing = asyncio.Event()
         self.heartbeat = asyncio.create_task(self._heartbeat())
 
     async def disconnect(self, code: int) -> None:
         if self.agent is None:
             return
         if getattr(self, "heartbeat", None):
-            self.heartbeat.cancel()
+            # Let a beat in progress finish first: cancelling would leave its database write
+            # running in a thread, and it could mark this tab as viewing after we said it left.
+            self.closing.set()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.heartbeat, timeout=5)
         await self.channel_layer.group_discard(events.INBOX_GROUP, self.channel_name)
         if self.conversation_public_id:
             await self.channel_layer.group_discard(events.conversation_group(self.conversation_public_id),
@@ -86,7 +91,7 @@ class InboxConsumer(LoopOnlyConsumer):
         """Presence and "viewing" stay fresh while the tab is open; they go stale by themselves
         when the tab (or the whole process) goes away."""
         first = True
-        while True:
+        while not self.closing.is_set():
             with contextlib.suppress(Exception):  # a missed beat only delays presence; never kill the socket
                 if await db(_agent_came_online)(self.agent):
                     await self.send(text_data=await db(rendering.render_presence)(agent=self.agent))
@@ -96,7 +101,8 @@ class InboxConsumer(LoopOnlyConsumer):
                     if first:
                         await events.publish_viewers_changed(public_id=self.conversation_public_id)
                 first = False
-            await asyncio.sleep(viewers.VIEWER_HEARTBEAT_SECONDS)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.closing.wait(), timeout=viewers.VIEWER_HEARTBEAT_SECONDS)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         """The composer sends its form over the socket (htmx ws-send) as the agent types: that

@@ -118,10 +118,10 @@ async def test_a_second_agent_viewing_the_conversation_is_announced(widget_sessi
         warning = await first.receive_from(timeout=5)
     assert "Bob is also viewing this conversation." in warning
     await second.disconnect()
+    # Viewer updates may still be in flight from Bob's arrival; the warning must clear after he left.
     cleared = ""
-    while 'id="viewers"' not in cleared:
+    while 'id="viewers"' not in cleared or "also viewing" in cleared:
         cleared = await first.receive_from(timeout=5)
-    assert "also viewing" not in cleared
     await first.disconnect()
 
 
