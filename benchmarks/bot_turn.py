@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.chat_transport import percentile, setup_django  # noqa: E402
+from benchmarks.chat_transport import percentile, setup_django, wait_for_healthz  # noqa: E402
 
 ANSWER_WORDS = 30
 # Questions the demo articles answer: a turn without a grounded answer twice in a row would hand
@@ -129,17 +129,7 @@ def main() -> int:
     server = subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(args.port),
                                "--access-log", os.devnull, "supportbot.asgi:application"], cwd=ROOT, env=env)
     try:
-        import urllib.error
-        import urllib.request
-
-        for _ in range(600):
-            try:
-                urllib.request.urlopen(f"{origin}/healthz", timeout=10)
-                break
-            except urllib.error.HTTPError:
-                break
-            except OSError:
-                time.sleep(0.1)
+        wait_for_healthz(origin, seconds=60)  # models load before Daphne listens
         base = f"ws://127.0.0.1:{args.port}"
         urls = [f"{base}/ws/chat/{cid}/?token={token}" for cid, token in sessions]
 

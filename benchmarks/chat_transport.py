@@ -64,6 +64,22 @@ def make_sessions(count: int, origin: str) -> list[tuple[str, str]]:
     return [(str(c.public_id), conversation_token_issue(conversation_id=c.public_id, site_key=site.key)) for c in conversations]
 
 
+def wait_for_healthz(origin: str, *, seconds: float) -> None:
+    """Until the server answers /healthz at all (503 without a Celery worker is fine here)."""
+    import urllib.error
+    import urllib.request
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"{origin}/healthz", timeout=10)
+            return
+        except urllib.error.HTTPError:
+            return
+        except OSError:
+            time.sleep(0.1)
+
+
 def percentile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -209,17 +225,7 @@ def main() -> int:
         cwd=ROOT, env=env,
     )
     try:
-        import urllib.error
-        import urllib.request
-
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(f"{origin}/healthz", timeout=10)
-                break
-            except urllib.error.HTTPError:
-                break  # it answered (503 without a Celery worker is fine here)
-            except OSError:
-                time.sleep(0.1)
+        wait_for_healthz(origin, seconds=30)
         base = f"ws://127.0.0.1:{args.port}"
         echo_urls = [f"{base}/ws/echo/"] * args.clients
         chat_urls = [f"{base}/ws/chat/{cid}/?token={token}" for cid, token in sessions[: args.clients]]

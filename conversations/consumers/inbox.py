@@ -28,15 +28,6 @@ from conversations.services.agents import user_is_agent
 LIST_REFRESH_DELAY = 0.15
 
 
-def _agent_came_online(agent: Any) -> bool:
-    became_live = agent_heartbeat(agent=agent)
-    if became_live:
-        from conversations.handoff.tasks import handoff_assign_waiting
-
-        handoff_assign_waiting.delay()  # waiting customers may now be assigned to this agent
-    return became_live
-
-
 class InboxConsumer(LoopOnlyConsumer):
     agent: Any = None
     conversation_public_id: UUID | None = None
@@ -93,7 +84,7 @@ class InboxConsumer(LoopOnlyConsumer):
         first = True
         while not self.closing.is_set():
             with contextlib.suppress(Exception):  # a missed beat only delays presence; never kill the socket
-                if await db(_agent_came_online)(self.agent):
+                if await db(agent_heartbeat)(agent=self.agent):
                     await self.send(text_data=await db(rendering.render_presence)(agent=self.agent))
                 if self.conversation_public_id:
                     await db(viewers.viewer_seen)(public_id=self.conversation_public_id, agent_id=self.agent.pk,

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
@@ -31,7 +32,16 @@ def agent_presence_set(*, agent: Any, presence: str) -> AgentProfile:
     AgentProfile.objects.filter(pk=profile.pk).update(presence=presence)
     profile.presence = presence
     events.publish_team_changed()
+    if presence == AgentProfile.Presence.ONLINE:
+        _assign_waiting_soon()
     return profile
+
+
+def _assign_waiting_soon() -> None:
+    """An agent became reachable: waiting customers may now be assigned to them."""
+    from conversations.handoff.tasks import handoff_assign_waiting
+
+    transaction.on_commit(handoff_assign_waiting.delay)
 
 
 def agent_heartbeat(*, agent: Any) -> bool:
@@ -40,6 +50,8 @@ def agent_heartbeat(*, agent: Any) -> bool:
     profile = agent_profile(agent)
     was_live = profile.socket_seen_at is not None and profile.socket_seen_at > now - _timeout()
     AgentProfile.objects.filter(pk=profile.pk).update(socket_seen_at=now)
+    if not was_live and profile.presence == AgentProfile.Presence.ONLINE:
+        _assign_waiting_soon()
     return not was_live
 
 

@@ -101,9 +101,8 @@ def model_summary(*, conversation_id: int, reason: str) -> str:
 
 def handoff_summary(*, conversation_id: int, reason: str) -> tuple[str, str]:
     """(summary, source): "model" or "extractive"."""
-    from supportbot.llm.gateway import ModelUnavailable, model_configured
-
     from guardrails.limits import token_budget_check
+    from supportbot.llm.gateway import ModelUnavailable, model_configured
 
     site_id = Conversation.objects.values_list("site_id", flat=True).get(pk=conversation_id)
     within_budget = token_budget_check(conversation_id=conversation_id, site_id=site_id) is None

@@ -72,8 +72,4 @@ def inbox_presence(request: HttpRequest) -> HttpResponse:
         agent_presence_set(agent=request.user, presence=request.POST.get("presence", ""))
     except ValueError as error:
         return HttpResponse(str(error), status=422)
-    if request.POST.get("presence") == "online":
-        from conversations.handoff.tasks import handoff_assign_waiting
-
-        handoff_assign_waiting.delay()
     return HttpResponse(rendering.render_presence(agent=request.user))
