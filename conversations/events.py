@@ -69,6 +69,12 @@ class InboxChangedEvent(TypedDict):
     conversation_ids: list[str]
 
 
+class InboxHeaderChangedEvent(TypedDict):
+    """Something only the conversation header shows changed (a CSAT rating): agents viewing it re-render it."""
+    type: Literal["inbox.header_changed"]
+    conversation_id: str
+
+
 class InboxNotifyEvent(TypedDict):
     type: Literal["inbox.notify"]
     user_ids: list[int]  # who should see it; empty: every agent who can see the conversation
@@ -164,6 +170,11 @@ def publish_status(conversation: Conversation, *, wait: object = None) -> None:
 
 def publish_inbox_changed(public_id: object) -> None:
     event: InboxChangedEvent = {"type": "inbox.changed", "conversation_ids": [str(public_id)]}
+    _send_on_commit(INBOX_GROUP, dict(event))
+
+
+def publish_header_changed(public_id: object) -> None:
+    event: InboxHeaderChangedEvent = {"type": "inbox.header_changed", "conversation_id": str(public_id)}
     _send_on_commit(INBOX_GROUP, dict(event))
 
 

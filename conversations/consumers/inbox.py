@@ -138,6 +138,11 @@ class InboxConsumer(LoopOnlyConsumer):
         )
         await self.send(text_data=html)
 
+    async def inbox_header_changed(self, event: events.InboxHeaderChangedEvent) -> None:
+        if self.conversation_public_id and str(self.conversation_public_id) == event["conversation_id"]:
+            await self.send(text_data=await db(rendering.render_header)(public_id=self.conversation_public_id,
+                                                                         agent=self.agent))
+
     async def inbox_notify(self, event: events.InboxNotifyEvent) -> None:
         if event["user_ids"] and self.agent.pk not in event["user_ids"]:
             return

@@ -34,7 +34,9 @@ def inbox_claim(request: HttpRequest, public_id: UUID) -> HttpResponse:
         handoff_claim(conversation_id=conversation.pk, agent=request.user)
     except HandoffError as error:
         return _refused(error)
-    return done(request, public_id, refresh=True)
+    # No page refresh: the status event re-renders the header live, and a reply the agent has
+    # started typing stays in the composer.
+    return done(request, public_id)
 
 
 @require_POST

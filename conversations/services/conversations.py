@@ -74,5 +74,7 @@ def conversation_rate(*, conversation_id: int, score: int, comment: str = "") ->
     )
     if not updated:
         raise ConversationStateError("conversation_open", "only a resolved conversation can be rated")
-    events.publish_inbox_changed(_reload(conversation_id).public_id)
-    return _reload(conversation_id)
+    conversation = _reload(conversation_id)
+    events.publish_inbox_changed(conversation.public_id)
+    events.publish_header_changed(conversation.public_id)
+    return conversation

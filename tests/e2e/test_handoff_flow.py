@@ -62,7 +62,13 @@ def test_ask_for_a_human_claim_talk_resolve_and_rate(stack, browser):
         expect(agent_page.locator(".queue[data-queue=General] .queue-count")).to_have_text("1")
         row.click()
         expect(agent_page.locator(".handoff-card .summary")).to_contain_text("hasn't arrived", timeout=15_000)
+        agent_page.fill("#reply-text", "draft")
         agent_page.get_by_role("button", name="Claim").click()
+        # The header follows live; the page is not reloaded, so a started draft stays.
+        expect(agent_page.locator("#conversation-header .badge.assignee")).to_have_text("Assigned to Alice")
+        expect(agent_page.get_by_role("button", name="Claim")).to_have_count(0)
+        expect(agent_page.locator("#reply-text")).to_have_value("draft")
+        agent_page.fill("#reply-text", "")
 
         expect(widget.locator(".system-note", has_text="Alice joined the conversation.")).to_be_visible(timeout=10_000)
         expect(widget.locator(".status-line")).to_have_text("You're chatting with Alice")
@@ -85,15 +91,18 @@ def test_ask_for_a_human_claim_talk_resolve_and_rate(stack, browser):
         expect(agent_page.locator("#transcript")).to_contain_text("Thank you!", timeout=10_000)
 
         agent_page.select_option("#resolution-reason", "order_fixed")
-        agent_page.get_by_role("button", name="Resolve").click()
+        with agent_page.expect_navigation():  # resolving refreshes the page (HX-Refresh)
+            agent_page.get_by_role("button", name="Resolve").click()
+        expect(agent_page.locator("#conversation-header .badge.status-resolved")).to_be_visible()
         expect(widget.locator(".csat")).to_be_visible(timeout=10_000)
         widget.locator(".csat-score[data-score='5']").click()
         expect(widget.locator(".csat-thanks")).to_be_visible()
         widget.locator(".csat-comment textarea").fill("Alice was great")
         widget.locator(".csat-comment button").click()
 
-        agent_page.reload()
+        # The rating reaches the open inbox live, without a reload.
         expect(agent_page.locator("#conversation-header .badge.csat")).to_have_text("CSAT 5/5", timeout=10_000)
+        expect(agent_page.locator("#conversation-header .badge.csat")).to_have_attribute("title", "Alice was great")
         conversation = Conversation.objects.get()
         assert (conversation.status, conversation.resolution_reason, conversation.csat_score) == ("resolved", "order_fixed", 5)
         assert conversation.csat_comment == "Alice was great"

@@ -72,7 +72,7 @@ def test_claiming_takes_the_conversation_and_the_header_shows_reason_and_summary
     client.force_login(alice)
     page = client.get(f"/inbox/c/{billing_conversation.public_id}/").content.decode()
     assert "Asked for a human" in page and "Customer was charged twice for SB-1." in page and ">Claim<" in page
-    assert client.post(f"/inbox/c/{billing_conversation.public_id}/claim", HTTP_HX_REQUEST="true").status_code == 200
+    assert client.post(f"/inbox/c/{billing_conversation.public_id}/claim", HTTP_HX_REQUEST="true").status_code == 204
     billing_conversation.refresh_from_db()
     assert (billing_conversation.status, billing_conversation.assignee) == ("human", alice)
     client.force_login(bob)
