@@ -8,6 +8,7 @@ import logging
 from celery import shared_task
 
 from conversations.bot.runner import stalled_conversations, turn_drive
+from conversations.services.inactivity import idle_conversations_resolve
 from conversations.services.transcripts import transcript_email_send
 from guardrails.pii.vault import vault_purge_expired
 
@@ -30,6 +31,12 @@ def recover_stalled_turns() -> int:
 def send_transcript_email(conversation_id: int, email_placeholder: str) -> bool:
     """Mail servers fail transiently (OSError covers SMTP and socket errors): retried with backoff."""
     return transcript_email_send(conversation_id=conversation_id, email_placeholder=email_placeholder)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def resolve_idle_conversations() -> int:
+    """Safe to run twice at once: each close re-checks under the conversation's row lock."""
+    return idle_conversations_resolve()
 
 
 @shared_task(acks_late=True)

@@ -2,7 +2,8 @@
 
 Definitions (also on the page):
 - conversations: started in the window with at least one message;
-- containment: the share of those that never had a handoff (the bot or self-service handled them);
+- containment: the share of those resolved without a person: closed (by an agent or, once the
+  customer walked away after the bot's answer, automatically) and never handed off;
 - handoff rate by reason: handoffs created in the window / conversations in the window;
 - time to first human response: handoff created -> the first agent reply, median;
 - time to resolution: conversation started -> resolved, median, for those resolved in the window;
@@ -65,7 +66,8 @@ def metrics_compute(*, days: int = 14) -> Metrics:
                for offset in range(days - 1, -1, -1)]
     # distinct: the join with handoffs repeats a conversation once per handoff it had
     totals = started.aggregate(n=Count("id", distinct=True),
-                               contained=Count("id", filter=Q(handoffs__isnull=True), distinct=True))
+                               contained=Count("id", filter=Q(handoffs__isnull=True, status=Conversation.Status.RESOLVED),
+                                                distinct=True))
     handoffs = Handoff.objects.filter(created_at__gte=since)
     by_reason = list(handoffs.values("reason").annotate(n=Count("id")).order_by("-n").values_list("reason", "n"))
     first_response = _median_seconds(handoffs.filter(first_response_at__isnull=False),

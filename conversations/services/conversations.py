@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from conversations import events
@@ -39,14 +40,27 @@ def conversation_request_human(
     return _reload(conversation_id)
 
 
+RESOLVED_TEXT = "This conversation has been resolved."
+
+
 def conversation_resolve(
     *, conversation_id: int, agent: Any, reason: str = Conversation.ResolutionReason.ANSWERED
 ) -> Conversation:
     agent_check(agent)
     if reason not in Conversation.ResolutionReason.values:
         raise ConversationStateError("bad_reason", f"resolution reason must be one of {Conversation.ResolutionReason.values}")
+    resolve_if(conversation_id=conversation_id, agent=agent, reason=reason, text=RESOLVED_TEXT)
+    return _reload(conversation_id)
+
+
+def resolve_if(*, conversation_id: int, agent: Any, reason: str, text: str, still: QuerySet[Conversation] | None = None) -> bool:
+    """Resolve under the conversation's row lock, only if `still` (re-checked under the lock)
+    holds: a customer message racing an automatic close either lands first and keeps the
+    conversation open, or lands after and reopens it. True when this call resolved it."""
     with transaction.atomic():
         Conversation.objects.select_for_update().filter(pk=conversation_id).first()
+        if still is not None and not still.filter(pk=conversation_id).exists():
+            return False
         resolved = (
             Conversation.objects.filter(pk=conversation_id)
             .exclude(status=Conversation.Status.RESOLVED)
@@ -55,10 +69,10 @@ def conversation_resolve(
         )
         if resolved:
             handoff_close_on_resolve(conversation_id=conversation_id, agent=agent, reason=reason)
-            system_message_post(conversation_id=conversation_id, text="This conversation has been resolved.")
+            system_message_post(conversation_id=conversation_id, text=text)
             events.publish_status(_reload(conversation_id))
             events.publish_team_changed()
-    return _reload(conversation_id)
+    return bool(resolved)
 
 
 def conversation_rate(*, conversation_id: int, score: int, comment: str = "") -> Conversation:

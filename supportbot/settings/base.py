@@ -157,6 +157,7 @@ CELERY_BEAT_SCHEDULE = {
     "purge-expired-pii": {"task": "conversations.tasks.purge_expired_pii", "schedule": 3600.0},
     # SLA timers, retried assignment and stuck handoff workflows.
     "handoff-sweep": {"task": "conversations.handoff.tasks.handoff_sweep", "schedule": 20.0},
+    "resolve-idle-conversations": {"task": "conversations.tasks.resolve_idle_conversations", "schedule": 60.0},
 }
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -333,6 +334,11 @@ HANDOFF_PRESENCE_TIMEOUT_SECONDS = env.int("HANDOFF_PRESENCE_TIMEOUT_SECONDS", 6
 HANDOFF_MODEL_SUMMARY = env.bool("HANDOFF_MODEL_SUMMARY", True)
 # A handoff whose workflow has not finished after this many seconds is pushed again by the sweep.
 HANDOFF_STUCK_SECONDS = env.int("HANDOFF_STUCK_SECONDS", 60, minimum=5)
+# Conversations nobody is waiting on close themselves (0 turns it off): a bot conversation the
+# customer left after the bot's answer, and a human one the customer left after the agent's reply.
+# A conversation whose customer waits for an answer, or that waits in a queue, never does.
+IDLE_RESOLVE_BOT_MINUTES = env.int("IDLE_RESOLVE_BOT_MINUTES", 60, minimum=0)
+IDLE_RESOLVE_HUMAN_MINUTES = env.int("IDLE_RESOLVE_HUMAN_MINUTES", 1440, minimum=0)
 # Links in emails to agents and customers.
 PUBLIC_BASE_URL = env.http_url("PUBLIC_BASE_URL", f"http://127.0.0.1:{PORT}")
 

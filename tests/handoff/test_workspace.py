@@ -17,7 +17,8 @@ from conversations.handoff.models import AgentProfile, CannedResponse, Handoff, 
 from conversations.handoff.services import handoff_claim, handoff_open
 from conversations.models import Conversation, Message
 from conversations.services.conversations import conversation_rate, conversation_resolve
-from conversations.services.messages import customer_message_post
+from conversations.services.inactivity import idle_conversations_resolve
+from conversations.services.messages import customer_message_post, message_post
 from tests.bot_support import open_session
 from tests.conversations.test_chat_protocol import connected
 from tests.conversations.test_inbox import inbox_socket
@@ -229,12 +230,17 @@ def test_the_metrics_page_computes_containment_handoffs_times_and_csat(client, s
     handoff_open(conversation_id=conversations[0].pk, reason="customer_request")
     handoff_claim(conversation_id=conversations[0].pk, agent=alice)
     conversation_resolve(conversation_id=conversations[0].pk, agent=alice, reason="answered")
+    # Of the two the bot kept, the customer walked away from one after its answer (closed as
+    # idle: contained) and the other is still open (not contained yet).
+    message_post(conversation_id=conversations[2].pk, role="bot", text="Here is how returns work.")
+    Conversation.objects.filter(pk=conversations[2].pk).update(last_message_at=timezone.now() - timedelta(hours=2))
+    assert idle_conversations_resolve() == 1
     conversation_rate(conversation_id=conversations[0].pk, score=5)
     conversation_rate(conversation_id=conversations[1].pk, score=2)
     client.force_login(alice)
     assert client.get("/inbox/metrics/").status_code == 403
     client.force_login(dana)
     page = client.get("/inbox/metrics/?days=7").content.decode()
-    assert '<span class="kpi-value" id="containment">50%</span>' in page
+    assert '<span class="kpi-value" id="containment">25%</span>' in page
     assert "3.5" in page and "(2 ratings)" in page
     assert page.count("<svg") == 3 and "No answer found" in page

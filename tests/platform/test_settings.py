@@ -57,3 +57,14 @@ def test_the_app_refuses_to_start_with_a_bad_value(db, name, value):
     )
     assert result.returncode != 0
     assert f"ImproperlyConfigured: {name}" in result.stderr
+
+
+def test_every_beat_entry_names_a_task_the_worker_registers():
+    """A typo in CELERY_BEAT_SCHEDULE would make beat send messages no worker can run."""
+    from django.conf import settings
+
+    from supportbot.celery import app
+
+    app.loader.import_default_modules()
+    missing = [entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values() if entry["task"] not in app.tasks]
+    assert missing == []
