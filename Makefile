@@ -39,6 +39,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/guardrails.py
 	$(PY) benchmarks/bot_turn.py
 	$(PY) benchmarks/handoff.py
+	$(PY) benchmarks/inbox_search.py
 
 check: $(STAMP)
 	$(PY) manage.py check --deploy --fail-level ERROR

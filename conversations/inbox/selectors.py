@@ -3,19 +3,23 @@ a conversation outside the agent's queues is absent from lists and counts and re
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 from uuid import UUID
 
+from django.contrib.postgres.search import SearchQuery
 from django.db.models import Count, Prefetch, Q, QuerySet
 
 from conversations.handoff.access import agent_queue_ids, conversations_visible_q, user_is_supervisor
 from conversations.handoff.models import CannedResponse, Handoff, InternalNote, Queue
-from conversations.models import Conversation, Message
+from conversations.models import MESSAGE_SEARCH_CONFIG, Conversation, Message, message_search_vector
 
 InboxFilter = Literal["mine", "unassigned", "waiting", "open", "resolved", "all"]
 INBOX_FILTERS: tuple[InboxFilter, ...] = ("mine", "unassigned", "waiting", "open", "resolved", "all")
 SEARCH_MAX_CHARS = 100
+SEARCH_MAX_WORDS = 8
+SEARCH_WORD = re.compile(r"[^\W_]+")
 
 
 @dataclass(frozen=True)
@@ -71,15 +75,27 @@ def inbox_conversations(*, agent: Any, query: ListQuery, limit: int = 50) -> Que
     if query.queue_id:
         queryset = queryset.filter(queue_id=query.queue_id)
     if query.search:
-        # Stored text is redacted, so a search for a customer's email cannot find it (by design).
-        term = query.search
-        matches = Q(customer__external_id__icontains=term) | Q(messages__text__icontains=term)
-        if len(term) >= 4:
-            matches |= Q(public_id__startswith=term.lower()) if _hexish(term) else Q()
-        queryset = queryset.filter(pk__in=Conversation.objects.filter(matches).values("pk"))
+        queryset = queryset.filter(_search_matches(query.search))
     if query.view == "waiting":
         return queryset.order_by("updated_at")[:limit]
     return queryset.order_by("-last_message_at")[:limit]
+
+
+def _search_matches(term: str) -> Q:
+    """Messages by full-text search (every word, each as a prefix, so "refu" finds "refunds"),
+    customers by their site's id, conversations by the start of their id. Stored text is
+    redacted, so a customer's email cannot be found (by design)."""
+    matches = Q(customer__external_id__icontains=term)
+    words = SEARCH_WORD.findall(term)[:SEARCH_MAX_WORDS]
+    if words:
+        # Only word characters reach the raw tsquery, so no input can make it malformed.
+        tsquery = SearchQuery(" & ".join(f"{word}:*" for word in words), search_type="raw",
+                              config=MESSAGE_SEARCH_CONFIG)
+        hits = Message.objects.annotate(document=message_search_vector()).filter(document=tsquery)
+        matches |= Q(pk__in=hits.values("conversation_id"))
+    if len(term) >= 4 and _hexish(term):
+        matches |= Q(public_id__startswith=term.lower())
+    return matches
 
 
 def _hexish(term: str) -> bool:

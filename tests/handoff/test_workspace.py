@@ -244,3 +244,32 @@ def test_the_metrics_page_computes_containment_handoffs_times_and_csat(client, s
     assert '<span class="kpi-value" id="containment">25%</span>' in page
     assert "3.5" in page and "(2 ratings)" in page
     assert page.count("<svg") == 3 and "No answer found" in page
+
+
+def test_search_finds_words_stems_prefixes_and_ids_within_what_the_agent_may_see(client, site, billing_conversation,
+                                                                                   alice, bob):
+    from conversations.services.widget_sessions import widget_session_open
+    from tests.conftest import ORIGIN
+
+    parcel, refund = (widget_session_open(site_key=site.key, origin=ORIGIN).conversation for _ in range(2))
+    _say(parcel, "My parcel arrived damaged")
+    _say(refund, "Where are my refunds for order A1234?")
+    refund.customer.external_id = "cust-8842"
+    refund.customer.save(update_fields=["external_id"])
+
+    def found(user, q: str) -> set:
+        client.force_login(user)
+        page = client.get("/inbox/", {"view": "all", "q": q}).content.decode()
+        return {c for c in (parcel, refund, billing_conversation) if f'data-conversation="{c.public_id}"' in page}
+
+    assert found(bob, "damage") == {parcel}  # stemmed: "damaged"
+    assert found(bob, "refund") == {refund}  # stemmed: "refunds"
+    assert found(bob, "par") == {parcel}  # a prefix
+    assert found(bob, "parcel damaged") == {parcel}
+    assert found(bob, "parcel refund") == set()  # every word must match
+    assert found(bob, "a1234") == {refund}
+    assert found(bob, "8842") == {refund}  # the customer's id at the company
+    assert found(bob, str(parcel.public_id)[:8]) == {parcel}
+    assert found(bob, "') & !(|:*") == set()  # tsquery syntax is not passed through
+    assert found(bob, "charged") == set()  # Billing's conversation is not Bob's to see
+    assert found(alice, "charged") == {billing_conversation}
