@@ -55,7 +55,7 @@ def make_sessions(count: int, origin: str) -> list[tuple[str, str]]:
 
     # The bot is off on this site: this benchmark measures the transport; bot_turn.py measures the bot.
     site, _ = WidgetSite.objects.get_or_create(key="bench-site", defaults={"name": "Bench", "allowed_origins": [origin]})
-    WidgetSite.objects.filter(pk=site.pk).update(bot_enabled=False)
+    WidgetSite.objects.filter(pk=site.pk).update(bot_enabled=False, handoff_when_bot_off=False)
     if origin not in site.allowed_origins:
         site.allowed_origins = [*site.allowed_origins, origin]
         site.save(update_fields=["allowed_origins"])

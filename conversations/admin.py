@@ -5,11 +5,12 @@ from conversations.models import ActionAttempt, ActionCall, Conversation, Custom
 
 @admin.register(WidgetSite)
 class WidgetSiteAdmin(admin.ModelAdmin):
-    list_display = ("name", "key", "origins", "created_at")
+    list_display = ("name", "key", "origins", "bot_enabled", "created_at")
     search_fields = ("name", "key")
     readonly_fields = ("created_at",)
     fieldsets = (
         (None, {"fields": ("name", "key", "allowed_origins", "greeting")}),
+        ("Bot and routing", {"fields": ("bot_enabled", "handoff_when_bot_off")}),
         ("Look", {"fields": ("accent_color", "launcher_position")}),
         (
             "Signed identity",

@@ -44,8 +44,9 @@ def _fresh_limits():
 
 @pytest.fixture
 def site(db) -> WidgetSite:
-    """A site with the bot off: transport, inbox and handoff tests see only what they send."""
-    return WidgetSite.objects.create(key="test-site", name="Test Co", allowed_origins=[ORIGIN], bot_enabled=False)
+    """A site with the bot off and no routing: transport, inbox and handoff tests see only what they send."""
+    return WidgetSite.objects.create(key="test-site", name="Test Co", allowed_origins=[ORIGIN], bot_enabled=False,
+                                     handoff_when_bot_off=False)
 
 
 @pytest.fixture

@@ -16,12 +16,13 @@ from conversations import events
 from conversations.errors import CodedError
 from conversations.handoff.access import agent_can_serve, user_is_supervisor
 from conversations.handoff.models import Handoff, HandoffEvent, Queue
-from conversations.models import Conversation
+from conversations.models import Conversation, WidgetSite
 from conversations.protocol import author_name
 from conversations.services.agents import agent_check
 from conversations.services.messages import system_message_post
 
 QUEUED_TEXT = "We've asked a member of our team to join. You'll get a reply right here."
+LIVE_CHAT_TEXT = "Thanks for your message. A member of our team will reply right here."
 RETURNED_TEXT = "You're chatting with our assistant again. You can ask for a person at any time."
 
 
@@ -69,7 +70,7 @@ def _publish(conversation_id: int) -> None:
     events.publish_team_changed()
 
 
-def handoff_open(*, conversation_id: int, reason: str, actor: Any = None) -> Handoff:
+def handoff_open(*, conversation_id: int, reason: str, actor: Any = None, text: str = QUEUED_TEXT) -> Handoff:
     """Queue the conversation for a person and start the workflow. Idempotent: while a handoff is
     open, asking again returns it (the partial unique index backs this up across processes)."""
     with transaction.atomic():
@@ -83,10 +84,23 @@ def handoff_open(*, conversation_id: int, reason: str, actor: Any = None) -> Han
             status=Conversation.Status.QUEUED, handoff_reason=reason, resolved_at=None, resolution_reason="",
             assignee=None, updated_at=timezone.now(),
         )
-        system_message_post(conversation_id=conversation_id, text=QUEUED_TEXT)
+        system_message_post(conversation_id=conversation_id, text=text)
         _publish(conversation_id)
         _enqueue("handoff_summarize", handoff.pk)
     return handoff
+
+
+def handoff_open_for_live_chat(*, conversation_id: int) -> Handoff | None:
+    """On a site with the bot off (and routing on), the team answers everything: a customer's
+    message that nobody is handling goes through the same routing, assignment, notification and
+    SLA as a handoff, so it cannot sit unseen in the inbox. Runs in the message's transaction."""
+    with transaction.atomic():
+        conversation = _locked(conversation_id)  # a claim or a resolve racing this message waits or wins
+        site = WidgetSite.objects.only("bot_enabled", "handoff_when_bot_off").get(pk=conversation.site_id)
+        if conversation.status != Conversation.Status.BOT or site.bot_enabled or not site.handoff_when_bot_off:
+            return None
+        return handoff_open(conversation_id=conversation_id, reason=Conversation.HandoffReason.CUSTOMER_REQUEST,
+                            text=LIVE_CHAT_TEXT)
 
 
 def _take(*, handoff: Handoff, agent: Any, by: Any, kind: str) -> None:

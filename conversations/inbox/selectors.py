@@ -13,7 +13,7 @@ from django.db.models import Count, Prefetch, Q, QuerySet
 
 from conversations.handoff.access import agent_queue_ids, conversations_visible_q, user_is_supervisor
 from conversations.handoff.models import CannedResponse, Handoff, InternalNote, Queue
-from conversations.models import MESSAGE_SEARCH_CONFIG, Conversation, Message, message_search_vector
+from conversations.models import MESSAGE_SEARCH_CONFIG, Conversation, Message
 
 InboxFilter = Literal["mine", "unassigned", "waiting", "open", "resolved", "all"]
 INBOX_FILTERS: tuple[InboxFilter, ...] = ("mine", "unassigned", "waiting", "open", "resolved", "all")
@@ -91,8 +91,7 @@ def _search_matches(term: str) -> Q:
         # Only word characters reach the raw tsquery, so no input can make it malformed.
         tsquery = SearchQuery(" & ".join(f"{word}:*" for word in words), search_type="raw",
                               config=MESSAGE_SEARCH_CONFIG)
-        hits = Message.objects.annotate(document=message_search_vector()).filter(document=tsquery)
-        matches |= Q(pk__in=hits.values("conversation_id"))
+        matches |= Q(pk__in=Message.objects.filter(search_document=tsquery).values("conversation_id"))
     if len(term) >= 4 and _hexish(term):
         matches |= Q(public_id__startswith=term.lower())
     return matches

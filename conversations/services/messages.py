@@ -88,15 +88,19 @@ def message_post(
 
 
 def customer_message_post(*, conversation_id: int, text: str, client_id: UUID) -> PostedMessage:
-    """A customer's message. Writing into a resolved conversation reopens it. An email address
-    typed while the team is away is kept for the follow-up."""
+    """A customer's message. Writing into a resolved conversation reopens it. On a site with the
+    bot off, it goes to the team. An email address typed while the team is away is kept for the
+    follow-up."""
     posted = message_post(
         conversation_id=conversation_id, role=Message.Role.CUSTOMER, text=text, client_id=client_id, reopen=True,
         redact=True,
     )
-    if posted.created and posted.message.extras.get("pii", {}).get("EMAIL_ADDRESS"):
-        from conversations.handoff.services import handoff_follow_up_capture
+    if not posted.created:
+        return posted
+    from conversations.handoff.services import handoff_follow_up_capture, handoff_open_for_live_chat
 
+    handoff_open_for_live_chat(conversation_id=conversation_id)
+    if posted.message.extras.get("pii", {}).get("EMAIL_ADDRESS"):
         email = EMAIL_PLACEHOLDER.search(posted.message.text)
         if email:
             handoff_follow_up_capture(conversation_id=conversation_id, email_placeholder=email.group(0))

@@ -25,7 +25,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True), pytest.m
 def stack(tmp_path, alice):
     port = free_port()
     WidgetSite.objects.create(key=settings.DEMO_SITE_KEY, name="Acme Outfitters",
-                              allowed_origins=[f"http://127.0.0.1:{port}"], bot_enabled=False)
+                              allowed_origins=[f"http://127.0.0.1:{port}"], bot_enabled=False, handoff_when_bot_off=False)
     team = Team.objects.create(name="Support team")
     team.members.add(alice)
     Queue.objects.create(name="General", is_default=True).teams.add(team)

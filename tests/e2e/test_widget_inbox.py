@@ -34,7 +34,7 @@ def site_for_port(db):
     port = free_port()
     WidgetSite.objects.create(
         key=settings.DEMO_SITE_KEY, name="Acme Outfitters", allowed_origins=[f"http://127.0.0.1:{port}"],
-        bot_enabled=False,  # these tests are about the customer-agent channel; test_bot_flows.py covers the bot
+        bot_enabled=False, handoff_when_bot_off=False,  # these tests are about the customer-agent channel; test_bot_flows.py covers the bot
     )
     return port
 

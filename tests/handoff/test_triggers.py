@@ -100,3 +100,40 @@ async def test_after_a_hand_back_the_bot_resumes_with_what_the_agent_did(bot_sit
     assert reply["text"] == "Your goodwill refund of 20 USD is on its way."
     prompt = " ".join(m["content"] for m in model_server.chat_requests()[0]["messages"] if m["role"] == "system")
     assert "Approved a goodwill refund of 20 USD for order SB-100057." in prompt
+
+
+@pytest.fixture
+def live_chat_site(db):
+    """The bot is off here and the team answers: every customer message reaches a person."""
+    from conversations.models import WidgetSite
+    from tests.conftest import ORIGIN
+
+    return WidgetSite.objects.create(key="live-chat", name="Live Co", allowed_origins=[ORIGIN], bot_enabled=False)
+
+
+async def test_with_the_bot_off_a_customer_message_goes_to_the_team(live_chat_site):
+    from conversations.handoff.services import LIVE_CHAT_TEXT
+
+    session = await opened(live_chat_site)
+    async with Chat(session) as chat:
+        await chat.say("Hello, is anyone there?")
+        await chat.wait_for(lambda f: f["type"] == "message" and f["text"] == LIVE_CHAT_TEXT)
+        await chat.wait_for(lambda f: f["type"] == "status" and f["conversation_status"] == "queued")
+        await chat.say("I need help with my order")  # the same handoff, not a second one
+        await chat.wait_for(lambda f: f["type"] == "ack")
+
+    def recorded() -> tuple[list, int]:
+        handoffs = list(Handoff.objects.filter(conversation_id=session.conversation.pk).values_list("reason", "status"))
+        notes = Message.objects.filter(conversation_id=session.conversation.pk, text=LIVE_CHAT_TEXT).count()
+        return handoffs, notes
+
+    assert await sync_to_async(recorded)() == ([("customer_request", "queued")], 1)
+
+
+async def test_with_routing_off_a_bot_off_conversation_waits_in_the_inbox(live_chat_site):
+    await sync_to_async(type(live_chat_site).objects.filter(pk=live_chat_site.pk).update)(handoff_when_bot_off=False)
+    session = await opened(live_chat_site)
+    async with Chat(session) as chat:
+        await chat.say("Hello, is anyone there?")
+        await chat.wait_for(lambda f: f["type"] == "ack")
+    assert not await sync_to_async(Handoff.objects.filter(conversation_id=session.conversation.pk).exists)()
