@@ -103,7 +103,7 @@ def bench_size(size: int, queries: int, agent) -> dict:
     load_seconds = time.perf_counter() - started
     rare = [f"word{random.randint(5_000, 19_999)}" for _ in range(queries)]
     common = [f"word{random.randint(0, 20)}" for _ in range(queries)]
-    prefixes = [f"word{random.randint(100, 999)}"[:7] for _ in range(queries)]
+    prefixes = [f"word{random.randint(100, 999)}" for _ in range(queries)]  # also a prefix of 10 longer words
     phrases = [f"word{random.randint(0, 200)} word{random.randint(200, 2_000)}" for _ in range(queries)]
     kinds = {"rare_word": rare, "common_word": common, "prefix": prefixes, "two_words": phrases}
     result: dict = {"messages": size, "load_seconds": round(load_seconds, 1), "kinds": {}}
