@@ -93,7 +93,7 @@ def handoff_open(*, conversation_id: int, reason: str, actor: Any = None, text: 
 def handoff_open_for_live_chat(*, conversation_id: int) -> Handoff | None:
     """On a site with the bot off (and routing on), the team answers everything: a customer's
     message that nobody is handling goes through the same routing, assignment, notification and
-    SLA as a handoff, so it cannot sit unseen in the inbox. Runs in the message's transaction."""
+    SLA as a handoff, so it cannot sit unseen in the inbox. Called once the message is stored."""
     with transaction.atomic():
         conversation = _locked(conversation_id)  # a claim or a resolve racing this message waits or wins
         site = WidgetSite.objects.only("bot_enabled", "handoff_when_bot_off").get(pk=conversation.site_id)

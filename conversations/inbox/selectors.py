@@ -9,7 +9,7 @@ from typing import Any, Literal
 from uuid import UUID
 
 from django.contrib.postgres.search import SearchQuery
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 
 from conversations.handoff.access import agent_queue_ids, conversations_visible_q, user_is_supervisor
 from conversations.handoff.models import CannedResponse, Handoff, InternalNote, Queue
@@ -74,27 +74,34 @@ def inbox_conversations(*, agent: Any, query: ListQuery, limit: int = 50) -> Que
         queryset = queryset.filter(status=Conversation.Status.RESOLVED)
     if query.queue_id:
         queryset = queryset.filter(queue_id=query.queue_id)
-    if query.search:
-        queryset = queryset.filter(_search_matches(query.search))
-    if query.view == "waiting":
-        return queryset.order_by("updated_at")[:limit]
-    return queryset.order_by("-last_message_at")[:limit]
+    order = "updated_at" if query.view == "waiting" else "-last_message_at"
+    if not query.search:
+        return queryset.order_by(order)[:limit]
+    # One query per way of matching, each ordered and cut to the page, then merged. An OR of them
+    # would keep Postgres from planning each well: with EXISTS alone it walks the list and stops
+    # at the page for a common word, or joins from the index hits for a rare one; an OR of
+    # IN-subqueries rescans the subquery's rows per conversation once they outgrow work_mem (a
+    # common word over 400k messages took minutes; benchmarks/inbox_search.py).
+    pages = [queryset.filter(condition).order_by(order)[:limit] for condition in _search_conditions(query.search)]
+    if len(pages) == 1:
+        return pages[0]
+    return pages[0].union(*pages[1:]).order_by(order)[:limit]
 
 
-def _search_matches(term: str) -> Q:
+def _search_conditions(term: str) -> list[Q | Exists]:
     """Messages by full-text search (every word, each as a prefix, so "refu" finds "refunds"),
-    customers by their site's id, conversations by the start of their id. Stored text is
+    customers by their id at the company, conversations by the start of their id. Stored text is
     redacted, so a customer's email cannot be found (by design)."""
-    matches = Q(customer__external_id__icontains=term)
+    conditions: list[Q | Exists] = [Q(customer__external_id__icontains=term)]
     words = SEARCH_WORD.findall(term)[:SEARCH_MAX_WORDS]
     if words:
         # Only word characters reach the raw tsquery, so no input can make it malformed.
         tsquery = SearchQuery(" & ".join(f"{word}:*" for word in words), search_type="raw",
                               config=MESSAGE_SEARCH_CONFIG)
-        matches |= Q(pk__in=Message.objects.filter(search_document=tsquery).values("conversation_id"))
+        conditions.append(Exists(Message.objects.filter(conversation_id=OuterRef("pk"), search_document=tsquery)))
     if len(term) >= 4 and _hexish(term):
-        matches |= Q(public_id__startswith=term.lower())
-    return matches
+        conditions.append(Q(public_id__startswith=term.lower()))
+    return conditions
 
 
 def _hexish(term: str) -> bool:

@@ -273,3 +273,5 @@ def test_search_finds_words_stems_prefixes_and_ids_within_what_the_agent_may_see
     assert found(bob, "') & !(|:*") == set()  # tsquery syntax is not passed through
     assert found(bob, "charged") == set()  # Billing's conversation is not Bob's to see
     assert found(alice, "charged") == {billing_conversation}
+    waiting = client.get("/inbox/", {"view": "waiting", "q": "charged"}).content.decode()  # ordered by wait
+    assert f'data-conversation="{billing_conversation.public_id}"' in waiting
