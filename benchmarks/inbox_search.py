@@ -25,14 +25,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.chat_transport import percentile, setup_django  # noqa: E402
+
 VOCABULARY = [f"word{n}" for n in range(20_000)]
 _WEIGHTS = [1 / (rank + 1) for rank in range(len(VOCABULARY))]
 MESSAGES_PER_CONVERSATION = 10
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 def load(size: int) -> None:
@@ -134,14 +131,9 @@ def main() -> int:
     args = parser.parse_args()
 
     os.environ.setdefault("SUPPORTBOT_DATA_DIR", str(ROOT / ".data" / "bench-inbox-search"))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "supportbot.settings.base")
-    import django
-
-    django.setup()
+    setup_django()
     from django.contrib.auth import get_user_model
-    from django.core.management import call_command
 
-    call_command("migrate", interactive=False, verbosity=0)
     random.seed(11)
     supervisor, _ = get_user_model().objects.get_or_create(username="bench-supervisor",
                                                            defaults={"is_staff": True, "is_superuser": True})
