@@ -50,7 +50,9 @@ def extractive_summary(*, conversation_id: int, reason: str) -> str:
             lines.append(f'Latest: "{_clip(customer[-1])}"')
     cited = sorted({c["title"] for m in bot for c in m.extras.get("citations", [])})
     if bot:
-        lines.append(f"The bot replied {len(bot)} time(s)" + (f", citing {', '.join(cited[:4])}." if cited else "."))
+        replies = "once" if len(bot) == 1 else f"{len(bot)} times"
+        citing = ", ".join(f"“{title}”" for title in cited[:4])
+        lines.append(f"The bot replied {replies}" + (f", citing {citing}." if cited else "."))
     for action in ActionCall.objects.filter(conversation_id=conversation_id).order_by("proposed_at")[:5]:
         lines.append(f"Action {action.tool}: {_clip(action.summary, 100)} ({action.get_status_display().lower()}).")
     return "\n".join(lines)

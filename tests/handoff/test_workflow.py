@@ -275,3 +275,21 @@ def test_the_summary_is_written_by_the_model_from_redacted_text_and_falls_back_o
     workflow.handoff_summarize_step(handoff_id=again.pk)
     again.refresh_from_db()
     assert again.summary_source == "extractive" and "tent pole snapped" in again.summary
+
+
+def test_the_extractive_summary_says_what_the_customer_asked_and_what_the_bot_cited(widget_session):
+    from conversations.handoff.summary import extractive_summary
+    from conversations.services.messages import message_post
+
+    conversation = widget_session.conversation
+    _say(conversation, "How long do refunds take?")
+    message_post(conversation_id=conversation.pk, role=Message.Role.BOT, text="5-10 business days. [1]",
+                 extras={"citations": [{"title": "When will I get my refund?", "url": "/help/refunds/"}]})
+    _say(conversation, "It has been three weeks")
+    summary = extractive_summary(conversation_id=conversation.pk, reason="missing_knowledge")
+    assert summary.splitlines() == [
+        "Handed off: No answer found.",
+        'First asked: "How long do refunds take?"',
+        'Latest: "It has been three weeks"',
+        "The bot replied once, citing “When will I get my refund?”.",
+    ]

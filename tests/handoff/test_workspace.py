@@ -208,6 +208,7 @@ def test_only_supervisors_see_the_team_page_and_can_reassign(client, billing_con
     client.force_login(dana)
     page = client.get("/inbox/team/").content.decode()
     assert "Billing" in page and "Alice" in page
+    assert "<td>Asked for a human</td>" in page and "customer_request" not in page  # labels, not codes
     billing_conversation.refresh_from_db()
     assert billing_conversation.assignee == dana  # Alice owned it, so she could pass it on
     response = client.post(f"/inbox/c/{billing_conversation.public_id}/assign", {"agent": bob.pk}, HTTP_HX_REQUEST="true")

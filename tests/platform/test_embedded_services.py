@@ -57,3 +57,31 @@ def test_the_vector_extension_is_installed_by_a_migration():
     with connection.cursor() as cursor:
         cursor.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
         assert cursor.fetchone() is not None
+
+
+def test_a_process_that_started_the_embedded_redis_stops_it_on_exit_even_after_using_it(tmp_path):
+    """Its own clients (the cache, Celery's producer) used to keep the server alive after exit."""
+    import redis
+
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "SUPPORTBOT_DATA_DIR": str(tmp_path),
+        "DJANGO_SETTINGS_MODULE": "supportbot.settings.base",
+        "SECRET_KEY": settings.SECRET_KEY,
+        "DATABASE_URL": settings.DATABASE_URL,  # only Redis is embedded here
+    }
+    script = (
+        "import os; from django.core.cache import cache; from supportbot.celery import app;"
+        "cache.set('embedded-probe', 'ok'); app.send_task('conversations.tasks.purge_expired_pii');"
+        "print(os.environ['REDIS_URL'])"
+    )
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", script],
+        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    redis_url = result.stdout.strip().splitlines()[-1]
+    assert redis_url.startswith("unix://")
+    with pytest.raises(redis.ConnectionError):
+        redis.Redis(unix_socket_path=redis_url.removeprefix("unix://"), socket_connect_timeout=2).ping()
