@@ -4,10 +4,10 @@ billing keyword in a message about a failed refund still lands with the team for
 
 from __future__ import annotations
 
-import re
+from django.db import connection
 
 from conversations.handoff.models import Queue
-from conversations.models import Message
+from conversations.models import MESSAGE_SEARCH_CONFIG, Message
 from knowledge.models import Article
 
 RECENT_MESSAGES = 20
@@ -25,14 +25,31 @@ def queue_choose(*, conversation_id: int, reason: str) -> Queue | None:
                      .values_list("category", flat=True)) if cited_titles else set()
     categories = {c.lower() for c in categories}
 
+    found = keywords_found(text=customer_text, keywords={word.strip().lower() for q in queues for word in q.keywords})
+
     def score(queue: Queue) -> int:
         points = 3 * (reason in queue.reasons)
         points += 2 * len(categories & {c.lower() for c in queue.categories})
-        points += sum(1 for word in queue.keywords if word.strip() and re.search(
-            r"\b" + re.escape(word.strip().lower()) + r"\b", customer_text))
+        points += len(found & {word.strip().lower() for word in queue.keywords})
         return points
 
     best = max(queues, key=lambda q: (score(q), q.is_default))
     if score(best) > 0:
         return best
     return next((q for q in queues if q.is_default), None)
+
+
+def keywords_found(*, text: str, keywords: set[str]) -> set[str]:
+    """The keywords (or phrases) the text contains, compared by English stems with the same
+    Postgres configuration as the inbox search: "refunds" finds "refund", "charge" finds
+    "charged". Whole-word regexes missed every plural."""
+    keywords = {word for word in keywords if word}
+    if not keywords or not text.strip():
+        return set()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT k FROM unnest(%s::text[]) AS k "
+            "WHERE to_tsvector(%s::regconfig, %s) @@ phraseto_tsquery(%s::regconfig, k)",
+            [sorted(keywords), MESSAGE_SEARCH_CONFIG, text, MESSAGE_SEARCH_CONFIG],
+        )
+        return {row[0] for row in cursor.fetchall()}

@@ -80,7 +80,9 @@ def _disconnect_own_redis_clients() -> None:
 
     import redis
 
-    for pool in [item for item in gc.get_objects() if isinstance(item, redis.ConnectionPool)]:
+    # type(), not isinstance(): isinstance reads each object's __class__, which on some lazy
+    # module objects (torch's) prints deprecation warnings at exit.
+    for pool in [item for item in gc.get_objects() if issubclass(type(item), redis.ConnectionPool)]:
         try:
             pool.disconnect()
         except Exception:  # exiting anyway: one stuck pool must not keep the others open

@@ -293,3 +293,15 @@ def test_the_extractive_summary_says_what_the_customer_asked_and_what_the_bot_ci
         'Latest: "It has been three weeks"',
         "The bot replied once, citing “When will I get my refund?”.",
     ]
+
+
+def test_keywords_match_by_stem_so_plurals_and_tenses_route_too(widget_session, billing, general):
+    from conversations.handoff.routing import keywords_found, queue_choose
+
+    assert keywords_found(text="How long do refunds take?", keywords={"refund", "invoice"}) == {"refund"}
+    assert keywords_found(text="you charge me too much", keywords={"charged"}) == {"charged"}
+    assert keywords_found(text="both my credit cards were declined", keywords={"credit card", "card credit"}) == {
+        "credit card"}  # a phrase keeps its order
+    assert keywords_found(text="the refund", keywords={"the", ""}) == set()  # a stop word matches nothing
+    _say(widget_session.conversation, "How long do refunds take?")
+    assert queue_choose(conversation_id=widget_session.conversation.pk, reason="customer_request") == billing
