@@ -16,7 +16,7 @@ from conversations import events
 from conversations.errors import CodedError
 from conversations.handoff.access import agent_can_serve, user_is_supervisor
 from conversations.handoff.models import Handoff, HandoffEvent, Queue
-from conversations.models import Conversation, WidgetSite
+from conversations.models import Conversation
 from conversations.protocol import author_name
 from conversations.services.agents import agent_check
 from conversations.services.messages import system_message_post
@@ -94,10 +94,13 @@ def handoff_open_for_live_chat(*, conversation_id: int) -> Handoff | None:
     """On a site with the bot off (and routing on), the team answers everything: a customer's
     message that nobody is handling goes through the same routing, assignment, notification and
     SLA as a handoff, so it cannot sit unseen in the inbox. Called once the message is stored."""
+    unattended = Conversation.objects.filter(pk=conversation_id, status=Conversation.Status.BOT,
+                                             site__bot_enabled=False, site__handoff_when_bot_off=True)
+    if not unattended.exists():  # every customer message asks: one cheap read, no lock, on the common path
+        return None
     with transaction.atomic():
-        conversation = _locked(conversation_id)  # a claim or a resolve racing this message waits or wins
-        site = WidgetSite.objects.only("bot_enabled", "handoff_when_bot_off").get(pk=conversation.site_id)
-        if conversation.status != Conversation.Status.BOT or site.bot_enabled or not site.handoff_when_bot_off:
+        _locked(conversation_id)  # a claim or a resolve racing this message waits or wins
+        if not unattended.exists():
             return None
         return handoff_open(conversation_id=conversation_id, reason=Conversation.HandoffReason.CUSTOMER_REQUEST,
                             text=LIVE_CHAT_TEXT)
