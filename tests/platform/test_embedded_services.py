@@ -15,28 +15,28 @@ from tests.conftest import PROJECT_ROOT
 pytestmark = pytest.mark.django_db
 
 
+def _manage_py_shell(script: str, *, data_dir, home, **env: str) -> list[str]:
+    """Run `manage.py shell -c script` as a separate process with no service URLs of its own
+    (unless given); return its output lines."""
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", script], cwd=PROJECT_ROOT, capture_output=True, text=True,
+        timeout=120, env={"PATH": "/usr/bin:/bin", "HOME": str(home), "SUPPORTBOT_DATA_DIR": str(data_dir),
+                          "DJANGO_SETTINGS_MODULE": "supportbot.settings.base", "SECRET_KEY": settings.SECRET_KEY, **env},
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().splitlines()
+
+
 def test_a_manage_py_command_attaches_to_the_running_embedded_servers_and_leaves_them_running(tmp_path):
     """Like `manage.py kb_import` in a second shell while `make run` is up: no DATABASE_URL or
     REDIS_URL in its environment, same data directory."""
     data_dir = settings.DATA_DIR if "postgres" in settings.EMBEDDED_SERVICES else tmp_path
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "HOME": str(tmp_path),
-        "SUPPORTBOT_DATA_DIR": str(data_dir),
-        "DJANGO_SETTINGS_MODULE": "supportbot.settings.base",
-        "SECRET_KEY": settings.SECRET_KEY,
-    }
     script = (
         "import os; from django.db import connection; from django.core.cache import cache;"
         "cache.set('embedded-probe', 'ok'); connection.ensure_connection();"
         "print(os.environ['DATABASE_URL']); print(os.environ['REDIS_URL'])"
     )
-    result = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", script],
-        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    database_url, redis_url = result.stdout.strip().splitlines()[-2:]
+    database_url, redis_url = _manage_py_shell(script, data_dir=data_dir, home=tmp_path)[-2:]
     if data_dir == settings.DATA_DIR:
         # Same servers as this test session, and they are still up after the command exited.
         assert redis_url == settings.REDIS_URL
@@ -63,25 +63,13 @@ def test_a_process_that_started_the_embedded_redis_stops_it_on_exit_even_after_u
     """Its own clients (the cache, Celery's producer) used to keep the server alive after exit."""
     import redis
 
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "HOME": str(tmp_path),
-        "SUPPORTBOT_DATA_DIR": str(tmp_path),
-        "DJANGO_SETTINGS_MODULE": "supportbot.settings.base",
-        "SECRET_KEY": settings.SECRET_KEY,
-        "DATABASE_URL": settings.DATABASE_URL,  # only Redis is embedded here
-    }
     script = (
         "import os; from django.core.cache import cache; from supportbot.celery import app;"
         "cache.set('embedded-probe', 'ok'); app.send_task('conversations.tasks.purge_expired_pii');"
         "print(os.environ['REDIS_URL'])"
     )
-    result = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", script],
-        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    redis_url = result.stdout.strip().splitlines()[-1]
+    # Only Redis is embedded here: the database is this session's.
+    redis_url = _manage_py_shell(script, data_dir=tmp_path, home=tmp_path, DATABASE_URL=settings.DATABASE_URL)[-1]
     assert redis_url.startswith("unix://")
     with pytest.raises(redis.ConnectionError):
         redis.Redis(unix_socket_path=redis_url.removeprefix("unix://"), socket_connect_timeout=2).ping()
