@@ -72,7 +72,8 @@ class ActionCallAdmin(admin.ModelAdmin):
     list_display = ["proposed_at", "tool", "status", "conversation", "customer_id", "decided_by"]
     list_filter = ["status", "tool"]
     readonly_fields = ["public_id", "conversation", "tool", "arguments", "summary", "status", "idempotency_key",
-                       "customer_id", "result", "error_code", "proposed_at", "expires_at", "decided_at", "decided_by"]
+                       "customer_id", "result", "error_code", "proposed_at", "expires_at", "decided_at", "decided_by",
+                       "execution_lease_until"]
     inlines = [ActionAttemptInline]
 
     def has_add_permission(self, request) -> bool:

@@ -1,6 +1,6 @@
 """The client for the company's order/account API (docs/commerce-api.md): the one module that
 talks to it. Async httpx with a timeout per call; reads are retried once on a network error or a
-5xx, writes never are (the caller retries with the same Idempotency-Key if it decides to).
+5xx, writes twice, always with the same Idempotency-Key so the API applies them at most once.
 """
 
 from __future__ import annotations
@@ -73,13 +73,29 @@ async def _get(path: str) -> dict[str, Any]:
     raise CommerceError("unavailable", "the API kept failing")
 
 
+# Pauses before the second and third try of a write whose answer never came.
+WRITE_RETRY_DELAYS = (0.5, 1.5)
+
+
 async def _write(method: str, path: str, *, json: dict[str, Any], idempotency_key: str) -> WriteOutcome:
+    """Send a write; when no answer comes back (a timeout, a dropped connection, a 5xx), send it
+    again with the same Idempotency-Key. That is what the key is for: the API applies the change
+    at most once and replays its first answer, so a retry can finish a change but never repeat it."""
     started = time.perf_counter()
-    try:
-        async with _client() as client:
-            response = await client.request(method, path, json=json, headers={"Idempotency-Key": idempotency_key})
-    except httpx.HTTPError as error:
-        raise CommerceError("unavailable", f"{type(error).__name__}") from None
+    for delay in (*WRITE_RETRY_DELAYS, None):
+        try:
+            async with _client() as client:
+                response = await client.request(method, path, json=json, headers={"Idempotency-Key": idempotency_key})
+            if response.status_code < 500:
+                break
+            failure = f"HTTP {response.status_code}"
+        except httpx.HTTPError as error:
+            failure = type(error).__name__
+        if delay is None:
+            raise CommerceError("unavailable", failure)
+        logger.warning("commerce write %s %s got no answer (%s); retrying with the same idempotency key",
+                       method, path, failure)
+        await asyncio.sleep(delay)
     _raise_for(response)
     return WriteOutcome(body=response.json(), status=response.status_code,
                         duration_ms=(time.perf_counter() - started) * 1000,

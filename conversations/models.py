@@ -257,6 +257,9 @@ class ActionCall(models.Model):
     expires_at = models.DateTimeField()
     decided_at = models.DateTimeField(null=True, blank=True)
     decided_by = models.CharField(max_length=20, blank=True, default="")
+    execution_lease_until = models.DateTimeField(
+        null=True, blank=True,
+        help_text="While executing: when the process running it is presumed dead and a worker takes over.")
 
     class Meta:
         ordering = ["-proposed_at"]

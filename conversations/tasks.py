@@ -7,6 +7,7 @@ import logging
 
 from celery import shared_task
 
+from conversations.bot.actions import action_execute, action_recovery_claim, stalled_actions
 from conversations.bot.runner import stalled_conversations, turn_drive
 from conversations.services.inactivity import idle_conversations_resolve
 from conversations.services.transcripts import transcript_email_send
@@ -24,6 +25,20 @@ def recover_stalled_turns() -> int:
         logger.warning("re-running the stalled bot turn of conversation %s", conversation_id)
         asyncio.run(turn_drive(conversation_id, owner=f"recovery:{conversation_id}"))
     return len(conversation_ids)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def recover_stalled_actions() -> int:
+    """Finish confirmed changes whose process died mid-call, so the customer hears the outcome."""
+    recovered = 0
+    for action_id in stalled_actions():
+        action = action_recovery_claim(action_id=action_id)
+        if action is None:
+            continue  # another worker took it
+        logger.warning("finishing action %s (%s) left executing by a dead process", action.public_id, action.tool)
+        asyncio.run(action_execute(action=action, public_id=action.conversation.public_id))
+        recovered += 1
+    return recovered
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, autoretry_for=(OSError,), retry_backoff=5,

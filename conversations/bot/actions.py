@@ -12,7 +12,7 @@ import asyncio
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -30,6 +30,9 @@ from guardrails.pii.vault import text_rehydrate, vault_values
 from guardrails.services import tool_result_redact
 
 logger = logging.getLogger(__name__)
+
+
+EXPIRED_TEXT = "That request expired before it was confirmed, so nothing was changed. Ask me again if you still want it."
 
 
 class ActionNotFound(CodedError):
@@ -63,22 +66,50 @@ def action_decide(*, conversation_id: int, action_id: str, decision: str) -> Dec
     except ValueError:
         raise ActionNotFound("not_found", "there is no pending action with this id") from None
     now = timezone.now()
-    new_status = ActionCall.Status.EXECUTING if decision == "confirm" else ActionCall.Status.CANCELLED
+    confirmed = decision == "confirm"
     with transaction.atomic():
         claimed = ActionCall.objects.filter(
             conversation_id=conversation_id, public_id=public_id, status=ActionCall.Status.PROPOSED, expires_at__gt=now,
-        ).update(status=new_status, decided_at=now, decided_by="customer")
+        ).update(status=ActionCall.Status.EXECUTING if confirmed else ActionCall.Status.CANCELLED,
+                 decided_at=now, decided_by="customer",
+                 execution_lease_until=_execution_lease_end(now) if confirmed else None)
         try:
             action = ActionCall.objects.get(conversation_id=conversation_id, public_id=public_id)
         except ActionCall.DoesNotExist:
             raise ActionNotFound("not_found", "there is no pending action with this id") from None
         if not claimed and action.status == ActionCall.Status.PROPOSED:  # it expired
-            ActionCall.objects.filter(pk=action.pk, status=ActionCall.Status.PROPOSED).update(
+            expired_now = ActionCall.objects.filter(pk=action.pk, status=ActionCall.Status.PROPOSED).update(
                 status=ActionCall.Status.EXPIRED)
             action.refresh_from_db()
+            if expired_now:
+                # A stored message, so every open widget turns the card to "expired" instead of
+                # waiting on a change that will never run.
+                _card_message_post(action=action, text=EXPIRED_TEXT)
         if claimed and decision == "cancel":
             _card_message_post(action=action, text="Okay, I won't make that change.")
-    return Decided(action=action, execute=bool(claimed) and decision == "confirm")
+    return Decided(action=action, execute=bool(claimed) and confirmed)
+
+
+def _execution_lease_end(now: datetime) -> datetime:
+    # A live execution always ends within its timeout; the margin covers recording the outcome.
+    return now + timedelta(seconds=settings.ACTION_EXECUTION_TIMEOUT_SECONDS + 30)
+
+
+def stalled_actions(*, limit: int = 20) -> list[int]:
+    """Confirmed changes whose executing process died: still executing, lease run out."""
+    return list(ActionCall.objects.filter(status=ActionCall.Status.EXECUTING, execution_lease_until__lt=timezone.now())
+                .order_by("execution_lease_until").values_list("pk", flat=True)[:limit])
+
+
+def action_recovery_claim(*, action_id: int) -> ActionCall | None:
+    """Take over a stalled execution (conditional UPDATE: one taker). Running it again is safe:
+    the API call carries the same idempotency key, so a change the dead process had already made
+    is replayed, not repeated."""
+    now = timezone.now()
+    claimed = ActionCall.objects.filter(
+        pk=action_id, status=ActionCall.Status.EXECUTING, execution_lease_until__lt=now,
+    ).update(execution_lease_until=_execution_lease_end(now))
+    return ActionCall.objects.select_related("conversation").get(pk=action_id) if claimed else None
 
 
 def _card_message_post(*, action: ActionCall, text: str) -> None:
@@ -90,6 +121,8 @@ def action_finish(*, action_id: int, outcome: dict[str, Any]) -> ActionCall:
     """Record the API's answer and tell the customer, in one transaction."""
     with transaction.atomic():
         action = ActionCall.objects.select_for_update().get(pk=action_id)
+        if action.status != ActionCall.Status.EXECUTING:
+            return action  # already finished by another attempt: the customer was told once
         ActionAttempt.objects.create(action=action, duration_ms=outcome.get("duration_ms"),
                                      http_status=outcome.get("http_status"), outcome=outcome["outcome"],
                                      error_code=outcome.get("error_code", ""), replayed=outcome.get("replayed", False))
@@ -118,6 +151,10 @@ def _outcome_text(action: ActionCall) -> str:
         return f"Done: your account address is now {action.arguments.get('new_address')}."
     if action.error_code == "not_allowed_in_state":
         return "I couldn't do that: the order has moved on since I proposed it. I'm bringing in a person to help."
+    if action.error_code == "unavailable":
+        # A timeout or a dropped connection: the API may have applied the change or not.
+        return ("I couldn't get a confirmation from our order system, so I can't be sure the change went "
+                "through. I'm bringing in a person to check and finish it.")
     return "Something went wrong on our side and nothing was changed. I'm bringing in a person to help."
 
 
@@ -127,31 +164,55 @@ _running: set[asyncio.Task] = set()
 def action_execution_schedule(*, action: ActionCall, public_id: object) -> None:
     task = asyncio.get_running_loop().create_task(action_execute(action=action, public_id=public_id))
     _running.add(task)
-    task.add_done_callback(_running.discard)
+    task.add_done_callback(_execution_done)
+
+
+def _execution_done(task: asyncio.Task) -> None:
+    _running.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        # Nobody awaits this task: without this line its failure would never reach the log.
+        logger.error("action execution crashed", exc_info=task.exception())
 
 
 async def action_execute(*, action: ActionCall, public_id: object) -> ActionCall:
-    """Run a claimed action against the commerce API; personal values are taken from the vault
-    only here, for this call."""
-    await publish_bot_activity(public_id=public_id, state=True, activity="working")
+    """Run a claimed action against the commerce API and always finish it: the customer hears
+    the outcome even when something other than the API fails. Personal values are taken from the
+    vault only here, for this call."""
+    await _working(public_id, True)
     try:
-        values = await db(vault_values)(conversation_id=action.conversation_id)
-        args = {k: text_rehydrate(v, values) if isinstance(v, str) else v for k, v in action.arguments.items()}
-        outcome: dict[str, Any]
         try:
-            written = await _call(action.tool, args, action.idempotency_key, action.customer_id)
-            result = await db(tool_result_redact)(conversation_id=action.conversation_id, data=written.body)
-            outcome = {"outcome": "succeeded", "http_status": written.status, "duration_ms": written.duration_ms,
-                       "replayed": written.replayed, "result": result}
-        except commerce.CommerceError as error:
-            logger.warning("action %s (%s) failed: %s", action.public_id, action.tool, error.code)
-            outcome = {"outcome": "unavailable" if error.code == "unavailable" else "failed", "error_code": error.code,
-                       "http_status": error.status}
+            async with asyncio.timeout(settings.ACTION_EXECUTION_TIMEOUT_SECONDS):
+                outcome = await _attempt(action)
+        except Exception:  # incl. the overall timeout: the API may or may not have applied it
+            logger.exception("action %s (%s) could not be completed", action.public_id, action.tool)
+            outcome = {"outcome": "unavailable", "error_code": "unavailable"}
         finished, pending = await call_service(action_finish, action_id=action.pk, outcome=outcome)
         await publish_collected(pending)
         return finished
     finally:
-        await publish_bot_activity(public_id=public_id, state=False, activity="working")
+        await _working(public_id, False)
+
+
+async def _attempt(action: ActionCall) -> dict[str, Any]:
+    values = await db(vault_values)(conversation_id=action.conversation_id)
+    args = {k: text_rehydrate(v, values) if isinstance(v, str) else v for k, v in action.arguments.items()}
+    try:
+        written = await _call(action.tool, args, action.idempotency_key, action.customer_id)
+    except commerce.CommerceError as error:
+        logger.warning("action %s (%s) failed: %s", action.public_id, action.tool, error.code)
+        return {"outcome": "unavailable" if error.code == "unavailable" else "failed", "error_code": error.code,
+                "http_status": error.status}
+    result = await db(tool_result_redact)(conversation_id=action.conversation_id, data=written.body)
+    return {"outcome": "succeeded", "http_status": written.status, "duration_ms": written.duration_ms,
+            "replayed": written.replayed, "result": result}
+
+
+async def _working(public_id: object, state: bool) -> None:
+    """The "working on it" indicator is ephemeral: failing to show it must not stop the change."""
+    try:
+        await publish_bot_activity(public_id=public_id, state=state, activity="working")
+    except Exception:
+        logger.warning("could not publish the working indicator", exc_info=True)
 
 
 async def _call(tool: str, args: dict[str, Any], key: str, customer_id: str) -> commerce.WriteOutcome:

@@ -75,6 +75,8 @@ class ChatConsumer(LoopOnlyConsumer):
         self.acked_client_ids: dict[str, None] = {}  # insertion-ordered, bounded
         self.group = events.conversation_group(result.public_id)
         self.bucket = TokenBucket(capacity=settings.CHAT_RATE_BURST, refill_per_second=settings.CHAT_RATE_PER_SECOND)
+        self.typing_bucket = TokenBucket(capacity=settings.CHAT_TYPING_BURST,
+                                         refill_per_second=settings.CHAT_TYPING_PER_SECOND)
         await self.channel_layer.group_add(self.group, self.channel_name)
 
     async def disconnect(self, code: int) -> None:
@@ -91,12 +93,24 @@ class ChatConsumer(LoopOnlyConsumer):
             await self._error("too_large", f"frame is larger than {settings.CHAT_MAX_FRAME_BYTES} bytes")
             await self.close(code=protocol.CLOSE_TOO_LARGE)
             return
-        wait = self.bucket.take()
-        if wait:
-            await self._error("rate_limited", "too many frames; slow down", retry_after=wait)
-            return
+        frame: protocol.ClientFrame | protocol.ProtocolError
         try:
             frame = protocol.parse_client_frame(text_data, max_text_chars=settings.CHAT_MAX_MESSAGE_CHARS)
+        except protocol.ProtocolError as error:
+            frame = error  # answered after the rate limit, so a flood of bad frames is limited too
+        if isinstance(frame, protocol.Typing):
+            # Typing is best-effort and has its own budget: a fast typist must never use up the
+            # frames a confirm or a message needs, and an over-budget indicator is simply dropped.
+            if self.typing_bucket.take():
+                return
+        else:
+            wait = self.bucket.take()
+            if wait:
+                await self._error("rate_limited", "too many frames; slow down", retry_after=wait)
+                return
+        try:
+            if isinstance(frame, protocol.ProtocolError):
+                raise frame
             await self._dispatch(frame)
         except CodedError as error:  # ProtocolError, MessageRejected, ConversationStateError
             await self._error(error.code, error.message)

@@ -96,7 +96,9 @@ def widget_conversations(request: HttpRequest) -> HttpResponse:
 @csrf_exempt
 def widget_config(request: HttpRequest) -> HttpResponse:
     """GET /api/widget/config?site_key=...: the launcher's look, before any conversation exists."""
-    origin = request.headers.get("Origin")
+    # Browsers leave Origin out of a same-origin GET: a page served by supportbot itself (the demo
+    # host page, the help center) asks as supportbot's own origin.
+    origin = request.headers.get("Origin") or f"{request.scheme}://{request.get_host()}"
     if request.method == "OPTIONS":
         return _preflight(request)
     try:

@@ -154,6 +154,9 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     # A bot turn whose process died is re-run (or handed off) within about half a minute.
     "recover-stalled-turns": {"task": "conversations.tasks.recover_stalled_turns", "schedule": 15.0},
+    # A confirmed change whose process died is finished (same idempotency key) within a minute of
+    # its lease running out.
+    "recover-stalled-actions": {"task": "conversations.tasks.recover_stalled_actions", "schedule": 30.0},
     "purge-expired-pii": {"task": "conversations.tasks.purge_expired_pii", "schedule": 3600.0},
     # SLA timers, retried assignment and stuck handoff workflows.
     "handoff-sweep": {"task": "conversations.handoff.tasks.handoff_sweep", "schedule": 20.0},
@@ -197,6 +200,8 @@ CHAT_MAX_MESSAGE_CHARS = env.int("CHAT_MAX_MESSAGE_CHARS", 4000, minimum=1, maxi
 CHAT_MAX_FRAME_BYTES = env.int("CHAT_MAX_FRAME_BYTES", 65_536, minimum=1024, maximum=10_000_000)
 CHAT_RATE_BURST = env.int("CHAT_RATE_BURST", 10, minimum=1)
 CHAT_RATE_PER_SECOND = env.float("CHAT_RATE_PER_SECOND", 1.0, minimum=0.01)
+CHAT_TYPING_BURST = env.int("CHAT_TYPING_BURST", 10, minimum=1)
+CHAT_TYPING_PER_SECOND = env.float("CHAT_TYPING_PER_SECOND", 2.0, minimum=0.01)
 CHAT_REPLAY_BATCH = 200
 CONVERSATION_TOKEN_MAX_AGE_DAYS = env.int("CONVERSATION_TOKEN_MAX_AGE_DAYS", 30, minimum=1)
 
@@ -316,6 +321,9 @@ DEMOSHOP_API_KEY = env.str("DEMOSHOP_API_KEY", "demo-commerce-key")
 COMMERCE_API_URL = env.http_url("COMMERCE_API_URL", f"http://127.0.0.1:{PORT}/demoshop/api" if DEMO_MODE else "")
 COMMERCE_API_KEY = env.str("COMMERCE_API_KEY", DEMOSHOP_API_KEY if DEMO_MODE else "")
 COMMERCE_TIMEOUT_SECONDS = env.float("COMMERCE_TIMEOUT_SECONDS", 5.0, minimum=0.1, maximum=120)
+# A confirmed change always ends within this: retries of the write with the same idempotency key
+# included. Past it the customer is told the outcome is unconfirmed and a person takes over.
+ACTION_EXECUTION_TIMEOUT_SECONDS = env.float("ACTION_EXECUTION_TIMEOUT_SECONDS", 30.0, minimum=1, maximum=600)
 # Order numbers as the company writes them; the offline responder and the PII allow-list use it.
 COMMERCE_ORDER_NUMBER_PATTERN = env.regex("COMMERCE_ORDER_NUMBER_PATTERN", r"\b[A-Z]{1,4}-?\d{4,10}\b")
 

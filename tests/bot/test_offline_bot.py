@@ -4,8 +4,11 @@ Real Postgres/Redis, the demo shop over real HTTP."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from asgiref.sync import sync_to_async
+from django.utils import timezone
 
 from conversations.models import ActionAttempt, ActionCall, Conversation
 from demoshop.models import Order
@@ -96,6 +99,23 @@ async def test_a_cancelled_proposal_changes_nothing(bot_site, shop):
         reply = await chat.wait_for(lambda f: f["type"] == "message" and (f.get("action") or {}).get("status") == "cancelled")
         assert "won't" in reply["text"]
         await chat.send({"type": "action", "action_id": card["action_id"], "decision": "confirm"})
+        await chat.comm.receive_nothing(timeout=1.0)
+    assert await sync_to_async(lambda: Order.objects.get(number=pending).status)() == "pending"
+    assert not await sync_to_async(ActionAttempt.objects.exists)()
+
+
+async def test_confirming_an_expired_proposal_says_so_and_changes_nothing(bot_site, shop):
+    pending = shop["pending"]
+    async with Chat(await opened(bot_site, customer_id="cust_1001")) as chat:
+        await chat.say(f"Please cancel order {pending}")
+        card = (await chat.bot_message())["action"]
+        await sync_to_async(ActionCall.objects.filter(public_id=card["action_id"]).update)(
+            expires_at=timezone.now() - timedelta(seconds=1))
+        confirm = {"type": "action", "action_id": card["action_id"], "decision": "confirm"}
+        await chat.send(confirm)
+        reply = await chat.wait_for(lambda f: f["type"] == "message" and (f.get("action") or {}).get("status") == "expired")
+        assert "expired" in reply["text"] and "nothing was changed" in reply["text"]
+        await chat.send(confirm)  # told once: a second late confirm adds nothing
         await chat.comm.receive_nothing(timeout=1.0)
     assert await sync_to_async(lambda: Order.objects.get(number=pending).status)() == "pending"
     assert not await sync_to_async(ActionAttempt.objects.exists)()

@@ -222,14 +222,29 @@ async def test_it_rate_limits_a_connection_and_keeps_it_open(widget_session, set
     settings.CHAT_RATE_BURST = 3
     settings.CHAT_RATE_PER_SECOND = 0.5
     comm = await connected(widget_session)
-    for _ in range(3):
-        await comm.send_json_to({"type": "typing", "state": True})
-    await comm.send_json_to({"type": "typing", "state": False})
-    error = await comm.receive_json_from(timeout=5)
+    for _ in range(4):
+        await comm.send_json_to({"type": "resume", "after_seq": 0})
+    error = (await frames_until(comm, lambda f: f["type"] == "error"))[-1]
     assert error["code"] == "rate_limited" and error["retry_after"] > 0
     await asyncio.sleep(2.1)  # one token refills at 0.5/s
     await send_message(comm, "after the pause")
     assert (await frames_until(comm, lambda f: f["type"] == "ack"))[-1]["seq"] == 1
+    await comm.disconnect()
+
+
+async def test_typing_has_its_own_budget_and_never_uses_up_a_message(widget_session, settings):
+    settings.CHAT_RATE_BURST = 3
+    settings.CHAT_RATE_PER_SECOND = 0.01
+    settings.CHAT_TYPING_BURST = 2
+    settings.CHAT_TYPING_PER_SECOND = 0.01
+    comm = await connected(widget_session)
+    for state in (True, False) * 10:  # a fast typist: over the typing budget, dropped silently
+        await comm.send_json_to({"type": "typing", "state": state})
+    for text in ("one", "two", "three"):
+        await send_message(comm, text)
+        assert (await frames_until(comm, lambda f: f["type"] in ("ack", "error")))[-1]["type"] == "ack"
+    await send_message(comm, "four")
+    assert (await frames_until(comm, lambda f: f["type"] in ("ack", "error")))[-1]["code"] == "rate_limited"
     await comm.disconnect()
 
 

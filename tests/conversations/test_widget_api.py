@@ -103,3 +103,11 @@ def test_it_serves_the_public_site_config(client, site):
     response = client.get(f"/api/widget/config?site_key={site.key}", HTTP_ORIGIN=ORIGIN)
     assert response.status_code == 200 and response.json()["name"] == "Test Co"
     assert client.get(f"/api/widget/config?site_key={site.key}", HTTP_ORIGIN="http://evil.test").status_code == 403
+
+
+def test_a_same_origin_page_gets_the_config_without_an_origin_header(client, site):
+    """Browsers send no Origin on a same-origin GET; the request then counts as supportbot's own origin."""
+    assert client.get(f"/api/widget/config?site_key={site.key}").status_code == 403
+    site.allowed_origins = [*site.allowed_origins, "http://testserver"]
+    site.save()
+    assert client.get(f"/api/widget/config?site_key={site.key}").status_code == 200

@@ -4,11 +4,13 @@ Daphne, the offline responder and the demo shop over HTTP."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.conf import settings
 from playwright.sync_api import expect
 
-from conversations.models import WidgetSite
+from conversations.models import ActionAttempt, WidgetSite
 from demoshop.models import Order
 from demoshop.seed import demoshop_seed
 from knowledge.indexing import article_index
@@ -20,8 +22,7 @@ from tests.e2e.conftest import ARTIFACTS
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True), pytest.mark.timeout(240)]
 
 
-@pytest.fixture
-def bot_server(tmp_path):
+def _serve(tmp_path, **env: str):
     port = free_port()
     WidgetSite.objects.create(key=settings.DEMO_SITE_KEY, name="Acme Outfitters",
                               allowed_origins=[f"http://127.0.0.1:{port}"])
@@ -30,8 +31,22 @@ def bot_server(tmp_path):
         slug="returns", title="Returns and refunds", status="published",
         body="# Returning an order\n\nYou can return delivered items within 30 days for a full refund."))
     assert article_index(article_id=article.pk) == "indexed"
-    process = start_daphne(port, tmp_path / "daphne.log", COMMERCE_API_URL=f"http://127.0.0.1:{port}/demoshop/api")
-    yield {"url": f"http://127.0.0.1:{port}", "log": tmp_path / "daphne.log"}
+    process = start_daphne(port, tmp_path / "daphne.log", COMMERCE_API_URL=f"http://127.0.0.1:{port}/demoshop/api", **env)
+    return process, {"url": f"http://127.0.0.1:{port}", "log": tmp_path / "daphne.log"}
+
+
+@pytest.fixture
+def bot_server(tmp_path):
+    process, server = _serve(tmp_path)
+    yield server
+    stop(process)
+
+
+@pytest.fixture
+def strict_bot_server(tmp_path):
+    """One frame per four seconds after the first: a confirm right after a message is refused."""
+    process, server = _serve(tmp_path, CHAT_RATE_BURST="1", CHAT_RATE_PER_SECOND="0.25")
+    yield server
     stop(process)
 
 
@@ -110,3 +125,39 @@ def test_the_terminal_client_speaks_the_same_protocol(bot_server):
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def test_a_confirm_refused_by_the_rate_limit_is_sent_again_and_runs(strict_bot_server, browser):
+    """The widget keeps a decision until a stored message answers it, and resends it after
+    rate_limited: a confirm is never lost, and never run twice."""
+    server = strict_bot_server
+    delivered = Order.objects.get(customer__external_id="cust_1001", status="delivered").number
+    page = browser.new_context(viewport={"width": 1100, "height": 800}).new_page()
+    sent, received = [], []
+
+    def watch(socket):
+        socket.on("framesent", lambda payload: sent.append(json.loads(payload)))
+        socket.on("framereceived", lambda payload: received.append(json.loads(payload)))
+
+    page.on("websocket", watch)
+    try:
+        page.goto(f"{server['url']}/?as=cust_1001")
+        page.locator("#supportbot-widget .launcher").click()
+        box = page.locator("#supportbot-widget .composer textarea")
+        box.fill(f"I want to return order {delivered} please")
+        box.press("Enter")
+        card = page.locator("#supportbot-widget .action-card").first
+        expect(card).to_contain_text("Waiting for your confirmation", timeout=30_000)
+        card.locator("button.action-confirm").click()
+        expect(card).to_contain_text("Working on it")
+        expect(page.locator("#supportbot-widget .bubble", has_text=f"Done: order {delivered}")).to_be_visible(timeout=30_000)
+        assert Order.objects.get(number=delivered).status == "returned"
+        confirms = [f for f in sent if f["type"] == "action"]
+        assert len(confirms) >= 2, sent  # the first was refused...
+        assert any(f["type"] == "error" and f["code"] == "rate_limited" for f in received)
+        assert ActionAttempt.objects.count() == 1  # ...and the change ran once
+    except Exception:
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "bot-flow-rate-limited.png"))
+        print(server["log"].read_text()[-4000:])
+        raise

@@ -8,7 +8,7 @@ from asgiref.sync import sync_to_async
 
 from conversations.handoff.models import Handoff
 from conversations.models import Message
-from conversations.services.conversations import conversation_request_human
+from demoshop.models import Order
 from tests.bot_support import Chat, opened
 from tests.fakes.model_server import Reply, ToolCall
 
@@ -61,13 +61,20 @@ async def test_the_model_hands_off_with_its_reason(bot_site, articles, model_ser
         await _handed_off(chat, session, reason)
 
 
-async def test_a_failed_action(bot_site, articles):
-    """The action layer hands off with tool_failure when the commerce API refuses a confirmed change
-    (conversations/bot/actions.py); the same service call is what it makes."""
-    session = await opened(bot_site)
+async def test_a_failed_action(bot_site, shop):
+    """The commerce API refuses a confirmed change: the customer is told and a person takes over."""
+    pending = shop["pending"]
+    session = await opened(bot_site, customer_id="cust_1001")
     async with Chat(session) as chat:
-        await sync_to_async(conversation_request_human)(conversation_id=session.conversation.pk, reason="tool_failure")
+        await chat.say(f"Please cancel order {pending}")
+        card = (await chat.bot_message())["action"]
+        # The warehouse ships it between the proposal and the confirm.
+        await sync_to_async(Order.objects.filter(number=pending).update)(status="shipped")
+        await chat.send({"type": "action", "action_id": card["action_id"], "decision": "confirm"})
+        failed = await chat.wait_for(lambda f: f["type"] == "message" and (f.get("action") or {}).get("status") == "failed")
+        assert "moved on" in failed["text"]
         await _handed_off(chat, session, "tool_failure")
+    assert await sync_to_async(lambda: Order.objects.get(number=pending).status)() == "shipped"
 
 
 async def test_abuse_limits(bot_site, articles, settings):

@@ -62,6 +62,10 @@
     csatSent: false,
     streams: new Map(), // turn_id -> the row a streamed reply is growing in
     actions: new Map(), // action_id -> {status, seq}: the newest known state of each action card
+    // action_id -> "confirm" | "cancel": decisions sent but not yet answered by a stored message.
+    // They are sent again after rate_limited/unavailable and on reconnect; the server decides
+    // each action once, so a repeat changes nothing.
+    decisions: new Map(),
   };
 
   function readSaved() {
@@ -402,6 +406,7 @@
         state.lastSeq = Math.max(state.lastSeq, frame.last_seq || 0);
         hideConnection();
         flushOutbox();
+        flushDecisions();
         break;
       case "status":
         setStatus(frame.conversation_status, frame.agent || "", frame);
@@ -422,7 +427,10 @@
 
   function handleError(frame) {
     if (frame.code === "rate_limited" || frame.code === "unavailable") {
-      setTimeout(flushOutbox, Math.max(1000, (frame.retry_after || 1) * 1000));
+      setTimeout(() => {
+        flushOutbox();
+        flushDecisions();
+      }, Math.max(1000, (frame.retry_after || 1) * 1000));
       return;
     }
     if (frame.code === "too_large" || frame.code === "bad_frame") {
@@ -546,8 +554,11 @@
     const known = state.actions.get(action.action_id);
     if (known && known.seq > seq) return;
     state.actions.set(action.action_id, { status: action.status, seq });
+    if (action.status !== "proposed") state.decisions.delete(action.action_id);
+    const decision = state.decisions.get(action.action_id);
+    const shown = decision ? pendingStatus(decision) : action.status;
     for (const card of list.querySelectorAll(`.action-card[data-action-id="${cssEscape(action.action_id)}"]`)) {
-      renderActionState(card, action.status);
+      renderActionState(card, shown);
     }
   }
 
@@ -577,9 +588,9 @@
       button.className = `action-${decision}`;
       button.textContent = label;
       button.addEventListener("click", () => {
-        if (send({ type: "action", action_id: action.action_id, decision })) {
-          renderActionState(card, decision === "confirm" ? "executing" : "cancelled");
-        }
+        state.decisions.set(action.action_id, decision);
+        renderActionState(card, pendingStatus(decision));
+        flushDecisions();
       });
       buttons.appendChild(button);
     }
@@ -587,9 +598,19 @@
     const known = state.actions.get(action.action_id);
     const expired = action.expires_at && Date.parse(action.expires_at) < Date.now();
     let status_ = known ? known.status : action.status;
-    if (status_ === "proposed" && expired) status_ = "expired";
+    if (status_ === "proposed" && state.decisions.has(action.action_id)) {
+      status_ = pendingStatus(state.decisions.get(action.action_id));
+    } else if (status_ === "proposed" && expired) status_ = "expired";
     renderActionState(card, status_);
     return card;
+  }
+
+  function pendingStatus(decision) {
+    return decision === "confirm" ? "executing" : "cancelled";
+  }
+
+  function flushDecisions() {
+    for (const [actionId, decision] of state.decisions) send({ type: "action", action_id: actionId, decision });
   }
 
   function renderActionState(card, status) {
