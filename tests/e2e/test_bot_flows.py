@@ -127,9 +127,9 @@ def test_the_terminal_client_speaks_the_same_protocol(bot_server):
             process.kill()
 
 
-def test_a_confirm_refused_by_the_rate_limit_is_sent_again_and_runs(strict_bot_server, browser):
-    """The widget keeps a decision until a stored message answers it, and resends it after
-    rate_limited: a confirm is never lost, and never run twice."""
+def test_a_confirm_and_a_request_for_a_human_refused_by_the_rate_limit_are_sent_again(strict_bot_server, browser):
+    """The widget keeps a decision until a stored message answers it (a request for a human until
+    the status says queued) and resends it after rate_limited: never lost, never run twice."""
     server = strict_bot_server
     delivered = Order.objects.get(customer__external_id="cust_1001", status="delivered").number
     page = browser.new_context(viewport={"width": 1100, "height": 800}).new_page()
@@ -150,11 +150,15 @@ def test_a_confirm_refused_by_the_rate_limit_is_sent_again_and_runs(strict_bot_s
         expect(card).to_contain_text("Waiting for your confirmation", timeout=30_000)
         card.locator("button.action-confirm").click()
         expect(card).to_contain_text("Working on it")
+        # No token is left right after the confirm: this request is refused at first too.
+        page.locator("#supportbot-widget button.human").click()
         expect(page.locator("#supportbot-widget .bubble", has_text=f"Done: order {delivered}")).to_be_visible(timeout=30_000)
+        expect(page.locator("#supportbot-widget .status-line")).to_contain_text("in line", timeout=30_000)
         assert Order.objects.get(number=delivered).status == "returned"
-        confirms = [f for f in sent if f["type"] == "action"]
-        assert len(confirms) >= 2, sent  # the first was refused...
         assert any(f["type"] == "error" and f["code"] == "rate_limited" for f in received)
+        confirms = [f for f in sent if f["type"] == "action"]
+        asks = [f for f in sent if f["type"] == "request_human"]
+        assert len(confirms) >= 2 and len(asks) >= 2, sent  # refused, then sent again...
         assert ActionAttempt.objects.count() == 1  # ...and the change ran once
     except Exception:
         ARTIFACTS.mkdir(exist_ok=True)

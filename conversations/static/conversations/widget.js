@@ -62,6 +62,7 @@
     csatSent: false,
     streams: new Map(), // turn_id -> the row a streamed reply is growing in
     actions: new Map(), // action_id -> {status, seq}: the newest known state of each action card
+    humanRequested: false, // "Talk to a human" clicked and no queued/human status seen yet
     // action_id -> "confirm" | "cancel": decisions sent but not yet answered by a stored message.
     // They are sent again after rate_limited/unavailable and on reconnect; the server decides
     // each action once, so a repeat changes nothing.
@@ -224,8 +225,9 @@
     queueMessage(text);
   });
   humanButton.addEventListener("click", () => {
-    send({ type: "request_human" });
+    state.humanRequested = true;
     humanButton.disabled = true;
+    flushRequests();
   });
   window.addEventListener("online", () => reconnectNow());
 
@@ -406,7 +408,7 @@
         state.lastSeq = Math.max(state.lastSeq, frame.last_seq || 0);
         hideConnection();
         flushOutbox();
-        flushDecisions();
+        flushRequests();
         break;
       case "status":
         setStatus(frame.conversation_status, frame.agent || "", frame);
@@ -429,7 +431,7 @@
     if (frame.code === "rate_limited" || frame.code === "unavailable") {
       setTimeout(() => {
         flushOutbox();
-        flushDecisions();
+        flushRequests();
       }, Math.max(1000, (frame.retry_after || 1) * 1000));
       return;
     }
@@ -590,7 +592,7 @@
       button.addEventListener("click", () => {
         state.decisions.set(action.action_id, decision);
         renderActionState(card, pendingStatus(decision));
-        flushDecisions();
+        flushRequests();
       });
       buttons.appendChild(button);
     }
@@ -609,8 +611,11 @@
     return decision === "confirm" ? "executing" : "cancelled";
   }
 
-  function flushDecisions() {
+  // Requests the server answers idempotently are sent again until their answer arrives: after
+  // rate_limited or unavailable (the refused frame is not named) and after a reconnect.
+  function flushRequests() {
     for (const [actionId, decision] of state.decisions) send({ type: "action", action_id: actionId, decision });
+    if (state.humanRequested) send({ type: "request_human" });
   }
 
   function renderActionState(card, status) {
@@ -637,6 +642,7 @@
   // ---- status, CSAT ---------------------------------------------------------------------
   function setStatus(status, agentName, frame = {}) {
     state.status = status;
+    if (status !== "bot") state.humanRequested = false;
     state.agentName = agentName;
     let queued = "An agent will join shortly";
     if (frame.queue_position) {
@@ -651,7 +657,7 @@
     }[status] || "";
     $(".status-line").textContent = line;
     humanButton.hidden = status !== "bot";
-    humanButton.disabled = false;
+    humanButton.disabled = state.humanRequested;
     csatCard.hidden = status !== "resolved";
     if (status !== "resolved") state.csatSent = false;
   }
