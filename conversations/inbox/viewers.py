@@ -1,42 +1,36 @@
 """Who has a conversation open in the workspace, for the "Bob is also viewing" warning.
 
-One cache entry (Redis) per conversation maps agent id -> (name, last seen). Updates are
-read-modify-write, not atomic: two agents opening the same conversation in the same millisecond
-may drop one entry until that tab's next heartbeat (VIEWER_HEARTBEAT_SECONDS) puts it back. For a
-warning that is fine, and it avoids reaching past Django's cache API into Redis itself.
+One cache entry (Redis) per agent and conversation, holding the agent's name and expiring
+unless the tab's heartbeat renews it. Each tab writes only its own entry, so two agents opening
+the same conversation at once cannot overwrite each other. The readers look up the entries of
+the agents whose inbox is open (their presence heartbeat is fresh) in one MGET.
 """
 
 from __future__ import annotations
 
-import time
-
 from django.core.cache import cache
+
+from conversations.handoff.models import AgentProfile
+from conversations.handoff.presence import live_q
 
 VIEWER_HEARTBEAT_SECONDS = 20
 VIEWER_TTL_SECONDS = 50
 
 
-def _key(public_id: object) -> str:
-    return f"inbox:viewers:{public_id}"
-
-
-def _live(entries: dict) -> dict:
-    cutoff = time.time() - VIEWER_TTL_SECONDS
-    return {agent_id: (name, seen) for agent_id, (name, seen) in entries.items() if seen >= cutoff}
+def _key(public_id: object, agent_id: int) -> str:
+    return f"inbox:viewer:{public_id}:{agent_id}"
 
 
 def viewer_seen(*, public_id: object, agent_id: int, name: str) -> None:
-    entries = _live(cache.get(_key(public_id)) or {})
-    entries[agent_id] = (name, time.time())
-    cache.set(_key(public_id), entries, timeout=VIEWER_TTL_SECONDS)
+    cache.set(_key(public_id, agent_id), name, timeout=VIEWER_TTL_SECONDS)
 
 
 def viewer_left(*, public_id: object, agent_id: int) -> None:
-    entries = _live(cache.get(_key(public_id)) or {})
-    entries.pop(agent_id, None)
-    cache.set(_key(public_id), entries, timeout=VIEWER_TTL_SECONDS)
+    cache.delete(_key(public_id, agent_id))
 
 
 def other_viewers(*, public_id: object, agent_id: int) -> list[str]:
-    entries = _live(cache.get(_key(public_id)) or {})
-    return sorted(name for viewer_id, (name, _) in entries.items() if viewer_id != agent_id)
+    # Only an agent with an open inbox tab can be viewing: their heartbeat keeps them live.
+    others = AgentProfile.objects.filter(live_q()).exclude(user_id=agent_id).values_list("user_id", flat=True)
+    names = cache.get_many([_key(public_id, other) for other in others])
+    return sorted(names.values())

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -15,6 +17,7 @@ from django.utils import timezone
 
 from conversations.handoff.models import AgentProfile, CannedResponse, Handoff, InternalNote
 from conversations.handoff.services import handoff_claim, handoff_open
+from conversations.inbox.viewers import other_viewers, viewer_left, viewer_seen
 from conversations.models import Conversation, Message
 from conversations.services.conversations import conversation_rate, conversation_resolve
 from conversations.services.inactivity import idle_conversations_resolve
@@ -124,6 +127,26 @@ async def test_a_second_agent_viewing_the_conversation_is_announced(widget_sessi
     while 'id="viewers"' not in cleared or "also viewing" in cleared:
         cleared = await first.receive_from(timeout=5)
     await first.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_agents_opening_a_conversation_at_the_same_instant_all_show_as_viewing(widget_session, django_user_model):
+    """Each tab writes only its own entry: simultaneous arrivals cannot overwrite each other."""
+    agents = [django_user_model.objects.create_user(username=f"agent{i}", first_name=f"Agent {i}") for i in range(12)]
+    AgentProfile.objects.bulk_create([AgentProfile(user=agent, socket_seen_at=timezone.now()) for agent in agents])
+    public_id = widget_session.conversation.public_id
+    start = threading.Barrier(len(agents))
+
+    def arrive(agent) -> None:
+        start.wait()
+        viewer_seen(public_id=public_id, agent_id=agent.pk, name=agent.first_name)
+
+    with ThreadPoolExecutor(max_workers=len(agents)) as pool:
+        list(pool.map(arrive, agents))
+    seen_by_first = other_viewers(public_id=public_id, agent_id=agents[0].pk)
+    assert seen_by_first == sorted(agent.first_name for agent in agents[1:])
+    viewer_left(public_id=public_id, agent_id=agents[1].pk)
+    assert "Agent 1" not in other_viewers(public_id=public_id, agent_id=agents[0].pk)
 
 
 @pytest.mark.django_db(transaction=True)
