@@ -1,8 +1,9 @@
 """Training the injection classifier from the dev data (run by `manage.py injection_train`).
 
 Positives and negatives come from the deepset prompt-injections train split; ordinary support
-questions (the stackfaq questions) are added as negatives, because the product's false positives
-that matter are on support traffic. The threshold is the lowest that keeps cross-validated false
+questions are added as negatives, because the product's false positives that matter are on
+support traffic: the stackfaq questions (products and policies) and questions about the
+customer's own orders and account (account_phrasings.py). The threshold is the lowest that keeps cross-validated false
 positives on those support questions at or under `max_false_positive_rate`.
 """
 
@@ -24,12 +25,15 @@ def injection_train(*, injections: Path, support_questions: Path, max_false_posi
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
+    from guardrails.injection.account_phrasings import account_phrasings
     from guardrails.injection.normalize import normalize
     from knowledge.embeddings import local_minilm
 
     rows = [json.loads(line) for line in injections.read_text().splitlines() if line.strip()]
     pairs = json.loads(support_questions.read_text())["root"]["qapair"]
-    questions = [q.strip() for pair in pairs for q in pair.get("rephr", []) if isinstance(q, str) and len(q.strip()) > 3]
+    faq_questions = [q.strip() for pair in pairs for q in pair.get("rephr", []) if isinstance(q, str) and len(q.strip()) > 3]
+    account_questions = account_phrasings()
+    questions = faq_questions + account_questions
     texts = [normalize(r["text"]).text for r in rows] + questions
     labels = np.array([int(r["label"]) for r in rows] + [0] * len(questions))
     is_support = np.array([False] * len(rows) + [True] * len(questions))
@@ -60,7 +64,8 @@ def injection_train(*, injections: Path, support_questions: Path, max_false_posi
             "trained_on": str(date.today()),
             "injections": {"file": injections.name, "sha256_16": _sha256(injections), "rows": len(rows)},
             "support_questions": {"file": support_questions.name, "sha256_16": _sha256(support_questions),
-                                  "rows": len(questions)},
+                                  "rows": len(faq_questions)},
+            "account_questions": {"source": "guardrails/injection/account_phrasings.py", "rows": len(account_questions)},
             "model": "sklearn LogisticRegression(C=4, class_weight=balanced) on normalized text embeddings",
             "threshold_rule": f"cross-validated false positives on support questions <= {max_false_positive_rate}, "
                               f"at least {min_threshold}",

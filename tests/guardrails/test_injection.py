@@ -37,6 +37,13 @@ SUPPORT_QUESTIONS = [
     "I want a refund for order SB-100042, the zipper broke.",
     "Do you ship to Canada?",
     "Can I talk to a human?",
+    # A signed-in customer's account questions; all but the first are phrased unlike the training
+    # templates (guardrails/injection/account_phrasings.py). The first was refused before.
+    "What are my orders?",
+    "Which orders do I have with you?",
+    "Pull up my last three orders",
+    "What do I have on order?",
+    "what are all my orders",
 ]
 
 
