@@ -27,6 +27,7 @@ _ACCOUNT = re.compile(r"\b(account|profile|billing)\b", re.IGNORECASE)
 _CHANGE = re.compile(r"\b(change|update|correct|wrong|new|different|move|moved|ship (it )?to)\b", re.IGNORECASE)
 _STATUS = re.compile(r"\b(where|status|track|tracking|shipped|arriv\w*|deliver\w*|when will|late|order)\b", re.IGNORECASE)
 _LIST = re.compile(r"\b(my|recent|past|last) orders\b", re.IGNORECASE)
+_MY_ORDER = re.compile(r"\bmy (last |latest |recent |new )?(order|package|parcel|delivery|shipment)\b", re.IGNORECASE)
 # A request to act ("please cancel", "I want to return order ...") rather than a question about a
 # policy ("how long do I have to return something?"), which the knowledge base answers.
 _REQUEST = re.compile(r"\b(i (really )?(want|need|wish|would like)|i'd like|please|can you|could you|would you|help me|"
@@ -62,7 +63,7 @@ def _intent(text: str) -> str | None:
         return "change_account_address" if _ACCOUNT.search(text) and not _order_number(text) else "change_order_address"
     if _LIST.search(text):
         return "list_my_orders"
-    if _order_number(text) and _STATUS.search(text):
+    if (_order_number(text) or _MY_ORDER.search(text)) and _STATUS.search(text):
         return "get_order"
     return None
 
@@ -83,8 +84,9 @@ def offline_step(*, text: str, state: dict[str, Any], verified: bool, retrieval:
 
     if intent == "handoff_to_human":
         return OfflineStep(tool="handoff_to_human", args={"reason": "customer_request"})
+    about_own_order = intent == "get_order"  # "where is my order?" is never a policy question
     if intent is not None and intent != pending and retrieval.confident and not _order_number(text) and (
-            _QUESTION.search(text) or not _REQUEST.search(text)):
+            not about_own_order) and (_QUESTION.search(text) or not _REQUEST.search(text)):
         intent = None  # a question about the policy, not a request to act on an order
     if intent is None:
         return _knowledge_answer(retrieval)
@@ -101,8 +103,8 @@ def offline_step(*, text: str, state: dict[str, Any], verified: bool, retrieval:
             state=remembered,
         )
     if intent in NEEDS_ORDER and not order_number:
-        return OfflineStep(text="Which order is it about? Please send the order number (it looks like SB-100042).",
-                           state=remembered)
+        # Look at the customer's orders: when only one of them fits the request, that is the one.
+        return OfflineStep(tool="list_my_orders", state={**remembered, "picking_order": True})
     if intent in ("change_order_address", "change_account_address") and not address:
         return OfflineStep(text="What is the new address? Please type it in full.", state=remembered)
     args: dict[str, Any] = {}
@@ -113,6 +115,32 @@ def offline_step(*, text: str, state: dict[str, Any], verified: bool, retrieval:
     if intent == "return_order":
         args["reason"] = ""
     return OfflineStep(tool=intent, args=args)
+
+
+# The orders each request can apply to (the shop's rules: only delivered orders are returned...).
+_FITS = {"return_order": {"delivered"}, "cancel_order": {"pending", "processed"},
+         "change_order_address": {"pending", "processed"}, "get_order": {"pending", "processed", "shipped"}}
+_DONE_TO = {"return_order": "returned", "cancel_order": "cancelled", "change_order_address": "sent elsewhere"}
+ASK_FOR_ORDER = "Which order is it about? Please send the order number (it looks like SB-100042)."
+
+
+def offline_order_pick(*, intent: str, orders: list[dict[str, Any]]) -> tuple[str | None, str]:
+    """The order a request without a number means: the only one of the customer's orders it can
+    apply to. Otherwise no number, and what to ask: which of several, or why none fits."""
+    fits = _FITS.get(intent)
+    candidates = [o for o in orders if fits is None or o.get("status") in fits]
+    if len(candidates) == 1:
+        return str(candidates[0]["number"]), ""
+    if not candidates:
+        if not orders:
+            return None, "I don't see any orders on your account. " + ASK_FOR_ORDER
+        if intent == "get_order":
+            return None, "None of your recent orders is still on its way. " + ASK_FOR_ORDER
+        return None, (f"None of your recent orders can be {_DONE_TO.get(intent, 'changed')} any more. "
+                      "If it's an older one, please send its order number (it looks like SB-100042).")
+    lines = "\n".join(f"• {o['number']}: {o['status']}, placed {str(o.get('placed_at', ''))[:10]} "
+                      f"({o.get('total')} {o.get('currency')})" for o in candidates)
+    return None, f"Which order is it about?\n{lines}"
 
 
 def _knowledge_answer(retrieval: Retrieval) -> OfflineStep:

@@ -30,7 +30,7 @@ from conversations.bot.context import (
     turn_input_load,
     turn_output_post,
 )
-from conversations.bot.offline import OfflineStep, offline_step, offline_tool_reply
+from conversations.bot.offline import ASK_FOR_ORDER, OfflineStep, offline_order_pick, offline_step, offline_tool_reply
 from conversations.bot.prompts import (
     PROMPT_VERSION,
     sources_message,
@@ -177,6 +177,8 @@ async def _offline_respond(loaded: TurnInput, turn: TurnState, actor: Actor, ret
         return output
     outcome = await _run_tool(loaded, actor, step.tool, json.dumps(step.args))
     output.text = offline_tool_reply(tool=step.tool, data=outcome.data)
+    if step.state.pop("picking_order", False):
+        return await _offline_continue_with_order(loaded, actor, retrieval, step, outcome, output)
     if outcome.verified_customer_id:
         # Verified: carry on with what the customer originally asked for.
         actor.customer_id = output.verified_customer_id = outcome.verified_customer_id
@@ -187,6 +189,27 @@ async def _offline_respond(loaded: TurnInput, turn: TurnState, actor: Actor, ret
             output.text += " " + offline_tool_reply(tool=follow.tool, data=outcome.data)
         elif follow.text:
             output.text += " " + follow.text
+    return _apply_outcome(output, outcome)
+
+
+async def _offline_continue_with_order(loaded: TurnInput, actor: Actor, retrieval: Retrieval, step: OfflineStep,
+                                      listed: ToolOutcome, output: TurnOutput) -> TurnOutput:
+    """The customer asked to act on "my order" without a number: `listed` holds their orders."""
+    output.state = step.state
+    if "orders" not in listed.data:
+        output.text = ASK_FOR_ORDER  # the list failed: ask instead of giving up
+        return output
+    number, question = offline_order_pick(intent=step.state["intent"], orders=listed.data["orders"])
+    if number is None:
+        output.text = question
+        return output
+    follow = offline_step(text="", state={**step.state, "order_number": number}, verified=True, retrieval=retrieval)
+    output.state = follow.state
+    if not follow.tool:
+        output.text = follow.text
+        return output
+    outcome = await _run_tool(loaded, actor, follow.tool, json.dumps(follow.args))
+    output.text = offline_tool_reply(tool=follow.tool, data=outcome.data)
     return _apply_outcome(output, outcome)
 
 

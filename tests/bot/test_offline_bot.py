@@ -10,6 +10,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.utils import timezone
 
+from conversations.bot.offline import offline_order_pick
 from conversations.models import ActionAttempt, ActionCall, Conversation
 from demoshop.models import Order
 from tests.bot_support import Chat, opened
@@ -90,6 +91,28 @@ async def test_a_refund_runs_once_after_confirmation_even_when_the_confirm_is_re
     assert await sync_to_async(ActionAttempt.objects.filter(action=action).count)() == 1
 
 
+async def test_without_a_number_it_picks_the_only_order_the_request_fits_or_asks_which(bot_site, shop):
+    async with Chat(await opened(bot_site, customer_id="cust_1001")) as chat:
+        await chat.say("I want to return my order please")
+        card = (await chat.bot_message())["action"]  # one delivered order: that one
+        assert card["tool"] == "return_order" and shop["delivered"] in card["summary"]
+
+        await chat.say("Please cancel my order")
+        question = await chat.bot_message()  # pending and processed: both could be cancelled
+        assert "Which order" in question["text"] and "action" not in question
+        assert shop["pending"] in question["text"] and shop["processed"] in question["text"]
+        assert shop["delivered"] not in question["text"]
+        await chat.say(shop["processed"])
+        card = (await chat.bot_message())["action"]
+        assert card["tool"] == "cancel_order" and shop["processed"] in card["summary"]
+
+        await chat.say("Where is my order?")
+        question = await chat.bot_message()  # three still on their way: each with its status
+        assert all(f"{shop[s]}: {s}" in question["text"] for s in ("pending", "processed", "shipped"))
+        await chat.say(shop["shipped"])
+        assert "tracking number 1Z" in (await chat.bot_message())["text"]
+
+
 async def test_a_cancelled_proposal_changes_nothing(bot_site, shop):
     pending = shop["pending"]
     async with Chat(await opened(bot_site, customer_id="cust_1001")) as chat:
@@ -162,3 +185,12 @@ async def test_a_prompt_injection_is_refused_without_any_model_or_tool_call(bot_
     assert model_server.chat_requests() == []
     from guardrails.models import GuardrailEvent
     assert await sync_to_async(GuardrailEvent.objects.filter(kind="injection").count)() == 1
+
+
+def test_it_says_why_no_order_fits_instead_of_guessing():
+    shipped = {"number": "SB-1", "status": "shipped", "placed_at": "2026-11-01", "total": "10", "currency": "USD"}
+    assert offline_order_pick(intent="cancel_order", orders=[shipped]) == (
+        None, "None of your recent orders can be cancelled any more. If it's an older one, please send its order "
+              "number (it looks like SB-100042).")
+    number, text = offline_order_pick(intent="return_order", orders=[])
+    assert number is None and text.startswith("I don't see any orders on your account.")
