@@ -1,6 +1,15 @@
 from django.contrib import admin
 
-from conversations.models import ActionAttempt, ActionCall, Conversation, Customer, Message, ModelCall, WidgetSite
+from conversations.models import (
+    ActionAttempt,
+    ActionCall,
+    Conversation,
+    CsatRating,
+    Customer,
+    Message,
+    ModelCall,
+    WidgetSite,
+)
 
 
 @admin.register(WidgetSite)
@@ -64,6 +73,16 @@ class ActionAttemptInline(admin.TabularInline):
     readonly_fields = ["started_at", "duration_ms", "http_status", "outcome", "error_code", "replayed"]
 
     def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(CsatRating)
+class CsatRatingAdmin(admin.ModelAdmin):
+    list_display = ["resolved_at", "score", "agent", "conversation", "rated_at"]
+    list_filter = ["score"]
+    readonly_fields = ["conversation", "resolved_at", "agent", "score", "comment", "rated_at"]
+
+    def has_add_permission(self, request) -> bool:
         return False
 
 

@@ -188,6 +188,30 @@ class Conversation(models.Model):
         return self.status != self.Status.RESOLVED
 
 
+class CsatRating(models.Model):
+    """One rating per resolution: a conversation reopened and resolved again is rated again, and
+    both ratings count. The conversation's csat_score/csat_comment mirror the latest one."""
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="csat_ratings")
+    resolved_at = models.DateTimeField(help_text="The resolution this rating is for.")
+    agent = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="csat_ratings", help_text="Who had the conversation when it was resolved.")
+    score = models.PositiveSmallIntegerField()
+    comment = models.TextField(blank=True, default="", help_text="Redacted like every stored text.")
+    rated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-resolved_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "resolved_at"], name="csat_one_rating_per_resolution"),
+            models.CheckConstraint(condition=Q(score__gte=1, score__lte=5), name="csat_rating_score_range"),
+        ]
+        indexes = [models.Index(fields=["resolved_at"], name="csat_rating_resolved_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.score}/5 for {self.conversation_id}"
+
+
 class Message(models.Model):
     class Role(models.TextChoices):
         CUSTOMER = "customer", "Customer"

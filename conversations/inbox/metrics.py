@@ -21,7 +21,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from conversations.handoff.models import Handoff
-from conversations.models import Conversation
+from conversations.models import Conversation, CsatRating
 
 
 @dataclass(frozen=True)
@@ -74,9 +74,10 @@ def metrics_compute(*, days: int = 14) -> Metrics:
                                      F("first_response_at") - F("created_at"))
     resolved = Conversation.objects.filter(resolved_at__gte=since)
     resolution = _median_seconds(resolved, F("resolved_at") - F("created_at"))
-    rated = resolved.filter(csat_score__isnull=False)
-    csat = rated.aggregate(avg=Avg("csat_score"), n=Count("id"))
-    by_score = dict(rated.values("csat_score").annotate(n=Count("id")).values_list("csat_score", "n"))
+    # Every rating given in the period, one per resolution: a conversation resolved twice counts twice.
+    rated = CsatRating.objects.filter(resolved_at__gte=since)
+    csat = rated.aggregate(avg=Avg("score"), n=Count("id"))
+    by_score = dict(rated.values("score").annotate(n=Count("id")).values_list("score", "n"))
     return Metrics(
         days=days, per_day=per_day, conversations=totals["n"], contained=totals["contained"],
         handoffs_by_reason=by_reason, median_first_response_seconds=first_response,

@@ -11,7 +11,7 @@ from django.utils import timezone
 from conversations import events
 from conversations.errors import CodedError
 from conversations.handoff.services import handoff_close_on_resolve, handoff_open
-from conversations.models import Conversation, Customer, WidgetSite
+from conversations.models import Conversation, CsatRating, Customer, WidgetSite
 from conversations.services.agents import agent_check
 from conversations.services.messages import agent_own_names, system_message_post
 from guardrails.redaction import text_redact
@@ -83,11 +83,18 @@ def conversation_rate(*, conversation_id: int, score: int, comment: str = "") ->
         assignee = Conversation.objects.select_related("assignee").get(pk=conversation_id).assignee
         keep = agent_own_names(assignee) if assignee else frozenset()
         comment = text_redact(conversation_id=conversation_id, text=comment, keep=keep).text
-    updated = Conversation.objects.filter(pk=conversation_id, status=Conversation.Status.RESOLVED).update(
-        csat_score=score, csat_comment=comment, updated_at=timezone.now()
-    )
-    if not updated:
-        raise ConversationStateError("conversation_open", "only a resolved conversation can be rated")
+    with transaction.atomic():
+        resolved = (Conversation.objects.select_for_update()
+                    .filter(pk=conversation_id, status=Conversation.Status.RESOLVED).first())
+        if resolved is None:
+            raise ConversationStateError("conversation_open", "only a resolved conversation can be rated")
+        # Rating the same resolution again (the stars, then a comment) replaces that rating.
+        CsatRating.objects.update_or_create(
+            conversation=resolved, resolved_at=resolved.resolved_at,
+            defaults={"score": score, "comment": comment, "agent_id": resolved.assignee_id},
+        )
+        Conversation.objects.filter(pk=conversation_id).update(csat_score=score, csat_comment=comment,
+                                                               updated_at=timezone.now())
     conversation = _reload(conversation_id)
     events.publish_inbox_changed(conversation.public_id)
     events.publish_header_changed(conversation.public_id)

@@ -18,7 +18,7 @@ from django.utils import timezone
 from conversations.handoff.models import AgentProfile, CannedResponse, Handoff, InternalNote
 from conversations.handoff.services import handoff_claim, handoff_open
 from conversations.inbox.viewers import other_viewers, viewer_left, viewer_seen
-from conversations.models import Conversation, Message
+from conversations.models import Conversation, CsatRating, Message
 from conversations.services.conversations import conversation_rate, conversation_resolve
 from conversations.services.inactivity import idle_conversations_resolve
 from conversations.services.messages import customer_message_post, message_post
@@ -268,6 +268,29 @@ def test_the_metrics_page_computes_containment_handoffs_times_and_csat(client, s
     assert '<span class="kpi-value" id="containment">25%</span>' in page
     assert "3.5" in page and "(2 ratings)" in page
     assert page.count("<svg") == 3 and "No answer found" in page
+
+
+def test_each_resolution_keeps_its_own_rating_and_the_metrics_count_them_all(client, widget_session, alice, dana):
+    conversation = widget_session.conversation
+    _say(conversation, "question")
+    handoff_open(conversation_id=conversation.pk, reason="customer_request")
+    handoff_claim(conversation_id=conversation.pk, agent=alice)
+    conversation_resolve(conversation_id=conversation.pk, agent=alice, reason="answered")
+    conversation_rate(conversation_id=conversation.pk, score=2)
+    conversation_rate(conversation_id=conversation.pk, score=3, comment="slow, but fixed")  # replaces: same resolution
+    _say(conversation, "it broke again")  # reopens
+    conversation_resolve(conversation_id=conversation.pk, agent=alice, reason="answered")
+    conversation_rate(conversation_id=conversation.pk, score=5)
+
+    ratings = list(CsatRating.objects.filter(conversation=conversation).order_by("resolved_at")
+                   .values_list("score", "comment", "agent"))
+    # The reopened conversation went back to the bot, so nobody is credited with the second rating.
+    assert ratings == [(3, "slow, but fixed", alice.pk), (5, "", None)]
+    conversation.refresh_from_db()
+    assert (conversation.csat_score, conversation.csat_comment) == (5, "")  # the latest, shown in the inbox
+    client.force_login(dana)
+    page = client.get("/inbox/metrics/?days=7").content.decode()
+    assert "4.0" in page and "(2 ratings)" in page
 
 
 def test_search_finds_words_stems_prefixes_and_ids_within_what_the_agent_may_see(client, site, billing_conversation,
