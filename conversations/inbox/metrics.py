@@ -25,6 +25,14 @@ from conversations.models import Conversation, CsatRating
 
 
 @dataclass(frozen=True)
+class AgentCsat:
+    name: str
+    average: float
+    count: int
+    low: int  # ratings of 1 or 2: the conversations worth reading
+
+
+@dataclass(frozen=True)
 class Metrics:
     days: int
     per_day: list[tuple[date, int]]
@@ -36,6 +44,7 @@ class Metrics:
     csat_average: float | None
     csat_count: int
     csat_by_score: list[tuple[int, int]]
+    csat_by_agent: list[AgentCsat]
 
     @property
     def containment_rate(self) -> float | None:
@@ -78,9 +87,14 @@ def metrics_compute(*, days: int = 14) -> Metrics:
     rated = CsatRating.objects.filter(resolved_at__gte=since)
     csat = rated.aggregate(avg=Avg("score"), n=Count("id"))
     by_score = dict(rated.values("score").annotate(n=Count("id")).values_list("score", "n"))
+    by_agent = (rated.exclude(agent=None).values("agent__first_name", "agent__username")
+                .annotate(avg=Avg("score"), n=Count("id"), low=Count("id", filter=Q(score__lte=2)))
+                .order_by("-n", "agent__first_name"))
     return Metrics(
         days=days, per_day=per_day, conversations=totals["n"], contained=totals["contained"],
         handoffs_by_reason=by_reason, median_first_response_seconds=first_response,
         median_resolution_seconds=resolution, csat_average=csat["avg"], csat_count=csat["n"],
         csat_by_score=[(score, by_score.get(score, 0)) for score in range(1, 6)],
+        csat_by_agent=[AgentCsat(name=row["agent__first_name"] or row["agent__username"], average=row["avg"],
+                                 count=row["n"], low=row["low"]) for row in by_agent],
     )

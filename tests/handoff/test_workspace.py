@@ -291,6 +291,7 @@ def test_each_resolution_keeps_its_own_rating_and_the_metrics_count_them_all(cli
     client.force_login(dana)
     page = client.get("/inbox/metrics/?days=7").content.decode()
     assert "4.0" in page and "(2 ratings)" in page
+    assert "<h2>CSAT by agent</h2>" in page and "<tr><td>Alice</td><td>3.0</td><td>1</td><td>0</td></tr>" in page
 
 
 def test_search_finds_words_stems_prefixes_and_ids_within_what_the_agent_may_see(client, site, billing_conversation,
