@@ -70,7 +70,8 @@ def widget_session_open(
     user: SignedUser | None = None,
     client_ip: str | None = None,
 ) -> WidgetSession:
-    """Resume the conversation the token proves access to, or open a new one.
+    """Resume the conversation the token proves access to, or a signed-in customer's open
+    conversation, or open a new one.
 
     A token for another site, an expired token or a conversation that belongs to a different
     (or no longer signed-in) user silently starts a new conversation: the caller learns nothing
@@ -90,6 +91,19 @@ def widget_session_open(
             return WidgetSession(
                 conversation=existing,
                 token=conversation_token_issue(conversation_id=existing.public_id, site_key=site.key),
+                resumed=True,
+            )
+
+    if customer is not None:
+        # A signed-in customer on another device or in a new browser carries on where they were:
+        # an open conversation (perhaps waiting for an agent) is theirs wherever they sign in.
+        ongoing = (Conversation.objects.select_related("customer").filter(site=site, customer=customer)
+                   .exclude(status=Conversation.Status.RESOLVED).order_by("-created_at").first())
+        if ongoing is not None:
+            Customer.objects.filter(pk=customer.pk).update(last_seen_at=timezone.now())
+            return WidgetSession(
+                conversation=ongoing,
+                token=conversation_token_issue(conversation_id=ongoing.public_id, site_key=site.key),
                 resumed=True,
             )
 

@@ -92,6 +92,22 @@ def test_it_does_not_hand_a_signed_in_users_conversation_to_an_anonymous_visitor
     assert response.json()["conversation_id"] != mine["conversation_id"]
 
 
+def test_a_signed_in_customer_finds_their_open_conversation_on_another_device(client, site):
+    user = {"id": "user-42", "signature": identity_signature(secret=site.identity_secret, user_id="user-42")}
+    first = post(client, {"site_key": site.key, "user": user}).json()
+    # A second browser: no stored conversation, the same signed identity.
+    elsewhere = post(client, {"site_key": site.key, "user": user})
+    assert elsewhere.status_code == 200 and elsewhere.json()["resumed"] is True
+    assert elsewhere.json()["conversation_id"] == first["conversation_id"]
+    # Someone else, or an anonymous visitor, never gets it.
+    other = {"id": "user-7", "signature": identity_signature(secret=site.identity_secret, user_id="user-7")}
+    assert post(client, {"site_key": site.key, "user": other}).json()["conversation_id"] != first["conversation_id"]
+    assert post(client, {"site_key": site.key}).json()["conversation_id"] != first["conversation_id"]
+    # Once resolved, the next visit starts a new conversation.
+    Conversation.objects.filter(public_id=first["conversation_id"]).update(status="resolved")
+    assert post(client, {"site_key": site.key, "user": user}).json()["conversation_id"] != first["conversation_id"]
+
+
 def test_it_answers_the_cors_preflight_for_allowed_origins_only(client, site):
     ok = client.options("/api/widget/conversations", HTTP_ORIGIN=ORIGIN)
     assert ok.status_code == 204 and ok["Access-Control-Allow-Origin"] == ORIGIN
