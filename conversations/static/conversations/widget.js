@@ -62,6 +62,7 @@
     csatSent: false,
     streams: new Map(), // turn_id -> the row a streamed reply is growing in
     actions: new Map(), // action_id -> {status, seq}: the newest known state of each action card
+    retryTimer: null, // the one pending resend after rate_limited/unavailable
     humanRequested: false, // "Talk to a human" clicked and no queued/human status seen yet
     // action_id -> "confirm" | "cancel": decisions sent but not yet answered by a stored message.
     // They are sent again after rate_limited/unavailable and on reconnect; the server decides
@@ -429,7 +430,11 @@
 
   function handleError(frame) {
     if (frame.code === "rate_limited" || frame.code === "unavailable") {
-      setTimeout(() => {
+      // One retry at a time: a burst of refusals must not schedule a burst of resends, each of
+      // which would be refused again.
+      if (state.retryTimer) return;
+      state.retryTimer = setTimeout(() => {
+        state.retryTimer = null;
         flushOutbox();
         flushRequests();
       }, Math.max(1000, (frame.retry_after || 1) * 1000));
