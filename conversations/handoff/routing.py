@@ -25,12 +25,13 @@ def queue_choose(*, conversation_id: int, reason: str) -> Queue | None:
                      .values_list("category", flat=True)) if cited_titles else set()
     categories = {c.lower() for c in categories}
 
-    found = keywords_found(text=customer_text, keywords={word.strip().lower() for q in queues for word in q.keywords})
+    keywords = {queue.pk: {word.strip().lower() for word in queue.keywords} for queue in queues}
+    found = keywords_found(text=customer_text, keywords=set().union(*keywords.values()))
 
     def score(queue: Queue) -> int:
         points = 3 * (reason in queue.reasons)
         points += 2 * len(categories & {c.lower() for c in queue.categories})
-        points += len(found & {word.strip().lower() for word in queue.keywords})
+        points += len(found & keywords[queue.pk])
         return points
 
     best = max(queues, key=lambda q: (score(q), q.is_default))

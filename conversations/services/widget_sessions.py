@@ -87,12 +87,7 @@ def widget_session_open(
             customer is not None and owner.pk == customer.pk
         )
         if same_person:
-            Customer.objects.filter(pk=owner.pk).update(last_seen_at=timezone.now())
-            return WidgetSession(
-                conversation=existing,
-                token=conversation_token_issue(conversation_id=existing.public_id, site_key=site.key),
-                resumed=True,
-            )
+            return _resumed(site, existing)
 
     if customer is not None:
         # A signed-in customer on another device or in a new browser carries on where they were:
@@ -100,12 +95,7 @@ def widget_session_open(
         ongoing = (Conversation.objects.select_related("customer").filter(site=site, customer=customer)
                    .exclude(status=Conversation.Status.RESOLVED).order_by("-created_at").first())
         if ongoing is not None:
-            Customer.objects.filter(pk=customer.pk).update(last_seen_at=timezone.now())
-            return WidgetSession(
-                conversation=ongoing,
-                token=conversation_token_issue(conversation_id=ongoing.public_id, site_key=site.key),
-                resumed=True,
-            )
+            return _resumed(site, ongoing)
 
     exceeded = conversation_open_limit_check(client_ip=client_ip)
     if exceeded is not None:
@@ -118,6 +108,15 @@ def widget_session_open(
         conversation=conversation,
         token=conversation_token_issue(conversation_id=conversation.public_id, site_key=site.key),
         resumed=False,
+    )
+
+
+def _resumed(site: WidgetSite, conversation: Conversation) -> WidgetSession:
+    Customer.objects.filter(pk=conversation.customer_id).update(last_seen_at=timezone.now())
+    return WidgetSession(
+        conversation=conversation,
+        token=conversation_token_issue(conversation_id=conversation.public_id, site_key=site.key),
+        resumed=True,
     )
 
 
