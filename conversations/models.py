@@ -67,7 +67,20 @@ class WidgetSite(models.Model):
         help_text="With the bot off, a customer message nobody is handling is routed to a queue, assigned and "
         "announced like a handoff. Off: such conversations wait in the inbox until an agent picks them up.",
     )
+    # Rotation: the secret it replaced keeps verifying signatures until this moment, so host pages
+    # rendered with the old secret keep working while the host site deploys the new one.
+    previous_identity_secret = models.CharField(max_length=128, blank=True, default="", editable=False)
+    previous_identity_secret_valid_until = models.DateTimeField(null=True, blank=True, editable=False)
+    accept_unexpiring_signatures = models.BooleanField(
+        "Accept signatures without an expiry",
+        default=False,
+        help_text="Migration switch: also accept the old signature over the user id alone (no expiry). Sites "
+        "created before signed identities expired have it on; turn it off once the host site sends expiries.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        permissions = [("rotate_identity_secret", "Can rotate a site's identity secret")]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.key})"
@@ -167,6 +180,10 @@ class Conversation(models.Model):
     bot_state = models.JSONField(default=dict, blank=True)
     # The commerce API's customer id when verified during the conversation (order number + email).
     verified_customer_id = models.CharField(max_length=64, blank=True, default="")
+    # What an order number + email verification proved (that one order) and until when: it unlocks
+    # no more than it proved, and not forever.
+    verified_order_number = models.CharField(max_length=64, blank=True, default="")
+    verified_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [
@@ -253,6 +270,24 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.role}"
+
+
+class MessageFeedback(models.Model):
+    """The customer's thumbs up or down on one bot answer; rating again replaces the earlier one."""
+
+    class Rating(models.TextChoices):
+        UP = "up", "Helpful"
+        DOWN = "down", "Not helpful"
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="feedback")
+    message = models.OneToOneField(Message, on_delete=models.CASCADE, related_name="feedback")
+    rating = models.CharField(max_length=4, choices=Rating.choices)
+    comment = models.TextField(blank=True, default="", help_text="Redacted like every stored text.")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.rating} on #{self.message_id}"
 
 
 class ActionCall(models.Model):

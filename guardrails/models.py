@@ -44,6 +44,8 @@ class GuardrailEvent(models.Model):
         OUTPUT_BLOCKED = "output_blocked", "Bot reply replaced"
         RATE_LIMITED = "rate_limited", "Rate limited"
         BUDGET_EXCEEDED = "budget_exceeded", "Model budget exceeded"
+        VERIFICATION_FAILED = "verification_failed", "Order number and email did not match"
+        VERIFICATION_LOCKED = "verification_locked", "Verification locked after repeated failures"
 
     class Action(models.TextChoices):
         REFUSED = "refused", "Refused politely"
@@ -52,6 +54,7 @@ class GuardrailEvent(models.Model):
         REJECTED = "rejected", "Rejected with an error"
         REVEALED = "revealed", "Revealed"
         HANDED_OFF = "handed_off", "Handed to a human"
+        LOCKED = "locked", "Locked out"
 
     kind = models.CharField(max_length=32, choices=Kind.choices)
     action = models.CharField(max_length=32, choices=Action.choices)

@@ -80,6 +80,22 @@ class ArticleRevision(models.Model):
         return f"{self.article_id} r{self.number}"
 
 
+class ArticleQuestion(models.Model):
+    """A way customers ask for what the article answers ("where's my stuff?" for delivery times).
+    Indexed with the article so that real customer wording finds it."""
+
+    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="questions")
+    text = models.CharField(max_length=500)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["article_id", "id"]
+        constraints = [models.UniqueConstraint(fields=["article", "text"], name="article_question_unique_text")]
+
+    def __str__(self) -> str:
+        return self.text
+
+
 class Chunk(models.Model):
     article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="chunks")
     ordinal = models.PositiveIntegerField()
