@@ -149,6 +149,7 @@ class MessageFrame(TypedDict):
     client_id: NotRequired[str]
     author: NotRequired[str]
     citations: NotRequired[list[Citation]]
+    related: NotRequired[list[Citation]]  # closest articles offered when the bot has no answer
     action: NotRequired[dict[str, Any]]
     turn_id: NotRequired[str]
 
@@ -205,6 +206,8 @@ def message_frame(message: Message) -> MessageFrame:
         frame["author"] = author_name(message.author)
     if message.extras.get("citations"):
         frame["citations"] = message.extras["citations"]
+    if message.extras.get("related"):
+        frame["related"] = message.extras["related"]
     if message.extras.get("action"):
         frame["action"] = message.extras["action"]
     if message.extras.get("turn_id"):

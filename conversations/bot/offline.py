@@ -14,29 +14,29 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.conf import settings
-
+from conversations.bot.understanding.intent import IntentGuess
+from conversations.bot.understanding.requests import (
+    ADDRESS_PLACEHOLDER,
+    EMAIL_PLACEHOLDER,
+    NEVER_MIND,
+    is_smalltalk,
+    order_number_in,
+    requested_action,
+    supplies_what_is_pending,
+)
 from knowledge.selectors import Retrieval
 
-_HUMAN = re.compile(r"\b(human|real person|(an?|the) agent|representative|operator|someone (real|else)|"
-                    r"(talk|speak|chat) (to|with) (a |an |some)?(person|one|body|human|agent))\b", re.IGNORECASE)
-_CANCEL = re.compile(r"\bcancel", re.IGNORECASE)
-_RETURN = re.compile(r"\b(return|refund|send (it|them) back|money back)", re.IGNORECASE)
-_ADDRESS = re.compile(r"\baddress\b", re.IGNORECASE)
-_ACCOUNT = re.compile(r"\b(account|profile|billing)\b", re.IGNORECASE)
-_CHANGE = re.compile(r"\b(change|update|correct|wrong|new|different|move|moved|ship (it )?to)\b", re.IGNORECASE)
-_STATUS = re.compile(r"\b(where|status|track|tracking|shipped|arriv\w*|deliver\w*|when will|late|order)\b", re.IGNORECASE)
-_LIST = re.compile(r"\b(my|recent|past|last) orders\b", re.IGNORECASE)
-_MY_ORDER = re.compile(r"\bmy (last |latest |recent |new )?(order|package|parcel|delivery|shipment)\b", re.IGNORECASE)
-# A request to act ("please cancel", "I want to return order ...") rather than a question about a
-# policy ("how long do I have to return something?"), which the knowledge base answers.
-_REQUEST = re.compile(r"\b(i (really )?(want|need|wish|would like)|i'd like|please|can you|could you|would you|help me|"
-                      r"wanna|let me|i have to)\b", re.IGNORECASE)
-_QUESTION = re.compile(r"^\s*(how|what|when|why|which|is|are|do|does|can i|may i|will)\b", re.IGNORECASE)
-_ADDRESS_PLACEHOLDER = re.compile(r"<STREET_ADDRESS_\d+>")
-_EMAIL_PLACEHOLDER = re.compile(r"<EMAIL_ADDRESS_\d+>")
-
 NEEDS_ORDER = {"get_order", "cancel_order", "return_order", "change_order_address"}
+VERIFY_ASK = "please send your order number and the email address you used for the order."
+_DOING = {"get_order": "check your order", "list_my_orders": "look up your orders", "cancel_order": "cancel your order",
+          "return_order": "start your return", "change_order_address": "change the delivery address",
+          "change_account_address": "update your account address"}
+# Offered after a policy answer whose topic the bot can also act on.
+_CAN_ALSO = {"cancel_order": "cancel an order for you", "return_order": "start a return for you",
+             "change_order_address": "change the delivery address of an order", "get_order": "check on an order for you"}
+_TOPIC_ACTIONS = [(re.compile(r"\bcancel", re.IGNORECASE), "cancel_order"),
+                  (re.compile(r"\b(return|refund|send (it|them|something) back)", re.IGNORECASE), "return_order"),
+                  (re.compile(r"\baddress", re.IGNORECASE), "change_order_address")]
 
 
 @dataclass
@@ -47,61 +47,55 @@ class OfflineStep:
     tool: str | None = None
     args: dict[str, Any] = field(default_factory=dict)
     citations_from: int = 0  # how many top chunks the text cites
+    related: list[dict[str, str]] = field(default_factory=list)  # closest articles when not answering
     state: dict[str, Any] = field(default_factory=dict)  # what is still needed next turn
     answered: bool = True  # False: no grounded answer (counts toward missing_knowledge)
     handoff: str | None = None
 
 
-def _intent(text: str) -> str | None:
-    if _HUMAN.search(text):
-        return "handoff_to_human"
-    if _CANCEL.search(text):
-        return "cancel_order"
-    if _RETURN.search(text):
-        return "return_order"
-    if _ADDRESS.search(text) and (_CHANGE.search(text) or _ADDRESS_PLACEHOLDER.search(text)):
-        return "change_account_address" if _ACCOUNT.search(text) and not _order_number(text) else "change_order_address"
-    if _LIST.search(text):
-        return "list_my_orders"
-    if (_order_number(text) or _MY_ORDER.search(text)) and _STATUS.search(text):
-        return "get_order"
-    return None
-
-
-def _order_number(text: str) -> str | None:
-    match = re.search(settings.COMMERCE_ORDER_NUMBER_PATTERN, text)
-    return match.group(0).upper() if match else None
-
-
-def offline_step(*, text: str, state: dict[str, Any], verified: bool, retrieval: Retrieval) -> OfflineStep:
-    intent = _intent(text)
+def offline_step(*, text: str, state: dict[str, Any], verified: bool, retrieval: Retrieval,
+                 guess: IntentGuess | None = None) -> OfflineStep:
     pending = state.get("intent")
+    if pending and text:
+        if NEVER_MIND.search(text):
+            return OfflineStep(text="No problem, I've dropped that. Is there anything else I can help with?")
+        if not supplies_what_is_pending(text=text, state=state):
+            intent = requested_action(text=text, guess=guess, retrieval=retrieval)
+            if intent is not None and intent != pending:
+                return offline_step(text=text, state={}, verified=verified, retrieval=retrieval, guess=guess)
+            if intent is None and (retrieval.confident or is_smalltalk(text=text, guess=guess, retrieval=retrieval)):
+                # A question in the middle of an ask is answered; the ask is offered again once,
+                # then dropped, so it never traps the conversation.
+                answer = _answer_without_action(text=text, retrieval=retrieval, guess=guess)
+                if state.get("reminded"):
+                    return answer
+                answer.text += f"\n\n(Whenever you're ready to {_DOING.get(pending, 'go on')}, {_still_needed(state, verified)})"
+                answer.state = {**state, "reminded": True}
+                return answer
+    intent = pending if pending and text and supplies_what_is_pending(text=text, state=state) else None
+    if intent is None and text:
+        intent = requested_action(text=text, guess=guess, retrieval=retrieval)
+    if intent is None and pending and not text:
+        intent = pending  # carrying on after a verification or an order pick in the same turn
     if intent is None and pending:
-        intent = pending  # the customer is answering our question ("SB-100042")
-    order_number = _order_number(text) or state.get("order_number")
-    address = (_ADDRESS_PLACEHOLDER.findall(text) or [state.get("new_address")])[-1]
-    email = (_EMAIL_PLACEHOLDER.findall(text) or [None])[-1]
+        intent = pending  # neither an answer nor a question we can answer: ask again for what we need
+    order_number = order_number_in(text) or state.get("order_number")
+    address = (ADDRESS_PLACEHOLDER.findall(text) or [state.get("new_address")])[-1]
+    email = (EMAIL_PLACEHOLDER.findall(text) or [None])[-1]
 
     if intent == "handoff_to_human":
         return OfflineStep(tool="handoff_to_human", args={"reason": "customer_request"})
-    about_own_order = intent == "get_order"  # "where is my order?" is never a policy question
-    if intent is not None and intent != pending and retrieval.confident and not _order_number(text) and (
-            not about_own_order) and (_QUESTION.search(text) or not _REQUEST.search(text)):
-        intent = None  # a question about the policy, not a request to act on an order
     if intent is None:
-        return _knowledge_answer(retrieval)
+        return _answer_without_action(text=text, retrieval=retrieval, guess=guess)
 
-    remembered = {"intent": intent, "order_number": order_number, "new_address": address}
+    remembered = {"intent": intent, "order_number": order_number, "new_address": address,
+                  "reminded": state.get("reminded") if intent == pending else None}
     remembered = {k: v for k, v in remembered.items() if v}
     if not verified:
         if order_number and email:
             return OfflineStep(tool="verify_identity", args={"order_number": order_number, "email": email},
                                state=remembered)
-        return OfflineStep(
-            text="I can help with that. First I need to check it's you: please send your order number and the email "
-                 "address you used for the order.",
-            state=remembered,
-        )
+        return OfflineStep(text="I can help with that. First I need to check it's you: " + VERIFY_ASK, state=remembered)
     if intent in NEEDS_ORDER and not order_number:
         # Look at the customer's orders: when only one of them fits the request, that is the one.
         return OfflineStep(tool="list_my_orders", state={**remembered, "picking_order": True})
@@ -115,6 +109,36 @@ def offline_step(*, text: str, state: dict[str, Any], verified: bool, retrieval:
     if intent == "return_order":
         args["reason"] = ""
     return OfflineStep(tool=intent, args=args)
+
+
+def _still_needed(state: dict[str, Any], verified: bool) -> str:
+    if not verified:
+        return "just " + VERIFY_ASK
+    if state.get("intent") in ("change_order_address", "change_account_address") and state.get("order_number"):
+        return "just type the new address in full."
+    return "just send the order number (it looks like SB-100042)."
+
+
+def _answer_without_action(*, text: str, retrieval: Retrieval, guess: IntentGuess | None) -> OfflineStep:
+    if is_smalltalk(text=text, guess=guess, retrieval=retrieval):
+        return OfflineStep(text=_smalltalk_reply(text))
+    step = _knowledge_answer(retrieval)
+    if step.answered:
+        offer = next((action for pattern, action in _TOPIC_ACTIONS if pattern.search(text)), None)
+        if offer in _CAN_ALSO:
+            step.text += f"\n\nIf you'd like, I can {_CAN_ALSO[offer]}: just tell me which one."
+    return step
+
+
+_THANKS = re.compile(r"\b(thank\w*|thx|cheers|appreciate|great|perfect|awesome|cool|ok|okay|got it|bye|goodbye)\b",
+                     re.IGNORECASE)
+
+
+def _smalltalk_reply(text: str) -> str:
+    if _THANKS.search(text):
+        return "You're welcome! Is there anything else I can help you with?"
+    return ("Hi! I can answer questions about shipping, returns and our products, and look up or change your "
+            "orders. What can I do for you?")
 
 
 # The orders each request can apply to (the shop's rules: only delivered orders are returned...).
@@ -143,8 +167,25 @@ def offline_order_pick(*, intent: str, orders: list[dict[str, Any]]) -> tuple[st
     return None, f"Which order is it about?\n{lines}"
 
 
+# "I don't know" is not a dead end: the closest articles are offered as links when they are at
+# least loosely related (a cosine this low is a shared topic, not an answer).
+_RELATED_MIN_SIMILARITY = 0.35
+_RELATED_MAX = 3
+
+
 def _knowledge_answer(retrieval: Retrieval) -> OfflineStep:
     if not retrieval.confident or not retrieval.chunks:
+        related: list[dict[str, str]] = []
+        for chunk in retrieval.chunks:
+            if chunk.dense_score >= _RELATED_MIN_SIMILARITY and chunk.url and \
+                    all(r["title"] != chunk.article_title for r in related):
+                related.append({"title": chunk.article_title, "url": chunk.url})
+        related = related[:_RELATED_MAX]
+        if related:
+            return OfflineStep(
+                text="I'm sorry, I don't know the answer to that. These articles may be related; or say \"talk to a "
+                     "human\" and I'll bring in a person from our team.",
+                related=related, answered=False)
         return OfflineStep(
             text="I'm sorry, I don't know the answer to that. Would you like me to bring in a person from our team? "
                  "Just say \"talk to a human\".",

@@ -33,10 +33,13 @@ from conversations.bot.context import (
 from conversations.bot.offline import ASK_FOR_ORDER, OfflineStep, offline_order_pick, offline_step, offline_tool_reply
 from conversations.bot.prompts import (
     PROMPT_VERSION,
+    reading_message,
     sources_message,
     summary_message,
     system_prompt,
 )
+from conversations.bot.understanding.intent import IntentGuess, get_intent_classifier
+from conversations.bot.understanding.requests import follow_up_query, requested_action
 from conversations.bot.tools import Actor, ToolOutcome, tool_run, tool_schemas
 from conversations.models import Conversation, ModelCall
 from guardrails.limits import abuse_strike, token_budget_check, token_budget_spend
@@ -135,12 +138,20 @@ async def _respond(loaded: TurnInput, turn: TurnState) -> TurnOutput:
         handoff = Conversation.HandoffReason.USAGE_LIMIT if strikes >= settings.LIMIT_ABUSE_STRIKES else None
         return TurnOutput(text=REFUSAL, extras={"guardrail": "injection"}, state=loaded.state, handoff_reason=handoff)
 
-    # Stage 2: retrieval, with the audience the customer's identity allows. Chunks that read like
-    # instructions were flagged when indexed and never come back from the search.
+    # Stage 2: understanding and retrieval. The same embedding gives the intent; a short follow-up
+    # ("and for express?") is searched together with the question it follows. Retrieval uses the
+    # audience the customer's identity allows; chunks that read like instructions were flagged when
+    # indexed and never come back from the search.
+    guess = get_intent_classifier().classify(vector)
+    search_text, search_vector = loaded.question, vector
+    follow_up = follow_up_query(text=loaded.question, history=loaded.history)
+    if follow_up:
+        search_text = follow_up
+        search_vector = (await asyncio.to_thread(local_minilm().embed, [follow_up[:2000]]))[0]
     same_model = get_embedder() is local_minilm()
-    retrieval = await db(knowledge_search)(question=loaded.question, audience="verified" if loaded.customer_id else "anonymous",
-                                           query_vector=vector if same_model else None)
-
+    retrieval = await db(knowledge_search)(question=search_text,
+                                           audience="verified" if loaded.customer_id else "anonymous",
+                                           query_vector=search_vector if same_model else None)
     # Stage 3: respond. The model when configured and within budget; the offline responder otherwise.
     actor = Actor(conversation_id=loaded.conversation_id, customer_id=loaded.customer_id)
     if model_configured():
@@ -148,7 +159,7 @@ async def _respond(loaded: TurnInput, turn: TurnState) -> TurnOutput:
                                            site_id=loaded.site_id)
         if exceeded is None:
             try:
-                return await _model_respond(loaded, turn, actor, retrieval)
+                return await _model_respond(loaded, turn, actor, retrieval, guess)
             except ModelUnavailable as error:
                 logger.warning("model unavailable for a turn, answering offline: %s", error)
         else:
@@ -156,7 +167,7 @@ async def _respond(loaded: TurnInput, turn: TurnState) -> TurnOutput:
                                              action=GuardrailEvent.Action.REJECTED,
                                              conversation_id=loaded.conversation_id, site_id=loaded.site_id,
                                              detail={"message": exceeded.message})
-    return await _offline_respond(loaded, turn, actor, retrieval)
+    return await _offline_respond(loaded, turn, actor, retrieval, guess)
 
 
 def _citations(chunks: list[RetrievedChunk], cited: list[int]) -> list[dict[str, str]]:
@@ -167,10 +178,13 @@ def _citations(chunks: list[RetrievedChunk], cited: list[int]) -> list[dict[str,
     return list(seen.values())
 
 
-async def _offline_respond(loaded: TurnInput, turn: TurnState, actor: Actor, retrieval: Retrieval) -> TurnOutput:
+async def _offline_respond(loaded: TurnInput, turn: TurnState, actor: Actor, retrieval: Retrieval,
+                          guess: IntentGuess | None) -> TurnOutput:
     step: OfflineStep = offline_step(text=loaded.question, state=loaded.state, verified=bool(actor.customer_id),
-                                     retrieval=retrieval)
+                                     retrieval=retrieval, guess=guess)
     output = TurnOutput(text=step.text, answered=step.answered, state=step.state)
+    if step.related:
+        output.extras["related"] = step.related
     if step.citations_from:
         output.extras["citations"] = _citations(retrieval.chunks, list(range(1, step.citations_from + 1)))
     if step.tool is None:
@@ -232,11 +246,16 @@ async def _run_tool(loaded: TurnInput, actor: Actor, name: str, arguments: str) 
         await events.publish_bot_activity(public_id=loaded.public_id, state=True, activity="thinking")
 
 
-def _model_messages(loaded: TurnInput, prompt_text: str, retrieval: Retrieval) -> list[dict[str, Any]]:
+def _model_messages(loaded: TurnInput, prompt_text: str, retrieval: Retrieval,
+                    guess: IntentGuess | None) -> list[dict[str, Any]]:
     messages: list[dict[str, Any]] = [
         {"role": "system", "content": prompt_text},
         {"role": "system", "content": sources_message([(c.article_title, c.text) for c in retrieval.chunks])},
     ]
+    if guess is not None and requested_action(text=loaded.question, guess=guess, retrieval=retrieval) is None:
+        hint = reading_message(label=guess.label)
+        if hint:
+            messages.append({"role": "system", "content": hint})
     if loaded.earlier_summary:
         messages.append({"role": "system", "content": summary_message(loaded.earlier_summary)})
     for role, text in loaded.history:
@@ -248,9 +267,10 @@ def _model_messages(loaded: TurnInput, prompt_text: str, retrieval: Retrieval) -
     return messages
 
 
-async def _model_respond(loaded: TurnInput, turn: TurnState, actor: Actor, retrieval: Retrieval) -> TurnOutput:
+async def _model_respond(loaded: TurnInput, turn: TurnState, actor: Actor, retrieval: Retrieval,
+                         guess: IntentGuess | None) -> TurnOutput:
     prompt = system_prompt(company=loaded.company)
-    messages = _model_messages(loaded, prompt.text, retrieval)
+    messages = _model_messages(loaded, prompt.text, retrieval, guess)
     stream = DeltaStream(public_id=loaded.public_id, turn=turn)
     gateway = get_gateway()
     texts: list[str] = []

@@ -753,10 +753,12 @@
     bubble.textContent = frame.text; // never innerHTML: customer, agent and model text is data
     body.appendChild(bubble);
     if (frame.action && typeof frame.action.action_id === "string") body.appendChild(buildActionCard(frame.action));
-    if (Array.isArray(frame.citations) && frame.citations.length) {
+    for (const [links, label] of [[frame.citations, ""], [frame.related, "Related articles"]]) {
+      if (!Array.isArray(links) || !links.length) continue;
       const chips = document.createElement("div");
       chips.className = "citations";
-      for (const c of frame.citations) {
+      if (label) chips.setAttribute("aria-label", label);
+      for (const c of links) {
         const chip = document.createElement(safeUrl(c.url) ? "a" : "span");
         chip.className = "chip";
         chip.textContent = c.title || c.url || "Source";

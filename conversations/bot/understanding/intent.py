@@ -1,0 +1,109 @@
+"""What the customer wants: a question for the knowledge base, small talk, or a request to act
+on their own orders (and which action).
+
+A multinomial logistic regression over the local MiniLM sentence embedding the turn already
+computed for the injection check and retrieval, so understanding costs one small matrix product,
+not another model call. Trained by `manage.py intent_train` on template phrasings
+(phrasings.py); the weights are a small committed artifact with its provenance, like the
+injection classifier's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from conversations.bot.understanding.phrasings import LABELS, intent_phrasings
+
+ARTIFACT = Path(__file__).with_name("intent_classifier.json")
+EVAL_SET = Path(__file__).with_name("intent_eval.json")
+
+
+@dataclass(frozen=True)
+class IntentGuess:
+    label: str
+    probability: float
+
+    @property
+    def is_action(self) -> bool:
+        return self.label not in ("question", "smalltalk")
+
+
+class IntentClassifier:
+    def __init__(self, *, artifact: dict[str, Any]) -> None:
+        self.labels: list[str] = artifact["labels"]
+        self.coef = np.array(artifact["coef"], dtype=np.float32)
+        self.intercept = np.array(artifact["intercept"], dtype=np.float32)
+        self.embedding_model: str = artifact["embedding_model"]
+
+    def classify(self, vector: list[float]) -> IntentGuess:
+        logits = self.coef @ np.asarray(vector, dtype=np.float32) + self.intercept
+        logits -= logits.max()
+        probabilities = np.exp(logits) / np.exp(logits).sum()
+        best = int(probabilities.argmax())
+        return IntentGuess(label=self.labels[best], probability=float(probabilities[best]))
+
+
+@lru_cache(maxsize=1)
+def get_intent_classifier() -> IntentClassifier:
+    return IntentClassifier(artifact=json.loads(ARTIFACT.read_text()))
+
+
+def intent_train(*, regularization: float = 2.0) -> dict[str, Any]:
+    """Fit on the template phrasings and report accuracy on the hand-written eval set's splits."""
+    from sklearn.linear_model import LogisticRegression
+
+    from knowledge.embeddings import local_minilm
+
+    rows = intent_phrasings()
+    model = local_minilm()
+    vectors = np.array(model.embed([text for text, _ in rows]))
+    labels = np.array([label for _, label in rows])
+    classifier = LogisticRegression(C=regularization, class_weight="balanced", max_iter=3000)
+    classifier.fit(vectors, labels)
+    ordered = [str(label) for label in classifier.classes_]
+    artifact: dict[str, Any] = {
+        "embedding_model": model.model_name,
+        "labels": ordered,
+        "coef": [[round(float(x), 6) for x in row] for row in classifier.coef_],
+        "intercept": [round(float(x), 6) for x in classifier.intercept_],
+    }
+    trained = IntentClassifier(artifact=artifact)
+    artifact["provenance"] = {
+        "trained_on": str(date.today()),
+        "phrasings": {"source": "conversations/bot/understanding/phrasings.py", "rows": len(rows),
+                      "sha256_16": hashlib.sha256(json.dumps(rows).encode()).hexdigest()[:16]},
+        "model": f"sklearn LogisticRegression(C={regularization}, class_weight=balanced) on MiniLM embeddings",
+        "eval": intent_eval(classifier=trained, embed=model.embed),
+    }
+    assert set(ordered) == set(LABELS), f"labels missing from the phrasings: {set(LABELS) - set(ordered)}"
+    return artifact
+
+
+def intent_eval(*, classifier: IntentClassifier, embed) -> dict[str, Any]:  # noqa: ANN001 (embed: texts -> vectors)
+    """Accuracy per split, and the two mistakes that matter most: a policy question taken for an
+    action (the customer is asked to verify instead of answered) and an action taken for a question."""
+    rows = json.loads(EVAL_SET.read_text())["rows"]
+    vectors = embed([row["text"] for row in rows])
+    report: dict[str, Any] = {}
+    for split in ("dev", "test"):
+        picked = [(row, vector) for row, vector in zip(rows, vectors) if row["split"] == split]
+        guesses = [(row, classifier.classify(vector)) for row, vector in picked]
+        questions = [g for row, g in guesses if row["label"] == "question"]
+        actions = [(row, g) for row, g in guesses if row["label"] not in ("question", "smalltalk")]
+        report[split] = {
+            "rows": len(guesses),
+            "accuracy": round(sum(g.label == row["label"] for row, g in guesses) / max(1, len(guesses)), 4),
+            "questions_taken_for_actions": round(sum(g.is_action for g in questions) / max(1, len(questions)), 4),
+            "actions_taken_for_questions": round(sum(not g.is_action for _, g in actions) / max(1, len(actions)), 4),
+            "errors": [{"text": row["text"], "label": row["label"], "guess": g.label}
+                       for row, g in guesses if g.label != row["label"]][:20],
+        }
+    return report

@@ -1,0 +1,165 @@
+"""Training phrasings for the intent classifier, written from templates here.
+
+The split that matters is between a question about a policy that happens to use an action word
+("what is your return policy?", "can I cancel after it ships?") and a request to act on the
+customer's own order ("cancel my order", "I want to send the boots back"). Both sides are written
+with the same action words on purpose, so the classifier learns the difference from the shape of
+the sentence rather than from the words.
+
+Nothing here is copied from an evaluation set: the held-out phrasings the classifier is measured
+on (conversations/bot/understanding/intent_eval.json, split "test") were written separately, in
+other shapes, and are never trained on.
+"""
+
+from __future__ import annotations
+
+from itertools import product
+
+QUESTION = "question"
+SMALLTALK = "smalltalk"
+ACT_INTENTS = ("get_order", "list_my_orders", "cancel_order", "return_order", "change_order_address",
+               "change_account_address", "handoff_to_human")
+LABELS = (QUESTION, SMALLTALK, *ACT_INTENTS)
+
+_ORDER_REFS = ["my order", "the order", "my last order", "order SB-100042", "SB-100231", "my package",
+               "the jacket I ordered", "my recent order", "the boots I bought", "it", "my parcel", "the tent I ordered"]
+
+
+def _fill(templates: list[str], **slots: list[str]) -> list[str]:
+    out: list[str] = []
+    for template in templates:
+        names = [name for name in slots if "{" + name + "}" in template]
+        if not names:
+            out.append(template)
+            continue
+        for values in product(*(slots[name] for name in names)):
+            out.append(template.format(**dict(zip(names, values))))
+    return out
+
+
+_POLICY_TOPICS = [
+    "returns", "refunds", "cancellations", "exchanges", "shipping", "delivery", "express shipping",
+    "international shipping", "the warranty", "gift cards", "price adjustments", "payment methods",
+    "order changes", "address changes", "lost parcels", "tracking",
+]
+_QUESTION_TEMPLATES = [
+    "what is your {topic} policy", "what's your policy on {topic}", "how do {topic} work", "tell me about {topic}",
+    "explain your {topic} policy", "info on {topic} please", "{topic} policy?", "do you have a policy on {topic}",
+    "where can I read about {topic}", "how does {topic} work at your store",
+]
+_POLICY_QUESTIONS = [
+    # action words used as questions about rules and timing, never as requests
+    "how long do I have to return something", "can I return an item after 30 days", "can I return sale items",
+    "do I need the receipt to return something", "is return shipping free", "how long does a refund take",
+    "when will I get my money back after a return", "how do refunds work", "do you refund shipping costs",
+    "can I get a refund on a gift card", "can I cancel an order after it ships", "can orders be cancelled once shipped",
+    "until when can I cancel an order", "is there a fee to cancel an order", "how do I cancel an order",
+    "how do I return an item", "how do I change the shipping address on an order", "can I change my address after ordering",
+    "can I change the delivery address once it has shipped", "how do I update my account details",
+    "how long does delivery take", "how long does shipping take", "when will my order arrive if I order today",
+    "how fast is express shipping", "do you ship to canada", "do you ship internationally", "do you deliver to the uk",
+    "how much does shipping cost", "is shipping free", "what carriers do you use", "how do I track an order",
+    "what if my parcel is late", "what happens if my package is lost", "do you offer exchanges",
+    "can I exchange for a different size", "what payment methods do you accept", "do you take paypal",
+    "why was my payment declined", "do you price match", "do gift cards expire", "how do I reset my password",
+    "how do I delete my account", "is there a warranty on tents", "how do I care for my tent",
+    "how do I find my size", "where can I see my invoices", "how do I contact a person", "what are your opening hours",
+    "do you have a physical store", "are your jackets waterproof", "what is the warranty on boots",
+    "can I return shoes I wore outside", "what if I get the wrong item", "can I get a refund instead of store credit",
+    "how many days do returns take to process", "do you refund to the original card", "what does express cost",
+    "does standard shipping include weekends", "can I pick up my order in store", "how are refunds issued",
+    "what is the refund timeline", "what's the return window", "return window?", "refund time?", "shipping to canada?",
+    "express shipping cost?", "cancel after shipping?", "exchange policy?", "warranty?", "delivery time?",
+    "how long until refund", "how long to ship", "returns free?", "do returns cost anything",
+    "if I cancel will I be charged", "what happens when I cancel an order", "can you explain how returning works",
+    "is it possible to return a used item", "are refunds possible for damaged goods",
+    "what's the process for sending something back", "what do I do to send an item back",
+    "in general how long do deliveries take", "what's the usual delivery time", "typical shipping time",
+    "hw long does shiping take", "retrun policy", "whats ur refund policy", "can u ship to mexico",
+    "how long do refunds tkae", "do you deliver on saturdays", "is there express delivery",
+]
+# "Can I cancel after it ships?" is a question about the rules, however much it sounds like a
+# request: general objects ("an order", "items") and conditions ("after", "without") mark it.
+_CONDITIONAL_TEMPLATES = [
+    "can I {verb} {condition}", "is it possible to {verb} {condition}", "am I allowed to {verb} {condition}",
+    "are you able to {verb} {condition}", "could I {verb} {condition}", "what if I want to {verb} {condition}",
+]
+_CONDITIONAL_VERBS = ["cancel an order", "cancel", "return an item", "return things", "get a refund", "exchange something",
+                      "change the delivery address", "return sale items", "send something back"]
+_CONDITIONS = ["after it ships", "once it has shipped", "after 30 days", "without a receipt", "if it was a gift",
+               "if I already wore it", "on custom orders", "after delivery", "from abroad", "at all"]
+_SMALLTALK = [
+    "hi", "hello", "hey", "hi there", "hello!", "good morning", "good evening", "hey there", "yo", "hiya",
+    "thanks", "thank you", "thanks a lot", "thank you so much", "cheers", "great, thanks", "perfect thank you",
+    "ok", "okay", "cool", "got it", "alright", "that helps", "awesome", "bye", "goodbye", "have a nice day",
+    "ok thanks bye", "nice", "sounds good", "you're great", "how are you", "are you a bot", "who are you",
+    "what can you do", "what can you help with", "lol", "hmm", "yes", "no", "sure", "great",
+]
+
+_GET_ORDER = [
+    "where is {ref}", "where's {ref}", "has {ref} shipped", "has {ref} shipped yet", "track {ref}",
+    "what's the status of {ref}", "status of {ref}", "when will {ref} arrive", "when is {ref} coming",
+    "is {ref} on its way", "can you check on {ref}", "any update on {ref}", "{ref} hasn't arrived yet",
+    "I'm still waiting for {ref}", "did {ref} ship", "tracking number for {ref}", "is {ref} delayed",
+    "can you tell me where {ref} is", "look up {ref} please", "check {ref} for me",
+]
+_LIST = [
+    "what are my orders", "show me my orders", "list my orders", "my orders", "my order history please",
+    "show my recent orders", "what did I order", "which orders do I have", "can you pull up my orders",
+    "I want to see my orders", "what have I bought", "show me what I ordered", "my purchases", "all my orders",
+    "do I have any open orders", "what orders are on my account", "list everything I ordered", "past orders",
+]
+_CANCEL = [
+    "cancel {ref}", "please cancel {ref}", "I want to cancel {ref}", "I'd like to cancel {ref}",
+    "can you cancel {ref}", "I need to cancel {ref}", "cancel {ref} please", "I changed my mind, cancel {ref}",
+    "stop {ref} from shipping", "I don't want {ref} anymore, cancel it", "could you cancel {ref} for me",
+    "help me cancel {ref}", "I ordered by mistake, please cancel", "cancel it", "cancel my order",
+    "kill {ref}", "I wanna cancel {ref}", "pls cancel {ref}", "i need {ref} cancelled",
+]
+_RETURN = [
+    "return {ref}", "I want to return {ref}", "I'd like to return {ref}", "please return {ref}",
+    "I want a refund for {ref}", "refund {ref} please", "I need to send {ref} back", "can you start a return for {ref}",
+    "I'd like my money back for {ref}", "{ref} doesn't fit, I want to return it", "help me return {ref}",
+    "start a return", "I want to return my order", "give me a refund for {ref}", "process a return for {ref}",
+    "I want to send back {ref}", "return it please", "i wanna return {ref}", "{ref} is broken, refund me",
+]
+_CHANGE_ORDER_ADDRESS = [
+    "change the address on {ref}", "please ship {ref} to a different address", "update the delivery address for {ref}",
+    "I need {ref} sent to my new address", "send {ref} to <STREET_ADDRESS_1> instead", "wrong address on {ref}, please fix",
+    "change the shipping address of {ref} to <STREET_ADDRESS_1>", "can you redirect {ref} to my office",
+    "I moved, please change where {ref} goes", "deliver {ref} to <STREET_ADDRESS_1>",
+]
+_CHANGE_ACCOUNT_ADDRESS = [
+    "update the address on my account", "change my account address", "change the address in my profile",
+    "update my profile address to <STREET_ADDRESS_1>", "my account has my old address, please update it",
+    "please change my billing address", "set my default address to <STREET_ADDRESS_1>",
+    "I moved, update my account address", "change my saved address", "edit the address on my account please",
+]
+_HANDOFF = [
+    "talk to a human", "I want to speak to a person", "agent please", "can I talk to someone real",
+    "connect me to a representative", "get me a human", "I need a real person", "transfer me to an agent",
+    "let me chat with support staff", "is there a human I can talk to", "speak to customer service",
+    "human please", "operator", "I'd like to talk to your team", "put me through to someone",
+]
+
+
+def intent_phrasings() -> list[tuple[str, str]]:
+    """(text, label) pairs for training; every label in LABELS is represented."""
+    rows: list[tuple[str, str]] = []
+    rows += [(t, QUESTION) for t in _fill(_QUESTION_TEMPLATES, topic=_POLICY_TOPICS)]
+    rows += [(t, QUESTION) for t in _POLICY_QUESTIONS]
+    rows += [(t, QUESTION) for t in _fill(_CONDITIONAL_TEMPLATES, verb=_CONDITIONAL_VERBS, condition=_CONDITIONS)]
+    rows += [(t, SMALLTALK) for t in _SMALLTALK]
+    rows += [(t, "get_order") for t in _fill(_GET_ORDER, ref=_ORDER_REFS)]
+    rows += [(t, "list_my_orders") for t in _LIST]
+    rows += [(t, "cancel_order") for t in _fill(_CANCEL, ref=_ORDER_REFS)]
+    rows += [(t, "return_order") for t in _fill(_RETURN, ref=_ORDER_REFS)]
+    rows += [(t, "change_order_address") for t in _fill(_CHANGE_ORDER_ADDRESS, ref=_ORDER_REFS)]
+    rows += [(t, "change_account_address") for t in _CHANGE_ACCOUNT_ADDRESS]
+    rows += [(t, "handoff_to_human") for t in _HANDOFF]
+    # Casing and punctuation vary in real chat; the embedding barely cares, but the question mark
+    # is a real signal between "cancel my order?" shapes and statements.
+    variants = []
+    for text, label in rows:
+        variants.append((text[0].upper() + text[1:] + ("?" if label == QUESTION else ""), label))
+    return rows + variants

@@ -1,0 +1,115 @@
+"""Deciding what a customer message asks for, from three signals: the intent classifier over the
+message's embedding, retrieval confidence (does an article answer it?), and a few cues no
+embedding reads reliably (an order number, a question shape, "never mind").
+
+Used by the offline responder and, as a hint, by the model path. The rule it enforces: an
+action on the customer's account starts only on a request to act on their own order; a question
+about the rules ("what is your return policy?", "can I cancel after it ships?") is answered from
+the articles, whatever action word it contains.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from django.conf import settings
+
+from conversations.bot.understanding.intent import IntentGuess
+from knowledge.selectors import Retrieval
+
+HUMAN = re.compile(r"\b(human|real person|(an?|the) agent|representative|operator|someone (real|else)|"
+                   r"(talk|speak|chat) (to|with) (a |an |some)?(person|one|body|human|agent))\b", re.IGNORECASE)
+_CANCEL = re.compile(r"\bcancel", re.IGNORECASE)
+_RETURN = re.compile(r"\b(return|refund|send (it|them) back|money back)", re.IGNORECASE)
+_ADDRESS = re.compile(r"\baddress\b", re.IGNORECASE)
+_ACCOUNT = re.compile(r"\b(account|profile|billing)\b", re.IGNORECASE)
+_CHANGE = re.compile(r"\b(change|update|correct|wrong|new|different|move|moved|ship (it )?to)\b", re.IGNORECASE)
+_STATUS = re.compile(r"\b(where|status|track|tracking|shipped|arriv\w*|deliver\w*|when will|late|order)\b", re.IGNORECASE)
+_LIST = re.compile(r"\b(my|recent|past|last) orders\b", re.IGNORECASE)
+_MY_ORDER = re.compile(r"\bmy (last |latest |recent |new )?(order|package|parcel|delivery|shipment)\b", re.IGNORECASE)
+# A question about how things work rather than a request ("can I cancel after it ships?").
+_QUESTION_SHAPE = re.compile(r"^\s*(how|what|when|why|which|is|are|do|does|can i|may i|could i|will|am i|is it|"
+                             r"are you able)\b|\?\s*$", re.IGNORECASE)
+# Words that tie a message to the customer's own order ("cancel MY order", "the jacket I bought").
+_OWN = re.compile(r"\b(my|mine|i (bought|ordered|got|received)|i just (placed|ordered))\b", re.IGNORECASE)
+ADDRESS_PLACEHOLDER = re.compile(r"<STREET_ADDRESS_\d+>")
+EMAIL_PLACEHOLDER = re.compile(r"<EMAIL_ADDRESS_\d+>")
+NEVER_MIND = re.compile(r"\b(never ?mind|forget (it|about it|that)|no worries|doesn'?t matter|not any ?more|"
+                        r"drop it|skip (it|that)|leave it)\b|^\s*(no|nope|no thanks|stop)\s*[.!]?\s*$", re.IGNORECASE)
+# A short message leaning on the previous question: "and for express?", "what about Canada?".
+_FOLLOW_UP = re.compile(r"^\s*(and|also|but|or|what about|how about|and what about|same for|what if|for|to|in|with)\b",
+                        re.IGNORECASE)
+_FOLLOW_UP_MAX_WORDS = 7
+# Below this the classifier's action label is only trusted when a keyword agrees.
+_ACTION_CONFIDENCE = 0.5
+
+
+def order_number_in(text: str) -> str | None:
+    match = re.search(settings.COMMERCE_ORDER_NUMBER_PATTERN, text)
+    return match.group(0).upper() if match else None
+
+
+def keyword_action(text: str) -> str | None:
+    """The action a message names by its words alone (the fallback when the classifier is unsure)."""
+    if _CANCEL.search(text):
+        return "cancel_order"
+    if _RETURN.search(text):
+        return "return_order"
+    if _ADDRESS.search(text) and (_CHANGE.search(text) or ADDRESS_PLACEHOLDER.search(text)):
+        return "change_account_address" if _ACCOUNT.search(text) and not order_number_in(text) else "change_order_address"
+    if _LIST.search(text):
+        return "list_my_orders"
+    if (order_number_in(text) or _MY_ORDER.search(text)) and _STATUS.search(text):
+        return "get_order"
+    return None
+
+
+def requested_action(*, text: str, guess: IntentGuess | None, retrieval: Retrieval) -> str | None:
+    """The action the customer asks for, or None when the message is a question or small talk."""
+    if HUMAN.search(text):
+        return "handoff_to_human"
+    keyword = keyword_action(text)
+    number = order_number_in(text)
+    if number and keyword:
+        return keyword  # "can I still cancel SB-100042?": about that order, so try it (the card answers)
+    if guess is None:
+        return keyword
+    if guess.is_action:
+        about_rules = _QUESTION_SHAPE.search(text) and not _OWN.search(text) and not number
+        if about_rules and retrieval.confident:
+            return None  # "can I return sale items?" is answered, not acted on
+        if guess.probability >= _ACTION_CONFIDENCE or keyword == guess.label:
+            return guess.label
+        return keyword if not (about_rules or retrieval.confident) else None
+    # The classifier reads a question or small talk. Act only when the words name an action on the
+    # customer's own order and no article answers it.
+    if keyword and _OWN.search(text) and not _QUESTION_SHAPE.search(text) and not retrieval.confident:
+        return keyword
+    return None
+
+
+def is_smalltalk(*, text: str, guess: IntentGuess | None, retrieval: Retrieval) -> bool:
+    if guess is None or guess.label != "smalltalk" or guess.probability < 0.5:
+        return False
+    return not retrieval.confident or len(text.split()) <= 3
+
+
+def follow_up_query(*, text: str, history: Sequence[tuple[str, str]]) -> str | None:
+    """The question to search for when `text` only makes sense after the previous one ("and for
+    express?" after "how long does shipping take?"), or None when it stands on its own."""
+    if len(text.split()) > _FOLLOW_UP_MAX_WORDS or not _FOLLOW_UP.search(text):
+        return None
+    previous = next((said for role, said in reversed(history) if role == "customer"), None)
+    if not previous:
+        return None
+    return f"{previous.strip()} {text.strip()}"
+
+
+def supplies_what_is_pending(*, text: str, state: dict) -> bool:
+    """Does this message carry what the pending ask waits for (an order number, the email, the
+    new address)? If not, it is a new message, not an answer."""
+    if order_number_in(text) or EMAIL_PLACEHOLDER.search(text):
+        return True
+    return bool(ADDRESS_PLACEHOLDER.search(text)) and state.get("intent") in ("change_order_address",
+                                                                              "change_account_address")
