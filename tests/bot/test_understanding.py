@@ -142,3 +142,20 @@ def test_the_intent_classifier_tells_questions_from_requests_on_held_out_phrasin
     assert report["test"]["accuracy"] >= 0.9, report["test"]["errors"]
     assert report["test"]["actions_taken_for_questions"] <= 0.05
     assert report["test"]["questions_taken_for_actions"] <= 0.1
+
+
+async def test_the_model_is_told_when_a_message_reads_as_a_policy_question_and_not_for_a_request(
+        bot_site, articles, model_server):
+    from tests.fakes.model_server import Reply
+
+    model_server.script(Reply(text="Returns are accepted within 30 days [1]."), Reply(text="Sure."))
+    async with Chat(await opened(bot_site)) as chat:
+        await chat.say("Can I return items after 30 days?")
+        await chat.bot_message()
+        await chat.say("I want to cancel my order")
+        await chat.bot_message()
+    question, request = model_server.chat_requests()
+    hints = [[m["content"] for m in r["messages"] if m["role"] == "system" and "classifier reads" in m["content"]]
+             for r in (question, request)]
+    assert len(hints[0]) == 1 and "call no order tool" in hints[0][0]
+    assert hints[1] == []
