@@ -88,6 +88,21 @@ _CONDITIONAL_VERBS = ["cancel an order", "cancel", "return an item", "return thi
                       "change the delivery address", "return sale items", "send something back"]
 _CONDITIONS = ["after it ships", "once it has shipped", "after 30 days", "without a receipt", "if it was a gift",
                "if I already wore it", "on custom orders", "after delivery", "from abroad", "at all"]
+# Questions about everything else a shop's help center covers, so that "question" is not just
+# "question about orders" to the classifier; and questions about the customer's own refund or
+# charge timing, which the policy answers better than a lookup.
+_GENERAL_SUBJECTS = ["my account", "an account", "my password", "my card", "a payment", "gift cards", "a promo code",
+                     "sizes", "boots", "a tent", "a jacket", "the warranty", "my data", "a store", "a newsletter",
+                     "my invoice", "rewards points", "a price drop", "a coupon"]
+_GENERAL_TEMPLATES = ["how do I {v} {s}", "how can I {v} {s}", "what do I do to {v} {s}", "is there a way to {v} {s}",
+                      "where do I {v} {s}", "can you explain how to {v} {s}"]
+_GENERAL_VERBS = ["delete", "reset", "use", "find", "choose", "clean", "claim", "apply", "check", "redeem", "update"]
+_TIMING_QUESTIONS = [
+    "when will my refund arrive", "how long until my refund shows up", "when does my card get charged",
+    "when is my card charged", "how long does my refund take", "when do I get my money back",
+    "why was my card declined", "why did my payment fail", "when will the refund hit my account",
+    "how long will my refund take to process", "how many days for my refund", "when will I be charged",
+]
 _SMALLTALK = [
     "hi", "hello", "hey", "hi there", "hello!", "good morning", "good evening", "hey there", "yo", "hiya",
     "thanks", "thank you", "thanks a lot", "thank you so much", "cheers", "great, thanks", "perfect thank you",
@@ -149,6 +164,8 @@ def intent_phrasings() -> list[tuple[str, str]]:
     rows += [(t, QUESTION) for t in _fill(_QUESTION_TEMPLATES, topic=_POLICY_TOPICS)]
     rows += [(t, QUESTION) for t in _POLICY_QUESTIONS]
     rows += [(t, QUESTION) for t in _fill(_CONDITIONAL_TEMPLATES, verb=_CONDITIONAL_VERBS, condition=_CONDITIONS)]
+    rows += [(t, QUESTION) for t in _fill(_GENERAL_TEMPLATES, v=_GENERAL_VERBS, s=_GENERAL_SUBJECTS)[::3]]
+    rows += [(t, QUESTION) for t in _TIMING_QUESTIONS]
     rows += [(t, SMALLTALK) for t in _SMALLTALK]
     rows += [(t, "get_order") for t in _fill(_GET_ORDER, ref=_ORDER_REFS)]
     rows += [(t, "list_my_orders") for t in _LIST]

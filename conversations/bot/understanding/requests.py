@@ -56,7 +56,9 @@ def keyword_action(text: str) -> str | None:
         return "cancel_order"
     if _RETURN.search(text):
         return "return_order"
-    if _ADDRESS.search(text) and (_CHANGE.search(text) or ADDRESS_PLACEHOLDER.search(text)):
+    # A redacted street address in the message ("send SB-100042 to <STREET_ADDRESS_1>") is a new
+    # address whether or not the word "address" is there.
+    if ADDRESS_PLACEHOLDER.search(text) or (_ADDRESS.search(text) and _CHANGE.search(text)):
         return "change_account_address" if _ACCOUNT.search(text) and not order_number_in(text) else "change_order_address"
     if _LIST.search(text):
         return "list_my_orders"
@@ -76,9 +78,13 @@ def requested_action(*, text: str, guess: IntentGuess | None, retrieval: Retriev
     if guess is None:
         return keyword
     if guess.is_action:
+        if {keyword, guess.label} == {"change_order_address", "change_account_address"}:
+            return keyword  # the words say which address ("my account", "order SB-…"); trust them
         about_rules = _QUESTION_SHAPE.search(text) and not _OWN.search(text) and not number
-        if about_rules and retrieval.confident:
-            return None  # "can I return sale items?" is answered, not acted on
+        if about_rules:
+            # "Can I return sale items?", "how do I delete an account?": answered (or "I don't
+            # know" with the closest articles), never acted on.
+            return None
         if guess.probability >= _ACTION_CONFIDENCE or keyword == guess.label:
             return guess.label
         return keyword if not (about_rules or retrieval.confident) else None
