@@ -30,8 +30,13 @@ class DemoData:
 
 
 def support_agents_group_ensure() -> Group:
+    """The agents' group carries no model permissions: the inbox checks group membership and
+    the conversation's queue in code, so membership alone must not open the admin (widget
+    sites' secrets, other queues' conversations). Earlier versions granted every
+    `conversations.view_*`; those grants are taken back here. Admin rights go through a group
+    of their own."""
     group, _ = Group.objects.get_or_create(name=SUPPORT_AGENTS_GROUP)
-    group.permissions.add(
+    group.permissions.remove(
         *Permission.objects.filter(content_type__app_label="conversations", codename__startswith="view_")
     )
     return group
