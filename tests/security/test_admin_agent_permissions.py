@@ -65,9 +65,10 @@ def test_the_agents_group_loses_the_view_permissions_earlier_versions_granted():
     assert not support_agents_group_ensure().permissions.exists()
 
 
-def test_the_demo_agent_has_no_admin_permissions(client):
+def test_the_demo_agent_has_no_admin_permissions(client, settings, tmp_path):
     from django.contrib.auth import get_user_model
 
+    settings.DEMO_PASSWORD_FILE = tmp_path / "demo_password"
     call_command("demo_setup", stdout=open("/dev/null", "w"))
     agent = get_user_model().objects.get(username=DEMO_AGENT_USERNAME)
     assert agent.get_all_permissions() == set()
