@@ -330,7 +330,10 @@ TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", 0, minimum=0, maximum=5)
 
 # The company's order/account API (docs/commerce-api.md). In demo mode it defaults to the demo
 # shop served by this same app; the bot reaches it over HTTP either way.
-DEMOSHOP_API_KEY = env.str("DEMOSHOP_API_KEY", "demo-commerce-key")
+# Random per install (a published default would open the demo shop's customers to anyone who
+# can reach a DEMO_PUBLIC demo); every process reads the same file.
+DEMOSHOP_API_KEY = env.str("DEMOSHOP_API_KEY") or (private_file_ensure(
+    path=DATA_DIR / "demoshop_api_key", generate=lambda: secrets.token_urlsafe(24)).value if DEMO_MODE else "")
 COMMERCE_API_URL = env.http_url("COMMERCE_API_URL", f"http://127.0.0.1:{PORT}/demoshop/api" if DEMO_MODE else "")
 COMMERCE_API_KEY = env.str("COMMERCE_API_KEY", DEMOSHOP_API_KEY if DEMO_MODE else "")
 COMMERCE_TIMEOUT_SECONDS = env.float("COMMERCE_TIMEOUT_SECONDS", 5.0, minimum=0.1, maximum=120)

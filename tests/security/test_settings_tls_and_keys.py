@@ -166,8 +166,9 @@ def test_processes_creating_the_key_file_at_once_agree_on_one_value(tmp_path):
     assert sum(result.created for result in results) == 1
 
 
-def test_the_generated_secret_key_file_is_0600(db, tmp_path):
-    result = _manage("check", umask=0, SUPPORTBOT_DATA_DIR=str(tmp_path), SECRET_KEY="")
+def test_the_generated_secret_key_and_demo_shop_key_files_are_0600(db, tmp_path):
+    result = _manage("check", umask=0, SUPPORTBOT_DATA_DIR=str(tmp_path), SECRET_KEY="", DEMOSHOP_API_KEY="")
     assert result.returncode == 0, result.stderr
-    assert _mode(tmp_path / "secret_key") == 0o600
+    assert _mode(tmp_path / "secret_key") == 0o600 and _mode(tmp_path / "demoshop_api_key") == 0o600
     assert len((tmp_path / "secret_key").read_text()) >= 50
+    assert len((tmp_path / "demoshop_api_key").read_text()) >= 24
