@@ -53,10 +53,14 @@ def _normalized(entity_type: str, value: str) -> str:
     return compact
 
 
+def _digest(key: bytes, conversation_id: int, entity_type: str, value: str) -> str:
+    message = f"{conversation_id}:{entity_type}:{_normalized(entity_type, value)}".encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
 def _digests(conversation_id: int, entity_type: str, value: str) -> list[str]:
     """The value's digest under each listed key, the current key's first."""
-    message = f"{conversation_id}:{entity_type}:{_normalized(entity_type, value)}".encode()
-    return [hmac.new(key, message, hashlib.sha256).hexdigest() for key in _keys()[1]]
+    return [_digest(key, conversation_id, entity_type, value) for key in _keys()[1]]
 
 
 def vault_placeholders_assign(*, conversation_id: int, values: list[tuple[str, str]]) -> list[str]:
@@ -154,8 +158,7 @@ def vault_entries_rotate(*, batch_size: int = 500) -> int:
                     value = fernet.decrypt(bytes(entry.ciphertext)).decode()
                 except InvalidToken:
                     continue  # encrypted under a key no longer listed: nothing can read it anyway
-                message = f"{entry.conversation_id}:{entry.entity_type}:{_normalized(entry.entity_type, value)}".encode()
-                digest = hmac.new(current_key, message, hashlib.sha256).hexdigest()
+                digest = _digest(current_key, entry.conversation_id, entry.entity_type, value)
                 if digest == entry.digest:
                     continue
                 entry.ciphertext = fernet.encrypt(value.encode())

@@ -95,7 +95,8 @@ def wait_for_health(url: str, supervisor, timeout: float = 90.0) -> dict | None:
 
 def banner(base: str, health: dict, settings, *, demo_password: str | None = None) -> None:  # noqa: ANN001
     if demo_password:
-        logins = f"  Demo logins: agent, admin · password {demo_password}  (shown once; kept in {settings.DEMO_PASSWORD_FILE})"
+        logins = (f"  Demo logins: agent, admin · password {demo_password}  "
+                  f"(shown once; kept in {settings.DEMO_PASSWORD_FILE})")
     else:
         logins = f"  Demo logins: agent, admin · password in {settings.DEMO_PASSWORD_FILE}"
     lines = [

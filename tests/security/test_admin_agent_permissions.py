@@ -60,7 +60,8 @@ def test_an_agent_still_works_the_inbox(client, alice, widget_session):
 
 def test_the_agents_group_loses_the_view_permissions_earlier_versions_granted():
     group, _ = Group.objects.get_or_create(name=SUPPORT_AGENTS_GROUP)
-    group.permissions.add(*Permission.objects.filter(content_type__app_label="conversations", codename__startswith="view_"))
+    granted_before = Permission.objects.filter(content_type__app_label="conversations", codename__startswith="view_")
+    group.permissions.add(*granted_before)
     assert group.permissions.exists()
     assert not support_agents_group_ensure().permissions.exists()
 

@@ -125,4 +125,5 @@ def test_the_demo_shop_and_host_page_are_mounted_only_in_demo_mode(variables, de
                             env=child_env(**variables), capture_output=True, text=True, timeout=90)
     assert result.returncode == 0, result.stderr
     mounted = json.loads(result.stdout.strip().splitlines()[-1])
-    assert mounted == {"/": demo_mounted, "/demoshop/api/verifications": demo_mounted, "/inbox/": True, "/healthz": True}
+    assert mounted == {"/": demo_mounted, "/demoshop/api/verifications": demo_mounted,
+                       "/inbox/": True, "/healthz": True}

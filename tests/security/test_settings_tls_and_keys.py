@@ -21,7 +21,8 @@ from guardrails.pii import vault
 from supportbot.settings.security import private_file_ensure, vault_keys_parse
 from tests.conftest import PROJECT_ROOT, child_env
 
-PRODUCTION = {"DEMO_MODE": "false", "ALLOWED_HOSTS": "support.example.com", "PII_VAULT_KEY": Fernet.generate_key().decode()}
+PRODUCTION = {"DEMO_MODE": "false", "ALLOWED_HOSTS": "support.example.com",
+              "PII_VAULT_KEY": Fernet.generate_key().decode()}
 PRINT_SETTINGS = (
     "import json; from django.conf import settings as s; print(json.dumps({name: getattr(s, name) for name in "
     "['SESSION_COOKIE_SECURE', 'CSRF_COOKIE_SECURE', 'SECURE_SSL_REDIRECT', 'SECURE_HSTS_SECONDS', "
@@ -47,7 +48,8 @@ def test_behind_a_tls_proxy_cookies_are_secure_http_redirects_and_hsts_is_sent(d
     assert behind["SECURE_SSL_REDIRECT"] is True and behind["SECURE_HSTS_SECONDS"] >= 31_536_000
     assert behind["SECURE_PROXY_SSL_HEADER"] == ["HTTP_X_FORWARDED_PROTO", "https"]
     plain = _settings(**PRODUCTION)
-    assert (plain["SESSION_COOKIE_SECURE"], plain["SECURE_SSL_REDIRECT"], plain["SECURE_HSTS_SECONDS"]) == (False, False, 0)
+    assert (plain["SESSION_COOKIE_SECURE"], plain["SECURE_SSL_REDIRECT"], plain["SECURE_HSTS_SECONDS"]) == (
+        False, False, 0)
     assert plain["SILENCED_SYSTEM_CHECKS"] == []  # outside the loopback demo nothing is silenced
 
 
@@ -119,8 +121,9 @@ def test_a_new_vault_key_encrypts_while_the_old_one_still_decrypts_and_rotation_
     assert vault.vault_values(conversation_id=conversation_id) == {"<EMAIL_ADDRESS_1>": "ann@example.com"}
     # The same value keeps its placeholder (its digest is found under the old key); a new one is
     # encrypted under the new key only.
-    assert vault.vault_placeholders_assign(conversation_id=conversation_id, values=[
-        ("EMAIL_ADDRESS", "Ann@Example.com"), ("EMAIL_ADDRESS", "bob@example.com")]) == ["<EMAIL_ADDRESS_1>", "<EMAIL_ADDRESS_2>"]
+    assigned = vault.vault_placeholders_assign(conversation_id=conversation_id, values=[
+        ("EMAIL_ADDRESS", "Ann@Example.com"), ("EMAIL_ADDRESS", "bob@example.com")])
+    assert assigned == ["<EMAIL_ADDRESS_1>", "<EMAIL_ADDRESS_2>"]
     first, second = PiiVaultEntry.objects.order_by("placeholder")
     assert _decrypts_with(old, first) and not _decrypts_with(new, first)
     assert _decrypts_with(new, second) and not _decrypts_with(old, second)
@@ -159,9 +162,12 @@ def test_a_key_file_an_older_version_left_readable_is_narrowed(tmp_path):
 
 def test_processes_creating_the_key_file_at_once_agree_on_one_value(tmp_path):
     counter = iter(range(100))
+
+    def start(_: int):
+        return private_file_ensure(path=tmp_path / "key", generate=lambda: f"v{next(counter)}")
+
     with ThreadPoolExecutor(8) as pool:
-        results = list(pool.map(lambda _: private_file_ensure(path=tmp_path / "key", generate=lambda: f"v{next(counter)}"),
-                                range(16)))
+        results = list(pool.map(start, range(16)))
     assert len({result.value for result in results}) == 1
     assert sum(result.created for result in results) == 1
 
