@@ -178,3 +178,23 @@ def test_the_generated_secret_key_and_demo_shop_key_files_are_0600(db, tmp_path)
     assert _mode(tmp_path / "secret_key") == 0o600 and _mode(tmp_path / "demoshop_api_key") == 0o600
     assert len((tmp_path / "secret_key").read_text()) >= 50
     assert len((tmp_path / "demoshop_api_key").read_text()) >= 24
+
+
+def test_a_live_server_behind_a_tls_proxy_redirects_plain_http_and_sends_hsts_and_secure_cookies(db, tmp_path):
+    import httpx
+
+    from tests.conftest import free_port, start_daphne, stop
+
+    port = free_port()
+    process = start_daphne(port, tmp_path / "daphne.log", BEHIND_TLS_PROXY="true", PRELOAD_MODELS="false")
+    try:
+        base = f"http://127.0.0.1:{port}"
+        plain = httpx.get(f"{base}/inbox/login/")
+        assert plain.status_code == 301 and plain.headers["location"] == f"https://127.0.0.1:{port}/inbox/login/"
+        assert httpx.get(f"{base}/healthz").status_code in (200, 503)  # the load balancer's probe is not redirected
+        proxied = httpx.get(f"{base}/inbox/login/", headers={"X-Forwarded-Proto": "https"})
+        assert proxied.status_code == 200
+        assert proxied.headers["strict-transport-security"] == "max-age=31536000; includeSubDomains; preload"
+        assert "secure" in proxied.headers["set-cookie"].lower().split("; ")
+    finally:
+        stop(process)
