@@ -62,6 +62,9 @@ DEMO_SITE_KEY = env.str("DEMO_SITE_KEY", "demo-site")
 demo_exposure_check(demo_mode=DEMO_MODE, demo_public=DEMO_PUBLIC, bind_host=BIND_HOST, allowed_hosts=ALLOWED_HOSTS)
 # The demo logins' password: random, generated once into this file (0600) and printed when created.
 DEMO_PASSWORD_FILE = DATA_DIR / "demo_password"
+if env.raw("DEMO_AGENT_PASSWORD"):  # read by earlier versions: say so rather than ignore it
+    raise ImproperlyConfigured(
+        f"DEMO_AGENT_PASSWORD: no longer read; the demo password is generated into {DEMO_PASSWORD_FILE}")
 
 # TLS is terminated by the proxy in front of Daphne; behind one, everything follows from it:
 # the scheme the proxy reports, Secure cookies, a redirect of plain HTTP and HSTS.

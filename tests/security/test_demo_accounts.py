@@ -127,3 +127,11 @@ def test_the_demo_shop_and_host_page_are_mounted_only_in_demo_mode(variables, de
     mounted = json.loads(result.stdout.strip().splitlines()[-1])
     assert mounted == {"/": demo_mounted, "/demoshop/api/verifications": demo_mounted,
                        "/inbox/": True, "/healthz": True}
+
+
+def test_the_old_password_variable_is_refused_rather_than_silently_ignored():
+    result = subprocess.run([sys.executable, "manage.py", "check"], cwd=PROJECT_ROOT,
+                            env=child_env(DEMO_AGENT_PASSWORD="supportbot-demo"), capture_output=True, text=True,
+                            timeout=90)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: DEMO_AGENT_PASSWORD: no longer read" in result.stderr
