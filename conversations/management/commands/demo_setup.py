@@ -18,3 +18,7 @@ class Command(BaseCommand):
             f"demo site key: {demo.site_key}; agent login: {demo.agent_username}; admin login: {demo.admin_username}; "
             f"{articles} new demo article(s) queued for indexing; {orders} demo shop order(s) created"
         )
+        if demo.password.created:
+            self.stdout.write(f"demo password (shown once; kept in {demo.password.path}): {demo.password.value}")
+        else:
+            self.stdout.write(f"demo password: in {demo.password.path}")
