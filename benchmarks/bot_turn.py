@@ -61,7 +61,8 @@ def make_sessions(count: int, origin: str) -> list[tuple[str, str]]:
     customers = Customer.objects.bulk_create([Customer(site=site) for _ in range(count)])
     conversations = Conversation.objects.bulk_create([Conversation(site=site, customer=c) for c in customers])
     return [(str(c.public_id), conversation_token_issue(conversation_id=c.public_id, site_key=site.key,
-                                                           customer_key=c.customer.anonymous_id)) for c in conversations]
+                                                        customer_key=c.customer.anonymous_id))
+            for c in conversations]
 
 
 async def converse(url: str, origin: str, turns: int, model_first: float, model_total: float, results: dict) -> None:

@@ -76,8 +76,8 @@ def open_session(site, *, customer_id: str | None = None):
     user = None
     if customer_id:
         expires = identity_expiry_default()
-        user = SignedUser(id=customer_id, expires=expires,
-                          signature=identity_signature(secret=site.identity_secret, user_id=customer_id, expires=expires))
+        signature = identity_signature(secret=site.identity_secret, user_id=customer_id, expires=expires)
+        user = SignedUser(id=customer_id, expires=expires, signature=signature)
     return widget_session_open(site_key=site.key, origin=ORIGIN, user=user)
 
 

@@ -98,8 +98,8 @@ class ChatConsumer(LoopOnlyConsumer):
         public_id: UUID = self.scope["url_route"]["kwargs"]["conversation_id"]
         result = await db(chat_access_resolve)(public_id=public_id, token=token, origin=_origin(self.scope))
         if isinstance(result, ChatDenied):
-            code = protocol.CLOSE_FORBIDDEN_ORIGIN if result.reason == "forbidden_origin" else protocol.CLOSE_UNAUTHORIZED
-            return code, None
+            forbidden = result.reason == "forbidden_origin"
+            return (protocol.CLOSE_FORBIDDEN_ORIGIN if forbidden else protocol.CLOSE_UNAUTHORIZED), None
         self.client_ip = scope_client_ip(self.scope)
         refused = await db(socket_lease_acquire)(conversation_id=result.conversation_id, client_ip=self.client_ip,
                                                  channel_name=self.channel_name)

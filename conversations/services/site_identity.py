@@ -32,7 +32,8 @@ def site_identity_secret_rotate(*, site_id: int, actor: Any) -> str:
     with transaction.atomic():
         site = WidgetSite.objects.select_for_update().get(pk=site_id)
         site.previous_identity_secret = site.identity_secret
-        site.previous_identity_secret_valid_until = timezone.now() + timedelta(hours=settings.IDENTITY_SECRET_GRACE_HOURS)
+        grace = timedelta(hours=settings.IDENTITY_SECRET_GRACE_HOURS)
+        site.previous_identity_secret_valid_until = timezone.now() + grace
         site.identity_secret = new_secret
         site.save(update_fields=["identity_secret", "previous_identity_secret", "previous_identity_secret_valid_until"])
     logger.info("identity secret of site %s rotated by user %s", site.key, actor.pk)
