@@ -97,3 +97,17 @@ def test_a_second_rotation_retires_the_first_secret_at_once(charlie, site):
     second = site_identity_secret_rotate(site_id=site.pk, actor=charlie)
     third = site_identity_secret_rotate(site_id=site.pk, actor=charlie)
     assert signs(site, third) and signs(site, second) and not signs(site, first)
+
+
+def test_a_site_added_in_the_admin_gets_a_secret_nobody_typed(client, admin_user):
+    client.force_login(admin_user)
+    assert client.get(f"{CHANGELIST}add/").status_code == 200
+    response = client.post(f"{CHANGELIST}add/", {
+        "name": "New Co", "key": "new-co", "allowed_origins": "https://new.example", "greeting": "Hi",
+        "accent_color": "#4f46e5", "launcher_position": "right", "bot_enabled": "on", "handoff_when_bot_off": "on",
+        "identity_secret": "typed-by-someone",
+    })
+    assert response.status_code == 302
+    site = WidgetSite.objects.get(key="new-co")
+    assert len(site.identity_secret) == 64 and site.identity_secret != "typed-by-someone"
+    assert not site.accept_unexpiring_signatures
