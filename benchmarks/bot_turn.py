@@ -60,7 +60,9 @@ def make_sessions(count: int, origin: str) -> list[tuple[str, str]]:
     WidgetSite.objects.filter(pk=site.pk).update(bot_enabled=True, allowed_origins=[origin])
     customers = Customer.objects.bulk_create([Customer(site=site) for _ in range(count)])
     conversations = Conversation.objects.bulk_create([Conversation(site=site, customer=c) for c in customers])
-    return [(str(c.public_id), conversation_token_issue(conversation_id=c.public_id, site_key=site.key)) for c in conversations]
+    return [(str(c.public_id), conversation_token_issue(conversation_id=c.public_id, site_key=site.key,
+                                                        customer_key=c.customer.anonymous_id))
+            for c in conversations]
 
 
 async def converse(url: str, origin: str, turns: int, model_first: float, model_total: float, results: dict) -> None:
@@ -124,7 +126,7 @@ def main() -> int:
 
     env = dict(os.environ, DJANGO_SETTINGS_MODULE="supportbot.settings.base", LOG_LEVEL="WARNING",
                LLM_BASE_URL=model.base_url, LLM_MODEL="fake-model", CHAT_RATE_BURST="1000000",
-               CHAT_RATE_PER_SECOND="1000000", LIMIT_MESSAGES_PER_IP_PER_MINUTE="1000000",
+               CHAT_RATE_PER_SECOND="1000000", LIMIT_MESSAGES_PER_IP_PER_MINUTE="1000000", CHAT_MAX_SOCKETS_PER_IP="1000000",
                LIMIT_MESSAGES_PER_CONVERSATION_PER_MINUTE="1000000", LLM_DAILY_TOKENS_PER_SITE="1000000000")
     server = subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(args.port),
                                "--access-log", os.devnull, "supportbot.asgi:application"], cwd=ROOT, env=env)

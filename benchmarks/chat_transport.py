@@ -61,7 +61,9 @@ def make_sessions(count: int, origin: str) -> list[tuple[str, str]]:
         site.save(update_fields=["allowed_origins"])
     customers = Customer.objects.bulk_create([Customer(site=site) for _ in range(count)])
     conversations = Conversation.objects.bulk_create([Conversation(site=site, customer=c) for c in customers])
-    return [(str(c.public_id), conversation_token_issue(conversation_id=c.public_id, site_key=site.key)) for c in conversations]
+    return [(str(c.public_id), conversation_token_issue(conversation_id=c.public_id, site_key=site.key,
+                                                        customer_key=c.customer.anonymous_id))
+            for c in conversations]
 
 
 def wait_for_healthz(origin: str, *, seconds: float) -> None:
@@ -221,6 +223,7 @@ def main() -> int:
     # with an error frame and would inflate the figures).
     env = dict(os.environ, BENCHMARK_ECHO_ENDPOINT="true", CHAT_RATE_BURST="1000000", CHAT_RATE_PER_SECOND="1000000",
                LIMIT_MESSAGES_PER_IP_PER_MINUTE="1000000", LIMIT_MESSAGES_PER_CONVERSATION_PER_MINUTE="1000000",
+               CHAT_MAX_SOCKETS_PER_IP="1000000",
                DJANGO_SETTINGS_MODULE="supportbot.settings.base", LOG_LEVEL="WARNING")
     server = subprocess.Popen(
         [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(args.port), "--access-log", os.devnull,

@@ -1,4 +1,12 @@
+import hashlib
+
+from django.conf import settings
 from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.template.response import TemplateResponse
+from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
 
 from conversations.models import (
     ActionAttempt,
@@ -10,13 +18,18 @@ from conversations.models import (
     ModelCall,
     WidgetSite,
 )
+from conversations.services.site_identity import ROTATE_PERMISSION, site_identity_secret_rotate
 
 
 @admin.register(WidgetSite)
 class WidgetSiteAdmin(admin.ModelAdmin):
+    """The identity secret is never shown or edited here: the page shows a fingerprint, and a new
+    secret comes only from the rotate action (rotate_identity_secret permission), shown once."""
+
     list_display = ("name", "key", "origins", "bot_enabled", "created_at")
     search_fields = ("name", "key")
-    readonly_fields = ("created_at",)
+    readonly_fields = ("created_at", "identity_secret_masked", "previous_identity_secret_status")
+    actions = ["rotate_identity_secret"]
     fieldsets = (
         (None, {"fields": ("name", "key", "allowed_origins", "greeting")}),
         ("Bot and routing", {"fields": ("bot_enabled", "handoff_when_bot_off")}),
@@ -24,9 +37,10 @@ class WidgetSiteAdmin(admin.ModelAdmin):
         (
             "Signed identity",
             {
-                "fields": ("identity_secret",),
-                "description": "Your server signs each logged-in user's id with this secret "
-                "(hex HMAC-SHA256); see docs/protocol.md.",
+                "fields": ("identity_secret_masked", "previous_identity_secret_status", "accept_unexpiring_signatures"),
+                "description": "Your server signs each logged-in user's id and an expiry with this secret "
+                "(hex HMAC-SHA256); see docs/protocol.md. To get a new secret, select the site in the list "
+                "and run “Rotate the identity secret”: it is shown once.",
             },
         ),
     )
@@ -34,6 +48,43 @@ class WidgetSiteAdmin(admin.ModelAdmin):
     @admin.display(description="Allowed origins")
     def origins(self, site: WidgetSite) -> str:
         return ", ".join(site.allowed_origins)
+
+    @admin.display(description="Identity secret")
+    def identity_secret_masked(self, site: WidgetSite) -> str:
+        if not site.pk:
+            return "generated when the site is saved; rotate it to see it"
+        return f"hidden (fingerprint {_fingerprint(site.identity_secret)})"
+
+    @admin.display(description="Previous secret")
+    def previous_identity_secret_status(self, site: WidgetSite) -> str:
+        until = site.previous_identity_secret_valid_until
+        if not site.previous_identity_secret or until is None or until <= timezone.now():
+            return "none accepted"
+        return (f"fingerprint {_fingerprint(site.previous_identity_secret)}, still accepted until "
+                f"{until:%Y-%m-%d %H:%M} UTC")
+
+    def has_rotate_identity_secret_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(ROTATE_PERMISSION)
+
+    @admin.action(description="Rotate the identity secret (shows the new one once)",
+                  permissions=["rotate_identity_secret"])
+    def rotate_identity_secret(self, request: HttpRequest, queryset: QuerySet[WidgetSite]) -> TemplateResponse:
+        rotated = []
+        for site in queryset.order_by("name"):
+            secret = site_identity_secret_rotate(site_id=site.pk, actor=request.user)
+            self.log_change(request, site, "Rotated the identity secret.")
+            rotated.append({"site": site, "secret": secret, "fingerprint": _fingerprint(secret)})
+        response = TemplateResponse(request, "admin/conversations/widgetsite/identity_secret_rotated.html", {
+            **self.admin_site.each_context(request), "title": "New identity secrets", "rotated": rotated,
+            "grace_hours": settings.IDENTITY_SECRET_GRACE_HOURS, "opts": self.model._meta,
+        })
+        add_never_cache_headers(response)  # the secret must not stay in any cache
+        return response
+
+
+def _fingerprint(secret: str) -> str:
+    """Tells two secrets apart without revealing either."""
+    return hashlib.sha256(secret.encode()).hexdigest()[:8]
 
 
 @admin.register(Customer)

@@ -18,6 +18,7 @@ from conversations.models import Conversation, Message
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN_ORIGIN = 4403
 CLOSE_TOO_LARGE = 1009
+CLOSE_TOO_MANY_CONNECTIONS = 4429  # socket cap per conversation or network reached, or unknown client address
 
 
 class ProtocolError(CodedError):

@@ -15,6 +15,8 @@ class ChatAccess:
     conversation_id: int
     public_id: UUID
     status: str
+    site_key: str
+    customer_key: UUID
 
 
 @dataclass(frozen=True)
@@ -24,21 +26,24 @@ class ChatDenied:
 
 def chat_access_resolve(*, public_id: UUID, token: str | None, origin: str | None) -> ChatAccess | ChatDenied:
     """May this socket attach to this conversation? The token is checked before any query, and a
-    valid token for a deleted conversation is refused exactly like a bad token."""
+    valid token for a deleted conversation, or for a customer the conversation no longer belongs
+    to, is refused exactly like a bad token."""
     claims = conversation_token_verify(token, conversation_id=public_id)
     if claims is None:
         return ChatDenied("unauthorized")
     conversation = (
-        Conversation.objects.select_related("site")
-        .only("id", "public_id", "status", "site__key", "site__allowed_origins")
+        Conversation.objects.select_related("site", "customer")
+        .only("id", "public_id", "status", "site__key", "site__allowed_origins", "customer__anonymous_id")
         .filter(public_id=public_id)
         .first()
     )
-    if conversation is None or conversation.site.key != claims.site_key:
+    if (conversation is None or conversation.site.key != claims.site_key
+            or conversation.customer.anonymous_id != claims.customer_key):
         return ChatDenied("unauthorized")
     if not conversation.site.allows_origin(origin):
         return ChatDenied("forbidden_origin")
-    return ChatAccess(conversation_id=conversation.pk, public_id=conversation.public_id, status=conversation.status)
+    return ChatAccess(conversation_id=conversation.pk, public_id=conversation.public_id, status=conversation.status,
+                      site_key=conversation.site.key, customer_key=conversation.customer.anonymous_id)
 
 
 def messages_after(*, conversation_id: int, after_seq: int, limit: int) -> list[Message]:

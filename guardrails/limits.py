@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.cache import cache
 
+from conversations.client_ip import client_ip_limit_key
+
 
 @dataclass(frozen=True)
 class LimitExceeded:
@@ -35,22 +37,29 @@ def _peek(key: str, *, window_seconds: int) -> int:
     return int(cache.get(f"limit:{key}:{int(time.time() // window_seconds)}") or 0)
 
 
+# Per-IP limits cannot count a client whose address is unknown (see conversations/client_ip.py):
+# such a client is refused rather than let through uncounted.
+UNKNOWN_CLIENT = LimitExceeded("rate_limited", "your network address could not be determined", 60.0)
+
+
 def message_limits_check(*, conversation_id: int, client_ip: str | None) -> LimitExceeded | None:
-    """Count one customer message against the per-conversation and per-IP minute limits."""
+    """Count one customer frame that stores or sends something (a message, a rating, a transcript
+    request) against the per-conversation and per-IP minute limits."""
     count, retry = _window_count(f"conv-msg:{conversation_id}", window_seconds=60)
     if count > settings.LIMIT_MESSAGES_PER_CONVERSATION_PER_MINUTE:
         return LimitExceeded("rate_limited", "too many messages in this conversation; wait a moment", retry)
-    if client_ip:
-        count, retry = _window_count(f"ip-msg:{client_ip}", window_seconds=60)
-        if count > settings.LIMIT_MESSAGES_PER_IP_PER_MINUTE:
-            return LimitExceeded("rate_limited", "too many messages from your network; wait a moment", retry)
+    if not client_ip:
+        return UNKNOWN_CLIENT
+    count, retry = _window_count(f"ip-msg:{client_ip_limit_key(client_ip)}", window_seconds=60)
+    if count > settings.LIMIT_MESSAGES_PER_IP_PER_MINUTE:
+        return LimitExceeded("rate_limited", "too many messages from your network; wait a moment", retry)
     return None
 
 
 def conversation_open_limit_check(*, client_ip: str | None) -> LimitExceeded | None:
     if not client_ip:
-        return None
-    count, retry = _window_count(f"ip-conv:{client_ip}", window_seconds=3600)
+        return UNKNOWN_CLIENT
+    count, retry = _window_count(f"ip-conv:{client_ip_limit_key(client_ip)}", window_seconds=3600)
     if count > settings.LIMIT_CONVERSATIONS_PER_IP_PER_HOUR:
         return LimitExceeded("rate_limited", "too many new conversations from your network; try again later", retry)
     return None

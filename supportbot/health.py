@@ -1,7 +1,12 @@
-"""GET /healthz: is each backing service reachable? 200 only when all are."""
+"""GET /healthz: is each backing service reachable? 200 only when all are (cached for a few seconds)."""
 
 from __future__ import annotations
 
+import threading
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
@@ -39,10 +44,36 @@ def check_worker() -> str:
     return "ok" if replies else "error: no worker answered"
 
 
+@dataclass
+class _Cached:
+    checks: dict[str, str]
+    at: float
+
+
+_cached: _Cached | None = None
+_lock = threading.Lock()
+
+
+def health_checks() -> tuple[dict[str, str], float]:
+    """The checks, run at most once per HEALTHZ_CACHE_SECONDS per process (concurrent probes wait
+    for the one in flight): an unauthenticated endpoint that pings every worker must not let a
+    flood of requests turn into a flood of database queries and broadcasts. Returns the checks and
+    their age in seconds."""
+    global _cached
+    with _lock:
+        now = time.monotonic()
+        if _cached is None or now - _cached.at >= settings.HEALTHZ_CACHE_SECONDS:
+            checks = {"database": check_database(), "redis": check_redis()}
+            checks["worker"] = check_worker() if checks["redis"] == "ok" else "error: redis unavailable"
+            _cached = _Cached(checks=checks, at=time.monotonic())
+        return dict(_cached.checks), time.monotonic() - _cached.at
+
+
 @never_cache
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
-    checks = {"database": check_database(), "redis": check_redis()}
-    checks["worker"] = check_worker() if checks["redis"] == "ok" else "error: redis unavailable"
+    checks, age = health_checks()
     healthy = all(value == "ok" for value in checks.values())
-    return JsonResponse({"status": "ok" if healthy else "degraded", **checks}, status=200 if healthy else 503)
+    response = JsonResponse({"status": "ok" if healthy else "degraded", **checks}, status=200 if healthy else 503)
+    response["Age"] = str(int(age))
+    return response

@@ -8,18 +8,17 @@ import uuid
 
 import pytest
 from asgiref.sync import sync_to_async
-from channels.testing import WebsocketCommunicator
 
 from conversations.services.widget_sessions import SignedUser, widget_session_open
-from conversations.widget.identity import identity_signature
+from conversations.widget.identity import identity_expiry_default, identity_signature
 from demoshop.models import Order
 from demoshop.seed import demoshop_seed
 from knowledge.indexing import article_index
 from knowledge.models import Article
 from knowledge.services import article_save
-from supportbot.asgi import application
 from tests.conftest import ORIGIN
 from tests.fakes.model_server import FakeModelServer
+from tests.socket_support import chat_communicator
 
 ARTICLES = [
     ("returns", "Returns and refunds", "public",
@@ -76,7 +75,9 @@ async def opened(site, *, customer_id: str | None = None):
 def open_session(site, *, customer_id: str | None = None):
     user = None
     if customer_id:
-        user = SignedUser(id=customer_id, signature=identity_signature(secret=site.identity_secret, user_id=customer_id))
+        expires = identity_expiry_default()
+        signature = identity_signature(secret=site.identity_secret, user_id=customer_id, expires=expires)
+        user = SignedUser(id=customer_id, expires=expires, signature=signature)
     return widget_session_open(site_key=site.key, origin=ORIGIN, user=user)
 
 
@@ -85,10 +86,7 @@ class Chat:
 
     def __init__(self, session) -> None:
         self.session = session
-        self.comm = WebsocketCommunicator(
-            application, f"/ws/chat/{session.conversation.public_id}/?token={session.token}",
-            headers=[(b"origin", ORIGIN.encode())],
-        )
+        self.comm = chat_communicator(f"/ws/chat/{session.conversation.public_id}/?token={session.token}")
         self.frames: list[dict] = []
 
     async def __aenter__(self) -> Chat:

@@ -1,11 +1,15 @@
-"""The widget's socket: /ws/chat/<conversation_id>/?token=...
+"""The widget's socket: /ws/chat/<conversation_id>/ with the token in an `auth` first frame, or
+/ws/chat/<conversation_id>/?token=... (protocol v1).
 
-Authenticates (signed token + the site's allowed origins), validates each frame's shape, size and
-rate, calls one service per frame and forwards group events. No business logic lives here.
+Authenticates (signed token bound to its customer + the site's allowed origins), holds a socket
+slot for its conversation and network, validates each frame's shape, size and rate, calls one
+service per frame and forwards group events. No business logic lives here.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 from typing import Any
@@ -37,7 +41,14 @@ from conversations.services.conversations import (
 )
 from conversations.services.messages import customer_message_post
 from conversations.services.transcripts import transcript_email_request
+from conversations.widget.tokens import conversation_token_issue
 from guardrails.limits import message_limits_check
+from guardrails.socket_leases import (
+    SOCKET_LEASE_RENEW_SECONDS,
+    socket_lease_acquire,
+    socket_lease_release,
+    socket_lease_renew,
+)
 from guardrails.pii.vault import frame_placeholders, frame_rehydrate, vault_values
 
 logger = logging.getLogger(__name__)
@@ -56,20 +67,46 @@ def _status(*, conversation_id: int) -> protocol.StatusFrame:
 
 class ChatConsumer(LoopOnlyConsumer):
     access: ChatAccess | None = None
+    closed: bool = False
+    auth_deadline: asyncio.Task | None = None
+    lease_renewal: asyncio.Task | None = None
 
     async def connect(self) -> None:
-        public_id: UUID = self.scope["url_route"]["kwargs"]["conversation_id"]
-        token = parse_qs(self.scope.get("query_string", b"").decode()).get("token", [None])[0]
-        result = await db(chat_access_resolve)(public_id=public_id, token=token, origin=_origin(self.scope))
-        # Accept first so the refusal carries a documented close code; the browser's handshake
-        # error would not tell the widget whether to start a new conversation.
-        await self.accept()
-        if isinstance(result, ChatDenied):
-            code = protocol.CLOSE_FORBIDDEN_ORIGIN if result.reason == "forbidden_origin" else protocol.CLOSE_UNAUTHORIZED
-            await self.close(code=code)
+        # A refusal is sent after accepting, so it carries a documented close code; the browser's
+        # handshake error would not tell the widget whether to start a new conversation.
+        token = parse_qs(self.scope.get("query_string", b"").decode("latin-1")).get("token", [None])[0]
+        if token is None:
+            # Without ?token=, the first frame must be {"type": "auth", "token": ...}.
+            await self.accept()
+            self.auth_deadline = asyncio.create_task(self._close_unless_authenticated())
             return
-        self.access = result
+        # Joined the group before the handshake completes: nothing broadcast after the client
+        # sees the socket open can miss it.
+        refusal = await self._authenticate(token)
+        await self.accept()
+        if refusal is not None:
+            await self._refuse(*refusal)
+
+    async def _close_unless_authenticated(self) -> None:
+        await asyncio.sleep(settings.CHAT_AUTH_TIMEOUT_SECONDS)
+        if self.access is None:
+            await self._close(protocol.CLOSE_UNAUTHORIZED)
+
+    async def _authenticate(self, token: str) -> tuple[int, str | None] | None:
+        """Check the token and origin and take a socket slot; None when the socket may proceed,
+        else the close code (and error message) to refuse it with."""
+        public_id: UUID = self.scope["url_route"]["kwargs"]["conversation_id"]
+        result = await db(chat_access_resolve)(public_id=public_id, token=token, origin=_origin(self.scope))
+        if isinstance(result, ChatDenied):
+            forbidden = result.reason == "forbidden_origin"
+            return (protocol.CLOSE_FORBIDDEN_ORIGIN if forbidden else protocol.CLOSE_UNAUTHORIZED), None
         self.client_ip = scope_client_ip(self.scope)
+        refused = await db(socket_lease_acquire)(conversation_id=result.conversation_id, client_ip=self.client_ip,
+                                                 channel_name=self.channel_name)
+        if refused is not None:
+            if self.client_ip is None:
+                logger.warning("chat socket refused: client address unknown (check TRUSTED_PROXY_COUNT)")
+            return protocol.CLOSE_TOO_MANY_CONNECTIONS, refused
         # placeholder -> this conversation's own original value, loaded when first needed
         self.pii_values: dict[str, str] = {}
         self.acked_client_ids: dict[str, None] = {}  # insertion-ordered, bounded
@@ -78,20 +115,50 @@ class ChatConsumer(LoopOnlyConsumer):
         self.typing_bucket = TokenBucket(capacity=settings.CHAT_TYPING_BURST,
                                          refill_per_second=settings.CHAT_TYPING_PER_SECOND)
         await self.channel_layer.group_add(self.group, self.channel_name)
+        self.access = result
+        self.lease_renewal = asyncio.create_task(self._renew_leases())
+        return None
+
+    async def _refuse(self, code: int, message: str | None) -> None:
+        if message:
+            await self._error("too_many_connections", message)
+        await self._close(code)
+
+    async def _renew_leases(self) -> None:
+        assert self.access is not None and self.client_ip is not None
+        while True:
+            await asyncio.sleep(SOCKET_LEASE_RENEW_SECONDS)
+            with contextlib.suppress(Exception):  # a missed renewal is retried; the lease outlives several
+                await db(socket_lease_renew)(conversation_id=self.access.conversation_id, client_ip=self.client_ip,
+                                             channel_name=self.channel_name)
+
+    async def _close(self, code: int) -> None:
+        self.closed = True
+        await self.close(code=code)
 
     async def disconnect(self, code: int) -> None:
+        for task in (self.auth_deadline, self.lease_renewal):
+            if task is not None:
+                task.cancel()
         if self.access is not None:
             await self.channel_layer.group_discard(self.group, self.channel_name)
+            assert self.client_ip is not None
+            await db(socket_lease_release)(conversation_id=self.access.conversation_id, client_ip=self.client_ip,
+                                           channel_name=self.channel_name)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.closed:
+            return
+        if text_data is not None and len(text_data) * 4 > settings.CHAT_MAX_FRAME_BYTES and \
+                len(text_data.encode()) > settings.CHAT_MAX_FRAME_BYTES:
+            await self._error("too_large", f"frame is larger than {settings.CHAT_MAX_FRAME_BYTES} bytes")
+            await self._close(protocol.CLOSE_TOO_LARGE)
+            return
         if self.access is None:
+            await self._receive_auth(text_data)
             return
         if text_data is None:
             await self._error("bad_frame", "send JSON in text frames")
-            return
-        if len(text_data) * 4 > settings.CHAT_MAX_FRAME_BYTES and len(text_data.encode()) > settings.CHAT_MAX_FRAME_BYTES:
-            await self._error("too_large", f"frame is larger than {settings.CHAT_MAX_FRAME_BYTES} bytes")
-            await self.close(code=protocol.CLOSE_TOO_LARGE)
             return
         frame: protocol.ClientFrame | protocol.ProtocolError
         try:
@@ -120,14 +187,35 @@ class ChatConsumer(LoopOnlyConsumer):
             logger.exception("database error while handling a chat frame")
             await self._error("unavailable", "temporarily unavailable; retry shortly", retry_after=2.0)
 
+    async def _receive_auth(self, text_data: str | None) -> None:
+        """Before authentication the only frame is {"type": "auth", "token": "..."}; anything else
+        (or a second connection attempt's stray frame) closes the socket as unauthorized."""
+        if self.auth_deadline is None or self.auth_deadline.done():
+            return  # authenticating through ?token= (or already refused): frames wait for nothing
+        try:
+            frame = json.loads(text_data) if text_data is not None else None
+        except json.JSONDecodeError:
+            frame = None
+        token = frame.get("token") if isinstance(frame, dict) and frame.get("type") == "auth" else None
+        self.auth_deadline.cancel()
+        if not isinstance(token, str) or not token:
+            await self._close(protocol.CLOSE_UNAUTHORIZED)
+            return
+        refusal = await self._authenticate(token)
+        if refusal is not None:
+            await self._refuse(*refusal)
+
     async def _dispatch(self, frame: protocol.ClientFrame) -> None:
         assert self.access is not None
         conversation_id = self.access.conversation_id
-        if isinstance(frame, protocol.SendMessage):
+        # Frames that store or send something count against the shared per-conversation and
+        # per-network limits; resume, typing, request_human and action are idempotent or free.
+        if isinstance(frame, (protocol.SendMessage, protocol.Csat, protocol.TranscriptRequest)):
             exceeded = await db(message_limits_check)(conversation_id=conversation_id, client_ip=self.client_ip)
             if exceeded is not None:
                 await self._error(exceeded.code, exceeded.message, retry_after=round(exceeded.retry_after, 1))
                 return
+        if isinstance(frame, protocol.SendMessage):
             posted, pending = await call_service(
                 customer_message_post, conversation_id=conversation_id, text=frame.text, client_id=frame.client_id
             )
@@ -178,7 +266,11 @@ class ChatConsumer(LoopOnlyConsumer):
                 last_seq = frames[-1]["seq"]
             if len(frames) < settings.CHAT_REPLAY_BATCH:
                 break
-        await self._send({"type": "resumed", "last_seq": last_seq})
+        # A fresh token with every `resumed`: a long-open widget never holds an expiring one, and
+        # the token it started with still works until it expires.
+        token = conversation_token_issue(conversation_id=self.access.public_id, site_key=self.access.site_key,
+                                         customer_key=self.access.customer_key)
+        await self._send({"type": "resumed", "last_seq": last_seq, "token": token})
         await self._send(await db(_status)(conversation_id=self.access.conversation_id))
 
     def _remember_acked(self, client_id: str) -> None:

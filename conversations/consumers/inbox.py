@@ -4,6 +4,10 @@ Speaks htmx's ws extension: every frame sent is HTML whose top-level elements ar
 out-of-band by id. On connect (and on every reconnect) it sends a fresh snapshot of the list and
 the open conversation, so a workspace that missed broadcasts while offline catches up by itself.
 While open it is also the agent's presence heartbeat and marks the conversation as being viewed.
+
+Access is re-checked on every event, not only on connect: an agent removed from the team (or
+deactivated) is disconnected, and one who may no longer see the open conversation (it moved to a
+queue they do not serve, or to a colleague) leaves its groups and gets no more of its events.
 """
 
 from __future__ import annotations
@@ -15,22 +19,39 @@ from typing import Any
 from urllib.parse import parse_qs
 from uuid import UUID
 
+from django.contrib.auth import get_user_model
+
 from conversations import events
 from conversations.async_db import db
 from conversations.consumers.base import LoopOnlyConsumer
 from conversations.handoff.presence import agent_heartbeat
 from conversations.inbox import rendering, viewers
-from conversations.inbox.selectors import ListQuery, inbox_conversation
+from conversations.inbox.selectors import ListQuery, inbox_conversation, visible_conversations
 from conversations.protocol import author_name
 from conversations.services.agents import user_is_agent
 
 # Many conversations changing at once re-render the list once per this many seconds.
 LIST_REFRESH_DELAY = 0.15
+CLOSE_NOT_AN_AGENT = 4401
+# Static text, no user data: replaces the transcript of a conversation the agent lost access to.
+NO_LONGER_VISIBLE_HTML = ('<div id="transcript" class="transcript" role="log" hx-swap-oob="true">'
+                          '<p class="empty">You can no longer see this conversation.</p></div>')
+
+
+def agent_access_now(*, agent_id: int, public_id: UUID | None) -> tuple[Any | None, bool]:
+    """The agent as they are now (None once they are no longer an active agent), and whether
+    they may see the conversation `public_id`."""
+    agent = get_user_model().objects.filter(pk=agent_id).first()
+    if agent is None or not user_is_agent(agent):
+        return None, False
+    visible = public_id is not None and visible_conversations(agent=agent).filter(public_id=public_id).exists()
+    return agent, visible
 
 
 class InboxConsumer(LoopOnlyConsumer):
     agent: Any = None
     conversation_public_id: UUID | None = None
+    revoked: bool = False  # no longer an agent: closed, every further event is ignored
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -125,6 +146,34 @@ class InboxConsumer(LoopOnlyConsumer):
             html += parts
         await self.send(text_data=html)
 
+    # Access, re-checked per event --------------------------------------------------------
+
+    async def _may_see(self, public_id: UUID | None = None) -> bool:
+        """Is the agent still an agent, and may they see `public_id` (default: the open
+        conversation)? Losing the open conversation leaves its groups; losing the agent role
+        closes the socket."""
+        wanted = public_id or self.conversation_public_id
+        agent, visible = await db(agent_access_now)(agent_id=self.agent.pk, public_id=wanted)
+        if agent is None:
+            if not self.revoked:
+                self.revoked = True
+                await self.close(code=CLOSE_NOT_AN_AGENT)
+            return False
+        self.agent = agent
+        if not visible and wanted is not None and wanted == self.conversation_public_id:
+            await self._leave_conversation()
+        return visible
+
+    async def _leave_conversation(self) -> None:
+        public_id, self.conversation_public_id = self.conversation_public_id, None
+        assert public_id is not None
+        await self.channel_layer.group_discard(events.conversation_group(public_id), self.channel_name)
+        await self.channel_layer.group_discard(events.agent_conversation_group(public_id), self.channel_name)
+        await db(viewers.viewer_left)(public_id=public_id, agent_id=self.agent.pk)
+        await events.publish_viewers_changed(public_id=public_id)
+        self.rendered_seqs = set()
+        await self.send(text_data=NO_LONGER_VISIBLE_HTML)
+
     # Group events -------------------------------------------------------------------------
 
     async def inbox_changed(self, event: events.InboxChangedEvent) -> None:
@@ -133,18 +182,29 @@ class InboxConsumer(LoopOnlyConsumer):
 
     async def _refresh_list_soon(self) -> None:
         await asyncio.sleep(LIST_REFRESH_DELAY)
+        # The list only shows what the agent may see; this also drops a conversation they lost.
+        await self._may_see()
+        if self.revoked:
+            return
         html = await db(rendering.render_list)(
             agent=self.agent, query=self.list_query, selected=self.conversation_public_id, oob=True
         )
         await self.send(text_data=html)
 
     async def inbox_header_changed(self, event: events.InboxHeaderChangedEvent) -> None:
-        if self.conversation_public_id and str(self.conversation_public_id) == event["conversation_id"]:
+        if self.conversation_public_id and str(self.conversation_public_id) == event["conversation_id"] \
+                and await self._may_see():
             await self.send(text_data=await db(rendering.render_header)(public_id=self.conversation_public_id,
                                                                          agent=self.agent))
 
     async def inbox_notify(self, event: events.InboxNotifyEvent) -> None:
         if event["user_ids"] and self.agent.pk not in event["user_ids"]:
+            return
+        try:
+            about = UUID(event["conversation_id"])
+        except ValueError:
+            return
+        if not await self._may_see(about):
             return
         html = await db(rendering.render_toast)(title=event["title"], body=event["body"],
                                                 conversation_id=event["conversation_id"])
@@ -154,24 +214,26 @@ class InboxConsumer(LoopOnlyConsumer):
         return None  # the supervisor page polls; the list refreshes on inbox.changed
 
     async def inbox_note(self, event: events.InboxNoteEvent) -> None:
+        if not await self._may_see():
+            return
         await self.send(text_data=await db(rendering.render_note_append)(note_id=event["note_id"]))
 
     async def inbox_viewers(self, event: events.InboxViewersEvent) -> None:
-        if not self.conversation_public_id:
+        if not self.conversation_public_id or not await self._may_see():
             return
         names = await db(viewers.other_viewers)(public_id=self.conversation_public_id, agent_id=self.agent.pk)
         await self.send(text_data=await db(rendering.render_viewers)(names=names))
 
     async def chat_message(self, event: events.ChatMessageEvent) -> None:
         frame = event["message"]
-        if frame["seq"] in self.rendered_seqs:
+        if frame["seq"] in self.rendered_seqs or not await self._may_see():
             return
         self.rendered_seqs.add(frame["seq"])
         html = await db(rendering.render_message_append)(frame=frame)
         await self.send(text_data=html + await db(rendering.render_typing)(role="customer", state=False, author=""))
 
     async def chat_typing(self, event: events.ChatTypingEvent) -> None:
-        if event["sender_channel"] == self.channel_name:
+        if event["sender_channel"] == self.channel_name or not await self._may_see():
             return
         html = await db(rendering.render_typing)(role=event["role"], state=event["state"], author=event["author"])
         await self.send(text_data=html)
@@ -183,6 +245,6 @@ class InboxConsumer(LoopOnlyConsumer):
         return None
 
     async def chat_status(self, event: events.ChatStatusEvent) -> None:
-        if self.conversation_public_id:
+        if self.conversation_public_id and await self._may_see():
             await self.send(text_data=await db(rendering.render_header)(public_id=self.conversation_public_id,
                                                                          agent=self.agent))

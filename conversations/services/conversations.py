@@ -79,6 +79,10 @@ def conversation_rate(*, conversation_id: int, score: int, comment: str = "") ->
     """Record the customer's CSAT rating; only a resolved conversation can be rated."""
     if not 1 <= score <= 5:
         raise ConversationStateError("bad_frame", "score must be between 1 and 5")
+    # Checked before the redaction below writes the comment's values to the vault (and again under
+    # the lock): a refused rating must leave nothing behind.
+    if not Conversation.objects.filter(pk=conversation_id, status=Conversation.Status.RESOLVED).exists():
+        raise ConversationStateError("conversation_open", "only a resolved conversation can be rated")
     if comment.strip():  # a free-text comment is stored text like any message; naming the agent is fine
         assignee = Conversation.objects.select_related("assignee").get(pk=conversation_id).assignee
         keep = agent_own_names(assignee) if assignee else frozenset()

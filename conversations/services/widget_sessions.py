@@ -12,7 +12,7 @@ from django.utils import timezone
 from conversations.errors import CodedError
 from conversations.models import Conversation, Customer, WidgetSite
 from conversations.services.conversations import conversation_open
-from conversations.widget.identity import identity_signature_valid
+from conversations.widget.identity import identity_signature_verify
 from conversations.widget.tokens import (
     conversation_token_issue,
     conversation_token_verify,
@@ -30,6 +30,7 @@ class WidgetAccessError(CodedError):
 class SignedUser:
     id: str
     signature: str
+    expires: int | None = None  # unix seconds; None is the legacy signature over the id alone
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,11 @@ def parse_signed_user(raw: Any) -> SignedUser | None:
         raise WidgetAccessError("bad_request", "user.id must be a non-empty string of at most 255 characters", 400)
     if not isinstance(signature, str) or not signature:
         raise WidgetAccessError("bad_request", "user.signature is required with user.id", 400)
-    return SignedUser(id=user_id, signature=signature)
+    expires = raw.get("expires")
+    # bool is a subclass of int: a JSON true is not a time.
+    if expires is not None and (not isinstance(expires, int) or isinstance(expires, bool) or expires < 0):
+        raise WidgetAccessError("bad_request", "user.expires must be a unix time in seconds", 400)
+    return SignedUser(id=user_id, signature=signature, expires=expires)
 
 
 def widget_session_open(
@@ -83,6 +88,8 @@ def widget_session_open(
     existing = _conversation_from_token(site, conversation_id, token)
     if existing is not None:
         owner = existing.customer
+        # The token is bound to the customer it was issued for (checked in _conversation_from_token);
+        # the identity presented now must be that customer too, or anonymous for an anonymous one.
         same_person = (customer is None and owner.external_id is None) or (
             customer is not None and owner.pk == customer.pk
         )
@@ -97,32 +104,36 @@ def widget_session_open(
         if ongoing is not None:
             return _resumed(site, ongoing)
 
-    exceeded = conversation_open_limit_check(client_ip=client_ip)
+    # The HTTP view always passes the request's address and refuses an unknown one before this;
+    # in-process callers (commands, tests) open without a client address.
+    exceeded = conversation_open_limit_check(client_ip=client_ip) if client_ip is not None else None
     if exceeded is not None:
         raise WidgetAccessError(exceeded.code, exceeded.message, 429)
     with transaction.atomic():
         if customer is None:
             customer = Customer.objects.create(site=site)
         conversation = conversation_open(site=site, customer=customer)
-    return WidgetSession(
-        conversation=conversation,
-        token=conversation_token_issue(conversation_id=conversation.public_id, site_key=site.key),
-        resumed=False,
-    )
+    return WidgetSession(conversation=conversation, token=conversation_token_for(conversation=conversation),
+                         resumed=False)
+
+
+def conversation_token_for(*, conversation: Conversation) -> str:
+    """A fresh token for the conversation, bound to its site and customer."""
+    return conversation_token_issue(conversation_id=conversation.public_id, site_key=conversation.site.key,
+                                    customer_key=conversation.customer.anonymous_id)
 
 
 def _resumed(site: WidgetSite, conversation: Conversation) -> WidgetSession:
     Customer.objects.filter(pk=conversation.customer_id).update(last_seen_at=timezone.now())
-    return WidgetSession(
-        conversation=conversation,
-        token=conversation_token_issue(conversation_id=conversation.public_id, site_key=site.key),
-        resumed=True,
-    )
+    return WidgetSession(conversation=conversation, token=conversation_token_for(conversation=conversation),
+                         resumed=True)
 
 
 def _verified_customer(site: WidgetSite, user: SignedUser) -> Customer:
-    if not identity_signature_valid(secret=site.identity_secret, user_id=user.id, signature=user.signature):
-        raise WidgetAccessError("unauthorized", "user.signature does not match user.id", 401)
+    if not identity_signature_verify(site=site, user_id=user.id, signature=user.signature, expires=user.expires):
+        raise WidgetAccessError(
+            "unauthorized", "user.signature does not match user.id and user.expires, or it has expired", 401
+        )
     try:
         customer, _ = Customer.objects.get_or_create(site=site, external_id=user.id)
     except IntegrityError:  # two tabs identifying the same user at once
@@ -140,4 +151,5 @@ def _conversation_from_token(site: WidgetSite, conversation_id: str | None, toke
     claims = conversation_token_verify(token, conversation_id=public_id)
     if claims is None or claims.site_key != site.key:
         return None
-    return Conversation.objects.select_related("customer").filter(public_id=public_id, site=site).first()
+    return (Conversation.objects.select_related("customer", "site")
+            .filter(public_id=public_id, site=site, customer__anonymous_id=claims.customer_key).first())

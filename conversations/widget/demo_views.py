@@ -1,7 +1,7 @@
 """The demo host page: a fake company site that embeds the widget exactly as a customer would.
 
 A visitor may "sign in" as one of the demo shop's customers: like a real host site, this page
-signs the user id server-side with the site's identity secret and hands only the signature to
+signs the user id and an expiry server-side with the site's identity secret and hands only the signature to
 the widget. Anonymous is the default.
 """
 
@@ -11,7 +11,7 @@ from django.shortcuts import render
 from django.templatetags.static import static
 
 from conversations.models import WidgetSite
-from conversations.widget.identity import identity_signature
+from conversations.widget.identity import identity_expiry_default, identity_signature
 from demoshop.models import ShopCustomer
 
 
@@ -21,14 +21,16 @@ def demo_host_page(request: HttpRequest) -> HttpResponse:
     widget_src = request.build_absolute_uri(static("conversations/widget.js"))
     customers = list(ShopCustomer.objects.order_by("external_id").values("external_id", "name"))
     signed_in = next((c for c in customers if c["external_id"] == request.GET.get("as")), None)
-    signature = ""
+    signature, expires = "", 0
     if signed_in:
         site = WidgetSite.objects.filter(key=settings.DEMO_SITE_KEY).first()
         if site is None:
             signed_in = None
         else:
-            signature = identity_signature(secret=site.identity_secret, user_id=signed_in["external_id"])
+            expires = identity_expiry_default()
+            signature = identity_signature(secret=site.identity_secret, user_id=signed_in["external_id"],
+                                           expires=expires)
     return render(request, "demo/host.html", {
         "widget_src": widget_src, "site_key": settings.DEMO_SITE_KEY, "customers": customers,
-        "signed_in": signed_in, "signature": signature,
+        "signed_in": signed_in, "signature": signature, "expires": expires,
     })

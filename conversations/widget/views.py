@@ -7,6 +7,7 @@ per site and live in the database, and only these two endpoints are cross-origin
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from django.conf import settings
@@ -24,6 +25,9 @@ from conversations.services.widget_sessions import (
     widget_session_open,
     widget_site_for_origin,
 )
+from guardrails.limits import UNKNOWN_CLIENT
+
+logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 16_384
 
@@ -65,6 +69,10 @@ def widget_conversations(request: HttpRequest) -> HttpResponse:
         return _cors(_error("bad_request", "body must be JSON", 400), origin, False)
     if not isinstance(body, dict) or not isinstance(body.get("site_key"), str):
         return _cors(_error("bad_request", "site_key is required", 400), origin, False)
+    client_ip = request_client_ip(request)
+    if client_ip is None:  # per-IP limits cannot count this client: fail closed (conversations/client_ip.py)
+        logger.warning("widget request refused: client address unknown (check TRUSTED_PROXY_COUNT)")
+        return _cors(_error(UNKNOWN_CLIENT.code, UNKNOWN_CLIENT.message, 429), origin, False)
     try:
         session = widget_session_open(
             site_key=body["site_key"],
@@ -72,7 +80,7 @@ def widget_conversations(request: HttpRequest) -> HttpResponse:
             conversation_id=body.get("conversation_id") if isinstance(body.get("conversation_id"), str) else None,
             token=body.get("token") if isinstance(body.get("token"), str) else None,
             user=parse_signed_user(body.get("user")),
-            client_ip=request_client_ip(request),
+            client_ip=client_ip,
         )
     except WidgetAccessError as error:
         allowed = error.code not in ("forbidden_origin", "unknown_site")
@@ -80,11 +88,14 @@ def widget_conversations(request: HttpRequest) -> HttpResponse:
 
     conversation = session.conversation
     scheme = "wss" if request.is_secure() else "ws"
-    ws_url = f"{scheme}://{request.get_host()}/ws/chat/{conversation.public_id}/?token={session.token}"
+    socket_url = f"{scheme}://{request.get_host()}/ws/chat/{conversation.public_id}/"
     payload = {
         "conversation_id": str(conversation.public_id),
         "token": session.token,
-        "ws_url": ws_url,
+        # v1 clients open ws_url as is; clients that send an `auth` first frame open socket_url, so
+        # the token stays out of URLs (and out of proxies' access logs).
+        "ws_url": f"{socket_url}?token={session.token}",
+        "socket_url": socket_url,
         "resumed": session.resumed,
         "status": conversation.status,
         "site": widget_site_public_config(site=conversation.site),

@@ -232,7 +232,21 @@ CHAT_RATE_PER_SECOND = env.float("CHAT_RATE_PER_SECOND", 1.0, minimum=0.01)
 CHAT_TYPING_BURST = env.int("CHAT_TYPING_BURST", 10, minimum=1)
 CHAT_TYPING_PER_SECOND = env.float("CHAT_TYPING_PER_SECOND", 2.0, minimum=0.01)
 CHAT_REPLAY_BATCH = 200
-CONVERSATION_TOKEN_MAX_AGE_DAYS = env.int("CONVERSATION_TOKEN_MAX_AGE_DAYS", 30, minimum=1)
+if env.raw("CONVERSATION_TOKEN_MAX_AGE_DAYS") is not None:
+    raise ImproperlyConfigured("CONVERSATION_TOKEN_MAX_AGE_DAYS was replaced by CONVERSATION_TOKEN_MAX_AGE_HOURS")
+# Tokens are short-lived and rotated: every session answer and every `resumed` frame carries a fresh one.
+CONVERSATION_TOKEN_MAX_AGE_HOURS = env.int("CONVERSATION_TOKEN_MAX_AGE_HOURS", 24, minimum=1, maximum=24 * 30)
+# A widget socket must authenticate (token in the URL, or an `auth` first frame) within this.
+CHAT_AUTH_TIMEOUT_SECONDS = env.float("CHAT_AUTH_TIMEOUT_SECONDS", 10.0, minimum=0.5, maximum=120)
+CHAT_MAX_SOCKETS_PER_CONVERSATION = env.int("CHAT_MAX_SOCKETS_PER_CONVERSATION", 8, minimum=1)
+CHAT_MAX_SOCKETS_PER_IP = env.int("CHAT_MAX_SOCKETS_PER_IP", 40, minimum=1)
+# Signed identities (docs/protocol.md): `user.expires` may lie at most this far ahead.
+IDENTITY_SIGNATURE_MAX_LIFETIME_SECONDS = env.int("IDENTITY_SIGNATURE_MAX_LIFETIME_SECONDS", 86_400, minimum=60,
+                                                  maximum=30 * 86_400)
+# After a rotation the previous identity secret keeps verifying for this long.
+IDENTITY_SECRET_GRACE_HOURS = env.int("IDENTITY_SECRET_GRACE_HOURS", 24, minimum=0, maximum=24 * 30)
+# /healthz answers from a per-process cache this long, so probes cannot flood the database and workers.
+HEALTHZ_CACHE_SECONDS = env.float("HEALTHZ_CACHE_SECONDS", 5.0, minimum=0, maximum=60)
 
 LOG_LEVEL = env.choice("LOG_LEVEL", "INFO", ["DEBUG", "INFO", "WARNING", "ERROR"])
 LOGGING = {

@@ -18,8 +18,8 @@ from conversations.services.conversations import conversation_resolve
 from conversations.services.messages import agent_message_post
 from conversations.services.widget_sessions import widget_session_open
 from conversations.widget.tokens import conversation_token_issue
-from supportbot.asgi import application
 from tests.conftest import ORIGIN
+from tests.socket_support import chat_communicator
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -27,8 +27,7 @@ pytestmark = [pytest.mark.django_db(transaction=True)]
 def communicator(session, *, origin: str | None = ORIGIN, token: str | None = None, public_id=None) -> WebsocketCommunicator:
     token = session.token if token is None else token
     public_id = session.conversation.public_id if public_id is None else public_id
-    headers = [(b"origin", origin.encode())] if origin else []
-    return WebsocketCommunicator(application, f"/ws/chat/{public_id}/?token={token}", headers=headers)
+    return chat_communicator(f"/ws/chat/{public_id}/?token={token}", origin=origin)
 
 
 async def connected(session, **kwargs) -> WebsocketCommunicator:
@@ -107,7 +106,7 @@ async def test_it_replays_every_message_after_the_given_seq_in_order_then_resume
     assert [f["seq"] for f in replayed] == [3, 4, 5, 6]
     assert [f["text"] for f in replayed] == ["reply 2", "reply 3", "reply 4", "reply 5"]
     assert all(f["author"] == "Alice" and f["role"] == "agent" for f in replayed)
-    assert frames[-1] == {"type": "resumed", "last_seq": 6}
+    assert frames[-1]["type"] == "resumed" and frames[-1]["last_seq"] == 6
     status = await comm.receive_json_from(timeout=5)
     assert status == {"type": "status", "conversation_status": "human", "agent": "Alice"}
     await comm.disconnect()
@@ -259,10 +258,11 @@ async def test_it_closes_with_4401_for_an_expired_token(widget_session, monkeypa
     class LongAgo:
         @staticmethod
         def time():
-            return time.time() - 31 * 24 * 3600
+            return time.time() - 25 * 3600
 
     monkeypatch.setattr(signing, "time", LongAgo)
-    old_token = conversation_token_issue(conversation_id=widget_session.conversation.public_id, site_key="test-site")
+    old_token = conversation_token_issue(conversation_id=widget_session.conversation.public_id, site_key="test-site",
+                                         customer_key=widget_session.conversation.customer.anonymous_id)
     monkeypatch.undo()
     comm = communicator(widget_session, token=old_token)
     await comm.connect(timeout=5)
@@ -280,7 +280,8 @@ async def test_it_does_not_reveal_whether_a_conversation_exists(widget_session):
     """A validly signed token for a conversation that does not exist gets the same close as a
     forged token for one that does."""
     ghost = uuid.uuid4()
-    ghost_token = conversation_token_issue(conversation_id=ghost, site_key="test-site")
+    ghost_token = conversation_token_issue(conversation_id=ghost, site_key="test-site",
+                                           customer_key=widget_session.conversation.customer.anonymous_id)
     comm = communicator(widget_session, token=ghost_token, public_id=ghost)
     await comm.connect(timeout=5)
     await expect_close(comm, CLOSE_UNAUTHORIZED)

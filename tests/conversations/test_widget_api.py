@@ -7,7 +7,7 @@ import json
 import pytest
 
 from conversations.models import Conversation, Customer
-from conversations.widget.identity import identity_signature
+from conversations.widget.identity import identity_expiry_default, identity_signature
 from conversations.widget.tokens import conversation_token_verify
 from tests.conftest import ORIGIN
 
@@ -27,6 +27,7 @@ def test_it_opens_a_conversation_with_a_signed_token(client, site):
     claims = conversation_token_verify(body["token"])
     assert str(claims.conversation_id) == body["conversation_id"] and claims.site_key == site.key
     assert body["ws_url"] == f"ws://testserver/ws/chat/{body['conversation_id']}/?token={body['token']}"
+    assert body["socket_url"] == f"ws://testserver/ws/chat/{body['conversation_id']}/"
     assert body["site"] == {
         "name": "Test Co", "accent_color": "#4f46e5", "launcher_position": "right", "greeting": site.greeting
     }
@@ -69,38 +70,41 @@ def test_it_rejects_malformed_bodies_with_400(client, site, raw):
     assert response.status_code == 400 and response.json()["error"]["code"] == "bad_request"
 
 
+def signed(site, user_id: str, secret: str | None = None) -> dict:
+    expires = identity_expiry_default()
+    return {"id": user_id, "expires": expires,
+            "signature": identity_signature(secret=secret or site.identity_secret, user_id=user_id, expires=expires)}
+
+
 def test_it_identifies_a_customer_by_a_valid_signature(client, site):
-    signature = identity_signature(secret=site.identity_secret, user_id="user-42")
-    response = post(client, {"site_key": site.key, "user": {"id": "user-42", "signature": signature}})
+    response = post(client, {"site_key": site.key, "user": signed(site, "user-42")})
     assert response.status_code == 201
     conversation = Conversation.objects.get(public_id=response.json()["conversation_id"])
     assert conversation.customer.external_id == "user-42" and conversation.customer.is_verified
 
 
 def test_it_refuses_a_forged_signature(client, site):
-    forged = identity_signature(secret="not-the-secret", user_id="user-42")
-    response = post(client, {"site_key": site.key, "user": {"id": "user-42", "signature": forged}})
+    response = post(client, {"site_key": site.key, "user": signed(site, "user-42", secret="not-the-secret")})
     assert response.status_code == 401
     assert not Customer.objects.filter(external_id="user-42").exists()
 
 
 def test_it_does_not_hand_a_signed_in_users_conversation_to_an_anonymous_visitor(client, site):
-    signature = identity_signature(secret=site.identity_secret, user_id="user-42")
-    mine = post(client, {"site_key": site.key, "user": {"id": "user-42", "signature": signature}}).json()
+    mine = post(client, {"site_key": site.key, "user": signed(site, "user-42")}).json()
     # Same browser after the user signed out of the host site: the stored token alone is not enough.
     response = post(client, {"site_key": site.key, "conversation_id": mine["conversation_id"], "token": mine["token"]})
     assert response.json()["conversation_id"] != mine["conversation_id"]
 
 
 def test_a_signed_in_customer_finds_their_open_conversation_on_another_device(client, site):
-    user = {"id": "user-42", "signature": identity_signature(secret=site.identity_secret, user_id="user-42")}
+    user = signed(site, "user-42")
     first = post(client, {"site_key": site.key, "user": user}).json()
     # A second browser: no stored conversation, the same signed identity.
     elsewhere = post(client, {"site_key": site.key, "user": user})
     assert elsewhere.status_code == 200 and elsewhere.json()["resumed"] is True
     assert elsewhere.json()["conversation_id"] == first["conversation_id"]
     # Someone else, or an anonymous visitor, never gets it.
-    other = {"id": "user-7", "signature": identity_signature(secret=site.identity_secret, user_id="user-7")}
+    other = signed(site, "user-7")
     assert post(client, {"site_key": site.key, "user": other}).json()["conversation_id"] != first["conversation_id"]
     assert post(client, {"site_key": site.key}).json()["conversation_id"] != first["conversation_id"]
     # Once resolved, the next visit starts a new conversation.

@@ -176,3 +176,26 @@ def test_replies_that_arrive_while_the_panel_is_closed_show_as_unread_until_seen
     page.reload()  # seen now: no badge after the replay
     expect(page.locator("#supportbot-widget .row.role-agent")).to_have_count(1, timeout=10_000)
     expect(page.locator("#supportbot-widget .badge")).to_be_hidden()
+
+
+def test_the_widget_keeps_its_token_out_of_urls_and_forgets_a_signed_out_customer(daphne_server, browser):
+    from demoshop.models import ShopCustomer
+
+    ShopCustomer.objects.create(external_id="C-7", name="Dana", email="dana@example.com", address="1 Main St")
+    page = browser.new_context(viewport={"width": 1024, "height": 700}).new_page()
+    socket_urls: list[str] = []
+    page.on("websocket", lambda socket: socket_urls.append(socket.url))
+    page.goto(f"{daphne_server['url']}/?as=C-7")
+    page.locator("#supportbot-widget .launcher").click()
+    customer_sends(page, "Where is my parcel?")
+    expect(page.locator("#supportbot-widget .row.role-customer:not(.pending)")).to_have_count(1)
+    assert socket_urls and not any("token" in url for url in socket_urls)
+    assert f"supportbot:{settings.DEMO_SITE_KEY}:C-7" in page.evaluate("Object.keys(localStorage)")
+
+    # Signed out of the host site, same browser: nothing of Dana's conversation is kept.
+    page.goto(f"{daphne_server['url']}/")
+    keys = page.evaluate("Object.keys(localStorage)")
+    assert not any(key.endswith(":C-7") for key in keys)
+    page.locator("#supportbot-widget .launcher").click()
+    expect(page.locator("#supportbot-widget .composer textarea")).to_be_visible()
+    expect(bubbles(page, "Where is my parcel?")).to_have_count(0)

@@ -13,6 +13,12 @@ from tests.conftest import PROJECT_ROOT, child_env, stop
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _fresh_checks(settings):
+    """These tests watch the checks change: each request checks anew (the cache has its own test)."""
+    settings.HEALTHZ_CACHE_SECONDS = 0
+
+
 def test_it_is_503_and_names_the_worker_when_no_worker_runs(client):
     app.control.purge()
     response = client.get("/healthz")

@@ -20,7 +20,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from conversations.models import WidgetSite
-from conversations.widget.identity import identity_signature
+from conversations.widget.identity import identity_expiry_default, identity_signature
 
 
 class Command(BaseCommand):
@@ -39,8 +39,10 @@ class Command(BaseCommand):
             raise CommandError(f"site {site.key!r} allows no origin; add one in the admin")
         body: dict = {"site_key": site.key}
         if options["customer"]:
-            body["user"] = {"id": options["customer"],
-                            "signature": identity_signature(secret=site.identity_secret, user_id=options["customer"])}
+            expires = identity_expiry_default()
+            body["user"] = {"id": options["customer"], "expires": expires,
+                            "signature": identity_signature(secret=site.identity_secret, user_id=options["customer"],
+                                                            expires=expires)}
         origin = site.allowed_origins[0]
         try:
             response = httpx.post(f"{options['url']}/api/widget/conversations", json=body, headers={"Origin": origin},

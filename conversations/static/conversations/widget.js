@@ -1,7 +1,8 @@
 /*
  * supportbot chat widget. Embed with one tag:
  *   <script src="https://support.example.com/static/conversations/widget.js" data-site-key="..." async></script>
- * Optional signed identity: data-user-id="42" data-user-signature="<hex HMAC-SHA256(site secret, id)>".
+ * Optional signed identity: data-user-id="42" data-user-expires="<unix seconds>"
+ *   data-user-signature="<hex HMAC-SHA256(site secret, `${id}:${expires}`)>" (docs/protocol.md).
  *
  * Plain modern JavaScript, no build step. Styles live in a Shadow DOM so the host page's CSS
  * cannot leak in or out. Every piece of customer, agent or bot text is rendered with
@@ -23,7 +24,12 @@
   const identity = script.dataset.userId && script.dataset.userSignature
     ? { id: script.dataset.userId, signature: script.dataset.userSignature }
     : null;
-  const storageKey = `supportbot:${siteKey}:${identity ? identity.id : "anon"}`;
+  if (identity && /^\d+$/.test(script.dataset.userExpires || "")) {
+    identity.expires = Number(script.dataset.userExpires);
+  }
+  const storagePrefix = `supportbot:${siteKey}:`;
+  const storageKey = `${storagePrefix}${identity ? identity.id : "anon"}`;
+  forgetOtherIdentities();
 
   const CLOSE_UNAUTHORIZED = 4401;
   const CLOSE_FORBIDDEN_ORIGIN = 4403;
@@ -41,6 +47,7 @@
     lastReadSeq: saved.lastReadSeq || 0, // replies up to here were seen with the panel open
     open: false,
     wsUrl: null,
+    socketUrl: null,
     socket: null,
     connected: false,
     resumed: false,
@@ -69,6 +76,25 @@
     // each action once, so a repeat changes nothing.
     decisions: new Map(),
   };
+
+  // A shared computer: whoever was signed in before (or the anonymous visitor before them) must not
+  // leave their conversation, token or unsent messages to the next person.
+  function forgetOtherIdentities() {
+    const marker = `${storagePrefix}identity`;
+    const current = identity ? `user:${identity.id}` : "anon";
+    try {
+      if (localStorage.getItem(marker) === current) return;
+      const stale = [];
+      for (let i = 0; i < localStorage.length; i += 1) {
+        const key = localStorage.key(i);
+        if (key && key.startsWith(storagePrefix)) stale.push(key);
+      }
+      stale.forEach((key) => localStorage.removeItem(key));
+      localStorage.setItem(marker, current);
+    } catch (_) {
+      /* storage unavailable: nothing was kept either */
+    }
+  }
 
   function readSaved() {
     try {
@@ -297,6 +323,9 @@
     }
     state.conversationId = data.conversation_id;
     state.token = data.token;
+    // socket_url keeps the token out of the URL (it goes in the `auth` first frame); servers
+    // that predate it only offer ws_url.
+    state.socketUrl = data.socket_url || null;
     state.wsUrl = data.ws_url;
     state.site = data.site || state.site;
     state.maxChars = (data.limits && data.limits.max_message_chars) || state.maxChars;
@@ -328,12 +357,13 @@
   }
 
   function connect() {
-    const socket = new WebSocket(state.wsUrl);
+    const socket = new WebSocket(state.socketUrl || state.wsUrl);
     state.socket = socket;
     state.resumed = false;
     socket.addEventListener("open", () => {
       state.connected = true;
       state.attempt = 0;
+      if (state.socketUrl) socket.send(JSON.stringify({ type: "auth", token: state.token }));
       socket.send(JSON.stringify({ type: "resume", after_seq: state.lastSeq }));
     });
     socket.addEventListener("message", (event) => {
@@ -406,6 +436,10 @@
       case "resumed":
         state.resumed = true;
         state.resyncing = false;
+        if (typeof frame.token === "string" && frame.token) {
+          state.token = frame.token; // rotated: the next visit resumes with a fresh one
+          persist();
+        }
         state.lastSeq = Math.max(state.lastSeq, frame.last_seq || 0);
         hideConnection();
         flushOutbox();
