@@ -156,6 +156,11 @@ class InboxConsumer(LoopOnlyConsumer):
     async def inbox_note(self, event: events.InboxNoteEvent) -> None:
         await self.send(text_data=await db(rendering.render_note_append)(note_id=event["note_id"]))
 
+    async def inbox_feedback(self, event: events.InboxFeedbackEvent) -> None:
+        if self.conversation_public_id:
+            await self.send(text_data=await db(rendering.render_feedback)(public_id=self.conversation_public_id,
+                                                                           seq=event["seq"]))
+
     async def inbox_viewers(self, event: events.InboxViewersEvent) -> None:
         if not self.conversation_public_id:
             return
