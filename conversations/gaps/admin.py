@@ -97,7 +97,8 @@ class ContentGapAdmin(admin.ModelAdmin):
             messages.error(request, f"Not added: {error}.")
             return HttpResponseRedirect(back)
         if created:
-            messages.success(request, f"Added as a question “{article.title}” answers; the article is being re-indexed.")
+            messages.success(request,
+                             f"Added as a question “{article.title}” answers; the article is being re-indexed.")
         else:
             messages.info(request, f"“{article.title}” already answers this question.")
         return HttpResponseRedirect(back)

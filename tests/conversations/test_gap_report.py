@@ -150,7 +150,8 @@ def test_add_as_an_alternative_question_stores_it_and_a_worker_reindexes_the_art
     celery_app.control.purge()
     worker = start_celery_worker(tmp_path / "worker.log", name="gap-reindex")
     try:
-        response = client.post(ADD_QUESTION, {"article": str(article.pk), "text": "Do you sell gift cards?", "days": "30"})
+        response = client.post(ADD_QUESTION,
+                               {"article": str(article.pk), "text": "Do you sell gift cards?", "days": "30"})
         assert response.status_code == 302 and response["Location"] == f"{REPORT}?days=30"
         assert list(ArticleQuestion.objects.filter(article=article).values_list("text", flat=True)) == [
             "Do you sell gift cards?"]
