@@ -724,11 +724,11 @@
     box.className = "feedback";
     box.setAttribute("role", "group");
     box.setAttribute("aria-label", "Was this answer helpful?");
-    for (const [rating, symbol, label] of [["up", "👍", "Helpful"], ["down", "👎", "Not helpful"]]) {
+    for (const [rating, label] of [["up", "Helpful"], ["down", "Not helpful"]]) {
       const button = document.createElement("button");
       button.type = "button";
       button.className = `feedback-${rating}`;
-      button.textContent = symbol;
+      button.appendChild(thumbIcon(rating));
       button.title = label;
       button.setAttribute("aria-label", label);
       button.setAttribute("aria-pressed", "false");
@@ -761,6 +761,21 @@
     box.appendChild(commentForm);
     showFeedback(box, feedbackRating(seq), { initial: true });
     return box;
+  }
+
+  // Feather's thumbs-up / thumbs-down (MIT): drawn, not emoji, so every host page and font shows them.
+  const THUMB_PATHS = {
+    up: "M14 9V5a3 3 0 0 0-3-3l-4 9v11h11.28a2 2 0 0 0 2-1.7l1.38-9a2 2 0 0 0-2-2.3zM7 22H4a2 2 0 0 1-2-2v-7a2 2 0 0 1 2-2h3",
+    down: "M10 15v4a3 3 0 0 0 3 3l4-9V2H5.72a2 2 0 0 0-2 1.7l-1.38 9a2 2 0 0 0 2 2.3zm7-13h2.67A2.31 2.31 0 0 1 22 4v7a2.31 2.31 0 0 1-2.33 2H17",
+  };
+  function thumbIcon(rating) {
+    const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("aria-hidden", "true");
+    const path = document.createElementNS("http://www.w3.org/2000/svg", "path");
+    path.setAttribute("d", THUMB_PATHS[rating]);
+    svg.appendChild(path);
+    return svg;
   }
 
   function sendFeedback(box, seq, rating, comment) {
@@ -1052,8 +1067,11 @@
       .action-buttons button:disabled { opacity: .45; cursor: default; }
       .action-buttons button:focus-visible { outline: 2px solid var(--sb-accent); outline-offset: 2px; }
       .feedback { display: flex; flex-wrap: wrap; align-items: center; gap: 4px; margin-top: 4px; font-size: 12px; color: var(--sb-muted); }
-      .feedback > button { background: transparent; border: 1px solid transparent; border-radius: 8px; padding: 2px 6px; font-size: 14px; line-height: 1.2; opacity: .6; filter: grayscale(1); }
-      .feedback > button:hover, .feedback > button[aria-pressed="true"] { opacity: 1; filter: none; border-color: var(--sb-border); }
+      .feedback > button { background: transparent; border: 1px solid transparent; border-radius: 8px; padding: 3px 5px; color: var(--sb-muted); display: grid; place-items: center; }
+      .feedback > button svg { width: 15px; height: 15px; }
+      .feedback > button:hover { color: var(--sb-fg); border-color: var(--sb-border); }
+      .feedback > button[aria-pressed="true"] { color: var(--sb-accent); border-color: var(--sb-accent); }
+      .feedback > button[aria-pressed="true"] svg { fill: color-mix(in srgb, var(--sb-accent) 20%, transparent); }
       .feedback-comment { display: flex; gap: 6px; align-items: flex-end; width: 100%; margin-top: 4px; }
       .feedback-comment label { display: grid; gap: 4px; flex: 1; }
       .feedback-comment input { font: inherit; border: 1px solid var(--sb-border); border-radius: 8px; padding: 5px 8px; background: transparent; color: var(--sb-fg); width: 100%; }
