@@ -230,6 +230,17 @@ class InboxViewersEvent(TypedDict):
     type: Literal["inbox.viewers"]
 
 
+class InboxFeedbackEvent(TypedDict):
+    """The customer rated the bot answer `seq`: agents viewing the conversation re-render its rating."""
+    type: Literal["inbox.feedback"]
+    seq: int
+
+
+def publish_feedback(*, public_id: object, seq: int) -> None:
+    event: InboxFeedbackEvent = {"type": "inbox.feedback", "seq": seq}
+    _send_on_commit(agent_conversation_group(public_id), dict(event))
+
+
 def publish_note(*, public_id: object, note_id: int) -> None:
     event: InboxNoteEvent = {"type": "inbox.note", "note_id": note_id}
     _send_on_commit(agent_conversation_group(public_id), dict(event))

@@ -364,3 +364,5 @@ from conversations.handoff.models import (  # noqa: E402,F401
     Queue,
     Team,
 )
+
+from conversations.gaps.models import ContentGap  # noqa: E402,F401  (the content-gap report's admin entry)

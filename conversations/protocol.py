@@ -66,7 +66,15 @@ class TranscriptRequest:
     email: str
 
 
-ClientFrame = SendMessage | Resume | Typing | ActionDecision | RequestHuman | Csat | TranscriptRequest
+@dataclass(frozen=True)
+class Feedback:
+    """Thumbs up or down on one bot answer, by its seq."""
+    seq: int
+    rating: Literal["up", "down"]
+    comment: str
+
+
+ClientFrame = SendMessage | Resume | Typing | ActionDecision | RequestHuman | Csat | TranscriptRequest | Feedback
 EMAIL_MAX_CHARS = 254
 
 
@@ -118,9 +126,26 @@ def parse_client_frame(raw: str, *, max_text_chars: int) -> ClientFrame:
         if not email or len(email) > EMAIL_MAX_CHARS:
             raise ProtocolError("bad_frame", "email must be an email address")
         return TranscriptRequest(email=email)
+    if frame_type == "feedback":
+        return _feedback(data, max_text_chars=max_text_chars)
     if frame_type is None:
         raise ProtocolError("bad_frame", "missing field 'type'")
     raise ProtocolError("bad_frame", f"unknown frame type {str(frame_type)[:40]!r}")
+
+
+def _feedback(data: dict[str, Any], *, max_text_chars: int) -> Feedback:
+    seq = _required(data, "seq", int)
+    if seq < 1:
+        raise ProtocolError("bad_frame", "seq must be >= 1")
+    rating = _required(data, "rating", str)
+    if rating not in ("up", "down"):
+        raise ProtocolError("bad_frame", "rating must be 'up' or 'down'")
+    comment = data.get("comment", "")
+    if not isinstance(comment, str):
+        raise ProtocolError("bad_frame", "comment must be a string")
+    if len(comment) > max_text_chars:
+        raise ProtocolError("too_large", f"comment is longer than {max_text_chars} characters")
+    return Feedback(seq=seq, rating=rating, comment=comment)  # type: ignore[arg-type]
 
 
 def _required(data: dict[str, Any], field: str, kind: type) -> Any:
@@ -189,6 +214,12 @@ class ErrorFrame(TypedDict):
     retry_after: NotRequired[float]
 
 
+class FeedbackSavedFrame(TypedDict):
+    type: Literal["feedback_saved"]
+    seq: int
+    rating: str
+
+
 def author_name(user: Any) -> str:
     return (user.first_name or user.get_username()) if user is not None else ""
 
@@ -234,6 +265,10 @@ def status_frame(conversation: Conversation, *, wait: Any = None) -> StatusFrame
             frame["queue_position"] = estimate.position
             frame["expected_wait_minutes"] = estimate.minutes
     return frame
+
+
+def feedback_saved_frame(*, seq: int, rating: str) -> FeedbackSavedFrame:
+    return {"type": "feedback_saved", "seq": seq, "rating": rating}
 
 
 def error_frame(code: str, message: str, *, retry_after: float | None = None) -> ErrorFrame:

@@ -79,8 +79,11 @@ def turn_output_post(*, conversation_id: int, up_to_seq: int, output: TurnOutput
         Conversation.objects.filter(pk=conversation_id).update(**fields)
         if conversation.status != Conversation.Status.BOT:
             return None
+        # Whether this reply was a grounded answer: the content-gap report and the answer-rate
+        # metrics read it from the message, long after the turn's other state is gone.
+        extras = {**output.extras, "answered": output.answered}
         message = message_post(conversation_id=conversation_id, role=Message.Role.BOT, text=output.text,
-                               extras=output.extras, max_chars=20_000).message
+                               extras=extras, max_chars=20_000).message
         reason = output.handoff_reason
         if reason is None and fields["bot_miss_streak"] >= 2:
             reason = Conversation.HandoffReason.MISSING_KNOWLEDGE

@@ -39,6 +39,7 @@ from conversations.services.conversations import (
     conversation_rate,
     conversation_request_human,
 )
+from conversations.services.feedback import message_feedback_record
 from conversations.services.messages import customer_message_post
 from conversations.services.transcripts import transcript_email_request
 from conversations.widget.tokens import conversation_token_issue
@@ -236,6 +237,11 @@ class ChatConsumer(LoopOnlyConsumer):
             await events.publish_collected(pending)
         elif isinstance(frame, protocol.Csat):
             _, pending = await call_service(conversation_rate, conversation_id=conversation_id, score=frame.score, comment=frame.comment)
+            await events.publish_collected(pending)
+        elif isinstance(frame, protocol.Feedback):
+            _, pending = await call_service(message_feedback_record, conversation_id=conversation_id, seq=frame.seq,
+                                            rating=frame.rating, comment=frame.comment)
+            await self._send(protocol.feedback_saved_frame(seq=frame.seq, rating=frame.rating))
             await events.publish_collected(pending)
         elif isinstance(frame, protocol.TranscriptRequest):
             await db(transcript_email_request)(conversation_id=conversation_id, email=frame.email)

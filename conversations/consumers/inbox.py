@@ -218,6 +218,11 @@ class InboxConsumer(LoopOnlyConsumer):
             return
         await self.send(text_data=await db(rendering.render_note_append)(note_id=event["note_id"]))
 
+    async def inbox_feedback(self, event: events.InboxFeedbackEvent) -> None:
+        if self.conversation_public_id:
+            await self.send(text_data=await db(rendering.render_feedback)(public_id=self.conversation_public_id,
+                                                                           seq=event["seq"]))
+
     async def inbox_viewers(self, event: events.InboxViewersEvent) -> None:
         if not self.conversation_public_id or not await self._may_see():
             return

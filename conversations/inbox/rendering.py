@@ -24,7 +24,7 @@ from conversations.inbox.selectors import (
     last_message_previews,
     queue_counts,
 )
-from conversations.models import Conversation
+from conversations.models import Conversation, MessageFeedback
 from conversations.protocol import message_frame
 from conversations.services.agents import SUPPORT_AGENTS_GROUP
 
@@ -71,7 +71,9 @@ def render_header(*, public_id: UUID, agent: Any, oob: bool = True) -> str:
 
 def _transcript_items(conversation: Conversation) -> tuple[list[dict[str, Any]], set[int]]:
     messages = inbox_transcript(conversation_id=conversation.pk)
-    items = [{"kind": "message", "m": message_frame(m), "at": m.created_at} for m in messages]
+    ratings = {f.message_id: f for f in MessageFeedback.objects.filter(conversation_id=conversation.pk)}
+    items = [{"kind": "message", "m": message_frame(m), "at": m.created_at, "feedback": ratings.get(m.pk)}
+             for m in messages]
     items += [{"kind": "note", "note": n, "at": n.created_at} for n in inbox_notes(conversation_id=conversation.pk)]
     items.sort(key=lambda item: item["at"])
     return items, {m.seq for m in messages}
@@ -91,6 +93,12 @@ def render_conversation_parts(*, public_id: UUID, agent: Any, oob: bool = False)
 
 def render_message_append(*, frame: dict[str, Any]) -> str:
     return render_to_string("inbox/_message_append.html", {"m": frame})
+
+
+def render_feedback(*, public_id: UUID, seq: int) -> str:
+    """The customer's current rating of one bot answer, swapped in place of the old one."""
+    feedback = MessageFeedback.objects.filter(conversation__public_id=public_id, message__seq=seq).first()
+    return render_to_string("inbox/_feedback.html", {"m": {"seq": seq}, "feedback": feedback, "feedback_oob": True})
 
 
 def render_note_append(*, note_id: int) -> str:

@@ -457,6 +457,9 @@
       case "error":
         handleError(frame);
         break;
+      case "feedback_saved":
+        feedbackSaved(frame);
+        break;
       default:
         break; // newer server frames are ignored by older widgets
     }
@@ -731,6 +734,118 @@
     input.value = "";
   });
 
+  // ---- answer feedback (thumbs up/down) -------------------------------------------------------
+  // The ratings this browser gave, per conversation, so a reload shows them again. The server
+  // keeps the latest rating per answer; sending again simply replaces it.
+  const feedbackKey = `${storageKey}:feedback`;
+  const feedback = readFeedback();
+
+  function readFeedback() {
+    try {
+      const data = JSON.parse(localStorage.getItem(feedbackKey) || "{}") || {};
+      return { conversationId: data.conversationId || null, ratings: data.ratings || {} };
+    } catch (_) {
+      return { conversationId: null, ratings: {} };
+    }
+  }
+
+  function feedbackRating(seq) {
+    return feedback.conversationId === state.conversationId ? feedback.ratings[seq] || null : null;
+  }
+
+  function buildFeedback(seq) {
+    const box = document.createElement("div");
+    box.className = "feedback";
+    box.setAttribute("role", "group");
+    box.setAttribute("aria-label", "Was this answer helpful?");
+    for (const [rating, label] of [["up", "Helpful"], ["down", "Not helpful"]]) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = `feedback-${rating}`;
+      button.appendChild(thumbIcon(rating));
+      button.title = label;
+      button.setAttribute("aria-label", label);
+      button.setAttribute("aria-pressed", "false");
+      button.addEventListener("click", () => sendFeedback(box, seq, rating));
+      box.appendChild(button);
+    }
+    const note = document.createElement("span");
+    note.className = "feedback-note";
+    note.setAttribute("aria-live", "polite");
+    box.appendChild(note);
+    const commentForm = document.createElement("form");
+    commentForm.className = "feedback-comment";
+    commentForm.hidden = true;
+    const label = document.createElement("label");
+    label.textContent = "What was missing? (optional)";
+    const input = document.createElement("input");
+    input.type = "text";
+    input.maxLength = state.maxChars;
+    label.appendChild(input);
+    const submit = document.createElement("button");
+    submit.type = "submit";
+    submit.className = "small-button";
+    submit.textContent = "Send";
+    commentForm.append(label, submit);
+    commentForm.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const comment = input.value.trim();
+      if (comment) sendFeedback(box, seq, "down", comment);
+    });
+    box.appendChild(commentForm);
+    showFeedback(box, feedbackRating(seq), { initial: true });
+    return box;
+  }
+
+  // Feather's thumbs-up / thumbs-down (MIT): drawn, not emoji, so every host page and font shows them.
+  const THUMB_PATHS = {
+    up: "M14 9V5a3 3 0 0 0-3-3l-4 9v11h11.28a2 2 0 0 0 2-1.7l1.38-9a2 2 0 0 0-2-2.3zM7 22H4a2 2 0 0 1-2-2v-7a2 2 0 0 1 2-2h3",
+    down: "M10 15v4a3 3 0 0 0 3 3l4-9V2H5.72a2 2 0 0 0-2 1.7l-1.38 9a2 2 0 0 0 2 2.3zm7-13h2.67A2.31 2.31 0 0 1 22 4v7a2.31 2.31 0 0 1-2.33 2H17",
+  };
+  function thumbIcon(rating) {
+    const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("aria-hidden", "true");
+    const path = document.createElementNS("http://www.w3.org/2000/svg", "path");
+    path.setAttribute("d", THUMB_PATHS[rating]);
+    svg.appendChild(path);
+    return svg;
+  }
+
+  function sendFeedback(box, seq, rating, comment) {
+    const frame = { type: "feedback", seq, rating };
+    if (comment) frame.comment = comment;
+    box.dataset.comment = comment ? "sent" : "";
+    box.querySelector(".feedback-note").textContent = send(frame) ? "Sending…" : "Not sent: you're offline.";
+  }
+
+  function feedbackSaved(frame) {
+    if (feedback.conversationId !== state.conversationId) {
+      feedback.conversationId = state.conversationId;
+      feedback.ratings = {};
+    }
+    feedback.ratings[frame.seq] = frame.rating;
+    try {
+      localStorage.setItem(feedbackKey, JSON.stringify(feedback));
+    } catch (_) {
+      /* the rating is stored on the server either way */
+    }
+    const box = list.querySelector(`.row[data-seq="${Number(frame.seq)}"] .feedback`);
+    if (box) showFeedback(box, frame.rating, {});
+  }
+
+  function showFeedback(box, rating, { initial }) {
+    for (const button of box.querySelectorAll("button[aria-pressed]")) {
+      button.setAttribute("aria-pressed", String(button.classList.contains(`feedback-${rating}`)));
+    }
+    const commented = box.dataset.comment === "sent";
+    const commentForm = box.querySelector(".feedback-comment");
+    commentForm.hidden = initial || rating !== "down" || commented;
+    if (!commentForm.hidden) commentForm.querySelector("input").focus();
+    box.querySelector(".feedback-note").textContent = !rating || initial ? ""
+      : commented ? "Thanks for telling us." : "Thanks for your feedback!";
+  }
+
   // ---- rendering ------------------------------------------------------------------------
   function applySite() {
     host.style.setProperty("--sb-accent", state.site.accent_color || "#4f46e5");
@@ -805,6 +920,7 @@
       }
       body.appendChild(chips);
     }
+    if (frame.role === "bot" && frame.seq && !pending) body.appendChild(buildFeedback(frame.seq));
     const meta = document.createElement("div");
     meta.className = "meta";
     const time = document.createElement("time");
@@ -986,6 +1102,16 @@
       .action-buttons .action-confirm { background: var(--sb-accent); color: var(--sb-customer-fg); border-color: var(--sb-accent); }
       .action-buttons button:disabled { opacity: .45; cursor: default; }
       .action-buttons button:focus-visible { outline: 2px solid var(--sb-accent); outline-offset: 2px; }
+      .feedback { display: flex; flex-wrap: wrap; align-items: center; gap: 4px; margin-top: 4px; font-size: 12px; color: var(--sb-muted); }
+      .feedback > button { background: transparent; border: 1px solid transparent; border-radius: 8px; padding: 3px 5px; color: var(--sb-muted); display: grid; place-items: center; }
+      .feedback > button svg { width: 15px; height: 15px; }
+      .feedback > button:hover { color: var(--sb-fg); border-color: var(--sb-border); }
+      .feedback > button[aria-pressed="true"] { color: var(--sb-accent); border-color: var(--sb-accent); }
+      .feedback > button[aria-pressed="true"] svg { fill: color-mix(in srgb, var(--sb-accent) 20%, transparent); }
+      .feedback-comment { display: flex; gap: 6px; align-items: flex-end; width: 100%; margin-top: 4px; }
+      .feedback-comment label { display: grid; gap: 4px; flex: 1; }
+      .feedback-comment input { font: inherit; border: 1px solid var(--sb-border); border-radius: 8px; padding: 5px 8px; background: transparent; color: var(--sb-fg); width: 100%; }
+      .feedback-comment .small-button { margin-top: 0; }
       .typing { display: flex; align-items: center; gap: 8px; padding: 2px 16px 8px; font-size: 12.5px; color: var(--sb-muted); min-height: 22px; }
       .bubble-dots { display: inline-flex; gap: 3px; }
       .bubble-dots i { width: 6px; height: 6px; border-radius: 50%; background: var(--sb-muted); animation: sb-blink 1.2s infinite ease-in-out; }

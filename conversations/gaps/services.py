@@ -1,0 +1,31 @@
+"""The report's writes: closing a gap by teaching an existing article another way to be asked."""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from knowledge.models import Article, ArticleQuestion
+from knowledge.tasks import index_article
+
+QUESTION_MAX_CHARS = ArticleQuestion._meta.get_field("text").max_length
+
+
+class GapActionError(ValueError):
+    """A question that cannot be added as asked (empty or too long)."""
+
+
+def article_question_add(*, article: Article, text: str) -> tuple[ArticleQuestion, bool]:
+    """Add `text` as an alternative question of `article` and re-index the article after commit,
+    so that retrieval finds it by this wording. Adding the same question twice changes nothing
+    (and does not re-index). Returns the question and whether it was created."""
+    text = " ".join(text.split())
+    if not text:
+        raise GapActionError("the question is empty")
+    if len(text) > QUESTION_MAX_CHARS:
+        raise GapActionError(f"the question is longer than {QUESTION_MAX_CHARS} characters")
+    with transaction.atomic():
+        question, created = ArticleQuestion.objects.get_or_create(article=article, text=text)
+        if created and article.is_retrievable:
+            Article.objects.filter(pk=article.pk).update(index_state=Article.IndexState.PENDING)
+            transaction.on_commit(lambda: index_article.delay(article.pk))
+    return question, created
