@@ -23,7 +23,7 @@ from conversations.bot.turn import REFUSAL
 from conversations.models import Conversation, Customer, WidgetSite
 from conversations.services.conversations import resolve_if
 from conversations.services.widget_sessions import SignedUser, widget_session_open
-from conversations.widget.identity import identity_signature
+from conversations.widget.identity import identity_expiry_default, identity_signature
 
 REPLY_TIMEOUT_SECONDS = 45.0
 # After the reply, frames that follow it (the status change of a handoff) get this long to arrive.
@@ -96,8 +96,9 @@ async def scenario_play(scenario: Scenario, *, site: WidgetSite, facts: ShopFact
     origin = site.allowed_origins[0]
     user = None
     if scenario.customer:
-        user = SignedUser(id=scenario.customer,
-                          signature=identity_signature(secret=site.identity_secret, user_id=scenario.customer))
+        expires = identity_expiry_default()
+        user = SignedUser(id=scenario.customer, expires=expires, signature=identity_signature(
+            secret=site.identity_secret, user_id=scenario.customer, expires=expires))
     session = await sync_to_async(widget_session_open)(site_key=site.key, origin=origin, user=user, client_ip=client_ip)
     socket = _Socket(path=f"/ws/chat/{session.conversation.public_id}/?token={session.token}", origin=origin,
                      client_ip=client_ip)

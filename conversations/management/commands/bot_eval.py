@@ -28,7 +28,8 @@ class Command(BaseCommand):
         parser.add_argument("file", nargs="?", type=Path, default=DEFAULT_FILE)
         parser.add_argument("--json", type=Path, help="write every turn's result here")
         parser.add_argument("--site", default=settings.DEMO_SITE_KEY, help="site key (default: the demo site)")
-        parser.add_argument("--only", help="run the conversations whose name or tags contain this text")
+        parser.add_argument("--only", action="append",
+                            help="run the conversations whose name or tags contain this text (repeatable: any of them)")
         parser.add_argument("--judge", action="store_true", help="also grade each reply with the configured model")
         parser.add_argument("--keep", action="store_true", help="keep the conversations (default: delete them after)")
         parser.add_argument("--no-demoshop", action="store_true",
@@ -43,8 +44,9 @@ class Command(BaseCommand):
         except ScenarioError as error:
             raise CommandError(str(error)) from None
         if options["only"]:
-            needle = options["only"].lower()
-            scenarios = [s for s in scenarios if needle in s.name.lower() or any(needle in t for t in s.tags)]
+            needles = [needle.lower() for needle in options["only"]]
+            scenarios = [s for s in scenarios
+                         if any(n in s.name.lower() or any(n in t for t in s.tags) for n in needles)]
         site = WidgetSite.objects.filter(key=options["site"]).first()
         if site is None:
             raise CommandError(f"no site with key {options['site']!r} (run `manage.py demo_setup` for the demo site)")

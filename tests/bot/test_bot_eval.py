@@ -1,0 +1,64 @@
+"""`manage.py bot_eval` plays the shipped demo-shop conversations through the chat protocol with
+the offline responder and checks every turn; a subset runs here (the whole file in CI would take
+minutes), on the demo knowledge base and the demo shop served over HTTP by the command itself."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from conversations.bot.evaluation.scenarios import ScenarioError, scenarios_load
+from conversations.management.commands.bot_eval import DEFAULT_FILE
+from conversations.services.demo import demo_data_ensure
+from demoshop.seed import demoshop_seed
+from knowledge.demo import demo_articles_ensure
+from knowledge.indexing import article_index
+from knowledge.models import Article
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(600)]
+
+SUBSET = ["pending verification", "pending order pick", "other customer: cancel", "anonymous: wrong email",
+          "unanswerable twice", "small talk", "handoff: asks", "own order: return the only", "follow-up: express",
+          "policy: Can I cancel after it ships?"]
+
+
+@pytest.fixture
+def demo(db):
+    demo_data_ensure(origins=["http://127.0.0.1:8000"])
+    demo_articles_ensure()
+    for pk in Article.objects.values_list("pk", flat=True):
+        assert article_index(article_id=pk) == "indexed"
+    demoshop_seed()
+
+
+def test_the_shipped_conversations_load_and_there_are_at_least_sixty():
+    assert len(scenarios_load(DEFAULT_FILE)) >= 60
+
+
+def test_it_plays_a_subset_of_the_demo_conversations_and_every_turn_passes(demo, tmp_path, settings):
+    settings.DEMO_MODE = True
+    out = tmp_path / "report.json"
+    only = [arg for name in SUBSET for arg in ("--only", name)]
+    call_command("bot_eval", *only, "--json", str(out))
+    report = json.loads(out.read_text())
+    assert report["conversations"] >= len(SUBSET)
+    assert report["turn_pass_rate"] == 1.0, [r for r in report["results"] if not r["passed"]]
+    assert report["turns"] >= 2 * len(SUBSET) - 2  # multi-turn conversations, every turn checked
+
+
+def test_a_failing_expectation_fails_the_run(demo, tmp_path, settings):
+    settings.DEMO_MODE = True
+    scenario = tmp_path / "wrong.json"
+    scenario.write_text(json.dumps({"conversations": [
+        {"name": "wrong on purpose", "turns": [{"say": "Do gift cards expire?", "expect": {"cites": "warranty"}}]}]}))
+    with pytest.raises(CommandError, match="pass rate 0.0%"):
+        call_command("bot_eval", str(scenario))
+
+
+def test_a_malformed_scenario_file_names_the_problem(tmp_path):
+    broken = tmp_path / "broken.json"
+    broken.write_text(json.dumps({"conversations": [{"name": "x", "turns": [{"say": "hi", "expect": {"cite": "a"}}]}]}))
+    with pytest.raises(ScenarioError, match=r"conversation 1 \(x\), turn 1: unknown expectation\(s\) \['cite'\]"):
+        scenarios_load(broken)
