@@ -39,6 +39,7 @@ from conversations.services.messages import customer_message_post
 from conversations.services.transcripts import transcript_email_request
 from guardrails.limits import message_limits_check
 from guardrails.pii.vault import frame_placeholders, frame_rehydrate, vault_values
+from guardrails.verification_limits import conversation_client_ip_remember
 
 logger = logging.getLogger(__name__)
 
@@ -128,6 +129,7 @@ class ChatConsumer(LoopOnlyConsumer):
             if exceeded is not None:
                 await self._error(exceeded.code, exceeded.message, retry_after=round(exceeded.retry_after, 1))
                 return
+            await db(conversation_client_ip_remember)(conversation_id=conversation_id, client_ip=self.client_ip)
             posted, pending = await call_service(
                 customer_message_post, conversation_id=conversation_id, text=frame.text, client_id=frame.client_id
             )
