@@ -162,7 +162,8 @@ async def order_cancel(*, number: str, idempotency_key: str) -> WriteOutcome:
 
 
 async def order_return(*, number: str, reason: str, idempotency_key: str) -> WriteOutcome:
-    return await _write("POST", f"{_order_path(number)}/returns", json={"reason": reason}, idempotency_key=idempotency_key)
+    return await _write("POST", f"{_order_path(number)}/returns", json={"reason": reason},
+                        idempotency_key=idempotency_key)
 
 
 async def order_shipping_address_change(*, number: str, address: str, idempotency_key: str) -> WriteOutcome:

@@ -58,7 +58,8 @@ def turn_input_load(*, conversation_id: int, up_to_seq: int, history_messages: i
 
 def _still_verified(conversation: Conversation) -> str | None:
     # An order number + email verification lasts VERIFY_TTL_MINUTES (tools.py also limits it to that order).
-    if conversation.verified_customer_id and conversation.verified_until and conversation.verified_until > timezone.now():
+    until = conversation.verified_until
+    if conversation.verified_customer_id and until and until > timezone.now():
         return conversation.verified_customer_id
     return None
 

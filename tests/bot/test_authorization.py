@@ -172,7 +172,8 @@ async def test_order_numbers_and_customer_ids_that_could_leave_their_path_segmen
 
 
 async def test_a_malformed_order_number_from_the_model_is_an_argument_error(bot_site, shop, model_server):
-    model_server.script(Reply(tool_calls=[ToolCall("get_order", json.dumps({"order_number": "../customers/cust_1002"}))]),
+    escape = json.dumps({"order_number": "../customers/cust_1002"})
+    model_server.script(Reply(tool_calls=[ToolCall("get_order", escape)]),
                         Reply(text="Which order number?"))
     async with Chat(await opened(bot_site, customer_id="cust_1001")) as chat:
         await chat.say("where is my order")

@@ -106,7 +106,8 @@ async def test_the_order_lock_holds_for_every_conversation_and_network(bot_site,
     assert "bringing in a person" in reply["text"] and "action" not in reply
     assert await sync_to_async(_verification)(third) == ("", "", None)
     locks = await sync_to_async(_events)("verification_locked")
-    assert [(e["detail"]["scopes"], e["detail"]["newly_locked"]) for e in locks] == [(["order"], True), (["order"], False)]
+    assert [(e["detail"]["scopes"], e["detail"]["newly_locked"]) for e in locks] == [
+        (["order"], True), (["order"], False)]
     assert locks[-1]["conversation_id"] == third
 
 
@@ -116,7 +117,8 @@ async def test_the_ip_lock_counts_an_ipv6_slash_64_as_one_network(bot_site, shop
     _, second = await _try(bot_site, "2001:db8:5:6::2", shop["processed"], "guess.two@example.com")
     assert "bringing in a person" in second["text"]
     delivered = shop["delivered"]
-    same_network, locked = await _try(bot_site, "2001:db8:5:6:ffff::3", delivered, await sync_to_async(_email)(delivered))
+    email = await sync_to_async(_email)(delivered)
+    same_network, locked = await _try(bot_site, "2001:db8:5:6:ffff::3", delivered, email)
     assert "bringing in a person" in locked["text"]
     assert await sync_to_async(_verification)(same_network) == ("", "", None)
     pending = shop["pending"]
@@ -160,7 +162,8 @@ def _two_guesses(number: str, *, same_round: bool):
     def reply(body: dict) -> Reply:
         messages = body["messages"]
         tools_done = sum(1 for m in messages if m["role"] == "tool")
-        emails = re.findall(r"<EMAIL_ADDRESS_\d+>", next(m["content"] for m in reversed(messages) if m["role"] == "user"))
+        question = next(m["content"] for m in reversed(messages) if m["role"] == "user")
+        emails = re.findall(r"<EMAIL_ADDRESS_\d+>", question)
 
         def call(email: str) -> ToolCall:
             return ToolCall("verify_identity", json.dumps({"order_number": number, "email": email}))
@@ -198,11 +201,13 @@ async def test_tool_calls_beyond_the_per_round_cap_are_answered_but_not_run(bot_
     async with Chat(session) as chat:
         await chat.say("cancel everything")
         await chat.bot_message()
-    proposed = await sync_to_async(lambda: sorted(ActionCall.objects.values_list("arguments__order_number", flat=True)))()
+    proposed = await sync_to_async(
+        lambda: sorted(ActionCall.objects.values_list("arguments__order_number", flat=True)))()
     assert proposed == sorted(numbers[:2])
 
 
-async def test_tool_results_of_calls_past_the_cap_tell_the_model_they_were_not_run(bot_site, shop, model_server, settings):
+async def test_tool_results_of_calls_past_the_cap_tell_the_model_they_were_not_run(bot_site, shop, model_server,
+                                                                                   settings):
     settings.BOT_MAX_TOOL_CALLS_PER_ROUND = 2
     numbers = [shop[s] for s in ("pending", "processed", "shipped", "delivered")]
     model_server.script(Reply(tool_calls=[ToolCall("get_order", json.dumps({"order_number": n})) for n in numbers]),
