@@ -53,4 +53,3 @@ def conversation_verification_record(*, conversation_id: int, customer_id: str, 
     Conversation.objects.filter(pk=conversation_id).update(
         verified_customer_id=customer_id, verified_order_number=order_number, verified_until=until)
     return until
-

@@ -365,4 +365,3 @@ async def _authorize(actor: Actor) -> None:
     actor.site_id = authorization.site_id
     if actor.client_ip is None:
         actor.client_ip = await asyncio.to_thread(conversation_client_ip, conversation_id=actor.conversation_id)
-

@@ -202,4 +202,3 @@ def test_every_string_leaf_of_a_tool_result_is_redacted_whatever_its_key(bot_sit
     assert (order["number"], order["total"], order["tracking_number"]) == ("SB-100042", "338.00", "1Z8420937718263541")
     assert order["items"][0]["name"] == "Stormshell rain jacket (M)"
     assert PiiVaultEntry.objects.filter(conversation_id=conversation.pk, entity_type="EMAIL_ADDRESS").count() == 1
-
