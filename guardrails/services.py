@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from django.conf import settings
+
 from guardrails.injection.detector import InjectionVerdict, get_injection_detector, untrusted_text_check
 from guardrails.models import GuardrailEvent
 from guardrails.pii.engine import PiiSpan, get_detector
@@ -16,6 +18,9 @@ _PII_FIELDS = {"name": "PERSON", "email": "EMAIL_ADDRESS", "phone": "PHONE_NUMBE
                "shipping_address": "STREET_ADDRESS"}
 _PRODUCT_LISTS = {"items"}  # docs/commerce-api.md: an order's lines
 _CAPITALISED = re.compile(r"[A-Z][a-z]")
+# Values whose shape cannot hold personal data, not worth a detector call: dates and times,
+# amounts, lower-case words (statuses) and short upper-case codes (currencies, carriers).
+_PLAIN = re.compile(r"\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?|-?\d{1,9}\.\d{2}|[a-z_]{1,32}|[A-Z]{2,5}")
 UNTRUSTED_REMOVED = "[removed: this text looked like instructions to the assistant]"
 
 
@@ -51,6 +56,8 @@ def tool_result_redact(*, conversation_id: int, data: Any) -> Any:
         # The full detector (spaCy NER) only where a name could be: a capitalised word outside an
         # order line's product name ("Stormshell rain jacket" is no person). Ids, statuses,
         # amounts and dates get the pattern recognizers (emails, phones, cards, addresses...).
+        if _PLAIN.fullmatch(text) or any(re.fullmatch(p, text) for p in settings.PII_ALLOW_PATTERNS):
+            return []  # PII_ALLOW_PATTERNS: order and tracking numbers, SKUs
         full = not product and _CAPITALISED.search(text) is not None
         if (text, full) not in scanned:
             detector = get_detector()
