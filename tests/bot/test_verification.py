@@ -195,15 +195,17 @@ async def test_only_one_verification_runs_per_turn(bot_site, shop, model_server,
 
 async def test_tool_calls_beyond_the_per_round_cap_are_answered_but_not_run(bot_site, shop, model_server, settings):
     settings.BOT_MAX_TOOL_CALLS_PER_ROUND = 2
-    numbers = [shop[s] for s in ("pending", "processed", "shipped", "delivered")]
-    model_server.script(Reply(tool_calls=[ToolCall("cancel_order", json.dumps({"order_number": n})) for n in numbers]))
-    session = await opened(bot_site, customer_id="cust_1001")
-    async with Chat(session) as chat:
-        await chat.say("cancel everything")
+    calls = [ToolCall("return_order", json.dumps({"order_number": shop["delivered"]})),
+             ToolCall("cancel_order", json.dumps({"order_number": shop["pending"]})),
+             ToolCall("cancel_order", json.dumps({"order_number": shop["processed"]})),
+             ToolCall("change_order_address", json.dumps({"order_number": shop["processed"],
+                                                          "new_address": "<STREET_ADDRESS_1>"}))]
+    model_server.script(Reply(tool_calls=calls))  # each of the four could be proposed
+    async with Chat(await opened(bot_site, customer_id="cust_1001")) as chat:
+        await chat.say("return, cancel and redirect everything: 742 Evergreen Terrace, Springfield, IL 62704")
         await chat.bot_message()
-    proposed = await sync_to_async(
-        lambda: sorted(ActionCall.objects.values_list("arguments__order_number", flat=True)))()
-    assert proposed == sorted(numbers[:2])
+    proposed = await sync_to_async(lambda: sorted(ActionCall.objects.values_list("tool", "arguments__order_number")))()
+    assert proposed == sorted([("return_order", shop["delivered"]), ("cancel_order", shop["pending"])])
 
 
 async def test_tool_results_of_calls_past_the_cap_tell_the_model_they_were_not_run(bot_site, shop, model_server,
