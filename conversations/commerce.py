@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from django.conf import settings
@@ -31,6 +33,31 @@ class WriteOutcome:
     status: int
     duration_ms: float
     replayed: bool
+
+
+def order_number_valid(number: str) -> bool:
+    return re.fullmatch(settings.COMMERCE_ORDER_NUMBER_PATTERN, number) is not None
+
+
+def _segment(value: str) -> str:
+    # Percent-encoded as one path segment; "." and ".." would still move up the path, so they
+    # are refused even if an operator's pattern lets them through.
+    if value in {".", ".."}:
+        raise CommerceError("validation", "not an identifier")
+    return quote(value, safe="")
+
+
+def _order_path(number: str) -> str:
+    # A number like "../customers/x" must not reach another endpoint of the API.
+    if not order_number_valid(number):
+        raise CommerceError("validation", "not an order number")
+    return f"orders/{_segment(number)}"
+
+
+def _customer_path(customer_id: str) -> str:
+    if re.fullmatch(settings.COMMERCE_CUSTOMER_ID_PATTERN, customer_id) is None:
+        raise CommerceError("validation", "not a customer id")
+    return f"customers/{_segment(customer_id)}"
 
 
 def _client() -> httpx.AsyncClient:
@@ -103,20 +130,22 @@ async def _write(method: str, path: str, *, json: dict[str, Any], idempotency_ke
 
 
 async def customer_get(customer_id: str) -> dict[str, Any]:
-    return await _get(f"customers/{customer_id}")
+    return await _get(_customer_path(customer_id))
 
 
 async def customer_orders_list(customer_id: str) -> list[dict[str, Any]]:
-    return (await _get(f"customers/{customer_id}/orders"))["orders"]
+    return (await _get(f"{_customer_path(customer_id)}/orders"))["orders"]
 
 
 async def order_get(number: str) -> dict[str, Any]:
-    return await _get(f"orders/{number}")
+    return await _get(_order_path(number))
 
 
 async def customer_verify(*, order_number: str, email: str) -> str | None:
     """The customer id owning this order if the email matches, else None. A read in effect, sent
     as POST so the email is never in a URL (and so never in an access log)."""
+    if not order_number_valid(order_number):
+        raise CommerceError("validation", "not an order number")
     try:
         async with _client() as client:
             response = await client.post("verifications", json={"order_number": order_number, "email": email})
@@ -129,18 +158,19 @@ async def customer_verify(*, order_number: str, email: str) -> str | None:
 
 
 async def order_cancel(*, number: str, idempotency_key: str) -> WriteOutcome:
-    return await _write("POST", f"orders/{number}/cancel", json={}, idempotency_key=idempotency_key)
+    return await _write("POST", f"{_order_path(number)}/cancel", json={}, idempotency_key=idempotency_key)
 
 
 async def order_return(*, number: str, reason: str, idempotency_key: str) -> WriteOutcome:
-    return await _write("POST", f"orders/{number}/returns", json={"reason": reason}, idempotency_key=idempotency_key)
+    return await _write("POST", f"{_order_path(number)}/returns", json={"reason": reason},
+                        idempotency_key=idempotency_key)
 
 
 async def order_shipping_address_change(*, number: str, address: str, idempotency_key: str) -> WriteOutcome:
-    return await _write("PUT", f"orders/{number}/shipping-address", json={"address": address},
+    return await _write("PUT", f"{_order_path(number)}/shipping-address", json={"address": address},
                         idempotency_key=idempotency_key)
 
 
 async def customer_address_change(*, customer_id: str, address: str, idempotency_key: str) -> WriteOutcome:
-    return await _write("PUT", f"customers/{customer_id}/address", json={"address": address},
+    return await _write("PUT", f"{_customer_path(customer_id)}/address", json={"address": address},
                         idempotency_key=idempotency_key)

@@ -48,7 +48,11 @@ WITH previous AS (
         -- question must not bounce it straight back into a handoff.
         bot_miss_streak = CASE WHEN r.reopen THEN 0 ELSE c.bot_miss_streak END,
         bot_state = CASE WHEN r.reopen THEN '{{}}'::jsonb ELSE c.bot_state END,
-        resolution_reason = CASE WHEN r.reopen THEN '' ELSE c.resolution_reason END
+        resolution_reason = CASE WHEN r.reopen THEN '' ELSE c.resolution_reason END,
+        -- Nor does it inherit an order number + email verification (a resolve clears it too).
+        verified_customer_id = CASE WHEN r.reopen THEN '' ELSE c.verified_customer_id END,
+        verified_order_number = CASE WHEN r.reopen THEN '' ELSE c.verified_order_number END,
+        verified_until = CASE WHEN r.reopen THEN NULL ELSE c.verified_until END
     FROM reopening AS r
     WHERE c.id = r.id
     RETURNING c.last_seq, c.public_id, r.reopen

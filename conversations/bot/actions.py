@@ -186,6 +186,8 @@ async def action_execute(*, action: ActionCall, public_id: object) -> ActionCall
         except Exception:  # incl. the overall timeout: the API may or may not have applied it
             logger.exception("action %s (%s) could not be completed", action.public_id, action.tool)
             outcome = {"outcome": "unavailable", "error_code": "unavailable"}
+        if "result" in outcome:
+            outcome["result"] = await _result_redacted(action, outcome["result"])
         finished, pending = await call_service(action_finish, action_id=action.pk, outcome=outcome)
         await publish_collected(pending)
         return finished
@@ -202,9 +204,20 @@ async def _attempt(action: ActionCall) -> dict[str, Any]:
         logger.warning("action %s (%s) failed: %s", action.public_id, action.tool, error.code)
         return {"outcome": "unavailable" if error.code == "unavailable" else "failed", "error_code": error.code,
                 "http_status": error.status}
-    result = await db(tool_result_redact)(conversation_id=action.conversation_id, data=written.body)
     return {"outcome": "succeeded", "http_status": written.status, "duration_ms": written.duration_ms,
-            "replayed": written.replayed, "result": result}
+            "replayed": written.replayed, "result": written.body}
+
+
+async def _result_redacted(action: ActionCall, body: Any) -> dict[str, Any]:
+    """The API's answer as stored: redacted outside the execution deadline, which bounds the API
+    call (a cold worker loads the PII models here first). The change is done either way; if the
+    answer cannot be redacted, it is not kept rather than kept in clear."""
+    try:
+        return await db(tool_result_redact)(conversation_id=action.conversation_id, data=body)
+    except Exception:
+        logger.exception("the result of action %s (%s) could not be redacted; not stored", action.public_id,
+                         action.tool)
+        return {}
 
 
 async def _working(public_id: object, state: bool) -> None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from conversations.models import Conversation, Message
 from conversations.services.conversations import conversation_request_human
@@ -49,10 +50,18 @@ def turn_input_load(*, conversation_id: int, up_to_seq: int, history_messages: i
     return TurnInput(
         conversation_id=conversation.pk, public_id=str(conversation.public_id), site_id=conversation.site_id,
         company=conversation.site.name,
-        customer_id=conversation.customer.external_id or conversation.verified_customer_id or None,
+        customer_id=conversation.customer.external_id or _still_verified(conversation),
         question="\n".join(unanswered), history=window, earlier_summary=summary, state=dict(conversation.bot_state),
         miss_streak=conversation.bot_miss_streak, up_to_seq=up_to_seq,
     )
+
+
+def _still_verified(conversation: Conversation) -> str | None:
+    # An order number + email verification lasts VERIFY_TTL_MINUTES (tools.py also limits it to that order).
+    until = conversation.verified_until
+    if conversation.verified_customer_id and until and until > timezone.now():
+        return conversation.verified_customer_id
+    return None
 
 
 @dataclass

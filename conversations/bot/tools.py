@@ -1,7 +1,13 @@
 """The bot's tools over the commerce API, shared by the model (function calling) and the offline
 responder. Authorization is here, in code: a tool reaches an order only for a verified customer
 and only when the API says that customer owns it; anything else gets the same `not_found`, so
-nobody learns whether someone else's order exists.
+nobody learns whether someone else's order exists. Who is verified is read from the conversation
+for every call (conversations.bot.authorization): a signed-in customer reaches their orders and
+account, a visitor verified by order number + email only that order, until it expires.
+
+Verification cannot be guessed: one attempt per turn (counted on the turn's Actor, whichever
+path asked), failures counted per conversation, IP and order number, locked out past a limit
+(guardrails.verification_limits).
 
 Read tools run at once. Write tools only propose (conversations.bot.actions); the customer's
 confirmation runs them. Arguments are validated with pydantic; personal values in them are vault
@@ -10,29 +16,45 @@ placeholders, and results are redacted before the model or the database sees the
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from conversations import commerce
 from conversations.async_db import db
 from conversations.bot.actions import action_propose
-from conversations.models import ActionCall
+from conversations.bot.authorization import conversation_authorization, conversation_verification_record
+from conversations.models import ActionCall, Conversation
+from guardrails.models import GuardrailEvent
 from guardrails.pii.vault import text_rehydrate, vault_values
 from guardrails.redaction import text_redact
-from guardrails.services import tool_result_redact
+from guardrails.services import guardrail_event_record, tool_result_redact
+from guardrails.verification_limits import (
+    VerificationLock,
+    conversation_client_ip,
+    verification_attempt_begin,
+    verification_attempt_refund,
+    verification_failure_settle,
+    verification_failures,
+)
 
 
 @dataclass
 class Actor:
-    """Who the bot acts for in this turn."""
+    """Who the bot acts for in this turn. One per turn: `verifications` counts this turn's
+    verification attempts. tool_run refreshes the identity fields from the conversation."""
 
     conversation_id: int
     customer_id: str | None  # the commerce API's customer id, when verified
+    client_ip: str | None = None  # the sender of the latest message, for the per-IP verification limit
+    order_scope: str | None = None  # verified by order number + email: only this order
+    site_id: int | None = None
+    verifications: int = 0
 
 
 @dataclass
@@ -50,9 +72,16 @@ class ToolOutcome:
 class OrderArgs(BaseModel):
     order_number: str = Field(min_length=3, max_length=40, description="The order number, e.g. SB-100042.")
 
+    @field_validator("order_number")
+    @classmethod
+    def _known_shape(cls, value: str) -> str:
+        number = value.strip().upper()
+        if not commerce.order_number_valid(number):
+            raise ValueError("not an order number (they look like SB-100042)")
+        return number
 
-class VerifyArgs(BaseModel):
-    order_number: str = Field(min_length=3, max_length=40)
+
+class VerifyArgs(OrderArgs):
     email: str = Field(min_length=3, max_length=200, description="The email placeholder the customer gave, e.g. <EMAIL_ADDRESS_1>.")
 
 
@@ -87,17 +116,34 @@ NOT_VERIFIED = {"error": "not_verified",
                 "message": "The customer is not verified. Ask for the order number and the email address used for "
                            "the order, then call verify_identity."}
 NOT_FOUND = {"error": "not_found", "message": "No order with this number belongs to this customer."}
+UNAVAILABLE = {"error": "unavailable", "message": "The order system is not answering."}
+ACCOUNT_NOT_VERIFIED = {"error": "account_not_verified",
+                        "message": "A verification by order number covers that order only, not the account. A person "
+                                   "from the team takes over."}
+ONE_VERIFICATION = {"error": "one_verification_per_turn",
+                    "message": "Only one verification per customer message. Tell the customer the result and wait "
+                               "for their reply."}
+LOCKED = {"error": "verification_locked",
+          "message": "Too many failed verifications. Do not ask for more details; a person from the team takes over."}
+
+
+def _other_order(scope: str) -> dict[str, str]:
+    return {"error": "not_verified",
+            "message": f"The customer is verified for order {scope} only. For another order, ask for that order's "
+                       "number and the email address used for it, then call verify_identity."}
 
 
 async def _owned_order(actor: Actor, number: str) -> dict[str, Any] | ToolOutcome:
     if not actor.customer_id:
         return ToolOutcome(data=NOT_VERIFIED)
+    if actor.order_scope and number != actor.order_scope:
+        return ToolOutcome(data=_other_order(actor.order_scope))
     try:
-        order = await commerce.order_get(number.strip().upper())
+        order = await commerce.order_get(number)
     except commerce.CommerceError as error:
-        if error.code == "not_found":
+        if error.code in ("not_found", "validation"):
             return ToolOutcome(data=NOT_FOUND)
-        return ToolOutcome(data={"error": "unavailable", "message": "The order system is not answering."}, failed=True)
+        return ToolOutcome(data=UNAVAILABLE, failed=True)
     if order.get("customer_id") != actor.customer_id:
         return ToolOutcome(data=NOT_FOUND)  # the same answer as a missing order: existence is not revealed
     return order
@@ -113,8 +159,10 @@ async def list_my_orders(actor: Actor, args: NoArgs) -> ToolOutcome:
     try:
         orders = await commerce.customer_orders_list(actor.customer_id)
     except commerce.CommerceError:
-        return ToolOutcome(data={"error": "unavailable", "message": "The order system is not answering."}, failed=True)
-    return ToolOutcome(data={"orders": orders[:10]})
+        return ToolOutcome(data=UNAVAILABLE, failed=True)
+    if actor.order_scope:
+        orders = [o for o in orders if o.get("number") == actor.order_scope]
+    return ToolOutcome(data={"orders": await _redacted(actor, orders[:10])})
 
 
 async def get_order(actor: Actor, args: OrderArgs) -> ToolOutcome:
@@ -125,15 +173,43 @@ async def get_order(actor: Actor, args: OrderArgs) -> ToolOutcome:
 
 
 async def verify_identity(actor: Actor, args: VerifyArgs) -> ToolOutcome:
+    if actor.customer_id and not actor.order_scope:
+        return ToolOutcome(data={"verified": True, "message": "The customer is signed in; no verification is needed."})
+    number = args.order_number
+    limits = {"conversation_id": actor.conversation_id, "client_ip": actor.client_ip, "order_number": number}
+    lock = await asyncio.to_thread(verification_attempt_begin, **limits)
+    if lock is not None:
+        return await _locked(actor, number, lock)
     values = await db(vault_values)(conversation_id=actor.conversation_id)
     email = text_rehydrate(args.email.strip(), values)
     try:
-        customer_id = await commerce.customer_verify(order_number=args.order_number.strip().upper(), email=email)
+        customer_id = await commerce.customer_verify(order_number=number, email=email)
     except commerce.CommerceError:
-        return ToolOutcome(data={"error": "unavailable", "message": "The order system is not answering."}, failed=True)
+        await asyncio.to_thread(verification_attempt_refund, **limits)  # not a guess: the API did not answer
+        return ToolOutcome(data=UNAVAILABLE, failed=True)
     if customer_id is None:
+        failures = await asyncio.to_thread(verification_failures, **limits)
+        await db(guardrail_event_record)(kind=GuardrailEvent.Kind.VERIFICATION_FAILED,
+                                         action=GuardrailEvent.Action.REJECTED, conversation_id=actor.conversation_id,
+                                         site_id=actor.site_id, detail={"order_number": number, "failures": failures})
+        lock = await asyncio.to_thread(verification_failure_settle, **limits)
+        if lock is not None:
+            return await _locked(actor, number, lock)
         return ToolOutcome(data={"verified": False, "message": "The order number and email do not match."})
-    return ToolOutcome(data={"verified": True}, verified_customer_id=customer_id)
+    await asyncio.to_thread(verification_attempt_refund, **limits)
+    await db(conversation_verification_record)(conversation_id=actor.conversation_id, customer_id=customer_id,
+                                               order_number=number)
+    actor.customer_id, actor.order_scope = customer_id, number
+    return ToolOutcome(data={"verified": True, "message": f"Verified for order {number} only."},
+                       verified_customer_id=customer_id)
+
+
+async def _locked(actor: Actor, number: str, lock: VerificationLock) -> ToolOutcome:
+    await db(guardrail_event_record)(kind=GuardrailEvent.Kind.VERIFICATION_LOCKED, action=GuardrailEvent.Action.LOCKED,
+                                     conversation_id=actor.conversation_id, site_id=actor.site_id,
+                                     detail={"order_number": number, "scopes": list(lock.scopes),
+                                             "newly_locked": lock.newly_locked})
+    return ToolOutcome(data=LOCKED, handoff_reason=Conversation.HandoffReason.USAGE_LIMIT)
 
 
 _CHANGEABLE = {"cancel_order": ("pending", "processed"), "change_order_address": ("pending", "processed"),
@@ -200,6 +276,8 @@ async def change_order_address(actor: Actor, args: AddressChangeArgs) -> ToolOut
 async def change_account_address(actor: Actor, args: AccountAddressArgs) -> ToolOutcome:
     if not actor.customer_id:
         return ToolOutcome(data=NOT_VERIFIED)
+    if actor.order_scope:
+        return ToolOutcome(data=ACCOUNT_NOT_VERIFIED, handoff_reason=Conversation.HandoffReason.POLICY_RESTRICTION)
     address = await _address_placeholder(actor, args.new_address)
     return await _propose(actor, "change_account_address", {"new_address": address},
                           f"Change the address on your account to {address}.")
@@ -271,5 +349,19 @@ async def tool_run(*, actor: Actor, name: str, raw_arguments: str) -> ToolOutcom
         args = spec.args.model_validate(arguments)
     except (json.JSONDecodeError, ValidationError) as error:
         return ToolOutcome(data={"error": "invalid_arguments", "message": str(error)[:300]})
+    await _authorize(actor)
+    if spec.run is verify_identity:
+        if actor.verifications >= 1:
+            return ToolOutcome(data=ONE_VERIFICATION)
+        actor.verifications += 1
     return await spec.run(actor, args)
 
+
+async def _authorize(actor: Actor) -> None:
+    """The conversation decides who the actor is, not what the caller remembered: a verification
+    may have expired, been cleared by a resolve, or happened earlier in this turn."""
+    authorization = await db(conversation_authorization)(conversation_id=actor.conversation_id)
+    actor.customer_id, actor.order_scope = authorization.customer_id, authorization.order_number
+    actor.site_id = authorization.site_id
+    if actor.client_ip is None:
+        actor.client_ip = await asyncio.to_thread(conversation_client_ip, conversation_id=actor.conversation_id)

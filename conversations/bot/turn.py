@@ -301,7 +301,14 @@ async def _model_respond(loaded: TurnInput, turn: TurnState, actor: Actor, retri
             {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
             for c in result.tool_calls]})
         stop = False
-        for call in result.tool_calls:
+        for n, call in enumerate(result.tool_calls):
+            if n >= settings.BOT_MAX_TOOL_CALLS_PER_ROUND:
+                # Every call needs an answer in the conversation the model sees; these are not run.
+                skipped = json.dumps({"error": "too_many_tool_calls", "message": "Not run: too many tool calls at "
+                                      "once. Call the tools you still need one at a time."})
+                tool_context.append(skipped)
+                messages.append({"role": "tool", "tool_call_id": call.id, "content": skipped})
+                continue
             outcome = await _run_tool(loaded, actor, call.name, call.arguments)
             if outcome.verified_customer_id:
                 actor.customer_id = output.verified_customer_id = outcome.verified_customer_id

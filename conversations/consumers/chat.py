@@ -51,6 +51,7 @@ from guardrails.socket_leases import (
     socket_lease_renew,
 )
 from guardrails.pii.vault import frame_placeholders, frame_rehydrate, vault_values
+from guardrails.verification_limits import conversation_client_ip_remember
 
 logger = logging.getLogger(__name__)
 
@@ -217,6 +218,8 @@ class ChatConsumer(LoopOnlyConsumer):
                 await self._error(exceeded.code, exceeded.message, retry_after=round(exceeded.retry_after, 1))
                 return
         if isinstance(frame, protocol.SendMessage):
+            # The turn counts failed verifications per network too; the address stays in Redis.
+            await db(conversation_client_ip_remember)(conversation_id=conversation_id, client_ip=self.client_ip)
             posted, pending = await call_service(
                 customer_message_post, conversation_id=conversation_id, text=frame.text, client_id=frame.client_id
             )

@@ -65,7 +65,9 @@ def resolve_if(*, conversation_id: int, agent: Any, reason: str, text: str, stil
             Conversation.objects.filter(pk=conversation_id)
             .exclude(status=Conversation.Status.RESOLVED)
             .update(status=Conversation.Status.RESOLVED, resolved_at=timezone.now(), updated_at=timezone.now(),
-                    resolution_reason=reason)
+                    resolution_reason=reason,
+                    # A returning visitor verifies again: what a verification unlocked ends here.
+                    verified_customer_id="", verified_order_number="", verified_until=None)
         )
         if resolved:
             handoff_close_on_resolve(conversation_id=conversation_id, agent=agent, reason=reason)

@@ -359,6 +359,9 @@ COMMERCE_TIMEOUT_SECONDS = env.float("COMMERCE_TIMEOUT_SECONDS", 5.0, minimum=0.
 ACTION_EXECUTION_TIMEOUT_SECONDS = env.float("ACTION_EXECUTION_TIMEOUT_SECONDS", 30.0, minimum=1, maximum=600)
 # Order numbers as the company writes them; the offline responder and the PII allow-list use it.
 COMMERCE_ORDER_NUMBER_PATTERN = env.regex("COMMERCE_ORDER_NUMBER_PATTERN", r"\b[A-Z]{1,4}-?\d{4,10}\b")
+# Customer ids as the host site signs them. Both patterns must match a whole value before it is
+# put in an API path (where it is also percent-encoded): nothing else reaches the company's API.
+COMMERCE_CUSTOMER_ID_PATTERN = env.regex("COMMERCE_CUSTOMER_ID_PATTERN", r"[A-Za-z0-9][A-Za-z0-9_.@:|+-]{0,127}")
 
 # The bot.
 ACTION_PROPOSAL_TTL_MINUTES = env.int("ACTION_PROPOSAL_TTL_MINUTES", 15, minimum=1)
@@ -367,6 +370,17 @@ BOT_HISTORY_MESSAGES = env.int("BOT_HISTORY_MESSAGES", 12, minimum=2, maximum=10
 BOT_MAX_REPLY_CHARS = env.int("BOT_MAX_REPLY_CHARS", 1500, minimum=200)
 BOT_TURN_TIMEOUT_SECONDS = env.float("BOT_TURN_TIMEOUT_SECONDS", 90.0, minimum=5)
 BOT_LEASE_SECONDS = env.int("BOT_LEASE_SECONDS", 120, minimum=10)
+# Tool calls run per model round; calls beyond it are answered with an error, not run.
+BOT_MAX_TOOL_CALLS_PER_ROUND = env.int("BOT_MAX_TOOL_CALLS_PER_ROUND", 3, minimum=1, maximum=10)
+# Order number + email verification (guardrails/verification_limits.py): failures counted per
+# conversation, per client IP and per order number within VERIFY_LOCKOUT_MINUTES; reaching a limit
+# locks verification for that conversation, IP or order for VERIFY_LOCKOUT_MINUTES. A success
+# unlocks only the order it proved, for VERIFY_TTL_MINUTES.
+VERIFY_MAX_FAILURES = env.int("VERIFY_MAX_FAILURES", 3, minimum=1, maximum=100)
+VERIFY_MAX_FAILURES_PER_IP = env.int("VERIFY_MAX_FAILURES_PER_IP", 10, minimum=1, maximum=1000)
+VERIFY_MAX_FAILURES_PER_ORDER = env.int("VERIFY_MAX_FAILURES_PER_ORDER", 5, minimum=1, maximum=1000)
+VERIFY_LOCKOUT_MINUTES = env.int("VERIFY_LOCKOUT_MINUTES", 60, minimum=1, maximum=7 * 24 * 60)
+VERIFY_TTL_MINUTES = env.int("VERIFY_TTL_MINUTES", 30, minimum=1, maximum=24 * 60)
 
 # Human handoff (docs/handoff.md).
 # An agent counts as online while an inbox tab has been seen within this many seconds.
