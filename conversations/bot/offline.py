@@ -63,7 +63,8 @@ def offline_step(*, text: str, state: dict[str, Any], verified: bool, retrieval:
             intent = requested_action(text=text, guess=guess, retrieval=retrieval)
             if intent is not None and intent != pending:
                 return offline_step(text=text, state={}, verified=verified, retrieval=retrieval, guess=guess)
-            if intent is None and (retrieval.confident or is_smalltalk(text=text, guess=guess, retrieval=retrieval)):
+            asks_something_else = retrieval.confident or (guess is not None and guess.label == "question")
+            if intent is None and (asks_something_else or is_smalltalk(text=text, guess=guess, retrieval=retrieval)):
                 # A question in the middle of an ask is answered; the ask is offered again once,
                 # then dropped, so it never traps the conversation.
                 answer = _answer_without_action(text=text, retrieval=retrieval, guess=guess)
@@ -91,6 +92,11 @@ def offline_step(*, text: str, state: dict[str, Any], verified: bool, retrieval:
     remembered = {"intent": intent, "order_number": order_number, "new_address": address,
                   "reminded": state.get("reminded") if intent == pending else None}
     remembered = {k: v for k, v in remembered.items() if v}
+    if email and order_number_in(text) and verified:
+        # Order number + email in one message: verify it, even if an earlier verification
+        # unlocked another order (a verification reaches only the order it proved).
+        return OfflineStep(tool="verify_identity", args={"order_number": order_number, "email": email},
+                           state=remembered)
     if not verified:
         if order_number and email:
             return OfflineStep(tool="verify_identity", args={"order_number": order_number, "email": email},

@@ -193,9 +193,10 @@ async def _offline_respond(loaded: TurnInput, turn: TurnState, actor: Actor, ret
     output.text = offline_tool_reply(tool=step.tool, data=outcome.data)
     if step.state.pop("picking_order", False):
         return await _offline_continue_with_order(loaded, actor, retrieval, step, outcome, output)
-    if outcome.verified_customer_id:
-        # Verified: carry on with what the customer originally asked for.
-        actor.customer_id = output.verified_customer_id = outcome.verified_customer_id
+    if outcome.verified_customer_id or (step.tool == "verify_identity" and outcome.data.get("verified")):
+        # Verified (or signed in already): carry on with what the customer originally asked for.
+        if outcome.verified_customer_id:
+            actor.customer_id = output.verified_customer_id = outcome.verified_customer_id
         follow = offline_step(text="", state=step.state, verified=True, retrieval=retrieval)
         output.state = follow.state
         if follow.tool:

@@ -286,3 +286,18 @@ async def test_a_verification_expires(bot_site, shop, model_server):
         await chat.bot_message()
     last_tool = [m for m in model_server.chat_requests()[-1]["messages"] if m["role"] == "tool"][-1]
     assert json.loads(last_tool["content"]) == NOT_VERIFIED
+
+
+async def test_offline_a_visitor_verified_for_one_order_can_verify_another_of_theirs(bot_site, shop):
+    """The verification for order A reaches only A; sending order B with the email verifies B
+    (before, the offline responder thought the visitor verified and asked again forever)."""
+    first, second = shop["pending"], shop["shipped"]
+    email = await sync_to_async(_email)(first)
+    session = await opened(bot_site)
+    async with chat_from(session, "198.51.100.7") as chat:
+        await chat.say(f"Please cancel order {first}, my email is {email}")
+        assert (await chat.bot_message())["action"]["status"] == "proposed"
+        await chat.say(f"and where is {second}? {email}")
+        reply = await chat.bot_message()
+    assert second in reply["text"] and "tracking number" in reply["text"]
+    assert (await sync_to_async(_verification)(session.conversation.pk))[1] == second

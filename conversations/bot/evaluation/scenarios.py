@@ -70,7 +70,8 @@ def scenarios_load(path: Path) -> list[Scenario]:
         raise ScenarioError(f"{path}: expected an object with a 'conversations' list")
     scenarios: list[Scenario] = []
     for n, raw in enumerate(data["conversations"], 1):
-        where = f"{path}: conversation {n} ({raw.get('name', 'unnamed') if isinstance(raw, dict) else raw!r})"
+        label = raw.get("name", "unnamed") if isinstance(raw, dict) else repr(raw)
+        where = f"{path}: conversation {n} ({label})"
         if not isinstance(raw, dict) or not isinstance(raw.get("name"), str) or not isinstance(raw.get("turns"), list):
             raise ScenarioError(f"{where}: needs a 'name' and a 'turns' list")
         scenario = Scenario(name=raw["name"], customer=raw.get("as"), tags=list(raw.get("tags", [])))
