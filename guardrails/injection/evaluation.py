@@ -12,7 +12,8 @@ import json
 from pathlib import Path
 from typing import Literal
 
-from guardrails.injection.detector import InjectionDetector, untrusted_text_check
+from guardrails.injection.detector import ARTIFACT, InjectionDetector, untrusted_text_check
+from guardrails.injection.normalize import normalize
 
 DEVSETS = Path(__file__).with_name("devsets")
 FAMILIES = ("jailbreak_roleplay", "instruction_hijacking", "say_x", "obfuscated", "indirect")
@@ -39,6 +40,35 @@ def devset_untrusted_benign(*, split: Split) -> list[str]:
 def stackfaq_questions(*, path: Path) -> list[str]:
     pairs = json.loads(path.read_text())["root"]["qapair"]
     return [q.strip() for pair in pairs for q in pair.get("rephr", []) if isinstance(q, str) and len(q.strip()) > 3]
+
+
+def injection_detector_batched(*, texts: list[str]) -> InjectionDetector:
+    """The product's detector, with the embeddings of `texts` computed in one batch up front (an
+    evaluation of a thousand messages takes seconds instead of minutes); any other text is
+    embedded on demand by the same local model."""
+    from knowledge.embeddings import local_minilm
+
+    model = local_minilm()
+    inputs = list(dict.fromkeys(normalize(text).text[:2000] for text in texts))
+    vectors = dict(zip(inputs, model.embed(inputs)))
+
+    def embed(batch: list[str]) -> list[list[float]]:
+        missing = [text for text in batch if text not in vectors]
+        vectors.update(zip(missing, model.embed(missing)))
+        return [vectors[text] for text in batch]
+
+    artifact = json.loads(ARTIFACT.read_text())
+    if artifact["embedding_model"] != model.model_name:
+        raise RuntimeError(f"{ARTIFACT.name} was trained on {artifact['embedding_model']}, not {model.model_name}")
+    return InjectionDetector(artifact=artifact, embed=embed)
+
+
+def injection_evaluation_texts(*, deepset_test: Path, stackfaq: Path) -> list[str]:
+    """Every customer-side text the two evaluations below check."""
+    texts = [r["text"] for r in _jsonl(deepset_test)] + stackfaq_questions(path=stackfaq)
+    for split in ("dev", "test"):
+        texts += devset_attacks(split=split) + devset_support_questions(split=split)
+    return texts
 
 
 def _rate(hits: int, n: int) -> float:
