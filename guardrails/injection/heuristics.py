@@ -27,7 +27,8 @@ _PATTERNS: dict[str, str] = {
     # --- instruction hijacking: the assistant's instructions are the object ---
     "override_instructions": (
         r"\b(ignore|disregard|forget|skip|override|bypass|drop|abandon|neglect|discard|nevermind|never mind)\b[^.\n]{0,40}"
-        r"\b(previous|prior|above|earlier|preceding|all|any|your|the|these|those|initial|original|system|whatever|current)\b"
+        r"\b(previous|prior|above|earlier|preceding|all|any|your|ur|the|these|those|initial|original|system|whatever|"
+        r"current)\b"
         r"[^.\n]{0,20}\b(instructions?|prompts?|rules?|directions?|guidelines?|guidance|tasks?|assignments?|commands?|"
         r"context|constraints?|directives?|programming|guardrails?|restrictions?|polic(y|ies)|policy text|role)\b"
     ),
@@ -78,15 +79,21 @@ _PATTERNS: dict[str, str] = {
     ),
     "prompt_extraction": (
         r"\b(show|reveal|print|output|display|repeat|tell|give|leak|copy|write|share|dump|list|spell|quote|translate|"
-        r"summari[sz]e|convert|rewrite)\b[^.\n]{0,40}\b(your|full|entire|initial|original|hidden|secret|system|"
-        r"internal|admin|pre-?)\s+(\w+\s+)?(prompt|instructions|system message|rules|configuration|config|guidelines|"
-        r"directives|context window|password|secret phrase|secret key|notes)\b"
+        r"summari[sz]e|convert|rewrite)\b[^.\n]{0,40}(\b(your|full|entire|initial|original|hidden|secret|system|"
+        r"internal|admin|pre-?)\s+(\w+\s+)?(prompt|instructions|system message|configuration|config|directives|"
+        r"context window|secret phrase|secret key)\b"
+        # "your rules" and "your password" are the shop's and the customer's; hidden ones are the bot's.
+        r"|\b(full|entire|initial|original|hidden|secret|system|internal|admin)\s+(\w+\s+){0,2}(rules|guidelines|"
+        r"password|notes)\b)"
     ),
     "prompt_reference": (
         r"\b(system prompt|prompt text|developer message|beginning of this prompt|above prompt|initial prompt|"
         r"context window|pre-?prompt)\b(?!\s+(on|in|at|of)\s+(the|your|my)\s+(page|site|app|website|checkout|screen|form))"
         r"|\b(in|of) your (system )?(prompt|instructions|configuration)\b"
-        r"|\b(text|words?|instructions?|rules) you were (initiali[sz]ed|given|told|programmed)( with)?\b"
+        r"|\b(text|words?|instructions?|rules|guidelines|directives?) you (were|have been) (initiali[sz]ed|given|told|"
+        r"programmed)( with)?\b|\b(instructions?|rules|guidelines|directives?) you (received|got)\b"
+        r"|\b(supersedes?|overrides?|replaces?|takes? (priority|precedence) over)\b[^.\n]{0,30}\b(earlier|previous|prior|"
+        r"all|any|every|your|other)\b[^.\n]{0,15}\b(directives?|instructions?|rules?|prompts?)\b"
         r"|\bwhat you were (told|instructed|programmed) (not )?to\b|\binstructed not to tell\b"
         r"|\b(repeat|quote|print|output|translate|summari[sz]e|copy|show)\b[^.\n]{0,30}\b(everything|all|the (text|words|part|"
         r"instructions|content|conversation|message)s?) (that )?(appears? )?(above|before (this|my message|i joined))"
@@ -96,18 +103,23 @@ _PATTERNS: dict[str, str] = {
     "dictated_reply": (
         _IMPERATIVE + _SAY + r"\b\s*(it\s+)?(back\s+)?(with\s+)?(only\s+|just\s+|exactly\s+)?(this\s+|these\s+)?"
         r"(the\s+)?(following\s+|magic\s+)?(phrase|words?|sentence|text|string|link)?\s*:?\s*" + _QUOTE
-        + r"|\b(respond|reply|answer)\s+(only\s+|just\s+)?(with\s+)?(just|only|exactly|solely)\b"
-        r"|\bonly\s+(respond|reply|answer|output|say|write|print)\b"
-        r"|\b" + _SAY + r"\b[^\n]{0,60}\b(nothing else|nothing more|no other (text|words?|content|output)|and only this|"
-        r"only this|word for word|verbatim|exactly these words|without any explanation|no explanation)"
+        # "write 'fragile' on the box", "say 'hello' to my wife": the words go somewhere else.
+        + r"(?![^\"'“”‘’«»„\n]{0,60}[\"'“”‘’«»„]\s+(on|in|to|for|at|onto|inside)\s+(the|my|our|his|her|their|a|an)\b)"
+        r"|\b(respond|reply|answer)\s+(only\s+|just\s+)?(with\s+)?(just|only|exactly|solely)\b"
+        r"|\bonly\s+(respond|reply|answer|output|say|write|print)\s+(with\b|:|the following|this\b|" + _QUOTE + ")"
+        r"|\b(" + _SAY + r"|tell me)\b[^\n]{0,60}\b(nothing else|nothing more|no other (text|words?|content|output)|"
+        r"and only this|only this|word for word|verbatim|exactly these words|(the )?exact words|without any explanation|"
+        r"no explanation|with no changes|without (any )?changes|(text|words|sentence) exactly|exactly as written)"
+        r"|\b(respond|reply|answer)\b[^.\n]{0,20}\bwith only\b"
         r"|\brepeat after me\b|\bsay (it )?out loud\b|\bsay it with me\b"
         r"|\byour (next |only |whole |entire |first )?" + _REPLY + r"\s+(must|should|will|has to)\s+"
         r"(be|consist|contain|start|begin|end|read)\b"
-        r"|\b(begin|start|end|finish)\s+(your|each|every|all)\s+(\w+\s+)?" + _REPLY + r"\s+with\b"
+        r"|\b(begin|start|end|finish)\s+(your|each|every|all)\s+(\w+\s+)?" + _REPLY + r"\b[^.\n]{0,20}\bwith\b"
         r"|\b(write|put|include|add|insert|append|copy|paste|type|say)\b[^\n]{0,80}\b(in|into|to|of|at the (top|start|"
         r"beginning|end) of|as the (first|last) line of|somewhere in) (your|each|every|the) " + _REPLY + r"\b"
         r"|\bas (if it were |though it were )?your (own |official )?(answer|reply|response|words)\b"
-        r"|\bin your own voice\b|\bfrom now on,?\s+(you|only|always|never|respond|reply|answer|say|start|begin|end|act)\b"
+        r"|\bin your own voice\b|\bfrom now on,?\s+(you (are|will be|act|behave|speak|respond|reply|answer|only|always|"
+        r"never)|respond|reply|answer|say|start|begin|end|act|behave|speak)\b"
         r"|\b(answer|respond|reply)\s+(with\s+)?(\"?yes\"?|\"?ok\"?)\s+to\s+everything\b"
     ),
     "access_granted": (
@@ -126,10 +138,11 @@ _PATTERNS: dict[str, str] = {
     ),
     # --- jailbreak role-play ---
     "role_override": (
-        r"\b(you are now|from now on,? you (are|will)|pretend (you are|that you|you're|to be)|roleplay as|role-play as|"
+        r"\b(you are now(?!\s+(my|our|closed|open|the best|so|really|very|able|eligible)\b)|from now on,? you (are|will)|pretend (you are|that you|you're|to be)|roleplay as|role-play as|"
         r"you're now|now you are|imagine (you are|you're)|stay in character|i want you to act as|act as if you|"
         r"(play|take on|assume|adopt) (the )?(role|part|persona|character) of|your new persona|you will (now )?(play|simulate)|"
-        r"(act|behave) like|(respond|answer|speak|talk|reply) as (if|though)|switch (personalities|personas)|"
+        r"(act|behave) like (an?|the|my) [^.\n]{0,30}\b(ai|bot|chatbot|assistant|terminal|model|gpt|hacker|character|"
+        r"persona|shell|console|server|admin)\b|(respond|answer|speak|talk|reply) as (if|though)|switch (personalities|personas)|"
         r"you are going to (play|act|pretend)|i'?d like you to become|you('re| are) no longer (a|an|the)\b)"
     ),
     "roleplay_game": (
@@ -141,10 +154,11 @@ _PATTERNS: dict[str, str] = {
         r"|\bbedtime stor(y|ies)\b[^\n]{0,80}\b(codes?|keys?|passwords?|secrets?)\b"
     ),
     "rule_free_persona": (
-        r"\b(no|without( any)?|free (of|from)|zero|has no|have no|with no|doesn'?t have|does not have)\s+"
+        # A persona without rules: the rule-free phrase follows the one it describes.
+        r"\b(ai|ais|bot|chatbot|assistant|model|gpt|llm|persona|character|twin|npc|you have|you are|you're|yourself)\b"
+        r"[^.\n]{0,60}\b(no|without( any)?|free (of|from)|zero|has no|have no|with no|doesn'?t have|does not have)\s+"
         r"(content |ethical |moral |safety |any )?(rules|restrictions|limits|limitations|filters?|filtering|guidelines|"
         r"guardrails|censorship|polic(y|ies)|principles|content policy)\b"
-        r"(?=[^\n]{0,200}\b(you|ai|bot|chatbot|assistant|model|gpt|persona|character|mode)\b)"
         r"|\b(never|won'?t|will not|cannot|can'?t)\s+(ever\s+)?(refuses?|say no|declines?|apologi[sz]es?|mentions? polic)"
         r"|\b(freed|free) (from|of) (your|its|the) (corporate |)(chains|programming|rules|restrictions|shackles)\b"
         r"|\bbroken free\b|\bescaped (its|your) (programming|restrictions)\b|\bthrown off (its|your)\b"
@@ -177,7 +191,7 @@ _PATTERNS: dict[str, str] = {
         r"|(^|[.!?,\"—–(\[]\s*)" + _AI + r"\s*[,:—–-]\s*(please\s+)?((ignore|forget|disregard)(?!\s+(my|that|this|it)\b)|"
         r"print|output|reveal|from now on|pretend|stop helping|you must|you are now|new (rule|instructions?|task)|"
         r"when(ever)? (you|answering|this)|include|append|respond with|reply with|say the following|please say|tell the)"
-        r"|\btell (every|all|each|the|any) (customers?|users?|readers?|visitors?)\b(?!\s+service)"
+        r"|\btell (every|all|each|the|any) (customers?|users?|readers?|visitors?) (that|to|they|about|it|our|we)\b"
         r"|\b(customer|user) is (an? )?(admin|administrator|superuser)\b|\buser_role\s*="
         r"|\bhinweis an (den|die) (ki|assistent)|\bnote pour l'assistant"
     ),
