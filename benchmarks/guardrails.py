@@ -6,8 +6,10 @@ with the dev-set scores, against out-of-the-box Presidio measured in the same ru
   * baseline:  Presidio's default AnalyzerEngine with the same spaCy model on the same messages;
   * injection: the layered detector (normalization, heuristics, MiniLM classifier) per message;
   * scores:    character recall/precision on ../shared/data/pii_generated_small.json (our detector
-    and the baseline), and recall / false-positive rate on the prompt-injection test split plus
-    the false-positive rate on the stackfaq support questions.
+    and the baseline); injection recall per attack family and false-positive rate on support
+    questions, on the dev and held-out test splits of guardrails/injection/devsets/, plus recall /
+    false-positive rate on deepset's prompt-injection test split and the false-positive rate on
+    the stackfaq support questions.
 
 Results are printed and written as JSON to benchmarks/results/guardrails.json.
 
@@ -83,19 +85,17 @@ ACCOUNT_QUESTIONS_HELD_OUT = [
 
 
 def injection_scores(detector) -> dict:
-    rows = [json.loads(line) for line in (SHARED / "prompt_injections_test.jsonl").read_text().splitlines() if line.strip()]
-    attacks = [r["text"] for r in rows if r["label"] == 1]
-    benign = [r["text"] for r in rows if r["label"] == 0]
-    pairs = json.loads((SHARED / "stackfaq.json").read_text())["root"]["qapair"]
-    support = [q for p in pairs for q in p["rephr"] if isinstance(q, str) and len(q.strip()) > 3]
-    flagged = lambda texts: sum(detector.check(t).flagged for t in texts)  # noqa: E731
-    return {"test_recall": round(flagged(attacks) / len(attacks), 4), "test_attacks": len(attacks),
-            "test_false_positive_rate": round(flagged(benign) / len(benign), 4), "test_benign": len(benign),
-            "support_questions_false_positive_rate": round(flagged(support) / len(support), 4),
-            "support_questions": len(support),
-            "account_questions_false_positive_rate": round(flagged(ACCOUNT_QUESTIONS_HELD_OUT)
-                                                           / len(ACCOUNT_QUESTIONS_HELD_OUT), 4),
-            "account_questions": len(ACCOUNT_QUESTIONS_HELD_OUT)}
+    """Recall per attack family and false positives on support questions, on the dev split (the
+    classifier was trained on it) and the held-out test split of guardrails/injection/devsets/;
+    deepset's test split and the stackfaq questions; the held-out account questions above."""
+    from guardrails.injection.evaluation import injection_devset_evaluate, injection_public_evaluate
+
+    account_flagged = sum(detector.check(t).flagged for t in ACCOUNT_QUESTIONS_HELD_OUT)
+    return {"devsets": {split: injection_devset_evaluate(detector=detector, split=split) for split in ("dev", "test")},
+            **injection_public_evaluate(detector=detector, deepset_test=SHARED / "prompt_injections_test.jsonl",
+                                        stackfaq=SHARED / "stackfaq.json"),
+            "account_questions": {"false_positive_rate": round(account_flagged / len(ACCOUNT_QUESTIONS_HELD_OUT), 4),
+                                  "n": len(ACCOUNT_QUESTIONS_HELD_OUT)}}
 
 
 def main() -> int:

@@ -1,5 +1,6 @@
 """Prompt-injection and jailbreak detection, layered: normalization, phrase heuristics, then a
-logistic-regression classifier over the local MiniLM sentence embeddings.
+logistic-regression classifier over the local MiniLM sentence embedding and hashed character
+n-grams of the normalized text.
 
 The classifier's weights are a small committed artifact (classifier.json, with its provenance),
 trained by `manage.py injection_train` from the dev data; nothing is trained or downloaded at
@@ -20,10 +21,45 @@ from guardrails.injection.heuristics import heuristic_reasons
 from guardrails.injection.normalize import normalize
 
 ARTIFACT = Path(__file__).with_name("classifier.json")
-# Evasion tricks alone (invisible characters, hidden comments) are suspicious but not proof;
-# they push the score up without flagging on their own.
+# Evasion tricks alone (invisible characters, look-alike letters, leetspeak) are suspicious but not
+# proof: they push the score up without flagging on their own.
 _TRICK_BONUS = 0.15
+# A message that carries words in an encoding or in a comment hides them from the reader on purpose;
+# no support question needs that, whatever the hidden words say.
+HIDDEN_PAYLOADS = ("hidden_comment", "base64_payload", "hex_payload", "rot13_payload", "reversed_text")
 _HEURISTIC_SCORE = 0.97
+# Hashed character n-grams: no vocabulary to ship, the weights are the whole artifact.
+CHAR_NGRAMS = {"analyzer": "char_wb", "ngram_range": [3, 5], "n_features": 4096}
+
+
+def char_ngram_vectorizer():  # -> sklearn HashingVectorizer
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    return HashingVectorizer(analyzer=CHAR_NGRAMS["analyzer"], ngram_range=tuple(CHAR_NGRAMS["ngram_range"]),
+                             n_features=CHAR_NGRAMS["n_features"], alternate_sign=False, norm="l2")
+
+
+class CharNgramHasher:
+    """The vectorizer's features for one text, computed directly: sklearn's `transform` costs several
+    milliseconds of input checks and sparse-matrix building per call, this a fraction of one. Same
+    analyzer, same hash (signed MurmurHash3, seed 0, index |h| mod n), same l2 norm: the training
+    uses `char_ngram_vectorizer()` and the test suite checks that both agree."""
+
+    def __init__(self) -> None:
+        from sklearn.utils import murmurhash3_32
+
+        self._analyze = char_ngram_vectorizer().build_analyzer()
+        self._hash = murmurhash3_32
+        self._n = CHAR_NGRAMS["n_features"]
+
+    def features(self, text: str) -> dict[int, float]:
+        counts: dict[int, int] = {}
+        for gram in self._analyze(text):
+            h = self._hash(gram, seed=0)
+            index = abs(h) % self._n if h != -(2**31) else (2**31 - 1 - (self._n - 1)) % self._n
+            counts[index] = counts.get(index, 0) + 1
+        norm = math.sqrt(sum(c * c for c in counts.values())) or 1.0
+        return {index: c / norm for index, c in counts.items()}
 
 
 @dataclass(frozen=True)
@@ -43,9 +79,16 @@ class InjectionDetector:
         self.threshold = artifact["threshold"]
         self.model = artifact["embedding_model"]
         self._embed = embed
+        if artifact.get("char_ngrams", CHAR_NGRAMS) != CHAR_NGRAMS:
+            raise RuntimeError(f"{ARTIFACT.name} was trained on character n-grams {artifact['char_ngrams']}, "
+                               f"not {CHAR_NGRAMS}; run `manage.py injection_train`")
+        self.char_coef = artifact.get("char_coef")
+        self._chars = CharNgramHasher() if self.char_coef else None
 
-    def probability(self, vector: list[float]) -> float:
+    def probability(self, vector: list[float], text: str) -> float:
         z = self.intercept + sum(w * x for w, x in zip(self.coef, vector))
+        if self._chars is not None:
+            z += sum(self.char_coef[i] * x for i, x in self._chars.features(text).items())
         return 1.0 / (1.0 + math.exp(-z))
 
     def check(self, text: str, *, vector: list[float] | None = None) -> InjectionVerdict:
@@ -57,15 +100,19 @@ class InjectionDetector:
         reasons += heuristics
         if vector is None or normalized.text != text:
             vector = self._embed([normalized.text[:2000]])[0]
-        probability = self.probability(vector)
+        probability = self.probability(vector, normalized.text[:2000])
         score = probability
         if heuristics:
             score = max(score, _HEURISTIC_SCORE)
         if normalized.reasons:
             score = min(1.0, score + _TRICK_BONUS)
+        hidden = any(reason in HIDDEN_PAYLOADS for reason in normalized.reasons)
+        if hidden:
+            score = max(score, _HEURISTIC_SCORE)
         if probability >= self.threshold:
             reasons.append("classifier")
-        return InjectionVerdict(flagged=bool(heuristics) or score >= self.threshold, score=score, reasons=reasons)
+        return InjectionVerdict(flagged=bool(heuristics) or hidden or score >= self.threshold, score=score,
+                                reasons=reasons)
 
 
 def untrusted_text_check(text: str) -> InjectionVerdict:
@@ -74,8 +121,7 @@ def untrusted_text_check(text: str) -> InjectionVerdict:
     and hold", "agents can override") would trip it, and this check needs no model."""
     normalized = normalize(text)
     heuristics = heuristic_reasons(normalized.text)
-    hiding = [r for r in normalized.reasons if r in ("invisible_characters", "hidden_comment", "base64_payload",
-                                                     "rot13_payload")]
+    hiding = [r for r in normalized.reasons if r in ("invisible_characters", *HIDDEN_PAYLOADS)]
     # Text hidden from readers (invisible characters, comments, encoded blobs) has no business in
     # an article or an API answer, whatever it says.
     flagged = bool(heuristics) or bool(hiding)
