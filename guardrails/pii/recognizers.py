@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from presidio_analyzer import EntityRecognizer, RecognizerResult
+from presidio_analyzer.predefined_recognizers import IbanRecognizer
 
 from guardrails.pii.names import NOT_NAME_WORDS, PersonCueRecognizer
 
@@ -61,7 +62,7 @@ _CONTINENTAL = re.compile(r"\b[^\W\d_]+(?:straße|strasse|straat|weg|gasse|platz
 # a city: "Industristigen 30, 77507 Sundsvall", "ul. Gdańska 374\n69-240 Giżycko".
 _STREET_NUMBER_POSTCODE = re.compile(
     r"(?<![\w-])(?:" + _W + r"[ \t]+){0,3}" + _W + r",?[ \t]+\d{1,5}[a-z]?(?:/\d{1,4})?(?:,[ \t]*|[ \t]*\n[ \t]*)"
-    r"(?:\d{4,5}(?:-\d{3})?|\d{2}-\d{3}|\d{4}[ \t]?[A-Za-z]{2})[ \t]+" + _W,
+    r"(?:\d{4}[ \t]?[A-Za-z]{2}(?=[ \t])|\d{5}-?\d{3}|\d{4,5}|\d{2}-\d{3})[ \t]+" + _W + r"(?:[ \t]+" + _W + r"){0,2}",
 )
 # After these cues whatever follows, up to the end of the clause, is an address, whatever its
 # shape ("lives at 87 Jakobi 69, Laane", "address: 03 Πλατεία Μαβίλη 170").
@@ -102,16 +103,21 @@ _CLAUSE_END = re.compile(
     r"thanks)\b",
     re.IGNORECASE,
 )
-_LEADING_WORDS = frozenset("""i'm im i am at we we're are live living to is my our address new moved move the in on
-from of deliver ship send please now it its it's and hi hello hey ok so here go should will left courier""".split())
+_LEADING_WORDS = frozenset("""i'm im i am at we we're are live living to is was my our address address: new old moved
+move the in on from of deliver delivery ship shipping billing send please now it its it's and hi hello hey ok so here
+go should will left courier""".split())
 
 
 def _after_leading_words(text: str, start: int, end: int) -> int:
-    """`start` moved past the sentence's own words that a shape pattern took in front of a street."""
-    for word in re.finditer(r"\S+", text[start:end]):
-        if word.group(0).lower() not in _LEADING_WORDS:
-            return start + word.start()
-    return start
+    """`start` moved past the sentence's own words that a shape pattern took in front of a street
+    ("billing address is metzstraße 28/23, ..."): past the last of them before the house number."""
+    words = list(re.finditer(r"\S+", text[start:end]))
+    first_number = next((n for n, w in enumerate(words) if w.group(0)[0].isdigit()), len(words))
+    cut = start
+    for word in words[:first_number]:
+        if word.group(0).lower().rstrip(",:") in _LEADING_WORDS:
+            cut = start + word.end()
+    return cut if cut == start else cut + len(text[cut:end]) - len(text[cut:end].lstrip())
 
 
 class StreetAddressRecognizer(EntityRecognizer):
@@ -316,8 +322,20 @@ class PaymentCardRecognizer(EntityRecognizer):
         return results
 
 
+class AnyCaseIbanRecognizer(IbanRecognizer):
+    """Presidio's IBAN recognizer (country format and checksum) on the upper-cased text: chat
+    types IBANs in lower case too ("nl55 zkwg 7373 7848 97")."""
+
+    def analyze(self, text, entities, nlp_artifacts=None, regex_flags=None):  # noqa: ANN001 (Presidio's signature)
+        upper = text.upper()
+        if upper == text or len(upper) != len(text):
+            return []  # the plain recognizer, registered too, has it; or offsets would not match
+        return super().analyze(upper, entities, nlp_artifacts, regex_flags)
+
+
 def support_recognizers() -> list[EntityRecognizer]:
     return [
+        AnyCaseIbanRecognizer(),
         StreetAddressRecognizer(),
         LoosePhoneRecognizer(),
         PaymentCardRecognizer(),

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import random
 import re
+from functools import lru_cache
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -32,6 +33,13 @@ _LOCALES = ["en_US", "en_US", "en_US", "en_GB", "en_CA", "en_AU", "en_IE", "de_D
             "nl_NL", "pl_PL", "pt_BR", "sv_SE", "en_IN"]
 _US_STATES = "AL AK AZ AR CA CO CT DE FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY NC ND OH " \
              "OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY".split()
+
+
+@lru_cache(maxsize=1)
+def _italian_cities() -> list[str]:
+    from faker.providers.address.it_IT import Provider
+
+    return sorted(Provider.cities)
 
 
 class _Values:
@@ -100,7 +108,9 @@ class _Values:
         street = fake.street_address()
         if not re.search(r"\d", street):
             street = f"{self.rng.randint(1, 120)} {street}" if locale == "fr_FR" else f"{street} {self.rng.randint(1, 120)}"
-        line = f"{street}, {fake.postcode()} {fake.city()}"
+        # Faker's Italian cities are a set, whose order changes per process: sort them.
+        city = fake.random_element(_italian_cities()) if locale == "it_IT" else fake.city()
+        line = f"{street}, {fake.postcode()} {city}"
         if self.chance(0.35):
             line += f", {fake.current_country() if hasattr(fake, 'current_country') else fake.country()}"
         return line if self.chance(0.8) else line.replace(", ", "\n", 1)
