@@ -97,6 +97,7 @@ _NOT_ADDRESS_PART = re.compile(r"@|https?:|www\.|:|\b(?:phone|mobile|fax|desk|of
 # Where an address found by a cue or a continuation ends: the sentence goes on ("..., can you
 # update my order", "... last month", "..., shipping stays the same").
 _CLAUSE_END = re.compile(
+    r"(?<=[^\W_]{4})\.[ \t]+(?=[A-Z])|"  # a sentence ends ("... Brazil. The box"); "Apt. 4", "N. Main" do not
     r"(?:,\s*|\s+)(?:now|last|which|who|will|would|can|could|please|pls|thanks|thank|and (?:my|i|it|the|we|you|can|could|please|also|then|when)|but|not|shipping|billing|"
     r"if|so|since|because|instead|until|today|tomorrow|yesterday|this|that|my|is|was|it|i|we|you|for|before|after|asap|"
     r"then|when|also|or|thx|cheers|ok|as|where|are|order|orders|tracking|sku|item|invoice|parcel|package|box|size|"
