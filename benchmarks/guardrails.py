@@ -5,11 +5,12 @@ with the dev-set scores, against out-of-the-box Presidio measured in the same ru
     support-style messages from the dev templates (tests/guardrails/pii_corpus.py);
   * baseline:  Presidio's default AnalyzerEngine with the same spaCy model on the same messages;
   * injection: the layered detector (normalization, heuristics, MiniLM classifier) per message;
-  * scores:    character recall/precision on ../shared/data/pii_generated_small.json (our detector
-    and the baseline); injection recall per attack family and false-positive rate on support
-    questions, on the dev and held-out test splits of guardrails/injection/devsets/, plus recall /
-    false-positive rate on deepset's prompt-injection test split and the false-positive rate on
-    the stackfaq support questions.
+  * scores:    character recall/precision per entity type, our detector and the baseline (same
+    score threshold and types as ours), on our support-chat dev and test splits
+    (guardrails/pii/devsets/) and ../shared/data/pii_generated_small.json; injection recall per
+    attack family and false-positive rate on support questions, on the dev and held-out test
+    splits of guardrails/injection/devsets/, plus recall / false-positive rate on deepset's
+    prompt-injection test split and the false-positive rate on the stackfaq support questions.
 
 Results are printed and written as JSON to benchmarks/results/guardrails.json.
 
@@ -29,7 +30,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-SHARED = ROOT.parent / "shared" / "data"
+SHARED = Path(os.environ.get("SUPPORTBOT_SHARED_DATA") or ROOT.parent / "shared" / "data")
 
 
 def timed(function, items: list) -> dict:
@@ -45,24 +46,51 @@ def timed(function, items: list) -> dict:
             "messages_per_s": round(len(items) / wall, 1), "n": len(items)}
 
 
-class OutOfTheBoxPresidio:
-    """Presidio's default analyzer and recognizers, the same spaCy model: the baseline."""
+# The product's types (guardrails/pii/engine.py REDACTED_TYPES) as out-of-the-box Presidio names
+# them. Presidio has no street-address type; its document types are the US ones and the NHS number.
+PRESIDIO_EQUIVALENTS = {"DRIVER_LICENSE": ["US_DRIVER_LICENSE"], "PASSPORT": ["US_PASSPORT"],
+                        "NATIONAL_ID": ["UK_NHS", "US_ITIN"], "STREET_ADDRESS": []}
 
-    def __init__(self, model: str) -> None:
+
+class OutOfTheBoxPresidio:
+    """Presidio's default analyzer and recognizers, the same spaCy model: the baseline. It is
+    applied as the product applies its own: the same score threshold (PII_SCORE_THRESHOLD) and only
+    the types the product redacts, so precision compares like with like."""
+
+    def __init__(self, model: str, *, score_threshold: float) -> None:
         from presidio_analyzer import AnalyzerEngine
         from presidio_analyzer.nlp_engine import NlpEngineProvider
 
-        from guardrails.pii.engine import PiiSpan, _offline_tldextract
+        from guardrails.pii.engine import REDACTED_TYPES, PiiSpan, _offline_tldextract
 
         _offline_tldextract()
         engine = NlpEngineProvider(nlp_configuration={"nlp_engine_name": "spacy",
                                                       "models": [{"lang_code": "en", "model_name": model}]}).create_engine()
         self.analyzer = AnalyzerEngine(nlp_engine=engine)
         self.span = PiiSpan
-        self.score_threshold = 0.4
+        self.score_threshold = score_threshold
+        self.entities = [name for kind in REDACTED_TYPES for name in PRESIDIO_EQUIVALENTS.get(kind, [kind])]
 
     def detect(self, text: str):
-        return [self.span(r.entity_type, r.start, r.end) for r in self.analyzer.analyze(text=text, language="en")]
+        return [self.span(r.entity_type, r.start, r.end) for r in self.analyzer.analyze(
+            text=text, language="en", entities=self.entities, score_threshold=self.score_threshold)]
+
+
+def pii_dev_set_scores(*, ours, baseline) -> dict:
+    """Character recall/precision per entity type on every PII dev set: ours and the baseline.
+    support_chat_test is the split nobody tuned on (guardrails/pii/devsets/support_chat.py)."""
+    from guardrails.pii.devsets.support_chat import load
+    from guardrails.pii.evaluation import pii_evaluate
+
+    sets = {"support_chat_dev": load("dev"), "support_chat_test": load("test"),
+            "pii_generated_small": json.loads((SHARED / "pii_generated_small.json").read_text())}
+    scores = {}
+    for name, samples in sets.items():
+        scores[name] = {}
+        for who, detector in (("ours", ours), ("presidio_out_of_the_box", baseline)):
+            result = pii_evaluate(detector=detector, samples=samples).as_dict()
+            scores[name][who] = {k: v for k, v in result.items() if k != "latency_ms"}
+    return scores
 
 
 # Questions about the customer's own orders and account, phrased unlike the training templates
@@ -117,18 +145,17 @@ def main() -> int:
 
     from guardrails.injection.detector import get_injection_detector
     from guardrails.pii.engine import get_detector
-    from guardrails.pii.evaluation import pii_evaluate
     from guardrails.redaction import text_redact_anonymously
     from tests.guardrails.pii_corpus import generate
 
     torch.set_num_threads(settings.WEB_TORCH_THREADS)  # as in a web process
     corpus = [s["full_text"] for s in generate(args.messages, seed=21)]
-    ours, baseline = get_detector(), OutOfTheBoxPresidio(settings.PII_SPACY_MODEL)
+    ours = get_detector()
+    baseline = OutOfTheBoxPresidio(settings.PII_SPACY_MODEL, score_threshold=settings.PII_SCORE_THRESHOLD)
     injection = get_injection_detector()
     for warm in corpus[:20]:
         ours.detect(warm), baseline.detect(warm), injection.check(warm)
 
-    dev = json.loads((SHARED / "pii_generated_small.json").read_text())
     result = {
         "benchmark": "guardrails",
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -136,11 +163,7 @@ def main() -> int:
         "redaction": timed(lambda t: text_redact_anonymously(text=t), corpus),
         "presidio_out_of_the_box": timed(baseline.detect, corpus),
         "injection_check": timed(injection.check, corpus),
-        "pii_dev_set": {
-            "ours": {k: v for k, v in pii_evaluate(detector=ours, samples=dev).as_dict().items() if k != "latency_ms"},
-            "presidio_out_of_the_box": {k: v for k, v in pii_evaluate(detector=baseline, samples=dev).as_dict().items()
-                                        if k != "latency_ms"},
-        },
+        "pii_dev_sets": pii_dev_set_scores(ours=ours, baseline=baseline),
         "injection_dev_set": injection_scores(injection),
     }
     result["redaction_vs_baseline_p50"] = round(result["redaction"]["p50_ms"] / result["presidio_out_of_the_box"]["p50_ms"], 2)

@@ -11,19 +11,25 @@ from functools import lru_cache
 
 from django.conf import settings
 
+from guardrails.pii.names import NOT_NAME_WORDS
+
 # The entity types we redact, and the placeholder names they get.
 REDACTED_TYPES = (
     "PERSON", "STREET_ADDRESS", "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "US_SSN",
-    "IP_ADDRESS",
+    "IP_ADDRESS", "DRIVER_LICENSE", "PASSPORT", "NATIONAL_ID",
 )
 # When detections overlap they are merged into one span, typed by the most specific of them
 # (a street named after a person is still an address).
 _TYPE_PRIORITY = {t: n for n, t in enumerate(
-    ("CREDIT_CARD", "IBAN_CODE", "US_SSN", "EMAIL_ADDRESS", "IP_ADDRESS", "STREET_ADDRESS", "PHONE_NUMBER", "PERSON")
+    ("CREDIT_CARD", "IBAN_CODE", "US_SSN", "NATIONAL_ID", "PASSPORT", "DRIVER_LICENSE", "EMAIL_ADDRESS", "IP_ADDRESS",
+     "STREET_ADDRESS", "PHONE_NUMBER", "PERSON")
 )}
-# Identifiers support needs in clear: order and tracking numbers, SKUs. A PERSON or PHONE_NUMBER
-# detection that lies wholly inside one of these is dropped. Card numbers, IBANs and SSNs are
-# checksum- or format-validated and never dropped.
+# Identifiers support needs in clear: order and tracking numbers, SKUs. A PHONE_NUMBER detection
+# that lies wholly inside one of these is dropped, and so is a PERSON detection that touches one
+# ("Order WEB-36894" read as a name) or holds a digit. Card numbers, IBANs and SSNs are checksum-
+# or format-validated and never dropped; identity documents are gated by their context words
+# (guardrails/pii/identity_documents.py). The patterns match in any case: chat is often typed in
+# lower case ("sb-100042").
 _DROPPABLE = {"PERSON", "PHONE_NUMBER"}
 
 
@@ -37,7 +43,7 @@ class PiiSpan:
 class PiiDetector:
     def __init__(self, *, spacy_model: str, score_threshold: float, allow_patterns: list[str]) -> None:
         self.score_threshold = score_threshold
-        self.allow_patterns = [re.compile(p) for p in allow_patterns]
+        self.allow_patterns = [re.compile(p, re.IGNORECASE) for p in allow_patterns]
         self._analyzer = _build_analyzer(spacy_model)
         self._lock = threading.Lock()
 
@@ -52,10 +58,7 @@ class PiiDetector:
             results = self._analyzer.analyze(text=analyzed, language="en", entities=list(REDACTED_TYPES),
                                              score_threshold=self.score_threshold)
         allowed = [m.span() for p in self.allow_patterns for m in p.finditer(text)]
-        spans = [
-            PiiSpan(r.entity_type, r.start, r.end) for r in results
-            if not (r.entity_type in _DROPPABLE and any(a <= r.start and r.end <= b for a, b in allowed))
-        ]
+        spans = [PiiSpan(r.entity_type, r.start, r.end) for r in results if not _allowed(r, text, allowed)]
         return _merged(spans)
 
 
@@ -71,6 +74,15 @@ class PiiDetector:
                 if result.score >= self.score_threshold and result.entity_type in REDACTED_TYPES:
                     spans.append(PiiSpan(result.entity_type, result.start, result.end))
         return _merged(spans)
+
+
+def _allowed(result, text: str, allowed: list[tuple[int, int]]) -> bool:  # noqa: ANN001 (a RecognizerResult)
+    if result.entity_type == "PERSON":
+        value = text[result.start:result.end]
+        # digits, a SKU ("jkt-m-red") or one word that is no name ("Order") are not a person
+        return any(c.isdigit() for c in value) or value.count("-") >= 2 or value.lower() in NOT_NAME_WORDS \
+            or any(a < result.end and result.start < b for a, b in allowed)
+    return result.entity_type in _DROPPABLE and any(a <= result.start and result.end <= b for a, b in allowed)
 
 
 def _merged(spans: list[PiiSpan]) -> list[PiiSpan]:
@@ -106,6 +118,7 @@ def _build_analyzer(spacy_model: str):
         UsSsnRecognizer,
     )
 
+    from guardrails.pii.identity_documents import document_recognizers
     from guardrails.pii.recognizers import support_recognizers
 
     _offline_tldextract()
@@ -137,7 +150,7 @@ def _build_analyzer(spacy_model: str):
     for recognizer in (
         SpacyRecognizer(supported_entities=["PERSON"]),
         EmailRecognizer(), PhoneRecognizer(), CreditCardRecognizer(), IbanRecognizer(), UsSsnRecognizer(),
-        IpRecognizer(), *support_recognizers(),
+        IpRecognizer(), *support_recognizers(), *document_recognizers(),
     ):
         registry.add_recognizer(recognizer)
     return AnalyzerEngine(registry=registry, nlp_engine=nlp_engine, supported_languages=["en"])

@@ -10,6 +10,9 @@ from __future__ import annotations
 import re
 
 from presidio_analyzer import EntityRecognizer, RecognizerResult
+from presidio_analyzer.predefined_recognizers import IbanRecognizer
+
+from guardrails.pii.names import NOT_NAME_WORDS, PersonCueRecognizer
 
 # Street-type words: the USPS suffix list plus abbreviations and common European ones.
 _STREET_TYPES = (
@@ -55,11 +58,19 @@ _NAMED_STREET = re.compile(
 _PO_BOX = re.compile(r"\b(?:p\.?[ \t]?o\.?[ \t]?box|post office box)[ \t]*\d{1,7}\b", re.IGNORECASE)
 _CONTINENTAL = re.compile(r"\b[^\W\d_]+(?:straße|strasse|straat|weg|gasse|platz|allee|laan|vej|gade)[ \t]+\d{1,4}[a-z]?\b",
                           re.IGNORECASE)
+# Continental shape: street words and a house number, a comma (or line break), then a postcode and
+# a city: "Industristigen 30, 77507 Sundsvall", "ul. Gdańska 374\n69-240 Giżycko".
+_STREET_NUMBER_POSTCODE = re.compile(
+    r"(?<![\w-])(?:" + _W + r"[ \t]+){0,3}" + _W + r",?[ \t]+\d{1,5}[a-z]?(?:/\d{1,4})?(?:,[ \t]*|[ \t]*\n[ \t]*)"
+    r"(?:\d{4}[ \t]?[A-Za-z]{2}(?=[ \t])|\d{5}-?\d{3}|\d{4,5}|\d{2}-\d{3})[ \t]+" + _W + r"(?:[ \t]+" + _W + r"){0,2}",
+)
 # After these cues whatever follows, up to the end of the clause, is an address, whatever its
 # shape ("lives at 87 Jakobi 69, Laane", "address: 03 Πλατεία Μαβίλη 170").
 _CUED = re.compile(
     r"\b(?:address(?:es)?(?: is| to| with)?|lives? (?:at|on|in)|lived (?:at|in|on)|located at|return(?:ed)? to|"
-    r"ship(?:ped)? to|deliver(?:ed)? to|send (?:it )?to|moved? to|here they are)[ \t]*:?[ \t]*(?:\n[ \t]*)?"
+    r"ship(?:ped)? to|deliver(?:ed)? to|send (?:it )?to|moved? to|here they are|i'?m at|i am at|we'?re at|we are at|"
+    r"(?:i|we) live (?:at|on|in)|left (?:it|the \w+) at|(?:should |will )?go(?:es)? to|be sent to|sent to|pick-?up from|"
+    r"collect(?:ed)? from|staying at|living at|based at)[ \t]*:?[ \t]*(?:\n[ \t]*)?"
     r"(?P<value>\d{1,6}[^\n.;!?]{2,80}|[^\W\d_][^\n.;!?]{2,60}?\d{1,6}[a-z]?\b)",
     re.IGNORECASE,
 )
@@ -67,16 +78,47 @@ _ZIP_CUED = re.compile(r"\b(?:zip(?: ?code)?|post ?code|postal code)\b[ \t]*(?:i
                        re.IGNORECASE)
 # A following line (or comma-separated part) that continues an address: a unit, a city, a state,
 # a postcode, a country. Short, and never something else we know (email, URL, phone, a label).
-_ZIP = r"\d{4,5}(?:-\d{4})?"
+_UK_CA_POSTCODE = r"(?i:[A-Z]{1,2}\d[A-Z\d]?[ \t]?\d[A-Z]{2}|[A-Z]\d[A-Z][ \t]?\d[A-Z]\d)(?!\w)"
+# US ZIP, continental (12345, 1234, 12-345, 12345-678), UK, Canadian and Dutch postcodes.
+_ZIP = (r"(?:\d{4,5}(?:-\d{3,4})?|\d{2}-\d{3}|(?i:[A-Z]{1,2}\d[A-Z\d]?[ \t]?\d[A-Z]{2}|[A-Z]\d[A-Z][ \t]?\d[A-Z]\d|"
+        r"\d{4}[ \t]?[A-Z]{2}(?![\w-])))")
 _CONTINUATION = re.compile(
     r"(?:(?:[ \t]*,[ \t]*|[ \t]*\n[ \t>?]*(?:\n[ \t>?]*)?(?:,[ \t]*)?)"
-    r"(?P<part>" + _UNIT + r"|(?:" + _W + r"[ \t]+){0,4}" + _W + r"(?:[ \t]*,?[ \t]*[A-Z]{2})?(?:[ \t]+" + _ZIP + r")?"
+    r"(?P<part>" + _UNIT + r"|" + _UK_CA_POSTCODE + r"|(?:" + _W + r"[ \t]+){0,4}" + _W + r"(?:[ \t]*,?[ \t]*[A-Z]{2})?(?:[ \t]+" + _ZIP + r")?"
     r"|[A-Z]{2}[ \t]+" + _ZIP + r"|" + _ZIP + r"|\([^()\n]{2,40}\))"
-    r"|[ \t]+(?P<tail>" + _UNIT + r"|[A-Z]{2}[ \t]+" + _ZIP + r"|" + _ZIP + r"))"
+    r"|[ \t]+(?P<tail>" + _UNIT + r"|[A-Z]{2}[ \t]+" + _ZIP + r"|" + _ZIP
+    + r"|(?:[A-Z][\w'-]+[ \t]+){1,3}(?:[A-Z]{2}[ \t]+)?" + _ZIP + r"))"
     r"(?:(?<=\d)(?!\d)|(?=[ \t]*(?:[,)]|\n|$|[.?!](?:\s|$)|[ \t]+(?:in case|for|and|it|i)\b)))",
 )
 _NOT_ADDRESS_PART = re.compile(r"@|https?:|www\.|:|\b(?:phone|mobile|fax|desk|office|email|e-mail|website|tel)\b",
                                re.IGNORECASE)
+
+
+# Where an address found by a cue or a continuation ends: the sentence goes on ("..., can you
+# update my order", "... last month", "..., shipping stays the same").
+_CLAUSE_END = re.compile(
+    r"(?<=[^\W_]{4})\.[ \t]+(?=[A-Z])|"  # a sentence ends ("... Brazil. The box"); "Apt. 4", "N. Main" do not
+    r"(?:,\s*|\s+)(?:now|last|which|who|will|would|can|could|please|pls|thanks|thank|and (?:my|i|it|the|we|you|can|could|please|also|then|when)|but|not|shipping|billing|"
+    r"if|so|since|because|instead|until|today|tomorrow|yesterday|this|that|my|is|was|it|i|we|you|for|before|after|asap|"
+    r"then|when|also|or|thx|cheers|ok|as|where|are|order|orders|tracking|sku|item|invoice|parcel|package|box|size|"
+    r"thanks)\b",
+    re.IGNORECASE,
+)
+_LEADING_WORDS = frozenset("""i'm im i am at we we're are live living to is was my our address address: new old moved
+move the in on from of deliver delivery ship shipping billing send please now it its it's and hi hello hey ok so here
+go should will left courier""".split())
+
+
+def _after_leading_words(text: str, start: int, end: int) -> int:
+    """`start` moved past the sentence's own words that a shape pattern took in front of a street
+    ("billing address is metzstraße 28/23, ..."): past the last of them before the house number."""
+    words = list(re.finditer(r"\S+", text[start:end]))
+    first_number = next((n for n, w in enumerate(words) if w.group(0)[0].isdigit()), len(words))
+    cut = start
+    for word in words[:first_number]:
+        if word.group(0).lower().rstrip(",:") in _LEADING_WORDS:
+            cut = start + word.end()
+    return cut if cut == start else cut + len(text[cut:end]) - len(text[cut:end].lstrip())
 
 
 class StreetAddressRecognizer(EntityRecognizer):
@@ -91,12 +133,26 @@ class StreetAddressRecognizer(EntityRecognizer):
 
     def analyze(self, text, entities, nlp_artifacts=None):  # noqa: ANN001 (Presidio's signature)
         spans = [m.span() for pattern in (_STREET_LINE, _MILITARY, _PO_BOX, _CONTINENTAL) for m in pattern.finditer(text)]
-        spans += [m.span("value") for pattern in (_CUED, _ZIP_CUED, _LINE_START_STREET, _NAMED_STREET)
-                  for m in pattern.finditer(text)]
+        spans += [m.span("value") for pattern in (_ZIP_CUED, _NAMED_STREET) for m in pattern.finditer(text)]
+        # Shapes whose first words may be the sentence's own ("I'm at ul. Gdańska 374").
+        spans += [(_after_leading_words(text, *m.span("value" if "value" in pattern.groupindex else 0)),
+                   m.end("value" if "value" in pattern.groupindex else 0))
+                  for pattern in (_LINE_START_STREET, _STREET_NUMBER_POSTCODE) for m in pattern.finditer(text)]
+        # A cue's value starts where a street found by its shape starts inside it ("address on file
+        # should be 00891 Knox Parkways").
+        cued = [(min([a for a, _ in spans if m.start("value") < a < m.end("value")], default=m.start("value"))
+                 if not text[m.start("value")].isdigit() else m.start("value"), m.end("value"))
+                for m in _CUED.finditer(text)]
         results = []
-        for start, end in spans:
+        for start, end in spans + cued:
             end = self._extend(text, end)
-            value = text[start:end].rstrip(" \t\n,.")
+            value = text[start:end]
+            clause_end = _CLAUSE_END.search(value)
+            if clause_end:
+                value = value[:clause_end.start()]
+            value = value.rstrip(" \t\n,.")
+            if (start, end) in cued and not re.search(r"\d", value):
+                continue
             if value:
                 results.append(RecognizerResult("STREET_ADDRESS", start, start + len(value), 0.75))
         return results
@@ -108,6 +164,8 @@ class StreetAddressRecognizer(EntityRecognizer):
             if not match:
                 break
             part = match.group("part") or match.group("tail")
+            if match.group("tail") and text[end - 1] == ".":
+                break  # "Grayfort H8P7M1. Call 07682": a new sentence, not a city and postcode
             if not match or _NOT_ADDRESS_PART.search(part) or len(part) > 60:
                 break
             end = match.end()
@@ -156,6 +214,13 @@ _NOT_NAMES = {
 }
 
 
+def _without_trailing_non_names(value: str) -> str:
+    words = value.split()
+    while words and words[-1].lower() in NOT_NAME_WORDS:
+        words.pop()
+    return value[:value.rfind(words[-1]) + len(words[-1])] if words else ""
+
+
 class RegexGroupRecognizer(EntityRecognizer):
     """Regexes whose `value` group is the entity, so context words around it are not redacted."""
 
@@ -173,6 +238,8 @@ class RegexGroupRecognizer(EntityRecognizer):
             for match in pattern.finditer(text):
                 start, end = match.span("value")
                 value = text[start:end].rstrip(" \t\n,.")
+                if self.supported_entities[0] == "PERSON":
+                    value = _without_trailing_non_names(value)  # "my name is Maria and I ordered"
                 end = start + len(value)
                 if not value or self._rejected(value):
                     continue
@@ -182,11 +249,11 @@ class RegexGroupRecognizer(EntityRecognizer):
     def _rejected(self, value: str) -> bool:
         if self.supported_entities[0] != "PERSON":
             return False
-        return value.split()[0].lower() in _NOT_NAMES
+        return value.split()[0].lower() in _NOT_NAMES or value.split()[0].lower() in NOT_NAME_WORDS
 
 
 _PHONE = re.compile(
-    r"(?<![\w+/.-])(?P<value>(?:\+|00)?\d{0,3}[ .-]?(?:\(\d{1,5}\)[ .-]?)?\d{2,5}(?:[ .-]\d{2,5}){1,4}(?:[ \t]*(?:x|ext\.?|#)[ \t]*\d{1,6})?)(?![\w/-]|\.\d)",
+    r"(?<![\w+/.-])(?P<value>(?:\+|00)?\d{0,3}[ .-]?(?:\(\d{1,5}\)[ .-]?)?\d{1,5}(?:[ .-]\d{2,8}){1,4}(?:[ \t]*(?:x|ext\.?|#)[ \t]*\d{1,6})?)(?![\w/-]|\.\d)",
     re.IGNORECASE,
 )
 _DATE_LIKE = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}$|^\d{1,2}[./-]\d{1,2}[./-]\d{2,4}$|^\d{1,2}:\d{2}")
@@ -256,10 +323,23 @@ class PaymentCardRecognizer(EntityRecognizer):
         return results
 
 
+class AnyCaseIbanRecognizer(IbanRecognizer):
+    """Presidio's IBAN recognizer (country format and checksum) on the upper-cased text: chat
+    types IBANs in lower case too ("nl55 zkwg 7373 7848 97")."""
+
+    def analyze(self, text, entities, nlp_artifacts=None, regex_flags=None):  # noqa: ANN001 (Presidio's signature)
+        upper = text.upper()
+        if upper == text or len(upper) != len(text):
+            return []  # the plain recognizer, registered too, has it; or offsets would not match
+        return super().analyze(upper, entities, nlp_artifacts, regex_flags)
+
+
 def support_recognizers() -> list[EntityRecognizer]:
     return [
+        AnyCaseIbanRecognizer(),
         StreetAddressRecognizer(),
         LoosePhoneRecognizer(),
         PaymentCardRecognizer(),
         RegexGroupRecognizer(entity="PERSON", patterns=NAME_PATTERNS, score=0.7, name="PersonContextRecognizer"),
+        PersonCueRecognizer(),
     ]

@@ -1,6 +1,8 @@
 """A labelled PII corpus built from presidio-research's templates (../shared/data/pii_templates.txt,
 or SUPPORTBOT_SHARED_DATA) filled with Faker values, in presidio-research's JSON format. Used by the leak test and by
-`benchmarks/guardrails.py`; the dev set itself is never copied into the repository."""
+`benchmarks/guardrails.py` for latency; the dev set itself is never copied into the repository. Without
+the templates it fails (naming the path) rather than falling back to easier text of our own: a
+corpus that needs no shared data ships in guardrails/pii/devsets/."""
 
 from __future__ import annotations
 
@@ -12,22 +14,6 @@ from pathlib import Path
 
 SHARED_DATA = Path(os.environ.get("SUPPORTBOT_SHARED_DATA") or Path(__file__).resolve().parents[3] / "shared" / "data")
 TEMPLATES = SHARED_DATA / "pii_templates.txt"
-# Used when the dev data is not next to the checkout (a CI machine may have only the repository):
-# support-style templates of our own, in the same placeholder syntax.
-FALLBACK_TEMPLATES = [
-    "Hi, I'm {{name}} and my order hasn't arrived. Call me on {{phone_number}}.",
-    "Please ship my order to {{address}} instead of the old address.",
-    "My email is {{email}}, can you resend the invoice?",
-    "I was charged twice on my card {{credit_card_number}}, please refund one.",
-    "Refund to my account {{iban}} please, my name is {{person}}.",
-    "This is {{first_name}} {{last_name}}, I live at {{building_number}} {{street_name}}, {{city}}.",
-    "My SSN is {{ssn}} for the warranty registration.",
-    "I logged in from {{ip_address}} and the cart was empty.",
-    "Dear support, {{person}} here. My phone number changed to {{phone_number}}.",
-    "Billing address: {{name}}\n{{address}}",
-    "Can {{first_name}} pick up the parcel for me? Her number is {{phone_number}}.",
-    "Send the replacement to {{person}}, {{address}}.",
-]
 
 # placeholder -> (label, Faker method); labels follow presidio-research's generator.
 _FIELDS: dict[str, tuple[str, str]] = {
@@ -58,10 +44,10 @@ def generate(count: int, *, seed: int = 7) -> list[dict]:
     fake = Faker("en_US")
     Faker.seed(seed)
     rng = random.Random(seed)
-    if TEMPLATES.exists():
-        templates = [line.strip() for line in TEMPLATES.read_text().splitlines() if line.strip()]
-    else:
-        templates = list(FALLBACK_TEMPLATES)
+    if not TEMPLATES.exists():
+        raise FileNotFoundError(f"{TEMPLATES}: the shared PII templates are missing (set SUPPORTBOT_SHARED_DATA to "
+                                "the folder that holds pii_templates.txt)")
+    templates = [line.strip() for line in TEMPLATES.read_text().splitlines() if line.strip()]
     samples = []
     for _ in range(count):
         template = rng.choice(templates)

@@ -1,4 +1,5 @@
-"""The leak test: a labelled PII corpus (built from the dev templates) goes through the real
+"""The leak test: a labelled PII corpus (the support-chat test split shipped in
+guardrails/pii/devsets/, so it needs no shared data and never changes under it) goes through the real
 protocol and the real pipeline (redaction, bot turns against the fake model server, a tool call to
 the demo shop, an agent reply); then every text and JSON column of the database, the captured
 logs, the Celery messages waiting in Redis and every request the model server received are
@@ -25,14 +26,15 @@ from django.db import connection
 
 from conversations.services.messages import agent_message_post
 from demoshop.models import ShopCustomer
+from guardrails.pii.devsets.support_chat import load
 from guardrails.redaction import text_redact_anonymously
 from tests.bot_support import Chat, opened
 from tests.fakes.model_server import Reply, ToolCall
-from tests.guardrails.pii_corpus import generate
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(300)]
 
-TARGET_LABELS = {"PERSON", "ADDRESS", "PHONE_NUMBER", "EMAIL_ADDRESS", "CREDIT_CARD", "IBAN_CODE", "US_SSN", "IP_ADDRESS"}
+TARGET_LABELS = {"PERSON", "STREET_ADDRESS", "PHONE_NUMBER", "EMAIL_ADDRESS", "CREDIT_CARD", "IBAN_CODE", "US_SSN",
+                 "IP_ADDRESS", "US_DRIVER_LICENSE", "PASSPORT", "NATIONAL_ID"}
 SAMPLES = 48
 # The bot hands a conversation to a person after two answers without a source, so two per conversation.
 PER_CONVERSATION = 2
@@ -42,7 +44,8 @@ MAX_DETECTOR_MISSES = 0.1
 def _corpus() -> tuple[list[str], set[str], set[str]]:
     """Texts, the values that must not leak, and the values the detector misses on its own."""
     texts, values, misses = [], set(), set()
-    for sample in generate(SAMPLES, seed=11):
+    # Messages with personal data only: the split's clean messages have nothing to leak.
+    for sample in [s for s in load("test") if s["spans"]][:SAMPLES]:
         texts.append(sample["full_text"])
         redacted = text_redact_anonymously(text=sample["full_text"]).text
         for span in sample["spans"]:

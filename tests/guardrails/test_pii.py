@@ -156,3 +156,73 @@ def test_tool_results_redact_the_customer_but_keep_product_names(widget_session)
     assert redacted["customer"] == {"name": "<PERSON_1>", "email": "<EMAIL_ADDRESS_1>"}
     assert redacted["items"][0]["name"] == "Trailrunner boots (EU 42)"
     assert redacted["shipping_address"] == "<STREET_ADDRESS_1>" and redacted["number"] == "SB-100057"
+
+
+# Found only since the context-gated document recognizers and the chat cues (missed, or wrongly
+# redacted, at d045156).
+MUST_REDACT_IN_CHAT = [
+    ("my driver's license number is D1234567", "D1234567", "DRIVER_LICENSE"),
+    ("DL# 902330681, exp 6/12/2026", "902330681", "DRIVER_LICENSE"),
+    ("customs asked for my passport number, it's C01X00T47. order SB-100042", "C01X00T47", "PASSPORT"),
+    ("my national insurance number is QQ 12 34 56 C", "QQ 12 34 56 C", "NATIONAL_ID"),
+    ("I'm at Industristigen 30, 77507 Sundsvall now, will it still arrive?", "Industristigen 30, 77507 Sundsvall",
+     "STREET_ADDRESS"),
+    ("the courier left it at 665 Anderson Ridge, Douglasville which is my old place", "665 Anderson Ridge, Douglasville",
+     "STREET_ADDRESS"),
+    ("billing address is 180 Clare Corners\nNorth Amber\nHU11 2WR, shipping stays the same",
+     "180 Clare Corners\nNorth Amber\nHU11 2WR", "STREET_ADDRESS"),
+    ("hi, this is gillian mccabe, my order SB-100042 still hasn't shipped", "gillian mccabe", "PERSON"),
+    ("ok thanks, that works.\n\nBest,\nrhonda", "rhonda", "PERSON"),
+    ("Could you send the invoice for SB107696 to Hamza Takkelenburg, our accountant?", "Hamza Takkelenburg", "PERSON"),
+    ("refund to iban nl55 zkwg 7373 7848 97 please", "nl55 zkwg 7373 7848 97", "IBAN_CODE"),
+    ("call me on +31 6 98657227 after 5pm", "+31 6 98657227", "PHONE_NUMBER"),
+]
+
+
+@pytest.mark.parametrize(("text", "value", "kind"), MUST_REDACT_IN_CHAT)
+def test_it_redacts_documents_addresses_and_names_as_chat_writes_them(text, value, kind):
+    redaction = text_redact_anonymously(text=text)
+    assert [text[s.start:s.end] for s in redaction.entities if s.type == kind] == [value], redaction
+
+
+@pytest.mark.parametrize(("text", "kept"), [
+    ("here's my driving licence no. 344 601 282 for the age check on order sb-103385", "sb-103385"),
+    ("Order WEB-36894 is a gift for Justin Yates, please don't include the receipt", "Order WEB-36894"),
+    ("my licence number is D1234567, and the order is D7654321", "D7654321"),
+    ("billing address is 3789 Lee Views, Michealhaven, shipping stays the same", "shipping stays the same"),
+    ("brenda price ordered jkt-m-red twice by mistake, order a2103", "jkt-m-red"),
+])
+def test_order_numbers_skus_and_the_rest_of_the_sentence_stay_next_to_personal_data(text, kept):
+    redacted = text_redact_anonymously(text=text)
+    assert redacted.entities and kept in redacted.text, redacted
+
+
+def test_a_document_number_without_its_context_words_stays():
+    for text in ("Where is order D1234567?", "I have 2 orders: 90233068 and A1234", "passport holder, order C01X00T47"):
+        assert text_redact_anonymously(text=text).text == text
+
+
+def test_detection_meets_its_targets_on_the_split_nobody_tuned_on():
+    from guardrails.pii.devsets.support_chat import load
+    from guardrails.pii.engine import get_detector
+    from guardrails.pii.evaluation import pii_evaluate
+
+    scores = pii_evaluate(detector=get_detector(), samples=load("test"))
+    assert scores.recall >= 0.93 and scores.precision >= 0.95, scores
+    assert scores.recall_by_label["STREET_ADDRESS"] >= 0.9 and scores.recall_by_label["PERSON"] >= 0.9, scores
+
+
+def test_the_frozen_dev_splits_are_what_their_generator_makes():
+    from guardrails.pii.devsets.support_chat import SAMPLES_PER_SPLIT, SPLITS, generate, load
+
+    for split, (_, seed) in SPLITS.items():
+        assert generate(SAMPLES_PER_SPLIT, seed=seed, held_out_shapes=split == "test") == load(split), (
+            f"{split}: regenerate with `python -m guardrails.pii.devsets.support_chat`")
+
+
+def test_the_template_corpus_fails_loudly_without_the_shared_templates(monkeypatch, tmp_path):
+    from tests.guardrails import pii_corpus
+
+    monkeypatch.setattr(pii_corpus, "TEMPLATES", tmp_path / "pii_templates.txt")
+    with pytest.raises(FileNotFoundError, match="pii_templates.txt"):
+        pii_corpus.generate(3)
