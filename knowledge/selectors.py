@@ -2,12 +2,13 @@
 article.
 
 Candidates come from two index scans: HNSW cosine over section chunks and alternative-question
-vectors, and the GIN tsvector for chunks matching any word of the question (expanded with the
-glossary's synonyms). Both scores are computed exactly for every candidate and fused by rank
-(reciprocal rank fusion), then each article gets the best of its sections' and its alternative
-questions' scores: a hit on an alternative question ranks the article, but what is returned and
+vectors, and the GIN tsvector for chunks holding every word of the question (or of a variant with
+a glossary synonym swapped in). Both scores are computed exactly for every candidate and fused as
+`dense + KB_TEXT_WEIGHT * text`, then each article gets the best of its sections' and its
+alternative questions' scores: a hit on an alternative question ranks the article, but what is returned and
 cited is always the article's best section. A cheap field rerank then favours articles whose
-title or headings contain the question's words. `kb_eval` measures each of these levers against
+title or headings contain the question's words. Any-word full text with reciprocal rank fusion
+is kept as an option: it lost on the dev split. `kb_eval --levers` measures each lever against
 the others in one run (docs/architecture.md, "Knowledge retrieval").
 
 The audience filter is part of both scans' WHERE clauses, never applied afterwards: an
@@ -45,11 +46,12 @@ class RetrievalOptions:
 
     questions: bool = True  # alternative questions rank their article
     glossary: bool = True  # synonyms from the glossary are added to the question
-    any_words: bool = True  # full text matches any word (else: every word)
-    fusion: Fusion = "rrf"  # rank fusion, or dense + KB_TEXT_WEIGHT * text rank
+    any_words: bool = False  # full text matches any word (else: every word); lost on the dev split
+    fusion: Fusion = "weighted"  # dense + KB_TEXT_WEIGHT * text rank, or reciprocal rank fusion
     rerank: bool = True  # favour articles whose title/headings hold the question's words
     rrf_k: int = 20
     rerank_weight: float = 0.01
+    question_weight: float = 1.0  # an alternative question's score counts this much against a section's
 
 
 # What retrieval did before these levers (all-words full text, weighted fusion, sections only).
@@ -313,7 +315,7 @@ def _rank(rows: list[tuple], *, audience: str, mode: str, options: RetrievalOpti
             continue  # a question whose article has no retrievable section: nothing to cite
         questions = [r for r in article_rows if r.kind == Chunk.Kind.QUESTION]
         best_question = max(questions, key=lambda r: r.score, default=None)
-        article_score = max(sections[0].score, best_question.score if best_question else float("-inf"))
+        article_score = max(sections[0].score, best_question.score * options.question_weight if best_question else float("-inf"))
         if options.rerank:
             article_score += options.rerank_weight * max(r.field_score for r in sections)
         covered = set().union(*(r.matched_words for r in article_rows)) & words

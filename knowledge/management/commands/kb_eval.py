@@ -18,11 +18,17 @@ OFF = {"questions": {"questions": False}, "glossary": {"glossary": False},
        "any-word rrf": {"any_words": False, "fusion": "weighted"}, "rerank": {"rerank": False}}
 
 
+def _toggled(name: str) -> tuple[str, dict]:
+    """The default configuration with one lever flipped, and its label."""
+    is_on = all(getattr(DEFAULT_OPTIONS, key) == value for key, value in LEVERS[name].items())
+    return (f"hybrid -{name}", OFF[name]) if is_on else (f"hybrid +{name}", LEVERS[name])
+
+
 class Command(BaseCommand):
     help = (
         "Recall@k, MRR and ms per question of retrieval, for dense-only, text-only, the retrieval before the "
         "levers, each lever alone and all levers (hybrid, what the bot uses); with --calibrate, the answer "
-        "rate / false-answer rate curve and the chosen threshold. The file is a list of {question, expected: "
+        "rate / false-answer rate curve and the chosen threshold (hybrid ±lever: the default with one lever flipped). The file is a list of {question, expected: "
         "[slug, ...]} or {question, slug | null, also?, kind?, split?: dev|test}."
     )
 
@@ -53,7 +59,8 @@ class Command(BaseCommand):
             configs.append((f"before w={weight:g}", "hybrid", BASELINE, weight))
         if options["levers"]:
             configs += [(f"+{name}", "hybrid", replace(BASELINE, **on), None) for name, on in LEVERS.items()]
-            configs += [(f"all -{name}", "hybrid", replace(DEFAULT_OPTIONS, **OFF[name]), None) for name in LEVERS]
+            configs += [(label, "hybrid", replace(DEFAULT_OPTIONS, **change), None)
+                        for label, change in map(_toggled, LEVERS)]
         configs.append(("hybrid", "hybrid", DEFAULT_OPTIONS, None))
 
         splits = sorted({q.split for q in questions})
