@@ -18,6 +18,7 @@ internal chunk can not reach a customer even when it is the closest match.
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -68,7 +69,8 @@ _SEARCH_SQL = """
 WITH q AS (
     SELECT %(vector)s::vector AS v, NULLIF(({tsquery})::text, '')::tsquery AS t,
            tsvector_to_array(to_tsvector('english', %(text0)s)) AS words,
-           tsvector_to_array(to_tsvector('english', %(synonyms)s)) AS synonym_words
+           tsvector_to_array(to_tsvector('english', %(synonyms)s)) AS synonym_words,
+           tsvector_to_array(to_tsvector('english', %(used_terms)s)) AS used_words
 ), dense AS (
     -- The vector is a literal parameter here, not q.v: pgvector's index only serves an ORDER BY
     -- against a constant (a value from a joined CTE makes Postgres sort every row exactly).
@@ -106,7 +108,7 @@ SELECT c.id, a.id, a.title, a.slug, a.source_url, c.audience, c.heading_path, c.
        -- which of the question's words this chunk holds (the coverage signal of confidence)
        ARRAY(SELECT w FROM unnest(q.words) w WHERE c.search_vector @@ quote_literal(w)::tsquery) AS matched_words,
        EXISTS(SELECT 1 FROM unnest(q.synonym_words) w WHERE c.search_vector @@ quote_literal(w)::tsquery) AS matched_synonym,
-       q.words
+       q.words, q.used_words
 FROM candidates JOIN {chunk} c ON c.id = candidates.id JOIN {article} a ON a.id = c.article_id, q
 WHERE a.status = 'published'
 """
@@ -155,7 +157,30 @@ class AnswerThreshold:
     note: str = ""
 
 
+# The glossary and the stored threshold are read on every question; each process keeps them for a
+# few seconds (saves two round trips per question), and a save in this process clears them at once.
+_CACHE_SECONDS = 10.0
+_cache: dict[str, tuple[float, object]] = {}
+
+
+def _cached(key: str, load):
+    now = time.monotonic()
+    hit = _cache.get(key)
+    if hit is None or now - hit[0] > _CACHE_SECONDS:
+        hit = (now, load())
+        _cache[key] = hit
+    return hit[1]
+
+
+def knowledge_settings_changed(**_kwargs) -> None:
+    _cache.clear()
+
+
 def answer_threshold() -> AnswerThreshold:
+    return _cached("threshold", _answer_threshold)
+
+
+def _answer_threshold() -> AnswerThreshold:
     stored = KnowledgeBaseSettings.objects.filter(answer_threshold__isnull=False).first()
     if stored is not None:
         return AnswerThreshold(stored.answer_threshold, "calibrated", stored.calibration_note)
@@ -166,6 +191,7 @@ def answer_threshold() -> AnswerThreshold:
 class Expansion:
     synonyms: list[str]  # added to the embedded question and to an any-word full-text query
     variants: list[str]  # the question with a term swapped for a synonym, for an all-words query
+    used_terms: list[str] = ()  # the question's glossary terms, covered by any of their synonyms
 
 
 def glossary_expand(*, question: str, entries: list[list[str]]) -> Expansion:
@@ -173,6 +199,7 @@ def glossary_expand(*, question: str, entries: list[list[str]]) -> Expansion:
     lowered = question.lower()
     synonyms: list[str] = []
     variants: list[str] = []
+    used_terms: list[str] = []
     for terms in entries:
         for term in terms:
             pattern = re.compile(rf"\b{re.escape(term.lower())}\b")
@@ -181,8 +208,10 @@ def glossary_expand(*, question: str, entries: list[list[str]]) -> Expansion:
             others = [t for t in terms if not re.search(rf"\b{re.escape(t.lower())}\b", lowered)]
             synonyms += others
             variants += [pattern.sub(other.lower(), lowered) for other in others]
+            if others:
+                used_terms.append(term)
             break
-    return Expansion(list(dict.fromkeys(synonyms)), list(dict.fromkeys(variants))[:4])
+    return Expansion(list(dict.fromkeys(synonyms)), list(dict.fromkeys(variants))[:4], used_terms)
 
 
 def knowledge_search(
@@ -232,6 +261,7 @@ def knowledge_search(
         "use_text": mode != "dense",
         "use_questions": options.questions,
         "synonyms": " ".join(expansion.synonyms),
+        "used_terms": " ".join(expansion.used_terms),
     }
     sql = _SEARCH_SQL.format(tsquery=tsquery, chunk=_CHUNK, article=_ARTICLE, filter=_FILTER)
     with transaction.atomic(), connection.cursor() as cursor:
@@ -240,14 +270,7 @@ def knowledge_search(
         cursor.execute("SET LOCAL hnsw.ef_search = 100")
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    used_terms = set()
-    if expansion.synonyms:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT tsvector_to_array(to_tsvector('english', %s))",
-                           [" ".join(glossary_used_terms(question=question, entries=glossary_entries() if glossary is None else glossary))])
-            used_terms = set(cursor.fetchone()[0])
-    chosen = _rank(rows, audience=audience, mode=mode, options=options, weight=weight, k=k, max_per_article=max_per_article,
-                   synonym_credit=used_terms)
+    chosen = _rank(rows, audience=audience, mode=mode, options=options, weight=weight, k=k, max_per_article=max_per_article)
     if threshold is None:
         threshold = answer_threshold().value
     confidence = answer_confidence(chosen[0]) if chosen else 0.0
@@ -272,12 +295,11 @@ def search_text(question: str, synonyms: list[str]) -> str:
     return f"{question} ({', '.join(synonyms)})" if synonyms else question
 
 
-def glossary_used_terms(*, question: str, entries: list[list[str]]) -> list[str]:
-    lowered = question.lower()
-    return [t for terms in entries for t in terms if re.search(rf"\b{re.escape(t.lower())}\b", lowered)]
-
-
 def glossary_entries() -> list[list[str]]:
+    return _cached("glossary", _glossary_entries)
+
+
+def _glossary_entries() -> list[list[str]]:
     return [[t.strip() for t in terms if t.strip()] for terms in GlossaryEntry.objects.values_list("terms", flat=True)]
 
 
@@ -291,17 +313,17 @@ class _Row:
 
 
 def _rank(rows: list[tuple], *, audience: str, mode: str, options: RetrievalOptions, weight: float, k: int,
-          max_per_article: int, synonym_credit: set[str]) -> list[RetrievedChunk]:
+          max_per_article: int) -> list[RetrievedChunk]:
     candidates: list[_Row] = []
     words: set[str] = set()
     for (chunk_id, article_id, title, slug, source_url, chunk_audience, heading_path, anchor, text, kind, dense, lexical,
-         fields, matched, matched_synonym, words_row) in rows:
+         fields, matched, matched_synonym, words_row, used_words) in rows:
         url = source_url or _default_url(audience=chunk_audience, article_id=article_id, slug=slug)
         if anchor and url:
             url = f"{url}#{anchor}"
         chunk = RetrievedChunk(chunk_id, article_id, title, slug, url, heading_path, text, 0.0, float(dense), float(lexical))
         # a glossary synonym in the chunk covers the question's word it stands for
-        candidates.append(_Row(chunk, kind, float(fields), set(matched) | (synonym_credit if matched_synonym else set())))
+        candidates.append(_Row(chunk, kind, float(fields), set(matched) | (set(used_words) if matched_synonym else set())))
         words = set(words_row)
     _score(candidates, mode=mode, options=options, weight=weight)
 
