@@ -2,10 +2,13 @@
 ingestion throughput vs raw model.encode, on the real stack.
 
 Synthetic corpora of 10k and 100k chunks (384-d unit vectors with a cluster structure, random
-English-like text) are loaded with COPY and indexed (HNSW cosine + GIN) in a database of their
-own (.data/bench-retrieval). For each size, in the same run:
-  * p50/p95 latency of knowledge_search (hybrid, customer audience; question already embedded)
-    and of a bare `ORDER BY embedding <=> q LIMIT 10` on the chunk table;
+English-like text; one chunk in ten is an alternative question) are loaded with COPY and indexed
+(HNSW cosine + GIN) in a database of their own (.data/bench-retrieval), with a glossary of 20
+synonym groups over common words. For each size, in the same run:
+  * p50/p95 latency of knowledge_search with every lever on (alternative questions, glossary,
+    any-word full text with rank fusion, field rerank, coverage; customer audience; question
+    already embedded), of the retrieval before the levers, and of a bare
+    `ORDER BY embedding <=> q LIMIT 10` on the chunk table;
   * HNSW recall@10 of the bare query against exact search;
 then ingestion: article_index over real-text articles vs model.encode of the same chunk texts.
 
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import itertools
 import json
 import os
 import random
@@ -30,11 +34,11 @@ sys.path.insert(0, str(ROOT))
 # A Zipf-distributed vocabulary: like real text, a few words are everywhere and most are rare,
 # which is what decides how many rows a full-text query matches.
 VOCABULARY = [f"term{n}" for n in range(20_000)]
-_WEIGHTS = [1 / (rank + 1) for rank in range(len(VOCABULARY))]
+_CUMULATIVE = list(itertools.accumulate(1 / (rank + 1) for rank in range(len(VOCABULARY))))
 
 
 def words(k: int) -> list[str]:
-    return random.choices(VOCABULARY, weights=_WEIGHTS, k=k)
+    return random.choices(VOCABULARY, cum_weights=_CUMULATIVE, k=k)  # cumulative: not re-summed per call
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -51,10 +55,13 @@ def unit(vector):
 def load_corpus(size: int, rng, np, model_name: str) -> None:
     from django.db import connection
 
-    from knowledge.models import Article, Chunk
+    from knowledge.models import Article, Chunk, GlossaryEntry
 
     Chunk.objects.all().delete()
     Article.objects.all().delete()
+    GlossaryEntry.objects.all().delete()
+    # synonym groups over common words, so that most questions get expanded
+    GlossaryEntry.objects.bulk_create(GlossaryEntry(terms=[f"term{n}", f"term{n + 20}", f"term{n + 40}"]) for n in range(20))
     per_article = 10
     articles = Article.objects.bulk_create(
         Article(title=f"Synthetic article {n}", slug=f"synthetic-{n}", body="-", status="published",
@@ -66,17 +73,19 @@ def load_corpus(size: int, rng, np, model_name: str) -> None:
     vectors = unit(centers[rng.integers(0, 200, size)] + 0.8 * noise)
     buffer = io.StringIO()
     for i in range(size):
-        text = " ".join(words(40))
+        is_question = i % per_article == per_article - 1
+        text = " ".join(words(8 if is_question else 40))
         vector = "[" + ",".join(f"{x:.5f}" for x in vectors[i]) + "]"
         article = articles[i // per_article]
-        buffer.write(f"{article.pk}\t{i % per_article}\t\t\t{text}\t40\t{vector}\t{model_name}\t{article.audience}\t\\N\tnow\n")
+        kind = "question" if is_question else "section"
+        buffer.write(f"{article.pk}\t{i % per_article}\t{kind}\t\t\t{text}\t40\t{vector}\t{model_name}\t{article.audience}\t\\N\tf\tnow\n")
     with connection.cursor() as cursor:
         cursor.execute("DROP INDEX IF EXISTS chunk_embedding_hnsw")
         cursor.execute("DROP INDEX IF EXISTS chunk_search_vector_gin")
         cursor.execute("ALTER TABLE knowledge_chunk ALTER COLUMN search_vector DROP NOT NULL")
         with cursor.connection.cursor().copy(
-            "COPY knowledge_chunk (article_id, ordinal, heading_path, anchor, text, token_count, embedding, "
-            "embedding_model, audience, search_vector, created_at) FROM STDIN"
+            "COPY knowledge_chunk (article_id, ordinal, kind, heading_path, anchor, text, token_count, embedding, "
+            "embedding_model, audience, search_vector, looks_like_instructions, created_at) FROM STDIN"
         ) as copy:
             copy.write(buffer.getvalue())
         cursor.execute("UPDATE knowledge_chunk SET search_vector = to_tsvector('english', text)")
@@ -97,7 +106,7 @@ def bench_size(size: int, queries: int, np, rng) -> dict:
     from django.db import connection
 
     from knowledge.embeddings import get_embedder
-    from knowledge.selectors import knowledge_search
+    from knowledge.selectors import BASELINE, knowledge_search
 
     model_name = get_embedder().model_name
     hnsw_seconds = load_corpus(size, rng, np, model_name)
@@ -121,14 +130,20 @@ def bench_size(size: int, queries: int, np, rng) -> dict:
             return [row[0] for row in cursor.fetchall()]
 
     def hybrid(vector, question):
+        # every lever on, and the glossary and threshold read from the database as the bot does
         return knowledge_search(question=question, audience="anonymous", k=5, query_vector=vector)
+
+    def before(vector, question):
+        return knowledge_search(question=question, audience="anonymous", k=5, query_vector=vector, options=BASELINE)
 
     for vector, question in list(zip(query_vectors, questions))[:10]:  # warm caches
         bare(vector, question)
         hybrid(vector, question)
-    hybrid_ms, bare_ms = [], []
+        before(vector, question)
+    hybrid_ms, before_ms, bare_ms = [], [], []
     for _ in range(2):  # interleave to share the machine's noise
         hybrid_ms += timed(hybrid)
+        before_ms += timed(before)
         bare_ms += timed(bare)
 
     recall = []
@@ -147,6 +162,7 @@ def bench_size(size: int, queries: int, np, rng) -> dict:
         "chunks": size,
         "hnsw_build_s": round(hnsw_seconds, 1),
         "hybrid_ms": {"p50": round(percentile(hybrid_ms, 50), 2), "p95": round(percentile(hybrid_ms, 95), 2)},
+        "before_levers_ms": {"p50": round(percentile(before_ms, 50), 2), "p95": round(percentile(before_ms, 95), 2)},
         "pgvector_top10_ms": {"p50": round(percentile(bare_ms, 50), 2), "p95": round(percentile(bare_ms, 95), 2)},
         "hnsw_recall_at_10": round(statistics.mean(recall), 4),
     }
@@ -212,8 +228,9 @@ def main() -> int:
     for size in args.sizes:
         result["sizes"].append(bench_size(size, args.queries, np, rng))
         print(json.dumps(result["sizes"][-1]), flush=True)
-    result["ingestion"] = bench_ingestion(args.ingest_articles)
-    result["targets"] = {"hybrid_p95_ms_at_100k": 20, "recall_at_10": 0.95, "ingestion_ratio": 0.8}
+    if args.ingest_articles:  # 0 skips it
+        result["ingestion"] = bench_ingestion(args.ingest_articles)
+    result["targets"] = {"hybrid_p95_ms_at_100k": 30, "recall_at_10": 0.95, "ingestion_ratio": 0.8}
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))

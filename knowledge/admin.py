@@ -1,15 +1,25 @@
 import difflib
 
-from django.conf import settings
+from django import forms
 from django.contrib import admin, messages
 from django.db import models
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.html import format_html, format_html_join
 
-from knowledge.models import Article, ArticleRevision
-from knowledge.selectors import AUDIENCE_ARTICLES, chunks_from_other_models, knowledge_search
-from knowledge.services import article_restore_revision, article_save
+from knowledge.models import Article, ArticleQuestion, ArticleRevision, GlossaryEntry, KnowledgeBaseSettings
+from knowledge.selectors import AUDIENCE_ARTICLES, answer_threshold, chunks_from_other_models, knowledge_search
+from knowledge.services import article_restore_revision, article_save, glossary_terms_clean
+
+
+class QuestionInline(admin.TabularInline):
+    """Saved with the article, whose save re-indexes it (after commit, so with these questions)."""
+
+    model = ArticleQuestion
+    extra = 1
+    fields = ("text",)
+    verbose_name = "question this article answers"
+    verbose_name_plural = "Questions this article answers (other ways customers ask; each one finds this article)"
 
 
 class RevisionInline(admin.TabularInline):
@@ -51,7 +61,7 @@ class ArticleAdmin(admin.ModelAdmin):
     search_fields = ("title", "slug", "body")
     prepopulated_fields = {"slug": ("title",)}
     readonly_fields = ("index_state", "index_error", "indexed_at", "created_at", "updated_at")
-    inlines = [RevisionInline]
+    inlines = [QuestionInline, RevisionInline]
     actions = ["restore_previous_revision"]
 
     def get_urls(self):
@@ -75,7 +85,7 @@ class ArticleAdmin(admin.ModelAdmin):
             "audience": audience,
             "audiences": [("anonymous", "Anonymous visitor"), ("verified", "Verified customer"), ("agent", "Agent")],
             "result": result,
-            "threshold": settings.KB_ANSWER_THRESHOLD,
+            "threshold": answer_threshold(),
             "stale_chunks": sum(chunks_from_other_models().values()),
         }
         return TemplateResponse(request, "admin/knowledge/test_question.html", context)
@@ -97,3 +107,34 @@ class ArticleAdmin(admin.ModelAdmin):
                 continue
             article_restore_revision(revision=revisions[1], author=request.user)
             self.message_user(request, f"{article}: restored revision {revisions[1].number}")
+
+
+class GlossaryEntryForm(forms.ModelForm):
+    class Meta:
+        model = GlossaryEntry
+        fields = ("terms",)
+
+    def clean_terms(self) -> list[str]:
+        try:
+            return glossary_terms_clean(terms=self.cleaned_data["terms"])
+        except ValueError as error:
+            raise forms.ValidationError(str(error)) from None
+
+
+@admin.register(GlossaryEntry)
+class GlossaryEntryAdmin(admin.ModelAdmin):
+    """Synonyms apply to the next question asked: no re-index needed."""
+
+    form = GlossaryEntryForm
+    list_display = ("__str__", "updated_at")
+    search_fields = ("terms",)
+
+
+@admin.register(KnowledgeBaseSettings)
+class KnowledgeBaseSettingsAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "answer_threshold", "calibrated_at")
+    readonly_fields = ("calibrated_at", "calibration_note")
+    fields = ("answer_threshold", "calibrated_at", "calibration_note")
+
+    def has_add_permission(self, request) -> bool:
+        return not KnowledgeBaseSettings.objects.exists()

@@ -1,29 +1,137 @@
-"""Retrieval evaluation: recall@k and MRR of article retrieval, per retrieval mode."""
+"""Retrieval evaluation: recall@k and MRR of article retrieval per configuration (retrieval mode
+and levers) with its cost in ms per question, and abstention: answer rate on answerable questions
+and false-answer rate on unanswerable ones, and the threshold that trades one for the other."""
 
 from __future__ import annotations
 
+import statistics
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from knowledge.selectors import knowledge_search
+from knowledge.embeddings import get_embedder
+from knowledge.selectors import (
+    RetrievalOptions, answer_confidence, glossary_entries, glossary_expand, knowledge_search, search_text,
+)
+
+KINDS = ("plain", "typo", "short", "action_word", "unanswerable", "hard_negative")
 
 
 @dataclass(frozen=True)
 class EvalQuestion:
     question: str
-    expected: frozenset[str]  # article slugs, any of which is a right answer
+    expected: frozenset[str]  # article slugs, any of which is a right answer; empty: no article answers it
+    kind: str = "plain"
+    split: str = ""
+
+    @property
+    def answerable(self) -> bool:
+        return bool(self.expected)
 
 
 def parse_questions(raw: object) -> list[EvalQuestion]:
+    """Two formats: {question, expected: [slug, ...]} (every question answerable), or {question,
+    slug: "slug" | null, also?: [slug, ...], kind?, split?: "dev" | "test"} where null marks a
+    question no article answers."""
     if not isinstance(raw, list):
-        raise ValueError("the eval file must hold a JSON list of {question, expected}")
+        raise ValueError("the eval file must hold a JSON list of {question, expected} or {question, slug}")
     questions = []
     for n, item in enumerate(raw):
-        if not isinstance(item, dict) or not isinstance(item.get("question"), str) or not item.get("expected"):
-            raise ValueError(f"item {n}: needs a 'question' string and a non-empty 'expected' list of slugs")
-        expected = item["expected"]
-        questions.append(EvalQuestion(item["question"], frozenset([expected] if isinstance(expected, str) else expected)))
+        if not isinstance(item, dict) or not isinstance(item.get("question"), str) or not item["question"].strip():
+            raise ValueError(f"item {n}: needs a 'question' string")
+        if "slug" in item:
+            slug, also = item["slug"], item.get("also", [])
+            if not (slug is None or isinstance(slug, str)) or not isinstance(also, list) or (slug is None and also):
+                raise ValueError(f"item {n}: 'slug' must be a slug or null, 'also' a list of slugs (only with a slug)")
+            expected = frozenset([slug, *also]) if slug else frozenset()
+        else:
+            expected = item.get("expected")
+            if not expected or not isinstance(expected, (str, list)):
+                raise ValueError(f"item {n}: needs a non-empty 'expected' list of slugs, or a 'slug' (null if unanswerable)")
+            expected = frozenset([expected] if isinstance(expected, str) else expected)
+        kind = item.get("kind", "plain" if expected else "unanswerable")
+        if kind not in KINDS:
+            raise ValueError(f"item {n}: kind must be one of {', '.join(KINDS)}")
+        split = item.get("split", "")
+        if split not in ("", "dev", "test"):
+            raise ValueError(f"item {n}: split must be dev or test")
+        questions.append(EvalQuestion(item["question"], expected, kind, split))
     return questions
+
+
+@dataclass(frozen=True)
+class Outcome:
+    question: EvalQuestion
+    first_right: int | None  # rank of the first right article, 1-based
+    confidence: float
+    ms: float  # the search, without embedding the question (embedding_ms measures that once)
+
+
+class VectorCache:
+    """Question vectors shared by every configuration of one run: embedding dominates the cost
+    and is the same for all of them but the glossary's (which embeds a longer text)."""
+
+    def __init__(self) -> None:
+        self._vectors: dict[str, list[float]] = {}
+
+    def get(self, texts: list[str]) -> list[list[float]]:
+        missing = [t for t in dict.fromkeys(texts) if t not in self._vectors]
+        if missing:
+            self._vectors.update(zip(missing, get_embedder().embed(missing)))
+        return [self._vectors[t] for t in texts]
+
+
+def embedding_ms(questions: list[EvalQuestion], *, sample: int = 40) -> float:
+    """Mean ms to embed one question on its own, as the bot does per message."""
+    embedder = get_embedder()
+    embedder.embed(["warm up"])
+    chosen = questions[:sample]
+    started = time.perf_counter()
+    for question in chosen:
+        embedder.embed([question.question])
+    return (time.perf_counter() - started) * 1000 / max(1, len(chosen))
+
+
+def run(
+    questions: list[EvalQuestion],
+    *,
+    k: int,
+    mode: str,
+    options: RetrievalOptions,
+    audience: str = "agent",
+    text_weight: float | None = None,
+    vectors: VectorCache | None = None,
+    progress: Callable[[], None] | None = None,
+) -> list[Outcome]:
+    """Each question through knowledge_search as the bot calls it, with its vector precomputed."""
+    glossary = glossary_entries()
+    texts = [search_text(q.question, glossary_expand(question=q.question, entries=glossary).synonyms if options.glossary else [])
+             for q in questions]
+    query_vectors = (vectors or VectorCache()).get(texts) if mode != "text" else [None] * len(questions)
+    outcomes = []
+    for question, vector in zip(questions, query_vectors):
+        started = time.perf_counter()
+        retrieval = knowledge_search(question=question.question, audience=audience, k=k, mode=mode, max_per_article=1,
+                                     text_weight=text_weight, options=options, glossary=glossary, threshold=1.0,
+                                     query_vector=vector)
+        ms = (time.perf_counter() - started) * 1000
+        first = next((i for i, slug in enumerate(retrieval.article_slugs, start=1) if slug in question.expected), None)
+        outcomes.append(Outcome(question, first, retrieval.confidence, ms))
+        if progress:
+            progress()
+    return outcomes
+
+
+def recall(outcomes: list[Outcome], *, ks: Iterable[int]) -> dict[str, float]:
+    answerable = [o for o in outcomes if o.question.answerable]
+    total = max(1, len(answerable))
+    metrics = {f"recall@{k}": sum(o.first_right is not None and o.first_right <= k for o in answerable) / total
+               for k in sorted(set(ks))}
+    metrics["mrr"] = sum(1 / o.first_right for o in answerable if o.first_right) / total
+    times = [o.ms for o in outcomes]
+    metrics["ms/q"] = statistics.mean(times) if times else 0.0
+    metrics["p95 ms"] = sorted(times)[min(len(times) - 1, round(0.95 * (len(times) - 1)))] if times else 0.0
+    return metrics
 
 
 def evaluate(
@@ -33,25 +141,52 @@ def evaluate(
     mode: str,
     audience: str = "agent",
     text_weight: float | None = None,
+    options: RetrievalOptions | None = None,
     progress: Callable[[], None] | None = None,
 ) -> dict[str, float]:
     ks = sorted(set(ks))
-    hits = {k: 0 for k in ks}
-    reciprocal_ranks = 0.0
-    for question in questions:
-        ranked = knowledge_search(
-            question=question.question, audience=audience, k=max(ks), mode=mode, max_per_article=1,
-            text_weight=text_weight,
-        ).article_slugs
-        first = next((i for i, slug in enumerate(ranked, start=1) if slug in question.expected), None)
-        if first is not None:
-            reciprocal_ranks += 1 / first
-            for k in ks:
-                hits[k] += first <= k
-        if progress:
-            progress()
-    total = max(1, len(questions))
-    return {**{f"recall@{k}": hits[k] / total for k in ks}, "mrr": reciprocal_ranks / total}
+    outcomes = run(questions, k=max(ks), mode=mode, options=options or RetrievalOptions(), audience=audience,
+                   text_weight=text_weight, progress=progress)
+    return recall(outcomes, ks=ks)
+
+
+@dataclass(frozen=True)
+class AbstentionPoint:
+    threshold: float
+    answer_rate: float  # answerable questions the bot answers (confidence >= threshold)
+    correct_answer_rate: float  # ... and whose first article is a right one
+    false_answer_rate: float  # unanswerable questions the bot answers anyway
+
+
+def abstention_at(outcomes: list[Outcome], threshold: float) -> AbstentionPoint:
+    answerable = [o for o in outcomes if o.question.answerable]
+    unanswerable = [o for o in outcomes if not o.question.answerable]
+    answered = [o for o in answerable if o.confidence >= threshold]
+    return AbstentionPoint(
+        threshold,
+        len(answered) / max(1, len(answerable)),
+        sum(o.first_right == 1 for o in answered) / max(1, len(answerable)),
+        sum(o.confidence >= threshold for o in unanswerable) / max(1, len(unanswerable)),
+    )
+
+
+def abstention_curve(outcomes: list[Outcome], *, step: float = 0.02) -> list[AbstentionPoint]:
+    low = int(min((o.confidence for o in outcomes), default=0) / step) * step
+    points, threshold = [], max(0.0, low)
+    while threshold <= 1.0:
+        points.append(abstention_at(outcomes, round(threshold, 4)))
+        threshold += step
+    return points
+
+
+def choose_threshold(outcomes: list[Outcome], *, max_false_answer_rate: float) -> AbstentionPoint:
+    """The lowest threshold (most answers) whose false-answer rate is within the target."""
+    candidates = sorted({round(o.confidence, 4) for o in outcomes} | {1.0})
+    for threshold in candidates:
+        point = abstention_at(outcomes, threshold)
+        if point.false_answer_rate <= max_false_answer_rate:
+            return point
+    return abstention_at(outcomes, 1.0)
 
 
 @dataclass(frozen=True)
@@ -63,21 +198,25 @@ class Calibration:
     unanswerable_scores: list[float]
 
 
-def calibrate_threshold(questions: list[EvalQuestion], *, audience: str = "agent") -> Calibration:
-    """Choose the "no good answer" threshold on dense similarity by leave-one-out.
+def calibrate_threshold(questions: list[EvalQuestion], *, audience: str = "agent",
+                        options: RetrievalOptions | None = None) -> Calibration:
+    """For a question file without unanswerable questions: choose the threshold by leave-one-out.
 
-    For each question, the similarity of its right article (when ranked first) is what the bot
-    sees when the answer exists; the best similarity among the *other* articles is what it would
+    For each question, the confidence of its right article (when ranked first) is what the bot
+    sees when the answer exists; the best confidence among the *other* articles is what it would
     see if that article were missing. The threshold maximizes the mean of the share of answerable
     questions kept and the share of unanswerable ones refused.
     """
     answerable: list[float] = []
     unanswerable: list[float] = []
+    glossary = glossary_entries()
     for question in questions:
-        chunks = knowledge_search(question=question.question, audience=audience, k=10, mode="dense", max_per_article=1).chunks
+        chunks = knowledge_search(question=question.question, audience=audience, k=10, max_per_article=1,
+                                  options=options, glossary=glossary, threshold=1.0).chunks
+        confidence = [answer_confidence(c) for c in chunks]
         if chunks and chunks[0].article_slug in question.expected:
-            answerable.append(chunks[0].dense_score)
-        wrong = next((c.dense_score for c in chunks if c.article_slug not in question.expected), None)
+            answerable.append(confidence[0])
+        wrong = next((s for c, s in zip(chunks, confidence) if c.article_slug not in question.expected), None)
         if wrong is not None:
             unanswerable.append(wrong)
     best = (0.0, 0.0, 0.0, 0.0)

@@ -16,8 +16,8 @@ from knowledge.models import Article
 
 MAX_FILE_BYTES = 2_000_000
 SUPPORTED_SUFFIXES = {".md", ".markdown", ".txt", ".html", ".htm", ".json"}
-
-
+MAX_QUESTIONS = 50
+QUESTION_MAX_CHARS = 500
 
 
 @dataclass
@@ -28,6 +28,7 @@ class ArticleData:
     audience: str = Article.Audience.PUBLIC
     source_url: str = ""
     tags: list[str] = field(default_factory=list)
+    questions: list[str] | None = None  # None: leave the article's alternative questions as they are
 
 
 @dataclass(frozen=True)
@@ -111,11 +112,18 @@ def _from_json(item: object, n: int) -> ArticleData | ImportFailure:
     url = str(item.get("url") or "")
     if url and not url.startswith(("http://", "https://")):
         return ImportFailure(f"item {n}: url must be an http(s) URL")
+    questions = item.get("questions")
+    if questions is not None:
+        if not isinstance(questions, list) or not all(isinstance(q, str) and q.strip() for q in questions):
+            return ImportFailure(f"item {n}: questions must be a list of non-empty strings")
+        if len(questions) > MAX_QUESTIONS or any(len(q.strip()) > QUESTION_MAX_CHARS for q in questions):
+            return ImportFailure(f"item {n}: at most {MAX_QUESTIONS} questions of at most {QUESTION_MAX_CHARS} characters")
+        questions = list(dict.fromkeys(q.strip() for q in questions))
     slug = item.get("slug") or slugify(title)
     if not isinstance(slug, str) or slugify(slug) != slug or not slug:
         return ImportFailure(f"item {n}: slug {slug!r} must be lowercase letters, digits and hyphens")
     return ArticleData(title=title.strip()[:255], body=body, slug=slug[:255], audience=audience,
-                       source_url=url[:500], tags=[t[:50] for t in tags])
+                       source_url=url[:500], tags=[t[:50] for t in tags], questions=questions)
 
 
 def _title_and_body(text: str, *, fallback: str) -> tuple[str, str]:

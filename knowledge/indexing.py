@@ -32,7 +32,8 @@ def embedding_input(title: str, draft: ChunkDraft) -> str:
 
 
 def article_index(*, article_id: int) -> str:
-    """Index (or un-index) an article; returns what happened: indexed, removed, stale or gone."""
+    """Index (or un-index) an article with its alternative questions; returns what happened:
+    indexed, removed, stale or gone."""
     article = Article.objects.filter(pk=article_id).first()
     if article is None:
         return "gone"
@@ -45,9 +46,16 @@ def article_index(*, article_id: int) -> str:
     drafts = chunk_markdown(
         article.body, max_tokens=settings.KB_CHUNK_MAX_TOKENS, overlap_tokens=settings.KB_CHUNK_OVERLAP_TOKENS
     ) or chunk_markdown(article.title)  # a body-less article is still findable by its title
+    questions = list(article.questions.values_list("text", flat=True))
     embedder = get_embedder()
-    vectors = embedder.embed([embedding_input(article.title, d) for d in drafts])
+    # Alternative questions are embedded alone, without the title: they are meant to match the
+    # customer's wording, not the article's.
+    vectors = embedder.embed([embedding_input(article.title, d) for d in drafts] + questions)
     flagged = _instruction_like(drafts)
+    question_rows = [
+        (len(drafts) + n, text, vector, untrusted_text_check(text).flagged)
+        for n, (text, vector) in enumerate(zip(questions, vectors[len(drafts):]))
+    ]
 
     with transaction.atomic():
         current = Article.objects.select_for_update().filter(pk=article_id).first()
@@ -72,12 +80,31 @@ def article_index(*, article_id: int) -> str:
             )
             for draft, vector in zip(drafts, vectors)
         )
-        Chunk.objects.filter(article_id=article_id).update(
+        Chunk.objects.bulk_create(
+            Chunk(
+                article_id=article_id,
+                kind=Chunk.Kind.QUESTION,
+                ordinal=ordinal,
+                text=text,
+                token_count=len(text.split()),
+                embedding=vector,
+                embedding_model=embedder.model_name,
+                audience=current.audience,
+                search_vector="",
+                looks_like_instructions=flagged_question,
+            )
+            for ordinal, text, vector, flagged_question in question_rows
+        )
+        Chunk.objects.filter(article_id=article_id, kind=Chunk.Kind.SECTION).update(
             search_vector=SearchVector(Value(current.title), weight="A", config=SEARCH_CONFIG)
             + SearchVector("heading_path", weight="B", config=SEARCH_CONFIG)
             + SearchVector("text", weight="C", config=SEARCH_CONFIG)
         )
+        Chunk.objects.filter(article_id=article_id, kind=Chunk.Kind.QUESTION).update(
+            search_vector=SearchVector("text", weight="A", config=SEARCH_CONFIG)
+        )
         note = ""
+        flagged.update({ordinal: f"question: {text[:80]}" for ordinal, text, _, bad in question_rows if bad})
         if flagged:
             note = (f"{len(flagged)} chunk(s) read like instructions to the assistant (sections: "
                     f"{', '.join(flagged.values())}) and are left out of answers; rephrase them.")

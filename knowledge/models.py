@@ -97,7 +97,14 @@ class ArticleQuestion(models.Model):
 
 
 class Chunk(models.Model):
+    class Kind(models.TextChoices):
+        SECTION = "section", "Article section"
+        # An alternative question (ArticleQuestion) embedded as its own vector: a hit on it ranks
+        # the article, but the answer and citation always come from one of the article's sections.
+        QUESTION = "question", "Alternative question"
+
     article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="chunks")
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.SECTION)
     ordinal = models.PositiveIntegerField()
     heading_path = models.CharField(max_length=500, blank=True, default="", help_text="e.g. Returns › Refund times")
     anchor = models.CharField(max_length=200, blank=True, default="", help_text="Slug of the nearest heading")
@@ -130,3 +137,39 @@ class Chunk(models.Model):
 
     def __str__(self) -> str:
         return f"{self.article_id}#{self.ordinal}"
+
+
+class GlossaryEntry(models.Model):
+    """Words customers and articles use for the same thing ("delivery", "shipping"): a question
+    using one is also searched with the others."""
+
+    terms = ArrayField(
+        models.CharField(max_length=60), size=8,
+        help_text="Comma-separated words or short phrases that mean the same, e.g. delivery, shipping, shipment",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = "glossary entry"
+        verbose_name_plural = "glossary"
+
+    def __str__(self) -> str:
+        return " = ".join(self.terms)
+
+
+class KnowledgeBaseSettings(models.Model):
+    """Per-deployment retrieval settings that `kb_eval --calibrate --apply` measures and stores
+    (one row). Without a stored threshold retrieval falls back to KB_ANSWER_THRESHOLD."""
+
+    answer_threshold = models.FloatField(null=True, blank=True)
+    calibrated_at = models.DateTimeField(null=True, blank=True)
+    calibration_note = models.TextField(blank=True, default="", help_text="What the threshold was measured on, and its rates")
+
+    class Meta:
+        verbose_name = "knowledge base settings"
+        verbose_name_plural = "knowledge base settings"
+
+    def __str__(self) -> str:
+        return "Knowledge base settings"

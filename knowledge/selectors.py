@@ -1,12 +1,15 @@
-"""Retrieval: hybrid dense (pgvector) + Postgres full-text search, audience-filtered in SQL.
+"""Retrieval: dense (pgvector) + Postgres full-text search, audience-filtered in SQL, ranked per
+article.
 
-Candidates come from two index scans (HNSW cosine, and the GIN tsvector for chunks containing
-every word of the question: exact keyword matches such as codes and product names); both scores are then
-computed exactly for every candidate and fused as `dense + KB_TEXT_WEIGHT * text`, where text
-is ts_rank_cd normalized to [0, 1) (rank / (rank + 1)). A weighted sum of normalized scores
-rather than equal-weight rank fusion: on the dev set naive RRF loses to dense alone, because a
-lexical hit with a poor dense score outranks a strong semantic match; `kb_eval` measures the
-weight against dense-only and text-only in the same run.
+Candidates come from two index scans: HNSW cosine over section chunks and alternative-question
+vectors, and the GIN tsvector for chunks holding every word of the question (or of a variant with
+a glossary synonym swapped in). Both scores are computed exactly for every candidate and fused as
+`dense + KB_TEXT_WEIGHT * text`, then each article gets the best of its sections' and its
+alternative questions' scores: a hit on an alternative question ranks the article, but what is returned and
+cited is always the article's best section. A cheap field rerank then favours articles whose
+title or headings contain the question's words. Any-word full text with reciprocal rank fusion
+is kept as an option: it lost on the dev split. `kb_eval --levers` measures each lever against
+the others in one run (docs/architecture.md, "Knowledge retrieval").
 
 The audience filter is part of both scans' WHERE clauses, never applied afterwards: an
 internal chunk can not reach a customer even when it is the closest match.
@@ -14,7 +17,9 @@ internal chunk can not reach a customer even when it is the closest match.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+import time
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from django.conf import settings
@@ -23,10 +28,11 @@ from django.db.models import Count
 from django.urls import reverse
 
 from knowledge.embeddings import get_embedder
-from knowledge.models import Article, Chunk
+from knowledge.models import Article, Chunk, GlossaryEntry, KnowledgeBaseSettings
 
 Audience = Literal["anonymous", "verified", "agent"]
 Mode = Literal["hybrid", "dense", "text"]
+Fusion = Literal["weighted", "rrf"]
 
 AUDIENCE_ARTICLES: dict[str, list[str]] = {
     "anonymous": [Article.Audience.PUBLIC],
@@ -34,41 +40,76 @@ AUDIENCE_ARTICLES: dict[str, list[str]] = {
     "agent": [Article.Audience.PUBLIC, Article.Audience.VERIFIED_CUSTOMERS, Article.Audience.INTERNAL],
 }
 
+
+@dataclass(frozen=True)
+class RetrievalOptions:
+    """The retrieval levers; the defaults are what won on the demo dev set (`kb_eval`)."""
+
+    questions: bool = True  # alternative questions rank their article
+    glossary: bool = True  # synonyms from the glossary are added to the question
+    any_words: bool = False  # full text matches any word (else: every word); lost on the dev split
+    fusion: Fusion = "weighted"  # dense + KB_TEXT_WEIGHT * text rank, or reciprocal rank fusion
+    rerank: bool = True  # favour articles whose title/headings hold the question's words
+    rrf_k: int = 20
+    rerank_weight: float = 0.01
+    question_weight: float = 1.0  # an alternative question's score counts this much against a section's
+
+
+# What retrieval did before these levers (all-words full text, weighted fusion, sections only).
+BASELINE = RetrievalOptions(questions=False, glossary=False, any_words=False, fusion="weighted", rerank=False)
+DEFAULT_OPTIONS = RetrievalOptions()
+
 _CHUNK = Chunk._meta.db_table
 _ARTICLE = Article._meta.db_table
 # Only published articles have chunks (article_save deletes them on unpublish, in the same
 # transaction), so filtering the chunk row is enough, and it lets the HNSW index drive the scan.
-_FILTER = "c.audience = ANY(%(audiences)s) AND c.embedding_model = %(model)s AND NOT c.looks_like_instructions"
-_SEARCH_SQL = f"""
+_FILTER = ("c.audience = ANY(%(audiences)s) AND c.embedding_model = %(model)s AND NOT c.looks_like_instructions "
+           "AND (%(use_questions)s OR c.kind = 'section')")
+_SEARCH_SQL = """
 WITH q AS (
-    SELECT %(vector)s::vector AS v,
-           -- every word of the question (stop words aside): an OR query matched most of a large
-           -- corpus through common words, and building that bitmap cost ~20 ms at 100k chunks
-           NULLIF(plainto_tsquery('english', %(text)s)::text, '')::tsquery AS t
+    SELECT %(vector)s::vector AS v, NULLIF(({tsquery})::text, '')::tsquery AS t,
+           tsvector_to_array(to_tsvector('english', %(text0)s)) AS words,
+           tsvector_to_array(to_tsvector('english', %(synonyms)s)) AS synonym_words,
+           tsvector_to_array(to_tsvector('english', %(used_terms)s)) AS used_words
 ), dense AS (
     -- The vector is a literal parameter here, not q.v: pgvector's index only serves an ORDER BY
     -- against a constant (a value from a joined CTE makes Postgres sort every row exactly).
-    SELECT c.id FROM {_CHUNK} c
-    WHERE {_FILTER}
+    SELECT c.id FROM {chunk} c
+    WHERE {filter}
     ORDER BY c.embedding <=> %(vector)s::vector
     LIMIT %(candidates)s
 ), lexical_matches AS (
     -- Ranking every match costs O(matches) (a common word matches most chunks), so rank a
     -- bounded sample; dense candidates get their exact text score below either way.
-    SELECT c.id, c.search_vector FROM {_CHUNK} c, q
-    WHERE {_FILTER} AND q.t IS NOT NULL AND c.search_vector @@ q.t
+    SELECT c.id, c.search_vector FROM {chunk} c, q
+    WHERE {filter} AND q.t IS NOT NULL AND c.search_vector @@ q.t
     LIMIT %(text_scan)s
 ), lexical AS (
     SELECT m.id FROM lexical_matches m, q
     ORDER BY ts_rank_cd(m.search_vector, q.t, 32) DESC
     LIMIT %(candidates)s
-), candidates AS (
+), found AS (
     SELECT id FROM dense WHERE %(use_dense)s UNION SELECT id FROM lexical WHERE %(use_text)s
+), question_sections AS (
+    -- An alternative question that matched brings its article's sections along: they are what
+    -- gets cited.
+    SELECT s.id FROM {chunk} s
+    WHERE s.kind = 'section' AND s.audience = ANY(%(audiences)s) AND s.embedding_model = %(model)s
+      AND NOT s.looks_like_instructions
+      AND s.article_id IN (SELECT c.article_id FROM found JOIN {chunk} c ON c.id = found.id WHERE c.kind = 'question')
+), candidates AS (
+    SELECT id FROM found UNION SELECT id FROM question_sections
 )
-SELECT c.id, a.id, a.title, a.slug, a.source_url, c.audience, c.heading_path, c.anchor, c.text,
+SELECT c.id, a.id, a.title, a.slug, a.source_url, c.audience, c.heading_path, c.anchor, c.text, c.kind,
        1 - (c.embedding <=> q.v) AS dense_score,
-       COALESCE(ts_rank_cd(c.search_vector, q.t, 32), 0) AS text_score
-FROM candidates JOIN {_CHUNK} c ON c.id = candidates.id JOIN {_ARTICLE} a ON a.id = c.article_id, q
+       COALESCE(ts_rank_cd(c.search_vector, q.t, 32), 0) AS text_score,
+       -- title (A) and headings (B) only: the field rerank's signal
+       COALESCE(ts_rank('{{0, 0, 0.4, 1}}', c.search_vector, q.t, 32), 0) AS field_score,
+       -- which of the question's words this chunk holds (the coverage signal of confidence)
+       ARRAY(SELECT w FROM unnest(q.words) w WHERE c.search_vector @@ quote_literal(w)::tsquery) AS matched_words,
+       EXISTS(SELECT 1 FROM unnest(q.synonym_words) w WHERE c.search_vector @@ quote_literal(w)::tsquery) AS matched_synonym,
+       q.words, q.used_words
+FROM candidates JOIN {chunk} c ON c.id = candidates.id JOIN {article} a ON a.id = c.article_id, q
 WHERE a.status = 'published'
 """
 
@@ -85,12 +126,17 @@ class RetrievedChunk:
     score: float
     dense_score: float
     text_score: float
+    matched_question: str = ""  # the article's alternative question that ranked it, if one did
+    question_score: float = 0.0  # that question's similarity to the customer's
+    coverage: float = 0.0  # share of the question's words (or their glossary synonyms) in the article's retrieved text
 
 
 @dataclass(frozen=True)
 class Retrieval:
     chunks: list[RetrievedChunk]
     confident: bool  # is the best match good enough to answer from?
+    confidence: float = 0.0  # the signal compared with the threshold
+    threshold: float = 0.0
 
     @property
     def article_slugs(self) -> list[str]:
@@ -104,6 +150,70 @@ class Retrieval:
         return list(seen.values())
 
 
+@dataclass(frozen=True)
+class AnswerThreshold:
+    value: float
+    source: str  # "calibrated" (stored by kb_eval --apply) or "KB_ANSWER_THRESHOLD"
+    note: str = ""
+
+
+# The glossary and the stored threshold are read on every question; each process keeps them for a
+# few seconds (saves two round trips per question), and a save in this process clears them at once.
+_CACHE_SECONDS = 10.0
+_cache: dict[str, tuple[float, object]] = {}
+
+
+def _cached(key: str, load):
+    now = time.monotonic()
+    hit = _cache.get(key)
+    if hit is None or now - hit[0] > _CACHE_SECONDS:
+        hit = (now, load())
+        _cache[key] = hit
+    return hit[1]
+
+
+def knowledge_settings_changed(**_kwargs) -> None:
+    _cache.clear()
+
+
+def answer_threshold() -> AnswerThreshold:
+    return _cached("threshold", _answer_threshold)
+
+
+def _answer_threshold() -> AnswerThreshold:
+    stored = KnowledgeBaseSettings.objects.filter(answer_threshold__isnull=False).first()
+    if stored is not None:
+        return AnswerThreshold(stored.answer_threshold, "calibrated", stored.calibration_note)
+    return AnswerThreshold(settings.KB_ANSWER_THRESHOLD, "KB_ANSWER_THRESHOLD")
+
+
+@dataclass(frozen=True)
+class Expansion:
+    synonyms: list[str]  # added to the embedded question and to an any-word full-text query
+    variants: list[str]  # the question with a term swapped for a synonym, for an all-words query
+    used_terms: list[str] = ()  # the question's glossary terms, covered by any of their synonyms
+
+
+def glossary_expand(*, question: str, entries: list[list[str]]) -> Expansion:
+    """The synonyms of the glossary terms that the question uses (whole words, any case)."""
+    lowered = question.lower()
+    synonyms: list[str] = []
+    variants: list[str] = []
+    used_terms: list[str] = []
+    for terms in entries:
+        for term in terms:
+            pattern = re.compile(rf"\b{re.escape(term.lower())}\b")
+            if not pattern.search(lowered):
+                continue
+            others = [t for t in terms if not re.search(rf"\b{re.escape(t.lower())}\b", lowered)]
+            synonyms += others
+            variants += [pattern.sub(other.lower(), lowered) for other in others]
+            if others:
+                used_terms.append(term)
+            break
+    return Expansion(list(dict.fromkeys(synonyms)), list(dict.fromkeys(variants))[:4], used_terms)
+
+
 def knowledge_search(
     *,
     question: str,
@@ -113,52 +223,161 @@ def knowledge_search(
     max_per_article: int = 2,
     text_weight: float | None = None,
     query_vector: list[float] | None = None,
+    options: RetrievalOptions | None = None,
+    glossary: list[list[str]] | None = None,
+    threshold: float | None = None,
 ) -> Retrieval:
     """`query_vector` lets a caller that already embedded the question (evaluation, benchmarks)
-    skip embedding it again."""
+    skip embedding it again; it must be the vector of `search_text(...)`. `glossary` and
+    `threshold`, when given, spare their database reads."""
+    options = options or DEFAULT_OPTIONS
     weight = settings.KB_TEXT_WEIGHT if text_weight is None else text_weight
     embedder = get_embedder()
+    expansion = glossary_expand(question=question, entries=glossary_entries() if glossary is None else glossary) \
+        if options.glossary else Expansion([], [])
     if query_vector is not None:
         vector = query_vector
+    elif mode == "text":
+        vector = [0.0] * embedder.dimensions
     else:
-        vector = embedder.embed([question])[0] if mode != "text" else [0.0] * embedder.dimensions
+        vector = embedder.embed([search_text(question, expansion.synonyms)])[0]
+    if options.any_words:
+        texts = [question, *expansion.synonyms]
+        # plainto_tsquery joins the words with & (every word); | makes it any word
+        parts = ", ".join(f"NULLIF(replace(plainto_tsquery('english', %(text{n})s)::text, '&', '|'), '')"
+                          for n in range(len(texts)))
+        tsquery = f"concat_ws(' | ', {parts})"
+    else:
+        texts = [question, *expansion.variants]
+        tsquery = " || ".join(f"plainto_tsquery('english', %(text{n})s)" for n in range(len(texts)))
     params = {
         "vector": str(vector),
-        "text": question,
+        **{f"text{n}": text for n, text in enumerate(texts)},
         "audiences": AUDIENCE_ARTICLES[audience],
         "model": embedder.model_name,
         "candidates": max(4 * k, 40),
         "text_scan": settings.KB_TEXT_SCAN_LIMIT,
         "use_dense": mode != "text",
         "use_text": mode != "dense",
+        "use_questions": options.questions,
+        "synonyms": " ".join(expansion.synonyms),
+        "used_terms": " ".join(expansion.used_terms),
     }
+    sql = _SEARCH_SQL.format(tsquery=tsquery, chunk=_CHUNK, article=_ARTICLE, filter=_FILTER)
     with transaction.atomic(), connection.cursor() as cursor:
         # HNSW filters after scanning: look at more neighbours so filtered-out audiences do not
         # starve the candidate list.
         cursor.execute("SET LOCAL hnsw.ef_search = 100")
-        cursor.execute(_SEARCH_SQL, params)
+        cursor.execute(sql, params)
         rows = cursor.fetchall()
+    chosen = _rank(rows, audience=audience, mode=mode, options=options, weight=weight, k=k, max_per_article=max_per_article)
+    if threshold is None:
+        threshold = answer_threshold().value
+    confidence = answer_confidence(chosen[0]) if chosen else 0.0
+    return Retrieval(chunks=chosen, confident=confidence >= threshold, confidence=confidence, threshold=threshold)
 
-    scored = []
-    for chunk_id, article_id, title, slug, source_url, chunk_audience, heading_path, anchor, text, dense, lexical in rows:
-        dense, lexical = float(dense), float(lexical)
-        score = {"dense": dense, "text": lexical, "hybrid": dense + weight * lexical}[mode]
+
+# Weight of word coverage in the confidence, chosen on the demo dev split (`kb_eval` shows the
+# answer rate at a fixed false-answer rate): similarity alone cannot tell "how do I wash my down
+# jacket?" from "how do I wash my tent?", but the tent article not holding "jacket" can.
+COVERAGE_WEIGHT = 0.3
+
+
+def answer_confidence(chunk: RetrievedChunk) -> float:
+    """How sure retrieval is that the best article answers: the best similarity (of a section or
+    an alternative question) plus the share of the question's words the article holds, scaled
+    back to [0, 1]."""
+    return (max(chunk.dense_score, chunk.question_score) + COVERAGE_WEIGHT * chunk.coverage) / (1 + COVERAGE_WEIGHT)
+
+
+def search_text(question: str, synonyms: list[str]) -> str:
+    """What is embedded: the question, with the glossary's synonyms after it."""
+    return f"{question} ({', '.join(synonyms)})" if synonyms else question
+
+
+def glossary_entries() -> list[list[str]]:
+    return _cached("glossary", _glossary_entries)
+
+
+def _glossary_entries() -> list[list[str]]:
+    return [[t.strip() for t in terms if t.strip()] for terms in GlossaryEntry.objects.values_list("terms", flat=True)]
+
+
+@dataclass
+class _Row:
+    chunk: RetrievedChunk
+    kind: str
+    field_score: float
+    matched_words: set[str]
+    score: float = 0.0
+
+
+def _rank(rows: list[tuple], *, audience: str, mode: str, options: RetrievalOptions, weight: float, k: int,
+          max_per_article: int) -> list[RetrievedChunk]:
+    candidates: list[_Row] = []
+    words: set[str] = set()
+    for (chunk_id, article_id, title, slug, source_url, chunk_audience, heading_path, anchor, text, kind, dense, lexical,
+         fields, matched, matched_synonym, words_row, used_words) in rows:
         url = source_url or _default_url(audience=chunk_audience, article_id=article_id, slug=slug)
         if anchor and url:
             url = f"{url}#{anchor}"
-        scored.append(RetrievedChunk(chunk_id, article_id, title, slug, url, heading_path, text, score, dense, lexical))
-    scored.sort(key=lambda c: c.score, reverse=True)
+        chunk = RetrievedChunk(chunk_id, article_id, title, slug, url, heading_path, text, 0.0, float(dense), float(lexical))
+        # a glossary synonym in the chunk covers the question's word it stands for
+        candidates.append(_Row(chunk, kind, float(fields), set(matched) | (set(used_words) if matched_synonym else set())))
+        words = set(words_row)
+    _score(candidates, mode=mode, options=options, weight=weight)
+
+    by_article: dict[int, list[_Row]] = {}
+    for row in candidates:
+        by_article.setdefault(row.chunk.article_id, []).append(row)
+    ranked: list[RetrievedChunk] = []
+    for article_rows in by_article.values():
+        sections = sorted((r for r in article_rows if r.kind == Chunk.Kind.SECTION), key=lambda r: r.score, reverse=True)
+        if not sections:
+            continue  # a question whose article has no retrievable section: nothing to cite
+        questions = [r for r in article_rows if r.kind == Chunk.Kind.QUESTION]
+        best_question = max(questions, key=lambda r: r.score, default=None)
+        article_score = max(sections[0].score, best_question.score * options.question_weight if best_question else float("-inf"))
+        if options.rerank:
+            article_score += options.rerank_weight * max(r.field_score for r in sections)
+        covered = set().union(*(r.matched_words for r in article_rows)) & words
+        first = replace(sections[0].chunk, score=article_score, coverage=len(covered) / len(words) if words else 0.0)
+        if best_question is not None:
+            first = replace(first, matched_question=best_question.chunk.text, question_score=best_question.chunk.dense_score)
+        ranked.append(first)
+        # further sections rank below their article's best one, by their own score
+        ranked += [replace(r.chunk, score=min(r.score, article_score)) for r in sections[1:]]
+    ranked.sort(key=lambda c: c.score, reverse=True)
 
     chosen: list[RetrievedChunk] = []
     per_article: dict[int, int] = {}
-    for chunk in scored:
+    for chunk in ranked:
         if per_article.get(chunk.article_id, 0) < max_per_article:
             chosen.append(chunk)
             per_article[chunk.article_id] = per_article.get(chunk.article_id, 0) + 1
         if len(chosen) == k:
             break
-    best_dense = max((c.dense_score for c in chosen), default=0.0)
-    return Retrieval(chunks=chosen, confident=best_dense >= settings.KB_ANSWER_THRESHOLD)
+    return chosen
+
+
+def _score(rows: list[_Row], *, mode: str, options: RetrievalOptions, weight: float) -> None:
+    if mode == "dense":
+        for row in rows:
+            row.score = row.chunk.dense_score
+    elif mode == "text":
+        for row in rows:
+            row.score = row.chunk.text_score
+    elif options.fusion == "weighted":
+        for row in rows:
+            row.score = row.chunk.dense_score + weight * row.chunk.text_score
+    else:
+        dense_rank = {id(r): n for n, r in enumerate(sorted(rows, key=lambda r: r.chunk.dense_score, reverse=True), start=1)}
+        matched = sorted((r for r in rows if r.chunk.text_score > 0), key=lambda r: r.chunk.text_score, reverse=True)
+        text_rank = {id(r): n for n, r in enumerate(matched, start=1)}
+        for row in rows:
+            row.score = 1 / (options.rrf_k + dense_rank[id(row)])
+            if id(row) in text_rank:
+                row.score += 1 / (options.rrf_k + text_rank[id(row)])
 
 
 def _default_url(*, audience: str, article_id: int, slug: str) -> str:

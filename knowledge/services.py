@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from django.db import transaction
 from django.db.models import Max
 
-from knowledge.models import Article, ArticleRevision, Chunk
+from knowledge.models import Article, ArticleQuestion, ArticleRevision, Chunk, GlossaryEntry
 from knowledge.tasks import index_article
 
 if TYPE_CHECKING:
@@ -55,9 +55,54 @@ def article_restore_revision(*, revision: ArticleRevision, author: Any = None) -
     return article_save(article=article, author=author)
 
 
+@transaction.atomic
 def article_upsert(*, data: ArticleData, status: str, author: Any = None) -> Article:
-    """Create the article with this slug, or update it in place (a new revision either way)."""
+    """Create the article with this slug, or update it in place (a new revision either way).
+    Its alternative questions are replaced when the data lists them; indexing runs after commit,
+    so it sees them."""
     article = Article.objects.filter(slug=data.slug).first() or Article(slug=data.slug)
     article.title, article.body, article.audience = data.title, data.body, data.audience
     article.source_url, article.tags, article.status = data.source_url, data.tags, status
-    return article_save(article=article, author=author)
+    article = article_save(article=article, author=author)
+    if data.questions is not None:
+        article_questions_set(article=article, questions=data.questions)
+    return article
+
+
+def article_questions_set(*, article: Article, questions: list[str]) -> None:
+    """Replace the article's alternative questions (the caller re-indexes, e.g. via article_save)."""
+    ArticleQuestion.objects.filter(article=article).exclude(text__in=questions).delete()
+    existing = set(ArticleQuestion.objects.filter(article=article).values_list("text", flat=True))
+    ArticleQuestion.objects.bulk_create(ArticleQuestion(article=article, text=q) for q in questions if q not in existing)
+
+
+MAX_GLOSSARY_TERMS = 8
+GLOSSARY_TERM_MAX_CHARS = 60
+
+
+def glossary_terms_clean(*, terms: object) -> list[str]:
+    """Lower-cased, deduplicated terms of one synonym group, or ValueError saying what is wrong."""
+    if not isinstance(terms, list) or not all(isinstance(t, str) for t in terms):
+        raise ValueError("a glossary entry is a list of words or phrases")
+    cleaned = list(dict.fromkeys(" ".join(t.lower().split()) for t in terms if t.strip()))
+    if len(cleaned) < 2:
+        raise ValueError(f"{terms!r}: a glossary entry needs at least two different terms")
+    if len(cleaned) > MAX_GLOSSARY_TERMS or any(len(t) > GLOSSARY_TERM_MAX_CHARS for t in cleaned):
+        raise ValueError(f"{terms!r}: at most {MAX_GLOSSARY_TERMS} terms of at most {GLOSSARY_TERM_MAX_CHARS} characters")
+    return cleaned
+
+
+@transaction.atomic
+def glossary_import(*, groups: object) -> int:
+    """Add synonym groups that are not there yet; all or nothing (a bad group fails the import)."""
+    if not isinstance(groups, list):
+        raise ValueError("the glossary file must hold a JSON list of synonym groups")
+    cleaned = [glossary_terms_clean(terms=g) for g in groups]
+    existing = {tuple(sorted(t)) for t in GlossaryEntry.objects.values_list("terms", flat=True)}
+    added = 0
+    for terms in cleaned:
+        if tuple(sorted(terms)) not in existing:
+            GlossaryEntry.objects.create(terms=terms)
+            existing.add(tuple(sorted(terms)))
+            added += 1
+    return added

@@ -81,7 +81,7 @@ def test_kb_eval_reports_each_mode(knowledge, tmp_path, capsys):
     ]))
     call_command("kb_eval", str(questions), "--k", "1", "3", "--calibrate", "--json", str(tmp_path / "out.json"))
     out = capsys.readouterr().out
-    assert "dense" in out and "text" in out and "hybrid" in out and "KB_ANSWER_THRESHOLD=" in out
+    assert "dense" in out and "text" in out and "hybrid" in out and "threshold 0." in out and "leave-one-out" in out
     results = json.loads((tmp_path / "out.json").read_text())["results"]
     assert results["dense"]["recall@1"] == 1.0 and results["hybrid"]["recall@3"] == 1.0
 

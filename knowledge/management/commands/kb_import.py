@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from knowledge.importing import ImportFailure, iter_sources, read_articles
+from knowledge.indexing import article_index
 from knowledge.models import Article
 from knowledge.services import article_upsert
 
@@ -11,15 +12,18 @@ from knowledge.services import article_upsert
 class Command(BaseCommand):
     help = (
         "Import articles from .md/.txt/.html files, folders of them, http(s) URLs, or JSON lists of "
-        "{title, body, slug?, audience?, url?, tags?}."
+        "{title, body, slug?, audience?, url?, tags?, questions?} (questions: other ways customers ask what the article "
+        "answers). With --index, articles are indexed in this process (no Celery worker needed)."
     )
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("sources", nargs="+", metavar="PATH_OR_URL")
         parser.add_argument("--status", choices=Article.Status.values, default=Article.Status.PUBLISHED)
+        parser.add_argument("--index", action="store_true", help="index the imported articles in this process")
 
     def handle(self, *args, **options) -> None:
         imported = failed = 0
+        imported_ids: list[int] = []
         seen_slugs: dict[str, str] = {}
         sources = list(iter_sources(options["sources"]))
         if not sources:
@@ -43,9 +47,18 @@ class Command(BaseCommand):
                     failed += 1
                 else:
                     seen_slugs[entry.slug] = str(source)
-                    article_upsert(data=entry, status=options["status"])
+                    imported_ids.append(article_upsert(data=entry, status=options["status"]).pk)
                     imported += 1
         progress.close()
-        self.stdout.write(f"imported {imported} article(s), {failed} failed; indexing runs in the Celery worker")
+        if options["index"]:
+            outcomes: dict[str, int] = {}
+            for article_id in tqdm(imported_ids, unit="article", disable=None, file=sys.stderr, leave=False):
+                outcome = article_index(article_id=article_id)
+                outcomes[outcome] = outcomes.get(outcome, 0) + 1
+            summary = ", ".join(f"{k}: {v}" for k, v in sorted(outcomes.items())) or "nothing to index"
+            self.stdout.write(f"imported {imported} article(s), {failed} failed; indexed in this process ({summary})")
+        else:
+            self.stdout.write(f"imported {imported} article(s), {failed} failed; indexing runs in the Celery worker "
+                              "(no worker running? index them here with `manage.py kb_reindex`, or import with --index)")
         if failed and not imported:
             raise CommandError("nothing was imported")
