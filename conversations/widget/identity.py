@@ -17,4 +17,6 @@ def identity_signature(*, secret: str, user_id: str) -> str:
 
 def identity_signature_valid(*, secret: str, user_id: str, signature: str) -> bool:
     expected = identity_signature(secret=secret, user_id=user_id)
+    if not signature.isascii():  # compare_digest raises TypeError on non-ASCII str: a 500, not a 401
+        return False
     return hmac.compare_digest(expected, signature.strip().lower())

@@ -61,7 +61,7 @@ def widget_conversations(request: HttpRequest) -> HttpResponse:
         return _cors(_error("too_large", "request body is too large", 413), origin, False)
     try:
         body: Any = json.loads(request.body or b"{}")
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):  # RecursionError: "[[[[…" nested deeper than Python allows
         return _cors(_error("bad_request", "body must be JSON", 400), origin, False)
     if not isinstance(body, dict) or not isinstance(body.get("site_key"), str):
         return _cors(_error("bad_request", "site_key is required", 400), origin, False)
