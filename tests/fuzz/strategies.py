@@ -17,13 +17,14 @@ CHAT_FIELDS = ["type", "text", "client_id", "after_seq", "state", "score", "comm
 # Characters that databases, encoders and parsers treat specially.
 nasty_text = st.one_of(
     st.text(max_size=40),
-    st.text(alphabet=st.sampled_from(["\x00", "\ud800", "\udfff", "\u202e", "\ufeff", "é", "😀", "<", "'", "\\", " "]),
-            max_size=12),
+    st.text(alphabet=st.sampled_from(["\x00", "\ud800", "\udfff", "\u202e", "\ufeff", "é", "😀", "<", "'", "\\",
+                                      " "]), max_size=12),
     st.sampled_from(["", " ", "\x00", "a\x00b", "\ud800", "SB-100042", "00000000-0000-0000-0000-000000000000",
                      "<script>alert(1)</script>", "%00", "../../etc/passwd", "null", "1e999"]),
 )
 nasty_numbers = st.one_of(
-    st.integers(), st.integers(min_value=2**63 - 2, max_value=2**70), st.integers(max_value=-(2**63), min_value=-(2**70)),
+    st.integers(), st.integers(min_value=2**63 - 2, max_value=2**70),
+    st.integers(max_value=-(2**63), min_value=-(2**70)),
     st.floats(allow_nan=False, allow_infinity=False), st.sampled_from([0, -1, 1, 5, 6, 2**31, 2**63, 10**30]),
 )
 json_scalars = st.one_of(st.none(), st.booleans(), nasty_numbers, nasty_text)
@@ -33,7 +34,7 @@ json_values = st.recursive(
 )
 
 
-def _no_surrogates(text: str) -> bool:
+def no_surrogates(text: str) -> bool:
     return not any(0xD800 <= ord(c) <= 0xDFFF for c in text)
 
 
@@ -57,7 +58,7 @@ def chat_frames(draw) -> str:
     shape and awkward content, or one whose fields have any value at all."""
     kind = draw(st.sampled_from(["raw", "json", "well_shaped", "well_shaped", "typed"]))
     if kind == "raw":
-        return draw(nasty_text.filter(_no_surrogates) | st.just("[" * 5000 + "]" * 5000))
+        return draw(nasty_text.filter(no_surrogates) | st.just("[" * 5000 + "]" * 5000))
     if kind == "json":
         return json.dumps(draw(json_values))
     if kind == "well_shaped":
@@ -74,8 +75,8 @@ def widget_bodies() -> st.SearchStrategy[bytes]:
     user = st.one_of(json_values, st.fixed_dictionaries({}, optional={"id": json_values, "signature": json_values,
                                                                       "email": json_values, "name": json_values}))
     shaped = st.fixed_dictionaries(
-        {}, optional={"site_key": st.just("test-site") | json_values, "conversation_id": json_values | st.just(str(uuid.uuid4())),
-                      "token": json_values, "user": user},
+        {}, optional={"site_key": st.just("test-site") | json_values,
+                      "conversation_id": json_values | st.just(str(uuid.uuid4())), "token": json_values, "user": user},
     )
     return st.one_of(
         st.binary(max_size=64),
