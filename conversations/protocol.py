@@ -7,6 +7,7 @@ and nowhere else, so the wire format has one definition.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, Literal, NotRequired, TypedDict
 from uuid import UUID
@@ -76,15 +77,21 @@ class Feedback:
 
 ClientFrame = SendMessage | Resume | Typing | ActionDecision | RequestHuman | Csat | TranscriptRequest | Feedback
 EMAIL_MAX_CHARS = 254
+# Postgres text cannot hold NUL, and an unpaired surrogate (valid as a JSON escape, "\ud800")
+# cannot be encoded as UTF-8: both would fail deep inside a service instead of as a bad frame.
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 def parse_client_frame(raw: str, *, max_text_chars: int) -> ClientFrame:
     try:
         data = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         raise ProtocolError("bad_frame", "frame is not valid JSON") from None
     if not isinstance(data, dict):
         raise ProtocolError("bad_frame", "frame must be a JSON object")
+    # Only top-level fields are ever read; nested values fail their type check anyway.
+    if any(isinstance(value, str) and UNSTORABLE.search(value) for value in data.values()):
+        raise ProtocolError("bad_frame", "strings must not contain NUL characters or unpaired surrogates")
     frame_type = data.get("type")
     if frame_type == "message":
         text = _required(data, "text", str)

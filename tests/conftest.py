@@ -1,5 +1,6 @@
-"""Shared fixtures: real Postgres+pgvector and Redis (embedded unless DATABASE_URL/REDIS_URL are
-set, started once by loading the test settings), named personas, helpers for live processes.
+"""Shared fixtures: real Postgres+pgvector and Redis (embedded unless DATABASE_URL/TEST_REDIS_URL
+are set, started once by loading the test settings), named personas, helpers for live processes.
+The test settings refuse a plain REDIS_URL: `_fresh_limits` below empties the Redis it gets.
 
 Personas: Alice and Bob are support agents; Charlie is staff but not an agent.
 """
@@ -35,7 +36,8 @@ PASSWORD = "correct horse battery staple"
 @pytest.fixture(autouse=True)
 def _fresh_limits():
     """Rate-limit and budget counters live in Redis, which outlives the test database: start each
-    test from zero so ids reused across runs do not inherit old strikes."""
+    test from zero so ids reused across runs do not inherit old strikes. This is a FLUSHDB, hence
+    the test settings' refusal of any Redis but the embedded one or TEST_REDIS_URL's."""
     from django.core.cache import cache
 
     cache.clear()

@@ -130,7 +130,7 @@ class InboxConsumer(LoopOnlyConsumer):
             await events.publish_typing(
                 public_id=self.conversation_public_id,
                 role="agent",
-                state=bool((payload.get("text") or "").strip()) and not note_mode,
+                state=isinstance(payload["text"], str) and bool(payload["text"].strip()) and not note_mode,
                 author=author_name(self.agent),
                 sender_channel=self.channel_name,
             )

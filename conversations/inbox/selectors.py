@@ -36,7 +36,8 @@ class ListQuery:
         except ValueError:
             queue_id = None
         return cls(view=view if view in INBOX_FILTERS else "open", queue_id=queue_id,
-                   search=(params.get("q", "") or "").strip()[:SEARCH_MAX_CHARS])
+                   # Postgres cannot compare text holding NUL: `?q=%00` must not fail the query.
+                   search=(params.get("q", "") or "").replace("\x00", "").strip()[:SEARCH_MAX_CHARS])
 
     def as_params(self) -> str:
         from urllib.parse import urlencode

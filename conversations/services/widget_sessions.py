@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from conversations.errors import CodedError
 from conversations.models import Conversation, Customer, WidgetSite
+from conversations.protocol import UNSTORABLE
 from conversations.services.conversations import conversation_open
 from conversations.widget.identity import identity_signature_verify
 from conversations.widget.tokens import (
@@ -41,7 +42,8 @@ class WidgetSession:
 
 
 def widget_site_for_origin(*, site_key: str, origin: str | None) -> WidgetSite:
-    site = WidgetSite.objects.filter(key=site_key).first()
+    # A key Postgres cannot even compare (NUL, unpaired surrogate) names no site.
+    site = None if UNSTORABLE.search(site_key) else WidgetSite.objects.filter(key=site_key).first()
     if site is None:
         raise WidgetAccessError("unknown_site", "no widget site has this key", 404)
     if not site.allows_origin(origin):
@@ -55,7 +57,7 @@ def parse_signed_user(raw: Any) -> SignedUser | None:
     if not isinstance(raw, dict):
         raise WidgetAccessError("bad_request", "user must be an object", 400)
     user_id, signature = raw.get("id"), raw.get("signature")
-    if not isinstance(user_id, str) or not user_id.strip() or len(user_id) > 255:
+    if not isinstance(user_id, str) or not user_id.strip() or len(user_id) > 255 or UNSTORABLE.search(user_id):
         raise WidgetAccessError("bad_request", "user.id must be a non-empty string of at most 255 characters", 400)
     if not isinstance(signature, str) or not signature:
         raise WidgetAccessError("bad_request", "user.signature is required with user.id", 400)

@@ -65,7 +65,8 @@ def widget_conversations(request: HttpRequest) -> HttpResponse:
         return _cors(_error("too_large", "request body is too large", 413), origin, False)
     try:
         body: Any = json.loads(request.body or b"{}")
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    # RecursionError: "[[[[…" nested deeper than Python's parser allows, well within 16 KB.
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         return _cors(_error("bad_request", "body must be JSON", 400), origin, False)
     if not isinstance(body, dict) or not isinstance(body.get("site_key"), str):
         return _cors(_error("bad_request", "site_key is required", 400), origin, False)

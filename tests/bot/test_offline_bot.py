@@ -4,6 +4,7 @@ Real Postgres/Redis, the demo shop over real HTTP."""
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -16,6 +17,17 @@ from demoshop.models import Order
 from tests.bot_support import Chat, opened
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
+
+
+async def answers_within(chat: Chat, *, seconds: float) -> list[dict]:
+    """Every frame but typing indicators the socket receives in the next `seconds` (the bot's
+    "working" indicator may still switch off after an action ran). receive_nothing polls without
+    cancelling the application, which a timed-out receive would do."""
+    frames = []
+    deadline = time.monotonic() + seconds
+    while not await chat.comm.receive_nothing(timeout=max(0.0, deadline - time.monotonic())):
+        frames.append(await chat.comm.receive_json_from())
+    return [f for f in frames if f["type"] != "typing"]
 
 
 async def test_it_answers_a_faq_from_the_knowledge_base_with_a_citation(bot_site, articles):
@@ -44,7 +56,9 @@ async def test_it_never_cites_internal_articles_to_a_customer(bot_site, articles
     async with Chat(await opened(bot_site)) as chat:
         await chat.say("Can you approve a warranty override for my tent bought two years ago?")
         reply = await chat.bot_message()
-    assert "override" not in reply["text"].lower() or "Warranty override playbook" not in str(reply.get("citations"))
+    # The internal playbook is the only article about overrides: an anonymous visitor gets
+    # neither its rule nor a citation of it.
+    assert "three years" not in reply["text"] and "don't know" in reply["text"]
     assert "Warranty override playbook" not in str(reply.get("citations"))
 
 
@@ -81,7 +95,7 @@ async def test_a_refund_runs_once_after_confirmation_even_when_the_confirm_is_re
         done = await chat.wait_for(lambda f: f["type"] == "message" and (f.get("action") or {}).get("status") == "succeeded")
         assert done["text"].startswith("Done:") and "refund of" in done["text"]
         await chat.send(confirm)
-        await chat.comm.receive_nothing(timeout=1.0)
+        assert await answers_within(chat, seconds=1.0) == []
 
     status, refunded, total = await sync_to_async(
         lambda: (lambda o: (o.status, o.refunded_amount, o.total))(Order.objects.get(number=delivered)))()
@@ -122,7 +136,7 @@ async def test_a_cancelled_proposal_changes_nothing(bot_site, shop):
         reply = await chat.wait_for(lambda f: f["type"] == "message" and (f.get("action") or {}).get("status") == "cancelled")
         assert "won't" in reply["text"]
         await chat.send({"type": "action", "action_id": card["action_id"], "decision": "confirm"})
-        await chat.comm.receive_nothing(timeout=1.0)
+        assert await answers_within(chat, seconds=1.0) == []
     assert await sync_to_async(lambda: Order.objects.get(number=pending).status)() == "pending"
     assert not await sync_to_async(ActionAttempt.objects.exists)()
 
@@ -139,7 +153,7 @@ async def test_confirming_an_expired_proposal_says_so_and_changes_nothing(bot_si
         reply = await chat.wait_for(lambda f: f["type"] == "message" and (f.get("action") or {}).get("status") == "expired")
         assert "expired" in reply["text"] and "nothing was changed" in reply["text"]
         await chat.send(confirm)  # told once: a second late confirm adds nothing
-        await chat.comm.receive_nothing(timeout=1.0)
+        assert await answers_within(chat, seconds=1.0) == []
     assert await sync_to_async(lambda: Order.objects.get(number=pending).status)() == "pending"
     assert not await sync_to_async(ActionAttempt.objects.exists)()
 
