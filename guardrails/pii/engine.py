@@ -82,6 +82,16 @@ def _allowed(result, text: str, allowed: list[tuple[int, int]]) -> bool:  # noqa
         # digits, a SKU ("jkt-m-red") or one word that is no name ("Order") are not a person
         return any(c.isdigit() for c in value) or value.count("-") >= 2 or value.lower() in NOT_NAME_WORDS \
             or any(a < result.end and result.start < b for a, b in allowed)
+    if result.entity_type == "STREET_ADDRESS":
+        # "the shipping address of SB-100042" is an order number after an address cue, not an
+        # address: with the allowed identifiers taken out, an address keeps a house number or a
+        # postcode.
+        overlapping = [(a, b) for a, b in allowed if a < result.end and result.start < b]
+        if overlapping:
+            rest = "".join(ch for i, ch in enumerate(text[result.start:result.end], result.start)
+                           if not any(a <= i < b for a, b in overlapping))
+            return not any(c.isdigit() for c in rest)
+        return False
     return result.entity_type in _DROPPABLE and any(a <= result.start and result.end <= b for a, b in allowed)
 
 

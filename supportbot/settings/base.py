@@ -298,7 +298,7 @@ EMBEDDING_SEND_DIMENSIONS = env.bool("EMBEDDING_SEND_DIMENSIONS", True)
 # (`kb_eval --calibrate`); calibrate on your own questions.
 KB_TEXT_WEIGHT = env.float("KB_TEXT_WEIGHT", 0.1, minimum=0.0, maximum=10.0)
 KB_TEXT_SCAN_LIMIT = env.int("KB_TEXT_SCAN_LIMIT", 500, minimum=50)
-KB_ANSWER_THRESHOLD = env.float("KB_ANSWER_THRESHOLD", 0.6, minimum=0.0, maximum=1.0)
+KB_ANSWER_THRESHOLD = env.float("KB_ANSWER_THRESHOLD", 0.58, minimum=0.0, maximum=1.0)
 
 # The model endpoint: any OpenAI-compatible chat-completions API (OpenAI, Azure OpenAI's v1 API,
 # vLLM, Ollama, llama.cpp's server, a LiteLLM proxy). Without LLM_BASE_URL the bot runs on the

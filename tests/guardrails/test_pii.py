@@ -42,6 +42,8 @@ MUST_KEEP = [
     "Tracking Number\n1Z999AA10123456784",
     "Thanks, I will wait for the parcel.",
     "Standard Shipping\n3-5 business days, $4.95",
+    "change the shipping address of SB-100042",  # an address cue before an order number
+    "what is the delivery address of order SB-100231?",
 ]
 
 
