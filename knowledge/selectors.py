@@ -295,6 +295,12 @@ def search_text(question: str, synonyms: list[str]) -> str:
     return f"{question} ({', '.join(synonyms)})" if synonyms else question
 
 
+def knowledge_query_text(*, question: str) -> str:
+    """The text `knowledge_search` embeds for `question` (with its glossary synonyms): a caller
+    that passes its own `query_vector` must embed exactly this."""
+    return search_text(question, glossary_expand(question=question, entries=glossary_entries()).synonyms)
+
+
 def glossary_entries() -> list[list[str]]:
     return _cached("glossary", _glossary_entries)
 

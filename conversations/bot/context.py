@@ -27,6 +27,7 @@ class TurnInput:
     state: dict[str, Any]
     miss_streak: int
     up_to_seq: int
+    question_understood: str = ""  # the question with shorthand and typos spelled out (set by the turn)
 
 
 def turn_input_load(*, conversation_id: int, up_to_seq: int, history_messages: int) -> TurnInput | None:

@@ -40,6 +40,7 @@ from conversations.bot.prompts import (
 )
 from conversations.bot.understanding.intent import IntentGuess, get_intent_classifier
 from conversations.bot.understanding.requests import follow_up_query, requested_action
+from conversations.bot.understanding.spelling import spelled_out
 from conversations.bot.tools import Actor, ToolOutcome, tool_run, tool_schemas
 from conversations.models import Conversation, ModelCall
 from guardrails.limits import abuse_strike, token_budget_check, token_budget_spend
@@ -48,7 +49,7 @@ from guardrails.output import output_check
 from guardrails.pii.vault import placeholders_in, vault_values
 from guardrails.services import guardrail_event_record, inbound_message_check
 from knowledge.embeddings import get_embedder, local_minilm
-from knowledge.selectors import Retrieval, RetrievedChunk, knowledge_search
+from knowledge.selectors import Retrieval, RetrievedChunk, knowledge_query_text, knowledge_search
 from supportbot.llm.gateway import ModelUnavailable, get_gateway, model_configured
 
 logger = logging.getLogger(__name__)
@@ -142,16 +143,25 @@ async def _respond(loaded: TurnInput, turn: TurnState) -> TurnOutput:
     # ("and for express?") is searched together with the question it follows. Retrieval uses the
     # audience the customer's identity allows; chunks that read like instructions were flagged when
     # indexed and never come back from the search.
-    guess = get_intent_classifier().classify(vector)
-    search_text, search_vector = loaded.question, vector
-    follow_up = follow_up_query(text=loaded.question, history=loaded.history)
-    if follow_up:
-        search_text = follow_up
-        search_vector = (await asyncio.to_thread(local_minilm().embed, [follow_up[:2000]]))[0]
+    # Shorthand and typos are spelled out first ("retrun policy?"); the embedding is redone only
+    # when that changed something.
+    understood = spelled_out(loaded.question)
+    meaning_vector = vector if understood == loaded.question else \
+        (await asyncio.to_thread(local_minilm().embed, [understood[:2000]]))[0]
+    guess = get_intent_classifier().classify(meaning_vector)
+    search_text = follow_up_query(text=understood, history=loaded.history) or understood
     same_model = get_embedder() is local_minilm()
+    search_vector = None
+    if same_model:
+        # Retrieval embeds the question with its glossary synonyms ("delivery" -> "shipping"): reuse
+        # the vector only when that is the same text.
+        query_text = await db(knowledge_query_text)(question=search_text)
+        search_vector = meaning_vector if query_text == understood else \
+            (await asyncio.to_thread(local_minilm().embed, [query_text[:2000]]))[0]
     retrieval = await db(knowledge_search)(question=search_text,
                                            audience="verified" if loaded.customer_id else "anonymous",
-                                           query_vector=search_vector if same_model else None)
+                                           query_vector=search_vector)
+    loaded.question_understood = understood
     # Stage 3: respond. The model when configured and within budget; the offline responder otherwise.
     actor = Actor(conversation_id=loaded.conversation_id, customer_id=loaded.customer_id)
     if model_configured():
@@ -180,7 +190,8 @@ def _citations(chunks: list[RetrievedChunk], cited: list[int]) -> list[dict[str,
 
 async def _offline_respond(loaded: TurnInput, turn: TurnState, actor: Actor, retrieval: Retrieval,
                           guess: IntentGuess | None) -> TurnOutput:
-    step: OfflineStep = offline_step(text=loaded.question, state=loaded.state, verified=bool(actor.customer_id),
+    step: OfflineStep = offline_step(text=loaded.question_understood or loaded.question, state=loaded.state,
+                                     verified=bool(actor.customer_id),
                                      retrieval=retrieval, guess=guess)
     output = TurnOutput(text=step.text, answered=step.answered, state=step.state)
     if step.related:
@@ -253,7 +264,8 @@ def _model_messages(loaded: TurnInput, prompt_text: str, retrieval: Retrieval,
         {"role": "system", "content": prompt_text},
         {"role": "system", "content": sources_message([(c.article_title, c.text) for c in retrieval.chunks])},
     ]
-    if guess is not None and requested_action(text=loaded.question, guess=guess, retrieval=retrieval) is None:
+    understood = loaded.question_understood or loaded.question
+    if guess is not None and requested_action(text=understood, guess=guess, retrieval=retrieval) is None:
         hint = reading_message(label=guess.label)
         if hint:
             messages.append({"role": "system", "content": hint})
