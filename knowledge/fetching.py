@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import posixpath
+import ssl
 from dataclasses import dataclass
 from urllib.parse import SplitResult, unquote, urljoin, urlsplit
 
@@ -51,17 +52,19 @@ def fetch_policy() -> TargetPolicy:
 
 
 def fetch_document(url: str, *, max_bytes: int, policy: TargetPolicy | None = None,
-                   resolve: Resolver = system_resolve) -> FetchedDocument:
+                   resolve: Resolver = system_resolve, verify: ssl.SSLContext | None = None) -> FetchedDocument:
     """GET the URL, following up to MAX_REDIRECTS redirects by hand so each hop's host is
-    resolved and checked before anything is sent to it."""
+    resolved and checked before anything is sent to it. `verify`: the trust store for https
+    (default: SSL_CERT_FILE / SSL_CERT_DIR if set, else certifi's, as httpx does)."""
     policy = policy or fetch_policy()
     path = unquote(urlsplit(url).path)
     stem, path_suffix = posixpath.splitext(posixpath.basename(path.rstrip("/")))
     current = url
     try:
         # trust_env=False: a proxy from the environment would resolve and connect on its own,
-        # past the address check.
-        with httpx.Client(timeout=FETCH_TIMEOUT_SECONDS, follow_redirects=False, trust_env=False) as client:
+        # past the address check. The CA bundle variables still count (an intranet's own CA).
+        with httpx.Client(timeout=FETCH_TIMEOUT_SECONDS, follow_redirects=False, trust_env=False,
+                          verify=verify or httpx.create_ssl_context(trust_env=True)) as client:
             for _hop in range(MAX_REDIRECTS + 1):
                 response = _send_checked(client, url=current, policy=policy, resolve=resolve)
                 try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.server
 import ipaddress
+import ssl
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -229,3 +230,72 @@ def test_it_classifies_addresses_ipv4_ipv6_and_mapped(address, refused, refused_
 ])
 def test_it_lets_only_the_listed_private_hosts_through(entry, host, port, allowed):
     assert TargetPolicy(private_hosts=frozenset({entry})).allows_private(host=host, port=port) is allowed
+
+
+@pytest.fixture
+def tls_help_site(tmp_path) -> Iterator[tuple[int, ssl.SSLContext]]:
+    """An HTTPS server on 127.0.0.1 whose certificate names help.intranet.test only, and a client
+    context that trusts that certificate."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "help.intranet.test")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(hours=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("help.intranet.test")]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    site = Site(base="", port=0)
+    site.page("/returns.md", "# Returns\n\nThirty days.")
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(cert_file, key_file)
+    server = _https_server(site, server_context)
+    client_context = ssl.create_default_context(cafile=str(cert_file))
+    yield server.server_address[1], client_context
+    server.shutdown()
+    server.server_close()
+
+
+def _https_server(site: Site, context: ssl.SSLContext) -> http.server.ThreadingHTTPServer:
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+            status, headers, body = site.routes.get(self.path, (404, {}, b"not here"))
+            self.send_response(status)
+            for header, value in headers.items():
+                self.send_header(header, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def test_it_checks_the_certificate_against_the_host_name_while_connecting_to_the_address(tls_help_site):
+    port, trust = tls_help_site
+    policy = TargetPolicy(private_hosts=frozenset({"help.intranet.test", "impostor.intranet.test"}))
+    to_loopback = lambda host, port: ["127.0.0.1"]  # noqa: E731
+
+    document = fetch_document(f"https://help.intranet.test:{port}/returns.md", max_bytes=10_000, policy=policy,
+                              resolve=to_loopback, verify=trust)
+    assert document.data == b"# Returns\n\nThirty days."
+
+    with pytest.raises(ImportFailure, match="could not fetch it: ConnectError: .*(certificate|hostname|match)"):
+        fetch_document(f"https://impostor.intranet.test:{port}/returns.md", max_bytes=10_000, policy=policy,
+                       resolve=to_loopback, verify=trust)
