@@ -282,6 +282,11 @@ LOGGING = {
 BENCHMARK_ECHO_ENDPOINT = env.bool("BENCHMARK_ECHO_ENDPOINT", False)
 
 # Knowledge base: chunking and the embedding model (local, offline, loaded once per process).
+# kb_import fetches URLs only from public addresses (every redirect hop checked) unless an
+# intranet help centre is allowed: all loopback/private targets, or only the listed host[:port]s.
+# Link-local (cloud metadata), multicast, unspecified and reserved addresses are always refused.
+KB_IMPORT_ALLOW_PRIVATE = env.bool("KB_IMPORT_ALLOW_PRIVATE", False)
+KB_IMPORT_PRIVATE_HOSTS = env.list("KB_IMPORT_PRIVATE_HOSTS", [])
 KB_CHUNK_MAX_TOKENS = env.int("KB_CHUNK_MAX_TOKENS", 200, minimum=20, maximum=2000)
 KB_CHUNK_OVERLAP_TOKENS = env.int("KB_CHUNK_OVERLAP_TOKENS", 30, minimum=0, maximum=500)
 EMBEDDING_PROVIDER = env.choice("EMBEDDING_PROVIDER", "local", ["local", "openai"])

@@ -80,7 +80,8 @@ def static_http_server(tmp_path):
     server.server_close()
 
 
-def test_it_imports_from_urls_and_reports_each_failing_one(static_http_server, capsys):
+def test_it_imports_from_urls_as_drafts_and_reports_each_failing_one(static_http_server, capsys, settings):
+    settings.KB_IMPORT_ALLOW_PRIVATE = True  # the test site is on 127.0.0.1, like an intranet help centre
     root, base = static_http_server
     (root / "shipping-times.html").write_text(
         "<html><head><title>Shipping times</title></head><body><h2>Europe</h2><p>Three to five days.</p></body></html>"
@@ -95,8 +96,10 @@ def test_it_imports_from_urls_and_reports_each_failing_one(static_http_server, c
     shipping = Article.objects.get(slug="shipping-times")
     assert shipping.title == "Shipping times" and "## Europe" in shipping.body
     assert shipping.source_url == f"{base}/shipping-times.html"
+    assert shipping.status == Article.Status.DRAFT  # fetched text waits for an editor
     assert Article.objects.get(slug="gift-cards").title == "Gift cards"
     assert Article.objects.count() == 2
     assert "missing.html: the server answered HTTP 404" in captured.err
     assert "logo.png: unsupported content type image/png" in captured.err
     assert "unreachable.html: could not fetch it: ConnectError" in captured.err
+    assert "2 article(s) from URLs imported as drafts" in captured.out

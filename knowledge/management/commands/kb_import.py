@@ -13,16 +13,19 @@ class Command(BaseCommand):
     help = (
         "Import articles from .md/.txt/.html files, folders of them, http(s) URLs, or JSON lists of "
         "{title, body, slug?, audience?, url?, tags?, questions?} (questions: other ways customers ask what the article "
-        "answers). With --index, articles are indexed in this process (no Celery worker needed)."
+        "answers). Articles fetched from URLs are imported as drafts for an editor to review and publish. "
+        "With --index, articles are indexed in this process (no Celery worker needed)."
     )
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("sources", nargs="+", metavar="PATH_OR_URL")
-        parser.add_argument("--status", choices=Article.Status.values, default=Article.Status.PUBLISHED)
+        parser.add_argument("--status", choices=Article.Status.values, default=Article.Status.PUBLISHED,
+                            help="status of articles from files (default: published); "
+                                 "articles from URLs are always drafts")
         parser.add_argument("--index", action="store_true", help="index the imported articles in this process")
 
     def handle(self, *args, **options) -> None:
-        imported = failed = 0
+        imported = failed = drafts = 0
         imported_ids: list[int] = []
         seen_slugs: dict[str, str] = {}
         sources = list(iter_sources(options["sources"]))
@@ -47,9 +50,14 @@ class Command(BaseCommand):
                     failed += 1
                 else:
                     seen_slugs[entry.slug] = str(source)
-                    imported_ids.append(article_upsert(data=entry, status=options["status"]).pk)
+                    # Fetched text is someone else's words: it goes live only after an editor reads it.
+                    status = Article.Status.DRAFT if source.is_url else options["status"]
+                    imported_ids.append(article_upsert(data=entry, status=status).pk)
                     imported += 1
+                    drafts += source.is_url
         progress.close()
+        if drafts:
+            self.stdout.write(f"{drafts} article(s) from URLs imported as drafts: review and publish them in the admin")
         if options["index"]:
             outcomes: dict[str, int] = {}
             for article_id in tqdm(imported_ids, unit="article", disable=None, file=sys.stderr, leave=False):
