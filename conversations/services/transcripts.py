@@ -87,8 +87,9 @@ def link_defang(text: str) -> str:
         if not sep:
             scheme, rest = "", match.group(0)
         host, slash, path = rest.partition("/")
-        scheme = _SCHEMES.get(scheme.lower(), scheme.replace("t", "x", 1) if scheme else "")
-        return (f"{scheme}://" if sep else "") + host.replace(".", "[.]") + slash + path
+        # Any other scheme (file:, javascript:) keeps its name but loses its "://".
+        prefix = (f"{_SCHEMES[scheme.lower()]}://" if scheme.lower() in _SCHEMES else f"{scheme}[:]//") if sep else ""
+        return prefix + host.replace(".", "[.]") + slash + path
     return _LINK.sub(defang, text)
 
 

@@ -81,10 +81,11 @@ def test_links_in_the_mailed_transcript_are_defanged_not_clickable(widget_sessio
     customer_message_post(conversation_id=conversation.pk, client_id=uuid.uuid4(),
                           text="Your reset mail said https://evil.example.com/login?u=1 is that you?")
     message_post(conversation_id=conversation.pk, role=Message.Role.BOT,
-                 text="No. Our help is at www.shop.example/help and shop.example/returns, never http://a.b.example.")
+                 text="No. Our help is at www.shop.example/help and shop.example/returns, never http://a.b.example or file://x.example/y.")
     mail = transcript_text(conversation_id=conversation.pk)
     assert "hxxps://evil[.]example[.]com/login?u=1" in mail
     assert "www[.]shop[.]example/help" in mail and "shop[.]example/returns" in mail and "hxxp://a[.]b[.]example" in mail
-    for clickable in ("https://", "http://", "www.shop", "shop.example/", "evil.example"):
+    assert "file[:]//x[.]example/y" in mail
+    for clickable in ("https://", "http://", "file://", "www.shop", "shop.example/", "evil.example"):
         assert clickable not in mail
     assert "Your reset mail said" in mail and "Our help is at" in mail
