@@ -8,6 +8,8 @@ install here models without a database of its own.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import time
 from dataclasses import dataclass
 
@@ -95,4 +97,18 @@ def transcript_limit_check(*, conversation_id: int) -> LimitExceeded | None:
     count, retry = _window_count(f"transcript:{conversation_id}", window_seconds=3600)
     if count > TRANSCRIPTS_PER_CONVERSATION_PER_HOUR:
         return LimitExceeded("rate_limited", "too many transcript requests; try again later", retry)
+    return None
+
+
+TRANSCRIPTS_PER_RECIPIENT_PER_HOUR = 3
+
+
+def transcript_recipient_limit_check(*, email: str) -> LimitExceeded | None:
+    """However many conversations ask, one mailbox gets a few transcripts an hour: the limit that
+    keeps the widget from being a mail cannon aimed at one person. The key is a keyed hash, so
+    Redis never holds the address and a dump of it cannot be matched against a list of emails."""
+    digest = hmac.new(settings.SECRET_KEY.encode(), email.strip().casefold().encode(), hashlib.sha256).hexdigest()
+    count, retry = _window_count(f"transcript-to:{digest[:32]}", window_seconds=3600)
+    if count > TRANSCRIPTS_PER_RECIPIENT_PER_HOUR:
+        return LimitExceeded("rate_limited", "too many transcripts to this address; try again later", retry)
     return None

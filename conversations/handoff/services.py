@@ -19,7 +19,8 @@ from conversations.handoff.models import Handoff, HandoffEvent, Queue
 from conversations.models import Conversation
 from conversations.protocol import author_name
 from conversations.services.agents import agent_check
-from conversations.services.messages import system_message_post
+from conversations.services.messages import agent_own_names, system_message_post
+from guardrails.redaction import text_redact
 
 QUEUED_TEXT = "We've asked a member of our team to join. You'll get a reply right here."
 LIVE_CHAT_TEXT = "Thanks for your message. A member of our team will reply right here."
@@ -212,7 +213,14 @@ def handoff_return_to_bot(*, conversation_id: int, agent: Any, note: str = "") -
         handoff = _held_handoff(conversation_id, missing="the bot already has this conversation")
         _may_pass_on(handoff, agent, doing="hand back")
         conversation = Conversation.objects.get(pk=conversation_id)
-        summary = note.strip() or agent_work_summary(handoff=handoff)
+        # A typed note is agent text like a reply: personal data becomes vault placeholders
+        # before it reaches the handoff row or the bot's state (the fallback summary is built
+        # from stored messages, already redacted).
+        note = note.strip()[:2000]
+        if note:
+            summary = text_redact(conversation_id=conversation_id, text=note, keep=agent_own_names(agent)).text
+        else:
+            summary = agent_work_summary(handoff=handoff)
         Handoff.objects.filter(pk=handoff.pk).update(
             status=Handoff.Status.RETURNED, closed_at=timezone.now(), return_note=summary[:2000]
         )

@@ -14,17 +14,11 @@ from django.views.decorators.http import require_GET
 from conversations import commerce
 from conversations.inbox.views import agent_required, conversation_or_404
 from conversations.models import Message
+from guardrails.services import tool_result_redact
 from knowledge.selectors import knowledge_search
 
 SUGGESTIONS = 3
 SNIPPET_CHARS = 400
-
-
-def _masked_email(email: str) -> str:
-    """Agents see whose account it is, not the full address: it is PII, and they can write to
-    the customer in the chat anyway."""
-    local, _, domain = email.partition("@")
-    return f"{local[:1]}•••@{domain}" if domain else ""
 
 
 @require_GET
@@ -36,10 +30,15 @@ def inbox_orders(request: HttpRequest, public_id: UUID) -> HttpResponse:
     if customer_id:
         try:
             account = async_to_sync(commerce.customer_get)(customer_id)
-            context["account"] = {"name": account.get("name", ""), "email": _masked_email(account.get("email", ""))}
-            context["orders"] = async_to_sync(commerce.customer_orders_list)(customer_id)
+            orders = async_to_sync(commerce.customer_orders_list)(customer_id)
         except commerce.CommerceError as error:
             context["error"] = "not_found" if getattr(error, "code", "") == "not_found" else "unavailable"
+        else:
+            # Agents see placeholders, as in the transcript (the same value gets the same
+            # placeholder as in the chat); the values stay in the vault, and revealing them is
+            # the audited admin action (guardrails.reveal_pii).
+            context["account"] = tool_result_redact(conversation_id=conversation.pk, data=account)
+            context["orders"] = tool_result_redact(conversation_id=conversation.pk, data=orders)
     return render(request, "inbox/_orders.html", context)
 
 

@@ -4,23 +4,38 @@ The address goes into the conversation's vault like any personal value (only its
 travels through Redis to the worker). In the mail, placeholders are re-hydrated only for values
 the customer typed themselves: whatever else was redacted (an agent's colleague's number, data
 from a tool result) stays a placeholder, because the recipient is whoever the customer named.
+
+Only to an address this conversation proved: the signed-in customer's account email, or the
+account email behind an order number + email verification that is still valid (the commerce API
+is asked at request time). A typed address must match it; each recipient gets at most
+TRANSCRIPTS_PER_RECIPIENT_PER_HOUR mails whatever conversation asks. Links in message texts are
+defanged in the mail ("hxxps://example[.]com/..."), so a mail client shows them as text, not as
+something to click: the texts are what a customer, a tool or an agent wrote, not our own links.
 """
 
 from __future__ import annotations
 
+import re
+
+from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.core.validators import validate_email
 from django.db import transaction
 
+from conversations import commerce
+from conversations.bot.authorization import conversation_authorization
 from conversations.errors import CodedError
 from conversations.models import Conversation, Message
-from guardrails.limits import transcript_limit_check
+from guardrails.limits import transcript_limit_check, transcript_recipient_limit_check
 from guardrails.pii.vault import placeholders_in, text_rehydrate, vault_values
 from guardrails.redaction import text_redact
 
 ROLE_NAMES = {"customer": "You", "bot": "Assistant", "system": "", "agent": "Agent"}
+# What mail clients turn into links: a scheme, "www.", or a dotted host followed by a path.
+_LINK = re.compile(r"(?i)\b(?:[a-z][a-z0-9+.-]*://|www\.)[^\s<>\"']+|\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}/[^\s<>\"']*")
+_SCHEMES = {"http": "hxxp", "https": "hxxps", "ftp": "fxp"}
 
 
 class TranscriptRefused(CodedError):
@@ -36,6 +51,11 @@ def transcript_email_request(*, conversation_id: int, email: str) -> str:
     exceeded = transcript_limit_check(conversation_id=conversation_id)
     if exceeded is not None:
         raise TranscriptRefused(exceeded.code, exceeded.message)
+    if email.strip().casefold() not in transcript_verified_addresses(conversation_id=conversation_id):
+        raise TranscriptRefused("not_verified", "transcripts go only to the email address of your verified account")
+    exceeded = transcript_recipient_limit_check(email=email)
+    if exceeded is not None:
+        raise TranscriptRefused(exceeded.code, exceeded.message)
     redaction = text_redact(conversation_id=conversation_id, text=email)
     placeholder = redaction.text.strip()
     if not placeholders_in(placeholder) or placeholder != redaction.text.strip():
@@ -44,6 +64,33 @@ def transcript_email_request(*, conversation_id: int, email: str) -> str:
 
     transaction.on_commit(lambda: send_transcript_email.delay(conversation_id, placeholder))
     return placeholder
+
+
+def transcript_verified_addresses(*, conversation_id: int) -> set[str]:
+    """The addresses (case-folded) this conversation proved it owns; empty for a visitor who
+    neither signed in nor verified an order."""
+    customer_id = conversation_authorization(conversation_id=conversation_id).customer_id
+    if customer_id is None:
+        return set()
+    try:
+        account = async_to_sync(commerce.customer_get)(customer_id)
+    except commerce.CommerceError:
+        raise TranscriptRefused("unavailable", "the account could not be checked right now; try again later") from None
+    email = account.get("email")
+    return {email.strip().casefold()} if isinstance(email, str) and email.strip() else set()
+
+
+def link_defang(text: str) -> str:
+    """"https://evil.example/x" -> "hxxps://evil[.]example/x": readable, not clickable."""
+    def defang(match: re.Match[str]) -> str:
+        scheme, sep, rest = match.group(0).partition("://")
+        if not sep:
+            scheme, rest = "", match.group(0)
+        host, slash, path = rest.partition("/")
+        # Any other scheme (file:, javascript:) keeps its name but loses its "://".
+        prefix = (f"{_SCHEMES[scheme.lower()]}://" if scheme.lower() in _SCHEMES else f"{scheme}[:]//") if sep else ""
+        return prefix + host.replace(".", "[.]") + slash + path
+    return _LINK.sub(defang, text)
 
 
 def transcript_text(*, conversation_id: int) -> str:
@@ -55,7 +102,7 @@ def transcript_text(*, conversation_id: int) -> str:
     for message in messages:
         when = message.created_at.strftime("%Y-%m-%d %H:%M UTC")
         who = (message.author.first_name or message.author.get_username()) if message.author else ROLE_NAMES[message.role]
-        text = text_rehydrate(message.text, values)
+        text = link_defang(text_rehydrate(message.text, values))
         lines.append(f"[{when}] {text}" if message.role == Message.Role.SYSTEM else f"[{when}] {who}: {text}")
     return "\n".join(lines) + "\n"
 

@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
 
 # docs/protocol.md, section 4. `unavailable` is left out: it means the database failed, and a
 # client resends after it, so bad input answered with it would be resent for ever.
-DOCUMENTED_ERRORS = {"bad_frame", "too_large", "rate_limited", "conversation_open", "not_found"}
+DOCUMENTED_ERRORS = {"bad_frame", "too_large", "rate_limited", "conversation_open", "not_found", "not_verified"}
 DOCUMENTED_CLOSE_CODES = {CLOSE_TOO_LARGE, CLOSE_UNAUTHORIZED}
 
 

@@ -122,7 +122,8 @@ def _open_and_commit(conversation_id: int) -> Handoff:
 
 
 async def test_the_transcript_is_emailed_from_the_worker_with_only_the_customers_own_values(
-        site, alice, tmp_path, settings):
+        site, shop, alice, tmp_path, settings):
+    from demoshop.models import ShopCustomer
     from conversations.services.conversations import conversation_resolve
     from conversations.services.messages import agent_message_post
 
@@ -131,15 +132,19 @@ async def test_the_transcript_is_emailed_from_the_worker_with_only_the_customers
     log = tmp_path / "worker.log"
     worker = start_celery_worker(log, name="mailer", EMAIL_FILE_PATH=str(outbox))
     try:
-        session = await opened(site)
+        account_email = (await ShopCustomer.objects.aget(external_id="cust_1001")).email
+        session = await opened(site, customer_id="cust_1001")
         async with Chat(session) as chat:
-            await chat.say("Hi, I'm at +1 415 555 0134 if that helps")
+            await chat.say("Hi, I'm at +1 415 555 0134 if that helps; the mail linked https://evil.example/pay")
             await chat.wait_for(lambda f: f["type"] == "ack")
             await sync_to_async(agent_message_post)(
                 conversation_id=session.conversation.pk, agent=alice,
                 text="My colleague at +1 212 555 0199 will call you.")
             await sync_to_async(conversation_resolve)(conversation_id=session.conversation.pk, agent=alice)
-            await chat.send({"type": "transcript", "email": "jo.customer@example.com"})
+            await chat.send({"type": "transcript", "email": "jo.customer@example.com"})  # not the account's
+            error = await chat.wait_for(lambda f: f["type"] == "error")
+            assert error["code"] == "not_verified"
+            await chat.send({"type": "transcript", "email": account_email})
             await chat.send({"type": "transcript", "email": "not an email"})
             error = await chat.wait_for(lambda f: f["type"] == "error")
         assert error["code"] == "bad_frame"
@@ -147,7 +152,8 @@ async def test_the_transcript_is_emailed_from_the_worker_with_only_the_customers
     finally:
         stop(worker)
     mail = "".join(p.read_text() for p in outbox.iterdir())
-    assert "To: jo.customer@example.com" in mail
+    assert f"To: {account_email}" in mail and "jo.customer@example.com" not in mail
+    assert "hxxps://evil[.]example/pay" in mail and "https://evil" not in mail  # links defanged
     assert "+1 415 555 0134" in mail  # the customer's own value
     assert "<PHONE_NUMBER_2>" in mail and "212 555" not in mail  # someone else's stays redacted
     assert "Alice: My colleague" in mail

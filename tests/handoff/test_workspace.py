@@ -19,6 +19,7 @@ from conversations.handoff.models import AgentProfile, CannedResponse, Handoff, 
 from conversations.handoff.services import handoff_claim, handoff_open
 from conversations.inbox.viewers import other_viewers, viewer_left, viewer_seen
 from conversations.models import Conversation, CsatRating, Message
+from demoshop.models import Order, ShopCustomer
 from conversations.services.conversations import conversation_rate, conversation_resolve
 from conversations.services.inactivity import idle_conversations_resolve
 from conversations.services.messages import customer_message_post, message_post
@@ -195,7 +196,23 @@ def test_the_orders_panel_reads_the_commerce_api(client, bot_site, shop, alice):
     html = client.get(f"/inbox/c/{session.conversation.public_id}/orders").content.decode()
     for number in shop.values():
         assert number in html
-    assert "cust_1001" in html and "•••@" in html  # the email is masked
+    assert "cust_1001" in html
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_orders_panel_shows_placeholders_for_the_customers_personal_values(client, bot_site, shop, alice):
+    session = open_session(bot_site, customer_id="cust_1001")
+    _say(session.conversation, "where is my order")
+    client.force_login(alice)
+    html = client.get(f"/inbox/c/{session.conversation.public_id}/orders").content.decode()
+    customer = ShopCustomer.objects.get(external_id="cust_1001")
+    for value in (customer.name, customer.email, customer.email.partition("@")[2], customer.phone):
+        assert value not in html
+    addresses = {customer.address, *Order.objects.filter(customer=customer).values_list("shipping_address", flat=True)}
+    assert not any(address in html for address in addresses)
+    for placeholder in ("<PERSON_", "<EMAIL_ADDRESS_", "<PHONE_NUMBER_", "<STREET_ADDRESS_"):
+        assert placeholder.replace("<", "&lt;") in html
+    assert all(number in html for number in shop.values())  # order numbers are not personal
 
 
 def test_the_orders_panel_says_when_the_order_system_is_down(client, bot_site, alice, settings):
@@ -221,6 +238,23 @@ def test_resolve_records_the_reason_and_hand_back_returns_to_the_bot(client, wid
     client.post(f"/inbox/c/{conversation.public_id}/resolve", {"reason": "order_fixed"}, HTTP_HX_REQUEST="true")
     conversation.refresh_from_db()
     assert (conversation.status, conversation.resolution_reason) == ("resolved", "order_fixed")
+
+
+def test_the_hand_back_note_is_redacted_like_every_agent_text(client, widget_session, alice):
+    conversation = widget_session.conversation
+    _say(conversation, "hi")
+    handoff_claim(conversation_id=conversation.pk, agent=alice)
+    client.force_login(alice)
+    note = "Alice here: refunded Jane Porter, mail jane.porter@example.com or call +1 415 555 0134."
+    assert client.post(f"/inbox/c/{conversation.public_id}/hand-back", {"note": note},
+                       HTTP_HX_REQUEST="true").status_code == 200
+    conversation.refresh_from_db()
+    stored = [conversation.bot_state["agent_summary"], Handoff.objects.get(conversation=conversation).return_note]
+    for text in stored:
+        for value in ("Jane Porter", "jane.porter@example.com", "555 0134"):
+            assert value not in text
+        assert "<EMAIL_ADDRESS_" in text and "<PHONE_NUMBER_" in text and "refunded" in text
+    assert "Alice here" in stored[0]  # the agent's own name is not a customer's personal data
 
 
 def test_only_supervisors_see_the_team_page_and_can_reassign(client, billing_conversation, alice, bob, dana):

@@ -477,7 +477,11 @@
       }, Math.max(1000, (frame.retry_after || 1) * 1000));
       return;
     }
-    if (frame.code === "too_large" || frame.code === "bad_frame") {
+    if (frame.code === "not_verified") {
+      // A transcript goes only to the account's own address: take back "On its way".
+      $(".transcript-done").hidden = true;
+    }
+    if (frame.code === "too_large" || frame.code === "bad_frame" || frame.code === "not_verified") {
       showConnection(frame.message || "That message could not be sent.", "error");
     }
   }
