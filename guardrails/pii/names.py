@@ -73,6 +73,7 @@ contacting reaching asking following emailing messaging checking hoping need nee
 says told asked lives lived got gets get make made take took give gave send sent call called pick picked up
 package parcel box shop store company bank manager boss there's here's that's it's what's we're they're you're
 north south east west new san santa saint st fort port lake mount customer-service apple google amazon paypal
+wen whn hw wat wht whats u ur plz thx ty abt acct addr pw pwd asap info intl b4 cant dont wont doesnt
 black cyber prime visa mastercard amex christmas easter street road avenue lane drive way
 """.split())
 # The first word of a two-word capitalized name after a preposition that names a place or brand instead.

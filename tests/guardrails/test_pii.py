@@ -44,6 +44,7 @@ MUST_KEEP = [
     "Standard Shipping\n3-5 business days, $4.95",
     "change the shipping address of SB-100042",  # an address cue before an order number
     "what is the delivery address of order SB-100231?",
+    "wen will my refund arrive",  # chat shorthand is not a name
 ]
 
 
