@@ -111,7 +111,7 @@ def child_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def wait_for_http(url: str, process: subprocess.Popen, timeout: float = 30.0) -> None:
+def wait_for_http(url: str, process: subprocess.Popen, timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:

@@ -76,10 +76,10 @@ def offline_step(*, text: str, state: dict[str, Any], verified: bool, retrieval:
     intent = pending if pending and text and supplies_what_is_pending(text=text, state=state) else None
     if intent is None and text:
         intent = requested_action(text=text, guess=guess, retrieval=retrieval)
-    if intent is None and pending and not text:
-        intent = pending  # carrying on after a verification or an order pick in the same turn
     if intent is None and pending:
-        intent = pending  # neither an answer nor a question we can answer: ask again for what we need
+        # No text: carrying on after a verification or an order pick in the same turn. Text that
+        # neither answers the ask nor asks something else: ask again for what is needed.
+        intent = pending
     order_number = order_number_in(text) or state.get("order_number")
     address = (ADDRESS_PLACEHOLDER.findall(text) or [state.get("new_address")])[-1]
     email = (EMAIL_PLACEHOLDER.findall(text) or [None])[-1]
