@@ -162,6 +162,7 @@ async def _respond(loaded: TurnInput, turn: TurnState) -> TurnOutput:
                                            audience="verified" if loaded.customer_id else "anonymous",
                                            query_vector=search_vector)
     loaded.question_understood = understood
+
     # Stage 3: respond. The model when configured and within budget; the offline responder otherwise.
     actor = Actor(conversation_id=loaded.conversation_id, customer_id=loaded.customer_id)
     if model_configured():
