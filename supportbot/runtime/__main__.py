@@ -1,4 +1,5 @@
-"""`make run`: migrate, load demo data, then supervise Daphne, a Celery worker and Celery beat.
+"""`make run`: migrate, load demo data, then supervise WEB_PROCESSES Daphne processes (sharing one
+listening port), a Celery worker and Celery beat.
 
 Loading settings here validates every variable (a bad value stops the run before anything
 starts, including demo mode on a non-loopback bind) and starts the embedded Postgres/Redis when
@@ -30,7 +31,8 @@ def main() -> int:
     from django.core.management import call_command
     from django.db import connections
 
-    from supportbot.runtime.supervisor import Child, Supervisor, say
+    from supportbot.runtime.children import beat_child, web_children, web_listener_open, worker_child
+    from supportbot.runtime.supervisor import Supervisor, say
 
     if settings.EMBEDDED_SERVICES:
         say(f"embedded services started: {', '.join(settings.EMBEDDED_SERVICES)} (data in {settings.DATA_DIR})")
@@ -39,12 +41,13 @@ def main() -> int:
     demo_password = demo_prepare(settings, call_command)
     connections.close_all()
 
-    python = sys.executable
-    children = [
-        Child("web", [python, "-m", "daphne", "-b", settings.BIND_HOST, "-p", str(settings.PORT), "supportbot.asgi:application"]),
-        Child("worker", [python, "-m", "celery", "-A", "supportbot", "worker", "--loglevel", "INFO", "--concurrency", "2"]),
-        Child("beat", [python, "-m", "celery", "-A", "supportbot", "beat", "--loglevel", "INFO"]),
-    ]
+    try:
+        listener = web_listener_open(host=settings.BIND_HOST, port=settings.PORT)
+    except OSError as error:
+        print(f"[supportbot] cannot start: cannot listen on {settings.BIND_HOST}:{settings.PORT} "
+              f"(BIND_HOST/PORT): {error}", file=sys.stderr)
+        return 2
+    children = [*web_children(listener=listener, count=settings.WEB_PROCESSES), worker_child(), beat_child()]
     supervisor = Supervisor(children, env=dict(os.environ))
     signal.signal(signal.SIGINT, supervisor.request_stop)
     signal.signal(signal.SIGTERM, supervisor.request_stop)
@@ -54,7 +57,10 @@ def main() -> int:
     health = wait_for_health(f"{base}/healthz", supervisor)
     if health is not None:
         banner(base, health, settings, demo_password=demo_password)
-    return supervisor.watch()
+    try:
+        return supervisor.watch()
+    finally:
+        listener.close()
 
 
 def demo_prepare(settings, call_command) -> str | None:  # noqa: ANN001 - Django's lazy settings and command runner
@@ -106,6 +112,7 @@ def banner(base: str, health: dict, settings, *, demo_password: str | None = Non
         f"  Agent inbox:                {base}/inbox/",
         f"  Admin:                      {base}/admin/",
         f"  Health:                     {base}/healthz  ({health.get('status')})",
+        f"  Web processes:              {settings.WEB_PROCESSES} Daphne on port {settings.PORT} (WEB_PROCESSES)",
         logins if settings.DEMO_MODE else "",
         "  Press Ctrl-C to stop.",
         "",

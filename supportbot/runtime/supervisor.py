@@ -1,9 +1,10 @@
-"""The process supervisor behind `make run`: Daphne, a Celery worker and Celery beat.
+"""The process supervisor behind `make run`: the Daphne processes, a Celery worker and Celery beat.
 
 Children run in their own sessions, so Ctrl-C reaches only the supervisor, which then stops them
 in order (SIGTERM, then SIGKILL after a grace period). A child that dies is reported loudly and
 restarted with backoff; one that keeps dying stops the whole run with a clear message rather than
-leaving a half-working app behind.
+leaving a half-working app behind. Each web process is its own child: one crashing restarts alone
+while the others keep serving the shared port.
 """
 
 from __future__ import annotations
@@ -29,23 +30,29 @@ class Child:
     argv: list[str]
     process: subprocess.Popen | None = None
     restarts: deque = field(default_factory=deque)
+    # Descriptors the child inherits (the shared web listener); everything else is closed.
+    pass_fds: tuple[int, ...] = ()
 
 
 def say(message: str) -> None:
     print(f"[supportbot] {message}", flush=True)
 
 
-def _pump(name: str, stream: IO[bytes]) -> None:
+def _pump(name: str, stream: IO[bytes], output: IO[bytes] | None) -> None:
     prefix = f"{name:>6} | ".encode()
     for line in iter(stream.readline, b""):
-        sys.stdout.buffer.write(prefix + line)
-        sys.stdout.buffer.flush()
+        sink = output or sys.stdout.buffer
+        sink.write(prefix + line)
+        sink.flush()
 
 
 class Supervisor:
-    def __init__(self, children: list[Child], env: dict[str, str]) -> None:
+    def __init__(self, children: list[Child], env: dict[str, str], *, output: IO[bytes] | None = None,
+                 cwd: str | None = None) -> None:
         self.children = children
         self.env = env
+        self.output = output  # None: our stdout (tests collect a host's output in a file)
+        self.cwd = cwd
         self.stopping = threading.Event()
 
     def start(self, child: Child) -> None:
@@ -55,9 +62,11 @@ class Supervisor:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            pass_fds=child.pass_fds,
+            cwd=self.cwd,
         )
         assert child.process.stdout is not None
-        threading.Thread(target=_pump, args=(child.name, child.process.stdout), daemon=True).start()
+        threading.Thread(target=_pump, args=(child.name, child.process.stdout, self.output), daemon=True).start()
 
     def start_all(self) -> None:
         for child in self.children:

@@ -8,6 +8,7 @@ runs the same code path as with external servers.
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 
@@ -48,6 +49,9 @@ if len(SECRET_KEY) < 32:
 
 PORT = env.int("PORT", 8000, minimum=1, maximum=65535)
 BIND_HOST = env.str("BIND_HOST", "127.0.0.1")
+# Daphne processes `make run` starts on the one listening port (the supervisor binds it once and
+# hands it to each): one per core by default, so every core serves chat (one process is one GIL).
+WEB_PROCESSES = env.int("WEB_PROCESSES", len(os.sched_getaffinity(0)), minimum=1, maximum=64)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", DEFAULT_ALLOWED_HOSTS)
 CSRF_TRUSTED_ORIGINS = env.list(
     "CSRF_TRUSTED_ORIGINS", [f"http://127.0.0.1:{PORT}", f"http://localhost:{PORT}"]
