@@ -25,12 +25,17 @@ test: $(STAMP) browser
 	$(PY) -m pytest
 
 # The end-to-end tests drive Debian's chromium through Playwright (Playwright cannot download
-# its own browser here).
+# its own browser here); the scale-out test puts Debian's HAProxy in front of two app hosts.
+# Only the missing ones are installed.
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
-		echo "Installing chromium (apt) for the end-to-end tests"; \
+	@missing=""; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || missing="$$missing haproxy"; \
+	if [ -n "$$missing" ]; then \
+		echo "Installing$$missing (apt) for the end-to-end and scale-out tests"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
 
 ## Benchmarks (not tests): JSON results land in benchmarks/results/.
 bench: $(STAMP)

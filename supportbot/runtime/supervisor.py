@@ -48,11 +48,12 @@ def _pump(name: str, stream: IO[bytes], output: IO[bytes] | None) -> None:
 
 class Supervisor:
     def __init__(self, children: list[Child], env: dict[str, str], *, output: IO[bytes] | None = None,
-                 cwd: str | None = None) -> None:
+                 cwd: str | None = None, grace_seconds: float = GRACE_SECONDS) -> None:
         self.children = children
         self.env = env
         self.output = output  # None: our stdout (tests collect a host's output in a file)
         self.cwd = cwd
+        self.grace_seconds = grace_seconds
         self.stopping = threading.Event()
 
     def start(self, child: Child) -> None:
@@ -112,13 +113,13 @@ class Supervisor:
                 os.killpg(child.process.pid, signal.SIGTERM)
             except ProcessLookupError:
                 pass
-        deadline = time.monotonic() + GRACE_SECONDS
+        deadline = time.monotonic() + self.grace_seconds
         for child in running:
             assert child.process is not None
             try:
                 child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                say(f"{child.name} did not stop within {GRACE_SECONDS:.0f}s; killing it")
+                say(f"{child.name} did not stop within {self.grace_seconds:.0f}s; killing it")
                 try:
                     os.killpg(child.process.pid, signal.SIGKILL)
                 except ProcessLookupError:

@@ -52,7 +52,8 @@ def web_host(tmp_path):
     port = listener.getsockname()[1]
     webs = web_children(listener=listener, count=2)
     log = open(tmp_path / "host.log", "ab")
-    supervisor = Supervisor(webs, env=child_env(PRELOAD_MODELS="false"), output=log, cwd=str(PROJECT_ROOT))
+    supervisor = Supervisor(webs, env=child_env(PRELOAD_MODELS="false"), output=log, cwd=str(PROJECT_ROOT),
+                            grace_seconds=2.0)
     supervisor.start_all()
     watcher = threading.Thread(target=supervisor.watch, daemon=True)
     watcher.start()
