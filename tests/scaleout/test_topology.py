@@ -40,9 +40,14 @@ async def _located(topology, customer: Customer) -> int:  # noqa: ANN001
     connection into the app hosts that appeared with it and stays."""
     before = {(name, port) for name, host in topology.hosts.items() for port in host.established()}
     await customer.start()
-    await asyncio.sleep(0.5)  # let the balancer's short-lived health checks come and go
     host = topology.hosts[customer.served_by[-1]]
-    new = {port: pid for port, pid in host.established().items() if (host.name, port) not in before}
+    await asyncio.sleep(0.3)
+    first = host.established()
+    # The balancer's health checks (every 2 s, at most 2 s each) also come and go: keep only
+    # connections still there after one check period.
+    await asyncio.sleep(2.2)
+    new = {port: pid for port, pid in host.established().items()
+           if (host.name, port) not in before and first.get(port) == pid}
     assert len(set(new.values())) == 1, f"cannot tell which process holds the socket: {new}"
     return next(iter(new.values()))
 
