@@ -44,7 +44,10 @@ def request_client_ip(request: Any) -> str | None:
 
 
 def scope_client_ip(scope: dict[str, Any]) -> str | None:
-    forwarded = next((v.decode("latin-1") for k, v in scope.get("headers", []) if k == b"x-forwarded-for"), None)
+    # Every X-Forwarded-For line, joined in order as HTTP does (RFC 9110 5.3): a proxy that adds its
+    # own line after a client-sent one must still be the one read from the right.
+    lines = [v.decode("latin-1") for k, v in scope.get("headers", []) if k.lower() == b"x-forwarded-for"]
+    forwarded = ",".join(lines) if lines else None
     client = scope.get("client")
     return _from_forwarded(forwarded, client[0] if client else None)
 

@@ -37,3 +37,12 @@ def test_the_client_address_is_the_trusted_entry_or_unknown(settings, hops, peer
 ])
 def test_limits_count_ipv4_per_address_and_ipv6_per_64(address, key):
     assert client_ip_limit_key(address) == key
+
+
+def test_a_proxy_that_adds_its_own_header_line_after_a_forged_one_is_the_line_read(settings):
+    """HAProxy's `option forwardfor` appends a second X-Forwarded-For line rather than editing the
+    client's: the client's forged line comes first and must not be the address counted."""
+    settings.TRUSTED_PROXY_COUNT = 1
+    forged_then_proxy = {"client": ["10.0.0.2", 1234],
+                         "headers": [(b"x-forwarded-for", b"6.6.6.6"), (b"x-forwarded-for", b"203.0.113.9")]}
+    assert scope_client_ip(forged_then_proxy) == "203.0.113.9"
