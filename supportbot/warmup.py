@@ -18,14 +18,15 @@ logger = logging.getLogger(__name__)
 def models_preload() -> None:
     if not settings.PRELOAD_MODELS:
         return
-    import torch
+    from threadpoolctl import threadpool_limits
 
     from guardrails.injection.detector import get_injection_detector
     from guardrails.pii.engine import get_detector
 
-    # One intra-op thread: a web process embeds one short question at a time, many concurrently;
-    # torch's default (a thread per core, spin-waiting) burns CPU the other turns need.
-    torch.set_num_threads(settings.WEB_TORCH_THREADS)
+    # One BLAS thread (the numpy MiniLM's matmuls): a web process embeds one short question at a
+    # time, many concurrently; OpenBLAS's default (a thread per core, spin-waiting) burns CPU the
+    # other turns need.
+    threadpool_limits(limits=settings.WEB_TORCH_THREADS, user_api="blas")
     started = time.monotonic()
     get_detector().detect("warm up, Jane Doe, 12 Main Street")
     get_injection_detector().check("warm up")
