@@ -319,7 +319,7 @@ class ChatConsumer(LoopOnlyConsumer):
 
     async def layer_reconnected(self, event: dict) -> None:
         # Redis came back: whatever was broadcast while it was away never arrived. The client
-        # reconnects and resumes from its last seq (protocol: 1012), which misses nothing.
+        # reconnects and resumes from its last seq (protocol: 4012), which misses nothing.
         await self._close(CLOSE_CATCH_UP)
 
     # --------------------------------------------------------------------------------------

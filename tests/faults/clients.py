@@ -167,6 +167,11 @@ class InboxClient:
     def seen_since(self, since: float, text: str) -> bool:
         return any(text in html for at, html in self.frames if at >= since)
 
+    async def wait_for_message(self, text: str, *, since: float, timeout: float) -> float:
+        """Seconds until a frame received after `since` shows the message `text` in the
+        transcript (the conversation list's preview does not count)."""
+        return await self.wait_for(f'<div class="msg-text">{text}</div>', since=since, timeout=timeout)
+
     async def wait_for(self, text: str, *, since: float, timeout: float) -> float:
         """Seconds until a frame received after `since` contains `text`."""
         deadline = time.monotonic() + timeout
