@@ -200,13 +200,17 @@ class InboxConsumer(LoopOnlyConsumer):
 
     async def _refresh_list_soon(self) -> None:
         await asyncio.sleep(LIST_REFRESH_DELAY)
-        # The list only shows what the agent may see; this also drops a conversation they lost.
-        await self._may_see()
-        if self.revoked:
+        try:
+            # The list only shows what the agent may see; this also drops a conversation they lost.
+            await self._may_see()
+            if self.revoked:
+                return
+            html = await db(rendering.render_list)(
+                agent=self.agent, query=self.list_query, selected=self.conversation_public_id, oob=True
+            )
+        except INFRASTRUCTURE_ERRORS:
+            self._catch_up()  # outside dispatch, so caught here: the snapshot includes the list
             return
-        html = await db(rendering.render_list)(
-            agent=self.agent, query=self.list_query, selected=self.conversation_public_id, oob=True
-        )
         await self.send(text_data=html)
 
     async def inbox_header_changed(self, event: events.InboxHeaderChangedEvent) -> None:
