@@ -25,7 +25,7 @@ from typing import Any
 import redis.exceptions
 from channels_redis.pubsub import RedisPubSubChannelLayer, RedisPubSubLoopLayer, RedisSingleShardConnection
 from channels_redis.utils import _wrap_close
-from django.db import DatabaseError
+from django.db import DatabaseError, InterfaceError, OperationalError
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +33,16 @@ logger = logging.getLogger(__name__)
 # `unavailable` (the client resends; every frame is idempotent or safe to repeat).
 INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
     DatabaseError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+)
+
+# Of those, the ones that mean "the service is away" rather than "this statement is wrong" (an
+# IntegrityError or DataError is a bug to log with its stack trace, even though it is answered
+# `unavailable` too).
+OUTAGE_ERRORS: tuple[type[BaseException], ...] = (
+    OperationalError,
+    InterfaceError,
     redis.exceptions.ConnectionError,
     redis.exceptions.TimeoutError,
 )

@@ -26,7 +26,7 @@ from conversations.client_ip import scope_client_ip
 from conversations.consumers.base import LoopOnlyConsumer
 from conversations.errors import CodedError
 from conversations.models import Conversation
-from conversations.realtime_recovery import CLOSE_CATCH_UP, INFRASTRUCTURE_ERRORS
+from conversations.realtime_recovery import CLOSE_CATCH_UP, INFRASTRUCTURE_ERRORS, OUTAGE_ERRORS
 from conversations.rate_limit import TokenBucket
 from conversations.selectors import (
     ChatAccess,
@@ -186,7 +186,7 @@ class ChatConsumer(LoopOnlyConsumer):
         except Conversation.DoesNotExist:
             await self.close(code=protocol.CLOSE_UNAUTHORIZED)
         except INFRASTRUCTURE_ERRORS as error:  # Postgres or Redis away: the socket stays, the client resends
-            logger.warning("chat frame failed: %s unavailable", type(error).__name__)
+            logger.warning("chat frame failed: %s", type(error).__name__, exc_info=not isinstance(error, OUTAGE_ERRORS))
             await self._error("unavailable", "temporarily unavailable; retry shortly", retry_after=2.0)
 
     async def _receive_auth(self, text_data: str | None) -> None:

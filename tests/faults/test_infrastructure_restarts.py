@@ -118,6 +118,7 @@ def _copy_schema(*, source_url: str, target_url: str) -> None:
 
 @pytest.fixture(scope="module")
 def stack(django_db_setup, tmp_path_factory):
+    started = time.monotonic()
     root = tmp_path_factory.mktemp("faults")
     logs = root / "logs"
     logs.mkdir()
@@ -132,6 +133,7 @@ def stack(django_db_setup, tmp_path_factory):
     try:
         postgres.create_database()
         _copy_schema(source_url=conftest.test_database_url(), target_url=postgres.url)
+        servers_ready = time.monotonic() - started
         env = child_env(
             # The application's own settings: persistent connections (CONN_MAX_AGE), as deployed.
             DJANGO_SETTINGS_MODULE="supportbot.settings.base",
@@ -150,6 +152,8 @@ def stack(django_db_setup, tmp_path_factory):
                                 capture_output=True, text=True, timeout=300)
         seed = json.loads(seeded.stdout.strip().splitlines()[-1])
         wait_for_http(f"http://127.0.0.1:{port}/healthz", daphne, timeout=300)
+        all_up = time.monotonic() - started
+        print(f"\nfaults stack: Postgres + Redis + schema {servers_ready:.1f}s, all up {all_up:.1f}s")
         yield Stack(postgres=postgres, redis=redis, base_url=f"http://127.0.0.1:{port}",
                     conversation_id=seed["conversation_id"], conversation_pk=seed["conversation_pk"],
                     token=seed["token"], sessionid=seed["sessionid"], logs=logs)
