@@ -17,7 +17,6 @@ from urllib.parse import parse_qs
 from uuid import UUID
 
 from django.conf import settings
-from django.db import DatabaseError
 
 from conversations import events, protocol
 from conversations.async_db import call_service, db
@@ -27,6 +26,7 @@ from conversations.client_ip import scope_client_ip
 from conversations.consumers.base import LoopOnlyConsumer
 from conversations.errors import CodedError
 from conversations.models import Conversation
+from conversations.realtime_recovery import CLOSE_CATCH_UP, INFRASTRUCTURE_ERRORS, OUTAGE_ERRORS
 from conversations.rate_limit import TokenBucket
 from conversations.selectors import (
     ChatAccess,
@@ -185,8 +185,8 @@ class ChatConsumer(LoopOnlyConsumer):
             await self._error(error.code, error.message)
         except Conversation.DoesNotExist:
             await self.close(code=protocol.CLOSE_UNAUTHORIZED)
-        except DatabaseError:
-            logger.exception("database error while handling a chat frame")
+        except INFRASTRUCTURE_ERRORS as error:  # Postgres or Redis away: the socket stays, the client resends
+            logger.warning("chat frame failed: %s", type(error).__name__, exc_info=not isinstance(error, OUTAGE_ERRORS))
             await self._error("unavailable", "temporarily unavailable; retry shortly", retry_after=2.0)
 
     async def _receive_auth(self, text_data: str | None) -> None:
@@ -316,6 +316,11 @@ class ChatConsumer(LoopOnlyConsumer):
 
     async def inbox_changed(self, event: events.InboxChangedEvent) -> None:
         return None  # conversation groups never carry these; the handler keeps a stray one harmless
+
+    async def layer_reconnected(self, event: dict) -> None:
+        # Redis came back: whatever was broadcast while it was away never arrived. The client
+        # reconnects and resumes from its last seq (protocol: 4012), which misses nothing.
+        await self._close(CLOSE_CATCH_UP)
 
     # --------------------------------------------------------------------------------------
 

@@ -28,6 +28,7 @@ from conversations.handoff.presence import agent_heartbeat
 from conversations.inbox import rendering, viewers
 from conversations.inbox.selectors import ListQuery, inbox_conversation, visible_conversations
 from conversations.protocol import author_name
+from conversations.realtime_recovery import INFRASTRUCTURE_ERRORS, retry_until_done
 from conversations.services.agents import user_is_agent
 
 # Many conversations changing at once re-render the list once per this many seconds.
@@ -52,6 +53,7 @@ class InboxConsumer(LoopOnlyConsumer):
     agent: Any = None
     conversation_public_id: UUID | None = None
     revoked: bool = False  # no longer an agent: closed, every further event is ignored
+    catch_up: asyncio.Task | None = None
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -81,7 +83,23 @@ class InboxConsumer(LoopOnlyConsumer):
         self.closing = asyncio.Event()
         self.heartbeat = asyncio.create_task(self._heartbeat())
 
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        try:
+            await super().dispatch(message)
+        except INFRASTRUCTURE_ERRORS:
+            if message["type"].startswith("websocket."):
+                raise  # connecting or leaving: the client's reconnect (and its snapshot) covers it
+            # An event this tab could not render while Postgres was away: the socket stays, and
+            # a fresh snapshot follows once the database answers.
+            self._catch_up()
+
+    def _catch_up(self) -> None:
+        if self.catch_up is None or self.catch_up.done():
+            self.catch_up = asyncio.create_task(retry_until_done(self._send_snapshot, what="inbox catch-up"))
+
     async def disconnect(self, code: int) -> None:
+        if self.catch_up is not None:
+            self.catch_up.cancel()
         if self.agent is None:
             return
         if getattr(self, "heartbeat", None):
@@ -182,13 +200,17 @@ class InboxConsumer(LoopOnlyConsumer):
 
     async def _refresh_list_soon(self) -> None:
         await asyncio.sleep(LIST_REFRESH_DELAY)
-        # The list only shows what the agent may see; this also drops a conversation they lost.
-        await self._may_see()
-        if self.revoked:
+        try:
+            # The list only shows what the agent may see; this also drops a conversation they lost.
+            await self._may_see()
+            if self.revoked:
+                return
+            html = await db(rendering.render_list)(
+                agent=self.agent, query=self.list_query, selected=self.conversation_public_id, oob=True
+            )
+        except INFRASTRUCTURE_ERRORS:
+            self._catch_up()  # outside dispatch, so caught here: the snapshot includes the list
             return
-        html = await db(rendering.render_list)(
-            agent=self.agent, query=self.list_query, selected=self.conversation_public_id, oob=True
-        )
         await self.send(text_data=html)
 
     async def inbox_header_changed(self, event: events.InboxHeaderChangedEvent) -> None:
@@ -209,6 +231,12 @@ class InboxConsumer(LoopOnlyConsumer):
         html = await db(rendering.render_toast)(title=event["title"], body=event["body"],
                                                 conversation_id=event["conversation_id"])
         await self.send(text_data=html)
+
+    async def layer_reconnected(self, event: dict) -> None:
+        # Redis came back (conversations/realtime_recovery.py): broadcasts sent while it was away
+        # never arrived, so the tab gets a fresh snapshot, as on a reconnect.
+        if self.agent is not None and not self.revoked:
+            self._catch_up()
 
     async def team_changed(self, event: events.TeamChangedEvent) -> None:
         return None  # the supervisor page polls; the list refreshes on inbox.changed

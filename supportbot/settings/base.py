@@ -147,10 +147,12 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env.redis_url("REDIS_URL")
 # Redis Pub/Sub: a group_send is one PUBLISH and each process reads pushed messages on one
 # connection, instead of list polling per message (measured in benchmarks/chat_transport.py).
-# Delivery is at-most-once either way; clients recover anything missed with `resume`.
+# Delivery is at-most-once either way; clients recover anything missed with `resume`. The
+# recovering subclass tells consumers when Redis comes back after an outage, so they catch up
+# (conversations/realtime_recovery.py).
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+        "BACKEND": "conversations.realtime_recovery.RecoveringPubSubChannelLayer",
         "CONFIG": {"hosts": [REDIS_URL], "prefix": "supportbot:ws"},
     }
 }

@@ -1,0 +1,148 @@
+"""Sockets that outlive a Redis or Postgres restart (docs/architecture.md, "Infrastructure faults").
+
+Redis: channels_redis's Pub/Sub layer keeps its subscriptions through a Redis restart (redis-py
+re-subscribes every channel when its Pub/Sub connection reconnects), but whatever was published
+while Redis was away is gone, and nothing tells the consumers. `RecoveringPubSubChannelLayer`
+notices the reconnect and hands every consumer of the process a `layer.reconnected` event, so
+each socket catches up from Postgres: the chat socket closes with 4012 (its client reconnects and
+`resume`s, protocol section 2), the inbox sends a fresh snapshot. A `group_send` while Redis is
+down is logged and dropped instead of raised: live delivery is at-most-once by design, the message
+itself is already committed, and the subscribers' catch-up covers it. Without this, the publisher
+(an agent's reply view, a Celery task) would fail after its commit and invite a duplicate resend.
+
+Postgres: frames that fail on the database (or on Redis, for the limits kept there) are answered
+with the `unavailable` error and the socket stays usable; `retry_until_done` repeats a catch-up
+until the database answers again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import redis.exceptions
+from channels_redis.pubsub import RedisPubSubChannelLayer, RedisPubSubLoopLayer, RedisSingleShardConnection
+from channels_redis.utils import _wrap_close
+from django.db import DatabaseError, InterfaceError, OperationalError
+
+logger = logging.getLogger(__name__)
+
+# Failures of a backing service, as opposed to bugs: a frame that meets one is answered
+# `unavailable` (the client resends; every frame is idempotent or safe to repeat).
+INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
+    DatabaseError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+)
+
+# Of those, the ones that mean "the service is away" rather than "this statement is wrong" (an
+# IntegrityError or DataError is a bug to log with its stack trace, even though it is answered
+# `unavailable` too).
+OUTAGE_ERRORS: tuple[type[BaseException], ...] = (
+    OperationalError,
+    InterfaceError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+)
+
+RECONNECTED_EVENT_TYPE = "layer.reconnected"
+# A chat socket that may have missed broadcasts closes with this (docs/protocol.md section 2):
+# the client reconnects and `resume`s, as after any close it has no rule for. 4012 echoes 1012
+# ("service restart"), which Daphne's websocket library does not let a server send.
+CLOSE_CATCH_UP = 4012
+# How long the receiver waits between reconnect attempts while Redis is away.
+RECONNECT_INTERVAL_SECONDS = 0.5
+
+
+class _RecoveringShard(RedisSingleShardConnection):
+    async def _do_receiving(self) -> None:
+        # channels_redis's own loop (4.3), plus: remember a lost connection, and announce the
+        # first successful read after it. get_message reconnects by itself, and redis-py's connect
+        # callback has re-sent every SUBSCRIBE before that read returns.
+        lost = False
+        while True:
+            try:
+                if self._pubsub and self._pubsub.subscribed:
+                    message = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=0.1)
+                    if lost:
+                        lost = False
+                        logger.warning("channel layer: Redis is back at %s; consumers catch up", _host_name(self.host))
+                        self._announce_reconnected()
+                    self._receive_message(message)
+                else:
+                    await asyncio.sleep(0.1)
+            except (asyncio.CancelledError, asyncio.TimeoutError, GeneratorExit):
+                raise
+            except Exception as error:
+                if not lost:
+                    logger.error("channel layer: lost Redis at %s (%s); retrying", _host_name(self.host),
+                                 type(error).__name__)
+                lost = True
+                await asyncio.sleep(RECONNECT_INTERVAL_SECONDS)
+
+    def _announce_reconnected(self) -> None:
+        layer = self.channel_layer
+        event = layer.channel_layer.serialize({"type": RECONNECTED_EVENT_TYPE})
+        for queue in list(layer.channels.values()):
+            queue.put_nowait(event)
+
+    async def publish(self, channel: str, message: bytes) -> None:
+        # Twice: after a restart, the pooled connection from before it fails its first command
+        # ("Connection closed by server"; redis-py's pool retries nothing by default), and the
+        # second attempt gets a fresh one. Measured: without it, the first broadcast after every
+        # Redis restart was lost.
+        for attempt in (1, 2):
+            try:
+                await super().publish(channel, message)
+                return
+            except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError) as error:
+                if attempt == 2:
+                    logger.warning("channel layer: a publish was dropped, Redis at %s unavailable (%s)",
+                                   _host_name(self.host), type(error).__name__)
+
+
+class _RecoveringLoopLayer(RedisPubSubLoopLayer):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._shards = [_RecoveringShard(shard.host, self) for shard in self._shards]
+
+
+class RecoveringPubSubChannelLayer(RedisPubSubChannelLayer):
+    """channels_redis's Pub/Sub layer, announcing reconnects and dropping publishes Redis cannot take."""
+
+    def _get_layer(self) -> RedisPubSubLoopLayer:
+        # As the parent's, with the recovering loop layer.
+        loop = asyncio.get_running_loop()
+        try:
+            return self._layers[loop]
+        except KeyError:
+            layer = _RecoveringLoopLayer(*self._args, **self._kwargs, channel_layer=self)
+            self._layers[loop] = layer
+            _wrap_close(self, loop)
+            return layer
+
+
+def _host_name(host: dict[str, Any]) -> str:
+    """The address without credentials, for logs."""
+    address = host.get("address", "")
+    if isinstance(address, str) and "@" in address:
+        scheme, _, rest = address.partition("://")
+        return f"{scheme}://{rest.rpartition('@')[2]}"
+    return str(address)
+
+
+async def retry_until_done(action: Callable[[], Awaitable[None]], *, what: str, first_delay: float = 0.5,
+                           max_delay: float = 5.0) -> None:
+    """Run `action` until it gets past the backing services' failures (with backoff): a catch-up
+    that must happen once they are back, not be lost because they were not yet."""
+    delay = first_delay
+    while True:
+        try:
+            await action()
+            return
+        except INFRASTRUCTURE_ERRORS as error:
+            logger.warning("%s failed (%s); retrying in %.1fs", what, type(error).__name__, delay)
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, max_delay)
