@@ -274,7 +274,7 @@ def measured(kind: str, urls: list[str], origin: str, duration: float, server_pi
     return result
 
 
-def wait_until_idle(servers: list[subprocess.Popen], *, seconds: float = 300) -> None:
+def wait_until_idle(servers: list[subprocess.Popen], *, seconds: float = 900) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if any(server.poll() is not None for server in servers):
@@ -321,7 +321,7 @@ def run_configuration(*, processes: int, args: argparse.Namespace, env: dict, or
     servers = start_web_processes(processes, sock, env)
     try:
         pids = [server.pid for server in servers]
-        wait_for_healthz(origin, seconds=300, process=servers[0])
+        wait_for_healthz(origin, seconds=900, process=servers[0])
         # Whichever process is ready answers /healthz on the shared socket; the others may still
         # be loading their models. Loaded, a process idles.
         wait_until_idle(servers)

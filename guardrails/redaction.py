@@ -12,7 +12,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from guardrails.pii.engine import PiiSpan, get_detector
-from guardrails.pii.pool import DetectionPool, DetectionUnavailable, PoolConfig, detection_pool, detection_pool_start
+from guardrails.pii.pool import DetectionPool, DetectionUnavailable, PoolConfig, detection_pool_start
 from guardrails.pii.vault import vault_placeholders_assign
 
 # Detection of one batch takes milliseconds, of the largest allowed message well under a second;
@@ -45,10 +45,9 @@ def redaction_pool_start() -> DetectionPool | None:
 
 
 def text_detect(*, text: str) -> list[PiiSpan]:
-    """In this process's detection pool when it has one (the calling thread only waits), else here."""
-    pool = detection_pool()
-    if pool is not None:
-        return pool.detect(text, timeout=DETECTION_TIMEOUT_SECONDS)
+    """In the calling thread. The chat socket's customer messages, the bulk of all text, go through
+    text_detect_async instead; the rarer texts that come here (agent replies, notes, ratings, tool
+    texts) keep the in-process detector, whose latency timing-sensitive paths were tuned on."""
     return get_detector().detect(text)
 
 

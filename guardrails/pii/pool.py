@@ -98,12 +98,6 @@ class DetectionPool:
             self._pump()
         return future
 
-    def detect(self, text: str, *, timeout: float) -> list[PiiSpan]:
-        try:
-            return self.submit(text).result(timeout=timeout)
-        except TimeoutError:
-            raise DetectionUnavailable(f"PII detection did not answer within {timeout} s") from None
-
     def _pump(self) -> None:
         # Called with the lock held: send batches while a worker is free.
         while self._waiting and self._in_flight < self.config.processes:
@@ -160,12 +154,6 @@ def detection_pool_start(config: PoolConfig) -> DetectionPool:
         if _pool is None:
             _pool = DetectionPool(config)
         return _pool
-
-
-def detection_pool() -> DetectionPool | None:
-    """The pool if this process started one (web processes do; Celery workers and commands detect
-    in-process)."""
-    return _pool
 
 
 def detection_pool_stop() -> None:
