@@ -1,20 +1,25 @@
 """Chat transport benchmark (not a test): our full message path against a bare echo baseline.
 
-Starts one Daphne process on the real stack (Postgres+pgvector and Redis: embedded in
-.data/bench unless DATABASE_URL/REDIS_URL are set) and, in the same run, measures:
+Starts N Daphne processes sharing one listening socket (bound here and handed to each with
+`daphne --fd`, as the supervisor starts them) on the real stack (Postgres+pgvector and Redis:
+embedded in .data/bench unless DATABASE_URL/REDIS_URL are set) and, in the same run, measures:
 
   * echo:  N concurrent clients doing round trips against a bare echo consumer (the baseline);
   * chat:  N concurrent clients, each in its own conversation, doing the full path: frame
-           validation, rate limit, persist with a database seq, ack, and the broadcast of the
-           stored message through the Redis channel layer to the conversation's group (received
-           by the server process; the sender's own socket skips its echo, it has the ack). A
-           round trip ends when the ack arrives;
-  * idle:  K idle chat connections held by the one Daphne process, and its RSS.
+           validation, rate limit, PII detection (in the redaction workers) and redaction, persist
+           with a database seq, ack, and the broadcast of the stored message through the Redis
+           channel layer to the conversation's group (received by the server process; the sender's
+           own socket skips its echo, it has the ack). A round trip counts when its ack arrives;
+           an error frame counts as an error, not a round trip;
+  * CPU:   CPU milliseconds per round trip of the web processes with their redaction workers, and
+           of Postgres and Redis, from their CPU times before and after each phase;
+  * idle:  K idle chat connections held by the first configuration's web processes, and their RSS.
 
-Echo and chat alternate for --rounds rounds; medians are reported. Results are printed and
-written as JSON to benchmarks/results/chat_transport.json.
+For each process count in --processes, echo and chat alternate for --rounds rounds; medians are
+reported. Results are printed and written as JSON to benchmarks/results/chat_transport.json.
 
-    .venv/bin/python benchmarks/chat_transport.py [--clients 100] [--duration 8] [--idle 2000]
+    .venv/bin/python benchmarks/chat_transport.py [--processes 1,2] [--clients 100] [--duration 8]
+        [--rounds 3] [--idle 2000]
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import os
 import platform
 import random
 import resource
+import socket
 import statistics
 import subprocess
 import sys
@@ -66,20 +72,23 @@ def make_sessions(count: int, origin: str) -> list[tuple[str, str]]:
             for c in conversations]
 
 
-def wait_for_healthz(origin: str, *, seconds: float) -> None:
+def wait_for_healthz(origin: str, *, seconds: float, process: subprocess.Popen | None = None) -> None:
     """Until the server answers /healthz at all (503 without a Celery worker is fine here)."""
     import urllib.error
     import urllib.request
 
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"web process exited with code {process.returncode}")
         try:
             urllib.request.urlopen(f"{origin}/healthz", timeout=10)
             return
         except urllib.error.HTTPError:
             return
         except OSError:
-            time.sleep(0.1)
+            time.sleep(0.2)
+    raise RuntimeError(f"{origin}/healthz did not answer within {seconds} s")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -97,6 +106,7 @@ async def run_clients(kind: str, urls: list[str], origin: str, duration: float, 
 
     latencies: list[float] = []
     errors = 0
+    error_codes: dict[str, int] = {}
     phase_start = time.monotonic()
     stop_at = phase_start + duration
     # Paced phases ignore round trips begun during the connection ramp: they measure steady load.
@@ -114,6 +124,7 @@ async def run_clients(kind: str, urls: list[str], origin: str, duration: float, 
                     await asyncio.sleep(random.uniform(0, interval))  # spread the clients' phases
                 while time.monotonic() < stop_at:
                     started = time.perf_counter()
+                    ok = True
                     if kind == "echo":
                         await ws.send("ping")
                         await ws.recv()
@@ -125,11 +136,14 @@ async def run_clients(kind: str, urls: list[str], origin: str, duration: float, 
                         while True:
                             frame = json.loads(await ws.recv())
                             if frame["type"] == "error":
-                                errors += 1
+                                ok = False
+                                if time.monotonic() >= measure_from:
+                                    errors += 1
+                                    error_codes[frame.get("code", "?")] = error_codes.get(frame.get("code", "?"), 0) + 1
                                 break
                             if frame["type"] == "ack" and frame["client_id"] == client_id:
                                 break
-                    if time.monotonic() - (time.perf_counter() - started) >= measure_from:
+                    if ok and time.monotonic() - (time.perf_counter() - started) >= measure_from:
                         latencies.append((time.perf_counter() - started) * 1000)
                     if interval:
                         await asyncio.sleep(max(0.0, interval - (time.perf_counter() - started)))
@@ -147,15 +161,20 @@ async def run_clients(kind: str, urls: list[str], origin: str, duration: float, 
         "p95_ms": percentile(latencies, 95),
         "p99_ms": percentile(latencies, 99),
         "errors": errors,
+        "error_codes": error_codes,
     }
 
 
-async def hold_idle(urls: list[str], origin: str, server_pid: int) -> dict:
+async def hold_idle(urls: list[str], origin: str, server_pids: list[int]) -> dict:
     import psutil
     import websockets
 
-    process = psutil.Process(server_pid)
-    rss_before = process.memory_info().rss
+    processes = [psutil.Process(pid) for pid in server_pids]
+
+    def rss() -> int:  # the web processes only: the redaction workers hold no sockets
+        return sum(p.memory_info().rss for p in processes)
+
+    rss_before = rss()
     sockets = []
     errors = 0
     semaphore = asyncio.Semaphore(100)  # open in waves: a connect storm is a different benchmark
@@ -172,7 +191,7 @@ async def hold_idle(urls: list[str], origin: str, server_pid: int) -> dict:
     await asyncio.gather(*(open_one(url) for url in urls))
     open_seconds = time.monotonic() - started
     await asyncio.sleep(3)
-    rss_held = process.memory_info().rss
+    rss_held = rss()
     # Every held socket must still be usable, not merely open.
     probe = sockets[-1] if sockets else None
     probe_ok = False
@@ -195,22 +214,176 @@ def median_of(runs: list[dict], key: str) -> float:
     return statistics.median(r[key] for r in runs)
 
 
+def listening_socket(port: int) -> socket.socket:
+    """One listening socket for every web process, as the supervisor binds it; the kernel spreads
+    the connections among the processes accepting on it."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    sock.listen(4096)
+    sock.set_inheritable(True)
+    return sock
+
+
+def service_pids() -> list[int]:
+    """Postgres (postmaster and backends) and Redis of this benchmark, for their CPU share."""
+    import psutil
+    from django.conf import settings
+
+    data_dir = os.environ["SUPPORTBOT_DATA_DIR"]
+    redis_url = settings.REDIS_URL
+    pids = []
+    for process in psutil.process_iter(["pid", "cmdline"]):
+        cmdline = " ".join(process.info["cmdline"] or [])
+        if ("postgres" in cmdline and f"{data_dir}/postgres" in cmdline) or \
+                ("redis-server" in cmdline and redis_url.removeprefix("unix://").split("?")[0] in cmdline):
+            pids.append(process.info["pid"])
+            pids += [child.pid for child in process.children(recursive=True)]
+    return pids
+
+
+def cpu_seconds(pids: list[int], *, with_children: bool) -> float:
+    import psutil
+
+    total, seen = 0.0, set()
+    for pid in pids:
+        try:
+            process = psutil.Process(pid)
+            family = [process, *process.children(recursive=True)] if with_children else [process]
+            for member in family:
+                if member.pid not in seen:
+                    seen.add(member.pid)
+                    times = member.cpu_times()
+                    total += times.user + times.system
+        except psutil.NoSuchProcess:
+            continue
+    return total
+
+
+def measured(kind: str, urls: list[str], origin: str, duration: float, server_pids: list[int], interval: float = 0.0) -> dict:
+    """One phase, with the CPU it cost the web processes (and their redaction workers) and the
+    database and Redis, per successful round trip."""
+    services = service_pids()
+    web_before, services_before = cpu_seconds(server_pids, with_children=True), cpu_seconds(services, with_children=False)
+    result = asyncio.run(run_clients(kind, urls, origin, duration, interval))
+    web = cpu_seconds(server_pids, with_children=True) - web_before
+    services_cpu = cpu_seconds(services, with_children=False) - services_before
+    trips = max(1, result["round_trips"])
+    result["web_cpu_ms_per_round_trip"] = round(web * 1000 / trips, 2)
+    result["services_cpu_ms_per_round_trip"] = round(services_cpu * 1000 / trips, 2)
+    return result
+
+
+def wait_until_idle(servers: list[subprocess.Popen], *, seconds: float = 900) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if any(server.poll() is not None for server in servers):
+            raise RuntimeError("a web process exited while starting")
+        before = [cpu_seconds([s.pid], with_children=True) for s in servers]
+        time.sleep(2)
+        if all(cpu_seconds([s.pid], with_children=True) - b < 0.2 for s, b in zip(servers, before)):
+            return
+    raise RuntimeError(f"the web processes were still busy after {seconds} s")
+
+
+def start_web_processes(count: int, sock: socket.socket, env: dict) -> list[subprocess.Popen]:
+    return [
+        subprocess.Popen(
+            [sys.executable, "-m", "daphne", "--fd", str(sock.fileno()), "--access-log", os.devnull,
+             "supportbot.asgi:application"],
+            cwd=ROOT, env=env, pass_fds=(sock.fileno(),),
+        )
+        for _ in range(count)
+    ]
+
+
+def stop_web_processes(servers: list[subprocess.Popen]) -> None:
+    for server in servers:
+        server.terminate()
+    for server in servers:
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def summarize(runs: list[dict]) -> dict:
+    keys = ("round_trips_per_s", "p50_ms", "p95_ms", "p99_ms", "web_cpu_ms_per_round_trip", "services_cpu_ms_per_round_trip")
+    return {**{k: round(median_of(runs, k), 2) for k in keys}, "errors": sum(r["errors"] for r in runs), "runs": runs}
+
+
+def run_configuration(*, processes: int, args: argparse.Namespace, env: dict, origin: str, sessions: list,
+                      idle: bool) -> dict:
+    import psutil
+
+    sock = listening_socket(args.port)
+    servers = start_web_processes(processes, sock, env)
+    try:
+        pids = [server.pid for server in servers]
+        wait_for_healthz(origin, seconds=900, process=servers[0])
+        # Whichever process is ready answers /healthz on the shared socket; the others may still
+        # be loading their models. Loaded, a process idles.
+        wait_until_idle(servers)
+        base = f"ws://127.0.0.1:{args.port}"
+        echo_urls = [f"{base}/ws/echo/"] * args.clients
+        chat_urls = [f"{base}/ws/chat/{cid}/?token={token}" for cid, token in sessions[: args.clients]]
+        idle_urls = [f"{base}/ws/chat/{cid}/?token={token}" for cid, token in sessions[args.clients :]]
+
+        asyncio.run(run_clients("echo", echo_urls, origin, 2.0))  # warm-up: imports, pools, JIT-free caches
+        asyncio.run(run_clients("chat", chat_urls, origin, 2.0))
+        echo_runs, chat_runs = [], []
+        for round_number in range(args.rounds):
+            echo_runs.append(measured("echo", echo_urls, origin, args.duration, pids))
+            chat_runs.append(measured("chat", chat_urls, origin, args.duration, pids))
+            print(f"{processes} process(es), round {round_number + 1}: echo {echo_runs[-1]['round_trips_per_s']:.0f}/s, "
+                  f"chat {chat_runs[-1]['round_trips_per_s']:.0f}/s (p95 {chat_runs[-1]['p95_ms']:.1f} ms, "
+                  f"{chat_runs[-1]['web_cpu_ms_per_round_trip']} ms web CPU per message, "
+                  f"{chat_runs[-1]['errors']} errors) load {os.getloadavg()[0]:.1f}", flush=True)
+        paced = None
+        if args.paced_interval:
+            paced = {
+                "interval_s": args.paced_interval,
+                "echo": measured("echo", echo_urls, origin, args.duration, pids, args.paced_interval),
+                "chat": measured("chat", chat_urls, origin, args.duration, pids, args.paced_interval),
+            }
+        rss_after_load = sum(psutil.Process(pid).memory_info().rss for pid in pids)
+        workers_rss = sum(c.memory_info().rss for pid in pids for c in psutil.Process(pid).children(recursive=True))
+        idle_result = asyncio.run(hold_idle(idle_urls, origin, pids)) if idle and args.idle else None
+    finally:
+        stop_web_processes(servers)
+        sock.close()
+    chat, echo = summarize(chat_runs), summarize(echo_runs)
+    return {
+        "web_processes": processes,
+        "chat": chat,
+        "echo_baseline": echo,
+        "ratio_chat_to_echo": round(chat["round_trips_per_s"] / max(echo["round_trips_per_s"], 1e-9), 3),
+        "paced": paced,
+        "web_rss_after_load_mb": round(rss_after_load / 2**20, 1),
+        "redaction_workers_rss_mb": round(workers_rss / 2**20, 1),
+        "idle": idle_result,
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--processes", default="1,2", help="web process counts to measure, comma-separated")
     parser.add_argument("--clients", type=int, default=100)
     parser.add_argument("--duration", type=float, default=8.0, help="seconds per measured phase")
-    parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--idle", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--idle", type=int, default=2000, help="idle sockets held by the first configuration (0 skips)")
     parser.add_argument("--paced-interval", type=float, default=1.0,
                         help="seconds between messages per client in the paced phase (0 skips it)")
+    parser.add_argument("--redaction-processes", type=int, default=None,
+                        help="PII_REDACTION_PROCESSES for the web processes (default: the project's)")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "results" / "chat_transport.json")
     args = parser.parse_args()
+    process_counts = [int(n) for n in args.processes.split(",") if n.strip()]
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, args.idle * 2 + 1024)), hard))
-
-    import psutil
 
     setup_django()
     origin = f"http://127.0.0.1:{args.port}"
@@ -225,64 +398,38 @@ def main() -> int:
                LIMIT_MESSAGES_PER_IP_PER_MINUTE="1000000", LIMIT_MESSAGES_PER_CONVERSATION_PER_MINUTE="1000000",
                CHAT_MAX_SOCKETS_PER_IP="1000000",
                DJANGO_SETTINGS_MODULE="supportbot.settings.base", LOG_LEVEL="WARNING")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(args.port), "--access-log", os.devnull,
-         "supportbot.asgi:application"],
-        cwd=ROOT, env=env,
-    )
-    try:
-        wait_for_healthz(origin, seconds=30)
-        base = f"ws://127.0.0.1:{args.port}"
-        echo_urls = [f"{base}/ws/echo/"] * args.clients
-        chat_urls = [f"{base}/ws/chat/{cid}/?token={token}" for cid, token in sessions[: args.clients]]
-        idle_urls = [f"{base}/ws/chat/{cid}/?token={token}" for cid, token in sessions[args.clients :]]
-
-        asyncio.run(run_clients("echo", echo_urls, origin, 2.0))  # warm-up: imports, pools, JIT-free caches
-        asyncio.run(run_clients("chat", chat_urls, origin, 2.0))
-        echo_runs, chat_runs = [], []
-        for round_number in range(args.rounds):
-            echo_runs.append(asyncio.run(run_clients("echo", echo_urls, origin, args.duration)))
-            chat_runs.append(asyncio.run(run_clients("chat", chat_urls, origin, args.duration)))
-            print(f"round {round_number + 1}: echo {echo_runs[-1]['round_trips_per_s']:.0f}/s, "
-                  f"chat {chat_runs[-1]['round_trips_per_s']:.0f}/s (p95 {chat_runs[-1]['p95_ms']:.1f} ms)")
-        paced = None
-        if args.paced_interval:
-            paced = {
-                "interval_s": args.paced_interval,
-                "echo": asyncio.run(run_clients("echo", echo_urls, origin, args.duration, args.paced_interval)),
-                "chat": asyncio.run(run_clients("chat", chat_urls, origin, args.duration, args.paced_interval)),
-            }
-        rss_after_load = psutil.Process(server.pid).memory_info().rss
-        idle = asyncio.run(hold_idle(idle_urls, origin, server.pid)) if args.idle else None
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
-
-    summary = {key: median_of(chat_runs, key) for key in ("round_trips_per_s", "p50_ms", "p95_ms", "p99_ms")}
-    baseline = {key: median_of(echo_runs, key) for key in ("round_trips_per_s", "p50_ms", "p95_ms", "p99_ms")}
+    if args.redaction_processes is not None:
+        env["PII_REDACTION_PROCESSES"] = str(args.redaction_processes)
+    load_before = os.getloadavg()
+    configurations = [
+        run_configuration(processes=n, args=args, env=env, origin=origin, sessions=sessions, idle=(i == 0))
+        for i, n in enumerate(process_counts)
+    ]
     result = {
         "benchmark": "chat_transport",
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                    "load_average_before": [round(x, 2) for x in load_before],
+                    "load_average_after": [round(x, 2) for x in os.getloadavg()]},
         "clients": args.clients,
         "duration_s": args.duration,
         "rounds": args.rounds,
-        "chat": {**{k: round(v, 2) for k, v in summary.items()}, "errors": sum(r["errors"] for r in chat_runs), "runs": chat_runs},
-        "echo_baseline": {**{k: round(v, 2) for k, v in baseline.items()}, "errors": sum(r["errors"] for r in echo_runs), "runs": echo_runs},
-        "ratio_chat_to_echo": round(summary["round_trips_per_s"] / baseline["round_trips_per_s"], 3),
-        "paced": paced,
-        "server_rss_after_load_mb": round(rss_after_load / 2**20, 1),
-        "idle": idle,
+        "redaction_processes": args.redaction_processes,
+        "configurations": configurations,
         "targets": {
-            "ratio_at_least": 0.5, "p95_ms_at_most": 50, "idle_connections": 2000, "idle_rss_mb_at_most": 1024,
+            "chat_round_trips_per_s_at_least": 250, "errors": 0, "idle_connections": 2000, "idle_rss_mb_at_most": 1024,
         },
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(result, indent=2))
-    print(json.dumps({k: v for k, v in result.items() if k not in ("chat", "echo_baseline")} | {
-        "chat": {k: v for k, v in result["chat"].items() if k != "runs"},
-        "echo_baseline": {k: v for k, v in result["echo_baseline"].items() if k != "runs"},
-    }, indent=2))
+
+    def brief(config: dict) -> dict:
+        return {**{k: v for k, v in config.items() if k not in ("chat", "echo_baseline", "paced")},
+                "chat": {k: v for k, v in config["chat"].items() if k != "runs"},
+                "echo_baseline": {k: v for k, v in config["echo_baseline"].items() if k != "runs"}}
+
+    print(json.dumps({**{k: v for k, v in result.items() if k != "configurations"},
+                      "configurations": [brief(c) for c in configurations]}, indent=2))
     return 0
 
 

@@ -2,7 +2,8 @@
 with the dev-set scores, against out-of-the-box Presidio measured in the same run.
 
   * redaction: our detector (Presidio + support recognizers, spaCy small) on a generated corpus of
-    support-style messages from the dev templates (tests/guardrails/pii_corpus.py);
+    support-style messages from the dev templates (tests/guardrails/pii_corpus.py), one at a time,
+    and the detection's CPU per message in batches of 1, 8 and 32 (as the redaction workers batch);
   * baseline:  Presidio's default AnalyzerEngine with the same spaCy model on the same messages;
   * injection: the layered detector (normalization, heuristics, MiniLM classifier) per message;
   * scores:    character recall/precision per entity type, our detector and the baseline (same
@@ -31,6 +32,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 SHARED = Path(os.environ.get("SUPPORTBOT_SHARED_DATA") or ROOT.parent / "shared" / "data")
+
+
+def batched_cpu(detector, items: list[str], batch: int) -> dict:
+    """CPU per message when messages are detected `batch` at a time through `nlp.pipe`, as the
+    redaction workers do under load (guardrails/pii/pool.py)."""
+    started = time.process_time()
+    for i in range(0, len(items), batch):
+        detector.detect_many(items[i:i + batch])
+    return {"batch": batch, "cpu_ms_per_message": round((time.process_time() - started) * 1000 / len(items), 2)}
 
 
 def timed(function, items: list) -> dict:
@@ -161,6 +171,7 @@ def main() -> int:
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "redaction": timed(lambda t: text_redact_anonymously(text=t), corpus),
+        "redaction_detection_cpu": [batched_cpu(ours, corpus, batch) for batch in (1, 8, 32)],
         "presidio_out_of_the_box": timed(baseline.detect, corpus),
         "injection_check": timed(injection.check, corpus),
         "pii_dev_sets": pii_dev_set_scores(ours=ours, baseline=baseline),

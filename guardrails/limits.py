@@ -35,6 +35,24 @@ def _window_count(key: str, *, window_seconds: int, amount: int = 1) -> tuple[in
     return count, retry_after
 
 
+def _window_counts(limits: list[tuple[str, int]]) -> list[tuple[int, float]]:
+    """Several windows counted in one Redis round trip (a pipeline of SET NX EX + INCR per key):
+    the limits checked on every chat message cost one round trip, not two per limit. The keys
+    are the cache's own (same prefix and version), so `_peek` and `_window_count` read them."""
+    now = time.time()
+    client = cache._cache.get_client(write=True)  # Django's RedisCache exposes no pipeline
+    pipeline = client.pipeline(transaction=False)
+    retries = []
+    for key, window_seconds in limits:
+        window = int(now // window_seconds)
+        full_key = cache.make_and_validate_key(f"limit:{key}:{window}")
+        pipeline.set(full_key, 0, ex=window_seconds + 5, nx=True)  # cache.add, as _window_count does
+        pipeline.incr(full_key)
+        retries.append((window + 1) * window_seconds - now)
+    replies = pipeline.execute()
+    return [(int(count), retry) for count, retry in zip(replies[1::2], retries)]
+
+
 def _peek(key: str, *, window_seconds: int) -> int:
     return int(cache.get(f"limit:{key}:{int(time.time() // window_seconds)}") or 0)
 
@@ -46,13 +64,18 @@ UNKNOWN_CLIENT = LimitExceeded("rate_limited", "your network address could not b
 
 def message_limits_check(*, conversation_id: int, client_ip: str | None) -> LimitExceeded | None:
     """Count one customer frame that stores or sends something (a message, a rating, a transcript
-    request) against the per-conversation and per-IP minute limits."""
-    count, retry = _window_count(f"conv-msg:{conversation_id}", window_seconds=60)
+    request) against the per-conversation and per-IP minute limits (a frame refused by one limit
+    still counts against the other: it was sent)."""
+    limits = [(f"conv-msg:{conversation_id}", 60)]
+    if client_ip:
+        limits.append((f"ip-msg:{client_ip_limit_key(client_ip)}", 60))
+    counts = _window_counts(limits)
+    count, retry = counts[0]
     if count > settings.LIMIT_MESSAGES_PER_CONVERSATION_PER_MINUTE:
         return LimitExceeded("rate_limited", "too many messages in this conversation; wait a moment", retry)
     if not client_ip:
         return UNKNOWN_CLIENT
-    count, retry = _window_count(f"ip-msg:{client_ip_limit_key(client_ip)}", window_seconds=60)
+    count, retry = counts[1]
     if count > settings.LIMIT_MESSAGES_PER_IP_PER_MINUTE:
         return LimitExceeded("rate_limited", "too many messages from your network; wait a moment", retry)
     return None

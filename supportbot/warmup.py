@@ -29,5 +29,10 @@ def models_preload() -> None:
     threadpool_limits(limits=settings.WEB_TORCH_THREADS, user_api="blas")
     started = time.monotonic()
     get_detector().detect("warm up, Jane Doe, 12 Main Street")
+    from guardrails.redaction import redaction_pool_start
+
+    pool = redaction_pool_start()
+    if pool is not None:
+        pool.warm()
     get_injection_detector().check("warm up")
     logger.info("models loaded in %.1f s", time.monotonic() - started)

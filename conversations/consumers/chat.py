@@ -51,12 +51,15 @@ from guardrails.socket_leases import (
     socket_lease_renew,
 )
 from guardrails.pii.vault import frame_placeholders, frame_rehydrate, vault_values
-from guardrails.verification_limits import conversation_client_ip_remember
+from guardrails.redaction import text_detect_async
+from guardrails.verification_limits import CLIENT_IP_SECONDS, conversation_client_ip_remember
 
 logger = logging.getLogger(__name__)
 
 # How many of its own recent client_ids a socket remembers, to skip echoing them back.
 ACKED_MEMORY = 1000
+# A socket re-notes its client address this often while it sends, well within the note's lifetime.
+CLIENT_IP_REFRESH_SECONDS = CLIENT_IP_SECONDS / 6
 
 
 def _replay_frames(*, conversation_id: int, after_seq: int, limit: int) -> list[protocol.MessageFrame]:
@@ -72,6 +75,7 @@ class ChatConsumer(LoopOnlyConsumer):
     closed: bool = False
     auth_deadline: asyncio.Task | None = None
     lease_renewal: asyncio.Task | None = None
+    client_ip_remembered_at: float = float("-inf")
 
     async def connect(self) -> None:
         # A refusal is sent after accepting, so it carries a documented close code; the browser's
@@ -219,9 +223,17 @@ class ChatConsumer(LoopOnlyConsumer):
                 return
         if isinstance(frame, protocol.SendMessage):
             # The turn counts failed verifications per network too; the address stays in Redis.
-            await db(conversation_client_ip_remember)(conversation_id=conversation_id, client_ip=self.client_ip)
+            # Once per socket and then every few minutes (it expires after an hour), not per message.
+            now = asyncio.get_running_loop().time()
+            if now - self.client_ip_remembered_at > CLIENT_IP_REFRESH_SECONDS:
+                await db(conversation_client_ip_remember)(conversation_id=conversation_id, client_ip=self.client_ip)
+                self.client_ip_remembered_at = now
+            # Detection runs in the redaction workers (guardrails/pii/pool.py): neither this loop
+            # nor a pool thread waits on spaCy, and concurrent messages batch together.
+            detected = await text_detect_async(text=frame.text)
             posted, pending = await call_service(
-                customer_message_post, conversation_id=conversation_id, text=frame.text, client_id=frame.client_id
+                customer_message_post, conversation_id=conversation_id, text=frame.text, client_id=frame.client_id,
+                detected=detected,
             )
             # Ack first: the sender learns its seq without waiting for the fan-out.
             self._remember_acked(str(frame.client_id))

@@ -17,6 +17,7 @@ from conversations.errors import CodedError
 from conversations.message_store import message_append
 from conversations.models import Conversation, Message
 from conversations.services.agents import agent_check
+from guardrails.pii.engine import PiiSpan
 from guardrails.redaction import text_redact
 
 EMAIL_PLACEHOLDER = re.compile(r"<EMAIL_ADDRESS_\d+>")
@@ -44,6 +45,7 @@ def message_post(
     reopen: bool = False,
     redact: bool = False,
     redact_keep: frozenset[str] = frozenset(),
+    redact_detected: list[PiiSpan] | None = None,
 ) -> PostedMessage:
     """Store one message with the conversation's next seq and publish it after commit.
 
@@ -51,7 +53,8 @@ def message_post(
     gapless and strictly increasing in commit order, whatever number of senders race. A retried
     client_id returns the stored message and creates nothing. `reopen` lets a customer's message
     reopen a resolved conversation. `redact` replaces personal data with vault placeholders
-    before anything is stored or published (limits apply to what the sender typed).
+    before anything is stored or published (limits apply to what the sender typed);
+    `redact_detected` carries the text's PII spans when the caller already detected them.
     """
     limit = settings.CHAT_MAX_MESSAGE_CHARS if max_chars is None else max_chars
     if not text.strip():
@@ -59,7 +62,7 @@ def message_post(
     if len(text) > limit:
         raise MessageRejected("too_large", f"text is longer than {limit} characters")
     if redact:
-        redaction = text_redact(conversation_id=conversation_id, text=text, keep=redact_keep)
+        redaction = text_redact(conversation_id=conversation_id, text=text, keep=redact_keep, detected=redact_detected)
         text = redaction.text
         if redaction.entities:
             extras = {**(extras or {}), "pii": redaction.entity_counts}
@@ -87,13 +90,14 @@ def message_post(
     return PostedMessage(message=appended.message, created=True)
 
 
-def customer_message_post(*, conversation_id: int, text: str, client_id: UUID) -> PostedMessage:
+def customer_message_post(*, conversation_id: int, text: str, client_id: UUID,
+                          detected: list[PiiSpan] | None = None) -> PostedMessage:
     """A customer's message. Writing into a resolved conversation reopens it. On a site with the
     bot off, it goes to the team. An email address typed while the team is away is kept for the
-    follow-up."""
+    follow-up. `detected`: the text's PII spans, when the socket detected them off its loop."""
     posted = message_post(
         conversation_id=conversation_id, role=Message.Role.CUSTOMER, text=text, client_id=client_id, reopen=True,
-        redact=True,
+        redact=True, redact_detected=detected,
     )
     if not posted.created:
         return posted
