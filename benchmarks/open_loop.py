@@ -347,7 +347,8 @@ async def run_round(base: str, origin: str, model: ModelHandle, probe_body: dict
                             "samples": len(probe["first"])},
         "measured_first_delta_ms": {"p50": round(percentile(stats.first_ms, 50), 1),
                                     "p95": round(percentile(stats.first_ms, 95), 1)},
-        "added_first_delta_ms": {"p50": round(percentile(added_first, 50), 1), "p95": round(percentile(added_first, 95), 1)},
+        "added_first_delta_ms": {"p50": round(percentile(added_first, 50), 1),
+                                 "p95": round(percentile(added_first, 95), 1)},
         "added_final_ms": {"p50": round(percentile(added_final, 50), 1), "p95": round(percentile(added_final, 95), 1)},
         "cpu_s": {role: round(seconds, 2) for role, seconds in cpu_by_role.items()},
         "cpu_ms_per_message": round(cpu_total * 1000 / max(1, stats.sent), 1),
@@ -373,7 +374,8 @@ def median_round(runs: list[dict]) -> dict:
 
     return {
         "conversations": runs[0]["conversations"],
-        "added_first_delta_ms": {"p50": med(("added_first_delta_ms", "p50")), "p95": med(("added_first_delta_ms", "p95"))},
+        "added_first_delta_ms": {"p50": med(("added_first_delta_ms", "p50")),
+                                 "p95": med(("added_first_delta_ms", "p95"))},
         "added_final_ms": {"p50": med(("added_final_ms", "p50")), "p95": med(("added_final_ms", "p95"))},
         "model_direct_ms": {"first_content_p50": med(("model_direct_ms", "first_content_p50")),
                             "done_p50": med(("model_direct_ms", "done_p50"))},
@@ -393,8 +395,32 @@ def median_round(runs: list[dict]) -> dict:
 def prepare_site(origin: str) -> None:
     from conversations.models import WidgetSite
 
-    site, _ = WidgetSite.objects.get_or_create(key=SITE_KEY, defaults={"name": "Bench Shop", "allowed_origins": [origin]})
+    site, _ = WidgetSite.objects.get_or_create(key=SITE_KEY,
+                                               defaults={"name": "Bench Shop", "allowed_origins": [origin]})
     WidgetSite.objects.filter(pk=site.pk).update(bot_enabled=True, allowed_origins=[origin])
+
+
+def write_result(args: argparse.Namespace, env: dict, interval: tuple[float, float],
+                 runs_by_size: dict[int, list[dict]]) -> dict:
+    """Written after every round, so an interrupted run keeps what it measured."""
+    first = next(iter(runs_by_size.values()))[0]
+    result = {
+        "benchmark": "open_loop",
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "app": {"command": "python -m supportbot.runtime", "WEB_PROCESSES": env.get("WEB_PROCESSES"),
+                "web_processes_seen": first["web_processes"]},
+        "limits_raised": RAISED_LIMITS,
+        "customer_interval_s": list(interval),
+        "duration_s": args.duration,
+        "model": {"ttft_ms": args.ttft * 1000, "words": ANSWER_WORDS, "token_interval_ms": args.token_interval * 1000},
+        "summary": [median_round(runs) for runs in runs_by_size.values()],
+        "runs": runs_by_size,
+        "targets": {"conversations": 300, "added_first_delta_p95_ms_at_most": 150, "errors": 0},
+    }
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(result, indent=1))
+    return result
 
 
 def main() -> int:
@@ -456,6 +482,7 @@ def main() -> int:
                                                 duration=args.duration, interval=interval,
                                                 answer_timeout=args.answer_timeout, runtime_pid=runtime.pid))
                     runs_by_size.setdefault(size, []).append(run)
+                    write_result(args, env, interval, runs_by_size)
                     print(f"{size} conversations, round {round_number + 1}: added first delta p50 "
                           f"{run['added_first_delta_ms']['p50']} / p95 {run['added_first_delta_ms']['p95']} ms, "
                           f"final p95 {run['added_final_ms']['p95']} ms, {run['cpu_ms_per_turn']} ms CPU/turn, "
@@ -469,22 +496,7 @@ def main() -> int:
                 runtime.kill()
             model.stop()
 
-    result = {
-        "benchmark": "open_loop",
-        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-        "app": {"command": "python -m supportbot.runtime", "WEB_PROCESSES": env.get("WEB_PROCESSES"),
-                "web_processes_seen": runs_by_size[sizes[0]][0]["web_processes"]},
-        "limits_raised": RAISED_LIMITS,
-        "customer_interval_s": list(interval),
-        "duration_s": args.duration,
-        "model": {"ttft_ms": args.ttft * 1000, "words": ANSWER_WORDS, "token_interval_ms": args.token_interval * 1000},
-        "summary": [median_round(runs) for runs in runs_by_size.values()],
-        "runs": runs_by_size,
-        "targets": {"conversations": 300, "added_first_delta_p95_ms_at_most": 150, "errors": 0},
-    }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result, indent=1))
+    result = write_result(args, env, interval, runs_by_size)
     print(json.dumps(result["summary"], indent=1))
     return 0
 
