@@ -18,7 +18,10 @@ first content and to `[DONE]` is the model's own latency, and
     added to final       = measured bot message - the probe's time to [DONE]
 
 Errors: error frames, a bot message without any delta, no answer within --answer-timeout, a
-failed session or socket. They are counted as errors and never as answered turns.
+failed session or socket. They are counted as errors and never as answered turns. Bot messages
+carry no link to the customer message they answer, so an answer that arrives after its 30 s
+(already counted as an error) is taken as the answer to that customer's next message: under
+overload the latencies are then understated, never overstated.
 CPU: user+system time of the web processes and the Celery worker (psutil, the runtime's
 descendants), over the round, divided by the messages sent and by the answers received.
 
