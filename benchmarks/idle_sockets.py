@@ -240,6 +240,24 @@ def warm_up(urls: list[str], origin: str, server_pid: int) -> None:
     hold(urls, origin, 1, server_pid, settle=0, probes=1, concurrency=8)
 
 
+def write_result(output: Path, held: dict | None, traced: dict | None) -> None:
+    """Written after the plain run and again after the traced one: a long trace that is
+    interrupted keeps the plain figures."""
+    result = {
+        "benchmark": "idle_sockets",
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "load_average_1m": os.getloadavg()[0]},
+        "limits_raised": ["CHAT_MAX_SOCKETS_PER_IP", "CHAT_RATE_BURST", "CHAT_RATE_PER_SECOND"],
+        "held": held,
+        "tracemalloc": traced,
+        "target": {"sockets": 10_000, "server_rss_mb_at_most": 1024},
+        "meets_target": bool(held and held["sockets_open"] >= 10_000 and held["server_rss_held_mb"] <= 1024
+                             and not held["errors"] and held["probe_ok"] == held["probed"]),
+    }
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(result, indent=1))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sockets", type=int, default=10_000)
@@ -285,6 +303,7 @@ def main() -> int:
             held = hold(urls[warm:warm + args.sockets], origin, args.clients, server.pid, settle=args.settle, probes=20,
                         concurrency=args.concurrency)
             print(json.dumps(held, indent=1), flush=True)
+            write_result(args.output, held, None)
         finally:
             stop_server(server)
 
@@ -326,19 +345,7 @@ def main() -> int:
         traced = {"hold": traced_hold, **trace_report(dump, traced_hold["sockets_open"], args.top)}
         print(json.dumps(traced, indent=1), flush=True)
 
-    result = {
-        "benchmark": "idle_sockets",
-        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "load_average_1m": os.getloadavg()[0]},
-        "limits_raised": ["CHAT_MAX_SOCKETS_PER_IP", "CHAT_RATE_BURST", "CHAT_RATE_PER_SECOND"],
-        "held": held,
-        "tracemalloc": traced,
-        "target": {"sockets": 10_000, "server_rss_mb_at_most": 1024},
-        "meets_target": bool(held and held["sockets_open"] >= 10_000 and held["server_rss_held_mb"] <= 1024
-                             and not held["errors"] and held["probe_ok"] == held["probed"]),
-    }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result, indent=1))
+    write_result(args.output, held, traced)
     return 0
 
 
