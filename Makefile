@@ -45,6 +45,8 @@ bench: $(STAMP)
 	$(PY) benchmarks/bot_turn.py
 	$(PY) benchmarks/handoff.py
 	$(PY) benchmarks/inbox_search.py
+	$(PY) benchmarks/open_loop.py --conversations 50,150,300
+	$(PY) benchmarks/idle_sockets.py --sockets 10000 --trace 2000
 
 ## Django's deployment checks with the settings of this environment; any warning fails. The
 ## loopback demo silences only the TLS ones, which cannot apply to plain HTTP on 127.0.0.1
