@@ -6,22 +6,50 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+TEST_STAMP := $(VENV)/.installed-test-stamp
+# Every package, with its version and the sha256 of its files: run.lock is what `make run`
+# installs, test.lock the same pins plus the test extras. `make lock` regenerates both.
+RUN_LOCK := requirements/run.lock
+TEST_LOCK := requirements/test.lock
+PIP := $(PY) -m pip install --quiet --disable-pip-version-check
+LOCK_FLAGS := --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links \
+	--build-deps-for editable
 
-.PHONY: run test install browser bench check clean-data
+.PHONY: run test install lock browser bench check clean-data
 
-$(STAMP): pyproject.toml
+# The project itself goes in without resolving anything (--no-deps) and builds with the locked
+# setuptools (--no-build-isolation), so nothing unhashed is fetched; a changed lock reinstalls.
+$(STAMP): pyproject.toml $(RUN_LOCK)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[test]"
+	$(PIP) --require-hashes -r $(RUN_LOCK)
+	$(PIP) --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
+$(TEST_STAMP): $(STAMP) $(TEST_LOCK)
+	$(PIP) --require-hashes -r $(TEST_LOCK)
+	@touch $(TEST_STAMP)
+
 install: $(STAMP)
+
+## Re-pin both lock files from pyproject.toml with pip-tools, run from a throwaway virtualenv so
+## it never becomes a dependency. Pins already in the lock are kept unless pyproject.toml rules
+## them out; `make lock UPGRADE=1` moves every pin to the newest allowed release. torch's hash is
+## that of the CPU wheel on this machine's disk (pip's find-links), so run it on a machine of the
+## same kind. test.lock starts from run.lock's pins, so both agree.
+lock:
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	$(PYTHON) -m venv "$$tmp" && "$$tmp/bin/pip" install --quiet --disable-pip-version-check "pip-tools>=7.4,<8" && \
+	export CUSTOM_COMPILE_COMMAND="make lock" && \
+	"$$tmp/bin/pip-compile" $(LOCK_FLAGS) $(if $(UPGRADE),--upgrade) -o $(RUN_LOCK) pyproject.toml && \
+	cp $(RUN_LOCK) $(TEST_LOCK) && \
+	"$$tmp/bin/pip-compile" $(LOCK_FLAGS) --extra test -o $(TEST_LOCK) pyproject.toml
 
 ## Start the whole stack (embedded Postgres+pgvector and Redis unless DATABASE_URL/REDIS_URL are set).
 run: $(STAMP)
 	$(PY) -m supportbot.runtime
 
 ## Install everything the suite needs, then run it.
-test: $(STAMP) browser
+test: $(TEST_STAMP) browser
 	$(PY) -m pytest
 
 # The end-to-end tests drive Debian's chromium through Playwright (Playwright cannot download

@@ -31,6 +31,10 @@ _TYPE_PRIORITY = {t: n for n, t in enumerate(
 # (guardrails/pii/identity_documents.py). The patterns match in any case: chat is often typed in
 # lower case ("sb-100042").
 _DROPPABLE = {"PERSON", "PHONE_NUMBER"}
+# Form and document words spaCy reads as names at the start of a line ("Driver License No. ...",
+# "Lieferadresse / delivery address: ..."): a PERSON holding one is no person.
+_FIELD_WORDS = frozenset({"driver", "driver's", "drivers", "license", "licence", "passport", "address", "addr",
+                          "lieferadresse", "rechnungsadresse", "suite", "apt", "unit", "po", "p.o.", "box"})
 
 
 @dataclass(frozen=True)
@@ -94,6 +98,7 @@ def _allowed(result, text: str, allowed: list[tuple[int, int]]) -> bool:  # noqa
         value = text[result.start:result.end]
         # digits, a SKU ("jkt-m-red") or one word that is no name ("Order") are not a person
         return any(c.isdigit() for c in value) or value.count("-") >= 2 or value.lower() in NOT_NAME_WORDS \
+            or bool(_FIELD_WORDS & set(value.lower().split())) \
             or any(a < result.end and result.start < b for a, b in allowed)
     if result.entity_type == "STREET_ADDRESS":
         # "the shipping address of SB-100042" is an order number after an address cue, not an

@@ -22,7 +22,7 @@ from presidio_analyzer import Pattern, PatternRecognizer
 # group starting with at most six letters before a digit; one capital letter may close it
 # ("QQ 12 34 56 C"). Six characters and two digits at least (`validate_result`).
 _NUMBER = (
-    r"(?<![\w-])(?:(?-i:[A-Z]{1,2})[ -])?(?=[A-Za-z]{0,6}\d)[A-Za-z\d]{1,16}"
+    r"(?<![\w-])(?:(?-i:[A-Z]{1,2})[ -])?(?=[A-Za-z]{0,7}\d)[A-Za-z\d]{1,16}"
     r"(?:[ -](?=[A-Za-z]{0,2}\d)[A-Za-z\d]{1,16}){0,5}(?:[ -](?-i:[A-Z]))?(?![\w-])"
 )
 # Words that name another identifier: a number after them is not the document's.
@@ -65,11 +65,22 @@ class ContextGatedDocumentRecognizer(PatternRecognizer):
 
     def validate_result(self, pattern_text: str) -> bool | None:
         digits = sum(c.isdigit() for c in pattern_text)
-        return None if 2 <= digits and 6 <= len(pattern_text) <= 30 else False
+        # Washington's licences ("WDLG2GXLDHXK") may hold a single digit; the context gate, not
+        # the digits, is what tells them from words.
+        return None if (2 <= digits or (digits and len(pattern_text) >= 9)) and 6 <= len(pattern_text) <= 30 else False
 
     def analyze(self, text, entities, nlp_artifacts=None, regex_flags=None):  # noqa: ANN001 (Presidio's signature)
         results = super().analyze(text, entities, nlp_artifacts, regex_flags) or []
-        return [r for r in results if self._has_context(text, r.start)]
+        kept = []
+        for result in results:
+            # The number pattern may take a short cue as its letter prefix ("my OH DL VZ132156"):
+            # the cue is context, not the number.
+            prefix = re.match(r"([A-Za-z]{1,2})[ -]", text[result.start:result.end])
+            if prefix and self.gate.fullmatch(prefix.group(1)):
+                result.start += prefix.end()
+            if self._has_context(text, result.start) and self.validate_result(text[result.start:result.end]) is None:
+                kept.append(result)
+        return kept
 
     def _has_context(self, text: str, start: int) -> bool:
         window = text[max(0, start - _WINDOW):start]

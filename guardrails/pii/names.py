@@ -13,13 +13,14 @@ import re
 
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 
-_NW = r"[^\W\d_][\w'’-]*"  # a name word, any script, any case
+_NW = r"(?:[^\W\d_]\.[ \t]*)?[^\W\d_][\w'’-]*"  # a name word, any script, any case, maybe after an initial ("M. Rust")
 _PARTICLE = r"(?:da|de|del|della|der|den|di|do|dos|das|du|van|von|ter|ten|la|le|bin|al|el|y|mc|mac|st\.?)"
 _NAME = _NW + r"(?:[ \t]+(?:" + _PARTICLE + r"[ \t]+)?" + _NW + r"){0,2}"
 _CAP = r"[A-Z][a-zà-ÿ'’-]+"
 _CAP_NAME = _CAP + r"(?:[ \t]+(?:" + _PARTICLE + r"[ \t]+)?" + _CAP + r"){1,2}"
 _SIGN_OFF = (r"(?:thanks|thank you|thx|ty|cheers|regards|best|best regards|kind regards|warm regards|many thanks|"
-             r"sincerely|yours|yours truly|all the best|br|take care|cordially|respectfully|love|ta)")
+             r"sincerely|yours|yours truly|all the best|br|take care|cordially|respectfully|love|ta|best wishes|"
+             r"warm wishes|kind wishes|many thanks|with thanks|greetings|ciao|mfg|gruß|grüße)")
 _RELATION = (r"(?:son|daughter|wife|husband|partner|mom|mum|mother|dad|father|brother|sister|friend|neighbou?r|"
              r"colleague|boss|assistant|accountant|boyfriend|girlfriend|fianc[ée]e?|grandma|grandpa|grandmother|"
              r"grandfather|aunt|uncle|cousin|roommate|flatmate|kid|child|nephew|niece|landlord|tenant|manager)")
@@ -36,12 +37,24 @@ PATTERNS = [
     re.compile(r"(?:^|(?<=[.!?\n])|\b(?:hi|hello|hey|dear|morning|evening)[,!]?)[ \t]*(?P<value>" + _NAME + r")[ \t]+here\b",
                re.IGNORECASE),
     # Sign-offs: the name ends its line, after a thanks/regards word on the same or previous line.
-    re.compile(r"(?:^|(?<=[\n.!?])|(?<=[.!?][ \t]))[ \t]*" + _SIGN_OFF + r"\b[^\n]{0,40}\n[ \t]*"
+    re.compile(r"(?:^|(?<=[\n.!?])|(?<=[.!?][ \t]))[ \t]*" + _SIGN_OFF + r"\b[^\n]{0,40}\n(?:[ \t]*\n)?[ \t]*"
                r"(?P<value>" + _NAME + r")[ \t]*[.!]?[ \t]*(?=\n|$)", re.IGNORECASE),
     re.compile(r"(?:^|(?<=[\n.!?])|(?<=[.!?][ \t]))[ \t]*" + _SIGN_OFF + r"[ \t]*[,.!-]+[ \t]*"
                r"(?P<value>" + _NAME + r")[ \t]*[.!]?[ \t]*(?=\n|$)", re.IGNORECASE),
     # A dashed signature at the end: "... thanks - Tom", "\n— maria".
     re.compile(r"(?:\n|[ \t])[-–—~][ \t]*(?P<value>" + _NAME + r")[ \t]*$", re.IGNORECASE),
+    # An e-mail signature block: the name on the line after the "--" delimiter.
+    re.compile(r"(?:^|\n)[ \t]*--[ \t]*\n[ \t]*(?P<value>" + _NAME + r")[ \t]*(?=\n|$)", re.IGNORECASE),
+    # Whose the account or order is: "name on the account is sharon aguilar", "order is under
+    # Tiffany Bowman", "Pauric Morrin (account owner)".
+    re.compile(r"\b(?:name on (?:the|my|this|our) (?:account|order|card|booking|parcel|package) is|(?:order|account|"
+               r"booking|it|everything|reservation)(?:'s| is| was) (?:under|in the name of)|under the name)[ \t]*:?[ \t]+"
+               r"(?P<value>" + _NAME + r")", re.IGNORECASE),
+    re.compile(r"(?:^|(?<=[\n.!?,;:])|(?<=[.!?][ \t]))[ \t]*(?P<value>" + _NAME + r")[ \t]+\((?:the[ \t]+)?(?:account|card|"
+               r"order)?[ \t]*(?:owner|holder|holder's|recipient|buyer|customer|my \w+)\)", re.IGNORECASE),
+    # Someone on the company's side, by first name: "spoke with your colleague Victoria".
+    re.compile(r"\b(?i:your|the)[ \t]+(?i:colleague|co-?worker|agent|rep|representative|associate|advisor|adviser|"
+               r"driver|courier|manager|supervisor|team member|person)[ \t]+(?P<value>" + _CAP + r"(?:[ \t]+" + _CAP + r")?)\b"),
     # Relations: "my son durante", "my wife's name, Anna Schmidt".
     re.compile(r"\bmy " + _RELATION + r"(?:'s name(?: is)?,?|,| is called| named)?[ \t]+(?P<value>" + _NAME + r")",
                re.IGNORECASE),

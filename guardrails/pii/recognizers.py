@@ -30,13 +30,26 @@ _STREET_TYPES = (
     "square|squares|sq|station|stravenue|stream|street|streets|st|summit|terrace|ter|throughway|trace|track|"
     "trafficway|trail|trl|tunnel|turnpike|underpass|union|unions|valley|valleys|via|viaduct|view|views|village|"
     "villages|ville|vista|walk|walks|wall|way|ways|well|wells|close|rise|chase|gate|yard|wharf|quay|broadway|"
-    "strasse|straße|str|weg|gasse|platz|allee|calle|avenida|laan|straat|plein|gade|vej|gürtel|útja|utca"
+    "strasse|straße|str|weg|gasse|platz|allee|calle|avenida|laan|straat|plein|gade|vej|gürtel|útja|utca|"
+    "blvd|boulevard|parade|esplanade|tce|laneway|damm|ufer|steig"
 )
 _UNIT = r"(?i:apt\.?|apartment|suite|ste\.?|unit|flat|floor|fl\.?|room|rm\.?|bldg\.?|building|#)[ \t]*[\w-]{1,6}"
 _W = r"[^\W\d_][\w'.-]*"  # a word starting with a letter, any script
+# A street name's words may be ordinals ("W 34th St"); a unit may sit before the number ("Unit 4,
+# 17 Smith St") or share it ("4/17 Smith St", "1204-88 Queen St"); a direction may follow the
+# street type ("Queen St W").
+_ORDINAL = r"\d{1,3}(?:st|nd|rd|th)\b"
+_DIRECTION = r"(?-i:N|S|E|W|NE|NW|SE|SW)\b"
 _STREET_LINE = re.compile(
-    r"(?<![\w-])(?:" + _UNIT + r"[ \t]+)?\d{1,6}[A-Za-z]?(?:[ -]\d{1,4})?[ \t]+(?:" + _W + r"[ \t]+){0,3}"
-    r"(?:" + _STREET_TYPES + r")\b\.?(?:[ \t]+\d{1,5}[a-z]?\b)?(?:[ \t]*,?[ \t]*" + _UNIT + r")?",
+    r"(?<![\w-])(?:" + _UNIT + r"[ \t]*,?[ \t]+)?\d{1,6}[A-Za-z]?(?:[ /-]\d{1,4})?[ \t]+(?:(?:" + _W + r"|" + _ORDINAL
+    + r")[ \t]+){0,3}(?:" + _STREET_TYPES + r")\b\.?(?:[ \t]+" + _DIRECTION + r")?(?:[ \t]+\d{1,5}[a-z]?\b)?"
+    r"(?:[ \t]*,?[ \t]*" + _UNIT + r")?",
+    re.IGNORECASE,
+)
+# French order, the street type first: "1450 rue Sainte-Catherine", "88 boul. Saint-Laurent".
+_FRENCH_STREET = re.compile(
+    r"(?<![\w-])\d{1,5}(?:[ /-]\d{1,4})?,?[ \t]+(?:rue|boul(?:evard)?\.?|boul\.|av(?:enue)?\.?|chemin|ch\.|route|"
+    r"place|all[ée]e|impasse|mont[ée]e|quai|cours)[ \t]+(?:(?:de|du|des|la|le|l'|d')[ \t]*)?" + _W,
     re.IGNORECASE,
 )
 _MILITARY = re.compile(
@@ -47,7 +60,7 @@ _MILITARY = re.compile(
 # "Hauptstraße 5". Only at a line start and before a comma or line break, so "2 orders 12345" in a
 # sentence is not taken for an address.
 _LINE_START_STREET = re.compile(
-    r"(?:^|(?<=\n))[ \t>?]*(?P<value>(?:\d{1,5}[ \t]+)?(?:" + _W + r"[ \t]+){0,3}" + _W + r"[ \t]+\d{1,5}[a-z]?\.?)(?=[ \t]*(?:,|\n))",
+    r"(?:^|(?<=\n))[ \t>?]*(?P<value>(?:\d{1,5}[ \t]+)?(?:" + _W + r"[ \t]+){0,3}" + _W + r"[ \t]+\d{1,5}[a-z]?\.?)(?=[ \t]*(?:,(?!\d)|\n))",
 )
 # "lives on Allen Field", "the station is on Reginald Cove": a capitalized street name after a
 # preposition, without a house number.
@@ -67,7 +80,7 @@ _STREET_NUMBER_POSTCODE = re.compile(
 # After these cues whatever follows, up to the end of the clause, is an address, whatever its
 # shape ("lives at 87 Jakobi 69, Laane", "address: 03 Πλατεία Μαβίλη 170").
 _CUED = re.compile(
-    r"\b(?:address(?:es)?(?: is| to| with)?|lives? (?:at|on|in)|lived (?:at|in|on)|located at|return(?:ed)? to|"
+    r"\b(?:address(?:es)?(?![ \t]+(?:for|of)\b)(?: is| to| with)?|lives? (?:at|on|in)|lived (?:at|in|on)|located at|return(?:ed)? to|"
     r"ship(?:ped)? to|deliver(?:ed)? to|send (?:it )?to|moved? to|here they are|i'?m at|i am at|we'?re at|we are at|"
     r"(?:i|we) live (?:at|on|in)|left (?:it|the \w+) at|(?:should |will )?go(?:es)? to|be sent to|sent to|pick-?up from|"
     r"collect(?:ed)? from|staying at|living at|based at)[ \t]*:?[ \t]*(?:\n[ \t]*)?"
@@ -82,13 +95,18 @@ _UK_CA_POSTCODE = r"(?i:[A-Z]{1,2}\d[A-Z\d]?[ \t]?\d[A-Z]{2}|[A-Z]\d[A-Z][ \t]?\
 # US ZIP, continental (12345, 1234, 12-345, 12345-678), UK, Canadian and Dutch postcodes.
 _ZIP = (r"(?:\d{4,5}(?:-\d{3,4})?|\d{2}-\d{3}|(?i:[A-Z]{1,2}\d[A-Z\d]?[ \t]?\d[A-Z]{2}|[A-Z]\d[A-Z][ \t]?\d[A-Z]\d|"
         r"\d{4}[ \t]?[A-Z]{2}(?![\w-])))")
+# US states, Canadian provinces and Australian states: a comma-less "Springfield IL" ends a street.
+_REGION = (r"AL|AK|AZ|AR|CA|CO|CT|DE|DC|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|NH|NJ|NM|NY|NC|ND|"
+           r"OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY|ON|QC|BC|AB|MB|NS|SK|NB|NL|PE|YT|NT|NU|NSW|VIC|QLD|SA|TAS|ACT")
 _CONTINUATION = re.compile(
     r"(?:(?:[ \t]*,[ \t]*|[ \t]*\n[ \t>?]*(?:\n[ \t>?]*)?(?:,[ \t]*)?)"
     r"(?P<part>" + _UNIT + r"|" + _UK_CA_POSTCODE + r"|(?:" + _W + r"[ \t]+){0,4}" + _W + r"(?:[ \t]*,?[ \t]*[A-Z]{2})?(?:[ \t]+" + _ZIP + r")?"
     r"|[A-Z]{2}[ \t]+" + _ZIP + r"|" + _ZIP + r"|\([^()\n]{2,40}\))"
     r"|[ \t]+(?P<tail>" + _UNIT + r"|[A-Z]{2}[ \t]+" + _ZIP + r"|" + _ZIP
-    + r"|(?:[A-Z][\w'-]+[ \t]+){1,3}(?:[A-Z]{2}[ \t]+)?" + _ZIP + r"))"
-    r"(?:(?<=\d)(?!\d)|(?=[ \t]*(?:[,)]|\n|$|[.?!](?:\s|$)|[ \t]+(?:in case|for|and|it|i)\b)))",
+    + r"|(?:[A-Z][\w'-]+[ \t]+){1,3}(?:[A-Z]{2}[ \t]+)?" + _ZIP + r"|(?:[A-Z][\w'-]+[ \t]+){1,3}(?-i:" + _REGION + r")\b"
+    + r"|(?i:(?:[a-z][\w'-]+[ \t]+){1,3}(?:" + _REGION + r")[ \t]+" + _ZIP + r")))"
+    r"(?:(?<=\d)(?!\w|[ \t]\d[A-Za-z]{2}\b)|(?<=[^\w][A-Z]{2})(?=[ \t]+[a-z])"
+    r"|(?=[ \t]*(?:[,)]|\n|$|[.?!](?:\s|$)|[ \t]+(?:in case|for|and|it|i)\b)))",
 )
 _NOT_ADDRESS_PART = re.compile(r"@|https?:|www\.|:|\b(?:phone|mobile|fax|desk|office|email|e-mail|website|tel)\b",
                                re.IGNORECASE)
@@ -99,8 +117,8 @@ _NOT_ADDRESS_PART = re.compile(r"@|https?:|www\.|:|\b(?:phone|mobile|fax|desk|of
 _CLAUSE_END = re.compile(
     r"(?<=[^\W_]{4})\.[ \t]+(?=[A-Z])|"  # a sentence ends ("... Brazil. The box"); "Apt. 4", "N. Main" do not
     r"(?:,\s*|\s+)(?:now|last|which|who|will|would|can|could|please|pls|thanks|thank|and (?:my|i|it|the|we|you|can|could|please|also|then|when)|but|not|shipping|billing|"
-    r"if|so|since|because|instead|until|today|tomorrow|yesterday|this|that|my|is|was|it|i|we|you|for|before|after|asap|"
-    r"then|when|also|or|thx|cheers|ok|as|where|are|order|orders|tracking|sku|item|invoice|parcel|package|box|size|"
+    r"if|so|since|because|instead|until|does|do|did|doesn't|isn't|has|have|had|today|tomorrow|yesterday|this|that|my|is|was|it|i|we|you|for|before|after|asap|"
+    r"then|when|also|or(?![ \t]+\d{5})|thx|cheers|ok|as|where|are|order|orders|tracking|sku|item|invoice|parcel|package|box|size|"
     r"thanks)\b",
     re.IGNORECASE,
 )
@@ -132,8 +150,12 @@ class StreetAddressRecognizer(EntityRecognizer):
         pass
 
     def analyze(self, text, entities, nlp_artifacts=None):  # noqa: ANN001 (Presidio's signature)
-        spans = [m.span() for pattern in (_STREET_LINE, _MILITARY, _PO_BOX, _CONTINENTAL) for m in pattern.finditer(text)]
+        spans = [m.span() for pattern in (_STREET_LINE, _MILITARY, _PO_BOX, _CONTINENTAL, _FRENCH_STREET)
+                 for m in pattern.finditer(text)]
         spans += [m.span("value") for pattern in (_ZIP_CUED, _NAMED_STREET) for m in pattern.finditer(text)]
+        # These shapes end where the street ends: their own match is kept whole ("PO Box 12" is no
+        # clause ending at "box"). The others may run on into the sentence.
+        tight = set(spans)
         # Shapes whose first words may be the sentence's own ("I'm at ul. Gdańska 374").
         spans += [(_after_leading_words(text, *m.span("value" if "value" in pattern.groupindex else 0)),
                    m.end("value" if "value" in pattern.groupindex else 0))
@@ -145,9 +167,10 @@ class StreetAddressRecognizer(EntityRecognizer):
                 for m in _CUED.finditer(text)]
         results = []
         for start, end in spans + cued:
+            core = end - start if (start, end) in tight else 0
             end = self._extend(text, end)
             value = text[start:end]
-            clause_end = _CLAUSE_END.search(value)
+            clause_end = _CLAUSE_END.search(value, core)
             if clause_end:
                 value = value[:clause_end.start()]
             value = value.rstrip(" \t\n,.")

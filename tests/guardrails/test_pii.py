@@ -31,6 +31,15 @@ MUST_REDACT = [
      "STREET_ADDRESS"),
     ("My name is Maria Gonzalez and I ordered a tent", "Maria Gonzalez", "PERSON"),
     ("hi, this is ms. wijtze from accounting", "wijtze", "PERSON"),
+    # Shapes of the world_formats dev set: PO boxes, comma-less North American and Australian
+    # addresses, French street order, a licence whose cue is two letters, the account owner.
+    ("Please send it to PO Box 4412, Tucson, AZ 85701", "PO Box 4412, Tucson, AZ 85701", "STREET_ADDRESS"),
+    ("new address 88 Queen St W Toronto ON M5H 2N2 thanks", "88 Queen St W Toronto ON M5H 2N2", "STREET_ADDRESS"),
+    ("deliver to 4/17 Smith Street, Fitzroy VIC 3065", "4/17 Smith Street, Fitzroy VIC 3065", "STREET_ADDRESS"),
+    ("Please deliver to 1450 rue Sainte-Catherine O, Montréal, QC H3G 1P1",
+     "1450 rue Sainte-Catherine O, Montréal, QC H3G 1P1", "STREET_ADDRESS"),
+    ("my OH DL VZ132156", "VZ132156", "DRIVER_LICENSE"),
+    ("name on the account is sharon aguilar", "sharon aguilar", "PERSON"),
 ]
 MUST_KEEP = [
     "Where is order A1234?",
@@ -45,6 +54,11 @@ MUST_KEEP = [
     "change the shipping address of SB-100042",  # an address cue before an order number
     "what is the delivery address of order SB-100231?",
     "wen will my refund arrive",  # chat shorthand is not a name
+    "Order SB-101115 was 548,12 € but I see £268 on my statement",  # a decimal comma is no address comma
+    "my license key for the app doesn't work, order SB-100042",  # a licence, but no driver's licence
+    "Box 2 of 3 for SB-100042 never arrived",
+    "what is the delivery address for SB-100231?",
+    "Unit price was $12.00, I ordered 4 units",
 ]
 
 
@@ -215,12 +229,27 @@ def test_detection_meets_its_targets_on_the_split_nobody_tuned_on():
     assert scores.recall_by_label["STREET_ADDRESS"] >= 0.9 and scores.recall_by_label["PERSON"] >= 0.9, scores
 
 
-def test_the_frozen_dev_splits_are_what_their_generator_makes():
-    from guardrails.pii.devsets.support_chat import SAMPLES_PER_SPLIT, SPLITS, generate, load
+def test_detection_meets_its_targets_on_the_second_sets_split_nobody_tuned_on():
+    # world_formats: comma-less and international addresses, PO boxes, signatures, international
+    # phones, a dozen states' licence formats (0.804 recall, addresses 0.748, before it existed).
+    from guardrails.pii.devsets.world_formats import load
+    from guardrails.pii.engine import get_detector
+    from guardrails.pii.evaluation import pii_evaluate
 
-    for split, (_, seed) in SPLITS.items():
-        assert generate(SAMPLES_PER_SPLIT, seed=seed, held_out_shapes=split == "test") == load(split), (
-            f"{split}: regenerate with `python -m guardrails.pii.devsets.support_chat`")
+    scores = pii_evaluate(detector=get_detector(), samples=load("test"))
+    assert scores.recall >= 0.94 and scores.precision >= 0.97, scores
+    assert scores.recall_by_label["STREET_ADDRESS"] >= 0.94 and scores.recall_by_label["PERSON"] >= 0.9, scores
+    assert scores.recall_by_label["US_DRIVER_LICENSE"] >= 0.9, scores
+
+
+@pytest.mark.parametrize("devset", ["support_chat", "world_formats"])
+def test_the_frozen_dev_splits_are_what_their_generator_makes(devset):
+    import importlib
+
+    module = importlib.import_module(f"guardrails.pii.devsets.{devset}")
+    for split, (_, seed) in module.SPLITS.items():
+        assert module.generate(module.SAMPLES_PER_SPLIT, seed=seed, held_out_shapes=split == "test") == \
+            module.load(split), f"{split}: regenerate with `python -m guardrails.pii.devsets.{devset}`"
 
 
 def test_the_template_corpus_fails_loudly_without_the_shared_templates(monkeypatch, tmp_path):
