@@ -236,13 +236,17 @@ def main() -> int:
                 },
                 "rounds": rounds,
             }
+            print(json.dumps({"concurrency": level, **levels_out[str(level)]["median_of_rounds"]}), flush=True)
         rss = process.memory_info().rss
     finally:
         if spy is not None:
             spy.send_signal(2)
             spy.wait(timeout=120)
         server.terminate()
-        server.wait(timeout=20)
+        try:
+            server.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            server.kill()
         model.stop()
 
     result = {
