@@ -34,13 +34,15 @@ def turn_input_load(*, conversation_id: int, up_to_seq: int, history_messages: i
     conversation = Conversation.objects.select_related("site", "customer").get(pk=conversation_id)
     if conversation.status != Conversation.Status.BOT:
         return None
-    unanswered = list(conversation.messages.filter(role=Message.Role.CUSTOMER, seq__gt=conversation.bot_answered_seq,
-                                                   seq__lte=up_to_seq).order_by("seq").values_list("text", flat=True))
+    answered = conversation.bot_answered_seq
+    # One query for the unanswered messages and the history before them: seqs are unique per
+    # conversation, so the newest (up_to_seq - answered) rows cover every unanswered one.
+    rows = list(conversation.messages.filter(seq__lte=up_to_seq).exclude(role=Message.Role.SYSTEM).order_by("-seq")
+                .values_list("seq", "role", "text")[: max(0, up_to_seq - answered) + history_messages * 3])
+    unanswered = [text for seq, role, text in reversed(rows) if seq > answered and role == Message.Role.CUSTOMER]
     if not unanswered:
         return None
-    first_unanswered = conversation.bot_answered_seq
-    earlier = list(conversation.messages.filter(seq__lte=first_unanswered).exclude(role=Message.Role.SYSTEM)
-                   .order_by("-seq").values_list("role", "text")[: history_messages * 3])
+    earlier = [(role, text) for seq, role, text in rows if seq <= answered][: history_messages * 3]
     earlier.reverse()
     window, older = earlier[-history_messages:], earlier[:-history_messages]
     # A rolling summary of what fell out of the window: the customer's earlier questions, extractively.

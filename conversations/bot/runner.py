@@ -66,6 +66,28 @@ def turn_lease_release(*, conversation_id: int, owner: str = OWNER) -> None:
     Conversation.objects.filter(pk=conversation_id, bot_lease_owner=owner).update(bot_lease_owner="", bot_lease_until=None)
 
 
+_RELEASE_SQL = f"""
+UPDATE {Conversation._meta.db_table} SET bot_lease_owner = '', bot_lease_until = NULL
+WHERE id = %(id)s AND bot_lease_owner = %(owner)s
+"""
+
+
+def turn_lease_pass(*, conversation_id: int, owner: str = OWNER) -> int | None:
+    """After a turn: release the lease and claim it again when more messages wait, in one round
+    trip. The two statements run as one implicit transaction but each with its own snapshot, so
+    the claim sees every message committed before it; another process whose claim ran while we
+    held the lease (and failed) finds nothing left to answer or waits on our row lock: no message
+    is left unanswered between the two. Returns what `turn_lease_claim` returns."""
+    with connection.cursor() as cursor:
+        # Client-side parameter binding (Django's default for psycopg) sends both statements in
+        # one simple query.
+        cursor.execute(f"{_RELEASE_SQL};{_CLAIM_SQL}", {"owner": owner, "now": timezone.now(),
+                                                        "lease": settings.BOT_LEASE_SECONDS, "id": conversation_id})
+        cursor.nextset()
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
 def turn_schedule(conversation_id: int) -> None:
     """Start answering on this process's loop; returns at once."""
     task = asyncio.get_running_loop().create_task(turn_drive(conversation_id))
@@ -74,18 +96,18 @@ def turn_schedule(conversation_id: int) -> None:
 
 
 async def turn_drive(conversation_id: int, *, owner: str = OWNER) -> None:
-    while True:
-        up_to_seq = await db(turn_lease_claim)(conversation_id=conversation_id, owner=owner)
-        if up_to_seq is None:
-            return
+    up_to_seq = await db(turn_lease_claim)(conversation_id=conversation_id, owner=owner)
+    while up_to_seq is not None:
         try:
             await asyncio.wait_for(turn_run(conversation_id=conversation_id, up_to_seq=up_to_seq),
                                    timeout=settings.BOT_TURN_TIMEOUT_SECONDS)
         except Exception:
             logger.exception("bot turn failed for conversation %s", conversation_id)
             await _fail_turn(conversation_id, up_to_seq)
-        finally:
+        except BaseException:  # cancelled (the process is stopping): let another process take over
             await db(turn_lease_release)(conversation_id=conversation_id, owner=owner)
+            raise
+        up_to_seq = await db(turn_lease_pass)(conversation_id=conversation_id, owner=owner)
 
 
 async def _fail_turn(conversation_id: int, up_to_seq: int) -> None:

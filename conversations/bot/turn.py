@@ -10,7 +10,6 @@ database work is short calls on the thread pool.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
@@ -33,6 +32,7 @@ from conversations.bot.context import (
 from conversations.bot.offline import ASK_FOR_ORDER, OfflineStep, offline_order_pick, offline_step, offline_tool_reply
 from conversations.bot.prompts import (
     PROMPT_VERSION,
+    SystemPrompt,
     reading_message,
     sources_message,
     summary_message,
@@ -43,13 +43,15 @@ from conversations.bot.understanding.requests import follow_up_query, requested_
 from conversations.bot.understanding.spelling import spelled_out
 from conversations.bot.tools import Actor, ToolOutcome, tool_run, tool_schemas
 from conversations.models import Conversation, ModelCall
+from guardrails.injection.detector import InjectionVerdict
 from guardrails.limits import abuse_strike, token_budget_check, token_budget_spend
 from guardrails.models import GuardrailEvent
-from guardrails.output import output_check
+from guardrails.output import OutputVerdict, output_check
 from guardrails.pii.vault import placeholders_in, vault_values
 from guardrails.services import guardrail_event_record, inbound_message_check
 from knowledge.embeddings import get_embedder, local_minilm
-from knowledge.selectors import Retrieval, RetrievedChunk, knowledge_query_text, knowledge_search
+from knowledge.selectors import Retrieval, RetrievedChunk, glossary_entries, glossary_expand, knowledge_search
+from knowledge.selectors import search_text as search_text_for
 from supportbot.llm.gateway import ModelUnavailable, get_gateway, model_configured
 
 logger = logging.getLogger(__name__)
@@ -129,45 +131,58 @@ async def turn_run(*, conversation_id: int, up_to_seq: int) -> None:
         await events.publish_bot_activity(public_id=loaded.public_id, state=False, activity="thinking")
 
 
-async def _respond(loaded: TurnInput, turn: TurnState) -> TurnOutput:
-    # Stage 1: inbound guardrails. One embedding serves the injection classifier and retrieval.
-    vector = (await asyncio.to_thread(local_minilm().embed, [loaded.question[:2000]]))[0]
-    verdict = await db(inbound_message_check)(conversation_id=loaded.conversation_id, site_id=loaded.site_id,
-                                              text=loaded.question, vector=vector)
+@dataclass
+class Understanding:
+    verdict: InjectionVerdict
+    understood: str = ""
+    guess: IntentGuess | None = None
+    retrieval: Retrieval | None = None
+
+
+def turn_understand(*, loaded: TurnInput) -> Understanding:
+    """Stages 1 and 2 in one trip to the thread pool: the injection check, the intent, retrieval.
+
+    Shorthand and typos are spelled out first ("retrun policy?") for the intent and the search; a
+    short follow-up ("and for express?") is searched together with the question it follows, with
+    the glossary's synonyms ("delivery" -> "shipping"). Every distinct text among the customer's
+    own (for the injection check), the spelled-out one (intent) and the search text is embedded
+    in one batch, once: one model call per message instead of up to three."""
+    question = loaded.question
+    understood = spelled_out(question)
+    search_text = follow_up_query(text=understood, history=loaded.history) or understood
+    glossary = glossary_entries()
+    minilm = local_minilm()
+    # Retrieval embeds with the configured provider; the local vector only serves it when they are one.
+    query_text = search_text_for(search_text, glossary_expand(question=search_text, entries=glossary).synonyms) \
+        if get_embedder() is minilm else None
+    texts = list(dict.fromkeys(t[:2000] for t in (question, understood, query_text) if t is not None))
+    vectors = dict(zip(texts, minilm.embed(texts)))
+    verdict = inbound_message_check(conversation_id=loaded.conversation_id, site_id=loaded.site_id,
+                                    text=question, vector=vectors[question[:2000]])
     if verdict.flagged:
-        strikes = await asyncio.to_thread(abuse_strike, conversation_id=loaded.conversation_id)
+        return Understanding(verdict=verdict)
+    guess = get_intent_classifier().classify(vectors[understood[:2000]])
+    # Chunks that read like instructions were flagged when indexed and never come back from the search.
+    retrieval = knowledge_search(question=search_text, audience="verified" if loaded.customer_id else "anonymous",
+                                 glossary=glossary,
+                                 query_vector=vectors[query_text[:2000]] if query_text is not None else None)
+    return Understanding(verdict=verdict, understood=understood, guess=guess, retrieval=retrieval)
+
+
+async def _respond(loaded: TurnInput, turn: TurnState) -> TurnOutput:
+    # Stages 1 and 2: inbound guardrails, then understanding and retrieval (audience from identity).
+    understanding: Understanding = await db(turn_understand)(loaded=loaded)
+    if understanding.verdict.flagged:
+        strikes = await db(abuse_strike)(conversation_id=loaded.conversation_id)
         handoff = Conversation.HandoffReason.USAGE_LIMIT if strikes >= settings.LIMIT_ABUSE_STRIKES else None
         return TurnOutput(text=REFUSAL, extras={"guardrail": "injection"}, state=loaded.state, handoff_reason=handoff)
-
-    # Stage 2: understanding and retrieval. The same embedding gives the intent; a short follow-up
-    # ("and for express?") is searched together with the question it follows. Retrieval uses the
-    # audience the customer's identity allows; chunks that read like instructions were flagged when
-    # indexed and never come back from the search.
-    # Shorthand and typos are spelled out first ("retrun policy?"); the embedding is redone only
-    # when that changed something.
-    understood = spelled_out(loaded.question)
-    meaning_vector = vector if understood == loaded.question else \
-        (await asyncio.to_thread(local_minilm().embed, [understood[:2000]]))[0]
-    guess = get_intent_classifier().classify(meaning_vector)
-    search_text = follow_up_query(text=understood, history=loaded.history) or understood
-    same_model = get_embedder() is local_minilm()
-    search_vector = None
-    if same_model:
-        # Retrieval embeds the question with its glossary synonyms ("delivery" -> "shipping"): reuse
-        # the vector only when that is the same text.
-        query_text = await db(knowledge_query_text)(question=search_text)
-        search_vector = meaning_vector if query_text == understood else \
-            (await asyncio.to_thread(local_minilm().embed, [query_text[:2000]]))[0]
-    retrieval = await db(knowledge_search)(question=search_text,
-                                           audience="verified" if loaded.customer_id else "anonymous",
-                                           query_vector=search_vector)
-    loaded.question_understood = understood
+    loaded.question_understood = understanding.understood
+    guess, retrieval = understanding.guess, understanding.retrieval
 
     # Stage 3: respond. The model when configured and within budget; the offline responder otherwise.
     actor = Actor(conversation_id=loaded.conversation_id, customer_id=loaded.customer_id)
     if model_configured():
-        exceeded = await asyncio.to_thread(token_budget_check, conversation_id=loaded.conversation_id,
-                                           site_id=loaded.site_id)
+        exceeded = await db(token_budget_check)(conversation_id=loaded.conversation_id, site_id=loaded.site_id)
         if exceeded is None:
             try:
                 return await _model_respond(loaded, turn, actor, retrieval, guess)
@@ -304,8 +319,6 @@ async def _model_respond(loaded: TurnInput, turn: TurnState, actor: Actor, retri
         turn.usage["completion_tokens"] += result.completion_tokens
         turn.usage["cost_usd"] = round(turn.usage["cost_usd"] + result.cost_usd, 6)
         await db(_model_call_record)(loaded=loaded, turn=turn, model=result.model, result=result, error="")
-        await asyncio.to_thread(token_budget_spend, conversation_id=loaded.conversation_id, site_id=loaded.site_id,
-                                tokens=result.prompt_tokens + result.completion_tokens)
         if result.text:
             texts.append(result.text)
         if not result.tool_calls:
@@ -342,17 +355,8 @@ async def _model_respond(loaded: TurnInput, turn: TurnState, actor: Actor, retri
     if output.handoff_reason and not texts:
         texts.append("I'm bringing in a person from our team.")
     reply = " ".join(t.strip() for t in texts if t.strip()) or LOOP_CAP_REPLY
-    own = await db(vault_values)(conversation_id=loaded.conversation_id, placeholders=placeholders_in(reply))
-    verdict = await asyncio.to_thread(
-        output_check, text=reply, source_count=len(retrieval.chunks),
-        context_text="\n".join([c.text for c in retrieval.chunks] + tool_context),
-        conversation_placeholders=set(own), canary=prompt.canary, system_prompt=prompt.text,
-        max_chars=settings.BOT_MAX_REPLY_CHARS,
-    )
-    if not verdict.ok:
-        await db(guardrail_event_record)(kind=GuardrailEvent.Kind.OUTPUT_BLOCKED, action=GuardrailEvent.Action.REPLACED,
-                                         conversation_id=loaded.conversation_id, site_id=loaded.site_id,
-                                         detail={"reasons": verdict.reasons, "turn_id": turn.turn_id})
+    verdict = await db(reply_check)(loaded=loaded, turn=turn, reply=reply, retrieval=retrieval,
+                                    tool_context=tool_context, prompt=prompt)
     output.text = verdict.text
     if verdict.ok and verdict.cited_sources:
         output.extras["citations"] = _citations(retrieval.chunks, verdict.cited_sources)
@@ -367,3 +371,23 @@ def _model_call_record(*, loaded: TurnInput, turn: TurnState, model: str, result
         cost_usd=Decimal(str(result.cost_usd)) if result else Decimal(0), ttft_ms=result.ttft_ms if result else None,
         total_ms=result.total_ms if result else 0, outcome="ok" if result else "failed", error=error[:200],
     )
+    if result:  # in the same trip to the thread pool
+        token_budget_spend(conversation_id=loaded.conversation_id, site_id=loaded.site_id,
+                           tokens=result.prompt_tokens + result.completion_tokens)
+
+
+def reply_check(*, loaded: TurnInput, turn: TurnState, reply: str, retrieval: Retrieval, tool_context: list[str],
+                prompt: SystemPrompt) -> OutputVerdict:
+    """Stage 4, output guardrails, in one trip to the thread pool; a blocked reply is recorded."""
+    own = vault_values(conversation_id=loaded.conversation_id, placeholders=placeholders_in(reply))
+    verdict = output_check(
+        text=reply, source_count=len(retrieval.chunks),
+        context_text="\n".join([c.text for c in retrieval.chunks] + tool_context),
+        conversation_placeholders=set(own), canary=prompt.canary, system_prompt=prompt.text,
+        max_chars=settings.BOT_MAX_REPLY_CHARS,
+    )
+    if not verdict.ok:
+        guardrail_event_record(kind=GuardrailEvent.Kind.OUTPUT_BLOCKED, action=GuardrailEvent.Action.REPLACED,
+                               conversation_id=loaded.conversation_id, site_id=loaded.site_id,
+                               detail={"reasons": verdict.reasons, "turn_id": turn.turn_id})
+    return verdict

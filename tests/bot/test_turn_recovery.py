@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from conversations.bot.runner import turn_lease_claim
+from conversations.bot.runner import turn_lease_claim, turn_lease_pass
 from conversations.models import Conversation, Message
 from conversations.services.messages import customer_message_post
 from conversations.tasks import recover_stalled_turns
@@ -46,3 +46,30 @@ def test_a_turn_whose_process_died_is_re_run_by_the_worker(bot_site, articles, t
     assert "30 days" in reply.text and reply.extras["citations"][0]["title"] == "Returns and refunds"
     conversation = Conversation.objects.get(pk=conversation_id)
     assert conversation.bot_answered_seq == 1 and conversation.bot_lease_until is None
+
+
+def test_after_a_turn_the_lease_is_kept_for_waiting_messages_and_released_when_none_wait(bot_site):
+    session = open_session(bot_site)
+    conversation_id = session.conversation.pk
+
+    def ask(text: str) -> None:
+        customer_message_post(conversation_id=conversation_id, text=text, client_id=uuid.uuid4())
+
+    def answered_up_to(seq: int) -> None:
+        Conversation.objects.filter(pk=conversation_id).update(bot_answered_seq=seq)
+
+    ask("How long does shipping take?")
+    assert turn_lease_claim(conversation_id=conversation_id, owner="web:1") == 1
+    ask("And to Canada?")  # arrives while the first turn runs
+    answered_up_to(1)
+    assert turn_lease_pass(conversation_id=conversation_id, owner="web:1") == 2  # kept: one more to answer
+    assert turn_lease_claim(conversation_id=conversation_id, owner="web:2") is None
+    assert turn_lease_pass(conversation_id=conversation_id, owner="web:2") is None  # not its lease to pass
+    assert Conversation.objects.get(pk=conversation_id).bot_lease_owner == "web:1"
+
+    answered_up_to(2)
+    assert turn_lease_pass(conversation_id=conversation_id, owner="web:1") is None  # nothing waits: released
+    conversation = Conversation.objects.get(pk=conversation_id)
+    assert conversation.bot_lease_owner == "" and conversation.bot_lease_until is None
+    ask("Thanks, one more thing")
+    assert turn_lease_claim(conversation_id=conversation_id, owner="web:2") == 3
