@@ -24,6 +24,8 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
+from guardrails.pii.devsets.shapes import shape_fill
+
 HERE = Path(__file__).resolve().parent
 SPLITS = {"dev": (HERE / "support_chat_dev.json", 1201), "test": (HERE / "support_chat_test.json", 7919)}
 SAMPLES_PER_SPLIT = 400
@@ -331,34 +333,19 @@ CLEAN_SHAPES = [
 
 
 def _fill(shape: str, values: _Values) -> dict:
-    text, spans, cursor = "", [], 0
     natid_words, natid = values.national_id()
-    for match in re.finditer(r"{(\w+)}", shape):
-        text += shape[cursor:match.start()]
-        slot = match.group(1)
-        value = {
-            "name": values.name, "name2": values.name, "first": values.first_name, "full": values.full_name,
-            "address": values.address, "us_address": values.us_address, "uk_address": values.uk_address,
-            "eu_address": values.continental_address, "phone": values.phone, "email": values.email,
-            "card": values.card, "iban": values.iban, "dl": values.driver_license, "passport": values.passport,
-            "natid": lambda: natid, "natid_words": lambda: natid_words, "order": values.order, "order2": values.order,
-            "tracking": values.tracking, "sku": values.sku, "product": values.product, "amount": values.amount,
-            "amount2": values.amount, "date": values.date, "city": lambda: values.fake().city(),
-            "state": lambda: values.rng.choice(_US_STATES),
-        }[slot]()
-        if slot in LABELS:
-            spans.append({"entity_type": LABELS[slot], "entity_value": value,
-                          "start_position": len(text), "end_position": len(text) + len(value)})
-        text += value
-        cursor = match.end()
-    text += shape[cursor:]
-    # Chat style: a share of messages typed all in lower case (offsets stay valid when lowering
-    # keeps the length, which it does for every script used here).
-    if values.chance(0.2) and len(text.lower()) == len(text):
-        text = text.lower()
-        for span in spans:
-            span["entity_value"] = span["entity_value"].lower()
-    return {"full_text": text, "spans": spans, "shape": shape}
+    slots = {
+        "name": values.name, "name2": values.name, "first": values.first_name, "full": values.full_name,
+        "address": values.address, "us_address": values.us_address, "uk_address": values.uk_address,
+        "eu_address": values.continental_address, "phone": values.phone, "email": values.email,
+        "card": values.card, "iban": values.iban, "dl": values.driver_license, "passport": values.passport,
+        "natid": lambda: natid, "natid_words": lambda: natid_words, "order": values.order, "order2": values.order,
+        "tracking": values.tracking, "sku": values.sku, "product": values.product, "amount": values.amount,
+        "amount2": values.amount, "date": values.date, "city": lambda: values.fake().city(),
+        "state": lambda: values.rng.choice(_US_STATES),
+    }
+    # Chat style: a share of messages typed all in lower case.
+    return shape_fill(shape, slots=slots, labels=LABELS, lowercase=lambda: values.chance(0.2))
 
 
 def generate(count: int, *, seed: int, held_out_shapes: bool = True) -> list[dict]:

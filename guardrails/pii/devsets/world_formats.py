@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import json
 import random
-import re
 from pathlib import Path
+
+from guardrails.pii.devsets.shapes import shape_fill
 
 HERE = Path(__file__).resolve().parent
 SPLITS = {"dev": (HERE / "world_formats_dev.json", 4241), "test": (HERE / "world_formats_test.json", 90017)}
@@ -354,24 +355,10 @@ def _fill(shape: str, values: _Values) -> dict:
         "state": lambda: state, "state_name": lambda: _US_STATES[state], "order": values.order,
         "price": values.price, "price2": values.price, "date": values.date, "product": values.product,
     }
-    text, spans, cursor = "", [], 0
-    for match in re.finditer(r"{(\w+)}", shape):
-        text += shape[cursor:match.start()]
-        slot = match.group(1)
-        value = slots[slot]()
-        label = LABELS.get(slot) or LABELS.get(slot.rstrip("2"))
-        if label:
-            spans.append({"entity_type": label, "entity_value": value,
-                          "start_position": len(text), "end_position": len(text) + len(value)})
-        text += value
-        cursor = match.end()
-    text += shape[cursor:]
-    # A share typed all in lower case (every script here keeps its length when lowered).
-    if values.chance(0.15) and len(text.lower()) == len(text):
-        text = text.lower()
-        for span in spans:
-            span["entity_value"] = span["entity_value"].lower()
-    return {"full_text": text, "spans": spans, "shape": shape}
+    # "address2" is an address like "address"; "price2" is a price like "price" (no label).
+    labels = {slot: LABELS.get(slot) or LABELS.get(slot.rstrip("2")) for slot in slots}
+    return shape_fill(shape, slots=slots, labels={slot: label for slot, label in labels.items() if label},
+                      lowercase=lambda: values.chance(0.15))
 
 
 def generate(count: int, *, seed: int, held_out_shapes: bool = True) -> list[dict]:
