@@ -28,7 +28,8 @@ from django.db.models import Count
 from django.urls import reverse
 
 from knowledge.embeddings import get_embedder
-from knowledge.models import Article, Chunk, GlossaryEntry, KnowledgeBaseSettings
+from knowledge.models import Article, ArticleQuestion, Chunk, GlossaryEntry, KnowledgeBaseSettings
+from knowledge.spelling import Vocabulary, english_words, spelling_corrected, vocabulary_build
 
 Audience = Literal["anonymous", "verified", "agent"]
 Mode = Literal["hybrid", "dense", "text"]
@@ -50,13 +51,15 @@ class RetrievalOptions:
     any_words: bool = False  # full text matches any word (else: every word); lost on the dev split
     fusion: Fusion = "weighted"  # dense + KB_TEXT_WEIGHT * text rank, or reciprocal rank fusion
     rerank: bool = True  # favour articles whose title/headings hold the question's words
+    spelling: bool = True  # misspelled words corrected to the knowledge base's own (knowledge/spelling.py)
     rrf_k: int = 20
     rerank_weight: float = 0.01
     question_weight: float = 1.0  # an alternative question's score counts this much against a section's
 
 
 # What retrieval did before these levers (all-words full text, weighted fusion, sections only).
-BASELINE = RetrievalOptions(questions=False, glossary=False, any_words=False, fusion="weighted", rerank=False)
+BASELINE = RetrievalOptions(questions=False, glossary=False, any_words=False, fusion="weighted", rerank=False,
+                            spelling=False)
 DEFAULT_OPTIONS = RetrievalOptions()
 
 _CHUNK = Chunk._meta.db_table
@@ -163,10 +166,10 @@ _CACHE_SECONDS = 10.0
 _cache: dict[str, tuple[float, object]] = {}
 
 
-def _cached(key: str, load):
+def _cached(key: str, load, seconds: float = _CACHE_SECONDS):
     now = time.monotonic()
     hit = _cache.get(key)
-    if hit is None or now - hit[0] > _CACHE_SECONDS:
+    if hit is None or now - hit[0] > seconds:
         hit = (now, load())
         _cache[key] = hit
     return hit[1]
@@ -231,6 +234,7 @@ def knowledge_search(
     skip embedding it again; it must be the vector of `search_text(...)`. `glossary` and
     `threshold`, when given, spare their database reads."""
     options = options or DEFAULT_OPTIONS
+    question = question_for_search(question=question, options=options)
     weight = settings.KB_TEXT_WEIGHT if text_weight is None else text_weight
     embedder = get_embedder()
     expansion = glossary_expand(question=question, entries=glossary_entries() if glossary is None else glossary) \
@@ -298,7 +302,30 @@ def search_text(question: str, synonyms: list[str]) -> str:
 def knowledge_query_text(*, question: str) -> str:
     """The text `knowledge_search` embeds for `question` (with its glossary synonyms): a caller
     that passes its own `query_vector` must embed exactly this."""
+    question = question_for_search(question=question, options=DEFAULT_OPTIONS)
     return search_text(question, glossary_expand(question=question, entries=glossary_entries()).synonyms)
+
+
+def question_for_search(*, question: str, options: RetrievalOptions) -> str:
+    """The question as retrieval reads it: misspellings corrected when that lever is on."""
+    return spelling_corrected(text=question, vocabulary=kb_vocabulary()) if options.spelling else question
+
+
+# The vocabulary changes only when articles do (a save clears it); rebuilding it reads every
+# published article, so it is kept longer than the glossary.
+_VOCABULARY_SECONDS = 300.0
+
+
+def kb_vocabulary() -> Vocabulary:
+    return _cached("vocabulary", _kb_vocabulary, _VOCABULARY_SECONDS)
+
+
+def _kb_vocabulary() -> Vocabulary:
+    published = Article.objects.filter(status=Article.Status.PUBLISHED)
+    texts = [f"{title} {body}" for title, body in published.values_list("title", "body").iterator(chunk_size=500)]
+    texts += ArticleQuestion.objects.filter(article__in=published).values_list("text", flat=True)
+    texts += [" ".join(terms) for terms in glossary_entries()]
+    return vocabulary_build(texts=texts, known=english_words())
 
 
 def glossary_entries() -> list[list[str]]:
