@@ -31,6 +31,7 @@ from django.db.models import F
 from django.db.models.functions import Cast
 from django.utils import timezone
 
+from conversations.gaps.selectors import gap_questions
 from conversations.handoff.models import Handoff, HandoffEvent, InternalNote
 from conversations.inbox.metrics import metrics_compute
 from conversations.models import (
@@ -191,6 +192,7 @@ def test_it_erases_every_value_of_the_person_everywhere_and_keeps_the_counts(sit
                             object_id=str(erin.pk), object_repr=str(erin), action_flag=CHANGE)
     assert _where_found(_erin_values()), "the scan must see Erin's values before the erasure"
     metrics_before = metrics_compute(days=14)
+    assert erins.pk in {question.conversation_id for question in gap_questions()}
     counts_before = {model: model.objects.count() for model in (Conversation, Message, Handoff, CsatRating,
                                                                  MessageFeedback, ActionCall, Customer)}
 
@@ -200,6 +202,7 @@ def test_it_erases_every_value_of_the_person_everywhere_and_keeps_the_counts(sit
     assert not PiiVaultEntry.objects.filter(conversation__in=[erins, visit]).exists()
     assert {model: model.objects.count() for model in counts_before} == counts_before
     assert metrics_compute(days=14) == metrics_before
+    assert erins.pk not in {question.conversation_id for question in gap_questions()}  # no "[erased...]" gaps
     erased = Customer.objects.get(pk=erin.pk)
     assert erased.external_id is None and erased.erased_at is not None and erased.anonymous_id != erin.anonymous_id
     assert Customer.objects.get(pk=visit.customer_id).erased_at is not None
