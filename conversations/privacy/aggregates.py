@@ -26,14 +26,6 @@ class ArchivedTotals:
     thumbs_down: int
     answers_per_day: dict[date, tuple[int, int, int]]  # day -> (flagged, cited, abstained)
 
-    @property
-    def csat_sum(self) -> int:
-        return sum(score * n for score, n in self.csat_by_score.items())
-
-    @property
-    def csat_count(self) -> int:
-        return sum(self.csat_by_score.values())
-
 
 def archived_totals(*, first_day: date, last_day: date) -> ArchivedTotals:
     per_day: dict[date, int] = defaultdict(int)
