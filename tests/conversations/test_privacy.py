@@ -44,7 +44,9 @@ from conversations.models import (
     ModelCall,
     WidgetSite,
 )
+from conversations.privacy.erasure import customer_data_erase
 from conversations.privacy.models import ArchivedMetricsDay
+from conversations.privacy.subjects import data_subject_for_customer
 from conversations.services.conversations import conversation_open, conversation_rate, conversation_resolve
 from conversations.services.feedback import message_feedback_record
 from conversations.services.inactivity import idle_conversations_resolve
@@ -217,8 +219,9 @@ def test_it_erases_every_value_of_the_person_everywhere_and_keeps_the_counts(sit
     snapshot = _snapshot()
     call_command("customer_erase", site.key, ERIN["email"])  # by email: nothing left to find
     call_command("customer_erase", site.key, ERIN["user_id"])  # by id: cleared, nothing to find
+    customer_data_erase(subject=data_subject_for_customer(customer=erased))  # the shell itself, as the admin would
     assert _snapshot() == snapshot
-    assert GuardrailEvent.objects.filter(kind="data_subject_erase").count() == 3
+    assert GuardrailEvent.objects.filter(kind="data_subject_erase").count() == 4
 
 
 def test_it_exports_everything_stored_about_the_person_with_the_values_put_back(site, erin, alice, tmp_path):
@@ -281,6 +284,7 @@ def test_the_customer_page_exports_and_erases_for_staff_with_the_permission_only
 
     admin = get_user_model().objects.create_superuser("olga", password=PASSWORD)
     client.force_login(admin)
+    assert 'name="retention_days"' in client.get(f"/admin/conversations/widgetsite/{site.pk}/change/").content.decode()
     change_page = client.get(page).content.decode()
     assert 'id="export-data"' in change_page and 'id="erase-data"' in change_page
     export = client.get(f"/admin/conversations/customer/{erin.pk}/export-data/")
