@@ -40,7 +40,7 @@ def customer_erase_view(model_admin: admin.ModelAdmin, request: HttpRequest, cus
         customer.refresh_from_db()
         model_admin.log_change(request, customer, "Erased the customer's personal data.")
         messages.success(request, f"Erased: {result.conversations} conversation(s), {result.messages} message "
-                                  f"text(s), {result.vault_entries} vault entr(ies).")
+                                  f"text(s), {result.vault_entries} vault value(s).")
         return HttpResponseRedirect(reverse("admin:conversations_customer_change", args=[customer.pk]))
     conversation_ids = list(customer.conversations.values_list("pk", flat=True))
     return TemplateResponse(request, "admin/conversations/customer/erase_confirm.html", {

@@ -39,5 +39,5 @@ class Command(BaseCommand):
             self.stdout.write("nothing is stored about this person on this site (already erased?)")
             return
         self.stdout.write(f"erased {result.customers} customer(s): {result.conversations} conversation(s), "
-                          f"{result.messages} message text(s), {result.vault_entries} vault entr(ies), "
+                          f"{result.messages} message text(s), {result.vault_entries} vault value(s), "
                           f"{result.files} file(s)")
