@@ -77,6 +77,12 @@ class WidgetSite(models.Model):
         help_text="Migration switch: also accept the old signature over the user id alone (no expiry). Sites "
         "created before signed identities expired have it on; turn it off once the host site sends expiries.",
     )
+    retention_days = models.PositiveIntegerField(
+        "Keep conversations for (days)",
+        default=0,
+        help_text="Conversations with no activity for this many days are deleted with their messages and personal "
+        "data (the metrics keep their numbers as daily aggregates). 0 keeps them forever. See docs/privacy.md.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -99,8 +105,14 @@ class Customer(models.Model):
     anonymous_id = models.UUIDField(default=uuid.uuid4, editable=False, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
     last_seen_at = models.DateTimeField(auto_now=True)
+    # Set by customer_erase (conversations/privacy/erasure.py): the row stays as a counted shell.
+    erased_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
+        permissions = [
+            ("export_customer_data", "Can export everything stored about a customer (audited)"),
+            ("erase_customer_data", "Can erase a customer's personal data (audited)"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["site", "external_id"],
@@ -118,6 +130,8 @@ class Customer(models.Model):
 
     @property
     def display_name(self) -> str:
+        if self.erased_at:
+            return "Erased customer"
         if self.external_id:
             return f"User {self.external_id}"
         return f"Visitor {str(self.anonymous_id)[:6]}"
@@ -366,3 +380,4 @@ from conversations.handoff.models import (  # noqa: E402,F401
 )
 
 from conversations.gaps.models import ContentGap  # noqa: E402,F401  (the content-gap report's admin entry)
+from conversations.privacy.models import ArchivedMetricsDay  # noqa: E402,F401  (metrics of purged conversations)

@@ -193,6 +193,8 @@ CELERY_BEAT_SCHEDULE = {
     # its lease running out.
     "recover-stalled-actions": {"task": "conversations.tasks.recover_stalled_actions", "schedule": 30.0},
     "purge-expired-pii": {"task": "conversations.tasks.purge_expired_pii", "schedule": 3600.0},
+    # Per-site retention (WidgetSite.retention_days); an hour late is well within a retention period.
+    "purge-expired-conversations": {"task": "conversations.tasks.purge_expired_conversations", "schedule": 3600.0},
     # SLA timers, retried assignment and stuck handoff workflows.
     "handoff-sweep": {"task": "conversations.handoff.tasks.handoff_sweep", "schedule": 20.0},
     "resolve-idle-conversations": {"task": "conversations.tasks.resolve_idle_conversations", "schedule": 60.0},
