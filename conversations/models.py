@@ -184,6 +184,12 @@ class Conversation(models.Model):
     # no more than it proved, and not forever.
     verified_order_number = models.CharField(max_length=64, blank=True, default="")
     verified_until = models.DateTimeField(null=True, blank=True)
+    # The widget's language (host page's lang, else the browser's), and the customer's language:
+    # the widget's until a message is long enough to detect it (conversations/languages/). System
+    # messages, the bot and transcripts use `language`.
+    widget_language = models.CharField(max_length=8, blank=True, default="")
+    language = models.CharField(max_length=8, blank=True, default="", help_text="The customer's language.")
+    language_detected = models.BooleanField(default=False, help_text="Detected from the customer's messages.")
 
     class Meta:
         indexes = [
