@@ -17,6 +17,7 @@ from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import translation
 
 # The inbox's message search: Postgres full-text search with English stemming ("refunds" finds
 # "refund").
@@ -209,6 +210,18 @@ class Conversation(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status != self.Status.RESOLVED
+
+    @property
+    def language_name(self) -> str:
+        """In English, for agents (the inbox is in English)."""
+        return translation.get_language_info(self.language)["name"] if self.language else ""
+
+    @property
+    def language_note(self) -> str:
+        if not self.language:
+            return ""
+        name = self.language_name
+        return f"{name}, detected from their messages" if self.language_detected else f"{name}, the language of their browser or page"
 
 
 class CsatRating(models.Model):
