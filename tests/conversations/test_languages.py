@@ -17,7 +17,9 @@ from django.conf import settings
 from conversations.languages.detection import language_detect
 from conversations.models import Conversation, Message
 from conversations.services.messages import customer_message_post
+from conversations.services.transcripts import transcript_email_send
 from conversations.services.widget_sessions import widget_session_open
+from guardrails.redaction import text_redact
 from knowledge.indexing import article_index
 from knowledge.models import Article
 from knowledge.selectors import knowledge_search
@@ -143,3 +145,16 @@ def test_agents_see_the_customers_language_in_the_inbox(client, alice, site):
     assert ('<span class="badge language" title="Customer\'s language: Spanish, detected from their messages">'
             'Spanish</span>' in page)
     assert Message.objects.filter(conversation_id=session.conversation.pk).count() == 1
+
+
+@pytest.mark.django_db
+def test_the_transcript_mail_is_written_in_the_customers_language(site, mailoutbox):
+    session = widget_session_open(site_key=site.key, origin=ORIGIN, language="de")
+    customer_message_post(conversation_id=session.conversation.pk, text="Mein Paket ist immer noch nicht da, bitte helfen",
+                          client_id=uuid.uuid4())
+    address = text_redact(conversation_id=session.conversation.pk, text="kunde@example.com").text.strip()
+    assert transcript_email_send(conversation_id=session.conversation.pk, email_placeholder=address)
+    [mail] = mailoutbox
+    assert mail.subject == "Ihr Gespräch mit Test Co" and mail.to == ["kunde@example.com"]
+    assert mail.body.startswith("Ihr Gespräch mit Test Co\n")
+    assert "] Sie: Mein Paket ist immer noch nicht da, bitte helfen" in mail.body
