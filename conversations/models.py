@@ -221,7 +221,9 @@ class Conversation(models.Model):
         if not self.language:
             return ""
         name = self.language_name
-        return f"{name}, detected from their messages" if self.language_detected else f"{name}, the language of their browser or page"
+        if self.language_detected:
+            return f"{name}, detected from their messages"
+        return f"{name}, the language of their browser or page"
 
 
 class CsatRating(models.Model):

@@ -20,7 +20,8 @@ from guardrails.pii.engine import get_detector
 from guardrails.pii.vault import placeholders_in
 
 # Lazy: rendered in the customer's language (the bot turn runs under it).
-SAFE_REPLY = gettext_lazy("Sorry, I can't share that answer. Could you rephrase your question, or shall I get a person to help?")
+SAFE_REPLY = gettext_lazy("Sorry, I can't share that answer. "
+                          "Could you rephrase your question, or shall I get a person to help?")
 _CITATION = re.compile(r"\[(\d{1,2})\]")
 
 

@@ -230,7 +230,9 @@ def knowledge_search(
     language: str | None = None,
 ) -> Retrieval:
     """`language`, the customer's, ranks articles written in it above others that score about as
-    well; it never filters (an English article that answers beats no answer). `query_vector` lets a caller that already embedded the question (evaluation, benchmarks)
+    well; it never filters (an English article that answers beats no answer).
+
+    `query_vector` lets a caller that already embedded the question (evaluation, benchmarks)
     skip embedding it again; it must be the vector of `search_text(...)`. `glossary` and
     `threshold`, when given, spare their database reads."""
     options = options or DEFAULT_OPTIONS

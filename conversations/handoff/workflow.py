@@ -128,8 +128,8 @@ def handoff_assign_step(*, handoff_id: int) -> Assignment | None:
             status=Conversation.Status.HUMAN, assignee_id=chosen.user_id, updated_at=now)
         _event(handoff_id, "assigned", assignee=chosen.user_id, auto=True)
         agent = chosen.user
-        system_message_post(conversation_id=handoff.conversation_id, text=gettext_noop("%(name)s joined the conversation."),
-                            params={"name": author_name(agent)})
+        system_message_post(conversation_id=handoff.conversation_id,
+                            text=gettext_noop("%(name)s joined the conversation."), params={"name": author_name(agent)})
         _refresh(handoff.conversation_id)
         events.publish_team_changed()
         _positions_refresh(queue_id=handoff.queue_id)

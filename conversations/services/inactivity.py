@@ -18,7 +18,8 @@ from django.utils.translation import gettext_noop
 from conversations.models import Conversation, Message
 from conversations.services.conversations import resolve_if
 
-IDLE_TEXT = gettext_noop("We closed this conversation as there was no reply for a while. Write again any time: we'll pick it up right here.")
+IDLE_TEXT = gettext_noop("We closed this conversation as there was no reply for a while. "
+                         "Write again any time: we'll pick it up right here.")
 
 
 def idle_conversations(*, now: datetime | None = None) -> QuerySet[Conversation]:

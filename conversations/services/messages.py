@@ -138,7 +138,8 @@ def agent_own_names(agent: Any) -> frozenset[str]:
     return frozenset(name for name in names if name)
 
 
-def system_message_post(*, conversation_id: int, text: str | Promise, params: dict[str, Any] | None = None) -> PostedMessage:
+def system_message_post(*, conversation_id: int, text: str | Promise,
+                        params: dict[str, Any] | None = None) -> PostedMessage:
     """A notice to the customer, in their language: `text` is the English msgid (marked with
     gettext_noop where it is defined) or a lazy translation (ngettext_lazy for plurals); `params`
     fill its %(name)s placeholders, and lazy params are rendered in that language too."""
