@@ -17,6 +17,7 @@ from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import translation
 
 # The inbox's message search: Postgres full-text search with English stemming ("refunds" finds
 # "refund").
@@ -198,6 +199,12 @@ class Conversation(models.Model):
     # no more than it proved, and not forever.
     verified_order_number = models.CharField(max_length=64, blank=True, default="")
     verified_until = models.DateTimeField(null=True, blank=True)
+    # The widget's language (host page's lang, else the browser's), and the customer's language:
+    # the widget's until a message is long enough to detect it (conversations/languages/). System
+    # messages, the bot and transcripts use `language`.
+    widget_language = models.CharField(max_length=8, blank=True, default="")
+    language = models.CharField(max_length=8, blank=True, default="", help_text="The customer's language.")
+    language_detected = models.BooleanField(default=False, help_text="Detected from the customer's messages.")
 
     class Meta:
         indexes = [
@@ -217,6 +224,20 @@ class Conversation(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status != self.Status.RESOLVED
+
+    @property
+    def language_name(self) -> str:
+        """In English, for agents (the inbox is in English)."""
+        return translation.get_language_info(self.language)["name"] if self.language else ""
+
+    @property
+    def language_note(self) -> str:
+        if not self.language:
+            return ""
+        name = self.language_name
+        if self.language_detected:
+            return f"{name}, detected from their messages"
+        return f"{name}, the language of their browser or page"
 
 
 class CsatRating(models.Model):

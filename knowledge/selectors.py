@@ -111,7 +111,7 @@ SELECT c.id, a.id, a.title, a.slug, a.source_url, c.audience, c.heading_path, c.
        -- which of the question's words this chunk holds (the coverage signal of confidence)
        ARRAY(SELECT w FROM unnest(q.words) w WHERE c.search_vector @@ quote_literal(w)::tsquery) AS matched_words,
        EXISTS(SELECT 1 FROM unnest(q.synonym_words) w WHERE c.search_vector @@ quote_literal(w)::tsquery) AS matched_synonym,
-       q.words, q.used_words
+       q.words, q.used_words, a.language
 FROM candidates JOIN {chunk} c ON c.id = candidates.id JOIN {article} a ON a.id = c.article_id, q
 WHERE a.status = 'published'
 """
@@ -132,6 +132,7 @@ class RetrievedChunk:
     matched_question: str = ""  # the article's alternative question that ranked it, if one did
     question_score: float = 0.0  # that question's similarity to the customer's
     coverage: float = 0.0  # share of the question's words (or their glossary synonyms) in the article's retrieved text
+    article_language: str = "en"
 
 
 @dataclass(frozen=True)
@@ -229,8 +230,12 @@ def knowledge_search(
     options: RetrievalOptions | None = None,
     glossary: list[list[str]] | None = None,
     threshold: float | None = None,
+    language: str | None = None,
 ) -> Retrieval:
-    """`query_vector` lets a caller that already embedded the question (evaluation, benchmarks)
+    """`language`, the customer's, ranks articles written in it above others that score about as
+    well; it never filters (an English article that answers beats no answer).
+
+    `query_vector` lets a caller that already embedded the question (evaluation, benchmarks)
     skip embedding it again; it must be the vector of `search_text(...)`. `glossary` and
     `threshold`, when given, spare their database reads."""
     options = options or DEFAULT_OPTIONS
@@ -274,7 +279,8 @@ def knowledge_search(
         cursor.execute("SET LOCAL hnsw.ef_search = 100")
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    chosen = _rank(rows, audience=audience, mode=mode, options=options, weight=weight, k=k, max_per_article=max_per_article)
+    chosen = _rank(rows, audience=audience, mode=mode, options=options, weight=weight, k=k, max_per_article=max_per_article,
+                   language=language)
     if threshold is None:
         threshold = answer_threshold().value
     confidence = answer_confidence(chosen[0]) if chosen else 0.0
@@ -345,16 +351,24 @@ class _Row:
     score: float = 0.0
 
 
+# How much an article in the customer's language gains in the ranking: enough to beat an article
+# in another language that scores about as well (a translation of the same article), far too
+# little to lift an article that does not answer above one that does. The confidence that decides
+# whether to answer at all is unchanged.
+LANGUAGE_PREFERENCE = 0.1
+
+
 def _rank(rows: list[tuple], *, audience: str, mode: str, options: RetrievalOptions, weight: float, k: int,
-          max_per_article: int) -> list[RetrievedChunk]:
+          max_per_article: int, language: str | None = None) -> list[RetrievedChunk]:
     candidates: list[_Row] = []
     words: set[str] = set()
     for (chunk_id, article_id, title, slug, source_url, chunk_audience, heading_path, anchor, text, kind, dense, lexical,
-         fields, matched, matched_synonym, words_row, used_words) in rows:
+         fields, matched, matched_synonym, words_row, used_words, article_language) in rows:
         url = source_url or _default_url(audience=chunk_audience, article_id=article_id, slug=slug)
         if anchor and url:
             url = f"{url}#{anchor}"
-        chunk = RetrievedChunk(chunk_id, article_id, title, slug, url, heading_path, text, 0.0, float(dense), float(lexical))
+        chunk = RetrievedChunk(chunk_id, article_id, title, slug, url, heading_path, text, 0.0, float(dense), float(lexical),
+                               article_language=article_language)
         # a glossary synonym in the chunk covers the question's word it stands for
         candidates.append(_Row(chunk, kind, float(fields), set(matched) | (set(used_words) if matched_synonym else set())))
         words = set(words_row)
@@ -373,6 +387,8 @@ def _rank(rows: list[tuple], *, audience: str, mode: str, options: RetrievalOpti
         article_score = max(sections[0].score, best_question.score * options.question_weight if best_question else float("-inf"))
         if options.rerank:
             article_score += options.rerank_weight * max(r.field_score for r in sections)
+        if language and sections[0].chunk.article_language == language:
+            article_score += LANGUAGE_PREFERENCE
         covered = set().union(*(r.matched_words for r in article_rows)) & words
         first = replace(sections[0].chunk, score=article_score, coverage=len(covered) / len(words) if words else 0.0)
         if best_question is not None:

@@ -9,6 +9,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from conversations.languages.negotiation import DEFAULT_LANGUAGE
 from conversations.models import Conversation, Message
 from conversations.services.conversations import conversation_request_human
 from conversations.services.messages import message_post
@@ -28,6 +29,7 @@ class TurnInput:
     miss_streak: int
     up_to_seq: int
     question_understood: str = ""  # the question with shorthand and typos spelled out (set by the turn)
+    language: str = "en"  # the customer's: retrieval prefers it, replies are written in it
 
 
 def turn_input_load(*, conversation_id: int, up_to_seq: int, history_messages: int) -> TurnInput | None:
@@ -56,6 +58,7 @@ def turn_input_load(*, conversation_id: int, up_to_seq: int, history_messages: i
         customer_id=conversation.customer.external_id or _still_verified(conversation),
         question="\n".join(unanswered), history=window, earlier_summary=summary, state=dict(conversation.bot_state),
         miss_streak=conversation.bot_miss_streak, up_to_seq=up_to_seq,
+        language=conversation.language or DEFAULT_LANGUAGE,
     )
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from conversations import events
 from conversations.errors import CodedError
@@ -22,9 +23,9 @@ from conversations.services.agents import agent_check
 from conversations.services.messages import agent_own_names, system_message_post
 from guardrails.redaction import text_redact
 
-QUEUED_TEXT = "We've asked a member of our team to join. You'll get a reply right here."
-LIVE_CHAT_TEXT = "Thanks for your message. A member of our team will reply right here."
-RETURNED_TEXT = "You're chatting with our assistant again. You can ask for a person at any time."
+QUEUED_TEXT = gettext_noop("We've asked a member of our team to join. You'll get a reply right here.")
+LIVE_CHAT_TEXT = gettext_noop("Thanks for your message. A member of our team will reply right here.")
+RETURNED_TEXT = gettext_noop("You're chatting with our assistant again. You can ask for a person at any time.")
 
 
 class HandoffError(CodedError):
@@ -119,10 +120,10 @@ def _take(*, handoff: Handoff, agent: Any, by: Any, kind: str) -> None:
     _event(handoff, kind, by, assignee=agent.pk)
     name = author_name(agent)
     if by is not None and by != agent and handoff.assignee_id not in (None, agent.pk):
-        text = f"{author_name(by)} passed your conversation to {name}, who has joined."
+        text = gettext_noop("%(by)s passed your conversation to %(name)s, who has joined.")
     else:
-        text = f"{name} joined the conversation."
-    system_message_post(conversation_id=handoff.conversation_id, text=text)
+        text = gettext_noop("%(name)s joined the conversation.")
+    system_message_post(conversation_id=handoff.conversation_id, text=text, params={"by": author_name(by), "name": name})
     _publish(handoff.conversation_id)
 
 
@@ -196,7 +197,8 @@ def handoff_transfer_to_queue(*, conversation_id: int, agent: Any, queue: Queue)
         _event(handoff, "transferred_to_queue", agent, queue=queue.pk)
         system_message_post(
             conversation_id=conversation_id,
-            text=f"{author_name(agent)} passed your conversation to our {queue.name} team. Someone will join shortly.",
+            text=gettext_noop("%(agent)s passed your conversation to our %(queue)s team. Someone will join shortly."),
+            params={"agent": author_name(agent), "queue": queue.name},
         )
         _publish(conversation_id)
         _enqueue("handoff_assign", handoff.pk)
@@ -278,7 +280,8 @@ def handoff_follow_up_capture(*, conversation_id: int, email_placeholder: str) -
         _event(handoff, "follow_up_email_left")
         system_message_post(
             conversation_id=conversation_id,
-            text=f"Thanks! If you've left by the time we reply, we'll write to {email_placeholder}.",
+            text=gettext_noop("Thanks! If you've left by the time we reply, we'll write to %(email)s."),
+            params={"email": email_placeholder},
         )
     return True
 

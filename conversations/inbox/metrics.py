@@ -28,10 +28,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import Count, Exists, F, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import TruncDate
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 
 from conversations.handoff.models import Handoff
 from conversations.models import Conversation, CsatRating, Message, MessageFeedback
@@ -41,9 +43,18 @@ from conversations.services.inactivity import IDLE_TEXT
 
 # A resolution "held" if the customer did not write again within this long.
 REOPEN_WINDOW = timedelta(days=7)
-# Every resolution (an agent's close, the idle close) posts one of these system messages; they are
-# the only record of a resolution that a later reopen has not overwritten.
+# Every resolution (an agent's close, the idle close) posts one of these system messages, in the
+# customer's language; they are the only record of a resolution that a later reopen has not
+# overwritten.
 RESOLUTION_TEXTS = (RESOLVED_TEXT, IDLE_TEXT)
+
+
+def resolution_texts() -> list[str]:
+    texts: set[str] = set()
+    for language, _name in settings.LANGUAGES:
+        with translation.override(language):
+            texts.update(gettext(text) for text in RESOLUTION_TEXTS)
+    return sorted(texts)
 
 
 @dataclass(frozen=True)
@@ -130,7 +141,7 @@ def _median_seconds(queryset: Any, expression: Any, *, archived: tuple[str, list
 def ai_resolved_conversations(conversations: Any) -> Any:
     """Those of `conversations` the bot resolved alone and for good (see the module docstring)."""
     first_resolution = (Message.objects.filter(conversation=OuterRef("pk"), role=Message.Role.SYSTEM,
-                                               text__in=RESOLUTION_TEXTS).order_by("seq").values("created_at")[:1])
+                                               text__in=resolution_texts()).order_by("seq").values("created_at")[:1])
     came_back = Message.objects.filter(conversation=OuterRef("pk"), role=Message.Role.CUSTOMER,
                                        created_at__gt=OuterRef("first_resolved_at"),
                                        created_at__lte=OuterRef("first_resolved_at") + REOPEN_WINDOW)

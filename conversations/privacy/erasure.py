@@ -28,7 +28,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from conversations.handoff.models import Handoff, InternalNote
-from conversations.inbox.metrics import RESOLUTION_TEXTS
+from conversations.inbox.metrics import resolution_texts
 from conversations.models import ActionCall, Conversation, CsatRating, Customer, Message, MessageFeedback, ModelCall
 from conversations.privacy.files import conversation_files_release
 from conversations.privacy.subjects import DataSubject
@@ -79,7 +79,7 @@ def customer_data_erase(*, subject: DataSubject, actor: Any = None) -> ErasureRe
 
 def _messages_erase(conversation_ids: list[int]) -> int:
     # The resolution notices are the app's own fixed sentences, and the AI resolution rate reads them.
-    kept = Q(role=Message.Role.SYSTEM, text__in=RESOLUTION_TEXTS)
+    kept = Q(role=Message.Role.SYSTEM, text__in=resolution_texts())
     texts = (Message.objects.filter(conversation_id__in=conversation_ids).exclude(kept)
              .exclude(text=ERASED_TEXT).update(text=ERASED_TEXT))
     changed = []

@@ -7,10 +7,13 @@ from typing import Any
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from conversations import events
 from conversations.errors import CodedError
 from conversations.handoff.services import handoff_close_on_resolve, handoff_open
+from conversations.languages.detection import language_detect
+from conversations.languages.negotiation import DEFAULT_LANGUAGE
 from conversations.models import Conversation, CsatRating, Customer, WidgetSite
 from conversations.services.agents import agent_check
 from conversations.services.messages import agent_own_names, system_message_post
@@ -21,10 +24,38 @@ class ConversationStateError(CodedError):
     """The conversation is not in a state that allows this (e.g. rating an open conversation)."""
 
 
-def conversation_open(*, site: WidgetSite, customer: Customer) -> Conversation:
-    conversation = Conversation.objects.create(site=site, customer=customer)
+def conversation_open(*, site: WidgetSite, customer: Customer, language: str | None = None) -> Conversation:
+    """`language`: the widget's; the customer's language starts as it until their messages say otherwise."""
+    language = language or DEFAULT_LANGUAGE
+    conversation = Conversation.objects.create(site=site, customer=customer, widget_language=language, language=language)
     events.publish_inbox_changed(conversation.public_id)
     return conversation
+
+
+def conversation_widget_language_set(*, conversation: Conversation, language: str) -> None:
+    """The widget came back in another language (the customer switched the page's): its texts
+    follow, and so does the customer's language unless their messages already told it."""
+    fields: dict[str, Any] = {"widget_language": language}
+    if not conversation.language_detected:
+        fields["language"] = language
+    Conversation.objects.filter(pk=conversation.pk).update(**fields)
+    for name, value in fields.items():
+        setattr(conversation, name, value)
+
+
+def conversation_language_observe(*, conversation_id: int, text: str) -> str | None:
+    """Detect the customer's language from a message they wrote; a message too short or unsure to
+    tell keeps the language we had. Returns the language when it changed."""
+    detection = language_detect(text=text)
+    if detection.language is None:
+        return None
+    changed = (Conversation.objects.filter(pk=conversation_id)
+               .exclude(language=detection.language, language_detected=True)
+               .update(language=detection.language, language_detected=True))
+    if changed:
+        events.publish_inbox_changed(Conversation.objects.values_list("public_id", flat=True).get(pk=conversation_id))
+        return detection.language
+    return None
 
 
 def _reload(conversation_id: int) -> Conversation:
@@ -40,7 +71,7 @@ def conversation_request_human(
     return _reload(conversation_id)
 
 
-RESOLVED_TEXT = "This conversation has been resolved."
+RESOLVED_TEXT = gettext_noop("This conversation has been resolved.")
 
 
 def conversation_resolve(

@@ -10,10 +10,13 @@ from uuid import UUID
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.functional import Promise
+from django.utils.translation import gettext
 
 from conversations import events
 from conversations.errors import CodedError
+from conversations.languages.selectors import conversation_language_get
 from conversations.message_store import message_append
 from conversations.models import Conversation, Message
 from conversations.services.agents import agent_check
@@ -102,7 +105,10 @@ def customer_message_post(*, conversation_id: int, text: str, client_id: UUID,
     if not posted.created:
         return posted
     from conversations.handoff.services import handoff_follow_up_capture, handoff_open_for_live_chat
+    from conversations.services.conversations import conversation_language_observe
 
+    # Before the handoff below: its system messages are written in the customer's language.
+    conversation_language_observe(conversation_id=conversation_id, text=posted.message.text)
     handoff_open_for_live_chat(conversation_id=conversation_id)
     if posted.message.extras.get("pii", {}).get("EMAIL_ADDRESS"):
         email = EMAIL_PLACEHOLDER.search(posted.message.text)
@@ -132,5 +138,12 @@ def agent_own_names(agent: Any) -> frozenset[str]:
     return frozenset(name for name in names if name)
 
 
-def system_message_post(*, conversation_id: int, text: str) -> PostedMessage:
-    return message_post(conversation_id=conversation_id, role=Message.Role.SYSTEM, text=text, max_chars=10_000)
+def system_message_post(*, conversation_id: int, text: str | Promise,
+                        params: dict[str, Any] | None = None) -> PostedMessage:
+    """A notice to the customer, in their language: `text` is the English msgid (marked with
+    gettext_noop where it is defined) or a lazy translation (ngettext_lazy for plurals); `params`
+    fill its %(name)s placeholders, and lazy params are rendered in that language too."""
+    with translation.override(conversation_language_get(conversation_id=conversation_id)):
+        template = text if isinstance(text, Promise) else gettext(text)
+        translated = str(template % params if params else template)
+    return message_post(conversation_id=conversation_id, role=Message.Role.SYSTEM, text=translated, max_chars=10_000)

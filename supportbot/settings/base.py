@@ -211,6 +211,11 @@ LOGIN_REDIRECT_URL = "/inbox/"
 LOGOUT_REDIRECT_URL = "/inbox/login/"
 
 LANGUAGE_CODE = "en-us"
+# The customer-facing languages: the widget's texts, system messages, transcripts and the
+# offline responder's sentences (locale/; README "Languages"). The inbox and the admin stay in
+# English, so there is no LocaleMiddleware: the widget names its language on every call.
+LANGUAGES = [("en", "English"), ("de", "Deutsch"), ("fr", "Français"), ("es", "Español")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env.str("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
