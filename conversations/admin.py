@@ -34,6 +34,7 @@ class WidgetSiteAdmin(admin.ModelAdmin):
         (None, {"fields": ("name", "key", "allowed_origins", "greeting")}),
         ("Bot and routing", {"fields": ("bot_enabled", "handoff_when_bot_off")}),
         ("Look", {"fields": ("accent_color", "launcher_position")}),
+        ("Attachments", {"fields": ("attachments_max_mb", "attachments_allowed_types")}),
         (
             "Signed identity",
             {
