@@ -5,6 +5,7 @@ through STORAGES, as any other backend would be)."""
 from __future__ import annotations
 
 import io
+import json
 import uuid
 
 import pytest
@@ -17,6 +18,7 @@ from conversations.attachments.services import attachments_delete
 from conversations.bot.context import turn_input_load
 from conversations.handoff.models import Queue, Team
 from conversations.models import Conversation, Message
+from conversations.protocol import ProtocolError, parse_client_frame
 from conversations.services.widget_sessions import widget_session_open
 from tests.conftest import ORIGIN
 from tests.conversations.test_chat_protocol import connected
@@ -98,6 +100,12 @@ async def test_a_customer_sends_an_image_over_the_socket_and_only_those_who_may_
     assert sent["url"] == info["url"] and sent["thumbnail_url"].startswith(f"/attachments/{info['id']}/thumbnail?token=")
     await sender.disconnect()
     await other_tab.disconnect()
+    # Another customer cannot send this upload as theirs (their socket would hand them a link to it).
+    stranger = await sync_to_async(widget_session_open)(site_key=site.key, origin=ORIGIN)
+    stranger_socket = await connected(stranger)
+    await stranger_socket.send_json_to({"type": "message", "client_id": str(uuid.uuid4()), "attachment": info["id"]})
+    assert (await stranger_socket.receive_json_from(timeout=5))["code"] == "not_found"
+    await stranger_socket.disconnect()
     # The bot's turn learns that a file came, never the file or its name.
     turn = await sync_to_async(turn_input_load)(conversation_id=widget_session.conversation.pk, up_to_seq=1,
                                                 history_messages=6)
@@ -114,7 +122,6 @@ async def test_a_customer_sends_an_image_over_the_socket_and_only_those_who_may_
         assert Image.open(io.BytesIO(b"".join(thumbnail.streaming_content))).size == (320, 240)
 
         # Another customer's token, no token, a staff member who is not an agent: as if it did not exist.
-        stranger = widget_session_open(site_key=site.key, origin=ORIGIN)
         stranger_token = upload(stranger, png(8, 8), "mine.png").json()["url"].split("token=")[1]
         bare = f"/attachments/{info['id']}/"
         assert Client().get(f"{bare}?token={stranger_token}").status_code == 404
@@ -204,3 +211,18 @@ def test_attachments_delete_removes_rows_and_files_once_committed(widget_session
     for callback in callbacks:
         callback()
     assert not Attachment.objects.exists() and not list(attachment_dir.iterdir())
+
+
+def test_the_message_frame_carries_an_optional_upload_id_and_text_becomes_optional_with_it():
+    upload_id = uuid.uuid4()
+    frame = parse_client_frame(json.dumps({"type": "message", "client_id": str(uuid.uuid4()), "attachment": str(upload_id)}),
+                               max_text_chars=100)
+    assert frame.attachment == upload_id and frame.text == ""
+    with pytest.raises(ProtocolError) as no_text:
+        parse_client_frame(json.dumps({"type": "message", "client_id": str(uuid.uuid4()), "attachment": None}),
+                           max_text_chars=100)
+    assert no_text.value.code == "bad_frame"
+    with pytest.raises(ProtocolError) as bad_id:
+        parse_client_frame(json.dumps({"type": "message", "client_id": str(uuid.uuid4()), "attachment": "../etc"}),
+                           max_text_chars=100)
+    assert bad_id.value.code == "bad_frame"
