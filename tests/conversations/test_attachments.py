@@ -19,6 +19,7 @@ from conversations.bot.context import turn_input_load
 from conversations.handoff.models import Queue, Team
 from conversations.models import Conversation, Message
 from conversations.protocol import ProtocolError, parse_client_frame
+from conversations.services.transcripts import transcript_text
 from conversations.services.widget_sessions import widget_session_open
 from tests.conftest import ORIGIN
 from tests.conversations.test_chat_protocol import connected
@@ -134,6 +135,8 @@ async def test_a_customer_sends_an_image_over_the_socket_and_only_those_who_may_
         # The transcript in alice's inbox shows the thumbnail linking to the file.
         page = as_agent(alice).get(f"/inbox/c/{widget_session.conversation.public_id}/").content.decode()
         assert f'href="/attachments/{info["id"]}/"' in page and f'src="/attachments/{info["id"]}/thumbnail"' in page
+        assert "📎 screenshot.png" in page  # the list's preview of a message without text
+        assert "You: [file: screenshot.png]" in transcript_text(conversation_id=widget_session.conversation.pk)
 
     await sync_to_async(fetches)()
 
