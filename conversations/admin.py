@@ -37,6 +37,7 @@ class WidgetSiteAdmin(admin.ModelAdmin):
         ("Bot and routing", {"fields": ("bot_enabled", "handoff_when_bot_off")}),
         ("Privacy", {"fields": ("retention_days",)}),
         ("Look", {"fields": ("accent_color", "launcher_position")}),
+        ("Attachments", {"fields": ("attachments_max_mb", "attachments_allowed_types")}),
         (
             "Signed identity",
             {

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector, SearchVectorField
-from django.core.validators import RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import translation
@@ -30,6 +30,14 @@ def _new_site_key() -> str:
 
 def _new_identity_secret() -> str:
     return secrets.token_hex(32)
+
+
+ATTACHMENT_TYPE_CHOICES = [("image/png", "PNG image"), ("image/jpeg", "JPEG image"), ("image/gif", "GIF image"),
+                           ("image/webp", "WebP image"), ("application/pdf", "PDF document")]
+
+
+def _default_attachment_types() -> list[str]:
+    return [value for value, _ in ATTACHMENT_TYPE_CHOICES]
 
 
 class WidgetSite(models.Model):
@@ -84,6 +92,13 @@ class WidgetSite(models.Model):
         help_text="Conversations with no activity for this many days are deleted with their messages and personal "
         "data (the metrics keep their numbers as daily aggregates). 0 keeps them forever. See docs/privacy.md.",
     )
+    attachments_max_mb = models.PositiveSmallIntegerField(
+        "Largest attachment (MB)", default=10, validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text="Customers and agents can send files up to this size.")
+    attachments_allowed_types = ArrayField(
+        models.CharField(max_length=40, choices=ATTACHMENT_TYPE_CHOICES), default=_default_attachment_types, blank=True,
+        help_text="File types customers and agents may send; empty turns attachments off. The type is read from "
+        "the file's content, not its name.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -402,3 +417,4 @@ from conversations.handoff.models import (  # noqa: E402,F401
 
 from conversations.gaps.models import ContentGap  # noqa: E402,F401  (the content-gap report's admin entry)
 from conversations.privacy.models import ArchivedMetricsDay  # noqa: E402,F401  (metrics of purged conversations)
+from conversations.attachments.models import Attachment  # noqa: E402,F401

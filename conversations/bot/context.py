@@ -39,8 +39,9 @@ def turn_input_load(*, conversation_id: int, up_to_seq: int, history_messages: i
     answered = conversation.bot_answered_seq
     # One query for the unanswered messages and the history before them: seqs are unique per
     # conversation, so the newest (up_to_seq - answered) rows cover every unanswered one.
-    rows = list(conversation.messages.filter(seq__lte=up_to_seq).exclude(role=Message.Role.SYSTEM).order_by("-seq")
-                .values_list("seq", "role", "text")[: max(0, up_to_seq - answered) + history_messages * 3])
+    rows = [(seq, role, _with_attachment_note(text, attachments)) for seq, role, text, attachments in
+            conversation.messages.filter(seq__lte=up_to_seq).exclude(role=Message.Role.SYSTEM).order_by("-seq")
+            .values_list("seq", "role", "text", "extras__attachments")[: max(0, up_to_seq - answered) + history_messages * 3]]
     unanswered = [text for seq, role, text in reversed(rows) if seq > answered and role == Message.Role.CUSTOMER]
     if not unanswered:
         return None
@@ -60,6 +61,16 @@ def turn_input_load(*, conversation_id: int, up_to_seq: int, history_messages: i
         miss_streak=conversation.bot_miss_streak, up_to_seq=up_to_seq,
         language=conversation.language or DEFAULT_LANGUAGE,
     )
+
+
+def _with_attachment_note(text: str, attachments: list[dict[str, Any]] | None) -> str:
+    """Files never reach the model (nor their names, which may say more than the customer meant
+    to): the turn only learns that one was sent."""
+    if not attachments:
+        return text
+    kinds = {"image" if str(a.get("content_type", "")).startswith("image/") else "document" for a in attachments}
+    note = " ".join(f"[sent {'an image' if kind == 'image' else 'a PDF document'}]" for kind in sorted(kinds))
+    return f"{text}\n{note}" if text.strip() else note
 
 
 def _still_verified(conversation: Conversation) -> str | None:

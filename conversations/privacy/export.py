@@ -13,6 +13,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 
+from conversations.attachments.models import Attachment
 from conversations.handoff.models import Handoff, InternalNote
 from conversations.models import ActionCall, Conversation, CsatRating, Customer, Message, MessageFeedback, ModelCall
 from conversations.privacy.subjects import DataSubject
@@ -98,6 +99,12 @@ def _conversation(conversation: Conversation) -> dict[str, Any]:
                           "customer_id": a.customer_id, "proposed_at": _time(a.proposed_at),
                           "decided_at": _time(a.decided_at), "decided_by": a.decided_by}
                          for a in ActionCall.objects.filter(conversation=conversation).order_by("proposed_at")],
+        # the files themselves stay in storage; the export names them (fetch with the admin's access)
+        "attachments": [{"name": clear(a.name), "content_type": a.content_type, "size": a.size,
+                         "uploader": a.uploader, "message_seq": a.message.seq if a.message_id else None,
+                         "created_at": _time(a.created_at)}
+                        for a in Attachment.objects.filter(conversation=conversation).select_related("message")
+                        .order_by("created_at")],
         "model_calls": ModelCall.objects.filter(conversation=conversation).count(),
     }
 

@@ -17,6 +17,8 @@ from django.utils.translation import gettext
 from conversations import events
 from conversations.errors import CodedError
 from conversations.languages.selectors import conversation_language_get
+from conversations.attachments.models import Attachment
+from conversations.attachments.services import attachment_extras, attachment_for_message, attachment_link
 from conversations.message_store import message_append
 from conversations.models import Conversation, Message
 from conversations.services.agents import agent_check
@@ -60,11 +62,11 @@ def message_post(
     `redact_detected` carries the text's PII spans when the caller already detected them.
     """
     limit = settings.CHAT_MAX_MESSAGE_CHARS if max_chars is None else max_chars
-    if not text.strip():
+    if not text.strip() and not (extras or {}).get("attachments"):
         raise MessageRejected("bad_frame", "text must not be empty")
     if len(text) > limit:
         raise MessageRejected("too_large", f"text is longer than {limit} characters")
-    if redact:
+    if redact and text.strip():
         redaction = text_redact(conversation_id=conversation_id, text=text, keep=redact_keep, detected=redact_detected)
         text = redaction.text
         if redaction.entities:
@@ -94,16 +96,24 @@ def message_post(
 
 
 def customer_message_post(*, conversation_id: int, text: str, client_id: UUID,
-                          detected: list[PiiSpan] | None = None) -> PostedMessage:
+                          detected: list[PiiSpan] | None = None, attachment_id: UUID | None = None) -> PostedMessage:
     """A customer's message. Writing into a resolved conversation reopens it. On a site with the
     bot off, it goes to the team. An email address typed while the team is away is kept for the
-    follow-up. `detected`: the text's PII spans, when the socket detected them off its loop."""
+    follow-up. `detected`: the text's PII spans, when the socket detected them off its loop.
+    `attachment_id`: a file the customer uploaded to this conversation (text may then be empty)."""
+    attachment = None
+    if attachment_id is not None:
+        attachment = attachment_for_message(conversation_id=conversation_id, attachment_id=attachment_id,
+                                            uploader=Attachment.Uploader.CUSTOMER, client_id=client_id)
     posted = message_post(
         conversation_id=conversation_id, role=Message.Role.CUSTOMER, text=text, client_id=client_id, reopen=True,
         redact=True, redact_detected=detected,
+        extras={"attachments": [attachment_extras(attachment)]} if attachment else None,
     )
     if not posted.created:
         return posted
+    if attachment is not None:
+        attachment_link(attachment=attachment, message=posted.message)
     from conversations.handoff.services import handoff_follow_up_capture, handoff_open_for_live_chat
     from conversations.services.conversations import conversation_language_observe
 
@@ -117,18 +127,27 @@ def customer_message_post(*, conversation_id: int, text: str, client_id: UUID,
     return posted
 
 
-def agent_message_post(*, conversation_id: int, agent: Any, text: str, client_id: UUID | None = None) -> PostedMessage:
+def agent_message_post(*, conversation_id: int, agent: Any, text: str, client_id: UUID | None = None,
+                       attachment_id: UUID | None = None) -> PostedMessage:
     """An agent's reply. Replying to a conversation nobody owns takes it over (the bot goes
-    silent); a reply to a colleague's conversation leaves it with them."""
+    silent); a reply to a colleague's conversation leaves it with them. `attachment_id`: a file
+    uploaded to this conversation by an agent (text may then be empty)."""
     from conversations.handoff.services import handoff_agent_replied
 
     agent_check(agent)
+    attachment = None
+    if attachment_id is not None:
+        attachment = attachment_for_message(conversation_id=conversation_id, attachment_id=attachment_id,
+                                            uploader=Attachment.Uploader.AGENT, client_id=client_id)
     with transaction.atomic():
         handoff_agent_replied(conversation_id=conversation_id, agent=agent)
         posted = message_post(
             conversation_id=conversation_id, role=Message.Role.AGENT, text=text, client_id=client_id, author=agent,
             redact=True, redact_keep=agent_own_names(agent),
+            extras={"attachments": [attachment_extras(attachment)]} if attachment else None,
         )
+        if attachment is not None and posted.created:
+            attachment_link(attachment=attachment, message=posted.message)
     return posted
 
 

@@ -108,6 +108,9 @@ def transcript_text(*, conversation_id: int) -> str:
         when = message.created_at.strftime("%Y-%m-%d %H:%M UTC")
         who = (message.author.first_name or message.author.get_username()) if message.author else ROLE_NAMES[message.role]
         text = link_defang(text_rehydrate(message.text, values))
+        # Files are not mailed (the links need the widget's token); the mail says one was sent.
+        files = " ".join(f"[file: {item['name']}]" for item in message.extras.get("attachments", []))
+        text = f"{text} {files}".strip() if files else text
         lines.append(f"[{when}] {text}" if message.role == Message.Role.SYSTEM else f"[{when}] {who}: {text}")
     return "\n".join(lines) + "\n"
 

@@ -8,6 +8,7 @@ runs the same code path as with external servers.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from pathlib import Path
@@ -236,6 +237,27 @@ def _widget_static_headers(headers, path, url):  # noqa: ANN001 - WhiteNoise's c
 
 
 WHITENOISE_ADD_HEADERS_FUNCTION = _widget_static_headers
+
+# Attachments go through Django's storage API under the "attachments" alias: local files under the
+# data directory by default. Any storage backend works by naming it, e.g. an S3-compatible one:
+# ATTACHMENTS_STORAGE_BACKEND=storages.backends.s3.S3Storage
+# ATTACHMENTS_STORAGE_OPTIONS='{"bucket_name": "supportbot-files", "endpoint_url": "https://…"}'
+ATTACHMENTS_STORAGE_BACKEND = env.str("ATTACHMENTS_STORAGE_BACKEND", "django.core.files.storage.FileSystemStorage")
+try:
+    ATTACHMENTS_STORAGE_OPTIONS = json.loads(env.str("ATTACHMENTS_STORAGE_OPTIONS", "") or "null") or (
+        {"location": str(DATA_DIR / "attachments")}
+        if ATTACHMENTS_STORAGE_BACKEND == "django.core.files.storage.FileSystemStorage" else {})
+except json.JSONDecodeError as error:
+    raise ImproperlyConfigured(f"ATTACHMENTS_STORAGE_OPTIONS: expected a JSON object ({error})") from None
+if not isinstance(ATTACHMENTS_STORAGE_OPTIONS, dict):
+    raise ImproperlyConfigured("ATTACHMENTS_STORAGE_OPTIONS: expected a JSON object")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "attachments": {"BACKEND": ATTACHMENTS_STORAGE_BACKEND, "OPTIONS": ATTACHMENTS_STORAGE_OPTIONS},
+}
+# The largest upload body read at all, before the site's own (smaller) limit is known.
+ATTACHMENTS_MAX_UPLOAD_MB = env.int("ATTACHMENTS_MAX_UPLOAD_MB", 100, minimum=1, maximum=1000)
 
 # Chat protocol limits (docs/protocol.md).
 CHAT_MAX_MESSAGE_CHARS = env.int("CHAT_MAX_MESSAGE_CHARS", 4000, minimum=1, maximum=100_000)

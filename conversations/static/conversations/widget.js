@@ -258,6 +258,7 @@
   else document.addEventListener("DOMContentLoaded", mount);
 
   applySite();
+  mountAttachments();
 
   // ---- UI events ------------------------------------------------------------------------
   launcher.addEventListener("click", () => (state.open ? closePanel() : openPanel()));
@@ -560,6 +561,7 @@
     receiveMessage({
       type: "message", seq: frame.seq, role: "customer", text: item.text,
       created_at: item.created_at, client_id: item.client_id,
+      ...(item.attachment ? { attachments: [item.attachment] } : {}),
     });
   }
 
@@ -576,12 +578,13 @@
     if (state.outbox.length !== before) persist();
   }
 
-  function queueMessage(text) {
+  function queueMessage(text, attachment = null) {
     const item = { client_id: uuid(), text, created_at: new Date().toISOString() };
+    if (attachment) item.attachment = attachment;
     state.outbox.push(item);
     persist();
     renderPending(item);
-    if (!send({ type: "message", client_id: item.client_id, text: item.text })) {
+    if (!send(messageFrame(item))) {
       if (!state.reconnectTimer) start(); // no-op while a start or a socket is already under way
     }
   }
@@ -589,7 +592,7 @@
   function flushOutbox() {
     for (const item of state.outbox) {
       if (!list.querySelector(`[data-client-id="${cssEscape(item.client_id)}"]`)) renderPending(item);
-      send({ type: "message", client_id: item.client_id, text: item.text });
+      send(messageFrame(item));
     }
   }
 
@@ -970,7 +973,8 @@
     const bubble = document.createElement("div");
     bubble.className = "bubble";
     bubble.textContent = frame.text; // never innerHTML: customer, agent and model text is data
-    body.appendChild(bubble);
+    if (frame.text || !Array.isArray(frame.attachments)) body.appendChild(bubble);
+    if (Array.isArray(frame.attachments) && frame.attachments.length) body.appendChild(buildAttachments(frame.attachments));
     if (frame.action && typeof frame.action.action_id === "string") body.appendChild(buildActionCard(frame.action));
     for (const [links, label] of [[frame.citations, ""], [frame.related, t("related_articles")]]) {
       if (!Array.isArray(links) || !links.length) continue;
@@ -1018,7 +1022,8 @@
   }
 
   function renderPending(item) {
-    const row = buildRow({ role: "customer", text: item.text, created_at: item.created_at, client_id: item.client_id }, { pending: true });
+    const row = buildRow({ role: "customer", text: item.text, created_at: item.created_at, client_id: item.client_id,
+      ...(item.attachment ? { attachments: [item.attachment] } : {}) }, { pending: true });
     list.appendChild(row);
     regroup();
     scrollToEnd();
@@ -1090,6 +1095,135 @@
 
   function cssEscape(value) {
     return window.CSS && CSS.escape ? CSS.escape(value) : String(value).replace(/"/g, '\\"');
+  }
+
+  // ---- attachments ----------------------------------------------------------------------
+  // A paperclip picks an image or PDF; it is uploaded over HTTP (with progress), then sent as a
+  // message carrying the upload's id (docs/protocol.md). File names are text, never markup.
+  function mountAttachments() {
+    const input = document.createElement("input");
+    input.type = "file";
+    input.accept = "image/png,image/jpeg,image/gif,image/webp,application/pdf";
+    input.className = "attach-input";
+    input.hidden = true;
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "attach";
+    button.setAttribute("aria-label", "Attach an image or PDF");
+    button.innerHTML = '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M21 11.5l-8.5 8.5a5 5 0 0 1-7-7L14 4.5a3.5 3.5 0 0 1 5 5L10.5 18a2 2 0 0 1-3-3L15 7.5"/></svg>';
+    const status = document.createElement("p");
+    status.className = "attach-status";
+    status.setAttribute("role", "status");
+    status.hidden = true;
+    const row = $(".composer-row");
+    row.insertBefore(button, textarea);
+    row.appendChild(input);
+    row.parentNode.insertBefore(status, row);
+    button.addEventListener("click", () => input.click());
+    input.addEventListener("change", () => {
+      const file = input.files && input.files[0];
+      input.value = "";
+      if (file) uploadAttachment(file, status, button);
+    });
+  }
+
+  function uploadAttachment(file, status, button) {
+    const fail = (message) => {
+      status.textContent = message;
+      status.dataset.kind = "error";
+      button.disabled = false;
+    };
+    if (!state.conversationId || !state.token) {
+      fail("Connecting… try again in a moment.");
+      if (!state.reconnectTimer) start();
+      return;
+    }
+    const data = new FormData();
+    data.append("conversation_id", state.conversationId);
+    data.append("token", state.token);
+    data.append("file", file);
+    // XMLHttpRequest rather than fetch: it reports upload progress.
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", `${apiBase}/api/widget/attachments`);
+    status.hidden = false;
+    status.dataset.kind = "pending";
+    status.textContent = `Uploading ${file.name}…`;
+    button.disabled = true;
+    xhr.upload.addEventListener("progress", (e) => {
+      if (e.lengthComputable) status.textContent = `Uploading ${file.name}… ${Math.round((100 * e.loaded) / e.total)}%`;
+    });
+    xhr.addEventListener("error", () => fail("The upload failed. Check your connection and try again."));
+    xhr.addEventListener("load", () => {
+      let body = {};
+      try {
+        body = JSON.parse(xhr.responseText || "{}") || {};
+      } catch (_) {
+        body = {};
+      }
+      if (xhr.status !== 201 || typeof body.id !== "string") {
+        fail((body.error && body.error.message) || `The upload failed (HTTP ${xhr.status}).`);
+        return;
+      }
+      status.hidden = true;
+      button.disabled = false;
+      const text = textarea.value.length <= state.maxChars ? textarea.value : "";
+      if (text) {
+        textarea.value = "";
+        autosize();
+        stopTyping();
+      }
+      queueMessage(text, body);
+    });
+    xhr.send(data);
+  }
+
+  function buildAttachments(attachments) {
+    const box = document.createElement("div");
+    box.className = "attachments";
+    for (const a of attachments) {
+      const url = a && safeUrl(a.url);
+      if (!url) continue;
+      const link = document.createElement("a");
+      link.href = url;
+      link.target = "_blank";
+      link.rel = "noopener noreferrer";
+      const thumbnail = safeUrl(a.thumbnail_url);
+      if (thumbnail) {
+        link.className = "attachment-image";
+        const img = document.createElement("img");
+        img.src = thumbnail;
+        img.alt = String(a.name || "image");
+        img.loading = "lazy";
+        link.appendChild(img);
+      } else {
+        link.className = "chip attachment-file";
+        link.textContent = `${a.name || "file"} (${Math.max(1, Math.round((a.size || 0) / 1024))} KB)`;
+      }
+      box.appendChild(link);
+    }
+    return box;
+  }
+
+  function messageFrame(item) {
+    const frame = { type: "message", client_id: item.client_id, text: item.text };
+    if (item.attachment && item.attachment.id) frame.attachment = item.attachment.id;
+    return frame;
+  }
+
+  function attachmentStyles() {
+    return `
+      .attach { width: 40px; height: 40px; border-radius: 50%; border: 1px solid var(--sb-border); background: transparent;
+        color: var(--sb-muted); display: grid; place-items: center; flex: none; cursor: pointer; }
+      .attach:hover { border-color: var(--sb-accent); color: var(--sb-fg); }
+      .attach:disabled { opacity: .5; cursor: progress; }
+      .attach svg { width: 18px; height: 18px; fill: none; stroke: currentColor; stroke-width: 2; stroke-linecap: round; }
+      .attach-status { margin: 0 2px 6px; font-size: 12px; color: var(--sb-muted); }
+      .attach-status[data-kind="error"] { color: #dc2626; }
+      .attachments { display: flex; flex-wrap: wrap; gap: 6px; margin-top: 4px; }
+      .role-customer .attachments { justify-content: flex-end; }
+      .attachment-image img { display: block; max-width: 200px; max-height: 200px; border-radius: 12px; border: 1px solid var(--sb-border); }
+      .attachment-file { text-decoration: none; }
+    `;
   }
 
   function styles() {
@@ -1213,6 +1347,7 @@
       .send { width: 40px; height: 40px; border-radius: 50%; border: 0; background: var(--sb-accent); color: #fff; display: grid; place-items: center; flex: none; }
       .send svg { width: 18px; height: 18px; }
       .hint { margin: 6px 2px 0; font-size: 11px; color: var(--sb-muted); }
+      ${attachmentStyles()}
     `;
   }
 
