@@ -69,6 +69,11 @@ WIDGET_TEXTS = {
     "source": _("Source"),
     "just_now": _("just now"),
     "minutes_ago": _("%(minutes)s min ago"),
+    "attach": _("Attach an image or PDF"),
+    "uploading": _("Uploading %(name)s…"),
+    "upload_failed": _("The upload failed. Check your connection and try again."),
+    "upload_failed_status": _("The upload failed (HTTP %(status)s)."),
+    "connecting_retry": _("Connecting… try again in a moment."),
 }
 
 # The greeting every site starts with (WidgetSite.greeting's default): shown translated unless the

@@ -67,6 +67,9 @@
     was_helpful: "Was this answer helpful?", helpful: "Helpful", not_helpful: "Not helpful",
     what_was_missing: "What was missing? (optional)", sending: "Sending…", not_sent_offline: "Not sent: you're offline.",
     related_articles: "Related articles", source: "Source", just_now: "just now", minutes_ago: "%(minutes)s min ago",
+    attach: "Attach an image or PDF", uploading: "Uploading %(name)s…",
+    upload_failed: "The upload failed. Check your connection and try again.",
+    upload_failed_status: "The upload failed (HTTP %(status)s).", connecting_retry: "Connecting… try again in a moment.",
   };
   let texts = TEXTS;
 
@@ -1109,7 +1112,7 @@
     const button = document.createElement("button");
     button.type = "button";
     button.className = "attach";
-    button.setAttribute("aria-label", "Attach an image or PDF");
+    button.setAttribute("aria-label", t("attach"));
     button.innerHTML = '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M21 11.5l-8.5 8.5a5 5 0 0 1-7-7L14 4.5a3.5 3.5 0 0 1 5 5L10.5 18a2 2 0 0 1-3-3L15 7.5"/></svg>';
     const status = document.createElement("p");
     status.className = "attach-status";
@@ -1134,7 +1137,7 @@
       button.disabled = false;
     };
     if (!state.conversationId || !state.token) {
-      fail("Connecting… try again in a moment.");
+      fail(t("connecting_retry"));
       if (!state.reconnectTimer) start();
       return;
     }
@@ -1147,12 +1150,12 @@
     xhr.open("POST", `${apiBase}/api/widget/attachments`);
     status.hidden = false;
     status.dataset.kind = "pending";
-    status.textContent = `Uploading ${file.name}…`;
+    status.textContent = t("uploading", { name: file.name });
     button.disabled = true;
     xhr.upload.addEventListener("progress", (e) => {
-      if (e.lengthComputable) status.textContent = `Uploading ${file.name}… ${Math.round((100 * e.loaded) / e.total)}%`;
+      if (e.lengthComputable) status.textContent = `${t("uploading", { name: file.name })} ${Math.round((100 * e.loaded) / e.total)}%`;
     });
-    xhr.addEventListener("error", () => fail("The upload failed. Check your connection and try again."));
+    xhr.addEventListener("error", () => fail(t("upload_failed")));
     xhr.addEventListener("load", () => {
       let body = {};
       try {
@@ -1161,7 +1164,7 @@
         body = {};
       }
       if (xhr.status !== 201 || typeof body.id !== "string") {
-        fail((body.error && body.error.message) || `The upload failed (HTTP ${xhr.status}).`);
+        fail((body.error && body.error.message) || t("upload_failed_status", { status: xhr.status }));
         return;
       }
       status.hidden = true;
