@@ -134,7 +134,7 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     search_fields = ("event_id",)
     list_select_related = ("endpoint",)
     readonly_fields = ("endpoint", "event_id", "event_type", "payload", "status", "attempts", "last_status_code",
-                       "last_error", "next_attempt_at", "lease_until", "delivered_at", "created_at")
+                       "last_error", "next_attempt_at", "lease_until", "delivered_at", "history", "created_at")
     actions = ["retry"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:

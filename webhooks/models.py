@@ -84,6 +84,9 @@ class WebhookDelivery(models.Model):
     # task, or the sweep, to take over).
     lease_until = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
+    # One entry per attempt: {"at", "status_code", "error", "ms", "retry_in"} (at most WEBHOOK_MAX_ATTEMPTS,
+    # plus retries from the admin).
+    history = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
