@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime, timedelta
 from functools import lru_cache
 
@@ -22,6 +23,11 @@ logger = logging.getLogger(__name__)
 SUBSCRIPTIONS_CACHE_KEY = "webhooks:subscriptions:v1"
 # Bounds how long a stale map could live if an invalidation raced a reader's refill.
 SUBSCRIPTIONS_CACHE_SECONDS = 60
+# Each process also keeps the map this long: on a busy socket process most messages then cost no
+# round trip at all (measured in benchmarks/webhook_emit.py). An endpoint saved in another
+# process is seen this much later; in the saving process, at once.
+SUBSCRIPTIONS_LOCAL_SECONDS = 1.0
+_local: tuple[float, dict[str, list[int]]] | None = None
 
 
 def _subscriptions_from_db() -> dict[str, list[int]]:
@@ -32,32 +38,46 @@ def _subscriptions_from_db() -> dict[str, list[int]]:
     return {event: sorted(sites) for event, sites in by_event.items()}
 
 
-def webhook_subscribed_sites(*, event: str) -> frozenset[int]:
-    """The sites with an active endpoint subscribed to `event`: one cache read (Redis) on the
-    hot path; the map is dropped whenever an endpoint is saved or deleted."""
+def _subscriptions() -> dict[str, list[int]]:
+    global _local
+    now = time.monotonic()
+    memo = _local
+    if memo is not None and memo[0] > now:
+        return memo[1]
     try:
         subscriptions = cache.get(SUBSCRIPTIONS_CACHE_KEY)
     except RedisError:
         logger.warning("webhook subscriptions: cache unavailable, reading the database")
-        return frozenset(_subscriptions_from_db().get(event, ()))
+        return _subscriptions_from_db()
     if subscriptions is None:
         subscriptions = _subscriptions_from_db()
         try:
             cache.set(SUBSCRIPTIONS_CACHE_KEY, subscriptions, SUBSCRIPTIONS_CACHE_SECONDS)
         except RedisError:
             pass
-    return frozenset(subscriptions.get(event, ()))
+    _local = (now + SUBSCRIPTIONS_LOCAL_SECONDS, subscriptions)
+    return subscriptions
+
+
+def webhook_subscribed_sites(*, event: str) -> frozenset[int]:
+    """The sites with an active endpoint subscribed to `event`: a cached map (per process for a
+    second, then Redis), dropped whenever an endpoint is saved or deleted."""
+    return frozenset(_subscriptions().get(event, ()))
 
 
 def webhook_subscriptions_invalidate() -> None:
+    global _local
+    _local = None
     cache.delete(SUBSCRIPTIONS_CACHE_KEY)
 
 
 @lru_cache(maxsize=50_000)
-def conversation_site_id(conversation_id: int) -> int:
-    """A conversation's site never changes (and ids are never reused), so each process keeps the
-    answer: the common case, a site nobody subscribed for, costs no query at all."""
-    return Conversation.objects.filter(pk=conversation_id).values_list("site_id", flat=True).get()
+def conversation_ref(conversation_id: int) -> tuple[int, str]:
+    """(site id, public id) of a conversation. Neither ever changes (and ids are never reused),
+    so each process keeps the answer: one query per conversation and process, and only once some
+    site subscribes to the event at hand."""
+    site_id, public_id = Conversation.objects.filter(pk=conversation_id).values_list("site_id", "public_id").get()
+    return site_id, str(public_id)
 
 
 def endpoint_signing_secrets(endpoint: WebhookEndpoint, *, now: datetime | None = None) -> list[str]:

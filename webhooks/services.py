@@ -14,10 +14,9 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from conversations.models import Conversation
 from webhooks.models import EVENT_TYPES, EventType, WebhookDelivery, WebhookEndpoint
 from webhooks.selectors import (
-    conversation_site_id,
+    conversation_ref,
     deliveries_due,
     webhook_subscribed_sites,
     webhook_subscriptions_invalidate,
@@ -120,17 +119,18 @@ def webhook_events_enqueue(*, conversation_id: int, event: EventType, payload: M
     conversation and process, the conversation's site) before anything is written.
     """
     sites = webhook_subscribed_sites(event=event)
-    if not sites or conversation_site_id(conversation_id) not in sites:
+    if not sites:
         return []
-    endpoints = list(WebhookEndpoint.objects.filter(
-        site__conversations__pk=conversation_id, is_active=True, events__contains=[event],
-    ).values_list("pk", "site__key"))
+    site_id, public_id = conversation_ref(conversation_id)
+    if site_id not in sites:
+        return []
+    endpoints = list(WebhookEndpoint.objects.filter(site_id=site_id, is_active=True, events__contains=[event])
+                     .values_list("pk", "site__key"))
     if not endpoints:
         return []
     now = timezone.now()
-    public_id = Conversation.objects.filter(pk=conversation_id).values_list("public_id", flat=True).get()
     body = {"id": f"evt_{uuid.uuid4().hex}", "type": event, "created_at": _iso_now(now), "site": endpoints[0][1],
-            "conversation_id": str(public_id), "data": dict(payload)}
+            "conversation_id": public_id, "data": dict(payload)}
     deliveries = WebhookDelivery.objects.bulk_create([
         WebhookDelivery(endpoint_id=endpoint_id, event_id=body["id"], event_type=event, payload=body,
                         next_attempt_at=now)
