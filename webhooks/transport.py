@@ -10,8 +10,10 @@ Hand-written after knowledge/fetching.py's GET, since httpx has no hook to pin t
 from __future__ import annotations
 
 import ipaddress
+import ssl
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 
 import httpx
 from django.conf import settings
@@ -55,7 +57,7 @@ def webhook_post(*, url: str, body: bytes, headers: dict[str, str]) -> SendResul
     last_error = "no address answered"
     # trust_env=False: a proxy from the environment would resolve and connect on its own, past the check.
     with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False,
-                      verify=httpx.create_ssl_context(trust_env=True)) as client:
+                      verify=_ssl_context() if target.parts.scheme == "https" else False) as client:
         for address in target.addresses:
             request = client.build_request(
                 "POST", _url_at(target, address=address), content=body,
@@ -84,6 +86,13 @@ def webhook_post(*, url: str, body: bytes, headers: dict[str, str]) -> SendResul
             finally:
                 response.close()
     return result(None, last_error)
+
+
+@lru_cache(maxsize=1)
+def _ssl_context() -> ssl.SSLContext:
+    """Loaded once per process (reading the CA bundle costs more than a request). The CA bundle
+    variables (SSL_CERT_FILE / SSL_CERT_DIR) still count, for a receiver behind an intranet CA."""
+    return httpx.create_ssl_context(trust_env=True)
 
 
 def _drain(response: httpx.Response, *, deadline: float) -> None:
