@@ -12,9 +12,13 @@ from django.contrib.auth.models import Permission
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
+from conversations.handoff.models import Handoff, Queue, Team
+from conversations.handoff.services import handoff_open
+from conversations.handoff.workflow import handoff_assign_step
 from conversations.models import Message
 from conversations.services.messages import system_message_post
 from supportbot.celery import app as celery_app
+from tests.handoff.conftest import online
 from tests.webhooks.conftest import documented_verify
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 from webhooks.selectors import endpoint_signing_secrets
@@ -152,3 +156,23 @@ def test_the_admin_retry_action_queues_another_attempt_of_a_given_up_delivery(
     assert delivery.attempts == 12  # the log keeps its history
     with celery_app.connection_for_write() as connection:
         assert connection.default_channel.client.llen("webhooks") == 1
+
+
+def test_the_routing_workflow_assigning_an_agent_emits_handoff_assigned_by_nobody(
+        widget_session, alice, allow_loopback, django_capture_on_commit_callbacks):
+    conversation = widget_session.conversation
+    webhook_endpoint_create(site_id=conversation.site_id, url="http://127.0.0.1:9/in", events=["handoff.assigned"])
+    team = Team.objects.create(name="Front line")
+    team.members.add(alice)
+    queue = Queue.objects.create(name="General", is_default=True)
+    queue.teams.add(team)
+    online(alice)
+    with django_capture_on_commit_callbacks():  # the workflow's own tasks are not run here
+        handoff = handoff_open(conversation_id=conversation.pk, reason="customer_request")
+        Handoff.objects.filter(pk=handoff.pk).update(queue=queue)  # what the route step does
+        assignment = handoff_assign_step(handoff_id=handoff.pk)
+    assert assignment is not None and assignment.agent == alice
+    [delivery] = WebhookDelivery.objects.all()
+    assert delivery.payload["type"] == "handoff.assigned"
+    assert delivery.payload["data"] == {"handoff_id": handoff.pk, "reason": "customer_request",
+                                        "agent": {"id": alice.pk, "name": "Alice"}, "by": None, "kind": "assigned"}
