@@ -31,6 +31,8 @@ from conversations.services.conversations import conversation_request_human
 from conversations.services.messages import message_post
 from guardrails.pii.vault import text_rehydrate, vault_values
 from guardrails.services import tool_result_redact
+from webhooks import payloads as webhook_payloads
+from webhooks.services import webhook_events_enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -138,6 +140,8 @@ def action_finish(*, action_id: int, outcome: dict[str, Any]) -> ActionCall:
         action.result = outcome.get("result", {})
         action.error_code = outcome.get("error_code", "")
         action.save(update_fields=["status", "result", "error_code"])
+        webhook_events_enqueue(conversation_id=action.conversation_id, event="action.executed",
+                               payload=webhook_payloads.action_executed(action))
         _card_message_post(action=action, text=_outcome_text(action))
         if not succeeded:
             conversation_request_human(conversation_id=action.conversation_id, reason=Conversation.HandoffReason.TOOL_FAILURE)

@@ -22,6 +22,8 @@ from conversations.protocol import author_name
 from conversations.services.agents import agent_check
 from conversations.services.messages import agent_own_names, system_message_post
 from guardrails.redaction import text_redact
+from webhooks import payloads as webhook_payloads
+from webhooks.services import webhook_events_enqueue
 
 QUEUED_TEXT = gettext_noop("We've asked a member of our team to join. You'll get a reply right here.")
 LIVE_CHAT_TEXT = gettext_noop("Thanks for your message. A member of our team will reply right here.")
@@ -82,6 +84,8 @@ def handoff_open(*, conversation_id: int, reason: str, actor: Any = None, text: 
             return existing
         handoff = Handoff.objects.create(conversation=conversation, reason=reason)
         _event(handoff, "created", actor, reason=reason)
+        webhook_events_enqueue(conversation_id=conversation_id, event="handoff.opened",
+                               payload=webhook_payloads.handoff_opened(handoff))
         Conversation.objects.filter(pk=conversation_id).update(
             status=Conversation.Status.QUEUED, handoff_reason=reason, resolved_at=None, resolution_reason="",
             assignee=None, updated_at=timezone.now(),
@@ -118,6 +122,8 @@ def _take(*, handoff: Handoff, agent: Any, by: Any, kind: str) -> None:
         status=Conversation.Status.HUMAN, assignee=agent, resolved_at=None, updated_at=now
     )
     _event(handoff, kind, by, assignee=agent.pk)
+    webhook_events_enqueue(conversation_id=handoff.conversation_id, event="handoff.assigned",
+                           payload=webhook_payloads.handoff_assigned(handoff, agent=agent, by=by, kind=kind))
     name = author_name(agent)
     if by is not None and by != agent and handoff.assignee_id not in (None, agent.pk):
         text = gettext_noop("%(by)s passed your conversation to %(name)s, who has joined.")
@@ -133,6 +139,8 @@ def _takeover_handoff(*, conversation: Conversation, by: Any) -> Handoff:
     handoff = Handoff.objects.create(conversation=conversation, reason=Conversation.HandoffReason.AGENT_TAKEOVER,
                                      queue=conversation.queue, routed_at=now, notified_at=now)
     _event(handoff, "created", by, reason=handoff.reason)
+    webhook_events_enqueue(conversation_id=conversation.pk, event="handoff.opened",
+                           payload=webhook_payloads.handoff_opened(handoff))
     Conversation.objects.filter(pk=conversation.pk).update(handoff_reason=handoff.reason, resolution_reason="")
     _enqueue("handoff_summarize", handoff.pk)  # the agent still gets a summary of the bot's part
     return handoff

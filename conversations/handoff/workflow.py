@@ -34,6 +34,8 @@ from conversations.handoff.summary import handoff_summary
 from conversations.models import Conversation
 from conversations.protocol import author_name
 from conversations.services.messages import system_message_post
+from webhooks import payloads as webhook_payloads
+from webhooks.services import webhook_events_enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -128,6 +130,8 @@ def handoff_assign_step(*, handoff_id: int) -> Assignment | None:
             status=Conversation.Status.HUMAN, assignee_id=chosen.user_id, updated_at=now)
         _event(handoff_id, "assigned", assignee=chosen.user_id, auto=True)
         agent = chosen.user
+        webhook_events_enqueue(conversation_id=handoff.conversation_id, event="handoff.assigned",
+                               payload=webhook_payloads.handoff_assigned(handoff, agent=agent, by=None, kind="assigned"))
         system_message_post(conversation_id=handoff.conversation_id,
                             text=gettext_noop("%(name)s joined the conversation."), params={"name": author_name(agent)})
         _refresh(handoff.conversation_id)

@@ -34,6 +34,7 @@ from conversations.privacy.files import conversation_files_release
 from conversations.privacy.subjects import DataSubject
 from guardrails.models import GuardrailEvent, PiiVaultEntry
 from guardrails.services import guardrail_event_record
+from webhooks.services import webhook_deliveries_forget
 
 ERASE_PERMISSION = "conversations.erase_customer_data"
 ERASED_TEXT = "[erased at the customer's request]"
@@ -62,6 +63,8 @@ def customer_data_erase(*, subject: DataSubject, actor: Any = None) -> ErasureRe
         conversation_ids = list(Conversation.objects.select_for_update().filter(customer__in=customers)
                                 .order_by("pk").values_list("pk", flat=True))
         files = conversation_files_release(conversation_ids=conversation_ids)
+        webhook_deliveries_forget(conversation_public_ids=Conversation.objects.filter(pk__in=conversation_ids)
+                                  .values_list("public_id", flat=True))
         vault_entries, _ = PiiVaultEntry.objects.filter(conversation_id__in=conversation_ids).delete()
         messages = _messages_erase(conversation_ids)
         _conversation_texts_erase(conversation_ids)

@@ -18,6 +18,8 @@ from conversations.models import Conversation, CsatRating, Customer, WidgetSite
 from conversations.services.agents import agent_check
 from conversations.services.messages import agent_own_names, system_message_post
 from guardrails.redaction import text_redact
+from webhooks import payloads as webhook_payloads
+from webhooks.services import webhook_events_enqueue
 
 
 class ConversationStateError(CodedError):
@@ -29,6 +31,8 @@ def conversation_open(*, site: WidgetSite, customer: Customer, language: str | N
     language = language or DEFAULT_LANGUAGE
     conversation = Conversation.objects.create(site=site, customer=customer, widget_language=language, language=language)
     events.publish_inbox_changed(conversation.public_id)
+    webhook_events_enqueue(conversation_id=conversation.pk, event="conversation.created",
+                           payload=webhook_payloads.conversation_created(conversation))
     return conversation
 
 
@@ -105,6 +109,8 @@ def resolve_if(*, conversation_id: int, agent: Any, reason: str, text: str, stil
             system_message_post(conversation_id=conversation_id, text=text)
             events.publish_status(_reload(conversation_id))
             events.publish_team_changed()
+            webhook_events_enqueue(conversation_id=conversation_id, event="conversation.resolved",
+                                   payload=webhook_payloads.conversation_resolved(reason=reason, agent=agent))
     return bool(resolved)
 
 
@@ -132,6 +138,8 @@ def conversation_rate(*, conversation_id: int, score: int, comment: str = "") ->
         )
         Conversation.objects.filter(pk=conversation_id).update(csat_score=score, csat_comment=comment,
                                                                updated_at=timezone.now())
+        webhook_events_enqueue(conversation_id=conversation_id, event="csat.created",
+                               payload=webhook_payloads.csat_created(conversation=resolved, score=score, comment=comment))
     conversation = _reload(conversation_id)
     events.publish_inbox_changed(conversation.public_id)
     events.publish_header_changed(conversation.public_id)

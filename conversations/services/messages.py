@@ -24,6 +24,8 @@ from conversations.models import Conversation, Message
 from conversations.services.agents import agent_check
 from guardrails.pii.engine import PiiSpan
 from guardrails.redaction import text_redact
+from webhooks import payloads as webhook_payloads
+from webhooks.services import webhook_events_enqueue
 
 EMAIL_PLACEHOLDER = re.compile(r"<EMAIL_ADDRESS_\d+>")
 
@@ -90,6 +92,8 @@ def message_post(
         return PostedMessage(message=existing, created=False)
 
     events.publish_message(appended.message, public_id=appended.public_id)
+    webhook_events_enqueue(conversation_id=conversation_id, event="message.created",
+                           payload=webhook_payloads.message_created(appended.message))
     if appended.reopened:
         events.publish_status(Conversation.objects.select_related("assignee").get(pk=conversation_id))
     return PostedMessage(message=appended.message, created=True)
