@@ -105,7 +105,8 @@ def test_a_site_added_in_the_admin_gets_a_secret_nobody_typed(client, admin_user
     response = client.post(f"{CHANGELIST}add/", {
         "name": "New Co", "key": "new-co", "allowed_origins": "https://new.example", "greeting": "Hi",
         "accent_color": "#4f46e5", "launcher_position": "right", "bot_enabled": "on", "handoff_when_bot_off": "on",
-        "identity_secret": "typed-by-someone",
+        "identity_secret": "typed-by-someone", "retention_days": "0", "attachments_max_mb": "10",
+        "attachments_allowed_types": "image/png,application/pdf",
     })
     assert response.status_code == 302
     site = WidgetSite.objects.get(key="new-co")
