@@ -21,10 +21,10 @@ Definitions (also on the page):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from django.db.models import Avg, Count, Exists, F, OuterRef, Q, Subquery
+from django.db.models import Avg, Count, Exists, F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -38,6 +38,20 @@ REOPEN_WINDOW = timedelta(days=7)
 # Every resolution (an agent's close, the idle close) posts one of these system messages; they are
 # the only record of a resolution that a later reopen has not overwritten.
 RESOLUTION_TEXTS = (RESOLVED_TEXT, IDLE_TEXT)
+# On a Handoff: the wait from the handoff to the first agent reply ("time to first human response").
+FIRST_RESPONSE_WAIT = F("first_response_at") - F("created_at")
+
+
+def conversations_started(*, since: datetime, until: datetime | None = None) -> QuerySet[Conversation]:
+    """The conversations a period counts: started in it, with at least one message."""
+    started = Conversation.objects.filter(created_at__gte=since, last_seq__gt=0)
+    return started if until is None else started.filter(created_at__lt=until)
+
+
+def contained_q() -> Q:
+    """A conversation resolved without a person: closed and never handed off (an agent who takes a
+    conversation straight from the bot opens a handoff too)."""
+    return Q(status=Conversation.Status.RESOLVED) & ~Q(Exists(Handoff.objects.filter(conversation=OuterRef("pk"))))
 
 
 @dataclass(frozen=True)
@@ -147,20 +161,16 @@ def answers_per_day(*, since: Any, days: int) -> list[AnswerDay]:
 
 def metrics_compute(*, days: int = 14) -> Metrics:
     since = timezone.now() - timedelta(days=days)
-    started = Conversation.objects.filter(created_at__gte=since, last_seq__gt=0)
+    started = conversations_started(since=since)
     per_day_rows = dict(started.annotate(day=TruncDate("created_at")).values("day").annotate(n=Count("id"))
                         .values_list("day", "n"))
     today = timezone.localdate()
     per_day = [(today - timedelta(days=offset), per_day_rows.get(today - timedelta(days=offset), 0))
                for offset in range(days - 1, -1, -1)]
-    # distinct: the join with handoffs repeats a conversation once per handoff it had
-    totals = started.aggregate(n=Count("id", distinct=True),
-                               contained=Count("id", filter=Q(handoffs__isnull=True, status=Conversation.Status.RESOLVED),
-                                                distinct=True))
+    totals = started.aggregate(n=Count("id"), contained=Count("id", filter=contained_q()))
     handoffs = Handoff.objects.filter(created_at__gte=since)
     by_reason = list(handoffs.values("reason").annotate(n=Count("id")).order_by("-n").values_list("reason", "n"))
-    first_response = _median_seconds(handoffs.filter(first_response_at__isnull=False),
-                                     F("first_response_at") - F("created_at"))
+    first_response = _median_seconds(handoffs.filter(first_response_at__isnull=False), FIRST_RESPONSE_WAIT)
     resolved = Conversation.objects.filter(resolved_at__gte=since)
     resolution = _median_seconds(resolved, F("resolved_at") - F("created_at"))
     # Every rating given in the period, one per resolution: a conversation resolved twice counts twice.
