@@ -43,6 +43,7 @@ from django.db.models import (
     OuterRef,
     Subquery,
     Sum,
+    QuerySet,
     Value,
 )
 from django.db.models.functions import Coalesce
@@ -59,6 +60,12 @@ EXPORT_COLUMNS = (
     "conversation", "site", "channel", "customer", "queue", "agent", "started_at", "first_human_response_at",
     "first_response_seconds", "resolved_at", "resolution_reason", "handoff_reason", "handoffs", "contained", "csat",
     "messages", "bot_turns", "model_cost_usd",
+)
+# What the export queryset reads per conversation, in export_row's order.
+EXPORT_VALUES = (
+    "public_id", "site__key", "customer__external_id", "queue__name", "agent_name", "created_at", "first_response",
+    "first_wait", "resolved_at", "resolution_reason", "first_reason", "handoff_count", "is_contained", "csat_score",
+    "message_count", "bot_count", "cost",
 )
 CHANNEL = "web"
 MICRODOLLAR = Decimal("0.000001")  # ModelCall.cost_usd's precision
@@ -119,10 +126,9 @@ def _count(queryset: Any) -> Coalesce:
     return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
 
 
-def conversation_export_rows(*, start: date, end: date, site: WidgetSite | None = None,
-                             chunk_size: int = CHUNK_SIZE) -> Iterator[dict[str, Any]]:
+def conversation_export_queryset(*, start: date, end: date, site: WidgetSite | None = None) -> QuerySet:
     """The conversations started from `start` to `end` (inclusive, in the server's time zone),
-    oldest first, one dict per conversation with EXPORT_COLUMNS as keys."""
+    oldest first, as tuples of EXPORT_VALUES."""
     zone = timezone.get_current_timezone()
     since = datetime.combine(start, time.min, tzinfo=zone)
     until = datetime.combine(end + timedelta(days=1), time.min, tzinfo=zone)
@@ -137,7 +143,7 @@ def conversation_export_rows(*, start: date, end: date, site: WidgetSite | None 
     cost = (ModelCall.objects.filter(conversation=OuterRef("pk")).order_by().values("conversation")
             .annotate(total=Sum("cost_usd")).values("total"))
     money = DecimalField(max_digits=14, decimal_places=6)
-    rows = conversations.annotate(
+    return conversations.annotate(
         agent_name=Subquery(latest.values("assignee__username")[:1]),
         first_response=Subquery(first_answered.values("first_response_at")[:1]),
         first_wait=Subquery(first_answered.annotate(wait=FIRST_RESPONSE_WAIT).values("wait")[:1],
@@ -148,24 +154,29 @@ def conversation_export_rows(*, start: date, end: date, site: WidgetSite | None 
         message_count=_count(messages.exclude(role=Message.Role.SYSTEM)),
         bot_count=_count(messages.filter(role=Message.Role.BOT)),
         cost=Coalesce(Subquery(cost, output_field=money), Value(Decimal(0)), output_field=money),
-    ).order_by("created_at", "id").values_list(
-        "public_id", "site__key", "customer__external_id", "queue__name", "agent_name", "created_at", "first_response",
-        "first_wait", "resolved_at", "resolution_reason", "first_reason", "handoff_count", "is_contained",
-        "csat_score", "message_count", "bot_count", "cost",
-    )
-    for (public_id, site_key, external_id, queue, agent, started, first_response, first_wait, resolved,
-         resolution_reason, handoff_reason, handoff_count, contained, csat, message_count, bot_count,
-         cost_usd) in rows.iterator(chunk_size=chunk_size):
-        yield {
-            "conversation": str(public_id), "site": site_key, "channel": CHANNEL,
-            "customer": external_id if external_id and "@" not in external_id else "",
-            "queue": queue or "", "agent": agent or "", "started_at": started,
-            "first_human_response_at": first_response,
-            "first_response_seconds": round(first_wait.total_seconds(), 1) if first_wait is not None else None,
-            "resolved_at": resolved, "resolution_reason": resolution_reason, "handoff_reason": handoff_reason or "",
-            "handoffs": handoff_count, "contained": contained, "csat": csat, "messages": message_count,
-            "bot_turns": bot_count, "model_cost_usd": cost_usd.quantize(MICRODOLLAR),
-        }
+    ).order_by("created_at", "id").values_list(*EXPORT_VALUES)
+
+
+def export_row(values: tuple[Any, ...]) -> dict[str, Any]:
+    """One tuple of the export queryset as the export's row, keyed by EXPORT_COLUMNS."""
+    (public_id, site_key, external_id, queue, agent, started, first_response, first_wait, resolved, resolution_reason,
+     handoff_reason, handoff_count, contained, csat, message_count, bot_count, cost_usd) = values
+    return {
+        "conversation": str(public_id), "site": site_key, "channel": CHANNEL,
+        "customer": external_id if external_id and "@" not in external_id else "",
+        "queue": queue or "", "agent": agent or "", "started_at": started, "first_human_response_at": first_response,
+        "first_response_seconds": round(first_wait.total_seconds(), 1) if first_wait is not None else None,
+        "resolved_at": resolved, "resolution_reason": resolution_reason, "handoff_reason": handoff_reason or "",
+        "handoffs": handoff_count, "contained": contained, "csat": csat, "messages": message_count,
+        "bot_turns": bot_count, "model_cost_usd": cost_usd.quantize(MICRODOLLAR),
+    }
+
+
+def conversation_export_rows(*, start: date, end: date, site: WidgetSite | None = None,
+                             chunk_size: int = CHUNK_SIZE) -> Iterator[dict[str, Any]]:
+    """The export's rows, read through a server-side cursor `chunk_size` rows at a time."""
+    queryset = conversation_export_queryset(start=start, end=end, site=site)
+    return map(export_row, queryset.iterator(chunk_size=chunk_size))
 
 
 def csv_cell(value: Any) -> str:
