@@ -26,6 +26,7 @@ def _next_chunk(lines: Iterator[str]) -> bytes:
 
 
 def _sync_chunks(lines: Iterator[str]) -> Iterator[bytes]:
+    """For WSGI (Django's test client): production serves HTTP through ASGI only."""
     while chunk := _next_chunk(lines):
         yield chunk
 

@@ -117,7 +117,7 @@ def test_it_exports_one_row_per_conversation_with_the_metrics_definitions(mix, s
         "handoff_reason": "customer_request", "handoffs": 1, "contained": False, "csat": 2, "messages": 3,
         "bot_turns": 1, "model_cost_usd": 0.002,
     }
-    assert 90 <= handed_off["first_response_seconds"] < 100  # the handoff waited 90 s (plus the test's own time)
+    assert 90 <= handed_off["first_response_seconds"] < 120  # the handoff waited 90 s, plus the test's own time
 
     still_open = rows[str(mix["still_open"].public_id)]
     assert (still_open["resolved_at"], still_open["contained"], still_open["messages"], still_open["model_cost_usd"]) \
