@@ -100,10 +100,9 @@ class ExportForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # "from" and "to" are what people type (and Python keywords), hence declared here.
-        self.fields = {"from": forms.DateField(label="From", input_formats=["%Y-%m-%d"]),
-                       "to": forms.DateField(label="To", input_formats=["%Y-%m-%d"]), **self.fields}
-        self.fields["from"].error_messages["invalid"] = "Enter a date as YYYY-MM-DD."
-        self.fields["to"].error_messages["invalid"] = "Enter a date as YYYY-MM-DD."
+        self.fields = {name: forms.DateField(label=name.title(), input_formats=["%Y-%m-%d"],
+                                             error_messages={"invalid": "Enter a date as YYYY-MM-DD."})
+                       for name in ("from", "to")} | self.fields
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
@@ -117,7 +116,7 @@ class ExportForm(forms.Form):
         return ExportRequest(start=data["from"], end=data["to"], format=data["format"], site=data["site"])
 
     def error_text(self) -> str:
-        """One line per problem, named by the parameter, for a 400 body or a CommandError."""
+        """Every problem, each named by its parameter, for a 400 body or a CommandError."""
         return "; ".join(f"{field if field != '__all__' else 'range'}: {' '.join(messages)}"
                          for field, messages in self.errors.items())
 
