@@ -18,6 +18,8 @@ from conversations.models import (
     ModelCall,
     WidgetSite,
 )
+from conversations.privacy.erasure import ERASE_PERMISSION
+from conversations.privacy.export import EXPORT_PERMISSION
 from conversations.services.site_identity import ROTATE_PERMISSION, site_identity_secret_rotate
 
 
@@ -33,7 +35,9 @@ class WidgetSiteAdmin(admin.ModelAdmin):
     fieldsets = (
         (None, {"fields": ("name", "key", "allowed_origins", "greeting")}),
         ("Bot and routing", {"fields": ("bot_enabled", "handoff_when_bot_off")}),
+        ("Privacy", {"fields": ("retention_days",)}),
         ("Look", {"fields": ("accent_color", "launcher_position")}),
+        ("Attachments", {"fields": ("attachments_max_mb", "attachments_allowed_types")}),
         (
             "Signed identity",
             {
@@ -89,10 +93,32 @@ def _fingerprint(secret: str) -> str:
 
 @admin.register(Customer)
 class CustomerAdmin(admin.ModelAdmin):
+    """The page offers "Export data" and "Erase data" (conversations/privacy/admin_views.py)."""
+
     list_display = ("__str__", "site", "external_id", "created_at", "last_seen_at")
     list_filter = ("site",)
     search_fields = ("external_id",)
-    readonly_fields = ("anonymous_id", "created_at", "last_seen_at")
+    readonly_fields = ("anonymous_id", "created_at", "last_seen_at", "erased_at")
+    change_form_template = "admin/conversations/customer/change_form.html"
+
+    def get_urls(self):
+        from django.urls import path
+
+        from conversations.privacy.admin_views import customer_erase_view, customer_export_view
+
+        wrap = self.admin_site.admin_view
+        return [
+            path("<int:customer_id>/export-data/", wrap(lambda request, customer_id: customer_export_view(
+                self, request, customer_id)), name="conversations_customer_export_data"),
+            path("<int:customer_id>/erase-data/", wrap(lambda request, customer_id: customer_erase_view(
+                self, request, customer_id)), name="conversations_customer_erase_data"),
+            *super().get_urls(),
+        ]
+
+    def render_change_form(self, request, context, *args, **kwargs):
+        context.update(can_export_data=request.user.has_perm(EXPORT_PERMISSION),
+                       can_erase_data=request.user.has_perm(ERASE_PERMISSION))
+        return super().render_change_form(request, context, *args, **kwargs)
 
 
 class MessageInline(admin.TabularInline):

@@ -14,9 +14,10 @@ from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector, SearchVectorField
-from django.core.validators import RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import translation
 
 # The inbox's message search: Postgres full-text search with English stemming ("refunds" finds
 # "refund").
@@ -29,6 +30,14 @@ def _new_site_key() -> str:
 
 def _new_identity_secret() -> str:
     return secrets.token_hex(32)
+
+
+ATTACHMENT_TYPE_CHOICES = [("image/png", "PNG image"), ("image/jpeg", "JPEG image"), ("image/gif", "GIF image"),
+                           ("image/webp", "WebP image"), ("application/pdf", "PDF document")]
+
+
+def _default_attachment_types() -> list[str]:
+    return [value for value, _ in ATTACHMENT_TYPE_CHOICES]
 
 
 class WidgetSite(models.Model):
@@ -77,6 +86,19 @@ class WidgetSite(models.Model):
         help_text="Migration switch: also accept the old signature over the user id alone (no expiry). Sites "
         "created before signed identities expired have it on; turn it off once the host site sends expiries.",
     )
+    retention_days = models.PositiveIntegerField(
+        "Keep conversations for (days)",
+        default=0,
+        help_text="Conversations with no activity for this many days are deleted with their messages and personal "
+        "data (the metrics keep their numbers as daily aggregates). 0 keeps them forever. See docs/privacy.md.",
+    )
+    attachments_max_mb = models.PositiveSmallIntegerField(
+        "Largest attachment (MB)", default=10, validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text="Customers and agents can send files up to this size.")
+    attachments_allowed_types = ArrayField(
+        models.CharField(max_length=40, choices=ATTACHMENT_TYPE_CHOICES), default=_default_attachment_types, blank=True,
+        help_text="File types customers and agents may send; empty turns attachments off. The type is read from "
+        "the file's content, not its name.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -99,8 +121,14 @@ class Customer(models.Model):
     anonymous_id = models.UUIDField(default=uuid.uuid4, editable=False, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
     last_seen_at = models.DateTimeField(auto_now=True)
+    # Set by customer_erase (conversations/privacy/erasure.py): the row stays as a counted shell.
+    erased_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
+        permissions = [
+            ("export_customer_data", "Can export everything stored about a customer (audited)"),
+            ("erase_customer_data", "Can erase a customer's personal data (audited)"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["site", "external_id"],
@@ -118,6 +146,8 @@ class Customer(models.Model):
 
     @property
     def display_name(self) -> str:
+        if self.erased_at:
+            return "Erased customer"
         if self.external_id:
             return f"User {self.external_id}"
         return f"Visitor {str(self.anonymous_id)[:6]}"
@@ -184,6 +214,12 @@ class Conversation(models.Model):
     # no more than it proved, and not forever.
     verified_order_number = models.CharField(max_length=64, blank=True, default="")
     verified_until = models.DateTimeField(null=True, blank=True)
+    # The widget's language (host page's lang, else the browser's), and the customer's language:
+    # the widget's until a message is long enough to detect it (conversations/languages/). System
+    # messages, the bot and transcripts use `language`.
+    widget_language = models.CharField(max_length=8, blank=True, default="")
+    language = models.CharField(max_length=8, blank=True, default="", help_text="The customer's language.")
+    language_detected = models.BooleanField(default=False, help_text="Detected from the customer's messages.")
 
     class Meta:
         indexes = [
@@ -203,6 +239,20 @@ class Conversation(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status != self.Status.RESOLVED
+
+    @property
+    def language_name(self) -> str:
+        """In English, for agents (the inbox is in English)."""
+        return translation.get_language_info(self.language)["name"] if self.language else ""
+
+    @property
+    def language_note(self) -> str:
+        if not self.language:
+            return ""
+        name = self.language_name
+        if self.language_detected:
+            return f"{name}, detected from their messages"
+        return f"{name}, the language of their browser or page"
 
 
 class CsatRating(models.Model):
@@ -366,3 +416,5 @@ from conversations.handoff.models import (  # noqa: E402,F401
 )
 
 from conversations.gaps.models import ContentGap  # noqa: E402,F401  (the content-gap report's admin entry)
+from conversations.privacy.models import ArchivedMetricsDay  # noqa: E402,F401  (metrics of purged conversations)
+from conversations.attachments.models import Attachment  # noqa: E402,F401

@@ -33,6 +33,7 @@ class ProtocolError(CodedError):
 class SendMessage:
     client_id: UUID
     text: str
+    attachment: UUID | None = None  # an upload's id (POST /api/widget/attachments)
 
 
 @dataclass(frozen=True)
@@ -94,8 +95,10 @@ def parse_client_frame(raw: str, *, max_text_chars: int) -> ClientFrame:
         raise ProtocolError("bad_frame", "strings must not contain NUL characters or unpaired surrogates")
     frame_type = data.get("type")
     if frame_type == "message":
-        text = _required(data, "text", str)
-        if not text.strip():
+        attachment = _attachment_id(data)
+        # With an attachment the text may be left out or empty; without one it is the message.
+        text = _required(data, "text", str) if attachment is None or "text" in data else ""
+        if not text.strip() and attachment is None:
             raise ProtocolError("bad_frame", "text must not be empty")
         if len(text) > max_text_chars:
             raise ProtocolError("too_large", f"text is longer than {max_text_chars} characters")
@@ -103,7 +106,7 @@ def parse_client_frame(raw: str, *, max_text_chars: int) -> ClientFrame:
             client_id = UUID(_required(data, "client_id", str))
         except ValueError:
             raise ProtocolError("bad_frame", "client_id must be a UUID") from None
-        return SendMessage(client_id=client_id, text=text)
+        return SendMessage(client_id=client_id, text=text, attachment=attachment)
     if frame_type == "resume":
         after_seq = _required(data, "after_seq", int)
         if after_seq < 0:
@@ -140,6 +143,15 @@ def parse_client_frame(raw: str, *, max_text_chars: int) -> ClientFrame:
     raise ProtocolError("bad_frame", f"unknown frame type {str(frame_type)[:40]!r}")
 
 
+def _attachment_id(data: dict[str, Any]) -> UUID | None:
+    if data.get("attachment") is None:
+        return None
+    try:
+        return UUID(_required(data, "attachment", str))
+    except ValueError:
+        raise ProtocolError("bad_frame", "attachment must be an upload id") from None
+
+
 def _feedback(data: dict[str, Any], *, max_text_chars: int) -> Feedback:
     seq = _required(data, "seq", int)
     if seq < 1:
@@ -173,6 +185,15 @@ class Citation(TypedDict):
     url: str
 
 
+class AttachmentInfo(TypedDict):
+    id: str
+    name: str
+    content_type: str
+    size: int
+    url: str
+    thumbnail_url: NotRequired[str]  # images only
+
+
 class MessageFrame(TypedDict):
     type: Literal["message"]
     seq: int
@@ -185,6 +206,7 @@ class MessageFrame(TypedDict):
     related: NotRequired[list[Citation]]  # closest articles offered when the bot has no answer
     action: NotRequired[dict[str, Any]]
     turn_id: NotRequired[str]
+    attachments: NotRequired[list[AttachmentInfo]]
 
 
 class AckFrame(TypedDict):
@@ -251,7 +273,18 @@ def message_frame(message: Message) -> MessageFrame:
         frame["action"] = message.extras["action"]
     if message.extras.get("turn_id"):
         frame["turn_id"] = message.extras["turn_id"]  # supersedes the `delta` frames of that turn
+    if message.extras.get("attachments"):
+        frame["attachments"] = [_attachment_info(item) for item in message.extras["attachments"]]
     return frame
+
+
+def _attachment_info(item: dict[str, Any]) -> AttachmentInfo:
+    from conversations.attachments.links import attachment_urls
+
+    info: AttachmentInfo = {"id": item["id"], "name": item["name"], "content_type": item["content_type"],
+                            "size": item["size"], "url": ""}
+    info.update(attachment_urls(attachment_id=item["id"], thumbnail=item.get("thumbnail", False)))  # type: ignore[typeddict-item]
+    return info
 
 
 def ack_frame(message: Message) -> AckFrame:

@@ -9,6 +9,7 @@ from celery import shared_task
 
 from conversations.bot.actions import action_execute, action_recovery_claim, stalled_actions
 from conversations.bot.runner import stalled_conversations, turn_drive
+from conversations.privacy.retention import conversations_purge_expired
 from conversations.services.inactivity import idle_conversations_resolve
 from conversations.services.transcripts import transcript_email_send
 from guardrails.pii.vault import vault_purge_expired
@@ -57,6 +58,12 @@ def resolve_idle_conversations() -> int:
 @shared_task(acks_late=True)
 def purge_expired_pii() -> int:
     return vault_purge_expired()
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def purge_expired_conversations() -> int:
+    """Each site's retention period. Safe to run twice at once: batches claim with SKIP LOCKED."""
+    return conversations_purge_expired().conversations
 
 
 # The handoff workflow's tasks live with the handoff package; importing them registers them

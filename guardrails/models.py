@@ -46,6 +46,9 @@ class GuardrailEvent(models.Model):
         BUDGET_EXCEEDED = "budget_exceeded", "Model budget exceeded"
         VERIFICATION_FAILED = "verification_failed", "Order number and email did not match"
         VERIFICATION_LOCKED = "verification_locked", "Verification locked after repeated failures"
+        DATA_SUBJECT_EXPORT = "data_subject_export", "Customer data exported"
+        DATA_SUBJECT_ERASE = "data_subject_erase", "Customer data erased"
+        RETENTION_PURGE = "retention_purge", "Old conversations deleted (retention)"
 
     class Action(models.TextChoices):
         REFUSED = "refused", "Refused politely"
@@ -55,6 +58,9 @@ class GuardrailEvent(models.Model):
         REVEALED = "revealed", "Revealed"
         HANDED_OFF = "handed_off", "Handed to a human"
         LOCKED = "locked", "Locked out"
+        EXPORTED = "exported", "Exported"
+        ERASED = "erased", "Erased"
+        DELETED = "deleted", "Deleted"
 
     kind = models.CharField(max_length=32, choices=Kind.choices)
     action = models.CharField(max_length=32, choices=Action.choices)

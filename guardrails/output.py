@@ -14,10 +14,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from django.utils.translation import gettext_lazy
+
 from guardrails.pii.engine import get_detector
 from guardrails.pii.vault import placeholders_in
 
-SAFE_REPLY = "Sorry, I can't share that answer. Could you rephrase your question, or shall I get a person to help?"
+# Lazy: rendered in the customer's language (the bot turn runs under it).
+SAFE_REPLY = gettext_lazy("Sorry, I can't share that answer. "
+                          "Could you rephrase your question, or shall I get a person to help?")
 _CITATION = re.compile(r"\[(\d{1,2})\]")
 
 
@@ -61,7 +65,7 @@ def output_check(
     if any(n < 1 or n > source_count for n in cited):
         reasons.append("citation_out_of_range")
     if reasons:
-        return OutputVerdict(text=SAFE_REPLY, ok=False, reasons=sorted(set(reasons)))
+        return OutputVerdict(text=str(SAFE_REPLY), ok=False, reasons=sorted(set(reasons)))
     if len(text) > max_chars:
         cut = text[:max_chars]
         cut = cut[: max(cut.rfind(". "), cut.rfind("\n"), max_chars // 2) + 1].rstrip()

@@ -56,8 +56,8 @@ class RevisionInline(admin.TabularInline):
 class ArticleAdmin(admin.ModelAdmin):
     change_list_template = "admin/knowledge/article/change_list.html"
 
-    list_display = ("title", "status", "audience", "category", "index_state", "updated_at")
-    list_filter = ("status", "audience", "index_state", "category")
+    list_display = ("title", "status", "audience", "language", "category", "index_state", "updated_at")
+    list_filter = ("status", "audience", "language", "index_state", "category")
     search_fields = ("title", "slug", "body")
     prepopulated_fields = {"slug": ("title",)}
     readonly_fields = ("index_state", "index_error", "indexed_at", "created_at", "updated_at")

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 from knowledge.embeddings import get_embedder
 from knowledge.selectors import (
-    RetrievalOptions, answer_confidence, glossary_entries, glossary_expand, knowledge_search, search_text,
+    RetrievalOptions, answer_confidence, glossary_entries, glossary_expand, knowledge_search, question_for_search,
+    search_text,
 )
 
 KINDS = ("plain", "typo", "short", "action_word", "unanswerable", "hard_negative")
@@ -105,8 +106,9 @@ def run(
 ) -> list[Outcome]:
     """Each question through knowledge_search as the bot calls it, with its vector precomputed."""
     glossary = glossary_entries()
-    texts = [search_text(q.question, glossary_expand(question=q.question, entries=glossary).synonyms if options.glossary else [])
-             for q in questions]
+    searched = [question_for_search(question=q.question, options=options) for q in questions]
+    texts = [search_text(q, glossary_expand(question=q, entries=glossary).synonyms if options.glossary else [])
+             for q in searched]
     query_vectors = (vectors or VectorCache()).get(texts) if mode != "text" else [None] * len(questions)
     outcomes = []
     for question, vector in zip(questions, query_vectors):

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from django.conf import settings
 from django.utils.text import slugify
 
 from knowledge.fetching import ImportFailure, fetch_document
@@ -29,6 +30,7 @@ class ArticleData:
     source_url: str = ""
     tags: list[str] = field(default_factory=list)
     questions: list[str] | None = None  # None: leave the article's alternative questions as they are
+    language: str | None = None  # None: a new article is English, an existing one keeps its language
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,10 @@ def _from_json(item: object, n: int) -> ArticleData | ImportFailure:
     audience = item.get("audience", Article.Audience.PUBLIC)
     if audience not in Article.Audience.values:
         return ImportFailure(f"item {n}: audience must be one of {', '.join(Article.Audience.values)}")
+    language = item.get("language")
+    languages = [code for code, _name in settings.LANGUAGES]
+    if language is not None and language not in languages:
+        return ImportFailure(f"item {n}: language must be one of {', '.join(languages)}")
     tags = item.get("tags", [])
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         return ImportFailure(f"item {n}: tags must be a list of strings")
@@ -123,7 +129,7 @@ def _from_json(item: object, n: int) -> ArticleData | ImportFailure:
     if not isinstance(slug, str) or slugify(slug) != slug or not slug:
         return ImportFailure(f"item {n}: slug {slug!r} must be lowercase letters, digits and hyphens")
     return ArticleData(title=title.strip()[:255], body=body, slug=slug[:255], audience=audience,
-                       source_url=url[:500], tags=[t[:50] for t in tags], questions=questions)
+                       source_url=url[:500], tags=[t[:50] for t in tags], questions=questions, language=language)
 
 
 def _title_and_body(text: str, *, fallback: str) -> tuple[str, str]:

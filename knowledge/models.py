@@ -41,7 +41,10 @@ class Article(models.Model):
     category = models.CharField(max_length=100, blank=True, default="")
     tags = ArrayField(models.CharField(max_length=50), default=list, blank=True)
     source_url = models.URLField(max_length=500, blank=True, default="")
-    language = models.CharField(max_length=10, default="en")
+    language = models.CharField(
+        max_length=10, default="en", choices=settings.LANGUAGES,
+        help_text="The language the article is written in. Retrieval prefers articles in the customer's language.",
+    )
     index_state = models.CharField(max_length=12, choices=IndexState.choices, default=IndexState.NOT_INDEXED)
     index_error = models.TextField(blank=True, default="")
     indexed_at = models.DateTimeField(null=True, blank=True)

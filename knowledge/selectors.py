@@ -28,7 +28,8 @@ from django.db.models import Count
 from django.urls import reverse
 
 from knowledge.embeddings import get_embedder
-from knowledge.models import Article, Chunk, GlossaryEntry, KnowledgeBaseSettings
+from knowledge.models import Article, ArticleQuestion, Chunk, GlossaryEntry, KnowledgeBaseSettings
+from knowledge.spelling import Vocabulary, english_words, spelling_corrected, vocabulary_build
 
 Audience = Literal["anonymous", "verified", "agent"]
 Mode = Literal["hybrid", "dense", "text"]
@@ -50,13 +51,15 @@ class RetrievalOptions:
     any_words: bool = False  # full text matches any word (else: every word); lost on the dev split
     fusion: Fusion = "weighted"  # dense + KB_TEXT_WEIGHT * text rank, or reciprocal rank fusion
     rerank: bool = True  # favour articles whose title/headings hold the question's words
+    spelling: bool = True  # misspelled words corrected to the knowledge base's own (knowledge/spelling.py)
     rrf_k: int = 20
     rerank_weight: float = 0.01
     question_weight: float = 1.0  # an alternative question's score counts this much against a section's
 
 
 # What retrieval did before these levers (all-words full text, weighted fusion, sections only).
-BASELINE = RetrievalOptions(questions=False, glossary=False, any_words=False, fusion="weighted", rerank=False)
+BASELINE = RetrievalOptions(questions=False, glossary=False, any_words=False, fusion="weighted", rerank=False,
+                            spelling=False)
 DEFAULT_OPTIONS = RetrievalOptions()
 
 _CHUNK = Chunk._meta.db_table
@@ -108,7 +111,7 @@ SELECT c.id, a.id, a.title, a.slug, a.source_url, c.audience, c.heading_path, c.
        -- which of the question's words this chunk holds (the coverage signal of confidence)
        ARRAY(SELECT w FROM unnest(q.words) w WHERE c.search_vector @@ quote_literal(w)::tsquery) AS matched_words,
        EXISTS(SELECT 1 FROM unnest(q.synonym_words) w WHERE c.search_vector @@ quote_literal(w)::tsquery) AS matched_synonym,
-       q.words, q.used_words
+       q.words, q.used_words, a.language
 FROM candidates JOIN {chunk} c ON c.id = candidates.id JOIN {article} a ON a.id = c.article_id, q
 WHERE a.status = 'published'
 """
@@ -129,6 +132,7 @@ class RetrievedChunk:
     matched_question: str = ""  # the article's alternative question that ranked it, if one did
     question_score: float = 0.0  # that question's similarity to the customer's
     coverage: float = 0.0  # share of the question's words (or their glossary synonyms) in the article's retrieved text
+    article_language: str = "en"
 
 
 @dataclass(frozen=True)
@@ -163,10 +167,10 @@ _CACHE_SECONDS = 10.0
 _cache: dict[str, tuple[float, object]] = {}
 
 
-def _cached(key: str, load):
+def _cached(key: str, load, seconds: float = _CACHE_SECONDS):
     now = time.monotonic()
     hit = _cache.get(key)
-    if hit is None or now - hit[0] > _CACHE_SECONDS:
+    if hit is None or now - hit[0] > seconds:
         hit = (now, load())
         _cache[key] = hit
     return hit[1]
@@ -226,11 +230,16 @@ def knowledge_search(
     options: RetrievalOptions | None = None,
     glossary: list[list[str]] | None = None,
     threshold: float | None = None,
+    language: str | None = None,
 ) -> Retrieval:
-    """`query_vector` lets a caller that already embedded the question (evaluation, benchmarks)
+    """`language`, the customer's, ranks articles written in it above others that score about as
+    well; it never filters (an English article that answers beats no answer).
+
+    `query_vector` lets a caller that already embedded the question (evaluation, benchmarks)
     skip embedding it again; it must be the vector of `search_text(...)`. `glossary` and
     `threshold`, when given, spare their database reads."""
     options = options or DEFAULT_OPTIONS
+    question = question_for_search(question=question, options=options)
     weight = settings.KB_TEXT_WEIGHT if text_weight is None else text_weight
     embedder = get_embedder()
     expansion = glossary_expand(question=question, entries=glossary_entries() if glossary is None else glossary) \
@@ -270,7 +279,8 @@ def knowledge_search(
         cursor.execute("SET LOCAL hnsw.ef_search = 100")
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    chosen = _rank(rows, audience=audience, mode=mode, options=options, weight=weight, k=k, max_per_article=max_per_article)
+    chosen = _rank(rows, audience=audience, mode=mode, options=options, weight=weight, k=k, max_per_article=max_per_article,
+                   language=language)
     if threshold is None:
         threshold = answer_threshold().value
     confidence = answer_confidence(chosen[0]) if chosen else 0.0
@@ -298,7 +308,30 @@ def search_text(question: str, synonyms: list[str]) -> str:
 def knowledge_query_text(*, question: str) -> str:
     """The text `knowledge_search` embeds for `question` (with its glossary synonyms): a caller
     that passes its own `query_vector` must embed exactly this."""
+    question = question_for_search(question=question, options=DEFAULT_OPTIONS)
     return search_text(question, glossary_expand(question=question, entries=glossary_entries()).synonyms)
+
+
+def question_for_search(*, question: str, options: RetrievalOptions) -> str:
+    """The question as retrieval reads it: misspellings corrected when that lever is on."""
+    return spelling_corrected(text=question, vocabulary=kb_vocabulary()) if options.spelling else question
+
+
+# The vocabulary changes only when articles do (a save clears it); rebuilding it reads every
+# published article, so it is kept longer than the glossary.
+_VOCABULARY_SECONDS = 300.0
+
+
+def kb_vocabulary() -> Vocabulary:
+    return _cached("vocabulary", _kb_vocabulary, _VOCABULARY_SECONDS)
+
+
+def _kb_vocabulary() -> Vocabulary:
+    published = Article.objects.filter(status=Article.Status.PUBLISHED)
+    texts = [f"{title} {body}" for title, body in published.values_list("title", "body").iterator(chunk_size=500)]
+    texts += ArticleQuestion.objects.filter(article__in=published).values_list("text", flat=True)
+    texts += [" ".join(terms) for terms in glossary_entries()]
+    return vocabulary_build(texts=texts, known=english_words())
 
 
 def glossary_entries() -> list[list[str]]:
@@ -318,16 +351,24 @@ class _Row:
     score: float = 0.0
 
 
+# How much an article in the customer's language gains in the ranking: enough to beat an article
+# in another language that scores about as well (a translation of the same article), far too
+# little to lift an article that does not answer above one that does. The confidence that decides
+# whether to answer at all is unchanged.
+LANGUAGE_PREFERENCE = 0.1
+
+
 def _rank(rows: list[tuple], *, audience: str, mode: str, options: RetrievalOptions, weight: float, k: int,
-          max_per_article: int) -> list[RetrievedChunk]:
+          max_per_article: int, language: str | None = None) -> list[RetrievedChunk]:
     candidates: list[_Row] = []
     words: set[str] = set()
     for (chunk_id, article_id, title, slug, source_url, chunk_audience, heading_path, anchor, text, kind, dense, lexical,
-         fields, matched, matched_synonym, words_row, used_words) in rows:
+         fields, matched, matched_synonym, words_row, used_words, article_language) in rows:
         url = source_url or _default_url(audience=chunk_audience, article_id=article_id, slug=slug)
         if anchor and url:
             url = f"{url}#{anchor}"
-        chunk = RetrievedChunk(chunk_id, article_id, title, slug, url, heading_path, text, 0.0, float(dense), float(lexical))
+        chunk = RetrievedChunk(chunk_id, article_id, title, slug, url, heading_path, text, 0.0, float(dense), float(lexical),
+                               article_language=article_language)
         # a glossary synonym in the chunk covers the question's word it stands for
         candidates.append(_Row(chunk, kind, float(fields), set(matched) | (set(used_words) if matched_synonym else set())))
         words = set(words_row)
@@ -346,6 +387,8 @@ def _rank(rows: list[tuple], *, audience: str, mode: str, options: RetrievalOpti
         article_score = max(sections[0].score, best_question.score * options.question_weight if best_question else float("-inf"))
         if options.rerank:
             article_score += options.rerank_weight * max(r.field_score for r in sections)
+        if language and sections[0].chunk.article_language == language:
+            article_score += LANGUAGE_PREFERENCE
         covered = set().union(*(r.matched_words for r in article_rows)) & words
         first = replace(sections[0].chunk, score=article_score, coverage=len(covered) / len(words) if words else 0.0)
         if best_question is not None:

@@ -63,6 +63,8 @@ def article_upsert(*, data: ArticleData, status: str, author: Any = None) -> Art
     article = Article.objects.filter(slug=data.slug).first() or Article(slug=data.slug)
     article.title, article.body, article.audience = data.title, data.body, data.audience
     article.source_url, article.tags, article.status = data.source_url, data.tags, status
+    if data.language is not None:
+        article.language = data.language
     article = article_save(article=article, author=author)
     if data.questions is not None:
         article_questions_set(article=article, questions=data.questions)

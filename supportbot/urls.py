@@ -2,6 +2,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
+from conversations.attachments import views as attachment_views
 from conversations.widget import demo_views
 from conversations.widget import views as widget_views
 from knowledge import views as help_views
@@ -14,6 +15,9 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("api/widget/conversations", widget_views.widget_conversations, name="widget-conversations"),
     path("api/widget/config", widget_views.widget_config, name="widget-config"),
+    path("api/widget/attachments", attachment_views.widget_attachment_upload, name="widget-attachments"),
+    path("attachments/<uuid:public_id>/", attachment_views.attachment_file, name="attachment-file"),
+    path("attachments/<uuid:public_id>/thumbnail", attachment_views.attachment_thumbnail, name="attachment-thumbnail"),
     path("inbox/", include("conversations.inbox.urls")),
     path("help/<slug:slug>/", help_views.help_article, name="help-article"),
     path("admin/", admin.site.urls),

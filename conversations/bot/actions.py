@@ -18,21 +18,28 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils import translation
+from django.utils.translation import gettext, gettext_noop
 
 from conversations import commerce
 from conversations.async_db import call_service, db
 from conversations.errors import CodedError
 from conversations.events import publish_bot_activity, publish_collected
+from conversations.languages.selectors import conversation_language_get
 from conversations.models import ActionAttempt, ActionCall, Conversation, Message
 from conversations.services.conversations import conversation_request_human
 from conversations.services.messages import message_post
 from guardrails.pii.vault import text_rehydrate, vault_values
 from guardrails.services import tool_result_redact
+from webhooks import payloads as webhook_payloads
+from webhooks.services import webhook_events_enqueue
 
 logger = logging.getLogger(__name__)
 
 
-EXPIRED_TEXT = "That request expired before it was confirmed, so nothing was changed. Ask me again if you still want it."
+EXPIRED_TEXT = gettext_noop("That request expired before it was confirmed, so nothing was changed. "
+                            "Ask me again if you still want it.")
+CANCELLED_TEXT = gettext_noop("Okay, I won't make that change.")
 
 
 class ActionNotFound(CodedError):
@@ -86,7 +93,7 @@ def action_decide(*, conversation_id: int, action_id: str, decision: str) -> Dec
                 # waiting on a change that will never run.
                 _card_message_post(action=action, text=EXPIRED_TEXT)
         if claimed and decision == "cancel":
-            _card_message_post(action=action, text="Okay, I won't make that change.")
+            _card_message_post(action=action, text=CANCELLED_TEXT)
     return Decided(action=action, execute=bool(claimed) and confirmed)
 
 
@@ -113,6 +120,8 @@ def action_recovery_claim(*, action_id: int) -> ActionCall | None:
 
 
 def _card_message_post(*, action: ActionCall, text: str) -> None:
+    with translation.override(conversation_language_get(conversation_id=action.conversation_id)):
+        text = gettext(text)
     message_post(conversation_id=action.conversation_id, role=Message.Role.BOT, text=text,
                  extras={"action": action_card(action)}, max_chars=10_000)
 
@@ -131,6 +140,8 @@ def action_finish(*, action_id: int, outcome: dict[str, Any]) -> ActionCall:
         action.result = outcome.get("result", {})
         action.error_code = outcome.get("error_code", "")
         action.save(update_fields=["status", "result", "error_code"])
+        webhook_events_enqueue(conversation_id=action.conversation_id, event="action.executed",
+                               payload=webhook_payloads.action_executed(action))
         _card_message_post(action=action, text=_outcome_text(action))
         if not succeeded:
             conversation_request_human(conversation_id=action.conversation_id, reason=Conversation.HandoffReason.TOOL_FAILURE)

@@ -9,6 +9,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from conversations.languages.negotiation import DEFAULT_LANGUAGE
 from conversations.models import Conversation, Message
 from conversations.services.conversations import conversation_request_human
 from conversations.services.messages import message_post
@@ -28,6 +29,7 @@ class TurnInput:
     miss_streak: int
     up_to_seq: int
     question_understood: str = ""  # the question with shorthand and typos spelled out (set by the turn)
+    language: str = "en"  # the customer's: retrieval prefers it, replies are written in it
 
 
 def turn_input_load(*, conversation_id: int, up_to_seq: int, history_messages: int) -> TurnInput | None:
@@ -37,8 +39,9 @@ def turn_input_load(*, conversation_id: int, up_to_seq: int, history_messages: i
     answered = conversation.bot_answered_seq
     # One query for the unanswered messages and the history before them: seqs are unique per
     # conversation, so the newest (up_to_seq - answered) rows cover every unanswered one.
-    rows = list(conversation.messages.filter(seq__lte=up_to_seq).exclude(role=Message.Role.SYSTEM).order_by("-seq")
-                .values_list("seq", "role", "text")[: max(0, up_to_seq - answered) + history_messages * 3])
+    rows = [(seq, role, _with_attachment_note(text, attachments)) for seq, role, text, attachments in
+            conversation.messages.filter(seq__lte=up_to_seq).exclude(role=Message.Role.SYSTEM).order_by("-seq")
+            .values_list("seq", "role", "text", "extras__attachments")[: max(0, up_to_seq - answered) + history_messages * 3]]
     unanswered = [text for seq, role, text in reversed(rows) if seq > answered and role == Message.Role.CUSTOMER]
     if not unanswered:
         return None
@@ -56,7 +59,18 @@ def turn_input_load(*, conversation_id: int, up_to_seq: int, history_messages: i
         customer_id=conversation.customer.external_id or _still_verified(conversation),
         question="\n".join(unanswered), history=window, earlier_summary=summary, state=dict(conversation.bot_state),
         miss_streak=conversation.bot_miss_streak, up_to_seq=up_to_seq,
+        language=conversation.language or DEFAULT_LANGUAGE,
     )
+
+
+def _with_attachment_note(text: str, attachments: list[dict[str, Any]] | None) -> str:
+    """Files never reach the model (nor their names, which may say more than the customer meant
+    to): the turn only learns that one was sent."""
+    if not attachments:
+        return text
+    kinds = {"image" if str(a.get("content_type", "")).startswith("image/") else "document" for a in attachments}
+    note = " ".join(f"[sent {'an image' if kind == 'image' else 'a PDF document'}]" for kind in sorted(kinds))
+    return f"{text}\n{note}" if text.strip() else note
 
 
 def _still_verified(conversation: Conversation) -> str | None:

@@ -6,6 +6,9 @@ placeholders of what the customer typed) and drives the same tools and confirmat
 
 Multi-step intents remember what they still need in `Conversation.bot_state`
 ({"intent": "cancel_order"} until an order number arrives).
+
+Every sentence is translated (gettext): the turn runs under the customer's language. An answer from
+an article in another language says so first.
 """
 
 from __future__ import annotations
@@ -13,6 +16,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from typing import Any
+
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from conversations.bot.understanding.intent import IntentGuess
 from conversations.bot.understanding.requests import (
@@ -27,13 +34,20 @@ from conversations.bot.understanding.requests import (
 from knowledge.selectors import Retrieval
 
 NEEDS_ORDER = {"get_order", "cancel_order", "return_order", "change_order_address"}
-VERIFY_ASK = "please send your order number and the email address you used for the order."
-_DOING = {"get_order": "check your order", "list_my_orders": "look up your orders", "cancel_order": "cancel your order",
-          "return_order": "start your return", "change_order_address": "change the delivery address",
-          "change_account_address": "update your account address"}
+VERIFY_ASK = gettext_lazy("please send your order number and the email address you used for the order.")
+# Fragments of "Whenever you're ready to %(doing)s, %(needed)s": the context tells translators where they go.
+_DOING = {"get_order": pgettext_lazy("whenever you're ready to", "check your order"),
+          "list_my_orders": pgettext_lazy("whenever you're ready to", "look up your orders"),
+          "cancel_order": pgettext_lazy("whenever you're ready to", "cancel your order"),
+          "return_order": pgettext_lazy("whenever you're ready to", "start your return"),
+          "change_order_address": pgettext_lazy("whenever you're ready to", "change the delivery address"),
+          "change_account_address": pgettext_lazy("whenever you're ready to", "update your account address")}
 # Offered after a policy answer whose topic the bot can also act on.
-_CAN_ALSO = {"cancel_order": "cancel an order for you", "return_order": "start a return for you",
-             "change_order_address": "change the delivery address of an order", "get_order": "check on an order for you"}
+_CAN_ALSO = {"cancel_order": gettext_lazy("If you'd like, I can cancel an order for you: just tell me which one."),
+             "return_order": gettext_lazy("If you'd like, I can start a return for you: just tell me which one."),
+             "change_order_address": gettext_lazy(
+                 "If you'd like, I can change the delivery address of an order: just tell me which one."),
+             "get_order": gettext_lazy("If you'd like, I can check on an order for you: just tell me which one.")}
 _TOPIC_ACTIONS = [(re.compile(r"\bcancel", re.IGNORECASE), "cancel_order"),
                   (re.compile(r"\b(return|refund|send (it|them|something) back)", re.IGNORECASE), "return_order"),
                   (re.compile(r"\baddress", re.IGNORECASE), "change_order_address")]
@@ -58,7 +72,7 @@ def offline_step(*, text: str, state: dict[str, Any], verified: bool, retrieval:
     pending = state.get("intent")
     if pending and text:
         if NEVER_MIND.search(text):
-            return OfflineStep(text="No problem, I've dropped that. Is there anything else I can help with?")
+            return OfflineStep(text=_("No problem, I've dropped that. Is there anything else I can help with?"))
         if not supplies_what_is_pending(text=text, state=state):
             intent = requested_action(text=text, guess=guess, retrieval=retrieval)
             if intent is not None and intent != pending:
@@ -70,7 +84,9 @@ def offline_step(*, text: str, state: dict[str, Any], verified: bool, retrieval:
                 answer = _answer_without_action(text=text, retrieval=retrieval, guess=guess)
                 if state.get("reminded"):
                     return answer
-                answer.text += f"\n\n(Whenever you're ready to {_DOING.get(pending, 'go on')}, {_still_needed(state, verified)})"
+                answer.text += "\n\n(" + _("Whenever you're ready to %(doing)s, %(needed)s") % {
+                    "doing": _DOING.get(pending, pgettext_lazy("whenever you're ready to", "go on")),
+                    "needed": _still_needed(state, verified)} + ")"
                 answer.state = {**state, "reminded": True}
                 return answer
     intent = pending if pending and text and supplies_what_is_pending(text=text, state=state) else None
@@ -101,12 +117,13 @@ def offline_step(*, text: str, state: dict[str, Any], verified: bool, retrieval:
         if order_number and email:
             return OfflineStep(tool="verify_identity", args={"order_number": order_number, "email": email},
                                state=remembered)
-        return OfflineStep(text="I can help with that. First I need to check it's you: " + VERIFY_ASK, state=remembered)
+        return OfflineStep(text=_("I can help with that. First I need to check it's you: %(ask)s") % {"ask": VERIFY_ASK},
+                           state=remembered)
     if intent in NEEDS_ORDER and not order_number:
         # Look at the customer's orders: when only one of them fits the request, that is the one.
         return OfflineStep(tool="list_my_orders", state={**remembered, "picking_order": True})
     if intent in ("change_order_address", "change_account_address") and not address:
-        return OfflineStep(text="What is the new address? Please type it in full.", state=remembered)
+        return OfflineStep(text=_("What is the new address? Please type it in full."), state=remembered)
     args: dict[str, Any] = {}
     if intent in NEEDS_ORDER:
         args["order_number"] = order_number
@@ -119,10 +136,10 @@ def offline_step(*, text: str, state: dict[str, Any], verified: bool, retrieval:
 
 def _still_needed(state: dict[str, Any], verified: bool) -> str:
     if not verified:
-        return "just " + VERIFY_ASK
+        return _("just %(ask)s") % {"ask": VERIFY_ASK}
     if state.get("intent") in ("change_order_address", "change_account_address") and state.get("order_number"):
-        return "just type the new address in full."
-    return "just send the order number (it looks like SB-100042)."
+        return _("just type the new address in full.")
+    return _("just send the order number (it looks like SB-100042).")
 
 
 def _answer_without_action(*, text: str, retrieval: Retrieval, guess: IntentGuess | None) -> OfflineStep:
@@ -132,7 +149,7 @@ def _answer_without_action(*, text: str, retrieval: Retrieval, guess: IntentGues
     if step.answered:
         offer = next((action for pattern, action in _TOPIC_ACTIONS if pattern.search(text)), None)
         if offer in _CAN_ALSO:
-            step.text += f"\n\nIf you'd like, I can {_CAN_ALSO[offer]}: just tell me which one."
+            step.text += f"\n\n{_CAN_ALSO[offer]}"
     return step
 
 
@@ -142,16 +159,28 @@ _THANKS = re.compile(r"\b(thank\w*|thx|cheers|appreciate|great|perfect|awesome|c
 
 def _smalltalk_reply(text: str) -> str:
     if _THANKS.search(text):
-        return "You're welcome! Is there anything else I can help you with?"
-    return ("Hi! I can answer questions about shipping, returns and our products, and look up or change your "
-            "orders. What can I do for you?")
+        return _("You're welcome! Is there anything else I can help you with?")
+    return _("Hi! I can answer questions about shipping, returns and our products, and look up or change your "
+             "orders. What can I do for you?")
 
 
 # The orders each request can apply to (the shop's rules: only delivered orders are returned...).
 _FITS = {"return_order": {"delivered"}, "cancel_order": {"pending", "processed"},
          "change_order_address": {"pending", "processed"}, "get_order": {"pending", "processed", "shipped"}}
-_DONE_TO = {"return_order": "returned", "cancel_order": "cancelled", "change_order_address": "sent elsewhere"}
-ASK_FOR_ORDER = "Which order is it about? Please send the order number (it looks like SB-100042)."
+_NONE_FITS = {
+    "return_order": gettext_lazy("None of your recent orders can be returned any more."),
+    "cancel_order": gettext_lazy("None of your recent orders can be cancelled any more."),
+    "change_order_address": gettext_lazy("None of your recent orders can be sent elsewhere any more."),
+}
+ASK_FOR_ORDER = gettext_lazy("Which order is it about? Please send the order number (it looks like SB-100042).")
+# The commerce API's order statuses, as the customer reads them.
+_STATUS = {"pending": pgettext_lazy("order status", "pending"), "processed": pgettext_lazy("order status", "processed"),
+           "shipped": pgettext_lazy("order status", "shipped"), "delivered": pgettext_lazy("order status", "delivered"),
+           "returned": pgettext_lazy("order status", "returned"), "cancelled": pgettext_lazy("order status", "cancelled")}
+
+
+def _status(status: object) -> str:
+    return str(_STATUS.get(str(status), status))
 
 
 def offline_order_pick(*, intent: str, orders: list[dict[str, Any]]) -> tuple[str | None, str]:
@@ -163,20 +192,26 @@ def offline_order_pick(*, intent: str, orders: list[dict[str, Any]]) -> tuple[st
         return str(candidates[0]["number"]), ""
     if not candidates:
         if not orders:
-            return None, "I don't see any orders on your account. " + ASK_FOR_ORDER
+            return None, _("I don't see any orders on your account.") + f" {ASK_FOR_ORDER}"
         if intent == "get_order":
-            return None, "None of your recent orders is still on its way. " + ASK_FOR_ORDER
-        return None, (f"None of your recent orders can be {_DONE_TO.get(intent, 'changed')} any more. "
-                      "If it's an older one, please send its order number (it looks like SB-100042).")
-    lines = "\n".join(f"• {o['number']}: {o['status']}, placed {str(o.get('placed_at', ''))[:10]} "
-                      f"({o.get('total')} {o.get('currency')})" for o in candidates)
-    return None, f"Which order is it about?\n{lines}"
+            return None, _("None of your recent orders is still on its way.") + f" {ASK_FOR_ORDER}"
+        none_fits = _NONE_FITS.get(intent, gettext_lazy("None of your recent orders can be changed any more."))
+        return None, f"{none_fits} " + _("If it's an older one, please send its order number (it looks like SB-100042).")
+    lines = "\n".join("• " + _("%(number)s: %(status)s, placed %(placed)s (%(total)s %(currency)s)") % {
+        "number": o["number"], "status": _status(o["status"]), "placed": str(o.get("placed_at", ""))[:10],
+        "total": o.get("total"), "currency": o.get("currency")} for o in candidates)
+    return None, _("Which order is it about?") + f"\n{lines}"
 
 
 # "I don't know" is not a dead end: the closest articles are offered as links when they are at
 # least loosely related (a cosine this low is a shared topic, not an answer).
 _RELATED_MIN_SIMILARITY = 0.35
 _RELATED_MAX = 3
+
+
+# As they read inside a sentence ("… only available in English"): lower case in French and Spanish.
+_LANGUAGE_NAMES = {"en": pgettext_lazy("only available in", "English"), "de": pgettext_lazy("only available in", "German"),
+                   "fr": pgettext_lazy("only available in", "French"), "es": pgettext_lazy("only available in", "Spanish")}
 
 
 def _knowledge_answer(retrieval: Retrieval) -> OfflineStep:
@@ -189,17 +224,25 @@ def _knowledge_answer(retrieval: Retrieval) -> OfflineStep:
         related = related[:_RELATED_MAX]
         if related:
             return OfflineStep(
-                text="I'm sorry, I don't know the answer to that. These articles may be related; or say \"talk to a "
-                     "human\" and I'll bring in a person from our team.",
+                text=_("I'm sorry, I don't know the answer to that. These articles may be related; or say \"talk to a "
+                       "human\" and I'll bring in a person from our team."),
                 related=related, answered=False)
         return OfflineStep(
-            text="I'm sorry, I don't know the answer to that. Would you like me to bring in a person from our team? "
-                 "Just say \"talk to a human\".",
+            text=_("I'm sorry, I don't know the answer to that. Would you like me to bring in a person from our team? "
+                   "Just say \"talk to a human\"."),
             answered=False,
         )
     top = retrieval.chunks[0]
-    return OfflineStep(text=f"Here's what our help center says in “{top.article_title}”:\n\n{_excerpt(top.text)} [1]",
-                       citations_from=1)
+    customer_language = translation.get_language() or "en"
+    if top.article_language and translation.get_supported_language_variant(customer_language) != top.article_language:
+        # An answer from an article in another language beats none, but the customer should know
+        # why it reads differently.
+        language = _LANGUAGE_NAMES.get(top.article_language, top.article_language)
+        lead = _("This article is only available in %(language)s: “%(title)s”") % {
+            "language": language, "title": top.article_title}
+    else:
+        lead = _("Here's what our help center says in “%(title)s”:") % {"title": top.article_title}
+    return OfflineStep(text=f"{lead}\n\n{_excerpt(top.text)} [1]", citations_from=1)
 
 
 def _excerpt(text: str, limit: int = 600) -> str:
@@ -225,29 +268,31 @@ def offline_tool_reply(*, tool: str, data: dict[str, Any]) -> str:
     """The customer-facing sentence for a tool result (the model writes its own)."""
     error = data.get("error")
     if error == "not_verified":
-        return "I need to check it's you first: please send your order number and the email address you used for it."
+        return _("I need to check it's you first: please send your order number and the email address you used for it.")
     if error == "not_found":
-        return "I couldn't find that order for you. Please check the number (it looks like SB-100042)."
+        return _("I couldn't find that order for you. Please check the number (it looks like SB-100042).")
     if error == "not_allowed_in_state":
-        return f"That isn't possible any more: the order is {data.get('status')}."
+        return _("That isn't possible any more: the order is %(status)s.") % {"status": _status(data.get("status"))}
     if error == "unavailable":
-        return "Our order system isn't answering right now. I'm bringing in a person to help."
+        return _("Our order system isn't answering right now. I'm bringing in a person to help.")
     if error:
-        return "Sorry, something went wrong with that request."
+        return _("Sorry, something went wrong with that request.")
     if tool == "verify_identity":
-        return "Thanks, you're verified." if data.get("verified") else \
-            "That order number and email don't match our records. Please check both and try again."
+        return _("Thanks, you're verified.") if data.get("verified") else \
+            _("That order number and email don't match our records. Please check both and try again.")
     if tool == "list_my_orders":
         orders = data.get("orders") or []
         if not orders:
-            return "I don't see any orders on your account."
-        lines = [f"• {o['number']}: {o['status']} ({o['total']} {o['currency']}, placed {o['placed_at'][:10]})" for o in orders]
-        return "Here are your latest orders:\n" + "\n".join(lines)
+            return _("I don't see any orders on your account.")
+        lines = ["• " + _("%(number)s: %(status)s (%(total)s %(currency)s, placed %(placed)s)") % {
+            "number": o["number"], "status": _status(o["status"]), "total": o["total"], "currency": o["currency"],
+            "placed": o["placed_at"][:10]} for o in orders]
+        return _("Here are your latest orders:") + "\n" + "\n".join(lines)
     if tool == "get_order":
         return _order_sentence(data["order"])
     if data.get("status") == "awaiting_customer_confirmation":
-        return f"{data['summary']} Please confirm below, or cancel if that's not what you want."
-    return "Done."
+        return f"{data['summary']} " + _("Please confirm below, or cancel if that's not what you want.")
+    return _("Done.")
 
 
 def _order_sentence(order: dict[str, Any]) -> str:
@@ -255,13 +300,17 @@ def _order_sentence(order: dict[str, Any]) -> str:
     placed = order["placed_at"][:10]
     status = order["status"]
     if status == "shipped":
-        where = f"It's on its way with {order['carrier']}, tracking number {order['tracking_number']}."
+        where = _("It's on its way with %(carrier)s, tracking number %(tracking)s.") % {
+            "carrier": order["carrier"], "tracking": order["tracking_number"]}
     elif status == "delivered":
-        where = f"It was delivered on {(order['delivered_at'] or '')[:10]}."
+        where = _("It was delivered on %(date)s.") % {"date": (order["delivered_at"] or "")[:10]}
     elif status in ("pending", "processed"):
-        where = f"It hasn't shipped yet; it will go to {order['shipping_address']}."
+        where = _("It hasn't shipped yet; it will go to %(address)s.") % {"address": order["shipping_address"]}
     elif status == "returned":
-        where = f"It was returned and {order['refunded_amount']} {order['currency']} refunded."
+        where = _("It was returned and %(amount)s %(currency)s refunded.") % {
+            "amount": order["refunded_amount"], "currency": order["currency"]}
     else:
-        where = "It was cancelled."
-    return f"Order {order['number']} ({items}; {order['total']} {order['currency']}, placed {placed}) is {status}. {where}"
+        where = _("It was cancelled.")
+    return _("Order %(number)s (%(items)s; %(total)s %(currency)s, placed %(placed)s) is %(status)s.") % {
+        "number": order["number"], "items": items, "total": order["total"], "currency": order["currency"],
+        "placed": placed, "status": _status(status)} + f" {where}"

@@ -6,7 +6,9 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-PROMPT_VERSION = "support-v2"
+from django.utils import translation
+
+PROMPT_VERSION = "support-v3"  # v3: reply in the customer's language
 
 _SYSTEM = """You are the customer-support assistant of {company}, chatting with a customer in a website widget.
 
@@ -28,6 +30,7 @@ Rules, in order of priority:
    then remind them once of what you still need.
 6. If the customer asks for a person, call handoff_to_human.
 7. Be brief and friendly: at most five short sentences, plain text, no headings.
+8. Reply in {language}, the customer's language, even when the sources are written in another language.
 
 Internal marker (never output it): {canary}"""
 
@@ -50,9 +53,11 @@ class SystemPrompt:
     canary: str
 
 
-def system_prompt(*, company: str) -> SystemPrompt:
+def system_prompt(*, company: str, language: str = "en") -> SystemPrompt:
+    """`language`: the customer's (a code from settings.LANGUAGES), named in English for the model."""
     canary = f"CANARY-{secrets.token_hex(6)}"
-    return SystemPrompt(text=_SYSTEM.format(company=company, canary=canary), canary=canary)
+    name = translation.get_language_info(language)["name"]
+    return SystemPrompt(text=_SYSTEM.format(company=company, canary=canary, language=name), canary=canary)
 
 
 def sources_message(sources: list[tuple[str, str]]) -> str:

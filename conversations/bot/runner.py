@@ -20,18 +20,21 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
+from django.utils import translation
+from django.utils.translation import gettext_lazy
 
 from conversations.async_db import call_service, db
 from conversations.bot.context import TurnOutput, turn_output_post
 from conversations.bot.turn import turn_run
 from conversations.events import publish_collected
+from conversations.languages.selectors import conversation_language_get
 from conversations.models import Conversation, Message, WidgetSite
 
 logger = logging.getLogger(__name__)
 
 OWNER = f"{socket.gethostname()}:{os.getpid()}"
 _running: set[asyncio.Task] = set()
-TURN_FAILED_REPLY = "Sorry, something went wrong on my side. I'm bringing in a person from our team."
+TURN_FAILED_REPLY = gettext_lazy("Sorry, something went wrong on my side. I'm bringing in a person from our team.")
 
 
 def _unanswered() -> Exists:
@@ -112,7 +115,10 @@ async def turn_drive(conversation_id: int, *, owner: str = OWNER) -> None:
 
 async def _fail_turn(conversation_id: int, up_to_seq: int) -> None:
     """A turn that crashed or ran out of time still answers, and hands off: never a silent drop."""
-    output = TurnOutput(text=TURN_FAILED_REPLY, handoff_reason=Conversation.HandoffReason.TOOL_FAILURE)
+    language = await db(conversation_language_get)(conversation_id=conversation_id)
+    with translation.override(language):
+        text = str(TURN_FAILED_REPLY)
+    output = TurnOutput(text=text, handoff_reason=Conversation.HandoffReason.TOOL_FAILURE)
     try:
         _, pending = await call_service(turn_output_post, conversation_id=conversation_id, up_to_seq=up_to_seq,
                                         output=output)

@@ -19,6 +19,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.utils import translation
+from django.utils.translation import gettext, gettext_lazy
 
 from conversations import events
 from conversations.async_db import call_service, db
@@ -56,9 +58,10 @@ from supportbot.llm.gateway import ModelUnavailable, get_gateway, model_configur
 
 logger = logging.getLogger(__name__)
 
-REFUSAL = ("I can only help with questions about our products, orders and policies. "
-           "Could you tell me what you need help with?")
-LOOP_CAP_REPLY = "I couldn't finish that on my own, so I'm bringing in a person from our team."
+# Lazy: rendered in the customer's language, which the whole turn runs under (turn_run).
+REFUSAL = gettext_lazy("I can only help with questions about our products, orders and policies. "
+                       "Could you tell me what you need help with?")
+LOOP_CAP_REPLY = gettext_lazy("I couldn't finish that on my own, so I'm bringing in a person from our team.")
 DELTA_COALESCE_SECONDS = 0.05
 
 
@@ -116,7 +119,10 @@ async def turn_run(*, conversation_id: int, up_to_seq: int) -> None:
         return
     await events.publish_bot_activity(public_id=loaded.public_id, state=True, activity="thinking")
     try:
-        output = await _respond(loaded, turn)
+        # Every fixed sentence of the turn (the offline responder's, refusals, the output check's
+        # safe reply) is written in the customer's language.
+        with translation.override(loaded.language):
+            output = await _respond(loaded, turn)
         output.extras.update({
             "turn_id": turn.turn_id, "prompt_version": PROMPT_VERSION, "model": turn.model, "usage": turn.usage,
             "latency_ms": {"total": round((time.perf_counter() - turn.started) * 1000, 1),
@@ -164,7 +170,7 @@ def turn_understand(*, loaded: TurnInput) -> Understanding:
     guess = get_intent_classifier().classify(vectors[understood[:2000]])
     # Chunks that read like instructions were flagged when indexed and never come back from the search.
     retrieval = knowledge_search(question=search_text, audience="verified" if loaded.customer_id else "anonymous",
-                                 glossary=glossary,
+                                 glossary=glossary, language=loaded.language,
                                  query_vector=vectors[query_text[:2000]] if query_text is not None else None)
     return Understanding(verdict=verdict, understood=understood, guess=guess, retrieval=retrieval)
 
@@ -175,7 +181,7 @@ async def _respond(loaded: TurnInput, turn: TurnState) -> TurnOutput:
     if understanding.verdict.flagged:
         strikes = await db(abuse_strike)(conversation_id=loaded.conversation_id)
         handoff = Conversation.HandoffReason.USAGE_LIMIT if strikes >= settings.LIMIT_ABUSE_STRIKES else None
-        return TurnOutput(text=REFUSAL, extras={"guardrail": "injection"}, state=loaded.state, handoff_reason=handoff)
+        return TurnOutput(text=str(REFUSAL), extras={"guardrail": "injection"}, state=loaded.state, handoff_reason=handoff)
     loaded.question_understood = understanding.understood
     guess, retrieval = understanding.guess, understanding.retrieval
 
@@ -239,7 +245,7 @@ async def _offline_continue_with_order(loaded: TurnInput, actor: Actor, retrieva
     """The customer asked to act on "my order" without a number: `listed` holds their orders."""
     output.state = step.state
     if "orders" not in listed.data:
-        output.text = ASK_FOR_ORDER  # the list failed: ask instead of giving up
+        output.text = str(ASK_FOR_ORDER)  # the list failed: ask instead of giving up
         return output
     number, question = offline_order_pick(intent=step.state["intent"], orders=listed.data["orders"])
     if number is None:
@@ -260,7 +266,7 @@ def _apply_outcome(output: TurnOutput, outcome: ToolOutcome) -> TurnOutput:
         output.extras["action"] = action_card(outcome.proposal)
     if outcome.handoff_reason:
         output.handoff_reason = outcome.handoff_reason
-        output.text = "Of course. I'm bringing in a person from our team."
+        output.text = gettext("Of course. I'm bringing in a person from our team.")
     if outcome.failed:
         output.handoff_reason = Conversation.HandoffReason.TOOL_FAILURE
     return output
@@ -298,7 +304,7 @@ def _model_messages(loaded: TurnInput, prompt_text: str, retrieval: Retrieval,
 
 async def _model_respond(loaded: TurnInput, turn: TurnState, actor: Actor, retrieval: Retrieval,
                          guess: IntentGuess | None) -> TurnOutput:
-    prompt = system_prompt(company=loaded.company)
+    prompt = system_prompt(company=loaded.company, language=loaded.language)
     messages = _model_messages(loaded, prompt.text, retrieval, guess)
     stream = DeltaStream(public_id=loaded.public_id, turn=turn)
     gateway = get_gateway()
@@ -349,12 +355,12 @@ async def _model_respond(loaded: TurnInput, turn: TurnState, actor: Actor, retri
             break
     else:
         output.handoff_reason = output.handoff_reason or Conversation.HandoffReason.UNSUPPORTED_REQUEST
-        texts.append(LOOP_CAP_REPLY)
+        texts.append(str(LOOP_CAP_REPLY))
 
     # Stage 4: output guardrails.
     if output.handoff_reason and not texts:
-        texts.append("I'm bringing in a person from our team.")
-    reply = " ".join(t.strip() for t in texts if t.strip()) or LOOP_CAP_REPLY
+        texts.append(gettext("I'm bringing in a person from our team."))
+    reply = " ".join(t.strip() for t in texts if t.strip()) or str(LOOP_CAP_REPLY)
     verdict = await db(reply_check)(loaded=loaded, turn=turn, reply=reply, retrieval=retrieval,
                                     tool_context=tool_context, prompt=prompt)
     output.text = verdict.text

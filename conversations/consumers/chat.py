@@ -20,6 +20,7 @@ from django.conf import settings
 
 from conversations import events, protocol
 from conversations.async_db import call_service, db
+from conversations.attachments.links import attachments_for_customer
 from conversations.bot.actions import action_decide, action_execution_schedule
 from conversations.bot.runner import turn_schedule
 from conversations.client_ip import scope_client_ip
@@ -230,10 +231,10 @@ class ChatConsumer(LoopOnlyConsumer):
                 self.client_ip_remembered_at = now
             # Detection runs in the redaction workers (guardrails/pii/pool.py): neither this loop
             # nor a pool thread waits on spaCy, and concurrent messages batch together.
-            detected = await text_detect_async(text=frame.text)
+            detected = await text_detect_async(text=frame.text) if frame.text.strip() else []
             posted, pending = await call_service(
                 customer_message_post, conversation_id=conversation_id, text=frame.text, client_id=frame.client_id,
-                detected=detected,
+                detected=detected, attachment_id=frame.attachment,
             )
             # Ack first: the sender learns its seq without waiting for the fan-out.
             self._remember_acked(str(frame.client_id))
@@ -339,6 +340,10 @@ class ChatConsumer(LoopOnlyConsumer):
     async def _send(self, frame: Any) -> None:
         if frame.get("type") in ("message", "delta"):
             frame = await self._rehydrated(frame)
+            if frame.get("attachments"):
+                assert self.access is not None
+                frame = {**frame, "attachments": attachments_for_customer(frame["attachments"],
+                                                                          customer_key=self.access.customer_key)}
         await self.send(text_data=json.dumps(frame, separators=(",", ":")))
 
     async def _rehydrated(self, frame: dict) -> dict:

@@ -38,6 +38,7 @@ def gap_questions(*, days: int = 30, limit: int = GAP_QUESTIONS_LIMIT) -> list[G
                .annotate(question=Subquery(question), comment=Subquery(rated_down.values("comment")[:1]),
                          down=Subquery(rated_down.values("rating")[:1]))
                .filter(question__isnull=False)
+               .exclude(conversation__customer__erased_at__isnull=False)  # their questions are erased markers
                .order_by("-created_at")
                .values("question", "conversation_id", "conversation__public_id", "created_at", "extras__answered",
                        "down", "comment")[:limit])

@@ -12,6 +12,9 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.core.exceptions import ValidationError
+from django.utils.formats import date_format
+from django.utils.functional import lazy
+from django.utils.translation import gettext
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _PART = re.compile(r"^(?P<first>[a-z]{3})(?:-(?P<last>[a-z]{3}))?\s+(?P<start>\d{1,2}:\d{2})-(?P<end>\d{1,2}:\d{2})$")
@@ -90,11 +93,20 @@ def next_opening(spec: str, tz: str, at: datetime) -> datetime:
 
 
 def opening_describe(opening: datetime, now: datetime) -> str:
-    """ "today at 09:00", "tomorrow at 09:00", "Monday at 09:00" in the queue's own time zone."""
+    """ "today at 09:00", "tomorrow at 09:00", "Monday at 09:00" in the queue's own time zone, in
+    the language active when the text is rendered (lazy: the customer's, in system_message_post)."""
+    return _describe_lazy(opening, now)
+
+
+def _describe(opening: datetime, now: datetime) -> str:
     days = (opening.date() - now.astimezone(opening.tzinfo).date()).days
     clock = opening.strftime("%H:%M")
     if days == 0:
-        return f"today at {clock}"
+        return gettext("today at %(clock)s") % {"clock": clock}
     if days == 1:
-        return f"tomorrow at {clock}"
-    return f"{opening.strftime('%A')} at {clock}"
+        return gettext("tomorrow at %(clock)s") % {"clock": clock}
+    # Django's own catalogs translate weekday names.
+    return gettext("%(weekday)s at %(clock)s") % {"weekday": date_format(opening, "l"), "clock": clock}
+
+
+_describe_lazy = lazy(_describe, str)

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from conversations import events
 from conversations.errors import CodedError
@@ -21,10 +22,12 @@ from conversations.protocol import author_name
 from conversations.services.agents import agent_check
 from conversations.services.messages import agent_own_names, system_message_post
 from guardrails.redaction import text_redact
+from webhooks import payloads as webhook_payloads
+from webhooks.services import webhook_events_enqueue
 
-QUEUED_TEXT = "We've asked a member of our team to join. You'll get a reply right here."
-LIVE_CHAT_TEXT = "Thanks for your message. A member of our team will reply right here."
-RETURNED_TEXT = "You're chatting with our assistant again. You can ask for a person at any time."
+QUEUED_TEXT = gettext_noop("We've asked a member of our team to join. You'll get a reply right here.")
+LIVE_CHAT_TEXT = gettext_noop("Thanks for your message. A member of our team will reply right here.")
+RETURNED_TEXT = gettext_noop("You're chatting with our assistant again. You can ask for a person at any time.")
 
 
 class HandoffError(CodedError):
@@ -81,6 +84,8 @@ def handoff_open(*, conversation_id: int, reason: str, actor: Any = None, text: 
             return existing
         handoff = Handoff.objects.create(conversation=conversation, reason=reason)
         _event(handoff, "created", actor, reason=reason)
+        webhook_events_enqueue(conversation_id=conversation_id, event="handoff.opened",
+                               payload=webhook_payloads.handoff_opened(handoff))
         Conversation.objects.filter(pk=conversation_id).update(
             status=Conversation.Status.QUEUED, handoff_reason=reason, resolved_at=None, resolution_reason="",
             assignee=None, updated_at=timezone.now(),
@@ -117,12 +122,14 @@ def _take(*, handoff: Handoff, agent: Any, by: Any, kind: str) -> None:
         status=Conversation.Status.HUMAN, assignee=agent, resolved_at=None, updated_at=now
     )
     _event(handoff, kind, by, assignee=agent.pk)
+    webhook_events_enqueue(conversation_id=handoff.conversation_id, event="handoff.assigned",
+                           payload=webhook_payloads.handoff_assigned(handoff, agent=agent, by=by, kind=kind))
     name = author_name(agent)
     if by is not None and by != agent and handoff.assignee_id not in (None, agent.pk):
-        text = f"{author_name(by)} passed your conversation to {name}, who has joined."
+        text = gettext_noop("%(by)s passed your conversation to %(name)s, who has joined.")
     else:
-        text = f"{name} joined the conversation."
-    system_message_post(conversation_id=handoff.conversation_id, text=text)
+        text = gettext_noop("%(name)s joined the conversation.")
+    system_message_post(conversation_id=handoff.conversation_id, text=text, params={"by": author_name(by), "name": name})
     _publish(handoff.conversation_id)
 
 
@@ -132,6 +139,8 @@ def _takeover_handoff(*, conversation: Conversation, by: Any) -> Handoff:
     handoff = Handoff.objects.create(conversation=conversation, reason=Conversation.HandoffReason.AGENT_TAKEOVER,
                                      queue=conversation.queue, routed_at=now, notified_at=now)
     _event(handoff, "created", by, reason=handoff.reason)
+    webhook_events_enqueue(conversation_id=conversation.pk, event="handoff.opened",
+                           payload=webhook_payloads.handoff_opened(handoff))
     Conversation.objects.filter(pk=conversation.pk).update(handoff_reason=handoff.reason, resolution_reason="")
     _enqueue("handoff_summarize", handoff.pk)  # the agent still gets a summary of the bot's part
     return handoff
@@ -196,7 +205,8 @@ def handoff_transfer_to_queue(*, conversation_id: int, agent: Any, queue: Queue)
         _event(handoff, "transferred_to_queue", agent, queue=queue.pk)
         system_message_post(
             conversation_id=conversation_id,
-            text=f"{author_name(agent)} passed your conversation to our {queue.name} team. Someone will join shortly.",
+            text=gettext_noop("%(agent)s passed your conversation to our %(queue)s team. Someone will join shortly."),
+            params={"agent": author_name(agent), "queue": queue.name},
         )
         _publish(conversation_id)
         _enqueue("handoff_assign", handoff.pk)
@@ -278,7 +288,8 @@ def handoff_follow_up_capture(*, conversation_id: int, email_placeholder: str) -
         _event(handoff, "follow_up_email_left")
         system_message_post(
             conversation_id=conversation_id,
-            text=f"Thanks! If you've left by the time we reply, we'll write to {email_placeholder}.",
+            text=gettext_noop("Thanks! If you've left by the time we reply, we'll write to %(email)s."),
+            params={"email": email_placeholder},
         )
     return True
 

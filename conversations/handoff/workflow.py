@@ -21,6 +21,7 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_noop, ngettext_lazy
 
 from conversations import events
 from conversations.handoff.access import SUPERVISORS_GROUP, queue_agents_q
@@ -33,6 +34,8 @@ from conversations.handoff.summary import handoff_summary
 from conversations.models import Conversation
 from conversations.protocol import author_name
 from conversations.services.messages import system_message_post
+from webhooks import payloads as webhook_payloads
+from webhooks.services import webhook_events_enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -127,7 +130,10 @@ def handoff_assign_step(*, handoff_id: int) -> Assignment | None:
             status=Conversation.Status.HUMAN, assignee_id=chosen.user_id, updated_at=now)
         _event(handoff_id, "assigned", assignee=chosen.user_id, auto=True)
         agent = chosen.user
-        system_message_post(conversation_id=handoff.conversation_id, text=f"{author_name(agent)} joined the conversation.")
+        webhook_events_enqueue(conversation_id=handoff.conversation_id, event="handoff.assigned",
+                               payload=webhook_payloads.handoff_assigned(handoff, agent=agent, by=None, kind="assigned"))
+        system_message_post(conversation_id=handoff.conversation_id,
+                            text=gettext_noop("%(name)s joined the conversation."), params={"name": author_name(agent)})
         _refresh(handoff.conversation_id)
         events.publish_team_changed()
         _positions_refresh(queue_id=handoff.queue_id)
@@ -211,16 +217,18 @@ def _customer_told_what_happens(handoff: Handoff) -> None:
         opening = next_opening(queue.hours, queue.timezone, now)
         system_message_post(
             conversation_id=handoff.conversation_id,
-            text=f"Our team is away right now and back {opening_describe(opening, now)} ({queue.timezone}). "
-                 "Leave your email address here and we'll follow up by email, or keep this chat open.",
+            text=gettext_noop("Our team is away right now and back %(when)s (%(timezone)s). "
+                              "Leave your email address here and we'll follow up by email, or keep this chat open."),
+            params={"when": opening_describe(opening, now), "timezone": queue.timezone},
         )
         return
     estimate = handoff_wait_estimate(conversation_id=handoff.conversation_id)
     if estimate is not None:
-        minutes = "minute" if estimate.minutes == 1 else "minutes"
         system_message_post(
             conversation_id=handoff.conversation_id,
-            text=f"You're number {estimate.position} in line. Expected wait: about {estimate.minutes} {minutes}.",
+            text=ngettext_lazy("You're number %(position)s in line. Expected wait: about %(minutes)s minute.",
+                               "You're number %(position)s in line. Expected wait: about %(minutes)s minutes.", "minutes"),
+            params={"position": estimate.position, "minutes": estimate.minutes},
         )
 
 

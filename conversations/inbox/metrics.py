@@ -1,5 +1,9 @@
 """Numbers for the supervisors' metrics page, computed in Postgres over a window of days.
 
+The window is whole days in TIME_ZONE: today and the days-1 before it. Conversations that
+retention deleted count through their daily aggregates (conversations/privacy/aggregates.py),
+filed under the same days, so a purge changes none of these numbers.
+
 Definitions (also on the page):
 - conversations: started in the window with at least one message;
 - containment: the share of those resolved without a person: closed (by an agent or, once the
@@ -21,23 +25,30 @@ Definitions (also on the page):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from django.db.models import Avg, Count, Exists, F, OuterRef, Q, QuerySet, Subquery
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import TruncDate
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 
 from conversations.handoff.models import Handoff
 from conversations.models import Conversation, CsatRating, Message, MessageFeedback
+from conversations.privacy.aggregates import ArchivedTotals, archived_seconds_sql, archived_totals
 from conversations.services.conversations import RESOLVED_TEXT
 from conversations.services.inactivity import IDLE_TEXT
 
 # A resolution "held" if the customer did not write again within this long.
 REOPEN_WINDOW = timedelta(days=7)
-# Every resolution (an agent's close, the idle close) posts one of these system messages; they are
-# the only record of a resolution that a later reopen has not overwritten.
+# Every resolution (an agent's close, the idle close) posts one of these system messages, in the
+# customer's language; they are the only record of a resolution that a later reopen has not
+# overwritten.
 RESOLUTION_TEXTS = (RESOLVED_TEXT, IDLE_TEXT)
+
+
 # On a Handoff: the wait from the handoff to the first agent reply ("time to first human response").
 FIRST_RESPONSE_WAIT = F("first_response_at") - F("created_at")
 
@@ -52,6 +63,14 @@ def contained_q() -> Q:
     """A conversation resolved without a person: closed and never handed off (an agent who takes a
     conversation straight from the bot opens a handoff too)."""
     return Q(status=Conversation.Status.RESOLVED) & ~Q(Exists(Handoff.objects.filter(conversation=OuterRef("pk"))))
+
+
+def resolution_texts() -> list[str]:
+    texts: set[str] = set()
+    for language, _name in settings.LANGUAGES:
+        with translation.override(language):
+            texts.update(gettext(text) for text in RESOLUTION_TEXTS)
+    return sorted(texts)
 
 
 @dataclass(frozen=True)
@@ -118,34 +137,41 @@ class Metrics:
                          abstained=sum(d.abstained for d in self.answers_per_day))
 
 
-def _median_seconds(queryset: Any, expression: Any) -> float | None:
-    """Postgres' percentile_cont over an interval, in seconds (one query, no rows to Python)."""
+def _median_seconds(queryset: Any, expression: Any, *, archived: tuple[str, list[Any]]) -> float | None:
+    """Postgres' percentile_cont over an interval, in seconds, with the archived durations of the
+    window (one query, no rows to Python)."""
     from django.db import connection
 
     sql, params = queryset.annotate(_d=expression).values("_d").query.sql_with_params()
+    archived_sql, archived_params = archived
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM d._d)) FROM ({sql}) AS d",
-            params,
+            f"SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY u.seconds) FROM ("
+            f"SELECT EXTRACT(EPOCH FROM d._d) AS seconds FROM ({sql}) AS d UNION ALL {archived_sql}) AS u",
+            [*params, *archived_params],
         )
         value = cursor.fetchone()[0]
     return float(value) if value is not None else None
 
 
-def ai_resolved_count(conversations: Any) -> int:
-    """How many of `conversations` the bot resolved alone and for good (see the module docstring)."""
+def ai_resolved_conversations(conversations: Any) -> Any:
+    """Those of `conversations` the bot resolved alone and for good (see the module docstring)."""
     first_resolution = (Message.objects.filter(conversation=OuterRef("pk"), role=Message.Role.SYSTEM,
-                                               text__in=RESOLUTION_TEXTS).order_by("seq").values("created_at")[:1])
+                                               text__in=resolution_texts()).order_by("seq").values("created_at")[:1])
     came_back = Message.objects.filter(conversation=OuterRef("pk"), role=Message.Role.CUSTOMER,
                                        created_at__gt=OuterRef("first_resolved_at"),
                                        created_at__lte=OuterRef("first_resolved_at") + REOPEN_WINDOW)
     person = Q(Exists(Handoff.objects.filter(conversation=OuterRef("pk")))) | Q(
         Exists(Message.objects.filter(conversation=OuterRef("pk"), role=Message.Role.AGENT)))
     return (conversations.annotate(first_resolved_at=Subquery(first_resolution))
-            .filter(first_resolved_at__isnull=False).exclude(person).exclude(Exists(came_back)).count())
+            .filter(first_resolved_at__isnull=False).exclude(person).exclude(Exists(came_back)))
 
 
-def answers_per_day(*, since: Any, days: int) -> list[AnswerDay]:
+def ai_resolved_count(conversations: Any) -> int:
+    return ai_resolved_conversations(conversations).count()
+
+
+def answers_per_day(*, since: Any, days: int, archived: ArchivedTotals | None = None) -> list[AnswerDay]:
     replies = Message.objects.filter(role=Message.Role.BOT, created_at__gte=since, extras__has_key="answered")
     rows = {row["day"]: row for row in replies.annotate(day=TruncDate("created_at")).values("day").annotate(
         n=Count("id"), cited=Count("id", filter=Q(extras__answered=True, extras__has_key="citations")),
@@ -155,40 +181,72 @@ def answers_per_day(*, since: Any, days: int) -> list[AnswerDay]:
     for offset in range(days - 1, -1, -1):
         day = today - timedelta(days=offset)
         row = rows.get(day, {"n": 0, "cited": 0, "abstained": 0})
-        result.append(AnswerDay(day=day, replies=row["n"], cited=row["cited"], abstained=row["abstained"]))
+        flagged, cited, abstained = archived.answers_per_day.get(day, (0, 0, 0)) if archived else (0, 0, 0)
+        result.append(AnswerDay(day=day, replies=row["n"] + flagged, cited=row["cited"] + cited,
+                                abstained=row["abstained"] + abstained))
     return result
 
 
+def _merged(live: dict, archived: dict) -> dict:
+    merged = dict(live)
+    for key, n in archived.items():
+        merged[key] = merged.get(key, 0) + n
+    return merged
+
+
 def metrics_compute(*, days: int = 14) -> Metrics:
-    since = timezone.now() - timedelta(days=days)
-    started = conversations_started(since=since)
-    per_day_rows = dict(started.annotate(day=TruncDate("created_at")).values("day").annotate(n=Count("id"))
-                        .values_list("day", "n"))
     today = timezone.localdate()
+    first_day = today - timedelta(days=days - 1)
+    since = timezone.make_aware(datetime.combine(first_day, time.min))
+    archived = archived_totals(first_day=first_day, last_day=today)
+    started = conversations_started(since=since)
+    per_day_rows = _merged(dict(started.annotate(day=TruncDate("created_at")).values("day").annotate(n=Count("id"))
+                                .values_list("day", "n")), archived.conversations_per_day)
     per_day = [(today - timedelta(days=offset), per_day_rows.get(today - timedelta(days=offset), 0))
                for offset in range(days - 1, -1, -1)]
     totals = started.aggregate(n=Count("id"), contained=Count("id", filter=contained_q()))
     handoffs = Handoff.objects.filter(created_at__gte=since)
-    by_reason = list(handoffs.values("reason").annotate(n=Count("id")).order_by("-n").values_list("reason", "n"))
-    first_response = _median_seconds(handoffs.filter(first_response_at__isnull=False), FIRST_RESPONSE_WAIT)
+    reasons = _merged(dict(handoffs.values("reason").annotate(n=Count("id")).values_list("reason", "n")),
+                      archived.handoffs_by_reason)
+    by_reason = sorted(reasons.items(), key=lambda item: (-item[1], item[0]))
+    window = {"first_day": first_day, "last_day": today}
+    first_response = _median_seconds(handoffs.filter(first_response_at__isnull=False), FIRST_RESPONSE_WAIT,
+                                     archived=archived_seconds_sql(column="first_response_seconds", **window))
     resolved = Conversation.objects.filter(resolved_at__gte=since)
-    resolution = _median_seconds(resolved, F("resolved_at") - F("created_at"))
+    resolution = _median_seconds(resolved, F("resolved_at") - F("created_at"),
+                                 archived=archived_seconds_sql(column="resolution_seconds", **window))
     # Every rating given in the period, one per resolution: a conversation resolved twice counts twice.
+    # Sums, not averages, so the archived ratings average in exactly.
     rated = CsatRating.objects.filter(resolved_at__gte=since)
-    csat = rated.aggregate(avg=Avg("score"), n=Count("id"))
-    by_score = dict(rated.values("score").annotate(n=Count("id")).values_list("score", "n"))
-    by_agent = (rated.exclude(agent=None).values("agent__first_name", "agent__username")
-                .annotate(avg=Avg("score"), n=Count("id"), low=Count("id", filter=Q(score__lte=2)))
-                .order_by("-n", "agent__first_name"))
+    by_score = _merged(dict(rated.values("score").annotate(n=Count("id")).values_list("score", "n")),
+                       archived.csat_by_score)
+    csat_count = sum(by_score.values())
+    csat_sum = sum(score * n for score, n in by_score.items())
     thumbs = dict(MessageFeedback.objects.filter(updated_at__gte=since).values("rating").annotate(n=Count("id"))
                   .values_list("rating", "n"))
     return Metrics(
-        ai_resolved=ai_resolved_count(started), thumbs_up=thumbs.get(MessageFeedback.Rating.UP, 0),
-        thumbs_down=thumbs.get(MessageFeedback.Rating.DOWN, 0), answers_per_day=answers_per_day(since=since, days=days),
-        days=days, per_day=per_day, conversations=totals["n"], contained=totals["contained"],
+        ai_resolved=ai_resolved_count(started) + archived.ai_resolved,
+        thumbs_up=thumbs.get(MessageFeedback.Rating.UP, 0) + archived.thumbs_up,
+        thumbs_down=thumbs.get(MessageFeedback.Rating.DOWN, 0) + archived.thumbs_down,
+        answers_per_day=answers_per_day(since=since, days=days, archived=archived),
+        days=days, per_day=per_day, conversations=totals["n"] + archived.conversations,
+        contained=totals["contained"] + archived.contained,
         handoffs_by_reason=by_reason, median_first_response_seconds=first_response,
-        median_resolution_seconds=resolution, csat_average=csat["avg"], csat_count=csat["n"],
-        csat_by_score=[(score, by_score.get(score, 0)) for score in range(1, 6)],
-        csat_by_agent=[AgentCsat(name=row["agent__first_name"] or row["agent__username"], average=row["avg"],
-                                 count=row["n"], low=row["low"]) for row in by_agent],
+        median_resolution_seconds=resolution, csat_average=csat_sum / csat_count if csat_count else None,
+        csat_count=csat_count, csat_by_score=[(score, by_score.get(score, 0)) for score in range(1, 6)],
+        csat_by_agent=_csat_by_agent(rated, archived),
     )
+
+
+def _csat_by_agent(rated: Any, archived: ArchivedTotals) -> list[AgentCsat]:
+    figures = dict(archived.csat_by_agent)
+    for row in (rated.exclude(agent=None).values("agent_id")
+                .annotate(total=Sum("score"), n=Count("id"), low=Count("id", filter=Q(score__lte=2)))):
+        total, n, low = figures.get(row["agent_id"], (0, 0, 0))
+        figures[row["agent_id"]] = (total + row["total"], n + row["n"], low + row["low"])
+    # An agent deleted since (SET_NULL on live ratings) is left out on both sides.
+    names = {user.pk: user.first_name or user.get_username()
+             for user in get_user_model().objects.filter(pk__in=figures)}
+    rows = [AgentCsat(name=names[agent_id], average=total / n, count=n, low=low)
+            for agent_id, (total, n, low) in figures.items() if agent_id in names and n]
+    return sorted(rows, key=lambda row: (-row.count, row.name))

@@ -14,6 +14,10 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRefresh
 
+from conversations.attachments.files import AttachmentRejected
+from conversations.attachments.models import Attachment
+from conversations.attachments.services import attachment_upload
+from conversations.attachments.views import REJECTED_STATUS
 from conversations.handoff.access import user_is_supervisor
 from conversations.handoff.presence import agent_profile, effective_presence
 from conversations.handoff.services import HandoffError
@@ -98,11 +102,22 @@ def inbox_home(request: HttpRequest, public_id: UUID | None = None) -> HttpRespo
 def inbox_reply(request: HttpRequest, public_id: UUID) -> HttpResponse:
     conversation = conversation_or_404(request, public_id)
     text = request.POST.get("text", "")
+    upload = request.FILES.get("file")
     try:
         if request.POST.get("mode") == "note":
+            if upload is not None:
+                return HttpResponse("Internal notes cannot carry files.", status=422)
             note_add(conversation_id=conversation.pk, agent=request.user, text=text)
         else:
-            agent_message_post(conversation_id=conversation.pk, agent=request.user, text=text)
+            attachment = None
+            if upload is not None:
+                attachment = attachment_upload(conversation_id=conversation.pk, stream=upload, size=upload.size,
+                                               name=upload.name or "", uploader=Attachment.Uploader.AGENT,
+                                               agent=request.user)
+            agent_message_post(conversation_id=conversation.pk, agent=request.user, text=text,
+                               attachment_id=attachment.public_id if attachment else None)
+    except AttachmentRejected as error:
+        return HttpResponse(error.message, status=REJECTED_STATUS.get(error.code, 422))
     except MessageRejected as error:
         return HttpResponse(error.message, status=422)
     except HandoffError as error:  # e.g. the conversation moved to a queue this agent does not serve

@@ -7,24 +7,59 @@ from typing import Any
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from conversations import events
 from conversations.errors import CodedError
 from conversations.handoff.services import handoff_close_on_resolve, handoff_open
+from conversations.languages.detection import language_detect
+from conversations.languages.negotiation import DEFAULT_LANGUAGE
 from conversations.models import Conversation, CsatRating, Customer, WidgetSite
 from conversations.services.agents import agent_check
 from conversations.services.messages import agent_own_names, system_message_post
 from guardrails.redaction import text_redact
+from webhooks import payloads as webhook_payloads
+from webhooks.services import webhook_events_enqueue
 
 
 class ConversationStateError(CodedError):
     """The conversation is not in a state that allows this (e.g. rating an open conversation)."""
 
 
-def conversation_open(*, site: WidgetSite, customer: Customer) -> Conversation:
-    conversation = Conversation.objects.create(site=site, customer=customer)
+def conversation_open(*, site: WidgetSite, customer: Customer, language: str | None = None) -> Conversation:
+    """`language`: the widget's; the customer's language starts as it until their messages say otherwise."""
+    language = language or DEFAULT_LANGUAGE
+    conversation = Conversation.objects.create(site=site, customer=customer, widget_language=language, language=language)
     events.publish_inbox_changed(conversation.public_id)
+    webhook_events_enqueue(conversation_id=conversation.pk, event="conversation.created",
+                           payload=webhook_payloads.conversation_created(conversation))
     return conversation
+
+
+def conversation_widget_language_set(*, conversation: Conversation, language: str) -> None:
+    """The widget came back in another language (the customer switched the page's): its texts
+    follow, and so does the customer's language unless their messages already told it."""
+    fields: dict[str, Any] = {"widget_language": language}
+    if not conversation.language_detected:
+        fields["language"] = language
+    Conversation.objects.filter(pk=conversation.pk).update(**fields)
+    for name, value in fields.items():
+        setattr(conversation, name, value)
+
+
+def conversation_language_observe(*, conversation_id: int, text: str) -> str | None:
+    """Detect the customer's language from a message they wrote; a message too short or unsure to
+    tell keeps the language we had. Returns the language when it changed."""
+    detection = language_detect(text=text)
+    if detection.language is None:
+        return None
+    changed = (Conversation.objects.filter(pk=conversation_id)
+               .exclude(language=detection.language, language_detected=True)
+               .update(language=detection.language, language_detected=True))
+    if changed:
+        events.publish_inbox_changed(Conversation.objects.values_list("public_id", flat=True).get(pk=conversation_id))
+        return detection.language
+    return None
 
 
 def _reload(conversation_id: int) -> Conversation:
@@ -40,7 +75,7 @@ def conversation_request_human(
     return _reload(conversation_id)
 
 
-RESOLVED_TEXT = "This conversation has been resolved."
+RESOLVED_TEXT = gettext_noop("This conversation has been resolved.")
 
 
 def conversation_resolve(
@@ -74,6 +109,8 @@ def resolve_if(*, conversation_id: int, agent: Any, reason: str, text: str, stil
             system_message_post(conversation_id=conversation_id, text=text)
             events.publish_status(_reload(conversation_id))
             events.publish_team_changed()
+            webhook_events_enqueue(conversation_id=conversation_id, event="conversation.resolved",
+                                   payload=webhook_payloads.conversation_resolved(reason=reason, agent=agent))
     return bool(resolved)
 
 
@@ -101,6 +138,8 @@ def conversation_rate(*, conversation_id: int, score: int, comment: str = "") ->
         )
         Conversation.objects.filter(pk=conversation_id).update(csat_score=score, csat_comment=comment,
                                                                updated_at=timezone.now())
+        webhook_events_enqueue(conversation_id=conversation_id, event="csat.created",
+                               payload=webhook_payloads.csat_created(conversation=resolved, score=score, comment=comment))
     conversation = _reload(conversation_id)
     events.publish_inbox_changed(conversation.public_id)
     events.publish_header_changed(conversation.public_id)

@@ -13,11 +13,13 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from conversations.models import Conversation, Message
 from conversations.services.conversations import resolve_if
 
-IDLE_TEXT = "We closed this conversation as there was no reply for a while. Write again any time: we'll pick it up right here."
+IDLE_TEXT = gettext_noop("We closed this conversation as there was no reply for a while. "
+                         "Write again any time: we'll pick it up right here.")
 
 
 def idle_conversations(*, now: datetime | None = None) -> QuerySet[Conversation]:

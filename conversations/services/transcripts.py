@@ -23,16 +23,21 @@ from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.core.validators import validate_email
 from django.db import transaction
+from django.utils import translation
+from django.utils.translation import gettext, gettext_lazy
 
 from conversations import commerce
 from conversations.bot.authorization import conversation_authorization
 from conversations.errors import CodedError
+from conversations.languages.negotiation import DEFAULT_LANGUAGE
 from conversations.models import Conversation, Message
 from guardrails.limits import transcript_limit_check, transcript_recipient_limit_check
 from guardrails.pii.vault import placeholders_in, text_rehydrate, vault_values
 from guardrails.redaction import text_redact
 
-ROLE_NAMES = {"customer": "You", "bot": "Assistant", "system": "", "agent": "Agent"}
+# Lazy: the mail is written in the customer's language (transcript_email_send).
+ROLE_NAMES = {"customer": gettext_lazy("You"), "bot": gettext_lazy("Assistant"), "system": "",
+              "agent": gettext_lazy("Agent")}
 # What mail clients turn into links: a scheme, "www.", or a dotted host followed by a path.
 _LINK = re.compile(r"(?i)\b(?:[a-z][a-z0-9+.-]*://|www\.)[^\s<>\"']+|\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}/[^\s<>\"']*")
 _SCHEMES = {"http": "hxxp", "https": "hxxps", "ftp": "fxp"}
@@ -98,11 +103,14 @@ def transcript_text(*, conversation_id: int) -> str:
     messages = list(Message.objects.filter(conversation_id=conversation_id).select_related("author").order_by("seq"))
     own = set().union(*(placeholders_in(m.text) for m in messages if m.role == Message.Role.CUSTOMER)) if messages else set()
     values = vault_values(conversation_id=conversation_id, placeholders=own) if own else {}
-    lines = [f"Your conversation with {conversation.site.name}", ""]
+    lines = [gettext("Your conversation with %(company)s") % {"company": conversation.site.name}, ""]
     for message in messages:
         when = message.created_at.strftime("%Y-%m-%d %H:%M UTC")
         who = (message.author.first_name or message.author.get_username()) if message.author else ROLE_NAMES[message.role]
         text = link_defang(text_rehydrate(message.text, values))
+        # Files are not mailed (the links need the widget's token); the mail says one was sent.
+        files = " ".join(f"[file: {item['name']}]" for item in message.extras.get("attachments", []))
+        text = f"{text} {files}".strip() if files else text
         lines.append(f"[{when}] {text}" if message.role == Message.Role.SYSTEM else f"[{when}] {who}: {text}")
     return "\n".join(lines) + "\n"
 
@@ -114,6 +122,8 @@ def transcript_email_send(*, conversation_id: int, email_placeholder: str) -> bo
     address = vault_values(conversation_id=conversation_id, placeholders={email_placeholder}).get(email_placeholder)
     if not address:
         return False  # purged from the vault meanwhile
-    send_mail(f"Your conversation with {conversation.site.name}", transcript_text(conversation_id=conversation_id),
-              settings.DEFAULT_FROM_EMAIL, [address], fail_silently=False)
+    with translation.override(conversation.language or DEFAULT_LANGUAGE):
+        subject = gettext("Your conversation with %(company)s") % {"company": conversation.site.name}
+        body = transcript_text(conversation_id=conversation_id)
+    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [address], fail_silently=False)
     return True

@@ -12,7 +12,7 @@ from django.utils import timezone
 from conversations.errors import CodedError
 from conversations.models import Conversation, Customer, WidgetSite
 from conversations.protocol import UNSTORABLE
-from conversations.services.conversations import conversation_open
+from conversations.services.conversations import conversation_open, conversation_widget_language_set
 from conversations.widget.identity import identity_signature_verify
 from conversations.widget.tokens import (
     conversation_token_issue,
@@ -76,13 +76,14 @@ def widget_session_open(
     token: str | None = None,
     user: SignedUser | None = None,
     client_ip: str | None = None,
+    language: str | None = None,
 ) -> WidgetSession:
     """Resume the conversation the token proves access to, or a signed-in customer's open
     conversation, or open a new one.
 
     A token for another site, an expired token or a conversation that belongs to a different
     (or no longer signed-in) user silently starts a new conversation: the caller learns nothing
-    about conversations it cannot prove access to.
+    about conversations it cannot prove access to. `language`: the widget's (a supported code).
     """
     site = widget_site_for_origin(site_key=site_key, origin=origin)
     customer = _verified_customer(site, user) if user is not None else None
@@ -96,7 +97,7 @@ def widget_session_open(
             customer is not None and owner.pk == customer.pk
         )
         if same_person:
-            return _resumed(site, existing)
+            return _resumed(site, existing, language)
 
     if customer is not None:
         # A signed-in customer on another device or in a new browser carries on where they were:
@@ -104,7 +105,7 @@ def widget_session_open(
         ongoing = (Conversation.objects.select_related("customer").filter(site=site, customer=customer)
                    .exclude(status=Conversation.Status.RESOLVED).order_by("-created_at").first())
         if ongoing is not None:
-            return _resumed(site, ongoing)
+            return _resumed(site, ongoing, language)
 
     # The HTTP view always passes the request's address and refuses an unknown one before this;
     # in-process callers (commands, tests) open without a client address.
@@ -114,7 +115,7 @@ def widget_session_open(
     with transaction.atomic():
         if customer is None:
             customer = Customer.objects.create(site=site)
-        conversation = conversation_open(site=site, customer=customer)
+        conversation = conversation_open(site=site, customer=customer, language=language)
     return WidgetSession(conversation=conversation, token=conversation_token_for(conversation=conversation),
                          resumed=False)
 
@@ -125,8 +126,10 @@ def conversation_token_for(*, conversation: Conversation) -> str:
                                     customer_key=conversation.customer.anonymous_id)
 
 
-def _resumed(site: WidgetSite, conversation: Conversation) -> WidgetSession:
+def _resumed(site: WidgetSite, conversation: Conversation, language: str | None) -> WidgetSession:
     Customer.objects.filter(pk=conversation.customer_id).update(last_seen_at=timezone.now())
+    if language and language != conversation.widget_language:
+        conversation_widget_language_set(conversation=conversation, language=language)
     return WidgetSession(conversation=conversation, token=conversation_token_for(conversation=conversation),
                          resumed=True)
 

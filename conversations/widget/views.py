@@ -15,6 +15,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from conversations.client_ip import request_client_ip
+from conversations.languages.negotiation import DEFAULT_LANGUAGE, language_from_tag
+from conversations.languages.widget_texts import widget_greeting, widget_texts
 from conversations.selectors import (
     widget_origin_allowed_by_any_site,
     widget_site_public_config,
@@ -44,6 +46,12 @@ def _cors(response: HttpResponse, origin: str | None, allowed: bool) -> HttpResp
 
 def _error(code: str, message: str, status: int) -> JsonResponse:
     return JsonResponse({"error": {"code": code, "message": message}}, status=status)
+
+
+def _localized(config: dict[str, Any], language: str) -> dict[str, Any]:
+    """The site's config with the widget's texts in `language` (docs/protocol.md)."""
+    return {**config, "greeting": widget_greeting(greeting=config["greeting"], language=language),
+            "language": language, "texts": widget_texts(language=language)}
 
 
 def _preflight(request: HttpRequest) -> HttpResponse:
@@ -82,12 +90,17 @@ def widget_conversations(request: HttpRequest) -> HttpResponse:
             token=body.get("token") if isinstance(body.get("token"), str) else None,
             user=parse_signed_user(body.get("user")),
             client_ip=client_ip,
+            language=language_from_tag(body.get("language")) if body.get("language") is not None else None,
         )
     except WidgetAccessError as error:
         allowed = error.code not in ("forbidden_origin", "unknown_site")
         return _cors(_error(error.code, error.message, error.status), origin, allowed)
 
     conversation = session.conversation
+    widget_language = conversation.widget_language or DEFAULT_LANGUAGE
+    site = _localized(widget_site_public_config(site=conversation.site), widget_language)
+    texts = site.pop("texts")
+    site.pop("language")
     scheme = "wss" if request.is_secure() else "ws"
     socket_url = f"{scheme}://{request.get_host()}/ws/chat/{conversation.public_id}/"
     payload = {
@@ -99,7 +112,12 @@ def widget_conversations(request: HttpRequest) -> HttpResponse:
         "socket_url": socket_url,
         "resumed": session.resumed,
         "status": conversation.status,
-        "site": widget_site_public_config(site=conversation.site),
+        "site": site,
+        # The widget's texts follow the page's language; the customer's language (the bot's and the
+        # system messages') may differ once it is detected from what they write.
+        "widget_language": widget_language,
+        "language": conversation.language or widget_language,
+        "texts": texts,
         "limits": {"max_message_chars": settings.CHAT_MAX_MESSAGE_CHARS},
     }
     return _cors(JsonResponse(payload, status=200 if session.resumed else 201), origin, True)
@@ -117,4 +135,5 @@ def widget_config(request: HttpRequest) -> HttpResponse:
         site = widget_site_for_origin(site_key=request.GET.get("site_key", ""), origin=origin)
     except WidgetAccessError as error:
         return _cors(_error(error.code, error.message, error.status), origin, False)
-    return _cors(JsonResponse(widget_site_public_config(site=site)), origin, True)
+    language = language_from_tag(request.GET.get("language"))
+    return _cors(JsonResponse(_localized(widget_site_public_config(site=site), language)), origin, True)

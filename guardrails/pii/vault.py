@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from guardrails.models import PiiVaultEntry
@@ -170,3 +171,19 @@ def vault_entries_rotate(*, batch_size: int = 500) -> int:
 def vault_purge_expired(*, now=None) -> int:
     deleted, _ = PiiVaultEntry.objects.filter(expires_at__lte=now or timezone.now()).delete()
     return deleted
+
+
+def vault_conversations_holding(*, entries: QuerySet[PiiVaultEntry], entity_type: str, value: str) -> set[int]:
+    """The conversations among `entries` whose vault holds `value` (a data-subject request looking
+    for an email address): matched by keyed digest, so nothing is decrypted and the value is
+    stored nowhere. The digest is per conversation, hence one HMAC per conversation looked at."""
+    matched: set[int] = set()
+    current_id, expected = None, set()
+    rows = (entries.filter(entity_type=entity_type).order_by("conversation_id")
+            .values_list("conversation_id", "digest").iterator(chunk_size=5000))
+    for conversation_id, digest in rows:
+        if conversation_id != current_id:
+            current_id, expected = conversation_id, set(_digests(conversation_id, entity_type, value))
+        if digest in expected:
+            matched.add(conversation_id)
+    return matched

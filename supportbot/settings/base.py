@@ -8,6 +8,7 @@ runs the same code path as with external servers.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from pathlib import Path
@@ -100,6 +101,7 @@ INSTALLED_APPS = [
     "knowledge",
     "guardrails",
     "demoshop",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -185,6 +187,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "unacked_restore_throttle": 1,
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Webhook deliveries have a queue of their own: a worker started without -Q consumes both, and
+# `-Q webhooks` / `-Q celery` split them across workers so slow receivers never hold up handoffs.
+CELERY_TASK_QUEUES = {"celery": {}, "webhooks": {}}
+CELERY_TASK_ROUTES = {"webhooks.tasks.webhook_deliver": {"queue": "webhooks"}}
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     # A bot turn whose process died is re-run (or handed off) within about half a minute.
@@ -193,9 +199,15 @@ CELERY_BEAT_SCHEDULE = {
     # its lease running out.
     "recover-stalled-actions": {"task": "conversations.tasks.recover_stalled_actions", "schedule": 30.0},
     "purge-expired-pii": {"task": "conversations.tasks.purge_expired_pii", "schedule": 3600.0},
+    # Per-site retention (WidgetSite.retention_days); an hour late is well within a retention period.
+    "purge-expired-conversations": {"task": "conversations.tasks.purge_expired_conversations", "schedule": 3600.0},
     # SLA timers, retried assignment and stuck handoff workflows.
     "handoff-sweep": {"task": "conversations.handoff.tasks.handoff_sweep", "schedule": 20.0},
     "resolve-idle-conversations": {"task": "conversations.tasks.resolve_idle_conversations", "schedule": 60.0},
+    # Webhook deliveries whose task was lost, whose backoff was too long for a countdown, or whose
+    # endpoint's circuit breaker cooled down; and the delivery log's retention.
+    "webhook-deliveries-sweep": {"task": "webhooks.tasks.webhook_deliveries_sweep", "schedule": 10.0},
+    "webhook-deliveries-purge": {"task": "webhooks.tasks.webhook_deliveries_purge", "schedule": 3600.0},
 }
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -209,6 +221,11 @@ LOGIN_REDIRECT_URL = "/inbox/"
 LOGOUT_REDIRECT_URL = "/inbox/login/"
 
 LANGUAGE_CODE = "en-us"
+# The customer-facing languages: the widget's texts, system messages, transcripts and the
+# offline responder's sentences (locale/; README "Languages"). The inbox and the admin stay in
+# English, so there is no LocaleMiddleware: the widget names its language on every call.
+LANGUAGES = [("en", "English"), ("de", "Deutsch"), ("fr", "Français"), ("es", "Español")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env.str("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
@@ -229,6 +246,27 @@ def _widget_static_headers(headers, path, url):  # noqa: ANN001 - WhiteNoise's c
 
 
 WHITENOISE_ADD_HEADERS_FUNCTION = _widget_static_headers
+
+# Attachments go through Django's storage API under the "attachments" alias: local files under the
+# data directory by default. Any storage backend works by naming it, e.g. an S3-compatible one:
+# ATTACHMENTS_STORAGE_BACKEND=storages.backends.s3.S3Storage
+# ATTACHMENTS_STORAGE_OPTIONS='{"bucket_name": "supportbot-files", "endpoint_url": "https://…"}'
+ATTACHMENTS_STORAGE_BACKEND = env.str("ATTACHMENTS_STORAGE_BACKEND", "django.core.files.storage.FileSystemStorage")
+try:
+    ATTACHMENTS_STORAGE_OPTIONS = json.loads(env.str("ATTACHMENTS_STORAGE_OPTIONS", "") or "null") or (
+        {"location": str(DATA_DIR / "attachments")}
+        if ATTACHMENTS_STORAGE_BACKEND == "django.core.files.storage.FileSystemStorage" else {})
+except json.JSONDecodeError as error:
+    raise ImproperlyConfigured(f"ATTACHMENTS_STORAGE_OPTIONS: expected a JSON object ({error})") from None
+if not isinstance(ATTACHMENTS_STORAGE_OPTIONS, dict):
+    raise ImproperlyConfigured("ATTACHMENTS_STORAGE_OPTIONS: expected a JSON object")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "attachments": {"BACKEND": ATTACHMENTS_STORAGE_BACKEND, "OPTIONS": ATTACHMENTS_STORAGE_OPTIONS},
+}
+# The largest upload body read at all, before the site's own (smaller) limit is known.
+ATTACHMENTS_MAX_UPLOAD_MB = env.int("ATTACHMENTS_MAX_UPLOAD_MB", 100, minimum=1, maximum=1000)
 
 # Chat protocol limits (docs/protocol.md).
 CHAT_MAX_MESSAGE_CHARS = env.int("CHAT_MAX_MESSAGE_CHARS", 4000, minimum=1, maximum=100_000)
@@ -410,6 +448,22 @@ IDLE_RESOLVE_BOT_MINUTES = env.int("IDLE_RESOLVE_BOT_MINUTES", 60, minimum=0)
 IDLE_RESOLVE_HUMAN_MINUTES = env.int("IDLE_RESOLVE_HUMAN_MINUTES", 1440, minimum=0)
 # Links in emails to agents and customers.
 PUBLIC_BASE_URL = env.http_url("PUBLIC_BASE_URL", f"http://127.0.0.1:{PORT}")
+
+# Webhooks (docs/webhooks.md). Receivers on loopback or private addresses are refused unless
+# allowed (an intranet receiver, the tests); link-local (cloud metadata) ones always are.
+WEBHOOK_ALLOW_PRIVATE_TARGETS = env.bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", False)
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", 10.0, minimum=0.5, maximum=60)
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", 12, minimum=1, maximum=50)
+WEBHOOK_BACKOFF_BASE_SECONDS = env.float("WEBHOOK_BACKOFF_BASE_SECONDS", 30.0, minimum=0.05, maximum=3600)
+WEBHOOK_BACKOFF_MAX_SECONDS = env.float("WEBHOOK_BACKOFF_MAX_SECONDS", 6 * 3600.0, minimum=0.05, maximum=7 * 86_400)
+WEBHOOK_BREAKER_FAILURES = env.int("WEBHOOK_BREAKER_FAILURES", 5, minimum=1, maximum=1000)
+WEBHOOK_BREAKER_COOLDOWN_SECONDS = env.float("WEBHOOK_BREAKER_COOLDOWN_SECONDS", 300.0, minimum=1, maximum=86_400)
+# The beat sweep leaves a delivery this long past its time to the task already on its way.
+WEBHOOK_SWEEP_GRACE_SECONDS = env.float("WEBHOOK_SWEEP_GRACE_SECONDS", 5.0, minimum=0, maximum=3600)
+WEBHOOK_SECRET_GRACE_HOURS = env.int("WEBHOOK_SECRET_GRACE_HOURS", 24, minimum=0, maximum=24 * 30)
+WEBHOOK_LOG_RETENTION_DAYS = env.int("WEBHOOK_LOG_RETENTION_DAYS", 30, minimum=1)
+if WEBHOOK_BACKOFF_MAX_SECONDS < WEBHOOK_BACKOFF_BASE_SECONDS:
+    raise ImproperlyConfigured("WEBHOOK_BACKOFF_MAX_SECONDS: must be >= WEBHOOK_BACKOFF_BASE_SECONDS")
 
 # Email (agent notifications, transcripts, follow-ups). Without EMAIL_HOST, mails are written as
 # files to EMAIL_FILE_PATH, so nothing leaves the machine until a real server is configured.

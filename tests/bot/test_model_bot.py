@@ -40,10 +40,10 @@ async def test_it_streams_a_grounded_answer_with_a_citation_and_records_usage(bo
     assert {t["function"]["name"] for t in request["tools"]} >= {"get_order", "return_order", "handoff_to_human"}
 
     call = await sync_to_async(ModelCall.objects.get)(conversation_id=session.conversation.pk)
-    assert (call.prompt_tokens, call.completion_tokens, call.outcome, call.prompt_version) == (420, 16, "ok", "support-v2")
+    assert (call.prompt_tokens, call.completion_tokens, call.outcome, call.prompt_version) == (420, 16, "ok", "support-v3")
     assert call.ttft_ms is not None and call.ttft_ms <= call.total_ms
     stored = await sync_to_async(Message.objects.get)(conversation_id=session.conversation.pk, role="bot")
-    assert stored.extras["usage"]["prompt_tokens"] == 420 and stored.extras["prompt_version"] == "support-v2"
+    assert stored.extras["usage"]["prompt_tokens"] == 420 and stored.extras["prompt_version"] == "support-v3"
 
 
 async def test_it_looks_up_an_order_through_a_tool_for_its_owner(bot_site, shop, model_server):

@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.conf import settings
+from PIL import Image
 from playwright.sync_api import Page, expect
 
 from conversations.models import Message, WidgetSite
@@ -53,6 +54,27 @@ def customer_sends(page: Page, text: str) -> None:
     box.press("Enter")
 
 
+# A file name is text wherever it is shown: this one must not become an element.
+PHOTO_NAME = "<img src=x onerror=alert(1)> damage.png"
+WIDGET_IMAGE = "document.querySelector('#supportbot-widget').shadowRoot.querySelector('.attachment-image img')"
+INBOX_IMAGE = "document.querySelector('#transcript .attachment-image img')"
+
+
+def customer_attaches(page: Page, tmp_path, *, text: str) -> None:
+    photo = tmp_path / PHOTO_NAME
+    Image.new("RGB", (900, 600), (30, 160, 90)).save(photo, format="PNG")
+    page.locator("#supportbot-widget .composer textarea").fill(text)
+    page.locator("#supportbot-widget .attach-input").set_input_files(str(photo))
+    sent = page.locator("#supportbot-widget .row.role-customer:not(.pending)", has_text=text)
+    expect(sent.locator(".attachment-image img")).to_have_attribute("alt", PHOTO_NAME, timeout=10_000)
+
+
+def image_shown(page: Page, selector_js: str) -> None:
+    """The image was fetched and decoded (a refused fetch leaves naturalWidth at 0)."""
+    page.wait_for_function(f"() => {{ const i = {selector_js}; return !!i && i.complete && i.naturalWidth > 0; }}",
+                           timeout=10_000)
+
+
 def bubbles(page: Page, text: str):
     return page.locator("#supportbot-widget .bubble", has_text=text)
 
@@ -84,6 +106,12 @@ def test_customer_and_agent_chat_live_and_lose_nothing_across_a_server_restart(d
         expect(reply.locator(".name")).to_have_text("Alice")
         expect(customer_page.locator("#supportbot-widget .status-line")).to_have_text("You're chatting with Alice")
 
+        # The customer attaches a photo; the agent sees it in the inbox. Its name is text, not markup.
+        customer_attaches(customer_page, tmp_path, text="The box arrived crushed")
+        image_shown(customer_page, WIDGET_IMAGE)
+        expect(agent_page.locator("#transcript .attachment-image img")).to_have_attribute("alt", PHOTO_NAME, timeout=10_000)
+        image_shown(agent_page, INBOX_IMAGE)
+
         # The server goes away mid-conversation; the customer keeps typing.
         stop(daphne_server["process"])
         expect(customer_page.locator("#supportbot-widget .connection")).to_be_visible(timeout=10_000)
@@ -102,6 +130,7 @@ def test_customer_and_agent_chat_live_and_lose_nothing_across_a_server_restart(d
         every_text = [
             "Hi, my order A1234 hasn't arrived",
             "Sorry about that, let me check.",
+            "The box arrived crushed",
             "First while offline",
             "<b>second</b> while offline",
             "Got both, thanks!",
@@ -113,12 +142,15 @@ def test_customer_and_agent_chat_live_and_lose_nothing_across_a_server_restart(d
         # Text is rendered as text on both sides, never as markup.
         assert customer_page.locator("#supportbot-widget .bubble b").count() == 0
         assert agent_page.locator("#transcript .msg-text b").count() == 0
+        assert customer_page.locator("#supportbot-widget img[src='x']").count() == 0
+        assert agent_page.locator("#transcript img[src='x']").count() == 0
 
         # A reload keeps the conversation and shows its whole history once.
         customer_page.reload()
         customer_page.locator("#supportbot-widget .launcher").click()
         for text in every_text:
             expect(bubbles(customer_page, text)).to_have_count(1, timeout=10_000)
+        image_shown(customer_page, WIDGET_IMAGE)  # replayed, with this socket's own file token
     except Exception:
         ARTIFACTS.mkdir(exist_ok=True)
         for name, page in pages.items():

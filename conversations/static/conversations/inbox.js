@@ -58,6 +58,28 @@
   });
   document.addEventListener("composer-reset", () => setMode("reply"), true);
 
+  // ---- attachments: a file makes the text optional; a refused upload says why ----------------
+  function showAttachment(form) {
+    const input = form.querySelector("[data-attach]");
+    const file = input && input.files[0];
+    form.querySelector("[data-attach-name]").textContent = file ? file.name : "";
+    box().required = !file;
+  }
+  document.addEventListener("change", (event) => {
+    if (event.target.matches && event.target.matches("[data-attach]")) showAttachment(event.target.form);
+  });
+  document.addEventListener("composer-reset", (event) => {
+    if (event.target.querySelector && event.target.querySelector("[data-attach]")) showAttachment(event.target);
+  }, true);
+  document.addEventListener("htmx:afterRequest", (event) => {
+    const form = event.detail.elt;
+    if (!form || !form.classList || !form.classList.contains("composer")) return;
+    const error = form.querySelector(".composer-error");
+    if (!error) return;
+    error.hidden = event.detail.successful;
+    error.textContent = event.detail.successful ? "" : (event.detail.xhr.responseText || "That could not be sent.");
+  });
+
   // ---- saved replies: "/shortcut" ------------------------------------------------------------
   const canned = () => {
     const data = document.getElementById("canned-responses");

@@ -3,6 +3,8 @@
  *   <script src="https://support.example.com/static/conversations/widget.js" data-site-key="..." async></script>
  * Optional signed identity: data-user-id="42" data-user-expires="<unix seconds>"
  *   data-user-signature="<hex HMAC-SHA256(site secret, `${id}:${expires}`)>" (docs/protocol.md).
+ * Language: data-lang="de" on the tag, else the page's <html lang>, else the browser's; the server
+ *   sends the widget's texts in it (English, German, French, Spanish; others fall back to English).
  *
  * Plain modern JavaScript, no build step. Styles live in a Shadow DOM so the host page's CSS
  * cannot leak in or out. Every piece of customer, agent or bot text is rendered with
@@ -27,6 +29,8 @@
   if (identity && /^\d+$/.test(script.dataset.userExpires || "")) {
     identity.expires = Number(script.dataset.userExpires);
   }
+  const pageLanguage = script.dataset.lang || document.documentElement.lang ||
+    (navigator.languages && navigator.languages[0]) || navigator.language || "";
   const storagePrefix = `supportbot:${siteKey}:`;
   const storageKey = `${storagePrefix}${identity ? identity.id : "anon"}`;
   forgetOtherIdentities();
@@ -37,6 +41,42 @@
   const TYPING_IDLE_MS = 3000;
   const REMOTE_TYPING_TIMEOUT_MS = 6000;
   const STREAM_ORPHAN_MS = 30000;
+
+  // ---- texts ----------------------------------------------------------------------------
+  // English defaults; the config and session answers replace them with the page's language
+  // (conversations/languages/widget_texts.py holds the same keys). %(name)s is filled by t().
+  const TEXTS = {
+    open_chat: "Open chat", open_chat_unread: "Open chat, %(count)s unread", close_chat: "Close chat", chat: "Chat",
+    support: "Support", bot_name: "%(name)s bot", how_did_we_do: "How did we do?",
+    rate_conversation: "Rate this conversation from 1 to 5", score_of_five: "%(score)s out of 5",
+    thanks_feedback: "Thanks for your feedback!", thanks_telling: "Thanks for telling us.",
+    csat_comment: "Anything you'd like to add? (optional)", send_comment: "Send comment",
+    email_transcript: "Email me this conversation", transcript_sent: "On its way to your inbox.", send: "Send",
+    talk_to_human: "Talk to a human", write_message: "Write a message…", message: "Message", send_message: "Send message",
+    composer_hint: "Enter to send · Shift+Enter for a new line", too_long: "Messages can be at most %(count)s characters.",
+    connecting: "Connecting…", unavailable: "Chat is unavailable: %(reason)s",
+    unavailable_here: "Chat is unavailable on this website.",
+    offline: "You're offline. Your messages will be sent when the connection is back.", reconnecting: "Reconnecting…",
+    not_sent: "That message could not be sent.", action_label: "Confirm this change",
+    action_proposed: "Waiting for your confirmation", action_executing: "Working on it…", action_succeeded: "Done",
+    action_failed: "Not done", action_cancelled: "Cancelled", action_expired: "Expired", confirm: "Confirm", cancel: "Cancel",
+    is_working: "%(name)s is working on it…", is_typing: "%(name)s is typing…", status_queued: "An agent will join shortly",
+    status_queue_position: "You're #%(position)s in line", status_queue_wait: " · about %(minutes)s min",
+    status_bot: "Typically replies instantly", status_human_named: "You're chatting with %(name)s",
+    status_human: "You're chatting with our team", status_resolved: "This conversation is resolved",
+    was_helpful: "Was this answer helpful?", helpful: "Helpful", not_helpful: "Not helpful",
+    what_was_missing: "What was missing? (optional)", sending: "Sending…", not_sent_offline: "Not sent: you're offline.",
+    related_articles: "Related articles", source: "Source", just_now: "just now", minutes_ago: "%(minutes)s min ago",
+    attach: "Attach an image or PDF", uploading: "Uploading %(name)s…",
+    upload_failed: "The upload failed. Check your connection and try again.",
+    upload_failed_status: "The upload failed (HTTP %(status)s).", connecting_retry: "Connecting… try again in a moment.",
+  };
+  let texts = TEXTS;
+
+  function t(key, params = {}) {
+    const template = typeof texts[key] === "string" ? texts[key] : TEXTS[key];
+    return template.replace(/%\((\w+)\)s/g, (_, name) => String(params[name] ?? ""));
+  }
 
   // ---- persisted state ------------------------------------------------------------------
   const saved = readSaved();
@@ -199,7 +239,7 @@
     b.className = "csat-score";
     b.textContent = "★";
     b.dataset.score = String(score);
-    b.setAttribute("aria-label", `${score} out of 5`);
+    b.setAttribute("aria-label", t("score_of_five", { score }));
     b.addEventListener("click", () => sendCsat(score));
     // Hovering a star lights it and every star before it.
     b.addEventListener("mouseenter", () => lightStars(score));
@@ -221,6 +261,7 @@
   else document.addEventListener("DOMContentLoaded", mount);
 
   applySite();
+  mountAttachments();
 
   // ---- UI events ------------------------------------------------------------------------
   launcher.addEventListener("click", () => (state.open ? closePanel() : openPanel()));
@@ -243,7 +284,7 @@
     const text = textarea.value;
     if (!text.trim()) return;
     if (text.length > state.maxChars) {
-      showConnection(`Messages can be at most ${state.maxChars} characters.`, "error");
+      showConnection(t("too_long", { count: state.maxChars }), "error");
       return;
     }
     textarea.value = "";
@@ -263,7 +304,7 @@
     panel.hidden = false;
     launcher.classList.add("is-open");
     launcher.setAttribute("aria-expanded", "true");
-    launcher.setAttribute("aria-label", "Close chat");
+    launcher.setAttribute("aria-label", t("close_chat"));
     state.unread = 0;
     renderBadge();
     markRead(state.lastSeq);
@@ -277,7 +318,7 @@
     panel.hidden = true;
     launcher.classList.remove("is-open");
     launcher.setAttribute("aria-expanded", "false");
-    launcher.setAttribute("aria-label", "Open chat");
+    launcher.setAttribute("aria-label", t("open_chat"));
     launcher.focus();
   }
 
@@ -289,9 +330,11 @@
   // ---- session and socket ---------------------------------------------------------------
   async function loadConfig() {
     try {
-      const r = await fetch(`${apiBase}/api/widget/config?site_key=${encodeURIComponent(siteKey)}`);
+      const r = await fetch(`${apiBase}/api/widget/config?site_key=${encodeURIComponent(siteKey)}` +
+        `&language=${encodeURIComponent(pageLanguage)}`);
       if (r.ok) {
         state.site = await r.json();
+        applyTexts(state.site.texts, state.site.language);
         applySite();
       }
     } catch (_) {
@@ -300,7 +343,7 @@
   }
 
   async function openSession() {
-    const body = { site_key: siteKey };
+    const body = { site_key: siteKey, language: pageLanguage };
     if (state.conversationId && state.token) {
       body.conversation_id = state.conversationId;
       body.token = state.token;
@@ -328,6 +371,7 @@
     state.socketUrl = data.socket_url || null;
     state.wsUrl = data.ws_url;
     state.site = data.site || state.site;
+    applyTexts(data.texts, data.widget_language);
     state.maxChars = (data.limits && data.limits.max_message_chars) || state.maxChars;
     setStatus(data.status || "bot", "");
     applySite();
@@ -339,14 +383,14 @@
     clearTimeout(state.reconnectTimer);
     state.reconnectTimer = null;
     state.starting = true;
-    showConnection("Connecting…", "pending");
+    showConnection(t("connecting"), "pending");
     try {
       await openSession();
     } catch (error) {
       state.starting = false;
       if (error.fatal) {
         state.fatal = error.message;
-        showConnection(`Chat is unavailable: ${error.message}`, "error");
+        showConnection(t("unavailable", { reason: error.message }), "error");
         return;
       }
       scheduleReconnect();
@@ -382,7 +426,7 @@
       state.resumed = false;
       if (event.code === CLOSE_FORBIDDEN_ORIGIN) {
         state.fatal = "this website is not allowed to use the chat";
-        showConnection("Chat is unavailable on this website.", "error");
+        showConnection(t("unavailable_here"), "error");
         return;
       }
       if (event.code === CLOSE_UNAUTHORIZED) {
@@ -402,8 +446,8 @@
     state.attempt += 1;
     showConnection(
       state.outbox.length
-        ? "You're offline. Your messages will be sent when the connection is back."
-        : "Reconnecting…",
+        ? t("offline")
+        : t("reconnecting"),
       "offline",
     );
     clearTimeout(state.reconnectTimer);
@@ -482,7 +526,7 @@
       $(".transcript-done").hidden = true;
     }
     if (frame.code === "too_large" || frame.code === "bad_frame" || frame.code === "not_verified") {
-      showConnection(frame.message || "That message could not be sent.", "error");
+      showConnection(frame.message || t("not_sent"), "error");
     }
   }
 
@@ -520,6 +564,7 @@
     receiveMessage({
       type: "message", seq: frame.seq, role: "customer", text: item.text,
       created_at: item.created_at, client_id: item.client_id,
+      ...(item.attachment ? { attachments: [item.attachment] } : {}),
     });
   }
 
@@ -536,12 +581,13 @@
     if (state.outbox.length !== before) persist();
   }
 
-  function queueMessage(text) {
+  function queueMessage(text, attachment = null) {
     const item = { client_id: uuid(), text, created_at: new Date().toISOString() };
+    if (attachment) item.attachment = attachment;
     state.outbox.push(item);
     persist();
     renderPending(item);
-    if (!send({ type: "message", client_id: item.client_id, text: item.text })) {
+    if (!send(messageFrame(item))) {
       if (!state.reconnectTimer) start(); // no-op while a start or a socket is already under way
     }
   }
@@ -549,7 +595,7 @@
   function flushOutbox() {
     for (const item of state.outbox) {
       if (!list.querySelector(`[data-client-id="${cssEscape(item.client_id)}"]`)) renderPending(item);
-      send({ type: "message", client_id: item.client_id, text: item.text });
+      send(messageFrame(item));
     }
   }
 
@@ -611,8 +657,8 @@
   }
 
   const ACTION_LABELS = {
-    proposed: "Waiting for your confirmation", executing: "Working on it…", succeeded: "Done",
-    failed: "Not done", cancelled: "Cancelled", expired: "Expired",
+    proposed: "action_proposed", executing: "action_executing", succeeded: "action_succeeded",
+    failed: "action_failed", cancelled: "action_cancelled", expired: "action_expired",
   };
 
   function buildActionCard(action) {
@@ -620,7 +666,7 @@
     card.className = "action-card";
     card.dataset.actionId = action.action_id;
     card.setAttribute("role", "group");
-    card.setAttribute("aria-label", "Confirm this change");
+    card.setAttribute("aria-label", t("action_label"));
     const summary = document.createElement("p");
     summary.className = "action-summary";
     summary.textContent = action.summary;
@@ -630,7 +676,7 @@
     card.appendChild(status);
     const buttons = document.createElement("div");
     buttons.className = "action-buttons";
-    for (const [decision, label] of [["confirm", "Confirm"], ["cancel", "Cancel"]]) {
+    for (const [decision, label] of [["confirm", t("confirm")], ["cancel", t("cancel")]]) {
       const button = document.createElement("button");
       button.type = "button";
       button.className = `action-${decision}`;
@@ -666,14 +712,14 @@
 
   function renderActionState(card, status) {
     card.dataset.status = status;
-    card.querySelector(".action-status").textContent = ACTION_LABELS[status] || status;
+    card.querySelector(".action-status").textContent = ACTION_LABELS[status] ? t(ACTION_LABELS[status]) : status;
     for (const button of card.querySelectorAll("button")) button.disabled = status !== "proposed";
   }
 
   function showRemoteTyping(frame) {
     if (!frame.state) return hideRemoteTyping();
-    const who = frame.author || (frame.role === "bot" ? state.site.name : "Support");
-    $(".typing-text").textContent = frame.activity === "working" ? `${who} is working on it…` : `${who} is typing…`;
+    const who = frame.author || (frame.role === "bot" ? state.site.name : t("support"));
+    $(".typing-text").textContent = t(frame.activity === "working" ? "is_working" : "is_typing", { name: who });
     typingRow.hidden = false;
     scrollToEnd();
     clearTimeout(state.remoteTypingTimer);
@@ -690,16 +736,16 @@
     state.status = status;
     if (status !== "bot") state.humanRequested = false;
     state.agentName = agentName;
-    let queued = "An agent will join shortly";
+    let queued = t("status_queued");
     if (frame.queue_position) {
-      const wait = frame.expected_wait_minutes ? ` · about ${frame.expected_wait_minutes} min` : "";
-      queued = `You're #${frame.queue_position} in line${wait}`;
+      const wait = frame.expected_wait_minutes ? t("status_queue_wait", { minutes: frame.expected_wait_minutes }) : "";
+      queued = t("status_queue_position", { position: frame.queue_position }) + wait;
     }
     const line = {
-      bot: "Typically replies instantly",
+      bot: t("status_bot"),
       queued,
-      human: agentName ? `You're chatting with ${agentName}` : "You're chatting with our team",
-      resolved: "This conversation is resolved",
+      human: agentName ? t("status_human_named", { name: agentName }) : t("status_human"),
+      resolved: t("status_resolved"),
     }[status] || "";
     $(".status-line").textContent = line;
     humanButton.hidden = status !== "bot";
@@ -733,7 +779,7 @@
     const email = input.value.trim();
     if (!email || !send({ type: "transcript", email })) return;
     const done = $(".transcript-done");
-    done.textContent = "On its way to your inbox.";
+    done.textContent = t("transcript_sent");
     done.hidden = false;
     input.value = "";
   });
@@ -761,8 +807,8 @@
     const box = document.createElement("div");
     box.className = "feedback";
     box.setAttribute("role", "group");
-    box.setAttribute("aria-label", "Was this answer helpful?");
-    for (const [rating, label] of [["up", "Helpful"], ["down", "Not helpful"]]) {
+    box.setAttribute("aria-label", t("was_helpful"));
+    for (const [rating, label] of [["up", t("helpful")], ["down", t("not_helpful")]]) {
       const button = document.createElement("button");
       button.type = "button";
       button.className = `feedback-${rating}`;
@@ -781,7 +827,7 @@
     commentForm.className = "feedback-comment";
     commentForm.hidden = true;
     const label = document.createElement("label");
-    label.textContent = "What was missing? (optional)";
+    label.textContent = t("what_was_missing");
     const input = document.createElement("input");
     input.type = "text";
     input.maxLength = state.maxChars;
@@ -789,7 +835,7 @@
     const submit = document.createElement("button");
     submit.type = "submit";
     submit.className = "small-button";
-    submit.textContent = "Send";
+    submit.textContent = t("send");
     commentForm.append(label, submit);
     commentForm.addEventListener("submit", (event) => {
       event.preventDefault();
@@ -820,7 +866,7 @@
     const frame = { type: "feedback", seq, rating };
     if (comment) frame.comment = comment;
     box.dataset.comment = comment ? "sent" : "";
-    box.querySelector(".feedback-note").textContent = send(frame) ? "Sending…" : "Not sent: you're offline.";
+    box.querySelector(".feedback-note").textContent = send(frame) ? t("sending") : t("not_sent_offline");
   }
 
   function feedbackSaved(frame) {
@@ -847,15 +893,41 @@
     commentForm.hidden = initial || rating !== "down" || commented;
     if (!commentForm.hidden) commentForm.querySelector("input").focus();
     box.querySelector(".feedback-note").textContent = !rating || initial ? ""
-      : commented ? "Thanks for telling us." : "Thanks for your feedback!";
+      : commented ? t("thanks_telling") : t("thanks_feedback");
   }
 
   // ---- rendering ------------------------------------------------------------------------
+  // The panel's fixed texts, in the language the server answered with (the HTML above is English).
+  function applyTexts(received, language) {
+    if (!received || typeof received !== "object") return; // a server that sends none: keep English
+    texts = received;
+    const label = (el, key) => el.setAttribute("aria-label", t(key));
+    // Labels that wrap their input: only their leading text node is the label's text.
+    const lead = (el, key) => { if (el.firstChild && el.firstChild.nodeType === Node.TEXT_NODE) el.firstChild.nodeValue = t(key); };
+    if (typeof language === "string" && language) host.setAttribute("lang", language);
+    label(panel, "chat");
+    label($(".close"), "close_chat");
+    $(".csat-q").textContent = t("how_did_we_do");
+    label($(".csat-scores"), "rate_conversation");
+    root.querySelectorAll(".csat-score").forEach((b) => b.setAttribute("aria-label", t("score_of_five", { score: b.dataset.score })));
+    $(".csat-thanks").textContent = t("thanks_feedback");
+    lead($(".csat-comment-label"), "csat_comment");
+    $(".csat-comment button").textContent = t("send_comment");
+    lead($(".transcript-label"), "email_transcript");
+    $(".transcript button").textContent = t("send");
+    humanButton.textContent = t("talk_to_human");
+    textarea.placeholder = t("write_message");
+    label(textarea, "message");
+    label($(".send"), "send_message");
+    $(".hint").textContent = t("composer_hint");
+    renderBadge();
+  }
+
   function applySite() {
     host.style.setProperty("--sb-accent", state.site.accent_color || "#4f46e5");
     host.dataset.position = state.site.launcher_position === "left" ? "left" : "right";
     root.host.setAttribute("data-position", host.dataset.position);
-    $(".title").textContent = state.site.name || "Support";
+    $(".title").textContent = state.site.name || t("support");
     $(".header-avatar").textContent = initials(state.site.name || "S");
     $(".greeting").textContent = state.site.greeting || "";
   }
@@ -898,15 +970,16 @@
     if (frame.role !== "customer") {
       const name = document.createElement("span");
       name.className = "name";
-      name.textContent = frame.author || (frame.role === "bot" ? `${state.site.name} bot` : "Support");
+      name.textContent = frame.author || (frame.role === "bot" ? t("bot_name", { name: state.site.name }) : t("support"));
       body.appendChild(name);
     }
     const bubble = document.createElement("div");
     bubble.className = "bubble";
     bubble.textContent = frame.text; // never innerHTML: customer, agent and model text is data
-    body.appendChild(bubble);
+    if (frame.text || !Array.isArray(frame.attachments)) body.appendChild(bubble);
+    if (Array.isArray(frame.attachments) && frame.attachments.length) body.appendChild(buildAttachments(frame.attachments));
     if (frame.action && typeof frame.action.action_id === "string") body.appendChild(buildActionCard(frame.action));
-    for (const [links, label] of [[frame.citations, ""], [frame.related, "Related articles"]]) {
+    for (const [links, label] of [[frame.citations, ""], [frame.related, t("related_articles")]]) {
       if (!Array.isArray(links) || !links.length) continue;
       const chips = document.createElement("div");
       chips.className = "citations";
@@ -914,7 +987,7 @@
       for (const c of links) {
         const chip = document.createElement(safeUrl(c.url) ? "a" : "span");
         chip.className = "chip";
-        chip.textContent = c.title || c.url || "Source";
+        chip.textContent = c.title || c.url || t("source");
         if (chip.tagName === "A") {
           chip.href = safeUrl(c.url);
           chip.target = "_blank";
@@ -933,7 +1006,7 @@
     meta.appendChild(time);
     const stateLabel = document.createElement("span");
     stateLabel.className = "meta-state";
-    stateLabel.textContent = pending ? " · Sending…" : "";
+    stateLabel.textContent = pending ? ` · ${t("sending")}` : "";
     meta.appendChild(stateLabel);
     body.appendChild(meta);
     row.appendChild(body);
@@ -952,7 +1025,8 @@
   }
 
   function renderPending(item) {
-    const row = buildRow({ role: "customer", text: item.text, created_at: item.created_at, client_id: item.client_id }, { pending: true });
+    const row = buildRow({ role: "customer", text: item.text, created_at: item.created_at, client_id: item.client_id,
+      ...(item.attachment ? { attachments: [item.attachment] } : {}) }, { pending: true });
     list.appendChild(row);
     regroup();
     scrollToEnd();
@@ -969,7 +1043,8 @@
   function renderBadge() {
     badge.hidden = state.unread === 0;
     badge.textContent = state.unread > 9 ? "9+" : String(state.unread);
-    launcher.setAttribute("aria-label", state.unread ? `Open chat, ${state.unread} unread` : state.open ? "Close chat" : "Open chat");
+    launcher.setAttribute("aria-label", state.unread ? t("open_chat_unread", { count: state.unread })
+      : t(state.open ? "close_chat" : "open_chat"));
   }
 
   function showConnection(text, kind) {
@@ -999,8 +1074,8 @@
     const then = new Date(iso);
     if (Number.isNaN(then.getTime())) return "";
     const seconds = (Date.now() - then.getTime()) / 1000;
-    if (seconds < 45) return "just now";
-    if (seconds < 3600) return `${Math.round(seconds / 60)} min ago`;
+    if (seconds < 45) return t("just_now");
+    if (seconds < 3600) return t("minutes_ago", { minutes: Math.round(seconds / 60) });
     if (seconds < 86400 && then.getDate() === new Date().getDate()) {
       return then.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
     }
@@ -1023,6 +1098,135 @@
 
   function cssEscape(value) {
     return window.CSS && CSS.escape ? CSS.escape(value) : String(value).replace(/"/g, '\\"');
+  }
+
+  // ---- attachments ----------------------------------------------------------------------
+  // A paperclip picks an image or PDF; it is uploaded over HTTP (with progress), then sent as a
+  // message carrying the upload's id (docs/protocol.md). File names are text, never markup.
+  function mountAttachments() {
+    const input = document.createElement("input");
+    input.type = "file";
+    input.accept = "image/png,image/jpeg,image/gif,image/webp,application/pdf";
+    input.className = "attach-input";
+    input.hidden = true;
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "attach";
+    button.setAttribute("aria-label", t("attach"));
+    button.innerHTML = '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M21 11.5l-8.5 8.5a5 5 0 0 1-7-7L14 4.5a3.5 3.5 0 0 1 5 5L10.5 18a2 2 0 0 1-3-3L15 7.5"/></svg>';
+    const status = document.createElement("p");
+    status.className = "attach-status";
+    status.setAttribute("role", "status");
+    status.hidden = true;
+    const row = $(".composer-row");
+    row.insertBefore(button, textarea);
+    row.appendChild(input);
+    row.parentNode.insertBefore(status, row);
+    button.addEventListener("click", () => input.click());
+    input.addEventListener("change", () => {
+      const file = input.files && input.files[0];
+      input.value = "";
+      if (file) uploadAttachment(file, status, button);
+    });
+  }
+
+  function uploadAttachment(file, status, button) {
+    const fail = (message) => {
+      status.textContent = message;
+      status.dataset.kind = "error";
+      button.disabled = false;
+    };
+    if (!state.conversationId || !state.token) {
+      fail(t("connecting_retry"));
+      if (!state.reconnectTimer) start();
+      return;
+    }
+    const data = new FormData();
+    data.append("conversation_id", state.conversationId);
+    data.append("token", state.token);
+    data.append("file", file);
+    // XMLHttpRequest rather than fetch: it reports upload progress.
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", `${apiBase}/api/widget/attachments`);
+    status.hidden = false;
+    status.dataset.kind = "pending";
+    status.textContent = t("uploading", { name: file.name });
+    button.disabled = true;
+    xhr.upload.addEventListener("progress", (e) => {
+      if (e.lengthComputable) status.textContent = `${t("uploading", { name: file.name })} ${Math.round((100 * e.loaded) / e.total)}%`;
+    });
+    xhr.addEventListener("error", () => fail(t("upload_failed")));
+    xhr.addEventListener("load", () => {
+      let body = {};
+      try {
+        body = JSON.parse(xhr.responseText || "{}") || {};
+      } catch (_) {
+        body = {};
+      }
+      if (xhr.status !== 201 || typeof body.id !== "string") {
+        fail((body.error && body.error.message) || t("upload_failed_status", { status: xhr.status }));
+        return;
+      }
+      status.hidden = true;
+      button.disabled = false;
+      const text = textarea.value.length <= state.maxChars ? textarea.value : "";
+      if (text) {
+        textarea.value = "";
+        autosize();
+        stopTyping();
+      }
+      queueMessage(text, body);
+    });
+    xhr.send(data);
+  }
+
+  function buildAttachments(attachments) {
+    const box = document.createElement("div");
+    box.className = "attachments";
+    for (const a of attachments) {
+      const url = a && safeUrl(a.url);
+      if (!url) continue;
+      const link = document.createElement("a");
+      link.href = url;
+      link.target = "_blank";
+      link.rel = "noopener noreferrer";
+      const thumbnail = safeUrl(a.thumbnail_url);
+      if (thumbnail) {
+        link.className = "attachment-image";
+        const img = document.createElement("img");
+        img.src = thumbnail;
+        img.alt = String(a.name || "image");
+        img.loading = "lazy";
+        link.appendChild(img);
+      } else {
+        link.className = "chip attachment-file";
+        link.textContent = `${a.name || "file"} (${Math.max(1, Math.round((a.size || 0) / 1024))} KB)`;
+      }
+      box.appendChild(link);
+    }
+    return box;
+  }
+
+  function messageFrame(item) {
+    const frame = { type: "message", client_id: item.client_id, text: item.text };
+    if (item.attachment && item.attachment.id) frame.attachment = item.attachment.id;
+    return frame;
+  }
+
+  function attachmentStyles() {
+    return `
+      .attach { width: 40px; height: 40px; border-radius: 50%; border: 1px solid var(--sb-border); background: transparent;
+        color: var(--sb-muted); display: grid; place-items: center; flex: none; cursor: pointer; }
+      .attach:hover { border-color: var(--sb-accent); color: var(--sb-fg); }
+      .attach:disabled { opacity: .5; cursor: progress; }
+      .attach svg { width: 18px; height: 18px; fill: none; stroke: currentColor; stroke-width: 2; stroke-linecap: round; }
+      .attach-status { margin: 0 2px 6px; font-size: 12px; color: var(--sb-muted); }
+      .attach-status[data-kind="error"] { color: #dc2626; }
+      .attachments { display: flex; flex-wrap: wrap; gap: 6px; margin-top: 4px; }
+      .role-customer .attachments { justify-content: flex-end; }
+      .attachment-image img { display: block; max-width: 200px; max-height: 200px; border-radius: 12px; border: 1px solid var(--sb-border); }
+      .attachment-file { text-decoration: none; }
+    `;
   }
 
   function styles() {
@@ -1146,6 +1350,7 @@
       .send { width: 40px; height: 40px; border-radius: 50%; border: 0; background: var(--sb-accent); color: #fff; display: grid; place-items: center; flex: none; }
       .send svg { width: 18px; height: 18px; }
       .hint { margin: 6px 2px 0; font-size: 11px; color: var(--sb-muted); }
+      ${attachmentStyles()}
     `;
   }
 

@@ -13,9 +13,11 @@ from knowledge.models import Article, KnowledgeBaseSettings
 from knowledge.selectors import BASELINE, DEFAULT_OPTIONS, answer_threshold, chunks_from_other_models
 
 LEVERS = {"questions": {"questions": True}, "glossary": {"glossary": True},
-          "any-word rrf": {"any_words": True, "fusion": "rrf"}, "rerank": {"rerank": True}}
+          "any-word rrf": {"any_words": True, "fusion": "rrf"}, "rerank": {"rerank": True},
+          "spelling": {"spelling": True}}
 OFF = {"questions": {"questions": False}, "glossary": {"glossary": False},
-       "any-word rrf": {"any_words": False, "fusion": "weighted"}, "rerank": {"rerank": False}}
+       "any-word rrf": {"any_words": False, "fusion": "weighted"}, "rerank": {"rerank": False},
+       "spelling": {"spelling": False}}
 
 
 def _toggled(name: str) -> tuple[str, dict]:

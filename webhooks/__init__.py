@@ -1,0 +1,1 @@
+"""Signed webhooks: per-site endpoints, an outbox of deliveries, Celery delivery (docs/webhooks.md)."""
