@@ -75,6 +75,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bot_turn.py
 	$(PY) benchmarks/handoff.py
 	$(PY) benchmarks/inbox_search.py
+	$(PY) benchmarks/exports.py
 	$(PY) benchmarks/open_loop.py --conversations 50,150,300
 	$(PY) benchmarks/idle_sockets.py --sockets 10000 --trace 2000
 

@@ -30,7 +30,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Exists, F, OuterRef, Q, Subquery, Sum
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone, translation
 from django.utils.translation import gettext
@@ -47,6 +47,22 @@ REOPEN_WINDOW = timedelta(days=7)
 # customer's language; they are the only record of a resolution that a later reopen has not
 # overwritten.
 RESOLUTION_TEXTS = (RESOLVED_TEXT, IDLE_TEXT)
+
+
+# On a Handoff: the wait from the handoff to the first agent reply ("time to first human response").
+FIRST_RESPONSE_WAIT = F("first_response_at") - F("created_at")
+
+
+def conversations_started(*, since: datetime, until: datetime | None = None) -> QuerySet[Conversation]:
+    """The conversations a period counts: started in it, with at least one message."""
+    started = Conversation.objects.filter(created_at__gte=since, last_seq__gt=0)
+    return started if until is None else started.filter(created_at__lt=until)
+
+
+def contained_q() -> Q:
+    """A conversation resolved without a person: closed and never handed off (an agent who takes a
+    conversation straight from the bot opens a handoff too)."""
+    return Q(status=Conversation.Status.RESOLVED) & ~Q(Exists(Handoff.objects.filter(conversation=OuterRef("pk"))))
 
 
 def resolution_texts() -> list[str]:
@@ -183,22 +199,18 @@ def metrics_compute(*, days: int = 14) -> Metrics:
     first_day = today - timedelta(days=days - 1)
     since = timezone.make_aware(datetime.combine(first_day, time.min))
     archived = archived_totals(first_day=first_day, last_day=today)
-    started = Conversation.objects.filter(created_at__gte=since, last_seq__gt=0)
+    started = conversations_started(since=since)
     per_day_rows = _merged(dict(started.annotate(day=TruncDate("created_at")).values("day").annotate(n=Count("id"))
                                 .values_list("day", "n")), archived.conversations_per_day)
     per_day = [(today - timedelta(days=offset), per_day_rows.get(today - timedelta(days=offset), 0))
                for offset in range(days - 1, -1, -1)]
-    # distinct: the join with handoffs repeats a conversation once per handoff it had
-    totals = started.aggregate(n=Count("id", distinct=True),
-                               contained=Count("id", filter=Q(handoffs__isnull=True, status=Conversation.Status.RESOLVED),
-                                                distinct=True))
+    totals = started.aggregate(n=Count("id"), contained=Count("id", filter=contained_q()))
     handoffs = Handoff.objects.filter(created_at__gte=since)
     reasons = _merged(dict(handoffs.values("reason").annotate(n=Count("id")).values_list("reason", "n")),
                       archived.handoffs_by_reason)
     by_reason = sorted(reasons.items(), key=lambda item: (-item[1], item[0]))
     window = {"first_day": first_day, "last_day": today}
-    first_response = _median_seconds(handoffs.filter(first_response_at__isnull=False),
-                                     F("first_response_at") - F("created_at"),
+    first_response = _median_seconds(handoffs.filter(first_response_at__isnull=False), FIRST_RESPONSE_WAIT,
                                      archived=archived_seconds_sql(column="first_response_seconds", **window))
     resolved = Conversation.objects.filter(resolved_at__gte=since)
     resolution = _median_seconds(resolved, F("resolved_at") - F("created_at"),

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from conversations.handoff.models import Handoff
 from conversations.handoff.selectors import agent_loads, queue_loads
 from conversations.inbox.charts import bar_chart
+from conversations.inbox.exports import ExportForm
 from conversations.inbox.metrics import metrics_compute
 from conversations.inbox.views import supervisor_required
 from conversations.models import Conversation
@@ -61,5 +65,7 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
                                   value_format="{:.0f}%"),
         "csat_chart": bar_chart([(f"{s}★", n) for s, n in metrics.csat_by_score], title="CSAT ratings"),
         "reasons_raw": metrics.handoffs_by_reason,
+        "export_form": ExportForm(initial={"from": timezone.localdate() - timedelta(days=days - 1),
+                                           "to": timezone.localdate()}),
     }
     return render(request, "inbox/metrics.html", context)

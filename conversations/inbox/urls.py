@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from conversations.inbox import handoff_views, panels, supervisor, views
+from conversations.inbox import export_views, handoff_views, panels, supervisor, views
 
 app_name = "inbox"
 
@@ -18,6 +18,7 @@ urlpatterns = [
     path("presence", handoff_views.inbox_presence, name="presence"),
     path("team/", supervisor.team_view, name="team"),
     path("metrics/", supervisor.metrics_view, name="metrics"),
+    path("metrics/export", export_views.metrics_export_view, name="metrics_export"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
 ]

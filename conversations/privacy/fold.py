@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, Exists, F, OuterRef, Q, Sum
+from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import TruncDate
 
 from conversations.handoff.models import Handoff
-from conversations.inbox.metrics import ai_resolved_conversations
+from conversations.inbox.metrics import ai_resolved_conversations, contained_q
 from conversations.models import Conversation, CsatRating, Message, MessageFeedback, ModelCall
 from conversations.privacy.models import ArchivedMetricsDay
 
@@ -50,10 +50,8 @@ def metrics_fold(*, conversation_ids: list[int]) -> int:
     for row in conversations.annotate(day=TruncDate("created_at")).values("site_id", "day").annotate(n=Count("id")):
         folds[row["site_id"], row["day"]].counters["purged_conversations"] += row["n"]
     started = conversations.filter(last_seq__gt=0)
-    handed_off = Exists(Handoff.objects.filter(conversation=OuterRef("pk")))
     for row in (started.annotate(day=TruncDate("created_at")).values("site_id", "day")
-                .annotate(n=Count("id"), contained=Count("id", filter=Q(status=Conversation.Status.RESOLVED)
-                                                          & ~Q(handed_off)))):
+                .annotate(n=Count("id"), contained=Count("id", filter=contained_q()))):
         fold = folds[row["site_id"], row["day"]]
         fold.counters["conversations"] += row["n"]
         fold.counters["contained"] += row["contained"]
