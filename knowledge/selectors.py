@@ -240,7 +240,7 @@ def knowledge_search(
     elif mode == "text":
         vector = [0.0] * embedder.dimensions
     else:
-        vector = embedder.embed_queries([search_text(question, expansion.synonyms)])[0]
+        vector = embedder.embed([search_text(question, expansion.synonyms)])[0]
     if options.any_words:
         texts = [question, *expansion.synonyms]
         # plainto_tsquery joins the words with & (every word); | makes it any word

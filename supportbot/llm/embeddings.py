@@ -36,9 +36,6 @@ class OpenAICompatibleEmbedder:
                 vectors.append(_normalized(item.embedding))
         return vectors
 
-    def embed_queries(self, texts: list[str]) -> list[list[float]]:
-        return self.embed(texts)  # an endpoint takes no query/passage distinction
-
 
 def _normalized(vector: list[float]) -> list[float]:
     # Cosine distance does not need it, but the answer threshold compares raw similarities, and

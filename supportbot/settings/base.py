@@ -297,12 +297,9 @@ KB_CHUNK_MAX_TOKENS = env.int("KB_CHUNK_MAX_TOKENS", 200, minimum=20, maximum=20
 KB_CHUNK_OVERLAP_TOKENS = env.int("KB_CHUNK_OVERLAP_TOKENS", 30, minimum=0, maximum=500)
 EMBEDDING_PROVIDER = env.choice("EMBEDDING_PROVIDER", "local", ["local", "openai"])
 EMBEDDING_BATCH_SIZE = env.int("EMBEDDING_BATCH_SIZE", 64, minimum=1, maximum=4096)
-# EMBEDDING_PROVIDER=local: one of the two offline 384-d models (docs/architecture.md, "A stronger
-# embedding model"). EMBEDDING_PROVIDER=openai: any OpenAI-compatible /embeddings endpoint. The
-# model must return (or, for models that take a `dimensions` argument, be asked for) vectors of
-# the chunk column's size.
-EMBEDDING_MODEL = (env.choice("EMBEDDING_MODEL", "all-MiniLM-L6-v2", ["all-MiniLM-L6-v2", "multilingual-e5-small"])
-                   if EMBEDDING_PROVIDER == "local" else env.str("EMBEDDING_MODEL", "text-embedding-3-small"))
+# EMBEDDING_PROVIDER=openai: any OpenAI-compatible /embeddings endpoint. The model must return (or,
+# for models that take a `dimensions` argument, be asked for) vectors of the chunk column's size.
+EMBEDDING_MODEL = env.str("EMBEDDING_MODEL", "text-embedding-3-small")
 EMBEDDING_BASE_URL = env.http_url("EMBEDDING_BASE_URL", "")
 EMBEDDING_API_KEY = env.str("EMBEDDING_API_KEY", "")
 EMBEDDING_SEND_DIMENSIONS = env.bool("EMBEDDING_SEND_DIMENSIONS", True)
