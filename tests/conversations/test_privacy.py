@@ -16,6 +16,7 @@ import os
 import re
 import stat
 import threading
+import time
 import uuid
 from datetime import timedelta
 from decimal import Decimal
@@ -55,7 +56,8 @@ from conversations.services.notes import note_add
 from conversations.tasks import purge_expired_conversations
 from guardrails.models import GuardrailEvent, PiiVaultEntry
 from guardrails.pii.vault import vault_values
-from tests.conftest import ORIGIN, PASSWORD
+from supportbot.celery import app as celery_app
+from tests.conftest import ORIGIN, PASSWORD, start_celery_worker, stop
 
 pytestmark = pytest.mark.django_db
 
@@ -356,7 +358,7 @@ def test_retention_purges_only_the_sites_old_conversations_and_the_metrics_page_
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_purge_skips_a_conversation_someone_holds_and_takes_it_on_the_next_run(site):
+def test_a_purge_skips_a_conversation_someone_holds_and_the_next_run_on_a_worker_takes_it(site, tmp_path, settings):
     WidgetSite.objects.filter(pk=site.pk).update(retention_days=30)
     held, free = (conversation_open(site=site, customer=Customer.objects.create(site=site)) for _ in range(2))
     for conversation in (held, free):
@@ -382,5 +384,17 @@ def test_a_purge_skips_a_conversation_someone_holds_and_takes_it_on_the_next_run
     finally:
         release.set()
         holder.join()
-    assert purge_expired_conversations.apply().get() == 1
-    assert not Conversation.objects.exists()
+    # The next run is the hourly beat entry, executed by a real worker.
+    entry = next(e for e in settings.CELERY_BEAT_SCHEDULE.values() if e["task"] == purge_expired_conversations.name)
+    celery_app.control.purge()  # the test session's own Redis (the suite refuses any other)
+    log = tmp_path / "worker.log"
+    worker = start_celery_worker(log, name="retention")
+    try:
+        celery_app.send_task(entry["task"])
+        deadline = time.monotonic() + 60
+        while Conversation.objects.exists():
+            assert time.monotonic() < deadline, log.read_text()[-3000:] if log.exists() else "no worker log"
+            time.sleep(0.2)
+    finally:
+        stop(worker)
+    assert GuardrailEvent.objects.filter(kind="retention_purge").count() == 2
