@@ -162,7 +162,10 @@ def runtime_figures(engine) -> dict:
 
     from conversations.bot.understanding.intent import get_intent_classifier, intent_eval
     from guardrails.injection.evaluation import (
-        injection_detector_batched, injection_devset_evaluate, injection_evaluation_texts, injection_public_evaluate,
+        injection_detector_batched,
+        injection_devset_evaluate,
+        injection_evaluation_texts,
+        injection_public_evaluate,
     )
     from knowledge.embeddings import local_minilm
 

@@ -187,5 +187,5 @@ class ModelCallAdmin(admin.ModelAdmin):
 
 
 # Handoff configuration and log live with the handoff package.
-from conversations.handoff import admin as handoff_admin  # noqa: E402,F401
 from conversations.gaps import admin as gaps_admin  # noqa: E402,F401
+from conversations.handoff import admin as handoff_admin  # noqa: E402,F401

@@ -405,6 +405,8 @@ class ModelCall(models.Model):
 
 
 # The handoff models live in their own module; importing them here registers them with the app.
+from conversations.attachments.models import Attachment  # noqa: E402,F401
+from conversations.gaps.models import ContentGap  # noqa: E402,F401  (the content-gap report's admin entry)
 from conversations.handoff.models import (  # noqa: E402,F401
     AgentProfile,
     CannedResponse,
@@ -414,7 +416,4 @@ from conversations.handoff.models import (  # noqa: E402,F401
     Queue,
     Team,
 )
-
-from conversations.gaps.models import ContentGap  # noqa: E402,F401  (the content-gap report's admin entry)
 from conversations.privacy.models import ArchivedMetricsDay  # noqa: E402,F401  (metrics of purged conversations)
-from conversations.attachments.models import Attachment  # noqa: E402,F401

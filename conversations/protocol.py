@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Any, Literal, NotRequired, TypedDict
 from uuid import UUID
 
-from conversations.errors import CodedError
 from conversations.models import Conversation, Message
+from supportbot.errors import CodedError
 
 # Close codes (docs/protocol.md). 1009 is the standard "message too big".
 CLOSE_UNAUTHORIZED = 4401

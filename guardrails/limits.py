@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.cache import cache
 
-from conversations.client_ip import client_ip_limit_key
+from supportbot.client_ip import client_ip_limit_key
 
 
 @dataclass(frozen=True)

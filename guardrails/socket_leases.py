@@ -18,7 +18,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 
-from conversations.client_ip import client_ip_limit_key
+from supportbot.client_ip import client_ip_limit_key
 
 SOCKET_LEASE_SECONDS = 90
 SOCKET_LEASE_RENEW_SECONDS = 30

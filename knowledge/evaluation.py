@@ -11,7 +11,12 @@ from dataclasses import dataclass
 
 from knowledge.embeddings import get_embedder
 from knowledge.selectors import (
-    RetrievalOptions, answer_confidence, glossary_entries, glossary_expand, knowledge_search, question_for_search,
+    RetrievalOptions,
+    answer_confidence,
+    glossary_entries,
+    glossary_expand,
+    knowledge_search,
+    question_for_search,
     search_text,
 )
 

@@ -15,7 +15,7 @@ from typing import IO
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from conversations.errors import CodedError
+from supportbot.errors import CodedError
 
 IMAGE_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "WEBP": "image/webp"}
 PDF_TYPE = "application/pdf"

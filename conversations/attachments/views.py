@@ -17,10 +17,10 @@ from conversations.attachments.links import attachment_urls, attachments_for_cus
 from conversations.attachments.models import Attachment
 from conversations.attachments.selectors import AttachmentDenied, attachment_for_download
 from conversations.attachments.services import attachment_extras, attachment_storage, attachment_upload
-from conversations.client_ip import request_client_ip
 from conversations.selectors import ChatDenied, chat_access_resolve
 from conversations.widget.views import _cors, _error, _preflight
 from guardrails.limits import message_limits_check
+from supportbot.client_ip import request_client_ip
 
 logger = logging.getLogger(__name__)
 

@@ -17,13 +17,11 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext, gettext_noop
 
 from conversations import commerce
 from conversations.async_db import call_service, db
-from conversations.errors import CodedError
 from conversations.events import publish_bot_activity, publish_collected
 from conversations.languages.selectors import conversation_language_get
 from conversations.models import ActionAttempt, ActionCall, Conversation, Message
@@ -31,6 +29,7 @@ from conversations.services.conversations import conversation_request_human
 from conversations.services.messages import message_post
 from guardrails.pii.vault import text_rehydrate, vault_values
 from guardrails.services import tool_result_redact
+from supportbot.errors import CodedError
 from webhooks import payloads as webhook_payloads
 from webhooks.services import webhook_events_enqueue
 

@@ -19,8 +19,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import connection
 from django.db.models import Exists, OuterRef, Q
-from django.utils import timezone
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy
 
 from conversations.async_db import call_service, db

@@ -40,10 +40,10 @@ from conversations.bot.prompts import (
     summary_message,
     system_prompt,
 )
+from conversations.bot.tools import Actor, ToolOutcome, tool_run, tool_schemas
 from conversations.bot.understanding.intent import IntentGuess, get_intent_classifier
 from conversations.bot.understanding.requests import follow_up_query, requested_action
 from conversations.bot.understanding.spelling import spelled_out
-from conversations.bot.tools import Actor, ToolOutcome, tool_run, tool_schemas
 from conversations.models import Conversation, ModelCall
 from guardrails.injection.detector import InjectionVerdict
 from guardrails.limits import abuse_strike, token_budget_check, token_budget_spend

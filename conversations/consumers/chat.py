@@ -23,12 +23,10 @@ from conversations.async_db import call_service, db
 from conversations.attachments.links import attachments_for_customer
 from conversations.bot.actions import action_decide, action_execution_schedule
 from conversations.bot.runner import turn_schedule
-from conversations.client_ip import scope_client_ip
 from conversations.consumers.base import LoopOnlyConsumer
-from conversations.errors import CodedError
 from conversations.models import Conversation
-from conversations.realtime_recovery import CLOSE_CATCH_UP, INFRASTRUCTURE_ERRORS, OUTAGE_ERRORS
 from conversations.rate_limit import TokenBucket
+from conversations.realtime_recovery import CLOSE_CATCH_UP, INFRASTRUCTURE_ERRORS, OUTAGE_ERRORS
 from conversations.selectors import (
     ChatAccess,
     ChatDenied,
@@ -45,15 +43,17 @@ from conversations.services.messages import customer_message_post
 from conversations.services.transcripts import transcript_email_request
 from conversations.widget.tokens import conversation_token_issue
 from guardrails.limits import message_limits_check
+from guardrails.pii.vault import frame_placeholders, frame_rehydrate, vault_values
+from guardrails.redaction import text_detect_async
 from guardrails.socket_leases import (
     SOCKET_LEASE_RENEW_SECONDS,
     socket_lease_acquire,
     socket_lease_release,
     socket_lease_renew,
 )
-from guardrails.pii.vault import frame_placeholders, frame_rehydrate, vault_values
-from guardrails.redaction import text_detect_async
 from guardrails.verification_limits import CLIENT_IP_SECONDS, conversation_client_ip_remember
+from supportbot.client_ip import scope_client_ip
+from supportbot.errors import CodedError
 
 logger = logging.getLogger(__name__)
 

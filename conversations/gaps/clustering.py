@@ -8,11 +8,10 @@ the newest question of each group first.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-
-import hashlib
 
 import numpy as np
 from django.core.cache import cache

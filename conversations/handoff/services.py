@@ -14,7 +14,6 @@ from django.utils import timezone
 from django.utils.translation import gettext_noop
 
 from conversations import events
-from conversations.errors import CodedError
 from conversations.handoff.access import agent_can_serve, user_is_supervisor
 from conversations.handoff.models import Handoff, HandoffEvent, Queue
 from conversations.models import Conversation
@@ -22,6 +21,7 @@ from conversations.protocol import author_name
 from conversations.services.agents import agent_check
 from conversations.services.messages import agent_own_names, system_message_post
 from guardrails.redaction import text_redact
+from supportbot.errors import CodedError
 from webhooks import payloads as webhook_payloads
 from webhooks.services import webhook_events_enqueue
 

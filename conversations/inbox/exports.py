@@ -42,9 +42,9 @@ from django.db.models import (
     ExpressionWrapper,
     IntegerField,
     OuterRef,
+    QuerySet,
     Subquery,
     Sum,
-    QuerySet,
     Value,
 )
 from django.db.models.functions import Coalesce

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from conversations.errors import CodedError
 from conversations.models import Conversation, Customer, WidgetSite
 from guardrails.models import PiiVaultEntry
 from guardrails.pii.vault import vault_conversations_holding
+from supportbot.errors import CodedError
 
 EMAIL_ENTITY = "EMAIL_ADDRESS"
 

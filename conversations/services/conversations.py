@@ -10,7 +10,6 @@ from django.utils import timezone
 from django.utils.translation import gettext_noop
 
 from conversations import events
-from conversations.errors import CodedError
 from conversations.handoff.services import handoff_close_on_resolve, handoff_open
 from conversations.languages.detection import language_detect
 from conversations.languages.negotiation import DEFAULT_LANGUAGE
@@ -18,6 +17,7 @@ from conversations.models import Conversation, CsatRating, Customer, WidgetSite
 from conversations.services.agents import agent_check
 from conversations.services.messages import agent_own_names, system_message_post
 from guardrails.redaction import text_redact
+from supportbot.errors import CodedError
 from webhooks import payloads as webhook_payloads
 from webhooks.services import webhook_events_enqueue
 

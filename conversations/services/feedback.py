@@ -5,9 +5,9 @@ from __future__ import annotations
 from django.db import transaction
 
 from conversations import events
-from conversations.errors import CodedError
 from conversations.models import Conversation, Message, MessageFeedback
 from guardrails.redaction import text_redact
+from supportbot.errors import CodedError
 
 
 class FeedbackError(CodedError):

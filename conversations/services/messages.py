@@ -15,15 +15,15 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext
 
 from conversations import events
-from conversations.errors import CodedError
-from conversations.languages.selectors import conversation_language_get
 from conversations.attachments.models import Attachment
 from conversations.attachments.services import attachment_extras, attachment_for_message, attachment_link
+from conversations.languages.selectors import conversation_language_get
 from conversations.message_store import message_append
 from conversations.models import Conversation, Message
 from conversations.services.agents import agent_check
 from guardrails.pii.engine import PiiSpan
 from guardrails.redaction import text_redact
+from supportbot.errors import CodedError
 from webhooks import payloads as webhook_payloads
 from webhooks.services import webhook_events_enqueue
 

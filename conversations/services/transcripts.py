@@ -28,12 +28,12 @@ from django.utils.translation import gettext, gettext_lazy
 
 from conversations import commerce
 from conversations.bot.authorization import conversation_authorization
-from conversations.errors import CodedError
 from conversations.languages.negotiation import DEFAULT_LANGUAGE
 from conversations.models import Conversation, Message
 from guardrails.limits import transcript_limit_check, transcript_recipient_limit_check
 from guardrails.pii.vault import placeholders_in, text_rehydrate, vault_values
 from guardrails.redaction import text_redact
+from supportbot.errors import CodedError
 
 # Lazy: the mail is written in the customer's language (transcript_email_send).
 ROLE_NAMES = {"customer": gettext_lazy("You"), "bot": gettext_lazy("Assistant"), "system": "",

@@ -9,7 +9,6 @@ from uuid import UUID
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from conversations.errors import CodedError
 from conversations.models import Conversation, Customer, WidgetSite
 from conversations.protocol import UNSTORABLE
 from conversations.services.conversations import conversation_open, conversation_widget_language_set
@@ -19,6 +18,7 @@ from conversations.widget.tokens import (
     conversation_token_verify,
 )
 from guardrails.limits import conversation_open_limit_check
+from supportbot.errors import CodedError
 
 
 class WidgetAccessError(CodedError):

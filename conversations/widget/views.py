@@ -14,7 +14,6 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from conversations.client_ip import request_client_ip
 from conversations.languages.negotiation import DEFAULT_LANGUAGE, language_from_tag
 from conversations.languages.widget_texts import widget_greeting, widget_texts
 from conversations.selectors import (
@@ -28,6 +27,7 @@ from conversations.services.widget_sessions import (
     widget_site_for_origin,
 )
 from guardrails.limits import UNKNOWN_CLIENT
+from supportbot.client_ip import request_client_ip
 
 logger = logging.getLogger(__name__)
 

@@ -24,8 +24,8 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
-from conversations.errors import CodedError
 from guardrails.pii.engine import PiiDetector, PiiSpan
+from supportbot.errors import CodedError
 
 logger = logging.getLogger(__name__)
 

@@ -123,9 +123,9 @@ def _open_and_commit(conversation_id: int) -> Handoff:
 
 async def test_the_transcript_is_emailed_from_the_worker_with_only_the_customers_own_values(
         site, shop, alice, tmp_path, settings):
-    from demoshop.models import ShopCustomer
     from conversations.services.conversations import conversation_resolve
     from conversations.services.messages import agent_message_post
+    from demoshop.models import ShopCustomer
 
     celery_app.control.purge()
     outbox = tmp_path / "outbox"

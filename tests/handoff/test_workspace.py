@@ -19,10 +19,10 @@ from conversations.handoff.models import AgentProfile, CannedResponse, Handoff, 
 from conversations.handoff.services import handoff_claim, handoff_open
 from conversations.inbox.viewers import other_viewers, viewer_left, viewer_seen
 from conversations.models import Conversation, CsatRating, Message
-from demoshop.models import Order, ShopCustomer
 from conversations.services.conversations import conversation_rate, conversation_resolve
 from conversations.services.inactivity import idle_conversations_resolve
 from conversations.services.messages import customer_message_post, message_post
+from demoshop.models import Order, ShopCustomer
 from tests.bot_support import open_session
 from tests.conversations.test_chat_protocol import connected
 from tests.conversations.test_inbox import inbox_socket

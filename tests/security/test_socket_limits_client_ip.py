@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conversations.client_ip import client_ip_limit_key, scope_client_ip
+from supportbot.client_ip import client_ip_limit_key, scope_client_ip
 
 
 def scope(peer: str | None, forwarded: str | None = None) -> dict:

@@ -6,8 +6,16 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from knowledge.evaluation import (
-    Outcome, VectorCache, abstention_at, abstention_curve, calibrate_threshold, choose_threshold, embedding_ms,
-    parse_questions, recall, run,
+    Outcome,
+    VectorCache,
+    abstention_at,
+    abstention_curve,
+    calibrate_threshold,
+    choose_threshold,
+    embedding_ms,
+    parse_questions,
+    recall,
+    run,
 )
 from knowledge.models import Article, KnowledgeBaseSettings
 from knowledge.selectors import BASELINE, DEFAULT_OPTIONS, answer_threshold, chunks_from_other_models
