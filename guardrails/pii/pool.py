@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import multiprocessing.connection
+import os
 import threading
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -52,8 +54,24 @@ class PoolConfig:
 _worker_detector: PiiDetector | None = None
 
 
+def _exit_with_parent() -> None:
+    """A web process killed outright (SIGKILL, the OOM killer) cannot shut its pool down, and the
+    supervisor starts a new one with a new pool: without this watch each such crash would leave
+    its workers behind as orphans, each holding a spaCy model in memory."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        multiprocessing.connection.wait([parent.sentinel])
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 def _worker_start(spacy_model: str, score_threshold: float, allow_patterns: tuple[str, ...]) -> None:
     global _worker_detector
+    _exit_with_parent()
     _worker_detector = PiiDetector(spacy_model=spacy_model, score_threshold=score_threshold,
                                    allow_patterns=list(allow_patterns))
 

@@ -1,11 +1,17 @@
 """PII detection in the redaction workers (guardrails/pii/pool.py): a slow message holds up no
-other socket, and concurrent messages detected in batches get the same spans as one by one."""
+other socket, concurrent messages detected in batches get the same spans as one by one, and the
+workers of a web process killed outright do not outlive it."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import subprocess
+import sys
 import time
 
+import psutil
 import pytest
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -14,7 +20,7 @@ from conversations.models import Message
 from conversations.services.widget_sessions import widget_session_open
 from guardrails.pii.engine import get_detector
 from guardrails.redaction import redaction_pool_start
-from tests.conftest import ORIGIN
+from tests.conftest import ORIGIN, PROJECT_ROOT
 from tests.conversations.test_chat_protocol import connected, frames_until, send_message
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(180)]
@@ -73,3 +79,30 @@ def test_the_workers_detect_a_batch_as_the_detector_does_one_by_one():
                  f"Hello, John Smith here about order SB-10004{n}" for n in range(20)]]
     futures = [pool.submit(text) for text in texts]  # more than the workers: they queue and batch
     assert [f.result(timeout=120) for f in futures] == [get_detector().detect(text) for text in texts]
+
+
+# A stand-in for a web process: it starts its pool, prints its pid once the workers are up, and waits.
+_POOL_OWNER = """
+import os, sys
+from guardrails.pii.pool import PoolConfig, detection_pool_start
+pool = detection_pool_start(PoolConfig(processes=2, spacy_model=sys.argv[1], score_threshold=0.5, allow_patterns=()))
+pool.warm()
+print(os.getpid(), flush=True)
+sys.stdin.read()
+"""
+
+
+@pytest.mark.django_db(transaction=False)
+def test_the_workers_of_a_web_process_killed_outright_exit_with_it():
+    owner = subprocess.Popen([sys.executable, "-c", _POOL_OWNER, settings.PII_SPACY_MODEL], cwd=PROJECT_ROOT,
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert owner.stdout.readline().strip() == str(owner.pid)
+        workers = [p for p in psutil.Process(owner.pid).children(recursive=True) if "spawn_main" in " ".join(p.cmdline())]
+        assert len(workers) == 2
+        os.kill(owner.pid, signal.SIGKILL)  # no shutdown: what a crash or the OOM killer does
+        owner.wait(timeout=10)
+        gone, alive = psutil.wait_procs(workers, timeout=20)
+        assert not alive, f"orphaned redaction workers: {[p.pid for p in alive]}"
+    finally:
+        owner.kill()
