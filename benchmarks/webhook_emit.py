@@ -6,7 +6,11 @@ site subscribed (the cache read, and the conversation's site from the per-proces
 site subscribed (plus the endpoint query, the delivery insert and the task sent after commit; no
 worker runs, so tasks just queue). Prints medians in microseconds and their ratio to the baseline.
 
-    SUPPORTBOT_DATA_DIR=/tmp/webhook-bench .venv/bin/python benchmarks/webhook_emit.py
+    .venv/bin/python benchmarks/webhook_emit.py
+
+It runs on embedded Postgres and Redis of its own (.data/bench-webhooks, or SUPPORTBOT_DATA_DIR)
+and refuses DATABASE_URL / REDIS_URL: it deletes its endpoints and deliveries and empties the
+Celery queue it filled, which must never happen to someone else's services.
 """
 
 from __future__ import annotations
@@ -18,7 +22,12 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+for variable in ("DATABASE_URL", "REDIS_URL"):
+    if os.environ.get(variable):
+        sys.exit(f"webhook_emit.py runs on embedded services of its own: unset {variable}")
+os.environ.setdefault("SUPPORTBOT_DATA_DIR", str(ROOT / ".data" / "bench-webhooks"))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "supportbot.settings.base")
 os.environ.setdefault("WEBHOOK_ALLOW_PRIVATE_TARGETS", "true")
 
@@ -26,7 +35,6 @@ import django  # noqa: E402
 
 django.setup()
 
-from django.core.cache import cache  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 
 from conversations.events import collecting_events  # noqa: E402
@@ -34,10 +42,12 @@ from conversations.models import Conversation, Customer, WidgetSite  # noqa: E40
 from conversations.services import messages  # noqa: E402
 from supportbot.celery import app as celery_app  # noqa: E402
 from webhooks.models import WebhookDelivery, WebhookEndpoint  # noqa: E402
+from webhooks.selectors import webhook_subscriptions_invalidate  # noqa: E402
 from webhooks.services import webhook_endpoint_create, webhook_events_enqueue  # noqa: E402
 
 ROUNDS = int(os.environ.get("ROUNDS", "5"))
 POSTS = int(os.environ.get("POSTS", "200"))
+BENCH_SITES = ["bench-quiet", "bench-other", "bench-subscribed"]
 
 
 def conversation(key: str) -> Conversation:
@@ -75,15 +85,15 @@ def emit_alone(conversation_id: int) -> list[float]:
 
 def main() -> None:
     call_command("migrate", verbosity=0)
-    WebhookEndpoint.objects.all().delete()
-    cache.clear()
-    quiet, other, subscribed = conversation("bench-quiet"), conversation("bench-other"), conversation("bench-subscribed")
+    WebhookEndpoint.objects.filter(site__key__in=BENCH_SITES).delete()
+    webhook_subscriptions_invalidate()  # a queryset delete sends no signal
+    quiet, other, subscribed = (conversation(key) for key in BENCH_SITES)
     cases = ["nobody subscribed", "another site subscribed", "this site subscribed"]
     samples: dict[str, dict[str, list[float]]] = {case: {"without": [], "with": [], "emit": []} for case in cases}
     real_emit = messages.webhook_events_enqueue
     for _round in range(ROUNDS):
-        WebhookEndpoint.objects.all().delete()
-        cache.clear()
+        WebhookEndpoint.objects.filter(site__key__in=BENCH_SITES).delete()
+        webhook_subscriptions_invalidate()
         for case, target in zip(cases, (quiet, quiet, subscribed)):
             if case == "another site subscribed":
                 webhook_endpoint_create(site_id=other.site_id, url="http://127.0.0.1:9/in", events=["message.created"])
@@ -103,8 +113,8 @@ def main() -> None:
                             statistics.median(values["emit"]), 1), "posts": len(values["with"])}
     result["load_average"] = [round(x, 2) for x in os.getloadavg()]
     print(json.dumps(result, indent=2))
-    WebhookDelivery.objects.all().delete()
-    celery_app.control.purge()
+    WebhookDelivery.objects.filter(endpoint__site__key__in=BENCH_SITES).delete()
+    celery_app.control.purge()  # the deliveries this run queued, on its own embedded Redis
 
 
 if __name__ == "__main__":
