@@ -7,6 +7,7 @@ import ipaddress
 import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from urllib.parse import SplitResult
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], list[str]]
@@ -92,3 +93,19 @@ def target_addresses_check(*, host: str, port: int, policy: TargetPolicy,
             raise TargetRefused(f"refused to fetch from {host}: {reason}"
                                 + ("" if allow_private else " (KB_IMPORT_ALLOW_PRIVATE is off)"))
     return list(addresses)
+
+
+def url_at_address(parts: SplitResult, *, address: IPAddress, port: int) -> str:
+    """The URL with its host replaced by the checked address: the request connects there and
+    nowhere else (the Host header and TLS server name are set by the caller)."""
+    netloc = f"[{address}]:{port}" if address.version == 6 else f"{address}:{port}"
+    return parts._replace(netloc=netloc, fragment="").geturl()
+
+
+def is_ip_literal(host: str) -> bool:
+    """An address written as the URL's host (brackets allowed): no TLS server name for it."""
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True

@@ -7,7 +7,7 @@ import ipaddress
 import posixpath
 import ssl
 from dataclasses import dataclass
-from urllib.parse import SplitResult, unquote, urljoin, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
 import httpx
 from django.conf import settings
@@ -17,8 +17,10 @@ from knowledge.fetch_targets import (
     Resolver,
     TargetPolicy,
     TargetRefused,
+    is_ip_literal,
     system_resolve,
     target_addresses_check,
+    url_at_address,
 )
 
 FETCH_TIMEOUT_SECONDS = 20.0
@@ -115,11 +117,11 @@ def _send_checked(client: httpx.Client, *, url: str, policy: TargetPolicy, resol
     addresses = target_addresses_check(host=host, port=port, policy=policy, resolve=resolve)
     default_port = parts.port in (None, _DEFAULT_PORTS[parts.scheme])
     host_header = (f"[{host}]" if ":" in host else host) + ("" if default_port else f":{port}")
-    extensions = {"sni_hostname": host} if parts.scheme == "https" and not _is_ip_literal(host) else {}
+    extensions = {"sni_hostname": host} if parts.scheme == "https" and not is_ip_literal(host) else {}
     last_error: httpx.ConnectError | None = None
     for address in addresses:
         request = client.build_request(
-            "GET", _url_at(parts, address=address, port=port),
+            "GET", url_at_address(parts, address=address, port=port),
             headers={"Host": host_header, "Accept": "text/html, text/markdown, text/plain, application/json"},
             extensions=extensions,
         )
@@ -132,19 +134,6 @@ def _send_checked(client: httpx.Client, *, url: str, policy: TargetPolicy, resol
         return response
     assert last_error is not None
     raise last_error
-
-
-def _url_at(parts: SplitResult, *, address: IPAddress, port: int) -> str:
-    netloc = f"[{address}]:{port}" if address.version == 6 else f"{address}:{port}"
-    return parts._replace(netloc=netloc, fragment="").geturl()
-
-
-def _is_ip_literal(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 def _peer_check(response: httpx.Response, *, expected: IPAddress) -> None:

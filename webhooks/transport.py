@@ -18,8 +18,8 @@ from functools import lru_cache
 import httpx
 from django.conf import settings
 
-from knowledge.fetch_targets import IPAddress, TargetRefused
-from webhooks.targets import DEFAULT_PORTS, Target, target_resolve
+from knowledge.fetch_targets import IPAddress, TargetRefused, is_ip_literal, url_at_address
+from webhooks.targets import DEFAULT_PORTS, target_resolve
 
 USER_AGENT = "supportbot-webhooks/1"
 # Enough of the answer to log why a receiver refused; the rest is never read.
@@ -53,14 +53,14 @@ def webhook_post(*, url: str, body: bytes, headers: dict[str, str]) -> SendResul
     host_header = (f"[{target.host}]" if ":" in target.host else target.host) + (
         "" if default_port else f":{target.port}")
     extensions = ({"sni_hostname": target.host}
-                  if target.parts.scheme == "https" and not _is_ip_literal(target.host) else {})
+                  if target.parts.scheme == "https" and not is_ip_literal(target.host) else {})
     last_error = "no address answered"
     # trust_env=False: a proxy from the environment would resolve and connect on its own, past the check.
     with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False,
                       verify=_ssl_context() if target.parts.scheme == "https" else False) as client:
         for address in target.addresses:
             request = client.build_request(
-                "POST", _url_at(target, address=address), content=body,
+                "POST", url_at_address(target.parts, address=address, port=target.port), content=body,
                 headers={**headers, "Host": host_header, "Content-Type": "application/json",
                          "User-Agent": USER_AGENT},
                 extensions=extensions,
@@ -103,18 +103,6 @@ def _drain(response: httpx.Response, *, deadline: float) -> None:
         if read >= _MAX_RESPONSE_BYTES or time.monotonic() > deadline:
             return
 
-
-def _url_at(target: Target, *, address: IPAddress) -> str:
-    netloc = f"[{address}]:{target.port}" if address.version == 6 else f"{address}:{target.port}"
-    return target.parts._replace(netloc=netloc, fragment="").geturl()
-
-
-def _is_ip_literal(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return False
-    return True
 
 
 def _peer_is(response: httpx.Response, *, expected: IPAddress) -> bool:
