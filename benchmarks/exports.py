@@ -54,8 +54,7 @@ def load(count: int) -> None:
     from django.contrib.auth import get_user_model
     from django.db import connection
 
-    from conversations.handoff.models import Handoff
-    from conversations.models import Conversation, Customer, Message, ModelCall, WidgetSite
+    from conversations.models import Conversation, Customer, Handoff, Message, ModelCall, WidgetSite
 
     site, _ = WidgetSite.objects.get_or_create(key=SITE_KEY, defaults={"name": "Bench exports"})
     if Conversation.objects.filter(site=site).count() == count + 1:  # loaded by an earlier run

@@ -96,7 +96,7 @@ def main() -> None:
 
     django.setup()
     from conversations.gaps.clustering import SAME_QUESTION_COSINE, greedy_labels
-    from knowledge.embeddings import local_minilm
+    from supportbot.llm.embeddings import local_minilm
 
     groups = stackfaq_groups(args.stackfaq)
     random.Random(args.seed).shuffle(groups)

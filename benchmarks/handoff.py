@@ -36,9 +36,8 @@ def bench_setup(agents: int, capacity: int):
     from django.contrib.auth import get_user_model
     from django.utils import timezone
 
-    from conversations.handoff.models import AgentProfile, Handoff, Queue, Team
-    from conversations.models import WidgetSite
-    from conversations.services.demo import support_agents_group_ensure
+    from conversations.models import AgentProfile, Handoff, Queue, Team, WidgetSite
+    from demoshop.demo_accounts import support_agents_group_ensure
 
     Handoff.objects.filter(status__in=Handoff.OPEN_STATUSES).update(status="resolved")  # earlier runs
     group = support_agents_group_ensure()
@@ -62,8 +61,8 @@ def bench_setup(agents: int, capacity: int):
 def open_conversations(site, count: int) -> list[int]:
     import uuid
 
+    from conversations.flows.messages import customer_message_post
     from conversations.models import Conversation, Customer
-    from conversations.services.messages import customer_message_post
 
     customers = Customer.objects.bulk_create([Customer(site=site) for _ in range(count)])
     conversations = Conversation.objects.bulk_create([Conversation(site=site, customer=c) for c in customers])
@@ -74,7 +73,7 @@ def open_conversations(site, count: int) -> list[int]:
 
 
 def wait_until_notified(handoff_ids: list[int], timeout: float) -> bool:
-    from conversations.handoff.models import Handoff
+    from conversations.models import Handoff
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -85,7 +84,7 @@ def wait_until_notified(handoff_ids: list[int], timeout: float) -> bool:
 
 
 def latencies(handoff_ids: list[int]) -> dict:
-    from conversations.handoff.models import Handoff
+    from conversations.models import Handoff
 
     rows = list(Handoff.objects.filter(pk__in=handoff_ids).values_list("created_at", "assigned_at", "notified_at"))
     assigned = [(a - c).total_seconds() * 1000 for c, a, _ in rows if a]
@@ -107,8 +106,8 @@ def main() -> int:
     from django.db import connections
     from django.db.models import Count
 
-    from conversations.handoff.models import Handoff, HandoffEvent
     from conversations.handoff.services import handoff_open
+    from conversations.models import Handoff, HandoffEvent
     from supportbot.celery import app
 
     # Room for every handoff of the run: this measures speed, not queueing.

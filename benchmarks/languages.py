@@ -1,5 +1,5 @@
 """Language detection benchmark (not a test): py3langid on short support-chat messages in English,
-German, French and Spanish (conversations/languages/devset.jsonl, written for this; every third
+German, French and Spanish (conversations/lib/language_devset.jsonl, written for this; every third
 message held out as the test split).
 
 For each split: how many messages get a language at all (coverage; the rest keep the widget's
@@ -27,9 +27,9 @@ import django  # noqa: E402
 
 django.setup()
 
-from conversations.languages import detection  # noqa: E402
+from conversations.lib import language_detection as detection  # noqa: E402
 
-DEVSET = ROOT / "conversations" / "languages" / "devset.jsonl"
+DEVSET = ROOT / "conversations" / "lib" / "language_devset.jsonl"
 
 
 def score(rows: list[dict], *, min_letters: int, min_confidence: float) -> dict:

@@ -1,7 +1,7 @@
 """all-mpnet-base-v2's forward pass in numpy, for benchmarks/embedding_models.py only (768-d: the
 chunk column holds 384-d vectors, so it cannot be the bot's model without a migration).
 
-Hand-written like knowledge/minilm.py (no torch here): transformers' MPNetModel in eval mode
+Hand-written like supportbot/llm/minilm.py (no torch here): transformers' MPNetModel in eval mode
 (RoBERTa-style position ids from the padding index, a T5-style relative position bias shared by
 every layer, post-LayerNorm BERT layers), then sentence-transformers' mean pooling and L2
 normalisation. Not checked against torch (torch is not installed); its recall on the demo set is
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from knowledge.minilm import _erf
+from supportbot.llm.minilm import _erf
 
 
 class MPNetEncoder:

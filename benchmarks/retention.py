@@ -36,8 +36,7 @@ def load(*, old: int, recent: int) -> tuple[int, str]:
     from django.db import connection
     from django.utils import timezone
 
-    from conversations.handoff.models import Handoff
-    from conversations.models import Conversation, CsatRating, Customer, Message, WidgetSite
+    from conversations.models import Conversation, CsatRating, Customer, Handoff, Message, WidgetSite
     from guardrails.models import PiiVaultEntry
     from guardrails.pii.vault import _digests, _keys
 
@@ -100,11 +99,10 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "results" / "retention.json")
     args = parser.parse_args()
     setup_django()
-    from conversations.inbox.metrics import metrics_compute
-    from conversations.models import Conversation, WidgetSite
-    from conversations.privacy.models import ArchivedMetricsDay
+    from conversations.models import ArchivedMetricsDay, Conversation, WidgetSite
     from conversations.privacy.retention import conversations_purge_expired
     from conversations.privacy.subjects import data_subject_find
+    from conversations.reports.metrics import metrics_compute
 
     ArchivedMetricsDay.objects.all().delete()  # an earlier run's purged conversations
     started = time.perf_counter()

@@ -105,8 +105,8 @@ def load_corpus(size: int, rng, np, model_name: str) -> None:
 def bench_size(size: int, queries: int, np, rng) -> dict:
     from django.db import connection
 
-    from knowledge.embeddings import get_embedder
     from knowledge.selectors import BASELINE, knowledge_search
+    from supportbot.llm.embeddings import get_embedder
 
     model_name = get_embedder().model_name
     hnsw_seconds = load_corpus(size, rng, np, model_name)
@@ -170,9 +170,9 @@ def bench_size(size: int, queries: int, np, rng) -> dict:
 
 def bench_ingestion(articles: int) -> dict:
     from knowledge.chunking import chunk_markdown
-    from knowledge.embeddings import get_embedder
     from knowledge.indexing import article_index, embedding_input
     from knowledge.models import Article, Chunk
+    from supportbot.llm.embeddings import get_embedder
 
     Chunk.objects.all().delete()
     Article.objects.all().delete()

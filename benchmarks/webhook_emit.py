@@ -37,9 +37,9 @@ django.setup()
 
 from django.core.management import call_command  # noqa: E402
 
-from conversations.events import collecting_events  # noqa: E402
+from conversations.chat import messages  # noqa: E402
+from conversations.core.events import collecting_events  # noqa: E402
 from conversations.models import Conversation, Customer, WidgetSite  # noqa: E402
-from conversations.services import messages  # noqa: E402
 from supportbot.celery import app as celery_app  # noqa: E402
 from webhooks.models import WebhookDelivery, WebhookEndpoint  # noqa: E402
 from webhooks.selectors import webhook_subscriptions_invalidate  # noqa: E402

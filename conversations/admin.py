@@ -8,6 +8,7 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 
+from conversations.chat.site_identity import ROTATE_PERMISSION, site_identity_secret_rotate
 from conversations.models import (
     ActionAttempt,
     ActionCall,
@@ -20,7 +21,6 @@ from conversations.models import (
 )
 from conversations.privacy.erasure import ERASE_PERMISSION
 from conversations.privacy.export import EXPORT_PERMISSION
-from conversations.services.site_identity import ROTATE_PERMISSION, site_identity_secret_rotate
 
 
 @admin.register(WidgetSite)

@@ -6,9 +6,9 @@ from channels.security.websocket import AllowedHostsOriginValidator
 from django.conf import settings
 from django.urls import path
 
-from conversations.consumers.chat import ChatConsumer
-from conversations.consumers.echo import EchoConsumer
-from conversations.consumers.inbox import InboxConsumer
+from conversations.core.echo import EchoConsumer
+from conversations.inbox.consumer import InboxConsumer
+from conversations.widget.consumer import ChatConsumer
 
 websocket_urlpatterns = [
     path("ws/chat/<uuid:conversation_id>/", ChatConsumer.as_asgi()),

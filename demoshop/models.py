@@ -2,7 +2,7 @@
 
 These tables belong to "the company", not to supportbot: they hold customer names and addresses in
 clear, as any shop's database does. supportbot only ever reaches them over HTTP through
-conversations.commerce, like any real API, and redacts what comes back.
+conversations.core.commerce, like any real API, and redacts what comes back.
 """
 
 from __future__ import annotations

@@ -9,7 +9,6 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from knowledge.embeddings import get_embedder
 from knowledge.selectors import (
     RetrievalOptions,
     answer_confidence,
@@ -19,6 +18,7 @@ from knowledge.selectors import (
     question_for_search,
     search_text,
 )
+from supportbot.llm.embeddings import get_embedder
 
 KINDS = ("plain", "typo", "short", "action_word", "unanswerable", "hard_negative")
 

@@ -19,8 +19,8 @@ from guardrails.injection.detector import untrusted_text_check
 from guardrails.models import GuardrailEvent
 from guardrails.services import guardrail_event_record
 from knowledge.chunking import ChunkDraft, chunk_markdown
-from knowledge.embeddings import get_embedder
 from knowledge.models import Article, Chunk
+from supportbot.llm.embeddings import get_embedder
 
 SEARCH_CONFIG = "english"
 

@@ -13,7 +13,7 @@ from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from pgvector.django import HnswIndex, VectorField
 
-EMBEDDING_COLUMN_DIMENSIONS = 384  # all-MiniLM-L6-v2; another size needs a migration and a re-index
+from supportbot.llm.embeddings import EMBEDDING_COLUMN_DIMENSIONS
 
 
 class Article(models.Model):

@@ -27,9 +27,9 @@ from django.db import connection, transaction
 from django.db.models import Count
 from django.urls import reverse
 
-from knowledge.embeddings import get_embedder
 from knowledge.models import Article, ArticleQuestion, Chunk, GlossaryEntry, KnowledgeBaseSettings
 from knowledge.spelling import Vocabulary, english_words, spelling_corrected, vocabulary_build
+from supportbot.llm.embeddings import get_embedder
 
 Audience = Literal["anonymous", "verified", "agent"]
 Mode = Literal["hybrid", "dense", "text"]

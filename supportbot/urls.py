@@ -2,9 +2,9 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
-from conversations.attachments import views as attachment_views
-from conversations.widget import demo_views
+from conversations.widget import attachments as attachment_views
 from conversations.widget import views as widget_views
+from demoshop import host_page as demo_views
 from knowledge import views as help_views
 from supportbot.health import healthz
 

@@ -35,7 +35,7 @@ def models_preload() -> None:
     if pool is not None:
         pool.warm()
     get_injection_detector().check("warm up")
-    from conversations.languages.detection import language_detect
+    from conversations.lib.language_detection import language_detect
 
     language_detect(text="warm up the language model")  # py3langid: about a second
     logger.info("models loaded in %.1f s", time.monotonic() - started)

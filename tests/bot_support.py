@@ -9,8 +9,8 @@ import uuid
 import pytest
 from asgiref.sync import sync_to_async
 
-from conversations.services.widget_sessions import SignedUser, widget_session_open
-from conversations.widget.identity import identity_expiry_default, identity_signature
+from conversations.chat.widget_sessions import SignedUser, widget_session_open
+from conversations.lib.identity import identity_expiry_default, identity_signature
 from demoshop.models import Order
 from demoshop.seed import demoshop_seed
 from knowledge.indexing import article_index

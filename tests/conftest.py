@@ -22,9 +22,9 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection
 
+from conversations.chat.widget_sessions import widget_session_open
 from conversations.models import WidgetSite
-from conversations.services.demo import support_agents_group_ensure
-from conversations.services.widget_sessions import widget_session_open
+from demoshop.demo_accounts import support_agents_group_ensure
 
 pytest_plugins = ["tests.bot_support"]
 

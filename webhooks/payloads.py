@@ -11,8 +11,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 if TYPE_CHECKING:
-    from conversations.handoff.models import Handoff
-    from conversations.models import ActionCall, Conversation, Message
+    from conversations.models import ActionCall, Conversation, Handoff, Message
 
 
 class AgentRef(TypedDict):

@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from webhooks.delivery_tasks import webhook_deliver
 from webhooks.models import EVENT_TYPES, EventType, WebhookDelivery, WebhookEndpoint
 from webhooks.selectors import (
     conversation_ref,
@@ -143,8 +144,6 @@ def webhook_events_enqueue(*, conversation_id: int, event: EventType, payload: M
 
 
 def _send_tasks(delivery_ids: list[int]) -> None:
-    from webhooks.tasks import webhook_deliver
-
     for delivery_id in delivery_ids:
         webhook_deliver.delay(delivery_id)
 

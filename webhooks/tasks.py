@@ -1,37 +1,21 @@
-"""Celery tasks for webhooks: thin, take IDs (docs/webhooks.md).
-
-acks_late + reject_on_worker_lost, as the handoff tasks: a worker killed in the middle of a
-request leaves the message unacknowledged and the broker hands it to another worker after
-CELERY_VISIBILITY_TIMEOUT; the delivery's lease and conditional claims make that safe.
-"""
+"""Celery beat tasks for webhooks: thin (docs/webhooks.md). The task that sends one delivery is in
+webhooks/delivery_tasks.py, which the services enqueue and which never imports them.
+Importing this module (Celery's autodiscovery does) registers that one too, through the services.
+Names are pinned: the beat schedule names them by these strings."""
 
 from __future__ import annotations
 
 from celery import shared_task
-from django.db import DatabaseError
 
 from webhooks import services
-from webhooks.delivery import webhook_delivery_attempt
-
-TASK = dict(acks_late=True, reject_on_worker_lost=True, autoretry_for=(DatabaseError,), retry_backoff=2,
-            retry_backoff_max=60, retry_jitter=True, max_retries=8)
+from webhooks.delivery_tasks import TASK
 
 
-# No retry limit here: the delivery's own attempt count (WEBHOOK_MAX_ATTEMPTS) decides when to
-# give up, and a database outage should delay deliveries, not drop them.
-@shared_task(bind=True, **{**TASK, "max_retries": None})
-def webhook_deliver(self, delivery_id: int) -> str:  # noqa: ANN001 - Celery's bound task
-    attempted = webhook_delivery_attempt(delivery_id=delivery_id)
-    if attempted.retry_in is not None:
-        raise self.retry(countdown=attempted.retry_in)
-    return attempted.outcome
-
-
-@shared_task(**TASK)
+@shared_task(name="webhooks.tasks.webhook_deliveries_sweep", **TASK)
 def webhook_deliveries_sweep() -> int:
     return len(services.webhook_deliveries_sweep())
 
 
-@shared_task(**TASK)
+@shared_task(name="webhooks.tasks.webhook_deliveries_purge", **TASK)
 def webhook_deliveries_purge() -> int:
     return services.webhook_deliveries_purge()

@@ -20,13 +20,13 @@ from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext, gettext_noop
 
-from conversations import commerce
-from conversations.async_db import call_service, db
-from conversations.events import publish_bot_activity, publish_collected
-from conversations.languages.selectors import conversation_language_get
+from conversations.chat.languages import conversation_language_get
+from conversations.chat.messages import message_post
+from conversations.core import commerce
+from conversations.core.async_db import call_service, db
+from conversations.core.events import publish_bot_activity, publish_collected
+from conversations.handoff.services import conversation_request_human
 from conversations.models import ActionAttempt, ActionCall, Conversation, Message
-from conversations.services.conversations import conversation_request_human
-from conversations.services.messages import message_post
 from guardrails.pii.vault import text_rehydrate, vault_values
 from guardrails.services import tool_result_redact
 from supportbot.errors import CodedError

@@ -9,10 +9,10 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from conversations.languages.negotiation import DEFAULT_LANGUAGE
+from conversations.chat.messages import message_post
+from conversations.handoff.services import conversation_request_human
+from conversations.lib.languages import DEFAULT_LANGUAGE
 from conversations.models import Conversation, Message
-from conversations.services.conversations import conversation_request_human
-from conversations.services.messages import message_post
 
 
 @dataclass

@@ -31,6 +31,7 @@ from conversations.bot.understanding.requests import (
     requested_action,
     supplies_what_is_pending,
 )
+from conversations.core.commerce import CHANGEABLE_STATES, IN_FLIGHT_STATES
 from knowledge.selectors import Retrieval
 
 NEEDS_ORDER = {"get_order", "cancel_order", "return_order", "change_order_address"}
@@ -164,9 +165,8 @@ def _smalltalk_reply(text: str) -> str:
              "orders. What can I do for you?")
 
 
-# The orders each request can apply to (the shop's rules: only delivered orders are returned...).
-_FITS = {"return_order": {"delivered"}, "cancel_order": {"pending", "processed"},
-         "change_order_address": {"pending", "processed"}, "get_order": {"pending", "processed", "shipped"}}
+# The orders each request can apply to (the shop's rules, conversations/core/commerce.py).
+_FITS = {**CHANGEABLE_STATES, "get_order": IN_FLIGHT_STATES}
 _NONE_FITS = {
     "return_order": gettext_lazy("None of your recent orders can be returned any more."),
     "cancel_order": gettext_lazy("None of your recent orders can be cancelled any more."),

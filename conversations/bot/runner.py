@@ -22,11 +22,11 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy
 
-from conversations.async_db import call_service, db
 from conversations.bot.context import TurnOutput, turn_output_post
 from conversations.bot.turn import turn_run
-from conversations.events import publish_collected
-from conversations.languages.selectors import conversation_language_get
+from conversations.chat.languages import conversation_language_get
+from conversations.core.async_db import call_service, db
+from conversations.core.events import publish_collected
 from conversations.models import Conversation, Message, WidgetSite
 
 logger = logging.getLogger(__name__)

@@ -2,7 +2,7 @@
 responder. Authorization is here, in code: a tool reaches an order only for a verified customer
 and only when the API says that customer owns it; anything else gets the same `not_found`, so
 nobody learns whether someone else's order exists. Who is verified is read from the conversation
-for every call (conversations.bot.authorization): a signed-in customer reaches their orders and
+for every call (conversations.chat.authorization): a signed-in customer reaches their orders and
 account, a visitor verified by order number + email only that order, until it expires.
 
 Verification cannot be guessed: one attempt per turn (counted on the turn's Actor, whichever
@@ -25,10 +25,10 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
-from conversations import commerce
-from conversations.async_db import db
 from conversations.bot.actions import action_propose
-from conversations.bot.authorization import conversation_authorization, conversation_verification_record
+from conversations.chat.authorization import conversation_authorization, conversation_verification_record
+from conversations.core import commerce
+from conversations.core.async_db import db
 from conversations.models import ActionCall, Conversation
 from guardrails.models import GuardrailEvent
 from guardrails.pii.vault import text_rehydrate, vault_values
@@ -212,10 +212,6 @@ async def _locked(actor: Actor, number: str, lock: VerificationLock) -> ToolOutc
     return ToolOutcome(data=LOCKED, handoff_reason=Conversation.HandoffReason.USAGE_LIMIT)
 
 
-_CHANGEABLE = {"cancel_order": ("pending", "processed"), "change_order_address": ("pending", "processed"),
-               "return_order": ("delivered",)}
-
-
 async def _propose(actor: Actor, tool: str, arguments: dict[str, Any], summary: str) -> ToolOutcome:
     proposal = await db(action_propose)(conversation_id=actor.conversation_id, tool=tool, arguments=arguments,
                                         summary=summary, customer_id=actor.customer_id)
@@ -230,7 +226,7 @@ async def _order_change(actor: Actor, tool: str, number: str) -> dict[str, Any] 
     order = await _owned_order(actor, number)
     if isinstance(order, ToolOutcome):
         return order
-    if order["status"] not in _CHANGEABLE[tool]:
+    if order["status"] not in commerce.CHANGEABLE_STATES[tool]:
         return ToolOutcome(data={"error": "not_allowed_in_state", "status": order["status"],
                                  "message": f"This order is {order['status']}; that is not possible any more."})
     return order

@@ -22,8 +22,6 @@ from django.conf import settings
 from django.utils import translation
 from django.utils.translation import gettext, gettext_lazy
 
-from conversations import events
-from conversations.async_db import call_service, db
 from conversations.bot.actions import action_card
 from conversations.bot.context import (
     TurnInput,
@@ -44,6 +42,8 @@ from conversations.bot.tools import Actor, ToolOutcome, tool_run, tool_schemas
 from conversations.bot.understanding.intent import IntentGuess, get_intent_classifier
 from conversations.bot.understanding.requests import follow_up_query, requested_action
 from conversations.bot.understanding.spelling import spelled_out
+from conversations.core import events
+from conversations.core.async_db import call_service, db
 from conversations.models import Conversation, ModelCall
 from guardrails.injection.detector import InjectionVerdict
 from guardrails.limits import abuse_strike, token_budget_check, token_budget_spend
@@ -51,9 +51,9 @@ from guardrails.models import GuardrailEvent
 from guardrails.output import OutputVerdict, output_check
 from guardrails.pii.vault import placeholders_in, vault_values
 from guardrails.services import guardrail_event_record, inbound_message_check
-from knowledge.embeddings import get_embedder, local_minilm
 from knowledge.selectors import Retrieval, RetrievedChunk, glossary_entries, glossary_expand, knowledge_search
 from knowledge.selectors import search_text as search_text_for
+from supportbot.llm.embeddings import get_embedder, local_minilm
 from supportbot.llm.gateway import ModelUnavailable, get_gateway, model_configured
 
 logger = logging.getLogger(__name__)

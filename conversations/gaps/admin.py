@@ -14,9 +14,9 @@ from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
 from conversations.gaps.clustering import Gap, gaps_group
-from conversations.gaps.models import ContentGap
 from conversations.gaps.selectors import gap_questions
 from conversations.gaps.services import GapActionError, article_question_add
+from conversations.models import ContentGap
 from knowledge.models import Article
 
 REPORT_WINDOWS = (7, 30, 90)

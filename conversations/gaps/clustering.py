@@ -17,7 +17,7 @@ import numpy as np
 from django.core.cache import cache
 
 from conversations.gaps.selectors import GapQuestion
-from knowledge.embeddings import local_minilm
+from supportbot.llm.embeddings import local_minilm
 
 # Cosine to a group's centroid at which a question joins it. Chosen on the stackfaq dev half by
 # B-cubed F1 (benchmarks/gap_clustering.py): at 0.60, F1 0.922 on the stackfaq test half and 0.843

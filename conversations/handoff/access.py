@@ -12,8 +12,8 @@ from typing import Any
 
 from django.db.models import Q
 
-from conversations.handoff.models import Queue
-from conversations.services.agents import user_is_agent
+from conversations.core.people import user_is_agent
+from conversations.models import Queue
 
 SUPERVISORS_GROUP = "Support supervisors"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from conversations.handoff.models import AgentProfile, CannedResponse, Handoff, HandoffEvent, InternalNote, Queue, Team
+from conversations.models import AgentProfile, CannedResponse, Handoff, HandoffEvent, InternalNote, Queue, Team
 
 
 @admin.register(Team)

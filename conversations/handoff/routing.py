@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from django.db import connection
 
-from conversations.handoff.models import Queue
-from conversations.models import MESSAGE_SEARCH_CONFIG, Message
+from conversations.models import MESSAGE_SEARCH_CONFIG, Message, Queue
 from knowledge.models import Article
 
 RECENT_MESSAGES = 20

@@ -12,18 +12,13 @@ from django.contrib.auth import get_user_model
 from django.db.models import Count, Min, Q
 from django.utils import timezone
 
+from conversations.core.people import support_agents
+from conversations.core.protocol import WaitEstimate
 from conversations.handoff.access import SUPERVISORS_GROUP
-from conversations.handoff.models import AgentProfile, Handoff, Queue
-from conversations.handoff.presence import effective_presence
-from conversations.services.agents import SUPPORT_AGENTS_GROUP
+from conversations.handoff.presence_selectors import effective_presence
+from conversations.models import AgentProfile, Conversation, Handoff, Queue
 
 WAIT_SAMPLE = 20
-
-
-@dataclass(frozen=True)
-class WaitEstimate:
-    position: int
-    minutes: int
 
 
 def _minutes_per_handoff(queue_id: int | None, fallback: int) -> float:
@@ -48,6 +43,13 @@ def handoff_wait_estimate(*, conversation_id: int) -> WaitEstimate | None:
                                    created_at__lt=handoff.created_at).count()
     per_handoff = _minutes_per_handoff(handoff.queue_id, handoff.queue.sla_minutes if handoff.queue else 5)
     return _estimate(ahead + 1, per_handoff)
+
+
+def conversation_status_wait(conversation: Conversation) -> WaitEstimate | None:
+    """What the customer's status frame shows about the queue: only a queued conversation waits."""
+    if conversation.status != Conversation.Status.QUEUED:
+        return None
+    return handoff_wait_estimate(conversation_id=conversation.pk)
 
 
 def queue_wait_estimates(*, queue_id: int | None, limit: int) -> list[tuple[int, WaitEstimate]]:
@@ -94,8 +96,7 @@ class AgentLoad:
 
 
 def agent_loads() -> list[AgentLoad]:
-    users = (get_user_model().objects.filter(is_active=True, is_staff=True)
-             .filter(Q(is_superuser=True) | Q(groups__name=SUPPORT_AGENTS_GROUP)).distinct()
+    users = (support_agents()
              .annotate(assigned=Count("handoffs", filter=Q(handoffs__status=Handoff.Status.ASSIGNED), distinct=True))
              .order_by("first_name", "username"))
     profiles = {p.user_id: p for p in AgentProfile.objects.all()}

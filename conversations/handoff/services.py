@@ -9,17 +9,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from celery import Task
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
-from conversations import events
+from conversations.chat.messages import agent_own_names, system_message_post
+from conversations.core.people import agent_check
+from conversations.core.protocol import author_name
+from conversations.handoff import tasks
 from conversations.handoff.access import agent_can_serve, user_is_supervisor
-from conversations.handoff.models import Handoff, HandoffEvent, Queue
-from conversations.models import Conversation
-from conversations.protocol import author_name
-from conversations.services.agents import agent_check
-from conversations.services.messages import agent_own_names, system_message_post
+from conversations.handoff.status import conversation_status_publish
+from conversations.models import Conversation, Handoff, HandoffEvent, Queue
 from guardrails.redaction import text_redact
 from supportbot.errors import CodedError
 from webhooks import payloads as webhook_payloads
@@ -61,17 +62,13 @@ def _event(handoff: Handoff, kind: str, actor: Any = None, **detail: Any) -> Non
     HandoffEvent.objects.create(handoff=handoff, kind=kind, actor=actor, detail=detail)
 
 
-def _enqueue(task_name: str, *args: int) -> None:
+def _enqueue(task: Task, *args: int) -> None:
     """Celery tasks go out only once the rows they read are committed."""
-    from conversations.handoff import tasks
-
-    task = getattr(tasks, task_name)
     transaction.on_commit(lambda: task.delay(*args))
 
 
 def _publish(conversation_id: int) -> None:
-    events.publish_status(Conversation.objects.select_related("assignee").get(pk=conversation_id))
-    events.publish_team_changed()
+    conversation_status_publish(conversation_id=conversation_id)
 
 
 def handoff_open(*, conversation_id: int, reason: str, actor: Any = None, text: str = QUEUED_TEXT) -> Handoff:
@@ -92,8 +89,17 @@ def handoff_open(*, conversation_id: int, reason: str, actor: Any = None, text: 
         )
         system_message_post(conversation_id=conversation_id, text=text)
         _publish(conversation_id)
-        _enqueue("handoff_summarize", handoff.pk)
+        _enqueue(tasks.handoff_summarize, handoff.pk)
     return handoff
+
+
+def conversation_request_human(
+    *, conversation_id: int, reason: str = Conversation.HandoffReason.CUSTOMER_REQUEST
+) -> Conversation:
+    """Queue the conversation for a person (the handoff workflow takes it from there).
+    Idempotent: asking while a handoff is open changes nothing."""
+    handoff_open(conversation_id=conversation_id, reason=reason)
+    return Conversation.objects.select_related("assignee").get(pk=conversation_id)
 
 
 def handoff_open_for_live_chat(*, conversation_id: int) -> Handoff | None:
@@ -142,7 +148,7 @@ def _takeover_handoff(*, conversation: Conversation, by: Any) -> Handoff:
     webhook_events_enqueue(conversation_id=conversation.pk, event="handoff.opened",
                            payload=webhook_payloads.handoff_opened(handoff))
     Conversation.objects.filter(pk=conversation.pk).update(handoff_reason=handoff.reason, resolution_reason="")
-    _enqueue("handoff_summarize", handoff.pk)  # the agent still gets a summary of the bot's part
+    _enqueue(tasks.handoff_summarize, handoff.pk)  # the agent still gets a summary of the bot's part
     return handoff
 
 
@@ -209,7 +215,7 @@ def handoff_transfer_to_queue(*, conversation_id: int, agent: Any, queue: Queue)
             params={"agent": author_name(agent), "queue": queue.name},
         )
         _publish(conversation_id)
-        _enqueue("handoff_assign", handoff.pk)
+        _enqueue(tasks.handoff_assign, handoff.pk)
     return handoff
 
 
@@ -296,4 +302,4 @@ def handoff_follow_up_capture(*, conversation_id: int, email_placeholder: str) -
 
 def _enqueue_after_freeing() -> None:
     """An agent's capacity was freed: waiting handoffs may now be assignable."""
-    _enqueue("handoff_assign_waiting")
+    _enqueue(tasks.handoff_assign_waiting)

@@ -15,8 +15,7 @@ from decimal import Decimal
 
 from django.conf import settings
 
-from conversations.handoff.models import Handoff
-from conversations.models import ActionCall, Conversation, Message, ModelCall
+from conversations.models import ActionCall, Conversation, Handoff, Message, ModelCall, handoff_reason_label
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +38,7 @@ def extractive_summary(*, conversation_id: int, reason: str) -> str:
     messages = list(conversation.messages.exclude(role=Message.Role.SYSTEM).order_by("seq"))
     customer = [m.text for m in messages if m.role == Message.Role.CUSTOMER]
     bot = [m for m in messages if m.role == Message.Role.BOT]
-    lines = [f"Handed off: {Conversation.HandoffReason(reason).label if reason in Conversation.HandoffReason.values else reason}."]
+    lines = [f"Handed off: {handoff_reason_label(reason)}."]
     if conversation.customer.external_id:
         lines.append(f"Customer signed in as {conversation.customer.external_id}.")
     elif conversation.verified_customer_id:

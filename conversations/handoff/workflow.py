@@ -23,17 +23,18 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_noop, ngettext_lazy
 
-from conversations import events
+from conversations.chat.messages import system_message_post
+from conversations.core import events
+from conversations.core.people import support_agents
+from conversations.core.protocol import author_name
 from conversations.handoff.access import SUPERVISORS_GROUP, queue_agents_q
-from conversations.handoff.hours import next_opening, opening_describe
-from conversations.handoff.models import AgentProfile, Handoff, HandoffEvent, Queue
-from conversations.handoff.presence import agents_online
+from conversations.handoff.presence_selectors import agents_online
 from conversations.handoff.routing import queue_choose
 from conversations.handoff.selectors import handoff_wait_estimate, queue_wait_estimates
+from conversations.handoff.status import conversation_status_publish
 from conversations.handoff.summary import handoff_summary
-from conversations.models import Conversation
-from conversations.protocol import author_name
-from conversations.services.messages import system_message_post
+from conversations.lib.hours import next_opening, opening_describe
+from conversations.models import AgentProfile, Conversation, Handoff, HandoffEvent, Queue
 from webhooks import payloads as webhook_payloads
 from webhooks.services import webhook_events_enqueue
 
@@ -47,7 +48,7 @@ def _event(handoff_id: int, kind: str, **detail: Any) -> None:
 
 
 def _refresh(conversation_id: int) -> None:
-    events.publish_status(Conversation.objects.select_related("assignee").get(pk=conversation_id))
+    conversation_status_publish(conversation_id=conversation_id)
 
 
 # -- summarize ------------------------------------------------------------------------------
@@ -135,7 +136,6 @@ def handoff_assign_step(*, handoff_id: int) -> Assignment | None:
         system_message_post(conversation_id=handoff.conversation_id,
                             text=gettext_noop("%(name)s joined the conversation."), params={"name": author_name(agent)})
         _refresh(handoff.conversation_id)
-        events.publish_team_changed()
         _positions_refresh(queue_id=handoff.queue_id)
     return Assignment(handoff_id=handoff_id, agent=agent)
 
@@ -181,7 +181,7 @@ def handoff_notify_step(*, handoff_id: int) -> bool:
         if not won or handoff is None or not handoff.is_open:
             return False
         conversation = handoff.conversation
-        reason = Conversation.HandoffReason(handoff.reason).label if handoff.reason in Conversation.HandoffReason.values else handoff.reason
+        reason = handoff.reason_label
         if handoff.assignee_id:
             events.publish_notification(user_ids=[handoff.assignee_id], public_id=conversation.public_id,
                                         title="New conversation for you", body=reason)
@@ -201,13 +201,8 @@ def handoff_notify_step(*, handoff_id: int) -> bool:
 
 
 def _queue_agents(queue: Queue | None) -> Any:
-    from django.contrib.auth import get_user_model
-
-    from conversations.services.agents import SUPPORT_AGENTS_GROUP
-
-    users = get_user_model().objects.filter(is_active=True, is_staff=True).filter(
-        Q(is_superuser=True) | Q(groups__name=SUPPORT_AGENTS_GROUP))
-    return users.filter(queue_agents_q(queue)).distinct() if queue else users.distinct()
+    users = support_agents()
+    return users.filter(queue_agents_q(queue)) if queue else users
 
 
 def _customer_told_what_happens(handoff: Handoff) -> None:

@@ -50,9 +50,8 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from conversations.handoff.models import Handoff
-from conversations.inbox.metrics import FIRST_RESPONSE_WAIT, contained_q, conversations_started
-from conversations.models import Message, ModelCall, WidgetSite
+from conversations.models import Handoff, Message, ModelCall, WidgetSite
+from conversations.reports.metrics import FIRST_RESPONSE_WAIT, contained_q, conversations_started
 
 ExportFormat = Literal["csv", "jsonl"]
 EXPORT_FORMATS: dict[ExportFormat, str] = {"csv": "text/csv; charset=utf-8",

@@ -9,7 +9,6 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_POST
 
-from conversations.handoff.models import Queue
 from conversations.handoff.presence import agent_presence_set
 from conversations.handoff.services import (
     HandoffError,
@@ -20,6 +19,7 @@ from conversations.handoff.services import (
 )
 from conversations.inbox import rendering
 from conversations.inbox.views import agent_required, conversation_or_404, done
+from conversations.models import Queue
 
 
 def _refused(error: HandoffError) -> HttpResponse:

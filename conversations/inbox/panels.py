@@ -11,7 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from conversations import commerce
+from conversations.core import commerce
 from conversations.inbox.views import agent_required, conversation_or_404
 from conversations.models import Message
 from guardrails.services import tool_result_redact

@@ -6,13 +6,13 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from django.contrib.auth import get_user_model
-from django.db.models import Q
 from django.template.loader import render_to_string
 
+from conversations.core.people import support_agents
+from conversations.core.protocol import message_frame
 from conversations.handoff.access import user_is_supervisor
-from conversations.handoff.models import InternalNote, Queue
-from conversations.handoff.presence import agent_profile, effective_presence
+from conversations.handoff.presence import agent_profile
+from conversations.handoff.presence_selectors import effective_presence
 from conversations.inbox.selectors import (
     ListQuery,
     inbox_conversation,
@@ -24,9 +24,7 @@ from conversations.inbox.selectors import (
     last_message_previews,
     queue_counts,
 )
-from conversations.models import Conversation, MessageFeedback
-from conversations.protocol import message_frame
-from conversations.services.agents import SUPPORT_AGENTS_GROUP
+from conversations.models import Conversation, InternalNote, MessageFeedback, Queue
 
 
 def list_context(*, agent: Any, query: ListQuery, selected: UUID | None) -> dict[str, Any]:
@@ -48,9 +46,7 @@ def render_list(*, agent: Any, query: ListQuery, selected: UUID | None, oob: boo
 
 def header_context(*, conversation: Conversation, agent: Any) -> dict[str, Any]:
     handoff = inbox_handoff(conversation=conversation)
-    agents = (get_user_model().objects.filter(is_active=True, is_staff=True)
-              .filter(Q(is_superuser=True) | Q(groups__name=SUPPORT_AGENTS_GROUP)).distinct()
-              .select_related("agent_profile").order_by("first_name", "username"))
+    agents = (support_agents().select_related("agent_profile").order_by("first_name", "username"))
     return {
         "conversation": conversation,
         "handoff": handoff,

@@ -12,8 +12,15 @@ from django.contrib.postgres.search import SearchQuery
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 
 from conversations.handoff.access import agent_queue_ids, conversations_visible_q, user_is_supervisor
-from conversations.handoff.models import CannedResponse, Handoff, InternalNote, Queue
-from conversations.models import MESSAGE_SEARCH_CONFIG, Conversation, Message
+from conversations.models import (
+    MESSAGE_SEARCH_CONFIG,
+    CannedResponse,
+    Conversation,
+    Handoff,
+    InternalNote,
+    Message,
+    Queue,
+)
 
 InboxFilter = Literal["mine", "unassigned", "waiting", "open", "resolved", "all"]
 INBOX_FILTERS: tuple[InboxFilter, ...] = ("mine", "unassigned", "waiting", "open", "resolved", "all")

@@ -9,13 +9,12 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from conversations.handoff.models import Handoff
 from conversations.handoff.selectors import agent_loads, queue_loads
 from conversations.inbox.charts import bar_chart
 from conversations.inbox.exports import ExportForm
-from conversations.inbox.metrics import metrics_compute
 from conversations.inbox.views import supervisor_required
-from conversations.models import Conversation
+from conversations.models import Handoff, handoff_reason_label
+from conversations.reports.metrics import metrics_compute
 
 METRIC_WINDOWS = (7, 14, 30, 90)
 
@@ -51,8 +50,7 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
         days = 14
     days = days if days in METRIC_WINDOWS else 14
     metrics = metrics_compute(days=days)
-    reasons = dict(Conversation.HandoffReason.choices)
-    per_reason = [(reasons.get(reason, reason), 100 * n / metrics.conversations if metrics.conversations else 0)
+    per_reason = [(handoff_reason_label(reason), 100 * n / metrics.conversations if metrics.conversations else 0)
                   for reason, n in metrics.handoffs_by_reason]
     context = {
         "m": metrics,

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from django.core.cache import cache
 
-from conversations.handoff.models import AgentProfile
-from conversations.handoff.presence import live_q
+from conversations.handoff.presence_selectors import live_q
+from conversations.models import AgentProfile
 
 VIEWER_HEARTBEAT_SECONDS = 20
 VIEWER_TTL_SECONDS = 50

@@ -14,12 +14,16 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRefresh
 
-from conversations.attachments.files import AttachmentRejected
-from conversations.attachments.models import Attachment
-from conversations.attachments.services import attachment_upload
-from conversations.attachments.views import REJECTED_STATUS
+from conversations.chat.attachments import attachment_upload
+from conversations.chat.conversations import ConversationStateError
+from conversations.chat.messages import MessageRejected
+from conversations.core.people import user_is_agent
+from conversations.flows.messages import agent_message_post
 from conversations.handoff.access import user_is_supervisor
-from conversations.handoff.presence import agent_profile, effective_presence
+from conversations.handoff.notes import note_add
+from conversations.handoff.presence import agent_profile
+from conversations.handoff.presence_selectors import effective_presence
+from conversations.handoff.resolution import conversation_resolve
 from conversations.handoff.services import HandoffError
 from conversations.inbox import rendering
 from conversations.inbox.selectors import (
@@ -29,11 +33,8 @@ from conversations.inbox.selectors import (
     customer_history,
     inbox_conversation,
 )
-from conversations.models import Conversation
-from conversations.services.agents import user_is_agent
-from conversations.services.conversations import ConversationStateError, conversation_resolve
-from conversations.services.messages import MessageRejected, agent_message_post
-from conversations.services.notes import note_add
+from conversations.lib.attachment_files import REJECTED_STATUS, AttachmentRejected
+from conversations.models import Attachment, Conversation
 
 
 def agent_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:

@@ -32,10 +32,10 @@ class Migration(migrations.Migration):
             name='WidgetSite',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(default=conversations.models._new_site_key, help_text='Public site key for the script tag.', max_length=64, unique=True)),
+                ('key', models.CharField(default=conversations.models.chat._new_site_key, help_text='Public site key for the script tag.', max_length=64, unique=True)),
                 ('name', models.CharField(help_text='Company name shown in the widget header.', max_length=120)),
                 ('allowed_origins', django.contrib.postgres.fields.ArrayField(base_field=models.CharField(max_length=255), blank=True, default=list, help_text='Origins allowed to open the widget, e.g. https://shop.example.com (comma-separated).', size=None)),
-                ('identity_secret', models.CharField(default=conversations.models._new_identity_secret, help_text='Server-side secret the host site uses to sign user ids (HMAC-SHA256). Never put it in a page.', max_length=128)),
+                ('identity_secret', models.CharField(default=conversations.models.chat._new_identity_secret, help_text='Server-side secret the host site uses to sign user ids (HMAC-SHA256). Never put it in a page.', max_length=128)),
                 ('accent_color', models.CharField(default='#4f46e5', max_length=7, validators=[django.core.validators.RegexValidator('^#[0-9a-fA-F]{6}$', 'Use a hex colour like #4f46e5.')])),
                 ('launcher_position', models.CharField(choices=[('right', 'Bottom right'), ('left', 'Bottom left')], default='right', max_length=5)),
                 ('greeting', models.CharField(default='Hi there! Ask us anything.', max_length=200)),

@@ -20,7 +20,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='widgetsite',
             name='attachments_allowed_types',
-            field=django.contrib.postgres.fields.ArrayField(base_field=models.CharField(choices=[('image/png', 'PNG image'), ('image/jpeg', 'JPEG image'), ('image/gif', 'GIF image'), ('image/webp', 'WebP image'), ('application/pdf', 'PDF document')], max_length=40), blank=True, default=conversations.models._default_attachment_types, help_text="File types customers and agents may send; empty turns attachments off. The type is read from the file's content, not its name.", size=None),
+            field=django.contrib.postgres.fields.ArrayField(base_field=models.CharField(choices=[('image/png', 'PNG image'), ('image/jpeg', 'JPEG image'), ('image/gif', 'GIF image'), ('image/webp', 'WebP image'), ('application/pdf', 'PDF document')], max_length=40), blank=True, default=conversations.models.chat._default_attachment_types, help_text="File types customers and agents may send; empty turns attachments off. The type is read from the file's content, not its name.", size=None),
         ),
         migrations.AddField(
             model_name='widgetsite',

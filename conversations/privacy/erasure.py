@@ -27,11 +27,20 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from conversations.handoff.models import Handoff, InternalNote
-from conversations.inbox.metrics import resolution_texts
-from conversations.models import ActionCall, Conversation, CsatRating, Customer, Message, MessageFeedback, ModelCall
+from conversations.models import (
+    ActionCall,
+    Conversation,
+    CsatRating,
+    Customer,
+    Handoff,
+    InternalNote,
+    Message,
+    MessageFeedback,
+    ModelCall,
+)
 from conversations.privacy.files import conversation_files_release
 from conversations.privacy.subjects import DataSubject
+from conversations.reports.metrics import resolution_texts
 from guardrails.models import GuardrailEvent, PiiVaultEntry
 from guardrails.services import guardrail_event_record
 from webhooks.services import webhook_deliveries_forget

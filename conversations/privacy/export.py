@@ -13,11 +13,20 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 
-from conversations.attachments.models import Attachment
-from conversations.handoff.models import Handoff, InternalNote
-from conversations.models import ActionCall, Conversation, CsatRating, Customer, Message, MessageFeedback, ModelCall
+from conversations.core.protocol import author_name
+from conversations.models import (
+    ActionCall,
+    Attachment,
+    Conversation,
+    CsatRating,
+    Customer,
+    Handoff,
+    InternalNote,
+    Message,
+    MessageFeedback,
+    ModelCall,
+)
 from conversations.privacy.subjects import DataSubject
-from conversations.protocol import author_name
 from guardrails.models import GuardrailEvent
 from guardrails.pii.vault import text_rehydrate, vault_values
 from guardrails.services import guardrail_event_record

@@ -10,7 +10,7 @@ conversation by cascade alone would drop the rows and leave the files behind.
 
 from __future__ import annotations
 
-from conversations.attachments.services import attachments_delete
+from conversations.chat.attachments import attachments_delete
 
 
 def conversation_files_release(*, conversation_ids: list[int]) -> int:

@@ -1,5 +1,5 @@
 """Folding conversations about to be deleted into ArchivedMetricsDay. The fold asks the same
-questions the live metrics ask (conversations/inbox/metrics.py; ai_resolved_conversations is
+questions the live metrics ask (conversations/reports/metrics.py; ai_resolved_conversations is
 shared), grouped by site and day instead of over a window.
 """
 
@@ -13,10 +13,16 @@ from decimal import Decimal
 from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import TruncDate
 
-from conversations.handoff.models import Handoff
-from conversations.inbox.metrics import ai_resolved_conversations, contained_q
-from conversations.models import Conversation, CsatRating, Message, MessageFeedback, ModelCall
-from conversations.privacy.models import ArchivedMetricsDay
+from conversations.models import (
+    ArchivedMetricsDay,
+    Conversation,
+    CsatRating,
+    Handoff,
+    Message,
+    MessageFeedback,
+    ModelCall,
+)
+from conversations.reports.metrics import ai_resolved_conversations, contained_q
 
 _COUNTERS = ("conversations", "contained", "ai_resolved", "thumbs_up", "thumbs_down", "bot_replies_flagged",
              "bot_replies_cited", "bot_replies_abstained", "bot_turns", "model_calls", "purged_conversations")

@@ -14,18 +14,18 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from conversations.languages.negotiation import DEFAULT_LANGUAGE, language_from_tag
-from conversations.languages.widget_texts import widget_greeting, widget_texts
-from conversations.selectors import (
+from conversations.chat.selectors import (
     widget_origin_allowed_by_any_site,
     widget_site_public_config,
 )
-from conversations.services.widget_sessions import (
+from conversations.chat.widget_sessions import (
     WidgetAccessError,
     parse_signed_user,
     widget_session_open,
     widget_site_for_origin,
 )
+from conversations.lib.languages import DEFAULT_LANGUAGE, language_from_tag
+from conversations.lib.widget_texts import widget_greeting, widget_texts
 from guardrails.limits import UNKNOWN_CLIENT
 from supportbot.client_ip import request_client_ip
 

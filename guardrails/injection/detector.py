@@ -138,7 +138,7 @@ def get_injection_detector() -> InjectionDetector:
 
 @lru_cache(maxsize=1)
 def _detector() -> InjectionDetector:
-    from knowledge.embeddings import local_minilm
+    from supportbot.llm.embeddings import local_minilm
 
     artifact = json.loads(ARTIFACT.read_text())
     model = local_minilm()

@@ -46,7 +46,7 @@ def injection_detector_batched(*, texts: list[str]) -> InjectionDetector:
     """The product's detector, with the embeddings of `texts` computed in one batch up front (an
     evaluation of a thousand messages takes seconds instead of minutes); any other text is
     embedded on demand by the same local model."""
-    from knowledge.embeddings import local_minilm
+    from supportbot.llm.embeddings import local_minilm
 
     model = local_minilm()
     inputs = list(dict.fromkeys(normalize(text).text[:2000] for text in texts))

@@ -52,7 +52,7 @@ def injection_train(*, injections: Path, support_questions: Path, max_false_posi
     from guardrails.injection.account_phrasings import account_phrasings
     from guardrails.injection.evaluation import DEVSETS, devset_attacks, devset_support_questions, stackfaq_questions
     from guardrails.injection.normalize import normalize
-    from knowledge.embeddings import local_minilm
+    from supportbot.llm.embeddings import local_minilm
 
     rows = [json.loads(line) for line in injections.read_text().splitlines() if line.strip()]
     public_rows = len(rows)

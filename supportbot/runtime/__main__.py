@@ -69,7 +69,7 @@ def demo_prepare(settings, call_command) -> str | None:  # noqa: ANN001 - Django
     from supportbot.runtime.supervisor import say
 
     if not settings.DEMO_MODE:
-        from conversations.services.demo import demo_accounts_disable
+        from demoshop.demo_accounts import demo_accounts_disable
 
         disabled = demo_accounts_disable()
         if disabled:

@@ -151,10 +151,10 @@ REDIS_URL = env.redis_url("REDIS_URL")
 # connection, instead of list polling per message (measured in benchmarks/chat_transport.py).
 # Delivery is at-most-once either way; clients recover anything missed with `resume`. The
 # recovering subclass tells consumers when Redis comes back after an outage, so they catch up
-# (conversations/realtime_recovery.py).
+# (conversations/core/realtime_recovery.py).
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "conversations.realtime_recovery.RecoveringPubSubChannelLayer",
+        "BACKEND": "conversations.core.realtime_recovery.RecoveringPubSubChannelLayer",
         "CONFIG": {"hosts": [REDIS_URL], "prefix": "supportbot:ws"},
     }
 }

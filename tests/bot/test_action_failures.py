@@ -13,9 +13,8 @@ from asgiref.sync import sync_to_async
 from django.utils import timezone
 
 from conversations.bot.actions import action_decide, action_propose
-from conversations.handoff.models import Handoff
-from conversations.models import ActionAttempt, ActionCall, Message
-from conversations.tasks import recover_stalled_actions
+from conversations.bot.tasks import recover_stalled_actions
+from conversations.models import ActionAttempt, ActionCall, Handoff, Message
 from demoshop.models import IdempotentResponse, Order
 from tests.bot_support import Chat, open_session, opened
 from tests.conftest import start_celery_worker, stop

@@ -10,7 +10,7 @@ import json
 import pytest
 from asgiref.sync import sync_to_async
 
-from conversations import commerce
+from conversations.core import commerce
 from conversations.models import ActionCall
 from demoshop.models import Order, ShopCustomer
 from guardrails.models import PiiVaultEntry

@@ -9,11 +9,11 @@ import json
 import pytest
 from django.core.management import CommandError, call_command
 
-from conversations.bot.evaluation.scenarios import ScenarioError, scenarios_load
-from conversations.management.commands.bot_eval import DEFAULT_FILE
-from conversations.services.demo import demo_data_ensure
+from conversations.evaluation.scenarios import ScenarioError, scenarios_load
+from demoshop.demo_accounts import demo_data_ensure
+from demoshop.demo_articles import demo_articles_ensure
+from demoshop.management.commands.bot_eval import DEFAULT_FILE
 from demoshop.seed import demoshop_seed
-from knowledge.demo import demo_articles_ensure
 from knowledge.indexing import article_index
 from knowledge.models import Article
 

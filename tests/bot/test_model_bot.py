@@ -10,8 +10,8 @@ import time
 import pytest
 from asgiref.sync import sync_to_async
 
+from conversations.flows.messages import agent_message_post
 from conversations.models import ActionAttempt, Conversation, Message, ModelCall
-from conversations.services.messages import agent_message_post
 from demoshop.models import Order
 from guardrails.models import GuardrailEvent
 from tests.bot_support import Chat, opened

@@ -11,9 +11,9 @@ import pytest
 from django.utils import timezone
 
 from conversations.bot.runner import turn_lease_claim, turn_lease_pass
+from conversations.bot.tasks import recover_stalled_turns
+from conversations.flows.messages import customer_message_post
 from conversations.models import Conversation, Message
-from conversations.services.messages import customer_message_post
-from conversations.tasks import recover_stalled_turns
 from tests.bot_support import open_session
 from tests.conftest import start_celery_worker, stop
 

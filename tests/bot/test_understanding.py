@@ -11,8 +11,8 @@ from asgiref.sync import sync_to_async
 from conversations.bot.offline import offline_step
 from conversations.bot.understanding.intent import EVAL_SET, get_intent_classifier, intent_eval
 from conversations.models import Conversation
-from knowledge.embeddings import local_minilm
 from knowledge.selectors import Retrieval, RetrievedChunk
+from supportbot.llm.embeddings import local_minilm
 from tests.bot_support import Chat, opened
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(180)]

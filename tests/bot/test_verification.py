@@ -12,8 +12,8 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.utils import timezone
 
+from conversations.handoff.resolution import conversation_resolve
 from conversations.models import ActionCall, Conversation
-from conversations.services.conversations import conversation_resolve
 from demoshop.models import Order
 from guardrails.models import GuardrailEvent
 from tests.bot_support import Chat, opened

@@ -15,18 +15,16 @@ from django.db.models import F
 from django.test import Client
 from PIL import Image
 
-from conversations.attachments.models import Attachment
-from conversations.attachments.services import attachments_delete
 from conversations.bot.context import turn_input_load
-from conversations.handoff.models import Queue, Team
-from conversations.models import Conversation, Message, WidgetSite
+from conversations.chat.attachments import attachments_delete
+from conversations.chat.transcript_mail import transcript_text
+from conversations.chat.widget_sessions import widget_session_open
+from conversations.core.protocol import ProtocolError, parse_client_frame
+from conversations.models import Attachment, Conversation, Message, Queue, Team, WidgetSite
 from conversations.privacy.erasure import customer_data_erase
 from conversations.privacy.export import customer_data_export
 from conversations.privacy.retention import conversations_purge_expired
 from conversations.privacy.subjects import data_subject_for_customer
-from conversations.protocol import ProtocolError, parse_client_frame
-from conversations.services.transcripts import transcript_text
-from conversations.services.widget_sessions import widget_session_open
 from tests.conftest import ORIGIN
 from tests.conversations.test_chat_protocol import connected
 

@@ -12,12 +12,12 @@ from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.core import signing
 
+from conversations.chat.widget_sessions import widget_session_open
+from conversations.core.protocol import CLOSE_FORBIDDEN_ORIGIN, CLOSE_TOO_LARGE, CLOSE_UNAUTHORIZED
+from conversations.flows.messages import agent_message_post
+from conversations.handoff.resolution import conversation_resolve
+from conversations.lib.tokens import conversation_token_issue
 from conversations.models import Conversation, Message
-from conversations.protocol import CLOSE_FORBIDDEN_ORIGIN, CLOSE_TOO_LARGE, CLOSE_UNAUTHORIZED
-from conversations.services.conversations import conversation_resolve
-from conversations.services.messages import agent_message_post
-from conversations.services.widget_sessions import widget_session_open
-from conversations.widget.tokens import conversation_token_issue
 from tests.conftest import ORIGIN
 from tests.socket_support import chat_communicator
 
@@ -295,7 +295,7 @@ async def test_it_closes_with_4403_for_an_origin_the_site_does_not_allow(widget_
 
 
 async def test_it_relays_agent_typing_to_the_customer_but_not_customer_typing_to_other_tabs(widget_session):
-    from conversations.events import publish_typing
+    from conversations.core.events import publish_typing
 
     tab_one = await connected(widget_session)
     tab_two = await connected(widget_session)

@@ -9,9 +9,10 @@ import uuid
 import pytest
 from asgiref.sync import sync_to_async
 
+from conversations.chat.messages import message_post
+from conversations.chat.widget_sessions import widget_session_open
+from conversations.flows.messages import agent_message_post, customer_message_post
 from conversations.models import Message, MessageFeedback
-from conversations.services.messages import agent_message_post, customer_message_post, message_post
-from conversations.services.widget_sessions import widget_session_open
 from tests.bot_support import Chat, opened
 from tests.conftest import ORIGIN
 from tests.conversations.test_chat_protocol import connected, frames_until

@@ -13,9 +13,10 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from django.contrib.auth.models import Permission
 
+from conversations.chat.messages import message_post
+from conversations.chat.widget_sessions import widget_session_open
+from conversations.flows.messages import customer_message_post
 from conversations.models import Message, MessageFeedback
-from conversations.services.messages import customer_message_post, message_post
-from conversations.services.widget_sessions import widget_session_open
 from knowledge.indexing import article_index
 from knowledge.models import Article, ArticleQuestion
 from knowledge.services import article_save

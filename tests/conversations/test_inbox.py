@@ -10,8 +10,8 @@ from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.test import Client
 
+from conversations.flows.messages import customer_message_post
 from conversations.models import Conversation, Message
-from conversations.services.messages import customer_message_post
 from supportbot.asgi import application
 from tests.conversations.test_chat_protocol import connected, frames_until
 

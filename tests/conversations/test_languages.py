@@ -14,11 +14,11 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
-from conversations.languages.detection import language_detect
+from conversations.chat.transcript_mail import transcript_email_send
+from conversations.chat.widget_sessions import widget_session_open
+from conversations.flows.messages import customer_message_post
+from conversations.lib.language_detection import language_detect
 from conversations.models import Conversation, Message
-from conversations.services.messages import customer_message_post
-from conversations.services.transcripts import transcript_email_send
-from conversations.services.widget_sessions import widget_session_open
 from guardrails.redaction import text_redact
 from knowledge.indexing import article_index
 from knowledge.models import Article

@@ -32,28 +32,32 @@ from django.db.models import F
 from django.db.models.functions import Cast
 from django.utils import timezone
 
+from conversations.chat.conversations import conversation_open, conversation_rate
+from conversations.chat.feedback import message_feedback_record
+from conversations.chat.messages import message_post
+from conversations.flows.messages import agent_message_post, customer_message_post
 from conversations.gaps.selectors import gap_questions
-from conversations.handoff.models import Handoff, HandoffEvent, InternalNote
-from conversations.inbox.metrics import metrics_compute
+from conversations.handoff.inactivity import idle_conversations_resolve
+from conversations.handoff.notes import note_add
+from conversations.handoff.resolution import conversation_resolve
 from conversations.models import (
     ActionCall,
+    ArchivedMetricsDay,
     Conversation,
     CsatRating,
     Customer,
+    Handoff,
+    HandoffEvent,
+    InternalNote,
     Message,
     MessageFeedback,
     ModelCall,
     WidgetSite,
 )
 from conversations.privacy.erasure import customer_data_erase
-from conversations.privacy.models import ArchivedMetricsDay
 from conversations.privacy.subjects import data_subject_for_customer
-from conversations.services.conversations import conversation_open, conversation_rate, conversation_resolve
-from conversations.services.feedback import message_feedback_record
-from conversations.services.inactivity import idle_conversations_resolve
-from conversations.services.messages import agent_message_post, customer_message_post, message_post
-from conversations.services.notes import note_add
-from conversations.tasks import purge_expired_conversations
+from conversations.privacy.tasks import purge_expired_conversations
+from conversations.reports.metrics import metrics_compute
 from guardrails.models import GuardrailEvent, PiiVaultEntry
 from guardrails.pii.vault import vault_values
 from supportbot.celery import app as celery_app
@@ -139,7 +143,7 @@ def dana(db):
     from django.contrib.auth.models import Group
 
     from conversations.handoff.access import SUPERVISORS_GROUP
-    from conversations.services.demo import support_agents_group_ensure
+    from demoshop.demo_accounts import support_agents_group_ensure
 
     user = get_user_model().objects.create_user(username="dana", password=PASSWORD, first_name="Dana", is_staff=True)
     user.groups.add(support_agents_group_ensure(), Group.objects.get_or_create(name=SUPERVISORS_GROUP)[0])

@@ -12,10 +12,12 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from conversations.bot.authorization import conversation_verification_record
+from conversations.chat.authorization import conversation_verification_record
+from conversations.chat.messages import message_post
+from conversations.chat.transcript_mail import transcript_text
+from conversations.chat.transcripts import TranscriptRefused, transcript_email_request
+from conversations.flows.messages import customer_message_post
 from conversations.models import Conversation, Message
-from conversations.services.messages import customer_message_post, message_post
-from conversations.services.transcripts import TranscriptRefused, transcript_email_request, transcript_text
 from demoshop.models import ShopCustomer
 from tests.bot_support import open_session
 

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
+from conversations.lib.identity import identity_expiry_default, identity_signature
+from conversations.lib.tokens import conversation_token_verify
 from conversations.models import Conversation, Customer
-from conversations.widget.identity import identity_expiry_default, identity_signature
-from conversations.widget.tokens import conversation_token_verify
 from tests.conftest import ORIGIN
 
 pytestmark = pytest.mark.django_db

@@ -12,8 +12,16 @@ import pytest
 from django.conf import settings
 from playwright.sync_api import expect
 
-from conversations.handoff.models import AgentProfile, CannedResponse, Handoff, InternalNote, Queue, Team
-from conversations.models import Conversation, WidgetSite
+from conversations.models import (
+    AgentProfile,
+    CannedResponse,
+    Conversation,
+    Handoff,
+    InternalNote,
+    Queue,
+    Team,
+    WidgetSite,
+)
 from supportbot.celery import app as celery_app
 from tests.conftest import free_port, start_celery_worker, start_daphne, stop
 from tests.e2e.conftest import ARTIFACTS

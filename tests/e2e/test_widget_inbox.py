@@ -178,8 +178,8 @@ def test_the_widget_works_at_360px_and_is_keyboard_operable(daphne_server, brows
 
 
 def test_replies_that_arrive_while_the_panel_is_closed_show_as_unread_until_seen(daphne_server, browser, alice):
+    from conversations.flows.messages import agent_message_post
     from conversations.models import Conversation
-    from conversations.services.messages import agent_message_post
 
     page = browser.new_context(viewport={"width": 1024, "height": 700}).new_page()
     page.goto(f"{daphne_server['url']}/")

@@ -13,9 +13,9 @@ def main() -> None:
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
     from django.contrib.sessions.backends.db import SessionStore
 
+    from conversations.chat.widget_sessions import widget_session_open
     from conversations.models import WidgetSite
-    from conversations.services.demo import support_agents_group_ensure
-    from conversations.services.widget_sessions import widget_session_open
+    from demoshop.demo_accounts import support_agents_group_ensure
     from tests.conftest import ORIGIN, PASSWORD
 
     site = WidgetSite.objects.create(key="faults-site", name="Faults Co", allowed_origins=[ORIGIN], bot_enabled=False,

@@ -8,7 +8,7 @@ import asyncio
 
 import pytest
 
-from conversations.realtime_recovery import RECONNECTED_EVENT_TYPE, RecoveringPubSubChannelLayer
+from conversations.core.realtime_recovery import RECONNECTED_EVENT_TYPE, RecoveringPubSubChannelLayer
 from tests.faults.services import OwnRedis
 
 

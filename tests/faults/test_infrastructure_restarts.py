@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 from pgserver._commands import POSTGRES_BIN_PATH
 
-from conversations.realtime_recovery import CLOSE_CATCH_UP
+from conversations.core.realtime_recovery import CLOSE_CATCH_UP
 from tests import conftest
 from tests.conftest import ORIGIN, PROJECT_ROOT, child_env, start_celery_worker, wait_for_http
 from tests.faults.clients import ChatClient, InboxClient

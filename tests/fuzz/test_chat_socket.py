@@ -13,8 +13,8 @@ from asgiref.sync import sync_to_async
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conversations.protocol import CLOSE_TOO_LARGE, CLOSE_UNAUTHORIZED
-from conversations.services.widget_sessions import widget_session_open
+from conversations.chat.widget_sessions import widget_session_open
+from conversations.core.protocol import CLOSE_TOO_LARGE, CLOSE_UNAUTHORIZED
 from tests.conftest import ORIGIN
 from tests.conversations.test_chat_protocol import connected
 from tests.fuzz.strategies import chat_frames, fuzz_settings

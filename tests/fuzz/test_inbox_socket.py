@@ -13,7 +13,7 @@ from channels.testing import WebsocketCommunicator
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conversations.services.widget_sessions import widget_session_open
+from conversations.chat.widget_sessions import widget_session_open
 from supportbot.asgi import application
 from tests.conftest import ORIGIN
 from tests.conversations.test_chat_protocol import connected, frames_until

@@ -24,7 +24,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import connection
 
-from conversations.services.messages import agent_message_post
+from conversations.flows.messages import agent_message_post
 from demoshop.models import ShopCustomer
 from guardrails.pii.devsets.support_chat import load
 from guardrails.redaction import text_redact_anonymously

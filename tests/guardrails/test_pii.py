@@ -12,8 +12,8 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
+from conversations.flows.messages import agent_message_post, customer_message_post
 from conversations.models import Message
-from conversations.services.messages import agent_message_post, customer_message_post
 from guardrails.models import PiiVaultEntry
 from guardrails.pii.vault import vault_purge_expired, vault_values
 from guardrails.redaction import text_redact, text_redact_anonymously

@@ -16,8 +16,8 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
+from conversations.chat.widget_sessions import widget_session_open
 from conversations.models import Message
-from conversations.services.widget_sessions import widget_session_open
 from guardrails.pii.engine import get_detector
 from guardrails.redaction import redaction_pool_start
 from tests.conftest import ORIGIN, PROJECT_ROOT

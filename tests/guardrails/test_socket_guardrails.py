@@ -9,8 +9,8 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.test import Client
 
+from conversations.flows.messages import customer_message_post
 from conversations.models import Message
-from conversations.services.messages import customer_message_post
 from guardrails.limits import token_budget_spend
 from guardrails.models import GuardrailEvent
 from knowledge.models import Article
@@ -91,7 +91,7 @@ async def test_a_spent_token_budget_skips_the_model_and_answers_offline(bot_site
 
 
 def test_xss_payloads_are_inert_in_the_inbox_admin_and_help_pages(client, alice, admin_user, widget_session):
-    from conversations.services.messages import message_post
+    from conversations.chat.messages import message_post
 
     for payload in XSS_PAYLOADS:
         customer_message_post(conversation_id=widget_session.conversation.pk, text=payload, client_id=uuid.uuid4())

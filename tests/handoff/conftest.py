@@ -8,8 +8,8 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from conversations.handoff.access import SUPERVISORS_GROUP
-from conversations.handoff.models import AgentProfile, Queue, Team
-from conversations.services.demo import support_agents_group_ensure
+from conversations.models import AgentProfile, Queue, Team
+from demoshop.demo_accounts import support_agents_group_ensure
 from tests.conftest import PASSWORD
 
 

@@ -22,15 +22,16 @@ from django.http import StreamingHttpResponse
 from django.test import AsyncClient
 from django.utils import timezone
 
+from conversations.chat.conversations import conversation_rate
+from conversations.chat.messages import message_post
+from conversations.chat.widget_sessions import widget_session_open
+from conversations.flows.messages import agent_message_post, customer_message_post
 from conversations.handoff import workflow
-from conversations.handoff.models import Handoff
+from conversations.handoff.inactivity import idle_conversations_resolve
+from conversations.handoff.resolution import conversation_resolve
 from conversations.handoff.services import handoff_claim, handoff_open
 from conversations.inbox.exports import EXPORT_COLUMNS
-from conversations.models import Conversation, Customer, Message, ModelCall, WidgetSite
-from conversations.services.conversations import conversation_rate, conversation_resolve
-from conversations.services.inactivity import idle_conversations_resolve
-from conversations.services.messages import agent_message_post, customer_message_post, message_post
-from conversations.services.widget_sessions import widget_session_open
+from conversations.models import Conversation, Customer, Handoff, Message, ModelCall, WidgetSite
 from tests.conftest import ORIGIN
 
 pytestmark = pytest.mark.django_db

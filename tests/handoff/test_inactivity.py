@@ -8,13 +8,13 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from conversations.handoff.models import Handoff
+from conversations.chat.messages import message_post
+from conversations.chat.widget_sessions import widget_session_open
+from conversations.flows.messages import agent_message_post, customer_message_post
+from conversations.handoff.inactivity import IDLE_TEXT, idle_conversations, idle_conversations_resolve
+from conversations.handoff.resolution import resolve_if
 from conversations.handoff.services import handoff_claim, handoff_open
-from conversations.models import Conversation, Message
-from conversations.services.conversations import resolve_if
-from conversations.services.inactivity import IDLE_TEXT, idle_conversations, idle_conversations_resolve
-from conversations.services.messages import agent_message_post, customer_message_post, message_post
-from conversations.services.widget_sessions import widget_session_open
+from conversations.models import Conversation, Handoff, Message
 from tests.conftest import ORIGIN
 
 

@@ -10,13 +10,14 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from conversations.chat.messages import message_post
+from conversations.chat.widget_sessions import widget_session_open
+from conversations.flows.messages import agent_message_post, customer_message_post
+from conversations.handoff.inactivity import idle_conversations_resolve
+from conversations.handoff.resolution import conversation_resolve
 from conversations.handoff.services import handoff_open
-from conversations.inbox.metrics import metrics_compute
 from conversations.models import Conversation, Message, MessageFeedback
-from conversations.services.conversations import conversation_resolve
-from conversations.services.inactivity import idle_conversations_resolve
-from conversations.services.messages import agent_message_post, customer_message_post, message_post
-from conversations.services.widget_sessions import widget_session_open
+from conversations.reports.metrics import metrics_compute
 from tests.conftest import ORIGIN
 
 pytestmark = pytest.mark.django_db

@@ -6,8 +6,7 @@ from __future__ import annotations
 import pytest
 from asgiref.sync import sync_to_async
 
-from conversations.handoff.models import Handoff
-from conversations.models import Message
+from conversations.models import Handoff, Message
 from demoshop.models import Order
 from tests.bot_support import Chat, opened
 from tests.fakes.model_server import Reply, ToolCall
@@ -87,8 +86,8 @@ async def test_abuse_limits(bot_site, articles, settings):
 
 
 async def test_after_a_hand_back_the_bot_resumes_with_what_the_agent_did(bot_site, articles, model_server, alice):
+    from conversations.flows.messages import agent_message_post
     from conversations.handoff.services import handoff_claim, handoff_return_to_bot
-    from conversations.services.messages import agent_message_post
 
     session = await opened(bot_site)
     conversation_id = session.conversation.pk

@@ -12,9 +12,8 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.db import connection, transaction
 
-from conversations.handoff.models import AgentProfile, Handoff, HandoffEvent
 from conversations.handoff.services import handoff_open
-from conversations.models import Conversation, Message
+from conversations.models import AgentProfile, Conversation, Handoff, HandoffEvent, Message
 from supportbot.celery import app as celery_app
 from tests.bot_support import Chat, opened
 from tests.conftest import start_celery_worker, stop
@@ -123,8 +122,8 @@ def _open_and_commit(conversation_id: int) -> Handoff:
 
 async def test_the_transcript_is_emailed_from_the_worker_with_only_the_customers_own_values(
         site, shop, alice, tmp_path, settings):
-    from conversations.services.conversations import conversation_resolve
-    from conversations.services.messages import agent_message_post
+    from conversations.flows.messages import agent_message_post
+    from conversations.handoff.resolution import conversation_resolve
     from demoshop.models import ShopCustomer
 
     celery_app.control.purge()

@@ -15,8 +15,9 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from conversations.flows.messages import agent_message_post, customer_message_post
 from conversations.handoff import workflow
-from conversations.handoff.models import Handoff, HandoffEvent, Queue
+from conversations.handoff.resolution import conversation_resolve
 from conversations.handoff.services import (
     HandoffError,
     handoff_assign_to,
@@ -25,9 +26,7 @@ from conversations.handoff.services import (
     handoff_return_to_bot,
     handoff_transfer_to_queue,
 )
-from conversations.models import Conversation, Message, ModelCall
-from conversations.services.conversations import conversation_resolve
-from conversations.services.messages import agent_message_post, customer_message_post
+from conversations.models import Conversation, Handoff, HandoffEvent, Message, ModelCall, Queue
 from tests.handoff.conftest import online
 
 pytestmark = pytest.mark.django_db
@@ -75,7 +74,7 @@ def test_the_least_loaded_agent_gets_the_next_handoff_and_capacity_is_a_hard_lim
     general.teams.first().members.add(alice)
     online(alice, capacity=1)
     online(bob, capacity=2)
-    from conversations.services.widget_sessions import widget_session_open
+    from conversations.chat.widget_sessions import widget_session_open
     from tests.conftest import ORIGIN
 
     assignees = []
@@ -278,8 +277,8 @@ def test_the_summary_is_written_by_the_model_from_redacted_text_and_falls_back_o
 
 
 def test_the_extractive_summary_says_what_the_customer_asked_and_what_the_bot_cited(widget_session):
+    from conversations.chat.messages import message_post
     from conversations.handoff.summary import extractive_summary
-    from conversations.services.messages import message_post
 
     conversation = widget_session.conversation
     _say(conversation, "How long do refunds take?")

@@ -15,13 +15,14 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.utils import timezone
 
-from conversations.handoff.models import AgentProfile, CannedResponse, Handoff, InternalNote
+from conversations.chat.conversations import conversation_rate
+from conversations.chat.messages import message_post
+from conversations.flows.messages import customer_message_post
+from conversations.handoff.inactivity import idle_conversations_resolve
+from conversations.handoff.resolution import conversation_resolve
 from conversations.handoff.services import handoff_claim, handoff_open
 from conversations.inbox.viewers import other_viewers, viewer_left, viewer_seen
-from conversations.models import Conversation, CsatRating, Message
-from conversations.services.conversations import conversation_rate, conversation_resolve
-from conversations.services.inactivity import idle_conversations_resolve
-from conversations.services.messages import customer_message_post, message_post
+from conversations.models import AgentProfile, CannedResponse, Conversation, CsatRating, Handoff, InternalNote, Message
 from demoshop.models import Order, ShopCustomer
 from tests.bot_support import open_session
 from tests.conversations.test_chat_protocol import connected
@@ -273,7 +274,7 @@ def test_only_supervisors_see_the_team_page_and_can_reassign(client, billing_con
 
 
 def test_the_metrics_page_computes_containment_handoffs_times_and_csat(client, site, alice, dana):
-    from conversations.services.widget_sessions import widget_session_open
+    from conversations.chat.widget_sessions import widget_session_open
     from tests.conftest import ORIGIN
 
     conversations = [widget_session_open(site_key=site.key, origin=ORIGIN).conversation for _ in range(4)]
@@ -330,7 +331,7 @@ def test_each_resolution_keeps_its_own_rating_and_the_metrics_count_them_all(cli
 
 def test_search_finds_words_stems_prefixes_and_ids_within_what_the_agent_may_see(client, site, billing_conversation,
                                                                                    alice, bob):
-    from conversations.services.widget_sessions import widget_session_open
+    from conversations.chat.widget_sessions import widget_session_open
     from tests.conftest import ORIGIN
 
     parcel, refund = (widget_session_open(site_key=site.key, origin=ORIGIN).conversation for _ in range(2))

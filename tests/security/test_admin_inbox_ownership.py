@@ -10,12 +10,11 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
+from conversations.flows.messages import customer_message_post
 from conversations.handoff.access import SUPERVISORS_GROUP
-from conversations.handoff.models import Handoff, Queue, Team
 from conversations.handoff.services import handoff_claim, handoff_open
-from conversations.models import Conversation, Message
-from conversations.services.demo import support_agents_group_ensure
-from conversations.services.messages import customer_message_post
+from conversations.models import Conversation, Handoff, Message, Queue, Team
+from demoshop.demo_accounts import support_agents_group_ensure
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db

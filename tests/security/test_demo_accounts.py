@@ -14,7 +14,7 @@ from cryptography.fernet import Fernet
 from django.contrib.auth import authenticate, get_user_model
 from django.core.management import call_command
 
-from conversations.services.demo import DEMO_ACCOUNTS_GROUP, PUBLISHED_DEMO_PASSWORD
+from demoshop.demo_accounts import DEMO_ACCOUNTS_GROUP, PUBLISHED_DEMO_PASSWORD
 from supportbot.runtime.__main__ import banner, demo_prepare
 from tests.conftest import PASSWORD, PROJECT_ROOT, child_env
 

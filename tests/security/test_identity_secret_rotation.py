@@ -10,9 +10,9 @@ from django.contrib.auth.models import Permission
 from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 
+from conversations.chat.site_identity import site_identity_secret_rotate
+from conversations.lib.identity import identity_expiry_default, identity_signature, identity_signature_verify
 from conversations.models import WidgetSite
-from conversations.services.site_identity import site_identity_secret_rotate
-from conversations.widget.identity import identity_expiry_default, identity_signature, identity_signature_verify
 
 pytestmark = pytest.mark.django_db
 

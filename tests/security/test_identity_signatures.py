@@ -10,8 +10,8 @@ import time
 import pytest
 from django.conf import settings
 
+from conversations.lib.identity import identity_expiry_default, identity_signature, identity_signature_verify
 from conversations.models import Conversation, Customer, WidgetSite
-from conversations.widget.identity import identity_expiry_default, identity_signature, identity_signature_verify
 from demoshop.models import ShopCustomer
 from tests.conftest import ORIGIN
 

@@ -8,8 +8,8 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.test import Client
 
-from conversations.protocol import CLOSE_TOO_MANY_CONNECTIONS
-from conversations.services.widget_sessions import widget_session_open
+from conversations.chat.widget_sessions import widget_session_open
+from conversations.core.protocol import CLOSE_TOO_MANY_CONNECTIONS
 from guardrails import socket_leases
 from guardrails.models import PiiVaultEntry
 from guardrails.socket_leases import socket_lease_acquire

@@ -9,17 +9,16 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 
-from conversations.handoff.models import Queue, Team
-from conversations.models import Conversation
-from conversations.services.messages import customer_message_post
+from conversations.flows.messages import customer_message_post
+from conversations.models import Conversation, Queue, Team
 from tests.conversations.test_inbox import inbox_socket
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
 
 async def customer_says(conversation: Conversation, text: str) -> None:
-    from conversations.async_db import call_service
-    from conversations.events import publish_collected
+    from conversations.core.async_db import call_service
+    from conversations.core.events import publish_collected
 
     _, pending = await call_service(customer_message_post, conversation_id=conversation.pk, text=text,
                                     client_id=uuid.uuid4())

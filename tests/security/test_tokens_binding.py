@@ -10,10 +10,10 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.core import signing
 
+from conversations.chat.widget_sessions import widget_session_open
+from conversations.core.protocol import CLOSE_UNAUTHORIZED
+from conversations.lib.tokens import conversation_token_issue, conversation_token_verify
 from conversations.models import Customer
-from conversations.protocol import CLOSE_UNAUTHORIZED
-from conversations.services.widget_sessions import widget_session_open
-from conversations.widget.tokens import conversation_token_issue, conversation_token_verify
 from tests.conftest import ORIGIN
 from tests.socket_support import chat_communicator
 

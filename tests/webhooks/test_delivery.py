@@ -18,11 +18,13 @@ import pytest
 from django.utils import timezone
 
 from conversations.bot.actions import action_finish
-from conversations.handoff.services import handoff_claim
+from conversations.chat.conversations import conversation_rate
+from conversations.chat.messages import system_message_post
+from conversations.chat.widget_sessions import widget_session_open
+from conversations.flows.messages import agent_message_post, customer_message_post
+from conversations.handoff.resolution import conversation_resolve
+from conversations.handoff.services import conversation_request_human, handoff_claim
 from conversations.models import ActionCall, Conversation, Message
-from conversations.services.conversations import conversation_rate, conversation_request_human, conversation_resolve
-from conversations.services.messages import agent_message_post, customer_message_post, system_message_post
-from conversations.services.widget_sessions import widget_session_open
 from supportbot.celery import app as celery_app
 from tests.conftest import ORIGIN, start_celery_worker
 from webhooks.models import EVENT_TYPES, WebhookDelivery, WebhookEndpoint

@@ -12,14 +12,13 @@ from django.contrib.auth.models import Permission
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
-from conversations.handoff.models import Handoff, Queue, Team
+from conversations.chat.messages import system_message_post
+from conversations.chat.widget_sessions import widget_session_open
 from conversations.handoff.services import handoff_open
 from conversations.handoff.workflow import handoff_assign_step
-from conversations.models import Message
+from conversations.models import Handoff, Message, Queue, Team
 from conversations.privacy.erasure import customer_data_erase
 from conversations.privacy.subjects import data_subject_for_customer
-from conversations.services.messages import system_message_post
-from conversations.services.widget_sessions import widget_session_open
 from supportbot.celery import app as celery_app
 from tests.conftest import ORIGIN
 from tests.handoff.conftest import online

@@ -60,7 +60,7 @@ def intent_train(*, regularization: float = 2.0) -> dict[str, Any]:
     """Fit on the template phrasings and report accuracy on the hand-written eval set's splits."""
     from sklearn.linear_model import LogisticRegression
 
-    from knowledge.embeddings import local_minilm
+    from supportbot.llm.embeddings import local_minilm
 
     rows = intent_phrasings()
     model = local_minilm()

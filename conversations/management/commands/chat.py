@@ -19,8 +19,8 @@ import httpx
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from conversations.lib.identity import identity_expiry_default, identity_signature
 from conversations.models import WidgetSite
-from conversations.widget.identity import identity_expiry_default, identity_signature
 
 
 class Command(BaseCommand):

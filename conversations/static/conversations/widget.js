@@ -44,7 +44,7 @@
 
   // ---- texts ----------------------------------------------------------------------------
   // English defaults; the config and session answers replace them with the page's language
-  // (conversations/languages/widget_texts.py holds the same keys). %(name)s is filled by t().
+  // (conversations/lib/widget_texts.py holds the same keys). %(name)s is filled by t().
   const TEXTS = {
     open_chat: "Open chat", open_chat_unread: "Open chat, %(count)s unread", close_chat: "Close chat", chat: "Chat",
     support: "Support", bot_name: "%(name)s bot", how_did_we_do: "How did we do?",
