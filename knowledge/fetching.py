@@ -12,7 +12,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 import httpx
 from django.conf import settings
 
-from knowledge.fetch_targets import (
+from supportbot.fetch_targets import (
     IPAddress,
     Resolver,
     TargetPolicy,

@@ -1,6 +1,6 @@
 """Which URLs webhooks may be sent to: http(s) only, and never to the machine itself, the private
 network or the cloud metadata service (server-side request forgery), unless
-WEBHOOK_ALLOW_PRIVATE_TARGETS says so. The address rules are kb_import's (knowledge/fetch_targets.py).
+WEBHOOK_ALLOW_PRIVATE_TARGETS says so. The address rules are kb_import's (supportbot/fetch_targets.py).
 
 Checked twice: when an endpoint is saved (the URL's shape, and its host when it is an address
 literal), and before every request (every address the host resolves to then; the request goes
@@ -16,7 +16,7 @@ from urllib.parse import SplitResult, urlsplit
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
-from knowledge.fetch_targets import IPAddress, Resolver, TargetRefused, address_refusal, system_resolve
+from supportbot.fetch_targets import IPAddress, Resolver, TargetRefused, address_refusal, system_resolve
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 _LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}

@@ -18,7 +18,7 @@ from functools import lru_cache
 import httpx
 from django.conf import settings
 
-from knowledge.fetch_targets import IPAddress, TargetRefused, is_ip_literal, url_at_address
+from supportbot.fetch_targets import IPAddress, TargetRefused, is_ip_literal, url_at_address
 from webhooks.targets import DEFAULT_PORTS, target_resolve
 
 USER_AGENT = "supportbot-webhooks/1"

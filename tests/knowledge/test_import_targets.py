@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 import pytest
 from django.core.management import CommandError, call_command
 
-from knowledge.fetch_targets import TargetPolicy, address_refusal
 from knowledge.fetching import ImportFailure, fetch_document
 from knowledge.models import Article
+from supportbot.fetch_targets import TargetPolicy, address_refusal
 
 pytestmark = pytest.mark.django_db
 
