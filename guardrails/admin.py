@@ -29,8 +29,8 @@ class PiiVaultEntryAdmin(admin.ModelAdmin):
     list_display = ["placeholder", "entity_type", "conversation", "created_at", "expires_at"]
     list_filter = ["entity_type"]
     search_fields = ["conversation__public_id", "placeholder"]
-    fields = ["placeholder", "entity_type", "conversation", "created_at", "expires_at"]
-    readonly_fields = fields
+    readonly_fields = ("placeholder", "entity_type", "conversation", "created_at", "expires_at")
+    fields = readonly_fields
     actions = ["reveal"]
 
     def has_add_permission(self, request) -> bool:

@@ -12,9 +12,11 @@ import hashlib
 import hmac
 import time
 from dataclasses import dataclass
+from typing import cast
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.cache.backends.redis import RedisCache
 
 from supportbot.client_ip import client_ip_limit_key
 
@@ -40,7 +42,8 @@ def _window_counts(limits: list[tuple[str, int]]) -> list[tuple[int, float]]:
     the limits checked on every chat message cost one round trip, not two per limit. The keys
     are the cache's own (same prefix and version), so `_peek` and `_window_count` read them."""
     now = time.time()
-    client = cache._cache.get_client(write=True)  # Django's RedisCache exposes no pipeline
+    # The default cache is Django's RedisCache (settings), which exposes no pipeline of its own.
+    client = cast(RedisCache, cache)._cache.get_client(write=True)
     pipeline = client.pipeline(transaction=False)
     retries = []
     for key, window_seconds in limits:

@@ -87,7 +87,9 @@ def text_redact(*, conversation_id: int, text: str, keep: frozenset[str] = froze
 def text_redact_anonymously(*, text: str) -> Redaction:
     """Redaction with no conversation (and no vault): typed placeholders numbered within the text."""
     spans = text_detect(text=text)
-    pieces, cursor, numbers, seen = [], 0, {}, {}
+    pieces, cursor = [], 0
+    numbers: dict[str, int] = {}
+    seen: dict[tuple[str, str], str] = {}
     for span in spans:
         value = text[span.start:span.end]
         if (span.type, value) not in seen:

@@ -10,6 +10,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from knowledge.selectors import (
+    Audience,
+    Mode,
     RetrievalOptions,
     answer_confidence,
     glossary_entries,
@@ -51,10 +53,10 @@ def parse_questions(raw: object) -> list[EvalQuestion]:
                 raise ValueError(f"item {n}: 'slug' must be a slug or null, 'also' a list of slugs (only with a slug)")
             expected = frozenset([slug, *also]) if slug else frozenset()
         else:
-            expected = item.get("expected")
-            if not expected or not isinstance(expected, (str, list)):
+            listed = item.get("expected")
+            if not listed or not isinstance(listed, (str, list)):
                 raise ValueError(f"item {n}: needs a non-empty 'expected' list of slugs, or a 'slug' (null if unanswerable)")
-            expected = frozenset([expected] if isinstance(expected, str) else expected)
+            expected = frozenset([listed] if isinstance(listed, str) else listed)
         kind = item.get("kind", "plain" if expected else "unanswerable")
         if kind not in KINDS:
             raise ValueError(f"item {n}: kind must be one of {', '.join(KINDS)}")
@@ -102,9 +104,9 @@ def run(
     questions: list[EvalQuestion],
     *,
     k: int,
-    mode: str,
+    mode: Mode,
     options: RetrievalOptions,
-    audience: str = "agent",
+    audience: Audience = "agent",
     text_weight: float | None = None,
     vectors: VectorCache | None = None,
     progress: Callable[[], None] | None = None,
@@ -145,8 +147,8 @@ def evaluate(
     questions: list[EvalQuestion],
     *,
     ks: Iterable[int],
-    mode: str,
-    audience: str = "agent",
+    mode: Mode,
+    audience: Audience = "agent",
     text_weight: float | None = None,
     options: RetrievalOptions | None = None,
     progress: Callable[[], None] | None = None,
@@ -205,7 +207,7 @@ class Calibration:
     unanswerable_scores: list[float]
 
 
-def calibrate_threshold(questions: list[EvalQuestion], *, audience: str = "agent",
+def calibrate_threshold(questions: list[EvalQuestion], *, audience: Audience = "agent",
                         options: RetrievalOptions | None = None) -> Calibration:
     """For a question file without unanswerable questions: choose the threshold by leave-one-out.
 

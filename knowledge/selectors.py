@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from django.conf import settings
@@ -186,7 +186,7 @@ def answer_threshold() -> AnswerThreshold:
 
 def _answer_threshold() -> AnswerThreshold:
     stored = KnowledgeBaseSettings.objects.filter(answer_threshold__isnull=False).first()
-    if stored is not None:
+    if stored is not None and stored.answer_threshold is not None:
         return AnswerThreshold(stored.answer_threshold, "calibrated", stored.calibration_note)
     return AnswerThreshold(settings.KB_ANSWER_THRESHOLD, "KB_ANSWER_THRESHOLD")
 
@@ -195,7 +195,7 @@ def _answer_threshold() -> AnswerThreshold:
 class Expansion:
     synonyms: list[str]  # added to the embedded question and to an any-word full-text query
     variants: list[str]  # the question with a term swapped for a synonym, for an all-words query
-    used_terms: list[str] = ()  # the question's glossary terms, covered by any of their synonyms
+    used_terms: list[str] = field(default_factory=list)  # the question's glossary terms, covered by any of their synonyms
 
 
 def glossary_expand(*, question: str, entries: list[list[str]]) -> Expansion:
@@ -259,7 +259,7 @@ def knowledge_search(
     else:
         texts = [question, *expansion.variants]
         tsquery = " || ".join(f"plainto_tsquery('english', %(text{n})s)" for n in range(len(texts)))
-    params = {
+    params: dict[str, str | int | float | bool | list[str]] = {
         "vector": str(vector),
         **{f"text{n}": text for n, text in enumerate(texts)},
         "audiences": AUDIENCE_ARTICLES[audience],

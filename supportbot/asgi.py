@@ -18,6 +18,7 @@ models_preload()
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": URLRouter(websocket_urlpatterns),
+        # django-stubs types path() for views only, not for the ASGI apps Channels routes through it.
+        "websocket": URLRouter(websocket_urlpatterns),  # type: ignore[arg-type]
     }
 )

@@ -79,7 +79,8 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: WebhookEndpoint, form: Any, change: bool) -> None:
         if not change:
-            request._webhook_secret = services.webhook_endpoint_secret_assign(endpoint=obj)  # shown by response_add, never stored in clear
+            # Carried on the request to response_add, which shows it once; it is never stored in clear.
+            setattr(request, "_webhook_secret", services.webhook_endpoint_secret_assign(endpoint=obj))
         super().save_model(request, obj, form, change)
         services.webhook_endpoint_saved(endpoint=obj)
 

@@ -130,10 +130,11 @@ def webhook_events_enqueue(*, conversation_id: int, event: EventType, payload: M
     if not endpoints:
         return []
     now = timezone.now()
-    body = {"id": f"evt_{uuid.uuid4().hex}", "type": event, "created_at": _iso_now(now), "site": endpoints[0][1],
+    event_id = f"evt_{uuid.uuid4().hex}"
+    body = {"id": event_id, "type": event, "created_at": _iso_now(now), "site": endpoints[0][1],
             "conversation_id": public_id, "data": dict(payload)}
     deliveries = WebhookDelivery.objects.bulk_create([
-        WebhookDelivery(endpoint_id=endpoint_id, event_id=body["id"], event_type=event, payload=body,
+        WebhookDelivery(endpoint_id=endpoint_id, event_id=event_id, event_type=event, payload=body,
                         next_attempt_at=now)
         for endpoint_id, _site_key in endpoints
     ])
@@ -187,7 +188,7 @@ def webhook_deliveries_purge(*, now: datetime | None = None, batch_size: int = 5
         purged += WebhookDelivery.objects.filter(pk__in=ids).delete()[0]
 
 
-def webhook_deliveries_forget(*, conversation_public_ids: Iterable[str]) -> int:
+def webhook_deliveries_forget(*, conversation_public_ids: Iterable[str | uuid.UUID]) -> int:
     """Erasure: delete every delivery (sent or still waiting) about these conversations, so an
     erased customer's redacted texts and external id neither stay in the log nor go out later."""
     ids = [str(public_id) for public_id in conversation_public_ids]

@@ -16,6 +16,7 @@ import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import TypedDict
 
 from guardrails.injection.heuristics import heuristic_reasons
 from guardrails.injection.normalize import normalize
@@ -29,7 +30,15 @@ _TRICK_BONUS = 0.15
 HIDDEN_PAYLOADS = ("hidden_comment", "base64_payload", "hex_payload", "rot13_payload", "reversed_text")
 _HEURISTIC_SCORE = 0.97
 # Hashed character n-grams: no vocabulary to ship, the weights are the whole artifact.
-CHAR_NGRAMS = {"analyzer": "char_wb", "ngram_range": [3, 5], "n_features": 4096}
+class CharNgrams(TypedDict):
+    """HashingVectorizer's settings, stored in the artifact too (JSON: the range is a list)."""
+
+    analyzer: str
+    ngram_range: list[int]
+    n_features: int
+
+
+CHAR_NGRAMS: CharNgrams = {"analyzer": "char_wb", "ngram_range": [3, 5], "n_features": 4096}
 
 
 def char_ngram_vectorizer():  # -> sklearn HashingVectorizer
@@ -82,7 +91,7 @@ class InjectionDetector:
         if artifact.get("char_ngrams", CHAR_NGRAMS) != CHAR_NGRAMS:
             raise RuntimeError(f"{ARTIFACT.name} was trained on character n-grams {artifact['char_ngrams']}, "
                                f"not {CHAR_NGRAMS}; run `manage.py injection_train`")
-        self.char_coef = artifact.get("char_coef")
+        self.char_coef: list[float] = artifact.get("char_coef") or []  # older artifacts have none
         self._chars = CharNgramHasher() if self.char_coef else None
 
     def probability(self, vector: list[float], text: str) -> float:

@@ -43,7 +43,7 @@ _LEET_TOKEN = re.compile(r"(?<![\w@$])(?=[\w@$]*[a-z])(?=[\w@$]*[0134578@$])[\w@
 # Single letters joined by separators ("i g n o r e", "i.g.n.o.r.e", "d_i_s"), or words cut into
 # syllables ("ig-nore prev-ious"): re-joined with everything but the letters taken out.
 _SPLIT_LETTERS = re.compile(r"(?:(?<![A-Za-z])[A-Za-z][ ._\-*|/]{1,3}){3,}[A-Za-z](?![A-Za-z])")
-_SPLIT_KEYWORDS = (
+_SPLIT_KEYWORDS: tuple[str, ...] = (
     "instructions", "instruction", "disregard", "everything", "jailbreak", "directions", "guidelines", "previous",
     "granted", "reveal", "ignore", "system", "prompt", "access", "forget", "pretend", "restrictions", "rules", "your",
     "above", "all", "and", "say", "the", "you", "are", "now", "dan", "print", "output", "give", "coupon", "me", "no",

@@ -52,7 +52,7 @@ def pii_evaluate(*, detector: PiiDetector, samples: list[dict]) -> PiiScores:
         started = time.perf_counter()
         spans = detector.detect(text)
         timings.append((time.perf_counter() - started) * 1000)
-        detected = set()
+        detected: set[int] = set()
         for span in spans:
             detected.update(range(span.start, span.end))
         labelled_any = set()

@@ -16,6 +16,7 @@ point, and the standard library's ProcessPoolExecutor does the process work.
 
 from __future__ import annotations
 
+import functools
 import logging
 import multiprocessing
 import multiprocessing.connection
@@ -134,7 +135,7 @@ class DetectionPool:
                 for _, future in batch:
                     future.set_exception(DetectionUnavailable(str(error)))
                 continue
-            done.add_done_callback(lambda finished, batch=batch: self._finished(finished, batch))
+            done.add_done_callback(functools.partial(self._finished, batch=batch))
 
     def _finished(self, finished: Future, batch: list[tuple[str, Future]]) -> None:
         error = finished.exception()

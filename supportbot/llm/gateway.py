@@ -17,7 +17,7 @@ import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 
@@ -149,7 +149,9 @@ class LlmGateway:
         calls: dict[int, ToolCallRequest] = {}
         ttft = None
         prompt_tokens = completion_tokens = 0
-        async for chunk in stream:
+        async for raw_chunk in stream:
+            # AsyncStream[object] hands over each chunk as the parsed JSON object, unvalidated (above).
+            chunk = cast(dict[str, Any], raw_chunk)
             usage = chunk.get("usage")
             if usage:
                 prompt_tokens, completion_tokens = usage.get("prompt_tokens") or 0, usage.get("completion_tokens") or 0

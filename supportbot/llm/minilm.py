@@ -107,7 +107,7 @@ def _erf(x: np.ndarray) -> np.ndarray:
     sign = np.sign(x)
     x = np.abs(x)
     t = 1.0 / (1.0 + _P * x)
-    poly = _A[0]
-    for a in _A[1:]:
+    poly = _A[0] * t + _A[1]
+    for a in _A[2:]:
         poly = poly * t + a
     return sign * (1.0 - poly * t * np.exp(-x * x))

@@ -20,11 +20,14 @@ class OpenAICompatibleEmbedder:
                               max_retries=max_retries)
 
     def embed(self, texts: list[str]) -> list[list[float]]:
+        from openai import omit
+
         vectors: list[list[float]] = []
         for start in range(0, len(texts), self.batch_size):
             batch = texts[start:start + self.batch_size]
-            extra = {"dimensions": self.dimensions} if self._send_dimensions else {}
-            response = self._client.embeddings.create(model=self.model_name, input=batch, **extra)
+            response = self._client.embeddings.create(
+                model=self.model_name, input=batch, dimensions=self.dimensions if self._send_dimensions else omit
+            )
             ordered = sorted(response.data, key=lambda item: item.index)
             for item in ordered:
                 if len(item.embedding) != self.dimensions:

@@ -189,7 +189,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Webhook deliveries have a queue of their own: a worker started without -Q consumes both, and
 # `-Q webhooks` / `-Q celery` split them across workers so slow receivers never hold up handoffs.
-CELERY_TASK_QUEUES = {"celery": {}, "webhooks": {}}
+CELERY_TASK_QUEUES: dict[str, dict[str, str]] = {"celery": {}, "webhooks": {}}  # queue name -> kombu options
 CELERY_TASK_ROUTES = {"webhooks.tasks.webhook_deliver": {"queue": "webhooks"}}
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {

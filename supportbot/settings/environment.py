@@ -8,12 +8,13 @@ is a silent False for booleans, and its int errors do not name the variable), he
 
 from __future__ import annotations
 
+import builtins
 import json
 import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 from urllib.parse import urlparse
 
 import environ
@@ -24,6 +25,8 @@ _FALSE = {"0", "false", "no", "off"}
 
 
 class Env:
+    # The readers are named after the types they return, and inside this class body those names
+    # are the methods, so signatures below the first of them spell the types builtins.X.
     def __init__(self, source: Mapping[str, str] | None = None) -> None:
         self._source = os.environ if source is None else source
 
@@ -33,11 +36,15 @@ class Env:
             return None
         return value.strip()
 
-    def str(self, name: str, default: str | None = None) -> str | None:
+    @overload
+    def str(self, name: builtins.str, default: builtins.str) -> builtins.str: ...
+    @overload
+    def str(self, name: builtins.str, default: None = None) -> builtins.str | None: ...
+    def str(self, name: builtins.str, default: builtins.str | None = None) -> builtins.str | None:
         value = self.raw(name)
         return default if value is None else value
 
-    def bool(self, name: str, default: bool) -> bool:
+    def bool(self, name: builtins.str, default: builtins.bool) -> builtins.bool:
         value = self.raw(name)
         if value is None:
             return default
@@ -50,7 +57,10 @@ class Env:
             f"{name}: expected one of true/false/1/0/yes/no/on/off, got {value!r}"
         )
 
-    def int(self, name: str, default: int, *, minimum: int | None = None, maximum: int | None = None) -> int:
+    def int(
+        self, name: builtins.str, default: builtins.int, *,
+        minimum: builtins.int | None = None, maximum: builtins.int | None = None,
+    ) -> builtins.int:
         value = self.raw(name)
         if value is None:
             return default
@@ -62,8 +72,9 @@ class Env:
         return number
 
     def float(
-        self, name: str, default: float, *, minimum: float | None = None, maximum: float | None = None
-    ) -> float:
+        self, name: builtins.str, default: builtins.float, *,
+        minimum: builtins.float | None = None, maximum: builtins.float | None = None,
+    ) -> builtins.float:
         value = self.raw(name)
         if value is None:
             return default
@@ -74,23 +85,23 @@ class Env:
         self._check_range(name, number, minimum, maximum)
         return number
 
-    def list(self, name: str, default: list[str]) -> list[str]:
+    def list(self, name: builtins.str, default: builtins.list[builtins.str]) -> builtins.list[builtins.str]:
         value = self.raw(name)
         if value is None:
             return list(default)
         return [item.strip() for item in value.split(",") if item.strip()]
 
-    def choice(self, name: str, default: str, choices: list[str]) -> str:
+    def choice(self, name: builtins.str, default: builtins.str, choices: builtins.list[builtins.str]) -> builtins.str:
         value = self.raw(name) or default
         if value not in choices:
             raise ImproperlyConfigured(f"{name}: expected one of {', '.join(choices)}, got {value!r}")
         return value
 
-    def path(self, name: str, default: Path) -> Path:
+    def path(self, name: builtins.str, default: Path) -> Path:
         value = self.raw(name)
         return (Path(value) if value else default).expanduser().resolve()
 
-    def database(self, name: str) -> dict[str, Any]:
+    def database(self, name: builtins.str) -> dict[builtins.str, Any]:
         value = self.raw(name)
         if value is None:
             raise ImproperlyConfigured(f"{name} is not set")
@@ -107,7 +118,7 @@ class Env:
             raise ImproperlyConfigured(f"{name}: the URL names no database")
         return config
 
-    def redis_url(self, name: str) -> str:
+    def redis_url(self, name: builtins.str) -> builtins.str:
         value = self.raw(name)
         if value is None:
             raise ImproperlyConfigured(f"{name} is not set")
@@ -118,7 +129,7 @@ class Env:
             )
         return value
 
-    def regex(self, name: str, default: str) -> str:
+    def regex(self, name: builtins.str, default: builtins.str) -> builtins.str:
         value = self.raw(name) or default
         try:
             re.compile(value)
@@ -126,7 +137,7 @@ class Env:
             raise ImproperlyConfigured(f"{name}: invalid regular expression {value!r}: {error}") from None
         return value
 
-    def regex_list(self, name: str, default: list[str]) -> list[str]:
+    def regex_list(self, name: builtins.str, default: builtins.list[builtins.str]) -> builtins.list[builtins.str]:
         """A JSON array of regular expressions (commas are common inside regexes, so not a CSV)."""
         value = self.raw(name)
         if value is None:
@@ -144,7 +155,7 @@ class Env:
                 raise ImproperlyConfigured(f"{name}: invalid regular expression {pattern!r}: {error}") from None
         return patterns
 
-    def http_url(self, name: str, default: str = "") -> str:
+    def http_url(self, name: builtins.str, default: builtins.str = "") -> builtins.str:
         value = self.raw(name)
         if value is None:
             return default
@@ -153,7 +164,9 @@ class Env:
             raise ImproperlyConfigured(f"{name}: expected an http:// or https:// URL, got {value!r}")
         return value.rstrip("/")
 
-    def prices(self, name: str, default: str = "") -> dict[str, tuple[float, float]]:
+    def prices(
+        self, name: builtins.str, default: builtins.str = ""
+    ) -> dict[builtins.str, tuple[builtins.float, builtins.float]]:
         """`model=input_per_million/output_per_million,...` (USD per million tokens)."""
         value = self.raw(name) or default
         table: dict[str, tuple[float, float]] = {}
@@ -171,7 +184,9 @@ class Env:
         return table
 
     @staticmethod
-    def _check_range(name: str, number: float, minimum: float | None, maximum: float | None) -> None:
+    def _check_range(
+        name: builtins.str, number: builtins.float, minimum: builtins.float | None, maximum: builtins.float | None
+    ) -> None:
         if minimum is not None and number < minimum:
             raise ImproperlyConfigured(f"{name}: must be >= {minimum}, got {number}")
         if maximum is not None and number > maximum:

@@ -13,7 +13,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         detector = get_injection_detector()
         for text, error in texts_from_json_lines(sys.stdin):
-            if error is not None:
+            if text is None:  # the line was bad; `error` says why
                 self.stdout.write(json.dumps(error))
                 continue
             self.stdout.write(json.dumps(detector.check(text).as_dict()))

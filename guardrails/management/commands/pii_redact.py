@@ -13,7 +13,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         for text, error in texts_from_json_lines(sys.stdin):
-            if error is not None:
+            if text is None:  # the line was bad; `error` says why
                 self.stdout.write(json.dumps(error))
                 continue
             redaction = text_redact_anonymously(text=text)

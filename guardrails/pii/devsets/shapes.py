@@ -5,6 +5,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import TypedDict
+
+
+class LabelledSpan(TypedDict):
+    """One piece of personal data in a filled shape, as Presidio's evaluation format spells it."""
+
+    entity_type: str
+    entity_value: str
+    start_position: int
+    end_position: int
 
 
 def shape_fill(shape: str, *, slots: dict[str, Callable[[], str]], labels: dict[str, str],
@@ -13,7 +23,8 @@ def shape_fill(shape: str, *, slots: dict[str, Callable[[], str]], labels: dict[
     once the text is filled (generators draw from one random stream, so the order of draws is
     part of the frozen splits): whether the message was typed all in lower case (chat style),
     applied only when lowering keeps the length, so the offsets stay valid."""
-    text, spans, cursor = "", [], 0
+    text, cursor = "", 0
+    spans: list[LabelledSpan] = []
     for match in re.finditer(r"{(\w+)}", shape):
         text += shape[cursor:match.start()]
         slot = match.group(1)

@@ -1,6 +1,7 @@
 import json
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
@@ -18,17 +19,25 @@ from knowledge.evaluation import (
     run,
 )
 from knowledge.models import Article, KnowledgeBaseSettings
-from knowledge.selectors import BASELINE, DEFAULT_OPTIONS, answer_threshold, chunks_from_other_models
+from knowledge.selectors import (
+    BASELINE,
+    DEFAULT_OPTIONS,
+    Mode,
+    RetrievalOptions,
+    answer_threshold,
+    chunks_from_other_models,
+)
 
-LEVERS = {"questions": {"questions": True}, "glossary": {"glossary": True},
+# RetrievalOptions fields each lever sets (on) and unsets (off): dataclasses.replace checks the names.
+LEVERS: dict[str, dict[str, Any]] = {"questions": {"questions": True}, "glossary": {"glossary": True},
           "any-word rrf": {"any_words": True, "fusion": "rrf"}, "rerank": {"rerank": True},
           "spelling": {"spelling": True}}
-OFF = {"questions": {"questions": False}, "glossary": {"glossary": False},
+OFF: dict[str, dict[str, Any]] = {"questions": {"questions": False}, "glossary": {"glossary": False},
        "any-word rrf": {"any_words": False, "fusion": "weighted"}, "rerank": {"rerank": False},
        "spelling": {"spelling": False}}
 
 
-def _toggled(name: str) -> tuple[str, dict]:
+def _toggled(name: str) -> tuple[str, dict[str, Any]]:
     """The default configuration with one lever flipped, and its label."""
     is_on = all(getattr(DEFAULT_OPTIONS, key) == value for key, value in LEVERS[name].items())
     return (f"hybrid -{name}", OFF[name]) if is_on else (f"hybrid +{name}", LEVERS[name])
@@ -63,7 +72,7 @@ class Command(BaseCommand):
             raise CommandError(f"{options['file']}: {error}") from None
         self._warn_unindexed()
         ks = options["k"]
-        configs = [("dense", "dense", BASELINE, None), ("text", "text", BASELINE, None),
+        configs: list[tuple[str, Mode, RetrievalOptions, float | None]] = [("dense", "dense", BASELINE, None), ("text", "text", BASELINE, None),
                    ("before", "hybrid", BASELINE, None)]
         for weight in options["text_weight"] or []:
             configs.append((f"before w={weight:g}", "hybrid", BASELINE, weight))
@@ -90,7 +99,7 @@ class Command(BaseCommand):
             chosen = [q for q in questions if q.split == split]
             answerable = sum(q.answerable for q in chosen)
             self.stdout.write(f"\n{name}: {len(chosen)} questions ({answerable} answerable)")
-            table = {}
+            table: dict[str, dict[str, Any]] = {}
             for label in outcomes:
                 part = [o for o in outcomes[label] if o.question.split == split]
                 table[label] = recall(part, ks=ks)
@@ -129,7 +138,7 @@ class Command(BaseCommand):
             note = (f"leave-one-out on {len(questions)} questions: keeps {calibration.answerable_kept:.1%} of answerable "
                     f"questions, refuses {calibration.unanswerable_refused:.1%} when the right article is missing")
             self.stdout.write(f"\nthreshold {threshold:.3f}: {note} (now {current.value:.3f}, {current.source})")
-            result = {"threshold": threshold, "answerable_kept": calibration.answerable_kept,
+            result: dict[str, Any] = {"threshold": threshold, "answerable_kept": calibration.answerable_kept,
                       "unanswerable_refused": calibration.unanswerable_refused}
         else:
             tune = [o for o in outcomes if o.question.split == tune_split]
