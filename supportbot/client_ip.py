@@ -13,6 +13,7 @@ freely.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
@@ -43,7 +44,7 @@ def request_client_ip(request: Any) -> str | None:
     return _from_forwarded(request.META.get("HTTP_X_FORWARDED_FOR"), request.META.get("REMOTE_ADDR"))
 
 
-def scope_client_ip(scope: dict[str, Any]) -> str | None:
+def scope_client_ip(scope: Mapping[str, Any]) -> str | None:
     # Every X-Forwarded-For line, joined in order as HTTP does (RFC 9110 5.3): a proxy that adds its
     # own line after a client-sent one must still be the one read from the right.
     lines = [v.decode("latin-1") for k, v in scope.get("headers", []) if k.lower() == b"x-forwarded-for"]

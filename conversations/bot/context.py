@@ -98,8 +98,9 @@ def turn_output_post(*, conversation_id: int, up_to_seq: int, output: TurnOutput
         conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
         # What an agent did before handing back stays in the bot's context for the rest of the conversation.
         kept = {key: conversation.bot_state[key] for key in ("agent_summary",) if key in conversation.bot_state}
-        fields = {"bot_answered_seq": max(conversation.bot_answered_seq, up_to_seq), "bot_state": {**kept, **output.state},
-                  "bot_miss_streak": 0 if output.answered else conversation.bot_miss_streak + 1}
+        miss_streak = 0 if output.answered else conversation.bot_miss_streak + 1
+        fields: dict[str, Any] = {"bot_answered_seq": max(conversation.bot_answered_seq, up_to_seq),
+                                  "bot_state": {**kept, **output.state}, "bot_miss_streak": miss_streak}
         if output.verified_customer_id:
             fields["verified_customer_id"] = output.verified_customer_id
         Conversation.objects.filter(pk=conversation_id).update(**fields)
@@ -111,7 +112,7 @@ def turn_output_post(*, conversation_id: int, up_to_seq: int, output: TurnOutput
         message = message_post(conversation_id=conversation_id, role=Message.Role.BOT, text=output.text,
                                extras=extras, max_chars=20_000).message
         reason = output.handoff_reason
-        if reason is None and fields["bot_miss_streak"] >= 2:
+        if reason is None and miss_streak >= 2:
             reason = Conversation.HandoffReason.MISSING_KNOWLEDGE
         if reason:
             conversation_request_human(conversation_id=conversation_id, reason=reason)

@@ -21,7 +21,7 @@ import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypedDict
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
@@ -172,11 +172,20 @@ async def get_order(actor: Actor, args: OrderArgs) -> ToolOutcome:
     return ToolOutcome(data={"order": await _redacted(actor, order)})
 
 
+class _VerificationScopes(TypedDict):
+    """What the verification limits count attempts by (guardrails/verification_limits.py)."""
+
+    conversation_id: int
+    client_ip: str | None
+    order_number: str
+
+
 async def verify_identity(actor: Actor, args: VerifyArgs) -> ToolOutcome:
     if actor.customer_id and not actor.order_scope:
         return ToolOutcome(data={"verified": True, "message": "The customer is signed in; no verification is needed."})
     number = args.order_number
-    limits = {"conversation_id": actor.conversation_id, "client_ip": actor.client_ip, "order_number": number}
+    limits: _VerificationScopes = {"conversation_id": actor.conversation_id, "client_ip": actor.client_ip,
+                                   "order_number": number}
     lock = await asyncio.to_thread(verification_attempt_begin, **limits)
     if lock is not None:
         return await _locked(actor, number, lock)

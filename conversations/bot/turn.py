@@ -138,14 +138,21 @@ async def turn_run(*, conversation_id: int, up_to_seq: int) -> None:
 
 
 @dataclass
+class Flagged:
+    """The inbound check stopped the message: nothing is understood or retrieved."""
+
+    verdict: InjectionVerdict
+
+
+@dataclass
 class Understanding:
     verdict: InjectionVerdict
-    understood: str = ""
-    guess: IntentGuess | None = None
-    retrieval: Retrieval | None = None
+    understood: str
+    guess: IntentGuess | None
+    retrieval: Retrieval
 
 
-def turn_understand(*, loaded: TurnInput) -> Understanding:
+def turn_understand(*, loaded: TurnInput) -> Understanding | Flagged:
     """Stages 1 and 2 in one trip to the thread pool: the injection check, the intent, retrieval.
 
     Shorthand and typos are spelled out first ("retrun policy?") for the intent and the search; a
@@ -166,7 +173,7 @@ def turn_understand(*, loaded: TurnInput) -> Understanding:
     verdict = inbound_message_check(conversation_id=loaded.conversation_id, site_id=loaded.site_id,
                                     text=question, vector=vectors[question[:2000]])
     if verdict.flagged:
-        return Understanding(verdict=verdict)
+        return Flagged(verdict=verdict)
     guess = get_intent_classifier().classify(vectors[understood[:2000]])
     # Chunks that read like instructions were flagged when indexed and never come back from the search.
     retrieval = knowledge_search(question=search_text, audience="verified" if loaded.customer_id else "anonymous",
@@ -177,8 +184,8 @@ def turn_understand(*, loaded: TurnInput) -> Understanding:
 
 async def _respond(loaded: TurnInput, turn: TurnState) -> TurnOutput:
     # Stages 1 and 2: inbound guardrails, then understanding and retrieval (audience from identity).
-    understanding: Understanding = await db(turn_understand)(loaded=loaded)
-    if understanding.verdict.flagged:
+    understanding: Understanding | Flagged = await db(turn_understand)(loaded=loaded)
+    if isinstance(understanding, Flagged):
         strikes = await db(abuse_strike)(conversation_id=loaded.conversation_id)
         handoff = Conversation.HandoffReason.USAGE_LIMIT if strikes >= settings.LIMIT_ABUSE_STRIKES else None
         return TurnOutput(text=str(REFUSAL), extras={"guardrail": "injection"}, state=loaded.state, handoff_reason=handoff)

@@ -26,17 +26,19 @@ def attachment_storage() -> Any:
     return storages["attachments"]
 
 
-def attachment_upload(*, conversation_id: int, stream: IO[bytes], size: int, name: str, uploader: str,
+def attachment_upload(*, conversation_id: int, stream: IO[bytes], size: int | None, name: str, uploader: str,
                       agent: Any = None) -> Attachment:
     """Check an upload against its site's limits, sniff its type, strip image metadata, store it
     under a random name and record it. Raises AttachmentRejected (`attachments_disabled`,
-    `too_large`, `unsupported_type`, `bad_file`); nothing is stored then."""
+    `too_large`, `unsupported_type`, `bad_file`); nothing is stored then. `size` is the upload's
+    declared size (None when unknown): it refuses a large file before reading it, and the stored
+    content is checked against the limit either way."""
     conversation = Conversation.objects.select_related("site").get(pk=conversation_id)
     site = conversation.site
     if not site.attachments_allowed_types:
         raise AttachmentRejected("attachments_disabled", "this site does not accept attachments")
     limit = site.attachments_max_mb * 1024 * 1024
-    if size > limit:
+    if size is not None and size > limit:
         raise AttachmentRejected("too_large", f"files can be at most {site.attachments_max_mb} MB")
     clean = file_inspect(stream=stream, allowed_types=list(site.attachments_allowed_types))
     if len(clean.content) > limit:  # a re-encoded image can come out larger than it went in
@@ -78,7 +80,7 @@ def attachment_for_message(*, conversation_id: int, attachment_id: UUID, uploade
                   .select_related("message").first())
     if attachment is None:
         raise AttachmentRejected("not_found", "no such attachment in this conversation")
-    if attachment.message_id is not None and (client_id is None or attachment.message.client_id != client_id):
+    if attachment.message is not None and (client_id is None or attachment.message.client_id != client_id):
         raise AttachmentRejected("bad_frame", "this attachment was already sent")
     return attachment
 

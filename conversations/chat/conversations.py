@@ -78,7 +78,8 @@ def conversation_rate(*, conversation_id: int, score: int, comment: str = "") ->
     with transaction.atomic():
         resolved = (Conversation.objects.select_for_update()
                     .filter(pk=conversation_id, status=Conversation.Status.RESOLVED).first())
-        if resolved is None:
+        # A resolved conversation always has its resolved_at; the rating is keyed by it.
+        if resolved is None or resolved.resolved_at is None:
             raise ConversationStateError("conversation_open", "only a resolved conversation can be rated")
         # Rating the same resolution again (the stars, then a comment) replaces that rating.
         CsatRating.objects.update_or_create(

@@ -16,7 +16,8 @@ from contextlib import contextmanager
 from typing import Literal, TypedDict
 
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import BaseChannelLayer, get_channel_layer
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 
 from conversations.core.protocol import MessageFrame, StatusFrame, WaitEstimate, message_frame, status_frame
@@ -100,6 +101,14 @@ def collecting_events() -> Iterator[PendingEvents]:
         _collector.pending = previous
 
 
+def _channel_layer() -> BaseChannelLayer:
+    """Channels returns None when CHANNEL_LAYERS lacks a default: say so instead of an AttributeError."""
+    layer = get_channel_layer()
+    if layer is None:
+        raise ImproperlyConfigured("CHANNEL_LAYERS has no 'default' layer, so no event can be published")
+    return layer
+
+
 # The inbox list only needs to know *that* conversations changed; on a busy socket process one
 # notification per this interval replaces one per message.
 INBOX_COALESCE_SECONDS = 0.1
@@ -119,14 +128,14 @@ class _InboxCoalescer:
         await asyncio.sleep(INBOX_COALESCE_SECONDS)
         ids, self.conversation_ids, self.flush_task = sorted(self.conversation_ids), set(), None
         event: InboxChangedEvent = {"type": "inbox.changed", "conversation_ids": ids}
-        await get_channel_layer().group_send(INBOX_GROUP, dict(event))
+        await _channel_layer().group_send(INBOX_GROUP, dict(event))
 
 
 _coalescers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _InboxCoalescer] = weakref.WeakKeyDictionary()
 
 
 async def publish_collected(pending: PendingEvents) -> None:
-    layer = get_channel_layer()
+    layer = _channel_layer()
     for group, event in pending:
         if group == INBOX_GROUP and event["type"] == "inbox.changed":
             loop = asyncio.get_running_loop()
@@ -140,7 +149,7 @@ def _send(group: str, event: dict) -> None:
     if pending is not None:
         pending.append((group, event))
     else:
-        async_to_sync(get_channel_layer().group_send)(group, event)
+        async_to_sync(_channel_layer().group_send)(group, event)
 
 
 def _send_on_commit(group: str, event: dict) -> None:
@@ -178,18 +187,18 @@ async def publish_typing(*, public_id: object, role: str, state: bool, author: s
         "author": author,
         "sender_channel": sender_channel,
     }
-    await get_channel_layer().group_send(conversation_group(public_id), dict(event))
+    await _channel_layer().group_send(conversation_group(public_id), dict(event))
 
 
 async def publish_delta(*, public_id: object, turn_id: str, text: str) -> None:
     """A piece of a streamed bot reply. Ephemeral: the final stored message supersedes the pieces."""
     event: ChatDeltaEvent = {"type": "chat.delta", "turn_id": turn_id, "text": text}
-    await get_channel_layer().group_send(conversation_group(public_id), dict(event))
+    await _channel_layer().group_send(conversation_group(public_id), dict(event))
 
 
 async def publish_bot_activity(*, public_id: object, state: bool, activity: str = "thinking") -> None:
     event: ChatActivityEvent = {"type": "chat.activity", "state": state, "activity": activity}
-    await get_channel_layer().group_send(conversation_group(public_id), dict(event))
+    await _channel_layer().group_send(conversation_group(public_id), dict(event))
 
 
 def publish_notification(*, user_ids: list[int], public_id: object, title: str, body: str) -> None:
@@ -233,7 +242,7 @@ def publish_note(*, public_id: object, note_id: int) -> None:
 
 async def publish_viewers_changed(*, public_id: object) -> None:
     event: InboxViewersEvent = {"type": "inbox.viewers"}
-    await get_channel_layer().group_send(agent_conversation_group(public_id), dict(event))
+    await _channel_layer().group_send(agent_conversation_group(public_id), dict(event))
 
 
 @contextmanager
@@ -248,6 +257,6 @@ def published_together() -> Iterator[None]:
 
 
 async def _send_all(pending: PendingEvents) -> None:
-    layer = get_channel_layer()
+    layer = _channel_layer()
     for group, event in pending:
         await layer.group_send(group, event)

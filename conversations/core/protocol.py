@@ -118,7 +118,7 @@ def parse_client_frame(raw: str, *, max_text_chars: int) -> ClientFrame:
         decision = _required(data, "decision", str)
         if decision not in ("confirm", "cancel"):
             raise ProtocolError("bad_frame", "decision must be 'confirm' or 'cancel'")
-        return ActionDecision(action_id=_required(data, "action_id", str), decision=decision)  # type: ignore[arg-type]
+        return ActionDecision(action_id=_required(data, "action_id", str), decision=decision)
     if frame_type == "request_human":
         return RequestHuman()
     if frame_type == "csat":
@@ -164,7 +164,7 @@ def _feedback(data: dict[str, Any], *, max_text_chars: int) -> Feedback:
         raise ProtocolError("bad_frame", "comment must be a string")
     if len(comment) > max_text_chars:
         raise ProtocolError("too_large", f"comment is longer than {max_text_chars} characters")
-    return Feedback(seq=seq, rating=rating, comment=comment)  # type: ignore[arg-type]
+    return Feedback(seq=seq, rating=rating, comment=comment)
 
 
 def _required(data: dict[str, Any], field: str, kind: type) -> Any:

@@ -106,7 +106,7 @@ class _RecoveringShard(RedisSingleShardConnection):
 class _RecoveringLoopLayer(RedisPubSubLoopLayer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._shards = [_RecoveringShard(shard.host, self) for shard in self._shards]
+        self._shards: list[_RecoveringShard] = [_RecoveringShard(shard.host, self) for shard in self._shards]
 
 
 class RecoveringPubSubChannelLayer(RedisPubSubChannelLayer):

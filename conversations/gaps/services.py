@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 
 from knowledge.models import Article, ArticleQuestion
 from knowledge.tasks import index_article
 
-QUESTION_MAX_CHARS = ArticleQuestion._meta.get_field("text").max_length
+
+def _question_max_chars() -> int:
+    """The column's length, so a too-long question gets a clear error instead of a database error."""
+    max_length = ArticleQuestion._meta.get_field("text").max_length
+    if max_length is None:
+        raise ImproperlyConfigured("ArticleQuestion.text has no max_length to check questions against")
+    return max_length
+
+
+QUESTION_MAX_CHARS = _question_max_chars()
 
 
 class GapActionError(ValueError):

@@ -4,12 +4,12 @@ the workspace and supervisors)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from statistics import median
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Min, Q
+from django.db.models import Count, F, Min, Q
 from django.utils import timezone
 
 from conversations.core.people import support_agents
@@ -21,13 +21,19 @@ from conversations.models import AgentProfile, Conversation, Handoff, Queue
 WAIT_SAMPLE = 20
 
 
+def _in_queue(queue_id: int | None) -> Q:
+    """None is the handoffs routed to no queue."""
+    return Q(queue__isnull=True) if queue_id is None else Q(queue_id=queue_id)
+
+
 def _minutes_per_handoff(queue_id: int | None, fallback: int) -> float:
     """The median time to assignment of the queue's latest handoffs, in minutes."""
-    recent = list(Handoff.objects.filter(queue_id=queue_id, assigned_at__isnull=False)
-                  .order_by("-assigned_at").values_list("created_at", "assigned_at")[:WAIT_SAMPLE])
+    recent: list[timedelta] = list(
+        Handoff.objects.filter(_in_queue(queue_id), assigned_at__isnull=False).order_by("-assigned_at")
+        .annotate(took=F("assigned_at") - F("created_at")).values_list("took", flat=True)[:WAIT_SAMPLE])
     if not recent:
         return fallback
-    return median((assigned - created).total_seconds() for created, assigned in recent) / 60
+    return median(took.total_seconds() for took in recent) / 60
 
 
 def _estimate(position: int, per_handoff: float) -> WaitEstimate:
@@ -39,7 +45,7 @@ def handoff_wait_estimate(*, conversation_id: int) -> WaitEstimate | None:
                                                              status=Handoff.Status.QUEUED).first()
     if handoff is None:
         return None
-    ahead = Handoff.objects.filter(status=Handoff.Status.QUEUED, queue_id=handoff.queue_id,
+    ahead = Handoff.objects.filter(_in_queue(handoff.queue_id), status=Handoff.Status.QUEUED,
                                    created_at__lt=handoff.created_at).count()
     per_handoff = _minutes_per_handoff(handoff.queue_id, handoff.queue.sla_minutes if handoff.queue else 5)
     return _estimate(ahead + 1, per_handoff)
@@ -54,11 +60,11 @@ def conversation_status_wait(conversation: Conversation) -> WaitEstimate | None:
 
 def queue_wait_estimates(*, queue_id: int | None, limit: int) -> list[tuple[int, WaitEstimate]]:
     """(conversation id, estimate) for the first `limit` waiting in a queue, in three queries."""
-    waiting = list(Handoff.objects.filter(status=Handoff.Status.QUEUED, queue_id=queue_id)
+    waiting = list(Handoff.objects.filter(_in_queue(queue_id), status=Handoff.Status.QUEUED)
                    .order_by("created_at").values_list("conversation_id", flat=True)[:limit])
     if not waiting:
         return []
-    queue = Queue.objects.filter(pk=queue_id).first()
+    queue = None if queue_id is None else Queue.objects.filter(pk=queue_id).first()
     per_handoff = _minutes_per_handoff(queue_id, queue.sla_minutes if queue else 5)
     return [(conversation_id, _estimate(n, per_handoff)) for n, conversation_id in enumerate(waiting, start=1)]
 
@@ -67,7 +73,7 @@ def queue_wait_estimates(*, queue_id: int | None, limit: int) -> list[tuple[int,
 class QueueLoad:
     queue: Queue | None
     waiting: int
-    oldest_waiting_since: Any
+    oldest_waiting_since: datetime | None
     breached: int
 
 
@@ -76,13 +82,15 @@ def queue_loads(*, queue_ids: list[int] | None = None) -> list[QueueLoad]:
     waiting = Handoff.objects.filter(status=Handoff.Status.QUEUED)
     if queue_ids is not None:
         waiting = waiting.filter(Q(queue_id__in=queue_ids) | Q(queue__isnull=True))
-    rows = {row["queue_id"]: row for row in waiting.values("queue_id").annotate(
-        n=Count("id"), oldest=Min("created_at"), breached=Count("id", filter=Q(sla_stage__gt=0)))}
+    # queue id -> (waiting, oldest waiting since, breached)
+    counts: dict[int | None, tuple[int, datetime | None, int]] = {
+        row["queue_id"]: (row["n"], row["oldest"], row["breached"])
+        for row in waiting.values("queue_id").annotate(
+            n=Count("id"), oldest=Min("created_at"), breached=Count("id", filter=Q(sla_stage__gt=0)))}
     queues = Queue.objects.all() if queue_ids is None else Queue.objects.filter(id__in=queue_ids)
-    loads = [QueueLoad(q, rows.get(q.pk, {}).get("n", 0), rows.get(q.pk, {}).get("oldest"),
-                       rows.get(q.pk, {}).get("breached", 0)) for q in queues]
-    if None in rows:
-        loads.append(QueueLoad(None, rows[None]["n"], rows[None]["oldest"], rows[None]["breached"]))
+    loads = [QueueLoad(q, *counts.get(q.pk, (0, None, 0))) for q in queues]
+    if None in counts:
+        loads.append(QueueLoad(None, *counts[None]))
     return loads
 
 

@@ -12,10 +12,14 @@ import asyncio
 import logging
 import uuid
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 
 from conversations.models import ActionCall, Conversation, Handoff, Message, ModelCall, handoff_reason_label
+
+if TYPE_CHECKING:
+    from supportbot.llm.gateway import ChatResult
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +81,7 @@ def model_summary(*, conversation_id: int, reason: str) -> str:
     async def nothing(_: str) -> None:
         return None
 
-    async def complete() -> str:
+    async def complete() -> ChatResult:
         result = await get_gateway().stream_chat(
             messages=[
                 {"role": "system", "content": SUMMARY_PROMPT},

@@ -108,7 +108,7 @@ def handoff_assign_step(*, handoff_id: int) -> Assignment | None:
         handoff = Handoff.objects.select_for_update().filter(pk=handoff_id).first()
         if handoff is None or handoff.status != Handoff.Status.QUEUED or handoff.assignee_id is not None:
             return None
-        queue = Queue.objects.filter(pk=handoff.queue_id).first()
+        queue = None if handoff.queue_id is None else Queue.objects.filter(pk=handoff.queue_id).first()
         candidate_ids = list(agents_online(queue_agents_q(queue)).values_list("id", flat=True))
         if not candidate_ids:
             return None

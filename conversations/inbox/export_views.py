@@ -6,7 +6,8 @@ from collections.abc import AsyncIterator, Iterator
 
 from asgiref.sync import sync_to_async
 from django.core.handlers.asgi import ASGIRequest
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponseBadRequest, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.views.decorators.http import require_GET
 
 from conversations.inbox.exports import EXPORT_FORMATS, ExportForm, export_lines
@@ -42,7 +43,7 @@ async def _async_chunks(lines: Iterator[str]) -> AsyncIterator[bytes]:
 
 @require_GET
 @supervisor_required
-def metrics_export_view(request: HttpRequest) -> HttpResponse:
+def metrics_export_view(request: HttpRequest) -> HttpResponseBase:
     form = ExportForm(request.GET)
     if not form.is_valid():
         return HttpResponseBadRequest(f"Cannot export: {form.error_text()}", content_type="text/plain; charset=utf-8")

@@ -104,11 +104,11 @@ class ExportForm(forms.Form):
                        for name in ("from", "to")} | self.fields
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
-        start, end = cleaned.get("from"), cleaned.get("to")
+        super().clean()
+        start, end = self.cleaned_data.get("from"), self.cleaned_data.get("to")
         if start and end and end < start:
             raise forms.ValidationError("The 'to' date is before the 'from' date.")
-        return cleaned
+        return self.cleaned_data
 
     def export_request(self) -> ExportRequest:
         data = self.cleaned_data
@@ -116,7 +116,7 @@ class ExportForm(forms.Form):
 
     def error_text(self) -> str:
         """Every problem, each named by its parameter, for a 400 body or a CommandError."""
-        return "; ".join(f"{field if field != '__all__' else 'range'}: {' '.join(messages)}"
+        return "; ".join(f"{field if field != '__all__' else 'range'}: {' '.join(str(m) for m in messages)}"
                          for field, messages in self.errors.items())
 
 

@@ -18,7 +18,7 @@ from conversations.handoff.services import (
     handoff_transfer_to_queue,
 )
 from conversations.inbox import rendering
-from conversations.inbox.views import agent_required, conversation_or_404, done
+from conversations.inbox.views import HtmxHttpRequest, agent_required, conversation_or_404, done
 from conversations.models import Queue
 
 
@@ -28,7 +28,7 @@ def _refused(error: HandoffError) -> HttpResponse:
 
 @require_POST
 @agent_required
-def inbox_claim(request: HttpRequest, public_id: UUID) -> HttpResponse:
+def inbox_claim(request: HtmxHttpRequest, public_id: UUID) -> HttpResponse:
     conversation = conversation_or_404(request, public_id)
     try:
         handoff_claim(conversation_id=conversation.pk, agent=request.user)
@@ -41,7 +41,7 @@ def inbox_claim(request: HttpRequest, public_id: UUID) -> HttpResponse:
 
 @require_POST
 @agent_required
-def inbox_assign(request: HttpRequest, public_id: UUID) -> HttpResponse:
+def inbox_assign(request: HtmxHttpRequest, public_id: UUID) -> HttpResponse:
     """Assign or transfer: to an agent (`agent` = user id) or to a queue (`queue` = queue id)."""
     conversation = conversation_or_404(request, public_id)
     try:
@@ -58,7 +58,7 @@ def inbox_assign(request: HttpRequest, public_id: UUID) -> HttpResponse:
 
 @require_POST
 @agent_required
-def inbox_hand_back(request: HttpRequest, public_id: UUID) -> HttpResponse:
+def inbox_hand_back(request: HtmxHttpRequest, public_id: UUID) -> HttpResponse:
     conversation = conversation_or_404(request, public_id)
     try:
         handoff_return_to_bot(conversation_id=conversation.pk, agent=request.user, note=request.POST.get("note", "")[:2000])

@@ -4,6 +4,7 @@ embedding model never delays the conversation itself."""
 from __future__ import annotations
 
 import re
+from typing import Any
 from uuid import UUID
 
 from asgiref.sync import async_to_sync
@@ -26,7 +27,7 @@ SNIPPET_CHARS = 400
 def inbox_orders(request: HttpRequest, public_id: UUID) -> HttpResponse:
     conversation = conversation_or_404(request, public_id)
     customer_id = conversation.customer.external_id or conversation.verified_customer_id
-    context = {"customer_id": customer_id, "orders": [], "account": None, "error": ""}
+    context: dict[str, Any] = {"customer_id": customer_id, "orders": [], "account": None, "error": ""}
     if customer_id:
         try:
             account = async_to_sync(commerce.customer_get)(customer_id)

@@ -68,8 +68,8 @@ def render_header(*, public_id: UUID, agent: Any, oob: bool = True) -> str:
 def _transcript_items(conversation: Conversation) -> tuple[list[dict[str, Any]], set[int]]:
     messages = inbox_transcript(conversation_id=conversation.pk)
     ratings = {f.message_id: f for f in MessageFeedback.objects.filter(conversation_id=conversation.pk)}
-    items = [{"kind": "message", "m": message_frame(m), "at": m.created_at, "feedback": ratings.get(m.pk)}
-             for m in messages]
+    items: list[dict[str, Any]] = [
+        {"kind": "message", "m": message_frame(m), "at": m.created_at, "feedback": ratings.get(m.pk)} for m in messages]
     items += [{"kind": "note", "note": n, "at": n.created_at} for n in inbox_notes(conversation_id=conversation.pk)]
     items.sort(key=lambda item: item["at"])
     return items, {m.seq for m in messages}

@@ -49,7 +49,7 @@ class ListQuery:
     def as_params(self) -> str:
         from urllib.parse import urlencode
 
-        params = {"view": self.view}
+        params: dict[str, str] = {"view": self.view}
         if self.queue_id:
             params["queue"] = str(self.queue_id)
         if self.search:

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET
 from conversations.handoff.selectors import agent_loads, queue_loads
 from conversations.inbox.charts import bar_chart
 from conversations.inbox.exports import ExportForm
-from conversations.inbox.views import supervisor_required
+from conversations.inbox.views import HtmxHttpRequest, supervisor_required
 from conversations.models import Handoff, handoff_reason_label
 from conversations.reports.metrics import metrics_compute
 
@@ -21,7 +21,7 @@ METRIC_WINDOWS = (7, 14, 30, 90)
 
 @require_GET
 @supervisor_required
-def team_view(request: HttpRequest) -> HttpResponse:
+def team_view(request: HtmxHttpRequest) -> HttpResponse:
     assigned = (Handoff.objects.filter(status=Handoff.Status.ASSIGNED)
                 .select_related("conversation__customer", "assignee", "queue").order_by("assigned_at"))
     waiting = (Handoff.objects.filter(status=Handoff.Status.QUEUED)

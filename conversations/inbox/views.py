@@ -10,9 +10,11 @@ from uuid import UUID
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRefresh
+from django_htmx.middleware import HtmxDetails
 
 from conversations.chat.attachments import attachment_upload
 from conversations.chat.conversations import ConversationStateError
@@ -37,10 +39,16 @@ from conversations.lib.attachment_files import REJECTED_STATUS, AttachmentReject
 from conversations.models import Attachment, Conversation
 
 
-def agent_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+class HtmxHttpRequest(HttpRequest):
+    """The requests the views get: django_htmx's HtmxMiddleware (settings.MIDDLEWARE) adds `.htmx`."""
+
+    htmx: HtmxDetails
+
+
+def agent_required(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
     @login_required
     @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not user_is_agent(request.user):
             return HttpResponseForbidden("Only members of the Support agents group can use the inbox.")
         return view(request, *args, **kwargs)
@@ -48,10 +56,10 @@ def agent_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
     return wrapper
 
 
-def supervisor_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+def supervisor_required(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
     @agent_required
     @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not user_is_supervisor(request.user):
             return HttpResponseForbidden("Only supervisors can see this page.")
         return view(request, *args, **kwargs)
@@ -66,7 +74,7 @@ def conversation_or_404(request: HttpRequest, public_id: UUID) -> Conversation:
     return conversation
 
 
-def done(request: HttpRequest, public_id: UUID, *, refresh: bool = False) -> HttpResponse:
+def done(request: HtmxHttpRequest, public_id: UUID, *, refresh: bool = False) -> HttpResponse:
     """htmx requests get their update over the socket (or a refresh); plain forms a redirect."""
     if request.htmx:
         return HttpResponseClientRefresh() if refresh else HttpResponse(status=204)
@@ -100,7 +108,7 @@ def inbox_home(request: HttpRequest, public_id: UUID | None = None) -> HttpRespo
 
 @require_POST
 @agent_required
-def inbox_reply(request: HttpRequest, public_id: UUID) -> HttpResponse:
+def inbox_reply(request: HtmxHttpRequest, public_id: UUID) -> HttpResponse:
     conversation = conversation_or_404(request, public_id)
     text = request.POST.get("text", "")
     upload = request.FILES.get("file")
@@ -128,7 +136,7 @@ def inbox_reply(request: HttpRequest, public_id: UUID) -> HttpResponse:
 
 @require_POST
 @agent_required
-def inbox_resolve(request: HttpRequest, public_id: UUID) -> HttpResponse:
+def inbox_resolve(request: HtmxHttpRequest, public_id: UUID) -> HttpResponse:
     conversation = conversation_or_404(request, public_id)
     try:
         conversation_resolve(conversation_id=conversation.pk, agent=request.user,

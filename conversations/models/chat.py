@@ -108,7 +108,9 @@ class WidgetSite(models.Model):
         return f"{self.name} ({self.key})"
 
     def allows_origin(self, origin: str | None) -> bool:
-        return bool(origin) and origin.rstrip("/") in {o.rstrip("/") for o in self.allowed_origins}
+        if not origin:
+            return False
+        return origin.rstrip("/") in {o.rstrip("/") for o in self.allowed_origins}
 
 
 class Customer(models.Model):

@@ -110,7 +110,7 @@ def _conversation(conversation: Conversation) -> dict[str, Any]:
                          for a in ActionCall.objects.filter(conversation=conversation).order_by("proposed_at")],
         # the files themselves stay in storage; the export names them (fetch with the admin's access)
         "attachments": [{"name": clear(a.name), "content_type": a.content_type, "size": a.size,
-                         "uploader": a.uploader, "message_seq": a.message.seq if a.message_id else None,
+                         "uploader": a.uploader, "message_seq": a.message.seq if a.message else None,
                          "created_at": _time(a.created_at)}
                         for a in Attachment.objects.filter(conversation=conversation).select_related("message")
                         .order_by("created_at")],

@@ -66,8 +66,9 @@ def metrics_fold(*, conversation_ids: list[int]) -> int:
         folds[row["site_id"], row["day"]].counters["ai_resolved"] += row["n"]
 
     handoffs = Handoff.objects.filter(conversation_id__in=conversation_ids).annotate(day=TruncDate("created_at"))
-    for row in handoffs.values("conversation__site_id", "day", "reason").annotate(n=Count("id")):
-        folds[row["conversation__site_id"], row["day"]].handoffs_by_reason[row["reason"]] += row["n"]
+    for by_reason in handoffs.values("conversation__site_id", "day", "reason").annotate(n=Count("id")):
+        fold = folds[by_reason["conversation__site_id"], by_reason["day"]]
+        fold.handoffs_by_reason[by_reason["reason"]] += by_reason["n"]
     for site_id, day, waited in (handoffs.filter(first_response_at__isnull=False)
                                  .annotate(waited=F("first_response_at") - F("created_at"))
                                  .values_list("conversation__site_id", "day", "waited")):
@@ -77,38 +78,39 @@ def metrics_fold(*, conversation_ids: list[int]) -> int:
                                .values_list("site_id", "day", "took")):
         folds[site_id, day].resolution_seconds.append(_seconds(took))
 
-    for row in (CsatRating.objects.filter(conversation_id__in=conversation_ids).annotate(day=TruncDate("resolved_at"))
-                .values("conversation__site_id", "day", "score", "agent_id").annotate(n=Count("id"))):
-        fold = folds[row["conversation__site_id"], row["day"]]
-        fold.csat_by_score[str(row["score"])] += row["n"]
-        if row["agent_id"] is not None:
-            agent = fold.csat_by_agent.setdefault(str(row["agent_id"]), {"sum": 0, "n": 0, "low": 0})
-            agent["sum"] += row["score"] * row["n"]
-            agent["n"] += row["n"]
-            agent["low"] += row["n"] if row["score"] <= 2 else 0
+    for rating in (CsatRating.objects.filter(conversation_id__in=conversation_ids)
+                   .annotate(day=TruncDate("resolved_at")).values("conversation__site_id", "day", "score", "agent_id")
+                   .annotate(n=Count("id"))):
+        fold = folds[rating["conversation__site_id"], rating["day"]]
+        fold.csat_by_score[str(rating["score"])] += rating["n"]
+        if rating["agent_id"] is not None:
+            agent = fold.csat_by_agent.setdefault(str(rating["agent_id"]), {"sum": 0, "n": 0, "low": 0})
+            agent["sum"] += rating["score"] * rating["n"]
+            agent["n"] += rating["n"]
+            agent["low"] += rating["n"] if rating["score"] <= 2 else 0
 
-    for row in (MessageFeedback.objects.filter(conversation_id__in=conversation_ids)
-                .annotate(day=TruncDate("updated_at")).values("conversation__site_id", "day", "rating")
-                .annotate(n=Count("id"))):
-        key = "thumbs_up" if row["rating"] == MessageFeedback.Rating.UP else "thumbs_down"
-        folds[row["conversation__site_id"], row["day"]].counters[key] += row["n"]
+    for feedback in (MessageFeedback.objects.filter(conversation_id__in=conversation_ids)
+                     .annotate(day=TruncDate("updated_at")).values("conversation__site_id", "day", "rating")
+                     .annotate(n=Count("id"))):
+        key = "thumbs_up" if feedback["rating"] == MessageFeedback.Rating.UP else "thumbs_down"
+        folds[feedback["conversation__site_id"], feedback["day"]].counters[key] += feedback["n"]
 
-    for row in (Message.objects.filter(conversation_id__in=conversation_ids, role=Message.Role.BOT)
-                .annotate(day=TruncDate("created_at")).values("conversation__site_id", "day")
-                .annotate(turns=Count("id"), flagged=Count("id", filter=Q(extras__has_key="answered")),
-                          cited=Count("id", filter=Q(extras__answered=True, extras__has_key="citations")),
-                          abstained=Count("id", filter=Q(extras__answered=False)))):
-        counters = folds[row["conversation__site_id"], row["day"]].counters
-        counters["bot_turns"] += row["turns"]
-        counters["bot_replies_flagged"] += row["flagged"]
-        counters["bot_replies_cited"] += row["cited"]
-        counters["bot_replies_abstained"] += row["abstained"]
+    for replies in (Message.objects.filter(conversation_id__in=conversation_ids, role=Message.Role.BOT)
+                    .annotate(day=TruncDate("created_at")).values("conversation__site_id", "day")
+                    .annotate(turns=Count("id"), flagged=Count("id", filter=Q(extras__has_key="answered")),
+                              cited=Count("id", filter=Q(extras__answered=True, extras__has_key="citations")),
+                              abstained=Count("id", filter=Q(extras__answered=False)))):
+        counters = folds[replies["conversation__site_id"], replies["day"]].counters
+        counters["bot_turns"] += replies["turns"]
+        counters["bot_replies_flagged"] += replies["flagged"]
+        counters["bot_replies_cited"] += replies["cited"]
+        counters["bot_replies_abstained"] += replies["abstained"]
 
-    for row in (ModelCall.objects.filter(conversation_id__in=conversation_ids).annotate(day=TruncDate("created_at"))
-                .values("conversation__site_id", "day").annotate(n=Count("id"), cost=Sum("cost_usd"))):
-        fold = folds[row["conversation__site_id"], row["day"]]
-        fold.counters["model_calls"] += row["n"]
-        fold.model_cost_usd += row["cost"] or Decimal(0)
+    for calls in (ModelCall.objects.filter(conversation_id__in=conversation_ids).annotate(day=TruncDate("created_at"))
+                  .values("conversation__site_id", "day").annotate(n=Count("id"), cost=Sum("cost_usd"))):
+        fold = folds[calls["conversation__site_id"], calls["day"]]
+        fold.counters["model_calls"] += calls["n"]
+        fold.model_cost_usd += calls["cost"] or Decimal(0)
 
     return _folds_save(folds)
 

@@ -33,7 +33,7 @@ def archived_totals(*, first_day: date, last_day: date) -> ArchivedTotals:
     by_reason: dict[str, int] = defaultdict(int)
     by_score: dict[int, int] = defaultdict(int)
     by_agent: dict[int, tuple[int, int, int]] = {}
-    totals = defaultdict(int)
+    totals: dict[str, int] = defaultdict(int)
     rows = (ArchivedMetricsDay.objects.filter(day__gte=first_day, day__lte=last_day)
             .defer("first_response_seconds", "resolution_seconds"))
     for row in rows.iterator(chunk_size=2000):

@@ -9,6 +9,7 @@ from uuid import UUID
 
 from django.conf import settings
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
@@ -79,16 +80,16 @@ def attachment_info(attachment: Attachment) -> dict:
 
 
 @require_GET
-def attachment_file(request: HttpRequest, public_id: UUID) -> HttpResponse:
+def attachment_file(request: HttpRequest, public_id: UUID) -> HttpResponseBase:
     return _serve(request, public_id, thumbnail=False)
 
 
 @require_GET
-def attachment_thumbnail(request: HttpRequest, public_id: UUID) -> HttpResponse:
+def attachment_thumbnail(request: HttpRequest, public_id: UUID) -> HttpResponseBase:
     return _serve(request, public_id, thumbnail=True)
 
 
-def _serve(request: HttpRequest, public_id: UUID, *, thumbnail: bool) -> HttpResponse:
+def _serve(request: HttpRequest, public_id: UUID, *, thumbnail: bool) -> HttpResponseBase:
     found = attachment_for_download(public_id=public_id, token=request.GET.get("token", ""), user=request.user)
     if isinstance(found, AttachmentDenied):
         return HttpResponse(status=found.status)

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qs
 from uuid import UUID
@@ -363,7 +364,7 @@ class ChatConsumer(LoopOnlyConsumer):
         await self._send(protocol.error_frame(code, message, retry_after=retry_after))
 
 
-def _origin(scope: dict[str, Any]) -> str | None:
+def _origin(scope: Mapping[str, Any]) -> str | None:
     for name, value in scope.get("headers", []):
         if name == b"origin":
             return value.decode("latin-1")

@@ -15,9 +15,11 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from conversations.chat.widget_sessions import widget_session_open
 from conversations.flows.messages import agent_message_post, customer_message_post
 from conversations.handoff import workflow
 from conversations.handoff.resolution import conversation_resolve
+from conversations.handoff.selectors import handoff_wait_estimate, queue_wait_estimates
 from conversations.handoff.services import (
     HandoffError,
     handoff_assign_to,
@@ -27,6 +29,7 @@ from conversations.handoff.services import (
     handoff_transfer_to_queue,
 )
 from conversations.models import Conversation, Handoff, HandoffEvent, Message, ModelCall, Queue
+from tests.conftest import ORIGIN
 from tests.handoff.conftest import online
 
 pytestmark = pytest.mark.django_db
@@ -155,6 +158,25 @@ def test_outside_business_hours_the_customer_is_told_when_and_can_leave_an_email
     assert handoff.follow_up_email == "<EMAIL_ADDRESS_1>"
     assert _texts(conversation)[-1] == "Thanks! If you've left by the time we reply, we'll write to <EMAIL_ADDRESS_1>."
     assert not Message.objects.filter(text__contains="jo.customer@").exists()
+
+
+def test_the_expected_wait_is_the_median_time_to_assignment_of_the_same_line(site, general):
+    """The queue's assigned history gives the wait; handoffs routed to no queue are a line of their own."""
+    past, routed, unrouted = (widget_session_open(site_key=site.key, origin=ORIGIN).conversation for _ in range(3))
+    an_hour_ago = timezone.now() - timedelta(hours=1)
+    for queue, waited_minutes in ((general, 2), (general, 4), (general, 30), (None, 60)):
+        done = Handoff.objects.create(conversation=past, reason="customer_request", status="resolved", queue=queue)
+        Handoff.objects.filter(pk=done.pk).update(created_at=an_hour_ago,
+                                                  assigned_at=an_hour_ago + timedelta(minutes=waited_minutes))
+    Handoff.objects.create(conversation=routed, reason="customer_request", queue=general)
+    Handoff.objects.create(conversation=unrouted, reason="customer_request")
+    assert [(c, e.position, e.minutes) for c, e in queue_wait_estimates(queue_id=general.pk, limit=5)] == [
+        (routed.pk, 1, 4)]
+    assert [(c, e.position, e.minutes) for c, e in queue_wait_estimates(queue_id=None, limit=5)] == [
+        (unrouted.pk, 1, 60)]
+    assert handoff_wait_estimate(conversation_id=past.pk) is None  # nothing waiting there
+    unrouted_wait = handoff_wait_estimate(conversation_id=unrouted.pk)
+    assert unrouted_wait is not None and (unrouted_wait.position, unrouted_wait.minutes) == (1, 60)
 
 
 def test_there_is_at_most_one_open_handoff_per_conversation(widget_session):

@@ -58,9 +58,10 @@ class Command(BaseCommand):
 
     async def _talk(self, ws_url: str, origin: str) -> None:
         import websockets
+        from websockets.typing import Origin
 
         actions: list[str] = []
-        async with websockets.connect(ws_url, origin=origin) as socket:
+        async with websockets.connect(ws_url, origin=Origin(origin)) as socket:
             await socket.send(json.dumps({"type": "resume", "after_seq": 0}))
             receiver = asyncio.create_task(self._receive(socket, actions, base_url=ws_url.split("/ws/")[0]
                                                          .replace("ws", "http", 1)))
