@@ -18,7 +18,6 @@ models_preload()
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        # django-stubs types path() for views only, not for the ASGI apps Channels routes through it.
-        "websocket": URLRouter(websocket_urlpatterns),  # type: ignore[arg-type]
+        "websocket": URLRouter(websocket_urlpatterns),
     }
 )
