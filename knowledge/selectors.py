@@ -362,12 +362,13 @@ def _rank(rows: list[tuple], *, audience: str, mode: str, options: RetrievalOpti
           max_per_article: int, language: str | None = None) -> list[RetrievedChunk]:
     candidates: list[_Row] = []
     words: set[str] = set()
+    # Links are built for the chosen chunks only: reverse() is most of this function's CPU and
+    # the candidates are 40 or more.
+    links: dict[int, tuple[str, str, int, str, str]] = {}
     for (chunk_id, article_id, title, slug, source_url, chunk_audience, heading_path, anchor, text, kind, dense, lexical,
          fields, matched, matched_synonym, words_row, used_words, article_language) in rows:
-        url = source_url or _default_url(audience=chunk_audience, article_id=article_id, slug=slug)
-        if anchor and url:
-            url = f"{url}#{anchor}"
-        chunk = RetrievedChunk(chunk_id, article_id, title, slug, url, heading_path, text, 0.0, float(dense), float(lexical),
+        links[chunk_id] = (source_url, chunk_audience, article_id, slug, anchor)
+        chunk = RetrievedChunk(chunk_id, article_id, title, slug, "", heading_path, text, 0.0, float(dense), float(lexical),
                                article_language=article_language)
         # a glossary synonym in the chunk covers the question's word it stands for
         candidates.append(_Row(chunk, kind, float(fields), set(matched) | (set(used_words) if matched_synonym else set())))
@@ -406,7 +407,12 @@ def _rank(rows: list[tuple], *, audience: str, mode: str, options: RetrievalOpti
             per_article[chunk.article_id] = per_article.get(chunk.article_id, 0) + 1
         if len(chosen) == k:
             break
-    return chosen
+    return [replace(chunk, url=_link(*links[chunk.chunk_id])) for chunk in chosen]
+
+
+def _link(source_url: str, audience: str, article_id: int, slug: str, anchor: str) -> str:
+    url = source_url or _default_url(audience=audience, article_id=article_id, slug=slug)
+    return f"{url}#{anchor}" if anchor and url else url
 
 
 def _score(rows: list[_Row], *, mode: str, options: RetrievalOptions, weight: float) -> None:
