@@ -305,11 +305,12 @@ def search_text(question: str, synonyms: list[str]) -> str:
     return f"{question} ({', '.join(synonyms)})" if synonyms else question
 
 
-def knowledge_query_text(*, question: str) -> str:
+def knowledge_query_text(*, question: str, glossary: list[list[str]] | None = None) -> str:
     """The text `knowledge_search` embeds for `question` (with its glossary synonyms): a caller
-    that passes its own `query_vector` must embed exactly this."""
+    that passes its own `query_vector` must embed exactly this, with the same `glossary`."""
     question = question_for_search(question=question, options=DEFAULT_OPTIONS)
-    return search_text(question, glossary_expand(question=question, entries=glossary_entries()).synonyms)
+    entries = glossary_entries() if glossary is None else glossary
+    return search_text(question, glossary_expand(question=question, entries=entries).synonyms)
 
 
 def question_for_search(*, question: str, options: RetrievalOptions) -> str:
