@@ -138,6 +138,64 @@ def profiled_round(path: str, turns: int, warmup: int) -> str:
     return out.getvalue()
 
 
+# (module, attribute) of the steps the breakdown times; sync ones run on the thread pool.
+STEPS = [
+    ("guardrails.limits", "message_limits_check"), ("conversations.services.messages", "customer_message_post"),
+    ("conversations.bot.runner", "turn_lease_claim"), ("conversations.bot.runner", "turn_lease_pass"),
+    ("conversations.bot.turn", "turn_input_load"), ("conversations.bot.turn", "turn_understand"),
+    ("knowledge.embeddings", "LocalMiniLM.embed"), ("conversations.bot.turn", "knowledge_search"),
+    ("conversations.bot.turn", "token_budget_check"), ("conversations.bot.turn", "_model_call_record"),
+    ("supportbot.llm.gateway", "LlmGateway._stream_once"), ("conversations.bot.turn", "reply_check"),
+    ("conversations.bot.turn", "turn_output_post"),
+]
+
+
+def breakdown_round(path: str, turns: int, warmup: int) -> dict[str, float]:
+    """CPU per turn of each step in STEPS (thread CPU for the thread-pool steps, process CPU for
+    the async ones: one turn runs at a time, so nothing else runs meanwhile)."""
+    import functools
+    import importlib
+    import inspect
+
+    totals: dict[str, float] = {}
+    restore = []
+    for module_name, attribute in STEPS:
+        module = importlib.import_module(module_name)
+        owner, name = (getattr(module, attribute.split(".")[0]), attribute.split(".")[1]) if "." in attribute \
+            else (module, attribute)
+        original = getattr(owner, name)
+        restore.append((owner, name, original))
+
+        def timed(original=original, key=attribute):
+            if inspect.iscoroutinefunction(original):
+                @functools.wraps(original)
+                async def wrapper(*args, **kwargs):
+                    started = time.process_time()
+                    try:
+                        return await original(*args, **kwargs)
+                    finally:
+                        totals[key] = totals.get(key, 0.0) + time.process_time() - started
+            else:
+                @functools.wraps(original)
+                def wrapper(*args, **kwargs):
+                    started = time.thread_time()
+                    try:
+                        return original(*args, **kwargs)
+                    finally:
+                        totals[key] = totals.get(key, 0.0) + time.thread_time() - started
+            return wrapper
+
+        setattr(owner, name, timed())
+    try:
+        asyncio.run(one_round(path, warmup, 0, None))  # warm-up turns, not counted
+        totals.clear()
+        asyncio.run(one_round(path, turns, 0, None))
+    finally:
+        for owner, name, original in restore:
+            setattr(owner, name, original)
+    return {key: round(value * 1000 / turns, 2) for key, value in totals.items()}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3)
@@ -145,6 +203,7 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=4)
     parser.add_argument("--paths", default="offline,model")
     parser.add_argument("--profile", type=Path, default=None)
+    parser.add_argument("--breakdown", action="store_true", help="also time each step of STEPS, in an extra round")
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "results" / "turn_cpu.json")
     args = parser.parse_args()
     os.environ.update(LOG_LEVEL="WARNING", PII_REDACTION_PROCESSES="0", CHAT_RATE_BURST="1000000", CHAT_RATE_PER_SECOND="1000000",
@@ -171,6 +230,11 @@ def main() -> int:
                 figures["load_average_1m"] = round(os.getloadavg()[0], 2)
                 results.setdefault(path, []).append(figures)
                 print(json.dumps({"path": path, "round": round_number, **figures}), flush=True)
+        breakdown = {}
+        for path in args.paths.split(",") if args.breakdown else []:
+            settings.LLM_BASE_URL = base_url if path == "model" else ""
+            breakdown[path] = breakdown_round(path, args.turns, args.warmup)
+            print(json.dumps({"path": path, "breakdown_ms_per_turn": breakdown[path]}), flush=True)
         for path in args.paths.split(",") if args.profile else []:
             # An extra round, not counted: the profiler slows what it watches.
             settings.LLM_BASE_URL = base_url if path == "model" else ""
@@ -183,7 +247,7 @@ def main() -> int:
                       for key in ("detect_ms", "message_ms", "turn_ms")} for path, rounds in results.items()}
     result = {"benchmark": "turn_cpu", "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
               "turns_per_round": args.turns, "rounds": args.rounds, "median_of_round_medians": summary,
-              "rounds_detail": results}
+              "rounds_detail": results, "breakdown_ms_per_turn": breakdown}
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(result, indent=1))
     if args.profile:
