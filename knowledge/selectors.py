@@ -276,8 +276,9 @@ def knowledge_search(
     with transaction.atomic(), connection.cursor() as cursor:
         # HNSW filters after scanning: look at more neighbours so filtered-out audiences do not
         # starve the candidate list.
-        cursor.execute("SET LOCAL hnsw.ef_search = 100")
-        cursor.execute(sql, params)
+        # Both statements in one round trip (client-side binding sends them as one simple query).
+        cursor.execute(f"SET LOCAL hnsw.ef_search = 100;{sql}", params)
+        cursor.nextset()
         rows = cursor.fetchall()
     chosen = _rank(rows, audience=audience, mode=mode, options=options, weight=weight, k=k, max_per_article=max_per_article,
                    language=language)
