@@ -1,14 +1,17 @@
 """A/B of single bot-turn steps (not a test): the worktree's code against a commit's, in one
 process, interleaved call by call, so the machine's load hits both alike.
 
-The commit's versions of knowledge/selectors.py and guardrails/limits.py are loaded from git
+The commit's versions of knowledge/selectors.py, guardrails/limits.py and
+conversations/bot/context.py are loaded from git
 under other module names (they define no models); each step runs --calls times per side on the
 real stack (embedded Postgres/Redis in .data/bench unless configured), and the median thread CPU
 (`time.thread_time`) per call is reported per side:
 
   * knowledge_search: the demo questions, query vectors computed beforehand (retrieval itself);
   * token budget: `token_budget_check` + `token_budget_spend`, what a model call costs the limits;
-  * message limits: `message_limits_check`, on every customer message.
+  * message limits: `message_limits_check`, on every customer message;
+  * turn input: `turn_input_load` (conversations/bot/context.py) of a conversation holding three
+    customer messages.
 
     .venv/bin/python benchmarks/turn_steps_ab.py --base 8342792 [--calls 200]
 """
@@ -73,6 +76,18 @@ def main() -> int:
 
     old_selectors = module_at(args.base, "knowledge/selectors.py", "base_knowledge_selectors")
     old_limits = module_at(args.base, "guardrails/limits.py", "base_guardrails_limits")
+    old_context = module_at(args.base, "conversations/bot/context.py", "base_bot_context")
+    from conversations.bot import context as new_context
+    from conversations.models import Conversation, Customer, WidgetSite
+    from conversations.services.messages import message_post
+
+    site, _ = WidgetSite.objects.get_or_create(key="bench-turn-steps", defaults={"name": "Bench Shop"})
+    conversation = Conversation.objects.create(site=site, customer=Customer.objects.create(site=site))
+    for text in QUESTIONS[:3]:
+        message_post(conversation_id=conversation.pk, role="customer", text=text)
+    a = new_context.turn_input_load(conversation_id=conversation.pk, up_to_seq=3, history_messages=6)
+    b = old_context.turn_input_load(conversation_id=conversation.pk, up_to_seq=3, history_messages=6)
+    assert a is not None and dataclasses.asdict(a) == dataclasses.asdict(b), (a, b)
     vectors = {q: get_embedder().embed([new_selectors.knowledge_query_text(question=q)])[0] for q in QUESTIONS}
     for q in QUESTIONS:  # the same answers from both sides
         a = new_selectors.knowledge_search(question=q, audience="anonymous", query_vector=vectors[q])
@@ -93,12 +108,16 @@ def main() -> int:
     def message(module):  # noqa: ANN001, ANN202
         return lambda: module.message_limits_check(conversation_id=999_999, client_ip="127.0.0.1")
 
+    def turn_input(module):  # noqa: ANN001, ANN202
+        return lambda: module.turn_input_load(conversation_id=conversation.pk, up_to_seq=3, history_messages=6)
+
     result = {
         "benchmark": "turn_steps_ab", "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "base": args.base,
         "calls": args.calls, "unit": "median thread CPU ms per call",
         "knowledge_search": ab(args.calls, {"base": search(old_selectors), "worktree": search(new_selectors)}),
         "token_budget_check_and_spend": ab(args.calls, {"base": budget(old_limits), "worktree": budget(new_limits)}),
         "message_limits_check": ab(args.calls, {"base": message(old_limits), "worktree": message(new_limits)}),
+        "turn_input_load": ab(args.calls, {"base": turn_input(old_context), "worktree": turn_input(new_context)}),
         "load_average_1m": round(os.getloadavg()[0], 2),
     }
     print(json.dumps(result, indent=1))
