@@ -13,7 +13,7 @@ real stack (embedded Postgres/Redis in .data/bench unless configured), and the m
   * turn input: `turn_input_load` (conversations/bot/context.py) of a conversation holding three
     customer messages.
 
-    .venv/bin/python benchmarks/turn_steps_ab.py --base 8342792 [--calls 200]
+    .venv/bin/python benchmarks/turn_steps_ab.py --base 8342792 [--calls 200] [--output FILE]
 """
 
 from __future__ import annotations
@@ -64,6 +64,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--base", required=True, help="the commit to compare against")
     parser.add_argument("--calls", type=int, default=200)
+    parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "results" / "turn_steps_ab.json")
     args = parser.parse_args()
     setup_django()
     demo_articles_indexed()
@@ -120,6 +121,8 @@ def main() -> int:
         "turn_input_load": ab(args.calls, {"base": turn_input(old_context), "worktree": turn_input(new_context)}),
         "load_average_1m": round(os.getloadavg()[0], 2),
     }
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(result, indent=1))
     print(json.dumps(result, indent=1))
     return 0
 
