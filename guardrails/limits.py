@@ -1,7 +1,7 @@
 """Abuse and cost limits: fixed-window counters in Redis (through Django's cache), shared by every
 Daphne process, so a client cannot dodge them by reconnecting to another machine.
 
-Hand-written on purpose: each limit is two Redis commands (add + incr) and the windows are
+Hand-written on purpose: each limit is two Redis commands (SET NX + INCRBY) and the windows are
 product rules (per conversation, per IP, per site and day), which no rate-limit library we could
 install here models without a database of its own.
 """
@@ -11,8 +11,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+import weakref
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 from django.conf import settings
 from django.core.cache import cache
@@ -29,38 +30,51 @@ class LimitExceeded:
 
 
 def _window_count(key: str, *, window_seconds: int, amount: int = 1) -> tuple[int, float]:
-    window = int(time.time() // window_seconds)
-    full_key = f"limit:{key}:{window}"
-    cache.add(full_key, 0, timeout=window_seconds + 5)
-    count = cache.incr(full_key, amount)
-    retry_after = (window + 1) * window_seconds - time.time()
-    return count, retry_after
+    return _window_counts([(key, window_seconds)], amount=amount)[0]
 
 
-def _window_counts(limits: list[tuple[str, int]]) -> list[tuple[int, float]]:
-    """Several windows counted in one Redis round trip (a pipeline of SET NX EX + INCR per key):
-    the limits checked on every chat message cost one round trip, not two per limit. The keys
-    are the cache's own (same prefix and version), so `_peek` and `_window_count` read them."""
+def _window_counts(limits: list[tuple[str, int]], *, amount: int = 1) -> list[tuple[int, float]]:
+    """Several windows counted in one Redis round trip (a pipeline of SET NX EX + INCRBY per key,
+    what cache.add + cache.incr do in two): the limits checked on every chat message, and both
+    token counters of a model call, cost one round trip, not two per limit. The keys are the
+    cache's own (same prefix and version), so `_peek_many` reads them."""
     now = time.time()
-    # The default cache is Django's RedisCache (settings), which exposes no pipeline of its own.
-    client = cast(RedisCache, cache)._cache.get_client(write=True)
-    pipeline = client.pipeline(transaction=False)
+    pipeline = _redis().pipeline(transaction=False)
     retries = []
     for key, window_seconds in limits:
         window = int(now // window_seconds)
         full_key = cache.make_and_validate_key(f"limit:{key}:{window}")
-        pipeline.set(full_key, 0, ex=window_seconds + 5, nx=True)  # cache.add, as _window_count does
-        pipeline.incr(full_key)
+        pipeline.set(full_key, 0, ex=window_seconds + 5, nx=True)
+        pipeline.incrby(full_key, amount)
         retries.append((window + 1) * window_seconds - now)
     replies = pipeline.execute()
     return [(int(count), retry) for count, retry in zip(replies[1::2], retries)]
 
 
-def _peek(key: str, *, window_seconds: int) -> int:
-    return int(cache.get(f"limit:{key}:{int(time.time() // window_seconds)}") or 0)
+def _peek_many(limits: list[tuple[str, int]]) -> list[int]:
+    """The current counts of several windows in one MGET."""
+    now = time.time()
+    keys = [f"limit:{key}:{int(now // window_seconds)}" for key, window_seconds in limits]
+    found = cache.get_many(keys)
+    return [int(found.get(key) or 0) for key in keys]
 
 
-# Per-IP limits cannot count a client whose address is unknown (see conversations/client_ip.py):
+# One redis-py client per cache backend (Django builds a backend per thread), dropped with it.
+_CLIENTS: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+
+
+def _redis() -> Any:
+    """A redis-py client on the cache's write pool, kept per cache backend: Django's RedisCache
+    builds a new client object for every operation, most of a counter's CPU here."""
+    # The default cache is Django's RedisCache (settings), which exposes no pipeline of its own.
+    backend = cast(RedisCache, cache)._cache
+    client = _CLIENTS.get(backend)
+    if client is None:
+        client = _CLIENTS[backend] = backend.get_client(write=True)
+    return client
+
+
+# Per-IP limits cannot count a client whose address is unknown (see supportbot/client_ip.py):
 # such a client is refused rather than let through uncounted.
 UNKNOWN_CLIENT = LimitExceeded("rate_limited", "your network address could not be determined", 60.0)
 
@@ -96,17 +110,17 @@ def conversation_open_limit_check(*, client_ip: str | None) -> LimitExceeded | N
 def token_budget_check(*, conversation_id: int, site_id: int) -> LimitExceeded | None:
     """Is there budget left for another model call today? (Denial of wallet.)"""
     day = 86_400
-    if _peek(f"tokens-conv:{conversation_id}", window_seconds=day) >= settings.LLM_DAILY_TOKENS_PER_CONVERSATION:
+    spent_conversation, spent_site = _peek_many([(f"tokens-conv:{conversation_id}", day), (f"tokens-site:{site_id}", day)])
+    if spent_conversation >= settings.LLM_DAILY_TOKENS_PER_CONVERSATION:
         return LimitExceeded("budget_exceeded", "this conversation reached its daily limit", 0)
-    if _peek(f"tokens-site:{site_id}", window_seconds=day) >= settings.LLM_DAILY_TOKENS_PER_SITE:
+    if spent_site >= settings.LLM_DAILY_TOKENS_PER_SITE:
         return LimitExceeded("budget_exceeded", "the assistant reached its daily limit", 0)
     return None
 
 
 def token_budget_spend(*, conversation_id: int, site_id: int, tokens: int) -> None:
     if tokens > 0:
-        _window_count(f"tokens-conv:{conversation_id}", window_seconds=86_400, amount=tokens)
-        _window_count(f"tokens-site:{site_id}", window_seconds=86_400, amount=tokens)
+        _window_counts([(f"tokens-conv:{conversation_id}", 86_400), (f"tokens-site:{site_id}", 86_400)], amount=tokens)
 
 
 def abuse_strike(*, conversation_id: int) -> int:

@@ -276,8 +276,9 @@ def knowledge_search(
     with transaction.atomic(), connection.cursor() as cursor:
         # HNSW filters after scanning: look at more neighbours so filtered-out audiences do not
         # starve the candidate list.
-        cursor.execute("SET LOCAL hnsw.ef_search = 100")
-        cursor.execute(sql, params)
+        # Both statements in one round trip (client-side binding sends them as one simple query).
+        cursor.execute(f"SET LOCAL hnsw.ef_search = 100;{sql}", params)
+        cursor.nextset()
         rows = cursor.fetchall()
     chosen = _rank(rows, audience=audience, mode=mode, options=options, weight=weight, k=k, max_per_article=max_per_article,
                    language=language)
@@ -305,11 +306,12 @@ def search_text(question: str, synonyms: list[str]) -> str:
     return f"{question} ({', '.join(synonyms)})" if synonyms else question
 
 
-def knowledge_query_text(*, question: str) -> str:
+def knowledge_query_text(*, question: str, glossary: list[list[str]] | None = None) -> str:
     """The text `knowledge_search` embeds for `question` (with its glossary synonyms): a caller
-    that passes its own `query_vector` must embed exactly this."""
+    that passes its own `query_vector` must embed exactly this, with the same `glossary`."""
     question = question_for_search(question=question, options=DEFAULT_OPTIONS)
-    return search_text(question, glossary_expand(question=question, entries=glossary_entries()).synonyms)
+    entries = glossary_entries() if glossary is None else glossary
+    return search_text(question, glossary_expand(question=question, entries=entries).synonyms)
 
 
 def question_for_search(*, question: str, options: RetrievalOptions) -> str:
@@ -362,12 +364,13 @@ def _rank(rows: list[tuple], *, audience: str, mode: str, options: RetrievalOpti
           max_per_article: int, language: str | None = None) -> list[RetrievedChunk]:
     candidates: list[_Row] = []
     words: set[str] = set()
+    # Links are built for the chosen chunks only: reverse() is most of this function's CPU and
+    # the candidates are 40 or more.
+    links: dict[int, tuple[str, str, int, str, str]] = {}
     for (chunk_id, article_id, title, slug, source_url, chunk_audience, heading_path, anchor, text, kind, dense, lexical,
          fields, matched, matched_synonym, words_row, used_words, article_language) in rows:
-        url = source_url or _default_url(audience=chunk_audience, article_id=article_id, slug=slug)
-        if anchor and url:
-            url = f"{url}#{anchor}"
-        chunk = RetrievedChunk(chunk_id, article_id, title, slug, url, heading_path, text, 0.0, float(dense), float(lexical),
+        links[chunk_id] = (source_url, chunk_audience, article_id, slug, anchor)
+        chunk = RetrievedChunk(chunk_id, article_id, title, slug, "", heading_path, text, 0.0, float(dense), float(lexical),
                                article_language=article_language)
         # a glossary synonym in the chunk covers the question's word it stands for
         candidates.append(_Row(chunk, kind, float(fields), set(matched) | (set(used_words) if matched_synonym else set())))
@@ -406,7 +409,12 @@ def _rank(rows: list[tuple], *, audience: str, mode: str, options: RetrievalOpti
             per_article[chunk.article_id] = per_article.get(chunk.article_id, 0) + 1
         if len(chosen) == k:
             break
-    return chosen
+    return [replace(chunk, url=_link(*links[chunk.chunk_id])) for chunk in chosen]
+
+
+def _link(source_url: str, audience: str, article_id: int, slug: str, anchor: str) -> str:
+    url = source_url or _default_url(audience=audience, article_id=article_id, slug=slug)
+    return f"{url}#{anchor}" if anchor and url else url
 
 
 def _score(rows: list[_Row], *, mode: str, options: RetrievalOptions, weight: float) -> None:

@@ -32,8 +32,13 @@ class TurnInput:
     language: str = "en"  # the customer's: retrieval prefers it, replies are written in it
 
 
+_TURN_FIELDS = ("public_id", "site", "customer", "status", "bot_answered_seq", "bot_state", "bot_miss_streak", "language",
+                "verified_customer_id", "verified_until", "site__name", "customer__external_id")
+
+
 def turn_input_load(*, conversation_id: int, up_to_seq: int, history_messages: int) -> TurnInput | None:
-    conversation = Conversation.objects.select_related("site", "customer").get(pk=conversation_id)
+    # Only the columns a turn reads (three wide rows otherwise, parsed on every turn).
+    conversation = Conversation.objects.select_related("site", "customer").only(*_TURN_FIELDS).get(pk=conversation_id)
     if conversation.status != Conversation.Status.BOT:
         return None
     answered = conversation.bot_answered_seq
@@ -95,7 +100,8 @@ def turn_output_post(*, conversation_id: int, up_to_seq: int, output: TurnOutput
     """Post the bot's reply, unless a person took the conversation over meanwhile: the row lock
     orders this against an agent's takeover, so the bot never speaks after a human joined."""
     with transaction.atomic():
-        conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
+        conversation = Conversation.objects.select_for_update().only(
+            "status", "bot_answered_seq", "bot_miss_streak", "bot_state").get(pk=conversation_id)
         # What an agent did before handing back stays in the bot's context for the rest of the conversation.
         kept = {key: conversation.bot_state[key] for key in ("agent_summary",) if key in conversation.bot_state}
         miss_streak = 0 if output.answered else conversation.bot_miss_streak + 1

@@ -51,8 +51,7 @@ from guardrails.models import GuardrailEvent
 from guardrails.output import OutputVerdict, output_check
 from guardrails.pii.vault import placeholders_in, vault_values
 from guardrails.services import guardrail_event_record, inbound_message_check
-from knowledge.selectors import Retrieval, RetrievedChunk, glossary_entries, glossary_expand, knowledge_search
-from knowledge.selectors import search_text as search_text_for
+from knowledge.selectors import Retrieval, RetrievedChunk, glossary_entries, knowledge_query_text, knowledge_search
 from supportbot.llm.embeddings import get_embedder, local_minilm
 from supportbot.llm.gateway import ModelUnavailable, get_gateway, model_configured
 
@@ -165,9 +164,10 @@ def turn_understand(*, loaded: TurnInput) -> Understanding | Flagged:
     search_text = follow_up_query(text=understood, history=loaded.history) or understood
     glossary = glossary_entries()
     minilm = local_minilm()
-    # Retrieval embeds with the configured provider; the local vector only serves it when they are one.
-    query_text = search_text_for(search_text, glossary_expand(question=search_text, entries=glossary).synonyms) \
-        if get_embedder() is minilm else None
+    # Retrieval embeds with the configured provider; the local vector only serves it when they are
+    # one. It must be the vector of the text retrieval would embed itself (misspellings corrected
+    # to the knowledge base's words, then the glossary's synonyms).
+    query_text = knowledge_query_text(question=search_text, glossary=glossary) if get_embedder() is minilm else None
     texts = list(dict.fromkeys(t[:2000] for t in (question, understood, query_text) if t is not None))
     vectors = dict(zip(texts, minilm.embed(texts)))
     verdict = inbound_message_check(conversation_id=loaded.conversation_id, site_id=loaded.site_id,

@@ -159,3 +159,25 @@ async def test_the_model_is_told_when_a_message_reads_as_a_policy_question_and_n
              for r in (question, request)]
     assert len(hints[0]) == 1 and "call no order tool" in hints[0][0]
     assert hints[1] == []
+
+
+def test_the_turn_retrieves_with_the_vector_of_the_text_retrieval_would_embed_itself(bot_site, articles):
+    """The turn embeds its texts in one batch and hands retrieval the query vector: that vector
+    must be of the misspelling-corrected text ("expres" -> "express") that retrieval searches
+    with, or the dense and the full-text halves of the search read two different questions."""
+    from conversations.bot.context import TurnInput
+    from conversations.bot.turn import turn_understand
+    from conversations.models import Customer
+    from knowledge.selectors import knowledge_search
+
+    conversation = Conversation.objects.create(site=bot_site, customer=Customer.objects.create(site=bot_site))
+    question = "do expres orders ship the same day?"
+    loaded = TurnInput(conversation_id=conversation.pk, public_id=str(conversation.public_id), site_id=bot_site.pk,
+                       company=bot_site.name, customer_id=None, question=question, history=[], earlier_summary="",
+                       state={}, miss_streak=0, up_to_seq=1)
+    understood = turn_understand(loaded=loaded)
+    alone = knowledge_search(question=understood.understood, audience="anonymous", language="en")
+    assert understood.understood == question  # the bot's own shorthand list leaves it; retrieval corrects it
+    assert [c.chunk_id for c in understood.retrieval.chunks] == [c.chunk_id for c in alone.chunks]
+    assert [c.dense_score for c in understood.retrieval.chunks] == pytest.approx([c.dense_score for c in alone.chunks], abs=1e-5)
+    assert understood.retrieval.confidence == pytest.approx(alone.confidence, abs=1e-5)
