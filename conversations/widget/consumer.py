@@ -59,6 +59,9 @@ logger = logging.getLogger(__name__)
 
 # How many of its own recent client_ids a socket remembers, to skip echoing them back.
 ACKED_MEMORY = 1000
+# How many recent seqs a socket remembers having sent, so a message that arrives both by replay
+# and by broadcast (or by a second replay) goes out once.
+DELIVERED_MEMORY = 1000
 # A socket re-notes its client address this often while it sends, well within the note's lifetime.
 CLIENT_IP_REFRESH_SECONDS = CLIENT_IP_SECONDS / 6
 
@@ -118,6 +121,7 @@ class ChatConsumer(LoopOnlyConsumer):
         # placeholder -> this conversation's own original value, loaded when first needed
         self.pii_values: dict[str, str] = {}
         self.acked_client_ids: dict[str, None] = {}  # insertion-ordered, bounded
+        self.delivered_seqs: dict[int, None] = {}  # insertion-ordered, bounded
         self.group = events.conversation_group(result.public_id)
         self.bucket = TokenBucket(capacity=settings.CHAT_RATE_BURST, refill_per_second=settings.CHAT_RATE_PER_SECOND)
         self.typing_bucket = TokenBucket(capacity=settings.CHAT_TYPING_BURST,
@@ -274,8 +278,8 @@ class ChatConsumer(LoopOnlyConsumer):
     async def _replay(self, after_seq: int) -> None:
         """Send every stored message after `after_seq` in seq order, then `resumed`.
 
-        The socket joined the group before this read, so a message committed meanwhile may arrive
-        twice (replay and broadcast); clients drop duplicates by seq. Nothing can fall in between.
+        The socket joined the group before this read, so nothing can fall in between; a message
+        committed meanwhile comes both ways (replay and broadcast) and goes out once.
         """
         assert self.access is not None
         last_seq = after_seq
@@ -284,7 +288,8 @@ class ChatConsumer(LoopOnlyConsumer):
                 conversation_id=self.access.conversation_id, after_seq=last_seq, limit=settings.CHAT_REPLAY_BATCH
             )
             for frame in frames:
-                await self._send(frame)
+                if self._first_delivery(frame["seq"]):
+                    await self._send(frame)
             if frames:
                 last_seq = frames[-1]["seq"]
             if len(frames) < settings.CHAT_REPLAY_BATCH:
@@ -295,6 +300,15 @@ class ChatConsumer(LoopOnlyConsumer):
                                          customer_key=self.access.customer_key)
         await self._send({"type": "resumed", "last_seq": last_seq, "token": token})
         await self._send(await db(_status)(conversation_id=self.access.conversation_id))
+
+    def _first_delivery(self, seq: int) -> bool:
+        """True the first time this socket is about to send the message `seq`."""
+        if seq in self.delivered_seqs:
+            return False
+        self.delivered_seqs[seq] = None
+        if len(self.delivered_seqs) > DELIVERED_MEMORY:
+            del self.delivered_seqs[next(iter(self.delivered_seqs))]
+        return True
 
     def _remember_acked(self, client_id: str) -> None:
         self.acked_client_ids[client_id] = None
@@ -307,7 +321,8 @@ class ChatConsumer(LoopOnlyConsumer):
         # The sender already has this message: its text, and its seq from the ack.
         if event["message"].get("client_id") in self.acked_client_ids:
             return
-        await self._send(event["message"])
+        if self._first_delivery(event["message"]["seq"]):
+            await self._send(event["message"])
 
     async def chat_typing(self, event: events.ChatTypingEvent) -> None:
         if event["sender_channel"] == self.channel_name or event["role"] == "customer":

@@ -112,6 +112,29 @@ async def test_it_replays_every_message_after_the_given_seq_in_order_then_resume
     await comm.disconnect()
 
 
+async def test_a_socket_sends_each_seq_once_even_when_two_replays_overlap(widget_session, alice):
+    """A client that resumes again (to fill a gap it thought it saw) gets only what this socket
+    has not sent yet: the same path that keeps a message committed during a replay from going
+    out both by replay and by broadcast."""
+    conversation_id = widget_session.conversation.pk
+    for n in range(1, 4):
+        await sync_to_async(agent_message_post)(conversation_id=conversation_id, agent=alice, text=f"reply {n}")
+    comm = await connected(widget_session)
+    await comm.send_json_to({"type": "resume", "after_seq": 0})
+    first = await frames_until(comm, lambda f: f["type"] == "resumed")
+    await comm.receive_json_from(timeout=5)  # status
+    await sync_to_async(agent_message_post)(conversation_id=conversation_id, agent=alice, text="reply 4")
+    live = await frames_until(comm, lambda f: f["type"] == "message")
+    await comm.send_json_to({"type": "resume", "after_seq": 1})
+    second = await frames_until(comm, lambda f: f["type"] == "resumed")
+
+    assert [f["seq"] for f in first if f["type"] == "message"] == [1, 2, 3, 4]
+    assert [f["seq"] for f in live if f["type"] == "message"] == [5]
+    assert [f for f in second if f["type"] == "message"] == []
+    assert second[-1]["last_seq"] == 5
+    await comm.disconnect()
+
+
 async def test_it_replays_across_batches(widget_session, alice, settings):
     settings.CHAT_REPLAY_BATCH = 3
     for n in range(7):
