@@ -26,7 +26,7 @@ from conversations.models import WidgetSite
 from conversations.services.demo import support_agents_group_ensure
 from conversations.services.widget_sessions import widget_session_open
 
-pytest_plugins = ["tests.bot_support"]
+pytest_plugins = ["tests.bot_support", "tests.event_capture"]
 
 ORIGIN = "http://shop.test"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
