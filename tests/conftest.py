@@ -33,6 +33,16 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "correct horse battery staple"
 
 
+def pytest_collection_modifyitems(config, items):
+    """`make test-fast` leaves out the browser tests by their `e2e` marker: a browser test without
+    it would slip into the fast tier (and need chromium there), so collecting one is an error."""
+    unmarked = [item.nodeid for item in items
+                if ("browser" in getattr(item, "fixturenames", ()) or "tests/e2e/" in item.nodeid)
+                and item.get_closest_marker("e2e") is None]
+    if unmarked:
+        raise pytest.UsageError("browser tests must carry @pytest.mark.e2e: " + ", ".join(unmarked))
+
+
 @pytest.fixture(autouse=True)
 def _fresh_limits():
     """Rate-limit and budget counters live in Redis, which outlives the test database: start each
