@@ -58,6 +58,12 @@ def test_when_it_does_not_know_it_links_up_to_three_loosely_related_articles_onc
     assert [r["title"] for r in step.related] == ["Shipping", "Returns", "Warranty"]
 
 
+def test_when_it_does_not_know_it_offers_nothing_unrelated():
+    step = offline_step(text="What is the airspeed of a swallow?", state={}, verified=False,
+                        retrieval=Retrieval(chunks=[chunk("Tent care", dense=0.2)], confident=False))
+    assert step.related == [] and "don't know" in step.text and "talk to a human" in step.text
+
+
 def test_an_answer_from_an_article_in_another_language_says_so_first():
     german = Retrieval(chunks=[chunk("Rücksendungen", "Sie können Artikel 30 Tage lang zurückgeben.", language="de")],
                        confident=True)
