@@ -3,8 +3,9 @@
 
 It listens the way a consumer does, on the real channel layer (Redis Pub/Sub): a channel of its
 own joins each group of interest with `group_add`, and a receiver drains it. The layer is bound
-to an event loop, and a sync test has none, so the listener runs its own loop in a thread; it
-serves sync and async tests alike.
+to an event loop, and a sync test has none, so the listener runs its own loop in a thread. Its
+methods block the calling thread while they wait: an async test calls them through
+`sync_to_async`, or it would stall a publisher running on its own loop.
 
     def test_x(captured_events, django_capture_on_commit_callbacks):
         captured_events.listen(INBOX_GROUP, conversation_group(conversation.public_id))
