@@ -17,7 +17,7 @@ PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 LOCK_FLAGS := --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links \
 	--build-deps-for editable
 
-.PHONY: run test lint install lock browser bench check clean-data
+.PHONY: run test test-fast test-unit e2e lint install lock browser bench check clean-data
 
 # The project itself goes in without resolving anything (--no-deps) and builds with the locked
 # setuptools (--no-build-isolation), so nothing unhashed is fetched; a changed lock reinstalls.
@@ -53,6 +53,20 @@ run: $(STAMP)
 ## Install everything the suite needs, then run it.
 test: $(TEST_STAMP) browser
 	$(PY) -m pytest
+
+## Everything but the browser tests (marker e2e; tests/conftest.py refuses a browser test without
+## it). Still real Postgres, Redis, Celery workers and the scale-out test, which needs HAProxy
+## (installed by `browser`).
+test-fast: $(TEST_STAMP) browser
+	$(PY) -m pytest -m "not e2e"
+
+## Only the DB-free tests of the pure modules (tests/unit): seconds, no test database.
+test-unit: $(TEST_STAMP)
+	$(PY) -m pytest tests/unit
+
+## Only the browser tests: headless chromium against a live Daphne server.
+e2e: $(TEST_STAMP) browser
+	$(PY) -m pytest -m e2e
 
 ## Static checks, no services: ruff, the import rules between the apps (import-linter,
 ## [tool.importlinter] in pyproject.toml), types (mypy, [tool.mypy]) and that every model change

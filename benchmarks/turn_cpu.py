@@ -69,9 +69,9 @@ def new_conversation() -> int:
 
 async def message_step(conversation_id: int, text: str, spans: list) -> None:
     """The consumer's `message` path after detection (conversations/widget/consumer.py `_dispatch`)."""
-    from conversations.chat.messages import customer_message_post
     from conversations.core import events
     from conversations.core.async_db import call_service, db
+    from conversations.flows.messages import customer_message_post
     from guardrails.limits import message_limits_check
 
     await db(message_limits_check)(conversation_id=conversation_id, client_ip="127.0.0.1")

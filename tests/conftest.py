@@ -26,11 +26,21 @@ from conversations.chat.widget_sessions import widget_session_open
 from conversations.models import WidgetSite
 from demoshop.demo_accounts import support_agents_group_ensure
 
-pytest_plugins = ["tests.bot_support"]
+pytest_plugins = ["tests.bot_support", "tests.event_capture"]
 
 ORIGIN = "http://shop.test"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "correct horse battery staple"
+
+
+def pytest_collection_modifyitems(config, items):
+    """`make test-fast` leaves out the browser tests by their `e2e` marker: a browser test without
+    it would slip into the fast tier (and need chromium there), so collecting one is an error."""
+    unmarked = [item.nodeid for item in items
+                if ("browser" in getattr(item, "fixturenames", ()) or "tests/e2e/" in item.nodeid)
+                and item.get_closest_marker("e2e") is None]
+    if unmarked:
+        raise pytest.UsageError("browser tests must carry @pytest.mark.e2e: " + ", ".join(unmarked))
 
 
 @pytest.fixture(autouse=True)
@@ -147,6 +157,32 @@ def stop(process: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _flush_by_delete():
+    """A `transaction=True` test ends with Django's flush, which TRUNCATEs every table (44): on this
+    Postgres (fsync on) that took 1.8-3 s per test, most of the suite's time. DELETE FROM each
+    table empties them just the same in about 0.01-0.1 s for the few rows a test leaves. The flush
+    runs in one transaction and Django's foreign keys are DEFERRABLE INITIALLY DEFERRED, so the
+    order of the deletes does not matter. Content types and permissions, which the flush's
+    post_migrate handlers would write back row by row (another 0.3 s), are kept: those handlers
+    still run and restore any that a test removed, and no test creates its own. Hand-written:
+    neither Django nor pytest-django offers it."""
+    from django.db.backends.postgresql.operations import DatabaseOperations
+
+    truncate = DatabaseOperations.sql_flush
+    recreated_by_post_migrate = {"django_content_type", "auth_permission"}
+
+    def sql_flush(self, style, tables, *, reset_sequences=False, allow_cascade=False):
+        if reset_sequences or allow_cascade:
+            return truncate(self, style, tables, reset_sequences=reset_sequences, allow_cascade=allow_cascade)
+        return [f"{style.SQL_KEYWORD('DELETE FROM')} {style.SQL_FIELD(self.quote_name(table))};"
+                for table in tables if table not in recreated_by_post_migrate]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(DatabaseOperations, "sql_flush", sql_flush)
+        yield
 
 
 @pytest.fixture(scope="session", autouse=True)

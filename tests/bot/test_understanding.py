@@ -1,17 +1,15 @@
 """The bot understands before it acts (offline responder, real socket, real Postgres/Redis, the
 demo shop over HTTP): policy questions with action words are answered from the articles, a
-pending ask never traps the conversation, short follow-ups are read against the previous
-question, and "I don't know" offers the closest articles."""
+pending ask never traps the conversation, and short follow-ups are read against the previous
+question. "I don't know" offering the closest articles is tests/unit/test_offline_decisions.py."""
 
 from __future__ import annotations
 
 import pytest
 from asgiref.sync import sync_to_async
 
-from conversations.bot.offline import offline_step
 from conversations.bot.understanding.intent import EVAL_SET, get_intent_classifier, intent_eval
 from conversations.models import Conversation
-from knowledge.selectors import Retrieval, RetrievedChunk
 from supportbot.llm.embeddings import local_minilm
 from tests.bot_support import Chat, opened
 
@@ -111,27 +109,6 @@ async def test_small_talk_gets_a_friendly_reply_and_does_not_count_as_a_miss(bot
     assert "welcome" in thanks["text"]
     conversation = await sync_to_async(Conversation.objects.get)(pk=session.conversation.pk)
     assert conversation.bot_miss_streak == 0 and conversation.status == "bot"
-
-
-def _chunk(title: str, score: float, n: int) -> RetrievedChunk:
-    return RetrievedChunk(chunk_id=n, article_id=n, article_title=title, article_slug=f"a{n}", url=f"/help/a{n}/",
-                          heading_path="", text="Some text.", score=score, dense_score=score, text_score=0.0)
-
-
-def test_i_dont_know_offers_up_to_three_loosely_related_articles():
-    retrieval = Retrieval(chunks=[_chunk("Gift cards", 0.5, 1), _chunk("Gift cards", 0.48, 1),
-                                  _chunk("Payment methods", 0.45, 2), _chunk("Warranty", 0.4, 3),
-                                  _chunk("Size guide", 0.38, 4), _chunk("Tent care", 0.2, 5)], confident=False)
-    step = offline_step(text="Can I pay with a voucher from another shop?", state={}, verified=False, retrieval=retrieval)
-    assert step.answered is False and step.tool is None
-    assert [r["title"] for r in step.related] == ["Gift cards", "Payment methods", "Warranty"]
-    assert "talk to a human" in step.text
-
-
-def test_i_dont_know_offers_nothing_unrelated():
-    retrieval = Retrieval(chunks=[_chunk("Tent care", 0.2, 5)], confident=False)
-    step = offline_step(text="What is the airspeed of a swallow?", state={}, verified=False, retrieval=retrieval)
-    assert step.related == [] and "don't know" in step.text
 
 
 def test_the_intent_classifier_tells_questions_from_requests_on_held_out_phrasings():

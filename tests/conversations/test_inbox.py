@@ -15,7 +15,10 @@ from conversations.models import Conversation, Message
 from supportbot.asgi import application
 from tests.conversations.test_chat_protocol import connected, frames_until
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
+# The socket tests need committed rows: the consumers read them from their own threads and
+# connections. transaction=True empties every table after each test, so only they pay for it.
+socket_test = pytest.mark.django_db(transaction=True)
 
 
 def test_it_sends_anonymous_users_to_the_login_page(client):
@@ -96,6 +99,7 @@ async def inbox_socket(user, conversation=None) -> WebsocketCommunicator:
     return comm
 
 
+@socket_test
 async def test_the_inbox_socket_refuses_non_agents(charlie):
     cookie = await sync_to_async(_session_cookie)(charlie)
     comm = WebsocketCommunicator(
@@ -105,6 +109,7 @@ async def test_the_inbox_socket_refuses_non_agents(charlie):
     assert (accepted, code) == (False, 4401)
 
 
+@socket_test
 async def test_the_inbox_socket_pushes_new_customer_messages_live_and_escaped(alice, widget_session):
     inbox = await inbox_socket(alice, widget_session.conversation)
     snapshot = await inbox.receive_from(timeout=5)
@@ -123,6 +128,7 @@ async def test_the_inbox_socket_pushes_new_customer_messages_live_and_escaped(al
     await inbox.disconnect()
 
 
+@socket_test
 async def test_agent_replies_reach_the_customer_socket(alice, widget_session):
     widget = await connected(widget_session)
     client = Client()
