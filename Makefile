@@ -68,7 +68,7 @@ test-unit: $(TEST_STAMP)
 e2e: $(TEST_STAMP) browser
 	$(PY) -m pytest -m e2e
 
-## Static checks, no services: ruff, the import rules between the apps (import-linter,
+## Static checks, no services: ruff (lint and format), the import rules between the apps (import-linter,
 ## [tool.importlinter] in pyproject.toml), types (mypy, [tool.mypy]) and that every model change
 ## has its migration. The addresses below are never reached: set, they stop settings from
 ## starting the embedded Postgres and Redis (makemigrations only warns that it could not read
@@ -81,6 +81,7 @@ LINT_ENV := DATABASE_URL=postgres://lint@127.0.0.1:9/lint REDIS_URL=redis://127.
 MYPY_CACHE_KEY = $$(cat supportbot/settings/*.py supportbot/runtime/embedded.py | sha256sum | cut -c1-16)
 lint: $(TEST_STAMP)
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 	$(VENV)/bin/lint-imports
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && key=$(MYPY_CACHE_KEY) && \
 	find .mypy_cache -mindepth 1 -maxdepth 1 -name 'settings-*' ! -name "settings-$$key" -exec rm -rf {} + 2>/dev/null; \

@@ -1,5 +1,6 @@
 #!/usr/bin/env python
 """Django's command-line utility. Settings start the embedded Postgres/Redis when their URLs are unset."""
+
 import os
 import sys
 

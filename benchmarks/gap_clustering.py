@@ -32,29 +32,73 @@ sys.path.insert(0, str(ROOT))
 THRESHOLDS = [round(0.50 + 0.05 * i, 2) for i in range(9)]  # 0.50 .. 0.90
 
 SHOP = [
-    ["Do you sell gift cards?", "can i buy a gift card", "Is there a gift voucher I can get for my sister?",
-     "gift certificates available?"],
+    [
+        "Do you sell gift cards?",
+        "can i buy a gift card",
+        "Is there a gift voucher I can get for my sister?",
+        "gift certificates available?",
+    ],
     ["Can I pay with PayPal?", "Do you accept paypal", "paypal ok as payment?", "Is PayPal a payment option?"],
-    ["Do you ship to Canada?", "can you deliver to canada", "Shipping to Toronto possible?",
-     "do u send orders to canada"],
-    ["Is there a store I can visit?", "Do you have a physical shop?", "where is your shop located",
-     "can i try the boots on in a store"],
-    ["Do you offer student discounts?", "student discount?", "Is there a discount for students",
-     "any deals for college students"],
-    ["How do I change my password?", "reset password", "I forgot my password, how do I get a new one?",
-     "cant log in, need a new password"],
-    ["Can I price match a cheaper offer?", "do you match competitor prices", "price match policy?",
-     "found it cheaper elsewhere, will you match it"],
-    ["Are your tents waterproof?", "is the tent water proof", "will the tent keep rain out",
-     "does the tent leak in heavy rain"],
-    ["Do you have a loyalty program?", "is there a rewards program", "do I earn points on purchases",
-     "loyalty points?"],
-    ["How do I unsubscribe from your emails?", "stop sending me newsletters", "unsubscribe from marketing mail",
-     "how to opt out of promo emails"],
-    ["Can I pick up my order in store?", "click and collect?", "is in-store pickup available",
-     "can i collect the order myself"],
-    ["Do you sell refurbished gear?", "any second hand or used equipment?", "refurbished items available?",
-     "do you have used tents for sale"],
+    [
+        "Do you ship to Canada?",
+        "can you deliver to canada",
+        "Shipping to Toronto possible?",
+        "do u send orders to canada",
+    ],
+    [
+        "Is there a store I can visit?",
+        "Do you have a physical shop?",
+        "where is your shop located",
+        "can i try the boots on in a store",
+    ],
+    [
+        "Do you offer student discounts?",
+        "student discount?",
+        "Is there a discount for students",
+        "any deals for college students",
+    ],
+    [
+        "How do I change my password?",
+        "reset password",
+        "I forgot my password, how do I get a new one?",
+        "cant log in, need a new password",
+    ],
+    [
+        "Can I price match a cheaper offer?",
+        "do you match competitor prices",
+        "price match policy?",
+        "found it cheaper elsewhere, will you match it",
+    ],
+    [
+        "Are your tents waterproof?",
+        "is the tent water proof",
+        "will the tent keep rain out",
+        "does the tent leak in heavy rain",
+    ],
+    [
+        "Do you have a loyalty program?",
+        "is there a rewards program",
+        "do I earn points on purchases",
+        "loyalty points?",
+    ],
+    [
+        "How do I unsubscribe from your emails?",
+        "stop sending me newsletters",
+        "unsubscribe from marketing mail",
+        "how to opt out of promo emails",
+    ],
+    [
+        "Can I pick up my order in store?",
+        "click and collect?",
+        "is in-store pickup available",
+        "can i collect the order myself",
+    ],
+    [
+        "Do you sell refurbished gear?",
+        "any second hand or used equipment?",
+        "refurbished items available?",
+        "do you have used tents for sale",
+    ],
 ]
 
 
@@ -126,11 +170,15 @@ def main() -> None:
         marks = ("*" if threshold == best else "") + ("d" if threshold == SAME_QUESTION_COSINE else "")
         cells = [f"{p:5.3f} {r:5.3f} {f:5.3f} {n:6d}" for p, r, f, n, _ in (scores[name][threshold] for name in sets)]
         print(f"{threshold:>7.2f}{marks:>2} | " + " | ".join(f"{c:^26}" for c in cells))
-    print(f"\n* best B-cubed F1 on stackfaq dev: {best}; d = the report's SAME_QUESTION_COSINE ({SAME_QUESTION_COSINE})")
+    print(
+        f"\n* best B-cubed F1 on stackfaq dev: {best}; d = the report's SAME_QUESTION_COSINE ({SAME_QUESTION_COSINE})"
+    )
     for name in ("stackfaq test", "shop test"):
         p, r, f, n, ms = scores[name][best]
-        print(f"{name} at {best}: P {p:.3f} R {r:.3f} F1 {f:.3f} ({n} groups for {len(sets[name])}); "
-              f"grouping {ms:.0f} ms for {len(embedded[name][1])} questions")
+        print(
+            f"{name} at {best}: P {p:.3f} R {r:.3f} F1 {f:.3f} ({n} groups for {len(sets[name])}); "
+            f"grouping {ms:.0f} ms for {len(embedded[name][1])} questions"
+        )
 
 
 if __name__ == "__main__":

@@ -46,8 +46,14 @@ def bench_setup(agents: int, capacity: int):
     for n in range(agents):
         user, _ = get_user_model().objects.get_or_create(username=f"bench-agent-{n}", defaults={"is_staff": True})
         user.groups.add(group)
-        AgentProfile.objects.update_or_create(user=user, defaults={
-            "presence": "online", "capacity": capacity, "socket_seen_at": timezone.now() + timezone.timedelta(hours=1)})
+        AgentProfile.objects.update_or_create(
+            user=user,
+            defaults={
+                "presence": "online",
+                "capacity": capacity,
+                "socket_seen_at": timezone.now() + timezone.timedelta(hours=1),
+            },
+        )
         users.append(user)
     team.members.set(users)
     Queue.objects.filter(is_default=True).exclude(name="Bench").update(is_default=False)
@@ -67,8 +73,9 @@ def open_conversations(site, count: int) -> list[int]:
     customers = Customer.objects.bulk_create([Customer(site=site) for _ in range(count)])
     conversations = Conversation.objects.bulk_create([Conversation(site=site, customer=c) for c in customers])
     for conversation in conversations:
-        customer_message_post(conversation_id=conversation.pk, text="My parcel never arrived, can a person help?",
-                              client_id=uuid.uuid4())
+        customer_message_post(
+            conversation_id=conversation.pk, text="My parcel never arrived, can a person help?", client_id=uuid.uuid4()
+        )
     return [c.pk for c in conversations]
 
 
@@ -89,8 +96,11 @@ def latencies(handoff_ids: list[int]) -> dict:
     rows = list(Handoff.objects.filter(pk__in=handoff_ids).values_list("created_at", "assigned_at", "notified_at"))
     assigned = [(a - c).total_seconds() * 1000 for c, a, _ in rows if a]
     notified = [(n - c).total_seconds() * 1000 for c, _, n in rows if n]
-    return {"created_to_assigned_ms": summary(assigned), "created_to_notified_ms": summary(notified),
-            "unassigned": sum(1 for _, a, _ in rows if a is None)}
+    return {
+        "created_to_assigned_ms": summary(assigned),
+        "created_to_notified_ms": summary(notified),
+        "unassigned": sum(1 for _, a, _ in rows if a is None),
+    }
 
 
 def main() -> int:
@@ -115,11 +125,32 @@ def main() -> int:
     site, users = bench_setup(args.agents, capacity)
     app.control.purge()
     connections.close_all()
-    env = dict(os.environ, DJANGO_SETTINGS_MODULE="supportbot.settings.base", LOG_LEVEL="WARNING",
-               HANDOFF_MODEL_SUMMARY="false")
-    worker = subprocess.Popen([sys.executable, "-m", "celery", "-A", "supportbot", "worker", "--loglevel", "WARNING",
-                               "--concurrency", str(args.concurrency), "--without-mingle", "--without-gossip"],
-                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = dict(
+        os.environ,
+        DJANGO_SETTINGS_MODULE="supportbot.settings.base",
+        LOG_LEVEL="WARNING",
+        HANDOFF_MODEL_SUMMARY="false",
+    )
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "supportbot",
+            "worker",
+            "--loglevel",
+            "WARNING",
+            "--concurrency",
+            str(args.concurrency),
+            "--without-mingle",
+            "--without-gossip",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         warm = open_conversations(site, 2)
         wait_until_notified([handoff_open(conversation_id=c, reason="customer_request").pk for c in warm], timeout=120)
@@ -140,26 +171,46 @@ def main() -> int:
         worker.terminate()
         worker.wait(timeout=30)
 
-    assigned_events = dict(HandoffEvent.objects.filter(handoff_id__in=burst_ids, kind="assigned")
-                           .values("handoff_id").annotate(n=Count("id")).values_list("handoff_id", "n"))
-    loads = dict(Handoff.objects.filter(pk__in=burst_ids, status="assigned").values("assignee_id")
-                 .annotate(n=Count("id")).values_list("assignee_id", "n"))
+    assigned_events = dict(
+        HandoffEvent.objects.filter(handoff_id__in=burst_ids, kind="assigned")
+        .values("handoff_id")
+        .annotate(n=Count("id"))
+        .values_list("handoff_id", "n")
+    )
+    loads = dict(
+        Handoff.objects.filter(pk__in=burst_ids, status="assigned")
+        .values("assignee_id")
+        .annotate(n=Count("id"))
+        .values_list("assignee_id", "n")
+    )
     baseline = latencies(sequential_ids)
     burst = latencies(burst_ids)
     result = {
         "benchmark": "handoff",
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-        "worker_processes": args.concurrency, "agents": args.agents, "capacity_each": capacity,
+        "worker_processes": args.concurrency,
+        "agents": args.agents,
+        "capacity_each": capacity,
         "baseline_one_at_a_time": {"handoffs": args.sequential, **baseline},
-        "burst": {"handoffs": args.burst, **burst, "finished": finished, "open_s": round(opened, 2),
-                  "wall_s": round(wall, 2), "handoffs_per_s": round(args.burst / wall, 1)},
-        "burst_p50_over_baseline_p50": round(burst["created_to_assigned_ms"]["p50"]
-                                             / baseline["created_to_assigned_ms"]["p50"], 2),
+        "burst": {
+            "handoffs": args.burst,
+            **burst,
+            "finished": finished,
+            "open_s": round(opened, 2),
+            "wall_s": round(wall, 2),
+            "handoffs_per_s": round(args.burst / wall, 1),
+        },
+        "burst_p50_over_baseline_p50": round(
+            burst["created_to_assigned_ms"]["p50"] / baseline["created_to_assigned_ms"]["p50"], 2
+        ),
         "invariants": {
-            "assigned_exactly_once": all(n == 1 for n in assigned_events.values()) and len(assigned_events) == args.burst,
-            "max_load": max(loads.values(), default=0), "capacity": capacity,
-            "agents_used": len(loads), "spread_min_max": [min(loads.values(), default=0), max(loads.values(), default=0)],
+            "assigned_exactly_once": all(n == 1 for n in assigned_events.values())
+            and len(assigned_events) == args.burst,
+            "max_load": max(loads.values(), default=0),
+            "capacity": capacity,
+            "agents_used": len(loads),
+            "spread_min_max": [min(loads.values(), default=0), max(loads.values(), default=0)],
         },
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)

@@ -46,8 +46,10 @@ TRACE_DUMP_SIGNAL = signal.SIGUSR2
 def raise_nofile(wanted: int) -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if wanted > hard:
-        raise SystemExit(f"RLIMIT_NOFILE hard limit is {hard}; {wanted} descriptors are needed (use more --clients "
-                         f"or raise the limit)")
+        raise SystemExit(
+            f"RLIMIT_NOFILE hard limit is {hard}; {wanted} descriptors are needed (use more --clients "
+            f"or raise the limit)"
+        )
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, wanted), hard))
 
 
@@ -73,16 +75,29 @@ def serve_traced(port: int, dump_path: Path, connect_timeout: int) -> None:
     signal.signal(TRACE_DUMP_SIGNAL, dump)
     from daphne.cli import CommandLineInterface
 
-    CommandLineInterface().run(["-b", "127.0.0.1", "-p", str(port), "--access-log", os.devnull,
-                                "--websocket_connect_timeout", str(connect_timeout), "supportbot.asgi:application"])
+    CommandLineInterface().run(
+        [
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "--access-log",
+            os.devnull,
+            "--websocket_connect_timeout",
+            str(connect_timeout),
+            "supportbot.asgi:application",
+        ]
+    )
 
 
 def trace_report(dump_path: Path, sockets: int, top: int) -> dict:
     import tracemalloc
 
-    snapshot = tracemalloc.Snapshot.load(str(dump_path)).filter_traces([
-        tracemalloc.Filter(False, tracemalloc.__file__),
-    ])
+    snapshot = tracemalloc.Snapshot.load(str(dump_path)).filter_traces(
+        [
+            tracemalloc.Filter(False, tracemalloc.__file__),
+        ]
+    )
     total = sum(stat.size for stat in snapshot.statistics("filename"))
 
     def rows(key_type: str) -> list[dict]:
@@ -90,16 +105,24 @@ def trace_report(dump_path: Path, sockets: int, top: int) -> dict:
         for stat in snapshot.statistics(key_type)[:top]:
             frame = stat.traceback[0]
             where = _short(frame.filename) if key_type == "filename" else f"{_short(frame.filename)}:{frame.lineno}"
-            out.append({"where": where, "bytes_per_socket": round(stat.size / sockets),
-                        "blocks_per_socket": round(stat.count / sockets, 2)})
+            out.append(
+                {
+                    "where": where,
+                    "bytes_per_socket": round(stat.size / sockets),
+                    "blocks_per_socket": round(stat.count / sockets, 2),
+                }
+            )
         return out
 
     # Each allocation charged to the nearest frame of our own code that led to it: the consumer
     # state or call that keeps the memory alive.
     ours: dict[str, int] = {}
     for stat in snapshot.statistics("traceback"):
-        frames = [f for f in stat.traceback if "site-packages" not in f.filename and "/lib/python" not in f.filename
-                  and "benchmarks/" not in f.filename]
+        frames = [
+            f
+            for f in stat.traceback
+            if "site-packages" not in f.filename and "/lib/python" not in f.filename and "benchmarks/" not in f.filename
+        ]
         # Tracebacks run oldest to newest: the last of our frames is the nearest caller.
         key = f"{_short(frames[-1].filename)}:{frames[-1].lineno}" if frames else "(library code only)"
         ours[key] = ours.get(key, 0) + stat.size
@@ -108,8 +131,10 @@ def trace_report(dump_path: Path, sockets: int, top: int) -> dict:
         "traced_bytes_per_socket": round(total / sockets),
         "by_file": rows("filename"),
         "by_line": rows("lineno"),
-        "by_our_calling_line": [{"where": k, "bytes_per_socket": round(v / sockets)}
-                                for k, v in sorted(ours.items(), key=lambda kv: -kv[1])[:top]],
+        "by_our_calling_line": [
+            {"where": k, "bytes_per_socket": round(v / sockets)}
+            for k, v in sorted(ours.items(), key=lambda kv: -kv[1])[:top]
+        ],
     }
 
 
@@ -141,8 +166,7 @@ async def _client_main(urls: list[str], origin: str, conn, probes: int, concurre
     async def open_one(url: str) -> None:
         async with semaphore:
             try:
-                ws = await websockets.connect(url, origin=origin, open_timeout=120, ping_interval=None,
-                                              max_size=2**20)
+                ws = await websockets.connect(url, origin=origin, open_timeout=120, ping_interval=None, max_size=2**20)
                 await ws.send(json.dumps({"type": "resume", "after_seq": 0}))
                 while json.loads(await asyncio.wait_for(ws.recv(), 120))["type"] != "status":
                     pass
@@ -169,8 +193,17 @@ async def _client_main(urls: list[str], origin: str, conn, probes: int, concurre
     conn.send({"probed": min(probes, len(sockets)), "probe_ok": ok, "closed_by_server": closed_at_probe})
 
 
-def hold(urls: list[str], origin: str, clients: int, server_pid: int, *, settle: float, probes: int,
-         concurrency: int = 24, before_measure=None) -> dict:  # noqa: ANN001 - an optional callback
+def hold(
+    urls: list[str],
+    origin: str,
+    clients: int,
+    server_pid: int,
+    *,
+    settle: float,
+    probes: int,
+    concurrency: int = 24,
+    before_measure=None,
+) -> dict:  # noqa: ANN001 - an optional callback
     import psutil
 
     server = psutil.Process(server_pid)
@@ -180,8 +213,9 @@ def hold(urls: list[str], origin: str, clients: int, server_pid: int, *, settle:
     memory_before = server.memory_full_info()
     for chunk in chunks:
         parent, child = context.Pipe()
-        process = context.Process(target=client_process, daemon=True,
-                                  args=(chunk, origin, child, probes, max(1, concurrency // clients)))
+        process = context.Process(
+            target=client_process, daemon=True, args=(chunk, origin, child, probes, max(1, concurrency // clients))
+        )
         process.start()
         pipes.append(parent)
         processes.append(process)
@@ -218,11 +252,31 @@ def hold(urls: list[str], origin: str, clients: int, server_pid: int, *, settle:
 
 def start_server(port: int, env: dict, *, traced: Path | None, connect_timeout: int) -> subprocess.Popen:
     if traced is None:
-        argv = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "--access-log", os.devnull,
-                "--websocket_connect_timeout", str(connect_timeout), "supportbot.asgi:application"]
+        argv = [
+            sys.executable,
+            "-m",
+            "daphne",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "--access-log",
+            os.devnull,
+            "--websocket_connect_timeout",
+            str(connect_timeout),
+            "supportbot.asgi:application",
+        ]
     else:
-        argv = [sys.executable, str(Path(__file__).resolve()), "--serve-traced", str(port), "--dump", str(traced),
-                "--connect-timeout", str(connect_timeout)]
+        argv = [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--serve-traced",
+            str(port),
+            "--dump",
+            str(traced),
+            "--connect-timeout",
+            str(connect_timeout),
+        ]
     return subprocess.Popen(argv, cwd=ROOT, env=env)
 
 
@@ -251,8 +305,13 @@ def write_result(output: Path, held: dict | None, traced: dict | None) -> None:
         "held": held,
         "tracemalloc": traced,
         "target": {"sockets": 10_000, "server_rss_mb_at_most": 1024},
-        "meets_target": bool(held and held["sockets_open"] >= 10_000 and held["server_rss_held_mb"] <= 1024
-                             and not held["errors"] and held["probe_ok"] == held["probed"]),
+        "meets_target": bool(
+            held
+            and held["sockets_open"] >= 10_000
+            and held["server_rss_held_mb"] <= 1024
+            and not held["errors"]
+            and held["probe_ok"] == held["probed"]
+        ),
     }
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(result, indent=1))
@@ -262,15 +321,23 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sockets", type=int, default=10_000)
     parser.add_argument("--clients", type=int, default=4, help="client processes sharing the sockets")
-    parser.add_argument("--settle", type=float, default=40.0,
-                        help="seconds to hold before measuring (past the first lease renewal at 30 s)")
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=40.0,
+        help="seconds to hold before measuring (past the first lease renewal at 30 s)",
+    )
     parser.add_argument("--trace", type=int, default=0, help="also a tracemalloc run with this many sockets (0: none)")
     parser.add_argument("--top", type=int, default=15)
     parser.add_argument("--concurrency", type=int, default=24, help="handshakes in flight, over all clients")
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "results" / "idle_sockets.json")
-    parser.add_argument("--connect-timeout", type=int, default=60,
-                        help="Daphne's websocket handshake timeout (its default, 5 s, drops handshakes on a busy "
-                             "machine; this benchmark measures memory, not connect speed)")
+    parser.add_argument(
+        "--connect-timeout",
+        type=int,
+        default=60,
+        help="Daphne's websocket handshake timeout (its default, 5 s, drops handshakes on a busy "
+        "machine; this benchmark measures memory, not connect speed)",
+    )
     parser.add_argument("--serve-traced", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--dump", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -289,10 +356,18 @@ def main() -> int:
     connections.close_all()
     base = f"ws://127.0.0.1:{port}"
     urls = [f"{base}/ws/chat/{cid}/?token={token}" for cid, token in sessions]
-    env = dict(os.environ, DJANGO_SETTINGS_MODULE="supportbot.settings.base", LOG_LEVEL="WARNING",
-               CHAT_MAX_SOCKETS_PER_IP="1000000", CHAT_RATE_BURST="1000000", CHAT_RATE_PER_SECOND="1000000")
-    print("limits raised for the run: CHAT_MAX_SOCKETS_PER_IP, CHAT_RATE_BURST, CHAT_RATE_PER_SECOND = 1000000 "
-          f"(every socket comes from 127.0.0.1); RLIMIT_NOFILE {resource.getrlimit(resource.RLIMIT_NOFILE)[0]}")
+    env = dict(
+        os.environ,
+        DJANGO_SETTINGS_MODULE="supportbot.settings.base",
+        LOG_LEVEL="WARNING",
+        CHAT_MAX_SOCKETS_PER_IP="1000000",
+        CHAT_RATE_BURST="1000000",
+        CHAT_RATE_PER_SECOND="1000000",
+    )
+    print(
+        "limits raised for the run: CHAT_MAX_SOCKETS_PER_IP, CHAT_RATE_BURST, CHAT_RATE_PER_SECOND = 1000000 "
+        f"(every socket comes from 127.0.0.1); RLIMIT_NOFILE {resource.getrlimit(resource.RLIMIT_NOFILE)[0]}"
+    )
 
     held = None
     if args.sockets:
@@ -300,8 +375,15 @@ def main() -> int:
         try:
             wait_for_healthz(f"http://127.0.0.1:{port}", seconds=240)
             warm_up(urls[:warm], origin, server.pid)
-            held = hold(urls[warm:warm + args.sockets], origin, args.clients, server.pid, settle=args.settle, probes=20,
-                        concurrency=args.concurrency)
+            held = hold(
+                urls[warm : warm + args.sockets],
+                origin,
+                args.clients,
+                server.pid,
+                settle=args.settle,
+                probes=20,
+                concurrency=args.concurrency,
+            )
             print(json.dumps(held, indent=1), flush=True)
             write_result(args.output, held, None)
         finally:
@@ -321,7 +403,7 @@ def main() -> int:
         site.allowed_origins = [*site.allowed_origins, origin2]
         site.save(update_fields=["allowed_origins"])
         connections.close_all()
-        trace_urls = [u.replace(base, f"ws://127.0.0.1:{port}") for u in urls[:warm] + urls[warm + args.sockets:]]
+        trace_urls = [u.replace(base, f"ws://127.0.0.1:{port}") for u in urls[:warm] + urls[warm + args.sockets :]]
         server = start_server(port, env, traced=dump, connect_timeout=args.connect_timeout)
         try:
             wait_for_healthz(origin2, seconds=240)
@@ -335,8 +417,16 @@ def main() -> int:
                 while not dump.with_suffix(".done").exists() and time.monotonic() < deadline:
                     time.sleep(0.5)
 
-            traced_hold = hold(trace_urls[warm:], origin2, args.clients, server.pid, settle=args.settle, probes=5,
-                               concurrency=max(args.clients, args.concurrency // 3), before_measure=snapshot)
+            traced_hold = hold(
+                trace_urls[warm:],
+                origin2,
+                args.clients,
+                server.pid,
+                settle=args.settle,
+                probes=5,
+                concurrency=max(args.clients, args.concurrency // 3),
+                before_measure=snapshot,
+            )
             print(json.dumps(traced_hold, indent=1), flush=True)
         finally:
             stop_server(server)

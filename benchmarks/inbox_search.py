@@ -76,8 +76,14 @@ def substring_search(agent, term: str) -> list:
     from conversations.models import Conversation
 
     matches = Q(customer__external_id__icontains=term) | Q(messages__text__icontains=term)
-    listed = visible_conversations(agent=agent).filter(last_seq__gt=0).select_related("customer", "assignee", "site", "queue")
-    return list(listed.filter(pk__in=Conversation.objects.filter(matches).values("pk")).order_by("-last_message_at")[:50])
+    listed = (
+        visible_conversations(agent=agent)
+        .filter(last_seq__gt=0)
+        .select_related("customer", "assignee", "site", "queue")
+    )
+    return list(
+        listed.filter(pk__in=Conversation.objects.filter(matches).values("pk")).order_by("-last_message_at")[:50]
+    )
 
 
 def fulltext_search(agent, term: str) -> list:
@@ -135,8 +141,9 @@ def main() -> int:
     from django.contrib.auth import get_user_model
 
     random.seed(11)
-    supervisor, _ = get_user_model().objects.get_or_create(username="bench-supervisor",
-                                                           defaults={"is_staff": True, "is_superuser": True})
+    supervisor, _ = get_user_model().objects.get_or_create(
+        username="bench-supervisor", defaults={"is_staff": True, "is_superuser": True}
+    )
     result = {"benchmark": "inbox_search", "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "sizes": []}
     for size in args.sizes:
         result["sizes"].append(bench_size(size, args.queries, supervisor))

@@ -39,8 +39,12 @@ def score(rows: list[dict], *, min_letters: int, min_confidence: float) -> dict:
         if found.language is not None:
             detected += 1
             right += found.language == row["language"]
-    return {"messages": len(rows), "coverage": round(detected / len(rows), 3),
-            "precision": round(right / detected, 3) if detected else None, "wrong": detected - right}
+    return {
+        "messages": len(rows),
+        "coverage": round(detected / len(rows), 3),
+        "precision": round(right / detected, 3) if detected else None,
+        "wrong": detected - right,
+    }
 
 
 def main() -> None:
@@ -58,8 +62,12 @@ def main() -> None:
             cells.append(f"{confidence}: {s['coverage']:.2f}/{s['precision'] or 0:.2f}/{s['wrong']}")
         print(f"  {letters:>2}  " + "  ".join(cells))
     chosen = {"min_letters": detection.MIN_LETTERS, "min_confidence": detection.MIN_CONFIDENCE}
-    results = {"chosen": chosen, "dev": score(dev, **chosen), "test": score(test, **chosen),
-               "test_without_thresholds": score(test, min_letters=0, min_confidence=0.0)}
+    results = {
+        "chosen": chosen,
+        "dev": score(dev, **chosen),
+        "test": score(test, **chosen),
+        "test_without_thresholds": score(test, min_letters=0, min_confidence=0.0),
+    }
     started = time.perf_counter()
     for row in rows:
         detection.language_detect(text=row["text"])

@@ -47,7 +47,7 @@ class MPNetEncoder:
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         out = np.empty((len(texts), self.dimensions), dtype=np.float32)
         for start in range(0, len(order), batch_size):
-            chosen = order[start:start + batch_size]
+            chosen = order[start : start + batch_size]
             out[chosen] = self._encode_batch([texts[i] for i in chosen])
         return out
 
@@ -69,8 +69,9 @@ class MPNetEncoder:
         n = np.abs(n)
         max_exact = half // 2
         with np.errstate(divide="ignore"):
-            large = max_exact + (np.log(np.maximum(n, 1) / max_exact) / np.log(128 / max_exact)
-                                 * (half - max_exact)).astype(np.int64)
+            large = max_exact + (
+                np.log(np.maximum(n, 1) / max_exact) / np.log(128 / max_exact) * (half - max_exact)
+            ).astype(np.int64)
         large = np.minimum(large, half - 1)
         bucket = bucket + np.where(n < max_exact, n, large)
         return self.w["encoder.relative_attention_bias.weight"][bucket].transpose(2, 0, 1)
@@ -86,8 +87,12 @@ class MPNetEncoder:
         bias = self._position_bias(length)[None] + ((1.0 - mask) * np.finfo(np.float32).min)[:, None, None, :]
         for n in range(self.layers):
             p = f"encoder.layer.{n}."
-            split = [(x @ w[p + f"attention.attn.{t}.weight"] + w[p + f"attention.attn.{t}.bias"])
-                     .reshape(batch, length, self.heads, head).transpose(0, 2, 1, 3) for t in "qkv"]
+            split = [
+                (x @ w[p + f"attention.attn.{t}.weight"] + w[p + f"attention.attn.{t}.bias"])
+                .reshape(batch, length, self.heads, head)
+                .transpose(0, 2, 1, 3)
+                for t in "qkv"
+            ]
             q, k, v = split
             scores = (q @ k.transpose(0, 1, 3, 2)) * np.float32(1 / np.sqrt(head)) + bias
             scores -= scores.max(axis=-1, keepdims=True)

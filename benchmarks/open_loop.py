@@ -222,7 +222,7 @@ def settle(runtime_pid: int, *, quiet_cores: float = 0.15, window: float = 3.0, 
 
 @dataclass
 class RoundStats:
-    first_ms: list[float] = field(default_factory=list)   # measured, before subtracting the model
+    first_ms: list[float] = field(default_factory=list)  # measured, before subtracting the model
     final_ms: list[float] = field(default_factory=list)
     sent: int = 0
     answered: int = 0
@@ -240,10 +240,12 @@ async def open_sessions(base: str, origin: str, count: int) -> list[tuple[str, s
     semaphore = asyncio.Semaphore(16)
 
     async with httpx.AsyncClient(timeout=60) as client:
+
         async def one() -> tuple[str, str]:
             async with semaphore:
-                response = await client.post(f"{base}/api/widget/conversations", json={"site_key": SITE_KEY},
-                                             headers={"Origin": origin})
+                response = await client.post(
+                    f"{base}/api/widget/conversations", json={"site_key": SITE_KEY}, headers={"Origin": origin}
+                )
                 response.raise_for_status()
                 payload = response.json()
                 return payload["socket_url"], payload["token"]
@@ -251,8 +253,18 @@ async def open_sessions(base: str, origin: str, count: int) -> list[tuple[str, s
         return await asyncio.gather(*(one() for _ in range(count)))
 
 
-async def customer(socket_url: str, token: str, origin: str, *, first_question: int, started: float,
-                   stop_at: float, interval: tuple[float, float], answer_timeout: float, stats: RoundStats) -> None:
+async def customer(
+    socket_url: str,
+    token: str,
+    origin: str,
+    *,
+    first_question: int,
+    started: float,
+    stop_at: float,
+    interval: tuple[float, float],
+    answer_timeout: float,
+    stats: RoundStats,
+) -> None:
     import websockets
 
     try:
@@ -267,8 +279,11 @@ async def customer(socket_url: str, token: str, origin: str, *, first_question: 
                 await asyncio.sleep(max(0.0, next_send - time.monotonic()))
                 sent = time.perf_counter()
                 stats.sent += 1
-                await ws.send(json.dumps({"type": "message", "client_id": str(uuid.uuid4()),
-                                          "text": QUESTIONS[n % len(QUESTIONS)]}))
+                await ws.send(
+                    json.dumps(
+                        {"type": "message", "client_id": str(uuid.uuid4()), "text": QUESTIONS[n % len(QUESTIONS)]}
+                    )
+                )
                 n += 1
                 first = None
                 deadline = time.monotonic() + answer_timeout
@@ -302,8 +317,18 @@ async def customer(socket_url: str, token: str, origin: str, *, first_question: 
         stats.error(f"socket:{type(error).__name__}")
 
 
-async def run_round(base: str, origin: str, model: ModelHandle, probe_body: dict, *, conversations: int,
-                    duration: float, interval: tuple[float, float], answer_timeout: float, runtime_pid: int) -> dict:
+async def run_round(
+    base: str,
+    origin: str,
+    model: ModelHandle,
+    probe_body: dict,
+    *,
+    conversations: int,
+    duration: float,
+    interval: tuple[float, float],
+    answer_timeout: float,
+    runtime_pid: int,
+) -> dict:
     sessions = await open_sessions(base, origin, conversations)
     processes = app_processes(runtime_pid)
     measured = processes["web"] + processes["worker"]
@@ -316,9 +341,22 @@ async def run_round(base: str, origin: str, model: ModelHandle, probe_body: dict
     probe_task = asyncio.create_task(model_probe(model.base_url, probe_body, stop, probe))
     started = time.monotonic()
     wall_started = time.perf_counter()
-    await asyncio.gather(*(customer(url, token, origin, first_question=i, started=started, stop_at=started + duration,
-                                    interval=interval, answer_timeout=answer_timeout, stats=stats)
-                           for i, (url, token) in enumerate(sessions)))
+    await asyncio.gather(
+        *(
+            customer(
+                url,
+                token,
+                origin,
+                first_question=i,
+                started=started,
+                stop_at=started + duration,
+                interval=interval,
+                answer_timeout=answer_timeout,
+                stats=stats,
+            )
+            for i, (url, token) in enumerate(sessions)
+        )
+    )
     wall = time.perf_counter() - wall_started
     stop.set()
     await probe_task
@@ -327,8 +365,12 @@ async def run_round(base: str, origin: str, model: ModelHandle, probe_body: dict
     _, calls_after, streamed_after = model.last_request()
     # A process that died during the round has no "after": its CPU is lost, so say so.
     vanished = [pid for pid in cpu_before if pid not in cpu_after]
-    cpu_by_role = {role: sum(cpu_after[p.pid] - cpu_before[p.pid] for p in processes[role]
-                             if p.pid in cpu_before and p.pid in cpu_after) for role in ("web", "worker")}
+    cpu_by_role = {
+        role: sum(
+            cpu_after[p.pid] - cpu_before[p.pid] for p in processes[role] if p.pid in cpu_before and p.pid in cpu_after
+        )
+        for role in ("web", "worker")
+    }
     cpu_total = cpu_by_role["web"] + cpu_by_role["worker"]
     model_first_ms = statistics.median(probe["first"]) * 1000 if probe["first"] else float("nan")
     model_total_ms = statistics.median(probe["total"]) * 1000 if probe["total"] else float("nan")
@@ -342,16 +384,24 @@ async def run_round(base: str, origin: str, model: ModelHandle, probe_body: dict
         "errors": errors,
         "error_kinds": stats.errors,
         "late_sends": stats.late_sends,
-        "model_calls_per_answer": {"streamed": round((streamed_after - streamed_before) / max(1, stats.answered), 2),
-                                   "other": round((calls_after - calls_before - streamed_after + streamed_before)
-                                                  / max(1, stats.answered), 2)},
+        "model_calls_per_answer": {
+            "streamed": round((streamed_after - streamed_before) / max(1, stats.answered), 2),
+            "other": round((calls_after - calls_before - streamed_after + streamed_before) / max(1, stats.answered), 2),
+        },
         "messages_per_s": round(stats.sent / wall, 2),
-        "model_direct_ms": {"first_content_p50": round(model_first_ms, 1), "done_p50": round(model_total_ms, 1),
-                            "samples": len(probe["first"])},
-        "measured_first_delta_ms": {"p50": round(percentile(stats.first_ms, 50), 1),
-                                    "p95": round(percentile(stats.first_ms, 95), 1)},
-        "added_first_delta_ms": {"p50": round(percentile(added_first, 50), 1),
-                                 "p95": round(percentile(added_first, 95), 1)},
+        "model_direct_ms": {
+            "first_content_p50": round(model_first_ms, 1),
+            "done_p50": round(model_total_ms, 1),
+            "samples": len(probe["first"]),
+        },
+        "measured_first_delta_ms": {
+            "p50": round(percentile(stats.first_ms, 50), 1),
+            "p95": round(percentile(stats.first_ms, 95), 1),
+        },
+        "added_first_delta_ms": {
+            "p50": round(percentile(added_first, 50), 1),
+            "p95": round(percentile(added_first, 95), 1),
+        },
         "added_final_ms": {"p50": round(percentile(added_final, 50), 1), "p95": round(percentile(added_final, 95), 1)},
         "cpu_s": {role: round(seconds, 2) for role, seconds in cpu_by_role.items()},
         "cpu_ms_per_message": round(cpu_total * 1000 / max(1, stats.sent), 1),
@@ -366,6 +416,7 @@ async def run_round(base: str, origin: str, model: ModelHandle, probe_body: dict
 
 def median_round(runs: list[dict]) -> dict:
     """Medians over rounds of every figure; errors are summed, never medianed away."""
+
     def med(path: tuple[str, ...]) -> float:
         values = []
         for run in runs:
@@ -377,11 +428,15 @@ def median_round(runs: list[dict]) -> dict:
 
     return {
         "conversations": runs[0]["conversations"],
-        "added_first_delta_ms": {"p50": med(("added_first_delta_ms", "p50")),
-                                 "p95": med(("added_first_delta_ms", "p95"))},
+        "added_first_delta_ms": {
+            "p50": med(("added_first_delta_ms", "p50")),
+            "p95": med(("added_first_delta_ms", "p95")),
+        },
         "added_final_ms": {"p50": med(("added_final_ms", "p50")), "p95": med(("added_final_ms", "p95"))},
-        "model_direct_ms": {"first_content_p50": med(("model_direct_ms", "first_content_p50")),
-                            "done_p50": med(("model_direct_ms", "done_p50"))},
+        "model_direct_ms": {
+            "first_content_p50": med(("model_direct_ms", "first_content_p50")),
+            "done_p50": med(("model_direct_ms", "done_p50")),
+        },
         "cpu_ms_per_message": med(("cpu_ms_per_message",)),
         "cpu_ms_per_turn": med(("cpu_ms_per_turn",)),
         "cpu_cores_busy": med(("cpu_cores_busy",)),
@@ -398,21 +453,26 @@ def median_round(runs: list[dict]) -> dict:
 def prepare_site(origin: str) -> None:
     from conversations.models import WidgetSite
 
-    site, _ = WidgetSite.objects.get_or_create(key=SITE_KEY,
-                                               defaults={"name": "Bench Shop", "allowed_origins": [origin]})
+    site, _ = WidgetSite.objects.get_or_create(
+        key=SITE_KEY, defaults={"name": "Bench Shop", "allowed_origins": [origin]}
+    )
     WidgetSite.objects.filter(pk=site.pk).update(bot_enabled=True, allowed_origins=[origin])
 
 
-def write_result(args: argparse.Namespace, env: dict, interval: tuple[float, float],
-                 runs_by_size: dict[int, list[dict]]) -> dict:
+def write_result(
+    args: argparse.Namespace, env: dict, interval: tuple[float, float], runs_by_size: dict[int, list[dict]]
+) -> dict:
     """Written after every round, so an interrupted run keeps what it measured."""
     first = next(iter(runs_by_size.values()))[0]
     result = {
         "benchmark": "open_loop",
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-        "app": {"command": "python -m supportbot.runtime", "WEB_PROCESSES": env.get("WEB_PROCESSES"),
-                "web_processes_seen": first["web_processes"]},
+        "app": {
+            "command": "python -m supportbot.runtime",
+            "WEB_PROCESSES": env.get("WEB_PROCESSES"),
+            "web_processes_seen": first["web_processes"],
+        },
         "limits_raised": RAISED_LIMITS,
         "customer_interval_s": list(interval),
         "duration_s": args.duration,
@@ -429,15 +489,23 @@ def write_result(args: argparse.Namespace, env: dict, interval: tuple[float, flo
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--conversations", default="300", help="concurrent conversations; a comma list runs each size")
-    parser.add_argument("--duration", type=float, default=125.0,
-                        help="seconds of sending per round (125: every conversation sends at least 4 messages)")
+    parser.add_argument(
+        "--duration",
+        type=float,
+        default=125.0,
+        help="seconds of sending per round (125: every conversation sends at least 4 messages)",
+    )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--interval", default="15,30", help="seconds between a customer's messages: min,max")
     parser.add_argument("--ttft", type=float, default=0.3, help="the fake model's time to first token, seconds")
     parser.add_argument("--token-interval", type=float, default=0.02, help="seconds between streamed words")
     parser.add_argument("--answer-timeout", type=float, default=30.0, help="no bot answer by then counts as an error")
-    parser.add_argument("--web-processes", type=int, default=None,
-                        help="sets WEB_PROCESSES for the runtime (default: the environment's, else the runtime's own)")
+    parser.add_argument(
+        "--web-processes",
+        type=int,
+        default=None,
+        help="sets WEB_PROCESSES for the runtime (default: the environment's, else the runtime's own)",
+    )
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "results" / "open_loop.json")
     args = parser.parse_args()
     sizes = [int(n) for n in args.conversations.split(",")]
@@ -458,8 +526,16 @@ def main() -> int:
     connections.close_all()
 
     model = ModelHandle(args.ttft, args.token_interval)
-    env = dict(os.environ, **RAISED_LIMITS, PORT=str(port), BIND_HOST="127.0.0.1", LOG_LEVEL="WARNING",
-               DJANGO_SETTINGS_MODULE="supportbot.settings.base", LLM_BASE_URL=model.base_url, LLM_MODEL="fake-model")
+    env = dict(
+        os.environ,
+        **RAISED_LIMITS,
+        PORT=str(port),
+        BIND_HOST="127.0.0.1",
+        LOG_LEVEL="WARNING",
+        DJANGO_SETTINGS_MODULE="supportbot.settings.base",
+        LLM_BASE_URL=model.base_url,
+        LLM_MODEL="fake-model",
+    )
     if args.web_processes is not None:
         env["WEB_PROCESSES"] = str(args.web_processes)
     log_path = ROOT / ".data" / "bench" / "open_loop_runtime.log"
@@ -468,29 +544,53 @@ def main() -> int:
     print(f"runtime (make run) on {base}, WEB_PROCESSES={env.get('WEB_PROCESSES', '(unset)')}, log {log_path}")
     runs_by_size: dict[int, list[dict]] = {}
     with open(log_path, "wb") as log:
-        runtime = subprocess.Popen([sys.executable, "-m", "supportbot.runtime"], cwd=ROOT, env=env,
-                                   stdout=log, stderr=subprocess.STDOUT)
+        runtime = subprocess.Popen(
+            [sys.executable, "-m", "supportbot.runtime"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
         try:
             wait_healthy(base, runtime, 240)
             # Warm-up: first imports, connection pools; and the request body the app sends the model.
-            asyncio.run(run_round(base, origin, model, {}, conversations=2, duration=1.0, interval=(0.5, 0.5),
-                                  answer_timeout=60, runtime_pid=runtime.pid))
+            asyncio.run(
+                run_round(
+                    base,
+                    origin,
+                    model,
+                    {},
+                    conversations=2,
+                    duration=1.0,
+                    interval=(0.5, 0.5),
+                    answer_timeout=60,
+                    runtime_pid=runtime.pid,
+                )
+            )
             probe_body, _, _ = model.last_request()
             if probe_body is None:
                 raise RuntimeError("the warm-up reached no streamed model call: is the bot on and answering?")
             for size in sizes:
                 for round_number in range(args.rounds):
                     settle(runtime.pid)
-                    run = asyncio.run(run_round(base, origin, model, probe_body, conversations=size,
-                                                duration=args.duration, interval=interval,
-                                                answer_timeout=args.answer_timeout, runtime_pid=runtime.pid))
+                    run = asyncio.run(
+                        run_round(
+                            base,
+                            origin,
+                            model,
+                            probe_body,
+                            conversations=size,
+                            duration=args.duration,
+                            interval=interval,
+                            answer_timeout=args.answer_timeout,
+                            runtime_pid=runtime.pid,
+                        )
+                    )
                     runs_by_size.setdefault(size, []).append(run)
                     write_result(args, env, interval, runs_by_size)
-                    print(f"{size} conversations, round {round_number + 1}: added first delta p50 "
-                          f"{run['added_first_delta_ms']['p50']} / p95 {run['added_first_delta_ms']['p95']} ms, "
-                          f"final p95 {run['added_final_ms']['p95']} ms, {run['cpu_ms_per_turn']} ms CPU/turn, "
-                          f"errors {run['errors']} {run['error_kinds'] or ''}, load {run['load_average_1m']}",
-                          flush=True)
+                    print(
+                        f"{size} conversations, round {round_number + 1}: added first delta p50 "
+                        f"{run['added_first_delta_ms']['p50']} / p95 {run['added_first_delta_ms']['p95']} ms, "
+                        f"final p95 {run['added_final_ms']['p95']} ms, {run['cpu_ms_per_turn']} ms CPU/turn, "
+                        f"errors {run['errors']} {run['error_kinds'] or ''}, load {run['load_average_1m']}",
+                        flush=True,
+                    )
         finally:
             runtime.terminate()  # the supervisor stops its children in order
             try:

@@ -48,45 +48,86 @@ def load(*, old: int, recent: int) -> tuple[int, str]:
     total = old + recent
     customers = Customer.objects.bulk_create(Customer(site=site) for _ in range(total))
     conversations = Conversation.objects.bulk_create(
-        Conversation(site=site, customer=customer, status="resolved", last_seq=MESSAGES_PER_CONVERSATION,
-                     resolution_reason="answered") for customer in customers)
+        Conversation(
+            site=site,
+            customer=customer,
+            status="resolved",
+            last_seq=MESSAGES_PER_CONVERSATION,
+            resolution_reason="answered",
+        )
+        for customer in customers
+    )
     for start in range(0, total, 1000):
-        batch = conversations[start:start + 1000]
+        batch = conversations[start : start + 1000]
         Message.objects.bulk_create(
-            Message(conversation=c, seq=seq, role="customer" if seq % 2 else "bot",
-                    text=f"message {seq} about <EMAIL_ADDRESS_1>", extras={} if seq % 2 else {"answered": seq % 4 == 0})
-            for c in batch for seq in range(1, MESSAGES_PER_CONVERSATION + 1))
+            Message(
+                conversation=c,
+                seq=seq,
+                role="customer" if seq % 2 else "bot",
+                text=f"message {seq} about <EMAIL_ADDRESS_1>",
+                extras={} if seq % 2 else {"answered": seq % 4 == 0},
+            )
+            for c in batch
+            for seq in range(1, MESSAGES_PER_CONVERSATION + 1)
+        )
         PiiVaultEntry.objects.bulk_create(
-            PiiVaultEntry(conversation=c, placeholder="<EMAIL_ADDRESS_1>", entity_type="EMAIL_ADDRESS",
-                          digest=_digests(c.pk, "EMAIL_ADDRESS", f"customer{start + i}@example.org")[0],
-                          ciphertext=fernet.encrypt(f"customer{start + i}@example.org".encode()),
-                          expires_at=now + timedelta(days=30))
-            for i, c in enumerate(batch))
-    Handoff.objects.bulk_create(Handoff(conversation=c, reason="customer_request", status="resolved", assignee=agent)
-                                for c in conversations)
-    CsatRating.objects.bulk_create(CsatRating(conversation=c, resolved_at=now, agent=agent, score=1 + i % 5)
-                                   for i, c in enumerate(conversations) if i % 2 == 0)
+            PiiVaultEntry(
+                conversation=c,
+                placeholder="<EMAIL_ADDRESS_1>",
+                entity_type="EMAIL_ADDRESS",
+                digest=_digests(c.pk, "EMAIL_ADDRESS", f"customer{start + i}@example.org")[0],
+                ciphertext=fernet.encrypt(f"customer{start + i}@example.org".encode()),
+                expires_at=now + timedelta(days=30),
+            )
+            for i, c in enumerate(batch)
+        )
+    Handoff.objects.bulk_create(
+        Handoff(conversation=c, reason="customer_request", status="resolved", assignee=agent) for c in conversations
+    )
+    CsatRating.objects.bulk_create(
+        CsatRating(conversation=c, resolved_at=now, agent=agent, score=1 + i % 5)
+        for i, c in enumerate(conversations)
+        if i % 2 == 0
+    )
     first_old, last_old = conversations[0].pk, conversations[old - 1].pk
     tables = {model: model._meta.db_table for model in (Conversation, Customer, Message, Handoff, CsatRating)}
     with connection.cursor() as cursor:
         # Old ones 40 days back, recent ones 2; a per-row spread of minutes so the medians are real.
-        cursor.execute(f"""UPDATE {tables[Conversation]} SET
+        cursor.execute(
+            f"""UPDATE {tables[Conversation]} SET
             created_at = %(now)s - (CASE WHEN id <= %(last_old)s THEN 40 ELSE 2 END) * interval '1 day'
                          - (id %% 600) * interval '1 minute',
             last_message_at = created_at, updated_at = created_at, resolved_at = created_at
-            WHERE site_id = %(site)s""", {"now": now, "last_old": last_old, "site": site.pk})
-        cursor.execute(f"""UPDATE {tables[Conversation]} SET last_message_at = created_at,
+            WHERE site_id = %(site)s""",
+            {"now": now, "last_old": last_old, "site": site.pk},
+        )
+        cursor.execute(
+            f"""UPDATE {tables[Conversation]} SET last_message_at = created_at,
             updated_at = created_at + (id %% 50 + 5) * interval '1 minute',
-            resolved_at = created_at + (id %% 50 + 5) * interval '1 minute' WHERE site_id = %s""", [site.pk])
-        cursor.execute(f"""UPDATE {tables[Customer]} cu SET last_seen_at = c.created_at
-            FROM {tables[Conversation]} c WHERE c.customer_id = cu.id AND c.site_id = %s""", [site.pk])
-        cursor.execute(f"""UPDATE {tables[Message]} m SET created_at = c.created_at
-            FROM {tables[Conversation]} c WHERE m.conversation_id = c.id AND c.site_id = %s""", [site.pk])
-        cursor.execute(f"""UPDATE {tables[Handoff]} h SET created_at = c.created_at,
+            resolved_at = created_at + (id %% 50 + 5) * interval '1 minute' WHERE site_id = %s""",
+            [site.pk],
+        )
+        cursor.execute(
+            f"""UPDATE {tables[Customer]} cu SET last_seen_at = c.created_at
+            FROM {tables[Conversation]} c WHERE c.customer_id = cu.id AND c.site_id = %s""",
+            [site.pk],
+        )
+        cursor.execute(
+            f"""UPDATE {tables[Message]} m SET created_at = c.created_at
+            FROM {tables[Conversation]} c WHERE m.conversation_id = c.id AND c.site_id = %s""",
+            [site.pk],
+        )
+        cursor.execute(
+            f"""UPDATE {tables[Handoff]} h SET created_at = c.created_at,
             first_response_at = c.created_at + (h.id %% 300 + 30) * interval '1 second', closed_at = c.resolved_at
-            FROM {tables[Conversation]} c WHERE h.conversation_id = c.id AND c.site_id = %s""", [site.pk])
-        cursor.execute(f"""UPDATE {tables[CsatRating]} r SET resolved_at = c.resolved_at
-            FROM {tables[Conversation]} c WHERE r.conversation_id = c.id AND c.site_id = %s""", [site.pk])
+            FROM {tables[Conversation]} c WHERE h.conversation_id = c.id AND c.site_id = %s""",
+            [site.pk],
+        )
+        cursor.execute(
+            f"""UPDATE {tables[CsatRating]} r SET resolved_at = c.resolved_at
+            FROM {tables[Conversation]} c WHERE r.conversation_id = c.id AND c.site_id = %s""",
+            [site.pk],
+        )
     assert Conversation.objects.filter(site=site, pk__lte=last_old, pk__gte=first_old).count() == old
     return site.pk, f"customer{old // 2}@example.org"
 
@@ -128,9 +169,12 @@ def main() -> None:
     assert after == before, "the metrics changed with the purge"
     assert Conversation.objects.filter(site=site).count() == args.recent
     result = {
-        "old_conversations": args.conversations, "recent_conversations": args.recent,
-        "messages_per_conversation": MESSAGES_PER_CONVERSATION, "load_seconds": round(load_seconds, 1),
-        "purged": purged.conversations, "purge_seconds": round(purge_seconds, 2),
+        "old_conversations": args.conversations,
+        "recent_conversations": args.recent,
+        "messages_per_conversation": MESSAGES_PER_CONVERSATION,
+        "load_seconds": round(load_seconds, 1),
+        "purged": purged.conversations,
+        "purge_seconds": round(purge_seconds, 2),
         "purged_conversations_per_second": round(purged.conversations / purge_seconds, 1),
         "email_lookup_median_ms": round(lookup_seconds * 1000, 1),
         "metrics_90_days_median_ms_before": round(metrics_before_seconds * 1000, 1),

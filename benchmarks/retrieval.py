@@ -61,11 +61,19 @@ def load_corpus(size: int, rng, np, model_name: str) -> None:
     Article.objects.all().delete()
     GlossaryEntry.objects.all().delete()
     # synonym groups over common words, so that most questions get expanded
-    GlossaryEntry.objects.bulk_create(GlossaryEntry(terms=[f"term{n}", f"term{n + 20}", f"term{n + 40}"]) for n in range(20))
+    GlossaryEntry.objects.bulk_create(
+        GlossaryEntry(terms=[f"term{n}", f"term{n + 20}", f"term{n + 40}"]) for n in range(20)
+    )
     per_article = 10
     articles = Article.objects.bulk_create(
-        Article(title=f"Synthetic article {n}", slug=f"synthetic-{n}", body="-", status="published",
-                audience="internal" if n % 10 == 0 else "public", index_state="indexed")
+        Article(
+            title=f"Synthetic article {n}",
+            slug=f"synthetic-{n}",
+            body="-",
+            status="published",
+            audience="internal" if n % 10 == 0 else "public",
+            index_state="indexed",
+        )
         for n in range(size // per_article)
     )
     centers = unit(rng.standard_normal((200, 384)).astype("float32"))
@@ -78,7 +86,9 @@ def load_corpus(size: int, rng, np, model_name: str) -> None:
         vector = "[" + ",".join(f"{x:.5f}" for x in vectors[i]) + "]"
         article = articles[i // per_article]
         kind = "question" if is_question else "section"
-        buffer.write(f"{article.pk}\t{i % per_article}\t{kind}\t\t\t{text}\t40\t{vector}\t{model_name}\t{article.audience}\t\\N\tf\tnow\n")
+        buffer.write(
+            f"{article.pk}\t{i % per_article}\t{kind}\t\t\t{text}\t40\t{vector}\t{model_name}\t{article.audience}\t\\N\tf\tnow\n"
+        )
     with connection.cursor() as cursor:
         cursor.execute("DROP INDEX IF EXISTS chunk_embedding_hnsw")
         cursor.execute("DROP INDEX IF EXISTS chunk_search_vector_gin")
@@ -112,7 +122,10 @@ def bench_size(size: int, queries: int, np, rng) -> dict:
     hnsw_seconds = load_corpus(size, rng, np, model_name)
     with connection.cursor() as cursor:
         cursor.execute("SELECT embedding FROM knowledge_chunk ORDER BY random() LIMIT %s", [queries])
-        seeds = [np.array(json.loads(row[0]) if isinstance(row[0], str) else row[0], dtype="float32") for row in cursor.fetchall()]
+        seeds = [
+            np.array(json.loads(row[0]) if isinstance(row[0], str) else row[0], dtype="float32")
+            for row in cursor.fetchall()
+        ]
     query_vectors = [unit(s + 0.5 * rng.standard_normal(384).astype("float32") / np.sqrt(384)).tolist() for s in seeds]
     questions = [" ".join(words(8)) for _ in query_vectors]
 
@@ -184,7 +197,8 @@ def bench_ingestion(articles: int) -> dict:
             sections.append(f"# Section {s}\n\n" + " ".join(sentences))
         bodies.append("\n\n".join(sections))
     created = Article.objects.bulk_create(
-        Article(title=f"Article {n}", slug=f"ingest-{n}", body=body, status="published") for n, body in enumerate(bodies)
+        Article(title=f"Article {n}", slug=f"ingest-{n}", body=body, status="published")
+        for n, body in enumerate(bodies)
     )
     texts = [embedding_input(a.title, d) for a in created for d in chunk_markdown(a.body)]
     embedder = get_embedder()

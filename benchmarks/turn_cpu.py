@@ -41,9 +41,16 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.bot_turn import demo_articles_indexed  # noqa: E402
 from benchmarks.chat_transport import setup_django  # noqa: E402
 
-QUESTIONS = ["How much does shipping cost?", "How do I return an item?", "When will I get my refund?",
-             "Which payment methods do you accept?", "how long does delivery take?", "retrun policy?",
-             "Do you ship to Canada?", "and for express?"]
+QUESTIONS = [
+    "How much does shipping cost?",
+    "How do I return an item?",
+    "When will I get my refund?",
+    "Which payment methods do you accept?",
+    "how long does delivery take?",
+    "retrun policy?",
+    "Do you ship to Canada?",
+    "and for express?",
+]
 ANSWER = " ".join(f"word{n}" for n in range(30))
 
 MODEL_SERVER = """
@@ -75,8 +82,14 @@ async def message_step(conversation_id: int, text: str, spans: list) -> None:
     from guardrails.limits import message_limits_check
 
     await db(message_limits_check)(conversation_id=conversation_id, client_ip="127.0.0.1")
-    _, pending = await call_service(customer_message_post, conversation_id=conversation_id, text=text,
-                                    client_id=uuid.uuid4(), detected=spans, attachment_id=None)
+    _, pending = await call_service(
+        customer_message_post,
+        conversation_id=conversation_id,
+        text=text,
+        client_id=uuid.uuid4(),
+        detected=spans,
+        attachment_id=None,
+    )
     await events.publish_collected(pending)
 
 
@@ -107,8 +120,10 @@ async def one_round(path: str, turns: int, warmup: int, profiler: cProfile.Profi
             detect.append((detected - started) * 1000)
             message.append((posted - detected) * 1000)
             turn.append((ended - posted) * 1000)
-    return {name: {"median": round(statistics.median(v), 2), "mean": round(statistics.mean(v), 2)}
-            for name, v in (("detect_ms", detect), ("message_ms", message), ("turn_ms", turn))}
+    return {
+        name: {"median": round(statistics.median(v), 2), "mean": round(statistics.mean(v), 2)}
+        for name, v in (("detect_ms", detect), ("message_ms", message), ("turn_ms", turn))
+    }
 
 
 def profiled_round(path: str, turns: int, warmup: int) -> str:
@@ -140,12 +155,18 @@ def profiled_round(path: str, turns: int, warmup: int) -> str:
 
 # (module, attribute) of the steps the breakdown times; sync ones run on the thread pool.
 STEPS = [
-    ("guardrails.limits", "message_limits_check"), ("conversations.chat.messages", "customer_message_post"),
-    ("conversations.bot.runner", "turn_lease_claim"), ("conversations.bot.runner", "turn_lease_pass"),
-    ("conversations.bot.turn", "turn_input_load"), ("conversations.bot.turn", "turn_understand"),
-    ("supportbot.llm.embeddings", "LocalMiniLM.embed"), ("conversations.bot.turn", "knowledge_search"),
-    ("conversations.bot.turn", "token_budget_check"), ("conversations.bot.turn", "_model_call_record"),
-    ("supportbot.llm.gateway", "LlmGateway._stream_once"), ("conversations.bot.turn", "reply_check"),
+    ("guardrails.limits", "message_limits_check"),
+    ("conversations.chat.messages", "customer_message_post"),
+    ("conversations.bot.runner", "turn_lease_claim"),
+    ("conversations.bot.runner", "turn_lease_pass"),
+    ("conversations.bot.turn", "turn_input_load"),
+    ("conversations.bot.turn", "turn_understand"),
+    ("supportbot.llm.embeddings", "LocalMiniLM.embed"),
+    ("conversations.bot.turn", "knowledge_search"),
+    ("conversations.bot.turn", "token_budget_check"),
+    ("conversations.bot.turn", "_model_call_record"),
+    ("supportbot.llm.gateway", "LlmGateway._stream_once"),
+    ("conversations.bot.turn", "reply_check"),
     ("conversations.bot.turn", "turn_output_post"),
 ]
 
@@ -161,13 +182,17 @@ def breakdown_round(path: str, turns: int, warmup: int) -> dict[str, float]:
     restore = []
     for module_name, attribute in STEPS:
         module = importlib.import_module(module_name)
-        owner, name = (getattr(module, attribute.split(".")[0]), attribute.split(".")[1]) if "." in attribute \
+        owner, name = (
+            (getattr(module, attribute.split(".")[0]), attribute.split(".")[1])
+            if "." in attribute
             else (module, attribute)
+        )
         original = getattr(owner, name)
         restore.append((owner, name, original))
 
         def timed(original=original, key=attribute):
             if inspect.iscoroutinefunction(original):
+
                 @functools.wraps(original)
                 async def wrapper(*args, **kwargs):
                     started = time.process_time()
@@ -176,6 +201,7 @@ def breakdown_round(path: str, turns: int, warmup: int) -> dict[str, float]:
                     finally:
                         totals[key] = totals.get(key, 0.0) + time.process_time() - started
             else:
+
                 @functools.wraps(original)
                 def wrapper(*args, **kwargs):
                     started = time.thread_time()
@@ -183,6 +209,7 @@ def breakdown_round(path: str, turns: int, warmup: int) -> dict[str, float]:
                         return original(*args, **kwargs)
                     finally:
                         totals[key] = totals.get(key, 0.0) + time.thread_time() - started
+
             return wrapper
 
         setattr(owner, name, timed())
@@ -206,11 +233,22 @@ def main() -> int:
     parser.add_argument("--breakdown", action="store_true", help="also time each step of STEPS, in an extra round")
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "results" / "turn_cpu.json")
     args = parser.parse_args()
-    os.environ.update(LOG_LEVEL="WARNING", PII_REDACTION_PROCESSES="0", CHAT_RATE_BURST="1000000", CHAT_RATE_PER_SECOND="1000000",
-                      LIMIT_MESSAGES_PER_IP_PER_MINUTE="1000000",
-                      LIMIT_MESSAGES_PER_CONVERSATION_PER_MINUTE="1000000", LLM_DAILY_TOKENS_PER_SITE="1000000000")
-    model = subprocess.Popen([sys.executable, "-c", MODEL_SERVER, ANSWER], cwd=ROOT, stdout=subprocess.PIPE, text=True,
-                             env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    os.environ.update(
+        LOG_LEVEL="WARNING",
+        PII_REDACTION_PROCESSES="0",
+        CHAT_RATE_BURST="1000000",
+        CHAT_RATE_PER_SECOND="1000000",
+        LIMIT_MESSAGES_PER_IP_PER_MINUTE="1000000",
+        LIMIT_MESSAGES_PER_CONVERSATION_PER_MINUTE="1000000",
+        LLM_DAILY_TOKENS_PER_SITE="1000000000",
+    )
+    model = subprocess.Popen(
+        [sys.executable, "-c", MODEL_SERVER, ANSWER],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+    )
     base_url = model.stdout.readline().strip()
     try:
         setup_django()
@@ -243,11 +281,22 @@ def main() -> int:
         model.terminate()
         model.wait(timeout=30)
 
-    summary = {path: {key: round(statistics.median(r[key]["median"] for r in rounds), 2)
-                      for key in ("detect_ms", "message_ms", "turn_ms")} for path, rounds in results.items()}
-    result = {"benchmark": "turn_cpu", "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-              "turns_per_round": args.turns, "rounds": args.rounds, "median_of_round_medians": summary,
-              "rounds_detail": results, "breakdown_ms_per_turn": breakdown}
+    summary = {
+        path: {
+            key: round(statistics.median(r[key]["median"] for r in rounds), 2)
+            for key in ("detect_ms", "message_ms", "turn_ms")
+        }
+        for path, rounds in results.items()
+    }
+    result = {
+        "benchmark": "turn_cpu",
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "turns_per_round": args.turns,
+        "rounds": args.rounds,
+        "median_of_round_medians": summary,
+        "rounds_detail": results,
+        "breakdown_ms_per_turn": breakdown,
+    }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(result, indent=1))
     if args.profile:

@@ -35,13 +35,20 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.bot_turn import demo_articles_indexed  # noqa: E402
 from benchmarks.chat_transport import setup_django  # noqa: E402
 
-QUESTIONS = ["How much does shipping cost?", "How do I return an item?", "When will I get my refund?",
-             "Which payment methods do you accept?", "how long does delivery take?", "can i pay with paypall"]
+QUESTIONS = [
+    "How much does shipping cost?",
+    "How do I return an item?",
+    "When will I get my refund?",
+    "Which payment methods do you accept?",
+    "how long does delivery take?",
+    "can i pay with paypall",
+]
 
 
 def module_at(commit: str, path: str, name: str):  # noqa: ANN201 (a module)
-    source = subprocess.run(["git", "show", f"{commit}:{path}"], cwd=ROOT, check=True, capture_output=True,
-                            text=True).stdout
+    source = subprocess.run(
+        ["git", "show", f"{commit}:{path}"], cwd=ROOT, check=True, capture_output=True, text=True
+    ).stdout
     spec = importlib.util.spec_from_loader(name, loader=None)
     module = importlib.util.module_from_spec(spec)
     module.__file__ = f"{commit}:{path}"
@@ -97,13 +104,16 @@ def main() -> int:
     counter = iter(range(10**9))
 
     def search(module):  # noqa: ANN001, ANN202
-        return lambda: [module.knowledge_search(question=q, audience="anonymous", query_vector=vectors[q])
-                        for q in QUESTIONS[next(counter) % len(QUESTIONS):][:1]]
+        return lambda: [
+            module.knowledge_search(question=q, audience="anonymous", query_vector=vectors[q])
+            for q in QUESTIONS[next(counter) % len(QUESTIONS) :][:1]
+        ]
 
     def budget(module):  # noqa: ANN001, ANN202
         def step() -> None:
             module.token_budget_check(conversation_id=999_999, site_id=999_999)
             module.token_budget_spend(conversation_id=999_999, site_id=999_999, tokens=130)
+
         return step
 
     def message(module):  # noqa: ANN001, ANN202
@@ -113,8 +123,11 @@ def main() -> int:
         return lambda: module.turn_input_load(conversation_id=conversation.pk, up_to_seq=3, history_messages=6)
 
     result = {
-        "benchmark": "turn_steps_ab", "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "base": args.base,
-        "calls": args.calls, "unit": "median thread CPU ms per call",
+        "benchmark": "turn_steps_ab",
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "base": args.base,
+        "calls": args.calls,
+        "unit": "median thread CPU ms per call",
         "knowledge_search": ab(args.calls, {"base": search(old_selectors), "worktree": search(new_selectors)}),
         "token_budget_check_and_spend": ab(args.calls, {"base": budget(old_limits), "worktree": budget(new_limits)}),
         "message_limits_check": ab(args.calls, {"base": message(old_limits), "worktree": message(new_limits)}),

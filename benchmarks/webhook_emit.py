@@ -67,7 +67,7 @@ def paired(conversation_id: int, real_emit) -> tuple[list[float], list[float]]: 
     """Posts with and without the emit call in pairs (which goes first alternates), so both see the same load."""
     without, with_emit = [], []
     for n in range(POSTS):
-        for emitting in ((False, True) if n % 2 else (True, False)):
+        for emitting in (False, True) if n % 2 else (True, False):
             messages.webhook_events_enqueue = real_emit if emitting else (lambda **kwargs: [])
             (with_emit if emitting else without).append(_post(conversation_id, n))
     messages.webhook_events_enqueue = real_emit
@@ -98,8 +98,9 @@ def main() -> None:
             if case == "another site subscribed":
                 webhook_endpoint_create(site_id=other.site_id, url="http://127.0.0.1:9/in", events=["message.created"])
             if case == "this site subscribed":
-                webhook_endpoint_create(site_id=subscribed.site_id, url="http://127.0.0.1:9/in",
-                                        events=["message.created"])
+                webhook_endpoint_create(
+                    site_id=subscribed.site_id, url="http://127.0.0.1:9/in", events=["message.created"]
+                )
             without, with_emit = paired(target.pk, real_emit)
             samples[case]["without"] += without
             samples[case]["with"] += with_emit
@@ -108,9 +109,13 @@ def main() -> None:
     result: dict = {}
     for case, values in samples.items():
         base, real = statistics.median(values["without"]), statistics.median(values["with"])
-        result[case] = {"post_without_emit_median_us": round(base, 1), "post_median_us": round(real, 1),
-                        "ratio": round(real / base, 3), "emit_call_alone_median_us": round(
-                            statistics.median(values["emit"]), 1), "posts": len(values["with"])}
+        result[case] = {
+            "post_without_emit_median_us": round(base, 1),
+            "post_median_us": round(real, 1),
+            "ratio": round(real / base, 3),
+            "emit_call_alone_median_us": round(statistics.median(values["emit"]), 1),
+            "posts": len(values["with"]),
+        }
     result["load_average"] = [round(x, 2) for x in os.getloadavg()]
     print(json.dumps(result, indent=2))
     WebhookDelivery.objects.filter(endpoint__site__key__in=BENCH_SITES).delete()

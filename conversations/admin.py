@@ -64,24 +64,34 @@ class WidgetSiteAdmin(admin.ModelAdmin):
         until = site.previous_identity_secret_valid_until
         if not site.previous_identity_secret or until is None or until <= timezone.now():
             return "none accepted"
-        return (f"fingerprint {_fingerprint(site.previous_identity_secret)}, still accepted until "
-                f"{until:%Y-%m-%d %H:%M} UTC")
+        return (
+            f"fingerprint {_fingerprint(site.previous_identity_secret)}, still accepted until "
+            f"{until:%Y-%m-%d %H:%M} UTC"
+        )
 
     def has_rotate_identity_secret_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(ROTATE_PERMISSION)
 
-    @admin.action(description="Rotate the identity secret (shows the new one once)",
-                  permissions=["rotate_identity_secret"])
+    @admin.action(
+        description="Rotate the identity secret (shows the new one once)", permissions=["rotate_identity_secret"]
+    )
     def rotate_identity_secret(self, request: HttpRequest, queryset: QuerySet[WidgetSite]) -> TemplateResponse:
         rotated = []
         for site in queryset.order_by("name"):
             secret = site_identity_secret_rotate(site_id=site.pk, actor=request.user)
             self.log_change(request, site, "Rotated the identity secret.")
             rotated.append({"site": site, "secret": secret, "fingerprint": _fingerprint(secret)})
-        response = TemplateResponse(request, "admin/conversations/widgetsite/identity_secret_rotated.html", {
-            **self.admin_site.each_context(request), "title": "New identity secrets", "rotated": rotated,
-            "grace_hours": settings.IDENTITY_SECRET_GRACE_HOURS, "opts": self.model._meta,
-        })
+        response = TemplateResponse(
+            request,
+            "admin/conversations/widgetsite/identity_secret_rotated.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "New identity secrets",
+                "rotated": rotated,
+                "grace_hours": settings.IDENTITY_SECRET_GRACE_HOURS,
+                "opts": self.model._meta,
+            },
+        )
         add_never_cache_headers(response)  # the secret must not stay in any cache
         return response
 
@@ -108,16 +118,24 @@ class CustomerAdmin(admin.ModelAdmin):
 
         wrap = self.admin_site.admin_view
         return [
-            path("<int:customer_id>/export-data/", wrap(lambda request, customer_id: customer_export_view(
-                self, request, customer_id)), name="conversations_customer_export_data"),
-            path("<int:customer_id>/erase-data/", wrap(lambda request, customer_id: customer_erase_view(
-                self, request, customer_id)), name="conversations_customer_erase_data"),
+            path(
+                "<int:customer_id>/export-data/",
+                wrap(lambda request, customer_id: customer_export_view(self, request, customer_id)),
+                name="conversations_customer_export_data",
+            ),
+            path(
+                "<int:customer_id>/erase-data/",
+                wrap(lambda request, customer_id: customer_erase_view(self, request, customer_id)),
+                name="conversations_customer_erase_data",
+            ),
             *super().get_urls(),
         ]
 
     def render_change_form(self, request, context, *args, **kwargs):
-        context.update(can_export_data=request.user.has_perm(EXPORT_PERMISSION),
-                       can_erase_data=request.user.has_perm(ERASE_PERMISSION))
+        context.update(
+            can_export_data=request.user.has_perm(EXPORT_PERMISSION),
+            can_erase_data=request.user.has_perm(ERASE_PERMISSION),
+        )
         return super().render_change_form(request, context, *args, **kwargs)
 
 
@@ -167,9 +185,23 @@ class CsatRatingAdmin(admin.ModelAdmin):
 class ActionCallAdmin(admin.ModelAdmin):
     list_display = ["proposed_at", "tool", "status", "conversation", "customer_id", "decided_by"]
     list_filter = ["status", "tool"]
-    readonly_fields = ["public_id", "conversation", "tool", "arguments", "summary", "status", "idempotency_key",
-                       "customer_id", "result", "error_code", "proposed_at", "expires_at", "decided_at", "decided_by",
-                       "execution_lease_until"]
+    readonly_fields = [
+        "public_id",
+        "conversation",
+        "tool",
+        "arguments",
+        "summary",
+        "status",
+        "idempotency_key",
+        "customer_id",
+        "result",
+        "error_code",
+        "proposed_at",
+        "expires_at",
+        "decided_at",
+        "decided_by",
+        "execution_lease_until",
+    ]
     inlines = [ActionAttemptInline]
 
     def has_add_permission(self, request) -> bool:
@@ -178,7 +210,16 @@ class ActionCallAdmin(admin.ModelAdmin):
 
 @admin.register(ModelCall)
 class ModelCallAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "model", "outcome", "prompt_tokens", "completion_tokens", "cost_usd", "ttft_ms", "total_ms"]
+    list_display = [
+        "created_at",
+        "model",
+        "outcome",
+        "prompt_tokens",
+        "completion_tokens",
+        "cost_usd",
+        "ttft_ms",
+        "total_ms",
+    ]
     list_filter = ["model", "outcome", "prompt_version"]
     readonly_fields = [f.name for f in ModelCall._meta.fields]
 

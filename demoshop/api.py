@@ -36,8 +36,10 @@ def _order_json(order: Order) -> dict[str, Any]:
         "status": order.status,
         "placed_at": order.placed_at.isoformat(),
         "delivered_at": order.delivered_at.isoformat() if order.delivered_at else None,
-        "items": [{"sku": i.product.sku, "name": i.product.name, "quantity": i.quantity, "unit_price": str(i.unit_price)}
-                  for i in order.items.select_related("product")],
+        "items": [
+            {"sku": i.product.sku, "name": i.product.name, "quantity": i.quantity, "unit_price": str(i.unit_price)}
+            for i in order.items.select_related("product")
+        ],
         "total": str(order.total),
         "refunded_amount": str(order.refunded_amount),
         "currency": order.currency,
@@ -48,8 +50,13 @@ def _order_json(order: Order) -> dict[str, Any]:
 
 
 def _customer_json(customer: ShopCustomer) -> dict[str, Any]:
-    return {"id": customer.external_id, "name": customer.name, "email": customer.email, "phone": customer.phone,
-            "address": customer.address}
+    return {
+        "id": customer.external_id,
+        "name": customer.name,
+        "email": customer.email,
+        "phone": customer.phone,
+        "address": customer.address,
+    }
 
 
 def api_view(methods: list[str], *, write: bool = False) -> Callable:
@@ -77,7 +84,9 @@ def api_view(methods: list[str], *, write: bool = False) -> Callable:
                 except ShopError as error:
                     return _error(error.code, error.message, error.status)
             return _idempotent(request, view, body, kwargs)
+
         return wrapper
+
     return decorate
 
 
@@ -85,7 +94,9 @@ def _idempotent(request: HttpRequest, view: Callable, body: dict, kwargs: dict) 
     key = request.headers.get("Idempotency-Key", "")
     if not 8 <= len(key) <= 120:
         return _error("validation", "write calls need an Idempotency-Key header (8 to 120 characters)", 400)
-    fingerprint = hashlib.sha256(f"{request.method} {request.path} {json.dumps(body, sort_keys=True)}".encode()).hexdigest()
+    fingerprint = hashlib.sha256(
+        f"{request.method} {request.path} {json.dumps(body, sort_keys=True)}".encode()
+    ).hexdigest()
     try:
         with transaction.atomic():
             stored = IdempotentResponse.objects.select_for_update().filter(key=key).first()
@@ -99,8 +110,9 @@ def _idempotent(request: HttpRequest, view: Callable, body: dict, kwargs: dict) 
                 response = view(request, body=body, **kwargs)
             except ShopError as error:
                 response = _error(error.code, error.message, error.status)
-            IdempotentResponse.objects.create(key=key, request_fingerprint=fingerprint, status=response.status_code,
-                                              body=json.loads(response.content))
+            IdempotentResponse.objects.create(
+                key=key, request_fingerprint=fingerprint, status=response.status_code, body=json.loads(response.content)
+            )
             return response
     except IntegrityError:
         # The same key arrived twice at once: the first one's answer is the answer.
@@ -131,8 +143,20 @@ def customer_detail(request: HttpRequest, *, body: dict, customer_id: str) -> Js
 def customer_orders(request: HttpRequest, *, body: dict, customer_id: str) -> JsonResponse:
     customer = _customer(customer_id)
     orders = customer.orders.order_by("-placed_at")
-    return JsonResponse({"orders": [{"number": o.number, "status": o.status, "placed_at": o.placed_at.isoformat(),
-                                     "total": str(o.total), "currency": o.currency} for o in orders]})
+    return JsonResponse(
+        {
+            "orders": [
+                {
+                    "number": o.number,
+                    "status": o.status,
+                    "placed_at": o.placed_at.isoformat(),
+                    "total": str(o.total),
+                    "currency": o.currency,
+                }
+                for o in orders
+            ]
+        }
+    )
 
 
 @api_view(["GET"])

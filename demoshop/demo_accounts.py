@@ -80,7 +80,8 @@ def demo_data_ensure(*, origins: list[str]) -> DemoData:
     )
     agent.groups.add(group)
     admin, _ = _demo_account_ensure(
-        username=DEMO_ADMIN_USERNAME, password=password,
+        username=DEMO_ADMIN_USERNAME,
+        password=password,
         defaults={"first_name": "Alex", "is_staff": True, "is_superuser": True},
     )
     admin.groups.add(group)
@@ -114,8 +115,11 @@ def _demo_account_ensure(*, username: str, password: DemoPassword, defaults: dic
 
 DEMO_CANNED_RESPONSES = [
     ("hello", "Greeting", "Hi, thanks for waiting! I'm looking into this for you now."),
-    ("refund-time", "Refund timing", "Refunds reach your original payment method within 5 business days of the "
-                                     "return being processed."),
+    (
+        "refund-time",
+        "Refund timing",
+        "Refunds reach your original payment method within 5 business days of the return being processed.",
+    ),
     ("anything-else", "Anything else?", "Is there anything else I can help you with today?"),
     ("bye", "Closing", "Thanks for reaching out. Have a great day!"),
 ]
@@ -129,10 +133,15 @@ def _demo_handoff_setup(*, agents: list) -> None:
     team, _ = Team.objects.get_or_create(name="Support team")
     team.members.add(*agents)
     general, _ = Queue.objects.get_or_create(name="General", defaults={"is_default": True})
-    billing, _ = Queue.objects.get_or_create(name="Billing", defaults={
-        "keywords": ["refund", "charged", "invoice", "payment", "billing"], "reasons": ["tool_failure"],
-        "sla_minutes": 3, "escalate_minutes": 10,
-    })
+    billing, _ = Queue.objects.get_or_create(
+        name="Billing",
+        defaults={
+            "keywords": ["refund", "charged", "invoice", "payment", "billing"],
+            "reasons": ["tool_failure"],
+            "sla_minutes": 3,
+            "escalate_minutes": 10,
+        },
+    )
     for queue in (general, billing):
         queue.teams.add(team)
     for user in agents:

@@ -28,9 +28,18 @@ def demo_host_page(request: HttpRequest) -> HttpResponse:
             signed_in = None
         else:
             expires = identity_expiry_default()
-            signature = identity_signature(secret=site.identity_secret, user_id=signed_in["external_id"],
-                                           expires=expires)
-    return render(request, "demo/host.html", {
-        "widget_src": widget_src, "site_key": settings.DEMO_SITE_KEY, "customers": customers,
-        "signed_in": signed_in, "signature": signature, "expires": expires,
-    })
+            signature = identity_signature(
+                secret=site.identity_secret, user_id=signed_in["external_id"], expires=expires
+            )
+    return render(
+        request,
+        "demo/host.html",
+        {
+            "widget_src": widget_src,
+            "site_key": settings.DEMO_SITE_KEY,
+            "customers": customers,
+            "signed_in": signed_in,
+            "signature": signature,
+            "expires": expires,
+        },
+    )

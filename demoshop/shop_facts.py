@@ -12,7 +12,8 @@ def shop_facts_load() -> ShopFacts:
     """The demo shop's orders and emails (for slots) and the article titles."""
     orders: dict[tuple[str, str], str] = {}
     for number, customer, status in Order.objects.order_by("placed_at", "number").values_list(
-            "number", "customer__external_id", "status"):
+        "number", "customer__external_id", "status"
+    ):
         orders.setdefault((customer, status), number)
     emails = dict(ShopCustomer.objects.values_list("external_id", "email"))
     slugs = dict(Article.objects.values_list("title", "slug"))

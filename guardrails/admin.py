@@ -47,13 +47,23 @@ class PiiVaultEntryAdmin(admin.ModelAdmin):
         for conversation_id in sorted(set(queryset.values_list("conversation_id", flat=True))):
             placeholders = set(queryset.filter(conversation_id=conversation_id).values_list("placeholder", flat=True))
             values = vault_values(conversation_id=conversation_id, placeholders=placeholders)
-            guardrail_event_record(kind=GuardrailEvent.Kind.PII_REVEALED, action=GuardrailEvent.Action.REVEALED,
-                                   conversation_id=conversation_id, actor=request.user,
-                                   detail={"placeholders": sorted(placeholders)})
-            rows += [(conversation_id, placeholder, values.get(placeholder, "(expired)")) for placeholder in sorted(placeholders)]
+            guardrail_event_record(
+                kind=GuardrailEvent.Kind.PII_REVEALED,
+                action=GuardrailEvent.Action.REVEALED,
+                conversation_id=conversation_id,
+                actor=request.user,
+                detail={"placeholders": sorted(placeholders)},
+            )
+            rows += [
+                (conversation_id, placeholder, values.get(placeholder, "(expired)"))
+                for placeholder in sorted(placeholders)
+            ]
         messages.info(request, f"Revealed {len(rows)} value(s); this was recorded in the guardrail events.")
-        return TemplateResponse(request, "admin/guardrails/reveal.html", {**self.admin_site.each_context(request),
-                                                                          "rows": rows, "title": "Revealed values"})
+        return TemplateResponse(
+            request,
+            "admin/guardrails/reveal.html",
+            {**self.admin_site.each_context(request), "rows": rows, "title": "Revealed values"},
+        )
 
     def has_reveal_permission(self, request) -> bool:
         return request.user.has_perm("guardrails.reveal_pii")

@@ -110,7 +110,9 @@ def conversation_open_limit_check(*, client_ip: str | None) -> LimitExceeded | N
 def token_budget_check(*, conversation_id: int, site_id: int) -> LimitExceeded | None:
     """Is there budget left for another model call today? (Denial of wallet.)"""
     day = 86_400
-    spent_conversation, spent_site = _peek_many([(f"tokens-conv:{conversation_id}", day), (f"tokens-site:{site_id}", day)])
+    spent_conversation, spent_site = _peek_many(
+        [(f"tokens-conv:{conversation_id}", day), (f"tokens-site:{site_id}", day)]
+    )
     if spent_conversation >= settings.LLM_DAILY_TOKENS_PER_CONVERSATION:
         return LimitExceeded("budget_exceeded", "this conversation reached its daily limit", 0)
     if spent_site >= settings.LLM_DAILY_TOKENS_PER_SITE:

@@ -28,7 +28,9 @@ class PiiVaultEntry(models.Model):
         verbose_name_plural = "PII vault entries"
         constraints = [
             models.UniqueConstraint(fields=["conversation", "digest"], name="pii_unique_value_per_conversation"),
-            models.UniqueConstraint(fields=["conversation", "placeholder"], name="pii_unique_placeholder_per_conversation"),
+            models.UniqueConstraint(
+                fields=["conversation", "placeholder"], name="pii_unique_placeholder_per_conversation"
+            ),
         ]
         permissions = [("reveal_pii", "Can reveal redacted personal data (audited)")]
 
@@ -64,8 +66,9 @@ class GuardrailEvent(models.Model):
 
     kind = models.CharField(max_length=32, choices=Kind.choices)
     action = models.CharField(max_length=32, choices=Action.choices)
-    conversation = models.ForeignKey("conversations.Conversation", null=True, blank=True, on_delete=models.CASCADE,
-                                      related_name="guardrail_events")
+    conversation = models.ForeignKey(
+        "conversations.Conversation", null=True, blank=True, on_delete=models.CASCADE, related_name="guardrail_events"
+    )
     site = models.ForeignKey("conversations.WidgetSite", null=True, blank=True, on_delete=models.CASCADE)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     # Redacted text and scores only (placeholders, reasons), never raw customer input.

@@ -20,8 +20,9 @@ from guardrails.pii.engine import get_detector
 from guardrails.pii.vault import placeholders_in
 
 # Lazy: rendered in the customer's language (the bot turn runs under it).
-SAFE_REPLY = gettext_lazy("Sorry, I can't share that answer. "
-                          "Could you rephrase your question, or shall I get a person to help?")
+SAFE_REPLY = gettext_lazy(
+    "Sorry, I can't share that answer. Could you rephrase your question, or shall I get a person to help?"
+)
 _CITATION = re.compile(r"\[(\d{1,2})\]")
 
 
@@ -36,7 +37,9 @@ class OutputVerdict:
 def _shares_long_run(text: str, secret: str, words: int = 12) -> bool:
     secret_words = secret.split()
     reply = " ".join(text.split())
-    return any(" ".join(secret_words[i:i + words]) in reply for i in range(0, max(0, len(secret_words) - words + 1), 3))
+    return any(
+        " ".join(secret_words[i : i + words]) in reply for i in range(0, max(0, len(secret_words) - words + 1), 3)
+    )
 
 
 def output_check(
@@ -58,7 +61,7 @@ def output_check(
     if foreign:
         reasons.append("unknown_placeholder")
     for span in get_detector().detect_patterns(text):
-        value = text[span.start:span.end]
+        value = text[span.start : span.end]
         if value not in context_text and not placeholders_in(value):
             reasons.append(f"pii_{span.type.lower()}")
     cited = sorted({int(n) for n in _CITATION.findall(text)})

@@ -38,10 +38,14 @@ def redaction_pool_start() -> DetectionPool | None:
     None when that is 0 (detection runs in the calling thread)."""
     if settings.PII_REDACTION_PROCESSES <= 0:
         return None
-    return detection_pool_start(PoolConfig(
-        processes=settings.PII_REDACTION_PROCESSES, spacy_model=settings.PII_SPACY_MODEL,
-        score_threshold=settings.PII_SCORE_THRESHOLD, allow_patterns=tuple(settings.PII_ALLOW_PATTERNS),
-    ))
+    return detection_pool_start(
+        PoolConfig(
+            processes=settings.PII_REDACTION_PROCESSES,
+            spacy_model=settings.PII_SPACY_MODEL,
+            score_threshold=settings.PII_SCORE_THRESHOLD,
+            allow_patterns=tuple(settings.PII_ALLOW_PATTERNS),
+        )
+    )
 
 
 def text_detect(*, text: str) -> list[PiiSpan]:
@@ -63,22 +67,23 @@ async def text_detect_async(*, text: str) -> list[PiiSpan]:
         raise DetectionUnavailable(f"PII detection did not answer within {DETECTION_TIMEOUT_SECONDS} s") from None
 
 
-def text_redact(*, conversation_id: int, text: str, keep: frozenset[str] = frozenset(),
-                detected: list[PiiSpan] | None = None) -> Redaction:
+def text_redact(
+    *, conversation_id: int, text: str, keep: frozenset[str] = frozenset(), detected: list[PiiSpan] | None = None
+) -> Redaction:
     """`keep`: values that are not the customer's personal data in this text (an agent's own name
     in the agent's reply), compared case-insensitively. `detected`: the text's spans when the
     caller already ran detection (text_detect_async)."""
     kept = {value.casefold() for value in keep if value}
     spans = text_detect(text=text) if detected is None else detected
-    spans = [s for s in spans if text[s.start:s.end].casefold() not in kept]
+    spans = [s for s in spans if text[s.start : s.end].casefold() not in kept]
     if not spans:
         return Redaction(text=text)
     placeholders = vault_placeholders_assign(
-        conversation_id=conversation_id, values=[(s.type, text[s.start:s.end]) for s in spans]
+        conversation_id=conversation_id, values=[(s.type, text[s.start : s.end]) for s in spans]
     )
     pieces, cursor = [], 0
     for span, placeholder in zip(spans, placeholders):
-        pieces += [text[cursor:span.start], placeholder]
+        pieces += [text[cursor : span.start], placeholder]
         cursor = span.end
     pieces.append(text[cursor:])
     return Redaction(text="".join(pieces), entities=spans)
@@ -91,11 +96,11 @@ def text_redact_anonymously(*, text: str) -> Redaction:
     numbers: dict[str, int] = {}
     seen: dict[tuple[str, str], str] = {}
     for span in spans:
-        value = text[span.start:span.end]
+        value = text[span.start : span.end]
         if (span.type, value) not in seen:
             numbers[span.type] = numbers.get(span.type, 0) + 1
             seen[(span.type, value)] = f"<{span.type}_{numbers[span.type]}>"
-        pieces += [text[cursor:span.start], seen[(span.type, value)]]
+        pieces += [text[cursor : span.start], seen[(span.type, value)]]
         cursor = span.end
     pieces.append(text[cursor:])
     return Redaction(text="".join(pieces), entities=spans)

@@ -14,8 +14,13 @@ from guardrails.pii.engine import PiiSpan, get_detector
 from guardrails.pii.vault import vault_placeholders_assign
 
 # Structured fields of the commerce API that are personal data, and their placeholder types.
-_PII_FIELDS = {"name": "PERSON", "email": "EMAIL_ADDRESS", "phone": "PHONE_NUMBER", "address": "STREET_ADDRESS",
-               "shipping_address": "STREET_ADDRESS"}
+_PII_FIELDS = {
+    "name": "PERSON",
+    "email": "EMAIL_ADDRESS",
+    "phone": "PHONE_NUMBER",
+    "address": "STREET_ADDRESS",
+    "shipping_address": "STREET_ADDRESS",
+}
 _PRODUCT_LISTS = {"items"}  # docs/commerce-api.md: an order's lines
 _CAPITALISED = re.compile(r"[A-Z][a-z]")
 # Values whose shape cannot hold personal data, not worth a detector call: dates and times,
@@ -24,20 +29,32 @@ _PLAIN = re.compile(r"\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?|-?\d{
 UNTRUSTED_REMOVED = "[removed: this text looked like instructions to the assistant]"
 
 
-def guardrail_event_record(*, kind: str, action: str, conversation_id: int | None = None, site_id: int | None = None,
-                           actor: Any = None, detail: dict | None = None) -> GuardrailEvent:
-    return GuardrailEvent.objects.create(kind=kind, action=action, conversation_id=conversation_id, site_id=site_id,
-                                         actor=actor, detail=detail or {})
+def guardrail_event_record(
+    *,
+    kind: str,
+    action: str,
+    conversation_id: int | None = None,
+    site_id: int | None = None,
+    actor: Any = None,
+    detail: dict | None = None,
+) -> GuardrailEvent:
+    return GuardrailEvent.objects.create(
+        kind=kind, action=action, conversation_id=conversation_id, site_id=site_id, actor=actor, detail=detail or {}
+    )
 
 
-def inbound_message_check(*, conversation_id: int, site_id: int, text: str,
-                          vector: list[float] | None = None) -> InjectionVerdict:
+def inbound_message_check(
+    *, conversation_id: int, site_id: int, text: str, vector: list[float] | None = None
+) -> InjectionVerdict:
     """Injection/jailbreak check of a customer's (already redacted) message; a flag is recorded."""
     verdict = get_injection_detector().check(text, vector=vector)
     if verdict.flagged:
         guardrail_event_record(
-            kind=GuardrailEvent.Kind.INJECTION, action=GuardrailEvent.Action.REFUSED, conversation_id=conversation_id,
-            site_id=site_id, detail={"score": round(verdict.score, 3), "reasons": verdict.reasons, "text": text[:500]},
+            kind=GuardrailEvent.Kind.INJECTION,
+            action=GuardrailEvent.Action.REFUSED,
+            conversation_id=conversation_id,
+            site_id=site_id,
+            detail={"score": round(verdict.score, 3), "reasons": verdict.reasons, "text": text[:500]},
         )
     return verdict
 
@@ -84,19 +101,23 @@ def tool_result_redact(*, conversation_id: int, data: Any) -> Any:
                 leaves[n] = (node, spans_of(node, product=product_name))
 
     visit(data, [0], None, False, None)
-    values = [(span.type, text[span.start:span.end]) for text, spans in leaves.values() for span in spans]
+    values = [(span.type, text[span.start : span.end]) for text, spans in leaves.values() for span in spans]
     placeholders = iter(vault_placeholders_assign(conversation_id=conversation_id, values=values) if values else [])
     replaced: dict[int, str] = {}
     for n, (text, spans) in leaves.items():
         if spans:
             pieces, cursor = [], 0
             for span in spans:
-                pieces += [text[cursor:span.start], next(placeholders)]
+                pieces += [text[cursor : span.start], next(placeholders)]
                 cursor = span.end
             replaced[n] = "".join(pieces + [text[cursor:]])
     for _ in removed:
-        guardrail_event_record(kind=GuardrailEvent.Kind.CONTEXT_DROPPED, action=GuardrailEvent.Action.DROPPED,
-                               conversation_id=conversation_id, detail={"source": "tool_result"})
+        guardrail_event_record(
+            kind=GuardrailEvent.Kind.CONTEXT_DROPPED,
+            action=GuardrailEvent.Action.DROPPED,
+            conversation_id=conversation_id,
+            detail={"source": "tool_result"},
+        )
 
     def rebuild(node: Any, slot: list[int]) -> Any:
         if isinstance(node, dict):

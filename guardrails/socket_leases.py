@@ -47,8 +47,10 @@ def _redis() -> Any:
 
 
 def _keys(*, conversation_id: int, client_ip: str) -> list[str]:
-    return [cache.make_key(f"sockets:conv:{conversation_id}"),
-            cache.make_key(f"sockets:ip:{client_ip_limit_key(client_ip)}")]
+    return [
+        cache.make_key(f"sockets:conv:{conversation_id}"),
+        cache.make_key(f"sockets:ip:{client_ip_limit_key(client_ip)}"),
+    ]
 
 
 def socket_lease_acquire(*, conversation_id: int, client_ip: str | None, channel_name: str) -> str | None:
@@ -58,9 +60,14 @@ def socket_lease_acquire(*, conversation_id: int, client_ip: str | None, channel
         return "your network address could not be determined"
     now = time.time()
     full = _redis().eval(
-        _ACQUIRE, 2, *_keys(conversation_id=conversation_id, client_ip=client_ip),
-        now, now + SOCKET_LEASE_SECONDS, channel_name,
-        settings.CHAT_MAX_SOCKETS_PER_CONVERSATION, settings.CHAT_MAX_SOCKETS_PER_IP,
+        _ACQUIRE,
+        2,
+        *_keys(conversation_id=conversation_id, client_ip=client_ip),
+        now,
+        now + SOCKET_LEASE_SECONDS,
+        channel_name,
+        settings.CHAT_MAX_SOCKETS_PER_CONVERSATION,
+        settings.CHAT_MAX_SOCKETS_PER_IP,
     )
     if full == 1:
         return "too many open connections to this conversation"

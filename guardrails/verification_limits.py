@@ -51,8 +51,10 @@ def network_key(client_ip: str) -> str:
 
 
 def _scopes(*, conversation_id: int, client_ip: str | None, order_number: str) -> list[_Scope]:
-    scopes = [_Scope("conversation", f"conv:{conversation_id}", settings.VERIFY_MAX_FAILURES),
-              _Scope("order", f"order:{order_number}", settings.VERIFY_MAX_FAILURES_PER_ORDER)]
+    scopes = [
+        _Scope("conversation", f"conv:{conversation_id}", settings.VERIFY_MAX_FAILURES),
+        _Scope("order", f"order:{order_number}", settings.VERIFY_MAX_FAILURES_PER_ORDER),
+    ]
     if client_ip:
         scopes.append(_Scope("ip", f"ip:{network_key(client_ip)}", settings.VERIFY_MAX_FAILURES_PER_IP))
     return scopes
@@ -71,8 +73,9 @@ def _count(key: str, amount: int) -> int:
         return cache.incr(key, amount)
 
 
-def verification_attempt_begin(*, conversation_id: int, client_ip: str | None,
-                               order_number: str) -> VerificationLock | None:
+def verification_attempt_begin(
+    *, conversation_id: int, client_ip: str | None, order_number: str
+) -> VerificationLock | None:
     """Count one attempt before the API is asked; a lock when one is in force (nothing counted)
     or when this attempt would go past a limit."""
     scopes = _scopes(conversation_id=conversation_id, client_ip=client_ip, order_number=order_number)
@@ -97,8 +100,9 @@ def verification_attempt_refund(*, conversation_id: int, client_ip: str | None, 
             pass  # the window ended meanwhile: nothing left to refund
 
 
-def verification_failure_settle(*, conversation_id: int, client_ip: str | None,
-                                order_number: str) -> VerificationLock | None:
+def verification_failure_settle(
+    *, conversation_id: int, client_ip: str | None, order_number: str
+) -> VerificationLock | None:
     """After a failed attempt (already counted): lock the limits it used up, so the next attempt
     is refused without asking the API."""
     scopes = _scopes(conversation_id=conversation_id, client_ip=client_ip, order_number=order_number)

@@ -36,7 +36,9 @@ class RevisionInline(admin.TabularInline):
     @admin.display(description="Changes from the previous revision")
     def changes(self, revision: ArticleRevision) -> str:
         previous = (
-            ArticleRevision.objects.filter(article=revision.article, number__lt=revision.number).order_by("-number").first()
+            ArticleRevision.objects.filter(article=revision.article, number__lt=revision.number)
+            .order_by("-number")
+            .first()
         )
         before = previous.body.splitlines() if previous else []
         lines = [

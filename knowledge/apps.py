@@ -16,5 +16,7 @@ class KnowledgeConfig(AppConfig):
         # here applies at once
         for model in (GlossaryEntry, KnowledgeBaseSettings, Article, ArticleQuestion):
             post_save.connect(knowledge_settings_changed, sender=model, dispatch_uid=f"kb-cache-save-{model.__name__}")
-            post_delete.connect(knowledge_settings_changed, sender=model, dispatch_uid=f"kb-cache-delete-{model.__name__}")
+            post_delete.connect(
+                knowledge_settings_changed, sender=model, dispatch_uid=f"kb-cache-delete-{model.__name__}"
+            )
         setting_changed.connect(knowledge_settings_changed, dispatch_uid="kb-cache-setting")

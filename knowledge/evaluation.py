@@ -55,7 +55,9 @@ def parse_questions(raw: object) -> list[EvalQuestion]:
         else:
             listed = item.get("expected")
             if not listed or not isinstance(listed, (str, list)):
-                raise ValueError(f"item {n}: needs a non-empty 'expected' list of slugs, or a 'slug' (null if unanswerable)")
+                raise ValueError(
+                    f"item {n}: needs a non-empty 'expected' list of slugs, or a 'slug' (null if unanswerable)"
+                )
             expected = frozenset([listed] if isinstance(listed, str) else listed)
         kind = item.get("kind", "plain" if expected else "unanswerable")
         if kind not in KINDS:
@@ -114,15 +116,26 @@ def run(
     """Each question through knowledge_search as the bot calls it, with its vector precomputed."""
     glossary = glossary_entries()
     searched = [question_for_search(question=q.question, options=options) for q in questions]
-    texts = [search_text(q, glossary_expand(question=q, entries=glossary).synonyms if options.glossary else [])
-             for q in searched]
+    texts = [
+        search_text(q, glossary_expand(question=q, entries=glossary).synonyms if options.glossary else [])
+        for q in searched
+    ]
     query_vectors = (vectors or VectorCache()).get(texts) if mode != "text" else [None] * len(questions)
     outcomes = []
     for question, vector in zip(questions, query_vectors):
         started = time.perf_counter()
-        retrieval = knowledge_search(question=question.question, audience=audience, k=k, mode=mode, max_per_article=1,
-                                     text_weight=text_weight, options=options, glossary=glossary, threshold=1.0,
-                                     query_vector=vector)
+        retrieval = knowledge_search(
+            question=question.question,
+            audience=audience,
+            k=k,
+            mode=mode,
+            max_per_article=1,
+            text_weight=text_weight,
+            options=options,
+            glossary=glossary,
+            threshold=1.0,
+            query_vector=vector,
+        )
         ms = (time.perf_counter() - started) * 1000
         first = next((i for i, slug in enumerate(retrieval.article_slugs, start=1) if slug in question.expected), None)
         outcomes.append(Outcome(question, first, retrieval.confidence, ms))
@@ -134,8 +147,10 @@ def run(
 def recall(outcomes: list[Outcome], *, ks: Iterable[int]) -> dict[str, float]:
     answerable = [o for o in outcomes if o.question.answerable]
     total = max(1, len(answerable))
-    metrics = {f"recall@{k}": sum(o.first_right is not None and o.first_right <= k for o in answerable) / total
-               for k in sorted(set(ks))}
+    metrics = {
+        f"recall@{k}": sum(o.first_right is not None and o.first_right <= k for o in answerable) / total
+        for k in sorted(set(ks))
+    }
     metrics["mrr"] = sum(1 / o.first_right for o in answerable if o.first_right) / total
     times = [o.ms for o in outcomes]
     metrics["ms/q"] = statistics.mean(times) if times else 0.0
@@ -154,8 +169,15 @@ def evaluate(
     progress: Callable[[], None] | None = None,
 ) -> dict[str, float]:
     ks = sorted(set(ks))
-    outcomes = run(questions, k=max(ks), mode=mode, options=options or RetrievalOptions(), audience=audience,
-                   text_weight=text_weight, progress=progress)
+    outcomes = run(
+        questions,
+        k=max(ks),
+        mode=mode,
+        options=options or RetrievalOptions(),
+        audience=audience,
+        text_weight=text_weight,
+        progress=progress,
+    )
     return recall(outcomes, ks=ks)
 
 
@@ -207,8 +229,9 @@ class Calibration:
     unanswerable_scores: list[float]
 
 
-def calibrate_threshold(questions: list[EvalQuestion], *, audience: Audience = "agent",
-                        options: RetrievalOptions | None = None) -> Calibration:
+def calibrate_threshold(
+    questions: list[EvalQuestion], *, audience: Audience = "agent", options: RetrievalOptions | None = None
+) -> Calibration:
     """For a question file without unanswerable questions: choose the threshold by leave-one-out.
 
     For each question, the confidence of its right article (when ranked first) is what the bot
@@ -220,8 +243,15 @@ def calibrate_threshold(questions: list[EvalQuestion], *, audience: Audience = "
     unanswerable: list[float] = []
     glossary = glossary_entries()
     for question in questions:
-        chunks = knowledge_search(question=question.question, audience=audience, k=10, max_per_article=1,
-                                  options=options, glossary=glossary, threshold=1.0).chunks
+        chunks = knowledge_search(
+            question=question.question,
+            audience=audience,
+            k=10,
+            max_per_article=1,
+            options=options,
+            glossary=glossary,
+            threshold=1.0,
+        ).chunks
         confidence = [answer_confidence(c) for c in chunks]
         if chunks and chunks[0].article_slug in question.expected:
             answerable.append(confidence[0])

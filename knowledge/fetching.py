@@ -49,12 +49,20 @@ class FetchedDocument:
 
 
 def fetch_policy() -> TargetPolicy:
-    return TargetPolicy(allow_private=settings.KB_IMPORT_ALLOW_PRIVATE,
-                        private_hosts=frozenset(h.lower() for h in settings.KB_IMPORT_PRIVATE_HOSTS))
+    return TargetPolicy(
+        allow_private=settings.KB_IMPORT_ALLOW_PRIVATE,
+        private_hosts=frozenset(h.lower() for h in settings.KB_IMPORT_PRIVATE_HOSTS),
+    )
 
 
-def fetch_document(url: str, *, max_bytes: int, policy: TargetPolicy | None = None,
-                   resolve: Resolver = system_resolve, verify: ssl.SSLContext | None = None) -> FetchedDocument:
+def fetch_document(
+    url: str,
+    *,
+    max_bytes: int,
+    policy: TargetPolicy | None = None,
+    resolve: Resolver = system_resolve,
+    verify: ssl.SSLContext | None = None,
+) -> FetchedDocument:
     """GET the URL, following up to MAX_REDIRECTS redirects by hand so each hop's host is
     resolved and checked before anything is sent to it. `verify`: the trust store for https
     (default: SSL_CERT_FILE / SSL_CERT_DIR if set, else certifi's, as httpx does)."""
@@ -65,8 +73,12 @@ def fetch_document(url: str, *, max_bytes: int, policy: TargetPolicy | None = No
     try:
         # trust_env=False: a proxy from the environment would resolve and connect on its own,
         # past the address check. The CA bundle variables still count (an intranet's own CA).
-        with httpx.Client(timeout=FETCH_TIMEOUT_SECONDS, follow_redirects=False, trust_env=False,
-                          verify=verify or httpx.create_ssl_context(trust_env=True)) as client:
+        with httpx.Client(
+            timeout=FETCH_TIMEOUT_SECONDS,
+            follow_redirects=False,
+            trust_env=False,
+            verify=verify or httpx.create_ssl_context(trust_env=True),
+        ) as client:
             for _hop in range(MAX_REDIRECTS + 1):
                 response = _send_checked(client, url=current, policy=policy, resolve=resolve)
                 try:
@@ -121,7 +133,8 @@ def _send_checked(client: httpx.Client, *, url: str, policy: TargetPolicy, resol
     last_error: httpx.ConnectError | None = None
     for address in addresses:
         request = client.build_request(
-            "GET", url_at_address(parts, address=address, port=port),
+            "GET",
+            url_at_address(parts, address=address, port=port),
             headers={"Host": host_header, "Accept": "text/html, text/markdown, text/plain, application/json"},
             extensions=extensions,
         )

@@ -51,7 +51,11 @@ def iter_sources(locations: list[str]) -> Iterator[Source]:
             continue
         path = Path(location)
         if path.is_dir():
-            yield from (Source(str(p)) for p in sorted(path.rglob("*")) if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES)
+            yield from (
+                Source(str(p))
+                for p in sorted(path.rglob("*"))
+                if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES
+            )
         else:
             yield Source(location)
 
@@ -60,8 +64,9 @@ def read_articles(source: Source) -> list[ArticleData | ImportFailure]:
     """The articles in one file or URL; a JSON document may hold many, each validated on its own."""
     if source.is_url:
         document = fetch_document(source.location, max_bytes=MAX_FILE_BYTES)
-        return parse_document(name=document.name, suffix=document.suffix, data=document.data,
-                              source_url=source.location)
+        return parse_document(
+            name=document.name, suffix=document.suffix, data=document.data, source_url=source.location
+        )
     path = Path(source.location)
     if path.suffix.lower() not in SUPPORTED_SUFFIXES:
         raise ImportFailure(f"unsupported file type {path.suffix or '(none)'}; use .md, .txt, .html or .json")
@@ -123,13 +128,23 @@ def _from_json(item: object, n: int) -> ArticleData | ImportFailure:
         if not isinstance(questions, list) or not all(isinstance(q, str) and q.strip() for q in questions):
             return ImportFailure(f"item {n}: questions must be a list of non-empty strings")
         if len(questions) > MAX_QUESTIONS or any(len(q.strip()) > QUESTION_MAX_CHARS for q in questions):
-            return ImportFailure(f"item {n}: at most {MAX_QUESTIONS} questions of at most {QUESTION_MAX_CHARS} characters")
+            return ImportFailure(
+                f"item {n}: at most {MAX_QUESTIONS} questions of at most {QUESTION_MAX_CHARS} characters"
+            )
         questions = list(dict.fromkeys(q.strip() for q in questions))
     slug = item.get("slug") or slugify(title)
     if not isinstance(slug, str) or slugify(slug) != slug or not slug:
         return ImportFailure(f"item {n}: slug {slug!r} must be lowercase letters, digits and hyphens")
-    return ArticleData(title=title.strip()[:255], body=body, slug=slug[:255], audience=audience,
-                       source_url=url[:500], tags=[t[:50] for t in tags], questions=questions, language=language)
+    return ArticleData(
+        title=title.strip()[:255],
+        body=body,
+        slug=slug[:255],
+        audience=audience,
+        source_url=url[:500],
+        tags=[t[:50] for t in tags],
+        questions=questions,
+        language=language,
+    )
 
 
 def _title_and_body(text: str, *, fallback: str) -> tuple[str, str]:

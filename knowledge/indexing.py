@@ -54,7 +54,7 @@ def article_index(*, article_id: int) -> str:
     flagged = _instruction_like(drafts)
     question_rows = [
         (len(drafts) + n, text, vector, untrusted_text_check(text).flagged)
-        for n, (text, vector) in enumerate(zip(questions, vectors[len(drafts):]))
+        for n, (text, vector) in enumerate(zip(questions, vectors[len(drafts) :]))
     ]
 
     with transaction.atomic():
@@ -106,12 +106,22 @@ def article_index(*, article_id: int) -> str:
         note = ""
         flagged.update({ordinal: f"question: {text[:80]}" for ordinal, text, _, bad in question_rows if bad})
         if flagged:
-            note = (f"{len(flagged)} chunk(s) read like instructions to the assistant (sections: "
-                    f"{', '.join(flagged.values())}) and are left out of answers; rephrase them.")
+            note = (
+                f"{len(flagged)} chunk(s) read like instructions to the assistant (sections: "
+                f"{', '.join(flagged.values())}) and are left out of answers; rephrase them."
+            )
             for ordinal, heading in flagged.items():
-                guardrail_event_record(kind=GuardrailEvent.Kind.CONTEXT_DROPPED, action=GuardrailEvent.Action.DROPPED,
-                                       detail={"source": "knowledge_chunk", "article_id": article_id, "ordinal": ordinal,
-                                               "article": current.title, "section": heading})
+                guardrail_event_record(
+                    kind=GuardrailEvent.Kind.CONTEXT_DROPPED,
+                    action=GuardrailEvent.Action.DROPPED,
+                    detail={
+                        "source": "knowledge_chunk",
+                        "article_id": article_id,
+                        "ordinal": ordinal,
+                        "article": current.title,
+                        "section": heading,
+                    },
+                )
         Article.objects.filter(pk=article_id).update(
             index_state=Article.IndexState.INDEXED, index_error=note, indexed_at=timezone.now()
         )

@@ -42,7 +42,9 @@ class Article(models.Model):
     tags = ArrayField(models.CharField(max_length=50), default=list, blank=True)
     source_url = models.URLField(max_length=500, blank=True, default="")
     language = models.CharField(
-        max_length=10, default="en", choices=settings.LANGUAGES,
+        max_length=10,
+        default="en",
+        choices=settings.LANGUAGES,
         help_text="The language the article is written in. Retrieval prefers articles in the customer's language.",
     )
     index_state = models.CharField(max_length=12, choices=IndexState.choices, default=IndexState.NOT_INDEXED)
@@ -147,7 +149,8 @@ class GlossaryEntry(models.Model):
     using one is also searched with the others."""
 
     terms = ArrayField(
-        models.CharField(max_length=60), size=8,
+        models.CharField(max_length=60),
+        size=8,
         help_text="Comma-separated words or short phrases that mean the same, e.g. delivery, shipping, shipment",
     )
     created_at = models.DateTimeField(auto_now_add=True)
@@ -168,7 +171,9 @@ class KnowledgeBaseSettings(models.Model):
 
     answer_threshold = models.FloatField(null=True, blank=True)
     calibrated_at = models.DateTimeField(null=True, blank=True)
-    calibration_note = models.TextField(blank=True, default="", help_text="What the threshold was measured on, and its rates")
+    calibration_note = models.TextField(
+        blank=True, default="", help_text="What the threshold was measured on, and its rates"
+    )
 
     class Meta:
         verbose_name = "knowledge base settings"

@@ -58,16 +58,19 @@ class RetrievalOptions:
 
 
 # What retrieval did before these levers (all-words full text, weighted fusion, sections only).
-BASELINE = RetrievalOptions(questions=False, glossary=False, any_words=False, fusion="weighted", rerank=False,
-                            spelling=False)
+BASELINE = RetrievalOptions(
+    questions=False, glossary=False, any_words=False, fusion="weighted", rerank=False, spelling=False
+)
 DEFAULT_OPTIONS = RetrievalOptions()
 
 _CHUNK = Chunk._meta.db_table
 _ARTICLE = Article._meta.db_table
 # Only published articles have chunks (article_save deletes them on unpublish, in the same
 # transaction), so filtering the chunk row is enough, and it lets the HNSW index drive the scan.
-_FILTER = ("c.audience = ANY(%(audiences)s) AND c.embedding_model = %(model)s AND NOT c.looks_like_instructions "
-           "AND (%(use_questions)s OR c.kind = 'section')")
+_FILTER = (
+    "c.audience = ANY(%(audiences)s) AND c.embedding_model = %(model)s AND NOT c.looks_like_instructions "
+    "AND (%(use_questions)s OR c.kind = 'section')"
+)
 _SEARCH_SQL = """
 WITH q AS (
     SELECT %(vector)s::vector AS v, NULLIF(({tsquery})::text, '')::tsquery AS t,
@@ -195,7 +198,9 @@ def _answer_threshold() -> AnswerThreshold:
 class Expansion:
     synonyms: list[str]  # added to the embedded question and to an any-word full-text query
     variants: list[str]  # the question with a term swapped for a synonym, for an all-words query
-    used_terms: list[str] = field(default_factory=list)  # the question's glossary terms, covered by any of their synonyms
+    used_terms: list[str] = field(
+        default_factory=list
+    )  # the question's glossary terms, covered by any of their synonyms
 
 
 def glossary_expand(*, question: str, entries: list[list[str]]) -> Expansion:
@@ -242,8 +247,11 @@ def knowledge_search(
     question = question_for_search(question=question, options=options)
     weight = settings.KB_TEXT_WEIGHT if text_weight is None else text_weight
     embedder = get_embedder()
-    expansion = glossary_expand(question=question, entries=glossary_entries() if glossary is None else glossary) \
-        if options.glossary else Expansion([], [])
+    expansion = (
+        glossary_expand(question=question, entries=glossary_entries() if glossary is None else glossary)
+        if options.glossary
+        else Expansion([], [])
+    )
     if query_vector is not None:
         vector = query_vector
     elif mode == "text":
@@ -253,8 +261,9 @@ def knowledge_search(
     if options.any_words:
         texts = [question, *expansion.synonyms]
         # plainto_tsquery joins the words with & (every word); | makes it any word
-        parts = ", ".join(f"NULLIF(replace(plainto_tsquery('english', %(text{n})s)::text, '&', '|'), '')"
-                          for n in range(len(texts)))
+        parts = ", ".join(
+            f"NULLIF(replace(plainto_tsquery('english', %(text{n})s)::text, '&', '|'), '')" for n in range(len(texts))
+        )
         tsquery = f"concat_ws(' | ', {parts})"
     else:
         texts = [question, *expansion.variants]
@@ -280,8 +289,16 @@ def knowledge_search(
         cursor.execute(f"SET LOCAL hnsw.ef_search = 100;{sql}", params)
         cursor.nextset()
         rows = cursor.fetchall()
-    chosen = _rank(rows, audience=audience, mode=mode, options=options, weight=weight, k=k, max_per_article=max_per_article,
-                   language=language)
+    chosen = _rank(
+        rows,
+        audience=audience,
+        mode=mode,
+        options=options,
+        weight=weight,
+        k=k,
+        max_per_article=max_per_article,
+        language=language,
+    )
     if threshold is None:
         threshold = answer_threshold().value
     confidence = answer_confidence(chosen[0]) if chosen else 0.0
@@ -360,20 +377,60 @@ class _Row:
 LANGUAGE_PREFERENCE = 0.1
 
 
-def _rank(rows: list[tuple], *, audience: str, mode: str, options: RetrievalOptions, weight: float, k: int,
-          max_per_article: int, language: str | None = None) -> list[RetrievedChunk]:
+def _rank(
+    rows: list[tuple],
+    *,
+    audience: str,
+    mode: str,
+    options: RetrievalOptions,
+    weight: float,
+    k: int,
+    max_per_article: int,
+    language: str | None = None,
+) -> list[RetrievedChunk]:
     candidates: list[_Row] = []
     words: set[str] = set()
     # Links are built for the chosen chunks only: reverse() is most of this function's CPU and
     # the candidates are 40 or more.
     links: dict[int, tuple[str, str, int, str, str]] = {}
-    for (chunk_id, article_id, title, slug, source_url, chunk_audience, heading_path, anchor, text, kind, dense, lexical,
-         fields, matched, matched_synonym, words_row, used_words, article_language) in rows:
+    for (
+        chunk_id,
+        article_id,
+        title,
+        slug,
+        source_url,
+        chunk_audience,
+        heading_path,
+        anchor,
+        text,
+        kind,
+        dense,
+        lexical,
+        fields,
+        matched,
+        matched_synonym,
+        words_row,
+        used_words,
+        article_language,
+    ) in rows:
         links[chunk_id] = (source_url, chunk_audience, article_id, slug, anchor)
-        chunk = RetrievedChunk(chunk_id, article_id, title, slug, "", heading_path, text, 0.0, float(dense), float(lexical),
-                               article_language=article_language)
+        chunk = RetrievedChunk(
+            chunk_id,
+            article_id,
+            title,
+            slug,
+            "",
+            heading_path,
+            text,
+            0.0,
+            float(dense),
+            float(lexical),
+            article_language=article_language,
+        )
         # a glossary synonym in the chunk covers the question's word it stands for
-        candidates.append(_Row(chunk, kind, float(fields), set(matched) | (set(used_words) if matched_synonym else set())))
+        candidates.append(
+            _Row(chunk, kind, float(fields), set(matched) | (set(used_words) if matched_synonym else set()))
+        )
         words = set(words_row)
     _score(candidates, mode=mode, options=options, weight=weight)
 
@@ -382,12 +439,16 @@ def _rank(rows: list[tuple], *, audience: str, mode: str, options: RetrievalOpti
         by_article.setdefault(row.chunk.article_id, []).append(row)
     ranked: list[RetrievedChunk] = []
     for article_rows in by_article.values():
-        sections = sorted((r for r in article_rows if r.kind == Chunk.Kind.SECTION), key=lambda r: r.score, reverse=True)
+        sections = sorted(
+            (r for r in article_rows if r.kind == Chunk.Kind.SECTION), key=lambda r: r.score, reverse=True
+        )
         if not sections:
             continue  # a question whose article has no retrievable section: nothing to cite
         questions = [r for r in article_rows if r.kind == Chunk.Kind.QUESTION]
         best_question = max(questions, key=lambda r: r.score, default=None)
-        article_score = max(sections[0].score, best_question.score * options.question_weight if best_question else float("-inf"))
+        article_score = max(
+            sections[0].score, best_question.score * options.question_weight if best_question else float("-inf")
+        )
         if options.rerank:
             article_score += options.rerank_weight * max(r.field_score for r in sections)
         if language and sections[0].chunk.article_language == language:
@@ -395,7 +456,9 @@ def _rank(rows: list[tuple], *, audience: str, mode: str, options: RetrievalOpti
         covered = set().union(*(r.matched_words for r in article_rows)) & words
         first = replace(sections[0].chunk, score=article_score, coverage=len(covered) / len(words) if words else 0.0)
         if best_question is not None:
-            first = replace(first, matched_question=best_question.chunk.text, question_score=best_question.chunk.dense_score)
+            first = replace(
+                first, matched_question=best_question.chunk.text, question_score=best_question.chunk.dense_score
+            )
         ranked.append(first)
         # further sections rank below their article's best one, by their own score
         ranked += [replace(r.chunk, score=min(r.score, article_score)) for r in sections[1:]]
@@ -428,7 +491,9 @@ def _score(rows: list[_Row], *, mode: str, options: RetrievalOptions, weight: fl
         for row in rows:
             row.score = row.chunk.dense_score + weight * row.chunk.text_score
     else:
-        dense_rank = {id(r): n for n, r in enumerate(sorted(rows, key=lambda r: r.chunk.dense_score, reverse=True), start=1)}
+        dense_rank = {
+            id(r): n for n, r in enumerate(sorted(rows, key=lambda r: r.chunk.dense_score, reverse=True), start=1)
+        }
         matched = sorted((r for r in rows if r.chunk.text_score > 0), key=lambda r: r.chunk.text_score, reverse=True)
         text_rank = {id(r): n for n, r in enumerate(matched, start=1)}
         for row in rows:

@@ -75,7 +75,9 @@ def article_questions_set(*, article: Article, questions: list[str]) -> None:
     """Replace the article's alternative questions (the caller re-indexes, e.g. via article_save)."""
     ArticleQuestion.objects.filter(article=article).exclude(text__in=questions).delete()
     existing = set(ArticleQuestion.objects.filter(article=article).values_list("text", flat=True))
-    ArticleQuestion.objects.bulk_create(ArticleQuestion(article=article, text=q) for q in questions if q not in existing)
+    ArticleQuestion.objects.bulk_create(
+        ArticleQuestion(article=article, text=q) for q in questions if q not in existing
+    )
 
 
 MAX_GLOSSARY_TERMS = 8
@@ -90,7 +92,9 @@ def glossary_terms_clean(*, terms: object) -> list[str]:
     if len(cleaned) < 2:
         raise ValueError(f"{terms!r}: a glossary entry needs at least two different terms")
     if len(cleaned) > MAX_GLOSSARY_TERMS or any(len(t) > GLOSSARY_TERM_MAX_CHARS for t in cleaned):
-        raise ValueError(f"{terms!r}: at most {MAX_GLOSSARY_TERMS} terms of at most {GLOSSARY_TERM_MAX_CHARS} characters")
+        raise ValueError(
+            f"{terms!r}: at most {MAX_GLOSSARY_TERMS} terms of at most {GLOSSARY_TERM_MAX_CHARS} characters"
+        )
     return cleaned
 
 

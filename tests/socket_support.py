@@ -11,8 +11,13 @@ from tests.conftest import ORIGIN
 CLIENT_IP = "192.0.2.10"
 
 
-def chat_communicator(path: str, *, origin: str | None = ORIGIN, client_ip: str | None = CLIENT_IP,
-                      headers: list[tuple[bytes, bytes]] | None = None) -> WebsocketCommunicator:
+def chat_communicator(
+    path: str,
+    *,
+    origin: str | None = ORIGIN,
+    client_ip: str | None = CLIENT_IP,
+    headers: list[tuple[bytes, bytes]] | None = None,
+) -> WebsocketCommunicator:
     all_headers = [(b"origin", origin.encode())] if origin else []
     all_headers += headers or []
     comm = WebsocketCommunicator(application, path, headers=all_headers)

@@ -25,7 +25,9 @@ SECRET_TEMPLATE = "admin/webhooks/webhookendpoint/secret_shown.html"
 
 
 class WebhookEndpointForm(forms.ModelForm):
-    url = forms.URLField(max_length=2000, assume_scheme="https", help_text=WebhookEndpoint._meta.get_field("url").help_text)
+    url = forms.URLField(
+        max_length=2000, assume_scheme="https", help_text=WebhookEndpoint._meta.get_field("url").help_text
+    )
     events = forms.MultipleChoiceField(choices=EVENT_CHOICES, widget=forms.CheckboxSelectMultiple)
 
     class Meta:
@@ -43,10 +45,15 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     actions = ["rotate_secret", "reset_breaker"]
     fieldsets = (
         (None, {"fields": ("site", "url", "description", "events", "is_active")}),
-        ("Signing", {"fields": ("secret_status", "previous_secret_status"),
-                     "description": "Each request is signed with HMAC-SHA256 (docs/webhooks.md). The secret is "
-                     "shown once, after the endpoint is created; “Rotate the signing secret” in the list "
-                     "makes a new one and shows it once."}),
+        (
+            "Signing",
+            {
+                "fields": ("secret_status", "previous_secret_status"),
+                "description": "Each request is signed with HMAC-SHA256 (docs/webhooks.md). The secret is "
+                "shown once, after the endpoint is created; “Rotate the signing secret” in the list "
+                "makes a new one and shows it once.",
+            },
+        ),
         ("Delivery", {"fields": ("breaker", "created_at", "updated_at")}),
     )
 
@@ -71,8 +78,10 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     def breaker(self, endpoint: WebhookEndpoint) -> str:
         until = endpoint.circuit_open_until
         if until is not None and until > timezone.now():
-            return (f"open after {endpoint.consecutive_failures} failures in a row: nothing is sent until "
-                    f"{until:%Y-%m-%d %H:%M:%S} UTC, deliveries wait")
+            return (
+                f"open after {endpoint.consecutive_failures} failures in a row: nothing is sent until "
+                f"{until:%Y-%m-%d %H:%M:%S} UTC, deliveries wait"
+            )
         if until is not None:
             return "cooled down: the next delivery is a trial"
         return f"closed ({endpoint.consecutive_failures} failures in a row)"
@@ -92,13 +101,15 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         super().delete_queryset(request, queryset)
         services.webhook_endpoint_deleted()
 
-    def response_add(self, request: HttpRequest, obj: WebhookEndpoint, post_url_continue: str | None = None
-                     ) -> HttpResponse:
+    def response_add(
+        self, request: HttpRequest, obj: WebhookEndpoint, post_url_continue: str | None = None
+    ) -> HttpResponse:
         secret = getattr(request, "_webhook_secret", None)
         if secret is None:
             return super().response_add(request, obj, post_url_continue)
-        return self._secrets_page(request, [{"endpoint": obj, "secret": secret,
-                                             "fingerprint": obj.secret_fingerprint}], created=True)
+        return self._secrets_page(
+            request, [{"endpoint": obj, "secret": secret, "fingerprint": obj.secret_fingerprint}], created=True
+        )
 
     def has_rotate_secret_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(services.ROTATE_PERMISSION)
@@ -114,28 +125,60 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
 
     @admin.action(description="Close the circuit breaker (the receiver is fixed)", permissions=["change"])
     def reset_breaker(self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint]) -> None:
-        waiting = sum(services.webhook_endpoint_breaker_reset(endpoint_id=pk) for pk in queryset.values_list("pk", flat=True))
-        self.message_user(request, f"Breaker closed; {waiting} waiting deliveries go out within seconds.",
-                          messages.SUCCESS)
+        waiting = sum(
+            services.webhook_endpoint_breaker_reset(endpoint_id=pk) for pk in queryset.values_list("pk", flat=True)
+        )
+        self.message_user(
+            request, f"Breaker closed; {waiting} waiting deliveries go out within seconds.", messages.SUCCESS
+        )
 
     def _secrets_page(self, request: HttpRequest, rows: list[dict], *, created: bool) -> TemplateResponse:
-        response = TemplateResponse(request, SECRET_TEMPLATE, {
-            **self.admin_site.each_context(request), "title": "Webhook signing secrets", "rows": rows,
-            "created": created, "grace_hours": settings.WEBHOOK_SECRET_GRACE_HOURS, "opts": self.model._meta,
-        })
+        response = TemplateResponse(
+            request,
+            SECRET_TEMPLATE,
+            {
+                **self.admin_site.each_context(request),
+                "title": "Webhook signing secrets",
+                "rows": rows,
+                "created": created,
+                "grace_hours": settings.WEBHOOK_SECRET_GRACE_HOURS,
+                "opts": self.model._meta,
+            },
+        )
         add_never_cache_headers(response)  # the secret must not stay in any cache
         return response
 
 
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "event_type", "endpoint", "status", "attempts", "last_status_code",
-                    "next_attempt_at", "delivered_at")
+    list_display = (
+        "created_at",
+        "event_type",
+        "endpoint",
+        "status",
+        "attempts",
+        "last_status_code",
+        "next_attempt_at",
+        "delivered_at",
+    )
     list_filter = ("status", "event_type", "endpoint")
     search_fields = ("event_id",)
     list_select_related = ("endpoint",)
-    readonly_fields = ("endpoint", "event_id", "event_type", "payload", "status", "attempts", "last_status_code",
-                       "last_error", "next_attempt_at", "lease_until", "delivered_at", "history", "created_at")
+    readonly_fields = (
+        "endpoint",
+        "event_id",
+        "event_type",
+        "payload",
+        "status",
+        "attempts",
+        "last_status_code",
+        "last_error",
+        "next_attempt_at",
+        "lease_until",
+        "delivered_at",
+        "history",
+        "created_at",
+    )
     actions = ["retry"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -69,7 +69,8 @@ def _breaker_admits(endpoint_id: int, *, now: datetime) -> datetime | None:
         return until
     trial_until = now + timedelta(seconds=settings.WEBHOOK_BREAKER_COOLDOWN_SECONDS)
     won = WebhookEndpoint.objects.filter(pk=endpoint_id, circuit_open_until=until).update(
-        circuit_open_until=trial_until)
+        circuit_open_until=trial_until
+    )
     return None if won else trial_until
 
 
@@ -78,7 +79,9 @@ def webhook_delivery_attempt(*, delivery_id: int) -> Attempted:
     tolerance = timedelta(milliseconds=50)  # the countdown was computed a moment before the stored time
     claimed = WebhookDelivery.objects.filter(
         Q(lease_until__isnull=True) | Q(lease_until__lt=now),
-        pk=delivery_id, status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now + tolerance,
+        pk=delivery_id,
+        status=WebhookDelivery.Status.PENDING,
+        next_attempt_at__lte=now + tolerance,
         endpoint__is_active=True,
     ).update(lease_until=now + timedelta(seconds=lease_seconds()))
     if not claimed:
@@ -98,28 +101,47 @@ def webhook_delivery_attempt(*, delivery_id: int) -> Attempted:
     headers = {
         "Webhook-Id": delivery.event_id,
         "Webhook-Timestamp": str(timestamp),
-        "Webhook-Signature": signature_header(secrets_=endpoint_signing_secrets(endpoint), timestamp=timestamp,
-                                              body=body),
+        "Webhook-Signature": signature_header(
+            secrets_=endpoint_signing_secrets(endpoint), timestamp=timestamp, body=body
+        ),
     }
     result = webhook_post(url=endpoint.url, body=body, headers=headers)
     finished = timezone.now()
-    entry = {"at": finished.isoformat(), "status_code": result.status_code, "error": result.error,
-             "ms": round(result.duration_ms, 1), "retry_in": None}
+    entry = {
+        "at": finished.isoformat(),
+        "status_code": result.status_code,
+        "error": result.error,
+        "ms": round(result.duration_ms, 1),
+        "retry_in": None,
+    }
     if result.ok:
-        _record_success(delivery_id, endpoint_id=endpoint.pk, status_code=result.status_code, now=finished,
-                        history=[*delivery.history, entry])
+        _record_success(
+            delivery_id,
+            endpoint_id=endpoint.pk,
+            status_code=result.status_code,
+            now=finished,
+            history=[*delivery.history, entry],
+        )
         return Attempted("delivered")
     _record_endpoint_failure(endpoint.pk, now=finished)
     if attempt >= settings.WEBHOOK_MAX_ATTEMPTS:
         WebhookDelivery.objects.filter(pk=delivery_id).update(
-            status=WebhookDelivery.Status.FAILED, last_status_code=result.status_code, last_error=result.error,
-            lease_until=None, history=[*delivery.history, entry])
+            status=WebhookDelivery.Status.FAILED,
+            last_status_code=result.status_code,
+            last_error=result.error,
+            lease_until=None,
+            history=[*delivery.history, entry],
+        )
         return Attempted("failed")
     wait = backoff_seconds(attempt)
     entry["retry_in"] = round(wait, 3)
     WebhookDelivery.objects.filter(pk=delivery_id).update(
-        last_status_code=result.status_code, last_error=result.error, lease_until=None,
-        next_attempt_at=finished + timedelta(seconds=wait), history=[*delivery.history, entry])
+        last_status_code=result.status_code,
+        last_error=result.error,
+        lease_until=None,
+        next_attempt_at=finished + timedelta(seconds=wait),
+        history=[*delivery.history, entry],
+    )
     return Attempted("retrying", retry_in=_countdown(wait))
 
 
@@ -134,19 +156,27 @@ def _not_claimed(delivery_id: int, *, now: datetime) -> Attempted:
     return Attempted("busy")
 
 
-def _record_success(delivery_id: int, *, endpoint_id: int, status_code: int | None, now: datetime,
-                    history: list[dict]) -> None:
+def _record_success(
+    delivery_id: int, *, endpoint_id: int, status_code: int | None, now: datetime, history: list[dict]
+) -> None:
     with transaction.atomic():
         WebhookDelivery.objects.filter(pk=delivery_id).update(
-            status=WebhookDelivery.Status.SUCCEEDED, delivered_at=now, last_status_code=status_code, last_error="",
-            lease_until=None, history=history)
+            status=WebhookDelivery.Status.SUCCEEDED,
+            delivered_at=now,
+            last_status_code=status_code,
+            last_error="",
+            lease_until=None,
+            history=history,
+        )
         was_open = WebhookEndpoint.objects.filter(pk=endpoint_id, circuit_open_until__isnull=False).exists()
         WebhookEndpoint.objects.filter(pk=endpoint_id).exclude(consecutive_failures=0, circuit_open_until=None).update(
-            consecutive_failures=0, circuit_open_until=None)
+            consecutive_failures=0, circuit_open_until=None
+        )
         if was_open:
             # The trial after a cool-down worked: what waited goes out with the next sweep.
-            WebhookDelivery.objects.filter(endpoint_id=endpoint_id, status=WebhookDelivery.Status.PENDING,
-                                           next_attempt_at__gt=now).update(next_attempt_at=now)
+            WebhookDelivery.objects.filter(
+                endpoint_id=endpoint_id, status=WebhookDelivery.Status.PENDING, next_attempt_at__gt=now
+            ).update(next_attempt_at=now)
 
 
 def _record_endpoint_failure(endpoint_id: int, *, now: datetime) -> None:

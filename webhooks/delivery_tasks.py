@@ -29,8 +29,15 @@ class _TaskOptions(TypedDict):
     max_retries: int | None
 
 
-TASK: _TaskOptions = {"acks_late": True, "reject_on_worker_lost": True, "autoretry_for": (DatabaseError,),
-                      "retry_backoff": 2, "retry_backoff_max": 60, "retry_jitter": True, "max_retries": 8}
+TASK: _TaskOptions = {
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "autoretry_for": (DatabaseError,),
+    "retry_backoff": 2,
+    "retry_backoff_max": 60,
+    "retry_jitter": True,
+    "max_retries": 8,
+}
 # No retry limit here: the delivery's own attempt count (WEBHOOK_MAX_ATTEMPTS) decides when to
 # give up, and a database outage should delay deliveries, not drop them.
 DELIVER_TASK: _TaskOptions = {**TASK, "max_retries": None}

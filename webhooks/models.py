@@ -34,13 +34,16 @@ class WebhookEndpoint(models.Model):
     rotation, and never again."""
 
     site = models.ForeignKey("conversations.WidgetSite", on_delete=models.CASCADE, related_name="webhook_endpoints")
-    url = models.URLField(max_length=2000, validators=[endpoint_url_validate],
-                          help_text="http(s) URL that receives a POST per event.")
+    url = models.URLField(
+        max_length=2000, validators=[endpoint_url_validate], help_text="http(s) URL that receives a POST per event."
+    )
     description = models.CharField(max_length=200, blank=True, default="")
-    events = ArrayField(models.CharField(max_length=40, choices=EVENT_CHOICES),
-                        help_text="The events sent to this URL.")
-    is_active = models.BooleanField(default=True, help_text="Off: nothing is sent; deliveries already "
-                                    "queued wait until it is on again.")
+    events = ArrayField(
+        models.CharField(max_length=40, choices=EVENT_CHOICES), help_text="The events sent to this URL."
+    )
+    is_active = models.BooleanField(
+        default=True, help_text="Off: nothing is sent; deliveries already queued wait until it is on again."
+    )
     secret_ciphertext = models.BinaryField(editable=False)
     secret_fingerprint = models.CharField(max_length=16, editable=False)
     # Rotation: the replaced secret also signs (a second v1= in Webhook-Signature) until this moment,

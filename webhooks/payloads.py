@@ -37,8 +37,10 @@ class ConversationCreated(TypedDict):
 def conversation_created(conversation: Conversation) -> ConversationCreated:
     customer = conversation.customer
     # external_id is the host site's own user id, set only when its signature verified.
-    return {"status": conversation.status,
-            "customer": {"verified": customer.external_id is not None, "external_id": customer.external_id}}
+    return {
+        "status": conversation.status,
+        "customer": {"verified": customer.external_id is not None, "external_id": customer.external_id},
+    }
 
 
 class MessageCreated(TypedDict):
@@ -50,8 +52,13 @@ class MessageCreated(TypedDict):
 
 
 def message_created(message: Message) -> MessageCreated:
-    return {"seq": message.seq, "role": message.role, "text": message.text,  # type: ignore[typeddict-item]
-            "created_at": _iso(message.created_at), "author": _agent(message.author) if message.author_id else None}
+    return {
+        "seq": message.seq,
+        "role": message.role,  # type: ignore[typeddict-item]  # Message.Role's values are these four
+        "text": message.text,
+        "created_at": _iso(message.created_at),
+        "author": _agent(message.author) if message.author_id else None,
+    }
 
 
 class HandoffOpened(TypedDict):
@@ -72,8 +79,7 @@ class HandoffAssigned(TypedDict):
 
 
 def handoff_assigned(handoff: Handoff, *, agent: Any, by: Any, kind: str) -> HandoffAssigned:
-    return {"handoff_id": handoff.pk, "reason": handoff.reason, "agent": _agent(agent), "by": _agent(by),
-            "kind": kind}  # type: ignore[typeddict-item]
+    return {"handoff_id": handoff.pk, "reason": handoff.reason, "agent": _agent(agent), "by": _agent(by), "kind": kind}  # type: ignore[typeddict-item]
 
 
 class ConversationResolved(TypedDict):
@@ -93,8 +99,12 @@ class CsatCreated(TypedDict):
 
 
 def csat_created(*, conversation: Conversation, score: int, comment: str) -> CsatCreated:
-    return {"score": score, "comment": comment, "resolved_at": _iso(conversation.resolved_at),
-            "agent_id": conversation.assignee_id}
+    return {
+        "score": score,
+        "comment": comment,
+        "resolved_at": _iso(conversation.resolved_at),
+        "agent_id": conversation.assignee_id,
+    }
 
 
 class ActionExecuted(TypedDict):
@@ -107,5 +117,11 @@ class ActionExecuted(TypedDict):
 
 
 def action_executed(action: ActionCall) -> ActionExecuted:
-    return {"action_id": str(action.public_id), "tool": action.tool, "status": action.status,  # type: ignore[typeddict-item]
-            "error_code": action.error_code, "arguments": action.arguments, "summary": action.summary}
+    return {
+        "action_id": str(action.public_id),
+        "tool": action.tool,
+        "status": action.status,  # type: ignore[typeddict-item]
+        "error_code": action.error_code,
+        "arguments": action.arguments,
+        "summary": action.summary,
+    }

@@ -84,13 +84,17 @@ def endpoint_signing_secrets(endpoint: WebhookEndpoint, *, now: datetime | None 
     """The secrets that sign a request now: the current one, and the replaced one during its grace period."""
     now = now or timezone.now()
     secrets_ = [secret_decrypt(endpoint.secret_ciphertext)]
-    if (endpoint.previous_secret_ciphertext is not None and endpoint.previous_secret_valid_until is not None
-            and endpoint.previous_secret_valid_until > now):
+    if (
+        endpoint.previous_secret_ciphertext is not None
+        and endpoint.previous_secret_valid_until is not None
+        and endpoint.previous_secret_valid_until > now
+    ):
         try:
             secrets_.append(secret_decrypt(endpoint.previous_secret_ciphertext))
         except InvalidToken:
-            logger.warning("webhook endpoint %s: the previous secret no longer decrypts; signing with the current one",
-                           endpoint.pk)
+            logger.warning(
+                "webhook endpoint %s: the previous secret no longer decrypts; signing with the current one", endpoint.pk
+            )
     return secrets_
 
 
@@ -100,13 +104,18 @@ def deliveries_due(*, now: datetime, limit: int) -> list[int]:
     Half-open endpoints (cool-down over) get one: the trial that decides whether the rest follow."""
     due_before = now - timedelta(seconds=settings.WEBHOOK_SWEEP_GRACE_SECONDS)
     free = Q(lease_until__isnull=True) | Q(lease_until__lt=now)
-    pending = WebhookDelivery.objects.filter(free, status=WebhookDelivery.Status.PENDING,
-                                             next_attempt_at__lte=due_before, endpoint__is_active=True)
-    closed = list(pending.filter(endpoint__circuit_open_until__isnull=True)
-                  .order_by("next_attempt_at").values_list("pk", flat=True)[:limit])
+    pending = WebhookDelivery.objects.filter(
+        free, status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=due_before, endpoint__is_active=True
+    )
+    closed = list(
+        pending.filter(endpoint__circuit_open_until__isnull=True)
+        .order_by("next_attempt_at")
+        .values_list("pk", flat=True)[:limit]
+    )
     trials = []
-    for endpoint_id in (WebhookEndpoint.objects.filter(is_active=True, circuit_open_until__lte=now)
-                        .values_list("pk", flat=True)[:limit]):
+    for endpoint_id in WebhookEndpoint.objects.filter(is_active=True, circuit_open_until__lte=now).values_list(
+        "pk", flat=True
+    )[:limit]:
         first = pending.filter(endpoint_id=endpoint_id).order_by("next_attempt_at").values_list("pk", flat=True).first()
         if first is not None:
             trials.append(first)

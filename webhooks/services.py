@@ -41,8 +41,9 @@ def _subscriptions_changed() -> None:
     transaction.on_commit(webhook_subscriptions_invalidate)
 
 
-def webhook_endpoint_create(*, site_id: int, url: str, events: Iterable[str], description: str = "",
-                            is_active: bool = True) -> tuple[WebhookEndpoint, str]:
+def webhook_endpoint_create(
+    *, site_id: int, url: str, events: Iterable[str], description: str = "", is_active: bool = True
+) -> tuple[WebhookEndpoint, str]:
     """A new endpoint and its secret, returned once to be shown once."""
     events = sorted(set(events))
     unknown = set(events) - set(EVENT_TYPES)
@@ -69,8 +70,9 @@ def webhook_endpoint_saved(*, endpoint: WebhookEndpoint) -> None:
     _subscriptions_changed()
     if endpoint.is_active:
         # Deliveries that waited while it was off go out with the next sweep.
-        WebhookDelivery.objects.filter(endpoint=endpoint, status=WebhookDelivery.Status.PENDING,
-                                       next_attempt_at__gt=timezone.now()).update(next_attempt_at=timezone.now())
+        WebhookDelivery.objects.filter(
+            endpoint=endpoint, status=WebhookDelivery.Status.PENDING, next_attempt_at__gt=timezone.now()
+        ).update(next_attempt_at=timezone.now())
 
 
 def webhook_endpoint_deleted() -> None:
@@ -89,8 +91,15 @@ def webhook_endpoint_secret_rotate(*, endpoint_id: int, actor: Any) -> str:
         endpoint.previous_secret_valid_until = timezone.now() + timedelta(hours=settings.WEBHOOK_SECRET_GRACE_HOURS)
         endpoint.secret_ciphertext = secret_encrypt(secret)
         endpoint.secret_fingerprint = secret_fingerprint(secret)
-        endpoint.save(update_fields=["secret_ciphertext", "secret_fingerprint", "previous_secret_ciphertext",
-                                     "previous_secret_valid_until", "updated_at"])
+        endpoint.save(
+            update_fields=[
+                "secret_ciphertext",
+                "secret_fingerprint",
+                "previous_secret_ciphertext",
+                "previous_secret_valid_until",
+                "updated_at",
+            ]
+        )
     logger.info("webhook secret of endpoint %s rotated by user %s", endpoint_id, actor.pk)
     return secret
 
@@ -125,19 +134,31 @@ def webhook_events_enqueue(*, conversation_id: int, event: EventType, payload: M
     site_id, public_id = conversation_ref(conversation_id)
     if site_id not in sites:
         return []
-    endpoints = list(WebhookEndpoint.objects.filter(site_id=site_id, is_active=True, events__contains=[event])
-                     .values_list("pk", "site__key"))
+    endpoints = list(
+        WebhookEndpoint.objects.filter(site_id=site_id, is_active=True, events__contains=[event]).values_list(
+            "pk", "site__key"
+        )
+    )
     if not endpoints:
         return []
     now = timezone.now()
     event_id = f"evt_{uuid.uuid4().hex}"
-    body = {"id": event_id, "type": event, "created_at": _iso_now(now), "site": endpoints[0][1],
-            "conversation_id": public_id, "data": dict(payload)}
-    deliveries = WebhookDelivery.objects.bulk_create([
-        WebhookDelivery(endpoint_id=endpoint_id, event_id=event_id, event_type=event, payload=body,
-                        next_attempt_at=now)
-        for endpoint_id, _site_key in endpoints
-    ])
+    body = {
+        "id": event_id,
+        "type": event,
+        "created_at": _iso_now(now),
+        "site": endpoints[0][1],
+        "conversation_id": public_id,
+        "data": dict(payload),
+    }
+    deliveries = WebhookDelivery.objects.bulk_create(
+        [
+            WebhookDelivery(
+                endpoint_id=endpoint_id, event_id=event_id, event_type=event, payload=body, next_attempt_at=now
+            )
+            for endpoint_id, _site_key in endpoints
+        ]
+    )
     ids = [delivery.pk for delivery in deliveries]
     # robust: a broker hiccup after the commit must not fail the caller's request; the sweep sends it.
     transaction.on_commit(lambda: _send_tasks(ids), robust=True)
@@ -164,7 +185,8 @@ def webhook_deliveries_retry(*, delivery_ids: Iterable[int]) -> int:
     ids = list(delivery_ids)
     now = timezone.now()
     updated = WebhookDelivery.objects.filter(pk__in=ids).update(
-        status=WebhookDelivery.Status.PENDING, next_attempt_at=now, lease_until=None, delivered_at=None)
+        status=WebhookDelivery.Status.PENDING, next_attempt_at=now, lease_until=None, delivered_at=None
+    )
     transaction.on_commit(lambda: _send_tasks(ids), robust=True)
     return updated
 
@@ -173,8 +195,9 @@ def webhook_endpoint_breaker_reset(*, endpoint_id: int) -> int:
     """Close the breaker by hand (the receiver is fixed): waiting deliveries go out with the next sweep."""
     now = timezone.now()
     WebhookEndpoint.objects.filter(pk=endpoint_id).update(consecutive_failures=0, circuit_open_until=None)
-    return WebhookDelivery.objects.filter(endpoint_id=endpoint_id, status=WebhookDelivery.Status.PENDING,
-                                          next_attempt_at__gt=now).update(next_attempt_at=now)
+    return WebhookDelivery.objects.filter(
+        endpoint_id=endpoint_id, status=WebhookDelivery.Status.PENDING, next_attempt_at__gt=now
+    ).update(next_attempt_at=now)
 
 
 def webhook_deliveries_purge(*, now: datetime | None = None, batch_size: int = 5000) -> int:

@@ -31,7 +31,8 @@ def _fernet() -> MultiFernet:
     keys = [key.encode() for key in settings.PII_VAULT_KEYS]
     if not keys:  # demo mode only: the settings refuse to start without PII_VAULT_KEY otherwise
         derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"supportbot pii vault").derive(
-            settings.SECRET_KEY.encode())
+            settings.SECRET_KEY.encode()
+        )
         keys = [base64.urlsafe_b64encode(derived)]
     return MultiFernet([Fernet(key) for key in keys])
 

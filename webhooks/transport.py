@@ -51,18 +51,25 @@ def webhook_post(*, url: str, body: bytes, headers: dict[str, str]) -> SendResul
     timeout = settings.WEBHOOK_TIMEOUT_SECONDS
     default_port = target.parts.port in (None, DEFAULT_PORTS[target.parts.scheme])
     host_header = (f"[{target.host}]" if ":" in target.host else target.host) + (
-        "" if default_port else f":{target.port}")
-    extensions = ({"sni_hostname": target.host}
-                  if target.parts.scheme == "https" and not is_ip_literal(target.host) else {})
+        "" if default_port else f":{target.port}"
+    )
+    extensions = (
+        {"sni_hostname": target.host} if target.parts.scheme == "https" and not is_ip_literal(target.host) else {}
+    )
     last_error = "no address answered"
     # trust_env=False: a proxy from the environment would resolve and connect on its own, past the check.
-    with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False,
-                      verify=_ssl_context() if target.parts.scheme == "https" else False) as client:
+    with httpx.Client(
+        timeout=timeout,
+        follow_redirects=False,
+        trust_env=False,
+        verify=_ssl_context() if target.parts.scheme == "https" else False,
+    ) as client:
         for address in target.addresses:
             request = client.build_request(
-                "POST", url_at_address(target.parts, address=address, port=target.port), content=body,
-                headers={**headers, "Host": host_header, "Content-Type": "application/json",
-                         "User-Agent": USER_AGENT},
+                "POST",
+                url_at_address(target.parts, address=address, port=target.port),
+                content=body,
+                headers={**headers, "Host": host_header, "Content-Type": "application/json", "User-Agent": USER_AGENT},
                 extensions=extensions,
             )
             try:
@@ -102,7 +109,6 @@ def _drain(response: httpx.Response, *, deadline: float) -> None:
         read += len(piece)
         if read >= _MAX_RESPONSE_BYTES or time.monotonic() > deadline:
             return
-
 
 
 def _peer_is(response: httpx.Response, *, expected: IPAddress) -> bool:

@@ -36,8 +36,9 @@ from webhooks.services import webhook_events_enqueue
 logger = logging.getLogger(__name__)
 
 
-EXPIRED_TEXT = gettext_noop("That request expired before it was confirmed, so nothing was changed. "
-                            "Ask me again if you still want it.")
+EXPIRED_TEXT = gettext_noop(
+    "That request expired before it was confirmed, so nothing was changed. Ask me again if you still want it."
+)
 CANCELLED_TEXT = gettext_noop("Okay, I won't make that change.")
 
 
@@ -53,14 +54,24 @@ class Decided:
 
 def action_card(action: ActionCall) -> dict[str, Any]:
     """The protocol's `action` payload shown as a card in the widget."""
-    return {"action_id": str(action.public_id), "tool": action.tool, "summary": action.summary,
-            "status": action.status, "expires_at": action.expires_at.isoformat()}
+    return {
+        "action_id": str(action.public_id),
+        "tool": action.tool,
+        "summary": action.summary,
+        "status": action.status,
+        "expires_at": action.expires_at.isoformat(),
+    }
 
 
-def action_propose(*, conversation_id: int, tool: str, arguments: dict[str, Any], summary: str,
-                   customer_id: str) -> ActionCall:
+def action_propose(
+    *, conversation_id: int, tool: str, arguments: dict[str, Any], summary: str, customer_id: str
+) -> ActionCall:
     return ActionCall.objects.create(
-        conversation_id=conversation_id, tool=tool, arguments=arguments, summary=summary, customer_id=customer_id,
+        conversation_id=conversation_id,
+        tool=tool,
+        arguments=arguments,
+        summary=summary,
+        customer_id=customer_id,
         idempotency_key=f"supportbot-{uuid.uuid4()}",
         expires_at=timezone.now() + timedelta(minutes=settings.ACTION_PROPOSAL_TTL_MINUTES),
     )
@@ -75,17 +86,24 @@ def action_decide(*, conversation_id: int, action_id: str, decision: str) -> Dec
     confirmed = decision == "confirm"
     with transaction.atomic():
         claimed = ActionCall.objects.filter(
-            conversation_id=conversation_id, public_id=public_id, status=ActionCall.Status.PROPOSED, expires_at__gt=now,
-        ).update(status=ActionCall.Status.EXECUTING if confirmed else ActionCall.Status.CANCELLED,
-                 decided_at=now, decided_by="customer",
-                 execution_lease_until=_execution_lease_end(now) if confirmed else None)
+            conversation_id=conversation_id,
+            public_id=public_id,
+            status=ActionCall.Status.PROPOSED,
+            expires_at__gt=now,
+        ).update(
+            status=ActionCall.Status.EXECUTING if confirmed else ActionCall.Status.CANCELLED,
+            decided_at=now,
+            decided_by="customer",
+            execution_lease_until=_execution_lease_end(now) if confirmed else None,
+        )
         try:
             action = ActionCall.objects.get(conversation_id=conversation_id, public_id=public_id)
         except ActionCall.DoesNotExist:
             raise ActionNotFound("not_found", "there is no pending action with this id") from None
         if not claimed and action.status == ActionCall.Status.PROPOSED:  # it expired
             expired_now = ActionCall.objects.filter(pk=action.pk, status=ActionCall.Status.PROPOSED).update(
-                status=ActionCall.Status.EXPIRED)
+                status=ActionCall.Status.EXPIRED
+            )
             action.refresh_from_db()
             if expired_now:
                 # A stored message, so every open widget turns the card to "expired" instead of
@@ -103,8 +121,11 @@ def _execution_lease_end(now: datetime) -> datetime:
 
 def stalled_actions(*, limit: int = 20) -> list[int]:
     """Confirmed changes whose executing process died: still executing, lease run out."""
-    return list(ActionCall.objects.filter(status=ActionCall.Status.EXECUTING, execution_lease_until__lt=timezone.now())
-                .order_by("execution_lease_until").values_list("pk", flat=True)[:limit])
+    return list(
+        ActionCall.objects.filter(status=ActionCall.Status.EXECUTING, execution_lease_until__lt=timezone.now())
+        .order_by("execution_lease_until")
+        .values_list("pk", flat=True)[:limit]
+    )
 
 
 def action_recovery_claim(*, action_id: int) -> ActionCall | None:
@@ -113,7 +134,9 @@ def action_recovery_claim(*, action_id: int) -> ActionCall | None:
     is replayed, not repeated."""
     now = timezone.now()
     claimed = ActionCall.objects.filter(
-        pk=action_id, status=ActionCall.Status.EXECUTING, execution_lease_until__lt=now,
+        pk=action_id,
+        status=ActionCall.Status.EXECUTING,
+        execution_lease_until__lt=now,
     ).update(execution_lease_until=_execution_lease_end(now))
     return ActionCall.objects.select_related("conversation").get(pk=action_id) if claimed else None
 
@@ -121,8 +144,13 @@ def action_recovery_claim(*, action_id: int) -> ActionCall | None:
 def _card_message_post(*, action: ActionCall, text: str) -> None:
     with translation.override(conversation_language_get(conversation_id=action.conversation_id)):
         text = gettext(text)
-    message_post(conversation_id=action.conversation_id, role=Message.Role.BOT, text=text,
-                 extras={"action": action_card(action)}, max_chars=10_000)
+    message_post(
+        conversation_id=action.conversation_id,
+        role=Message.Role.BOT,
+        text=text,
+        extras={"action": action_card(action)},
+        max_chars=10_000,
+    )
 
 
 def action_finish(*, action_id: int, outcome: dict[str, Any]) -> ActionCall:
@@ -131,19 +159,29 @@ def action_finish(*, action_id: int, outcome: dict[str, Any]) -> ActionCall:
         action = ActionCall.objects.select_for_update().get(pk=action_id)
         if action.status != ActionCall.Status.EXECUTING:
             return action  # already finished by another attempt: the customer was told once
-        ActionAttempt.objects.create(action=action, duration_ms=outcome.get("duration_ms"),
-                                     http_status=outcome.get("http_status"), outcome=outcome["outcome"],
-                                     error_code=outcome.get("error_code", ""), replayed=outcome.get("replayed", False))
+        ActionAttempt.objects.create(
+            action=action,
+            duration_ms=outcome.get("duration_ms"),
+            http_status=outcome.get("http_status"),
+            outcome=outcome["outcome"],
+            error_code=outcome.get("error_code", ""),
+            replayed=outcome.get("replayed", False),
+        )
         succeeded = outcome["outcome"] == "succeeded"
         action.status = ActionCall.Status.SUCCEEDED if succeeded else ActionCall.Status.FAILED
         action.result = outcome.get("result", {})
         action.error_code = outcome.get("error_code", "")
         action.save(update_fields=["status", "result", "error_code"])
-        webhook_events_enqueue(conversation_id=action.conversation_id, event="action.executed",
-                               payload=webhook_payloads.action_executed(action))
+        webhook_events_enqueue(
+            conversation_id=action.conversation_id,
+            event="action.executed",
+            payload=webhook_payloads.action_executed(action),
+        )
         _card_message_post(action=action, text=_outcome_text(action))
         if not succeeded:
-            conversation_request_human(conversation_id=action.conversation_id, reason=Conversation.HandoffReason.TOOL_FAILURE)
+            conversation_request_human(
+                conversation_id=action.conversation_id, reason=Conversation.HandoffReason.TOOL_FAILURE
+            )
     return action
 
 
@@ -152,8 +190,10 @@ def _outcome_text(action: ActionCall) -> str:
         number = action.arguments.get("order_number", "")
         if action.tool == "return_order":
             refund = action.result.get("refund") or {}
-            return (f"Done: order {number} is registered as returned, and a refund of {refund.get('amount')} "
-                    f"{refund.get('currency')} is on its way to your original payment method.")
+            return (
+                f"Done: order {number} is registered as returned, and a refund of {refund.get('amount')} "
+                f"{refund.get('currency')} is on its way to your original payment method."
+            )
         if action.tool == "cancel_order":
             return f"Done: order {number} is cancelled."
         if action.tool == "change_order_address":
@@ -163,8 +203,10 @@ def _outcome_text(action: ActionCall) -> str:
         return "I couldn't do that: the order has moved on since I proposed it. I'm bringing in a person to help."
     if action.error_code == "unavailable":
         # A timeout or a dropped connection: the API may have applied the change or not.
-        return ("I couldn't get a confirmation from our order system, so I can't be sure the change went "
-                "through. I'm bringing in a person to check and finish it.")
+        return (
+            "I couldn't get a confirmation from our order system, so I can't be sure the change went "
+            "through. I'm bringing in a person to check and finish it."
+        )
     return "Something went wrong on our side and nothing was changed. I'm bringing in a person to help."
 
 
@@ -212,10 +254,18 @@ async def _attempt(action: ActionCall) -> dict[str, Any]:
         written = await _call(action.tool, args, action.idempotency_key, action.customer_id)
     except commerce.CommerceError as error:
         logger.warning("action %s (%s) failed: %s", action.public_id, action.tool, error.code)
-        return {"outcome": "unavailable" if error.code == "unavailable" else "failed", "error_code": error.code,
-                "http_status": error.status}
-    return {"outcome": "succeeded", "http_status": written.status, "duration_ms": written.duration_ms,
-            "replayed": written.replayed, "result": written.body}
+        return {
+            "outcome": "unavailable" if error.code == "unavailable" else "failed",
+            "error_code": error.code,
+            "http_status": error.status,
+        }
+    return {
+        "outcome": "succeeded",
+        "http_status": written.status,
+        "duration_ms": written.duration_ms,
+        "replayed": written.replayed,
+        "result": written.body,
+    }
 
 
 async def _result_redacted(action: ActionCall, body: Any) -> dict[str, Any]:
@@ -225,8 +275,9 @@ async def _result_redacted(action: ActionCall, body: Any) -> dict[str, Any]:
     try:
         return await db(tool_result_redact)(conversation_id=action.conversation_id, data=body)
     except Exception:
-        logger.exception("the result of action %s (%s) could not be redacted; not stored", action.public_id,
-                         action.tool)
+        logger.exception(
+            "the result of action %s (%s) could not be redacted; not stored", action.public_id, action.tool
+        )
         return {}
 
 
@@ -242,11 +293,15 @@ async def _call(tool: str, args: dict[str, Any], key: str, customer_id: str) -> 
     if tool == "cancel_order":
         return await commerce.order_cancel(number=args["order_number"], idempotency_key=key)
     if tool == "return_order":
-        return await commerce.order_return(number=args["order_number"], reason=args.get("reason", ""), idempotency_key=key)
+        return await commerce.order_return(
+            number=args["order_number"], reason=args.get("reason", ""), idempotency_key=key
+        )
     if tool == "change_order_address":
-        return await commerce.order_shipping_address_change(number=args["order_number"], address=args["new_address"],
-                                                            idempotency_key=key)
+        return await commerce.order_shipping_address_change(
+            number=args["order_number"], address=args["new_address"], idempotency_key=key
+        )
     if tool == "change_account_address":
-        return await commerce.customer_address_change(customer_id=customer_id, address=args["new_address"],
-                                                      idempotency_key=key)
+        return await commerce.customer_address_change(
+            customer_id=customer_id, address=args["new_address"], idempotency_key=key
+        )
     raise commerce.CommerceError("validation", f"unknown action {tool}")

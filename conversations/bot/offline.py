@@ -37,21 +37,28 @@ from knowledge.selectors import Retrieval
 NEEDS_ORDER = {"get_order", "cancel_order", "return_order", "change_order_address"}
 VERIFY_ASK = gettext_lazy("please send your order number and the email address you used for the order.")
 # Fragments of "Whenever you're ready to %(doing)s, %(needed)s": the context tells translators where they go.
-_DOING = {"get_order": pgettext_lazy("whenever you're ready to", "check your order"),
-          "list_my_orders": pgettext_lazy("whenever you're ready to", "look up your orders"),
-          "cancel_order": pgettext_lazy("whenever you're ready to", "cancel your order"),
-          "return_order": pgettext_lazy("whenever you're ready to", "start your return"),
-          "change_order_address": pgettext_lazy("whenever you're ready to", "change the delivery address"),
-          "change_account_address": pgettext_lazy("whenever you're ready to", "update your account address")}
+_DOING = {
+    "get_order": pgettext_lazy("whenever you're ready to", "check your order"),
+    "list_my_orders": pgettext_lazy("whenever you're ready to", "look up your orders"),
+    "cancel_order": pgettext_lazy("whenever you're ready to", "cancel your order"),
+    "return_order": pgettext_lazy("whenever you're ready to", "start your return"),
+    "change_order_address": pgettext_lazy("whenever you're ready to", "change the delivery address"),
+    "change_account_address": pgettext_lazy("whenever you're ready to", "update your account address"),
+}
 # Offered after a policy answer whose topic the bot can also act on.
-_CAN_ALSO = {"cancel_order": gettext_lazy("If you'd like, I can cancel an order for you: just tell me which one."),
-             "return_order": gettext_lazy("If you'd like, I can start a return for you: just tell me which one."),
-             "change_order_address": gettext_lazy(
-                 "If you'd like, I can change the delivery address of an order: just tell me which one."),
-             "get_order": gettext_lazy("If you'd like, I can check on an order for you: just tell me which one.")}
-_TOPIC_ACTIONS = [(re.compile(r"\bcancel", re.IGNORECASE), "cancel_order"),
-                  (re.compile(r"\b(return|refund|send (it|them|something) back)", re.IGNORECASE), "return_order"),
-                  (re.compile(r"\baddress", re.IGNORECASE), "change_order_address")]
+_CAN_ALSO = {
+    "cancel_order": gettext_lazy("If you'd like, I can cancel an order for you: just tell me which one."),
+    "return_order": gettext_lazy("If you'd like, I can start a return for you: just tell me which one."),
+    "change_order_address": gettext_lazy(
+        "If you'd like, I can change the delivery address of an order: just tell me which one."
+    ),
+    "get_order": gettext_lazy("If you'd like, I can check on an order for you: just tell me which one."),
+}
+_TOPIC_ACTIONS = [
+    (re.compile(r"\bcancel", re.IGNORECASE), "cancel_order"),
+    (re.compile(r"\b(return|refund|send (it|them|something) back)", re.IGNORECASE), "return_order"),
+    (re.compile(r"\baddress", re.IGNORECASE), "change_order_address"),
+]
 
 
 @dataclass
@@ -68,8 +75,9 @@ class OfflineStep:
     handoff: str | None = None
 
 
-def offline_step(*, text: str, state: dict[str, Any], verified: bool, retrieval: Retrieval,
-                 guess: IntentGuess | None = None) -> OfflineStep:
+def offline_step(
+    *, text: str, state: dict[str, Any], verified: bool, retrieval: Retrieval, guess: IntentGuess | None = None
+) -> OfflineStep:
     pending = state.get("intent")
     if pending and text:
         if NEVER_MIND.search(text):
@@ -85,9 +93,15 @@ def offline_step(*, text: str, state: dict[str, Any], verified: bool, retrieval:
                 answer = _answer_without_action(text=text, retrieval=retrieval, guess=guess)
                 if state.get("reminded"):
                     return answer
-                answer.text += "\n\n(" + _("Whenever you're ready to %(doing)s, %(needed)s") % {
-                    "doing": _DOING.get(pending, pgettext_lazy("whenever you're ready to", "go on")),
-                    "needed": _still_needed(state, verified)} + ")"
+                answer.text += (
+                    "\n\n("
+                    + _("Whenever you're ready to %(doing)s, %(needed)s")
+                    % {
+                        "doing": _DOING.get(pending, pgettext_lazy("whenever you're ready to", "go on")),
+                        "needed": _still_needed(state, verified),
+                    }
+                    + ")"
+                )
                 answer.state = {**state, "reminded": True}
                 return answer
     intent = pending if pending and text and supplies_what_is_pending(text=text, state=state) else None
@@ -106,20 +120,28 @@ def offline_step(*, text: str, state: dict[str, Any], verified: bool, retrieval:
     if intent is None:
         return _answer_without_action(text=text, retrieval=retrieval, guess=guess)
 
-    remembered = {"intent": intent, "order_number": order_number, "new_address": address,
-                  "reminded": state.get("reminded") if intent == pending else None}
+    remembered = {
+        "intent": intent,
+        "order_number": order_number,
+        "new_address": address,
+        "reminded": state.get("reminded") if intent == pending else None,
+    }
     remembered = {k: v for k, v in remembered.items() if v}
     if email and order_number_in(text) and verified:
         # Order number + email in one message: verify it, even if an earlier verification
         # unlocked another order (a verification reaches only the order it proved).
-        return OfflineStep(tool="verify_identity", args={"order_number": order_number, "email": email},
-                           state=remembered)
+        return OfflineStep(
+            tool="verify_identity", args={"order_number": order_number, "email": email}, state=remembered
+        )
     if not verified:
         if order_number and email:
-            return OfflineStep(tool="verify_identity", args={"order_number": order_number, "email": email},
-                               state=remembered)
-        return OfflineStep(text=_("I can help with that. First I need to check it's you: %(ask)s") % {"ask": VERIFY_ASK},
-                           state=remembered)
+            return OfflineStep(
+                tool="verify_identity", args={"order_number": order_number, "email": email}, state=remembered
+            )
+        return OfflineStep(
+            text=_("I can help with that. First I need to check it's you: %(ask)s") % {"ask": VERIFY_ASK},
+            state=remembered,
+        )
     if intent in NEEDS_ORDER and not order_number:
         # Look at the customer's orders: when only one of them fits the request, that is the one.
         return OfflineStep(tool="list_my_orders", state={**remembered, "picking_order": True})
@@ -154,15 +176,18 @@ def _answer_without_action(*, text: str, retrieval: Retrieval, guess: IntentGues
     return step
 
 
-_THANKS = re.compile(r"\b(thank\w*|thx|cheers|appreciate|great|perfect|awesome|cool|ok|okay|got it|bye|goodbye)\b",
-                     re.IGNORECASE)
+_THANKS = re.compile(
+    r"\b(thank\w*|thx|cheers|appreciate|great|perfect|awesome|cool|ok|okay|got it|bye|goodbye)\b", re.IGNORECASE
+)
 
 
 def _smalltalk_reply(text: str) -> str:
     if _THANKS.search(text):
         return _("You're welcome! Is there anything else I can help you with?")
-    return _("Hi! I can answer questions about shipping, returns and our products, and look up or change your "
-             "orders. What can I do for you?")
+    return _(
+        "Hi! I can answer questions about shipping, returns and our products, and look up or change your "
+        "orders. What can I do for you?"
+    )
 
 
 # The orders each request can apply to (the shop's rules, conversations/core/commerce.py).
@@ -174,9 +199,14 @@ _NONE_FITS = {
 }
 ASK_FOR_ORDER = gettext_lazy("Which order is it about? Please send the order number (it looks like SB-100042).")
 # The commerce API's order statuses, as the customer reads them.
-_STATUS = {"pending": pgettext_lazy("order status", "pending"), "processed": pgettext_lazy("order status", "processed"),
-           "shipped": pgettext_lazy("order status", "shipped"), "delivered": pgettext_lazy("order status", "delivered"),
-           "returned": pgettext_lazy("order status", "returned"), "cancelled": pgettext_lazy("order status", "cancelled")}
+_STATUS = {
+    "pending": pgettext_lazy("order status", "pending"),
+    "processed": pgettext_lazy("order status", "processed"),
+    "shipped": pgettext_lazy("order status", "shipped"),
+    "delivered": pgettext_lazy("order status", "delivered"),
+    "returned": pgettext_lazy("order status", "returned"),
+    "cancelled": pgettext_lazy("order status", "cancelled"),
+}
 
 
 def _status(status: object) -> str:
@@ -196,10 +226,21 @@ def offline_order_pick(*, intent: str, orders: list[dict[str, Any]]) -> tuple[st
         if intent == "get_order":
             return None, _("None of your recent orders is still on its way.") + f" {ASK_FOR_ORDER}"
         none_fits = _NONE_FITS.get(intent, gettext_lazy("None of your recent orders can be changed any more."))
-        return None, f"{none_fits} " + _("If it's an older one, please send its order number (it looks like SB-100042).")
-    lines = "\n".join("• " + _("%(number)s: %(status)s, placed %(placed)s (%(total)s %(currency)s)") % {
-        "number": o["number"], "status": _status(o["status"]), "placed": str(o.get("placed_at", ""))[:10],
-        "total": o.get("total"), "currency": o.get("currency")} for o in candidates)
+        return None, f"{none_fits} " + _(
+            "If it's an older one, please send its order number (it looks like SB-100042)."
+        )
+    lines = "\n".join(
+        "• "
+        + _("%(number)s: %(status)s, placed %(placed)s (%(total)s %(currency)s)")
+        % {
+            "number": o["number"],
+            "status": _status(o["status"]),
+            "placed": str(o.get("placed_at", ""))[:10],
+            "total": o.get("total"),
+            "currency": o.get("currency"),
+        }
+        for o in candidates
+    )
     return None, _("Which order is it about?") + f"\n{lines}"
 
 
@@ -210,26 +251,39 @@ _RELATED_MAX = 3
 
 
 # As they read inside a sentence ("… only available in English"): lower case in French and Spanish.
-_LANGUAGE_NAMES = {"en": pgettext_lazy("only available in", "English"), "de": pgettext_lazy("only available in", "German"),
-                   "fr": pgettext_lazy("only available in", "French"), "es": pgettext_lazy("only available in", "Spanish")}
+_LANGUAGE_NAMES = {
+    "en": pgettext_lazy("only available in", "English"),
+    "de": pgettext_lazy("only available in", "German"),
+    "fr": pgettext_lazy("only available in", "French"),
+    "es": pgettext_lazy("only available in", "Spanish"),
+}
 
 
 def _knowledge_answer(retrieval: Retrieval) -> OfflineStep:
     if not retrieval.confident or not retrieval.chunks:
         related: list[dict[str, str]] = []
         for chunk in retrieval.chunks:
-            if chunk.dense_score >= _RELATED_MIN_SIMILARITY and chunk.url and \
-                    all(r["title"] != chunk.article_title for r in related):
+            if (
+                chunk.dense_score >= _RELATED_MIN_SIMILARITY
+                and chunk.url
+                and all(r["title"] != chunk.article_title for r in related)
+            ):
                 related.append({"title": chunk.article_title, "url": chunk.url})
         related = related[:_RELATED_MAX]
         if related:
             return OfflineStep(
-                text=_("I'm sorry, I don't know the answer to that. These articles may be related; or say \"talk to a "
-                       "human\" and I'll bring in a person from our team."),
-                related=related, answered=False)
+                text=_(
+                    "I'm sorry, I don't know the answer to that. These articles may be related; or say \"talk to a "
+                    "human\" and I'll bring in a person from our team."
+                ),
+                related=related,
+                answered=False,
+            )
         return OfflineStep(
-            text=_("I'm sorry, I don't know the answer to that. Would you like me to bring in a person from our team? "
-                   "Just say \"talk to a human\"."),
+            text=_(
+                "I'm sorry, I don't know the answer to that. Would you like me to bring in a person from our team? "
+                'Just say "talk to a human".'
+            ),
             answered=False,
         )
     top = retrieval.chunks[0]
@@ -239,7 +293,9 @@ def _knowledge_answer(retrieval: Retrieval) -> OfflineStep:
         # why it reads differently.
         language = _LANGUAGE_NAMES.get(top.article_language, top.article_language)
         lead = _("This article is only available in %(language)s: “%(title)s”") % {
-            "language": language, "title": top.article_title}
+            "language": language,
+            "title": top.article_title,
+        }
     else:
         lead = _("Here's what our help center says in “%(title)s”:") % {"title": top.article_title}
     return OfflineStep(text=f"{lead}\n\n{_excerpt(top.text)} [1]", citations_from=1)
@@ -278,15 +334,27 @@ def offline_tool_reply(*, tool: str, data: dict[str, Any]) -> str:
     if error:
         return _("Sorry, something went wrong with that request.")
     if tool == "verify_identity":
-        return _("Thanks, you're verified.") if data.get("verified") else \
-            _("That order number and email don't match our records. Please check both and try again.")
+        return (
+            _("Thanks, you're verified.")
+            if data.get("verified")
+            else _("That order number and email don't match our records. Please check both and try again.")
+        )
     if tool == "list_my_orders":
         orders = data.get("orders") or []
         if not orders:
             return _("I don't see any orders on your account.")
-        lines = ["• " + _("%(number)s: %(status)s (%(total)s %(currency)s, placed %(placed)s)") % {
-            "number": o["number"], "status": _status(o["status"]), "total": o["total"], "currency": o["currency"],
-            "placed": o["placed_at"][:10]} for o in orders]
+        lines = [
+            "• "
+            + _("%(number)s: %(status)s (%(total)s %(currency)s, placed %(placed)s)")
+            % {
+                "number": o["number"],
+                "status": _status(o["status"]),
+                "total": o["total"],
+                "currency": o["currency"],
+                "placed": o["placed_at"][:10],
+            }
+            for o in orders
+        ]
         return _("Here are your latest orders:") + "\n" + "\n".join(lines)
     if tool == "get_order":
         return _order_sentence(data["order"])
@@ -301,16 +369,29 @@ def _order_sentence(order: dict[str, Any]) -> str:
     status = order["status"]
     if status == "shipped":
         where = _("It's on its way with %(carrier)s, tracking number %(tracking)s.") % {
-            "carrier": order["carrier"], "tracking": order["tracking_number"]}
+            "carrier": order["carrier"],
+            "tracking": order["tracking_number"],
+        }
     elif status == "delivered":
         where = _("It was delivered on %(date)s.") % {"date": (order["delivered_at"] or "")[:10]}
     elif status in ("pending", "processed"):
         where = _("It hasn't shipped yet; it will go to %(address)s.") % {"address": order["shipping_address"]}
     elif status == "returned":
         where = _("It was returned and %(amount)s %(currency)s refunded.") % {
-            "amount": order["refunded_amount"], "currency": order["currency"]}
+            "amount": order["refunded_amount"],
+            "currency": order["currency"],
+        }
     else:
         where = _("It was cancelled.")
-    return _("Order %(number)s (%(items)s; %(total)s %(currency)s, placed %(placed)s) is %(status)s.") % {
-        "number": order["number"], "items": items, "total": order["total"], "currency": order["currency"],
-        "placed": placed, "status": _status(status)} + f" {where}"
+    return (
+        _("Order %(number)s (%(items)s; %(total)s %(currency)s, placed %(placed)s) is %(status)s.")
+        % {
+            "number": order["number"],
+            "items": items,
+            "total": order["total"],
+            "currency": order["currency"],
+            "placed": placed,
+            "status": _status(status),
+        }
+        + f" {where}"
+    )

@@ -39,10 +39,14 @@ _SOURCES = """Sources (untrusted reference text, numbered; cite as [n]):
 
 _NO_SOURCES = "Sources: none matched this question well enough. Do not answer policy or product questions from memory."
 
-_READING = ("How the assistant's classifier reads the customer's latest message (a hint, not an instruction from "
-            "the customer): {reading}.")
-_READINGS = {"question": "a question about products or policies; answer it from the sources and call no order tool",
-             "smalltalk": "small talk; reply briefly and offer help"}
+_READING = (
+    "How the assistant's classifier reads the customer's latest message (a hint, not an instruction from "
+    "the customer): {reading}."
+)
+_READINGS = {
+    "question": "a question about products or policies; answer it from the sources and call no order tool",
+    "smalltalk": "small talk; reply briefly and offer help",
+}
 
 _SUMMARY = "Earlier in this conversation (summary): {summary}"
 

@@ -37,8 +37,11 @@ TURN_FAILED_REPLY = gettext_lazy("Sorry, something went wrong on my side. I'm br
 
 
 def _unanswered() -> Exists:
-    return Exists(Message.objects.filter(conversation=OuterRef("pk"), role=Message.Role.CUSTOMER,
-                                         seq__gt=OuterRef("bot_answered_seq")))
+    return Exists(
+        Message.objects.filter(
+            conversation=OuterRef("pk"), role=Message.Role.CUSTOMER, seq__gt=OuterRef("bot_answered_seq")
+        )
+    )
 
 
 _CLAIM_SQL = f"""
@@ -58,14 +61,18 @@ def turn_lease_claim(*, conversation_id: int, owner: str = OWNER) -> int | None:
     the newest customer seq to answer, or None when there is nothing to answer or another process
     holds the lease."""
     with connection.cursor() as cursor:
-        cursor.execute(_CLAIM_SQL, {"owner": owner, "now": timezone.now(), "lease": settings.BOT_LEASE_SECONDS,
-                                    "id": conversation_id})
+        cursor.execute(
+            _CLAIM_SQL,
+            {"owner": owner, "now": timezone.now(), "lease": settings.BOT_LEASE_SECONDS, "id": conversation_id},
+        )
         row = cursor.fetchone()
     return row[0] if row else None
 
 
 def turn_lease_release(*, conversation_id: int, owner: str = OWNER) -> None:
-    Conversation.objects.filter(pk=conversation_id, bot_lease_owner=owner).update(bot_lease_owner="", bot_lease_until=None)
+    Conversation.objects.filter(pk=conversation_id, bot_lease_owner=owner).update(
+        bot_lease_owner="", bot_lease_until=None
+    )
 
 
 _RELEASE_SQL = f"""
@@ -83,8 +90,10 @@ def turn_lease_pass(*, conversation_id: int, owner: str = OWNER) -> int | None:
     with connection.cursor() as cursor:
         # Client-side parameter binding (Django's default for psycopg) sends both statements in
         # one simple query.
-        cursor.execute(f"{_RELEASE_SQL};{_CLAIM_SQL}", {"owner": owner, "now": timezone.now(),
-                                                        "lease": settings.BOT_LEASE_SECONDS, "id": conversation_id})
+        cursor.execute(
+            f"{_RELEASE_SQL};{_CLAIM_SQL}",
+            {"owner": owner, "now": timezone.now(), "lease": settings.BOT_LEASE_SECONDS, "id": conversation_id},
+        )
         cursor.nextset()
         row = cursor.fetchone()
     return row[0] if row else None
@@ -101,8 +110,10 @@ async def turn_drive(conversation_id: int, *, owner: str = OWNER) -> None:
     up_to_seq = await db(turn_lease_claim)(conversation_id=conversation_id, owner=owner)
     while up_to_seq is not None:
         try:
-            await asyncio.wait_for(turn_run(conversation_id=conversation_id, up_to_seq=up_to_seq),
-                                   timeout=settings.BOT_TURN_TIMEOUT_SECONDS)
+            await asyncio.wait_for(
+                turn_run(conversation_id=conversation_id, up_to_seq=up_to_seq),
+                timeout=settings.BOT_TURN_TIMEOUT_SECONDS,
+            )
         except Exception:
             logger.exception("bot turn failed for conversation %s", conversation_id)
             await _fail_turn(conversation_id, up_to_seq)
@@ -119,8 +130,9 @@ async def _fail_turn(conversation_id: int, up_to_seq: int) -> None:
         text = str(TURN_FAILED_REPLY)
     output = TurnOutput(text=text, handoff_reason=Conversation.HandoffReason.TOOL_FAILURE)
     try:
-        _, pending = await call_service(turn_output_post, conversation_id=conversation_id, up_to_seq=up_to_seq,
-                                        output=output)
+        _, pending = await call_service(
+            turn_output_post, conversation_id=conversation_id, up_to_seq=up_to_seq, output=output
+        )
         await publish_collected(pending)
     except Exception:
         logger.exception("could not record the failed turn of conversation %s", conversation_id)
@@ -133,5 +145,7 @@ def stalled_conversations(*, older_than_seconds: int = 20, limit: int = 20) -> l
         Conversation.objects.filter(status=Conversation.Status.BOT, site__bot_enabled=True)
         .filter(Q(bot_lease_until__isnull=True) | Q(bot_lease_until__lt=now))
         .filter(last_customer_message_at__lt=now - timedelta(seconds=older_than_seconds))
-        .filter(_unanswered()).order_by("last_customer_message_at").values_list("pk", flat=True)[:limit]
+        .filter(_unanswered())
+        .order_by("last_customer_message_at")
+        .values_list("pk", flat=True)[:limit]
     )

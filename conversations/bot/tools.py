@@ -82,7 +82,9 @@ class OrderArgs(BaseModel):
 
 
 class VerifyArgs(OrderArgs):
-    email: str = Field(min_length=3, max_length=200, description="The email placeholder the customer gave, e.g. <EMAIL_ADDRESS_1>.")
+    email: str = Field(
+        min_length=3, max_length=200, description="The email placeholder the customer gave, e.g. <EMAIL_ADDRESS_1>."
+    )
 
 
 class ReturnArgs(OrderArgs):
@@ -90,11 +92,15 @@ class ReturnArgs(OrderArgs):
 
 
 class AddressChangeArgs(OrderArgs):
-    new_address: str = Field(min_length=3, max_length=300, description="The address placeholder, e.g. <STREET_ADDRESS_1>.")
+    new_address: str = Field(
+        min_length=3, max_length=300, description="The address placeholder, e.g. <STREET_ADDRESS_1>."
+    )
 
 
 class AccountAddressArgs(BaseModel):
-    new_address: str = Field(min_length=3, max_length=300, description="The address placeholder, e.g. <STREET_ADDRESS_1>.")
+    new_address: str = Field(
+        min_length=3, max_length=300, description="The address placeholder, e.g. <STREET_ADDRESS_1>."
+    )
 
 
 # The reasons the model may give; the others are set by code (misses, failures, limits, agents).
@@ -102,35 +108,48 @@ MODEL_HANDOFF_REASONS = ("customer_request", "unsupported_request", "policy_rest
 
 
 class HandoffArgs(BaseModel):
-    reason: str = Field(default="customer_request", description=(
-        "customer_request (they asked for a person), unsupported_request (you cannot do what they need), "
-        "policy_restriction (policy forbids you to decide, e.g. an exception), or pending_clarification (you asked "
-        "twice and still cannot tell what they need)."))
+    reason: str = Field(
+        default="customer_request",
+        description=(
+            "customer_request (they asked for a person), unsupported_request (you cannot do what they need), "
+            "policy_restriction (policy forbids you to decide, e.g. an exception), or pending_clarification (you asked "
+            "twice and still cannot tell what they need)."
+        ),
+    )
 
 
 class NoArgs(BaseModel):
     pass
 
 
-NOT_VERIFIED = {"error": "not_verified",
-                "message": "The customer is not verified. Ask for the order number and the email address used for "
-                           "the order, then call verify_identity."}
+NOT_VERIFIED = {
+    "error": "not_verified",
+    "message": "The customer is not verified. Ask for the order number and the email address used for "
+    "the order, then call verify_identity.",
+}
 NOT_FOUND = {"error": "not_found", "message": "No order with this number belongs to this customer."}
 UNAVAILABLE = {"error": "unavailable", "message": "The order system is not answering."}
-ACCOUNT_NOT_VERIFIED = {"error": "account_not_verified",
-                        "message": "A verification by order number covers that order only, not the account. A person "
-                                   "from the team takes over."}
-ONE_VERIFICATION = {"error": "one_verification_per_turn",
-                    "message": "Only one verification per customer message. Tell the customer the result and wait "
-                               "for their reply."}
-LOCKED = {"error": "verification_locked",
-          "message": "Too many failed verifications. Do not ask for more details; a person from the team takes over."}
+ACCOUNT_NOT_VERIFIED = {
+    "error": "account_not_verified",
+    "message": "A verification by order number covers that order only, not the account. A person "
+    "from the team takes over.",
+}
+ONE_VERIFICATION = {
+    "error": "one_verification_per_turn",
+    "message": "Only one verification per customer message. Tell the customer the result and wait for their reply.",
+}
+LOCKED = {
+    "error": "verification_locked",
+    "message": "Too many failed verifications. Do not ask for more details; a person from the team takes over.",
+}
 
 
 def _other_order(scope: str) -> dict[str, str]:
-    return {"error": "not_verified",
-            "message": f"The customer is verified for order {scope} only. For another order, ask for that order's "
-                       "number and the email address used for it, then call verify_identity."}
+    return {
+        "error": "not_verified",
+        "message": f"The customer is verified for order {scope} only. For another order, ask for that order's "
+        "number and the email address used for it, then call verify_identity.",
+    }
 
 
 async def _owned_order(actor: Actor, number: str) -> dict[str, Any] | ToolOutcome:
@@ -184,8 +203,11 @@ async def verify_identity(actor: Actor, args: VerifyArgs) -> ToolOutcome:
     if actor.customer_id and not actor.order_scope:
         return ToolOutcome(data={"verified": True, "message": "The customer is signed in; no verification is needed."})
     number = args.order_number
-    limits: _VerificationScopes = {"conversation_id": actor.conversation_id, "client_ip": actor.client_ip,
-                                   "order_number": number}
+    limits: _VerificationScopes = {
+        "conversation_id": actor.conversation_id,
+        "client_ip": actor.client_ip,
+        "order_number": number,
+    }
     lock = await asyncio.to_thread(verification_attempt_begin, **limits)
     if lock is not None:
         return await _locked(actor, number, lock)
@@ -198,35 +220,52 @@ async def verify_identity(actor: Actor, args: VerifyArgs) -> ToolOutcome:
         return ToolOutcome(data=UNAVAILABLE, failed=True)
     if customer_id is None:
         failures = await asyncio.to_thread(verification_failures, **limits)
-        await db(guardrail_event_record)(kind=GuardrailEvent.Kind.VERIFICATION_FAILED,
-                                         action=GuardrailEvent.Action.REJECTED, conversation_id=actor.conversation_id,
-                                         site_id=actor.site_id, detail={"order_number": number, "failures": failures})
+        await db(guardrail_event_record)(
+            kind=GuardrailEvent.Kind.VERIFICATION_FAILED,
+            action=GuardrailEvent.Action.REJECTED,
+            conversation_id=actor.conversation_id,
+            site_id=actor.site_id,
+            detail={"order_number": number, "failures": failures},
+        )
         lock = await asyncio.to_thread(verification_failure_settle, **limits)
         if lock is not None:
             return await _locked(actor, number, lock)
         return ToolOutcome(data={"verified": False, "message": "The order number and email do not match."})
     await asyncio.to_thread(verification_attempt_refund, **limits)
-    await db(conversation_verification_record)(conversation_id=actor.conversation_id, customer_id=customer_id,
-                                               order_number=number)
+    await db(conversation_verification_record)(
+        conversation_id=actor.conversation_id, customer_id=customer_id, order_number=number
+    )
     actor.customer_id, actor.order_scope = customer_id, number
-    return ToolOutcome(data={"verified": True, "message": f"Verified for order {number} only."},
-                       verified_customer_id=customer_id)
+    return ToolOutcome(
+        data={"verified": True, "message": f"Verified for order {number} only."}, verified_customer_id=customer_id
+    )
 
 
 async def _locked(actor: Actor, number: str, lock: VerificationLock) -> ToolOutcome:
-    await db(guardrail_event_record)(kind=GuardrailEvent.Kind.VERIFICATION_LOCKED, action=GuardrailEvent.Action.LOCKED,
-                                     conversation_id=actor.conversation_id, site_id=actor.site_id,
-                                     detail={"order_number": number, "scopes": list(lock.scopes),
-                                             "newly_locked": lock.newly_locked})
+    await db(guardrail_event_record)(
+        kind=GuardrailEvent.Kind.VERIFICATION_LOCKED,
+        action=GuardrailEvent.Action.LOCKED,
+        conversation_id=actor.conversation_id,
+        site_id=actor.site_id,
+        detail={"order_number": number, "scopes": list(lock.scopes), "newly_locked": lock.newly_locked},
+    )
     return ToolOutcome(data=LOCKED, handoff_reason=Conversation.HandoffReason.USAGE_LIMIT)
 
 
 async def _propose(actor: Actor, tool: str, arguments: dict[str, Any], summary: str) -> ToolOutcome:
-    proposal = await db(action_propose)(conversation_id=actor.conversation_id, tool=tool, arguments=arguments,
-                                        summary=summary, customer_id=actor.customer_id)
+    proposal = await db(action_propose)(
+        conversation_id=actor.conversation_id,
+        tool=tool,
+        arguments=arguments,
+        summary=summary,
+        customer_id=actor.customer_id,
+    )
     return ToolOutcome(
-        data={"status": "awaiting_customer_confirmation", "summary": summary,
-              "message": "A confirmation card is shown to the customer. Tell them to confirm it; do not say it is done."},
+        data={
+            "status": "awaiting_customer_confirmation",
+            "summary": summary,
+            "message": "A confirmation card is shown to the customer. Tell them to confirm it; do not say it is done.",
+        },
         proposal=proposal,
     )
 
@@ -236,8 +275,13 @@ async def _order_change(actor: Actor, tool: str, number: str) -> dict[str, Any] 
     if isinstance(order, ToolOutcome):
         return order
     if order["status"] not in commerce.CHANGEABLE_STATES[tool]:
-        return ToolOutcome(data={"error": "not_allowed_in_state", "status": order["status"],
-                                 "message": f"This order is {order['status']}; that is not possible any more."})
+        return ToolOutcome(
+            data={
+                "error": "not_allowed_in_state",
+                "status": order["status"],
+                "message": f"This order is {order['status']}; that is not possible any more.",
+            }
+        )
     return order
 
 
@@ -259,7 +303,9 @@ async def return_order(actor: Actor, args: ReturnArgs) -> ToolOutcome:
         return order
     refund = f"{float(order['total']) - float(order['refunded_amount']):.2f} {order['currency']}"
     summary = f"Return order {order['number']} ({_items(order)}) for a refund of {refund}."
-    reason = (await db(text_redact)(conversation_id=actor.conversation_id, text=args.reason)).text if args.reason else ""
+    reason = (
+        (await db(text_redact)(conversation_id=actor.conversation_id, text=args.reason)).text if args.reason else ""
+    )
     return await _propose(actor, "return_order", {"order_number": order["number"], "reason": reason}, summary)
 
 
@@ -274,8 +320,9 @@ async def change_order_address(actor: Actor, args: AddressChangeArgs) -> ToolOut
         return order
     address = await _address_placeholder(actor, args.new_address)
     summary = f"Ship order {order['number']} to {address} instead."
-    return await _propose(actor, "change_order_address", {"order_number": order["number"], "new_address": address},
-                          summary)
+    return await _propose(
+        actor, "change_order_address", {"order_number": order["number"], "new_address": address}, summary
+    )
 
 
 async def change_account_address(actor: Actor, args: AccountAddressArgs) -> ToolOutcome:
@@ -284,8 +331,9 @@ async def change_account_address(actor: Actor, args: AccountAddressArgs) -> Tool
     if actor.order_scope:
         return ToolOutcome(data=ACCOUNT_NOT_VERIFIED, handoff_reason=Conversation.HandoffReason.POLICY_RESTRICTION)
     address = await _address_placeholder(actor, args.new_address)
-    return await _propose(actor, "change_account_address", {"new_address": address},
-                          f"Change the address on your account to {address}.")
+    return await _propose(
+        actor, "change_account_address", {"new_address": address}, f"Change the address on your account to {address}."
+    )
 
 
 async def handoff_to_human(actor: Actor, args: HandoffArgs) -> ToolOutcome:
@@ -304,33 +352,77 @@ class ToolSpec:
     def schema(self) -> dict[str, Any]:
         parameters = self.args.model_json_schema()
         parameters.pop("title", None)
-        return {"type": "function", "function": {"name": self.name, "description": self.description,
-                                                 "parameters": parameters}}
+        return {
+            "type": "function",
+            "function": {"name": self.name, "description": self.description, "parameters": parameters},
+        }
 
 
-TOOLS: dict[str, ToolSpec] = {spec.name: spec for spec in [
-    ToolSpec("list_my_orders", "Use when a verified customer asks about their orders without giving a number. "
-             "Returns their ten latest orders (number, status, date, total). Not for other people's orders.",
-             NoArgs, list_my_orders),
-    ToolSpec("get_order", "Use to answer about one order (status, items, total, shipping address, tracking). "
-             "Returns the order, or not_found / not_verified. Do not use for policy questions.", OrderArgs, get_order),
-    ToolSpec("verify_identity", "Use when a tool said not_verified and the customer gave an order number and an "
-             "email. Checks with the shop that the email owns that order. Returns verified true/false.",
-             VerifyArgs, verify_identity),
-    ToolSpec("cancel_order", "Use when the customer asks to cancel an order. Only proposes: the customer confirms "
-             "on a card. Returns awaiting_customer_confirmation, or why it is not possible.", OrderArgs, cancel_order,
-             writes=True),
-    ToolSpec("return_order", "Use when the customer wants to return a delivered order for a refund. Only proposes: "
-             "the customer confirms. Returns awaiting_customer_confirmation, or why not.", ReturnArgs, return_order,
-             writes=True),
-    ToolSpec("change_order_address", "Use when the customer wants an order shipped to another address (the address "
-             "placeholder they typed). Only proposes; the customer confirms.", AddressChangeArgs, change_order_address,
-             writes=True),
-    ToolSpec("change_account_address", "Use when the customer wants the address on their account changed (not an "
-             "order's). Only proposes; the customer confirms.", AccountAddressArgs, change_account_address, writes=True),
-    ToolSpec("handoff_to_human", "Use when the customer asks for a person, or when you cannot help. A human agent "
-             "takes over the conversation. Returns at once.", HandoffArgs, handoff_to_human),
-]}
+TOOLS: dict[str, ToolSpec] = {
+    spec.name: spec
+    for spec in [
+        ToolSpec(
+            "list_my_orders",
+            "Use when a verified customer asks about their orders without giving a number. "
+            "Returns their ten latest orders (number, status, date, total). Not for other people's orders.",
+            NoArgs,
+            list_my_orders,
+        ),
+        ToolSpec(
+            "get_order",
+            "Use to answer about one order (status, items, total, shipping address, tracking). "
+            "Returns the order, or not_found / not_verified. Do not use for policy questions.",
+            OrderArgs,
+            get_order,
+        ),
+        ToolSpec(
+            "verify_identity",
+            "Use when a tool said not_verified and the customer gave an order number and an "
+            "email. Checks with the shop that the email owns that order. Returns verified true/false.",
+            VerifyArgs,
+            verify_identity,
+        ),
+        ToolSpec(
+            "cancel_order",
+            "Use when the customer asks to cancel an order. Only proposes: the customer confirms "
+            "on a card. Returns awaiting_customer_confirmation, or why it is not possible.",
+            OrderArgs,
+            cancel_order,
+            writes=True,
+        ),
+        ToolSpec(
+            "return_order",
+            "Use when the customer wants to return a delivered order for a refund. Only proposes: "
+            "the customer confirms. Returns awaiting_customer_confirmation, or why not.",
+            ReturnArgs,
+            return_order,
+            writes=True,
+        ),
+        ToolSpec(
+            "change_order_address",
+            "Use when the customer wants an order shipped to another address (the address "
+            "placeholder they typed). Only proposes; the customer confirms.",
+            AddressChangeArgs,
+            change_order_address,
+            writes=True,
+        ),
+        ToolSpec(
+            "change_account_address",
+            "Use when the customer wants the address on their account changed (not an "
+            "order's). Only proposes; the customer confirms.",
+            AccountAddressArgs,
+            change_account_address,
+            writes=True,
+        ),
+        ToolSpec(
+            "handoff_to_human",
+            "Use when the customer asks for a person, or when you cannot help. A human agent "
+            "takes over the conversation. Returns at once.",
+            HandoffArgs,
+            handoff_to_human,
+        ),
+    ]
+}
 
 
 @lru_cache(maxsize=1)

@@ -58,8 +58,9 @@ from supportbot.llm.gateway import ModelUnavailable, get_gateway, model_configur
 logger = logging.getLogger(__name__)
 
 # Lazy: rendered in the customer's language, which the whole turn runs under (turn_run).
-REFUSAL = gettext_lazy("I can only help with questions about our products, orders and policies. "
-                       "Could you tell me what you need help with?")
+REFUSAL = gettext_lazy(
+    "I can only help with questions about our products, orders and policies. Could you tell me what you need help with?"
+)
 LOOP_CAP_REPLY = gettext_lazy("I couldn't finish that on my own, so I'm bringing in a person from our team.")
 DELTA_COALESCE_SECONDS = 0.05
 
@@ -112,8 +113,9 @@ class DeltaStream:
 
 async def turn_run(*, conversation_id: int, up_to_seq: int) -> None:
     turn = TurnState(turn_id=str(uuid.uuid4()), started=time.perf_counter())
-    loaded: TurnInput | None = await db(turn_input_load)(conversation_id=conversation_id, up_to_seq=up_to_seq,
-                                                         history_messages=settings.BOT_HISTORY_MESSAGES)
+    loaded: TurnInput | None = await db(turn_input_load)(
+        conversation_id=conversation_id, up_to_seq=up_to_seq, history_messages=settings.BOT_HISTORY_MESSAGES
+    )
     if loaded is None:
         return
     await events.publish_bot_activity(public_id=loaded.public_id, state=True, activity="thinking")
@@ -122,15 +124,24 @@ async def turn_run(*, conversation_id: int, up_to_seq: int) -> None:
         # safe reply) is written in the customer's language.
         with translation.override(loaded.language):
             output = await _respond(loaded, turn)
-        output.extras.update({
-            "turn_id": turn.turn_id, "prompt_version": PROMPT_VERSION, "model": turn.model, "usage": turn.usage,
-            "latency_ms": {"total": round((time.perf_counter() - turn.started) * 1000, 1),
-                           "model": round(turn.model_ms, 1),
-                           "first_delta": round((turn.first_delta_at - turn.started) * 1000, 1)
-                           if turn.first_delta_at else None},
-        })
-        _, pending = await call_service(turn_output_post, conversation_id=conversation_id, up_to_seq=up_to_seq,
-                                        output=output)
+        output.extras.update(
+            {
+                "turn_id": turn.turn_id,
+                "prompt_version": PROMPT_VERSION,
+                "model": turn.model,
+                "usage": turn.usage,
+                "latency_ms": {
+                    "total": round((time.perf_counter() - turn.started) * 1000, 1),
+                    "model": round(turn.model_ms, 1),
+                    "first_delta": round((turn.first_delta_at - turn.started) * 1000, 1)
+                    if turn.first_delta_at
+                    else None,
+                },
+            }
+        )
+        _, pending = await call_service(
+            turn_output_post, conversation_id=conversation_id, up_to_seq=up_to_seq, output=output
+        )
         await events.publish_collected(pending)
     finally:
         await events.publish_bot_activity(public_id=loaded.public_id, state=False, activity="thinking")
@@ -170,15 +181,20 @@ def turn_understand(*, loaded: TurnInput) -> Understanding | Flagged:
     query_text = knowledge_query_text(question=search_text, glossary=glossary) if get_embedder() is minilm else None
     texts = list(dict.fromkeys(t[:2000] for t in (question, understood, query_text) if t is not None))
     vectors = dict(zip(texts, minilm.embed(texts)))
-    verdict = inbound_message_check(conversation_id=loaded.conversation_id, site_id=loaded.site_id,
-                                    text=question, vector=vectors[question[:2000]])
+    verdict = inbound_message_check(
+        conversation_id=loaded.conversation_id, site_id=loaded.site_id, text=question, vector=vectors[question[:2000]]
+    )
     if verdict.flagged:
         return Flagged(verdict=verdict)
     guess = get_intent_classifier().classify(vectors[understood[:2000]])
     # Chunks that read like instructions were flagged when indexed and never come back from the search.
-    retrieval = knowledge_search(question=search_text, audience="verified" if loaded.customer_id else "anonymous",
-                                 glossary=glossary, language=loaded.language,
-                                 query_vector=vectors[query_text[:2000]] if query_text is not None else None)
+    retrieval = knowledge_search(
+        question=search_text,
+        audience="verified" if loaded.customer_id else "anonymous",
+        glossary=glossary,
+        language=loaded.language,
+        query_vector=vectors[query_text[:2000]] if query_text is not None else None,
+    )
     return Understanding(verdict=verdict, understood=understood, guess=guess, retrieval=retrieval)
 
 
@@ -188,7 +204,9 @@ async def _respond(loaded: TurnInput, turn: TurnState) -> TurnOutput:
     if isinstance(understanding, Flagged):
         strikes = await db(abuse_strike)(conversation_id=loaded.conversation_id)
         handoff = Conversation.HandoffReason.USAGE_LIMIT if strikes >= settings.LIMIT_ABUSE_STRIKES else None
-        return TurnOutput(text=str(REFUSAL), extras={"guardrail": "injection"}, state=loaded.state, handoff_reason=handoff)
+        return TurnOutput(
+            text=str(REFUSAL), extras={"guardrail": "injection"}, state=loaded.state, handoff_reason=handoff
+        )
     loaded.question_understood = understanding.understood
     guess, retrieval = understanding.guess, understanding.retrieval
 
@@ -202,10 +220,13 @@ async def _respond(loaded: TurnInput, turn: TurnState) -> TurnOutput:
             except ModelUnavailable as error:
                 logger.warning("model unavailable for a turn, answering offline: %s", error)
         else:
-            await db(guardrail_event_record)(kind=GuardrailEvent.Kind.BUDGET_EXCEEDED,
-                                             action=GuardrailEvent.Action.REJECTED,
-                                             conversation_id=loaded.conversation_id, site_id=loaded.site_id,
-                                             detail={"message": exceeded.message})
+            await db(guardrail_event_record)(
+                kind=GuardrailEvent.Kind.BUDGET_EXCEEDED,
+                action=GuardrailEvent.Action.REJECTED,
+                conversation_id=loaded.conversation_id,
+                site_id=loaded.site_id,
+                detail={"message": exceeded.message},
+            )
     return await _offline_respond(loaded, turn, actor, retrieval, guess)
 
 
@@ -217,11 +238,16 @@ def _citations(chunks: list[RetrievedChunk], cited: list[int]) -> list[dict[str,
     return list(seen.values())
 
 
-async def _offline_respond(loaded: TurnInput, turn: TurnState, actor: Actor, retrieval: Retrieval,
-                          guess: IntentGuess | None) -> TurnOutput:
-    step: OfflineStep = offline_step(text=loaded.question_understood or loaded.question, state=loaded.state,
-                                     verified=bool(actor.customer_id),
-                                     retrieval=retrieval, guess=guess)
+async def _offline_respond(
+    loaded: TurnInput, turn: TurnState, actor: Actor, retrieval: Retrieval, guess: IntentGuess | None
+) -> TurnOutput:
+    step: OfflineStep = offline_step(
+        text=loaded.question_understood or loaded.question,
+        state=loaded.state,
+        verified=bool(actor.customer_id),
+        retrieval=retrieval,
+        guess=guess,
+    )
     output = TurnOutput(text=step.text, answered=step.answered, state=step.state)
     if step.related:
         output.extras["related"] = step.related
@@ -247,8 +273,9 @@ async def _offline_respond(loaded: TurnInput, turn: TurnState, actor: Actor, ret
     return _apply_outcome(output, outcome)
 
 
-async def _offline_continue_with_order(loaded: TurnInput, actor: Actor, retrieval: Retrieval, step: OfflineStep,
-                                      listed: ToolOutcome, output: TurnOutput) -> TurnOutput:
+async def _offline_continue_with_order(
+    loaded: TurnInput, actor: Actor, retrieval: Retrieval, step: OfflineStep, listed: ToolOutcome, output: TurnOutput
+) -> TurnOutput:
     """The customer asked to act on "my order" without a number: `listed` holds their orders."""
     output.state = step.state
     if "orders" not in listed.data:
@@ -287,8 +314,9 @@ async def _run_tool(loaded: TurnInput, actor: Actor, name: str, arguments: str) 
         await events.publish_bot_activity(public_id=loaded.public_id, state=True, activity="thinking")
 
 
-def _model_messages(loaded: TurnInput, prompt_text: str, retrieval: Retrieval,
-                    guess: IntentGuess | None) -> list[dict[str, Any]]:
+def _model_messages(
+    loaded: TurnInput, prompt_text: str, retrieval: Retrieval, guess: IntentGuess | None
+) -> list[dict[str, Any]]:
     messages: list[dict[str, Any]] = [
         {"role": "system", "content": prompt_text},
         {"role": "system", "content": sources_message([(c.article_title, c.text) for c in retrieval.chunks])},
@@ -304,13 +332,16 @@ def _model_messages(loaded: TurnInput, prompt_text: str, retrieval: Retrieval,
         if role == "customer":
             messages.append({"role": "user", "content": text})
         else:
-            messages.append({"role": "assistant", "content": text if role == "bot" else f"(A human agent wrote:) {text}"})
+            messages.append(
+                {"role": "assistant", "content": text if role == "bot" else f"(A human agent wrote:) {text}"}
+            )
     messages.append({"role": "user", "content": loaded.question})
     return messages
 
 
-async def _model_respond(loaded: TurnInput, turn: TurnState, actor: Actor, retrieval: Retrieval,
-                         guess: IntentGuess | None) -> TurnOutput:
+async def _model_respond(
+    loaded: TurnInput, turn: TurnState, actor: Actor, retrieval: Retrieval, guess: IntentGuess | None
+) -> TurnOutput:
     prompt = system_prompt(company=loaded.company, language=loaded.language)
     messages = _model_messages(loaded, prompt.text, retrieval, guess)
     stream = DeltaStream(public_id=loaded.public_id, turn=turn)
@@ -323,7 +354,9 @@ async def _model_respond(loaded: TurnInput, turn: TurnState, actor: Actor, retri
         try:
             result = await gateway.stream_chat(messages=messages, tools=tool_schemas(), on_text=stream.feed)
         except ModelUnavailable as error:
-            await db(_model_call_record)(loaded=loaded, turn=turn, model=settings.LLM_MODEL, result=None, error=str(error))
+            await db(_model_call_record)(
+                loaded=loaded, turn=turn, model=settings.LLM_MODEL, result=None, error=str(error)
+            )
             raise
         await stream.flush()
         turn.model_ms += result.total_ms
@@ -337,15 +370,26 @@ async def _model_respond(loaded: TurnInput, turn: TurnState, actor: Actor, retri
         if not result.tool_calls:
             break
         used_tools = True
-        messages.append({"role": "assistant", "content": result.text or None, "tool_calls": [
-            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
-            for c in result.tool_calls]})
+        messages.append(
+            {
+                "role": "assistant",
+                "content": result.text or None,
+                "tool_calls": [
+                    {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+                    for c in result.tool_calls
+                ],
+            }
+        )
         stop = False
         for n, call in enumerate(result.tool_calls):
             if n >= settings.BOT_MAX_TOOL_CALLS_PER_ROUND:
                 # Every call needs an answer in the conversation the model sees; these are not run.
-                skipped = json.dumps({"error": "too_many_tool_calls", "message": "Not run: too many tool calls at "
-                                      "once. Call the tools you still need one at a time."})
+                skipped = json.dumps(
+                    {
+                        "error": "too_many_tool_calls",
+                        "message": "Not run: too many tool calls at once. Call the tools you still need one at a time.",
+                    }
+                )
                 tool_context.append(skipped)
                 messages.append({"role": "tool", "tool_call_id": call.id, "content": skipped})
                 continue
@@ -368,8 +412,9 @@ async def _model_respond(loaded: TurnInput, turn: TurnState, actor: Actor, retri
     if output.handoff_reason and not texts:
         texts.append(gettext("I'm bringing in a person from our team."))
     reply = " ".join(t.strip() for t in texts if t.strip()) or str(LOOP_CAP_REPLY)
-    verdict = await db(reply_check)(loaded=loaded, turn=turn, reply=reply, retrieval=retrieval,
-                                    tool_context=tool_context, prompt=prompt)
+    verdict = await db(reply_check)(
+        loaded=loaded, turn=turn, reply=reply, retrieval=retrieval, tool_context=tool_context, prompt=prompt
+    )
     output.text = verdict.text
     if verdict.ok and verdict.cited_sources:
         output.extras["citations"] = _citations(retrieval.chunks, verdict.cited_sources)
@@ -379,28 +424,52 @@ async def _model_respond(loaded: TurnInput, turn: TurnState, actor: Actor, retri
 
 def _model_call_record(*, loaded: TurnInput, turn: TurnState, model: str, result: Any, error: str) -> None:
     ModelCall.objects.create(
-        conversation_id=loaded.conversation_id, turn_id=turn.turn_id, model=model, prompt_version=PROMPT_VERSION,
-        prompt_tokens=result.prompt_tokens if result else 0, completion_tokens=result.completion_tokens if result else 0,
-        cost_usd=Decimal(str(result.cost_usd)) if result else Decimal(0), ttft_ms=result.ttft_ms if result else None,
-        total_ms=result.total_ms if result else 0, outcome="ok" if result else "failed", error=error[:200],
+        conversation_id=loaded.conversation_id,
+        turn_id=turn.turn_id,
+        model=model,
+        prompt_version=PROMPT_VERSION,
+        prompt_tokens=result.prompt_tokens if result else 0,
+        completion_tokens=result.completion_tokens if result else 0,
+        cost_usd=Decimal(str(result.cost_usd)) if result else Decimal(0),
+        ttft_ms=result.ttft_ms if result else None,
+        total_ms=result.total_ms if result else 0,
+        outcome="ok" if result else "failed",
+        error=error[:200],
     )
     if result:  # in the same trip to the thread pool
-        token_budget_spend(conversation_id=loaded.conversation_id, site_id=loaded.site_id,
-                           tokens=result.prompt_tokens + result.completion_tokens)
+        token_budget_spend(
+            conversation_id=loaded.conversation_id,
+            site_id=loaded.site_id,
+            tokens=result.prompt_tokens + result.completion_tokens,
+        )
 
 
-def reply_check(*, loaded: TurnInput, turn: TurnState, reply: str, retrieval: Retrieval, tool_context: list[str],
-                prompt: SystemPrompt) -> OutputVerdict:
+def reply_check(
+    *,
+    loaded: TurnInput,
+    turn: TurnState,
+    reply: str,
+    retrieval: Retrieval,
+    tool_context: list[str],
+    prompt: SystemPrompt,
+) -> OutputVerdict:
     """Stage 4, output guardrails, in one trip to the thread pool; a blocked reply is recorded."""
     own = vault_values(conversation_id=loaded.conversation_id, placeholders=placeholders_in(reply))
     verdict = output_check(
-        text=reply, source_count=len(retrieval.chunks),
+        text=reply,
+        source_count=len(retrieval.chunks),
         context_text="\n".join([c.text for c in retrieval.chunks] + tool_context),
-        conversation_placeholders=set(own), canary=prompt.canary, system_prompt=prompt.text,
+        conversation_placeholders=set(own),
+        canary=prompt.canary,
+        system_prompt=prompt.text,
         max_chars=settings.BOT_MAX_REPLY_CHARS,
     )
     if not verdict.ok:
-        guardrail_event_record(kind=GuardrailEvent.Kind.OUTPUT_BLOCKED, action=GuardrailEvent.Action.REPLACED,
-                               conversation_id=loaded.conversation_id, site_id=loaded.site_id,
-                               detail={"reasons": verdict.reasons, "turn_id": turn.turn_id})
+        guardrail_event_record(
+            kind=GuardrailEvent.Kind.OUTPUT_BLOCKED,
+            action=GuardrailEvent.Action.REPLACED,
+            conversation_id=loaded.conversation_id,
+            site_id=loaded.site_id,
+            detail={"reasons": verdict.reasons, "turn_id": turn.turn_id},
+        )
     return verdict

@@ -26,8 +26,9 @@ def attachment_storage() -> Any:
     return storages["attachments"]
 
 
-def attachment_upload(*, conversation_id: int, stream: IO[bytes], size: int | None, name: str, uploader: str,
-                      agent: Any = None) -> Attachment:
+def attachment_upload(
+    *, conversation_id: int, stream: IO[bytes], size: int | None, name: str, uploader: str, agent: Any = None
+) -> Attachment:
     """Check an upload against its site's limits, sniff its type, strip image metadata, store it
     under a random name and record it. Raises AttachmentRejected (`attachments_disabled`,
     `too_large`, `unsupported_type`, `bad_file`); nothing is stored then. `size` is the upload's
@@ -49,9 +50,14 @@ def attachment_upload(*, conversation_id: int, stream: IO[bytes], size: int | No
     thumbnail = storage.save(f"{secrets.token_hex(16)}.webp", ContentFile(clean.thumbnail)) if clean.thumbnail else ""
     try:
         return Attachment.objects.create(
-            conversation_id=conversation_id, uploader=uploader, agent=agent,
+            conversation_id=conversation_id,
+            uploader=uploader,
+            agent=agent,
             name=attachment_name_clean(conversation_id=conversation_id, name=name, extension=extension),
-            content_type=clean.content_type, size=len(clean.content), storage_name=stored, thumbnail_name=thumbnail,
+            content_type=clean.content_type,
+            size=len(clean.content),
+            storage_name=stored,
+            thumbnail_name=thumbnail,
         )
     except BaseException:
         _files_delete([stored, thumbnail])
@@ -67,17 +73,21 @@ def attachment_name_clean(*, conversation_id: int, name: str, extension: str) ->
     base = _UNSAFE.split(name or "")[-1]
     base = "".join(ch for ch in base if unicodedata.category(ch)[0] != "C").strip().strip(".")
     stem = base.rsplit(".", 1)[0] if "." in base else base
-    stem = " ".join(stem.split())[:NAME_MAX_CHARS - len(extension) - 1] or "file"
-    stem = text_redact(conversation_id=conversation_id, text=stem).text[:NAME_MAX_CHARS - len(extension) - 1]
+    stem = " ".join(stem.split())[: NAME_MAX_CHARS - len(extension) - 1] or "file"
+    stem = text_redact(conversation_id=conversation_id, text=stem).text[: NAME_MAX_CHARS - len(extension) - 1]
     return f"{stem}.{extension}"
 
 
-def attachment_for_message(*, conversation_id: int, attachment_id: UUID, uploader: str,
-                           client_id: UUID | None = None) -> Attachment:
+def attachment_for_message(
+    *, conversation_id: int, attachment_id: UUID, uploader: str, client_id: UUID | None = None
+) -> Attachment:
     """The upload a new message may carry: this conversation's, by this side, not yet sent with
     another message (a retry of the same message, same client_id, may carry it again)."""
-    attachment = (Attachment.objects.filter(public_id=attachment_id, conversation_id=conversation_id, uploader=uploader)
-                  .select_related("message").first())
+    attachment = (
+        Attachment.objects.filter(public_id=attachment_id, conversation_id=conversation_id, uploader=uploader)
+        .select_related("message")
+        .first()
+    )
     if attachment is None:
         raise AttachmentRejected("not_found", "no such attachment in this conversation")
     if attachment.message is not None and (client_id is None or attachment.message.client_id != client_id):
@@ -87,8 +97,13 @@ def attachment_for_message(*, conversation_id: int, attachment_id: UUID, uploade
 
 def attachment_extras(attachment: Attachment) -> dict[str, Any]:
     """What a message stores about its attachment, so frames are built without a query."""
-    return {"id": str(attachment.public_id), "name": attachment.name, "content_type": attachment.content_type,
-            "size": attachment.size, "thumbnail": bool(attachment.thumbnail_name)}
+    return {
+        "id": str(attachment.public_id),
+        "name": attachment.name,
+        "content_type": attachment.content_type,
+        "size": attachment.size,
+        "thumbnail": bool(attachment.thumbnail_name),
+    }
 
 
 def attachment_link(*, attachment: Attachment, message: Message) -> None:

@@ -31,18 +31,25 @@ NOBODY = Authorization(site_id=None, customer_id=None, order_number=None)
 
 
 def conversation_authorization(*, conversation_id: int, now: datetime | None = None) -> Authorization:
-    row = (Conversation.objects.filter(pk=conversation_id)
-           .values("site_id", "customer__external_id", "verified_customer_id", "verified_order_number",
-                   "verified_until").first())
+    row = (
+        Conversation.objects.filter(pk=conversation_id)
+        .values("site_id", "customer__external_id", "verified_customer_id", "verified_order_number", "verified_until")
+        .first()
+    )
     if row is None:
         return NOBODY
     if row["customer__external_id"]:
         return Authorization(site_id=row["site_id"], customer_id=row["customer__external_id"], order_number=None)
     now = now or timezone.now()
-    if (row["verified_customer_id"] and row["verified_order_number"] and row["verified_until"]
-            and row["verified_until"] > now):
-        return Authorization(site_id=row["site_id"], customer_id=row["verified_customer_id"],
-                             order_number=row["verified_order_number"])
+    if (
+        row["verified_customer_id"]
+        and row["verified_order_number"]
+        and row["verified_until"]
+        and row["verified_until"] > now
+    ):
+        return Authorization(
+            site_id=row["site_id"], customer_id=row["verified_customer_id"], order_number=row["verified_order_number"]
+        )
     return Authorization(site_id=row["site_id"], customer_id=None, order_number=None)
 
 
@@ -51,5 +58,6 @@ def conversation_verification_record(*, conversation_id: int, customer_id: str, 
     verification (another order) replaces it."""
     until = timezone.now() + timedelta(minutes=settings.VERIFY_TTL_MINUTES)
     Conversation.objects.filter(pk=conversation_id).update(
-        verified_customer_id=customer_id, verified_order_number=order_number, verified_until=until)
+        verified_customer_id=customer_id, verified_order_number=order_number, verified_until=until
+    )
     return until

@@ -26,10 +26,15 @@ class ConversationStateError(CodedError):
 def conversation_open(*, site: WidgetSite, customer: Customer, language: str | None = None) -> Conversation:
     """`language`: the widget's; the customer's language starts as it until their messages say otherwise."""
     language = language or DEFAULT_LANGUAGE
-    conversation = Conversation.objects.create(site=site, customer=customer, widget_language=language, language=language)
+    conversation = Conversation.objects.create(
+        site=site, customer=customer, widget_language=language, language=language
+    )
     events.publish_inbox_changed(conversation.public_id)
-    webhook_events_enqueue(conversation_id=conversation.pk, event="conversation.created",
-                           payload=webhook_payloads.conversation_created(conversation))
+    webhook_events_enqueue(
+        conversation_id=conversation.pk,
+        event="conversation.created",
+        payload=webhook_payloads.conversation_created(conversation),
+    )
     return conversation
 
 
@@ -50,9 +55,11 @@ def conversation_language_observe(*, conversation_id: int, text: str) -> str | N
     detection = language_detect(text=text)
     if detection.language is None:
         return None
-    changed = (Conversation.objects.filter(pk=conversation_id)
-               .exclude(language=detection.language, language_detected=True)
-               .update(language=detection.language, language_detected=True))
+    changed = (
+        Conversation.objects.filter(pk=conversation_id)
+        .exclude(language=detection.language, language_detected=True)
+        .update(language=detection.language, language_detected=True)
+    )
     if changed:
         events.publish_inbox_changed(Conversation.objects.values_list("public_id", flat=True).get(pk=conversation_id))
         return detection.language
@@ -76,20 +83,28 @@ def conversation_rate(*, conversation_id: int, score: int, comment: str = "") ->
         keep = agent_own_names(assignee) if assignee else frozenset()
         comment = text_redact(conversation_id=conversation_id, text=comment, keep=keep).text
     with transaction.atomic():
-        resolved = (Conversation.objects.select_for_update()
-                    .filter(pk=conversation_id, status=Conversation.Status.RESOLVED).first())
+        resolved = (
+            Conversation.objects.select_for_update()
+            .filter(pk=conversation_id, status=Conversation.Status.RESOLVED)
+            .first()
+        )
         # A resolved conversation always has its resolved_at; the rating is keyed by it.
         if resolved is None or resolved.resolved_at is None:
             raise ConversationStateError("conversation_open", "only a resolved conversation can be rated")
         # Rating the same resolution again (the stars, then a comment) replaces that rating.
         CsatRating.objects.update_or_create(
-            conversation=resolved, resolved_at=resolved.resolved_at,
+            conversation=resolved,
+            resolved_at=resolved.resolved_at,
             defaults={"score": score, "comment": comment, "agent_id": resolved.assignee_id},
         )
-        Conversation.objects.filter(pk=conversation_id).update(csat_score=score, csat_comment=comment,
-                                                               updated_at=timezone.now())
-        webhook_events_enqueue(conversation_id=conversation_id, event="csat.created",
-                               payload=webhook_payloads.csat_created(conversation=resolved, score=score, comment=comment))
+        Conversation.objects.filter(pk=conversation_id).update(
+            csat_score=score, csat_comment=comment, updated_at=timezone.now()
+        )
+        webhook_events_enqueue(
+            conversation_id=conversation_id,
+            event="csat.created",
+            payload=webhook_payloads.csat_created(conversation=resolved, score=score, comment=comment),
+        )
     conversation = _reload(conversation_id)
     events.publish_inbox_changed(conversation.public_id)
     events.publish_header_changed(conversation.public_id)

@@ -22,8 +22,11 @@ def message_feedback_record(*, conversation_id: int, seq: int, rating: str, comm
     """
     if rating not in MessageFeedback.Rating.values:
         raise FeedbackError("bad_frame", "rating must be 'up' or 'down'")
-    message = (Message.objects.filter(conversation_id=conversation_id, seq=seq, role=Message.Role.BOT)
-               .only("pk", "seq").first())
+    message = (
+        Message.objects.filter(conversation_id=conversation_id, seq=seq, role=Message.Role.BOT)
+        .only("pk", "seq")
+        .first()
+    )
     if message is None:
         # Customer, agent and system messages are not rateable; to the client they do not exist.
         raise FeedbackError("not_found", f"no bot answer with seq {seq} in this conversation")
@@ -32,7 +35,8 @@ def message_feedback_record(*, conversation_id: int, seq: int, rating: str, comm
         comment = text_redact(conversation_id=conversation_id, text=comment).text
     with transaction.atomic():
         feedback, _ = MessageFeedback.objects.update_or_create(
-            message=message, defaults={"conversation_id": conversation_id, "rating": rating, "comment": comment},
+            message=message,
+            defaults={"conversation_id": conversation_id, "rating": rating, "comment": comment},
         )
         public_id = Conversation.objects.filter(pk=conversation_id).values_list("public_id", flat=True).get()
         events.publish_feedback(public_id=public_id, seq=seq)

@@ -71,8 +71,14 @@ def message_post(
 
     append = partial(
         message_append,
-        conversation_id=conversation_id, role=role, text=text, client_id=client_id, author=author,
-        extras=extras or {}, now=timezone.now(), reopen=reopen,
+        conversation_id=conversation_id,
+        role=role,
+        text=text,
+        client_id=client_id,
+        author=author,
+        extras=extras or {},
+        now=timezone.now(),
+        reopen=reopen,
     )
     try:
         if connection.in_atomic_block and client_id is not None:
@@ -87,8 +93,11 @@ def message_post(
         return PostedMessage(message=existing, created=False)
 
     events.publish_message(appended.message, public_id=appended.public_id)
-    webhook_events_enqueue(conversation_id=conversation_id, event="message.created",
-                           payload=webhook_payloads.message_created(appended.message))
+    webhook_events_enqueue(
+        conversation_id=conversation_id,
+        event="message.created",
+        payload=webhook_payloads.message_created(appended.message),
+    )
     if appended.reopened:
         events.publish_status(Conversation.objects.select_related("assignee").get(pk=conversation_id))
     return PostedMessage(message=appended.message, created=True)
@@ -100,8 +109,9 @@ def agent_own_names(agent: Any) -> frozenset[str]:
     return frozenset(name for name in names if name)
 
 
-def system_message_post(*, conversation_id: int, text: str | Promise,
-                        params: dict[str, Any] | None = None) -> PostedMessage:
+def system_message_post(
+    *, conversation_id: int, text: str | Promise, params: dict[str, Any] | None = None
+) -> PostedMessage:
     """A notice to the customer, in their language: `text` is the English msgid (marked with
     gettext_noop where it is defined) or a lazy translation (ngettext_lazy for plurals); `params`
     fill its %(name)s placeholders, and lazy params are rendered in that language too."""

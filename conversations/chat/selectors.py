@@ -37,13 +37,21 @@ def chat_access_resolve(*, public_id: UUID, token: str | None, origin: str | Non
         .filter(public_id=public_id)
         .first()
     )
-    if (conversation is None or conversation.site.key != claims.site_key
-            or conversation.customer.anonymous_id != claims.customer_key):
+    if (
+        conversation is None
+        or conversation.site.key != claims.site_key
+        or conversation.customer.anonymous_id != claims.customer_key
+    ):
         return ChatDenied("unauthorized")
     if not conversation.site.allows_origin(origin):
         return ChatDenied("forbidden_origin")
-    return ChatAccess(conversation_id=conversation.pk, public_id=conversation.public_id, status=conversation.status,
-                      site_key=conversation.site.key, customer_key=conversation.customer.anonymous_id)
+    return ChatAccess(
+        conversation_id=conversation.pk,
+        public_id=conversation.public_id,
+        status=conversation.status,
+        site_key=conversation.site.key,
+        customer_key=conversation.customer.anonymous_id,
+    )
 
 
 def messages_after(*, conversation_id: int, after_seq: int, limit: int) -> list[Message]:

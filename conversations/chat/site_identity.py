@@ -38,4 +38,3 @@ def site_identity_secret_rotate(*, site_id: int, actor: Any) -> str:
         site.save(update_fields=["identity_secret", "previous_identity_secret", "previous_identity_secret_valid_until"])
     logger.info("identity secret of site %s rotated by user %s", site.key, actor.pk)
     return new_secret
-

@@ -102,8 +102,13 @@ def widget_session_open(
     if customer is not None:
         # A signed-in customer on another device or in a new browser carries on where they were:
         # an open conversation (perhaps waiting for an agent) is theirs wherever they sign in.
-        ongoing = (Conversation.objects.select_related("customer").filter(site=site, customer=customer)
-                   .exclude(status=Conversation.Status.RESOLVED).order_by("-created_at").first())
+        ongoing = (
+            Conversation.objects.select_related("customer")
+            .filter(site=site, customer=customer)
+            .exclude(status=Conversation.Status.RESOLVED)
+            .order_by("-created_at")
+            .first()
+        )
         if ongoing is not None:
             return _resumed(site, ongoing, language)
 
@@ -116,22 +121,27 @@ def widget_session_open(
         if customer is None:
             customer = Customer.objects.create(site=site)
         conversation = conversation_open(site=site, customer=customer, language=language)
-    return WidgetSession(conversation=conversation, token=conversation_token_for(conversation=conversation),
-                         resumed=False)
+    return WidgetSession(
+        conversation=conversation, token=conversation_token_for(conversation=conversation), resumed=False
+    )
 
 
 def conversation_token_for(*, conversation: Conversation) -> str:
     """A fresh token for the conversation, bound to its site and customer."""
-    return conversation_token_issue(conversation_id=conversation.public_id, site_key=conversation.site.key,
-                                    customer_key=conversation.customer.anonymous_id)
+    return conversation_token_issue(
+        conversation_id=conversation.public_id,
+        site_key=conversation.site.key,
+        customer_key=conversation.customer.anonymous_id,
+    )
 
 
 def _resumed(site: WidgetSite, conversation: Conversation, language: str | None) -> WidgetSession:
     Customer.objects.filter(pk=conversation.customer_id).update(last_seen_at=timezone.now())
     if language and language != conversation.widget_language:
         conversation_widget_language_set(conversation=conversation, language=language)
-    return WidgetSession(conversation=conversation, token=conversation_token_for(conversation=conversation),
-                         resumed=True)
+    return WidgetSession(
+        conversation=conversation, token=conversation_token_for(conversation=conversation), resumed=True
+    )
 
 
 def _verified_customer(site: WidgetSite, user: SignedUser) -> Customer:
@@ -156,5 +166,8 @@ def _conversation_from_token(site: WidgetSite, conversation_id: str | None, toke
     claims = conversation_token_verify(token, conversation_id=public_id)
     if claims is None or claims.site_key != site.key:
         return None
-    return (Conversation.objects.select_related("customer", "site")
-            .filter(public_id=public_id, site=site, customer__anonymous_id=claims.customer_key).first())
+    return (
+        Conversation.objects.select_related("customer", "site")
+        .filter(public_id=public_id, site=site, customer__anonymous_id=claims.customer_key)
+        .first()
+    )

@@ -131,13 +131,17 @@ async def _write(method: str, path: str, *, json: dict[str, Any], idempotency_ke
             failure = type(error).__name__
         if delay is None:
             raise CommerceError("unavailable", failure)
-        logger.warning("commerce write %s %s got no answer (%s); retrying with the same idempotency key",
-                       method, path, failure)
+        logger.warning(
+            "commerce write %s %s got no answer (%s); retrying with the same idempotency key", method, path, failure
+        )
         await asyncio.sleep(delay)
     _raise_for(response)
-    return WriteOutcome(body=response.json(), status=response.status_code,
-                        duration_ms=(time.perf_counter() - started) * 1000,
-                        replayed=response.headers.get("Idempotent-Replay") == "true")
+    return WriteOutcome(
+        body=response.json(),
+        status=response.status_code,
+        duration_ms=(time.perf_counter() - started) * 1000,
+        replayed=response.headers.get("Idempotent-Replay") == "true",
+    )
 
 
 async def customer_get(customer_id: str) -> dict[str, Any]:
@@ -173,15 +177,18 @@ async def order_cancel(*, number: str, idempotency_key: str) -> WriteOutcome:
 
 
 async def order_return(*, number: str, reason: str, idempotency_key: str) -> WriteOutcome:
-    return await _write("POST", f"{_order_path(number)}/returns", json={"reason": reason},
-                        idempotency_key=idempotency_key)
+    return await _write(
+        "POST", f"{_order_path(number)}/returns", json={"reason": reason}, idempotency_key=idempotency_key
+    )
 
 
 async def order_shipping_address_change(*, number: str, address: str, idempotency_key: str) -> WriteOutcome:
-    return await _write("PUT", f"{_order_path(number)}/shipping-address", json={"address": address},
-                        idempotency_key=idempotency_key)
+    return await _write(
+        "PUT", f"{_order_path(number)}/shipping-address", json={"address": address}, idempotency_key=idempotency_key
+    )
 
 
 async def customer_address_change(*, customer_id: str, address: str, idempotency_key: str) -> WriteOutcome:
-    return await _write("PUT", f"{_customer_path(customer_id)}/address", json={"address": address},
-                        idempotency_key=idempotency_key)
+    return await _write(
+        "PUT", f"{_customer_path(customer_id)}/address", json={"address": address}, idempotency_key=idempotency_key
+    )

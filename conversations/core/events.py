@@ -67,6 +67,7 @@ class InboxChangedEvent(TypedDict):
 
 class InboxHeaderChangedEvent(TypedDict):
     """Something only the conversation header shows changed (a CSAT rating): agents viewing it re-render it."""
+
     type: Literal["inbox.header_changed"]
     conversation_id: str
 
@@ -204,7 +205,11 @@ async def publish_bot_activity(*, public_id: object, state: bool, activity: str 
 def publish_notification(*, user_ids: list[int], public_id: object, title: str, body: str) -> None:
     """A toast in the inbox of these agents (a new handoff for them, an SLA reminder)."""
     event: InboxNotifyEvent = {
-        "type": "inbox.notify", "user_ids": user_ids, "conversation_id": str(public_id), "title": title, "body": body,
+        "type": "inbox.notify",
+        "user_ids": user_ids,
+        "conversation_id": str(public_id),
+        "title": title,
+        "body": body,
     }
     _send_on_commit(INBOX_GROUP, dict(event))
 
@@ -226,6 +231,7 @@ class InboxViewersEvent(TypedDict):
 
 class InboxFeedbackEvent(TypedDict):
     """The customer rated the bot answer `seq`: agents viewing the conversation re-render its rating."""
+
     type: Literal["inbox.feedback"]
     seq: int
 

@@ -20,8 +20,12 @@ def user_is_agent(user: Any) -> bool:
 
 def support_agents() -> QuerySet:
     """Every user `user_is_agent` accepts (distinct: a superuser may also be in the group)."""
-    return (get_user_model().objects.filter(is_active=True, is_staff=True)
-            .filter(Q(is_superuser=True) | Q(groups__name=SUPPORT_AGENTS_GROUP)).distinct())
+    return (
+        get_user_model()
+        .objects.filter(is_active=True, is_staff=True)
+        .filter(Q(is_superuser=True) | Q(groups__name=SUPPORT_AGENTS_GROUP))
+        .distinct()
+    )
 
 
 class NotAnAgent(PermissionError):

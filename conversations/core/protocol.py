@@ -71,6 +71,7 @@ class TranscriptRequest:
 @dataclass(frozen=True)
 class Feedback:
     """Thumbs up or down on one bot answer, by its seq."""
+
     seq: int
     rating: Literal["up", "down"]
     comment: str
@@ -281,8 +282,13 @@ def message_frame(message: Message) -> MessageFrame:
 def _attachment_info(item: dict[str, Any]) -> AttachmentInfo:
     from conversations.lib.attachment_links import attachment_urls
 
-    info: AttachmentInfo = {"id": item["id"], "name": item["name"], "content_type": item["content_type"],
-                            "size": item["size"], "url": ""}
+    info: AttachmentInfo = {
+        "id": item["id"],
+        "name": item["name"],
+        "content_type": item["content_type"],
+        "size": item["size"],
+        "url": "",
+    }
     info.update(attachment_urls(attachment_id=item["id"], thumbnail=item.get("thumbnail", False)))  # type: ignore[typeddict-item]
     return info
 

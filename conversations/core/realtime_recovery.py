@@ -77,8 +77,9 @@ class _RecoveringShard(RedisSingleShardConnection):
                 raise
             except Exception as error:
                 if not lost:
-                    logger.error("channel layer: lost Redis at %s (%s); retrying", _host_name(self.host),
-                                 type(error).__name__)
+                    logger.error(
+                        "channel layer: lost Redis at %s (%s); retrying", _host_name(self.host), type(error).__name__
+                    )
                 lost = True
                 await asyncio.sleep(RECONNECT_INTERVAL_SECONDS)
 
@@ -99,8 +100,11 @@ class _RecoveringShard(RedisSingleShardConnection):
                 return
             except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError) as error:
                 if attempt == 2:
-                    logger.warning("channel layer: a publish was dropped, Redis at %s unavailable (%s)",
-                                   _host_name(self.host), type(error).__name__)
+                    logger.warning(
+                        "channel layer: a publish was dropped, Redis at %s unavailable (%s)",
+                        _host_name(self.host),
+                        type(error).__name__,
+                    )
 
 
 class _RecoveringLoopLayer(RedisPubSubLoopLayer):
@@ -133,8 +137,9 @@ def _host_name(host: dict[str, Any]) -> str:
     return str(address)
 
 
-async def retry_until_done(action: Callable[[], Awaitable[None]], *, what: str, first_delay: float = 0.5,
-                           max_delay: float = 5.0) -> None:
+async def retry_until_done(
+    action: Callable[[], Awaitable[None]], *, what: str, first_delay: float = 0.5, max_delay: float = 5.0
+) -> None:
     """Run `action` until it gets past the backing services' failures (with backoff): a catch-up
     that must happen once they are back, not be lost because they were not yet."""
     delay = first_delay

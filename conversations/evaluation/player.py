@@ -91,21 +91,32 @@ class _Socket:
             pass
 
 
-async def scenario_play(scenario: Scenario, *, site: WidgetSite, facts: ShopFacts, client_ip: str,
-                        judge=None) -> list[TurnResult]:  # noqa: ANN001 (judge: async (question, reply, titles) -> dict)
+async def scenario_play(
+    scenario: Scenario, *, site: WidgetSite, facts: ShopFacts, client_ip: str, judge=None
+) -> list[TurnResult]:  # noqa: ANN001 (judge: async (question, reply, titles) -> dict)
     origin = site.allowed_origins[0]
     user = None
     if scenario.customer:
         expires = identity_expiry_default()
-        user = SignedUser(id=scenario.customer, expires=expires, signature=identity_signature(
-            secret=site.identity_secret, user_id=scenario.customer, expires=expires))
+        user = SignedUser(
+            id=scenario.customer,
+            expires=expires,
+            signature=identity_signature(secret=site.identity_secret, user_id=scenario.customer, expires=expires),
+        )
     session = await sync_to_async(widget_session_open)(site_key=site.key, origin=origin, user=user, client_ip=client_ip)
-    socket = _Socket(path=f"/ws/chat/{session.conversation.public_id}/?token={session.token}", origin=origin,
-                     client_ip=client_ip)
+    socket = _Socket(
+        path=f"/ws/chat/{session.conversation.public_id}/?token={session.token}", origin=origin, client_ip=client_ip
+    )
     connected, close_code = await socket.comm.connect(timeout=30)
     if not connected:
-        return [TurnResult(conversation=scenario.name, turn=1, said="",
-                           failures=[f"the chat socket was refused (close code {close_code})"])]
+        return [
+            TurnResult(
+                conversation=scenario.name,
+                turn=1,
+                said="",
+                failures=[f"the chat socket was refused (close code {close_code})"],
+            )
+        ]
     results: list[TurnResult] = []
     try:
         last_seq, last_action = 0, None
@@ -131,8 +142,9 @@ async def scenario_play(scenario: Scenario, *, site: WidgetSite, facts: ShopFact
                 continue
             last_seq = max(f.get("seq", 0) for f in socket.frames if f.get("type") == "message")
             result.reply = reply["text"]
-            result.citations = [facts.slugs_by_title.get(c.get("title", ""), c.get("title", ""))
-                                for c in reply.get("citations", [])]
+            result.citations = [
+                facts.slugs_by_title.get(c.get("title", ""), c.get("title", "")) for c in reply.get("citations", [])
+            ]
             result.action = reply.get("action")
             if result.action and result.action.get("status") == "proposed":
                 last_action = result.action["action_id"]
@@ -141,15 +153,22 @@ async def scenario_play(scenario: Scenario, *, site: WidgetSite, facts: ShopFact
                 result.handoff_reason = conversation.handoff_reason
             result.failures = _check(expect, result)
             if judge is not None and turn.say is not None:
-                result.judge = await judge(question=said, reply=result.reply, cited_titles=[
-                    c.get("title", "") for c in reply.get("citations", [])])
+                result.judge = await judge(
+                    question=said,
+                    reply=result.reply,
+                    cited_titles=[c.get("title", "") for c in reply.get("citations", [])],
+                )
             results.append(result)
     finally:
         await socket.comm.disconnect()
         # Resolved, so that the next scenario of a signed-in customer starts a conversation of its
         # own instead of resuming this one.
-        await sync_to_async(resolve_if)(conversation_id=session.conversation.pk, agent=None,
-                                        reason=Conversation.ResolutionReason.OTHER, text="Evaluation finished.")
+        await sync_to_async(resolve_if)(
+            conversation_id=session.conversation.pk,
+            agent=None,
+            reason=Conversation.ResolutionReason.OTHER,
+            text="Evaluation finished.",
+        )
     return results
 
 
@@ -170,7 +189,9 @@ def _check(expect: dict[str, Any], result: TurnResult) -> list[str]:
         wanted = expect["proposes"]
         card = result.action or {}
         if card.get("tool") != wanted.get("action") and card.get("kind") != wanted.get("action"):
-            failures.append(f"proposed {card.get('tool') or card.get('kind') or 'nothing'}, expected {wanted.get('action')}")
+            failures.append(
+                f"proposed {card.get('tool') or card.get('kind') or 'nothing'}, expected {wanted.get('action')}"
+            )
         elif wanted.get("order") and wanted["order"] not in card.get("summary", ""):
             failures.append(f"proposal is not for {wanted['order']}: {card.get('summary', '')!r}")
     if expect.get("proposes_nothing") and result.action and result.action.get("status") == "proposed":

@@ -26,21 +26,28 @@ class EvalReport:
     def as_dict(self) -> dict[str, Any]:
         judged = [r.judge for r in self.results if r.judge and "error" not in r.judge]
         return {
-            "conversations": self.conversations, "conversations_passed": self.conversations_passed,
+            "conversations": self.conversations,
+            "conversations_passed": self.conversations_passed,
             "conversation_pass_rate": round(self.conversations_passed / max(1, self.conversations), 4),
-            "turns": len(self.results), "turns_passed": self.turns_passed,
+            "turns": len(self.results),
+            "turns_passed": self.turns_passed,
             "turn_pass_rate": round(self.turns_passed / max(1, len(self.results)), 4),
-            "judge": {"turns": len(judged),
-                      "grounded_mean": round(sum(j["grounded"] for j in judged) / len(judged), 3) if judged else None,
-                      "answers_mean": round(sum(j["answers"] for j in judged) / len(judged), 3) if judged else None},
+            "judge": {
+                "turns": len(judged),
+                "grounded_mean": round(sum(j["grounded"] for j in judged) / len(judged), 3) if judged else None,
+                "answers_mean": round(sum(j["answers"] for j in judged) / len(judged), 3) if judged else None,
+            },
             "results": [r.as_dict() for r in self.results],
         }
 
 
-async def bot_eval_run(*, scenarios: list[Scenario], site: WidgetSite, facts: ShopFacts, judge: bool = False,
-                       keep: bool = False) -> EvalReport:
+async def bot_eval_run(
+    *, scenarios: list[Scenario], site: WidgetSite, facts: ShopFacts, judge: bool = False, keep: bool = False
+) -> EvalReport:
     """`facts` fill the scenarios' {order:...}/{email:...} slots and map article titles to slugs."""
-    before = await sync_to_async(lambda: Conversation.objects.order_by("-pk").values_list("pk", flat=True).first() or 0)()
+    before = await sync_to_async(
+        lambda: Conversation.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+    )()
     results: list[TurnResult] = []
     passed = 0
     try:
@@ -48,8 +55,9 @@ async def bot_eval_run(*, scenarios: list[Scenario], site: WidgetSite, facts: Sh
             # Each scripted customer gets an address of their own, as real customers would: the
             # per-address limits are not what a conversation test measures.
             client_ip = f"127.0.{n // 250}.{n % 250 + 1}"
-            turns = await scenario_play(scenario, site=site, facts=facts, client_ip=client_ip,
-                                        judge=rubric_judge if judge else None)
+            turns = await scenario_play(
+                scenario, site=site, facts=facts, client_ip=client_ip, judge=rubric_judge if judge else None
+            )
             results += turns
             passed += all(t.passed for t in turns)
     finally:

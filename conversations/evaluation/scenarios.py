@@ -37,8 +37,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-EXPECTATIONS = {"cites", "cites_nothing", "asks_to_verify", "proposes", "proposes_nothing", "handoff", "refused",
-                "contains", "not_contains"}
+EXPECTATIONS = {
+    "cites",
+    "cites_nothing",
+    "asks_to_verify",
+    "proposes",
+    "proposes_nothing",
+    "handoff",
+    "refused",
+    "contains",
+    "not_contains",
+}
 _SLOT = re.compile(r"\{(order|email):([\w-]+)(?::(\w+))?\}")
 
 
@@ -92,12 +101,14 @@ def scenarios_load(path: Path) -> list[Scenario]:
 def slots_fill(value: Any, *, orders: dict[tuple[str, str], str], emails: dict[str, str]) -> Any:
     """Replace {order:customer:status} and {email:customer} in strings, recursively."""
     if isinstance(value, str):
+
         def fill(match: re.Match[str]) -> str:
             kind, customer, status = match.groups()
             try:
                 return orders[(customer, status)] if kind == "order" else emails[customer]
             except KeyError:
                 raise ScenarioError(f"no {kind} for {match.group(0)} in the commerce data") from None
+
         return _SLOT.sub(fill, value)
     if isinstance(value, list):
         return [slots_fill(v, orders=orders, emails=emails) for v in value]

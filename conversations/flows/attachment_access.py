@@ -21,11 +21,12 @@ def attachment_for_download(*, public_id: UUID, token: str, user: Any) -> Attach
     """The customer of the attachment's conversation (its per-attachment token, links.py) or an
     agent who can see the conversation under the inbox's rules. A bad token gets 404, like an id
     that does not exist; a signed-in agent outside the conversation's queues gets 403."""
-    attachment = (Attachment.objects.select_related("conversation__customer").filter(public_id=public_id).first())
+    attachment = Attachment.objects.select_related("conversation__customer").filter(public_id=public_id).first()
     if attachment is None:
         return AttachmentDenied(404)
-    if token and attachment_customer_token_valid(token=token, attachment_id=attachment.public_id,
-                                                 customer_key=attachment.conversation.customer.anonymous_id):
+    if token and attachment_customer_token_valid(
+        token=token, attachment_id=attachment.public_id, customer_key=attachment.conversation.customer.anonymous_id
+    ):
         return attachment
     if user_is_agent(user):
         visible = Conversation.objects.filter(conversations_visible_q(user), pk=attachment.conversation_id).exists()

@@ -25,19 +25,34 @@ from guardrails.pii.engine import PiiSpan
 EMAIL_PLACEHOLDER = re.compile(r"<EMAIL_ADDRESS_\d+>")
 
 
-def customer_message_post(*, conversation_id: int, text: str, client_id: UUID,
-                          detected: list[PiiSpan] | None = None, attachment_id: UUID | None = None) -> PostedMessage:
+def customer_message_post(
+    *,
+    conversation_id: int,
+    text: str,
+    client_id: UUID,
+    detected: list[PiiSpan] | None = None,
+    attachment_id: UUID | None = None,
+) -> PostedMessage:
     """A customer's message. Writing into a resolved conversation reopens it. On a site with the
     bot off, it goes to the team. An email address typed while the team is away is kept for the
     follow-up. `detected`: the text's PII spans, when the socket detected them off its loop.
     `attachment_id`: a file the customer uploaded to this conversation (text may then be empty)."""
     attachment = None
     if attachment_id is not None:
-        attachment = attachment_for_message(conversation_id=conversation_id, attachment_id=attachment_id,
-                                            uploader=Attachment.Uploader.CUSTOMER, client_id=client_id)
+        attachment = attachment_for_message(
+            conversation_id=conversation_id,
+            attachment_id=attachment_id,
+            uploader=Attachment.Uploader.CUSTOMER,
+            client_id=client_id,
+        )
     posted = message_post(
-        conversation_id=conversation_id, role=Message.Role.CUSTOMER, text=text, client_id=client_id, reopen=True,
-        redact=True, redact_detected=detected,
+        conversation_id=conversation_id,
+        role=Message.Role.CUSTOMER,
+        text=text,
+        client_id=client_id,
+        reopen=True,
+        redact=True,
+        redact_detected=detected,
         extras={"attachments": [attachment_extras(attachment)]} if attachment else None,
     )
     if not posted.created:
@@ -54,21 +69,31 @@ def customer_message_post(*, conversation_id: int, text: str, client_id: UUID,
     return posted
 
 
-def agent_message_post(*, conversation_id: int, agent: Any, text: str, client_id: UUID | None = None,
-                       attachment_id: UUID | None = None) -> PostedMessage:
+def agent_message_post(
+    *, conversation_id: int, agent: Any, text: str, client_id: UUID | None = None, attachment_id: UUID | None = None
+) -> PostedMessage:
     """An agent's reply. Replying to a conversation nobody owns takes it over (the bot goes
     silent); a reply to a colleague's conversation leaves it with them. `attachment_id`: a file
     uploaded to this conversation by an agent (text may then be empty)."""
     agent_check(agent)
     attachment = None
     if attachment_id is not None:
-        attachment = attachment_for_message(conversation_id=conversation_id, attachment_id=attachment_id,
-                                            uploader=Attachment.Uploader.AGENT, client_id=client_id)
+        attachment = attachment_for_message(
+            conversation_id=conversation_id,
+            attachment_id=attachment_id,
+            uploader=Attachment.Uploader.AGENT,
+            client_id=client_id,
+        )
     with transaction.atomic():
         handoff_agent_replied(conversation_id=conversation_id, agent=agent)
         posted = message_post(
-            conversation_id=conversation_id, role=Message.Role.AGENT, text=text, client_id=client_id, author=agent,
-            redact=True, redact_keep=agent_own_names(agent),
+            conversation_id=conversation_id,
+            role=Message.Role.AGENT,
+            text=text,
+            client_id=client_id,
+            author=agent,
+            redact=True,
+            redact_keep=agent_own_names(agent),
             extras={"attachments": [attachment_extras(attachment)]} if attachment else None,
         )
         if attachment is not None and posted.created:

@@ -49,8 +49,11 @@ class ContentGapAdmin(admin.ModelAdmin):
 
     def get_urls(self):
         return [
-            path("add-question/", self.admin_site.admin_view(self.add_question_view),
-                 name="conversations_contentgap_add_question"),
+            path(
+                "add-question/",
+                self.admin_site.admin_view(self.add_question_view),
+                name="conversations_contentgap_add_question",
+            ),
             *super().get_urls(),
         ]
 
@@ -80,8 +83,10 @@ class ContentGapAdmin(admin.ModelAdmin):
     @staticmethod
     @require_POST
     def add_question_view(request: HttpRequest) -> HttpResponse:
-        if not (request.user.has_perm("conversations.view_contentgap")
-                and request.user.has_perm("knowledge.add_articlequestion")):
+        if not (
+            request.user.has_perm("conversations.view_contentgap")
+            and request.user.has_perm("knowledge.add_articlequestion")
+        ):
             raise PermissionDenied
         back = reverse("admin:conversations_contentgap_changelist")
         if request.POST.get("days", "").isdigit():
@@ -97,8 +102,9 @@ class ContentGapAdmin(admin.ModelAdmin):
             messages.error(request, f"Not added: {error}.")
             return HttpResponseRedirect(back)
         if created:
-            messages.success(request,
-                             f"Added as a question “{article.title}” answers; the article is being re-indexed.")
+            messages.success(
+                request, f"Added as a question “{article.title}” answers; the article is being re-indexed."
+            )
         else:
             messages.info(request, f"“{article.title}” already answers this question.")
         return HttpResponseRedirect(back)

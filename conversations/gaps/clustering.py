@@ -78,8 +78,10 @@ def question_vectors(texts: Sequence[str]) -> np.ndarray:
     found = cache.get_many(list(set(keys.values())))
     missing = list(dict.fromkeys(text for text, key in keys.items() if key not in found))
     if missing:
-        fresh = {keys[text]: np.asarray(vector, dtype=np.float32).tobytes()
-                 for text, vector in zip(missing, local_minilm().embed(missing))}
+        fresh = {
+            keys[text]: np.asarray(vector, dtype=np.float32).tobytes()
+            for text, vector in zip(missing, local_minilm().embed(missing))
+        }
         cache.set_many(fresh, timeout=VECTOR_CACHE_SECONDS)
         found.update(fresh)
     return np.stack([np.frombuffer(found[keys[text]], dtype=np.float32) for text in texts])

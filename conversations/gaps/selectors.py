@@ -29,23 +29,44 @@ class GapQuestion:
 
 def gap_questions(*, days: int = 30, limit: int = GAP_QUESTIONS_LIMIT) -> list[GapQuestion]:
     since = timezone.now() - timedelta(days=days)
-    question = (Message.objects.filter(conversation=OuterRef("conversation"), role=Message.Role.CUSTOMER,
-                                       seq__lt=OuterRef("seq"))
-                .order_by("-seq").values("text")[:1])
+    question = (
+        Message.objects.filter(
+            conversation=OuterRef("conversation"), role=Message.Role.CUSTOMER, seq__lt=OuterRef("seq")
+        )
+        .order_by("-seq")
+        .values("text")[:1]
+    )
     rated_down = MessageFeedback.objects.filter(message=OuterRef("pk"), rating=MessageFeedback.Rating.DOWN)
-    replies = (Message.objects.filter(role=Message.Role.BOT, created_at__gte=since)
-               .filter(Q(extras__answered=False) | Q(feedback__rating=MessageFeedback.Rating.DOWN))
-               .annotate(question=Subquery(question), comment=Subquery(rated_down.values("comment")[:1]),
-                         down=Subquery(rated_down.values("rating")[:1]))
-               .filter(question__isnull=False)
-               .exclude(conversation__customer__erased_at__isnull=False)  # their questions are erased markers
-               .order_by("-created_at")
-               .values("question", "conversation_id", "conversation__public_id", "created_at", "extras__answered",
-                       "down", "comment")[:limit])
+    replies = (
+        Message.objects.filter(role=Message.Role.BOT, created_at__gte=since)
+        .filter(Q(extras__answered=False) | Q(feedback__rating=MessageFeedback.Rating.DOWN))
+        .annotate(
+            question=Subquery(question),
+            comment=Subquery(rated_down.values("comment")[:1]),
+            down=Subquery(rated_down.values("rating")[:1]),
+        )
+        .filter(question__isnull=False)
+        .exclude(conversation__customer__erased_at__isnull=False)  # their questions are erased markers
+        .order_by("-created_at")
+        .values(
+            "question",
+            "conversation_id",
+            "conversation__public_id",
+            "created_at",
+            "extras__answered",
+            "down",
+            "comment",
+        )[:limit]
+    )
     return [
-        GapQuestion(text=row["question"], conversation_id=row["conversation_id"],
-                    conversation_public_id=row["conversation__public_id"], at=row["created_at"],
-                    unanswered=row["extras__answered"] is False, thumbs_down=row["down"] is not None,
-                    comment=row["comment"] or "")
+        GapQuestion(
+            text=row["question"],
+            conversation_id=row["conversation_id"],
+            conversation_public_id=row["conversation__public_id"],
+            at=row["created_at"],
+            unanswered=row["extras__answered"] is False,
+            thumbs_down=row["down"] is not None,
+            comment=row["comment"] or "",
+        )
         for row in replies
     ]

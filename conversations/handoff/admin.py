@@ -23,9 +23,14 @@ class QueueAdmin(admin.ModelAdmin):
     filter_horizontal = ("teams",)
     fieldsets = (
         (None, {"fields": ("name", "teams", "is_default")}),
-        ("Routing", {"fields": ("keywords", "categories", "reasons"),
-                     "description": "A handoff goes to the queue that matches best: reasons count 3, knowledge "
-                                    "categories 2, each keyword 1. No match: the default queue."}),
+        (
+            "Routing",
+            {
+                "fields": ("keywords", "categories", "reasons"),
+                "description": "A handoff goes to the queue that matches best: reasons count 3, knowledge "
+                "categories 2, each keyword 1. No match: the default queue.",
+            },
+        ),
         ("Service levels", {"fields": ("sla_minutes", "escalate_minutes", "hours", "timezone")}),
     )
 

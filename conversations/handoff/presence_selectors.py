@@ -31,7 +31,9 @@ def effective_presence(profile: AgentProfile | None) -> str:
 
 def agents_online(extra: Q | None = None) -> QuerySet:
     """Agents who chose online and have an inbox open."""
-    users = support_agents().filter(agent_profile__presence=AgentProfile.Presence.ONLINE).filter(live_q("agent_profile__"))
+    users = (
+        support_agents().filter(agent_profile__presence=AgentProfile.Presence.ONLINE).filter(live_q("agent_profile__"))
+    )
     if extra is not None:
         users = users.filter(extra)
     return users

@@ -31,12 +31,16 @@ def conversation_resolve(
 ) -> Conversation:
     agent_check(agent)
     if reason not in Conversation.ResolutionReason.values:
-        raise ConversationStateError("bad_reason", f"resolution reason must be one of {Conversation.ResolutionReason.values}")
+        raise ConversationStateError(
+            "bad_reason", f"resolution reason must be one of {Conversation.ResolutionReason.values}"
+        )
     resolve_if(conversation_id=conversation_id, agent=agent, reason=reason, text=RESOLVED_TEXT)
     return _reload(conversation_id)
 
 
-def resolve_if(*, conversation_id: int, agent: Any, reason: str, text: str, still: QuerySet[Conversation] | None = None) -> bool:
+def resolve_if(
+    *, conversation_id: int, agent: Any, reason: str, text: str, still: QuerySet[Conversation] | None = None
+) -> bool:
     """Resolve under the conversation's row lock, only if `still` (re-checked under the lock)
     holds: a customer message racing an automatic close either lands first and keeps the
     conversation open, or lands after and reopens it. True when this call resolved it."""
@@ -47,15 +51,24 @@ def resolve_if(*, conversation_id: int, agent: Any, reason: str, text: str, stil
         resolved = (
             Conversation.objects.filter(pk=conversation_id)
             .exclude(status=Conversation.Status.RESOLVED)
-            .update(status=Conversation.Status.RESOLVED, resolved_at=timezone.now(), updated_at=timezone.now(),
-                    resolution_reason=reason,
-                    # A returning visitor verifies again: what a verification unlocked ends here.
-                    verified_customer_id="", verified_order_number="", verified_until=None)
+            .update(
+                status=Conversation.Status.RESOLVED,
+                resolved_at=timezone.now(),
+                updated_at=timezone.now(),
+                resolution_reason=reason,
+                # A returning visitor verifies again: what a verification unlocked ends here.
+                verified_customer_id="",
+                verified_order_number="",
+                verified_until=None,
+            )
         )
         if resolved:
             handoff_close_on_resolve(conversation_id=conversation_id, agent=agent, reason=reason)
             system_message_post(conversation_id=conversation_id, text=text)
             events.publish_status(_reload(conversation_id))
-            webhook_events_enqueue(conversation_id=conversation_id, event="conversation.resolved",
-                                   payload=webhook_payloads.conversation_resolved(reason=reason, agent=agent))
+            webhook_events_enqueue(
+                conversation_id=conversation_id,
+                event="conversation.resolved",
+                payload=webhook_payloads.conversation_resolved(reason=reason, agent=agent),
+            )
     return bool(resolved)

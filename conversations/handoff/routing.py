@@ -16,12 +16,18 @@ def queue_choose(*, conversation_id: int, reason: str) -> Queue | None:
     queues = list(Queue.objects.all())
     if not queues:
         return None
-    recent = list(Message.objects.filter(conversation_id=conversation_id, role__in=["customer", "bot"])
-                  .order_by("-seq")[:RECENT_MESSAGES])
+    recent = list(
+        Message.objects.filter(conversation_id=conversation_id, role__in=["customer", "bot"]).order_by("-seq")[
+            :RECENT_MESSAGES
+        ]
+    )
     customer_text = " ".join(m.text.lower() for m in recent if m.role == "customer")
     cited_titles = {c["title"] for m in recent if m.role == "bot" for c in m.extras.get("citations", [])}
-    categories = set(Article.objects.filter(title__in=cited_titles).exclude(category="")
-                     .values_list("category", flat=True)) if cited_titles else set()
+    categories = (
+        set(Article.objects.filter(title__in=cited_titles).exclude(category="").values_list("category", flat=True))
+        if cited_titles
+        else set()
+    )
     categories = {c.lower() for c in categories}
 
     keywords = {queue.pk: {word.strip().lower() for word in queue.keywords} for queue in queues}

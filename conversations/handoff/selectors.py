@@ -29,8 +29,11 @@ def _in_queue(queue_id: int | None) -> Q:
 def _minutes_per_handoff(queue_id: int | None, fallback: int) -> float:
     """The median time to assignment of the queue's latest handoffs, in minutes."""
     recent: list[timedelta] = list(
-        Handoff.objects.filter(_in_queue(queue_id), assigned_at__isnull=False).order_by("-assigned_at")
-        .annotate(took=F("assigned_at") - F("created_at")).values_list("took", flat=True)[:WAIT_SAMPLE])
+        Handoff.objects.filter(_in_queue(queue_id), assigned_at__isnull=False)
+        .order_by("-assigned_at")
+        .annotate(took=F("assigned_at") - F("created_at"))
+        .values_list("took", flat=True)[:WAIT_SAMPLE]
+    )
     if not recent:
         return fallback
     return median(took.total_seconds() for took in recent) / 60
@@ -41,12 +44,16 @@ def _estimate(position: int, per_handoff: float) -> WaitEstimate:
 
 
 def handoff_wait_estimate(*, conversation_id: int) -> WaitEstimate | None:
-    handoff = Handoff.objects.select_related("queue").filter(conversation_id=conversation_id,
-                                                             status=Handoff.Status.QUEUED).first()
+    handoff = (
+        Handoff.objects.select_related("queue")
+        .filter(conversation_id=conversation_id, status=Handoff.Status.QUEUED)
+        .first()
+    )
     if handoff is None:
         return None
-    ahead = Handoff.objects.filter(_in_queue(handoff.queue_id), status=Handoff.Status.QUEUED,
-                                   created_at__lt=handoff.created_at).count()
+    ahead = Handoff.objects.filter(
+        _in_queue(handoff.queue_id), status=Handoff.Status.QUEUED, created_at__lt=handoff.created_at
+    ).count()
     per_handoff = _minutes_per_handoff(handoff.queue_id, handoff.queue.sla_minutes if handoff.queue else 5)
     return _estimate(ahead + 1, per_handoff)
 
@@ -60,8 +67,11 @@ def conversation_status_wait(conversation: Conversation) -> WaitEstimate | None:
 
 def queue_wait_estimates(*, queue_id: int | None, limit: int) -> list[tuple[int, WaitEstimate]]:
     """(conversation id, estimate) for the first `limit` waiting in a queue, in three queries."""
-    waiting = list(Handoff.objects.filter(_in_queue(queue_id), status=Handoff.Status.QUEUED)
-                   .order_by("created_at").values_list("conversation_id", flat=True)[:limit])
+    waiting = list(
+        Handoff.objects.filter(_in_queue(queue_id), status=Handoff.Status.QUEUED)
+        .order_by("created_at")
+        .values_list("conversation_id", flat=True)[:limit]
+    )
     if not waiting:
         return []
     queue = None if queue_id is None else Queue.objects.filter(pk=queue_id).first()
@@ -86,7 +96,9 @@ def queue_loads(*, queue_ids: list[int] | None = None) -> list[QueueLoad]:
     counts: dict[int | None, tuple[int, datetime | None, int]] = {
         row["queue_id"]: (row["n"], row["oldest"], row["breached"])
         for row in waiting.values("queue_id").annotate(
-            n=Count("id"), oldest=Min("created_at"), breached=Count("id", filter=Q(sla_stage__gt=0)))}
+            n=Count("id"), oldest=Min("created_at"), breached=Count("id", filter=Q(sla_stage__gt=0))
+        )
+    }
     queues = Queue.objects.all() if queue_ids is None else Queue.objects.filter(id__in=queue_ids)
     loads = [QueueLoad(q, *counts.get(q.pk, (0, None, 0))) for q in queues]
     if None in counts:
@@ -104,15 +116,27 @@ class AgentLoad:
 
 
 def agent_loads() -> list[AgentLoad]:
-    users = (support_agents()
-             .annotate(assigned=Count("handoffs", filter=Q(handoffs__status=Handoff.Status.ASSIGNED), distinct=True))
-             .order_by("first_name", "username"))
+    users = (
+        support_agents()
+        .annotate(assigned=Count("handoffs", filter=Q(handoffs__status=Handoff.Status.ASSIGNED), distinct=True))
+        .order_by("first_name", "username")
+    )
     profiles = {p.user_id: p for p in AgentProfile.objects.all()}
-    supervisors = set(get_user_model().objects.filter(Q(is_superuser=True) | Q(groups__name=SUPERVISORS_GROUP))
-                      .values_list("id", flat=True))
-    return [AgentLoad(u, effective_presence(profiles.get(u.pk)), u.assigned,
-                      profiles[u.pk].capacity if u.pk in profiles else AgentProfile._meta.get_field("capacity").default,
-                      u.pk in supervisors) for u in users]
+    supervisors = set(
+        get_user_model()
+        .objects.filter(Q(is_superuser=True) | Q(groups__name=SUPERVISORS_GROUP))
+        .values_list("id", flat=True)
+    )
+    return [
+        AgentLoad(
+            u,
+            effective_presence(profiles.get(u.pk)),
+            u.assigned,
+            profiles[u.pk].capacity if u.pk in profiles else AgentProfile._meta.get_field("capacity").default,
+            u.pk in supervisors,
+        )
+        for u in users
+    ]
 
 
 def waiting_since(handoff: Handoff) -> timedelta:

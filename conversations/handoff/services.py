@@ -81,11 +81,16 @@ def handoff_open(*, conversation_id: int, reason: str, actor: Any = None, text: 
             return existing
         handoff = Handoff.objects.create(conversation=conversation, reason=reason)
         _event(handoff, "created", actor, reason=reason)
-        webhook_events_enqueue(conversation_id=conversation_id, event="handoff.opened",
-                               payload=webhook_payloads.handoff_opened(handoff))
+        webhook_events_enqueue(
+            conversation_id=conversation_id, event="handoff.opened", payload=webhook_payloads.handoff_opened(handoff)
+        )
         Conversation.objects.filter(pk=conversation_id).update(
-            status=Conversation.Status.QUEUED, handoff_reason=reason, resolved_at=None, resolution_reason="",
-            assignee=None, updated_at=timezone.now(),
+            status=Conversation.Status.QUEUED,
+            handoff_reason=reason,
+            resolved_at=None,
+            resolution_reason="",
+            assignee=None,
+            updated_at=timezone.now(),
         )
         system_message_post(conversation_id=conversation_id, text=text)
         _publish(conversation_id)
@@ -106,16 +111,18 @@ def handoff_open_for_live_chat(*, conversation_id: int) -> Handoff | None:
     """On a site with the bot off (and routing on), the team answers everything: a customer's
     message that nobody is handling goes through the same routing, assignment, notification and
     SLA as a handoff, so it cannot sit unseen in the inbox. Called once the message is stored."""
-    unattended = Conversation.objects.filter(pk=conversation_id, status=Conversation.Status.BOT,
-                                             site__bot_enabled=False, site__handoff_when_bot_off=True)
+    unattended = Conversation.objects.filter(
+        pk=conversation_id, status=Conversation.Status.BOT, site__bot_enabled=False, site__handoff_when_bot_off=True
+    )
     if not unattended.exists():  # every customer message asks: one cheap read, no lock, on the common path
         return None
     with transaction.atomic():
         _locked(conversation_id)  # a claim or a resolve racing this message waits or wins
         if not unattended.exists():
             return None
-        return handoff_open(conversation_id=conversation_id, reason=Conversation.HandoffReason.CUSTOMER_REQUEST,
-                            text=LIVE_CHAT_TEXT)
+        return handoff_open(
+            conversation_id=conversation_id, reason=Conversation.HandoffReason.CUSTOMER_REQUEST, text=LIVE_CHAT_TEXT
+        )
 
 
 def _take(*, handoff: Handoff, agent: Any, by: Any, kind: str) -> None:
@@ -128,25 +135,36 @@ def _take(*, handoff: Handoff, agent: Any, by: Any, kind: str) -> None:
         status=Conversation.Status.HUMAN, assignee=agent, resolved_at=None, updated_at=now
     )
     _event(handoff, kind, by, assignee=agent.pk)
-    webhook_events_enqueue(conversation_id=handoff.conversation_id, event="handoff.assigned",
-                           payload=webhook_payloads.handoff_assigned(handoff, agent=agent, by=by, kind=kind))
+    webhook_events_enqueue(
+        conversation_id=handoff.conversation_id,
+        event="handoff.assigned",
+        payload=webhook_payloads.handoff_assigned(handoff, agent=agent, by=by, kind=kind),
+    )
     name = author_name(agent)
     if by is not None and by != agent and handoff.assignee_id not in (None, agent.pk):
         text = gettext_noop("%(by)s passed your conversation to %(name)s, who has joined.")
     else:
         text = gettext_noop("%(name)s joined the conversation.")
-    system_message_post(conversation_id=handoff.conversation_id, text=text, params={"by": author_name(by), "name": name})
+    system_message_post(
+        conversation_id=handoff.conversation_id, text=text, params={"by": author_name(by), "name": name}
+    )
     _publish(handoff.conversation_id)
 
 
 def _takeover_handoff(*, conversation: Conversation, by: Any) -> Handoff:
     """A person takes a conversation straight from the bot: a handoff that needs no routing."""
     now = timezone.now()
-    handoff = Handoff.objects.create(conversation=conversation, reason=Conversation.HandoffReason.AGENT_TAKEOVER,
-                                     queue=conversation.queue, routed_at=now, notified_at=now)
+    handoff = Handoff.objects.create(
+        conversation=conversation,
+        reason=Conversation.HandoffReason.AGENT_TAKEOVER,
+        queue=conversation.queue,
+        routed_at=now,
+        notified_at=now,
+    )
     _event(handoff, "created", by, reason=handoff.reason)
-    webhook_events_enqueue(conversation_id=conversation.pk, event="handoff.opened",
-                           payload=webhook_payloads.handoff_opened(handoff))
+    webhook_events_enqueue(
+        conversation_id=conversation.pk, event="handoff.opened", payload=webhook_payloads.handoff_opened(handoff)
+    )
     Conversation.objects.filter(pk=conversation.pk).update(handoff_reason=handoff.reason, resolution_reason="")
     _enqueue(tasks.handoff_summarize, handoff.pk)  # the agent still gets a summary of the bot's part
     return handoff
@@ -202,8 +220,13 @@ def handoff_transfer_to_queue(*, conversation_id: int, agent: Any, queue: Queue)
         handoff = _held_handoff(conversation_id, missing=NOT_WITH_THE_TEAM)
         _may_pass_on(handoff, agent)
         Handoff.objects.filter(pk=handoff.pk).update(
-            status=Handoff.Status.QUEUED, queue=queue, assignee=None, assigned_at=None,
-            sla_stage=0, sla_due_at=None, notified_at=None,
+            status=Handoff.Status.QUEUED,
+            queue=queue,
+            assignee=None,
+            assigned_at=None,
+            sla_stage=0,
+            sla_due_at=None,
+            notified_at=None,
         )
         Conversation.objects.filter(pk=conversation_id).update(
             status=Conversation.Status.QUEUED, assignee=None, queue=queue, updated_at=timezone.now()
@@ -244,9 +267,16 @@ def handoff_return_to_bot(*, conversation_id: int, agent: Any, note: str = "") -
         # Everything up to now counts as answered (the agent handled it); the miss streak restarts
         # so one unanswered question does not bounce the conversation straight back.
         Conversation.objects.filter(pk=conversation_id).update(
-            status=Conversation.Status.BOT, assignee=None, handoff_reason="", bot_miss_streak=0,
-            bot_answered_seq=conversation.last_seq, updated_at=timezone.now(),
-            bot_state={**{k: v for k, v in conversation.bot_state.items() if k != "intent"}, "agent_summary": summary[:2000]},
+            status=Conversation.Status.BOT,
+            assignee=None,
+            handoff_reason="",
+            bot_miss_streak=0,
+            bot_answered_seq=conversation.last_seq,
+            updated_at=timezone.now(),
+            bot_state={
+                **{k: v for k, v in conversation.bot_state.items() if k != "intent"},
+                "agent_summary": summary[:2000],
+            },
         )
         system_message_post(conversation_id=conversation_id, text=RETURNED_TEXT)
         _publish(conversation_id)

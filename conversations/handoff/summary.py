@@ -62,8 +62,11 @@ def extractive_summary(*, conversation_id: int, reason: str) -> str:
 
 
 def _transcript(conversation_id: int) -> str:
-    messages = list(Message.objects.filter(conversation_id=conversation_id).exclude(role=Message.Role.SYSTEM)
-                    .order_by("-seq")[:TRANSCRIPT_MESSAGES])
+    messages = list(
+        Message.objects.filter(conversation_id=conversation_id)
+        .exclude(role=Message.Role.SYSTEM)
+        .order_by("-seq")[:TRANSCRIPT_MESSAGES]
+    )
     return "\n".join(f"{m.role}: {_clip(m.text, 600)}" for m in reversed(messages))
 
 
@@ -94,13 +97,21 @@ def model_summary(*, conversation_id: int, reason: str) -> str:
 
     result = asyncio.run(complete())
     ModelCall.objects.create(
-        conversation_id=conversation_id, turn_id=uuid.uuid4(), model=result.model, prompt_version=SUMMARY_PROMPT_VERSION,
-        prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens,
-        cost_usd=Decimal(str(result.cost_usd)), ttft_ms=result.ttft_ms, total_ms=result.total_ms, outcome="ok",
+        conversation_id=conversation_id,
+        turn_id=uuid.uuid4(),
+        model=result.model,
+        prompt_version=SUMMARY_PROMPT_VERSION,
+        prompt_tokens=result.prompt_tokens,
+        completion_tokens=result.completion_tokens,
+        cost_usd=Decimal(str(result.cost_usd)),
+        ttft_ms=result.ttft_ms,
+        total_ms=result.total_ms,
+        outcome="ok",
     )
     site_id = Conversation.objects.values_list("site_id", flat=True).get(pk=conversation_id)
-    token_budget_spend(conversation_id=conversation_id, site_id=site_id,
-                       tokens=result.prompt_tokens + result.completion_tokens)
+    token_budget_spend(
+        conversation_id=conversation_id, site_id=site_id, tokens=result.prompt_tokens + result.completion_tokens
+    )
     return result.text.strip()
 
 
@@ -123,9 +134,15 @@ def handoff_summary(*, conversation_id: int, reason: str) -> tuple[str, str]:
 
 def agent_work_summary(*, handoff: Handoff) -> str:
     """For the bot, when an agent hands back without a note: what the agent last told the customer."""
-    replies = list(Message.objects.filter(conversation_id=handoff.conversation_id, role=Message.Role.AGENT,
-                                          created_at__gte=handoff.created_at).order_by("-seq")
-                   .values_list("text", flat=True)[:2])
+    replies = list(
+        Message.objects.filter(
+            conversation_id=handoff.conversation_id, role=Message.Role.AGENT, created_at__gte=handoff.created_at
+        )
+        .order_by("-seq")
+        .values_list("text", flat=True)[:2]
+    )
     if not replies:
         return "A person looked at the conversation and handed it back without replying."
-    return "A person from the team handled this; their last replies: " + " / ".join(_clip(t, 300) for t in reversed(replies))
+    return "A person from the team handled this; their last replies: " + " / ".join(
+        _clip(t, 300) for t in reversed(replies)
+    )

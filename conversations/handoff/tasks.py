@@ -23,7 +23,6 @@ from conversations.handoff import workflow
 logger = logging.getLogger(__name__)
 
 
-
 class _StepOptions(TypedDict):
     """The shared_task options spelled out, so the decorator's typed overloads check them."""
 
@@ -37,8 +36,13 @@ class _StepOptions(TypedDict):
 
 
 STEP: _StepOptions = {
-    "acks_late": True, "reject_on_worker_lost": True, "autoretry_for": (DatabaseError,), "retry_backoff": 2,
-    "retry_backoff_max": 60, "retry_jitter": True, "max_retries": 8,
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "autoretry_for": (DatabaseError,),
+    "retry_backoff": 2,
+    "retry_backoff_max": 60,
+    "retry_jitter": True,
+    "max_retries": 8,
 }
 
 
@@ -88,5 +92,9 @@ def handoff_sweep() -> dict:
 
 
 # The sweep's report names the step a stalled handoff is stuck before.
-STEPS = {"handoff_summarize": handoff_summarize, "handoff_route": handoff_route, "handoff_assign": handoff_assign,
-         "handoff_notify": handoff_notify}
+STEPS = {
+    "handoff_summarize": handoff_summarize,
+    "handoff_route": handoff_route,
+    "handoff_assign": handoff_assign,
+    "handoff_notify": handoff_notify,
+}

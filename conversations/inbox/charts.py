@@ -31,8 +31,9 @@ class BarChart:
     title: str
 
 
-def bar_chart(series: list[tuple[str, float]], *, title: str, width: int = 860, height: int = 180,
-              value_format: str = "{:g}") -> BarChart:
+def bar_chart(
+    series: list[tuple[str, float]], *, title: str, width: int = 860, height: int = 180, value_format: str = "{:g}"
+) -> BarChart:
     label_space, top_space = 18, 16
     plot_height = height - label_space - top_space
     peak = max((value for _, value in series), default=0) or 1
@@ -43,8 +44,23 @@ def bar_chart(series: list[tuple[str, float]], *, title: str, width: int = 860, 
     bars = []
     for index, (label, value) in enumerate(series):
         bar_height = plot_height * value / peak
-        bars.append(Bar(x=index * slot + (slot - bar_width) / 2, y=top_space + plot_height - bar_height,
-                        width=bar_width, height=bar_height, label=label if index % label_every == 0 else "",
-                        value=value, value_label=value_format.format(value), title=label))
-    return BarChart(width=width, height=height, bars=bars, baseline=top_space + plot_height,
-                    empty=not any(value for _, value in series), title=title)
+        bars.append(
+            Bar(
+                x=index * slot + (slot - bar_width) / 2,
+                y=top_space + plot_height - bar_height,
+                width=bar_width,
+                height=bar_height,
+                label=label if index % label_every == 0 else "",
+                value=value,
+                value_label=value_format.format(value),
+                title=label,
+            )
+        )
+    return BarChart(
+        width=width,
+        height=height,
+        bars=bars,
+        baseline=top_space + plot_height,
+        empty=not any(value for _, value in series),
+        title=title,
+    )

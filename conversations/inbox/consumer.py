@@ -35,8 +35,10 @@ from conversations.inbox.selectors import ListQuery, inbox_conversation, visible
 LIST_REFRESH_DELAY = 0.15
 CLOSE_NOT_AN_AGENT = 4401
 # Static text, no user data: replaces the transcript of a conversation the agent lost access to.
-NO_LONGER_VISIBLE_HTML = ('<div id="transcript" class="transcript" role="log" hx-swap-oob="true">'
-                          '<p class="empty">You can no longer see this conversation.</p></div>')
+NO_LONGER_VISIBLE_HTML = (
+    '<div id="transcript" class="transcript" role="log" hx-swap-oob="true">'
+    '<p class="empty">You can no longer see this conversation.</p></div>'
+)
 
 
 def agent_access_now(*, agent_id: int, public_id: UUID | None) -> tuple[Any | None, bool]:
@@ -75,9 +77,12 @@ class InboxConsumer(LoopOnlyConsumer):
 
         await self.channel_layer.group_add(events.INBOX_GROUP, self.channel_name)
         if self.conversation_public_id:
-            await self.channel_layer.group_add(events.conversation_group(self.conversation_public_id), self.channel_name)
-            await self.channel_layer.group_add(events.agent_conversation_group(self.conversation_public_id),
-                                               self.channel_name)
+            await self.channel_layer.group_add(
+                events.conversation_group(self.conversation_public_id), self.channel_name
+            )
+            await self.channel_layer.group_add(
+                events.agent_conversation_group(self.conversation_public_id), self.channel_name
+            )
         await self.accept()
         await self._send_snapshot()
         self.closing = asyncio.Event()
@@ -110,10 +115,12 @@ class InboxConsumer(LoopOnlyConsumer):
                 await asyncio.wait_for(self.heartbeat, timeout=5)
         await self.channel_layer.group_discard(events.INBOX_GROUP, self.channel_name)
         if self.conversation_public_id:
-            await self.channel_layer.group_discard(events.conversation_group(self.conversation_public_id),
-                                                   self.channel_name)
-            await self.channel_layer.group_discard(events.agent_conversation_group(self.conversation_public_id),
-                                                   self.channel_name)
+            await self.channel_layer.group_discard(
+                events.conversation_group(self.conversation_public_id), self.channel_name
+            )
+            await self.channel_layer.group_discard(
+                events.agent_conversation_group(self.conversation_public_id), self.channel_name
+            )
             await db(viewers.viewer_left)(public_id=self.conversation_public_id, agent_id=self.agent.pk)
             await events.publish_viewers_changed(public_id=self.conversation_public_id)
 
@@ -126,8 +133,9 @@ class InboxConsumer(LoopOnlyConsumer):
                 if await db(agent_heartbeat)(agent=self.agent):
                     await self.send(text_data=await db(rendering.render_presence)(agent=self.agent))
                 if self.conversation_public_id:
-                    await db(viewers.viewer_seen)(public_id=self.conversation_public_id, agent_id=self.agent.pk,
-                                                  name=author_name(self.agent))
+                    await db(viewers.viewer_seen)(
+                        public_id=self.conversation_public_id, agent_id=self.agent.pk, name=author_name(self.agent)
+                    )
                     if first:
                         await events.publish_viewers_changed(public_id=self.conversation_public_id)
                 first = False
@@ -159,7 +167,8 @@ class InboxConsumer(LoopOnlyConsumer):
         )
         if self.conversation_public_id:
             parts, seqs = await db(rendering.render_conversation_parts)(
-                public_id=self.conversation_public_id, agent=self.agent, oob=True)
+                public_id=self.conversation_public_id, agent=self.agent, oob=True
+            )
             self.rendered_seqs = seqs
             html += parts
         await self.send(text_data=html)
@@ -214,10 +223,14 @@ class InboxConsumer(LoopOnlyConsumer):
         await self.send(text_data=html)
 
     async def inbox_header_changed(self, event: events.InboxHeaderChangedEvent) -> None:
-        if self.conversation_public_id and str(self.conversation_public_id) == event["conversation_id"] \
-                and await self._may_see():
-            await self.send(text_data=await db(rendering.render_header)(public_id=self.conversation_public_id,
-                                                                         agent=self.agent))
+        if (
+            self.conversation_public_id
+            and str(self.conversation_public_id) == event["conversation_id"]
+            and await self._may_see()
+        ):
+            await self.send(
+                text_data=await db(rendering.render_header)(public_id=self.conversation_public_id, agent=self.agent)
+            )
 
     async def inbox_notify(self, event: events.InboxNotifyEvent) -> None:
         if event["user_ids"] and self.agent.pk not in event["user_ids"]:
@@ -228,8 +241,9 @@ class InboxConsumer(LoopOnlyConsumer):
             return
         if not await self._may_see(about):
             return
-        html = await db(rendering.render_toast)(title=event["title"], body=event["body"],
-                                                conversation_id=event["conversation_id"])
+        html = await db(rendering.render_toast)(
+            title=event["title"], body=event["body"], conversation_id=event["conversation_id"]
+        )
         await self.send(text_data=html)
 
     async def layer_reconnected(self, event: dict) -> None:
@@ -245,8 +259,9 @@ class InboxConsumer(LoopOnlyConsumer):
 
     async def inbox_feedback(self, event: events.InboxFeedbackEvent) -> None:
         if self.conversation_public_id:
-            await self.send(text_data=await db(rendering.render_feedback)(public_id=self.conversation_public_id,
-                                                                           seq=event["seq"]))
+            await self.send(
+                text_data=await db(rendering.render_feedback)(public_id=self.conversation_public_id, seq=event["seq"])
+            )
 
     async def inbox_viewers(self, event: events.InboxViewersEvent) -> None:
         if not self.conversation_public_id or not await self._may_see():
@@ -276,5 +291,6 @@ class InboxConsumer(LoopOnlyConsumer):
 
     async def chat_status(self, event: events.ChatStatusEvent) -> None:
         if self.conversation_public_id and await self._may_see():
-            await self.send(text_data=await db(rendering.render_header)(public_id=self.conversation_public_id,
-                                                                         agent=self.agent))
+            await self.send(
+                text_data=await db(rendering.render_header)(public_id=self.conversation_public_id, agent=self.agent)
+            )

@@ -54,18 +54,49 @@ from conversations.models import Handoff, Message, ModelCall, WidgetSite
 from conversations.reports.metrics import FIRST_RESPONSE_WAIT, contained_q, conversations_started
 
 ExportFormat = Literal["csv", "jsonl"]
-EXPORT_FORMATS: dict[ExportFormat, str] = {"csv": "text/csv; charset=utf-8",
-                                           "jsonl": "application/x-ndjson; charset=utf-8"}
+EXPORT_FORMATS: dict[ExportFormat, str] = {
+    "csv": "text/csv; charset=utf-8",
+    "jsonl": "application/x-ndjson; charset=utf-8",
+}
 EXPORT_COLUMNS = (
-    "conversation", "site", "channel", "customer", "queue", "agent", "started_at", "first_human_response_at",
-    "first_response_seconds", "resolved_at", "resolution_reason", "handoff_reason", "handoffs", "contained", "csat",
-    "messages", "bot_turns", "model_cost_usd",
+    "conversation",
+    "site",
+    "channel",
+    "customer",
+    "queue",
+    "agent",
+    "started_at",
+    "first_human_response_at",
+    "first_response_seconds",
+    "resolved_at",
+    "resolution_reason",
+    "handoff_reason",
+    "handoffs",
+    "contained",
+    "csat",
+    "messages",
+    "bot_turns",
+    "model_cost_usd",
 )
 # What the export queryset reads per conversation, in export_row's order.
 EXPORT_VALUES = (
-    "public_id", "site__key", "customer__external_id", "queue__name", "agent_name", "created_at", "first_response",
-    "first_wait", "resolved_at", "resolution_reason", "first_reason", "handoff_count", "is_contained", "csat_score",
-    "message_count", "bot_count", "cost",
+    "public_id",
+    "site__key",
+    "customer__external_id",
+    "queue__name",
+    "agent_name",
+    "created_at",
+    "first_response",
+    "first_wait",
+    "resolved_at",
+    "resolution_reason",
+    "first_reason",
+    "handoff_count",
+    "is_contained",
+    "csat_score",
+    "message_count",
+    "bot_count",
+    "cost",
 )
 CHANNEL = "web"
 MICRODOLLAR = Decimal("0.000001")  # ModelCall.cost_usd's precision
@@ -93,15 +124,21 @@ class ExportForm(forms.Form):
     """The export's parameters, for the metrics page and the command alike (one set of checks)."""
 
     format = forms.ChoiceField(choices=[("csv", "CSV"), ("jsonl", "JSON Lines")], initial="csv")
-    site = forms.ModelChoiceField(queryset=WidgetSite.objects.order_by("name"), to_field_name="key", required=False,
-                                  empty_label="All sites")
+    site = forms.ModelChoiceField(
+        queryset=WidgetSite.objects.order_by("name"), to_field_name="key", required=False, empty_label="All sites"
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # "from" and "to" are what people type (and Python keywords), hence declared here.
-        self.fields = {name: forms.DateField(label=name.title(), input_formats=["%Y-%m-%d"],
-                                             error_messages={"invalid": "Enter a date as YYYY-MM-DD."})
-                       for name in ("from", "to")} | self.fields
+        self.fields = {
+            name: forms.DateField(
+                label=name.title(),
+                input_formats=["%Y-%m-%d"],
+                error_messages={"invalid": "Enter a date as YYYY-MM-DD."},
+            )
+            for name in ("from", "to")
+        } | self.fields
 
     def clean(self) -> dict[str, Any]:
         super().clean()
@@ -116,8 +153,10 @@ class ExportForm(forms.Form):
 
     def error_text(self) -> str:
         """Every problem, each named by its parameter, for a 400 body or a CommandError."""
-        return "; ".join(f"{field if field != '__all__' else 'range'}: {' '.join(str(m) for m in messages)}"
-                         for field, messages in self.errors.items())
+        return "; ".join(
+            f"{field if field != '__all__' else 'range'}: {' '.join(str(m) for m in messages)}"
+            for field, messages in self.errors.items()
+        )
 
 
 def _count(queryset: Any) -> Coalesce:
@@ -139,35 +178,73 @@ def conversation_export_queryset(*, start: date, end: date, site: WidgetSite | N
     latest = handoffs.order_by("-created_at", "-id")
     first_answered = first.filter(first_response_at__isnull=False)
     messages = Message.objects.filter(conversation=OuterRef("pk"))
-    cost = (ModelCall.objects.filter(conversation=OuterRef("pk")).order_by().values("conversation")
-            .annotate(total=Sum("cost_usd")).values("total"))
+    cost = (
+        ModelCall.objects.filter(conversation=OuterRef("pk"))
+        .order_by()
+        .values("conversation")
+        .annotate(total=Sum("cost_usd"))
+        .values("total")
+    )
     money = DecimalField(max_digits=14, decimal_places=6)
-    return conversations.annotate(
-        agent_name=Subquery(latest.values("assignee__username")[:1]),
-        first_response=Subquery(first_answered.values("first_response_at")[:1]),
-        first_wait=Subquery(first_answered.annotate(wait=FIRST_RESPONSE_WAIT).values("wait")[:1],
-                            output_field=DurationField()),
-        first_reason=Subquery(first.values("reason")[:1]),
-        handoff_count=_count(handoffs),
-        is_contained=ExpressionWrapper(contained_q(), output_field=BooleanField()),
-        message_count=_count(messages.exclude(role=Message.Role.SYSTEM)),
-        bot_count=_count(messages.filter(role=Message.Role.BOT)),
-        cost=Coalesce(Subquery(cost, output_field=money), Value(Decimal(0)), output_field=money),
-    ).order_by("created_at", "id").values_list(*EXPORT_VALUES)
+    return (
+        conversations.annotate(
+            agent_name=Subquery(latest.values("assignee__username")[:1]),
+            first_response=Subquery(first_answered.values("first_response_at")[:1]),
+            first_wait=Subquery(
+                first_answered.annotate(wait=FIRST_RESPONSE_WAIT).values("wait")[:1], output_field=DurationField()
+            ),
+            first_reason=Subquery(first.values("reason")[:1]),
+            handoff_count=_count(handoffs),
+            is_contained=ExpressionWrapper(contained_q(), output_field=BooleanField()),
+            message_count=_count(messages.exclude(role=Message.Role.SYSTEM)),
+            bot_count=_count(messages.filter(role=Message.Role.BOT)),
+            cost=Coalesce(Subquery(cost, output_field=money), Value(Decimal(0)), output_field=money),
+        )
+        .order_by("created_at", "id")
+        .values_list(*EXPORT_VALUES)
+    )
 
 
 def export_row(values: tuple[Any, ...]) -> dict[str, Any]:
     """One tuple of the export queryset as the export's row, keyed by EXPORT_COLUMNS."""
-    (public_id, site_key, external_id, queue, agent, started, first_response, first_wait, resolved, resolution_reason,
-     handoff_reason, handoff_count, contained, csat, message_count, bot_count, cost_usd) = values
+    (
+        public_id,
+        site_key,
+        external_id,
+        queue,
+        agent,
+        started,
+        first_response,
+        first_wait,
+        resolved,
+        resolution_reason,
+        handoff_reason,
+        handoff_count,
+        contained,
+        csat,
+        message_count,
+        bot_count,
+        cost_usd,
+    ) = values
     return {
-        "conversation": str(public_id), "site": site_key, "channel": CHANNEL,
+        "conversation": str(public_id),
+        "site": site_key,
+        "channel": CHANNEL,
         "customer": external_id if external_id and "@" not in external_id else "",
-        "queue": queue or "", "agent": agent or "", "started_at": started, "first_human_response_at": first_response,
+        "queue": queue or "",
+        "agent": agent or "",
+        "started_at": started,
+        "first_human_response_at": first_response,
         "first_response_seconds": round(first_wait.total_seconds(), 1) if first_wait is not None else None,
-        "resolved_at": resolved, "resolution_reason": resolution_reason, "handoff_reason": handoff_reason or "",
-        "handoffs": handoff_count, "contained": contained, "csat": csat, "messages": message_count,
-        "bot_turns": bot_count, "model_cost_usd": cost_usd.quantize(MICRODOLLAR),
+        "resolved_at": resolved,
+        "resolution_reason": resolution_reason,
+        "handoff_reason": handoff_reason or "",
+        "handoffs": handoff_count,
+        "contained": contained,
+        "csat": csat,
+        "messages": message_count,
+        "bot_turns": bot_count,
+        "model_cost_usd": cost_usd.quantize(MICRODOLLAR),
     }
 
 
@@ -213,8 +290,9 @@ class ExportRows:
             atomic.__exit__(type(error) if error else None, error, error.__traceback__ if error else None)
 
 
-def conversation_export_rows(*, start: date, end: date, site: WidgetSite | None = None,
-                             chunk_size: int = CHUNK_SIZE) -> ExportRows:
+def conversation_export_rows(
+    *, start: date, end: date, site: WidgetSite | None = None, chunk_size: int = CHUNK_SIZE
+) -> ExportRows:
     """The export's rows, `chunk_size` at a time from the database."""
     return ExportRows(conversation_export_queryset(start=start, end=end, site=site), chunk_size=chunk_size)
 

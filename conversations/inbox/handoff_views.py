@@ -61,7 +61,9 @@ def inbox_assign(request: HtmxHttpRequest, public_id: UUID) -> HttpResponse:
 def inbox_hand_back(request: HtmxHttpRequest, public_id: UUID) -> HttpResponse:
     conversation = conversation_or_404(request, public_id)
     try:
-        handoff_return_to_bot(conversation_id=conversation.pk, agent=request.user, note=request.POST.get("note", "")[:2000])
+        handoff_return_to_bot(
+            conversation_id=conversation.pk, agent=request.user, note=request.POST.get("note", "")[:2000]
+        )
     except HandoffError as error:
         return _refused(error)
     return done(request, public_id, refresh=True)

@@ -49,12 +49,25 @@ def inbox_suggestions(request: HttpRequest, public_id: UUID) -> HttpResponse:
     """Knowledge passages for the customer's latest question, internal articles included (the
     agent decides what to send)."""
     conversation = conversation_or_404(request, public_id)
-    question = (Message.objects.filter(conversation=conversation, role=Message.Role.CUSTOMER)
-                .order_by("-seq").values_list("text", flat=True).first())
+    question = (
+        Message.objects.filter(conversation=conversation, role=Message.Role.CUSTOMER)
+        .order_by("-seq")
+        .values_list("text", flat=True)
+        .first()
+    )
     suggestions = []
     if question:
-        retrieval = knowledge_search(question=re.sub(r"<[A-Z_]+_\d+>", " ", question), audience="agent", k=SUGGESTIONS,
-                                     max_per_article=1)
-        suggestions = [{"title": c.article_title, "heading": c.heading_path, "url": c.url, "score": c.score,
-                        "text": c.text[:SNIPPET_CHARS]} for c in retrieval.chunks]
+        retrieval = knowledge_search(
+            question=re.sub(r"<[A-Z_]+_\d+>", " ", question), audience="agent", k=SUGGESTIONS, max_per_article=1
+        )
+        suggestions = [
+            {
+                "title": c.article_title,
+                "heading": c.heading_path,
+                "url": c.url,
+                "score": c.score,
+                "text": c.text[:SNIPPET_CHARS],
+            }
+            for c in retrieval.chunks
+        ]
     return render(request, "inbox/_suggestions.html", {"suggestions": suggestions, "question": question})

@@ -41,12 +41,14 @@ def list_context(*, agent: Any, query: ListQuery, selected: UUID | None) -> dict
 
 
 def render_list(*, agent: Any, query: ListQuery, selected: UUID | None, oob: bool = False) -> str:
-    return render_to_string("inbox/_list.html", {**list_context(agent=agent, query=query, selected=selected), "oob": oob})
+    return render_to_string(
+        "inbox/_list.html", {**list_context(agent=agent, query=query, selected=selected), "oob": oob}
+    )
 
 
 def header_context(*, conversation: Conversation, agent: Any) -> dict[str, Any]:
     handoff = inbox_handoff(conversation=conversation)
-    agents = (support_agents().select_related("agent_profile").order_by("first_name", "username"))
+    agents = support_agents().select_related("agent_profile").order_by("first_name", "username")
     return {
         "conversation": conversation,
         "handoff": handoff,
@@ -62,14 +64,17 @@ def render_header(*, public_id: UUID, agent: Any, oob: bool = True) -> str:
     conversation = inbox_conversation(public_id=public_id, agent=agent)
     if conversation is None:
         return ""
-    return render_to_string("inbox/_header.html", {**header_context(conversation=conversation, agent=agent), "oob": oob})
+    return render_to_string(
+        "inbox/_header.html", {**header_context(conversation=conversation, agent=agent), "oob": oob}
+    )
 
 
 def _transcript_items(conversation: Conversation) -> tuple[list[dict[str, Any]], set[int]]:
     messages = inbox_transcript(conversation_id=conversation.pk)
     ratings = {f.message_id: f for f in MessageFeedback.objects.filter(conversation_id=conversation.pk)}
     items: list[dict[str, Any]] = [
-        {"kind": "message", "m": message_frame(m), "at": m.created_at, "feedback": ratings.get(m.pk)} for m in messages]
+        {"kind": "message", "m": message_frame(m), "at": m.created_at, "feedback": ratings.get(m.pk)} for m in messages
+    ]
     items += [{"kind": "note", "note": n, "at": n.created_at} for n in inbox_notes(conversation_id=conversation.pk)]
     items.sort(key=lambda item: item["at"])
     return items, {m.seq for m in messages}
@@ -82,7 +87,9 @@ def render_conversation_parts(*, public_id: UUID, agent: Any, oob: bool = False)
     if conversation is None:
         return "", set()
     items, seqs = _transcript_items(conversation)
-    html = render_to_string("inbox/_header.html", {**header_context(conversation=conversation, agent=agent), "oob": oob})
+    html = render_to_string(
+        "inbox/_header.html", {**header_context(conversation=conversation, agent=agent), "oob": oob}
+    )
     html += render_to_string("inbox/_transcript.html", {"conversation": conversation, "items": items, "oob": oob})
     return html, seqs
 
@@ -117,5 +124,6 @@ def render_viewers(*, names: list[str]) -> str:
 
 def render_presence(*, agent: Any) -> str:
     profile = agent_profile(agent)
-    return render_to_string("inbox/_presence.html", {"profile": profile, "effective": effective_presence(profile),
-                                                     "oob": True})
+    return render_to_string(
+        "inbox/_presence.html", {"profile": profile, "effective": effective_presence(profile), "oob": True}
+    )

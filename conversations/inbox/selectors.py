@@ -42,9 +42,12 @@ class ListQuery:
             queue_id = int(params.get("queue", "") or 0) or None
         except ValueError:
             queue_id = None
-        return cls(view=view if view in INBOX_FILTERS else "open", queue_id=queue_id,
-                   # Postgres cannot compare text holding NUL: `?q=%00` must not fail the query.
-                   search=(params.get("q", "") or "").replace("\x00", "").strip()[:SEARCH_MAX_CHARS])
+        return cls(
+            view=view if view in INBOX_FILTERS else "open",
+            queue_id=queue_id,
+            # Postgres cannot compare text holding NUL: `?q=%00` must not fail the query.
+            search=(params.get("q", "") or "").replace("\x00", "").strip()[:SEARCH_MAX_CHARS],
+        )
 
     def as_params(self) -> str:
         from urllib.parse import urlencode
@@ -104,8 +107,9 @@ def _search_conditions(term: str) -> list[Q | Exists]:
     words = SEARCH_WORD.findall(term)[:SEARCH_MAX_WORDS]
     if words:
         # Only word characters reach the raw tsquery, so no input can make it malformed.
-        tsquery = SearchQuery(" & ".join(f"{word}:*" for word in words), search_type="raw",
-                              config=MESSAGE_SEARCH_CONFIG)
+        tsquery = SearchQuery(
+            " & ".join(f"{word}:*" for word in words), search_type="raw", config=MESSAGE_SEARCH_CONFIG
+        )
         conditions.append(Exists(Message.objects.filter(conversation_id=OuterRef("pk"), search_document=tsquery)))
     if len(term) >= 4 and _hexish(term):
         conditions.append(Q(public_id__startswith=term.lower()))
@@ -144,9 +148,13 @@ def queue_counts(*, agent: Any) -> list[QueueCount]:
 
 
 def inbox_conversation(*, public_id: UUID, agent: Any) -> Conversation | None:
-    return (visible_conversations(agent=agent).select_related("customer", "assignee", "site", "queue")
-            .prefetch_related(Prefetch("handoffs", queryset=Handoff.objects.select_related("queue", "assignee")))
-            .filter(public_id=public_id).first())
+    return (
+        visible_conversations(agent=agent)
+        .select_related("customer", "assignee", "site", "queue")
+        .prefetch_related(Prefetch("handoffs", queryset=Handoff.objects.select_related("queue", "assignee")))
+        .filter(public_id=public_id)
+        .first()
+    )
 
 
 def inbox_handoff(*, conversation: Conversation) -> Handoff | None:
@@ -170,14 +178,22 @@ def inbox_notes(*, conversation_id: int) -> list[InternalNote]:
 
 
 def last_message_previews(*, conversation_ids: list[int]) -> dict[int, Message]:
-    previews = (Message.objects.filter(conversation_id__in=conversation_ids).select_related("author")
-                .order_by("conversation_id", "-seq").distinct("conversation_id"))
+    previews = (
+        Message.objects.filter(conversation_id__in=conversation_ids)
+        .select_related("author")
+        .order_by("conversation_id", "-seq")
+        .distinct("conversation_id")
+    )
     return {message.conversation_id: message for message in previews}
 
 
 def customer_history(*, conversation: Conversation, agent: Any, limit: int = 5) -> list[Conversation]:
-    return list(visible_conversations(agent=agent).filter(customer_id=conversation.customer_id)
-                .exclude(pk=conversation.pk).order_by("-created_at")[:limit])
+    return list(
+        visible_conversations(agent=agent)
+        .filter(customer_id=conversation.customer_id)
+        .exclude(pk=conversation.pk)
+        .order_by("-created_at")[:limit]
+    )
 
 
 def canned_responses() -> list[dict[str, str]]:

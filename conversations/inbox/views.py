@@ -91,18 +91,22 @@ def inbox_home(request: HttpRequest, public_id: UUID | None = None) -> HttpRespo
     if public_id is not None:
         conversation = conversation_or_404(request, public_id)
         transcript, _ = rendering.render_conversation_parts(public_id=public_id, agent=request.user)
-        context = {"history": customer_history(conversation=conversation, agent=request.user),
-                   "canned": canned_responses()}
+        context = {
+            "history": customer_history(conversation=conversation, agent=request.user),
+            "canned": canned_responses(),
+        }
     profile = agent_profile(request.user)
-    context.update({
-        **rendering.list_context(agent=request.user, query=query, selected=public_id),
-        "conversation": conversation,
-        "conversation_html": transcript,
-        "filters": INBOX_FILTERS,
-        "profile": profile,
-        "effective": effective_presence(profile),
-        "is_supervisor": user_is_supervisor(request.user),
-    })
+    context.update(
+        {
+            **rendering.list_context(agent=request.user, query=query, selected=public_id),
+            "conversation": conversation,
+            "conversation_html": transcript,
+            "filters": INBOX_FILTERS,
+            "profile": profile,
+            "effective": effective_presence(profile),
+            "is_supervisor": user_is_supervisor(request.user),
+        }
+    )
     return render(request, "inbox/inbox.html", context)
 
 
@@ -120,11 +124,20 @@ def inbox_reply(request: HtmxHttpRequest, public_id: UUID) -> HttpResponse:
         else:
             attachment = None
             if upload is not None:
-                attachment = attachment_upload(conversation_id=conversation.pk, stream=upload, size=upload.size,
-                                               name=upload.name or "", uploader=Attachment.Uploader.AGENT,
-                                               agent=request.user)
-            agent_message_post(conversation_id=conversation.pk, agent=request.user, text=text,
-                               attachment_id=attachment.public_id if attachment else None)
+                attachment = attachment_upload(
+                    conversation_id=conversation.pk,
+                    stream=upload,
+                    size=upload.size,
+                    name=upload.name or "",
+                    uploader=Attachment.Uploader.AGENT,
+                    agent=request.user,
+                )
+            agent_message_post(
+                conversation_id=conversation.pk,
+                agent=request.user,
+                text=text,
+                attachment_id=attachment.public_id if attachment else None,
+            )
     except AttachmentRejected as error:
         return HttpResponse(error.message, status=REJECTED_STATUS.get(error.code, 422))
     except MessageRejected as error:
@@ -139,8 +152,11 @@ def inbox_reply(request: HtmxHttpRequest, public_id: UUID) -> HttpResponse:
 def inbox_resolve(request: HtmxHttpRequest, public_id: UUID) -> HttpResponse:
     conversation = conversation_or_404(request, public_id)
     try:
-        conversation_resolve(conversation_id=conversation.pk, agent=request.user,
-                             reason=request.POST.get("reason") or Conversation.ResolutionReason.ANSWERED)
+        conversation_resolve(
+            conversation_id=conversation.pk,
+            agent=request.user,
+            reason=request.POST.get("reason") or Conversation.ResolutionReason.ANSWERED,
+        )
     except ConversationStateError as error:
         return HttpResponse(error.message, status=422)
     except HandoffError as error:  # a colleague's conversation: only they or a supervisor resolve it

@@ -56,14 +56,18 @@ def file_inspect(*, stream: IO[bytes], allowed_types: list[str]) -> CleanFile:
             image_format = probe.format or ""
             width, height = probe.size
             if image_format not in IMAGE_TYPES:
-                raise AttachmentRejected("unsupported_type", "only PNG, JPEG, GIF and WebP images and PDFs are accepted")
+                raise AttachmentRejected(
+                    "unsupported_type", "only PNG, JPEG, GIF and WebP images and PDFs are accepted"
+                )
             if width * height > MAX_IMAGE_PIXELS:
                 raise AttachmentRejected("bad_file", "the image has too many pixels")
             probe.verify()
     except AttachmentRejected:
         raise
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
-        raise AttachmentRejected("unsupported_type", "only PNG, JPEG, GIF and WebP images and PDFs are accepted") from None
+        raise AttachmentRejected(
+            "unsupported_type", "only PNG, JPEG, GIF and WebP images and PDFs are accepted"
+        ) from None
     content_type = IMAGE_TYPES[image_format]
     if content_type not in allowed_types:
         raise AttachmentRejected("unsupported_type", f"{image_format} images are not accepted here")
@@ -71,8 +75,9 @@ def file_inspect(*, stream: IO[bytes], allowed_types: list[str]) -> CleanFile:
     try:
         with Image.open(stream) as image:
             image.load()
-            return CleanFile(content=_reencoded(image, image_format), content_type=content_type,
-                             thumbnail=_thumbnail(image))
+            return CleanFile(
+                content=_reencoded(image, image_format), content_type=content_type, thumbnail=_thumbnail(image)
+            )
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
         raise AttachmentRejected("bad_file", "the image could not be read") from None
 

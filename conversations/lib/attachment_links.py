@@ -26,7 +26,8 @@ def attachment_customer_token(*, attachment_id: UUID | str, customer_key: UUID |
 
 def attachment_customer_token_valid(*, token: str, attachment_id: UUID, customer_key: UUID) -> bool:
     return bool(token) and constant_time_compare(
-        token, attachment_customer_token(attachment_id=attachment_id, customer_key=customer_key))
+        token, attachment_customer_token(attachment_id=attachment_id, customer_key=customer_key)
+    )
 
 
 def attachment_urls(*, attachment_id: str, thumbnail: bool) -> dict[str, str]:

@@ -28,8 +28,7 @@ class TokenClaims:
 
 
 def conversation_token_issue(*, conversation_id: UUID, site_key: str, customer_key: UUID) -> str:
-    return signing.dumps({"c": str(conversation_id), "s": site_key, "u": str(customer_key)}, salt=_SALT,
-                         compress=False)
+    return signing.dumps({"c": str(conversation_id), "s": site_key, "u": str(customer_key)}, salt=_SALT, compress=False)
 
 
 def conversation_token_verify(token: str | None, *, conversation_id: UUID | None = None) -> TokenClaims | None:
@@ -39,8 +38,9 @@ def conversation_token_verify(token: str | None, *, conversation_id: UUID | None
     max_age = settings.CONVERSATION_TOKEN_MAX_AGE_HOURS * 3600
     try:
         payload = signing.loads(token, salt=_SALT, max_age=max_age)
-        claims = TokenClaims(conversation_id=UUID(payload["c"]), site_key=str(payload["s"]),
-                             customer_key=UUID(payload["u"]))
+        claims = TokenClaims(
+            conversation_id=UUID(payload["c"]), site_key=str(payload["s"]), customer_key=UUID(payload["u"])
+        )
     except (signing.BadSignature, KeyError, TypeError, ValueError, AttributeError):
         return None
     if conversation_id is not None and claims.conversation_id != conversation_id:

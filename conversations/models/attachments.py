@@ -18,11 +18,13 @@ class Attachment(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     conversation = models.ForeignKey("conversations.Conversation", on_delete=models.CASCADE, related_name="attachments")
     # Set when a message carries it; until then only the uploader's next message may use it.
-    message = models.ForeignKey("conversations.Message", null=True, blank=True, on_delete=models.SET_NULL,
-                                related_name="attachments")
+    message = models.ForeignKey(
+        "conversations.Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="attachments"
+    )
     uploader = models.CharField(max_length=10, choices=Uploader.choices)
-    agent = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                              related_name="+")
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     name = models.CharField(max_length=120, help_text="The uploader's file name, cleaned and redacted.")
     content_type = models.CharField(max_length=40, help_text="Sniffed from the content, never taken from the client.")
     size = models.PositiveIntegerField(help_text="Bytes stored (after re-encoding images).")

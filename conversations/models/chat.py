@@ -32,8 +32,13 @@ def _new_identity_secret() -> str:
     return secrets.token_hex(32)
 
 
-ATTACHMENT_TYPE_CHOICES = [("image/png", "PNG image"), ("image/jpeg", "JPEG image"), ("image/gif", "GIF image"),
-                           ("image/webp", "WebP image"), ("application/pdf", "PDF document")]
+ATTACHMENT_TYPE_CHOICES = [
+    ("image/png", "PNG image"),
+    ("image/jpeg", "JPEG image"),
+    ("image/gif", "GIF image"),
+    ("image/webp", "WebP image"),
+    ("application/pdf", "PDF document"),
+]
 
 
 def _default_attachment_types() -> list[str]:
@@ -47,7 +52,9 @@ class WidgetSite(models.Model):
         RIGHT = "right", "Bottom right"
         LEFT = "left", "Bottom left"
 
-    key = models.CharField(max_length=64, unique=True, default=_new_site_key, help_text="Public site key for the script tag.")
+    key = models.CharField(
+        max_length=64, unique=True, default=_new_site_key, help_text="Public site key for the script tag."
+    )
     name = models.CharField(max_length=120, help_text="Company name shown in the widget header.")
     allowed_origins = ArrayField(
         models.CharField(max_length=255),
@@ -93,12 +100,18 @@ class WidgetSite(models.Model):
         "data (the metrics keep their numbers as daily aggregates). 0 keeps them forever. See docs/privacy.md.",
     )
     attachments_max_mb = models.PositiveSmallIntegerField(
-        "Largest attachment (MB)", default=10, validators=[MinValueValidator(1), MaxValueValidator(100)],
-        help_text="Customers and agents can send files up to this size.")
+        "Largest attachment (MB)",
+        default=10,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text="Customers and agents can send files up to this size.",
+    )
     attachments_allowed_types = ArrayField(
-        models.CharField(max_length=40, choices=ATTACHMENT_TYPE_CHOICES), default=_default_attachment_types, blank=True,
+        models.CharField(max_length=40, choices=ATTACHMENT_TYPE_CHOICES),
+        default=_default_attachment_types,
+        blank=True,
         help_text="File types customers and agents may send; empty turns attachments off. The type is read from "
-        "the file's content, not its name.")
+        "the file's content, not its name.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -118,7 +131,10 @@ class Customer(models.Model):
 
     site = models.ForeignKey(WidgetSite, on_delete=models.CASCADE, related_name="customers")
     external_id = models.CharField(
-        max_length=255, null=True, blank=True, help_text="The host site's user id, set only when its signature verified."
+        max_length=255,
+        null=True,
+        blank=True,
+        help_text="The host site's user id, set only when its signature verified.",
     )
     anonymous_id = models.UUIDField(default=uuid.uuid4, editable=False, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -195,7 +211,11 @@ class Conversation(models.Model):
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="conversations")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.BOT)
     assignee = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="assigned_conversations"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_conversations",
     )
     # The highest seq handed out so far; bumped under a row lock by message_post.
     last_seq = models.BigIntegerField(default=0)
@@ -203,8 +223,9 @@ class Conversation(models.Model):
     last_customer_message_at = models.DateTimeField(null=True, blank=True)
     handoff_reason = models.CharField(max_length=40, blank=True, default="", choices=HandoffReason.choices)
     # The queue of the latest handoff: which agents may read the conversation (see selectors).
-    queue = models.ForeignKey("conversations.Queue", null=True, blank=True, on_delete=models.SET_NULL,
-                              related_name="conversations")
+    queue = models.ForeignKey(
+        "conversations.Queue", null=True, blank=True, on_delete=models.SET_NULL, related_name="conversations"
+    )
     resolution_reason = models.CharField(max_length=40, blank=True, default="", choices=ResolutionReason.choices)
     csat_score = models.PositiveSmallIntegerField(null=True, blank=True)
     csat_comment = models.TextField(blank=True, default="")
@@ -273,8 +294,14 @@ class CsatRating(models.Model):
 
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="csat_ratings")
     resolved_at = models.DateTimeField(help_text="The resolution this rating is for.")
-    agent = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                              related_name="csat_ratings", help_text="Who had the conversation when it was resolved.")
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="csat_ratings",
+        help_text="Who had the conversation when it was resolved.",
+    )
     score = models.PositiveSmallIntegerField()
     comment = models.TextField(blank=True, default="", help_text="Redacted like every stored text.")
     rated_at = models.DateTimeField(auto_now=True)
@@ -379,8 +406,10 @@ class ActionCall(models.Model):
     decided_at = models.DateTimeField(null=True, blank=True)
     decided_by = models.CharField(max_length=20, blank=True, default="")
     execution_lease_until = models.DateTimeField(
-        null=True, blank=True,
-        help_text="While executing: when the process running it is presumed dead and a worker takes over.")
+        null=True,
+        blank=True,
+        help_text="While executing: when the process running it is presumed dead and a worker takes over.",
+    )
 
     class Meta:
         ordering = ["-proposed_at"]
@@ -414,4 +443,3 @@ class ModelCall(models.Model):
     outcome = models.CharField(max_length=20)  # ok, failed
     error = models.CharField(max_length=200, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-

@@ -33,35 +33,47 @@ class Queue(models.Model):
     teams = models.ManyToManyField(Team, blank=True, related_name="queues")
     is_default = models.BooleanField(default=False, help_text="Handoffs that match no other queue land here.")
     keywords = ArrayField(
-        models.CharField(max_length=60), default=list, blank=True,
+        models.CharField(max_length=60),
+        default=list,
+        blank=True,
         help_text="Words or phrases in the customer's messages that route a handoff here (comma-separated).",
     )
     categories = ArrayField(
-        models.CharField(max_length=100), default=list, blank=True,
+        models.CharField(max_length=100),
+        default=list,
+        blank=True,
         help_text="Knowledge article categories: a conversation that cited one routes here (comma-separated).",
     )
     reasons = ArrayField(
-        models.CharField(max_length=40), default=list, blank=True,
+        models.CharField(max_length=40),
+        default=list,
+        blank=True,
         help_text="Handoff reasons routed here, e.g. tool_failure (comma-separated).",
     )
     sla_minutes = models.PositiveIntegerField(
-        default=5, validators=[MinValueValidator(1)],
+        default=5,
+        validators=[MinValueValidator(1)],
         help_text="Unclaimed after this many minutes (of business hours): the queue's agents are notified again.",
     )
     escalate_minutes = models.PositiveIntegerField(
-        default=15, validators=[MinValueValidator(1)],
+        default=15,
+        validators=[MinValueValidator(1)],
         help_text="Unclaimed after this many minutes: supervisors are notified.",
     )
     timezone = models.CharField(max_length=64, default="UTC", validators=[timezone_validate])
     hours = models.CharField(
-        max_length=200, blank=True, default="", validators=[hours_validate],
+        max_length=200,
+        blank=True,
+        default="",
+        validators=[hours_validate],
         help_text='Business hours, e.g. "mon-fri 09:00-17:00, sat 10:00-14:00". Empty: always open.',
     )
 
     class Meta:
         ordering = ["name"]
-        constraints = [models.UniqueConstraint(fields=["is_default"], condition=Q(is_default=True),
-                                               name="queue_single_default")]
+        constraints = [
+            models.UniqueConstraint(fields=["is_default"], condition=Q(is_default=True), name="queue_single_default")
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -75,8 +87,12 @@ class AgentProfile(models.Model):
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agent_profile")
     capacity = models.PositiveSmallIntegerField(default=3, help_text="Conversations assigned to this agent at once.")
-    presence = models.CharField(max_length=10, choices=Presence.choices, default=Presence.ONLINE,
-                                help_text="What the agent chose. Online also needs an open inbox tab.")
+    presence = models.CharField(
+        max_length=10,
+        choices=Presence.choices,
+        default=Presence.ONLINE,
+        help_text="What the agent chose. Online also needs an open inbox tab.",
+    )
     # Refreshed by the agent's open inbox sockets; an agent whose tabs are all gone stops counting
     # as online after HANDOFF_PRESENCE_TIMEOUT seconds, whatever they chose.
     socket_seen_at = models.DateTimeField(null=True, blank=True)
@@ -99,8 +115,9 @@ class Handoff(models.Model):
     reason = models.CharField(max_length=40, choices=HandoffReason.choices)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     queue = models.ForeignKey(Queue, null=True, blank=True, on_delete=models.SET_NULL, related_name="handoffs")
-    assignee = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                 related_name="handoffs")
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="handoffs"
+    )
     summary = models.TextField(blank=True, default="", help_text="For the agent; placeholders, never raw PII.")
     summary_source = models.CharField(max_length=12, blank=True, default="")  # model or extractive
     # Workflow progress: each step claims its work by setting its timestamp where it is NULL.
@@ -121,8 +138,11 @@ class Handoff(models.Model):
     class Meta:
         ordering = ["-created_at"]
         constraints = [
-            models.UniqueConstraint(fields=["conversation"], condition=Q(status__in=["queued", "assigned"]),
-                                    name="handoff_one_open_per_conversation"),
+            models.UniqueConstraint(
+                fields=["conversation"],
+                condition=Q(status__in=["queued", "assigned"]),
+                name="handoff_one_open_per_conversation",
+            ),
         ]
         indexes = [models.Index(fields=["status", "queue", "created_at"], name="handoff_waiting_idx")]
 
@@ -143,8 +163,9 @@ class HandoffEvent(models.Model):
 
     handoff = models.ForeignKey(Handoff, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=30)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                              related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     detail = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

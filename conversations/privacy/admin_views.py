@@ -39,13 +39,24 @@ def customer_erase_view(model_admin: admin.ModelAdmin, request: HttpRequest, cus
         result = customer_data_erase(subject=data_subject_for_customer(customer=customer), actor=request.user)
         customer.refresh_from_db()
         model_admin.log_change(request, customer, "Erased the customer's personal data.")
-        messages.success(request, f"Erased: {result.conversations} conversation(s), {result.messages} message "
-                                  f"text(s), {result.vault_entries} vault value(s).")
+        messages.success(
+            request,
+            f"Erased: {result.conversations} conversation(s), {result.messages} message "
+            f"text(s), {result.vault_entries} vault value(s).",
+        )
         return HttpResponseRedirect(reverse("admin:conversations_customer_change", args=[customer.pk]))
     conversation_ids = list(customer.conversations.values_list("pk", flat=True))
-    return TemplateResponse(request, "admin/conversations/customer/erase_confirm.html", {
-        **model_admin.admin_site.each_context(request), "title": "Erase customer data", "customer": customer,
-        "opts": model_admin.model._meta, "conversations": len(conversation_ids), "erased_text": ERASED_TEXT,
-        "message_count": Message.objects.filter(conversation_id__in=conversation_ids).count(),
-        "vault_entries": PiiVaultEntry.objects.filter(conversation_id__in=conversation_ids).count(),
-    })
+    return TemplateResponse(
+        request,
+        "admin/conversations/customer/erase_confirm.html",
+        {
+            **model_admin.admin_site.each_context(request),
+            "title": "Erase customer data",
+            "customer": customer,
+            "opts": model_admin.model._meta,
+            "conversations": len(conversation_ids),
+            "erased_text": ERASED_TEXT,
+            "message_count": Message.objects.filter(conversation_id__in=conversation_ids).count(),
+            "vault_entries": PiiVaultEntry.objects.filter(conversation_id__in=conversation_ids).count(),
+        },
+    )

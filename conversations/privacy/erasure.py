@@ -69,22 +69,42 @@ def customer_data_erase(*, subject: DataSubject, actor: Any = None) -> ErasureRe
         customers = list(Customer.objects.select_for_update().filter(pk__in=subject.customer_ids).order_by("pk"))
         # Locking the conversations makes a message posted at this moment wait, then land after
         # the erasure (on a shell whose token no longer resumes), never half-erased.
-        conversation_ids = list(Conversation.objects.select_for_update().filter(customer__in=customers)
-                                .order_by("pk").values_list("pk", flat=True))
+        conversation_ids = list(
+            Conversation.objects.select_for_update()
+            .filter(customer__in=customers)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
         files = conversation_files_release(conversation_ids=conversation_ids)
-        webhook_deliveries_forget(conversation_public_ids=Conversation.objects.filter(pk__in=conversation_ids)
-                                  .values_list("public_id", flat=True))
+        webhook_deliveries_forget(
+            conversation_public_ids=Conversation.objects.filter(pk__in=conversation_ids).values_list(
+                "public_id", flat=True
+            )
+        )
         vault_entries, _ = PiiVaultEntry.objects.filter(conversation_id__in=conversation_ids).delete()
         messages = _messages_erase(conversation_ids)
         _conversation_texts_erase(conversation_ids)
         _customers_erase(customers)
-        result = ErasureResult(customers=len(customers), conversations=len(conversation_ids), messages=messages,
-                               vault_entries=vault_entries, files=files)
+        result = ErasureResult(
+            customers=len(customers),
+            conversations=len(conversation_ids),
+            messages=messages,
+            vault_entries=vault_entries,
+            files=files,
+        )
         guardrail_event_record(
-            kind=GuardrailEvent.Kind.DATA_SUBJECT_ERASE, action=GuardrailEvent.Action.ERASED, site_id=subject.site.pk,
-            actor=actor, detail={"customers": list(subject.customer_ids), "matched_by": list(subject.matched_by),
-                                 "conversations": result.conversations, "messages": result.messages,
-                                 "vault_entries": result.vault_entries, "files": result.files},
+            kind=GuardrailEvent.Kind.DATA_SUBJECT_ERASE,
+            action=GuardrailEvent.Action.ERASED,
+            site_id=subject.site.pk,
+            actor=actor,
+            detail={
+                "customers": list(subject.customer_ids),
+                "matched_by": list(subject.matched_by),
+                "conversations": result.conversations,
+                "messages": result.messages,
+                "vault_entries": result.vault_entries,
+                "files": result.files,
+            },
         )
     return result
 
@@ -92,8 +112,12 @@ def customer_data_erase(*, subject: DataSubject, actor: Any = None) -> ErasureRe
 def _messages_erase(conversation_ids: list[int]) -> int:
     # The resolution notices are the app's own fixed sentences, and the AI resolution rate reads them.
     kept = Q(role=Message.Role.SYSTEM, text__in=resolution_texts())
-    texts = (Message.objects.filter(conversation_id__in=conversation_ids).exclude(kept)
-             .exclude(text=ERASED_TEXT).update(text=ERASED_TEXT))
+    texts = (
+        Message.objects.filter(conversation_id__in=conversation_ids)
+        .exclude(kept)
+        .exclude(text=ERASED_TEXT)
+        .update(text=ERASED_TEXT)
+    )
     changed = []
     for message in Message.objects.filter(conversation_id__in=conversation_ids).exclude(extras={}).only("pk", "extras"):
         extras = {key: value for key, value in message.extras.items() if key in KEPT_EXTRAS}
@@ -108,7 +132,8 @@ def _conversation_texts_erase(conversation_ids: list[int]) -> None:
     in_scope = {"conversation_id__in": conversation_ids}
     # No updated_at: erasing is not activity, and retention still counts from the last message.
     Conversation.objects.filter(pk__in=conversation_ids).update(
-        csat_comment="", bot_state={}, verified_customer_id="", verified_order_number="", verified_until=None)
+        csat_comment="", bot_state={}, verified_customer_id="", verified_order_number="", verified_until=None
+    )
     CsatRating.objects.filter(**in_scope).exclude(comment="").update(comment="")
     MessageFeedback.objects.filter(**in_scope).exclude(comment="").update(comment="")
     InternalNote.objects.filter(**in_scope).exclude(text=ERASED_TEXT).update(text=ERASED_TEXT)
@@ -125,6 +150,6 @@ def _customers_erase(customers: list[Customer]) -> None:
         if customer.erased_at is None:
             # A new anonymous id: widget tokens are bound to it, so none of theirs resumes a conversation.
             Customer.objects.filter(pk=customer.pk).update(external_id=None, anonymous_id=uuid.uuid4(), erased_at=now)
-    LogEntry.objects.filter(content_type=ContentType.objects.get_for_model(Customer),
-                            object_id__in=[str(c.pk) for c in customers]).update(object_repr="Erased customer")
-
+    LogEntry.objects.filter(
+        content_type=ContentType.objects.get_for_model(Customer), object_id__in=[str(c.pk) for c in customers]
+    ).update(object_repr="Erased customer")

@@ -40,8 +40,9 @@ def customer_data_export(*, subject: DataSubject, actor: Any = None) -> dict[str
     A command passes no actor: whoever runs manage.py already has the database."""
     if actor is not None and not actor.has_perm(EXPORT_PERMISSION):
         raise PermissionDenied("exporting a customer's data needs the export_customer_data permission")
-    customers = [_customer(customer) for customer in
-                 Customer.objects.filter(pk__in=subject.customer_ids).order_by("pk")]
+    customers = [
+        _customer(customer) for customer in Customer.objects.filter(pk__in=subject.customer_ids).order_by("pk")
+    ]
     document = {
         "format": FORMAT,
         "exported_at": timezone.now().isoformat(),
@@ -50,9 +51,15 @@ def customer_data_export(*, subject: DataSubject, actor: Any = None) -> dict[str
         "customers": customers,
     }
     guardrail_event_record(
-        kind=GuardrailEvent.Kind.DATA_SUBJECT_EXPORT, action=GuardrailEvent.Action.EXPORTED, site_id=subject.site.pk,
-        actor=actor, detail={"customers": list(subject.customer_ids), "matched_by": list(subject.matched_by),
-                             "conversations": sum(len(c["conversations"]) for c in customers)},
+        kind=GuardrailEvent.Kind.DATA_SUBJECT_EXPORT,
+        action=GuardrailEvent.Action.EXPORTED,
+        site_id=subject.site.pk,
+        actor=actor,
+        detail={
+            "customers": list(subject.customer_ids),
+            "matched_by": list(subject.matched_by),
+            "conversations": sum(len(c["conversations"]) for c in customers),
+        },
     )
     return document
 
@@ -64,8 +71,12 @@ def _customer(customer: Customer) -> dict[str, Any]:
         "created_at": _time(customer.created_at),
         "last_seen_at": _time(customer.last_seen_at),
         "erased_at": _time(customer.erased_at),
-        "conversations": [_conversation(conversation) for conversation in Conversation.objects
-                          .filter(customer=customer).select_related("queue").order_by("created_at")],
+        "conversations": [
+            _conversation(conversation)
+            for conversation in Conversation.objects.filter(customer=customer)
+            .select_related("queue")
+            .order_by("created_at")
+        ],
     }
 
 
@@ -88,45 +99,102 @@ def _conversation(conversation: Conversation) -> dict[str, Any]:
         "verified_customer_id": conversation.verified_customer_id,
         "verified_order_number": conversation.verified_order_number,
         "personal_data": dict(sorted(values.items())),
-        "messages": [{"seq": m.seq, "role": m.role, "text": clear(m.text), "created_at": _time(m.created_at),
-                      "author": author_name(m.author) if m.author_id else None, "extras": clear(m.extras)}
-                     for m in messages],
-        "feedback": [{"message_seq": f.message.seq, "rating": f.rating, "comment": clear(f.comment),
-                      "created_at": _time(f.created_at), "updated_at": _time(f.updated_at)}
-                     for f in MessageFeedback.objects.filter(conversation=conversation).select_related("message")
-                     .order_by("message__seq")],
-        "csat_ratings": [{"score": r.score, "comment": clear(r.comment), "resolved_at": _time(r.resolved_at),
-                          "rated_at": _time(r.rated_at)}
-                         for r in CsatRating.objects.filter(conversation=conversation).order_by("resolved_at")],
-        "handoffs": [_handoff(handoff, clear) for handoff in
-                     Handoff.objects.filter(conversation=conversation).select_related("queue").order_by("created_at")],
-        "notes": [{"text": clear(n.text), "created_at": _time(n.created_at),
-                   "author": author_name(n.author) if n.author_id else None}
-                  for n in InternalNote.objects.filter(conversation=conversation).select_related("author")],
-        "action_calls": [{"tool": a.tool, "status": a.status, "summary": clear(a.summary),
-                          "arguments": clear(a.arguments), "result": clear(a.result), "error_code": a.error_code,
-                          "customer_id": a.customer_id, "proposed_at": _time(a.proposed_at),
-                          "decided_at": _time(a.decided_at), "decided_by": a.decided_by}
-                         for a in ActionCall.objects.filter(conversation=conversation).order_by("proposed_at")],
+        "messages": [
+            {
+                "seq": m.seq,
+                "role": m.role,
+                "text": clear(m.text),
+                "created_at": _time(m.created_at),
+                "author": author_name(m.author) if m.author_id else None,
+                "extras": clear(m.extras),
+            }
+            for m in messages
+        ],
+        "feedback": [
+            {
+                "message_seq": f.message.seq,
+                "rating": f.rating,
+                "comment": clear(f.comment),
+                "created_at": _time(f.created_at),
+                "updated_at": _time(f.updated_at),
+            }
+            for f in MessageFeedback.objects.filter(conversation=conversation)
+            .select_related("message")
+            .order_by("message__seq")
+        ],
+        "csat_ratings": [
+            {
+                "score": r.score,
+                "comment": clear(r.comment),
+                "resolved_at": _time(r.resolved_at),
+                "rated_at": _time(r.rated_at),
+            }
+            for r in CsatRating.objects.filter(conversation=conversation).order_by("resolved_at")
+        ],
+        "handoffs": [
+            _handoff(handoff, clear)
+            for handoff in Handoff.objects.filter(conversation=conversation)
+            .select_related("queue")
+            .order_by("created_at")
+        ],
+        "notes": [
+            {
+                "text": clear(n.text),
+                "created_at": _time(n.created_at),
+                "author": author_name(n.author) if n.author_id else None,
+            }
+            for n in InternalNote.objects.filter(conversation=conversation).select_related("author")
+        ],
+        "action_calls": [
+            {
+                "tool": a.tool,
+                "status": a.status,
+                "summary": clear(a.summary),
+                "arguments": clear(a.arguments),
+                "result": clear(a.result),
+                "error_code": a.error_code,
+                "customer_id": a.customer_id,
+                "proposed_at": _time(a.proposed_at),
+                "decided_at": _time(a.decided_at),
+                "decided_by": a.decided_by,
+            }
+            for a in ActionCall.objects.filter(conversation=conversation).order_by("proposed_at")
+        ],
         # the files themselves stay in storage; the export names them (fetch with the admin's access)
-        "attachments": [{"name": clear(a.name), "content_type": a.content_type, "size": a.size,
-                         "uploader": a.uploader, "message_seq": a.message.seq if a.message else None,
-                         "created_at": _time(a.created_at)}
-                        for a in Attachment.objects.filter(conversation=conversation).select_related("message")
-                        .order_by("created_at")],
+        "attachments": [
+            {
+                "name": clear(a.name),
+                "content_type": a.content_type,
+                "size": a.size,
+                "uploader": a.uploader,
+                "message_seq": a.message.seq if a.message else None,
+                "created_at": _time(a.created_at),
+            }
+            for a in Attachment.objects.filter(conversation=conversation)
+            .select_related("message")
+            .order_by("created_at")
+        ],
         "model_calls": ModelCall.objects.filter(conversation=conversation).count(),
     }
 
 
 def _handoff(handoff: Handoff, clear: Any) -> dict[str, Any]:
     return {
-        "reason": handoff.reason, "status": handoff.status, "queue": handoff.queue.name if handoff.queue else None,
-        "summary": clear(handoff.summary), "follow_up_email": clear(handoff.follow_up_email),
-        "return_note": clear(handoff.return_note), "resolution_reason": handoff.resolution_reason,
-        "created_at": _time(handoff.created_at), "assigned_at": _time(handoff.assigned_at),
-        "first_response_at": _time(handoff.first_response_at), "closed_at": _time(handoff.closed_at),
-        "events": [{"kind": e.kind, "created_at": _time(e.created_at), "detail": e.detail}
-                   for e in handoff.events.order_by("created_at", "id")],
+        "reason": handoff.reason,
+        "status": handoff.status,
+        "queue": handoff.queue.name if handoff.queue else None,
+        "summary": clear(handoff.summary),
+        "follow_up_email": clear(handoff.follow_up_email),
+        "return_note": clear(handoff.return_note),
+        "resolution_reason": handoff.resolution_reason,
+        "created_at": _time(handoff.created_at),
+        "assigned_at": _time(handoff.assigned_at),
+        "first_response_at": _time(handoff.first_response_at),
+        "closed_at": _time(handoff.closed_at),
+        "events": [
+            {"kind": e.kind, "created_at": _time(e.created_at), "detail": e.detail}
+            for e in handoff.events.order_by("created_at", "id")
+        ],
     }
 
 

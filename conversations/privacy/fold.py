@@ -24,8 +24,19 @@ from conversations.models import (
 )
 from conversations.reports.metrics import ai_resolved_conversations, contained_q
 
-_COUNTERS = ("conversations", "contained", "ai_resolved", "thumbs_up", "thumbs_down", "bot_replies_flagged",
-             "bot_replies_cited", "bot_replies_abstained", "bot_turns", "model_calls", "purged_conversations")
+_COUNTERS = (
+    "conversations",
+    "contained",
+    "ai_resolved",
+    "thumbs_up",
+    "thumbs_down",
+    "bot_replies_flagged",
+    "bot_replies_cited",
+    "bot_replies_abstained",
+    "bot_turns",
+    "model_calls",
+    "purged_conversations",
+)
 
 
 @dataclass
@@ -56,31 +67,45 @@ def metrics_fold(*, conversation_ids: list[int]) -> int:
     for row in conversations.annotate(day=TruncDate("created_at")).values("site_id", "day").annotate(n=Count("id")):
         folds[row["site_id"], row["day"]].counters["purged_conversations"] += row["n"]
     started = conversations.filter(last_seq__gt=0)
-    for row in (started.annotate(day=TruncDate("created_at")).values("site_id", "day")
-                .annotate(n=Count("id"), contained=Count("id", filter=contained_q()))):
+    for row in (
+        started.annotate(day=TruncDate("created_at"))
+        .values("site_id", "day")
+        .annotate(n=Count("id"), contained=Count("id", filter=contained_q()))
+    ):
         fold = folds[row["site_id"], row["day"]]
         fold.counters["conversations"] += row["n"]
         fold.counters["contained"] += row["contained"]
-    for row in (ai_resolved_conversations(started).annotate(day=TruncDate("created_at")).values("site_id", "day")
-                .annotate(n=Count("id"))):
+    for row in (
+        ai_resolved_conversations(started)
+        .annotate(day=TruncDate("created_at"))
+        .values("site_id", "day")
+        .annotate(n=Count("id"))
+    ):
         folds[row["site_id"], row["day"]].counters["ai_resolved"] += row["n"]
 
     handoffs = Handoff.objects.filter(conversation_id__in=conversation_ids).annotate(day=TruncDate("created_at"))
     for by_reason in handoffs.values("conversation__site_id", "day", "reason").annotate(n=Count("id")):
         fold = folds[by_reason["conversation__site_id"], by_reason["day"]]
         fold.handoffs_by_reason[by_reason["reason"]] += by_reason["n"]
-    for site_id, day, waited in (handoffs.filter(first_response_at__isnull=False)
-                                 .annotate(waited=F("first_response_at") - F("created_at"))
-                                 .values_list("conversation__site_id", "day", "waited")):
+    for site_id, day, waited in (
+        handoffs.filter(first_response_at__isnull=False)
+        .annotate(waited=F("first_response_at") - F("created_at"))
+        .values_list("conversation__site_id", "day", "waited")
+    ):
         folds[site_id, day].first_response_seconds.append(_seconds(waited))
-    for site_id, day, took in (conversations.filter(resolved_at__isnull=False)
-                               .annotate(day=TruncDate("resolved_at"), took=F("resolved_at") - F("created_at"))
-                               .values_list("site_id", "day", "took")):
+    for site_id, day, took in (
+        conversations.filter(resolved_at__isnull=False)
+        .annotate(day=TruncDate("resolved_at"), took=F("resolved_at") - F("created_at"))
+        .values_list("site_id", "day", "took")
+    ):
         folds[site_id, day].resolution_seconds.append(_seconds(took))
 
-    for rating in (CsatRating.objects.filter(conversation_id__in=conversation_ids)
-                   .annotate(day=TruncDate("resolved_at")).values("conversation__site_id", "day", "score", "agent_id")
-                   .annotate(n=Count("id"))):
+    for rating in (
+        CsatRating.objects.filter(conversation_id__in=conversation_ids)
+        .annotate(day=TruncDate("resolved_at"))
+        .values("conversation__site_id", "day", "score", "agent_id")
+        .annotate(n=Count("id"))
+    ):
         fold = folds[rating["conversation__site_id"], rating["day"]]
         fold.csat_by_score[str(rating["score"])] += rating["n"]
         if rating["agent_id"] is not None:
@@ -89,25 +114,38 @@ def metrics_fold(*, conversation_ids: list[int]) -> int:
             agent["n"] += rating["n"]
             agent["low"] += rating["n"] if rating["score"] <= 2 else 0
 
-    for feedback in (MessageFeedback.objects.filter(conversation_id__in=conversation_ids)
-                     .annotate(day=TruncDate("updated_at")).values("conversation__site_id", "day", "rating")
-                     .annotate(n=Count("id"))):
+    for feedback in (
+        MessageFeedback.objects.filter(conversation_id__in=conversation_ids)
+        .annotate(day=TruncDate("updated_at"))
+        .values("conversation__site_id", "day", "rating")
+        .annotate(n=Count("id"))
+    ):
         key = "thumbs_up" if feedback["rating"] == MessageFeedback.Rating.UP else "thumbs_down"
         folds[feedback["conversation__site_id"], feedback["day"]].counters[key] += feedback["n"]
 
-    for replies in (Message.objects.filter(conversation_id__in=conversation_ids, role=Message.Role.BOT)
-                    .annotate(day=TruncDate("created_at")).values("conversation__site_id", "day")
-                    .annotate(turns=Count("id"), flagged=Count("id", filter=Q(extras__has_key="answered")),
-                              cited=Count("id", filter=Q(extras__answered=True, extras__has_key="citations")),
-                              abstained=Count("id", filter=Q(extras__answered=False)))):
+    for replies in (
+        Message.objects.filter(conversation_id__in=conversation_ids, role=Message.Role.BOT)
+        .annotate(day=TruncDate("created_at"))
+        .values("conversation__site_id", "day")
+        .annotate(
+            turns=Count("id"),
+            flagged=Count("id", filter=Q(extras__has_key="answered")),
+            cited=Count("id", filter=Q(extras__answered=True, extras__has_key="citations")),
+            abstained=Count("id", filter=Q(extras__answered=False)),
+        )
+    ):
         counters = folds[replies["conversation__site_id"], replies["day"]].counters
         counters["bot_turns"] += replies["turns"]
         counters["bot_replies_flagged"] += replies["flagged"]
         counters["bot_replies_cited"] += replies["cited"]
         counters["bot_replies_abstained"] += replies["abstained"]
 
-    for calls in (ModelCall.objects.filter(conversation_id__in=conversation_ids).annotate(day=TruncDate("created_at"))
-                  .values("conversation__site_id", "day").annotate(n=Count("id"), cost=Sum("cost_usd"))):
+    for calls in (
+        ModelCall.objects.filter(conversation_id__in=conversation_ids)
+        .annotate(day=TruncDate("created_at"))
+        .values("conversation__site_id", "day")
+        .annotate(n=Count("id"), cost=Sum("cost_usd"))
+    ):
         fold = folds[calls["conversation__site_id"], calls["day"]]
         fold.counters["model_calls"] += calls["n"]
         fold.model_cost_usd += calls["cost"] or Decimal(0)
@@ -117,8 +155,9 @@ def metrics_fold(*, conversation_ids: list[int]) -> int:
 
 def _folds_save(folds: dict[tuple[int, date], _DayFold]) -> int:
     keys = sorted(folds)
-    ArchivedMetricsDay.objects.bulk_create([ArchivedMetricsDay(site_id=site_id, day=day) for site_id, day in keys],
-                                           ignore_conflicts=True)
+    ArchivedMetricsDay.objects.bulk_create(
+        [ArchivedMetricsDay(site_id=site_id, day=day) for site_id, day in keys], ignore_conflicts=True
+    )
     by_site: dict[int, list[date]] = defaultdict(list)
     for site_id, day in keys:
         by_site[site_id].append(day)

@@ -45,9 +45,11 @@ def expired_conversations(*, site: WidgetSite, now: datetime) -> QuerySet[Conver
         return Conversation.objects.none()
     cutoff = now - timedelta(days=site.retention_days)
     # GREATEST skips NULLs in Postgres: a conversation without messages counts from its start.
-    return (Conversation.objects.filter(site_id=site.pk)
-            .alias(last_activity=Greatest("created_at", "updated_at", "last_message_at"))
-            .filter(last_activity__lt=cutoff))
+    return (
+        Conversation.objects.filter(site_id=site.pk)
+        .alias(last_activity=Greatest("created_at", "updated_at", "last_message_at"))
+        .filter(last_activity__lt=cutoff)
+    )
 
 
 def conversations_purge_expired(*, now: datetime | None = None, batch_size: int = DEFAULT_BATCH_SIZE) -> PurgeResult:
@@ -65,8 +67,12 @@ def site_conversations_purge(*, site: WidgetSite, now: datetime, batch_size: int
     conversations = customers = 0
     while True:
         with transaction.atomic():
-            ids = list(expired_conversations(site=site, now=now).select_for_update(skip_locked=True)
-                       .order_by("pk").values_list("pk", flat=True)[:batch_size])
+            ids = list(
+                expired_conversations(site=site, now=now)
+                .select_for_update(skip_locked=True)
+                .order_by("pk")
+                .values_list("pk", flat=True)[:batch_size]
+            )
             if not ids:
                 break
             customer_ids = set(Conversation.objects.filter(pk__in=ids).values_list("customer_id", flat=True))
@@ -78,11 +84,15 @@ def site_conversations_purge(*, site: WidgetSite, now: datetime, batch_size: int
         if len(ids) < batch_size:
             break
     if conversations:
-        guardrail_event_record(kind=GuardrailEvent.Kind.RETENTION_PURGE, action=GuardrailEvent.Action.DELETED,
-                               site_id=site.pk, detail={"retention_days": site.retention_days,
-                                                        "conversations": conversations, "customers": customers})
-        logger.info("retention: deleted %s conversations and %s customers of site %s", conversations, customers,
-                    site.key)
+        guardrail_event_record(
+            kind=GuardrailEvent.Kind.RETENTION_PURGE,
+            action=GuardrailEvent.Action.DELETED,
+            site_id=site.pk,
+            detail={"retention_days": site.retention_days, "conversations": conversations, "customers": customers},
+        )
+        logger.info(
+            "retention: deleted %s conversations and %s customers of site %s", conversations, customers, site.key
+        )
     return PurgeResult(conversations=conversations, customers=customers)
 
 
@@ -91,6 +101,9 @@ def _customers_without_conversations_delete(*, customer_ids: set[int], site: Wid
     conversation is gone and it has not been seen within the retention period, it goes too. A
     signed-in user who comes back later simply gets a new row."""
     cutoff = now - timedelta(days=site.retention_days)
-    _, per_model = (Customer.objects.filter(pk__in=customer_ids, last_seen_at__lt=cutoff)
-                    .exclude(Exists(Conversation.objects.filter(customer=OuterRef("pk")))).delete())
+    _, per_model = (
+        Customer.objects.filter(pk__in=customer_ids, last_seen_at__lt=cutoff)
+        .exclude(Exists(Conversation.objects.filter(customer=OuterRef("pk"))))
+        .delete()
+    )
     return per_model.get(Customer._meta.label, 0)

@@ -36,8 +36,9 @@ class DataSubject:
         return bool(self.customer_ids)
 
     def conversation_ids(self) -> list[int]:
-        return list(Conversation.objects.filter(customer_id__in=self.customer_ids).order_by("pk")
-                    .values_list("pk", flat=True))
+        return list(
+            Conversation.objects.filter(customer_id__in=self.customer_ids).order_by("pk").values_list("pk", flat=True)
+        )
 
 
 def data_request_site(*, site: str) -> WidgetSite:

@@ -34,13 +34,17 @@ def archived_totals(*, first_day: date, last_day: date) -> ArchivedTotals:
     by_score: dict[int, int] = defaultdict(int)
     by_agent: dict[int, tuple[int, int, int]] = {}
     totals: dict[str, int] = defaultdict(int)
-    rows = (ArchivedMetricsDay.objects.filter(day__gte=first_day, day__lte=last_day)
-            .defer("first_response_seconds", "resolution_seconds"))
+    rows = ArchivedMetricsDay.objects.filter(day__gte=first_day, day__lte=last_day).defer(
+        "first_response_seconds", "resolution_seconds"
+    )
     for row in rows.iterator(chunk_size=2000):
         per_day[row.day] += row.conversations
         flagged, cited, abstained = answers.get(row.day, (0, 0, 0))
-        answers[row.day] = (flagged + row.bot_replies_flagged, cited + row.bot_replies_cited,
-                            abstained + row.bot_replies_abstained)
+        answers[row.day] = (
+            flagged + row.bot_replies_flagged,
+            cited + row.bot_replies_cited,
+            abstained + row.bot_replies_abstained,
+        )
         for name in ("conversations", "contained", "ai_resolved", "thumbs_up", "thumbs_down"):
             totals[name] += getattr(row, name)
         for reason, n in row.handoffs_by_reason.items():
@@ -51,9 +55,15 @@ def archived_totals(*, first_day: date, last_day: date) -> ArchivedTotals:
             total, n, low = by_agent.get(int(agent_id), (0, 0, 0))
             by_agent[int(agent_id)] = (total + figures["sum"], n + figures["n"], low + figures["low"])
     return ArchivedTotals(
-        conversations_per_day=dict(per_day), conversations=totals["conversations"], contained=totals["contained"],
-        ai_resolved=totals["ai_resolved"], handoffs_by_reason=dict(by_reason), csat_by_score=dict(by_score),
-        csat_by_agent=by_agent, thumbs_up=totals["thumbs_up"], thumbs_down=totals["thumbs_down"],
+        conversations_per_day=dict(per_day),
+        conversations=totals["conversations"],
+        contained=totals["contained"],
+        ai_resolved=totals["ai_resolved"],
+        handoffs_by_reason=dict(by_reason),
+        csat_by_score=dict(by_score),
+        csat_by_agent=by_agent,
+        thumbs_up=totals["thumbs_up"],
+        thumbs_down=totals["thumbs_down"],
         answers_per_day=answers,
     )
 
@@ -63,5 +73,4 @@ def archived_seconds_sql(*, column: str, first_day: date, last_day: date) -> tup
     if column not in {"first_response_seconds", "resolution_seconds"}:
         raise ValueError(f"no archived durations in {column!r}")
     table = ArchivedMetricsDay._meta.db_table
-    return (f'SELECT unnest("{column}") AS seconds FROM "{table}" WHERE "day" BETWEEN %s AND %s',
-            [first_day, last_day])
+    return (f'SELECT unnest("{column}") AS seconds FROM "{table}" WHERE "day" BETWEEN %s AND %s', [first_day, last_day])

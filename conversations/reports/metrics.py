@@ -130,10 +130,12 @@ class Metrics:
     @property
     def answers(self) -> AnswerDay:
         """The whole window as one row."""
-        return AnswerDay(day=self.answers_per_day[0].day if self.answers_per_day else timezone.localdate(),
-                         replies=sum(d.replies for d in self.answers_per_day),
-                         cited=sum(d.cited for d in self.answers_per_day),
-                         abstained=sum(d.abstained for d in self.answers_per_day))
+        return AnswerDay(
+            day=self.answers_per_day[0].day if self.answers_per_day else timezone.localdate(),
+            replies=sum(d.replies for d in self.answers_per_day),
+            cited=sum(d.cited for d in self.answers_per_day),
+            abstained=sum(d.abstained for d in self.answers_per_day),
+        )
 
 
 def _median_seconds(queryset: Any, expression: Any, *, archived: tuple[str, list[Any]]) -> float | None:
@@ -155,15 +157,26 @@ def _median_seconds(queryset: Any, expression: Any, *, archived: tuple[str, list
 
 def ai_resolved_conversations(conversations: Any) -> Any:
     """Those of `conversations` the bot resolved alone and for good (see the module docstring)."""
-    first_resolution = (Message.objects.filter(conversation=OuterRef("pk"), role=Message.Role.SYSTEM,
-                                               text__in=resolution_texts()).order_by("seq").values("created_at")[:1])
-    came_back = Message.objects.filter(conversation=OuterRef("pk"), role=Message.Role.CUSTOMER,
-                                       created_at__gt=OuterRef("first_resolved_at"),
-                                       created_at__lte=OuterRef("first_resolved_at") + REOPEN_WINDOW)
+    first_resolution = (
+        Message.objects.filter(conversation=OuterRef("pk"), role=Message.Role.SYSTEM, text__in=resolution_texts())
+        .order_by("seq")
+        .values("created_at")[:1]
+    )
+    came_back = Message.objects.filter(
+        conversation=OuterRef("pk"),
+        role=Message.Role.CUSTOMER,
+        created_at__gt=OuterRef("first_resolved_at"),
+        created_at__lte=OuterRef("first_resolved_at") + REOPEN_WINDOW,
+    )
     person = Q(Exists(Handoff.objects.filter(conversation=OuterRef("pk")))) | Q(
-        Exists(Message.objects.filter(conversation=OuterRef("pk"), role=Message.Role.AGENT)))
-    return (conversations.annotate(first_resolved_at=Subquery(first_resolution))
-            .filter(first_resolved_at__isnull=False).exclude(person).exclude(Exists(came_back)))
+        Exists(Message.objects.filter(conversation=OuterRef("pk"), role=Message.Role.AGENT))
+    )
+    return (
+        conversations.annotate(first_resolved_at=Subquery(first_resolution))
+        .filter(first_resolved_at__isnull=False)
+        .exclude(person)
+        .exclude(Exists(came_back))
+    )
 
 
 def ai_resolved_count(conversations: Any) -> int:
@@ -172,17 +185,27 @@ def ai_resolved_count(conversations: Any) -> int:
 
 def answers_per_day(*, since: Any, days: int, archived: ArchivedTotals | None = None) -> list[AnswerDay]:
     replies = Message.objects.filter(role=Message.Role.BOT, created_at__gte=since, extras__has_key="answered")
-    rows = {row["day"]: row for row in replies.annotate(day=TruncDate("created_at")).values("day").annotate(
-        n=Count("id"), cited=Count("id", filter=Q(extras__answered=True, extras__has_key="citations")),
-        abstained=Count("id", filter=Q(extras__answered=False)))}
+    rows = {
+        row["day"]: row
+        for row in replies.annotate(day=TruncDate("created_at"))
+        .values("day")
+        .annotate(
+            n=Count("id"),
+            cited=Count("id", filter=Q(extras__answered=True, extras__has_key="citations")),
+            abstained=Count("id", filter=Q(extras__answered=False)),
+        )
+    }
     today = timezone.localdate()
     result = []
     for offset in range(days - 1, -1, -1):
         day = today - timedelta(days=offset)
         row = rows.get(day, {"n": 0, "cited": 0, "abstained": 0})
         flagged, cited, abstained = archived.answers_per_day.get(day, (0, 0, 0)) if archived else (0, 0, 0)
-        result.append(AnswerDay(day=day, replies=row["n"] + flagged, cited=row["cited"] + cited,
-                                abstained=row["abstained"] + abstained))
+        result.append(
+            AnswerDay(
+                day=day, replies=row["n"] + flagged, cited=row["cited"] + cited, abstained=row["abstained"] + abstained
+            )
+        )
     return result
 
 
@@ -199,53 +222,83 @@ def metrics_compute(*, days: int = 14) -> Metrics:
     since = timezone.make_aware(datetime.combine(first_day, time.min))
     archived = archived_totals(first_day=first_day, last_day=today)
     started = conversations_started(since=since)
-    per_day_rows = _merged(dict(started.annotate(day=TruncDate("created_at")).values("day").annotate(n=Count("id"))
-                                .values_list("day", "n")), archived.conversations_per_day)
-    per_day = [(today - timedelta(days=offset), per_day_rows.get(today - timedelta(days=offset), 0))
-               for offset in range(days - 1, -1, -1)]
+    per_day_rows = _merged(
+        dict(
+            started.annotate(day=TruncDate("created_at")).values("day").annotate(n=Count("id")).values_list("day", "n")
+        ),
+        archived.conversations_per_day,
+    )
+    per_day = [
+        (today - timedelta(days=offset), per_day_rows.get(today - timedelta(days=offset), 0))
+        for offset in range(days - 1, -1, -1)
+    ]
     totals = started.aggregate(n=Count("id"), contained=Count("id", filter=contained_q()))
     handoffs = Handoff.objects.filter(created_at__gte=since)
-    reasons = _merged(dict(handoffs.values("reason").annotate(n=Count("id")).values_list("reason", "n")),
-                      archived.handoffs_by_reason)
+    reasons = _merged(
+        dict(handoffs.values("reason").annotate(n=Count("id")).values_list("reason", "n")), archived.handoffs_by_reason
+    )
     by_reason = sorted(reasons.items(), key=lambda item: (-item[1], item[0]))
     window = {"first_day": first_day, "last_day": today}
-    first_response = _median_seconds(handoffs.filter(first_response_at__isnull=False), FIRST_RESPONSE_WAIT,
-                                     archived=archived_seconds_sql(column="first_response_seconds", **window))
+    first_response = _median_seconds(
+        handoffs.filter(first_response_at__isnull=False),
+        FIRST_RESPONSE_WAIT,
+        archived=archived_seconds_sql(column="first_response_seconds", **window),
+    )
     resolved = Conversation.objects.filter(resolved_at__gte=since)
-    resolution = _median_seconds(resolved, F("resolved_at") - F("created_at"),
-                                 archived=archived_seconds_sql(column="resolution_seconds", **window))
+    resolution = _median_seconds(
+        resolved,
+        F("resolved_at") - F("created_at"),
+        archived=archived_seconds_sql(column="resolution_seconds", **window),
+    )
     # Every rating given in the period, one per resolution: a conversation resolved twice counts twice.
     # Sums, not averages, so the archived ratings average in exactly.
     rated = CsatRating.objects.filter(resolved_at__gte=since)
-    by_score = _merged(dict(rated.values("score").annotate(n=Count("id")).values_list("score", "n")),
-                       archived.csat_by_score)
+    by_score = _merged(
+        dict(rated.values("score").annotate(n=Count("id")).values_list("score", "n")), archived.csat_by_score
+    )
     csat_count = sum(by_score.values())
     csat_sum = sum(score * n for score, n in by_score.items())
-    thumbs = dict(MessageFeedback.objects.filter(updated_at__gte=since).values("rating").annotate(n=Count("id"))
-                  .values_list("rating", "n"))
+    thumbs = dict(
+        MessageFeedback.objects.filter(updated_at__gte=since)
+        .values("rating")
+        .annotate(n=Count("id"))
+        .values_list("rating", "n")
+    )
     return Metrics(
         ai_resolved=ai_resolved_count(started) + archived.ai_resolved,
         thumbs_up=thumbs.get(MessageFeedback.Rating.UP, 0) + archived.thumbs_up,
         thumbs_down=thumbs.get(MessageFeedback.Rating.DOWN, 0) + archived.thumbs_down,
         answers_per_day=answers_per_day(since=since, days=days, archived=archived),
-        days=days, per_day=per_day, conversations=totals["n"] + archived.conversations,
+        days=days,
+        per_day=per_day,
+        conversations=totals["n"] + archived.conversations,
         contained=totals["contained"] + archived.contained,
-        handoffs_by_reason=by_reason, median_first_response_seconds=first_response,
-        median_resolution_seconds=resolution, csat_average=csat_sum / csat_count if csat_count else None,
-        csat_count=csat_count, csat_by_score=[(score, by_score.get(score, 0)) for score in range(1, 6)],
+        handoffs_by_reason=by_reason,
+        median_first_response_seconds=first_response,
+        median_resolution_seconds=resolution,
+        csat_average=csat_sum / csat_count if csat_count else None,
+        csat_count=csat_count,
+        csat_by_score=[(score, by_score.get(score, 0)) for score in range(1, 6)],
         csat_by_agent=_csat_by_agent(rated, archived),
     )
 
 
 def _csat_by_agent(rated: Any, archived: ArchivedTotals) -> list[AgentCsat]:
     figures = dict(archived.csat_by_agent)
-    for row in (rated.exclude(agent=None).values("agent_id")
-                .annotate(total=Sum("score"), n=Count("id"), low=Count("id", filter=Q(score__lte=2)))):
+    for row in (
+        rated.exclude(agent=None)
+        .values("agent_id")
+        .annotate(total=Sum("score"), n=Count("id"), low=Count("id", filter=Q(score__lte=2)))
+    ):
         total, n, low = figures.get(row["agent_id"], (0, 0, 0))
         figures[row["agent_id"]] = (total + row["total"], n + row["n"], low + row["low"])
     # An agent deleted since (SET_NULL on live ratings) is left out on both sides.
-    names = {user.pk: user.first_name or user.get_username()
-             for user in get_user_model().objects.filter(pk__in=figures)}
-    rows = [AgentCsat(name=names[agent_id], average=total / n, count=n, low=low)
-            for agent_id, (total, n, low) in figures.items() if agent_id in names and n]
+    names = {
+        user.pk: user.first_name or user.get_username() for user in get_user_model().objects.filter(pk__in=figures)
+    }
+    rows = [
+        AgentCsat(name=names[agent_id], average=total / n, count=n, low=low)
+        for agent_id, (total, n, low) in figures.items()
+        if agent_id in names and n
+    ]
     return sorted(rows, key=lambda row: (-row.count, row.name))

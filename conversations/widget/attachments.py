@@ -62,8 +62,13 @@ def widget_attachment_upload(request: HttpRequest) -> HttpResponse:
         response["Retry-After"] = str(max(1, round(exceeded.retry_after)))
         return _cors(response, origin, True)
     try:
-        attachment = attachment_upload(conversation_id=access.conversation_id, stream=upload, size=upload.size,
-                                       name=upload.name or "", uploader=Attachment.Uploader.CUSTOMER)
+        attachment = attachment_upload(
+            conversation_id=access.conversation_id,
+            stream=upload,
+            size=upload.size,
+            name=upload.name or "",
+            uploader=Attachment.Uploader.CUSTOMER,
+        )
     except AttachmentRejected as error:
         return _cors(_error(error.code, error.message, REJECTED_STATUS.get(error.code, 400)), origin, True)
     info = attachment_info(attachment)
@@ -102,8 +107,12 @@ def _serve(request: HttpRequest, public_id: UUID, *, thumbnail: bool) -> HttpRes
         logger.warning("attachment %s has no file in storage", found.public_id)
         return HttpResponse(status=404)
     # Images open in the browser; anything else (PDF) is only ever downloaded.
-    response = FileResponse(handle, content_type="image/webp" if thumbnail else found.content_type,
-                            as_attachment=not found.is_image, filename=found.name)
+    response = FileResponse(
+        handle,
+        content_type="image/webp" if thumbnail else found.content_type,
+        as_attachment=not found.is_image,
+        filename=found.name,
+    )
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = FILE_CSP
     response["Referrer-Policy"] = "no-referrer"

@@ -67,7 +67,10 @@ CLIENT_IP_REFRESH_SECONDS = CLIENT_IP_SECONDS / 6
 
 
 def _replay_frames(*, conversation_id: int, after_seq: int, limit: int) -> list[protocol.MessageFrame]:
-    return [protocol.message_frame(m) for m in messages_after(conversation_id=conversation_id, after_seq=after_seq, limit=limit)]
+    return [
+        protocol.message_frame(m)
+        for m in messages_after(conversation_id=conversation_id, after_seq=after_seq, limit=limit)
+    ]
 
 
 def _status(*, conversation_id: int) -> protocol.StatusFrame:
@@ -112,8 +115,9 @@ class ChatConsumer(LoopOnlyConsumer):
             forbidden = result.reason == "forbidden_origin"
             return (protocol.CLOSE_FORBIDDEN_ORIGIN if forbidden else protocol.CLOSE_UNAUTHORIZED), None
         self.client_ip = scope_client_ip(self.scope)
-        refused = await db(socket_lease_acquire)(conversation_id=result.conversation_id, client_ip=self.client_ip,
-                                                 channel_name=self.channel_name)
+        refused = await db(socket_lease_acquire)(
+            conversation_id=result.conversation_id, client_ip=self.client_ip, channel_name=self.channel_name
+        )
         if refused is not None:
             if self.client_ip is None:
                 logger.warning("chat socket refused: client address unknown (check TRUSTED_PROXY_COUNT)")
@@ -124,8 +128,9 @@ class ChatConsumer(LoopOnlyConsumer):
         self.delivered_seqs: dict[int, None] = {}  # insertion-ordered, bounded
         self.group = events.conversation_group(result.public_id)
         self.bucket = TokenBucket(capacity=settings.CHAT_RATE_BURST, refill_per_second=settings.CHAT_RATE_PER_SECOND)
-        self.typing_bucket = TokenBucket(capacity=settings.CHAT_TYPING_BURST,
-                                         refill_per_second=settings.CHAT_TYPING_PER_SECOND)
+        self.typing_bucket = TokenBucket(
+            capacity=settings.CHAT_TYPING_BURST, refill_per_second=settings.CHAT_TYPING_PER_SECOND
+        )
         await self.channel_layer.group_add(self.group, self.channel_name)
         self.access = result
         self.lease_renewal = asyncio.create_task(self._renew_leases())
@@ -141,8 +146,11 @@ class ChatConsumer(LoopOnlyConsumer):
         while True:
             await asyncio.sleep(SOCKET_LEASE_RENEW_SECONDS)
             with contextlib.suppress(Exception):  # a missed renewal is retried; the lease outlives several
-                await db(socket_lease_renew)(conversation_id=self.access.conversation_id, client_ip=self.client_ip,
-                                             channel_name=self.channel_name)
+                await db(socket_lease_renew)(
+                    conversation_id=self.access.conversation_id,
+                    client_ip=self.client_ip,
+                    channel_name=self.channel_name,
+                )
 
     async def _close(self, code: int) -> None:
         self.closed = True
@@ -155,14 +163,18 @@ class ChatConsumer(LoopOnlyConsumer):
         if self.access is not None:
             await self.channel_layer.group_discard(self.group, self.channel_name)
             assert self.client_ip is not None
-            await db(socket_lease_release)(conversation_id=self.access.conversation_id, client_ip=self.client_ip,
-                                           channel_name=self.channel_name)
+            await db(socket_lease_release)(
+                conversation_id=self.access.conversation_id, client_ip=self.client_ip, channel_name=self.channel_name
+            )
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.closed:
             return
-        if text_data is not None and len(text_data) * 4 > settings.CHAT_MAX_FRAME_BYTES and \
-                len(text_data.encode()) > settings.CHAT_MAX_FRAME_BYTES:
+        if (
+            text_data is not None
+            and len(text_data) * 4 > settings.CHAT_MAX_FRAME_BYTES
+            and len(text_data.encode()) > settings.CHAT_MAX_FRAME_BYTES
+        ):
             await self._error("too_large", f"frame is larger than {settings.CHAT_MAX_FRAME_BYTES} bytes")
             await self._close(protocol.CLOSE_TOO_LARGE)
             return
@@ -238,8 +250,12 @@ class ChatConsumer(LoopOnlyConsumer):
             # nor a pool thread waits on spaCy, and concurrent messages batch together.
             detected = await text_detect_async(text=frame.text) if frame.text.strip() else []
             posted, pending = await call_service(
-                customer_message_post, conversation_id=conversation_id, text=frame.text, client_id=frame.client_id,
-                detected=detected, attachment_id=frame.attachment,
+                customer_message_post,
+                conversation_id=conversation_id,
+                text=frame.text,
+                client_id=frame.client_id,
+                detected=detected,
+                attachment_id=frame.attachment,
             )
             # Ack first: the sender learns its seq without waiting for the fan-out.
             self._remember_acked(str(frame.client_id))
@@ -251,17 +267,30 @@ class ChatConsumer(LoopOnlyConsumer):
             await self._replay(frame.after_seq)
         elif isinstance(frame, protocol.Typing):
             await events.publish_typing(
-                public_id=self.access.public_id, role="customer", state=frame.state, author="", sender_channel=self.channel_name
+                public_id=self.access.public_id,
+                role="customer",
+                state=frame.state,
+                author="",
+                sender_channel=self.channel_name,
             )
         elif isinstance(frame, protocol.RequestHuman):
-            _, pending = await call_service(conversation_request_human, conversation_id=conversation_id, reason="customer_request")
+            _, pending = await call_service(
+                conversation_request_human, conversation_id=conversation_id, reason="customer_request"
+            )
             await events.publish_collected(pending)
         elif isinstance(frame, protocol.Csat):
-            _, pending = await call_service(conversation_rate, conversation_id=conversation_id, score=frame.score, comment=frame.comment)
+            _, pending = await call_service(
+                conversation_rate, conversation_id=conversation_id, score=frame.score, comment=frame.comment
+            )
             await events.publish_collected(pending)
         elif isinstance(frame, protocol.Feedback):
-            _, pending = await call_service(message_feedback_record, conversation_id=conversation_id, seq=frame.seq,
-                                            rating=frame.rating, comment=frame.comment)
+            _, pending = await call_service(
+                message_feedback_record,
+                conversation_id=conversation_id,
+                seq=frame.seq,
+                rating=frame.rating,
+                comment=frame.comment,
+            )
             await self._send(protocol.feedback_saved_frame(seq=frame.seq, rating=frame.rating))
             await events.publish_collected(pending)
         elif isinstance(frame, protocol.TranscriptRequest):
@@ -296,8 +325,9 @@ class ChatConsumer(LoopOnlyConsumer):
                 break
         # A fresh token with every `resumed`: a long-open widget never holds an expiring one, and
         # the token it started with still works until it expires.
-        token = conversation_token_issue(conversation_id=self.access.public_id, site_key=self.access.site_key,
-                                         customer_key=self.access.customer_key)
+        token = conversation_token_issue(
+            conversation_id=self.access.public_id, site_key=self.access.site_key, customer_key=self.access.customer_key
+        )
         await self._send({"type": "resumed", "last_seq": last_seq, "token": token})
         await self._send(await db(_status)(conversation_id=self.access.conversation_id))
 
@@ -339,8 +369,12 @@ class ChatConsumer(LoopOnlyConsumer):
         await self._send({"type": "delta", "turn_id": event["turn_id"], "text": event["text"]})
 
     async def chat_activity(self, event: events.ChatActivityEvent) -> None:
-        frame: protocol.TypingFrame = {"type": "typing", "role": "bot", "state": event["state"],
-                                       "activity": event["activity"]}
+        frame: protocol.TypingFrame = {
+            "type": "typing",
+            "role": "bot",
+            "state": event["state"],
+            "activity": event["activity"],
+        }
         await self._send(frame)
 
     async def inbox_changed(self, event: events.InboxChangedEvent) -> None:
@@ -358,8 +392,12 @@ class ChatConsumer(LoopOnlyConsumer):
             frame = await self._rehydrated(frame)
             if frame.get("attachments"):
                 assert self.access is not None
-                frame = {**frame, "attachments": attachments_for_customer(frame["attachments"],
-                                                                          customer_key=self.access.customer_key)}
+                frame = {
+                    **frame,
+                    "attachments": attachments_for_customer(
+                        frame["attachments"], customer_key=self.access.customer_key
+                    ),
+                }
         await self.send(text_data=json.dumps(frame, separators=(",", ":")))
 
     async def _rehydrated(self, frame: dict) -> dict:
@@ -372,7 +410,9 @@ class ChatConsumer(LoopOnlyConsumer):
             return frame
         missing = wanted - self.pii_values.keys()
         if missing:
-            self.pii_values.update(await db(vault_values)(conversation_id=self.access.conversation_id, placeholders=missing))
+            self.pii_values.update(
+                await db(vault_values)(conversation_id=self.access.conversation_id, placeholders=missing)
+            )
         return frame_rehydrate(frame, self.pii_values)
 
     async def _error(self, code: str, message: str, *, retry_after: float | None = None) -> None:

@@ -50,8 +50,12 @@ def _error(code: str, message: str, status: int) -> JsonResponse:
 
 def _localized(config: dict[str, Any], language: str) -> dict[str, Any]:
     """The site's config with the widget's texts in `language` (docs/protocol.md)."""
-    return {**config, "greeting": widget_greeting(greeting=config["greeting"], language=language),
-            "language": language, "texts": widget_texts(language=language)}
+    return {
+        **config,
+        "greeting": widget_greeting(greeting=config["greeting"], language=language),
+        "language": language,
+        "texts": widget_texts(language=language),
+    }
 
 
 def _preflight(request: HttpRequest) -> HttpResponse:

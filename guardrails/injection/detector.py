@@ -29,6 +29,8 @@ _TRICK_BONUS = 0.15
 # no support question needs that, whatever the hidden words say.
 HIDDEN_PAYLOADS = ("hidden_comment", "base64_payload", "hex_payload", "rot13_payload", "reversed_text")
 _HEURISTIC_SCORE = 0.97
+
+
 # Hashed character n-grams: no vocabulary to ship, the weights are the whole artifact.
 class CharNgrams(TypedDict):
     """HashingVectorizer's settings, stored in the artifact too (JSON: the range is a list)."""
@@ -44,8 +46,13 @@ CHAR_NGRAMS: CharNgrams = {"analyzer": "char_wb", "ngram_range": [3, 5], "n_feat
 def char_ngram_vectorizer():  # -> sklearn HashingVectorizer
     from sklearn.feature_extraction.text import HashingVectorizer
 
-    return HashingVectorizer(analyzer=CHAR_NGRAMS["analyzer"], ngram_range=tuple(CHAR_NGRAMS["ngram_range"]),
-                             n_features=CHAR_NGRAMS["n_features"], alternate_sign=False, norm="l2")
+    return HashingVectorizer(
+        analyzer=CHAR_NGRAMS["analyzer"],
+        ngram_range=tuple(CHAR_NGRAMS["ngram_range"]),
+        n_features=CHAR_NGRAMS["n_features"],
+        alternate_sign=False,
+        norm="l2",
+    )
 
 
 class CharNgramHasher:
@@ -89,8 +96,10 @@ class InjectionDetector:
         self.model = artifact["embedding_model"]
         self._embed = embed
         if artifact.get("char_ngrams", CHAR_NGRAMS) != CHAR_NGRAMS:
-            raise RuntimeError(f"{ARTIFACT.name} was trained on character n-grams {artifact['char_ngrams']}, "
-                               f"not {CHAR_NGRAMS}; run `manage.py injection_train`")
+            raise RuntimeError(
+                f"{ARTIFACT.name} was trained on character n-grams {artifact['char_ngrams']}, "
+                f"not {CHAR_NGRAMS}; run `manage.py injection_train`"
+            )
         self.char_coef: list[float] = artifact.get("char_coef") or []  # older artifacts have none
         self._chars = CharNgramHasher() if self.char_coef else None
 
@@ -120,8 +129,9 @@ class InjectionDetector:
             score = max(score, _HEURISTIC_SCORE)
         if probability >= self.threshold:
             reasons.append("classifier")
-        return InjectionVerdict(flagged=bool(heuristics) or hidden or score >= self.threshold, score=score,
-                                reasons=reasons)
+        return InjectionVerdict(
+            flagged=bool(heuristics) or hidden or score >= self.threshold, score=score, reasons=reasons
+        )
 
 
 def untrusted_text_check(text: str) -> InjectionVerdict:

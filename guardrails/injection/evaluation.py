@@ -25,8 +25,11 @@ def _jsonl(path: Path) -> list[dict]:
 
 
 def devset_attacks(*, split: Split, family: str | None = None) -> list[str]:
-    return [r["text"] for r in _jsonl(DEVSETS / "attacks.jsonl")
-            if r["split"] == split and (family is None or r["family"] == family)]
+    return [
+        r["text"]
+        for r in _jsonl(DEVSETS / "attacks.jsonl")
+        if r["split"] == split and (family is None or r["family"] == family)
+    ]
 
 
 def devset_support_questions(*, split: Split) -> list[str]:
@@ -83,11 +86,15 @@ def injection_devset_evaluate(*, detector: InjectionDetector, split: Split) -> d
         hits = sum(check(text).flagged for text in texts)
         result["families"][family] = {"recall": _rate(hits, len(texts)), "n": len(texts)}
     support = devset_support_questions(split=split)
-    result["support_questions"] = {"false_positive_rate": _rate(sum(detector.check(t).flagged for t in support),
-                                                                len(support)), "n": len(support)}
+    result["support_questions"] = {
+        "false_positive_rate": _rate(sum(detector.check(t).flagged for t in support), len(support)),
+        "n": len(support),
+    }
     untrusted = devset_untrusted_benign(split=split)
-    result["untrusted_benign"] = {"false_positive_rate": _rate(sum(untrusted_text_check(t).flagged for t in untrusted),
-                                                               len(untrusted)), "n": len(untrusted)}
+    result["untrusted_benign"] = {
+        "false_positive_rate": _rate(sum(untrusted_text_check(t).flagged for t in untrusted), len(untrusted)),
+        "n": len(untrusted),
+    }
     return result
 
 
@@ -97,6 +104,12 @@ def injection_public_evaluate(*, detector: InjectionDetector, deepset_test: Path
     benign = [r["text"] for r in rows if r["label"] == 0]
     support = stackfaq_questions(path=stackfaq)
     flagged = lambda texts: sum(detector.check(t).flagged for t in texts)  # noqa: E731
-    return {"deepset_test": {"recall": _rate(flagged(attacks), len(attacks)), "attacks": len(attacks),
-                             "false_positive_rate": _rate(flagged(benign), len(benign)), "benign": len(benign)},
-            "stackfaq_questions": {"false_positive_rate": _rate(flagged(support), len(support)), "n": len(support)}}
+    return {
+        "deepset_test": {
+            "recall": _rate(flagged(attacks), len(attacks)),
+            "attacks": len(attacks),
+            "false_positive_rate": _rate(flagged(benign), len(benign)),
+            "benign": len(benign),
+        },
+        "stackfaq_questions": {"false_positive_rate": _rate(flagged(support), len(support)), "n": len(support)},
+    }

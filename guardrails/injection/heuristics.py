@@ -20,8 +20,10 @@ _REPLY = r"(?:reply|replies|answer|answers|response|responses|message|messages|o
 _SAY = r"(?:say|reply|respond|answer|write|print|output|type|echo|return|repeat|copy|paste|put|spell)"
 _QUOTE = r"[\"'“”‘’«»„]"
 # A sentence start, or a request marker, before an imperative verb.
-_IMPERATIVE = (r"(?:^|[.!?:;\n]\s*|\b(?:please|just|simply|now|kindly|then|and|can you|could you|would you|will you|"
-               r"i need you to|i want you to|you must|you should|you will|make sure to|go ahead and)\s+)")
+_IMPERATIVE = (
+    r"(?:^|[.!?:;\n]\s*|\b(?:please|just|simply|now|kindly|then|and|can you|could you|would you|will you|"
+    r"i need you to|i want you to|you must|you should|you will|make sure to|go ahead and)\s+)"
+)
 
 _PATTERNS: dict[str, str] = {
     # --- instruction hijacking: the assistant's instructions are the object ---
@@ -102,7 +104,8 @@ _PATTERNS: dict[str, str] = {
     # --- dictated replies ("say X") ---
     "dictated_reply": (
         _IMPERATIVE + _SAY + r"\b\s*(it\s+)?(back\s+)?(with\s+)?(only\s+|just\s+|exactly\s+)?(this\s+|these\s+)?"
-        r"(the\s+)?(following\s+|magic\s+)?(phrase|words?|sentence|text|string|link)?\s*:?\s*" + _QUOTE
+        r"(the\s+)?(following\s+|magic\s+)?(phrase|words?|sentence|text|string|link)?\s*:?\s*"
+        + _QUOTE
         # "write 'fragile' on the box", "say 'hello' to my wife": the words go somewhere else.
         + r"(?![^\"'“”‘’«»„\n]{0,60}[\"'“”‘’«»„]\s+(on|in|to|for|at|onto|inside)\s+(the|my|our|his|her|their|a|an)\b)"
         r"|\b(respond|reply|answer)\s+(only\s+|just\s+)?(with\s+)?(just|only|exactly|solely)\b"
@@ -185,10 +188,14 @@ _PATTERNS: dict[str, str] = {
         r"|\b(if|when|whenever)\s+(an?|the|any)\s+" + _AI + r"\b[^.\n]{0,30}\b(reads?|quotes?|cites?|summari[sz]es?|"
         r"retrieves?|processes?|sees?)\b|\b(retrieved|read) by an? " + _AI + r"\b"
         r"|\b(any|the)\s+" + _AI + r"\s+(reading|processing|seeing)\s+(this|the)\b"
-        r"|\b" + _AI + r"\b[^.\n]{0,40}\b(must|should|shall|is instructed to|are instructed to|needs? to|has to)\b[^.\n]{0,25}"
+        r"|\b"
+        + _AI
+        + r"\b[^.\n]{0,40}\b(must|should|shall|is instructed to|are instructed to|needs? to|has to)\b[^.\n]{0,25}"
         r"\b(ignore|disregard|forget|tell|say|reply|respond|output|print|reveal|share|append|include|treat|approve|cancel|"
         r"skip|stop|ask|act|pretend|promise|recommend|convince)\b"
-        r"|(^|[.!?,\"—–(\[]\s*)" + _AI + r"\s*[,:—–-]\s*(please\s+)?((ignore|forget|disregard)(?!\s+(my|that|this|it)\b)|"
+        r"|(^|[.!?,\"—–(\[]\s*)"
+        + _AI
+        + r"\s*[,:—–-]\s*(please\s+)?((ignore|forget|disregard)(?!\s+(my|that|this|it)\b)|"
         r"print|output|reveal|from now on|pretend|stop helping|you must|you are now|new (rule|instructions?|task)|"
         r"when(ever)? (you|answering|this)|include|append|respond with|reply with|say the following|please say|tell the)"
         r"|\btell (every|all|each|the|any) (customers?|users?|readers?|visitors?) (that|to|they|about|it|our|we)\b"

@@ -23,19 +23,74 @@ _INVISIBLE = re.compile("[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u
 # Combining marks left after NFKC composed what it could ("i" + dot above): decoration, not letters.
 _STRAY_COMBINING = re.compile("[\u0300-\u036f\u20d0-\u20ff]")
 # Cyrillic and Greek letters that render like Latin ones (NFKC leaves them alone).
-_CONFUSABLES = str.maketrans({
-    "а": "a", "в": "b", "е": "e", "к": "k", "м": "m", "н": "h", "о": "o", "р": "p", "с": "c", "т": "t", "у": "y",
-    "х": "x", "і": "i", "ј": "j", "ѕ": "s", "ԁ": "d", "ɡ": "g", "ո": "n", "ս": "u", "А": "A", "В": "B", "Е": "E",
-    "К": "K", "М": "M", "Н": "H", "О": "O", "Р": "P", "С": "C", "Т": "T", "Х": "X", "І": "I", "Ј": "J", "Ѕ": "S",
-    "α": "a", "ο": "o", "ρ": "p", "ε": "e", "ι": "i", "κ": "k", "ν": "v", "τ": "t", "υ": "u", "Α": "A", "Β": "B",
-    "Ε": "E", "Ι": "I", "Κ": "K", "Μ": "M", "Ν": "N", "Ο": "O", "Ρ": "P", "Τ": "T", "Χ": "X", "Υ": "Y", "Ζ": "Z",
-})
+_CONFUSABLES = str.maketrans(
+    {
+        "а": "a",
+        "в": "b",
+        "е": "e",
+        "к": "k",
+        "м": "m",
+        "н": "h",
+        "о": "o",
+        "р": "p",
+        "с": "c",
+        "т": "t",
+        "у": "y",
+        "х": "x",
+        "і": "i",
+        "ј": "j",
+        "ѕ": "s",
+        "ԁ": "d",
+        "ɡ": "g",
+        "ո": "n",
+        "ս": "u",
+        "А": "A",
+        "В": "B",
+        "Е": "E",
+        "К": "K",
+        "М": "M",
+        "Н": "H",
+        "О": "O",
+        "Р": "P",
+        "С": "C",
+        "Т": "T",
+        "Х": "X",
+        "І": "I",
+        "Ј": "J",
+        "Ѕ": "S",
+        "α": "a",
+        "ο": "o",
+        "ρ": "p",
+        "ε": "e",
+        "ι": "i",
+        "κ": "k",
+        "ν": "v",
+        "τ": "t",
+        "υ": "u",
+        "Α": "A",
+        "Β": "B",
+        "Ε": "E",
+        "Ι": "I",
+        "Κ": "K",
+        "Μ": "M",
+        "Ν": "N",
+        "Ο": "O",
+        "Ρ": "P",
+        "Τ": "T",
+        "Χ": "X",
+        "Υ": "Y",
+        "Ζ": "Z",
+    }
+)
 _COMMENT = re.compile(r"<!--(.*?)-->|\[//\]: # \((.*?)\)", re.DOTALL)
 _BASE64 = re.compile(r"(?<![A-Za-z0-9+/=])[A-Za-z0-9+/]{16,}={0,2}(?![A-Za-z0-9+/=])")
 _HEX = re.compile(r"(?<![0-9A-Fa-f])(?:[0-9A-Fa-f]{2}){10,}(?![0-9A-Fa-f])")
 # Words that only an injection puts in a message hidden by rot13 or reversal.
-_MARKERS = re.compile(r"\b(ignore|instructions|system prompt|disregard|pretend|jailbreak|forget|reveal|access granted|"
-                      r"you are now|no rules|your rules|pwned)\b", re.IGNORECASE)
+_MARKERS = re.compile(
+    r"\b(ignore|instructions|system prompt|disregard|pretend|jailbreak|forget|reveal|access granted|"
+    r"you are now|no rules|your rules|pwned)\b",
+    re.IGNORECASE,
+)
 # Leetspeak digits and symbols; "1" reads as "i" or "l", so both readings are tried.
 _LEET_I = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "@": "a", "$": "s"})
 _LEET_L = str.maketrans({"0": "o", "1": "l", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "@": "a", "$": "s"})
@@ -44,14 +99,61 @@ _LEET_TOKEN = re.compile(r"(?<![\w@$])(?=[\w@$]*[a-z])(?=[\w@$]*[0134578@$])[\w@
 # syllables ("ig-nore prev-ious"): re-joined with everything but the letters taken out.
 _SPLIT_LETTERS = re.compile(r"(?:(?<![A-Za-z])[A-Za-z][ ._\-*|/]{1,3}){3,}[A-Za-z](?![A-Za-z])")
 _SPLIT_KEYWORDS: tuple[str, ...] = (
-    "instructions", "instruction", "disregard", "everything", "jailbreak", "directions", "guidelines", "previous",
-    "granted", "reveal", "ignore", "system", "prompt", "access", "forget", "pretend", "restrictions", "rules", "your",
-    "above", "all", "and", "say", "the", "you", "are", "now", "dan", "print", "output", "give", "coupon", "me", "no",
-    "have", "pwned", "out", "put",
+    "instructions",
+    "instruction",
+    "disregard",
+    "everything",
+    "jailbreak",
+    "directions",
+    "guidelines",
+    "previous",
+    "granted",
+    "reveal",
+    "ignore",
+    "system",
+    "prompt",
+    "access",
+    "forget",
+    "pretend",
+    "restrictions",
+    "rules",
+    "your",
+    "above",
+    "all",
+    "and",
+    "say",
+    "the",
+    "you",
+    "are",
+    "now",
+    "dan",
+    "print",
+    "output",
+    "give",
+    "coupon",
+    "me",
+    "no",
+    "have",
+    "pwned",
+    "out",
+    "put",
 )
 _SPLIT_KEYWORDS = tuple(sorted(_SPLIT_KEYWORDS, key=len, reverse=True))
-_SPLIT_MARKERS = ("ignore", "disregard", "instruction", "systemprompt", "accessgranted", "jailbreak", "pwned",
-                  "yourrules", "norules", "forgetyour", "revealyour", "youarenow", "pretendyou")
+_SPLIT_MARKERS = (
+    "ignore",
+    "disregard",
+    "instruction",
+    "systemprompt",
+    "accessgranted",
+    "jailbreak",
+    "pwned",
+    "yourrules",
+    "norules",
+    "forgetyour",
+    "revealyour",
+    "youarenow",
+    "pretendyou",
+)
 _WORD_MARKERS = ("ignore", "disregard", "instruction", "jailbreak", "pwned")
 
 

@@ -41,8 +41,14 @@ def _threshold(scores, *, max_false_positive_rate: float) -> float:  # noqa: ANN
     return float(ordered[-(allowed + 1)]) + 1e-6 if ordered else 0.5
 
 
-def injection_train(*, injections: Path, support_questions: Path, max_false_positive_rate: float = 0.01,
-                    min_threshold: float = 0.7, embed: Callable[[list[str]], list[list[float]]] | None = None) -> dict:
+def injection_train(
+    *,
+    injections: Path,
+    support_questions: Path,
+    max_false_positive_rate: float = 0.01,
+    min_threshold: float = 0.7,
+    embed: Callable[[list[str]], list[list[float]]] | None = None,
+) -> dict:
     """`embed`: the local MiniLM unless given (the same model, e.g. behind a cache)."""
     import numpy as np
     from scipy.sparse import csr_matrix, hstack
@@ -79,8 +85,10 @@ def injection_train(*, injections: Path, support_questions: Path, max_false_posi
     for train, held_out in StratifiedKFold(n_splits=5, shuffle=True, random_state=7).split(features, labels):
         fold = classifier().fit(features[train], labels[train], sample_weight=weights[train])
         probabilities[held_out] = fold.predict_proba(features[held_out])[:, 1]
-    threshold = max(_threshold(probabilities[is_support], max_false_positive_rate=max_false_positive_rate),
-                    _threshold(probabilities[is_dev_question], max_false_positive_rate=max_false_positive_rate))
+    threshold = max(
+        _threshold(probabilities[is_support], max_false_positive_rate=max_false_positive_rate),
+        _threshold(probabilities[is_dev_question], max_false_positive_rate=max_false_positive_rate),
+    )
     # The floor keeps borderline paraphrases of support questions ("the instructions in the box are
     # missing") from being refused; the heuristics catch the classic attacks below it.
     threshold = max(threshold, min_threshold)
@@ -102,22 +110,39 @@ def injection_train(*, injections: Path, support_questions: Path, max_false_posi
         "provenance": {
             "trained_on": str(date.today()),
             "injections": {"file": injections.name, "sha256_16": _sha256(injections), "rows": public_rows},
-            "dev_attacks": {"file": "devsets/attacks.jsonl", "split": "dev",
-                            "sha256_16": _sha256(DEVSETS / "attacks.jsonl"), "rows": len(dev_attacks)},
-            "dev_support_questions": {"file": "devsets/support_questions.jsonl", "split": "dev",
-                                      "sha256_16": _sha256(DEVSETS / "support_questions.jsonl"),
-                                      "rows": len(dev_questions), "sample_weight": _HARD_NEGATIVE_WEIGHT},
-            "support_questions": {"file": support_questions.name, "sha256_16": _sha256(support_questions),
-                                  "rows": len(faq_questions)},
-            "account_questions": {"source": "guardrails/injection/account_phrasings.py", "rows": len(account_questions)},
+            "dev_attacks": {
+                "file": "devsets/attacks.jsonl",
+                "split": "dev",
+                "sha256_16": _sha256(DEVSETS / "attacks.jsonl"),
+                "rows": len(dev_attacks),
+            },
+            "dev_support_questions": {
+                "file": "devsets/support_questions.jsonl",
+                "split": "dev",
+                "sha256_16": _sha256(DEVSETS / "support_questions.jsonl"),
+                "rows": len(dev_questions),
+                "sample_weight": _HARD_NEGATIVE_WEIGHT,
+            },
+            "support_questions": {
+                "file": support_questions.name,
+                "sha256_16": _sha256(support_questions),
+                "rows": len(faq_questions),
+            },
+            "account_questions": {
+                "source": "guardrails/injection/account_phrasings.py",
+                "rows": len(account_questions),
+            },
             "model": f"sklearn LogisticRegression(C={_C:g}, class_weight=balanced) on the normalized text's MiniLM "
-                     f"embedding and hashed character n-grams {CHAR_NGRAMS}",
+            f"embedding and hashed character n-grams {CHAR_NGRAMS}",
             "threshold_rule": f"cross-validated false positives <= {max_false_positive_rate} on all support questions "
-                              f"and on the dev support questions, at least {min_threshold}",
-            "cross_validated": {"recall": rate(positives), "recall_public": rate(positives & is_public),
-                                "recall_dev_attacks": rate(positives & ~is_public),
-                                "false_positives_support": rate(is_support),
-                                "false_positives_dev_support": rate(is_dev_question),
-                                "false_positives_other_benign": rate(~positives & ~is_support)},
+            f"and on the dev support questions, at least {min_threshold}",
+            "cross_validated": {
+                "recall": rate(positives),
+                "recall_public": rate(positives & is_public),
+                "recall_dev_attacks": rate(positives & ~is_public),
+                "false_positives_support": rate(is_support),
+                "false_positives_dev_support": rate(is_dev_question),
+                "false_positives_other_benign": rate(~positives & ~is_support),
+            },
         },
     }

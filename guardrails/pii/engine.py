@@ -19,15 +19,38 @@ if TYPE_CHECKING:
 
 # The entity types we redact, and the placeholder names they get.
 REDACTED_TYPES = (
-    "PERSON", "STREET_ADDRESS", "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "US_SSN",
-    "IP_ADDRESS", "DRIVER_LICENSE", "PASSPORT", "NATIONAL_ID",
+    "PERSON",
+    "STREET_ADDRESS",
+    "EMAIL_ADDRESS",
+    "PHONE_NUMBER",
+    "CREDIT_CARD",
+    "IBAN_CODE",
+    "US_SSN",
+    "IP_ADDRESS",
+    "DRIVER_LICENSE",
+    "PASSPORT",
+    "NATIONAL_ID",
 )
 # When detections overlap they are merged into one span, typed by the most specific of them
 # (a street named after a person is still an address).
-_TYPE_PRIORITY = {t: n for n, t in enumerate(
-    ("CREDIT_CARD", "IBAN_CODE", "US_SSN", "NATIONAL_ID", "PASSPORT", "DRIVER_LICENSE", "EMAIL_ADDRESS", "IP_ADDRESS",
-     "STREET_ADDRESS", "PHONE_NUMBER", "PERSON")
-)}
+_TYPE_PRIORITY = {
+    t: n
+    for n, t in enumerate(
+        (
+            "CREDIT_CARD",
+            "IBAN_CODE",
+            "US_SSN",
+            "NATIONAL_ID",
+            "PASSPORT",
+            "DRIVER_LICENSE",
+            "EMAIL_ADDRESS",
+            "IP_ADDRESS",
+            "STREET_ADDRESS",
+            "PHONE_NUMBER",
+            "PERSON",
+        )
+    )
+}
 # Identifiers support needs in clear: order and tracking numbers, SKUs. A PHONE_NUMBER detection
 # that lies wholly inside one of these is dropped, and so is a PERSON detection that touches one
 # ("Order WEB-36894" read as a name) or holds a digit. Card numbers, IBANs and SSNs are checksum-
@@ -37,8 +60,26 @@ _TYPE_PRIORITY = {t: n for n, t in enumerate(
 _DROPPABLE = {"PERSON", "PHONE_NUMBER"}
 # Form and document words spaCy reads as names at the start of a line ("Driver License No. ...",
 # "Lieferadresse / delivery address: ..."): a PERSON holding one is no person.
-_FIELD_WORDS = frozenset({"driver", "driver's", "drivers", "license", "licence", "passport", "address", "addr",
-                          "lieferadresse", "rechnungsadresse", "suite", "apt", "unit", "po", "p.o.", "box"})
+_FIELD_WORDS = frozenset(
+    {
+        "driver",
+        "driver's",
+        "drivers",
+        "license",
+        "licence",
+        "passport",
+        "address",
+        "addr",
+        "lieferadresse",
+        "rechnungsadresse",
+        "suite",
+        "apt",
+        "unit",
+        "po",
+        "p.o.",
+        "box",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -71,16 +112,28 @@ class PiiDetector:
         nlp_engine = self._analyzer.nlp_engine
         # spaCy pipelines are not documented as thread-safe; a process may redact from several threads.
         with self._lock:
-            artifacts = [a for _, a in nlp_engine.process_batch([t for _, t in wanted], language="en",
-                                                                batch_size=max(1, len(wanted)))]
-            analyzed = [self._analyzer.analyze(text=t, language="en", entities=list(REDACTED_TYPES),
-                                               score_threshold=self.score_threshold, nlp_artifacts=a)
-                        for (_, t), a in zip(wanted, artifacts)]
+            artifacts = [
+                a
+                for _, a in nlp_engine.process_batch(
+                    [t for _, t in wanted], language="en", batch_size=max(1, len(wanted))
+                )
+            ]
+            analyzed = [
+                self._analyzer.analyze(
+                    text=t,
+                    language="en",
+                    entities=list(REDACTED_TYPES),
+                    score_threshold=self.score_threshold,
+                    nlp_artifacts=a,
+                )
+                for (_, t), a in zip(wanted, artifacts)
+            ]
         for (i, _), found in zip(wanted, analyzed):
             text = texts[i]
             allowed = [m.span() for p in self.allow_patterns for m in p.finditer(text)]
-            results[i] = _merged([PiiSpan(r.entity_type, r.start, r.end) for r in found
-                                  if not _allowed(r, text, allowed)])
+            results[i] = _merged(
+                [PiiSpan(r.entity_type, r.start, r.end) for r in found if not _allowed(r, text, allowed)]
+            )
         return results
 
     def detect_patterns(self, text: str) -> list[PiiSpan]:
@@ -99,19 +152,26 @@ class PiiDetector:
 
 def _allowed(result, text: str, allowed: list[tuple[int, int]]) -> bool:  # noqa: ANN001 (a RecognizerResult)
     if result.entity_type == "PERSON":
-        value = text[result.start:result.end]
+        value = text[result.start : result.end]
         # digits, a SKU ("jkt-m-red") or one word that is no name ("Order") are not a person
-        return any(c.isdigit() for c in value) or value.count("-") >= 2 or value.lower() in NOT_NAME_WORDS \
-            or bool(_FIELD_WORDS & set(value.lower().split())) \
+        return (
+            any(c.isdigit() for c in value)
+            or value.count("-") >= 2
+            or value.lower() in NOT_NAME_WORDS
+            or bool(_FIELD_WORDS & set(value.lower().split()))
             or any(a < result.end and result.start < b for a, b in allowed)
+        )
     if result.entity_type == "STREET_ADDRESS":
         # "the shipping address of SB-100042" is an order number after an address cue, not an
         # address: with the allowed identifiers taken out, an address keeps a house number or a
         # postcode.
         overlapping = [(a, b) for a, b in allowed if a < result.end and result.start < b]
         if overlapping:
-            rest = "".join(ch for i, ch in enumerate(text[result.start:result.end], result.start)
-                           if not any(a <= i < b for a, b in overlapping))
+            rest = "".join(
+                ch
+                for i, ch in enumerate(text[result.start : result.end], result.start)
+                if not any(a <= i < b for a, b in overlapping)
+            )
             return not any(c.isdigit() for c in rest)
         return False
     return result.entity_type in _DROPPABLE and any(a <= result.start and result.end <= b for a, b in allowed)
@@ -173,9 +233,25 @@ def _build_analyzer(spacy_model: str):
             models=[{"lang_code": "en", "model_name": spacy_model}],
             ner_model_configuration=NerModelConfiguration(
                 model_to_presidio_entity_mapping={"PERSON": "PERSON", "PER": "PERSON"},
-                labels_to_ignore=["ORG", "GPE", "LOC", "NORP", "FAC", "DATE", "TIME", "MONEY", "CARDINAL",
-                                  "ORDINAL", "QUANTITY", "PERCENT", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW",
-                                  "LANGUAGE"],
+                labels_to_ignore=[
+                    "ORG",
+                    "GPE",
+                    "LOC",
+                    "NORP",
+                    "FAC",
+                    "DATE",
+                    "TIME",
+                    "MONEY",
+                    "CARDINAL",
+                    "ORDINAL",
+                    "QUANTITY",
+                    "PERCENT",
+                    "PRODUCT",
+                    "EVENT",
+                    "WORK_OF_ART",
+                    "LAW",
+                    "LANGUAGE",
+                ],
             ),
         )
         nlp_engine.load()
@@ -203,8 +279,14 @@ def _build_analyzer(spacy_model: str):
     registry = RecognizerRegistry(supported_languages=["en"])
     for recognizer in (
         SpacyRecognizer(supported_entities=["PERSON"]),
-        EmailRecognizer(), PhoneRecognizer(), CreditCardRecognizer(), IbanRecognizer(), UsSsnRecognizer(),
-        IpRecognizer(), *support_recognizers(), *document_recognizers(),
+        EmailRecognizer(),
+        PhoneRecognizer(),
+        CreditCardRecognizer(),
+        IbanRecognizer(),
+        UsSsnRecognizer(),
+        IpRecognizer(),
+        *support_recognizers(),
+        *document_recognizers(),
     ):
         registry.add_recognizer(recognizer)
     return AnalyzerEngine(registry=registry, nlp_engine=nlp_engine, supported_languages=["en"])
@@ -221,5 +303,8 @@ def get_detector() -> PiiDetector:
 
 @lru_cache(maxsize=1)
 def _detector() -> PiiDetector:
-    return PiiDetector(spacy_model=settings.PII_SPACY_MODEL, score_threshold=settings.PII_SCORE_THRESHOLD,
-                       allow_patterns=settings.PII_ALLOW_PATTERNS)
+    return PiiDetector(
+        spacy_model=settings.PII_SPACY_MODEL,
+        score_threshold=settings.PII_SCORE_THRESHOLD,
+        allow_patterns=settings.PII_ALLOW_PATTERNS,
+    )

@@ -19,11 +19,20 @@ from guardrails.pii.engine import PiiDetector
 
 # presidio-research labels -> the detector type that should cover them.
 TARGET_LABELS = {
-    "PERSON": "PERSON", "ADDRESS": "STREET_ADDRESS", "STREET_ADDRESS": "STREET_ADDRESS",
-    "PHONE_NUMBER": "PHONE_NUMBER", "EMAIL_ADDRESS": "EMAIL_ADDRESS", "CREDIT_CARD": "CREDIT_CARD",
-    "IBAN_CODE": "IBAN_CODE", "US_SSN": "US_SSN", "IP_ADDRESS": "IP_ADDRESS",
-    "US_DRIVER_LICENSE": "DRIVER_LICENSE", "DRIVER_LICENSE": "DRIVER_LICENSE", "US_PASSPORT": "PASSPORT",
-    "PASSPORT": "PASSPORT", "NATIONAL_ID": "NATIONAL_ID",
+    "PERSON": "PERSON",
+    "ADDRESS": "STREET_ADDRESS",
+    "STREET_ADDRESS": "STREET_ADDRESS",
+    "PHONE_NUMBER": "PHONE_NUMBER",
+    "EMAIL_ADDRESS": "EMAIL_ADDRESS",
+    "CREDIT_CARD": "CREDIT_CARD",
+    "IBAN_CODE": "IBAN_CODE",
+    "US_SSN": "US_SSN",
+    "IP_ADDRESS": "IP_ADDRESS",
+    "US_DRIVER_LICENSE": "DRIVER_LICENSE",
+    "DRIVER_LICENSE": "DRIVER_LICENSE",
+    "US_PASSPORT": "PASSPORT",
+    "PASSPORT": "PASSPORT",
+    "NATIONAL_ID": "NATIONAL_ID",
 }
 
 
@@ -79,6 +88,10 @@ def pii_evaluate(*, detector: PiiDetector, samples: list[dict]) -> PiiScores:
         recall_by_label={k: round(covered_by_label[k] / v, 4) for k, v in sorted(total_by_label.items()) if v},
         labelled_chars_by_label=dict(sorted(total_by_label.items())),
         untargeted_labels=dict(sorted(untargeted.items())),
-        latency_ms={"p50": round(statistics.median(ordered), 2),
-                    "p95": round(ordered[int(0.95 * (len(ordered) - 1))], 2)} if ordered else {},
+        latency_ms={
+            "p50": round(statistics.median(ordered), 2),
+            "p95": round(ordered[int(0.95 * (len(ordered) - 1))], 2),
+        }
+        if ordered
+        else {},
     )

@@ -58,7 +58,9 @@ class ContextGatedDocumentRecognizer(PatternRecognizer):
     def __init__(self, *, entity: str) -> None:
         self.gate = re.compile(DOCUMENT_CONTEXT[entity], re.IGNORECASE)
         super().__init__(
-            supported_entity=entity, name=f"{entity.title().replace('_', '')}Recognizer", supported_language="en",
+            supported_entity=entity,
+            name=f"{entity.title().replace('_', '')}Recognizer",
+            supported_language="en",
             patterns=[Pattern(name=f"{entity.lower()} number", regex=_NUMBER, score=0.85)],
             context=[w for w in re.split(r"\W+", DOCUMENT_CONTEXT[entity].lower()) if len(w) > 2],
         )
@@ -75,21 +77,24 @@ class ContextGatedDocumentRecognizer(PatternRecognizer):
         for result in results:
             # The number pattern may take a short cue as its letter prefix ("my OH DL VZ132156"):
             # the cue is context, not the number.
-            prefix = re.match(r"([A-Za-z]{1,2})[ -]", text[result.start:result.end])
+            prefix = re.match(r"([A-Za-z]{1,2})[ -]", text[result.start : result.end])
             if prefix and self.gate.fullmatch(prefix.group(1)):
                 result.start += prefix.end()
-            if self._has_context(text, result.start) and self.validate_result(text[result.start:result.end]) is None:
+            if self._has_context(text, result.start) and self.validate_result(text[result.start : result.end]) is None:
                 kept.append(result)
         return kept
 
     def _has_context(self, text: str, start: int) -> bool:
-        window = text[max(0, start - _WINDOW):start]
+        window = text[max(0, start - _WINDOW) : start]
         cues = list(self.gate.finditer(window))
         if not cues:
             return False
-        between = window[cues[-1].end():]
-        return not _OTHER_IDENTIFIER.search(between) and not _SENTENCE_END.search(between) \
+        between = window[cues[-1].end() :]
+        return (
+            not _OTHER_IDENTIFIER.search(between)
+            and not _SENTENCE_END.search(between)
             and not re.search(r"\d", between)
+        )
 
 
 def document_recognizers() -> list[PatternRecognizer]:

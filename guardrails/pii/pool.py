@@ -73,8 +73,9 @@ def _exit_with_parent() -> None:
 def _worker_start(spacy_model: str, score_threshold: float, allow_patterns: tuple[str, ...]) -> None:
     global _worker_detector
     _exit_with_parent()
-    _worker_detector = PiiDetector(spacy_model=spacy_model, score_threshold=score_threshold,
-                                   allow_patterns=list(allow_patterns))
+    _worker_detector = PiiDetector(
+        spacy_model=spacy_model, score_threshold=score_threshold, allow_patterns=list(allow_patterns)
+    )
 
 
 def _worker_detect(texts: list[str]) -> list[list[tuple[str, int, int]]]:
@@ -97,15 +98,18 @@ class DetectionPool:
         # spawn, not fork: a web process has threads (Daphne's, the ORM pool's) that fork would copy
         # mid-flight.
         return ProcessPoolExecutor(
-            max_workers=self.config.processes, mp_context=multiprocessing.get_context("spawn"),
+            max_workers=self.config.processes,
+            mp_context=multiprocessing.get_context("spawn"),
             initializer=_worker_start,
             initargs=(self.config.spacy_model, self.config.score_threshold, self.config.allow_patterns),
         )
 
     def warm(self) -> None:
         """Start every worker and load its model now rather than on the first messages."""
-        futures = [self._executor.submit(_worker_detect, ["warm up, Jane Doe, 12 Main Street"])
-                   for _ in range(self.config.processes)]
+        futures = [
+            self._executor.submit(_worker_detect, ["warm up, Jane Doe, 12 Main Street"])
+            for _ in range(self.config.processes)
+        ]
         for future in futures:
             future.result()
 
@@ -122,8 +126,11 @@ class DetectionPool:
         while self._waiting and self._in_flight < self.config.processes:
             batch = [self._waiting.popleft()]
             chars = len(batch[0][0])
-            while self._waiting and len(batch) < self.config.max_batch and \
-                    chars + len(self._waiting[0][0]) <= self.config.max_batch_chars:
+            while (
+                self._waiting
+                and len(batch) < self.config.max_batch
+                and chars + len(self._waiting[0][0]) <= self.config.max_batch_chars
+            ):
                 chars += len(self._waiting[0][0])
                 batch.append(self._waiting.popleft())
             self._in_flight += 1

@@ -41,8 +41,17 @@ _W = r"[^\W\d_][\w'.-]*"  # a word starting with a letter, any script
 _ORDINAL = r"\d{1,3}(?:st|nd|rd|th)\b"
 _DIRECTION = r"(?-i:N|S|E|W|NE|NW|SE|SW)\b"
 _STREET_LINE = re.compile(
-    r"(?<![\w-])(?:" + _UNIT + r"[ \t]*,?[ \t]+)?\d{1,6}[A-Za-z]?(?:[ /-]\d{1,4})?[ \t]+(?:(?:" + _W + r"|" + _ORDINAL
-    + r")[ \t]+){0,3}(?:" + _STREET_TYPES + r")\b\.?(?:[ \t]+" + _DIRECTION + r")?(?:[ \t]+\d{1,5}[a-z]?\b)?"
+    r"(?<![\w-])(?:"
+    + _UNIT
+    + r"[ \t]*,?[ \t]+)?\d{1,6}[A-Za-z]?(?:[ /-]\d{1,4})?[ \t]+(?:(?:"
+    + _W
+    + r"|"
+    + _ORDINAL
+    + r")[ \t]+){0,3}(?:"
+    + _STREET_TYPES
+    + r")\b\.?(?:[ \t]+"
+    + _DIRECTION
+    + r")?(?:[ \t]+\d{1,5}[a-z]?\b)?"
     r"(?:[ \t]*,?[ \t]*" + _UNIT + r")?",
     re.IGNORECASE,
 )
@@ -53,24 +62,32 @@ _FRENCH_STREET = re.compile(
     re.IGNORECASE,
 )
 _MILITARY = re.compile(
-    r"\b(?:(?:unit|psc)[ \t]+\d{1,5},?[ \t]+box[ \t]+\d{1,5}|us[a-z]{1,3}[ \t]+" + _W + r")[ \t]*\n[ \t]*[AFD]PO[ \t]+A[AEP][ \t]+\d{5}\b",
+    r"\b(?:(?:unit|psc)[ \t]+\d{1,5},?[ \t]+box[ \t]+\d{1,5}|us[a-z]{1,3}[ \t]+"
+    + _W
+    + r")[ \t]*\n[ \t]*[AFD]PO[ \t]+A[AEP][ \t]+\d{5}\b",
     re.IGNORECASE,
 )
 # Street, then house number, at the start of a line of a multi-line block: "11 Školní 939",
 # "Hauptstraße 5". Only at a line start and before a comma or line break, so "2 orders 12345" in a
 # sentence is not taken for an address.
 _LINE_START_STREET = re.compile(
-    r"(?:^|(?<=\n))[ \t>?]*(?P<value>(?:\d{1,5}[ \t]+)?(?:" + _W + r"[ \t]+){0,3}" + _W + r"[ \t]+\d{1,5}[a-z]?\.?)(?=[ \t]*(?:,(?!\d)|\n))",
+    r"(?:^|(?<=\n))[ \t>?]*(?P<value>(?:\d{1,5}[ \t]+)?(?:"
+    + _W
+    + r"[ \t]+){0,3}"
+    + _W
+    + r"[ \t]+\d{1,5}[a-z]?\.?)(?=[ \t]*(?:,(?!\d)|\n))",
 )
 # "lives on Allen Field", "the station is on Reginald Cove": a capitalized street name after a
 # preposition, without a house number.
 _NAMED_STREET = re.compile(
     r"\b(?:on|at|in|to|along|off)[ \t]+(?:the[ \t]+corner[ \t]+of[ \t]+)?(?P<value>(?:[A-Z][a-zà-ÿ'-]+[ \t]+){1,3}(?i:"
-    + _STREET_TYPES + r")\b\.?)"
+    + _STREET_TYPES
+    + r")\b\.?)"
 )
 _PO_BOX = re.compile(r"\b(?:p\.?[ \t]?o\.?[ \t]?box|post office box)[ \t]*\d{1,7}\b", re.IGNORECASE)
-_CONTINENTAL = re.compile(r"\b[^\W\d_]+(?:straße|strasse|straat|weg|gasse|platz|allee|laan|vej|gade)[ \t]+\d{1,4}[a-z]?\b",
-                          re.IGNORECASE)
+_CONTINENTAL = re.compile(
+    r"\b[^\W\d_]+(?:straße|strasse|straat|weg|gasse|platz|allee|laan|vej|gade)[ \t]+\d{1,4}[a-z]?\b", re.IGNORECASE
+)
 # Continental shape: street words and a house number, a comma (or line break), then a postcode and
 # a city: "Industristigen 30, 77507 Sundsvall", "ul. Gdańska 374\n69-240 Giżycko".
 _STREET_NUMBER_POSTCODE = re.compile(
@@ -87,29 +104,59 @@ _CUED = re.compile(
     r"(?P<value>\d{1,6}[^\n.;!?]{2,80}|[^\W\d_][^\n.;!?]{2,60}?\d{1,6}[a-z]?\b)",
     re.IGNORECASE,
 )
-_ZIP_CUED = re.compile(r"\b(?:zip(?: ?code)?|post ?code|postal code)\b[ \t]*(?:is|:)?[ \t]*(?P<value>\d{4,5}(?:-\d{4})?|[A-Z]{1,2}\d[A-Z\d]?[ \t]?\d[A-Z]{2})\b",
-                       re.IGNORECASE)
+_ZIP_CUED = re.compile(
+    r"\b(?:zip(?: ?code)?|post ?code|postal code)\b[ \t]*(?:is|:)?[ \t]*(?P<value>\d{4,5}(?:-\d{4})?|[A-Z]{1,2}\d[A-Z\d]?[ \t]?\d[A-Z]{2})\b",
+    re.IGNORECASE,
+)
 # A following line (or comma-separated part) that continues an address: a unit, a city, a state,
 # a postcode, a country. Short, and never something else we know (email, URL, phone, a label).
 _UK_CA_POSTCODE = r"(?i:[A-Z]{1,2}\d[A-Z\d]?[ \t]?\d[A-Z]{2}|[A-Z]\d[A-Z][ \t]?\d[A-Z]\d)(?!\w)"
 # US ZIP, continental (12345, 1234, 12-345, 12345-678), UK, Canadian and Dutch postcodes.
-_ZIP = (r"(?:\d{4,5}(?:-\d{3,4})?|\d{2}-\d{3}|(?i:[A-Z]{1,2}\d[A-Z\d]?[ \t]?\d[A-Z]{2}|[A-Z]\d[A-Z][ \t]?\d[A-Z]\d|"
-        r"\d{4}[ \t]?[A-Z]{2}(?![\w-])))")
+_ZIP = (
+    r"(?:\d{4,5}(?:-\d{3,4})?|\d{2}-\d{3}|(?i:[A-Z]{1,2}\d[A-Z\d]?[ \t]?\d[A-Z]{2}|[A-Z]\d[A-Z][ \t]?\d[A-Z]\d|"
+    r"\d{4}[ \t]?[A-Z]{2}(?![\w-])))"
+)
 # US states, Canadian provinces and Australian states: a comma-less "Springfield IL" ends a street.
-_REGION = (r"AL|AK|AZ|AR|CA|CO|CT|DE|DC|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|NH|NJ|NM|NY|NC|ND|"
-           r"OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY|ON|QC|BC|AB|MB|NS|SK|NB|NL|PE|YT|NT|NU|NSW|VIC|QLD|SA|TAS|ACT")
+_REGION = (
+    r"AL|AK|AZ|AR|CA|CO|CT|DE|DC|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|NH|NJ|NM|NY|NC|ND|"
+    r"OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY|ON|QC|BC|AB|MB|NS|SK|NB|NL|PE|YT|NT|NU|NSW|VIC|QLD|SA|TAS|ACT"
+)
 _CONTINUATION = re.compile(
     r"(?:(?:[ \t]*,[ \t]*|[ \t]*\n[ \t>?]*(?:\n[ \t>?]*)?(?:,[ \t]*)?)"
-    r"(?P<part>" + _UNIT + r"|" + _UK_CA_POSTCODE + r"|(?:" + _W + r"[ \t]+){0,4}" + _W + r"(?:[ \t]*,?[ \t]*[A-Z]{2})?(?:[ \t]+" + _ZIP + r")?"
+    r"(?P<part>"
+    + _UNIT
+    + r"|"
+    + _UK_CA_POSTCODE
+    + r"|(?:"
+    + _W
+    + r"[ \t]+){0,4}"
+    + _W
+    + r"(?:[ \t]*,?[ \t]*[A-Z]{2})?(?:[ \t]+"
+    + _ZIP
+    + r")?"
     r"|[A-Z]{2}[ \t]+" + _ZIP + r"|" + _ZIP + r"|\([^()\n]{2,40}\))"
-    r"|[ \t]+(?P<tail>" + _UNIT + r"|[A-Z]{2}[ \t]+" + _ZIP + r"|" + _ZIP
-    + r"|(?:[A-Z][\w'-]+[ \t]+){1,3}(?:[A-Z]{2}[ \t]+)?" + _ZIP + r"|(?:[A-Z][\w'-]+[ \t]+){1,3}(?-i:" + _REGION + r")\b"
-    + r"|(?i:(?:[a-z][\w'-]+[ \t]+){1,3}(?:" + _REGION + r")[ \t]+" + _ZIP + r")))"
+    r"|[ \t]+(?P<tail>"
+    + _UNIT
+    + r"|[A-Z]{2}[ \t]+"
+    + _ZIP
+    + r"|"
+    + _ZIP
+    + r"|(?:[A-Z][\w'-]+[ \t]+){1,3}(?:[A-Z]{2}[ \t]+)?"
+    + _ZIP
+    + r"|(?:[A-Z][\w'-]+[ \t]+){1,3}(?-i:"
+    + _REGION
+    + r")\b"
+    + r"|(?i:(?:[a-z][\w'-]+[ \t]+){1,3}(?:"
+    + _REGION
+    + r")[ \t]+"
+    + _ZIP
+    + r")))"
     r"(?:(?<=\d)(?!\w|[ \t]\d[A-Za-z]{2}\b)|(?<=[^\w][A-Z]{2})(?=[ \t]+[a-z])"
     r"|(?=[ \t]*(?:[,)]|\n|$|[.?!](?:\s|$)|[ \t]+(?:in case|for|and|it|i)\b)))",
 )
-_NOT_ADDRESS_PART = re.compile(r"@|https?:|www\.|:|\b(?:phone|mobile|fax|desk|office|email|e-mail|website|tel)\b",
-                               re.IGNORECASE)
+_NOT_ADDRESS_PART = re.compile(
+    r"@|https?:|www\.|:|\b(?:phone|mobile|fax|desk|office|email|e-mail|website|tel)\b", re.IGNORECASE
+)
 
 
 # Where an address found by a cue or a continuation ends: the sentence goes on ("..., can you
@@ -122,9 +169,11 @@ _CLAUSE_END = re.compile(
     r"thanks)\b",
     re.IGNORECASE,
 )
-_LEADING_WORDS = frozenset("""i'm im i am at we we're are live living to is was my our address address: new old moved
+_LEADING_WORDS = frozenset(
+    """i'm im i am at we we're are live living to is was my our address address: new old moved
 move the in on from of deliver delivery ship shipping billing send please now it its it's and hi hello hey ok so here
-go should will left courier""".split())
+go should will left courier""".split()
+)
 
 
 def _after_leading_words(text: str, start: int, end: int) -> int:
@@ -150,21 +199,35 @@ class StreetAddressRecognizer(EntityRecognizer):
         pass
 
     def analyze(self, text, entities, nlp_artifacts=None):  # noqa: ANN001 (Presidio's signature)
-        spans = [m.span() for pattern in (_STREET_LINE, _MILITARY, _PO_BOX, _CONTINENTAL, _FRENCH_STREET)
-                 for m in pattern.finditer(text)]
+        spans = [
+            m.span()
+            for pattern in (_STREET_LINE, _MILITARY, _PO_BOX, _CONTINENTAL, _FRENCH_STREET)
+            for m in pattern.finditer(text)
+        ]
         spans += [m.span("value") for pattern in (_ZIP_CUED, _NAMED_STREET) for m in pattern.finditer(text)]
         # These shapes end where the street ends: their own match is kept whole ("PO Box 12" is no
         # clause ending at "box"). The others may run on into the sentence.
         tight = set(spans)
         # Shapes whose first words may be the sentence's own ("I'm at ul. Gdańska 374").
-        spans += [(_after_leading_words(text, *m.span("value" if "value" in pattern.groupindex else 0)),
-                   m.end("value" if "value" in pattern.groupindex else 0))
-                  for pattern in (_LINE_START_STREET, _STREET_NUMBER_POSTCODE) for m in pattern.finditer(text)]
+        spans += [
+            (
+                _after_leading_words(text, *m.span("value" if "value" in pattern.groupindex else 0)),
+                m.end("value" if "value" in pattern.groupindex else 0),
+            )
+            for pattern in (_LINE_START_STREET, _STREET_NUMBER_POSTCODE)
+            for m in pattern.finditer(text)
+        ]
         # A cue's value starts where a street found by its shape starts inside it ("address on file
         # should be 00891 Knox Parkways").
-        cued = [(min([a for a, _ in spans if m.start("value") < a < m.end("value")], default=m.start("value"))
-                 if not text[m.start("value")].isdigit() else m.start("value"), m.end("value"))
-                for m in _CUED.finditer(text)]
+        cued = [
+            (
+                min([a for a, _ in spans if m.start("value") < a < m.end("value")], default=m.start("value"))
+                if not text[m.start("value")].isdigit()
+                else m.start("value"),
+                m.end("value"),
+            )
+            for m in _CUED.finditer(text)
+        ]
         results = []
         for start, end in spans + cued:
             core = end - start if (start, end) in tight else 0
@@ -172,7 +235,7 @@ class StreetAddressRecognizer(EntityRecognizer):
             value = text[start:end]
             clause_end = _CLAUSE_END.search(value, core)
             if clause_end:
-                value = value[:clause_end.start()]
+                value = value[: clause_end.start()]
             value = value.rstrip(" \t\n,.")
             if (start, end) in cued and not re.search(r"\d", value):
                 continue
@@ -200,8 +263,11 @@ _SALUTATION = r"(?:mr|mrs|ms|miss|mx|dr|prof|sir|madam|mister)"
 NAME_PATTERNS = [
     # "ms. wijtze", "Dr Jane Smith Jr.": a salutation makes the following words a name in any case;
     # the salutation and a suffix are redacted with it.
-    re.compile(r"\b(?P<value>" + _SALUTATION + r"\.?\s+" + _NAME_WORD + r"(?:\s+" + _NAME_WORD + r")?"
-               r"(?:\s+(?:jr|sr|md|dvm|phd|dds|ii|iii)\b\.?)?)", re.IGNORECASE),
+    re.compile(
+        r"\b(?P<value>" + _SALUTATION + r"\.?\s+" + _NAME_WORD + r"(?:\s+" + _NAME_WORD + r")?"
+        r"(?:\s+(?:jr|sr|md|dvm|phd|dds|ii|iii)\b\.?)?)",
+        re.IGNORECASE,
+    ),
     # "my name is jane smith", "this is Jane", "name: Jane Smith"
     re.compile(
         r"(?i:\b(?:hi|hello|hey|dear|my name is|my name's|name is|name:|i am called|i'm called|this is|signed|regards,|thanks,|cheers,|"
@@ -210,30 +276,139 @@ NAME_PATTERNS = [
         r"husband|wife|son|daughter|contact person|attention|attn:?|c/o))\s+(?P<value>[A-Z][a-zA-ZÀ-ÿ'-]+(?:\s+[A-Z][a-zA-ZÀ-ÿ'-]+){0,2})"
     ),
     # Addressing someone: "Marisca, can I please speak to your boss?"
-    re.compile(r"(?:^|(?<=\n))\s*(?P<value>[A-Z][a-zà-ÿ'-]+(?:\s+[A-Z][a-zà-ÿ'-]+)?),\s+(?:can|could|would|will|please|i|thanks|thank)\b"),
+    re.compile(
+        r"(?:^|(?<=\n))\s*(?P<value>[A-Z][a-zà-ÿ'-]+(?:\s+[A-Z][a-zà-ÿ'-]+)?),\s+(?:can|could|would|will|please|i|thanks|thank)\b"
+    ),
     # A sentence that starts with a name and a verb of a person: "Tyler Rodriguez lives at ..."
-    re.compile(r"(?:^|(?<=[.!?]\s)|(?<=\n))\s*(?P<value>[A-Z][a-zà-ÿ'-]+(?:\s+[A-Z][a-zà-ÿ'-]+)?)\s+(?:lives|lived|moved|"
-               r"had given|has given|gave|told|said|says|began|wrote|works|worked|is a very|is very|was born)\b"),
+    re.compile(
+        r"(?:^|(?<=[.!?]\s)|(?<=\n))\s*(?P<value>[A-Z][a-zà-ÿ'-]+(?:\s+[A-Z][a-zà-ÿ'-]+)?)\s+(?:lives|lived|moved|"
+        r"had given|has given|gave|told|said|says|began|wrote|works|worked|is a very|is very|was born)\b"
+    ),
     # The name line of a signature or address block: a line of two or three capitalized words
     # right above lines with digits (street, phone).
-    re.compile(r"(?:^|(?<=\n))[ \t>?]*(?P<value>(?:(?:mr|mrs|ms|dr)\.?[ \t]+)?[A-Z][a-zà-ÿ'-]+(?:[ \t]+[A-Z][a-zà-ÿ'-]+){1,2}"
-               r"(?:[ \t]+(?:Jr|Sr|MD|DVM|PhD|DDS|II|III)\.?)?)[ \t]*\n(?=(?:[^\n]*\n){0,3}[^\n]*\d{3})", re.IGNORECASE),
     re.compile(
-        r"\b(?:my name is|my name's|name is|name:|full name:?)\s+(?P<value>" + _NAME_WORD + r"(?:\s+" + _NAME_WORD + r")?)",
+        r"(?:^|(?<=\n))[ \t>?]*(?P<value>(?:(?:mr|mrs|ms|dr)\.?[ \t]+)?[A-Z][a-zà-ÿ'-]+(?:[ \t]+[A-Z][a-zà-ÿ'-]+){1,2}"
+        r"(?:[ \t]+(?:Jr|Sr|MD|DVM|PhD|DDS|II|III)\.?)?)[ \t]*\n(?=(?:[^\n]*\n){0,3}[^\n]*\d{3})",
+        re.IGNORECASE,
+    ),
+    re.compile(
+        r"\b(?:my name is|my name's|name is|name:|full name:?)\s+(?P<value>"
+        + _NAME_WORD
+        + r"(?:\s+"
+        + _NAME_WORD
+        + r")?)",
         re.IGNORECASE,
     ),
 ]
 _NOT_NAMES = {
-    "a", "an", "the", "not", "just", "still", "here", "there", "calling", "writing", "looking", "trying",
-    "going", "very", "so", "really", "about", "regarding", "your", "my", "our", "is", "was", "and", "or",
-    "customer", "support", "order", "team", "me", "it", "that", "this", "what", "urgent", "sorry",
-    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "january", "february",
-    "march", "april", "may", "june", "july", "august", "september", "october", "november", "december",
-    "bot", "assistant", "agent", "human", "someone", "somebody", "anyone", "today", "tomorrow", "yesterday",
-    "billing", "shipping", "delivery", "personal", "phone", "mobile", "office", "address", "website", "email",
-    "order", "orders", "thanks", "thank", "hello", "hi", "dear", "regards", "best", "kind", "please", "sorry",
-    "tracking", "standard", "express", "item", "items", "product", "total", "subtotal", "invoice", "account",
-    "customer", "return", "refund", "payment", "card", "gift", "size", "color", "colour", "quantity", "price",
+    "a",
+    "an",
+    "the",
+    "not",
+    "just",
+    "still",
+    "here",
+    "there",
+    "calling",
+    "writing",
+    "looking",
+    "trying",
+    "going",
+    "very",
+    "so",
+    "really",
+    "about",
+    "regarding",
+    "your",
+    "my",
+    "our",
+    "is",
+    "was",
+    "and",
+    "or",
+    "customer",
+    "support",
+    "order",
+    "team",
+    "me",
+    "it",
+    "that",
+    "this",
+    "what",
+    "urgent",
+    "sorry",
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+    "bot",
+    "assistant",
+    "agent",
+    "human",
+    "someone",
+    "somebody",
+    "anyone",
+    "today",
+    "tomorrow",
+    "yesterday",
+    "billing",
+    "shipping",
+    "delivery",
+    "personal",
+    "phone",
+    "mobile",
+    "office",
+    "address",
+    "website",
+    "email",
+    "order",
+    "orders",
+    "thanks",
+    "thank",
+    "hello",
+    "hi",
+    "dear",
+    "regards",
+    "best",
+    "kind",
+    "please",
+    "sorry",
+    "tracking",
+    "standard",
+    "express",
+    "item",
+    "items",
+    "product",
+    "total",
+    "subtotal",
+    "invoice",
+    "account",
+    "customer",
+    "return",
+    "refund",
+    "payment",
+    "card",
+    "gift",
+    "size",
+    "color",
+    "colour",
+    "quantity",
+    "price",
 }
 
 
@@ -241,7 +416,7 @@ def _without_trailing_non_names(value: str) -> str:
     words = value.split()
     while words and words[-1].lower() in NOT_NAME_WORDS:
         words.pop()
-    return value[:value.rfind(words[-1]) + len(words[-1])] if words else ""
+    return value[: value.rfind(words[-1]) + len(words[-1])] if words else ""
 
 
 class RegexGroupRecognizer(EntityRecognizer):
@@ -307,8 +482,9 @@ class LoosePhoneRecognizer(EntityRecognizer):
 
 
 _CARD = re.compile(r"(?<![\w-])(?P<value>[2-6]\d{3}(?:[ -]?\d{2,4}){1,4}(?:[ -]?\d{1,3})?)(?![\w-])")
-_CARD_CONTEXT = re.compile(r"\b(?:card|credit|debit|visa|master ?card|amex|american express|discover|maestro|cc|pay(?:ment)?)\b",
-                           re.IGNORECASE)
+_CARD_CONTEXT = re.compile(
+    r"\b(?:card|credit|debit|visa|master ?card|amex|american express|discover|maestro|cc|pay(?:ment)?)\b", re.IGNORECASE
+)
 
 
 def _luhn_valid(digits: str) -> bool:
@@ -338,7 +514,7 @@ class PaymentCardRecognizer(EntityRecognizer):
             digits = re.sub(r"\D", "", match.group("value"))
             if not 12 <= len(digits) <= 19 or not _luhn_valid(digits):
                 continue
-            window = text[max(0, match.start() - 60):match.start()]
+            window = text[max(0, match.start() - 60) : match.start()]
             if re.search(r"\btracking|parcel|shipment\b", window, re.IGNORECASE):
                 continue
             if _CARD_CONTEXT.search(window) or re.fullmatch(r"\d{4}([ -])\d{4}\1\d{4}\1\d{1,4}", match.group("value")):

@@ -75,22 +75,30 @@ def vault_placeholders_assign(*, conversation_id: int, values: list[tuple[str, s
     for _attempt in range(3):
         try:
             with transaction.atomic():
-                known = dict(PiiVaultEntry.objects.filter(
-                    conversation_id=conversation_id, digest__in=[d for digests in candidates for d in digests],
-                ).values_list("digest", "placeholder"))
+                known = dict(
+                    PiiVaultEntry.objects.filter(
+                        conversation_id=conversation_id,
+                        digest__in=[d for digests in candidates for d in digests],
+                    ).values_list("digest", "placeholder")
+                )
                 counts: dict[str, int] = {}
                 placeholders = []
                 for (kind, value), digests in zip(values, candidates):
                     digest = next((d for d in digests if d in known), digests[0])
                     if digest not in known:
                         if kind not in counts:
-                            counts[kind] = PiiVaultEntry.objects.filter(conversation_id=conversation_id,
-                                                                        entity_type=kind).count()
+                            counts[kind] = PiiVaultEntry.objects.filter(
+                                conversation_id=conversation_id, entity_type=kind
+                            ).count()
                         counts[kind] += 1
                         placeholder = f"<{kind}_{counts[kind]}>"
                         PiiVaultEntry.objects.create(
-                            conversation_id=conversation_id, placeholder=placeholder, entity_type=kind, digest=digest,
-                            ciphertext=fernet.encrypt(value.encode()), expires_at=expires_at,
+                            conversation_id=conversation_id,
+                            placeholder=placeholder,
+                            entity_type=kind,
+                            digest=digest,
+                            ciphertext=fernet.encrypt(value.encode()),
+                            expires_at=expires_at,
                         )
                         known[digest] = placeholder
                     placeholders.append(known[digest])
@@ -136,7 +144,10 @@ def frame_rehydrate(frame: dict, values: dict[str, str]) -> dict:
     """A copy of the frame with the given placeholders resolved (for the customer's own socket)."""
     rehydrated = {**frame, "text": text_rehydrate(frame.get("text") or "", values)}
     if frame.get("action"):
-        rehydrated["action"] = {**frame["action"], "summary": text_rehydrate(frame["action"].get("summary") or "", values)}
+        rehydrated["action"] = {
+            **frame["action"],
+            "summary": text_rehydrate(frame["action"].get("summary") or "", values),
+        }
     return rehydrated
 
 
@@ -179,8 +190,12 @@ def vault_conversations_holding(*, entries: QuerySet[PiiVaultEntry], entity_type
     stored nowhere. The digest is per conversation, hence one HMAC per conversation looked at."""
     matched: set[int] = set()
     current_id, expected = None, set()
-    rows = (entries.filter(entity_type=entity_type).order_by("conversation_id")
-            .values_list("conversation_id", "digest").iterator(chunk_size=5000))
+    rows = (
+        entries.filter(entity_type=entity_type)
+        .order_by("conversation_id")
+        .values_list("conversation_id", "digest")
+        .iterator(chunk_size=5000)
+    )
     for conversation_id, digest in rows:
         if conversation_id != current_id:
             current_id, expected = conversation_id, set(_digests(conversation_id, entity_type, value))

@@ -87,8 +87,10 @@ class LlmGateway:
         from openai import AsyncOpenAI
 
         self.client = AsyncOpenAI(
-            base_url=settings.LLM_BASE_URL, api_key=settings.LLM_API_KEY or "unused",
-            timeout=settings.LLM_TIMEOUT_SECONDS, max_retries=settings.LLM_MAX_RETRIES,
+            base_url=settings.LLM_BASE_URL,
+            api_key=settings.LLM_API_KEY or "unused",
+            timeout=settings.LLM_TIMEOUT_SECONDS,
+            max_retries=settings.LLM_MAX_RETRIES,
         )
         self.breaker = _breaker()
 
@@ -128,11 +130,21 @@ class LlmGateway:
         self.breaker.record(False)
         raise ModelUnavailable(", ".join(f"{a['model']}: {a['error']}" for a in attempts))
 
-    async def _stream_once(self, *, model: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None,
-                           on_text: Callable[[str], Awaitable[None]]) -> ChatResult:
+    async def _stream_once(
+        self,
+        *,
+        model: str,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None,
+        on_text: Callable[[str], Awaitable[None]],
+    ) -> ChatResult:
         started = time.perf_counter()
-        kwargs: dict[str, Any] = {"model": model, "messages": messages, "stream": True,
-                                  "stream_options": {"include_usage": True}}
+        kwargs: dict[str, Any] = {
+            "model": model,
+            "messages": messages,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
         if tools:
             kwargs["tools"] = tools
         # The SDK's low-level post: the same retries, timeouts, error mapping and SSE parsing as
@@ -143,8 +155,9 @@ class LlmGateway:
         from openai import AsyncStream
         from openai.types.chat import ChatCompletion
 
-        stream = await self.client.post("/chat/completions", body=kwargs, cast_to=ChatCompletion, stream=True,
-                                        stream_cls=AsyncStream[object])
+        stream = await self.client.post(
+            "/chat/completions", body=kwargs, cast_to=ChatCompletion, stream=True, stream_cls=AsyncStream[object]
+        )
         text_parts: list[str] = []
         calls: dict[int, ToolCallRequest] = {}
         ttft = None
@@ -176,8 +189,13 @@ class LlmGateway:
                         slot.arguments += function["arguments"]
         total = (time.perf_counter() - started) * 1000
         return ChatResult(
-            text="".join(text_parts), tool_calls=[calls[i] for i in sorted(calls)], model=model,
-            prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, ttft_ms=ttft, total_ms=total,
+            text="".join(text_parts),
+            tool_calls=[calls[i] for i in sorted(calls)],
+            model=model,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            ttft_ms=ttft,
+            total_ms=total,
             cost_usd=cost_usd(model, prompt_tokens, completion_tokens),
         )
 
@@ -185,7 +203,9 @@ class LlmGateway:
 @lru_cache(maxsize=1)
 def _breaker() -> CircuitBreaker:
     # One per process, shared by every event loop in it.
-    return CircuitBreaker(failures=settings.LLM_CIRCUIT_FAILURES, cooldown_seconds=settings.LLM_CIRCUIT_COOLDOWN_SECONDS)
+    return CircuitBreaker(
+        failures=settings.LLM_CIRCUIT_FAILURES, cooldown_seconds=settings.LLM_CIRCUIT_COOLDOWN_SECONDS
+    )
 
 
 _gateways: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LlmGateway] = weakref.WeakKeyDictionary()

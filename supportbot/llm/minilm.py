@@ -41,7 +41,9 @@ class MiniLMEncoder:
         for n in range(self.layers):
             p = f"encoder.layer.{n}.attention.self."
             parts = ("query", "key", "value")
-            self.w[p + "qkv.weight"] = np.ascontiguousarray(np.concatenate([self.w.pop(p + f"{t}.weight") for t in parts]).T)
+            self.w[p + "qkv.weight"] = np.ascontiguousarray(
+                np.concatenate([self.w.pop(p + f"{t}.weight") for t in parts]).T
+            )
             self.w[p + "qkv.bias"] = np.concatenate([self.w.pop(p + f"{t}.bias") for t in parts])
         self.dimensions: int = config["hidden_size"]
 
@@ -51,7 +53,7 @@ class MiniLMEncoder:
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         out = np.empty((len(texts), self.dimensions), dtype=np.float32)
         for start in range(0, len(order), batch_size):
-            chosen = order[start:start + batch_size]
+            chosen = order[start : start + batch_size]
             out[chosen] = self._encode_batch([texts[i] for i in chosen])
         return out
 
@@ -68,8 +70,11 @@ class MiniLMEncoder:
     def _forward(self, ids: np.ndarray, types: np.ndarray, mask: np.ndarray) -> np.ndarray:
         w = self.w
         batch, length = ids.shape
-        x = (w["embeddings.word_embeddings.weight"][ids] + w["embeddings.position_embeddings.weight"][:length]
-             + w["embeddings.token_type_embeddings.weight"][types])
+        x = (
+            w["embeddings.word_embeddings.weight"][ids]
+            + w["embeddings.position_embeddings.weight"][:length]
+            + w["embeddings.token_type_embeddings.weight"][types]
+        )
         x = self._layer_norm(x, "embeddings.LayerNorm").reshape(batch * length, self.dimensions)
         head = self.dimensions // self.heads
         # padding keys get the most negative float, as transformers does: exp() of it is exactly 0
@@ -88,7 +93,9 @@ class MiniLMEncoder:
             x = self._layer_norm(x + attended, p + "attention.output.LayerNorm")
             inner = x @ w[p + "intermediate.dense.weight"] + w[p + "intermediate.dense.bias"]
             inner = 0.5 * inner * (1.0 + _erf(inner * np.float32(1 / np.sqrt(2.0))))  # BERT's exact (erf) GELU
-            x = self._layer_norm(x + inner @ w[p + "output.dense.weight"] + w[p + "output.dense.bias"], p + "output.LayerNorm")
+            x = self._layer_norm(
+                x + inner @ w[p + "output.dense.weight"] + w[p + "output.dense.bias"], p + "output.LayerNorm"
+            )
         return x.reshape(batch, length, self.dimensions)
 
     def _layer_norm(self, x: np.ndarray, name: str) -> np.ndarray:

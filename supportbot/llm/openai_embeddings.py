@@ -7,8 +7,18 @@ from django.core.exceptions import ImproperlyConfigured
 
 
 class OpenAICompatibleEmbedder:
-    def __init__(self, *, base_url: str, api_key: str, model_name: str, dimensions: int, batch_size: int,
-                 send_dimensions: bool, timeout_seconds: float, max_retries: int) -> None:
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        api_key: str,
+        model_name: str,
+        dimensions: int,
+        batch_size: int,
+        send_dimensions: bool,
+        timeout_seconds: float,
+        max_retries: int,
+    ) -> None:
         from openai import OpenAI
 
         self.model_name = model_name
@@ -16,15 +26,16 @@ class OpenAICompatibleEmbedder:
         self.batch_size = batch_size
         self._send_dimensions = send_dimensions
         # Local servers (vLLM, Ollama, llama.cpp) accept any key; the SDK insists on one.
-        self._client = OpenAI(base_url=base_url, api_key=api_key or "unused", timeout=timeout_seconds,
-                              max_retries=max_retries)
+        self._client = OpenAI(
+            base_url=base_url, api_key=api_key or "unused", timeout=timeout_seconds, max_retries=max_retries
+        )
 
     def embed(self, texts: list[str]) -> list[list[float]]:
         from openai import omit
 
         vectors: list[list[float]] = []
         for start in range(0, len(texts), self.batch_size):
-            batch = texts[start:start + self.batch_size]
+            batch = texts[start : start + self.batch_size]
             response = self._client.embeddings.create(
                 model=self.model_name, input=batch, dimensions=self.dimensions if self._send_dimensions else omit
             )

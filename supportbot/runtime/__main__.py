@@ -44,8 +44,11 @@ def main() -> int:
     try:
         listener = web_listener_open(host=settings.BIND_HOST, port=settings.PORT)
     except OSError as error:
-        print(f"[supportbot] cannot start: cannot listen on {settings.BIND_HOST}:{settings.PORT} "
-              f"(BIND_HOST/PORT): {error}", file=sys.stderr)
+        print(
+            f"[supportbot] cannot start: cannot listen on {settings.BIND_HOST}:{settings.PORT} "
+            f"(BIND_HOST/PORT): {error}",
+            file=sys.stderr,
+        )
         return 2
     children = [*web_children(listener=listener, count=settings.WEB_PROCESSES), worker_child(), beat_child()]
     supervisor = Supervisor(children, env=dict(os.environ))
@@ -101,8 +104,10 @@ def wait_for_health(url: str, supervisor, timeout: float = 90.0) -> dict | None:
 
 def banner(base: str, health: dict, settings, *, demo_password: str | None = None) -> None:  # noqa: ANN001
     if demo_password:
-        logins = (f"  Demo logins: agent, admin · password {demo_password}  "
-                  f"(shown once; kept in {settings.DEMO_PASSWORD_FILE})")
+        logins = (
+            f"  Demo logins: agent, admin · password {demo_password}  "
+            f"(shown once; kept in {settings.DEMO_PASSWORD_FILE})"
+        )
     else:
         logins = f"  Demo logins: agent, admin · password in {settings.DEMO_PASSWORD_FILE}"
     lines = [

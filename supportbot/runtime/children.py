@@ -18,8 +18,9 @@ ASGI_APPLICATION = "supportbot.asgi:application"
 
 def web_listener_open(*, host: str, port: int) -> socket.socket:
     """Bind and listen once, in the supervisor; children inherit the descriptor."""
-    family, kind, proto, _, address = socket.getaddrinfo(
-        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[
+        0
+    ]
     listener = socket.socket(family, kind, proto)
     try:
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -47,10 +48,25 @@ def web_children(*, listener: socket.socket, count: int, python: str = sys.execu
     ]
 
 
-def worker_child(*, name: str = "worker", concurrency: int = 2, python: str = sys.executable,
-                 extra: list[str] | None = None) -> Child:
-    return Child(name, [python, "-m", "celery", "-A", "supportbot", "worker", "--loglevel", "INFO",
-                        "--concurrency", str(concurrency), *(extra or [])])
+def worker_child(
+    *, name: str = "worker", concurrency: int = 2, python: str = sys.executable, extra: list[str] | None = None
+) -> Child:
+    return Child(
+        name,
+        [
+            python,
+            "-m",
+            "celery",
+            "-A",
+            "supportbot",
+            "worker",
+            "--loglevel",
+            "INFO",
+            "--concurrency",
+            str(concurrency),
+            *(extra or []),
+        ],
+    )
 
 
 def beat_child(*, python: str = sys.executable) -> Child:

@@ -47,8 +47,15 @@ def _pump(name: str, stream: IO[bytes], output: IO[bytes] | None) -> None:
 
 
 class Supervisor:
-    def __init__(self, children: list[Child], env: dict[str, str], *, output: IO[bytes] | None = None,
-                 cwd: str | None = None, grace_seconds: float = GRACE_SECONDS) -> None:
+    def __init__(
+        self,
+        children: list[Child],
+        env: dict[str, str],
+        *,
+        output: IO[bytes] | None = None,
+        cwd: str | None = None,
+        grace_seconds: float = GRACE_SECONDS,
+    ) -> None:
         self.children = children
         self.env = env
         self.output = output  # None: our stdout (tests collect a host's output in a file)

@@ -54,9 +54,7 @@ BIND_HOST = env.str("BIND_HOST", "127.0.0.1")
 # hands it to each): one per core by default, so every core serves chat (one process is one GIL).
 WEB_PROCESSES = env.int("WEB_PROCESSES", len(os.sched_getaffinity(0)), minimum=1, maximum=64)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", DEFAULT_ALLOWED_HOSTS)
-CSRF_TRUSTED_ORIGINS = env.list(
-    "CSRF_TRUSTED_ORIGINS", [f"http://127.0.0.1:{PORT}", f"http://localhost:{PORT}"]
-)
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", [f"http://127.0.0.1:{PORT}", f"http://localhost:{PORT}"])
 
 # Demo mode: `/` serves a fake company page embedding the widget, `/demoshop/` the demo order
 # API, and `make run` seeds a demo site and demo logins. On by default for loopback only: any
@@ -69,7 +67,8 @@ demo_exposure_check(demo_mode=DEMO_MODE, demo_public=DEMO_PUBLIC, bind_host=BIND
 DEMO_PASSWORD_FILE = DATA_DIR / "demo_password"
 if env.raw("DEMO_AGENT_PASSWORD"):  # read by earlier versions: say so rather than ignore it
     raise ImproperlyConfigured(
-        f"DEMO_AGENT_PASSWORD: no longer read; the demo password is generated into {DEMO_PASSWORD_FILE}")
+        f"DEMO_AGENT_PASSWORD: no longer read; the demo password is generated into {DEMO_PASSWORD_FILE}"
+    )
 
 # TLS is terminated by the proxy in front of Daphne; behind one, everything follows from it:
 # the scheme the proxy reports, Secure cookies, a redirect of plain HTTP and HSTS.
@@ -255,7 +254,9 @@ ATTACHMENTS_STORAGE_BACKEND = env.str("ATTACHMENTS_STORAGE_BACKEND", "django.cor
 try:
     ATTACHMENTS_STORAGE_OPTIONS = json.loads(env.str("ATTACHMENTS_STORAGE_OPTIONS", "") or "null") or (
         {"location": str(DATA_DIR / "attachments")}
-        if ATTACHMENTS_STORAGE_BACKEND == "django.core.files.storage.FileSystemStorage" else {})
+        if ATTACHMENTS_STORAGE_BACKEND == "django.core.files.storage.FileSystemStorage"
+        else {}
+    )
 except json.JSONDecodeError as error:
     raise ImproperlyConfigured(f"ATTACHMENTS_STORAGE_OPTIONS: expected a JSON object ({error})") from None
 if not isinstance(ATTACHMENTS_STORAGE_OPTIONS, dict):
@@ -285,8 +286,9 @@ CHAT_AUTH_TIMEOUT_SECONDS = env.float("CHAT_AUTH_TIMEOUT_SECONDS", 10.0, minimum
 CHAT_MAX_SOCKETS_PER_CONVERSATION = env.int("CHAT_MAX_SOCKETS_PER_CONVERSATION", 8, minimum=1)
 CHAT_MAX_SOCKETS_PER_IP = env.int("CHAT_MAX_SOCKETS_PER_IP", 40, minimum=1)
 # Signed identities (docs/protocol.md): `user.expires` may lie at most this far ahead.
-IDENTITY_SIGNATURE_MAX_LIFETIME_SECONDS = env.int("IDENTITY_SIGNATURE_MAX_LIFETIME_SECONDS", 86_400, minimum=60,
-                                                  maximum=30 * 86_400)
+IDENTITY_SIGNATURE_MAX_LIFETIME_SECONDS = env.int(
+    "IDENTITY_SIGNATURE_MAX_LIFETIME_SECONDS", 86_400, minimum=60, maximum=30 * 86_400
+)
 # After a rotation the previous identity secret keeps verifying for this long.
 IDENTITY_SECRET_GRACE_HOURS = env.int("IDENTITY_SECRET_GRACE_HOURS", 24, minimum=0, maximum=24 * 30)
 # /healthz answers from a per-process cache this long, so probes cannot flood the database and workers.
@@ -381,11 +383,14 @@ PII_REDACTION_PROCESSES = env.int("PII_REDACTION_PROCESSES", 2, minimum=0, maxim
 PII_VAULT_KEYS = vault_keys_parse(env.str("PII_VAULT_KEY"), demo_mode=DEMO_MODE)
 PII_RETENTION_DAYS = env.int("PII_RETENTION_DAYS", 30, minimum=1)
 # Identifiers never redacted as names or phone numbers: order numbers, tracking numbers, SKUs.
-PII_ALLOW_PATTERNS = env.regex_list("PII_ALLOW_PATTERNS", [
-    r"\b[A-Z]{1,4}-?\d{3,12}\b",          # order numbers and SKUs: A1234, SB-100042
-    r"\b1Z[0-9A-Z]{16}\b",                 # UPS tracking
-    r"\b\d{12,22}\b(?=[^\n]{0,40}\b(?:tracking|parcel|shipment)\b)",
-])
+PII_ALLOW_PATTERNS = env.regex_list(
+    "PII_ALLOW_PATTERNS",
+    [
+        r"\b[A-Z]{1,4}-?\d{3,12}\b",  # order numbers and SKUs: A1234, SB-100042
+        r"\b1Z[0-9A-Z]{16}\b",  # UPS tracking
+        r"\b\d{12,22}\b(?=[^\n]{0,40}\b(?:tracking|parcel|shipment)\b)",
+    ],
+)
 
 # Abuse and cost limits (Redis counters shared by all processes).
 LIMIT_MESSAGES_PER_CONVERSATION_PER_MINUTE = env.int("LIMIT_MESSAGES_PER_CONVERSATION_PER_MINUTE", 20, minimum=1)
@@ -401,8 +406,11 @@ TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", 0, minimum=0, maximum=5)
 # shop served by this same app; the bot reaches it over HTTP either way.
 # Random per install (a published default would open the demo shop's customers to anyone who
 # can reach a DEMO_PUBLIC demo); every process reads the same file.
-DEMOSHOP_API_KEY = env.str("DEMOSHOP_API_KEY") or (private_file_ensure(
-    path=DATA_DIR / "demoshop_api_key", generate=lambda: secrets.token_urlsafe(24)).value if DEMO_MODE else "")
+DEMOSHOP_API_KEY = env.str("DEMOSHOP_API_KEY") or (
+    private_file_ensure(path=DATA_DIR / "demoshop_api_key", generate=lambda: secrets.token_urlsafe(24)).value
+    if DEMO_MODE
+    else ""
+)
 COMMERCE_API_URL = env.http_url("COMMERCE_API_URL", f"http://127.0.0.1:{PORT}/demoshop/api" if DEMO_MODE else "")
 COMMERCE_API_KEY = env.str("COMMERCE_API_KEY", DEMOSHOP_API_KEY if DEMO_MODE else "")
 COMMERCE_TIMEOUT_SECONDS = env.float("COMMERCE_TIMEOUT_SECONDS", 5.0, minimum=0.1, maximum=120)

@@ -53,13 +53,15 @@ class Env:
             return True
         if lowered in _FALSE:
             return False
-        raise ImproperlyConfigured(
-            f"{name}: expected one of true/false/1/0/yes/no/on/off, got {value!r}"
-        )
+        raise ImproperlyConfigured(f"{name}: expected one of true/false/1/0/yes/no/on/off, got {value!r}")
 
     def int(
-        self, name: builtins.str, default: builtins.int, *,
-        minimum: builtins.int | None = None, maximum: builtins.int | None = None,
+        self,
+        name: builtins.str,
+        default: builtins.int,
+        *,
+        minimum: builtins.int | None = None,
+        maximum: builtins.int | None = None,
     ) -> builtins.int:
         value = self.raw(name)
         if value is None:
@@ -72,8 +74,12 @@ class Env:
         return number
 
     def float(
-        self, name: builtins.str, default: builtins.float, *,
-        minimum: builtins.float | None = None, maximum: builtins.float | None = None,
+        self,
+        name: builtins.str,
+        default: builtins.float,
+        *,
+        minimum: builtins.float | None = None,
+        maximum: builtins.float | None = None,
     ) -> builtins.float:
         value = self.raw(name)
         if value is None:
@@ -124,9 +130,7 @@ class Env:
             raise ImproperlyConfigured(f"{name} is not set")
         scheme = urlparse(value).scheme
         if scheme not in {"redis", "rediss", "unix"}:
-            raise ImproperlyConfigured(
-                f"{name}: expected a redis://, rediss:// or unix:// URL, got scheme {scheme!r}"
-            )
+            raise ImproperlyConfigured(f"{name}: expected a redis://, rediss:// or unix:// URL, got scheme {scheme!r}")
         return value
 
     def regex(self, name: builtins.str, default: builtins.str) -> builtins.str:

@@ -73,7 +73,7 @@ def vault_keys_parse(value: str | None, *, demo_mode: bool) -> list[str]:
             return []
         raise ImproperlyConfigured(
             "PII_VAULT_KEY: required when DEMO_MODE is off. Generate one with "
-            "`python -c \"from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())\"`"
+            '`python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"`'
         )
     for position, key in enumerate(keys, start=1):
         try:

@@ -13,9 +13,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from supportbot.settings.environment import Env
 
-os.environ.setdefault(
-    "SUPPORTBOT_DATA_DIR", str(Path(__file__).resolve().parent.parent.parent / ".data" / "test")
-)
+os.environ.setdefault("SUPPORTBOT_DATA_DIR", str(Path(__file__).resolve().parent.parent.parent / ".data" / "test"))
 
 
 def _without_password(url: str) -> str:

@@ -50,7 +50,9 @@ async def test_a_write_whose_answer_was_lost_is_sent_again_with_the_same_key_and
     assert await sync_to_async(_order_state)(shop["delivered"]) == ("returned", True)
     assert await sync_to_async(IdempotentResponse.objects.count)() == 1
     action = await sync_to_async(ActionCall.objects.get)(public_id=card["action_id"])
-    attempts = await sync_to_async(lambda: list(ActionAttempt.objects.filter(action=action).values_list("outcome", "replayed")))()
+    attempts = await sync_to_async(
+        lambda: list(ActionAttempt.objects.filter(action=action).values_list("outcome", "replayed"))
+    )()
     assert attempts == [("succeeded", True)]  # the answer came from the API's replay of the first
 
 
@@ -83,24 +85,36 @@ async def test_a_change_that_outlives_its_deadline_is_finished_as_unconfirmed(bo
     assert proxy.posts < 3
 
 
-def test_a_change_whose_process_died_mid_call_is_finished_by_the_worker_exactly_once(bot_site, shop, settings, tmp_path):
+def test_a_change_whose_process_died_mid_call_is_finished_by_the_worker_exactly_once(
+    bot_site, shop, settings, tmp_path
+):
     delivered = shop["delivered"]
     session = open_session(bot_site, customer_id="cust_1001")
     conversation_id = session.conversation.pk
-    proposal = action_propose(conversation_id=conversation_id, tool="return_order",
-                              arguments={"order_number": delivered, "reason": ""},
-                              summary=f"Return order {delivered}", customer_id="cust_1001")
+    proposal = action_propose(
+        conversation_id=conversation_id,
+        tool="return_order",
+        arguments={"order_number": delivered, "reason": ""},
+        summary=f"Return order {delivered}",
+        customer_id="cust_1001",
+    )
     assert action_decide(conversation_id=conversation_id, action_id=str(proposal.public_id), decision="confirm").execute
     # The process that claimed it sent the write (the shop applied it), then died before the
     # answer came back: the action is left executing, and its lease runs out.
-    sent = httpx.post(f"{settings.COMMERCE_API_URL}/orders/{delivered}/returns", json={"reason": ""},
-                      headers={"Authorization": f"Bearer {settings.COMMERCE_API_KEY}",
-                               "Idempotency-Key": proposal.idempotency_key})
+    sent = httpx.post(
+        f"{settings.COMMERCE_API_URL}/orders/{delivered}/returns",
+        json={"reason": ""},
+        headers={"Authorization": f"Bearer {settings.COMMERCE_API_KEY}", "Idempotency-Key": proposal.idempotency_key},
+    )
     assert sent.status_code == 200
     ActionCall.objects.filter(pk=proposal.pk).update(execution_lease_until=timezone.now() - timedelta(seconds=1))
 
-    worker = start_celery_worker(tmp_path / "worker.log", name="action-recovery",
-                                 COMMERCE_API_URL=settings.COMMERCE_API_URL, COMMERCE_API_KEY=settings.COMMERCE_API_KEY)
+    worker = start_celery_worker(
+        tmp_path / "worker.log",
+        name="action-recovery",
+        COMMERCE_API_URL=settings.COMMERCE_API_URL,
+        COMMERCE_API_KEY=settings.COMMERCE_API_KEY,
+    )
     try:
         recover_stalled_actions.delay()
         recover_stalled_actions.delay()  # a second sweep at the same moment finds nothing to take

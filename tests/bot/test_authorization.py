@@ -47,11 +47,14 @@ WRITES = {
 
 
 @pytest.mark.parametrize("tool", list(WRITES))
-async def test_a_model_write_on_another_customers_order_is_refused_like_a_missing_order(bot_site, shop, model_server,
-                                                                                        others_order, tool):
+async def test_a_model_write_on_another_customers_order_is_refused_like_a_missing_order(
+    bot_site, shop, model_server, others_order, tool
+):
     before = await sync_to_async(_order_snapshot)(others_order)
-    model_server.script(Reply(tool_calls=[ToolCall(tool, json.dumps(WRITES[tool](others_order)))]),
-                        Reply(text="I couldn't find that order."))
+    model_server.script(
+        Reply(tool_calls=[ToolCall(tool, json.dumps(WRITES[tool](others_order)))]),
+        Reply(text="I couldn't find that order."),
+    )
     async with Chat(await opened(bot_site, customer_id="cust_1001")) as chat:
         await chat.say(f"Please change order {others_order}, ship it to {NEW_ADDRESS}")
         reply = await chat.bot_message()
@@ -61,14 +64,18 @@ async def test_a_model_write_on_another_customers_order_is_refused_like_a_missin
     assert await sync_to_async(_order_snapshot)(others_order) == before
 
 
-@pytest.mark.parametrize("request_text", [
-    "Please cancel order {number}",
-    "I want to return order {number} for a refund",
-    # (Phrased so the PII detector keeps the number: "address of order SB-…" is read as a street today.)
-    "Order {number} needs a new address: " + NEW_ADDRESS,
-])
-async def test_an_offline_write_on_another_customers_order_is_refused_like_a_missing_order(bot_site, shop, others_order,
-                                                                                           request_text):
+@pytest.mark.parametrize(
+    "request_text",
+    [
+        "Please cancel order {number}",
+        "I want to return order {number} for a refund",
+        # (Phrased so the PII detector keeps the number: "address of order SB-…" is read as a street today.)
+        "Order {number} needs a new address: " + NEW_ADDRESS,
+    ],
+)
+async def test_an_offline_write_on_another_customers_order_is_refused_like_a_missing_order(
+    bot_site, shop, others_order, request_text
+):
     before = await sync_to_async(_order_snapshot)(others_order)
     async with Chat(await opened(bot_site, customer_id="cust_1001")) as chat:
         await chat.say(request_text.format(number=others_order))
@@ -81,15 +88,22 @@ async def test_an_offline_write_on_another_customers_order_is_refused_like_a_mis
     assert await sync_to_async(_order_snapshot)(others_order) == before
 
 
-@pytest.mark.parametrize("tool", ["get_order", "list_my_orders", "cancel_order", "return_order",
-                                  "change_order_address", "change_account_address"])
+@pytest.mark.parametrize(
+    "tool",
+    ["get_order", "list_my_orders", "cancel_order", "return_order", "change_order_address", "change_account_address"],
+)
 async def test_an_unverified_visitors_tool_calls_reach_nothing(bot_site, shop, model_server, tool):
-    arguments = {"get_order": {"order_number": shop["shipped"]}, "list_my_orders": {},
-                 "change_account_address": {"new_address": "<STREET_ADDRESS_1>"}}.get(tool)
+    arguments = {
+        "get_order": {"order_number": shop["shipped"]},
+        "list_my_orders": {},
+        "change_account_address": {"new_address": "<STREET_ADDRESS_1>"},
+    }.get(tool)
     if arguments is None:
         arguments = WRITES[tool](shop["pending"] if tool != "return_order" else shop["delivered"])
-    model_server.script(Reply(tool_calls=[ToolCall(tool, json.dumps(arguments))]),
-                        Reply(text="I need your order number and email first."))
+    model_server.script(
+        Reply(tool_calls=[ToolCall(tool, json.dumps(arguments))]),
+        Reply(text="I need your order number and email first."),
+    )
     async with Chat(await opened(bot_site)) as chat:
         await chat.say(f"Do it for me: {NEW_ADDRESS}")
         await chat.bot_message()
@@ -113,8 +127,9 @@ def _addresses() -> dict[str, str]:
 
 async def test_a_signed_in_customer_changes_their_account_address_through_the_model(bot_site, shop, model_server):
     before = await sync_to_async(_addresses)()
-    model_server.script(Reply(tool_calls=[ToolCall("change_account_address",
-                                                   json.dumps({"new_address": "<STREET_ADDRESS_1>"}))]))
+    model_server.script(
+        Reply(tool_calls=[ToolCall("change_account_address", json.dumps({"new_address": "<STREET_ADDRESS_1>"}))])
+    )
     async with Chat(await opened(bot_site, customer_id="cust_1001")) as chat:
         await chat.say(f"My account needs a new address: {NEW_ADDRESS}")
         card = (await chat.bot_message())["action"]
@@ -135,7 +150,8 @@ async def test_a_signed_in_customer_changes_their_account_address_offline(bot_si
         assert card["tool"] == "change_account_address"
         await chat.send({"type": "action", "action_id": card["action_id"], "decision": "confirm"})
         done = await chat.wait_for(
-            lambda f: f["type"] == "message" and (f.get("action") or {}).get("status") == "succeeded")
+            lambda f: f["type"] == "message" and (f.get("action") or {}).get("status") == "succeeded"
+        )
     assert done["text"].startswith("Done: your account address is now")
     assert (await sync_to_async(_addresses)())["cust_1001"].startswith("742 Evergreen Terrace")
 
@@ -173,8 +189,7 @@ async def test_order_numbers_and_customer_ids_that_could_leave_their_path_segmen
 
 async def test_a_malformed_order_number_from_the_model_is_an_argument_error(bot_site, shop, model_server):
     escape = json.dumps({"order_number": "../customers/cust_1002"})
-    model_server.script(Reply(tool_calls=[ToolCall("get_order", escape)]),
-                        Reply(text="Which order number?"))
+    model_server.script(Reply(tool_calls=[ToolCall("get_order", escape)]), Reply(text="Which order number?"))
     async with Chat(await opened(bot_site, customer_id="cust_1001")) as chat:
         await chat.say("where is my order")
         await chat.bot_message()
@@ -183,14 +198,22 @@ async def test_a_malformed_order_number_from_the_model_is_an_argument_error(bot_
 
 def test_every_string_leaf_of_a_tool_result_is_redacted_whatever_its_key(bot_site):
     conversation = open_session(bot_site).conversation
-    result = tool_result_redact(conversation_id=conversation.pk, data={"order": {
-        "number": "SB-100042", "status": "shipped", "total": "338.00", "tracking_number": "1Z8420937718263541",
-        "shipping_address": "512 Juniper Lane, Portland, OR 97205",
-        "gift_note": "Call Jane Doe at 555-201-3344 when it arrives",
-        "contact": {"work_email": "jane.doe@example.com", "ips": ["203.0.113.9"]},
-        "billing": {"address": {"street": "9 Canal Way", "city": "Austin"}},
-        "items": [{"sku": "JKT-RAIN-M", "name": "Stormshell rain jacket (M)", "quantity": 1}],
-    }})
+    result = tool_result_redact(
+        conversation_id=conversation.pk,
+        data={
+            "order": {
+                "number": "SB-100042",
+                "status": "shipped",
+                "total": "338.00",
+                "tracking_number": "1Z8420937718263541",
+                "shipping_address": "512 Juniper Lane, Portland, OR 97205",
+                "gift_note": "Call Jane Doe at 555-201-3344 when it arrives",
+                "contact": {"work_email": "jane.doe@example.com", "ips": ["203.0.113.9"]},
+                "billing": {"address": {"street": "9 Canal Way", "city": "Austin"}},
+                "items": [{"sku": "JKT-RAIN-M", "name": "Stormshell rain jacket (M)", "quantity": 1}],
+            }
+        },
+    )
     text = json.dumps(result)
     for raw in ("Juniper", "Jane Doe", "555-201-3344", "jane.doe@example.com", "203.0.113.9", "Canal Way", "Austin"):
         assert raw not in text

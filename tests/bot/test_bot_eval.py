@@ -19,9 +19,18 @@ from knowledge.models import Article
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(600)]
 
-SUBSET = ["pending verification", "pending order pick", "other customer: cancel", "anonymous: wrong email",
-          "unanswerable twice", "small talk", "handoff: asks", "own order: return the only", "follow-up: express",
-          "policy: Can I cancel after it ships?"]
+SUBSET = [
+    "pending verification",
+    "pending order pick",
+    "other customer: cancel",
+    "anonymous: wrong email",
+    "unanswerable twice",
+    "small talk",
+    "handoff: asks",
+    "own order: return the only",
+    "follow-up: express",
+    "policy: Can I cancel after it ships?",
+]
 
 
 @pytest.fixture
@@ -51,8 +60,18 @@ def test_it_plays_a_subset_of_the_demo_conversations_and_every_turn_passes(demo,
 def test_a_failing_expectation_fails_the_run(demo, tmp_path, settings):
     settings.DEMO_MODE = True
     scenario = tmp_path / "wrong.json"
-    scenario.write_text(json.dumps({"conversations": [
-        {"name": "wrong on purpose", "turns": [{"say": "Do gift cards expire?", "expect": {"cites": "warranty"}}]}]}))
+    scenario.write_text(
+        json.dumps(
+            {
+                "conversations": [
+                    {
+                        "name": "wrong on purpose",
+                        "turns": [{"say": "Do gift cards expire?", "expect": {"cites": "warranty"}}],
+                    }
+                ]
+            }
+        )
+    )
     with pytest.raises(CommandError, match="pass rate 0.0%"):
         call_command("bot_eval", str(scenario))
 

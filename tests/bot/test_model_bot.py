@@ -21,8 +21,14 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
 
 
 async def test_it_streams_a_grounded_answer_with_a_citation_and_records_usage(bot_site, articles, model_server):
-    model_server.script(Reply(text="You can return delivered items within 30 days for a full refund [1].",
-                              prompt_tokens=420, completion_tokens=16, seconds_per_token=0.03))
+    model_server.script(
+        Reply(
+            text="You can return delivered items within 30 days for a full refund [1].",
+            prompt_tokens=420,
+            completion_tokens=16,
+            seconds_per_token=0.03,
+        )
+    )
     session = await opened(bot_site)
     async with Chat(session) as chat:
         await chat.say("How long do I have to send something back? I'm Jane Doe, jane.doe@example.com")
@@ -40,7 +46,12 @@ async def test_it_streams_a_grounded_answer_with_a_citation_and_records_usage(bo
     assert {t["function"]["name"] for t in request["tools"]} >= {"get_order", "return_order", "handoff_to_human"}
 
     call = await sync_to_async(ModelCall.objects.get)(conversation_id=session.conversation.pk)
-    assert (call.prompt_tokens, call.completion_tokens, call.outcome, call.prompt_version) == (420, 16, "ok", "support-v3")
+    assert (call.prompt_tokens, call.completion_tokens, call.outcome, call.prompt_version) == (
+        420,
+        16,
+        "ok",
+        "support-v3",
+    )
     assert call.ttft_ms is not None and call.ttft_ms <= call.total_ms
     stored = await sync_to_async(Message.objects.get)(conversation_id=session.conversation.pk, role="bot")
     assert stored.extras["usage"]["prompt_tokens"] == 420 and stored.extras["prompt_version"] == "support-v3"
@@ -67,7 +78,9 @@ async def test_it_looks_up_an_order_through_a_tool_for_its_owner(bot_site, shop,
 
 async def test_a_model_proposed_refund_runs_once_after_confirmation(bot_site, shop, model_server):
     delivered = shop["delivered"]
-    model_server.script(Reply(text="I can do that.", tool_calls=[ToolCall("return_order", json.dumps({"order_number": delivered}))]))
+    model_server.script(
+        Reply(text="I can do that.", tool_calls=[ToolCall("return_order", json.dumps({"order_number": delivered}))])
+    )
     async with Chat(await opened(bot_site, customer_id="cust_1001")) as chat:
         await chat.say(f"Refund {delivered} please, the boots don't fit")
         card = (await chat.bot_message())["action"]
@@ -81,18 +94,24 @@ async def test_a_model_proposed_refund_runs_once_after_confirmation(bot_site, sh
 
 async def test_another_customers_order_is_refused_like_a_missing_one(bot_site, shop, model_server):
     other = await sync_to_async(lambda: Order.objects.exclude(customer__external_id="cust_1001").first().number)()
-    model_server.script(Reply(tool_calls=[ToolCall("get_order", json.dumps({"order_number": other}))]),
-                        Reply(text="I couldn't find that order."))
+    model_server.script(
+        Reply(tool_calls=[ToolCall("get_order", json.dumps({"order_number": other}))]),
+        Reply(text="I couldn't find that order."),
+    )
     async with Chat(await opened(bot_site, customer_id="cust_1001")) as chat:
         await chat.say(f"status of {other}?")
         await chat.bot_message()
     tool_result = model_server.chat_requests()[1]["messages"][-1]["content"]
-    assert json.loads(tool_result) == {"error": "not_found", "message": "No order with this number belongs to this customer."}
+    assert json.loads(tool_result) == {
+        "error": "not_found",
+        "message": "No order with this number belongs to this customer.",
+    }
 
 
 @pytest.mark.parametrize("failure", [Reply(status=500), Reply(status=429), Reply(delay_seconds=3.0)])
-async def test_a_failing_model_falls_back_to_the_offline_answer_in_bounded_time(bot_site, articles, model_server, settings,
-                                                                                failure):
+async def test_a_failing_model_falls_back_to_the_offline_answer_in_bounded_time(
+    bot_site, articles, model_server, settings, failure
+):
     settings.LLM_MAX_RETRIES = 0
     model_server.script(failure, failure)
     started = time.monotonic()
@@ -114,7 +133,9 @@ async def test_a_retry_then_the_fallback_model_answer_before_going_offline(bot_s
     assert [r["model"] for r in model_server.chat_requests()] == ["fake-model", "fake-model", "fake-fallback"]
 
 
-async def test_the_circuit_opens_after_repeated_failures_and_skips_the_model(bot_site, articles, model_server, settings):
+async def test_the_circuit_opens_after_repeated_failures_and_skips_the_model(
+    bot_site, articles, model_server, settings
+):
     settings.LLM_MAX_RETRIES = 0
     settings.LLM_CIRCUIT_FAILURES = 2
     model_server.default_reply = lambda body: Reply(status=500)
@@ -127,8 +148,10 @@ async def test_the_circuit_opens_after_repeated_failures_and_skips_the_model(bot
 
 
 async def test_malformed_tool_arguments_go_back_to_the_model_as_an_error(bot_site, shop, model_server):
-    model_server.script(Reply(tool_calls=[ToolCall("get_order", '{"order_number": ')]),
-                        Reply(text="Could you give me the order number again?"))
+    model_server.script(
+        Reply(tool_calls=[ToolCall("get_order", '{"order_number": ')]),
+        Reply(text="Could you give me the order number again?"),
+    )
     async with Chat(await opened(bot_site, customer_id="cust_1001")) as chat:
         await chat.say("where's my stuff")
         reply = await chat.bot_message()
@@ -172,10 +195,12 @@ async def test_the_bot_stays_silent_when_a_human_takes_over_during_its_turn(bot_
     async with Chat(session) as chat:
         await chat.say("How long do I have to return something for a refund?")
         await asyncio.sleep(0.5)
-        await sync_to_async(agent_message_post)(conversation_id=session.conversation.pk, agent=alice,
-                                                 text="Hi, Alice here, let me help you.")
+        await sync_to_async(agent_message_post)(
+            conversation_id=session.conversation.pk, agent=alice, text="Hi, Alice here, let me help you."
+        )
         await chat.wait_for(lambda f: f["type"] == "message" and f["role"] == "agent")
         await asyncio.sleep(2.0)
-    roles = await sync_to_async(lambda: list(Message.objects.filter(conversation_id=session.conversation.pk)
-                                             .values_list("role", flat=True)))()
+    roles = await sync_to_async(
+        lambda: list(Message.objects.filter(conversation_id=session.conversation.pk).values_list("role", flat=True))
+    )()
     assert "bot" not in roles

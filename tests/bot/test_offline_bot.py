@@ -92,13 +92,16 @@ async def test_a_refund_runs_once_after_confirmation_even_when_the_confirm_is_re
         confirm = {"type": "action", "action_id": card["action_id"], "decision": "confirm"}
         await chat.send(confirm)
         await chat.send(confirm)  # a double click, or a retry after a reconnect
-        done = await chat.wait_for(lambda f: f["type"] == "message" and (f.get("action") or {}).get("status") == "succeeded")
+        done = await chat.wait_for(
+            lambda f: f["type"] == "message" and (f.get("action") or {}).get("status") == "succeeded"
+        )
         assert done["text"].startswith("Done:") and "refund of" in done["text"]
         await chat.send(confirm)
         assert await answers_within(chat, seconds=1.0) == []
 
     status, refunded, total = await sync_to_async(
-        lambda: (lambda o: (o.status, o.refunded_amount, o.total))(Order.objects.get(number=delivered)))()
+        lambda: (lambda o: (o.status, o.refunded_amount, o.total))(Order.objects.get(number=delivered))
+    )()
     assert status == "returned" and refunded == total
     action = await sync_to_async(ActionCall.objects.get)(public_id=card["action_id"])
     assert action.status == "succeeded" and action.decided_by == "customer"
@@ -133,7 +136,9 @@ async def test_a_cancelled_proposal_changes_nothing(bot_site, shop):
         await chat.say(f"Please cancel order {pending}")
         card = (await chat.bot_message())["action"]
         await chat.send({"type": "action", "action_id": card["action_id"], "decision": "cancel"})
-        reply = await chat.wait_for(lambda f: f["type"] == "message" and (f.get("action") or {}).get("status") == "cancelled")
+        reply = await chat.wait_for(
+            lambda f: f["type"] == "message" and (f.get("action") or {}).get("status") == "cancelled"
+        )
         assert "won't" in reply["text"]
         await chat.send({"type": "action", "action_id": card["action_id"], "decision": "confirm"})
         assert await answers_within(chat, seconds=1.0) == []
@@ -147,10 +152,13 @@ async def test_confirming_an_expired_proposal_says_so_and_changes_nothing(bot_si
         await chat.say(f"Please cancel order {pending}")
         card = (await chat.bot_message())["action"]
         await sync_to_async(ActionCall.objects.filter(public_id=card["action_id"]).update)(
-            expires_at=timezone.now() - timedelta(seconds=1))
+            expires_at=timezone.now() - timedelta(seconds=1)
+        )
         confirm = {"type": "action", "action_id": card["action_id"], "decision": "confirm"}
         await chat.send(confirm)
-        reply = await chat.wait_for(lambda f: f["type"] == "message" and (f.get("action") or {}).get("status") == "expired")
+        reply = await chat.wait_for(
+            lambda f: f["type"] == "message" and (f.get("action") or {}).get("status") == "expired"
+        )
         assert "expired" in reply["text"] and "nothing was changed" in reply["text"]
         await chat.send(confirm)  # told once: a second late confirm adds nothing
         assert await answers_within(chat, seconds=1.0) == []
@@ -188,7 +196,10 @@ async def test_asking_for_a_human_hands_off_with_the_reason(bot_site, articles):
         await chat.bot_message()
         status = await chat.wait_for(lambda f: f["type"] == "status")
     assert status["conversation_status"] == "queued"
-    assert await sync_to_async(lambda: Conversation.objects.get(pk=session.conversation.pk).handoff_reason)() == "customer_request"
+    assert (
+        await sync_to_async(lambda: Conversation.objects.get(pk=session.conversation.pk).handoff_reason)()
+        == "customer_request"
+    )
 
 
 async def test_a_prompt_injection_is_refused_without_any_model_or_tool_call(bot_site, articles, model_server):
@@ -198,13 +209,16 @@ async def test_a_prompt_injection_is_refused_without_any_model_or_tool_call(bot_
     assert "I can only help with questions about our products" in reply["text"]
     assert model_server.chat_requests() == []
     from guardrails.models import GuardrailEvent
+
     assert await sync_to_async(GuardrailEvent.objects.filter(kind="injection").count)() == 1
 
 
 def test_it_says_why_no_order_fits_instead_of_guessing():
     shipped = {"number": "SB-1", "status": "shipped", "placed_at": "2026-11-01", "total": "10", "currency": "USD"}
     assert offline_order_pick(intent="cancel_order", orders=[shipped]) == (
-        None, "None of your recent orders can be cancelled any more. If it's an older one, please send its order "
-              "number (it looks like SB-100042).")
+        None,
+        "None of your recent orders can be cancelled any more. If it's an older one, please send its order "
+        "number (it looks like SB-100042).",
+    )
     number, text = offline_order_pick(intent="return_order", orders=[])
     assert number is None and text.startswith("I don't see any orders on your account.")

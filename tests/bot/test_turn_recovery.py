@@ -23,8 +23,11 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(180)]
 def test_a_turn_whose_process_died_is_re_run_by_the_worker(bot_site, articles, tmp_path):
     session = open_session(bot_site)
     conversation_id = session.conversation.pk
-    customer_message_post(conversation_id=conversation_id, text="How long do I have to return something for a refund?",
-                          client_id=uuid.uuid4())
+    customer_message_post(
+        conversation_id=conversation_id,
+        text="How long do I have to return something for a refund?",
+        client_id=uuid.uuid4(),
+    )
     # A process claimed the turn and died: its lease is still there, then expires.
     assert turn_lease_claim(conversation_id=conversation_id, owner="dead-host:123") is not None
     assert turn_lease_claim(conversation_id=conversation_id, owner="another:1") is None  # one turn at a time

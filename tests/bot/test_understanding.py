@@ -122,7 +122,8 @@ def test_the_intent_classifier_tells_questions_from_requests_on_held_out_phrasin
 
 
 async def test_the_model_is_told_when_a_message_reads_as_a_policy_question_and_not_for_a_request(
-        bot_site, articles, model_server):
+    bot_site, articles, model_server
+):
     from tests.fakes.model_server import Reply
 
     model_server.script(Reply(text="Returns are accepted within 30 days [1]."), Reply(text="Sure."))
@@ -132,8 +133,10 @@ async def test_the_model_is_told_when_a_message_reads_as_a_policy_question_and_n
         await chat.say("I want to cancel my order")
         await chat.bot_message()
     question, request = model_server.chat_requests()
-    hints = [[m["content"] for m in r["messages"] if m["role"] == "system" and "classifier reads" in m["content"]]
-             for r in (question, request)]
+    hints = [
+        [m["content"] for m in r["messages"] if m["role"] == "system" and "classifier reads" in m["content"]]
+        for r in (question, request)
+    ]
     assert len(hints[0]) == 1 and "call no order tool" in hints[0][0]
     assert hints[1] == []
 
@@ -149,12 +152,24 @@ def test_the_turn_retrieves_with_the_vector_of_the_text_retrieval_would_embed_it
 
     conversation = Conversation.objects.create(site=bot_site, customer=Customer.objects.create(site=bot_site))
     question = "do expres orders ship the same day?"
-    loaded = TurnInput(conversation_id=conversation.pk, public_id=str(conversation.public_id), site_id=bot_site.pk,
-                       company=bot_site.name, customer_id=None, question=question, history=[], earlier_summary="",
-                       state={}, miss_streak=0, up_to_seq=1)
+    loaded = TurnInput(
+        conversation_id=conversation.pk,
+        public_id=str(conversation.public_id),
+        site_id=bot_site.pk,
+        company=bot_site.name,
+        customer_id=None,
+        question=question,
+        history=[],
+        earlier_summary="",
+        state={},
+        miss_streak=0,
+        up_to_seq=1,
+    )
     understood = turn_understand(loaded=loaded)
     alone = knowledge_search(question=understood.understood, audience="anonymous", language="en")
     assert understood.understood == question  # the bot's own shorthand list leaves it; retrieval corrects it
     assert [c.chunk_id for c in understood.retrieval.chunks] == [c.chunk_id for c in alone.chunks]
-    assert [c.dense_score for c in understood.retrieval.chunks] == pytest.approx([c.dense_score for c in alone.chunks], abs=1e-5)
+    assert [c.dense_score for c in understood.retrieval.chunks] == pytest.approx(
+        [c.dense_score for c in alone.chunks], abs=1e-5
+    )
     assert understood.retrieval.confidence == pytest.approx(alone.confidence, abs=1e-5)

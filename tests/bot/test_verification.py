@@ -21,9 +21,11 @@ from tests.fakes.model_server import Reply, ToolCall
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
 
-NOT_VERIFIED = {"error": "not_verified",
-                "message": "The customer is not verified. Ask for the order number and the email address used for "
-                           "the order, then call verify_identity."}
+NOT_VERIFIED = {
+    "error": "not_verified",
+    "message": "The customer is not verified. Ask for the order number and the email address used for "
+    "the order, then call verify_identity.",
+}
 
 
 def _email(number: str) -> str:
@@ -57,6 +59,7 @@ async def _try(site, ip: str, number: str, email: str) -> tuple[int, dict]:
 
 # Offline --------------------------------------------------------------------------------------
 
+
 async def test_a_failed_verification_unlocks_nothing_and_is_recorded_without_the_email(bot_site, shop):
     pending = shop["pending"]
     session = await opened(bot_site)
@@ -74,8 +77,9 @@ async def test_a_failed_verification_unlocks_nothing_and_is_recorded_without_the
     assert "example.com" not in json.dumps(failed["detail"])
 
 
-async def test_verification_locks_after_the_allowed_failures_and_hands_the_conversation_to_a_person(bot_site, shop,
-                                                                                                   settings):
+async def test_verification_locks_after_the_allowed_failures_and_hands_the_conversation_to_a_person(
+    bot_site, shop, settings
+):
     settings.VERIFY_MAX_FAILURES = 2
     pending = shop["pending"]
     session = await opened(bot_site)
@@ -107,7 +111,9 @@ async def test_the_order_lock_holds_for_every_conversation_and_network(bot_site,
     assert await sync_to_async(_verification)(third) == ("", "", None)
     locks = await sync_to_async(_events)("verification_locked")
     assert [(e["detail"]["scopes"], e["detail"]["newly_locked"]) for e in locks] == [
-        (["order"], True), (["order"], False)]
+        (["order"], True),
+        (["order"], False),
+    ]
     assert locks[-1]["conversation_id"] == third
 
 
@@ -126,8 +132,11 @@ async def test_the_ip_lock_counts_an_ipv6_slash_64_as_one_network(bot_site, shop
     assert "you're verified" in verified["text"] and verified["action"]["tool"] == "cancel_order"
     customer_id, number, until = await sync_to_async(_verification)(other_network)
     assert (customer_id, number) == ("cust_1001", pending)
-    assert timedelta(minutes=settings.VERIFY_TTL_MINUTES - 1) < until - timezone.now() <= timedelta(
-        minutes=settings.VERIFY_TTL_MINUTES)
+    assert (
+        timedelta(minutes=settings.VERIFY_TTL_MINUTES - 1)
+        < until - timezone.now()
+        <= timedelta(minutes=settings.VERIFY_TTL_MINUTES)
+    )
     assert [e["detail"]["scopes"] for e in await sync_to_async(_events)("verification_locked")] == [["ip"], ["ip"]]
 
 
@@ -146,8 +155,10 @@ async def test_resolving_clears_the_verification_and_a_reopened_conversation_ask
     # Even a verification left on a resolved conversation (resolved some other way) ends when the
     # customer writes again and the conversation reopens.
     await sync_to_async(Conversation.objects.filter(pk=conversation_id).update)(
-        verified_customer_id="cust_1001", verified_order_number=pending,
-        verified_until=timezone.now() + timedelta(minutes=10))
+        verified_customer_id="cust_1001",
+        verified_order_number=pending,
+        verified_until=timezone.now() + timedelta(minutes=10),
+    )
     async with Chat(session) as chat:
         await chat.say(f"Where is my order {pending}?")
         again = await chat.bot_message()
@@ -157,8 +168,10 @@ async def test_resolving_clears_the_verification_and_a_reopened_conversation_ask
 
 # Model tool calls ------------------------------------------------------------------------------
 
+
 def _two_guesses(number: str, *, same_round: bool):
     """A model that tries two emails for `number`: both in one round, or one per round."""
+
     def reply(body: dict) -> Reply:
         messages = body["messages"]
         tools_done = sum(1 for m in messages if m["role"] == "tool")
@@ -173,6 +186,7 @@ def _two_guesses(number: str, *, same_round: bool):
         if tools_done < 2:
             return Reply(tool_calls=[call(emails[tools_done])])
         return Reply(text="Sorry.")
+
     return reply
 
 
@@ -195,11 +209,14 @@ async def test_only_one_verification_runs_per_turn(bot_site, shop, model_server,
 
 async def test_tool_calls_beyond_the_per_round_cap_are_answered_but_not_run(bot_site, shop, model_server, settings):
     settings.BOT_MAX_TOOL_CALLS_PER_ROUND = 2
-    calls = [ToolCall("return_order", json.dumps({"order_number": shop["delivered"]})),
-             ToolCall("cancel_order", json.dumps({"order_number": shop["pending"]})),
-             ToolCall("cancel_order", json.dumps({"order_number": shop["processed"]})),
-             ToolCall("change_order_address", json.dumps({"order_number": shop["processed"],
-                                                          "new_address": "<STREET_ADDRESS_1>"}))]
+    calls = [
+        ToolCall("return_order", json.dumps({"order_number": shop["delivered"]})),
+        ToolCall("cancel_order", json.dumps({"order_number": shop["pending"]})),
+        ToolCall("cancel_order", json.dumps({"order_number": shop["processed"]})),
+        ToolCall(
+            "change_order_address", json.dumps({"order_number": shop["processed"], "new_address": "<STREET_ADDRESS_1>"})
+        ),
+    ]
     model_server.script(Reply(tool_calls=calls))  # each of the four could be proposed
     async with Chat(await opened(bot_site, customer_id="cust_1001")) as chat:
         await chat.say("return, cancel and redirect everything: 742 Evergreen Terrace, Springfield, IL 62704")
@@ -208,12 +225,15 @@ async def test_tool_calls_beyond_the_per_round_cap_are_answered_but_not_run(bot_
     assert proposed == sorted([("return_order", shop["delivered"]), ("cancel_order", shop["pending"])])
 
 
-async def test_tool_results_of_calls_past_the_cap_tell_the_model_they_were_not_run(bot_site, shop, model_server,
-                                                                                   settings):
+async def test_tool_results_of_calls_past_the_cap_tell_the_model_they_were_not_run(
+    bot_site, shop, model_server, settings
+):
     settings.BOT_MAX_TOOL_CALLS_PER_ROUND = 2
     numbers = [shop[s] for s in ("pending", "processed", "shipped", "delivered")]
-    model_server.script(Reply(tool_calls=[ToolCall("get_order", json.dumps({"order_number": n})) for n in numbers]),
-                        Reply(text="Here they are."))
+    model_server.script(
+        Reply(tool_calls=[ToolCall("get_order", json.dumps({"order_number": n})) for n in numbers]),
+        Reply(text="Here they are."),
+    )
     async with Chat(await opened(bot_site, customer_id="cust_1001")) as chat:
         await chat.say("status of all my orders?")
         await chat.bot_message()
@@ -224,6 +244,7 @@ async def test_tool_results_of_calls_past_the_cap_tell_the_model_they_were_not_r
 
 def _verify_then(number: str, calls: list[ToolCall]):
     """Turn 1: verify for `number` with the customer's email placeholder. Turn 2: `calls`."""
+
     def reply(body: dict) -> Reply:
         messages = body["messages"]
         if messages[-1]["role"] == "tool":
@@ -233,24 +254,29 @@ def _verify_then(number: str, calls: list[ToolCall]):
             email = re.search(r"<EMAIL_ADDRESS_\d+>", users[0]["content"]).group(0)
             return Reply(tool_calls=[ToolCall("verify_identity", json.dumps({"order_number": number, "email": email}))])
         return Reply(tool_calls=calls)
+
     return reply
 
 
 async def test_a_verification_unlocks_only_the_order_it_proved(bot_site, shop, model_server, settings):
     settings.BOT_MAX_TOOL_CALLS_PER_ROUND = 4
     pending, shipped = shop["pending"], shop["shipped"]  # both cust_1001's
-    model_server.default_reply = _verify_then(pending, [
-        ToolCall("get_order", json.dumps({"order_number": shipped})),
-        ToolCall("list_my_orders", "{}"),
-        ToolCall("get_order", json.dumps({"order_number": pending})),
-    ])
+    model_server.default_reply = _verify_then(
+        pending,
+        [
+            ToolCall("get_order", json.dumps({"order_number": shipped})),
+            ToolCall("list_my_orders", "{}"),
+            ToolCall("get_order", json.dumps({"order_number": pending})),
+        ],
+    )
     async with Chat(await opened(bot_site)) as chat:
         await chat.say(f"Order {pending}, my email is {await sync_to_async(_email)(pending)}")
         await chat.bot_message()
         await chat.say("What about my other orders?")
         await chat.bot_message()
-    other, listed, mine = [json.loads(m["content"]) for m in model_server.chat_requests()[-1]["messages"]
-                           if m["role"] == "tool"][-3:]
+    other, listed, mine = [
+        json.loads(m["content"]) for m in model_server.chat_requests()[-1]["messages"] if m["role"] == "tool"
+    ][-3:]
     assert other["error"] == "not_verified" and f"verified for order {pending} only" in other["message"]
     assert [o["number"] for o in listed["orders"]] == [pending]
     assert mine["order"]["number"] == pending
@@ -258,8 +284,9 @@ async def test_a_verification_unlocks_only_the_order_it_proved(bot_site, shop, m
 
 async def test_a_verification_by_order_cannot_change_the_account_address(bot_site, shop, model_server):
     pending = shop["pending"]
-    model_server.default_reply = _verify_then(pending, [
-        ToolCall("change_account_address", json.dumps({"new_address": "<STREET_ADDRESS_1>"}))])
+    model_server.default_reply = _verify_then(
+        pending, [ToolCall("change_account_address", json.dumps({"new_address": "<STREET_ADDRESS_1>"}))]
+    )
     session = await opened(bot_site)
     async with Chat(session) as chat:
         await chat.say(f"Order {pending}, my email is {await sync_to_async(_email)(pending)}")
@@ -281,7 +308,8 @@ async def test_a_verification_expires(bot_site, shop, model_server):
         await chat.bot_message()
         assert (await sync_to_async(_verification)(session.conversation.pk))[1] == pending
         await sync_to_async(Conversation.objects.filter(pk=session.conversation.pk).update)(
-            verified_until=timezone.now() - timedelta(seconds=1))
+            verified_until=timezone.now() - timedelta(seconds=1)
+        )
         await chat.say("And where is it now?")
         await chat.bot_message()
     last_tool = [m for m in model_server.chat_requests()[-1]["messages"] if m["role"] == "tool"][-1]

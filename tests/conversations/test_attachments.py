@@ -35,8 +35,13 @@ socket_test = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture(autouse=True)
 def attachment_dir(settings, tmp_path):
-    settings.STORAGES = {**settings.STORAGES, "attachments": {
-        "BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(tmp_path / "files")}}}
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "attachments": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path / "files")},
+        },
+    }
     return tmp_path / "files"
 
 
@@ -64,9 +69,15 @@ PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>
 def upload(session, content: bytes, name: str, content_type: str = "image/png", *, token: str | None = None):
     file = io.BytesIO(content)
     file.name = name
-    return Client().post("/api/widget/attachments", {
-        "conversation_id": str(session.conversation.public_id), "token": token or session.token, "file": file,
-    }, HTTP_ORIGIN=ORIGIN)
+    return Client().post(
+        "/api/widget/attachments",
+        {
+            "conversation_id": str(session.conversation.public_id),
+            "token": token or session.token,
+            "file": file,
+        },
+        HTTP_ORIGIN=ORIGIN,
+    )
 
 
 def as_agent(user) -> Client:
@@ -85,7 +96,8 @@ def move_to_a_queue_only_alice_serves(conversation: Conversation, alice) -> None
 
 @socket_test
 async def test_a_customer_sends_an_image_over_the_socket_and_only_those_who_may_see_it_can_fetch_it(
-        widget_session, site, alice, bob, charlie):
+    widget_session, site, alice, bob, charlie
+):
     answer = await sync_to_async(upload)(widget_session, png(), "screenshot.png", "text/plain")
     assert answer.status_code == 201, answer.content
     info = answer.json()
@@ -101,8 +113,11 @@ async def test_a_customer_sends_an_image_over_the_socket_and_only_those_who_may_
     assert frame["type"] == "message" and frame["text"] == ""
     [sent] = frame["attachments"]
     assert {k: sent[k] for k in ("id", "name", "content_type", "size")} == {
-        k: info[k] for k in ("id", "name", "content_type", "size")}
-    assert sent["url"] == info["url"] and sent["thumbnail_url"].startswith(f"/attachments/{info['id']}/thumbnail?token=")
+        k: info[k] for k in ("id", "name", "content_type", "size")
+    }
+    assert sent["url"] == info["url"] and sent["thumbnail_url"].startswith(
+        f"/attachments/{info['id']}/thumbnail?token="
+    )
     await sender.disconnect()
     await other_tab.disconnect()
     # Another customer cannot send this upload as theirs (their socket would hand them a link to it).
@@ -112,8 +127,9 @@ async def test_a_customer_sends_an_image_over_the_socket_and_only_those_who_may_
     assert (await stranger_socket.receive_json_from(timeout=5))["code"] == "not_found"
     await stranger_socket.disconnect()
     # The bot's turn learns that a file came, never the file or its name.
-    turn = await sync_to_async(turn_input_load)(conversation_id=widget_session.conversation.pk, up_to_seq=1,
-                                                history_messages=6)
+    turn = await sync_to_async(turn_input_load)(
+        conversation_id=widget_session.conversation.pk, up_to_seq=1, history_messages=6
+    )
     assert turn.question == "[sent an image]"
 
     def fetches():
@@ -162,7 +178,10 @@ def test_a_pdf_named_jpg_is_stored_and_served_as_a_pdf_download(widget_session):
     stored = Attachment.objects.get(public_id=info["id"])
     assert stored.storage_name.endswith(".pdf") and "invoice" not in stored.storage_name
     served = Client().get(info["url"])
-    assert served["Content-Type"] == "application/pdf" and served["Content-Disposition"] == 'attachment; filename="invoice.pdf"'
+    assert (
+        served["Content-Type"] == "application/pdf"
+        and served["Content-Disposition"] == 'attachment; filename="invoice.pdf"'
+    )
     assert b"".join(served.streaming_content) == PDF
 
 
@@ -193,22 +212,25 @@ def test_exif_and_gps_are_stripped_from_a_stored_photo(widget_session):
 def test_an_agent_attaches_a_file_in_the_inbox_and_the_customer_gets_it(widget_session, alice):
     file = io.BytesIO(png(64, 64))
     file.name = "label.png"
-    answer = as_agent(alice).post(f"/inbox/c/{widget_session.conversation.public_id}/reply",
-                                  {"mode": "reply", "text": "", "file": file})
+    answer = as_agent(alice).post(
+        f"/inbox/c/{widget_session.conversation.public_id}/reply", {"mode": "reply", "text": "", "file": file}
+    )
     assert answer.status_code == 302
     message = Message.objects.get(conversation=widget_session.conversation, role=Message.Role.AGENT)
     [item] = message.extras["attachments"]
     assert item["name"] == "label.png" and Attachment.objects.get(public_id=item["id"]).message_id == message.pk
     bad = io.BytesIO(b"MZ\x90\x00 not an image")
     bad.name = "tool.png"
-    refused = as_agent(alice).post(f"/inbox/c/{widget_session.conversation.public_id}/reply",
-                                   {"mode": "reply", "text": "", "file": bad})
+    refused = as_agent(alice).post(
+        f"/inbox/c/{widget_session.conversation.public_id}/reply", {"mode": "reply", "text": "", "file": bad}
+    )
     assert refused.status_code == 415 and Message.objects.filter(role=Message.Role.AGENT).count() == 1
 
 
 @pytest.mark.django_db
-def test_attachments_delete_removes_rows_and_files_once_committed(widget_session, attachment_dir,
-                                                                  django_capture_on_commit_callbacks):
+def test_attachments_delete_removes_rows_and_files_once_committed(
+    widget_session, attachment_dir, django_capture_on_commit_callbacks
+):
     upload(widget_session, png(), "a.png")
     upload(widget_session, PDF, "b.pdf")
     assert len(list(attachment_dir.iterdir())) == 3  # image, its thumbnail, the PDF
@@ -221,8 +243,9 @@ def test_attachments_delete_removes_rows_and_files_once_committed(widget_session
 
 
 @pytest.mark.django_db
-def test_erasing_the_customer_or_purging_the_conversation_removes_their_files(widget_session, attachment_dir, site,
-                                                                             django_capture_on_commit_callbacks):
+def test_erasing_the_customer_or_purging_the_conversation_removes_their_files(
+    widget_session, attachment_dir, site, django_capture_on_commit_callbacks
+):
     upload(widget_session, png(), "passport-photo.png")
     export = customer_data_export(subject=data_subject_for_customer(customer=widget_session.conversation.customer))
     assert [a["content_type"] for a in export["customers"][0]["conversations"][0]["attachments"]] == ["image/png"]
@@ -233,8 +256,9 @@ def test_erasing_the_customer_or_purging_the_conversation_removes_their_files(wi
     other = widget_session_open(site_key=site.key, origin=ORIGIN)
     upload(other, PDF, "invoice.pdf")
     WidgetSite.objects.filter(pk=site.pk).update(retention_days=1)
-    Conversation.objects.filter(pk=other.conversation.pk).update(created_at=F("created_at") - timedelta(days=3),
-                                                                 updated_at=F("updated_at") - timedelta(days=3))
+    Conversation.objects.filter(pk=other.conversation.pk).update(
+        created_at=F("created_at") - timedelta(days=3), updated_at=F("updated_at") - timedelta(days=3)
+    )
     with django_capture_on_commit_callbacks(execute=True):
         assert conversations_purge_expired().conversations >= 1
     assert not Attachment.objects.exists() and not list(attachment_dir.iterdir())
@@ -242,14 +266,18 @@ def test_erasing_the_customer_or_purging_the_conversation_removes_their_files(wi
 
 def test_the_message_frame_carries_an_optional_upload_id_and_text_becomes_optional_with_it():
     upload_id = uuid.uuid4()
-    frame = parse_client_frame(json.dumps({"type": "message", "client_id": str(uuid.uuid4()), "attachment": str(upload_id)}),
-                               max_text_chars=100)
+    frame = parse_client_frame(
+        json.dumps({"type": "message", "client_id": str(uuid.uuid4()), "attachment": str(upload_id)}),
+        max_text_chars=100,
+    )
     assert frame.attachment == upload_id and frame.text == ""
     with pytest.raises(ProtocolError) as no_text:
-        parse_client_frame(json.dumps({"type": "message", "client_id": str(uuid.uuid4()), "attachment": None}),
-                           max_text_chars=100)
+        parse_client_frame(
+            json.dumps({"type": "message", "client_id": str(uuid.uuid4()), "attachment": None}), max_text_chars=100
+        )
     assert no_text.value.code == "bad_frame"
     with pytest.raises(ProtocolError) as bad_id:
-        parse_client_frame(json.dumps({"type": "message", "client_id": str(uuid.uuid4()), "attachment": "../etc"}),
-                           max_text_chars=100)
+        parse_client_frame(
+            json.dumps({"type": "message", "client_id": str(uuid.uuid4()), "attachment": "../etc"}), max_text_chars=100
+        )
     assert bad_id.value.code == "bad_frame"

@@ -24,7 +24,9 @@ from tests.socket_support import chat_communicator
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
 
-def communicator(session, *, origin: str | None = ORIGIN, token: str | None = None, public_id=None) -> WebsocketCommunicator:
+def communicator(
+    session, *, origin: str | None = ORIGIN, token: str | None = None, public_id=None
+) -> WebsocketCommunicator:
     token = session.token if token is None else token
     public_id = session.conversation.public_id if public_id is None else public_id
     return chat_communicator(f"/ws/chat/{public_id}/?token={token}", origin=origin)
@@ -138,7 +140,9 @@ async def test_a_socket_sends_each_seq_once_even_when_two_replays_overlap(widget
 async def test_it_replays_across_batches(widget_session, alice, settings):
     settings.CHAT_REPLAY_BATCH = 3
     for n in range(7):
-        await sync_to_async(agent_message_post)(conversation_id=widget_session.conversation.pk, agent=alice, text=f"m{n}")
+        await sync_to_async(agent_message_post)(
+            conversation_id=widget_session.conversation.pk, agent=alice, text=f"m{n}"
+        )
     comm = await connected(widget_session)
     await comm.send_json_to({"type": "resume", "after_seq": 0})
     frames = await frames_until(comm, lambda f: f["type"] == "resumed")
@@ -158,7 +162,9 @@ async def test_it_gives_concurrent_senders_unique_increasing_seqs(widget_session
         acks = []
         for n in range(per_tab):
             client_id = await send_message(comm, f"{label}-{n}")
-            frames = await frames_until(comm, lambda f, c=client_id: f["type"] == "ack" and f["client_id"] == c, timeout=10)
+            frames = await frames_until(
+                comm, lambda f, c=client_id: f["type"] == "ack" and f["client_id"] == c, timeout=10
+            )
             acks.append(frames[-1]["seq"])
         return acks
 
@@ -284,8 +290,11 @@ async def test_it_closes_with_4401_for_an_expired_token(widget_session, monkeypa
             return time.time() - 25 * 3600
 
     monkeypatch.setattr(signing, "time", LongAgo)
-    old_token = conversation_token_issue(conversation_id=widget_session.conversation.public_id, site_key="test-site",
-                                         customer_key=widget_session.conversation.customer.anonymous_id)
+    old_token = conversation_token_issue(
+        conversation_id=widget_session.conversation.public_id,
+        site_key="test-site",
+        customer_key=widget_session.conversation.customer.anonymous_id,
+    )
     monkeypatch.undo()
     comm = communicator(widget_session, token=old_token)
     await comm.connect(timeout=5)
@@ -303,8 +312,9 @@ async def test_it_does_not_reveal_whether_a_conversation_exists(widget_session):
     """A validly signed token for a conversation that does not exist gets the same close as a
     forged token for one that does."""
     ghost = uuid.uuid4()
-    ghost_token = conversation_token_issue(conversation_id=ghost, site_key="test-site",
-                                           customer_key=widget_session.conversation.customer.anonymous_id)
+    ghost_token = conversation_token_issue(
+        conversation_id=ghost, site_key="test-site", customer_key=widget_session.conversation.customer.anonymous_id
+    )
     comm = communicator(widget_session, token=ghost_token, public_id=ghost)
     await comm.connect(timeout=5)
     await expect_close(comm, CLOSE_UNAUTHORIZED)
@@ -361,7 +371,9 @@ async def test_it_records_csat_only_after_resolution(widget_session, alice):
 async def test_it_delivers_an_agent_reply_to_every_open_tab(widget_session, alice):
     tab_one = await connected(widget_session)
     tab_two = await connected(widget_session)
-    await sync_to_async(agent_message_post)(conversation_id=widget_session.conversation.pk, agent=alice, text="Hi, Alice here")
+    await sync_to_async(agent_message_post)(
+        conversation_id=widget_session.conversation.pk, agent=alice, text="Hi, Alice here"
+    )
     for tab in (tab_one, tab_two):
         frames = await frames_until(tab, lambda f: f["type"] == "message" and f["role"] == "agent")
         assert frames[-1]["text"] == "Hi, Alice here" and frames[-1]["author"] == "Alice"

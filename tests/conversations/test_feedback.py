@@ -21,17 +21,26 @@ from tests.conversations.test_inbox import inbox_socket
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
 
 
-def _question_and_bot_answer(conversation, *, question: str = "How long does shipping take?",
-                             answer: str = "Standard shipping takes 3 to 5 business days [1].") -> int:
+def _question_and_bot_answer(
+    conversation,
+    *,
+    question: str = "How long does shipping take?",
+    answer: str = "Standard shipping takes 3 to 5 business days [1].",
+) -> int:
     customer_message_post(conversation_id=conversation.pk, text=question, client_id=uuid.uuid4())
-    return message_post(conversation_id=conversation.pk, role=Message.Role.BOT, text=answer,
-                        extras={"answered": True}).message.seq
+    return message_post(
+        conversation_id=conversation.pk, role=Message.Role.BOT, text=answer, extras={"answered": True}
+    ).message.seq
 
 
 async def _rated(conversation_id: int) -> list[tuple[int, str, str]]:
-    return await sync_to_async(lambda: list(
-        MessageFeedback.objects.filter(conversation_id=conversation_id).values_list("message__seq", "rating", "comment")
-    ))()
+    return await sync_to_async(
+        lambda: list(
+            MessageFeedback.objects.filter(conversation_id=conversation_id).values_list(
+                "message__seq", "rating", "comment"
+            )
+        )
+    )()
 
 
 async def test_it_stores_a_thumbs_up_on_a_bot_answer_and_answers_feedback_saved(widget_session):
@@ -60,8 +69,9 @@ async def test_a_seq_of_another_conversation_is_not_found(widget_session, site):
     other = await sync_to_async(widget_session_open)(site_key=site.key, origin=ORIGIN)
     # The other conversation has a bot answer at seq 2; this one has only a customer message there.
     other_seq = await sync_to_async(_question_and_bot_answer)(other.conversation)
-    await sync_to_async(customer_message_post)(conversation_id=widget_session.conversation.pk, text="hi",
-                                               client_id=uuid.uuid4())
+    await sync_to_async(customer_message_post)(
+        conversation_id=widget_session.conversation.pk, text="hi", client_id=uuid.uuid4()
+    )
     comm = await connected(widget_session)
     await comm.send_json_to({"type": "feedback", "seq": other_seq + 5, "rating": "down"})
     assert (await comm.receive_json_from(timeout=5))["code"] == "not_found"
@@ -75,8 +85,9 @@ async def test_customer_agent_and_system_messages_cannot_be_rated(widget_session
     conversation_id = widget_session.conversation.pk
     await sync_to_async(customer_message_post)(conversation_id=conversation_id, text="hello", client_id=uuid.uuid4())
     await sync_to_async(agent_message_post)(conversation_id=conversation_id, agent=alice, text="Hi, Alice here")
-    roles = await sync_to_async(lambda: dict(Message.objects.filter(conversation_id=conversation_id)
-                                             .values_list("seq", "role")))()
+    roles = await sync_to_async(
+        lambda: dict(Message.objects.filter(conversation_id=conversation_id).values_list("seq", "role"))
+    )()
     assert set(roles.values()) == {"customer", "system", "agent"}
     comm = await connected(widget_session)
     for seq in roles:
@@ -122,8 +133,9 @@ async def test_a_comment_over_the_text_limit_is_too_large(widget_session, settin
 async def test_the_comment_is_stored_redacted(widget_session):
     seq = await sync_to_async(_question_and_bot_answer)(widget_session.conversation)
     comm = await connected(widget_session)
-    await comm.send_json_to({"type": "feedback", "seq": seq, "rating": "down",
-                             "comment": "Wrong. Email me at jo.smith@example.com instead"})
+    await comm.send_json_to(
+        {"type": "feedback", "seq": seq, "rating": "down", "comment": "Wrong. Email me at jo.smith@example.com instead"}
+    )
     await frames_until(comm, lambda f: f["type"] == "feedback_saved")
     [(_, rating, comment)] = await _rated(widget_session.conversation.pk)
     assert rating == "down" and "jo.smith@example.com" not in comment
@@ -176,8 +188,9 @@ async def test_each_bot_reply_records_whether_it_was_a_grounded_answer(bot_site,
         abstained = await chat.bot_message()
         await chat.send({"type": "feedback", "seq": abstained["seq"], "rating": "down"})
         saved = await chat.wait_for(lambda f: f["type"] == "feedback_saved")
-    extras = await sync_to_async(lambda: dict(Message.objects.filter(conversation=session.conversation, role="bot")
-                                              .values_list("seq", "extras")))()
+    extras = await sync_to_async(
+        lambda: dict(Message.objects.filter(conversation=session.conversation, role="bot").values_list("seq", "extras"))
+    )()
     assert extras[answered["seq"]]["answered"] is True and extras[answered["seq"]]["citations"]
     assert extras[abstained["seq"]]["answered"] is False
     assert saved == {"type": "feedback_saved", "seq": abstained["seq"], "rating": "down"}

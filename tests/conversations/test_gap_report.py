@@ -34,9 +34,12 @@ def _turn(site, question: str, *, answered: bool, rating: str | None = None, com
     """A conversation where the customer asked `question` and the bot replied."""
     conversation = widget_session_open(site_key=site.key, origin=ORIGIN).conversation
     customer_message_post(conversation_id=conversation.pk, text=question, client_id=uuid.uuid4())
-    reply = message_post(conversation_id=conversation.pk, role=Message.Role.BOT,
-                         text="Here's what our help center says" if answered else DONT_KNOW,
-                         extras={"answered": answered}).message
+    reply = message_post(
+        conversation_id=conversation.pk,
+        role=Message.Role.BOT,
+        text="Here's what our help center says" if answered else DONT_KNOW,
+        extras={"answered": answered},
+    ).message
     if rating:
         MessageFeedback.objects.create(conversation=conversation, message=reply, rating=rating, comment=comment)
     return reply
@@ -58,12 +61,16 @@ def editor(charlie):
 def _gap_rows(page: str) -> list[dict]:
     rows = []
     for row in re.findall(r'<tr class="gap">(.*?)</tr>', page, flags=re.S):
-        rows.append({
-            "question": unescape(re.search(r'<strong class="gap-question">(.*?)</strong>', row, flags=re.S).group(1)),
-            "wordings": [unescape(w) for w in re.findall(r'<li class="gap-wording">(.*?)</li>', row)],
-            "count": int(re.search(r'<td class="gap-count">(\d+)</td>', row).group(1)),
-            "row": row,
-        })
+        rows.append(
+            {
+                "question": unescape(
+                    re.search(r'<strong class="gap-question">(.*?)</strong>', row, flags=re.S).group(1)
+                ),
+                "wordings": [unescape(w) for w in re.findall(r'<li class="gap-wording">(.*?)</li>', row)],
+                "count": int(re.search(r'<td class="gap-count">(\d+)</td>', row).group(1)),
+                "row": row,
+            }
+        )
     return rows
 
 
@@ -141,8 +148,14 @@ def test_create_an_article_opens_the_add_form_prefilled_as_a_draft(client, site,
 @pytest.mark.timeout(180)
 def test_add_as_an_alternative_question_stores_it_and_a_worker_reindexes_the_article(client, site, editor, tmp_path):
     _turn(site, "Do you sell gift cards?", answered=False)
-    article = article_save(article=Article(slug="gift-cards", title="Gift cards", status="published",
-                                           body="# Gift cards\n\nGift cards come in 25, 50 and 100 USD."))
+    article = article_save(
+        article=Article(
+            slug="gift-cards",
+            title="Gift cards",
+            status="published",
+            body="# Gift cards\n\nGift cards come in 25, 50 and 100 USD.",
+        )
+    )
     assert article_index(article_id=article.pk) == "indexed"
     indexed_at = Article.objects.get(pk=article.pk).indexed_at
 
@@ -152,11 +165,13 @@ def test_add_as_an_alternative_question_stores_it_and_a_worker_reindexes_the_art
     celery_app.control.purge()
     worker = start_celery_worker(tmp_path / "worker.log", name="gap-reindex")
     try:
-        response = client.post(ADD_QUESTION,
-                               {"article": str(article.pk), "text": "Do you sell gift cards?", "days": "30"})
+        response = client.post(
+            ADD_QUESTION, {"article": str(article.pk), "text": "Do you sell gift cards?", "days": "30"}
+        )
         assert response.status_code == 302 and response["Location"] == f"{REPORT}?days=30"
         assert list(ArticleQuestion.objects.filter(article=article).values_list("text", flat=True)) == [
-            "Do you sell gift cards?"]
+            "Do you sell gift cards?"
+        ]
         deadline = time.monotonic() + 90
         while True:
             current = Article.objects.get(pk=article.pk)
@@ -174,8 +189,11 @@ def test_add_as_an_alternative_question_stores_it_and_a_worker_reindexes_the_art
 def test_a_bad_alternative_question_is_refused_with_a_message_and_stores_nothing(client, site, editor):
     article = Article.objects.create(slug="gift-cards", title="Gift cards", body="Gift cards.", status="draft")
     client.force_login(editor)
-    for data in ({"article": str(article.pk), "text": "   "}, {"article": str(article.pk), "text": "x" * 501},
-                 {"article": "", "text": "Do you sell gift cards?"}):
+    for data in (
+        {"article": str(article.pk), "text": "   "},
+        {"article": str(article.pk), "text": "x" * 501},
+        {"article": "", "text": "Do you sell gift cards?"},
+    ):
         response = client.post(ADD_QUESTION, data, follow=True)
         assert response.status_code == 200
         assert any(m.level_tag == "error" for m in response.context["messages"])

@@ -35,7 +35,9 @@ def test_it_refuses_staff_who_are_not_agents(client, charlie, widget_session):
 
 
 def test_it_lists_conversations_with_their_latest_message(client, alice, widget_session):
-    customer_message_post(conversation_id=widget_session.conversation.pk, text="My parcel is late", client_id=uuid.uuid4())
+    customer_message_post(
+        conversation_id=widget_session.conversation.pk, text="My parcel is late", client_id=uuid.uuid4()
+    )
     client.force_login(alice)
     page = client.get("/inbox/").content.decode()
     assert "My parcel is late" in page and widget_session.conversation.customer.display_name in page
@@ -103,7 +105,9 @@ async def inbox_socket(user, conversation=None) -> WebsocketCommunicator:
 async def test_the_inbox_socket_refuses_non_agents(charlie):
     cookie = await sync_to_async(_session_cookie)(charlie)
     comm = WebsocketCommunicator(
-        application, "/ws/inbox/", headers=[(b"cookie", cookie), (b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1")]
+        application,
+        "/ws/inbox/",
+        headers=[(b"cookie", cookie), (b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1")],
     )
     accepted, code = await comm.connect(timeout=5)
     assert (accepted, code) == (False, 4401)

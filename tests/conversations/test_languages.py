@@ -30,8 +30,10 @@ from tests.conftest import ORIGIN
 LOCALE = Path(settings.LOCALE_PATHS[0])
 PLACEHOLDER = re.compile(r"%\(\w+\)s")
 
-RETURNS_EN = ("# Returning an order\n\nYou can return delivered items within 30 days for a full refund. Refunds reach "
-              "the original payment method within 5 business days of the return being processed.")
+RETURNS_EN = (
+    "# Returning an order\n\nYou can return delivered items within 30 days for a full refund. Refunds reach "
+    "the original payment method within 5 business days of the return being processed."
+)
 
 
 def _catalog(entries) -> dict:
@@ -73,13 +75,19 @@ def test_the_widget_gets_its_texts_in_the_page_language_and_english_for_others(c
     assert german["texts"]["talk_to_human"] == "Mit einem Menschen sprechen"
     assert german["texts"]["status_queue_position"] == "Sie sind Nr. %(position)s in der Warteschlange"
     assert german["greeting"] == "Hallo! Fragen Sie uns, was Sie möchten."  # the default greeting, translated
-    portuguese = client.get("/api/widget/config", {"site_key": site.key, "language": "pt-BR"}, HTTP_ORIGIN=ORIGIN).json()
+    portuguese = client.get(
+        "/api/widget/config", {"site_key": site.key, "language": "pt-BR"}, HTTP_ORIGIN=ORIGIN
+    ).json()
     assert portuguese["language"] == "en" and portuguese["texts"]["talk_to_human"] == "Talk to a human"
 
     site.greeting = "Willkommen bei Test Co!"  # a site's own greeting is shown as written
     site.save()
-    opened = client.post("/api/widget/conversations", data=json.dumps({"site_key": site.key, "language": "fr-CA"}),
-                         content_type="application/json", HTTP_ORIGIN=ORIGIN).json()
+    opened = client.post(
+        "/api/widget/conversations",
+        data=json.dumps({"site_key": site.key, "language": "fr-CA"}),
+        content_type="application/json",
+        HTTP_ORIGIN=ORIGIN,
+    ).json()
     assert (opened["widget_language"], opened["language"]) == ("fr", "fr")
     assert opened["texts"]["send"] == "Envoyer" and opened["site"]["greeting"] == "Willkommen bei Test Co!"
     conversation = Conversation.objects.get(public_id=opened["conversation_id"])
@@ -112,7 +120,9 @@ def test_retrieval_prefers_the_article_in_the_customers_language_but_never_drops
     _published("returns", "Returns and refunds", RETURNS_EN, "en")
     _published("returns-de", "Returns and refunds (DE)", RETURNS_EN, "de")
     question = "How long do I have to return something for a refund?"
-    assert knowledge_search(question=question, audience="anonymous", language="de").chunks[0].article_slug == "returns-de"
+    assert (
+        knowledge_search(question=question, audience="anonymous", language="de").chunks[0].article_slug == "returns-de"
+    )
     assert knowledge_search(question=question, audience="anonymous", language="en").chunks[0].article_slug == "returns"
 
     Article.objects.filter(slug="returns-de").delete()
@@ -135,23 +145,33 @@ async def test_the_offline_responder_answers_from_an_english_article_and_says_it
 @pytest.mark.django_db
 def test_agents_see_the_customers_language_in_the_inbox(client, alice, site):
     session = widget_session_open(site_key=site.key, origin=ORIGIN, language="en")
-    customer_message_post(conversation_id=session.conversation.pk, text="¿Dónde está mi pedido? Lo pedí hace dos semanas",
-                          client_id=uuid.uuid4())
+    customer_message_post(
+        conversation_id=session.conversation.pk,
+        text="¿Dónde está mi pedido? Lo pedí hace dos semanas",
+        client_id=uuid.uuid4(),
+    )
     client.force_login(alice)
     listing = client.get("/inbox/").content.decode()
-    assert ('<span class="badge language" title="Customer\'s language: Spanish, detected from their messages">ES</span>'
-            in listing)
+    assert (
+        '<span class="badge language" title="Customer\'s language: Spanish, detected from their messages">ES</span>'
+        in listing
+    )
     page = client.get(f"/inbox/c/{session.conversation.public_id}/").content.decode()
-    assert ('<span class="badge language" title="Customer\'s language: Spanish, detected from their messages">'
-            'Spanish</span>' in page)
+    assert (
+        '<span class="badge language" title="Customer\'s language: Spanish, detected from their messages">'
+        "Spanish</span>" in page
+    )
     assert Message.objects.filter(conversation_id=session.conversation.pk).count() == 1
 
 
 @pytest.mark.django_db
 def test_the_transcript_mail_is_written_in_the_customers_language(site, mailoutbox):
     session = widget_session_open(site_key=site.key, origin=ORIGIN, language="de")
-    customer_message_post(conversation_id=session.conversation.pk, text="Mein Paket ist immer noch nicht da, bitte helfen",
-                          client_id=uuid.uuid4())
+    customer_message_post(
+        conversation_id=session.conversation.pk,
+        text="Mein Paket ist immer noch nicht da, bitte helfen",
+        client_id=uuid.uuid4(),
+    )
     address = text_redact(conversation_id=session.conversation.pk, text="kunde@example.com").text.strip()
     assert transcript_email_send(conversation_id=session.conversation.pk, email_placeholder=address)
     [mail] = mailoutbox

@@ -90,35 +90,67 @@ def _served_conversation(site: WidgetSite, customer: Customer, agent, *, person:
     """A conversation that touches every table: messages, vault, thumbs, a proposed action, a
     model call, a handoff answered by an agent with a note, a resolution and a rating."""
     conversation = conversation_open(site=site, customer=customer)
-    _say(conversation, f"Hi, I'm {person['name']} ({person['email']}, {person['phone']}). Please send order "
-                       f"{person['order']} to {person['street']}, Bristol BS1 4RN.")
-    reply = _bot(conversation, f"Order {person['order']} is on its way.", answered=True, citations=CITATION,
-                 action={"summary": f"Send {person['order']} to {person['street']}"})
-    message_feedback_record(conversation_id=conversation.pk, seq=reply.seq, rating="down",
-                            comment=f"Wrong, {person['name']} moved to {person['street']}")
+    _say(
+        conversation,
+        f"Hi, I'm {person['name']} ({person['email']}, {person['phone']}). Please send order "
+        f"{person['order']} to {person['street']}, Bristol BS1 4RN.",
+    )
+    reply = _bot(
+        conversation,
+        f"Order {person['order']} is on its way.",
+        answered=True,
+        citations=CITATION,
+        action={"summary": f"Send {person['order']} to {person['street']}"},
+    )
+    message_feedback_record(
+        conversation_id=conversation.pk,
+        seq=reply.seq,
+        rating="down",
+        comment=f"Wrong, {person['name']} moved to {person['street']}",
+    )
     _bot(conversation, "I don't know that one.", answered=False)
-    ActionCall.objects.create(conversation=conversation, tool="address_change", customer_id=person["shop_customer"],
-                              arguments={"order_number": person["order"], "address": f"{person['street']}, Bristol"},
-                              summary=f"Ship {person['order']} to {person['street']}",
-                              result={"name": person["name"]}, idempotency_key=f"supportbot-{uuid.uuid4()}",
-                              expires_at=timezone.now() + timedelta(minutes=10))
-    ModelCall.objects.create(conversation=conversation, turn_id=uuid.uuid4(), model="m", prompt_version="v1",
-                             cost_usd=Decimal("0.001250"), total_ms=800, outcome="ok")
-    GuardrailEvent.objects.create(kind=GuardrailEvent.Kind.INJECTION, action=GuardrailEvent.Action.REFUSED,
-                                  conversation=conversation, site=site, detail={"text": f"{person['order']} now"})
+    ActionCall.objects.create(
+        conversation=conversation,
+        tool="address_change",
+        customer_id=person["shop_customer"],
+        arguments={"order_number": person["order"], "address": f"{person['street']}, Bristol"},
+        summary=f"Ship {person['order']} to {person['street']}",
+        result={"name": person["name"]},
+        idempotency_key=f"supportbot-{uuid.uuid4()}",
+        expires_at=timezone.now() + timedelta(minutes=10),
+    )
+    ModelCall.objects.create(
+        conversation=conversation,
+        turn_id=uuid.uuid4(),
+        model="m",
+        prompt_version="v1",
+        cost_usd=Decimal("0.001250"),
+        total_ms=800,
+        outcome="ok",
+    )
+    GuardrailEvent.objects.create(
+        kind=GuardrailEvent.Kind.INJECTION,
+        action=GuardrailEvent.Action.REFUSED,
+        conversation=conversation,
+        site=site,
+        detail={"text": f"{person['order']} now"},
+    )
     from conversations.handoff.services import handoff_open
 
     handoff = handoff_open(conversation_id=conversation.pk, reason="customer_request")
-    Handoff.objects.filter(pk=handoff.pk).update(summary=f"{person['name']} wants {person['order']} redirected",
-                                                 return_note=f"call {person['phone']}")
+    Handoff.objects.filter(pk=handoff.pk).update(
+        summary=f"{person['name']} wants {person['order']} redirected", return_note=f"call {person['phone']}"
+    )
     agent_message_post(conversation_id=conversation.pk, agent=agent, text=f"On it, {person['order']} is rerouted.")
     note_add(conversation_id=conversation.pk, agent=agent, text=f"Checked {person['order']} for {person['name']}")
     conversation_resolve(conversation_id=conversation.pk, agent=agent)
     conversation_rate(conversation_id=conversation.pk, score=2, comment=f"Slow. {person['name']}, {person['phone']}")
     # Verified again after the resolution (order number + email), the offline bot mid-question.
     Conversation.objects.filter(pk=conversation.pk).update(
-        verified_customer_id=person["shop_customer"], verified_order_number=person["order"],
-        bot_state={"order_number": person["order"]})
+        verified_customer_id=person["shop_customer"],
+        verified_order_number=person["order"],
+        bot_state={"order_number": person["order"]},
+    )
     return Conversation.objects.get(pk=conversation.pk)
 
 
@@ -185,8 +217,11 @@ def _erin_values() -> list[str]:
 
 
 def _snapshot() -> dict[str, list]:
-    return {model._meta.label: sorted(map(repr, model._base_manager.values_list()))
-            for model in apps.get_models() if not model._meta.proxy and model is not GuardrailEvent}
+    return {
+        model._meta.label: sorted(map(repr, model._base_manager.values_list()))
+        for model in apps.get_models()
+        if not model._meta.proxy and model is not GuardrailEvent
+    }
 
 
 def test_it_erases_every_value_of_the_person_everywhere_and_keeps_the_counts(site, erin, alice):
@@ -196,13 +231,20 @@ def test_it_erases_every_value_of_the_person_everywhere_and_keeps_the_counts(sit
     _say(visit, f"It's {ERIN['name']} again, {ERIN['email']}, about {ERIN['order']}.")
     frank = conversation_open(site=site, customer=Customer.objects.create(site=site, external_id="frank-1"))
     _say(frank, FRANK_TEXT)
-    LogEntry.objects.create(user=alice, content_type=ContentType.objects.get_for_model(Customer),
-                            object_id=str(erin.pk), object_repr=str(erin), action_flag=CHANGE)
+    LogEntry.objects.create(
+        user=alice,
+        content_type=ContentType.objects.get_for_model(Customer),
+        object_id=str(erin.pk),
+        object_repr=str(erin),
+        action_flag=CHANGE,
+    )
     assert _where_found(_erin_values()), "the scan must see Erin's values before the erasure"
     metrics_before = metrics_compute(days=14)
     assert erins.pk in {question.conversation_id for question in gap_questions()}
-    counts_before = {model: model.objects.count() for model in (Conversation, Message, Handoff, CsatRating,
-                                                                 MessageFeedback, ActionCall, Customer)}
+    counts_before = {
+        model: model.objects.count()
+        for model in (Conversation, Message, Handoff, CsatRating, MessageFeedback, ActionCall, Customer)
+    }
 
     call_command("customer_erase", site.key, ERIN["email"].upper())
 
@@ -303,7 +345,9 @@ def test_the_customer_page_exports_and_erases_for_staff_with_the_permission_only
     assert Customer.objects.get(pk=erin.pk).erased_at is not None
     assert _where_found(_erin_values()) == []
     assert list(GuardrailEvent.objects.filter(kind__startswith="data_subject").values_list("kind", "actor")) == [
-        ("data_subject_erase", admin.pk), ("data_subject_export", admin.pk)]
+        ("data_subject_erase", admin.pk),
+        ("data_subject_export", admin.pk),
+    ]
 
 
 def _age(conversation: Conversation, *, days: float) -> None:
@@ -327,11 +371,12 @@ def _figures(client) -> tuple:
     """The metrics over a window with only live conversations and one reaching the purged ones,
     and the page as shown for the latter."""
     page = client.get("/inbox/metrics/?days=90").content.decode()
-    return metrics_compute(days=30), metrics_compute(days=90), page[page.index('<div class="metrics">'):]
+    return metrics_compute(days=30), metrics_compute(days=90), page[page.index('<div class="metrics">') :]
 
 
 def test_retention_purges_only_the_sites_old_conversations_and_the_metrics_page_keeps_its_numbers(
-        client, site, erin, alice, dana):
+    client, site, erin, alice, dana
+):
     kept_forever = WidgetSite.objects.create(key="forever", name="Forever Co", allowed_origins=[ORIGIN])
     WidgetSite.objects.filter(pk=site.pk).update(retention_days=30)
     old = [_served_conversation(site, erin, alice, person=ERIN), _bot_only_conversation(site)]

@@ -58,8 +58,9 @@ def test_a_signed_in_customer_gets_it_only_at_the_accounts_own_address(bot_site,
 def test_an_order_verification_proves_the_address_only_while_it_is_valid(bot_site, shop, charlie_email):
     conversation = open_session(bot_site).conversation
     assert _refusal(conversation.pk, charlie_email) == "not_verified"
-    conversation_verification_record(conversation_id=conversation.pk, customer_id="cust_1001",
-                                     order_number=next(iter(shop.values())))
+    conversation_verification_record(
+        conversation_id=conversation.pk, customer_id="cust_1001", order_number=next(iter(shop.values()))
+    )
     assert _request(conversation.pk, charlie_email).startswith("<EMAIL_ADDRESS_")
     Conversation.objects.filter(pk=conversation.pk).update(verified_until=timezone.now() - timedelta(seconds=1))
     assert _refusal(conversation.pk, charlie_email) == "not_verified"
@@ -69,8 +70,9 @@ def test_an_order_verification_proves_the_address_only_while_it_is_valid(bot_sit
 def test_one_recipient_gets_at_most_three_transcripts_an_hour_across_conversations(bot_site, shop, charlie_email):
     first = open_session(bot_site, customer_id="cust_1001").conversation
     second = open_session(bot_site).conversation  # a visitor who verified one of the same account's orders
-    conversation_verification_record(conversation_id=second.pk, customer_id="cust_1001",
-                                     order_number=next(iter(shop.values())))
+    conversation_verification_record(
+        conversation_id=second.pk, customer_id="cust_1001", order_number=next(iter(shop.values()))
+    )
     assert first.pk != second.pk
     for conversation in (first, first, second):  # under each conversation's own limit of 3
         _request(conversation.pk, charlie_email)
@@ -80,10 +82,16 @@ def test_one_recipient_gets_at_most_three_transcripts_an_hour_across_conversatio
 @pytest.mark.django_db
 def test_links_in_the_mailed_transcript_are_defanged_not_clickable(widget_session):
     conversation = widget_session.conversation
-    customer_message_post(conversation_id=conversation.pk, client_id=uuid.uuid4(),
-                          text="Your reset mail said https://evil.example.com/login?u=1 is that you?")
-    message_post(conversation_id=conversation.pk, role=Message.Role.BOT,
-                 text="No. Our help is at www.shop.example/help and shop.example/returns, never http://a.b.example or file://x.example/y.")
+    customer_message_post(
+        conversation_id=conversation.pk,
+        client_id=uuid.uuid4(),
+        text="Your reset mail said https://evil.example.com/login?u=1 is that you?",
+    )
+    message_post(
+        conversation_id=conversation.pk,
+        role=Message.Role.BOT,
+        text="No. Our help is at www.shop.example/help and shop.example/returns, never http://a.b.example or file://x.example/y.",
+    )
     mail = transcript_text(conversation_id=conversation.pk)
     assert "hxxps://evil[.]example[.]com/login?u=1" in mail
     assert "www[.]shop[.]example/help" in mail and "shop[.]example/returns" in mail and "hxxp://a[.]b[.]example" in mail

@@ -29,7 +29,10 @@ def test_it_opens_a_conversation_with_a_signed_token(client, site):
     assert body["ws_url"] == f"ws://testserver/ws/chat/{body['conversation_id']}/?token={body['token']}"
     assert body["socket_url"] == f"ws://testserver/ws/chat/{body['conversation_id']}/"
     assert body["site"] == {
-        "name": "Test Co", "accent_color": "#4f46e5", "launcher_position": "right", "greeting": site.greeting
+        "name": "Test Co",
+        "accent_color": "#4f46e5",
+        "launcher_position": "right",
+        "greeting": site.greeting,
     }
     assert "identity_secret" not in json.dumps(body)
     assert response["Access-Control-Allow-Origin"] == ORIGIN
@@ -62,8 +65,13 @@ def test_it_answers_404_for_an_unknown_site(client, site):
 
 @pytest.mark.parametrize(
     "raw",
-    ["not json", "[]", json.dumps({"no": "site"}), json.dumps({"site_key": "test-site", "user": "alice"}),
-     json.dumps({"site_key": "test-site", "user": {"id": "42"}})],
+    [
+        "not json",
+        "[]",
+        json.dumps({"no": "site"}),
+        json.dumps({"site_key": "test-site", "user": "alice"}),
+        json.dumps({"site_key": "test-site", "user": {"id": "42"}}),
+    ],
 )
 def test_it_rejects_malformed_bodies_with_400(client, site, raw):
     response = post(client, None, raw=raw)
@@ -72,8 +80,11 @@ def test_it_rejects_malformed_bodies_with_400(client, site, raw):
 
 def signed(site, user_id: str, secret: str | None = None) -> dict:
     expires = identity_expiry_default()
-    return {"id": user_id, "expires": expires,
-            "signature": identity_signature(secret=secret or site.identity_secret, user_id=user_id, expires=expires)}
+    return {
+        "id": user_id,
+        "expires": expires,
+        "signature": identity_signature(secret=secret or site.identity_secret, user_id=user_id, expires=expires),
+    }
 
 
 def test_it_identifies_a_customer_by_a_valid_signature(client, site):

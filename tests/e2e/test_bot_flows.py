@@ -24,14 +24,22 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True), pytest.m
 
 def _serve(tmp_path, **env: str):
     port = free_port()
-    WidgetSite.objects.create(key=settings.DEMO_SITE_KEY, name="Acme Outfitters",
-                              allowed_origins=[f"http://127.0.0.1:{port}"])
+    WidgetSite.objects.create(
+        key=settings.DEMO_SITE_KEY, name="Acme Outfitters", allowed_origins=[f"http://127.0.0.1:{port}"]
+    )
     demoshop_seed()
-    article = article_save(article=Article(
-        slug="returns", title="Returns and refunds", status="published",
-        body="# Returning an order\n\nYou can return delivered items within 30 days for a full refund."))
+    article = article_save(
+        article=Article(
+            slug="returns",
+            title="Returns and refunds",
+            status="published",
+            body="# Returning an order\n\nYou can return delivered items within 30 days for a full refund.",
+        )
+    )
     assert article_index(article_id=article.pk) == "indexed"
-    process = start_daphne(port, tmp_path / "daphne.log", COMMERCE_API_URL=f"http://127.0.0.1:{port}/demoshop/api", **env)
+    process = start_daphne(
+        port, tmp_path / "daphne.log", COMMERCE_API_URL=f"http://127.0.0.1:{port}/demoshop/api", **env
+    )
     return process, {"url": f"http://127.0.0.1:{port}", "log": tmp_path / "daphne.log"}
 
 
@@ -79,7 +87,9 @@ def test_a_signed_in_customer_gets_a_cited_answer_and_returns_an_order_through_a
         expect(card).to_contain_text(f"Return order {delivered}", timeout=20_000)
         expect(card).to_contain_text("Waiting for your confirmation")
         card.locator("button.action-confirm").click()
-        expect(page.locator("#supportbot-widget .bubble", has_text=f"Done: order {delivered} is registered as returned")).to_be_visible(timeout=20_000)
+        expect(
+            page.locator("#supportbot-widget .bubble", has_text=f"Done: order {delivered} is registered as returned")
+        ).to_be_visible(timeout=20_000)
         expect(card.locator("button.action-confirm")).to_be_disabled()
         assert Order.objects.get(number=delivered).status == "returned"
 
@@ -104,7 +114,11 @@ def test_the_terminal_client_speaks_the_same_protocol(bot_server):
 
     process = subprocess.Popen(
         [sys.executable, "manage.py", "chat", "--as", "cust_1001", "--url", bot_server["url"]],
-        cwd=PROJECT_ROOT, env=child_env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        cwd=PROJECT_ROOT,
+        env=child_env(),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         text=True,
     )
     try:
@@ -152,7 +166,9 @@ def test_a_confirm_and_a_request_for_a_human_refused_by_the_rate_limit_are_sent_
         expect(card).to_contain_text("Working on it")
         # No token is left right after the confirm: this request is refused at first too.
         page.locator("#supportbot-widget button.human").click()
-        expect(page.locator("#supportbot-widget .bubble", has_text=f"Done: order {delivered}")).to_be_visible(timeout=30_000)
+        expect(page.locator("#supportbot-widget .bubble", has_text=f"Done: order {delivered}")).to_be_visible(
+            timeout=30_000
+        )
         expect(page.locator("#supportbot-widget .status-line")).to_contain_text("in line", timeout=30_000)
         assert Order.objects.get(number=delivered).status == "returned"
         assert any(f["type"] == "error" and f["code"] == "rate_limited" for f in received)

@@ -23,16 +23,25 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True), pytest.m
 @pytest.fixture
 def feedback_server(tmp_path):
     port = free_port()
-    WidgetSite.objects.create(key=settings.DEMO_SITE_KEY, name="Acme Outfitters",
-                              allowed_origins=[f"http://127.0.0.1:{port}"])
-    article = article_save(article=Article(
-        slug="returns", title="Returns and refunds", status="published",
-        body="# Returning an order\n\nYou can return delivered items within 30 days for a full refund."))
+    WidgetSite.objects.create(
+        key=settings.DEMO_SITE_KEY, name="Acme Outfitters", allowed_origins=[f"http://127.0.0.1:{port}"]
+    )
+    article = article_save(
+        article=Article(
+            slug="returns",
+            title="Returns and refunds",
+            status="published",
+            body="# Returning an order\n\nYou can return delivered items within 30 days for a full refund.",
+        )
+    )
     assert article_index(article_id=article.pk) == "indexed"
     log = tmp_path / "daphne.log"
     process = subprocess.Popen(
         [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "supportbot.asgi:application"],
-        cwd=PROJECT_ROOT, env=child_env(), stdout=open(log, "ab"), stderr=subprocess.STDOUT,
+        cwd=PROJECT_ROOT,
+        env=child_env(),
+        stdout=open(log, "ab"),
+        stderr=subprocess.STDOUT,
     )
     try:
         # Daphne loads the models before it listens: on a busy CI machine that takes over a minute.
@@ -77,8 +86,9 @@ def test_a_visitor_rates_an_answer_down_with_the_keyboard_and_adds_a_comment(fee
         page.reload()  # the rating this browser gave is shown again
         page.locator(f"{widget} .launcher").click()
         answer = page.locator(f"{widget} .row.role-bot", has_text="30 days")
-        expect(answer.get_by_role("button", name="Not helpful")).to_have_attribute("aria-pressed", "true",
-                                                                                   timeout=20_000)
+        expect(answer.get_by_role("button", name="Not helpful")).to_have_attribute(
+            "aria-pressed", "true", timeout=20_000
+        )
     except Exception:
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "feedback-widget.png"))

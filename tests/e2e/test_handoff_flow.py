@@ -33,12 +33,19 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True), pytest.m
 @pytest.fixture
 def stack(tmp_path, alice):
     port = free_port()
-    WidgetSite.objects.create(key=settings.DEMO_SITE_KEY, name="Acme Outfitters",
-                              allowed_origins=[f"http://127.0.0.1:{port}"], bot_enabled=False, handoff_when_bot_off=False)
+    WidgetSite.objects.create(
+        key=settings.DEMO_SITE_KEY,
+        name="Acme Outfitters",
+        allowed_origins=[f"http://127.0.0.1:{port}"],
+        bot_enabled=False,
+        handoff_when_bot_off=False,
+    )
     team = Team.objects.create(name="Support team")
     team.members.add(alice)
     Queue.objects.create(name="General", is_default=True).teams.add(team)
-    CannedResponse.objects.create(shortcut="hello", title="Greeting", text="Hi, thanks for waiting! Looking into it now.")
+    CannedResponse.objects.create(
+        shortcut="hello", title="Greeting", text="Hi, thanks for waiting! Looking into it now."
+    )
     # Away: she is not auto-assigned, so she claims it herself.
     AgentProfile.objects.create(user=alice, presence="away")
     celery_app.control.purge()
@@ -106,8 +113,9 @@ def test_ask_for_a_human_claim_talk_resolve_and_rate(stack, browser):
         agent_page.press("#reply-text", "Enter")
         expect(agent_page.locator("#reply-text")).to_have_value("Hi, thanks for waiting! Looking into it now.")
         agent_page.press("#reply-text", "Enter")
-        expect(widget.locator(".row.role-agent .bubble")).to_have_text("Hi, thanks for waiting! Looking into it now.",
-                                                                         timeout=10_000)
+        expect(widget.locator(".row.role-agent .bubble")).to_have_text(
+            "Hi, thanks for waiting! Looking into it now.", timeout=10_000
+        )
         customer_sends(customer_page, "Thank you!")
         expect(agent_page.locator("#transcript")).to_contain_text("Thank you!", timeout=10_000)
 
@@ -125,7 +133,11 @@ def test_ask_for_a_human_claim_talk_resolve_and_rate(stack, browser):
         expect(agent_page.locator("#conversation-header .badge.csat")).to_have_text("CSAT 5/5", timeout=10_000)
         expect(agent_page.locator("#conversation-header .badge.csat")).to_have_attribute("title", "Alice was great")
         conversation = Conversation.objects.get()
-        assert (conversation.status, conversation.resolution_reason, conversation.csat_score) == ("resolved", "order_fixed", 5)
+        assert (conversation.status, conversation.resolution_reason, conversation.csat_score) == (
+            "resolved",
+            "order_fixed",
+            5,
+        )
         assert conversation.csat_comment == "Alice was great"
         handoff = Handoff.objects.get()
         assert (handoff.status, handoff.assignee.username) == ("resolved", "alice") and handoff.first_response_at

@@ -21,6 +21,7 @@ from tests.e2e.conftest import ARTIFACTS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True), pytest.mark.timeout(240)]
 
+
 @pytest.fixture
 def daphne_server(tmp_path, site_for_port):
     port = site_for_port
@@ -34,8 +35,11 @@ def daphne_server(tmp_path, site_for_port):
 def site_for_port(db):
     port = free_port()
     WidgetSite.objects.create(
-        key=settings.DEMO_SITE_KEY, name="Acme Outfitters", allowed_origins=[f"http://127.0.0.1:{port}"],
-        bot_enabled=False, handoff_when_bot_off=False,  # these tests are about the customer-agent channel; test_bot_flows.py covers the bot
+        key=settings.DEMO_SITE_KEY,
+        name="Acme Outfitters",
+        allowed_origins=[f"http://127.0.0.1:{port}"],
+        bot_enabled=False,
+        handoff_when_bot_off=False,  # these tests are about the customer-agent channel; test_bot_flows.py covers the bot
     )
     return port
 
@@ -71,8 +75,9 @@ def customer_attaches(page: Page, tmp_path, *, text: str) -> None:
 
 def image_shown(page: Page, selector_js: str) -> None:
     """The image was fetched and decoded (a refused fetch leaves naturalWidth at 0)."""
-    page.wait_for_function(f"() => {{ const i = {selector_js}; return !!i && i.complete && i.naturalWidth > 0; }}",
-                           timeout=10_000)
+    page.wait_for_function(
+        f"() => {{ const i = {selector_js}; return !!i && i.complete && i.naturalWidth > 0; }}", timeout=10_000
+    )
 
 
 def bubbles(page: Page, text: str):
@@ -109,7 +114,9 @@ def test_customer_and_agent_chat_live_and_lose_nothing_across_a_server_restart(d
         # The customer attaches a photo; the agent sees it in the inbox. Its name is text, not markup.
         customer_attaches(customer_page, tmp_path, text="The box arrived crushed")
         image_shown(customer_page, WIDGET_IMAGE)
-        expect(agent_page.locator("#transcript .attachment-image img")).to_have_attribute("alt", PHOTO_NAME, timeout=10_000)
+        expect(agent_page.locator("#transcript .attachment-image img")).to_have_attribute(
+            "alt", PHOTO_NAME, timeout=10_000
+        )
         image_shown(agent_page, INBOX_IMAGE)
 
         # The server goes away mid-conversation; the customer keeps typing.
@@ -195,7 +202,9 @@ def test_replies_that_arrive_while_the_panel_is_closed_show_as_unread_until_seen
     # From another thread: publishing uses async_to_sync, which refuses to run on the thread
     # where Playwright's event loop lives.
     with ThreadPoolExecutor(1) as pool:
-        pool.submit(agent_message_post, conversation_id=conversation.pk, agent=alice, text="We do, in 3-5 days.").result()
+        pool.submit(
+            agent_message_post, conversation_id=conversation.pk, agent=alice, text="We do, in 3-5 days."
+        ).result()
     expect(badge).to_have_text("1", timeout=10_000)
     expect(launcher).to_have_attribute("aria-label", "Open chat, 1 unread")
 

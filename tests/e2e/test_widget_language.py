@@ -20,13 +20,21 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True), pytest.m
 @pytest.fixture
 def server(tmp_path):
     port = free_port()
-    WidgetSite.objects.create(key=settings.DEMO_SITE_KEY, name="Acme Outfitters", bot_enabled=False,
-                              handoff_when_bot_off=False, allowed_origins=[f"http://127.0.0.1:{port}"])
+    WidgetSite.objects.create(
+        key=settings.DEMO_SITE_KEY,
+        name="Acme Outfitters",
+        bot_enabled=False,
+        handoff_when_bot_off=False,
+        allowed_origins=[f"http://127.0.0.1:{port}"],
+    )
     log = tmp_path / "daphne.log"
     # No models to preload: this test never reaches the bot or the redaction of a message.
     process = subprocess.Popen(
         [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "supportbot.asgi:application"],
-        cwd=PROJECT_ROOT, env=child_env(PRELOAD_MODELS="false"), stdout=open(log, "ab"), stderr=subprocess.STDOUT,
+        cwd=PROJECT_ROOT,
+        env=child_env(PRELOAD_MODELS="false"),
+        stdout=open(log, "ab"),
+        stderr=subprocess.STDOUT,
     )
     try:
         wait_for_http(f"http://127.0.0.1:{port}/healthz", process, timeout=180)
@@ -40,8 +48,13 @@ def server(tmp_path):
 def test_a_german_page_shows_the_widget_in_german(server, browser):
     page = browser.new_context(viewport={"width": 1100, "height": 800}, locale="en-US").new_page()
     # The demo host page declares <html lang="en">: serve it as a German shop would.
-    page.route(f"{server['url']}/", lambda route: route.fulfill(
-        response=(response := route.fetch()), body=response.text().replace('<html lang="en">', '<html lang="de">', 1)))
+    page.route(
+        f"{server['url']}/",
+        lambda route: route.fulfill(
+            response=(response := route.fetch()),
+            body=response.text().replace('<html lang="en">', '<html lang="de">', 1),
+        ),
+    )
     widget = "#supportbot-widget"
     try:
         page.goto(server["url"])

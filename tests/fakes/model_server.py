@@ -32,8 +32,8 @@ class Reply:
     text: str = ""
     tool_calls: list[ToolCall] = field(default_factory=list)
     status: int = 200
-    delay_seconds: float = 0.0          # before the response starts (time to first token)
-    seconds_per_token: float = 0.0      # between streamed pieces
+    delay_seconds: float = 0.0  # before the response starts (time to first token)
+    seconds_per_token: float = 0.0  # between streamed pieces
     prompt_tokens: int = 100
     completion_tokens: int | None = None
 
@@ -51,7 +51,7 @@ def hashed_embedding(text: str, dimensions: int) -> list[float]:
 class FakeModelServer:
     def __init__(self, *, embedding_dimensions: int = 384) -> None:
         self.embedding_dimensions = embedding_dimensions
-        self.requests: list[dict] = []          # every JSON body received, in order
+        self.requests: list[dict] = []  # every JSON body received, in order
         self.paths: list[str] = []
         self._script: deque[Reply] = deque()
         self._lock = threading.Lock()
@@ -122,36 +122,64 @@ class FakeModelServer:
                 inputs = body.get("input")
                 texts = [inputs] if isinstance(inputs, str) else list(inputs or [])
                 dimensions = body.get("dimensions") or server.embedding_dimensions
-                self._json(200, {
-                    "object": "list",
-                    "model": body.get("model"),
-                    "data": [{"object": "embedding", "index": i, "embedding": hashed_embedding(t, dimensions)}
-                             for i, t in enumerate(texts)],
-                    "usage": {"prompt_tokens": sum(len(t.split()) for t in texts), "total_tokens": 0},
-                })
+                self._json(
+                    200,
+                    {
+                        "object": "list",
+                        "model": body.get("model"),
+                        "data": [
+                            {"object": "embedding", "index": i, "embedding": hashed_embedding(t, dimensions)}
+                            for i, t in enumerate(texts)
+                        ],
+                        "usage": {"prompt_tokens": sum(len(t.split()) for t in texts), "total_tokens": 0},
+                    },
+                )
 
             def _chat(self, body: dict) -> None:
                 reply = server._next_reply(body)
                 if reply.delay_seconds:
                     time.sleep(reply.delay_seconds)
                 if reply.status != 200:
-                    return self._json(reply.status, {"error": {"message": f"scripted {reply.status}", "type": "server_error"}})
+                    return self._json(
+                        reply.status, {"error": {"message": f"scripted {reply.status}", "type": "server_error"}}
+                    )
                 pieces = re.findall(r"\S+\s*|\s+", reply.text) if reply.text else []
-                completion_tokens = reply.completion_tokens if reply.completion_tokens is not None else len(pieces) + len(reply.tool_calls) * 10
-                usage = {"prompt_tokens": reply.prompt_tokens, "completion_tokens": completion_tokens,
-                         "total_tokens": reply.prompt_tokens + completion_tokens}
+                completion_tokens = (
+                    reply.completion_tokens
+                    if reply.completion_tokens is not None
+                    else len(pieces) + len(reply.tool_calls) * 10
+                )
+                usage = {
+                    "prompt_tokens": reply.prompt_tokens,
+                    "completion_tokens": completion_tokens,
+                    "total_tokens": reply.prompt_tokens + completion_tokens,
+                }
                 model = body.get("model", "fake")
                 finish = "tool_calls" if reply.tool_calls else "stop"
-                tool_calls = [{"index": i, "id": f"call_{i}_{int(time.time() * 1e6)}", "type": "function",
-                               "function": {"name": call.name, "arguments": call.arguments}}
-                              for i, call in enumerate(reply.tool_calls)]
+                tool_calls = [
+                    {
+                        "index": i,
+                        "id": f"call_{i}_{int(time.time() * 1e6)}",
+                        "type": "function",
+                        "function": {"name": call.name, "arguments": call.arguments},
+                    }
+                    for i, call in enumerate(reply.tool_calls)
+                ]
                 if not body.get("stream"):
                     message = {"role": "assistant", "content": reply.text or None}
                     if tool_calls:
                         message["tool_calls"] = [{k: v for k, v in c.items() if k != "index"} for c in tool_calls]
-                    return self._json(200, {"id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()),
-                                            "model": model, "usage": usage,
-                                            "choices": [{"index": 0, "message": message, "finish_reason": finish}]})
+                    return self._json(
+                        200,
+                        {
+                            "id": "chatcmpl-fake",
+                            "object": "chat.completion",
+                            "created": int(time.time()),
+                            "model": model,
+                            "usage": usage,
+                            "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+                        },
+                    )
                 self.send_response(200)
                 self.send_header("content-type", "text/event-stream")
                 self.send_header("cache-control", "no-cache")
@@ -159,8 +187,13 @@ class FakeModelServer:
                 self.end_headers()
 
                 def event(delta: dict, finish_reason: str | None = None, with_usage: bool = False) -> None:
-                    chunk = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": int(time.time()),
-                             "model": model, "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}]}
+                    chunk = {
+                        "id": "chatcmpl-fake",
+                        "object": "chat.completion.chunk",
+                        "created": int(time.time()),
+                        "model": model,
+                        "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
+                    }
                     if with_usage:
                         chunk["choices"] = []
                         chunk["usage"] = usage

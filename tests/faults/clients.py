@@ -127,8 +127,10 @@ class ChatClient:
             self.socket = None
 
     def summary(self) -> str:
-        return (f"held={self.held} pending={list(self.pending.values())} errors={self.errors} closes={self.closes} "
-                f"resumes={self.resumes} connected={self.socket is not None}")
+        return (
+            f"held={self.held} pending={list(self.pending.values())} errors={self.errors} closes={self.closes} "
+            f"resumes={self.resumes} connected={self.socket is not None}"
+        )
 
 
 @dataclass
@@ -150,8 +152,11 @@ class InboxClient:
     async def _read_forever(self) -> None:
         while True:
             try:
-                self.socket = await connect(self.url, open_timeout=5, additional_headers={
-                    "Origin": self.origin, "Cookie": f"sessionid={self.sessionid}"})
+                self.socket = await connect(
+                    self.url,
+                    open_timeout=5,
+                    additional_headers={"Origin": self.origin, "Cookie": f"sessionid={self.sessionid}"},
+                )
             except (OSError, InvalidHandshake, InvalidStatus, ConnectionClosed, asyncio.TimeoutError):
                 await asyncio.sleep(RECONNECT_DELAY_SECONDS)
                 continue
@@ -177,8 +182,9 @@ class InboxClient:
         deadline = time.monotonic() + timeout
         while not self.seen_since(since, text):
             if time.monotonic() > deadline:
-                raise AssertionError(f"inbox: {text!r} not received within {timeout}s; closes={self.closes}, "
-                                     f"{len(self.frames)} frames")
+                raise AssertionError(
+                    f"inbox: {text!r} not received within {timeout}s; closes={self.closes}, {len(self.frames)} frames"
+                )
             await asyncio.sleep(0.05)
         return time.monotonic() - since
 

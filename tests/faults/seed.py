@@ -18,10 +18,10 @@ def main() -> None:
     from demoshop.demo_accounts import support_agents_group_ensure
     from tests.conftest import ORIGIN, PASSWORD
 
-    site = WidgetSite.objects.create(key="faults-site", name="Faults Co", allowed_origins=[ORIGIN], bot_enabled=False,
-                                     handoff_when_bot_off=False)
-    alice = get_user_model().objects.create_user(username="alice", password=PASSWORD, first_name="Alice",
-                                                 is_staff=True)
+    site = WidgetSite.objects.create(
+        key="faults-site", name="Faults Co", allowed_origins=[ORIGIN], bot_enabled=False, handoff_when_bot_off=False
+    )
+    alice = get_user_model().objects.create_user(username="alice", password=PASSWORD, first_name="Alice", is_staff=True)
     alice.groups.add(support_agents_group_ensure())
     session = SessionStore()
     session[SESSION_KEY] = str(alice.pk)
@@ -29,8 +29,16 @@ def main() -> None:
     session[HASH_SESSION_KEY] = alice.get_session_auth_hash()
     session.create()
     opened = widget_session_open(site_key=site.key, origin=ORIGIN)
-    print(json.dumps({"conversation_id": str(opened.conversation.public_id), "conversation_pk": opened.conversation.pk,
-                      "token": opened.token, "sessionid": session.session_key}))
+    print(
+        json.dumps(
+            {
+                "conversation_id": str(opened.conversation.public_id),
+                "conversation_pk": opened.conversation.pk,
+                "token": opened.token,
+                "sessionid": session.session_key,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -57,16 +57,19 @@ class OwnPostgres:
             directory.mkdir(parents=True, exist_ok=True)
             utils.ensure_prefix_permissions(directory)
             directory.chmod(0o777)
-        _commands.initdb(["--auth=trust", "--encoding=utf8", "-U", PG_USER], pgdata=self.pgdata,
-                         user=self.system_user)
+        _commands.initdb(["--auth=trust", "--encoding=utf8", "-U", PG_USER], pgdata=self.pgdata, user=self.system_user)
 
     @property
     def url(self) -> str:
         return f"postgresql://{PG_USER}@127.0.0.1:{self.port}/{PG_DATABASE}"
 
     def start(self) -> None:
-        self._commands.pg_ctl(["-w", "-o", f"-h 127.0.0.1 -p {self.port} -k ''", "-l", str(self.pgdata / "log"),
-                               "start"], pgdata=self.pgdata, user=self.system_user, timeout=60)
+        self._commands.pg_ctl(
+            ["-w", "-o", f"-h 127.0.0.1 -p {self.port} -k ''", "-l", str(self.pgdata / "log"), "start"],
+            pgdata=self.pgdata,
+            user=self.system_user,
+            timeout=60,
+        )
 
     def stop(self) -> None:
         # Fast mode: open sessions are ended at once, as in a crash or failover.
@@ -95,9 +98,21 @@ class OwnRedis:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            [str(self.binary), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.directory)],
-            stdout=open(self.directory / "redis.log", "ab"), stderr=subprocess.STDOUT,
+            [
+                str(self.binary),
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.directory),
+            ],
+            stdout=open(self.directory / "redis.log", "ab"),
+            stderr=subprocess.STDOUT,
         )
         _wait(lambda: port_is_open(self.port), timeout=20, what="Redis did not listen")
 

@@ -62,15 +62,18 @@ class Stack:
 
     def inbox_client(self) -> InboxClient:
         ws = self.base_url.replace("http://", "ws://")
-        return InboxClient(url=f"{ws}/ws/inbox/?conversation={self.conversation_id}", origin=self.base_url,
-                           sessionid=self.sessionid)
+        return InboxClient(
+            url=f"{ws}/ws/inbox/?conversation={self.conversation_id}", origin=self.base_url, sessionid=self.sessionid
+        )
 
     def stored_messages(self) -> list[tuple[int, str]]:
         import psycopg
 
         with psycopg.connect(self.postgres.url) as connection:
-            rows = connection.execute("SELECT seq, text FROM conversations_message WHERE conversation_id = %s "
-                                      "ORDER BY seq", [self.conversation_pk]).fetchall()
+            rows = connection.execute(
+                "SELECT seq, text FROM conversations_message WHERE conversation_id = %s ORDER BY seq",
+                [self.conversation_pk],
+            ).fetchall()
         return [(seq, text) for seq, text in rows]
 
     def healthz(self) -> tuple[int, dict]:
@@ -98,9 +101,16 @@ class Stack:
             cookies = response.headers.get_all("Set-Cookie") or []
         csrf = next(c.split(";")[0].split("=", 1)[1] for c in cookies if c.startswith("csrftoken="))
         request = urllib.request.Request(
-            f"{page}reply", data=urllib.parse.urlencode({"text": text}).encode(), method="POST",
-            headers={"Cookie": f"sessionid={self.sessionid}; csrftoken={csrf}", "X-CSRFToken": csrf,
-                     "Origin": self.base_url, "HX-Request": "true"})
+            f"{page}reply",
+            data=urllib.parse.urlencode({"text": text}).encode(),
+            method="POST",
+            headers={
+                "Cookie": f"sessionid={self.sessionid}; csrftoken={csrf}",
+                "X-CSRFToken": csrf,
+                "Origin": self.base_url,
+                "HX-Request": "true",
+            },
+        )
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status
 
@@ -110,13 +120,26 @@ def _copy_schema(*, source_url: str, target_url: str) -> None:
     Running `migrate` on an empty database takes over a minute on this machine; the dump is the
     same schema (plus the migration records, content types and permissions) in a few seconds."""
     tables = ["django_migrations", "django_content_type", "auth_permission"]
-    dumps = [[str(POSTGRES_BIN_PATH / "pg_dump"), "--schema-only", "--no-owner", "--no-privileges", source_url],
-             [str(POSTGRES_BIN_PATH / "pg_dump"), "--data-only", "--no-owner", "--no-privileges",
-              *[f"--table={t}" for t in tables], source_url]]
+    dumps = [
+        [str(POSTGRES_BIN_PATH / "pg_dump"), "--schema-only", "--no-owner", "--no-privileges", source_url],
+        [
+            str(POSTGRES_BIN_PATH / "pg_dump"),
+            "--data-only",
+            "--no-owner",
+            "--no-privileges",
+            *[f"--table={t}" for t in tables],
+            source_url,
+        ],
+    ]
     for dump in dumps:
         sql = subprocess.run(dump, check=True, capture_output=True, timeout=120).stdout
-        subprocess.run([str(POSTGRES_BIN_PATH / "psql"), "-q", "-v", "ON_ERROR_STOP=1", target_url], input=sql,
-                       check=True, capture_output=True, timeout=120)
+        subprocess.run(
+            [str(POSTGRES_BIN_PATH / "psql"), "-q", "-v", "ON_ERROR_STOP=1", target_url],
+            input=sql,
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
 
 
 @pytest.fixture(scope="module")
@@ -140,8 +163,11 @@ def stack(django_db_setup, tmp_path_factory):
         env = child_env(
             # The application's own settings: persistent connections (CONN_MAX_AGE), as deployed.
             DJANGO_SETTINGS_MODULE="supportbot.settings.base",
-            DATABASE_URL=postgres.url, REDIS_URL=redis.url, SUPPORTBOT_DATA_DIR=str(root / "data"),
-            PRELOAD_MODELS="false", HEALTHZ_CACHE_SECONDS="0",
+            DATABASE_URL=postgres.url,
+            REDIS_URL=redis.url,
+            SUPPORTBOT_DATA_DIR=str(root / "data"),
+            PRELOAD_MODELS="false",
+            HEALTHZ_CACHE_SECONDS="0",
         )
         env.pop("TEST_REDIS_URL", None)
         # The three processes start side by side: each spends most of its start importing.
@@ -149,17 +175,35 @@ def stack(django_db_setup, tmp_path_factory):
         processes.append(start_celery_worker(logs / "worker.log", name="faults", **env))
         daphne = subprocess.Popen(
             [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "supportbot.asgi:application"],
-            cwd=PROJECT_ROOT, env=env, stdout=open(logs / "daphne.log", "ab"), stderr=subprocess.STDOUT)
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=open(logs / "daphne.log", "ab"),
+            stderr=subprocess.STDOUT,
+        )
         processes.append(daphne)
-        seeded = subprocess.run([sys.executable, "-m", "tests.faults.seed"], cwd=PROJECT_ROOT, env=env, check=True,
-                                capture_output=True, text=True, timeout=300)
+        seeded = subprocess.run(
+            [sys.executable, "-m", "tests.faults.seed"],
+            cwd=PROJECT_ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         seed = json.loads(seeded.stdout.strip().splitlines()[-1])
         wait_for_http(f"http://127.0.0.1:{port}/healthz", daphne, timeout=300)
         all_up = time.monotonic() - started
         print(f"\nfaults stack: Postgres + Redis + schema {servers_ready:.1f}s, all up {all_up:.1f}s")
-        yield Stack(postgres=postgres, redis=redis, base_url=f"http://127.0.0.1:{port}",
-                    conversation_id=seed["conversation_id"], conversation_pk=seed["conversation_pk"],
-                    token=seed["token"], sessionid=seed["sessionid"], logs=logs)
+        yield Stack(
+            postgres=postgres,
+            redis=redis,
+            base_url=f"http://127.0.0.1:{port}",
+            conversation_id=seed["conversation_id"],
+            conversation_pk=seed["conversation_pk"],
+            token=seed["token"],
+            sessionid=seed["sessionid"],
+            logs=logs,
+        )
     finally:
         for process in processes:
             # Nothing of theirs outlives the module (their servers go too): no graceful wait.
@@ -222,8 +266,10 @@ async def test_a_redis_restart_under_live_sockets_loses_and_duplicates_nothing(s
         customer_to_agent = await inbox.wait_for_message("after the redis restart", since=sent, timeout=LIVE_TIMEOUT)
         sent = time.monotonic()
         assert await asyncio.to_thread(stack.agent_reply, "agent reply after the redis restart") < 400
-        await customer.run_until(lambda c: any(m["text"] == "agent reply after the redis restart"
-                                               for m in c.live_messages), timeout=LIVE_TIMEOUT)
+        await customer.run_until(
+            lambda c: any(m["text"] == "agent reply after the redis restart" for m in c.live_messages),
+            timeout=LIVE_TIMEOUT,
+        )
         agent_to_customer = time.monotonic() - sent
 
         # Closed, if at all, only with the documented "reconnect and resume" code, never a crash.
@@ -233,10 +279,12 @@ async def test_a_redis_restart_under_live_sockets_loses_and_duplicates_nothing(s
         assert texts[:3] == ["before the redis restart", "sent while redis was down", "after the redis restart"]
         assert "agent reply after the redis restart" in texts
         healthy_after = await asyncio.to_thread(stack.wait_healthy, timeout=RECOVERY_TIMEOUT)
-        print(f"\nredis restart: pending message stored {resent_after:.2f}s after the start; live customer->agent "
-              f"{customer_to_agent:.2f}s, agent->customer {agent_to_customer:.2f}s; /healthz 200 after "
-              f"{healthy_after:.2f}s more; chat closes {customer.closes}, inbox closes {inbox.closes}, "
-              f"duplicates dropped by the client {customer.duplicates}")
+        print(
+            f"\nredis restart: pending message stored {resent_after:.2f}s after the start; live customer->agent "
+            f"{customer_to_agent:.2f}s, agent->customer {agent_to_customer:.2f}s; /healthz 200 after "
+            f"{healthy_after:.2f}s more; chat closes {customer.closes}, inbox closes {inbox.closes}, "
+            f"duplicates dropped by the client {customer.duplicates}"
+        )
     finally:
         await customer.close()
         await inbox.stop()
@@ -269,20 +317,24 @@ async def test_a_postgres_restart_answers_unavailable_then_resumes_with_nothing_
         customer_to_agent = await inbox.wait_for_message("after the postgres restart", since=sent, timeout=LIVE_TIMEOUT)
         sent = time.monotonic()
         assert await asyncio.to_thread(stack.agent_reply, "agent reply after the postgres restart") < 400
-        await customer.run_until(lambda c: any(m["text"] == "agent reply after the postgres restart"
-                                               for m in c.live_messages), timeout=LIVE_TIMEOUT)
+        await customer.run_until(
+            lambda c: any(m["text"] == "agent reply after the postgres restart" for m in c.live_messages),
+            timeout=LIVE_TIMEOUT,
+        )
         agent_to_customer = time.monotonic() - sent
 
         assert not customer.closes and not inbox.closes, (customer.closes, inbox.closes)
         texts = _assert_socket_matches_store(customer, stack)
-        tail = texts[texts.index("before the postgres restart"):]
+        tail = texts[texts.index("before the postgres restart") :]
         assert tail[:3] == ["before the postgres restart", "sent while postgres was down", "after the postgres restart"]
         healthy_after = await asyncio.to_thread(stack.wait_healthy, timeout=RECOVERY_TIMEOUT)
         unavailable = sum(1 for e in customer.errors if e["code"] == "unavailable")
-        print(f"\npostgres restart: pending message stored {resent_after:.2f}s after the start "
-              f"({unavailable} `unavailable` answers in all); live customer->agent {customer_to_agent:.2f}s, "
-              f"agent->customer {agent_to_customer:.2f}s; /healthz 200 after {healthy_after:.2f}s more; "
-              f"chat closes {customer.closes}, inbox closes {inbox.closes}")
+        print(
+            f"\npostgres restart: pending message stored {resent_after:.2f}s after the start "
+            f"({unavailable} `unavailable` answers in all); live customer->agent {customer_to_agent:.2f}s, "
+            f"agent->customer {agent_to_customer:.2f}s; /healthz 200 after {healthy_after:.2f}s more; "
+            f"chat closes {customer.closes}, inbox closes {inbox.closes}"
+        )
     finally:
         await customer.close()
         await inbox.stop()

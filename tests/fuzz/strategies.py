@@ -17,19 +17,38 @@ CHAT_FIELDS = ["type", "text", "client_id", "after_seq", "state", "score", "comm
 # Characters that databases, encoders and parsers treat specially.
 nasty_text = st.one_of(
     st.text(max_size=40),
-    st.text(alphabet=st.sampled_from(["\x00", "\ud800", "\udfff", "\u202e", "\ufeff", "é", "😀", "<", "'", "\\",
-                                      " "]), max_size=12),
-    st.sampled_from(["", " ", "\x00", "a\x00b", "\ud800", "SB-100042", "00000000-0000-0000-0000-000000000000",
-                     "<script>alert(1)</script>", "%00", "../../etc/passwd", "null", "1e999"]),
+    st.text(
+        alphabet=st.sampled_from(["\x00", "\ud800", "\udfff", "\u202e", "\ufeff", "é", "😀", "<", "'", "\\", " "]),
+        max_size=12,
+    ),
+    st.sampled_from(
+        [
+            "",
+            " ",
+            "\x00",
+            "a\x00b",
+            "\ud800",
+            "SB-100042",
+            "00000000-0000-0000-0000-000000000000",
+            "<script>alert(1)</script>",
+            "%00",
+            "../../etc/passwd",
+            "null",
+            "1e999",
+        ]
+    ),
 )
 nasty_numbers = st.one_of(
-    st.integers(), st.integers(min_value=2**63 - 2, max_value=2**70),
+    st.integers(),
+    st.integers(min_value=2**63 - 2, max_value=2**70),
     st.integers(max_value=-(2**63), min_value=-(2**70)),
-    st.floats(allow_nan=False, allow_infinity=False), st.sampled_from([0, -1, 1, 5, 6, 2**31, 2**63, 10**30]),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.sampled_from([0, -1, 1, 5, 6, 2**31, 2**63, 10**30]),
 )
 json_scalars = st.one_of(st.none(), st.booleans(), nasty_numbers, nasty_text)
 json_values = st.recursive(
-    json_scalars, lambda children: st.lists(children, max_size=4) | st.dictionaries(nasty_text, children, max_size=4),
+    json_scalars,
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(nasty_text, children, max_size=4),
     max_leaves=12,
 )
 
@@ -46,8 +65,9 @@ _well_shaped = {
     "typing": lambda: st.fixed_dictionaries({"state": st.booleans()}),
     "request_human": lambda: st.just({}),
     "csat": lambda: st.fixed_dictionaries({"score": st.integers(1, 5)}, optional={"comment": nasty_text}),
-    "action": lambda: st.fixed_dictionaries({"action_id": nasty_text | st.uuids().map(str),
-                                             "decision": st.sampled_from(["confirm", "cancel"])}),
+    "action": lambda: st.fixed_dictionaries(
+        {"action_id": nasty_text | st.uuids().map(str), "decision": st.sampled_from(["confirm", "cancel"])}
+    ),
     "transcript": lambda: st.fixed_dictionaries({"email": nasty_text | st.emails()}),
 }
 
@@ -72,11 +92,20 @@ def chat_frames(draw) -> str:
 
 def widget_bodies() -> st.SearchStrategy[bytes]:
     """Bodies for POST /api/widget/conversations."""
-    user = st.one_of(json_values, st.fixed_dictionaries({}, optional={"id": json_values, "signature": json_values,
-                                                                      "email": json_values, "name": json_values}))
+    user = st.one_of(
+        json_values,
+        st.fixed_dictionaries(
+            {}, optional={"id": json_values, "signature": json_values, "email": json_values, "name": json_values}
+        ),
+    )
     shaped = st.fixed_dictionaries(
-        {}, optional={"site_key": st.just("test-site") | json_values,
-                      "conversation_id": json_values | st.just(str(uuid.uuid4())), "token": json_values, "user": user},
+        {},
+        optional={
+            "site_key": st.just("test-site") | json_values,
+            "conversation_id": json_values | st.just(str(uuid.uuid4())),
+            "token": json_values,
+            "user": user,
+        },
     )
     return st.one_of(
         st.binary(max_size=64),

@@ -39,7 +39,8 @@ def roomy_limits(settings):
 @fuzz_settings(max_examples=20)
 @given(frames=st.lists(chat_frames(), min_size=1, max_size=6))
 async def test_any_text_frames_get_documented_answers_and_the_socket_still_acks_a_valid_message(
-        site, roomy_limits, caplog, frames):
+    site, roomy_limits, caplog, frames
+):
     caplog.clear()
     session = await sync_to_async(widget_session_open)(site_key=site.key, origin=ORIGIN)
     comm = await connected(session)

@@ -32,8 +32,10 @@ query_values = st.one_of(nasty_text.filter(no_surrogates), st.integers().map(str
 
 
 @fuzz_settings(max_examples=12)
-@given(frames=st.lists(inbox_frames, max_size=5),
-       query=st.dictionaries(st.sampled_from(["view", "queue", "q"]), query_values, max_size=3))
+@given(
+    frames=st.lists(inbox_frames, max_size=5),
+    query=st.dictionaries(st.sampled_from(["view", "queue", "q"]), query_values, max_size=3),
+)
 async def test_any_inbox_frames_leave_the_socket_relaying_the_agents_typing(site, alice, caplog, frames, query):
     caplog.clear()
     session = await sync_to_async(widget_session_open)(site_key=site.key, origin=ORIGIN)

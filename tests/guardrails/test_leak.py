@@ -33,8 +33,19 @@ from tests.fakes.model_server import Reply, ToolCall
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(300)]
 
-TARGET_LABELS = {"PERSON", "STREET_ADDRESS", "PHONE_NUMBER", "EMAIL_ADDRESS", "CREDIT_CARD", "IBAN_CODE", "US_SSN",
-                 "IP_ADDRESS", "US_DRIVER_LICENSE", "PASSPORT", "NATIONAL_ID"}
+TARGET_LABELS = {
+    "PERSON",
+    "STREET_ADDRESS",
+    "PHONE_NUMBER",
+    "EMAIL_ADDRESS",
+    "CREDIT_CARD",
+    "IBAN_CODE",
+    "US_SSN",
+    "IP_ADDRESS",
+    "US_DRIVER_LICENSE",
+    "PASSPORT",
+    "NATIONAL_ID",
+}
 SAMPLES = 48
 # The bot hands a conversation to a person after two answers without a source, so two per conversation.
 PER_CONVERSATION = 2
@@ -93,7 +104,8 @@ def _findings(values: set[str], surface: str) -> list[str]:
 
 
 async def test_no_raw_personal_value_reaches_the_database_logs_broker_or_model(
-        bot_site, shop, model_server, alice, caplog):
+    bot_site, shop, model_server, alice, caplog
+):
     texts, values, misses = await sync_to_async(_corpus)()
     assert len(misses) <= MAX_DETECTOR_MISSES * (len(values) + len(misses)), sorted(misses)
     shop_customer = await sync_to_async(ShopCustomer.objects.get)(external_id="cust_1001")
@@ -106,16 +118,23 @@ async def test_no_raw_personal_value_reaches_the_database_logs_broker_or_model(
     for start in range(0, len(texts), PER_CONVERSATION):
         session = await opened(bot_site)
         async with Chat(session) as chat:
-            for text in texts[start:start + PER_CONVERSATION]:
+            for text in texts[start : start + PER_CONVERSATION]:
                 await chat.say(text)
-                await chat.wait_for(lambda f: (f["type"] == "message" and f["role"] == "bot")
-                                    or (f["type"] == "status" and f["conversation_status"] == "queued"))
+                await chat.wait_for(
+                    lambda f: (
+                        (f["type"] == "message" and f["role"] == "bot")
+                        or (f["type"] == "status" and f["conversation_status"] == "queued")
+                    )
+                )
         await sync_to_async(agent_message_post)(
-            conversation_id=session.conversation.pk, agent=alice, text=f"Following up on: {texts[start]}")
+            conversation_id=session.conversation.pk, agent=alice, text=f"Following up on: {texts[start]}"
+        )
 
     # A verified customer's order lookup: the tool result carries the shop's name/email/address.
-    model_server.script(Reply(tool_calls=[ToolCall("get_order", json.dumps({"order_number": shop["pending"]}))]),
-                        Reply(text="It ships soon."))
+    model_server.script(
+        Reply(tool_calls=[ToolCall("get_order", json.dumps({"order_number": shop["pending"]}))]),
+        Reply(text="It ships soon."),
+    )
     async with Chat(await opened(bot_site, customer_id="cust_1001")) as chat:
         await chat.say(f"Status of {shop['pending']}? Ship it to {texts[1]}")
         await chat.bot_message()

@@ -27,8 +27,11 @@ MUST_REDACT = [
     ("Refund to IBAN DE89370400440532013000 please", "DE89370400440532013000", "IBAN_CODE"),
     ("My SSN is 536-22-8726", "536-22-8726", "US_SSN"),
     ("I was logged in from 203.0.113.42", "203.0.113.42", "IP_ADDRESS"),
-    ("Ship it to 742 Evergreen Terrace, Springfield, IL 62704 instead", "742 Evergreen Terrace, Springfield, IL 62704",
-     "STREET_ADDRESS"),
+    (
+        "Ship it to 742 Evergreen Terrace, Springfield, IL 62704 instead",
+        "742 Evergreen Terrace, Springfield, IL 62704",
+        "STREET_ADDRESS",
+    ),
     ("My name is Maria Gonzalez and I ordered a tent", "Maria Gonzalez", "PERSON"),
     ("hi, this is ms. wijtze from accounting", "wijtze", "PERSON"),
     # Shapes of the world_formats dev set: PO boxes, comma-less North American and Australian
@@ -36,8 +39,11 @@ MUST_REDACT = [
     ("Please send it to PO Box 4412, Tucson, AZ 85701", "PO Box 4412, Tucson, AZ 85701", "STREET_ADDRESS"),
     ("new address 88 Queen St W Toronto ON M5H 2N2 thanks", "88 Queen St W Toronto ON M5H 2N2", "STREET_ADDRESS"),
     ("deliver to 4/17 Smith Street, Fitzroy VIC 3065", "4/17 Smith Street, Fitzroy VIC 3065", "STREET_ADDRESS"),
-    ("Please deliver to 1450 rue Sainte-Catherine O, Montréal, QC H3G 1P1",
-     "1450 rue Sainte-Catherine O, Montréal, QC H3G 1P1", "STREET_ADDRESS"),
+    (
+        "Please deliver to 1450 rue Sainte-Catherine O, Montréal, QC H3G 1P1",
+        "1450 rue Sainte-Catherine O, Montréal, QC H3G 1P1",
+        "STREET_ADDRESS",
+    ),
     ("my OH DL VZ132156", "VZ132156", "DRIVER_LICENSE"),
     ("name on the account is sharon aguilar", "sharon aguilar", "PERSON"),
 ]
@@ -87,10 +93,16 @@ def test_messages_are_stored_redacted_and_an_agent_keeps_their_own_name(widget_s
     conversation_id = widget_session.conversation.pk
     import uuid
 
-    customer_message_post(conversation_id=conversation_id, text="I'm Ann Lee, call 415-555-0132", client_id=uuid.uuid4())
+    customer_message_post(
+        conversation_id=conversation_id, text="I'm Ann Lee, call 415-555-0132", client_id=uuid.uuid4()
+    )
     agent_message_post(conversation_id=conversation_id, agent=alice, text="Hi, Alice here. I'll call 415-555-0132.")
-    texts = list(Message.objects.filter(conversation_id=conversation_id).exclude(role="system").order_by("seq")
-                 .values_list("text", "extras"))
+    texts = list(
+        Message.objects.filter(conversation_id=conversation_id)
+        .exclude(role="system")
+        .order_by("seq")
+        .values_list("text", "extras")
+    )
     assert texts[0] == ("I'm <PERSON_1>, call <PHONE_NUMBER_1>", {"pii": {"PERSON": 1, "PHONE_NUMBER": 1}})
     assert texts[1][0] == "Hi, Alice here. I'll call <PHONE_NUMBER_1>."
 
@@ -120,17 +132,22 @@ def test_pii_redact_reads_and_writes_json_lines(monkeypatch):
     out = io.StringIO()
     call_command("pii_redact", stdout=out)
     first, bad, wrong = [json.loads(line) for line in out.getvalue().splitlines()]
-    assert first == {"redacted": "Mail <EMAIL_ADDRESS_1> re order A1234",
-                     "entities": [{"type": "EMAIL_ADDRESS", "start": 5, "end": 25}]}
+    assert first == {
+        "redacted": "Mail <EMAIL_ADDRESS_1> re order A1234",
+        "entities": [{"type": "EMAIL_ADDRESS", "start": 5, "end": 25}],
+    }
     assert "line 2" in bad["error"] and "line 3" in wrong["error"]
 
 
 def test_pii_eval_reports_recall_and_precision(tmp_path):
     text = "Call Maria Gonzalez at (415) 555-0132, order A1234"
-    sample = {"full_text": text, "spans": [
-        {"entity_type": "PERSON", "entity_value": "Maria Gonzalez", "start_position": 5, "end_position": 19},
-        {"entity_type": "PHONE_NUMBER", "entity_value": "(415) 555-0132", "start_position": 23, "end_position": 37},
-    ]}
+    sample = {
+        "full_text": text,
+        "spans": [
+            {"entity_type": "PERSON", "entity_value": "Maria Gonzalez", "start_position": 5, "end_position": 19},
+            {"entity_type": "PHONE_NUMBER", "entity_value": "(415) 555-0132", "start_position": 23, "end_position": 37},
+        ],
+    }
     path = tmp_path / "labelled.json"
     path.write_text(json.dumps([sample]))
     out = io.StringIO()
@@ -166,9 +183,12 @@ def test_revealing_vault_values_needs_the_permission_and_is_audited(client, admi
 def test_tool_results_redact_the_customer_but_keep_product_names(widget_session):
     from guardrails.services import tool_result_redact
 
-    order = {"number": "SB-100057", "customer": {"name": "Maya Okafor", "email": "maya@example.com"},
-             "items": [{"sku": "TR-42", "name": "Trailrunner boots (EU 42)", "quantity": 1}],
-             "shipping_address": "12 Harbour Street, Leith EH6 6QN"}
+    order = {
+        "number": "SB-100057",
+        "customer": {"name": "Maya Okafor", "email": "maya@example.com"},
+        "items": [{"sku": "TR-42", "name": "Trailrunner boots (EU 42)", "quantity": 1}],
+        "shipping_address": "12 Harbour Street, Leith EH6 6QN",
+    }
     redacted = tool_result_redact(conversation_id=widget_session.conversation.pk, data=order)
     assert redacted["customer"] == {"name": "<PERSON_1>", "email": "<EMAIL_ADDRESS_1>"}
     assert redacted["items"][0]["name"] == "Trailrunner boots (EU 42)"
@@ -182,12 +202,21 @@ MUST_REDACT_IN_CHAT = [
     ("DL# 902330681, exp 6/12/2026", "902330681", "DRIVER_LICENSE"),
     ("customs asked for my passport number, it's C01X00T47. order SB-100042", "C01X00T47", "PASSPORT"),
     ("my national insurance number is QQ 12 34 56 C", "QQ 12 34 56 C", "NATIONAL_ID"),
-    ("I'm at Industristigen 30, 77507 Sundsvall now, will it still arrive?", "Industristigen 30, 77507 Sundsvall",
-     "STREET_ADDRESS"),
-    ("the courier left it at 665 Anderson Ridge, Douglasville which is my old place", "665 Anderson Ridge, Douglasville",
-     "STREET_ADDRESS"),
-    ("billing address is 180 Clare Corners\nNorth Amber\nHU11 2WR, shipping stays the same",
-     "180 Clare Corners\nNorth Amber\nHU11 2WR", "STREET_ADDRESS"),
+    (
+        "I'm at Industristigen 30, 77507 Sundsvall now, will it still arrive?",
+        "Industristigen 30, 77507 Sundsvall",
+        "STREET_ADDRESS",
+    ),
+    (
+        "the courier left it at 665 Anderson Ridge, Douglasville which is my old place",
+        "665 Anderson Ridge, Douglasville",
+        "STREET_ADDRESS",
+    ),
+    (
+        "billing address is 180 Clare Corners\nNorth Amber\nHU11 2WR, shipping stays the same",
+        "180 Clare Corners\nNorth Amber\nHU11 2WR",
+        "STREET_ADDRESS",
+    ),
     ("hi, this is gillian mccabe, my order SB-100042 still hasn't shipped", "gillian mccabe", "PERSON"),
     ("ok thanks, that works.\n\nBest,\nrhonda", "rhonda", "PERSON"),
     ("Could you send the invoice for SB107696 to Hamza Takkelenburg, our accountant?", "Hamza Takkelenburg", "PERSON"),
@@ -199,16 +228,19 @@ MUST_REDACT_IN_CHAT = [
 @pytest.mark.parametrize(("text", "value", "kind"), MUST_REDACT_IN_CHAT)
 def test_it_redacts_documents_addresses_and_names_as_chat_writes_them(text, value, kind):
     redaction = text_redact_anonymously(text=text)
-    assert [text[s.start:s.end] for s in redaction.entities if s.type == kind] == [value], redaction
+    assert [text[s.start : s.end] for s in redaction.entities if s.type == kind] == [value], redaction
 
 
-@pytest.mark.parametrize(("text", "kept"), [
-    ("here's my driving licence no. 344 601 282 for the age check on order sb-103385", "sb-103385"),
-    ("Order WEB-36894 is a gift for Justin Yates, please don't include the receipt", "Order WEB-36894"),
-    ("my licence number is D1234567, and the order is D7654321", "D7654321"),
-    ("billing address is 3789 Lee Views, Michealhaven, shipping stays the same", "shipping stays the same"),
-    ("brenda price ordered jkt-m-red twice by mistake, order a2103", "jkt-m-red"),
-])
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        ("here's my driving licence no. 344 601 282 for the age check on order sb-103385", "sb-103385"),
+        ("Order WEB-36894 is a gift for Justin Yates, please don't include the receipt", "Order WEB-36894"),
+        ("my licence number is D1234567, and the order is D7654321", "D7654321"),
+        ("billing address is 3789 Lee Views, Michealhaven, shipping stays the same", "shipping stays the same"),
+        ("brenda price ordered jkt-m-red twice by mistake, order a2103", "jkt-m-red"),
+    ],
+)
 def test_order_numbers_skus_and_the_rest_of_the_sentence_stay_next_to_personal_data(text, kept):
     redacted = text_redact_anonymously(text=text)
     assert redacted.entities and kept in redacted.text, redacted
@@ -248,8 +280,9 @@ def test_the_frozen_dev_splits_are_what_their_generator_makes(devset):
 
     module = importlib.import_module(f"guardrails.pii.devsets.{devset}")
     for split, (_, seed) in module.SPLITS.items():
-        assert module.generate(module.SAMPLES_PER_SPLIT, seed=seed, held_out_shapes=split == "test") == \
-            module.load(split), f"{split}: regenerate with `python -m guardrails.pii.devsets.{devset}`"
+        assert module.generate(module.SAMPLES_PER_SPLIT, seed=seed, held_out_shapes=split == "test") == module.load(
+            split
+        ), f"{split}: regenerate with `python -m guardrails.pii.devsets.{devset}`"
 
 
 def test_the_template_corpus_fails_loudly_without_the_shared_templates(monkeypatch, tmp_path):

@@ -27,8 +27,10 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(180)]
 
 # Dense with names, addresses, phones and emails: the costliest text to detect in, at the largest
 # size a message may have.
-_UNIT = ("Hi, this is Maria Gonzalez from 42 Elm Street, Springfield; call me on 555-201-7788 or mail "
-         "maria.gonzalez@example.com. ")
+_UNIT = (
+    "Hi, this is Maria Gonzalez from 42 Elm Street, Springfield; call me on 555-201-7788 or mail "
+    "maria.gonzalez@example.com. "
+)
 
 
 def _huge_message() -> str:
@@ -74,9 +76,14 @@ async def test_a_huge_message_being_redacted_holds_up_no_other_socket(site):
 def test_the_workers_detect_a_batch_as_the_detector_does_one_by_one():
     pool = redaction_pool_start()
     assert pool is not None
-    texts = ["Where is my order A1234?", "I'm Ann Lee, reach me at ann.lee@example.com or 555-201-7788",
-             "Ship it to 221B Baker Street, London NW1 6XE please", "", "card 4111 1111 1111 1111, thanks", *[
-                 f"Hello, John Smith here about order SB-10004{n}" for n in range(20)]]
+    texts = [
+        "Where is my order A1234?",
+        "I'm Ann Lee, reach me at ann.lee@example.com or 555-201-7788",
+        "Ship it to 221B Baker Street, London NW1 6XE please",
+        "",
+        "card 4111 1111 1111 1111, thanks",
+        *[f"Hello, John Smith here about order SB-10004{n}" for n in range(20)],
+    ]
     futures = [pool.submit(text) for text in texts]  # more than the workers: they queue and batch
     assert [f.result(timeout=120) for f in futures] == [get_detector().detect(text) for text in texts]
 
@@ -94,11 +101,18 @@ sys.stdin.read()
 
 @pytest.mark.django_db(transaction=False)
 def test_the_workers_of_a_web_process_killed_outright_exit_with_it():
-    owner = subprocess.Popen([sys.executable, "-c", _POOL_OWNER, settings.PII_SPACY_MODEL], cwd=PROJECT_ROOT,
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    owner = subprocess.Popen(
+        [sys.executable, "-c", _POOL_OWNER, settings.PII_SPACY_MODEL],
+        cwd=PROJECT_ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert owner.stdout.readline().strip() == str(owner.pid)
-        workers = [p for p in psutil.Process(owner.pid).children(recursive=True) if "spawn_main" in " ".join(p.cmdline())]
+        workers = [
+            p for p in psutil.Process(owner.pid).children(recursive=True) if "spawn_main" in " ".join(p.cmdline())
+        ]
         assert len(workers) == 2
         os.kill(owner.pid, signal.SIGKILL)  # no shutdown: what a crash or the OOM killer does
         owner.wait(timeout=10)

@@ -27,7 +27,7 @@ XSS_PAYLOADS = [
     "<img src=x onerror=alert(1)>",
     '"><svg onload=alert(1)>',
     "javascript:alert(1)",
-    "<a href=\"javascript:alert(1)\">click</a>",
+    '<a href="javascript:alert(1)">click</a>',
     "{{7*7}}<iframe src=//evil.example>",
 ]
 
@@ -38,8 +38,9 @@ async def test_only_the_customers_own_sockets_see_their_values_again(alice, widg
     inbox = await inbox_socket(alice, widget_session.conversation)
     await inbox.receive_from(timeout=5)  # snapshot
 
-    await own_tab.send_json_to({"type": "message", "client_id": str(uuid.uuid4()),
-                                "text": "I'm Ann Lee, reach me at ann.lee@example.com"})
+    await own_tab.send_json_to(
+        {"type": "message", "client_id": str(uuid.uuid4()), "text": "I'm Ann Lee, reach me at ann.lee@example.com"}
+    )
     await frames_until(own_tab, lambda f: f["type"] == "ack")
     broadcast = await frames_until(other_tab, lambda f: f["type"] == "message")
     assert broadcast[-1]["text"] == "I'm Ann Lee, reach me at ann.lee@example.com"
@@ -71,12 +72,17 @@ async def test_a_conversation_sending_too_fast_gets_rate_limited_and_nothing_is_
 def test_new_conversations_per_ip_are_limited(site, settings):
     settings.LIMIT_CONVERSATIONS_PER_IP_PER_HOUR = 2
     client = Client(HTTP_ORIGIN=ORIGIN, REMOTE_ADDR="198.51.100.7")
-    statuses = [client.post("/api/widget/conversations", {"site_key": site.key}, content_type="application/json")
-                for _ in range(3)]
+    statuses = [
+        client.post("/api/widget/conversations", {"site_key": site.key}, content_type="application/json")
+        for _ in range(3)
+    ]
     assert [r.status_code for r in statuses] == [201, 201, 429]
     assert statuses[2].json()["error"]["code"] == "rate_limited"
     other = Client(HTTP_ORIGIN=ORIGIN, REMOTE_ADDR="198.51.100.8")
-    assert other.post("/api/widget/conversations", {"site_key": site.key}, content_type="application/json").status_code == 201
+    assert (
+        other.post("/api/widget/conversations", {"site_key": site.key}, content_type="application/json").status_code
+        == 201
+    )
 
 
 async def test_a_spent_token_budget_skips_the_model_and_answers_offline(bot_site, articles, model_server, settings):
@@ -95,12 +101,26 @@ def test_xss_payloads_are_inert_in_the_inbox_admin_and_help_pages(client, alice,
 
     for payload in XSS_PAYLOADS:
         customer_message_post(conversation_id=widget_session.conversation.pk, text=payload, client_id=uuid.uuid4())
-    message_post(conversation_id=widget_session.conversation.pk, role="bot", text="See the sources.", extras={
-        "citations": [{"title": XSS_PAYLOADS[1], "url": "javascript:alert(1)"}],
-        "action": {"action_id": "x", "tool": "cancel_order", "summary": XSS_PAYLOADS[0], "status": "proposed",
-                   "expires_at": ""}})
-    article = article_save(article=Article(title="<script>alert(1)</script>", slug="xss", status="published",
-                                           body="\n\n".join(XSS_PAYLOADS)))
+    message_post(
+        conversation_id=widget_session.conversation.pk,
+        role="bot",
+        text="See the sources.",
+        extras={
+            "citations": [{"title": XSS_PAYLOADS[1], "url": "javascript:alert(1)"}],
+            "action": {
+                "action_id": "x",
+                "tool": "cancel_order",
+                "summary": XSS_PAYLOADS[0],
+                "status": "proposed",
+                "expires_at": "",
+            },
+        },
+    )
+    article = article_save(
+        article=Article(
+            title="<script>alert(1)</script>", slug="xss", status="published", body="\n\n".join(XSS_PAYLOADS)
+        )
+    )
     client.force_login(alice)
     inbox = client.get(f"/inbox/c/{widget_session.conversation.public_id}/").content.decode()
     client.force_login(admin_user)

@@ -43,7 +43,8 @@ def dana(db):
     """Dana supervises: she sees every queue and gets escalations."""
     from django.contrib.auth.models import Group
 
-    user = get_user_model().objects.create_user(username="dana", password=PASSWORD, first_name="Dana", is_staff=True,
-                                                email="dana@support.test")
+    user = get_user_model().objects.create_user(
+        username="dana", password=PASSWORD, first_name="Dana", is_staff=True, email="dana@support.test"
+    )
     user.groups.add(support_agents_group_ensure(), Group.objects.get_or_create(name=SUPERVISORS_GROUP)[0])
     return user

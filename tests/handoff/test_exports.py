@@ -37,7 +37,9 @@ from tests.conftest import ORIGIN
 pytestmark = pytest.mark.django_db
 
 
-def _conversation(site: WidgetSite, text: str = "How do returns work?", *, external_id: str | None = None) -> Conversation:
+def _conversation(
+    site: WidgetSite, text: str = "How do returns work?", *, external_id: str | None = None
+) -> Conversation:
     conversation = widget_session_open(site_key=site.key, origin=ORIGIN).conversation
     if external_id is not None:  # as if the host site had signed this user in
         Customer.objects.filter(pk=conversation.customer_id).update(external_id=external_id)
@@ -46,8 +48,15 @@ def _conversation(site: WidgetSite, text: str = "How do returns work?", *, exter
 
 
 def _model_call(conversation: Conversation, cost: str) -> None:
-    ModelCall.objects.create(conversation=conversation, turn_id=uuid.uuid4(), model="test-model", prompt_version="v1",
-                             cost_usd=Decimal(cost), total_ms=100, outcome="ok")
+    ModelCall.objects.create(
+        conversation=conversation,
+        turn_id=uuid.uuid4(),
+        model="test-model",
+        prompt_version="v1",
+        cost_usd=Decimal(cost),
+        total_ms=100,
+        outcome="ok",
+    )
 
 
 def _export(*args: str) -> str:
@@ -90,19 +99,47 @@ def mix(site, billing, alice):
 
 
 def test_it_exports_one_row_per_conversation_with_the_metrics_definitions(mix, site):
-    lines = _export("--from", (timezone.localdate() - timedelta(days=7)).isoformat(), "--to", _today(),
-                    "--format", "jsonl").splitlines()
+    lines = _export(
+        "--from", (timezone.localdate() - timedelta(days=7)).isoformat(), "--to", _today(), "--format", "jsonl"
+    ).splitlines()
     rows = {row["conversation"]: row for row in map(json.loads, lines)}
     assert list(rows) == [str(mix[name].public_id) for name in ("contained", "handed_off", "still_open")]
 
     contained = rows[str(mix["contained"].public_id)]
-    assert {key: contained[key] for key in ("site", "channel", "customer", "queue", "agent", "first_human_response_at",
-                                            "first_response_seconds", "resolution_reason", "handoff_reason",
-                                            "handoffs", "contained", "csat", "messages", "bot_turns",
-                                            "model_cost_usd")} == {
-        "site": "test-site", "channel": "web", "customer": "u-1001", "queue": "", "agent": "",
-        "first_human_response_at": None, "first_response_seconds": None, "resolution_reason": "no_response",
-        "handoff_reason": "", "handoffs": 0, "contained": True, "csat": 5, "messages": 2, "bot_turns": 1,
+    assert {
+        key: contained[key]
+        for key in (
+            "site",
+            "channel",
+            "customer",
+            "queue",
+            "agent",
+            "first_human_response_at",
+            "first_response_seconds",
+            "resolution_reason",
+            "handoff_reason",
+            "handoffs",
+            "contained",
+            "csat",
+            "messages",
+            "bot_turns",
+            "model_cost_usd",
+        )
+    } == {
+        "site": "test-site",
+        "channel": "web",
+        "customer": "u-1001",
+        "queue": "",
+        "agent": "",
+        "first_human_response_at": None,
+        "first_response_seconds": None,
+        "resolution_reason": "no_response",
+        "handoff_reason": "",
+        "handoffs": 0,
+        "contained": True,
+        "csat": 5,
+        "messages": 2,
+        "bot_turns": 1,
         "model_cost_usd": 0.0015,
     }
     assert contained["started_at"] == mix["contained"].created_at.isoformat()
@@ -110,19 +147,45 @@ def test_it_exports_one_row_per_conversation_with_the_metrics_definitions(mix, s
 
     handed_off = rows[str(mix["handed_off"].public_id)]
     handoff = Handoff.objects.get(pk=mix["handoff"].pk)
-    assert {key: handed_off[key] for key in ("customer", "queue", "agent", "first_human_response_at",
-                                             "resolution_reason", "handoff_reason", "handoffs", "contained", "csat",
-                                             "messages", "bot_turns", "model_cost_usd")} == {
-        "customer": "", "queue": "Billing", "agent": "alice",
-        "first_human_response_at": handoff.first_response_at.isoformat(), "resolution_reason": "order_fixed",
-        "handoff_reason": "customer_request", "handoffs": 1, "contained": False, "csat": 2, "messages": 3,
-        "bot_turns": 1, "model_cost_usd": 0.002,
+    assert {
+        key: handed_off[key]
+        for key in (
+            "customer",
+            "queue",
+            "agent",
+            "first_human_response_at",
+            "resolution_reason",
+            "handoff_reason",
+            "handoffs",
+            "contained",
+            "csat",
+            "messages",
+            "bot_turns",
+            "model_cost_usd",
+        )
+    } == {
+        "customer": "",
+        "queue": "Billing",
+        "agent": "alice",
+        "first_human_response_at": handoff.first_response_at.isoformat(),
+        "resolution_reason": "order_fixed",
+        "handoff_reason": "customer_request",
+        "handoffs": 1,
+        "contained": False,
+        "csat": 2,
+        "messages": 3,
+        "bot_turns": 1,
+        "model_cost_usd": 0.002,
     }
     assert 90 <= handed_off["first_response_seconds"] < 120  # the handoff waited 90 s, plus the test's own time
 
     still_open = rows[str(mix["still_open"].public_id)]
-    assert (still_open["resolved_at"], still_open["contained"], still_open["messages"], still_open["model_cost_usd"]) \
-        == (None, False, 1, 0.0)
+    assert (
+        still_open["resolved_at"],
+        still_open["contained"],
+        still_open["messages"],
+        still_open["model_cost_usd"],
+    ) == (None, False, 1, 0.0)
 
     other = WidgetSite.objects.create(key="other-site", name="Other", allowed_origins=[ORIGIN])
     _conversation(other)
@@ -153,11 +216,17 @@ def _copies(conversation: Conversation, count: int) -> None:
     """`count` copies of the conversation in one INSERT ... SELECT: seconds faster than creating
     them through the ORM, and every column (whatever later migrations add) is copied."""
     table = Conversation._meta.db_table
-    columns = ", ".join(connection.ops.quote_name(field.column) for field in Conversation._meta.concrete_fields
-                        if field.column not in ("id", "public_id") and not field.generated)
+    columns = ", ".join(
+        connection.ops.quote_name(field.column)
+        for field in Conversation._meta.concrete_fields
+        if field.column not in ("id", "public_id") and not field.generated
+    )
     with connection.cursor() as cursor:
-        cursor.execute(f"INSERT INTO {table} (public_id, {columns}) SELECT gen_random_uuid(), {columns} "
-                       f"FROM {table}, generate_series(1, %s) WHERE id = %s", [count, conversation.pk])
+        cursor.execute(
+            f"INSERT INTO {table} (public_id, {columns}) SELECT gen_random_uuid(), {columns} "
+            f"FROM {table}, generate_series(1, %s) WHERE id = %s",
+            [count, conversation.pk],
+        )
 
 
 def _traced_peak(*args: str) -> int:
@@ -212,8 +281,9 @@ def test_it_streams_the_download_from_the_metrics_page_under_asgi(mix, client, d
     assert response.status_code == 200 and response["Content-Type"] == "text/csv; charset=utf-8"
     assert response["Content-Disposition"] == f'attachment; filename="conversations-{_today()}-{_today()}.csv"'
     rows = list(csv.DictReader(io.StringIO(body.decode(), newline="")))
-    assert [row["conversation"] for row in rows] == [str(mix[name].public_id)
-                                                     for name in ("contained", "handed_off", "still_open")]
+    assert [row["conversation"] for row in rows] == [
+        str(mix[name].public_id) for name in ("contained", "handed_off", "still_open")
+    ]
     assert rows[1]["agent"] == "alice" and rows[1]["queue"] == "Billing"
 
 
@@ -228,17 +298,21 @@ def test_it_lets_only_supervisors_download(client, site, alice, charlie, dana):
     assert client.get(url).status_code == 200
 
 
-@pytest.mark.parametrize(("query", "message"), [
-    ("from=2026-13-01&to=2026-12-31", "from: Enter a date as YYYY-MM-DD."),
-    ("from=2026-12-01&to=yesterday", "to: Enter a date as YYYY-MM-DD."),
-    ("to=2026-12-31", "from: This field is required."),
-    ("from=2026-12-02&to=2026-12-01", "range: The 'to' date is before the 'from' date."),
-    ("from=2026-12-01&to=2026-12-01&format=xlsx", "format: Select a valid choice."),
-])
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("from=2026-13-01&to=2026-12-31", "from: Enter a date as YYYY-MM-DD."),
+        ("from=2026-12-01&to=yesterday", "to: Enter a date as YYYY-MM-DD."),
+        ("to=2026-12-31", "from: This field is required."),
+        ("from=2026-12-02&to=2026-12-01", "range: The 'to' date is before the 'from' date."),
+        ("from=2026-12-01&to=2026-12-01&format=xlsx", "format: Select a valid choice."),
+    ],
+)
 def test_it_answers_bad_parameters_with_a_400_naming_them(client, dana, query, message):
     client.force_login(dana)
-    response = client.get(f"/inbox/metrics/export?format=csv&{query}" if "format" not in query
-                          else f"/inbox/metrics/export?{query}")
+    response = client.get(
+        f"/inbox/metrics/export?format=csv&{query}" if "format" not in query else f"/inbox/metrics/export?{query}"
+    )
     assert response.status_code == 400
     assert message in response.content.decode()
 
@@ -248,6 +322,7 @@ def test_it_stops_the_command_on_a_bad_date_or_site_and_writes_nothing(site, tmp
     with pytest.raises(CommandError, match="from: Enter a date as YYYY-MM-DD"):
         call_command("conversations_export", "--from", "01/12/2026", "--to", _today(), "--output", str(target))
     with pytest.raises(CommandError, match="site: Select a valid choice"):
-        call_command("conversations_export", "--from", _today(), "--to", _today(), "--site", "nope",
-                     "--output", str(target))
+        call_command(
+            "conversations_export", "--from", _today(), "--to", _today(), "--site", "nope", "--output", str(target)
+        )
     assert list(tmp_path.iterdir()) == []

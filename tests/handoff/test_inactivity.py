@@ -69,8 +69,13 @@ def test_conversations_somebody_waits_on_stay_open(limits, bot_site, alice):
     _customer(agent_waits)
     handoff_claim(conversation_id=agent_waits.pk, agent=alice)
     never_spoke = _conversation(bot_site)
-    for conversation, minutes in ((customer_waits, 600), (in_queue, 600), (recent, 59), (agent_waits, 3000),
-                                  (never_spoke, 600)):
+    for conversation, minutes in (
+        (customer_waits, 600),
+        (in_queue, 600),
+        (recent, 59),
+        (agent_waits, 3000),
+        (never_spoke, 600),
+    ):
         _idle_for(conversation, minutes)
 
     assert idle_conversations_resolve() == 0
@@ -106,8 +111,13 @@ def test_a_customer_message_racing_the_close_keeps_the_conversation_open(limits,
     assert idle_conversations(now=now).filter(pk=conversation.pk).exists()
 
     _customer(conversation, "Actually, one more thing")  # lands between the sweep's pick and its close
-    closed = resolve_if(conversation_id=conversation.pk, agent=None, reason="no_response", text=IDLE_TEXT,
-                        still=idle_conversations(now=now))
+    closed = resolve_if(
+        conversation_id=conversation.pk,
+        agent=None,
+        reason="no_response",
+        text=IDLE_TEXT,
+        still=idle_conversations(now=now),
+    )
     assert closed is False
     conversation.refresh_from_db()
     assert conversation.status == "bot"

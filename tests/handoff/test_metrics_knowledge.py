@@ -30,8 +30,9 @@ def _conversation(site) -> Conversation:
 
 
 def _bot(conversation, **extras) -> Message:
-    return message_post(conversation_id=conversation.pk, role=Message.Role.BOT, text="Here is how.",
-                        extras=extras).message
+    return message_post(
+        conversation_id=conversation.pk, role=Message.Role.BOT, text="Here is how.", extras=extras
+    ).message
 
 
 def _idle_close(conversation) -> None:

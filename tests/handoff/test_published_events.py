@@ -31,7 +31,8 @@ def queued(widget_session, general):
 
 
 def test_assignment_tells_the_customer_who_joined_and_refreshes_every_inbox(
-        queued, bob, captured_events, django_capture_on_commit_callbacks):
+    queued, bob, captured_events, django_capture_on_commit_callbacks
+):
     online(bob)
     public_id = queued.conversation.public_id
     captured_events.listen(conversation_group(public_id), INBOX_GROUP)
@@ -43,12 +44,14 @@ def test_assignment_tells_the_customer_who_joined_and_refreshes_every_inbox(
     assert (joined["message"]["role"], joined["message"]["text"]) == ("system", "Bob joined the conversation.")
     status = captured_events.wait_for(chat, lambda e: e["type"] == "chat.status")
     assert status["status"] == {"type": "status", "conversation_status": "human", "agent": "Bob"}
-    captured_events.wait_for(INBOX_GROUP, lambda e: e["type"] == "inbox.changed"
-                             and str(public_id) in e["conversation_ids"])
+    captured_events.wait_for(
+        INBOX_GROUP, lambda e: e["type"] == "inbox.changed" and str(public_id) in e["conversation_ids"]
+    )
 
 
 def test_the_new_conversation_toast_goes_to_the_assigned_agent_alone(
-        queued, bob, captured_events, django_capture_on_commit_callbacks):
+    queued, bob, captured_events, django_capture_on_commit_callbacks
+):
     online(bob)
     workflow.handoff_assign_step(handoff_id=queued.pk)
     captured_events.listen(INBOX_GROUP)
@@ -56,12 +59,20 @@ def test_the_new_conversation_toast_goes_to_the_assigned_agent_alone(
         assert workflow.handoff_notify_step(handoff_id=queued.pk)
 
     toasts = [e for e in captured_events.settled(INBOX_GROUP) if e["type"] == "inbox.notify"]
-    assert toasts == [{"type": "inbox.notify", "user_ids": [bob.pk], "conversation_id": str(queued.conversation.public_id),
-                       "title": "New conversation for you", "body": Conversation.HandoffReason.CUSTOMER_REQUEST.label}]
+    assert toasts == [
+        {
+            "type": "inbox.notify",
+            "user_ids": [bob.pk],
+            "conversation_id": str(queued.conversation.public_id),
+            "title": "New conversation for you",
+            "body": Conversation.HandoffReason.CUSTOMER_REQUEST.label,
+        }
+    ]
 
 
 def test_an_internal_note_is_published_to_agents_and_never_to_the_customers_group(
-        widget_session, alice, captured_events, django_capture_on_commit_callbacks):
+    widget_session, alice, captured_events, django_capture_on_commit_callbacks
+):
     public_id = widget_session.conversation.public_id
     captured_events.listen(agent_conversation_group(public_id), conversation_group(public_id))
     with django_capture_on_commit_callbacks(execute=True):
@@ -72,7 +83,8 @@ def test_an_internal_note_is_published_to_agents_and_never_to_the_customers_grou
 
 
 def test_a_note_whose_transaction_rolls_back_is_never_published(
-        widget_session, alice, captured_events, django_capture_on_commit_callbacks):
+    widget_session, alice, captured_events, django_capture_on_commit_callbacks
+):
     public_id = widget_session.conversation.public_id
     captured_events.listen(agent_conversation_group(public_id))
     with django_capture_on_commit_callbacks(execute=True):

@@ -18,12 +18,15 @@ QUEUED_TEXT = "We've asked a member of our team to join. You'll get a reply righ
 
 async def _handed_off(chat: Chat, session, reason: str) -> None:
     def seen() -> tuple[bool, bool]:
-        return (any(f["type"] == "status" and f["conversation_status"] == "queued" for f in chat.frames),
-                any(f["type"] == "message" and f["text"] == QUEUED_TEXT for f in chat.frames))
+        return (
+            any(f["type"] == "status" and f["conversation_status"] == "queued" for f in chat.frames),
+            any(f["type"] == "message" and f["text"] == QUEUED_TEXT for f in chat.frames),
+        )
 
     await chat.wait_for(lambda f: all(seen()))
-    handoffs = await sync_to_async(lambda: list(Handoff.objects.filter(conversation_id=session.conversation.pk)
-                                                .values_list("reason", "status")))()
+    handoffs = await sync_to_async(
+        lambda: list(Handoff.objects.filter(conversation_id=session.conversation.pk).values_list("reason", "status"))
+    )()
     assert handoffs == [(reason, "queued")]
 
 
@@ -52,8 +55,10 @@ async def test_no_grounded_answer_twice_in_a_row(bot_site, articles):
 
 @pytest.mark.parametrize("reason", ["unsupported_request", "policy_restriction", "pending_clarification"])
 async def test_the_model_hands_off_with_its_reason(bot_site, articles, model_server, reason):
-    model_server.script(Reply(tool_calls=[ToolCall("handoff_to_human", f'{{"reason": "{reason}"}}')]),
-                        Reply(text="I'm bringing in a colleague who can decide this."))
+    model_server.script(
+        Reply(tool_calls=[ToolCall("handoff_to_human", f'{{"reason": "{reason}"}}')]),
+        Reply(text="I'm bringing in a colleague who can decide this."),
+    )
     session = await opened(bot_site)
     async with Chat(session) as chat:
         await chat.say("I want an exception to your return policy for a tent I bought four years ago")
@@ -70,7 +75,9 @@ async def test_a_failed_action(bot_site, shop):
         # The warehouse ships it between the proposal and the confirm.
         await sync_to_async(Order.objects.filter(number=pending).update)(status="shipped")
         await chat.send({"type": "action", "action_id": card["action_id"], "decision": "confirm"})
-        failed = await chat.wait_for(lambda f: f["type"] == "message" and (f.get("action") or {}).get("status") == "failed")
+        failed = await chat.wait_for(
+            lambda f: f["type"] == "message" and (f.get("action") or {}).get("status") == "failed"
+        )
         assert "moved on" in failed["text"]
         await _handed_off(chat, session, "tool_failure")
     assert await sync_to_async(lambda: Order.objects.get(number=pending).status)() == "shipped"
@@ -95,9 +102,14 @@ async def test_after_a_hand_back_the_bot_resumes_with_what_the_agent_did(bot_sit
         await chat.send({"type": "request_human"})
         await _handed_off(chat, session, "customer_request")
         await sync_to_async(handoff_claim)(conversation_id=conversation_id, agent=alice)
-        await sync_to_async(agent_message_post)(conversation_id=conversation_id, agent=alice, text="Done, refund approved.")
-        await sync_to_async(handoff_return_to_bot)(conversation_id=conversation_id, agent=alice,
-                                                   note="Approved a goodwill refund of 20 USD for order SB-100057.")
+        await sync_to_async(agent_message_post)(
+            conversation_id=conversation_id, agent=alice, text="Done, refund approved."
+        )
+        await sync_to_async(handoff_return_to_bot)(
+            conversation_id=conversation_id,
+            agent=alice,
+            note="Approved a goodwill refund of 20 USD for order SB-100057.",
+        )
         await chat.wait_for(lambda f: f["type"] == "status" and f["conversation_status"] == "bot")
         assert model_server.chat_requests() == []  # handing back does not make the bot speak by itself
         model_server.script(Reply(text="Your goodwill refund of 20 USD is on its way."))

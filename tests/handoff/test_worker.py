@@ -27,8 +27,10 @@ def _wait(predicate, *, timeout: float, log) -> None:
     while not predicate():
         if time.monotonic() > deadline:
             with connection.cursor() as cursor:
-                cursor.execute("SELECT pid, state, wait_event_type, wait_event, left(query, 200) FROM pg_stat_activity "
-                               "WHERE datname = current_database()")
+                cursor.execute(
+                    "SELECT pid, state, wait_event_type, wait_event, left(query, 200) FROM pg_stat_activity "
+                    "WHERE datname = current_database()"
+                )
                 activity = cursor.fetchall()
             with celery_app.connection_for_write() as conn:
                 client = conn.default_channel.client
@@ -49,13 +51,16 @@ async def test_a_request_for_a_human_reaches_an_online_agent_through_the_worker(
             await chat.send({"type": "request_human"})
             queued = await chat.wait_for(lambda f: f["type"] == "status" and f["conversation_status"] == "queued")
             assert queued["queue_position"] == 1
-            joined = await chat.wait_for(lambda f: f["type"] == "message" and f["text"] == "Alice joined the conversation.",
-                                         timeout=60)
+            joined = await chat.wait_for(
+                lambda f: f["type"] == "message" and f["text"] == "Alice joined the conversation.", timeout=60
+            )
             status = await chat.wait_for(lambda f: f["type"] == "status" and f["conversation_status"] == "human")
     finally:
         stop(worker)
     assert joined["role"] == "system" and status["agent"] == "Alice"
-    handoff = await sync_to_async(Handoff.objects.select_related("queue", "assignee").get)(conversation=session.conversation)
+    handoff = await sync_to_async(Handoff.objects.select_related("queue", "assignee").get)(
+        conversation=session.conversation
+    )
     assert (handoff.queue.name, handoff.assignee.username, handoff.reason) == ("Billing", "alice", "customer_request")
     assert "broken tent" in handoff.summary
 
@@ -64,13 +69,16 @@ def _blocked_backends() -> int:
     with connection.cursor() as cursor:
         # Inside a transaction pg_stat_activity is a snapshot taken at first use; drop it.
         cursor.execute("SELECT pg_stat_clear_snapshot()")
-        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                       "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()")
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+        )
         return cursor.fetchone()[0]
 
 
 def test_a_worker_killed_in_the_middle_of_assignment_is_redelivered_and_assigns_exactly_once(
-        widget_session, general, bob, tmp_path):
+    widget_session, general, bob, tmp_path
+):
     online(bob)
     celery_app.control.purge()
     log = tmp_path / "worker.log"
@@ -96,7 +104,9 @@ def test_a_worker_killed_in_the_middle_of_assignment_is_redelivered_and_assigns_
     finally:
         stop(second)
     assert HandoffEvent.objects.filter(handoff_id=handoff.pk, kind="assigned").count() == 1
-    texts = list(Message.objects.filter(conversation=widget_session.conversation, role="system").values_list("text", flat=True))
+    texts = list(
+        Message.objects.filter(conversation=widget_session.conversation, role="system").values_list("text", flat=True)
+    )
     assert texts.count("Bob joined the conversation.") == 1
     assert Conversation.objects.get(pk=widget_session.conversation.pk).status == "human"
 
@@ -121,7 +131,8 @@ def _open_and_commit(conversation_id: int) -> Handoff:
 
 
 async def test_the_transcript_is_emailed_from_the_worker_with_only_the_customers_own_values(
-        site, shop, alice, tmp_path, settings):
+    site, shop, alice, tmp_path, settings
+):
     from conversations.flows.messages import agent_message_post
     from conversations.handoff.resolution import conversation_resolve
     from demoshop.models import ShopCustomer
@@ -137,8 +148,10 @@ async def test_the_transcript_is_emailed_from_the_worker_with_only_the_customers
             await chat.say("Hi, I'm at +1 415 555 0134 if that helps; the mail linked https://evil.example/pay")
             await chat.wait_for(lambda f: f["type"] == "ack")
             await sync_to_async(agent_message_post)(
-                conversation_id=session.conversation.pk, agent=alice,
-                text="My colleague at +1 212 555 0199 will call you.")
+                conversation_id=session.conversation.pk,
+                agent=alice,
+                text="My colleague at +1 212 555 0199 will call you.",
+            )
             await sync_to_async(conversation_resolve)(conversation_id=session.conversation.pk, agent=alice)
             await chat.send({"type": "transcript", "email": "jo.customer@example.com"})  # not the account's
             error = await chat.wait_for(lambda f: f["type"] == "error")

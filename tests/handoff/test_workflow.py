@@ -49,8 +49,9 @@ def _run_workflow(handoff: Handoff) -> Handoff:
 
 
 def _texts(conversation) -> list[str]:
-    return list(Message.objects.filter(conversation=conversation, role="system").order_by("seq")
-                .values_list("text", flat=True))
+    return list(
+        Message.objects.filter(conversation=conversation, role="system").order_by("seq").values_list("text", flat=True)
+    )
 
 
 def _mails(outbox) -> str:
@@ -70,7 +71,13 @@ def test_it_routes_by_keyword_and_assigns_the_least_loaded_online_agent(widget_s
     conversation.refresh_from_db()
     assert (conversation.status, conversation.assignee, conversation.queue) == ("human", alice, billing)
     assert _texts(conversation)[-1] == "Alice joined the conversation."
-    assert list(handoff.events.values_list("kind", flat=True)) == ["created", "summarized", "routed", "assigned", "notified"]
+    assert list(handoff.events.values_list("kind", flat=True)) == [
+        "created",
+        "summarized",
+        "routed",
+        "assigned",
+        "notified",
+    ]
 
 
 def test_the_least_loaded_agent_gets_the_next_handoff_and_capacity_is_a_hard_limit(site, general, bob, alice):
@@ -84,7 +91,9 @@ def test_the_least_loaded_agent_gets_the_next_handoff_and_capacity_is_a_hard_lim
     for n in range(4):
         conversation = widget_session_open(site_key=site.key, origin=ORIGIN).conversation
         _say(conversation, f"help {n}")
-        assignees.append(_run_workflow(handoff_open(conversation_id=conversation.pk, reason="customer_request")).assignee)
+        assignees.append(
+            _run_workflow(handoff_open(conversation_id=conversation.pk, reason="customer_request")).assignee
+        )
     # least loaded first (ties: whoever waited longest since their last assignment), never above capacity
     assert sorted(a.username for a in assignees[:3]) == ["alice", "bob", "bob"]
     assert assignees[3] is None
@@ -92,7 +101,8 @@ def test_the_least_loaded_agent_gets_the_next_handoff_and_capacity_is_a_hard_lim
 
 
 def test_away_and_tabless_agents_are_not_assigned_and_the_customer_learns_the_position(
-        widget_session, general, bob, mailoutbox):
+    widget_session, general, bob, mailoutbox
+):
     outbox = mailoutbox
     bob.email = "bob@support.test"
     bob.save()
@@ -118,7 +128,8 @@ def test_away_and_tabless_agents_are_not_assigned_and_the_customer_learns_the_po
 
 
 def test_unclaimed_past_the_sla_re_notifies_then_escalates_to_supervisors(
-        widget_session, general, bob, dana, mailoutbox):
+    widget_session, general, bob, dana, mailoutbox
+):
     outbox = mailoutbox
     bob.email = "bob@support.test"
     bob.save()
@@ -134,11 +145,14 @@ def test_unclaimed_past_the_sla_re_notifies_then_escalates_to_supervisors(
     assert "past the SLA" in _mails(outbox)
 
     handoff.refresh_from_db()
-    assert handoff.sla_due_at == later - timedelta(seconds=1) + timedelta(minutes=general.escalate_minutes - general.sla_minutes)
+    assert handoff.sla_due_at == later - timedelta(seconds=1) + timedelta(
+        minutes=general.escalate_minutes - general.sla_minutes
+    )
     assert workflow.handoff_sla_step(handoff_id=handoff.pk, now=handoff.sla_due_at) == "sla_escalated"
     assert "dana@support.test" in _mails(outbox)
-    assert list(HandoffEvent.objects.filter(handoff=handoff, kind__startswith="sla").values_list("kind", flat=True)) == [
-        "sla_renotified", "sla_escalated"]
+    assert list(
+        HandoffEvent.objects.filter(handoff=handoff, kind__startswith="sla").values_list("kind", flat=True)
+    ) == ["sla_renotified", "sla_escalated"]
 
 
 def test_outside_business_hours_the_customer_is_told_when_and_can_leave_an_email(widget_session, general):
@@ -166,14 +180,17 @@ def test_the_expected_wait_is_the_median_time_to_assignment_of_the_same_line(sit
     an_hour_ago = timezone.now() - timedelta(hours=1)
     for queue, waited_minutes in ((general, 2), (general, 4), (general, 30), (None, 60)):
         done = Handoff.objects.create(conversation=past, reason="customer_request", status="resolved", queue=queue)
-        Handoff.objects.filter(pk=done.pk).update(created_at=an_hour_ago,
-                                                  assigned_at=an_hour_ago + timedelta(minutes=waited_minutes))
+        Handoff.objects.filter(pk=done.pk).update(
+            created_at=an_hour_ago, assigned_at=an_hour_ago + timedelta(minutes=waited_minutes)
+        )
     Handoff.objects.create(conversation=routed, reason="customer_request", queue=general)
     Handoff.objects.create(conversation=unrouted, reason="customer_request")
     assert [(c, e.position, e.minutes) for c, e in queue_wait_estimates(queue_id=general.pk, limit=5)] == [
-        (routed.pk, 1, 4)]
+        (routed.pk, 1, 4)
+    ]
     assert [(c, e.position, e.minutes) for c, e in queue_wait_estimates(queue_id=None, limit=5)] == [
-        (unrouted.pk, 1, 60)]
+        (unrouted.pk, 1, 60)
+    ]
     assert handoff_wait_estimate(conversation_id=past.pk) is None  # nothing waiting there
     unrouted_wait = handoff_wait_estimate(conversation_id=unrouted.pk)
     assert unrouted_wait is not None and (unrouted_wait.position, unrouted_wait.minutes) == (1, 60)
@@ -188,7 +205,9 @@ def test_there_is_at_most_one_open_handoff_per_conversation(widget_session):
     assert _texts(conversation).count("We've asked a member of our team to join. You'll get a reply right here.") == 1
 
 
-def test_claim_then_transfer_to_an_agent_and_to_a_queue_is_never_silent(widget_session, general, billing, alice, bob, dana):
+def test_claim_then_transfer_to_an_agent_and_to_a_queue_is_never_silent(
+    widget_session, general, billing, alice, bob, dana
+):
     conversation = widget_session.conversation
     _say(conversation, "question")
     handoff = _run_workflow(handoff_open(conversation_id=conversation.pk, reason="customer_request"))
@@ -198,12 +217,20 @@ def test_claim_then_transfer_to_an_agent_and_to_a_queue_is_never_silent(widget_s
     with pytest.raises(HandoffError):
         handoff_assign_to(conversation_id=conversation.pk, agent=bob, assignee=alice)  # Alice is not in General
     handoff_assign_to(conversation_id=conversation.pk, agent=bob, assignee=dana)
-    assert _texts(conversation)[-2:] == ["Bob joined the conversation.", "Bob passed your conversation to Dana, who has joined."]
+    assert _texts(conversation)[-2:] == [
+        "Bob joined the conversation.",
+        "Bob passed your conversation to Dana, who has joined.",
+    ]
     handoff_transfer_to_queue(conversation_id=conversation.pk, agent=dana, queue=billing)
     assert _texts(conversation)[-1] == "Dana passed your conversation to our Billing team. Someone will join shortly."
     conversation.refresh_from_db()
     handoff.refresh_from_db()
-    assert (conversation.status, conversation.queue, handoff.status, handoff.assignee) == ("queued", billing, "queued", None)
+    assert (conversation.status, conversation.queue, handoff.status, handoff.assignee) == (
+        "queued",
+        billing,
+        "queued",
+        None,
+    )
 
 
 def test_resolving_closes_the_handoff_with_the_reason_and_frees_the_agent(widget_session, general, bob):
@@ -216,7 +243,11 @@ def test_resolving_closes_the_handoff_with_the_reason_and_frees_the_agent(widget
     conversation_resolve(conversation_id=conversation.pk, agent=bob, reason="answered")
     handoff.refresh_from_db()
     conversation.refresh_from_db()
-    assert (handoff.status, handoff.resolution_reason, conversation.resolution_reason) == ("resolved", "answered", "answered")
+    assert (handoff.status, handoff.resolution_reason, conversation.resolution_reason) == (
+        "resolved",
+        "answered",
+        "answered",
+    )
     assert handoff.first_response_at is not None and handoff.closed_at is not None
 
 
@@ -231,7 +262,11 @@ def test_a_reopened_conversation_starts_fresh_without_looping_into_handoff(widge
     _say(conversation, "one more thing")
     conversation.refresh_from_db()
     assert (conversation.status, conversation.handoff_reason, conversation.bot_miss_streak, conversation.bot_state) == (
-        "bot", "", 0, {})
+        "bot",
+        "",
+        0,
+        {},
+    )
     assert not Handoff.objects.filter(conversation=conversation, status__in=Handoff.OPEN_STATUSES).exists()
 
 
@@ -283,7 +318,9 @@ def test_the_summary_is_written_by_the_model_from_redacted_text_and_falls_back_o
     workflow.handoff_summarize_step(handoff_id=handoff.pk)
     handoff.refresh_from_db()
     assert (handoff.summary, handoff.summary_source) == (
-        "Customer reports a snapped tent pole and wants a replacement.", "model")
+        "Customer reports a snapped tent pole and wants a replacement.",
+        "model",
+    )
     sent = json.dumps(model_server.chat_requests()[0])
     assert "<EMAIL_ADDRESS_1>" in sent and "jo.customer" not in sent
     call = ModelCall.objects.get(conversation=conversation)
@@ -304,8 +341,12 @@ def test_the_extractive_summary_says_what_the_customer_asked_and_what_the_bot_ci
 
     conversation = widget_session.conversation
     _say(conversation, "How long do refunds take?")
-    message_post(conversation_id=conversation.pk, role=Message.Role.BOT, text="5-10 business days. [1]",
-                 extras={"citations": [{"title": "When will I get my refund?", "url": "/help/refunds/"}]})
+    message_post(
+        conversation_id=conversation.pk,
+        role=Message.Role.BOT,
+        text="5-10 business days. [1]",
+        extras={"citations": [{"title": "When will I get my refund?", "url": "/help/refunds/"}]},
+    )
     _say(conversation, "It has been three weeks")
     summary = extractive_summary(conversation_id=conversation.pk, reason="missing_knowledge")
     assert summary.splitlines() == [
@@ -322,7 +363,8 @@ def test_keywords_match_by_stem_so_plurals_and_tenses_route_too(widget_session, 
     assert keywords_found(text="How long do refunds take?", keywords={"refund", "invoice"}) == {"refund"}
     assert keywords_found(text="you charge me too much", keywords={"charged"}) == {"charged"}
     assert keywords_found(text="both my credit cards were declined", keywords={"credit card", "card credit"}) == {
-        "credit card"}  # a phrase keeps its order
+        "credit card"
+    }  # a phrase keeps its order
     assert keywords_found(text="the refund", keywords={"the", ""}) == set()  # a stop word matches nothing
     _say(widget_session.conversation, "How long do refunds take?")
     assert queue_choose(conversation_id=widget_session.conversation.pk, reason="customer_request") == billing

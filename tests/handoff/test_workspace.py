@@ -45,7 +45,9 @@ def billing_conversation(widget_session, billing):
     return conversation
 
 
-def test_an_agent_outside_the_queue_cannot_read_or_touch_its_conversations(client, billing_conversation, bob, alice, dana):
+def test_an_agent_outside_the_queue_cannot_read_or_touch_its_conversations(
+    client, billing_conversation, bob, alice, dana
+):
     url = f"/inbox/c/{billing_conversation.public_id}/"
     client.force_login(bob)
     assert client.get(url).status_code == 404
@@ -56,7 +58,10 @@ def test_an_agent_outside_the_queue_cannot_read_or_touch_its_conversations(clien
     for user in (alice, dana):  # the queue's team, and a supervisor
         client.force_login(user)
         assert client.get(url).status_code == 200
-        assert f'data-conversation="{billing_conversation.public_id}"' in client.get("/inbox/?view=waiting").content.decode()
+        assert (
+            f'data-conversation="{billing_conversation.public_id}"'
+            in client.get("/inbox/?view=waiting").content.decode()
+        )
 
 
 @pytest.mark.django_db(transaction=True)
@@ -73,7 +78,9 @@ def test_customers_never_reach_the_workspace(client, widget_session):
         assert response.status_code == 302 and response["Location"].startswith("/inbox/login/")
 
 
-def test_claiming_takes_the_conversation_and_the_header_shows_reason_and_summary(client, billing_conversation, alice, bob):
+def test_claiming_takes_the_conversation_and_the_header_shows_reason_and_summary(
+    client, billing_conversation, alice, bob
+):
     Handoff.objects.filter(conversation=billing_conversation).update(summary="Customer was charged twice for SB-1.")
     client.force_login(alice)
     page = client.get(f"/inbox/c/{billing_conversation.public_id}/").content.decode()
@@ -96,7 +103,9 @@ async def test_a_note_reaches_agents_live_but_never_the_customer(client, widget_
     await sync_to_async(client.force_login)(alice)
     response = await sync_to_async(client.post)(
         f"/inbox/c/{conversation.public_id}/reply",
-        {"mode": "note", "text": "VIP, call back on +1 415 555 0134 <b>now</b>"}, HTTP_HX_REQUEST="true")
+        {"mode": "note", "text": "VIP, call back on +1 415 555 0134 <b>now</b>"},
+        HTTP_HX_REQUEST="true",
+    )
     assert response.status_code == 204
     pushed = ""
     while "internal note" not in pushed:
@@ -170,8 +179,11 @@ def test_presence_is_set_by_the_agent(client, alice):
 
 
 def test_saved_replies_are_in_the_page_as_data_not_markup(client, widget_session, alice):
-    CannedResponse.objects.create(shortcut="refund-time", title="Refund timing",
-                                  text="Refunds take 5 business days. </script><script>alert(1)</script>")
+    CannedResponse.objects.create(
+        shortcut="refund-time",
+        title="Refund timing",
+        text="Refunds take 5 business days. </script><script>alert(1)</script>",
+    )
     _say(widget_session.conversation, "hi")
     client.force_login(alice)
     page = client.get(f"/inbox/c/{widget_session.conversation.public_id}/").content.decode()
@@ -230,8 +242,9 @@ def test_resolve_records_the_reason_and_hand_back_returns_to_the_bot(client, wid
     _say(conversation, "hi")
     handoff_claim(conversation_id=conversation.pk, agent=alice)
     client.force_login(alice)
-    response = client.post(f"/inbox/c/{conversation.public_id}/hand-back", {"note": "Told them about the sale."},
-                           HTTP_HX_REQUEST="true")
+    response = client.post(
+        f"/inbox/c/{conversation.public_id}/hand-back", {"note": "Told them about the sale."}, HTTP_HX_REQUEST="true"
+    )
     assert response.status_code == 200
     conversation.refresh_from_db()
     assert conversation.status == "bot" and conversation.bot_state["agent_summary"] == "Told them about the sale."
@@ -247,8 +260,10 @@ def test_the_hand_back_note_is_redacted_like_every_agent_text(client, widget_ses
     handoff_claim(conversation_id=conversation.pk, agent=alice)
     client.force_login(alice)
     note = "Alice here: refunded Jane Porter, mail jane.porter@example.com or call +1 415 555 0134."
-    assert client.post(f"/inbox/c/{conversation.public_id}/hand-back", {"note": note},
-                       HTTP_HX_REQUEST="true").status_code == 200
+    assert (
+        client.post(f"/inbox/c/{conversation.public_id}/hand-back", {"note": note}, HTTP_HX_REQUEST="true").status_code
+        == 200
+    )
     conversation.refresh_from_db()
     stored = [conversation.bot_state["agent_summary"], Handoff.objects.get(conversation=conversation).return_note]
     for text in stored:
@@ -269,7 +284,9 @@ def test_only_supervisors_see_the_team_page_and_can_reassign(client, billing_con
     assert "<td>Asked for a human</td>" in page and "customer_request" not in page  # labels, not codes
     billing_conversation.refresh_from_db()
     assert billing_conversation.assignee == dana  # Alice owned it, so she could pass it on
-    response = client.post(f"/inbox/c/{billing_conversation.public_id}/assign", {"agent": bob.pk}, HTTP_HX_REQUEST="true")
+    response = client.post(
+        f"/inbox/c/{billing_conversation.public_id}/assign", {"agent": bob.pk}, HTTP_HX_REQUEST="true"
+    )
     assert response.status_code == 403  # Bob does not serve Billing
 
 
@@ -317,8 +334,11 @@ def test_each_resolution_keeps_its_own_rating_and_the_metrics_count_them_all(cli
     conversation_resolve(conversation_id=conversation.pk, agent=alice, reason="answered")
     conversation_rate(conversation_id=conversation.pk, score=5)
 
-    ratings = list(CsatRating.objects.filter(conversation=conversation).order_by("resolved_at")
-                   .values_list("score", "comment", "agent"))
+    ratings = list(
+        CsatRating.objects.filter(conversation=conversation)
+        .order_by("resolved_at")
+        .values_list("score", "comment", "agent")
+    )
     # The reopened conversation went back to the bot, so nobody is credited with the second rating.
     assert ratings == [(3, "slow, but fixed", alice.pk), (5, "", None)]
     conversation.refresh_from_db()
@@ -329,8 +349,9 @@ def test_each_resolution_keeps_its_own_rating_and_the_metrics_count_them_all(cli
     assert "<h2>CSAT by agent</h2>" in page and "<tr><td>Alice</td><td>3.0</td><td>1</td><td>0</td></tr>" in page
 
 
-def test_search_finds_words_stems_prefixes_and_ids_within_what_the_agent_may_see(client, site, billing_conversation,
-                                                                                   alice, bob):
+def test_search_finds_words_stems_prefixes_and_ids_within_what_the_agent_may_see(
+    client, site, billing_conversation, alice, bob
+):
     from conversations.chat.widget_sessions import widget_session_open
     from tests.conftest import ORIGIN
 

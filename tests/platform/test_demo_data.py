@@ -17,7 +17,8 @@ def test_demo_setup_creates_the_site_accounts_and_articles_once(settings):
     call_command("demo_setup")
 
     assert WidgetSite.objects.get(key=settings.DEMO_SITE_KEY).allowed_origins == [
-        f"http://127.0.0.1:{settings.PORT}", f"http://localhost:{settings.PORT}"
+        f"http://127.0.0.1:{settings.PORT}",
+        f"http://localhost:{settings.PORT}",
     ]
     audiences = list(Article.objects.values_list("audience", flat=True))
     assert 20 <= len(audiences) <= 40

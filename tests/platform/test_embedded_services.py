@@ -19,9 +19,19 @@ def _manage_py_shell(script: str, *, data_dir, home, **env: str) -> list[str]:
     """Run `manage.py shell -c script` as a separate process with no service URLs of its own
     (unless given); return its output lines."""
     result = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", script], cwd=PROJECT_ROOT, capture_output=True, text=True,
-        timeout=120, env={"PATH": "/usr/bin:/bin", "HOME": str(home), "SUPPORTBOT_DATA_DIR": str(data_dir),
-                          "DJANGO_SETTINGS_MODULE": "supportbot.settings.base", "SECRET_KEY": settings.SECRET_KEY, **env},
+        [sys.executable, "manage.py", "shell", "-c", script],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(home),
+            "SUPPORTBOT_DATA_DIR": str(data_dir),
+            "DJANGO_SETTINGS_MODULE": "supportbot.settings.base",
+            "SECRET_KEY": settings.SECRET_KEY,
+            **env,
+        },
     )
     assert result.returncode == 0, result.stderr
     return result.stdout.strip().splitlines()

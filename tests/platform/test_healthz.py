@@ -24,14 +24,31 @@ def test_it_is_503_and_names_the_worker_when_no_worker_runs(client):
     response = client.get("/healthz")
     assert response.status_code == 503
     assert response.json() == {
-        "status": "degraded", "database": "ok", "redis": "ok", "worker": "error: no worker answered"
+        "status": "degraded",
+        "database": "ok",
+        "redis": "ok",
+        "worker": "error: no worker answered",
     }
 
 
 def test_it_is_200_with_a_live_worker(client, tmp_path):
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "supportbot", "worker", "--pool", "solo", "--loglevel", "WARNING",
-         "--hostname", "healthz-test@%h", "--without-mingle", "--without-gossip"],
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "supportbot",
+            "worker",
+            "--pool",
+            "solo",
+            "--loglevel",
+            "WARNING",
+            "--hostname",
+            "healthz-test@%h",
+            "--without-mingle",
+            "--without-gossip",
+        ],
         cwd=PROJECT_ROOT,
         env=child_env(),
         stdout=open(tmp_path / "worker.log", "wb"),

@@ -52,8 +52,9 @@ def web_host(tmp_path):
     port = listener.getsockname()[1]
     webs = web_children(listener=listener, count=2)
     log = open(tmp_path / "host.log", "ab")
-    supervisor = Supervisor(webs, env=child_env(PRELOAD_MODELS="false"), output=log, cwd=str(PROJECT_ROOT),
-                            grace_seconds=2.0)
+    supervisor = Supervisor(
+        webs, env=child_env(PRELOAD_MODELS="false"), output=log, cwd=str(PROJECT_ROOT), grace_seconds=2.0
+    )
     supervisor.start_all()
     watcher = threading.Thread(target=supervisor.watch, daemon=True)
     watcher.start()
@@ -89,7 +90,11 @@ def test_every_web_process_serves_the_shared_port_and_one_killed_restarts_alone(
 def test_make_run_refuses_a_bad_web_processes_naming_it(value):
     result = subprocess.run(
         [sys.executable, "-m", "supportbot.runtime"],
-        cwd=PROJECT_ROOT, env=child_env(WEB_PROCESSES=value), capture_output=True, text=True, timeout=60,
+        cwd=PROJECT_ROOT,
+        env=child_env(WEB_PROCESSES=value),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 2
     assert "cannot start: WEB_PROCESSES" in result.stderr

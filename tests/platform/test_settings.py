@@ -45,7 +45,9 @@ def test_it_spells_unix_socket_redis_urls_for_celery():
     assert celery_broker_url("redis://h:6379/0") == "redis://h:6379/0"
 
 
-@pytest.mark.parametrize(("name", "value"), [("DEBUG", "maybe"), ("CHAT_MAX_MESSAGE_CHARS", "-5"), ("SECRET_KEY", "short")])
+@pytest.mark.parametrize(
+    ("name", "value"), [("DEBUG", "maybe"), ("CHAT_MAX_MESSAGE_CHARS", "-5"), ("SECRET_KEY", "short")]
+)
 def test_the_app_refuses_to_start_with_a_bad_value(db, name, value):
     result = subprocess.run(
         [sys.executable, "manage.py", "check"],

@@ -36,7 +36,11 @@ def test_it_restarts_a_crashed_child_and_reports_it(capsys):
     # Crashes the first time, then stays up.
     child = Child(
         "worker",
-        [sys.executable, "-c", f"import os, sys, time\nif not os.path.exists({flag!r}):\n    open({flag!r}, 'w').close(); sys.exit(7)\ntime.sleep(60)"],
+        [
+            sys.executable,
+            "-c",
+            f"import os, sys, time\nif not os.path.exists({flag!r}):\n    open({flag!r}, 'w').close(); sys.exit(7)\ntime.sleep(60)",
+        ],
     )
     sup = Supervisor([child], env=dict(os.environ))
     sup.start_all()

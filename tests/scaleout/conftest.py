@@ -99,15 +99,23 @@ def _host(name: str, *, env: dict[str, str], log_dir: Path, with_beat: bool) -> 
     listener = web_listener_open(host="127.0.0.1", port=0)
     webs = web_children(listener=listener, count=WEB_PROCESSES_PER_HOST)
     # A solo worker per host: one process starts fast; two hosts make two competing workers.
-    worker = worker_child(name="worker", extra=["--pool", "solo", "--hostname", f"{name}@%h",
-                                                 "--without-mingle", "--without-gossip"])
+    worker = worker_child(
+        name="worker", extra=["--pool", "solo", "--hostname", f"{name}@%h", "--without-mingle", "--without-gossip"]
+    )
     children = [*webs, worker, *([beat_child()] if with_beat else [])]
     log_path = log_dir / f"{name}.log"
     log = open(log_path, "ab")
     # A short grace: the test's hosts hold nothing worth a graceful stop, and Daphne takes ~15 s.
     supervisor = Supervisor(children, env=env, output=log, cwd=str(PROJECT_ROOT), grace_seconds=2.0)
-    host = Host(name=name, port=listener.getsockname()[1], listener=listener, webs=webs, supervisor=supervisor,
-                log_path=log_path, log=log)
+    host = Host(
+        name=name,
+        port=listener.getsockname()[1],
+        listener=listener,
+        webs=webs,
+        supervisor=supervisor,
+        log_path=log_path,
+        log=log,
+    )
     supervisor.start_all()
     host.watcher = threading.Thread(target=supervisor.watch, name=f"supervisor-{name}", daemon=True)
     host.watcher.start()
@@ -140,7 +148,8 @@ def topology(django_db_setup, django_db_blocker, tmp_path_factory) -> Topology:
         env = child_env(
             PRELOAD_MODELS="false",  # each process loads its models on first use: a faster start
             TRUSTED_PROXY_COUNT="1",  # HAProxy is one hop (deploy/haproxy.cfg sets X-Forwarded-For)
-            CHAT_MAX_SOCKETS_PER_IP="500", LIMIT_MESSAGES_PER_IP_PER_MINUTE="1000",
+            CHAT_MAX_SOCKETS_PER_IP="500",
+            LIMIT_MESSAGES_PER_IP_PER_MINUTE="1000",
             LIMIT_CONVERSATIONS_PER_IP_PER_HOUR="1000",
         )
     hosts: dict[str, Host] = {}
@@ -152,17 +161,25 @@ def topology(django_db_setup, django_db_blocker, tmp_path_factory) -> Topology:
         hosts["app2"] = _host("app2", env=env, log_dir=log_dir, with_beat=False)
         haproxy = subprocess.Popen(
             [haproxy_binary, "-db", "-f", str(HAPROXY_CONFIG)],
-            env={**os.environ, "SUPPORTBOT_LB_BIND": f"127.0.0.1:{lb_port}",
-                 "SUPPORTBOT_APP_1": f"127.0.0.1:{hosts['app1'].port}",
-                 "SUPPORTBOT_APP_2": f"127.0.0.1:{hosts['app2'].port}",
-                 "SUPPORTBOT_HEALTH_HOST": "localhost"},
-            stdout=open(haproxy_log, "ab"), stderr=subprocess.STDOUT,
+            env={
+                **os.environ,
+                "SUPPORTBOT_LB_BIND": f"127.0.0.1:{lb_port}",
+                "SUPPORTBOT_APP_1": f"127.0.0.1:{hosts['app1'].port}",
+                "SUPPORTBOT_APP_2": f"127.0.0.1:{hosts['app2'].port}",
+                "SUPPORTBOT_HEALTH_HOST": "localhost",
+            },
+            stdout=open(haproxy_log, "ab"),
+            stderr=subprocess.STDOUT,
         )
         topo = Topology(lb_port=lb_port, hosts=hosts, haproxy=haproxy, haproxy_log=haproxy_log)
         deadline = time.monotonic() + START_TIMEOUT
         for host in hosts.values():
-            _wait_healthy(f"http://127.0.0.1:{host.port}/healthz", deadline=deadline, what=host.name,
-                          topology_log=topo.diagnostics)
+            _wait_healthy(
+                f"http://127.0.0.1:{host.port}/healthz",
+                deadline=deadline,
+                what=host.name,
+                topology_log=topo.diagnostics,
+            )
         _wait_healthy(f"{topo.http}/healthz", deadline=deadline, what="the balancer", topology_log=topo.diagnostics)
         while len(celery_app.control.ping(timeout=1.0)) < 2:
             assert time.monotonic() < deadline, f"both workers not up\n{topo.diagnostics()}"

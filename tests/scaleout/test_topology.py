@@ -45,8 +45,11 @@ async def _located(topology, customer: Customer) -> int:  # noqa: ANN001
     # The balancer's health checks (every 2 s, at most 2 s each) also come and go: keep only
     # connections still there after one check period.
     await asyncio.sleep(2.2)
-    new = {port: pid for port, pid in host.established().items()
-           if (host.name, port) not in before and first.get(port) == pid}
+    new = {
+        port: pid
+        for port, pid in host.established().items()
+        if (host.name, port) not in before and first.get(port) == pid
+    }
     assert len(set(new.values())) == 1, f"cannot tell which process holds the socket: {new}"
     return next(iter(new.values()))
 
@@ -74,8 +77,11 @@ def _assert_nothing_lost_or_duplicated(customer: Customer) -> None:
     assert customer.transcript == stored  # everything stored reached the client, as stored
     assert not customer.pending  # every message the client sent was acknowledged
     assert all(n == 1 for n in customer.deliveries.values()), customer.deliveries  # no seq twice
-    own = list(Message.objects.filter(conversation__public_id=customer.conversation_id, client_id__isnull=False)
-               .values_list("client_id", flat=True))
+    own = list(
+        Message.objects.filter(conversation__public_id=customer.conversation_id, client_id__isnull=False).values_list(
+            "client_id", flat=True
+        )
+    )
     assert len(own) == len(set(own)) == len(customer.texts)  # each sent message stored exactly once
 
 
@@ -131,9 +137,16 @@ async def test_a_web_process_killed_mid_conversation_loses_and_duplicates_nothin
         for text in ("It was due on Monday", "Thanks, I will wait"):
             await agent.sees(text)
         await sync_to_async(_assert_nothing_lost_or_duplicated)(customer)
-        assert sorted(customer.transcript.values()) == sorted([
-            "Alice joined the conversation.", "My parcel has not arrived", "Let me check that for you",
-            "It was due on Monday", "I see it is delayed at the depot", "Thanks, I will wait"])
+        assert sorted(customer.transcript.values()) == sorted(
+            [
+                "Alice joined the conversation.",
+                "My parcel has not arrived",
+                "Let me check that for you",
+                "It was due on Monday",
+                "I see it is delayed at the depot",
+                "Thanks, I will wait",
+            ]
+        )
 
         # The host's supervisor restarted that one process (under the same name); the customer
         # came back through the balancer meanwhile, to the sibling or the other host.
@@ -182,8 +195,9 @@ async def test_concurrent_handoffs_are_assigned_exactly_once_by_two_workers(topo
         while len(handoffs) < len(ids):
             assert time.monotonic() < deadline, topology.diagnostics()
             await asyncio.sleep(0.1)
-            handoffs = await sync_to_async(lambda: list(
-                Handoff.objects.filter(conversation__public_id__in=ids).values_list("pk", flat=True)))()
+            handoffs = await sync_to_async(
+                lambda: list(Handoff.objects.filter(conversation__public_id__in=ids).values_list("pk", flat=True))
+            )()
         # Race the workers: every handoff gets two more assignment tasks besides its own, which
         # the two workers take concurrently. Exactly one may win each.
         for handoff_id in handoffs:
@@ -197,8 +211,12 @@ async def test_concurrent_handoffs_are_assigned_exactly_once_by_two_workers(topo
         while not await sync_to_async(all_assigned)():
             assert time.monotonic() < deadline, topology.diagnostics()
             await asyncio.sleep(0.2)
-        await asyncio.gather(*(c.until(lambda c=c: any(t.endswith("joined the conversation.")
-                                                       for t in c.transcript.values())) for c in customers))
+        await asyncio.gather(
+            *(
+                c.until(lambda c=c: any(t.endswith("joined the conversation.") for t in c.transcript.values()))
+                for c in customers
+            )
+        )
         # Every racing task has run (so any second assignment would be in the database now).
         deadline = time.monotonic() + 30
         while True:
@@ -213,8 +231,12 @@ async def test_concurrent_handoffs_are_assigned_exactly_once_by_two_workers(topo
             loads: dict[str, int] = {}
             for handoff in Handoff.objects.filter(pk__in=handoffs).select_related("assignee"):
                 loads[handoff.assignee.username] = loads.get(handoff.assignee.username, 0) + 1
-            joined = [Message.objects.filter(conversation__public_id=i, role=Message.Role.SYSTEM,
-                                             text__endswith="joined the conversation.").count() for i in ids]
+            joined = [
+                Message.objects.filter(
+                    conversation__public_id=i, role=Message.Role.SYSTEM, text__endswith="joined the conversation."
+                ).count()
+                for i in ids
+            ]
             return events, loads, joined
 
         events, loads, joined = await sync_to_async(outcome)()

@@ -23,8 +23,12 @@ EVERY_CHANGELIST = sorted(f"/admin/{model._meta.app_label}/{model._meta.model_na
 
 def test_the_admin_registers_the_models_an_agent_must_not_reach():
     # Guards the parametrization below: an empty or renamed registry would make it vacuous.
-    assert {"/admin/conversations/widgetsite/", "/admin/conversations/conversation/",
-            "/admin/guardrails/piivaultentry/", "/admin/auth/user/"} <= set(EVERY_CHANGELIST)
+    assert {
+        "/admin/conversations/widgetsite/",
+        "/admin/conversations/conversation/",
+        "/admin/guardrails/piivaultentry/",
+        "/admin/auth/user/",
+    } <= set(EVERY_CHANGELIST)
 
 
 @pytest.mark.parametrize("url", EVERY_CHANGELIST)

@@ -60,8 +60,9 @@ def test_a_colleague_cannot_hand_back_or_resolve_another_agents_conversation(cli
     before = _state(alices_conversation)
     client.force_login(bob)
     assert client.get(f"/inbox/c/{alices_conversation.public_id}/").status_code == 200  # Bob can see it
-    response = client.post(f"/inbox/c/{alices_conversation.public_id}/{action}", {"reason": "answered"},
-                           HTTP_HX_REQUEST="true")
+    response = client.post(
+        f"/inbox/c/{alices_conversation.public_id}/{action}", {"reason": "answered"}, HTTP_HX_REQUEST="true"
+    )
     assert response.status_code == 403
     assert "only the assignee or a supervisor" in response.content.decode()
     assert _state(alices_conversation) == before == ("human", before[1], "assigned", before[3])
@@ -70,8 +71,9 @@ def test_a_colleague_cannot_hand_back_or_resolve_another_agents_conversation(cli
 @pytest.mark.parametrize(("action", "status"), [("hand-back", "bot"), ("resolve", "resolved")])
 def test_a_supervisor_can_hand_back_or_resolve_any_conversation(client, alices_conversation, dana, action, status):
     client.force_login(dana)
-    response = client.post(f"/inbox/c/{alices_conversation.public_id}/{action}", {"reason": "answered"},
-                           HTTP_HX_REQUEST="true")
+    response = client.post(
+        f"/inbox/c/{alices_conversation.public_id}/{action}", {"reason": "answered"}, HTTP_HX_REQUEST="true"
+    )
     assert response.status_code == 200
     alices_conversation.refresh_from_db()
     assert alices_conversation.status == status
@@ -80,15 +82,17 @@ def test_a_supervisor_can_hand_back_or_resolve_any_conversation(client, alices_c
 @pytest.mark.parametrize(("action", "status"), [("hand-back", "bot"), ("resolve", "resolved")])
 def test_the_assignee_can_hand_back_or_resolve_her_conversation(client, alices_conversation, alice, action, status):
     client.force_login(alice)
-    response = client.post(f"/inbox/c/{alices_conversation.public_id}/{action}", {"reason": "answered"},
-                           HTTP_HX_REQUEST="true")
+    response = client.post(
+        f"/inbox/c/{alices_conversation.public_id}/{action}", {"reason": "answered"}, HTTP_HX_REQUEST="true"
+    )
     assert response.status_code == 200
     alices_conversation.refresh_from_db()
     assert alices_conversation.status == status
 
 
-def test_an_unowned_waiting_conversation_can_be_resolved_by_anyone_serving_the_queue(client, widget_session,
-                                                                                     shared_queue, bob):
+def test_an_unowned_waiting_conversation_can_be_resolved_by_anyone_serving_the_queue(
+    client, widget_session, shared_queue, bob
+):
     conversation = widget_session.conversation
     customer_message_post(conversation_id=conversation.pk, text="Never mind, found it", client_id=uuid.uuid4())
     handoff_open(conversation_id=conversation.pk, reason="customer_request")

@@ -78,8 +78,9 @@ def test_a_real_account_named_admin_keeps_its_password_and_is_never_disabled(pas
     assert get_user_model().objects.get(username="admin").is_active
 
 
-def test_turning_demo_mode_off_disables_the_demo_logins_and_on_again_restores_them(password_file, settings, alice,
-                                                                                  capsys):
+def test_turning_demo_mode_off_disables_the_demo_logins_and_on_again_restores_them(
+    password_file, settings, alice, capsys
+):
     _demo_setup()
     settings.DEMO_MODE = False
     demo_prepare(settings, call_command)
@@ -116,22 +117,40 @@ RESOLVE = (
 )
 
 
-@pytest.mark.parametrize(("variables", "demo_mounted"), [
-    ({}, True),
-    ({"DEMO_MODE": "false", "PII_VAULT_KEY": Fernet.generate_key().decode()}, False),
-])
+@pytest.mark.parametrize(
+    ("variables", "demo_mounted"),
+    [
+        ({}, True),
+        ({"DEMO_MODE": "false", "PII_VAULT_KEY": Fernet.generate_key().decode()}, False),
+    ],
+)
 def test_the_demo_shop_and_host_page_are_mounted_only_in_demo_mode(variables, demo_mounted):
-    result = subprocess.run([sys.executable, "manage.py", "shell", "-c", RESOLVE], cwd=PROJECT_ROOT,
-                            env=child_env(**variables), capture_output=True, text=True, timeout=90)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", RESOLVE],
+        cwd=PROJECT_ROOT,
+        env=child_env(**variables),
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
     assert result.returncode == 0, result.stderr
     mounted = json.loads(result.stdout.strip().splitlines()[-1])
-    assert mounted == {"/": demo_mounted, "/demoshop/api/verifications": demo_mounted,
-                       "/inbox/": True, "/healthz": True}
+    assert mounted == {
+        "/": demo_mounted,
+        "/demoshop/api/verifications": demo_mounted,
+        "/inbox/": True,
+        "/healthz": True,
+    }
 
 
 def test_the_old_password_variable_is_refused_rather_than_silently_ignored():
-    result = subprocess.run([sys.executable, "manage.py", "check"], cwd=PROJECT_ROOT,
-                            env=child_env(DEMO_AGENT_PASSWORD="supportbot-demo"), capture_output=True, text=True,
-                            timeout=90)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=PROJECT_ROOT,
+        env=child_env(DEMO_AGENT_PASSWORD="supportbot-demo"),
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
     assert result.returncode != 0
     assert "ImproperlyConfigured: DEMO_AGENT_PASSWORD: no longer read" in result.stderr

@@ -20,16 +20,18 @@ CHANGELIST = "/admin/conversations/widgetsite/"
 
 
 def grant(user, *codenames: str):
-    user.user_permissions.add(*Permission.objects.filter(content_type__app_label="conversations",
-                                                         codename__in=codenames))
+    user.user_permissions.add(
+        *Permission.objects.filter(content_type__app_label="conversations", codename__in=codenames)
+    )
     return type(user).objects.get(pk=user.pk)  # a fresh instance: permissions are cached per object
 
 
 def signs(site: WidgetSite, secret: str) -> bool:
     expires = identity_expiry_default()
     signature = identity_signature(secret=secret, user_id="user-42", expires=expires)
-    return identity_signature_verify(site=WidgetSite.objects.get(pk=site.pk), user_id="user-42",
-                                     signature=signature, expires=expires)
+    return identity_signature_verify(
+        site=WidgetSite.objects.get(pk=site.pk), user_id="user-42", signature=signature, expires=expires
+    )
 
 
 def rotate_in_admin(client, site):
@@ -46,11 +48,18 @@ def test_the_admin_change_page_never_shows_the_identity_secret(client, admin_use
 def test_the_admin_form_cannot_set_the_identity_secret(client, admin_user, site):
     client.force_login(admin_user)
     before = site.identity_secret
-    client.post(f"{CHANGELIST}{site.pk}/change/", {
-        "name": site.name, "key": site.key, "allowed_origins": ",".join(site.allowed_origins),
-        "greeting": site.greeting, "accent_color": site.accent_color, "launcher_position": site.launcher_position,
-        "identity_secret": "attacker-chosen",
-    })
+    client.post(
+        f"{CHANGELIST}{site.pk}/change/",
+        {
+            "name": site.name,
+            "key": site.key,
+            "allowed_origins": ",".join(site.allowed_origins),
+            "greeting": site.greeting,
+            "accent_color": site.accent_color,
+            "launcher_position": site.launcher_position,
+            "identity_secret": "attacker-chosen",
+        },
+    )
     assert WidgetSite.objects.get(pk=site.pk).identity_secret == before
 
 
@@ -68,7 +77,8 @@ def test_changing_sites_does_not_allow_rotating_their_secret(client, charlie, si
 
 
 def test_rotation_shows_the_new_secret_once_and_the_old_one_verifies_during_the_grace_period(
-        client, charlie, site, settings):
+    client, charlie, site, settings
+):
     settings.IDENTITY_SECRET_GRACE_HOURS = 6
     charlie = grant(charlie, "view_widgetsite", "change_widgetsite", "rotate_identity_secret")
     client.force_login(charlie)
@@ -102,12 +112,23 @@ def test_a_second_rotation_retires_the_first_secret_at_once(charlie, site):
 def test_a_site_added_in_the_admin_gets_a_secret_nobody_typed(client, admin_user):
     client.force_login(admin_user)
     assert client.get(f"{CHANGELIST}add/").status_code == 200
-    response = client.post(f"{CHANGELIST}add/", {
-        "name": "New Co", "key": "new-co", "allowed_origins": "https://new.example", "greeting": "Hi",
-        "accent_color": "#4f46e5", "launcher_position": "right", "bot_enabled": "on", "handoff_when_bot_off": "on",
-        "identity_secret": "typed-by-someone", "retention_days": "0", "attachments_max_mb": "10",
-        "attachments_allowed_types": "image/png,application/pdf",
-    })
+    response = client.post(
+        f"{CHANGELIST}add/",
+        {
+            "name": "New Co",
+            "key": "new-co",
+            "allowed_origins": "https://new.example",
+            "greeting": "Hi",
+            "accent_color": "#4f46e5",
+            "launcher_position": "right",
+            "bot_enabled": "on",
+            "handoff_when_bot_off": "on",
+            "identity_secret": "typed-by-someone",
+            "retention_days": "0",
+            "attachments_max_mb": "10",
+            "attachments_allowed_types": "image/png,application/pdf",
+        },
+    )
     assert response.status_code == 302
     site = WidgetSite.objects.get(key="new-co")
     assert len(site.identity_secret) == 64 and site.identity_secret != "typed-by-someone"

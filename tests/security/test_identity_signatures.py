@@ -19,14 +19,21 @@ pytestmark = pytest.mark.django_db
 
 
 def open_as(client, site, user: dict):
-    return client.post("/api/widget/conversations", data=json.dumps({"site_key": site.key, "user": user}),
-                       content_type="application/json", HTTP_ORIGIN=ORIGIN)
+    return client.post(
+        "/api/widget/conversations",
+        data=json.dumps({"site_key": site.key, "user": user}),
+        content_type="application/json",
+        HTTP_ORIGIN=ORIGIN,
+    )
 
 
 def signed_user(site, user_id: str = "user-42", *, expires: int | None = None) -> dict:
     expires = identity_expiry_default() if expires is None else expires
-    return {"id": user_id, "expires": expires,
-            "signature": identity_signature(secret=site.identity_secret, user_id=user_id, expires=expires)}
+    return {
+        "id": user_id,
+        "expires": expires,
+        "signature": identity_signature(secret=site.identity_secret, user_id=user_id, expires=expires),
+    }
 
 
 def test_it_identifies_a_customer_whose_signature_covers_the_id_and_an_unexpired_expiry(client, site):

@@ -21,8 +21,11 @@ from guardrails.pii import vault
 from supportbot.settings.security import private_file_ensure, vault_keys_parse
 from tests.conftest import PROJECT_ROOT, child_env
 
-PRODUCTION = {"DEMO_MODE": "false", "ALLOWED_HOSTS": "support.example.com",
-              "PII_VAULT_KEY": Fernet.generate_key().decode()}
+PRODUCTION = {
+    "DEMO_MODE": "false",
+    "ALLOWED_HOSTS": "support.example.com",
+    "PII_VAULT_KEY": Fernet.generate_key().decode(),
+}
 PRINT_SETTINGS = (
     "import json; from django.conf import settings as s; print(json.dumps({name: getattr(s, name) for name in "
     "['SESSION_COOKIE_SECURE', 'CSRF_COOKIE_SECURE', 'SECURE_SSL_REDIRECT', 'SECURE_HSTS_SECONDS', "
@@ -31,9 +34,15 @@ PRINT_SETTINGS = (
 
 
 def _manage(*args: str, umask: int | None = None, **variables: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=PROJECT_ROOT, env=child_env(**variables),
-                          capture_output=True, text=True, timeout=90,
-                          preexec_fn=None if umask is None else (lambda: os.umask(umask)))
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=PROJECT_ROOT,
+        env=child_env(**variables),
+        capture_output=True,
+        text=True,
+        timeout=90,
+        preexec_fn=None if umask is None else (lambda: os.umask(umask)),
+    )
 
 
 def _settings(**variables: str) -> dict:
@@ -49,7 +58,10 @@ def test_behind_a_tls_proxy_cookies_are_secure_http_redirects_and_hsts_is_sent(d
     assert behind["SECURE_PROXY_SSL_HEADER"] == ["HTTP_X_FORWARDED_PROTO", "https"]
     plain = _settings(**PRODUCTION)
     assert (plain["SESSION_COOKIE_SECURE"], plain["SECURE_SSL_REDIRECT"], plain["SECURE_HSTS_SECONDS"]) == (
-        False, False, 0)
+        False,
+        False,
+        0,
+    )
     assert plain["SILENCED_SYSTEM_CHECKS"] == []  # outside the loopback demo nothing is silenced
 
 
@@ -93,6 +105,7 @@ def test_every_listed_vault_key_must_be_a_fernet_key():
 @pytest.fixture
 def vault_keys(settings):
     """Set PII_VAULT_KEYS for this test; the vault caches its ciphers, so clear that each time."""
+
     def use(*keys: bytes) -> None:
         settings.PII_VAULT_KEYS = [key.decode() for key in keys]
         vault._keys.cache_clear()
@@ -114,15 +127,18 @@ def test_a_new_vault_key_encrypts_while_the_old_one_still_decrypts_and_rotation_
     conversation_id = widget_session.conversation.pk
     old, new = Fernet.generate_key(), Fernet.generate_key()
     vault_keys(old)
-    assert vault.vault_placeholders_assign(conversation_id=conversation_id,
-                                           values=[("EMAIL_ADDRESS", "ann@example.com")]) == ["<EMAIL_ADDRESS_1>"]
+    assert vault.vault_placeholders_assign(
+        conversation_id=conversation_id, values=[("EMAIL_ADDRESS", "ann@example.com")]
+    ) == ["<EMAIL_ADDRESS_1>"]
 
     vault_keys(new, old)  # the new key goes in front
     assert vault.vault_values(conversation_id=conversation_id) == {"<EMAIL_ADDRESS_1>": "ann@example.com"}
     # The same value keeps its placeholder (its digest is found under the old key); a new one is
     # encrypted under the new key only.
-    assigned = vault.vault_placeholders_assign(conversation_id=conversation_id, values=[
-        ("EMAIL_ADDRESS", "Ann@Example.com"), ("EMAIL_ADDRESS", "bob@example.com")])
+    assigned = vault.vault_placeholders_assign(
+        conversation_id=conversation_id,
+        values=[("EMAIL_ADDRESS", "Ann@Example.com"), ("EMAIL_ADDRESS", "bob@example.com")],
+    )
     assert assigned == ["<EMAIL_ADDRESS_1>", "<EMAIL_ADDRESS_2>"]
     first, second = PiiVaultEntry.objects.order_by("placeholder")
     assert _decrypts_with(old, first) and not _decrypts_with(new, first)
@@ -132,9 +148,12 @@ def test_a_new_vault_key_encrypts_while_the_old_one_still_decrypts_and_rotation_
     assert vault.vault_entries_rotate() == 0  # nothing left under the old key
     vault_keys(new)  # the old key is dropped
     assert vault.vault_values(conversation_id=conversation_id) == {
-        "<EMAIL_ADDRESS_1>": "ann@example.com", "<EMAIL_ADDRESS_2>": "bob@example.com"}
-    assert vault.vault_placeholders_assign(conversation_id=conversation_id,
-                                           values=[("EMAIL_ADDRESS", "ann@example.com")]) == ["<EMAIL_ADDRESS_1>"]
+        "<EMAIL_ADDRESS_1>": "ann@example.com",
+        "<EMAIL_ADDRESS_2>": "bob@example.com",
+    }
+    assert vault.vault_placeholders_assign(
+        conversation_id=conversation_id, values=[("EMAIL_ADDRESS", "ann@example.com")]
+    ) == ["<EMAIL_ADDRESS_1>"]
 
 
 def _mode(path) -> int:

@@ -89,8 +89,11 @@ def test_new_conversations_from_one_ipv6_64_share_the_hourly_limit(site, setting
     settings.LIMIT_CONVERSATIONS_PER_IP_PER_HOUR = 2
 
     def open_from(address: str) -> int:
-        return Client(HTTP_ORIGIN=ORIGIN, REMOTE_ADDR=address).post(
-            "/api/widget/conversations", {"site_key": site.key}, content_type="application/json").status_code
+        return (
+            Client(HTTP_ORIGIN=ORIGIN, REMOTE_ADDR=address)
+            .post("/api/widget/conversations", {"site_key": site.key}, content_type="application/json")
+            .status_code
+        )
 
     assert [open_from(f"2001:db8:aa:bb::{n}") for n in (1, 2, 3)] == [201, 201, 429]
     assert open_from("2001:db8:aa:cc::1") == 201
@@ -101,17 +104,22 @@ def test_behind_a_proxy_an_unknown_client_address_fails_closed(site, settings, f
     settings.TRUSTED_PROXY_COUNT = 1
     headers = {"HTTP_X_FORWARDED_FOR": forwarded} if forwarded is not None else {}
     response = Client(HTTP_ORIGIN=ORIGIN, REMOTE_ADDR="10.0.0.2", **headers).post(
-        "/api/widget/conversations", {"site_key": site.key}, content_type="application/json")
+        "/api/widget/conversations", {"site_key": site.key}, content_type="application/json"
+    )
     assert response.status_code == 429 and "address" in response.json()["error"]["message"]
     proxied = Client(HTTP_ORIGIN=ORIGIN, REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="198.51.100.4").post(
-        "/api/widget/conversations", {"site_key": site.key}, content_type="application/json")
+        "/api/widget/conversations", {"site_key": site.key}, content_type="application/json"
+    )
     assert proxied.status_code == 201
 
 
-@pytest.mark.parametrize("frame", [
-    {"type": "csat", "score": 4},
-    {"type": "transcript", "email": "jo@example.com"},
-])
+@pytest.mark.parametrize(
+    "frame",
+    [
+        {"type": "csat", "score": 4},
+        {"type": "transcript", "email": "jo@example.com"},
+    ],
+)
 async def test_csat_and_transcript_frames_count_against_the_frame_limits(widget_session, settings, frame):
     settings.LIMIT_MESSAGES_PER_CONVERSATION_PER_MINUTE = 2
     comm = chat_communicator(url(widget_session))
@@ -136,4 +144,3 @@ async def test_a_rating_on_an_open_conversation_is_refused_before_anything_reach
     count = await sync_to_async(PiiVaultEntry.objects.filter(conversation=widget_session.conversation).count)()
     assert count == 0
     await comm.disconnect()
-

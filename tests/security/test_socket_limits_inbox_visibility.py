@@ -20,8 +20,9 @@ async def customer_says(conversation: Conversation, text: str) -> None:
     from conversations.core.async_db import call_service
     from conversations.core.events import publish_collected
 
-    _, pending = await call_service(customer_message_post, conversation_id=conversation.pk, text=text,
-                                    client_id=uuid.uuid4())
+    _, pending = await call_service(
+        customer_message_post, conversation_id=conversation.pk, text=text, client_id=uuid.uuid4()
+    )
     await publish_collected(pending)
 
 

@@ -41,8 +41,9 @@ async def resumed(comm, after_seq: int = 0) -> dict:
 
 async def test_a_token_issued_for_another_customer_is_refused_on_connect(widget_session, site):
     stranger = await sync_to_async(Customer.objects.create)(site=site)
-    token = conversation_token_issue(conversation_id=widget_session.conversation.public_id, site_key=site.key,
-                                     customer_key=stranger.anonymous_id)
+    token = conversation_token_issue(
+        conversation_id=widget_session.conversation.public_id, site_key=site.key, customer_key=stranger.anonymous_id
+    )
     comm = chat_communicator(f"/ws/chat/{widget_session.conversation.public_id}/?token={token}")
     await comm.connect(timeout=5)
     await expect_close(comm, CLOSE_UNAUTHORIZED)
@@ -61,11 +62,15 @@ async def test_a_token_stops_working_once_the_conversation_belongs_to_someone_el
 def test_a_token_for_another_customer_does_not_resume_over_http(client, site):
     mine = widget_session_open(site_key=site.key, origin=ORIGIN)
     stranger = Customer.objects.create(site=site)
-    token = conversation_token_issue(conversation_id=mine.conversation.public_id, site_key=site.key,
-                                     customer_key=stranger.anonymous_id)
-    response = client.post("/api/widget/conversations", content_type="application/json", HTTP_ORIGIN=ORIGIN,
-                           data=json.dumps({"site_key": site.key, "conversation_id": str(mine.conversation.public_id),
-                                            "token": token}))
+    token = conversation_token_issue(
+        conversation_id=mine.conversation.public_id, site_key=site.key, customer_key=stranger.anonymous_id
+    )
+    response = client.post(
+        "/api/widget/conversations",
+        content_type="application/json",
+        HTTP_ORIGIN=ORIGIN,
+        data=json.dumps({"site_key": site.key, "conversation_id": str(mine.conversation.public_id), "token": token}),
+    )
     assert response.status_code == 201 and response.json()["conversation_id"] != str(mine.conversation.public_id)
 
 
@@ -78,8 +83,11 @@ def test_tokens_live_hours_not_days(widget_session, settings, monkeypatch):
             return time.time() - 48 * 3600
 
     monkeypatch.setattr(signing, "time", TwoDaysAgo)
-    old = conversation_token_issue(conversation_id=widget_session.conversation.public_id, site_key="test-site",
-                                   customer_key=widget_session.conversation.customer.anonymous_id)
+    old = conversation_token_issue(
+        conversation_id=widget_session.conversation.public_id,
+        site_key="test-site",
+        customer_key=widget_session.conversation.customer.anonymous_id,
+    )
     monkeypatch.undo()
     assert conversation_token_verify(old) is None
     assert conversation_token_verify(widget_session.token) is not None
@@ -117,12 +125,15 @@ async def test_the_token_can_travel_in_an_auth_first_frame_instead_of_the_url(wi
     await comm.disconnect()
 
 
-@pytest.mark.parametrize("first_frame", [
-    {"type": "auth", "token": "forged"},
-    {"type": "auth"},
-    {"type": "resume", "after_seq": 0},
-    "not json",
-])
+@pytest.mark.parametrize(
+    "first_frame",
+    [
+        {"type": "auth", "token": "forged"},
+        {"type": "auth"},
+        {"type": "resume", "after_seq": 0},
+        "not json",
+    ],
+)
 async def test_anything_but_a_valid_auth_first_frame_closes_4401(widget_session, first_frame):
     comm = chat_communicator(f"/ws/chat/{widget_session.conversation.public_id}/")
     await comm.connect(timeout=5)
@@ -141,7 +152,11 @@ async def test_a_socket_that_never_authenticates_is_closed(widget_session, setti
 
 
 def test_the_session_answer_offers_a_socket_url_without_the_token(client, site):
-    body = client.post("/api/widget/conversations", content_type="application/json", HTTP_ORIGIN=ORIGIN,
-                       data=json.dumps({"site_key": site.key})).json()
+    body = client.post(
+        "/api/widget/conversations",
+        content_type="application/json",
+        HTTP_ORIGIN=ORIGIN,
+        data=json.dumps({"site_key": site.key}),
+    ).json()
     assert body["token"] not in body["socket_url"] and "token" not in body["socket_url"]
     assert body["ws_url"].startswith(body["socket_url"] + "?token=")  # v1 clients keep working

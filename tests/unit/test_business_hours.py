@@ -47,16 +47,19 @@ def test_24_00_means_until_midnight():
     assert is_open("sun 20:00-24:00", "UTC", utc(2026, 3, 1, 23, 59, 59))  # a Sunday
 
 
-@pytest.mark.parametrize("spec, complaint", [
-    ("mon 17:00-09:00", "ends before it starts"),  # overnight ranges are two windows, not one
-    ("mon 09:00-09:00", "ends before it starts"),
-    ("mon 25:00-26:00", "impossible time"),
-    ("mon 09:60-10:00", "impossible time"),
-    ("xyz 09:00-10:00", "is not like"),
-    ("mon-xyz 09:00-10:00", "is not like"),
-    ("monday 9-5", "is not like"),
-    ("mon 09:00-17:00, tue", "is not like"),
-])
+@pytest.mark.parametrize(
+    "spec, complaint",
+    [
+        ("mon 17:00-09:00", "ends before it starts"),  # overnight ranges are two windows, not one
+        ("mon 09:00-09:00", "ends before it starts"),
+        ("mon 25:00-26:00", "impossible time"),
+        ("mon 09:60-10:00", "impossible time"),
+        ("xyz 09:00-10:00", "is not like"),
+        ("mon-xyz 09:00-10:00", "is not like"),
+        ("monday 9-5", "is not like"),
+        ("mon 09:00-17:00, tue", "is not like"),
+    ],
+)
 def test_it_refuses_what_it_cannot_read_and_names_the_part(spec, complaint):
     with pytest.raises(ValueError, match=complaint) as raised:
         hours_parse(spec)

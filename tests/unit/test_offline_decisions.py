@@ -14,16 +14,29 @@ from knowledge.selectors import Retrieval, RetrievedChunk
 QUESTION = IntentGuess(label="question", probability=0.9)
 
 
-def chunk(title: str, text: str = "Some text.", *, dense: float = 0.8, language: str = "en",
-          url: str | None = None) -> RetrievedChunk:
+def chunk(
+    title: str, text: str = "Some text.", *, dense: float = 0.8, language: str = "en", url: str | None = None
+) -> RetrievedChunk:
     slug = title.lower().replace(" ", "-")
-    return RetrievedChunk(chunk_id=hash(title) % 1000, article_id=hash(title) % 1000, article_title=title,
-                          article_slug=slug, url=f"/help/{slug}/" if url is None else url, heading_path="", text=text,
-                          score=dense, dense_score=dense, text_score=0.0, article_language=language)
+    return RetrievedChunk(
+        chunk_id=hash(title) % 1000,
+        article_id=hash(title) % 1000,
+        article_title=title,
+        article_slug=slug,
+        url=f"/help/{slug}/" if url is None else url,
+        heading_path="",
+        text=text,
+        score=dense,
+        dense_score=dense,
+        text_score=0.0,
+        article_language=language,
+    )
 
 
-RETURNS = chunk("Returns and refunds", "# Returning an order\n\nYou can return delivered items within 30 days. "
-                                       "Refunds take 5 business days.")
+RETURNS = chunk(
+    "Returns and refunds",
+    "# Returning an order\n\nYou can return delivered items within 30 days. Refunds take 5 business days.",
+)
 CONFIDENT = Retrieval(chunks=[RETURNS], confident=True)
 NOTHING = Retrieval(chunks=[], confident=False)
 
@@ -49,37 +62,55 @@ def test_below_the_threshold_it_says_it_does_not_know_and_offers_a_person():
 
 
 def test_when_it_does_not_know_it_links_up_to_three_loosely_related_articles_once_each():
-    chunks = [chunk("Shipping", dense=0.5), chunk("Shipping", dense=0.45), chunk("Returns", dense=0.4),
-              chunk("Warranty", dense=0.36), chunk("Gift cards", dense=0.9, url=""),  # no public link
-              chunk("Sizes", dense=0.35), chunk("Far away", dense=0.2)]
-    step = offline_step(text="Do you ship to the moon?", state={}, verified=False,
-                        retrieval=Retrieval(chunks=chunks, confident=False), guess=QUESTION)
+    chunks = [
+        chunk("Shipping", dense=0.5),
+        chunk("Shipping", dense=0.45),
+        chunk("Returns", dense=0.4),
+        chunk("Warranty", dense=0.36),
+        chunk("Gift cards", dense=0.9, url=""),  # no public link
+        chunk("Sizes", dense=0.35),
+        chunk("Far away", dense=0.2),
+    ]
+    step = offline_step(
+        text="Do you ship to the moon?",
+        state={},
+        verified=False,
+        retrieval=Retrieval(chunks=chunks, confident=False),
+        guess=QUESTION,
+    )
     assert not step.answered
     assert [r["title"] for r in step.related] == ["Shipping", "Returns", "Warranty"]
 
 
 def test_when_it_does_not_know_it_offers_nothing_unrelated():
-    step = offline_step(text="What is the airspeed of a swallow?", state={}, verified=False,
-                        retrieval=Retrieval(chunks=[chunk("Tent care", dense=0.2)], confident=False))
+    step = offline_step(
+        text="What is the airspeed of a swallow?",
+        state={},
+        verified=False,
+        retrieval=Retrieval(chunks=[chunk("Tent care", dense=0.2)], confident=False),
+    )
     assert step.related == [] and "don't know" in step.text and "talk to a human" in step.text
 
 
 def test_an_answer_from_an_article_in_another_language_says_so_first():
-    german = Retrieval(chunks=[chunk("Rücksendungen", "Sie können Artikel 30 Tage lang zurückgeben.", language="de")],
-                       confident=True)
+    german = Retrieval(
+        chunks=[chunk("Rücksendungen", "Sie können Artikel 30 Tage lang zurückgeben.", language="de")], confident=True
+    )
     step = offline_step(text="Can I return items?", state={}, verified=False, retrieval=german, guess=QUESTION)
     assert step.text.startswith("This article is only available in German: “Rücksendungen”")
 
 
 def test_a_policy_answer_about_returns_offers_to_start_one():
-    step = offline_step(text="How do I return something?", state={}, verified=False, retrieval=CONFIDENT,
-                        guess=QUESTION)
+    step = offline_step(
+        text="How do I return something?", state={}, verified=False, retrieval=CONFIDENT, guess=QUESTION
+    )
     assert step.tool is None and step.text.endswith("I can start a return for you: just tell me which one.")
 
 
 def test_asking_for_a_person_hands_off_at_once():
-    step = offline_step(text="I want to talk to a human", state={"intent": "cancel_order"}, verified=False,
-                        retrieval=NOTHING)
+    step = offline_step(
+        text="I want to talk to a human", state={"intent": "cancel_order"}, verified=False, retrieval=NOTHING
+    )
     assert (step.tool, step.args) == ("handoff_to_human", {"reason": "customer_request"})
 
 
@@ -90,8 +121,9 @@ def test_an_action_from_an_unverified_customer_asks_for_verification_and_remembe
 
 
 def test_order_number_and_email_in_one_message_verify_first():
-    step = offline_step(text="cancel SB-100042, my email is <EMAIL_ADDRESS_1>", state={}, verified=False,
-                        retrieval=NOTHING)
+    step = offline_step(
+        text="cancel SB-100042, my email is <EMAIL_ADDRESS_1>", state={}, verified=False, retrieval=NOTHING
+    )
     assert (step.tool, step.args) == ("verify_identity", {"order_number": "SB-100042", "email": "<EMAIL_ADDRESS_1>"})
     assert step.state == {"intent": "cancel_order", "order_number": "SB-100042"}
 
@@ -117,26 +149,35 @@ def test_an_address_change_asks_for_the_new_address_then_uses_the_redacted_one()
     assert ask.tool is None and "new address" in ask.text
     assert ask.state == {"intent": "change_order_address", "order_number": "SB-100042"}
     step = offline_step(text="<STREET_ADDRESS_1>", state=ask.state, verified=True, retrieval=NOTHING)
-    assert (step.tool, step.args) == ("change_order_address",
-                                      {"order_number": "SB-100042", "new_address": "<STREET_ADDRESS_1>"})
+    assert (step.tool, step.args) == (
+        "change_order_address",
+        {"order_number": "SB-100042", "new_address": "<STREET_ADDRESS_1>"},
+    )
 
 
 def test_never_mind_drops_the_pending_ask():
-    step = offline_step(text="never mind", state={"intent": "cancel_order", "order_number": "SB-100042"},
-                        verified=True, retrieval=NOTHING)
+    step = offline_step(
+        text="never mind",
+        state={"intent": "cancel_order", "order_number": "SB-100042"},
+        verified=True,
+        retrieval=NOTHING,
+    )
     assert step.tool is None and step.state == {} and "dropped that" in step.text
 
 
 def test_a_question_in_the_middle_of_an_ask_is_answered_and_the_ask_offered_again_only_once():
     state = {"intent": "cancel_order"}
-    first = offline_step(text="How long do refunds take?", state=state, verified=True, retrieval=CONFIDENT,
-                         guess=QUESTION)
+    first = offline_step(
+        text="How long do refunds take?", state=state, verified=True, retrieval=CONFIDENT, guess=QUESTION
+    )
     assert "within 30 days" in first.text
-    assert first.text.endswith("(Whenever you're ready to cancel your order, just send the order number "
-                               "(it looks like SB-100042).)")
+    assert first.text.endswith(
+        "(Whenever you're ready to cancel your order, just send the order number (it looks like SB-100042).)"
+    )
     assert first.state == {"intent": "cancel_order", "reminded": True}
-    second = offline_step(text="How long do refunds take?", state=first.state, verified=True, retrieval=CONFIDENT,
-                          guess=QUESTION)
+    second = offline_step(
+        text="How long do refunds take?", state=first.state, verified=True, retrieval=CONFIDENT, guess=QUESTION
+    )
     assert "Whenever you're ready" not in second.text and second.state == {}
 
 
@@ -150,8 +191,13 @@ def test_small_talk_gets_a_friendly_reply_not_an_i_dont_know():
 
 def test_a_long_chunk_is_quoted_up_to_a_sentence_end():
     long_text = "First sentence is here. " * 40
-    step = offline_step(text="tell me", state={}, verified=False, guess=QUESTION,
-                        retrieval=Retrieval(chunks=[chunk("Long", long_text)], confident=True))
+    step = offline_step(
+        text="tell me",
+        state={},
+        verified=False,
+        guess=QUESTION,
+        retrieval=Retrieval(chunks=[chunk("Long", long_text)], confident=True),
+    )
     quoted = step.text.split("\n\n", 1)[1].removesuffix(" [1]")
     assert len(quoted) <= 600 and quoted.endswith("here.")
 
@@ -163,10 +209,22 @@ def test_the_one_order_a_request_can_apply_to_is_picked():
 
 
 def test_several_fitting_orders_are_listed_to_choose_from():
-    orders = [{"number": "SB-1", "status": "pending", "placed_at": "2026-03-01T10:00:00Z", "total": "10.00",
-               "currency": "USD"},
-              {"number": "SB-2", "status": "processed", "placed_at": "2026-03-02T10:00:00Z", "total": "20.00",
-               "currency": "USD"}]
+    orders = [
+        {
+            "number": "SB-1",
+            "status": "pending",
+            "placed_at": "2026-03-01T10:00:00Z",
+            "total": "10.00",
+            "currency": "USD",
+        },
+        {
+            "number": "SB-2",
+            "status": "processed",
+            "placed_at": "2026-03-02T10:00:00Z",
+            "total": "20.00",
+            "currency": "USD",
+        },
+    ]
     number, text = offline_order_pick(intent="cancel_order", orders=orders)
     assert number is None and text.startswith("Which order is it about?")
     assert "SB-1: pending, placed 2026-03-01 (10.00 USD)" in text and "SB-2: processed" in text
@@ -178,15 +236,18 @@ def test_when_no_order_fits_it_says_why_and_asks_for_a_number():
     assert offline_order_pick(intent="return_order", orders=[])[1].startswith("I don't see any orders")
 
 
-@pytest.mark.parametrize("data, expected", [
-    ({"error": "not_verified"}, "I need to check it's you first"),
-    ({"error": "not_found"}, "I couldn't find that order"),
-    ({"error": "not_allowed_in_state", "status": "shipped"}, "That isn't possible any more: the order is shipped."),
-    ({"error": "unavailable"}, "Our order system isn't answering right now. I'm bringing in a person"),
-    ({"error": "something_new"}, "Sorry, something went wrong"),
-    ({"status": "awaiting_customer_confirmation", "summary": "Cancel SB-1?"}, "Cancel SB-1? Please confirm below"),
-    ({"status": "done"}, "Done."),
-])
+@pytest.mark.parametrize(
+    "data, expected",
+    [
+        ({"error": "not_verified"}, "I need to check it's you first"),
+        ({"error": "not_found"}, "I couldn't find that order"),
+        ({"error": "not_allowed_in_state", "status": "shipped"}, "That isn't possible any more: the order is shipped."),
+        ({"error": "unavailable"}, "Our order system isn't answering right now. I'm bringing in a person"),
+        ({"error": "something_new"}, "Sorry, something went wrong"),
+        ({"status": "awaiting_customer_confirmation", "summary": "Cancel SB-1?"}, "Cancel SB-1? Please confirm below"),
+        ({"status": "done"}, "Done."),
+    ],
+)
 def test_each_tool_result_gets_its_customer_facing_sentence(data, expected):
     assert offline_tool_reply(tool="cancel_order", data=data).startswith(expected)
 

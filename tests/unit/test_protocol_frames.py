@@ -45,9 +45,11 @@ def refused(frame: object) -> ProtocolError:
 def test_it_parses_every_client_frame_type_into_its_value():
     attachment = str(uuid.uuid4())
     assert parse({"type": "message", "client_id": CLIENT_ID, "text": "hi"}) == SendMessage(
-        client_id=uuid.UUID(CLIENT_ID), text="hi")
+        client_id=uuid.UUID(CLIENT_ID), text="hi"
+    )
     assert parse({"type": "message", "client_id": CLIENT_ID, "attachment": attachment}) == SendMessage(
-        client_id=uuid.UUID(CLIENT_ID), text="", attachment=uuid.UUID(attachment))
+        client_id=uuid.UUID(CLIENT_ID), text="", attachment=uuid.UUID(attachment)
+    )
     assert parse({"type": "resume", "after_seq": 0}) == Resume(after_seq=0)
     assert parse({"type": "typing", "state": False}) == Typing(state=False)
     assert parse({"type": "action", "action_id": "a1", "decision": "cancel"}) == ActionDecision("a1", "cancel")
@@ -62,32 +64,35 @@ def test_what_is_not_a_json_object_is_a_bad_frame(raw):
     assert refused(raw).code == "bad_frame"
 
 
-@pytest.mark.parametrize("frame, words", [
-    ({"text": "hi"}, "missing field 'type'"),
-    ({"type": "shout"}, "unknown frame type 'shout'"),
-    ({"type": "message", "text": "hi"}, "missing field 'client_id'"),
-    ({"type": "message", "client_id": "not-a-uuid", "text": "hi"}, "client_id must be a UUID"),
-    ({"type": "message", "client_id": CLIENT_ID, "text": "   "}, "text must not be empty"),
-    ({"type": "message", "client_id": CLIENT_ID}, "missing field 'text'"),
-    ({"type": "message", "client_id": CLIENT_ID, "text": 7}, "field 'text' must be of type str"),
-    ({"type": "message", "client_id": CLIENT_ID, "text": ["hi"]}, "field 'text' must be of type str"),
-    ({"type": "message", "client_id": CLIENT_ID, "text": "hi", "attachment": "../etc/passwd"}, "upload id"),
-    ({"type": "resume", "after_seq": -1}, "after_seq must be >= 0"),
-    ({"type": "resume", "after_seq": "3"}, "must be of type int"),
-    ({"type": "resume", "after_seq": 2.5}, "must be of type int"),
-    ({"type": "resume", "after_seq": True}, "must be of type int"),  # a JSON true is not a number
-    ({"type": "typing", "state": 1}, "must be of type bool"),
-    ({"type": "action", "action_id": "a1", "decision": "maybe"}, "'confirm' or 'cancel'"),
-    ({"type": "csat", "score": 0}, "between 1 and 5"),
-    ({"type": "csat", "score": 6}, "between 1 and 5"),
-    ({"type": "csat", "score": 4, "comment": None}, "comment must be a string"),
-    ({"type": "transcript", "email": "   "}, "email must be an email address"),
-    ({"type": "transcript", "email": "a" * 250 + "@x.io"}, "email must be an email address"),
-    ({"type": "feedback", "seq": 0, "rating": "up"}, "seq must be >= 1"),
-    ({"type": "feedback", "seq": 1, "rating": "meh"}, "'up' or 'down'"),
-    ({"type": "message", "client_id": CLIENT_ID, "text": "a\x00b"}, "NUL"),
-    ({"type": "typing", "state": True, "note": "\ud800"}, "unpaired surrogates"),  # any top-level string
-])
+@pytest.mark.parametrize(
+    "frame, words",
+    [
+        ({"text": "hi"}, "missing field 'type'"),
+        ({"type": "shout"}, "unknown frame type 'shout'"),
+        ({"type": "message", "text": "hi"}, "missing field 'client_id'"),
+        ({"type": "message", "client_id": "not-a-uuid", "text": "hi"}, "client_id must be a UUID"),
+        ({"type": "message", "client_id": CLIENT_ID, "text": "   "}, "text must not be empty"),
+        ({"type": "message", "client_id": CLIENT_ID}, "missing field 'text'"),
+        ({"type": "message", "client_id": CLIENT_ID, "text": 7}, "field 'text' must be of type str"),
+        ({"type": "message", "client_id": CLIENT_ID, "text": ["hi"]}, "field 'text' must be of type str"),
+        ({"type": "message", "client_id": CLIENT_ID, "text": "hi", "attachment": "../etc/passwd"}, "upload id"),
+        ({"type": "resume", "after_seq": -1}, "after_seq must be >= 0"),
+        ({"type": "resume", "after_seq": "3"}, "must be of type int"),
+        ({"type": "resume", "after_seq": 2.5}, "must be of type int"),
+        ({"type": "resume", "after_seq": True}, "must be of type int"),  # a JSON true is not a number
+        ({"type": "typing", "state": 1}, "must be of type bool"),
+        ({"type": "action", "action_id": "a1", "decision": "maybe"}, "'confirm' or 'cancel'"),
+        ({"type": "csat", "score": 0}, "between 1 and 5"),
+        ({"type": "csat", "score": 6}, "between 1 and 5"),
+        ({"type": "csat", "score": 4, "comment": None}, "comment must be a string"),
+        ({"type": "transcript", "email": "   "}, "email must be an email address"),
+        ({"type": "transcript", "email": "a" * 250 + "@x.io"}, "email must be an email address"),
+        ({"type": "feedback", "seq": 0, "rating": "up"}, "seq must be >= 1"),
+        ({"type": "feedback", "seq": 1, "rating": "meh"}, "'up' or 'down'"),
+        ({"type": "message", "client_id": CLIENT_ID, "text": "a\x00b"}, "NUL"),
+        ({"type": "typing", "state": True, "note": "\ud800"}, "unpaired surrogates"),  # any top-level string
+    ],
+)
 def test_a_malformed_frame_is_a_bad_frame_that_says_what_is_wrong(frame, words):
     error = refused(frame)
     assert error.code == "bad_frame"
@@ -99,11 +104,14 @@ def test_an_unknown_type_is_quoted_back_cut_short():
     assert len(str(error)) < 100
 
 
-@pytest.mark.parametrize("frame", [
-    {"type": "message", "client_id": CLIENT_ID, "text": "x" * (MAX + 1)},
-    {"type": "csat", "score": 3, "comment": "x" * (MAX + 1)},
-    {"type": "feedback", "seq": 1, "rating": "up", "comment": "x" * (MAX + 1)},
-])
+@pytest.mark.parametrize(
+    "frame",
+    [
+        {"type": "message", "client_id": CLIENT_ID, "text": "x" * (MAX + 1)},
+        {"type": "csat", "score": 3, "comment": "x" * (MAX + 1)},
+        {"type": "feedback", "seq": 1, "rating": "up", "comment": "x" * (MAX + 1)},
+    ],
+)
 def test_text_over_the_limit_is_too_large(frame):
     assert refused(frame).code == "too_large"
 
@@ -124,11 +132,21 @@ def test_unknown_extra_fields_are_ignored():
 
 
 def test_a_message_frame_carries_only_the_fields_that_are_set():
-    message = Message(seq=4, role="bot", text="Here you go", created_at=datetime(2026, 3, 2, 9, 30, tzinfo=UTC),
-                      extras={"citations": [{"title": "Returns", "url": "/kb/returns"}], "turn_id": "t-1"})
+    message = Message(
+        seq=4,
+        role="bot",
+        text="Here you go",
+        created_at=datetime(2026, 3, 2, 9, 30, tzinfo=UTC),
+        extras={"citations": [{"title": "Returns", "url": "/kb/returns"}], "turn_id": "t-1"},
+    )
     assert message_frame(message) == {
-        "type": "message", "seq": 4, "role": "bot", "text": "Here you go", "created_at": "2026-03-02T09:30:00+00:00",
-        "citations": [{"title": "Returns", "url": "/kb/returns"}], "turn_id": "t-1",
+        "type": "message",
+        "seq": 4,
+        "role": "bot",
+        "text": "Here you go",
+        "created_at": "2026-03-02T09:30:00+00:00",
+        "citations": [{"title": "Returns", "url": "/kb/returns"}],
+        "turn_id": "t-1",
     }
 
 
@@ -136,8 +154,14 @@ def test_a_customer_message_frame_echoes_its_client_id_and_an_agents_carries_the
     client_id = uuid.UUID(CLIENT_ID)
     customer = Message(seq=1, role="customer", text="hi", client_id=client_id, created_at=datetime.now(UTC), extras={})
     assert message_frame(customer)["client_id"] == CLIENT_ID and "author" not in message_frame(customer)
-    agent = Message(seq=2, role="agent", text="Hello", created_at=datetime.now(UTC), extras={},
-                    author=get_user_model()(pk=7, username="alice", first_name="Alice"))
+    agent = Message(
+        seq=2,
+        role="agent",
+        text="Hello",
+        created_at=datetime.now(UTC),
+        extras={},
+        author=get_user_model()(pk=7, username="alice", first_name="Alice"),
+    )
     assert message_frame(agent)["author"] == "Alice"
 
 
@@ -152,11 +176,14 @@ def test_a_status_frame_names_the_agent_only_while_a_human_has_the_conversation(
 def test_a_queued_status_frame_carries_the_wait_it_is_given():
     queued = Conversation(status=Conversation.Status.QUEUED)
     frame = status_frame(queued, wait=SimpleNamespace(position=2, minutes=6))
-    assert frame == {"type": "status", "conversation_status": "queued", "queue_position": 2,
-                     "expected_wait_minutes": 6}
+    assert frame == {"type": "status", "conversation_status": "queued", "queue_position": 2, "expected_wait_minutes": 6}
 
 
 def test_an_error_frame_rounds_retry_after_and_leaves_it_out_when_unknown():
     assert error_frame("rate_limited", "slow down", retry_after=1.23456) == {
-        "type": "error", "code": "rate_limited", "message": "slow down", "retry_after": 1.23}
+        "type": "error",
+        "code": "rate_limited",
+        "message": "slow down",
+        "retry_after": 1.23,
+    }
     assert "retry_after" not in error_frame("bad_frame", "nope")

@@ -80,6 +80,7 @@ def test_it_counts_fractions_of_a_token(clock):
 # The per-IP limits of guardrails/limits.py live in Redis; what is pure of them is the key a
 # client is counted under, which decides whether a client can dodge a limit by changing address.
 
+
 def test_an_ipv6_client_is_counted_by_its_slash_64_and_an_ipv4_mapped_one_as_ipv4():
     from guardrails.verification_limits import network_key
     from supportbot.client_ip import client_ip_limit_key

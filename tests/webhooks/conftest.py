@@ -74,13 +74,22 @@ def receiver():
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             error = ""
             try:
-                verify(secret=state.secrets.get(self.path, ""), body=body,
-                       timestamp=self.headers.get("Webhook-Timestamp", ""),
-                       signatures=self.headers.get("Webhook-Signature", ""))
+                verify(
+                    secret=state.secrets.get(self.path, ""),
+                    body=body,
+                    timestamp=self.headers.get("Webhook-Timestamp", ""),
+                    signatures=self.headers.get("Webhook-Signature", ""),
+                )
             except ValueError as problem:
                 error = str(problem)
-            entry = Received(path=self.path, webhook_id=self.headers.get("Webhook-Id", ""), body=json.loads(body),
-                             verified=not error, verify_error=error, at=time.monotonic())
+            entry = Received(
+                path=self.path,
+                webhook_id=self.headers.get("Webhook-Id", ""),
+                body=json.loads(body),
+                verified=not error,
+                verify_error=error,
+                at=time.monotonic(),
+            )
             with state.lock:
                 state.received.append(entry)
             if state.on_request is not None:

@@ -87,31 +87,47 @@ def _until(predicate, *, timeout: float, what: str, worker: Worker) -> None:
 
 
 def test_a_conversation_from_created_to_csat_arrives_signed_in_shape_and_only_where_subscribed(
-        worker, receiver, hooks, site, bot_site, alice):
+    worker, receiver, hooks, site, bot_site, alice
+):
     everything, secret = webhook_endpoint_create(site_id=site.pk, url=receiver.url("/all"), events=EVENT_TYPES)
-    _, resolved_secret = webhook_endpoint_create(site_id=site.pk, url=receiver.url("/resolved"),
-                                                 events=["conversation.resolved"])
+    _, resolved_secret = webhook_endpoint_create(
+        site_id=site.pk, url=receiver.url("/resolved"), events=["conversation.resolved"]
+    )
     _, other_secret = webhook_endpoint_create(site_id=bot_site.pk, url=receiver.url("/other-site"), events=EVENT_TYPES)
     receiver.secrets = {"/all": secret, "/resolved": resolved_secret, "/other-site": other_secret}
 
     conversation = widget_session_open(site_key=site.key, origin=ORIGIN).conversation
     cid = conversation.pk
-    customer_message_post(conversation_id=cid, text="My tent broke, write to jane.doe@example.com",
-                          client_id=uuid.uuid4())
+    customer_message_post(
+        conversation_id=cid, text="My tent broke, write to jane.doe@example.com", client_id=uuid.uuid4()
+    )
     conversation_request_human(conversation_id=cid)
     handoff_claim(conversation_id=cid, agent=alice)
     agent_message_post(conversation_id=cid, agent=alice, text="Sorry about that! I'll cancel the order.")
     action = ActionCall.objects.create(
-        conversation_id=cid, tool="cancel_order", arguments={"order_number": "SB-100042"},
-        summary="Cancel order SB-100042", status=ActionCall.Status.EXECUTING, idempotency_key=uuid.uuid4().hex,
-        customer_id="cust_1", expires_at=timezone.now() + timedelta(minutes=5))
+        conversation_id=cid,
+        tool="cancel_order",
+        arguments={"order_number": "SB-100042"},
+        summary="Cancel order SB-100042",
+        status=ActionCall.Status.EXECUTING,
+        idempotency_key=uuid.uuid4().hex,
+        customer_id="cust_1",
+        expires_at=timezone.now() + timedelta(minutes=5),
+    )
     action_finish(action_id=action.pk, outcome={"outcome": "succeeded", "http_status": 200, "result": {}})
     conversation_resolve(conversation_id=cid, agent=alice)
     conversation_rate(conversation_id=cid, score=5, comment="Quick and kind, thanks")
 
     deliveries = WebhookDelivery.objects.filter(endpoint=everything)
-    _until(lambda: not WebhookDelivery.objects.filter(status="pending").exists()
-           and len(receiver.at("/all")) == deliveries.count(), timeout=30, what="every delivery", worker=worker)
+    _until(
+        lambda: (
+            not WebhookDelivery.objects.filter(status="pending").exists()
+            and len(receiver.at("/all")) == deliveries.count()
+        ),
+        timeout=30,
+        what="every delivery",
+        worker=worker,
+    )
     time.sleep(0.3)  # anything extra (a duplicate, another site's event) would show by now
     messages = {m.seq: m for m in Message.objects.filter(conversation_id=cid)}
     expected = len(messages) + 6  # every message, and one of each other event
@@ -130,24 +146,35 @@ def test_a_conversation_from_created_to_csat_arrives_signed_in_shape_and_only_wh
 
     sent_messages = {data["seq"]: data for data in by_type["message.created"]}
     assert set(sent_messages) == set(messages)
-    assert all(sent_messages[seq]["text"] == m.text and sent_messages[seq]["role"] == m.role
-               for seq, m in messages.items())
+    assert all(
+        sent_messages[seq]["text"] == m.text and sent_messages[seq]["role"] == m.role for seq, m in messages.items()
+    )
     customer_text = next(data["text"] for data in sent_messages.values() if data["role"] == "customer")
     assert "<EMAIL_ADDRESS_1>" in customer_text  # redacted, as stored
     assert all("jane.doe@example.com" not in str(r.body) for r in receiver.received)
-    assert next(d for d in sent_messages.values() if d["role"] == "agent")["author"] == {"id": alice.pk, "name": "Alice"}
+    assert next(d for d in sent_messages.values() if d["role"] == "agent")["author"] == {
+        "id": alice.pk,
+        "name": "Alice",
+    }
 
     assert by_type["conversation.created"] == [{"status": "bot", "customer": {"verified": False, "external_id": None}}]
     [opened] = by_type["handoff.opened"]
     assert opened["reason"] == "customer_request"
     [assigned] = by_type["handoff.assigned"]
-    assert (assigned["handoff_id"], assigned["kind"], assigned["agent"]["name"]) == (opened["handoff_id"], "claimed",
-                                                                                     "Alice")
+    assert (assigned["handoff_id"], assigned["kind"], assigned["agent"]["name"]) == (
+        opened["handoff_id"],
+        "claimed",
+        "Alice",
+    )
     [action_event] = by_type["action.executed"]
     assert (action_event["tool"], action_event["status"], action_event["arguments"]) == (
-        "cancel_order", "succeeded", {"order_number": "SB-100042"})
-    assert by_type["conversation.resolved"] == [{"resolution_reason": "answered",
-                                                 "resolved_by": {"id": alice.pk, "name": "Alice"}}]
+        "cancel_order",
+        "succeeded",
+        {"order_number": "SB-100042"},
+    )
+    assert by_type["conversation.resolved"] == [
+        {"resolution_reason": "answered", "resolved_by": {"id": alice.pk, "name": "Alice"}}
+    ]
     [csat] = by_type["csat.created"]
     assert (csat["score"], csat["comment"], csat["agent_id"]) == (5, "Quick and kind, thanks", alice.pk)
 
@@ -156,14 +183,18 @@ def test_a_conversation_from_created_to_csat_arrives_signed_in_shape_and_only_wh
     assert resolved.verified and resolved.body["type"] == "conversation.resolved"
     assert resolved.webhook_id == next(r.webhook_id for r in received if r.body["type"] == "conversation.resolved")
     assert receiver.at("/other-site") == []
-    assert set(WebhookDelivery.objects.filter(endpoint=everything).values_list("status", "attempts")) == {("succeeded", 1)}
+    assert set(WebhookDelivery.objects.filter(endpoint=everything).values_list("status", "attempts")) == {
+        ("succeeded", 1)
+    }
 
 
 def test_a_worker_killed_in_the_middle_of_a_request_leaves_each_event_seen_once_after_dedup(
-        worker, receiver, hooks, widget_session):
+    worker, receiver, hooks, widget_session
+):
     conversation = widget_session.conversation
-    _, secret = webhook_endpoint_create(site_id=conversation.site_id, url=receiver.url("/hold"),
-                                        events=["message.created"])
+    _, secret = webhook_endpoint_create(
+        site_id=conversation.site_id, url=receiver.url("/hold"), events=["message.created"]
+    )
     receiver.secrets = {"/hold": secret}
     doomed = worker.process
     killed: list[str] = []
@@ -182,8 +213,12 @@ def test_a_worker_killed_in_the_middle_of_a_request_leaves_each_event_seen_once_
     worker.start()  # its broker connection hands it the dead worker's unacknowledged task
 
     deliveries = WebhookDelivery.objects.filter(endpoint__url=receiver.url("/hold"))
-    _until(lambda: set(deliveries.values_list("status", flat=True)) == {"succeeded"}, timeout=40,
-           what="all three delivered", worker=worker)
+    _until(
+        lambda: set(deliveries.values_list("status", flat=True)) == {"succeeded"},
+        timeout=40,
+        what="all three delivered",
+        worker=worker,
+    )
     event_ids = set(deliveries.values_list("event_id", flat=True))
     received = receiver.at("/hold")
     assert all(r.verified for r in received)
@@ -197,20 +232,24 @@ def test_a_worker_killed_in_the_middle_of_a_request_leaves_each_event_seen_once_
 
 
 def test_a_failing_endpoint_is_retried_with_growing_waits_then_its_breaker_opens_and_deliveries_wait(
-        worker, receiver, hooks, widget_session):
+    worker, receiver, hooks, widget_session
+):
     conversation = widget_session.conversation
-    endpoint, secret = webhook_endpoint_create(site_id=conversation.site_id, url=receiver.url("/flaky"),
-                                               events=["message.created"])
+    endpoint, secret = webhook_endpoint_create(
+        site_id=conversation.site_id, url=receiver.url("/flaky"), events=["message.created"]
+    )
     receiver.secrets = {"/flaky": secret}
     receiver.status["/flaky"] = 503
     system_message_post(conversation_id=conversation.pk, text="first")
     first = WebhookDelivery.objects.get(endpoint=endpoint)
 
     receiver.wait_for(lambda: len(receiver.at("/flaky")) >= 3, timeout=20, what="three failed attempts")
+
     def waits_for_the_breaker() -> bool:
         open_until = WebhookEndpoint.objects.get(pk=endpoint.pk).circuit_open_until
         return open_until is not None and (
-            WebhookDelivery.objects.get(pk=first.pk).next_attempt_at >= open_until - timedelta(seconds=1))
+            WebhookDelivery.objects.get(pk=first.pk).next_attempt_at >= open_until - timedelta(seconds=1)
+        )
 
     _until(waits_for_the_breaker, timeout=10, what="the delivery to wait for the breaker", worker=worker)
     endpoint.refresh_from_db()
@@ -228,8 +267,12 @@ def test_a_failing_endpoint_is_retried_with_growing_waits_then_its_breaker_opens
     # While the breaker is open nothing is sent, and new events wait too (not dropped, no attempt counted).
     system_message_post(conversation_id=conversation.pk, text="second")
     second = WebhookDelivery.objects.exclude(pk=first.pk).get(endpoint=endpoint)
-    _until(lambda: WebhookDelivery.objects.get(pk=second.pk).next_attempt_at > timezone.now() + timedelta(seconds=30),
-           timeout=10, what="the second delivery to be deferred", worker=worker)
+    _until(
+        lambda: WebhookDelivery.objects.get(pk=second.pk).next_attempt_at > timezone.now() + timedelta(seconds=30),
+        timeout=10,
+        what="the second delivery to be deferred",
+        worker=worker,
+    )
     assert len(receiver.at("/flaky")) == 3
     assert WebhookDelivery.objects.get(pk=second.pk).attempts == 0
 

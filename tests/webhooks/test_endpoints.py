@@ -42,8 +42,10 @@ def allow_loopback(settings):
 
 def signed(secrets_: list[str], body: bytes, *, timestamp: int | None = None) -> dict:
     timestamp = int(time.time()) if timestamp is None else timestamp
-    return {"timestamp": str(timestamp),
-            "signatures": signature_header(secrets_=secrets_, timestamp=timestamp, body=body)}
+    return {
+        "timestamp": str(timestamp),
+        "signatures": signature_header(secrets_=secrets_, timestamp=timestamp, body=body),
+    }
 
 
 def test_the_documented_snippet_accepts_a_signed_body_and_rejects_tampering_other_secrets_and_replays():
@@ -58,8 +60,7 @@ def test_the_documented_snippet_accepts_a_signed_body_and_rejects_tampering_othe
         verify(secret=secret, body=body, **signed([secret], body, timestamp=int(time.time()) - 301))
     with pytest.raises(ValueError, match="no valid signature"):  # the timestamp is part of what is signed
         headers = signed([secret], body)
-        verify(secret=secret, body=body, timestamp=str(int(headers["timestamp"]) + 1),
-               signatures=headers["signatures"])
+        verify(secret=secret, body=body, timestamp=str(int(headers["timestamp"]) + 1), signatures=headers["signatures"])
     with pytest.raises(ValueError, match="Webhook-Timestamp"):
         verify(secret=secret, body=body, timestamp="", signatures="")
 
@@ -83,14 +84,16 @@ def test_it_refuses_urls_that_are_not_http_or_point_inside_unless_allowed(settin
 
 
 def test_an_event_nobody_subscribed_to_costs_no_query_and_a_new_endpoint_is_seen_at_once(
-        widget_session, allow_loopback, django_assert_num_queries):
+    widget_session, allow_loopback, django_assert_num_queries
+):
     conversation = widget_session.conversation
     payload = {"seq": 1, "role": "system", "text": "hello"}
     webhook_events_enqueue(conversation_id=conversation.pk, event="message.created", payload=payload)  # fills the cache
     with django_assert_num_queries(0):
         assert webhook_events_enqueue(conversation_id=conversation.pk, event="message.created", payload=payload) == []
-    endpoint, _secret = webhook_endpoint_create(site_id=conversation.site_id, url="http://127.0.0.1:9/in",
-                                                events=["message.created"])
+    endpoint, _secret = webhook_endpoint_create(
+        site_id=conversation.site_id, url="http://127.0.0.1:9/in", events=["message.created"]
+    )
     system_message_post(conversation_id=conversation.pk, text="An agent will join shortly.")
     delivery = WebhookDelivery.objects.get(endpoint=endpoint)
     message = Message.objects.get(conversation=conversation, text="An agent will join shortly.")
@@ -103,8 +106,15 @@ def test_an_event_nobody_subscribed_to_costs_no_query_and_a_new_endpoint_is_seen
 
 def test_the_secret_is_shown_once_on_creation_and_stored_encrypted(client, admin_user, site, allow_loopback):
     client.force_login(admin_user)
-    response = client.post(f"{CHANGELIST}add/", {"site": site.pk, "url": "http://127.0.0.1:9/in",
-                                                  "events": ["message.created", "csat.created"], "is_active": "on"})
+    response = client.post(
+        f"{CHANGELIST}add/",
+        {
+            "site": site.pk,
+            "url": "http://127.0.0.1:9/in",
+            "events": ["message.created", "csat.created"],
+            "is_active": "on",
+        },
+    )
     assert response.status_code == 200, response.content[:500]
     page = response.content.decode()
     endpoint = WebhookEndpoint.objects.get()
@@ -117,10 +127,12 @@ def test_the_secret_is_shown_once_on_creation_and_stored_encrypted(client, admin
 
 
 def test_rotation_shows_the_new_secret_once_and_both_sign_until_the_grace_period_ends(
-        client, admin_user, charlie, site, allow_loopback, settings):
+    client, admin_user, charlie, site, allow_loopback, settings
+):
     endpoint, old = webhook_endpoint_create(site_id=site.pk, url="http://127.0.0.1:9/in", events=["csat.created"])
-    charlie.user_permissions.add(*Permission.objects.filter(codename__in=["view_webhookendpoint",
-                                                                          "change_webhookendpoint"]))
+    charlie.user_permissions.add(
+        *Permission.objects.filter(codename__in=["view_webhookendpoint", "change_webhookendpoint"])
+    )
     client.force_login(charlie)  # may edit endpoints, may not rotate their secrets
     client.post(CHANGELIST, {"action": "rotate_secret", "_selected_action": [endpoint.pk]})
     assert endpoint_signing_secrets(WebhookEndpoint.objects.get()) == [old]
@@ -142,10 +154,12 @@ def test_rotation_shows_the_new_secret_once_and_both_sign_until_the_grace_period
 
 
 def test_the_admin_retry_action_queues_another_attempt_of_a_given_up_delivery(
-        client, admin_user, widget_session, allow_loopback, django_capture_on_commit_callbacks):
+    client, admin_user, widget_session, allow_loopback, django_capture_on_commit_callbacks
+):
     conversation = widget_session.conversation
-    endpoint, _ = webhook_endpoint_create(site_id=conversation.site_id, url="http://127.0.0.1:9/in",
-                                          events=["message.created"])
+    endpoint, _ = webhook_endpoint_create(
+        site_id=conversation.site_id, url="http://127.0.0.1:9/in", events=["message.created"]
+    )
     with django_capture_on_commit_callbacks():  # not sent: this test plays a delivery that gave up
         system_message_post(conversation_id=conversation.pk, text="Hello")
     WebhookDelivery.objects.update(status="failed", attempts=12, last_status_code=500, last_error="HTTP 500")
@@ -162,7 +176,8 @@ def test_the_admin_retry_action_queues_another_attempt_of_a_given_up_delivery(
 
 
 def test_the_routing_workflow_assigning_an_agent_emits_handoff_assigned_by_nobody(
-        widget_session, alice, allow_loopback, django_capture_on_commit_callbacks):
+    widget_session, alice, allow_loopback, django_capture_on_commit_callbacks
+):
     conversation = widget_session.conversation
     webhook_endpoint_create(site_id=conversation.site_id, url="http://127.0.0.1:9/in", events=["handoff.assigned"])
     team = Team.objects.create(name="Front line")
@@ -177,12 +192,18 @@ def test_the_routing_workflow_assigning_an_agent_emits_handoff_assigned_by_nobod
     assert assignment is not None and assignment.agent == alice
     [delivery] = WebhookDelivery.objects.all()
     assert delivery.payload["type"] == "handoff.assigned"
-    assert delivery.payload["data"] == {"handoff_id": handoff.pk, "reason": "customer_request",
-                                        "agent": {"id": alice.pk, "name": "Alice"}, "by": None, "kind": "assigned"}
+    assert delivery.payload["data"] == {
+        "handoff_id": handoff.pk,
+        "reason": "customer_request",
+        "agent": {"id": alice.pk, "name": "Alice"},
+        "by": None,
+        "kind": "assigned",
+    }
 
 
 def test_erasing_a_customer_deletes_the_deliveries_about_their_conversations_sent_or_waiting(
-        widget_session, site, allow_loopback, django_capture_on_commit_callbacks):
+    widget_session, site, allow_loopback, django_capture_on_commit_callbacks
+):
     conversation = widget_session.conversation
     other = widget_session_open(site_key=site.key, origin=ORIGIN).conversation
     webhook_endpoint_create(site_id=conversation.site_id, url="http://127.0.0.1:9/in", events=["message.created"])

@@ -78,8 +78,11 @@ def intent_train(*, regularization: float = 2.0) -> dict[str, Any]:
     trained = IntentClassifier(artifact=artifact)
     artifact["provenance"] = {
         "trained_on": str(date.today()),
-        "phrasings": {"source": "conversations/bot/understanding/phrasings.py", "rows": len(rows),
-                      "sha256_16": hashlib.sha256(json.dumps(rows).encode()).hexdigest()[:16]},
+        "phrasings": {
+            "source": "conversations/bot/understanding/phrasings.py",
+            "rows": len(rows),
+            "sha256_16": hashlib.sha256(json.dumps(rows).encode()).hexdigest()[:16],
+        },
         "model": f"sklearn LogisticRegression(C={regularization}, class_weight=balanced) on MiniLM embeddings",
         "eval": intent_eval(classifier=trained, embed=model.embed),
     }
@@ -103,7 +106,10 @@ def intent_eval(*, classifier: IntentClassifier, embed) -> dict[str, Any]:  # no
             "accuracy": round(sum(g.label == row["label"] for row, g in guesses) / max(1, len(guesses)), 4),
             "questions_taken_for_actions": round(sum(g.is_action for g in questions) / max(1, len(questions)), 4),
             "actions_taken_for_questions": round(sum(not g.is_action for _, g in actions) / max(1, len(actions)), 4),
-            "errors": [{"text": row["text"], "label": row["label"], "guess": g.label}
-                       for row, g in guesses if g.label != row["label"]][:20],
+            "errors": [
+                {"text": row["text"], "label": row["label"], "guess": g.label}
+                for row, g in guesses
+                if g.label != row["label"]
+            ][:20],
         }
     return report

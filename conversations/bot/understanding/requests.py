@@ -18,28 +18,40 @@ from django.conf import settings
 from conversations.bot.understanding.intent import IntentGuess
 from knowledge.selectors import Retrieval
 
-HUMAN = re.compile(r"\b(human|real person|(an?|the) agent|representative|operator|someone (real|else)|"
-                   r"(talk|speak|chat) (to|with) (a |an |some)?(person|one|body|human|agent))\b", re.IGNORECASE)
+HUMAN = re.compile(
+    r"\b(human|real person|(an?|the) agent|representative|operator|someone (real|else)|"
+    r"(talk|speak|chat) (to|with) (a |an |some)?(person|one|body|human|agent))\b",
+    re.IGNORECASE,
+)
 _CANCEL = re.compile(r"\bcancel", re.IGNORECASE)
 _RETURN = re.compile(r"\b(return|refund|send (it|them) back|money back)", re.IGNORECASE)
 _ADDRESS = re.compile(r"\baddress\b", re.IGNORECASE)
 _ACCOUNT = re.compile(r"\b(account|profile|billing)\b", re.IGNORECASE)
 _CHANGE = re.compile(r"\b(change|update|correct|wrong|new|different|move|moved|ship (it )?to)\b", re.IGNORECASE)
-_STATUS = re.compile(r"\b(where|status|track|tracking|shipped|arriv\w*|deliver\w*|when will|late|order)\b", re.IGNORECASE)
+_STATUS = re.compile(
+    r"\b(where|status|track|tracking|shipped|arriv\w*|deliver\w*|when will|late|order)\b", re.IGNORECASE
+)
 _LIST = re.compile(r"\b(my|recent|past|last) orders\b", re.IGNORECASE)
 _MY_ORDER = re.compile(r"\bmy (last |latest |recent |new )?(order|package|parcel|delivery|shipment)\b", re.IGNORECASE)
 # A question about how things work rather than a request ("can I cancel after it ships?").
-_QUESTION_SHAPE = re.compile(r"^\s*(how|what|when|why|which|is|are|do|does|can i|may i|could i|will|am i|is it|"
-                             r"are you able)\b|\?\s*$", re.IGNORECASE)
+_QUESTION_SHAPE = re.compile(
+    r"^\s*(how|what|when|why|which|is|are|do|does|can i|may i|could i|will|am i|is it|"
+    r"are you able)\b|\?\s*$",
+    re.IGNORECASE,
+)
 # Words that tie a message to the customer's own order ("cancel MY order", "the jacket I bought").
 _OWN = re.compile(r"\b(my|mine|i (bought|ordered|got|received)|i just (placed|ordered))\b", re.IGNORECASE)
 ADDRESS_PLACEHOLDER = re.compile(r"<STREET_ADDRESS_\d+>")
 EMAIL_PLACEHOLDER = re.compile(r"<EMAIL_ADDRESS_\d+>")
-NEVER_MIND = re.compile(r"\b(never ?mind|forget (it|about it|that)|no worries|doesn'?t matter|not any ?more|"
-                        r"drop it|skip (it|that)|leave it)\b|^\s*(no|nope|no thanks|stop)\s*[.!]?\s*$", re.IGNORECASE)
+NEVER_MIND = re.compile(
+    r"\b(never ?mind|forget (it|about it|that)|no worries|doesn'?t matter|not any ?more|"
+    r"drop it|skip (it|that)|leave it)\b|^\s*(no|nope|no thanks|stop)\s*[.!]?\s*$",
+    re.IGNORECASE,
+)
 # A short message leaning on the previous question: "and for express?", "what about Canada?".
-_FOLLOW_UP = re.compile(r"^\s*(and|also|but|or|what about|how about|and what about|same for|what if|for|to|in|with)\b",
-                        re.IGNORECASE)
+_FOLLOW_UP = re.compile(
+    r"^\s*(and|also|but|or|what about|how about|and what about|same for|what if|for|to|in|with)\b", re.IGNORECASE
+)
 _FOLLOW_UP_MAX_WORDS = 7
 # Below this the classifier's action label is only trusted when a keyword agrees.
 _ACTION_CONFIDENCE = 0.5
@@ -59,7 +71,9 @@ def keyword_action(text: str) -> str | None:
     # A redacted street address in the message ("send SB-100042 to <STREET_ADDRESS_1>") is a new
     # address whether or not the word "address" is there.
     if ADDRESS_PLACEHOLDER.search(text) or (_ADDRESS.search(text) and _CHANGE.search(text)):
-        return "change_account_address" if _ACCOUNT.search(text) and not order_number_in(text) else "change_order_address"
+        return (
+            "change_account_address" if _ACCOUNT.search(text) and not order_number_in(text) else "change_order_address"
+        )
     if _LIST.search(text):
         return "list_my_orders"
     if (order_number_in(text) or _MY_ORDER.search(text)) and _STATUS.search(text):
@@ -117,5 +131,7 @@ def supplies_what_is_pending(*, text: str, state: dict) -> bool:
     new address)? If not, it is a new message, not an answer."""
     if order_number_in(text) or EMAIL_PLACEHOLDER.search(text):
         return True
-    return bool(ADDRESS_PLACEHOLDER.search(text)) and state.get("intent") in ("change_order_address",
-                                                                              "change_account_address")
+    return bool(ADDRESS_PLACEHOLDER.search(text)) and state.get("intent") in (
+        "change_order_address",
+        "change_account_address",
+    )

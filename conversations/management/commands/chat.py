@@ -40,20 +40,27 @@ class Command(BaseCommand):
         body: dict = {"site_key": site.key}
         if options["customer"]:
             expires = identity_expiry_default()
-            body["user"] = {"id": options["customer"], "expires": expires,
-                            "signature": identity_signature(secret=site.identity_secret, user_id=options["customer"],
-                                                            expires=expires)}
+            body["user"] = {
+                "id": options["customer"],
+                "expires": expires,
+                "signature": identity_signature(
+                    secret=site.identity_secret, user_id=options["customer"], expires=expires
+                ),
+            }
         origin = site.allowed_origins[0]
         try:
-            response = httpx.post(f"{options['url']}/api/widget/conversations", json=body, headers={"Origin": origin},
-                                  timeout=10)
+            response = httpx.post(
+                f"{options['url']}/api/widget/conversations", json=body, headers={"Origin": origin}, timeout=10
+            )
         except httpx.HTTPError as error:
             raise CommandError(f"cannot reach {options['url']}: {error}; is `make run` running?") from None
         if response.status_code >= 400:
             raise CommandError(f"the server refused the conversation: {response.text}")
         session = response.json()
-        self.stdout.write(f"Connected to {site.name} as {options['customer'] or 'an anonymous visitor'}. "
-                          "Type a message; /confirm N, /cancel N, /human, /quit.")
+        self.stdout.write(
+            f"Connected to {site.name} as {options['customer'] or 'an anonymous visitor'}. "
+            "Type a message; /confirm N, /cancel N, /human, /quit."
+        )
         asyncio.run(self._talk(session["ws_url"], origin))
 
     async def _talk(self, ws_url: str, origin: str) -> None:
@@ -63,12 +70,13 @@ class Command(BaseCommand):
         actions: list[str] = []
         async with websockets.connect(ws_url, origin=Origin(origin)) as socket:
             await socket.send(json.dumps({"type": "resume", "after_seq": 0}))
-            receiver = asyncio.create_task(self._receive(socket, actions, base_url=ws_url.split("/ws/")[0]
-                                                         .replace("ws", "http", 1)))
+            receiver = asyncio.create_task(
+                self._receive(socket, actions, base_url=ws_url.split("/ws/")[0].replace("ws", "http", 1))
+            )
             loop = asyncio.get_running_loop()
             try:
                 while True:
-                    line = (await loop.run_in_executor(None, sys.stdin.readline))
+                    line = await loop.run_in_executor(None, sys.stdin.readline)
                     if not line or line.strip() == "/quit":
                         break
                     frame = self._frame(line.strip(), actions)
@@ -110,13 +118,17 @@ class Command(BaseCommand):
                     self.stdout.write(f"{frame.get('author') or frame['role']}: {frame['text']}")
                 for citation in frame.get("citations") or []:
                     url = citation.get("url") or ""
-                    self.stdout.write(f"    source: {citation['title']} {base_url + url if url.startswith('/') else url}")
+                    self.stdout.write(
+                        f"    source: {citation['title']} {base_url + url if url.startswith('/') else url}"
+                    )
                 action = frame.get("action")
                 if action:
                     if action["action_id"] not in actions:
                         actions.append(action["action_id"])
-                    self.stdout.write(f"    [action {actions.index(action['action_id']) + 1}] {action['summary']} "
-                                      f"({action['status']})")
+                    self.stdout.write(
+                        f"    [action {actions.index(action['action_id']) + 1}] {action['summary']} "
+                        f"({action['status']})"
+                    )
             elif kind == "status":
                 self.stdout.write(f"-- conversation is now {frame['conversation_status']}")
             elif kind == "error":

@@ -24,8 +24,9 @@ class Command(BaseCommand):
         parser.add_argument("--output", type=Path, help="write here instead of stdout")
 
     def handle(self, *args, **options) -> None:
-        form = ExportForm({"from": options["start"], "to": options["end"], "format": options["format"],
-                           "site": options["site"]})
+        form = ExportForm(
+            {"from": options["start"], "to": options["end"], "format": options["format"], "site": options["site"]}
+        )
         if not form.is_valid():
             raise CommandError(f"cannot export: {form.error_text()}")
         export = form.export_request()

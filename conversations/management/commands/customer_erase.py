@@ -30,14 +30,18 @@ class Command(BaseCommand):
         except DataRequestError as error:
             raise CommandError(error.message) from error
         if options["dry_run"]:
-            self.stdout.write(f"would erase {len(subject.customer_ids)} customer(s) with "
-                              f"{len(subject.conversation_ids())} conversation(s) (matched by "
-                              f"{', '.join(subject.matched_by) or 'nothing'})")
+            self.stdout.write(
+                f"would erase {len(subject.customer_ids)} customer(s) with "
+                f"{len(subject.conversation_ids())} conversation(s) (matched by "
+                f"{', '.join(subject.matched_by) or 'nothing'})"
+            )
             return
         result = customer_data_erase(subject=subject)
         if not subject.found:
             self.stdout.write("nothing is stored about this person on this site (already erased?)")
             return
-        self.stdout.write(f"erased {result.customers} customer(s): {result.conversations} conversation(s), "
-                          f"{result.messages} message text(s), {result.vault_entries} vault value(s), "
-                          f"{result.files} file(s)")
+        self.stdout.write(
+            f"erased {result.customers} customer(s): {result.conversations} conversation(s), "
+            f"{result.messages} message text(s), {result.vault_entries} vault value(s), "
+            f"{result.files} file(s)"
+        )

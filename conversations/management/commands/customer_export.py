@@ -41,5 +41,8 @@ class Command(BaseCommand):
         else:
             self.stdout.write(text, ending="")
         found = sum(len(c["conversations"]) for c in document["customers"])
-        self.stderr.write(f"{len(document['customers'])} customer(s), {found} conversation(s) exported"
-                          if subject.found else "nothing is stored about this person on this site")
+        self.stderr.write(
+            f"{len(document['customers'])} customer(s), {found} conversation(s) exported"
+            if subject.found
+            else "nothing is stored about this person on this site"
+        )

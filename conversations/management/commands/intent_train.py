@@ -7,8 +7,10 @@ from conversations.bot.understanding.intent import ARTIFACT, intent_train
 
 
 class Command(BaseCommand):
-    help = ("Train the bot's intent classifier from conversations/bot/understanding/phrasings.py, write "
-            "intent_classifier.json and print its accuracy on the hand-written eval set (dev and test splits).")
+    help = (
+        "Train the bot's intent classifier from conversations/bot/understanding/phrasings.py, write "
+        "intent_classifier.json and print its accuracy on the hand-written eval set (dev and test splits)."
+    )
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--regularization", type=float, default=2.0, help="LogisticRegression C")

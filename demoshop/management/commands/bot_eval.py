@@ -1,7 +1,7 @@
 """Play scripted multi-turn conversations through the chat protocol and check every bot reply.
 
-    python manage.py bot_eval demoshop/evaluation/demo_conversations.json [--json OUT]
-        [--site KEY] [--only TEXT] [--judge] [--keep] [--min-pass 1.0]
+python manage.py bot_eval demoshop/evaluation/demo_conversations.json [--json OUT]
+    [--site KEY] [--only TEXT] [--judge] [--keep] [--min-pass 1.0]
 """
 
 from __future__ import annotations
@@ -29,15 +29,25 @@ class Command(BaseCommand):
         parser.add_argument("file", nargs="?", type=Path, default=DEFAULT_FILE)
         parser.add_argument("--json", type=Path, help="write every turn's result here")
         parser.add_argument("--site", default=settings.DEMO_SITE_KEY, help="site key (default: the demo site)")
-        parser.add_argument("--only", action="append",
-                            help="run the conversations whose name or tags contain this text (repeatable: any of them)")
+        parser.add_argument(
+            "--only",
+            action="append",
+            help="run the conversations whose name or tags contain this text (repeatable: any of them)",
+        )
         parser.add_argument("--judge", action="store_true", help="also grade each reply with the configured model")
         parser.add_argument("--keep", action="store_true", help="keep the conversations (default: delete them after)")
-        parser.add_argument("--no-demoshop", action="store_true",
-                            help="in demo mode, use COMMERCE_API_URL as configured instead of serving the demo shop's "
-                                 "API from this process (the default, so no running server is needed)")
-        parser.add_argument("--min-pass", type=float, default=1.0,
-                            help="exit with an error below this share of passing turns (default 1.0)")
+        parser.add_argument(
+            "--no-demoshop",
+            action="store_true",
+            help="in demo mode, use COMMERCE_API_URL as configured instead of serving the demo shop's "
+            "API from this process (the default, so no running server is needed)",
+        )
+        parser.add_argument(
+            "--min-pass",
+            type=float,
+            default=1.0,
+            help="exit with an error below this share of passing turns (default 1.0)",
+        )
 
     def handle(self, *args, **options) -> None:
         try:
@@ -46,8 +56,9 @@ class Command(BaseCommand):
             raise CommandError(str(error)) from None
         if options["only"]:
             needles = [needle.lower() for needle in options["only"]]
-            scenarios = [s for s in scenarios
-                         if any(n in s.name.lower() or any(n in t for t in s.tags) for n in needles)]
+            scenarios = [
+                s for s in scenarios if any(n in s.name.lower() or any(n in t for t in s.tags) for n in needles)
+            ]
         site = WidgetSite.objects.filter(key=options["site"]).first()
         if site is None:
             raise CommandError(f"no site with key {options['site']!r} (run `manage.py demo_setup` for the demo site)")
@@ -62,8 +73,15 @@ class Command(BaseCommand):
         responder = f"model {settings.LLM_MODEL}" if model_configured() else "offline responder"
         self.stdout.write(f"{len(scenarios)} conversation(s) on {site.key} with the {responder}")
         try:
-            report = asyncio.run(bot_eval_run(scenarios=scenarios, site=site, facts=shop_facts_load(),
-                                              judge=options["judge"], keep=options["keep"]))
+            report = asyncio.run(
+                bot_eval_run(
+                    scenarios=scenarios,
+                    site=site,
+                    facts=shop_facts_load(),
+                    judge=options["judge"],
+                    keep=options["keep"],
+                )
+            )
         except ScenarioError as error:
             raise CommandError(str(error)) from None
         for r in report.results:
@@ -73,9 +91,11 @@ class Command(BaseCommand):
             for failure in r.failures:
                 self.stdout.write(f"       - {failure}; reply: {r.reply[:160]!r}")
         summary = report.as_dict()
-        self.stdout.write(f"turns {summary['turns_passed']}/{summary['turns']} ({summary['turn_pass_rate']:.1%}), "
-                          f"conversations {summary['conversations_passed']}/{summary['conversations']} "
-                          f"({summary['conversation_pass_rate']:.1%})")
+        self.stdout.write(
+            f"turns {summary['turns_passed']}/{summary['turns']} ({summary['turn_pass_rate']:.1%}), "
+            f"conversations {summary['conversations_passed']}/{summary['conversations']} "
+            f"({summary['conversation_pass_rate']:.1%})"
+        )
         if options["json"]:
             options["json"].write_text(json.dumps(summary, indent=1))
         if summary["turn_pass_rate"] < options["min_pass"]:

@@ -12,8 +12,10 @@ from guardrails.injection.evaluation import (
 
 
 class Command(BaseCommand):
-    help = ("Score the injection detector: recall per attack family and false positives on support questions, on the "
-            "dev and test splits of guardrails/injection/devsets/, deepset's test split and the stackfaq questions.")
+    help = (
+        "Score the injection detector: recall per attack family and false positives on support questions, on the "
+        "dev and test splits of guardrails/injection/devsets/, deepset's test split and the stackfaq questions."
+    )
 
     def add_arguments(self, parser) -> None:
         data = Path(__file__).resolve().parents[4] / "shared" / "data"

@@ -18,7 +18,10 @@ class Command(BaseCommand):
         parser.add_argument("--output", type=Path, default=ARTIFACT)
 
     def handle(self, *args, **options) -> None:
-        artifact = injection_train(injections=options["injections"], support_questions=options["support_questions"],
-                                   max_false_positive_rate=options["max_false_positive_rate"])
+        artifact = injection_train(
+            injections=options["injections"],
+            support_questions=options["support_questions"],
+            max_false_positive_rate=options["max_false_positive_rate"],
+        )
         options["output"].write_text(json.dumps(artifact, indent=1) + "\n")
         self.stdout.write(json.dumps(artifact["provenance"], indent=1))

@@ -25,8 +25,10 @@ class Command(BaseCommand):
         if options["json"]:
             self.stdout.write(json.dumps(scores.as_dict(), indent=1))
             return
-        self.stdout.write(f"{scores.samples} samples   recall {scores.recall:.3f}   precision {scores.precision:.3f}   "
-                          f"p50 {scores.latency_ms.get('p50')} ms   p95 {scores.latency_ms.get('p95')} ms")
+        self.stdout.write(
+            f"{scores.samples} samples   recall {scores.recall:.3f}   precision {scores.precision:.3f}   "
+            f"p50 {scores.latency_ms.get('p50')} ms   p95 {scores.latency_ms.get('p95')} ms"
+        )
         for label, recall in scores.recall_by_label.items():
             self.stdout.write(f"  {label:<16} recall {recall:.3f}   ({scores.labelled_chars_by_label[label]} chars)")
         if scores.untargeted_labels:

@@ -17,8 +17,9 @@ class LabelledSpan(TypedDict):
     end_position: int
 
 
-def shape_fill(shape: str, *, slots: dict[str, Callable[[], str]], labels: dict[str, str],
-               lowercase: Callable[[], bool]) -> dict:
+def shape_fill(
+    shape: str, *, slots: dict[str, Callable[[], str]], labels: dict[str, str], lowercase: Callable[[], bool]
+) -> dict:
     """`labels`: slot -> entity type; an unlabelled slot is text support keeps. `lowercase`: asked
     once the text is filled (generators draw from one random stream, so the order of draws is
     part of the frozen splits): whether the message was typed all in lower case (chat style),
@@ -26,12 +27,18 @@ def shape_fill(shape: str, *, slots: dict[str, Callable[[], str]], labels: dict[
     text, cursor = "", 0
     spans: list[LabelledSpan] = []
     for match in re.finditer(r"{(\w+)}", shape):
-        text += shape[cursor:match.start()]
+        text += shape[cursor : match.start()]
         slot = match.group(1)
         value = slots[slot]()
         if slot in labels:
-            spans.append({"entity_type": labels[slot], "entity_value": value,
-                          "start_position": len(text), "end_position": len(text) + len(value)})
+            spans.append(
+                {
+                    "entity_type": labels[slot],
+                    "entity_value": value,
+                    "start_position": len(text),
+                    "end_position": len(text) + len(value),
+                }
+            )
         text += value
         cursor = match.end()
     text += shape[cursor:]

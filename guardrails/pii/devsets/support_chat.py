@@ -31,10 +31,28 @@ SPLITS = {"dev": (HERE / "support_chat_dev.json", 1201), "test": (HERE / "suppor
 SAMPLES_PER_SPLIT = 400
 
 # Faker locales for names, streets and cities: support traffic is international.
-_LOCALES = ["en_US", "en_US", "en_US", "en_GB", "en_CA", "en_AU", "en_IE", "de_DE", "fr_FR", "es_ES", "it_IT",
-            "nl_NL", "pl_PL", "pt_BR", "sv_SE", "en_IN"]
-_US_STATES = "AL AK AZ AR CA CO CT DE FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY NC ND OH " \
-             "OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY".split()
+_LOCALES = [
+    "en_US",
+    "en_US",
+    "en_US",
+    "en_GB",
+    "en_CA",
+    "en_AU",
+    "en_IE",
+    "de_DE",
+    "fr_FR",
+    "es_ES",
+    "it_IT",
+    "nl_NL",
+    "pl_PL",
+    "pt_BR",
+    "sv_SE",
+    "en_IN",
+]
+_US_STATES = (
+    "AL AK AZ AR CA CO CT DE FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY NC ND OH "
+    "OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY".split()
+)
 
 
 @lru_cache(maxsize=1)
@@ -84,32 +102,50 @@ class _Values:
         street = f"{fake.building_number()} {fake.street_name()}"
         if self.chance(0.3):
             street += self.rng.choice([", ", " "]) + self.rng.choice(
-                [f"Apt {self.rng.randint(1, 40)}{self.rng.choice('ABCD')}", f"Apt. {self.rng.randint(1, 999)}",
-                 f"Suite {self.rng.randint(100, 999)}", f"Unit {self.rng.randint(1, 30)}", f"#{self.rng.randint(1, 50)}"])
+                [
+                    f"Apt {self.rng.randint(1, 40)}{self.rng.choice('ABCD')}",
+                    f"Apt. {self.rng.randint(1, 999)}",
+                    f"Suite {self.rng.randint(100, 999)}",
+                    f"Unit {self.rng.randint(1, 30)}",
+                    f"#{self.rng.randint(1, 50)}",
+                ]
+            )
         city = fake.city()
         state = self.rng.choice(_US_STATES)
         zipcode = fake.zipcode() if self.chance(0.85) else fake.zipcode_plus4()
-        return self.rng.choice([
-            f"{street}, {city}, {state} {zipcode}", f"{street}, {city} {state} {zipcode}", f"{street} {city} {state} {zipcode}",
-            f"{street}\n{city}, {state} {zipcode}", f"{street}, {city}", f"{street}",
-        ])
+        return self.rng.choice(
+            [
+                f"{street}, {city}, {state} {zipcode}",
+                f"{street}, {city} {state} {zipcode}",
+                f"{street} {city} {state} {zipcode}",
+                f"{street}\n{city}, {state} {zipcode}",
+                f"{street}, {city}",
+                f"{street}",
+            ]
+        )
 
     def uk_address(self) -> str:
         fake = self.fake("en_GB")
         line = f"{self.rng.randint(1, 220)} {fake.street_name()}"
         if self.chance(0.3):
             line = f"Flat {self.rng.randint(1, 30)}, {line}"
-        return self.rng.choice([
-            f"{line}, {fake.city()} {fake.postcode()}", f"{line}, {fake.city()}, {fake.postcode()}",
-            f"{line}\n{fake.city()}\n{fake.postcode()}", f"{line}, {fake.postcode()}",
-        ])
+        return self.rng.choice(
+            [
+                f"{line}, {fake.city()} {fake.postcode()}",
+                f"{line}, {fake.city()}, {fake.postcode()}",
+                f"{line}\n{fake.city()}\n{fake.postcode()}",
+                f"{line}, {fake.postcode()}",
+            ]
+        )
 
     def continental_address(self) -> str:
         locale = self.rng.choice(["de_DE", "fr_FR", "es_ES", "it_IT", "nl_NL", "pl_PL", "sv_SE", "pt_BR"])
         fake = self.fake(locale)
         street = fake.street_address()
         if not re.search(r"\d", street):
-            street = f"{self.rng.randint(1, 120)} {street}" if locale == "fr_FR" else f"{street} {self.rng.randint(1, 120)}"
+            street = (
+                f"{self.rng.randint(1, 120)} {street}" if locale == "fr_FR" else f"{street} {self.rng.randint(1, 120)}"
+            )
         # Faker's Italian cities are a set, whose order changes per process: sort them.
         city = fake.random_element(_italian_cities()) if locale == "it_IT" else fake.city()
         line = f"{street}, {fake.postcode()} {city}"
@@ -122,8 +158,9 @@ class _Values:
         return f"{fake.street_address()}, {fake.city()} {fake.postcode()}"
 
     def address(self) -> str:
-        value = self.rng.choice([self.us_address, self.us_address, self.uk_address, self.continental_address,
-                                 self.other_address])()
+        value = self.rng.choice(
+            [self.us_address, self.us_address, self.uk_address, self.continental_address, self.other_address]
+        )()
         return value.lower() if self.chance(0.15) else value
 
     # --- contact and payment
@@ -131,115 +168,203 @@ class _Values:
         r = self.rng
         a, b, c = r.randint(201, 989), r.randint(200, 999), r.randint(0, 9999)
         formats = [
-            f"({a}) {b}-{c:04d}", f"{a}-{b}-{c:04d}", f"{a}.{b}.{c:04d}", f"{a} {b} {c:04d}", f"+1 {a} {b} {c:04d}",
-            f"+1-{a}-{b}-{c:04d}", f"{a}{b}{c:04d}", f"1-{a}-{b}-{c:04d}", f"{a}-{b}-{c:04d} ext. {r.randint(1, 999)}",
-            f"+44 7{r.randint(100, 999)} {r.randint(100000, 999999)}", f"07{r.randint(100, 999)} {r.randint(100000, 999999)}",
-            f"+49 {r.randint(30, 89)} {r.randint(1000000, 9999999)}", f"+33 6 {r.randint(10, 99)} {r.randint(10, 99)} "
-            f"{r.randint(10, 99)} {r.randint(10, 99)}", f"06 {r.randint(10, 99)} {r.randint(10, 99)} {r.randint(10, 99)} "
-            f"{r.randint(10, 99)}", f"04{r.randint(10, 99)} {r.randint(100, 999)} {r.randint(100, 999)}",
-            f"+31 6 {r.randint(10000000, 99999999)}", f"+91 {r.randint(70000, 99999)} {r.randint(10000, 99999)}",
+            f"({a}) {b}-{c:04d}",
+            f"{a}-{b}-{c:04d}",
+            f"{a}.{b}.{c:04d}",
+            f"{a} {b} {c:04d}",
+            f"+1 {a} {b} {c:04d}",
+            f"+1-{a}-{b}-{c:04d}",
+            f"{a}{b}{c:04d}",
+            f"1-{a}-{b}-{c:04d}",
+            f"{a}-{b}-{c:04d} ext. {r.randint(1, 999)}",
+            f"+44 7{r.randint(100, 999)} {r.randint(100000, 999999)}",
+            f"07{r.randint(100, 999)} {r.randint(100000, 999999)}",
+            f"+49 {r.randint(30, 89)} {r.randint(1000000, 9999999)}",
+            f"+33 6 {r.randint(10, 99)} {r.randint(10, 99)} {r.randint(10, 99)} {r.randint(10, 99)}",
+            f"06 {r.randint(10, 99)} {r.randint(10, 99)} {r.randint(10, 99)} {r.randint(10, 99)}",
+            f"04{r.randint(10, 99)} {r.randint(100, 999)} {r.randint(100, 999)}",
+            f"+31 6 {r.randint(10000000, 99999999)}",
+            f"+91 {r.randint(70000, 99999)} {r.randint(10000, 99999)}",
         ]
         return r.choice(formats) if self.chance(0.7) else self.fake().phone_number()
 
     def email(self) -> str:
         fake = self.fake("en_US")
-        return fake.email() if self.chance(0.6) else f"{self.first_name().lower()}.{self.last_name().lower()}" \
+        return (
+            fake.email()
+            if self.chance(0.6)
+            else f"{self.first_name().lower()}.{self.last_name().lower()}"
             f"{self.rng.randint(1, 99)}@{fake.free_email_domain()}".replace(" ", "")
+        )
 
     def card(self) -> str:
-        number = self.fake("en_US").credit_card_number(card_type=self.rng.choice(["visa16", "mastercard", "amex", "discover"]))
+        number = self.fake("en_US").credit_card_number(
+            card_type=self.rng.choice(["visa16", "mastercard", "amex", "discover"])
+        )
         if self.chance(0.5) and len(number) == 16:
-            return self.rng.choice([" ", "-"]).join(number[i:i + 4] for i in range(0, 16, 4))
+            return self.rng.choice([" ", "-"]).join(number[i : i + 4] for i in range(0, 16, 4))
         return number
 
     def iban(self) -> str:
         value = self.fake(self.rng.choice(["de_DE", "fr_FR", "nl_NL", "es_ES", "it_IT", "en_GB"])).iban()
-        return " ".join(value[i:i + 4] for i in range(0, len(value), 4)) if self.chance(0.4) else value
+        return " ".join(value[i : i + 4] for i in range(0, len(value), 4)) if self.chance(0.4) else value
 
     # --- identity documents
     def driver_license(self) -> str:
         r = self.rng
         letter = lambda: r.choice("ABCDEFGHJKLMNPRSTWY")  # noqa: E731
         digits = lambda n: "".join(r.choice("0123456789") for _ in range(n))  # noqa: E731
-        return r.choice([
-            f"{letter()}{digits(7)}",  # CA
-            f"{digits(3)} {digits(3)} {digits(3)}", digits(9),  # NY
-            f"{letter()}{digits(3)}-{digits(3)}-{digits(2)}-{digits(3)}-{digits(1)}",  # FL
-            f"{letter()}{digits(3)}-{digits(4)}-{digits(4)}",  # IL
-            digits(8),  # TX, PA
-            f"{letter()} {digits(3)} {digits(3)} {digits(3)} {digits(3)}",  # MI
-            f"{letter()}{digits(12)}",  # WI-ish
-            f"{letter()}{letter()}{letter()}{letter()}{letter()}{digits(6)}{letter()}{letter()}{digits(1)}{letter()}{letter()}",  # UK
-            f"{letter()}{digits(2)}-{digits(2)}-{digits(4)}",  # NJ-ish
-        ])
+        return r.choice(
+            [
+                f"{letter()}{digits(7)}",  # CA
+                f"{digits(3)} {digits(3)} {digits(3)}",
+                digits(9),  # NY
+                f"{letter()}{digits(3)}-{digits(3)}-{digits(2)}-{digits(3)}-{digits(1)}",  # FL
+                f"{letter()}{digits(3)}-{digits(4)}-{digits(4)}",  # IL
+                digits(8),  # TX, PA
+                f"{letter()} {digits(3)} {digits(3)} {digits(3)} {digits(3)}",  # MI
+                f"{letter()}{digits(12)}",  # WI-ish
+                f"{letter()}{letter()}{letter()}{letter()}{letter()}{digits(6)}{letter()}{letter()}{digits(1)}{letter()}{letter()}",  # UK
+                f"{letter()}{digits(2)}-{digits(2)}-{digits(4)}",  # NJ-ish
+            ]
+        )
 
     def passport(self) -> str:
         r = self.rng
-        return r.choice([
-            self.fake("en_US").passport_number(), "".join(r.choice("0123456789") for _ in range(9)),
-            r.choice("CFGHJK") + "".join(r.choice("0123456789CFGHJKLMNPRTVWXYZ") for _ in range(8)),
-            f"{r.randint(10, 99)}{r.choice('ABCDEFGH')}{r.choice('ABCDEFGH')}{r.randint(10000, 99999)}",
-            f"{r.choice('ABCDEFGH')}{r.randint(1000000, 9999999)}",
-        ])
+        return r.choice(
+            [
+                self.fake("en_US").passport_number(),
+                "".join(r.choice("0123456789") for _ in range(9)),
+                r.choice("CFGHJK") + "".join(r.choice("0123456789CFGHJKLMNPRTVWXYZ") for _ in range(8)),
+                f"{r.randint(10, 99)}{r.choice('ABCDEFGH')}{r.choice('ABCDEFGH')}{r.randint(10000, 99999)}",
+                f"{r.choice('ABCDEFGH')}{r.randint(1000000, 9999999)}",
+            ]
+        )
 
     def national_id(self) -> tuple[str, str]:
         """(context words, value)."""
         r = self.rng
-        return r.choice([
-            (r.choice(["national insurance number", "NI number", "NI no."]), self.fake("en_GB").ssn()),
-            (r.choice(["SIN", "social insurance number"]), self.fake("en_CA").ssn()),
-            (r.choice(["numéro de sécurité sociale", "INSEE number"]), self.fake("fr_FR").ssn()),
-            (r.choice(["codice fiscale", "tax code"]), self.fake("it_IT").ssn()),
-            (r.choice(["BSN", "burgerservicenummer"]), self.fake("nl_NL").ssn()),
-            (r.choice(["DNI", "NIF"]), f"{r.randint(10000000, 99999999)}{r.choice('TRWAGMYFPDXBNJZSQVHLCKE')}"),
-            (r.choice(["PESEL", "PESEL number"]), self.fake("pl_PL").ssn()),
-            (r.choice(["Aadhaar", "Aadhaar number"]), f"{r.randint(2000, 9999)} {r.randint(1000, 9999)} {r.randint(1000, 9999)}"),
-            (r.choice(["national id", "national ID number", "ID card number", "personal ID number"]),
-             r.choice(["T", "L", "C"]) + "".join(r.choice("0123456789CFGHJKLMNPRTVWXYZ") for _ in range(8))),
-            (r.choice(["personnummer"]), self.fake("sv_SE").ssn()),
-        ])
+        return r.choice(
+            [
+                (r.choice(["national insurance number", "NI number", "NI no."]), self.fake("en_GB").ssn()),
+                (r.choice(["SIN", "social insurance number"]), self.fake("en_CA").ssn()),
+                (r.choice(["numéro de sécurité sociale", "INSEE number"]), self.fake("fr_FR").ssn()),
+                (r.choice(["codice fiscale", "tax code"]), self.fake("it_IT").ssn()),
+                (r.choice(["BSN", "burgerservicenummer"]), self.fake("nl_NL").ssn()),
+                (r.choice(["DNI", "NIF"]), f"{r.randint(10000000, 99999999)}{r.choice('TRWAGMYFPDXBNJZSQVHLCKE')}"),
+                (r.choice(["PESEL", "PESEL number"]), self.fake("pl_PL").ssn()),
+                (
+                    r.choice(["Aadhaar", "Aadhaar number"]),
+                    f"{r.randint(2000, 9999)} {r.randint(1000, 9999)} {r.randint(1000, 9999)}",
+                ),
+                (
+                    r.choice(["national id", "national ID number", "ID card number", "personal ID number"]),
+                    r.choice(["T", "L", "C"]) + "".join(r.choice("0123456789CFGHJKLMNPRTVWXYZ") for _ in range(8)),
+                ),
+                (r.choice(["personnummer"]), self.fake("sv_SE").ssn()),
+            ]
+        )
 
     # --- what support keeps
     def order(self) -> str:
-        return self.rng.choice([f"SB-{self.rng.randint(100000, 109999)}", f"SB{self.rng.randint(100000, 109999)}",
-                                f"A{self.rng.randint(1000, 9999)}", f"WEB-{self.rng.randint(10000, 99999)}"])
+        return self.rng.choice(
+            [
+                f"SB-{self.rng.randint(100000, 109999)}",
+                f"SB{self.rng.randint(100000, 109999)}",
+                f"A{self.rng.randint(1000, 9999)}",
+                f"WEB-{self.rng.randint(10000, 99999)}",
+            ]
+        )
 
     def tracking(self) -> str:
         r = self.rng
-        return r.choice([
-            "1Z" + "".join(r.choice("0123456789ABCDEFGHJKLMNPRSTVWXYZ") for _ in range(6)) + "".join(
-                r.choice("0123456789") for _ in range(10)),
-            "".join(r.choice("0123456789") for _ in range(22)), "".join(r.choice("0123456789") for _ in range(12)),
-        ])
+        return r.choice(
+            [
+                "1Z"
+                + "".join(r.choice("0123456789ABCDEFGHJKLMNPRSTVWXYZ") for _ in range(6))
+                + "".join(r.choice("0123456789") for _ in range(10)),
+                "".join(r.choice("0123456789") for _ in range(22)),
+                "".join(r.choice("0123456789") for _ in range(12)),
+            ]
+        )
 
     def sku(self) -> str:
-        return self.rng.choice(["TENT-2P", "TR-42", "DP-30L-BLK", "JKT-M-RED", "SB-SOCK-3PK", "HX-220", "MUG-12OZ",
-                                "BOOT-W-39", "LMP-60W", "CHR-OAK-02"])
+        return self.rng.choice(
+            [
+                "TENT-2P",
+                "TR-42",
+                "DP-30L-BLK",
+                "JKT-M-RED",
+                "SB-SOCK-3PK",
+                "HX-220",
+                "MUG-12OZ",
+                "BOOT-W-39",
+                "LMP-60W",
+                "CHR-OAK-02",
+            ]
+        )
 
     def product(self) -> str:
-        return self.rng.choice(["Ridgeline 2-person tent", "Summit 30L daypack", "Trailrunner boots (EU 42)",
-                                "Alpine Down Jacket", "Harbor rain shell", "Granite trekking poles", "Nova headlamp",
-                                "the Aspen sleeping bag", "Cedar camp chair", "Meridian water filter"])
+        return self.rng.choice(
+            [
+                "Ridgeline 2-person tent",
+                "Summit 30L daypack",
+                "Trailrunner boots (EU 42)",
+                "Alpine Down Jacket",
+                "Harbor rain shell",
+                "Granite trekking poles",
+                "Nova headlamp",
+                "the Aspen sleeping bag",
+                "Cedar camp chair",
+                "Meridian water filter",
+            ]
+        )
 
     def amount(self) -> str:
         r = self.rng
-        return r.choice([f"${r.randint(5, 900)}.{r.randint(0, 99):02d}", f"€{r.randint(5, 400)},{r.randint(0, 99):02d}",
-                         f"£{r.randint(5, 400)}.{r.randint(0, 99):02d}", f"{r.randint(5, 900)} USD", f"${r.randint(5, 900)}"])
+        return r.choice(
+            [
+                f"${r.randint(5, 900)}.{r.randint(0, 99):02d}",
+                f"€{r.randint(5, 400)},{r.randint(0, 99):02d}",
+                f"£{r.randint(5, 400)}.{r.randint(0, 99):02d}",
+                f"{r.randint(5, 900)} USD",
+                f"${r.randint(5, 900)}",
+            ]
+        )
 
     def date(self) -> str:
         r = self.rng
         month, day = r.randint(1, 12), r.randint(1, 28)
-        return r.choice([f"2026-{month:02d}-{day:02d}", f"{month}/{day}/2026", f"{day}.{month}.2026",
-                         f"{['Jan', 'Feb', 'March', 'April', 'May', 'June', 'July', 'Aug', 'Sept', 'Oct', 'Nov', 'Dec'][month - 1]} {day}",
-                         f"{day} {['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'][month - 1]}"])
+        return r.choice(
+            [
+                f"2026-{month:02d}-{day:02d}",
+                f"{month}/{day}/2026",
+                f"{day}.{month}.2026",
+                f"{['Jan', 'Feb', 'March', 'April', 'May', 'June', 'July', 'Aug', 'Sept', 'Oct', 'Nov', 'Dec'][month - 1]} {day}",
+                f"{day} {['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'][month - 1]}",
+            ]
+        )
 
 
 # Sentence shapes. {slot} fills from _Values; slots in LABELS are personal data, the rest is what
 # support keeps. A slot may appear twice ({name} and {name2} are two values).
-LABELS = {"name": "PERSON", "name2": "PERSON", "first": "PERSON", "full": "PERSON", "address": "STREET_ADDRESS",
-          "us_address": "STREET_ADDRESS", "uk_address": "STREET_ADDRESS", "eu_address": "STREET_ADDRESS",
-          "phone": "PHONE_NUMBER", "email": "EMAIL_ADDRESS", "card": "CREDIT_CARD", "iban": "IBAN_CODE",
-          "dl": "US_DRIVER_LICENSE", "passport": "PASSPORT", "natid": "NATIONAL_ID"}
+LABELS = {
+    "name": "PERSON",
+    "name2": "PERSON",
+    "first": "PERSON",
+    "full": "PERSON",
+    "address": "STREET_ADDRESS",
+    "us_address": "STREET_ADDRESS",
+    "uk_address": "STREET_ADDRESS",
+    "eu_address": "STREET_ADDRESS",
+    "phone": "PHONE_NUMBER",
+    "email": "EMAIL_ADDRESS",
+    "card": "CREDIT_CARD",
+    "iban": "IBAN_CODE",
+    "dl": "US_DRIVER_LICENSE",
+    "passport": "PASSPORT",
+    "natid": "NATIONAL_ID",
+}
 SHAPES = [
     # names
     "hi, this is {name}, my order {order} still hasn't shipped",
@@ -335,13 +460,31 @@ CLEAN_SHAPES = [
 def _fill(shape: str, values: _Values) -> dict:
     natid_words, natid = values.national_id()
     slots = {
-        "name": values.name, "name2": values.name, "first": values.first_name, "full": values.full_name,
-        "address": values.address, "us_address": values.us_address, "uk_address": values.uk_address,
-        "eu_address": values.continental_address, "phone": values.phone, "email": values.email,
-        "card": values.card, "iban": values.iban, "dl": values.driver_license, "passport": values.passport,
-        "natid": lambda: natid, "natid_words": lambda: natid_words, "order": values.order, "order2": values.order,
-        "tracking": values.tracking, "sku": values.sku, "product": values.product, "amount": values.amount,
-        "amount2": values.amount, "date": values.date, "city": lambda: values.fake().city(),
+        "name": values.name,
+        "name2": values.name,
+        "first": values.first_name,
+        "full": values.full_name,
+        "address": values.address,
+        "us_address": values.us_address,
+        "uk_address": values.uk_address,
+        "eu_address": values.continental_address,
+        "phone": values.phone,
+        "email": values.email,
+        "card": values.card,
+        "iban": values.iban,
+        "dl": values.driver_license,
+        "passport": values.passport,
+        "natid": lambda: natid,
+        "natid_words": lambda: natid_words,
+        "order": values.order,
+        "order2": values.order,
+        "tracking": values.tracking,
+        "sku": values.sku,
+        "product": values.product,
+        "amount": values.amount,
+        "amount2": values.amount,
+        "date": values.date,
+        "city": lambda: values.fake().city(),
         "state": lambda: values.rng.choice(_US_STATES),
     }
     # Chat style: a share of messages typed all in lower case.
@@ -371,8 +514,7 @@ def load(split: str) -> list[dict]:
 def main() -> None:
     for split, (path, seed) in SPLITS.items():
         samples = generate(SAMPLES_PER_SPLIT, seed=seed, held_out_shapes=split == "test")
-        path.write_text(json.dumps(samples, ensure_ascii=False, indent=0) + "\n",
-                        encoding="utf-8")
+        path.write_text(json.dumps(samples, ensure_ascii=False, indent=0) + "\n", encoding="utf-8")
         print(f"{split}: {SAMPLES_PER_SPLIT} samples -> {path}")
 
 

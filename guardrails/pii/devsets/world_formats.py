@@ -31,17 +31,93 @@ SPLITS = {"dev": (HERE / "world_formats_dev.json", 4241), "test": (HERE / "world
 SAMPLES_PER_SPLIT = 400
 
 _US_STATES = {
-    "CA": "California", "NY": "New York", "FL": "Florida", "IL": "Illinois", "TX": "Texas", "PA": "Pennsylvania",
-    "WA": "Washington", "MI": "Michigan", "NJ": "New Jersey", "OH": "Ohio", "MA": "Massachusetts", "CO": "Colorado",
-    "AZ": "Arizona", "GA": "Georgia", "NC": "North Carolina", "VA": "Virginia", "MN": "Minnesota", "MD": "Maryland",
-    "WI": "Wisconsin", "OR": "Oregon",
+    "CA": "California",
+    "NY": "New York",
+    "FL": "Florida",
+    "IL": "Illinois",
+    "TX": "Texas",
+    "PA": "Pennsylvania",
+    "WA": "Washington",
+    "MI": "Michigan",
+    "NJ": "New Jersey",
+    "OH": "Ohio",
+    "MA": "Massachusetts",
+    "CO": "Colorado",
+    "AZ": "Arizona",
+    "GA": "Georgia",
+    "NC": "North Carolina",
+    "VA": "Virginia",
+    "MN": "Minnesota",
+    "MD": "Maryland",
+    "WI": "Wisconsin",
+    "OR": "Oregon",
 }
-_US_TYPES = ["St", "Street", "Ave", "Avenue", "Rd", "Road", "Blvd", "Boulevard", "Ln", "Lane", "Dr", "Drive", "Ct",
-             "Court", "Way", "Pl", "Place", "Ter", "Terrace", "Pkwy", "Cir", "Circle", "Hwy", "Trail", "Loop"]
-_UK_TYPES = ["Road", "Street", "Lane", "Close", "Crescent", "Avenue", "Gardens", "Grove", "Mews", "Terrace", "Way",
-             "Drive", "Place", "Row", "Hill", "Walk", "Court", "Square"]
-_AU_TYPES = ["St", "Street", "Rd", "Road", "Ave", "Parade", "Crescent", "Cres", "Highway", "Place", "Court", "Drive",
-             "Esplanade", "Terrace", "Tce", "Close", "Boulevard"]
+_US_TYPES = [
+    "St",
+    "Street",
+    "Ave",
+    "Avenue",
+    "Rd",
+    "Road",
+    "Blvd",
+    "Boulevard",
+    "Ln",
+    "Lane",
+    "Dr",
+    "Drive",
+    "Ct",
+    "Court",
+    "Way",
+    "Pl",
+    "Place",
+    "Ter",
+    "Terrace",
+    "Pkwy",
+    "Cir",
+    "Circle",
+    "Hwy",
+    "Trail",
+    "Loop",
+]
+_UK_TYPES = [
+    "Road",
+    "Street",
+    "Lane",
+    "Close",
+    "Crescent",
+    "Avenue",
+    "Gardens",
+    "Grove",
+    "Mews",
+    "Terrace",
+    "Way",
+    "Drive",
+    "Place",
+    "Row",
+    "Hill",
+    "Walk",
+    "Court",
+    "Square",
+]
+_AU_TYPES = [
+    "St",
+    "Street",
+    "Rd",
+    "Road",
+    "Ave",
+    "Parade",
+    "Crescent",
+    "Cres",
+    "Highway",
+    "Place",
+    "Court",
+    "Drive",
+    "Esplanade",
+    "Terrace",
+    "Tce",
+    "Close",
+    "Boulevard",
+]
 _DE_SUFFIXES = ["straße", "str.", "weg", "allee", "platz", "ring", "gasse", "damm", "ufer", "steig"]
 _CA_PROVINCES = ["ON", "QC", "BC", "AB", "MB", "NS", "SK", "NB"]
 _AU_STATES = ["NSW", "VIC", "QLD", "WA", "SA", "TAS", "ACT", "NT"]
@@ -101,16 +177,44 @@ class _Values:
         elif kind < 0.3:
             name = f"{r.choice(['N', 'S', 'E', 'W', 'NE', 'SW'])} {self.person('en_US')[1]}"
         else:
-            name = self.person("en_US")[1] if self.chance(0.6) else r.choice(
-                ["Maple", "Oak Hollow", "Cedar Ridge", "Mill Creek", "Lakeview", "Sunset", "Pine Valley", "Elm",
-                 "Willow Bend", "Highland", "Church", "Spring Garden", "Prospect", "Riverside", "Meadowbrook"])
+            name = (
+                self.person("en_US")[1]
+                if self.chance(0.6)
+                else r.choice(
+                    [
+                        "Maple",
+                        "Oak Hollow",
+                        "Cedar Ridge",
+                        "Mill Creek",
+                        "Lakeview",
+                        "Sunset",
+                        "Pine Valley",
+                        "Elm",
+                        "Willow Bend",
+                        "Highland",
+                        "Church",
+                        "Spring Garden",
+                        "Prospect",
+                        "Riverside",
+                        "Meadowbrook",
+                    ]
+                )
+            )
         return f"{number} {name} {r.choice(_US_TYPES)}"
 
     def _us_unit(self) -> str:
         r = self.rng
-        return r.choice([f"Apt {r.randint(1, 40)}{r.choice(['', 'B', 'C'])}", f"Apt. {r.randint(100, 2400)}",
-                         f"Ste {r.randint(100, 900)}", f"Suite {r.randint(2, 40)}", f"Unit {r.randint(1, 99)}",
-                         f"#{r.randint(1, 999)}", f"Fl {r.randint(2, 30)}"])
+        return r.choice(
+            [
+                f"Apt {r.randint(1, 40)}{r.choice(['', 'B', 'C'])}",
+                f"Apt. {r.randint(100, 2400)}",
+                f"Ste {r.randint(100, 900)}",
+                f"Suite {r.randint(2, 40)}",
+                f"Unit {r.randint(1, 99)}",
+                f"#{r.randint(1, 999)}",
+                f"Fl {r.randint(2, 30)}",
+            ]
+        )
 
     def us_address(self) -> str:
         r = self.rng
@@ -124,17 +228,27 @@ class _Values:
             parts = [street, unit, city, state, zipcode] if self.chance(0.7) else [street, unit, city, state]
             return " ".join(p for p in parts if p)
         street_line = f"{street}{', ' if self.chance(0.5) else ' '}{unit}" if unit else street
-        return r.choice([f"{street_line}, {city}, {state} {zipcode}", f"{street_line}, {city} {state}",
-                         f"{street_line}\n{city}, {state} {zipcode}", f"{street_line}, {city}, {_US_STATES[state]}"])
+        return r.choice(
+            [
+                f"{street_line}, {city}, {state} {zipcode}",
+                f"{street_line}, {city} {state}",
+                f"{street_line}\n{city}, {state} {zipcode}",
+                f"{street_line}, {city}, {_US_STATES[state]}",
+            ]
+        )
 
     def po_box(self) -> str:
         r = self.rng
         box = r.choice(["PO Box", "P.O. Box", "P O Box", "po box", "Post Office Box", "PO BOX"])
         city = self.fakers["en_US"].city()
         state = r.choice(list(_US_STATES))
-        return r.choice([f"{box} {r.randint(1, 99999)}, {city}, {state} {self.digits(5)}",
-                         f"{box} {r.randint(1, 9999)} {city} {state} {self.digits(5)}",
-                         f"{box} {r.randint(1, 9999)}"])
+        return r.choice(
+            [
+                f"{box} {r.randint(1, 99999)}, {city}, {state} {self.digits(5)}",
+                f"{box} {r.randint(1, 9999)} {city} {state} {self.digits(5)}",
+                f"{box} {r.randint(1, 9999)}",
+            ]
+        )
 
     def uk_address(self) -> str:
         r = self.rng
@@ -144,8 +258,15 @@ class _Values:
             street = f"{r.choice(['Flat', 'Apartment', 'Flat'])} {r.randint(1, 60)}{', ' if self.chance(0.5) else ' '}{street}"
         postcode = fake.postcode()
         city = fake.city()
-        return r.choice([f"{street}, {city} {postcode}", f"{street} {city} {postcode}", f"{street}\n{city}\n{postcode}",
-                         f"{street}, {city}, {postcode}, UK", f"{street}, {postcode}"])
+        return r.choice(
+            [
+                f"{street}, {city} {postcode}",
+                f"{street} {city} {postcode}",
+                f"{street}\n{city}\n{postcode}",
+                f"{street}, {city}, {postcode}, UK",
+                f"{street}, {postcode}",
+            ]
+        )
 
     def ca_address(self) -> str:
         r = self.rng
@@ -159,23 +280,39 @@ class _Values:
         province = r.choice(_CA_PROVINCES)
         code = f"{self.letter()}{r.randint(0, 9)}{self.letter()} {r.randint(0, 9)}{self.letter()}{r.randint(0, 9)}"
         city = self.fakers["en_CA"].city()
-        return r.choice([f"{street}, {city}, {province} {code}", f"{street} {city} {province} {code}",
-                         f"{street}\n{city} {province}  {code}", f"{street}, {city} {province}, Canada"])
+        return r.choice(
+            [
+                f"{street}, {city}, {province} {code}",
+                f"{street} {city} {province} {code}",
+                f"{street}\n{city} {province}  {code}",
+                f"{street}, {city} {province}, Canada",
+            ]
+        )
 
     def de_address(self) -> str:
         r = self.rng
         fake = self.fakers["de_DE"]
         base = self.person("de_DE")[1]
         suffix = r.choice(_DE_SUFFIXES)
-        street = f"{base}{suffix}" if not suffix.startswith(("platz", "ring")) or self.chance(0.5) else f"{base} {suffix.title()}"
+        street = (
+            f"{base}{suffix}"
+            if not suffix.startswith(("platz", "ring")) or self.chance(0.5)
+            else f"{base} {suffix.title()}"
+        )
         if self.chance(0.15):
             street = f"Am {base}{r.choice(['hang', 'feld', 'bach'])}"
         number = f"{r.randint(1, 180)}{r.choice(['', '', '', 'a', 'b'])}"
         city = fake.city()
         postcode = self.digits(5)
-        return r.choice([f"{street} {number}, {postcode} {city}", f"{street} {number}\n{postcode} {city}",
-                         f"{street} {number} {postcode} {city}", f"{street} {number}, {postcode} {city}, Deutschland",
-                         f"{street} {number}, D-{postcode} {city}"])
+        return r.choice(
+            [
+                f"{street} {number}, {postcode} {city}",
+                f"{street} {number}\n{postcode} {city}",
+                f"{street} {number} {postcode} {city}",
+                f"{street} {number}, {postcode} {city}, Deutschland",
+                f"{street} {number}, D-{postcode} {city}",
+            ]
+        )
 
     def au_address(self) -> str:
         r = self.rng
@@ -186,27 +323,62 @@ class _Values:
         elif self.chance(0.2):
             street = f"Unit {r.randint(1, 40)}, {street}"
         state = r.choice(_AU_STATES)
-        return r.choice([f"{street}, {fake.city()} {state} {self.digits(4)}", f"{street} {fake.city()} {state} {self.digits(4)}",
-                         f"{street}\n{fake.city()} {state} {self.digits(4)}", f"{street}, {fake.city()}, Australia"])
+        return r.choice(
+            [
+                f"{street}, {fake.city()} {state} {self.digits(4)}",
+                f"{street} {fake.city()} {state} {self.digits(4)}",
+                f"{street}\n{fake.city()} {state} {self.digits(4)}",
+                f"{street}, {fake.city()}, Australia",
+            ]
+        )
 
     def address(self) -> str:
-        value = self.rng.choice([self.us_address, self.us_address, self.po_box, self.uk_address, self.ca_address,
-                                 self.de_address, self.au_address])()
+        value = self.rng.choice(
+            [
+                self.us_address,
+                self.us_address,
+                self.po_box,
+                self.uk_address,
+                self.ca_address,
+                self.de_address,
+                self.au_address,
+            ]
+        )()
         return value.lower() if self.chance(0.12) else value
 
     # --- phones, written per country
     def phone(self) -> str:
         r, d = self.rng, self.digits
-        return r.choice([
-            f"+44 20 {d(4)} {d(4)}", f"+44 (0)7{d(3)} {d(6)}", f"0044 7{d(3)} {d(6)}", f"020 {d(4)} {d(4)}",
-            f"+49 (0)30 {d(7)}", f"+49 151 {d(8)}", f"030/{d(7)}", f"0171 {d(7)}",
-            f"+61 4{d(2)} {d(3)} {d(3)}", f"(02) {d(4)} {d(4)}", f"04{d(2)} {d(3)} {d(3)}",
-            f"+1 (604) {d(3)}-{d(4)}", f"+1 416 {d(3)} {d(4)}", f"1 (800) {d(3)}-{d(4)}",
-            f"+353 87 {d(3)} {d(4)}", f"+27 82 {d(3)} {d(4)}", f"+81 90-{d(4)}-{d(4)}", f"+65 {d(4)} {d(4)}",
-            f"+52 55 {d(4)} {d(4)}", f"+33 (0)1 {d(2)} {d(2)} {d(2)} {d(2)}", f"+39 3{d(2)} {d(3)} {d(4)}",
-            f"+34 6{d(2)} {d(3)} {d(3)}", f"+46 70-{d(3)} {d(2)} {d(2)}", f"+91-{d(5)}-{d(5)}",
-            f"{r.randint(201, 989)}.{d(3)}.{d(4)} x{d(3)}", f"({r.randint(201, 989)}){d(3)}-{d(4)}",
-        ])
+        return r.choice(
+            [
+                f"+44 20 {d(4)} {d(4)}",
+                f"+44 (0)7{d(3)} {d(6)}",
+                f"0044 7{d(3)} {d(6)}",
+                f"020 {d(4)} {d(4)}",
+                f"+49 (0)30 {d(7)}",
+                f"+49 151 {d(8)}",
+                f"030/{d(7)}",
+                f"0171 {d(7)}",
+                f"+61 4{d(2)} {d(3)} {d(3)}",
+                f"(02) {d(4)} {d(4)}",
+                f"04{d(2)} {d(3)} {d(3)}",
+                f"+1 (604) {d(3)}-{d(4)}",
+                f"+1 416 {d(3)} {d(4)}",
+                f"1 (800) {d(3)}-{d(4)}",
+                f"+353 87 {d(3)} {d(4)}",
+                f"+27 82 {d(3)} {d(4)}",
+                f"+81 90-{d(4)}-{d(4)}",
+                f"+65 {d(4)} {d(4)}",
+                f"+52 55 {d(4)} {d(4)}",
+                f"+33 (0)1 {d(2)} {d(2)} {d(2)} {d(2)}",
+                f"+39 3{d(2)} {d(3)} {d(4)}",
+                f"+34 6{d(2)} {d(3)} {d(3)}",
+                f"+46 70-{d(3)} {d(2)} {d(2)}",
+                f"+91-{d(5)}-{d(5)}",
+                f"{r.randint(201, 989)}.{d(3)}.{d(4)} x{d(3)}",
+                f"({r.randint(201, 989)}){d(3)}-{d(4)}",
+            ]
+        )
 
     def email(self) -> str:
         first, last = self.person("en_US")
@@ -215,8 +387,9 @@ class _Values:
     # --- US driver's licences, per state (format, state)
     def driver_license(self) -> tuple[str, str]:
         r, d, L = self.rng, self.digits, self.letter
-        state = r.choice(["CA", "NY", "FL", "IL", "TX", "PA", "WA", "MI", "NJ", "OH", "MA", "CO", "AZ", "GA", "NC",
-                          "MN", "MD", "WI"])
+        state = r.choice(
+            ["CA", "NY", "FL", "IL", "TX", "PA", "WA", "MI", "NJ", "OH", "MA", "CO", "AZ", "GA", "NC", "MN", "MD", "WI"]
+        )
         value = {
             "CA": lambda: f"{L()}{d(7)}",
             "NY": lambda: r.choice([f"{d(3)} {d(3)} {d(3)}", d(9)]),
@@ -242,32 +415,72 @@ class _Values:
     # --- what support keeps
     def order(self) -> str:
         r = self.rng
-        return r.choice([f"SB-{r.randint(100000, 109999)}", f"#{r.randint(100000, 999999)}", f"A{r.randint(1000, 9999)}",
-                         f"sb-{r.randint(100000, 109999)}"])
+        return r.choice(
+            [
+                f"SB-{r.randint(100000, 109999)}",
+                f"#{r.randint(100000, 999999)}",
+                f"A{r.randint(1000, 9999)}",
+                f"sb-{r.randint(100000, 109999)}",
+            ]
+        )
 
     def price(self) -> str:
         r = self.rng
-        return r.choice([f"${r.randint(3, 600)}.{r.randint(0, 99):02d}", f"{r.randint(3, 600)},{r.randint(0, 99):02d} €",
-                         f"AU${r.randint(10, 300)}", f"CA$ {r.randint(10, 300)}.00", f"£{r.randint(3, 300)}"])
+        return r.choice(
+            [
+                f"${r.randint(3, 600)}.{r.randint(0, 99):02d}",
+                f"{r.randint(3, 600)},{r.randint(0, 99):02d} €",
+                f"AU${r.randint(10, 300)}",
+                f"CA$ {r.randint(10, 300)}.00",
+                f"£{r.randint(3, 300)}",
+            ]
+        )
 
     def date(self) -> str:
         r = self.rng
         month, day = r.randint(1, 12), r.randint(1, 28)
-        return r.choice([f"{day:02d}/{month:02d}/2026", f"2026-{month:02d}-{day:02d}",
-                         f"{['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'][month - 1]}. {day}",
-                         f"the {day}{'th' if 10 <= day <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(day % 10, 'th')}"])
+        return r.choice(
+            [
+                f"{day:02d}/{month:02d}/2026",
+                f"2026-{month:02d}-{day:02d}",
+                f"{['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'][month - 1]}. {day}",
+                f"the {day}{'th' if 10 <= day <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(day % 10, 'th')}",
+            ]
+        )
 
     def product(self) -> str:
-        return self.rng.choice(["Trailhead 45L pack", "Coastline windbreaker", "Basecamp 4-season tent", "Sierra fleece",
-                                "the Fjord kayak paddle", "Polar 0°C sleeping bag", "Canyon hydration bladder",
-                                "Rover 2 stove", "the Kestrel binoculars 10x42", "Tundra mitts (size L)"])
+        return self.rng.choice(
+            [
+                "Trailhead 45L pack",
+                "Coastline windbreaker",
+                "Basecamp 4-season tent",
+                "Sierra fleece",
+                "the Fjord kayak paddle",
+                "Polar 0°C sleeping bag",
+                "Canyon hydration bladder",
+                "Rover 2 stove",
+                "the Kestrel binoculars 10x42",
+                "Tundra mitts (size L)",
+            ]
+        )
 
 
 # Sentence shapes. {slot}s in LABELS are personal data; every other slot is what support keeps.
-LABELS = {"full": "PERSON", "lower_full": "PERSON", "first": "PERSON", "address": "STREET_ADDRESS",
-          "us_address": "STREET_ADDRESS", "po_box": "STREET_ADDRESS", "uk_address": "STREET_ADDRESS",
-          "ca_address": "STREET_ADDRESS", "de_address": "STREET_ADDRESS", "au_address": "STREET_ADDRESS",
-          "phone": "PHONE_NUMBER", "email": "EMAIL_ADDRESS", "dl": "US_DRIVER_LICENSE"}
+LABELS = {
+    "full": "PERSON",
+    "lower_full": "PERSON",
+    "first": "PERSON",
+    "address": "STREET_ADDRESS",
+    "us_address": "STREET_ADDRESS",
+    "po_box": "STREET_ADDRESS",
+    "uk_address": "STREET_ADDRESS",
+    "ca_address": "STREET_ADDRESS",
+    "de_address": "STREET_ADDRESS",
+    "au_address": "STREET_ADDRESS",
+    "phone": "PHONE_NUMBER",
+    "email": "EMAIL_ADDRESS",
+    "dl": "US_DRIVER_LICENSE",
+}
 SHAPES = [
     # addresses
     "new shipping addr {us_address} thx",
@@ -348,17 +561,36 @@ CLEAN_SHAPES = [
 def _fill(shape: str, values: _Values) -> dict:
     dl, state = values.driver_license()
     slots = {
-        "full": values.full, "lower_full": values.lower_full, "first": values.first, "address": values.address,
-        "address2": values.address, "us_address": values.us_address, "po_box": values.po_box,
-        "uk_address": values.uk_address, "ca_address": values.ca_address, "de_address": values.de_address,
-        "au_address": values.au_address, "phone": values.phone, "email": values.email, "dl": lambda: dl,
-        "state": lambda: state, "state_name": lambda: _US_STATES[state], "order": values.order,
-        "price": values.price, "price2": values.price, "date": values.date, "product": values.product,
+        "full": values.full,
+        "lower_full": values.lower_full,
+        "first": values.first,
+        "address": values.address,
+        "address2": values.address,
+        "us_address": values.us_address,
+        "po_box": values.po_box,
+        "uk_address": values.uk_address,
+        "ca_address": values.ca_address,
+        "de_address": values.de_address,
+        "au_address": values.au_address,
+        "phone": values.phone,
+        "email": values.email,
+        "dl": lambda: dl,
+        "state": lambda: state,
+        "state_name": lambda: _US_STATES[state],
+        "order": values.order,
+        "price": values.price,
+        "price2": values.price,
+        "date": values.date,
+        "product": values.product,
     }
     # "address2" is an address like "address"; "price2" is a price like "price" (no label).
     labels = {slot: LABELS.get(slot) or LABELS.get(slot.rstrip("2")) for slot in slots}
-    return shape_fill(shape, slots=slots, labels={slot: label for slot, label in labels.items() if label},
-                      lowercase=lambda: values.chance(0.15))
+    return shape_fill(
+        shape,
+        slots=slots,
+        labels={slot: label for slot, label in labels.items() if label},
+        lowercase=lambda: values.chance(0.15),
+    )
 
 
 def generate(count: int, *, seed: int, held_out_shapes: bool = True) -> list[dict]:

@@ -29,12 +29,20 @@ from knowledge.selectors import (
 )
 
 # RetrievalOptions fields each lever sets (on) and unsets (off): dataclasses.replace checks the names.
-LEVERS: dict[str, dict[str, Any]] = {"questions": {"questions": True}, "glossary": {"glossary": True},
-          "any-word rrf": {"any_words": True, "fusion": "rrf"}, "rerank": {"rerank": True},
-          "spelling": {"spelling": True}}
-OFF: dict[str, dict[str, Any]] = {"questions": {"questions": False}, "glossary": {"glossary": False},
-       "any-word rrf": {"any_words": False, "fusion": "weighted"}, "rerank": {"rerank": False},
-       "spelling": {"spelling": False}}
+LEVERS: dict[str, dict[str, Any]] = {
+    "questions": {"questions": True},
+    "glossary": {"glossary": True},
+    "any-word rrf": {"any_words": True, "fusion": "rrf"},
+    "rerank": {"rerank": True},
+    "spelling": {"spelling": True},
+}
+OFF: dict[str, dict[str, Any]] = {
+    "questions": {"questions": False},
+    "glossary": {"glossary": False},
+    "any-word rrf": {"any_words": False, "fusion": "weighted"},
+    "rerank": {"rerank": False},
+    "spelling": {"spelling": False},
+}
 
 
 def _toggled(name: str) -> tuple[str, dict[str, Any]]:
@@ -55,13 +63,23 @@ class Command(BaseCommand):
         parser.add_argument("file", type=Path)
         parser.add_argument("--k", type=int, nargs="+", default=[1, 5, 10])
         parser.add_argument("--audience", choices=["anonymous", "verified", "agent"], default="agent")
-        parser.add_argument("--text-weight", type=float, action="append", help="weighted-fusion weights to compare (repeatable)")
+        parser.add_argument(
+            "--text-weight", type=float, action="append", help="weighted-fusion weights to compare (repeatable)"
+        )
         parser.add_argument("--levers", action="store_true", help="also run each lever alone and all levers but one")
         parser.add_argument("--json", type=Path, help="also write the results here")
-        parser.add_argument("--calibrate", action="store_true", help="print the abstention curve and choose the answer threshold")
-        parser.add_argument("--max-false-answer", type=float, default=0.10,
-                            help="with --calibrate and unanswerable questions: the false-answer rate to stay within")
-        parser.add_argument("--apply", action="store_true", help="with --calibrate: store the chosen threshold for this knowledge base")
+        parser.add_argument(
+            "--calibrate", action="store_true", help="print the abstention curve and choose the answer threshold"
+        )
+        parser.add_argument(
+            "--max-false-answer",
+            type=float,
+            default=0.10,
+            help="with --calibrate and unanswerable questions: the false-answer rate to stay within",
+        )
+        parser.add_argument(
+            "--apply", action="store_true", help="with --calibrate: store the chosen threshold for this knowledge base"
+        )
 
     def handle(self, *args, **options) -> None:
         if options["apply"] and not options["calibrate"]:
@@ -72,23 +90,37 @@ class Command(BaseCommand):
             raise CommandError(f"{options['file']}: {error}") from None
         self._warn_unindexed()
         ks = options["k"]
-        configs: list[tuple[str, Mode, RetrievalOptions, float | None]] = [("dense", "dense", BASELINE, None), ("text", "text", BASELINE, None),
-                   ("before", "hybrid", BASELINE, None)]
+        configs: list[tuple[str, Mode, RetrievalOptions, float | None]] = [
+            ("dense", "dense", BASELINE, None),
+            ("text", "text", BASELINE, None),
+            ("before", "hybrid", BASELINE, None),
+        ]
         for weight in options["text_weight"] or []:
             configs.append((f"before w={weight:g}", "hybrid", BASELINE, weight))
         if options["levers"]:
             configs += [(f"+{name}", "hybrid", replace(BASELINE, **on), None) for name, on in LEVERS.items()]
-            configs += [(label, "hybrid", replace(DEFAULT_OPTIONS, **change), None)
-                        for label, change in map(_toggled, LEVERS)]
+            configs += [
+                (label, "hybrid", replace(DEFAULT_OPTIONS, **change), None) for label, change in map(_toggled, LEVERS)
+            ]
         configs.append(("hybrid", "hybrid", DEFAULT_OPTIONS, None))
 
         splits = sorted({q.split for q in questions})
-        report: dict = {"questions": len(questions), "splits": {s or "all": sum(q.split == s for q in questions) for s in splits}}
+        report: dict = {
+            "questions": len(questions),
+            "splits": {s or "all": sum(q.split == s for q in questions) for s in splits},
+        }
         outcomes: dict[str, list[Outcome]] = {}
         vectors = VectorCache()
         for label, mode, lever_options, weight in configs:
-            outcomes[label] = run(questions, k=max(ks), mode=mode, options=lever_options, audience=options["audience"],
-                                  text_weight=weight, vectors=vectors)
+            outcomes[label] = run(
+                questions,
+                k=max(ks),
+                mode=mode,
+                options=lever_options,
+                audience=options["audience"],
+                text_weight=weight,
+                vectors=vectors,
+            )
         embed_ms = embedding_ms(questions)
         report["embedding_ms_per_question"] = embed_ms
         has_unanswerable = any(not q.answerable for q in questions)
@@ -106,7 +138,9 @@ class Command(BaseCommand):
                 if has_unanswerable:
                     # each configuration's own signal, at the threshold its dev questions choose
                     tune = [o for o in outcomes[label] if o.question.split == tune_split]
-                    point = abstention_at(part, choose_threshold(tune, max_false_answer_rate=options["max_false_answer"]).threshold)
+                    point = abstention_at(
+                        part, choose_threshold(tune, max_false_answer_rate=options["max_false_answer"]).threshold
+                    )
                     table[label].update({"answer rate": point.answer_rate, "false answers": point.false_answer_rate})
             metrics = list(next(iter(table.values())))
             self.stdout.write(f"{'configuration':<22}" + "".join(f"{m:>14}" for m in metrics))
@@ -114,19 +148,31 @@ class Command(BaseCommand):
                 self.stdout.write(f"{label:<22}" + "".join(f"{values[m]:>14.3f}" for m in metrics))
             kinds = sorted({q.kind for q in chosen if q.answerable})
             if len(kinds) > 1:
-                by_kind = {kind: recall([o for o in outcomes["hybrid"] if o.question.split == split and o.question.kind == kind],
-                                        ks=[1])["recall@1"] for kind in kinds}
-                self.stdout.write("hybrid recall@1 by kind: " + ", ".join(f"{kind} {v:.3f}" for kind, v in by_kind.items()))
+                by_kind = {
+                    kind: recall(
+                        [o for o in outcomes["hybrid"] if o.question.split == split and o.question.kind == kind], ks=[1]
+                    )["recall@1"]
+                    for kind in kinds
+                }
+                self.stdout.write(
+                    "hybrid recall@1 by kind: " + ", ".join(f"{kind} {v:.3f}" for kind, v in by_kind.items())
+                )
                 table["hybrid"]["recall@1 by kind"] = by_kind
             results[name] = table
         report["results"] = results if splits != [""] else results["all"]
-        self.stdout.write(f"\nms/q and p95 ms: the search alone; embedding the question adds {embed_ms:.1f} ms "
-                          "(text-only mode does not embed)")
+        self.stdout.write(
+            f"\nms/q and p95 ms: the search alone; embedding the question adds {embed_ms:.1f} ms "
+            "(text-only mode does not embed)"
+        )
         if has_unanswerable and tune_split:
-            self.stdout.write(f"\nanswer rate / false answers: each configuration's threshold is chosen on the dev split "
-                              f"(false answers <= {options['max_false_answer']:.0%}) and applied to both splits")
+            self.stdout.write(
+                f"\nanswer rate / false answers: each configuration's threshold is chosen on the dev split "
+                f"(false answers <= {options['max_false_answer']:.0%}) and applied to both splits"
+            )
         if options["calibrate"]:
-            report["calibration"] = self._calibrate(questions, outcomes["hybrid"], tune_split, has_unanswerable, options)
+            report["calibration"] = self._calibrate(
+                questions, outcomes["hybrid"], tune_split, has_unanswerable, options
+            )
         if options["json"]:
             options["json"].write_text(json.dumps(report, indent=2))
 
@@ -135,39 +181,59 @@ class Command(BaseCommand):
         if not has_unanswerable:
             calibration = calibrate_threshold(questions, audience=options["audience"])
             threshold = calibration.threshold
-            note = (f"leave-one-out on {len(questions)} questions: keeps {calibration.answerable_kept:.1%} of answerable "
-                    f"questions, refuses {calibration.unanswerable_refused:.1%} when the right article is missing")
+            note = (
+                f"leave-one-out on {len(questions)} questions: keeps {calibration.answerable_kept:.1%} of answerable "
+                f"questions, refuses {calibration.unanswerable_refused:.1%} when the right article is missing"
+            )
             self.stdout.write(f"\nthreshold {threshold:.3f}: {note} (now {current.value:.3f}, {current.source})")
-            result: dict[str, Any] = {"threshold": threshold, "answerable_kept": calibration.answerable_kept,
-                      "unanswerable_refused": calibration.unanswerable_refused}
+            result: dict[str, Any] = {
+                "threshold": threshold,
+                "answerable_kept": calibration.answerable_kept,
+                "unanswerable_refused": calibration.unanswerable_refused,
+            }
         else:
             tune = [o for o in outcomes if o.question.split == tune_split]
-            self.stdout.write(f"\nabstention curve ({tune_split or 'all'} questions; answered = confidence >= threshold)")
+            self.stdout.write(
+                f"\nabstention curve ({tune_split or 'all'} questions; answered = confidence >= threshold)"
+            )
             self.stdout.write(f"{'threshold':>10}{'answer rate':>14}{'answered right':>16}{'false answers':>15}")
             for point in abstention_curve(tune):
                 if 0.0 < point.answer_rate or point.false_answer_rate > 0.0:
-                    self.stdout.write(f"{point.threshold:>10.2f}{point.answer_rate:>14.3f}{point.correct_answer_rate:>16.3f}"
-                                      f"{point.false_answer_rate:>15.3f}")
+                    self.stdout.write(
+                        f"{point.threshold:>10.2f}{point.answer_rate:>14.3f}{point.correct_answer_rate:>16.3f}"
+                        f"{point.false_answer_rate:>15.3f}"
+                    )
             chosen = choose_threshold(tune, max_false_answer_rate=options["max_false_answer"])
             threshold = chosen.threshold
             result = {"threshold": threshold, "max_false_answer": options["max_false_answer"], "splits": {}}
             notes = []
             for split in sorted({q.split for q in questions}):
                 point = abstention_at([o for o in outcomes if o.question.split == split], threshold)
-                result["splits"][split or "all"] = {"answer_rate": point.answer_rate, "answered_right": point.correct_answer_rate,
-                                                    "false_answer_rate": point.false_answer_rate}
-                notes.append(f"{split or 'all'}: answers {point.answer_rate:.1%} of answerable ({point.correct_answer_rate:.1%} "
-                             f"right), {point.false_answer_rate:.1%} of unanswerable")
+                result["splits"][split or "all"] = {
+                    "answer_rate": point.answer_rate,
+                    "answered_right": point.correct_answer_rate,
+                    "false_answer_rate": point.false_answer_rate,
+                }
+                notes.append(
+                    f"{split or 'all'}: answers {point.answer_rate:.1%} of answerable ({point.correct_answer_rate:.1%} "
+                    f"right), {point.false_answer_rate:.1%} of unanswerable"
+                )
             note = f"chosen on {tune_split or 'all'} questions of {options['file'].name}; " + "; ".join(notes)
             self.stdout.write(f"\nthreshold {threshold:.3f}: {note} (now {current.value:.3f}, {current.source})")
         if options["apply"]:
             KnowledgeBaseSettings.objects.update_or_create(
-                pk=1, defaults={"answer_threshold": threshold, "calibrated_at": timezone.now(), "calibration_note": note})
-            self.stdout.write(f"stored: retrieval now answers at confidence >= {threshold:.3f} (was {current.value:.3f})")
+                pk=1,
+                defaults={"answer_threshold": threshold, "calibrated_at": timezone.now(), "calibration_note": note},
+            )
+            self.stdout.write(
+                f"stored: retrieval now answers at confidence >= {threshold:.3f} (was {current.value:.3f})"
+            )
         return result
 
     def _warn_unindexed(self) -> None:
-        unindexed = Article.objects.filter(status=Article.Status.PUBLISHED).exclude(index_state=Article.IndexState.INDEXED)
+        unindexed = Article.objects.filter(status=Article.Status.PUBLISHED).exclude(
+            index_state=Article.IndexState.INDEXED
+        )
         count = unindexed.count()
         if count:
             self.stderr.write(
@@ -177,4 +243,6 @@ class Command(BaseCommand):
             )
         stale = sum(chunks_from_other_models().values())
         if stale:
-            self.stderr.write(f"warning: {stale} chunks were embedded by another model and are ignored; run `manage.py kb_reindex --all`.")
+            self.stderr.write(
+                f"warning: {stale} chunks were embedded by another model and are ignored; run `manage.py kb_reindex --all`."
+            )

@@ -7,8 +7,10 @@ from knowledge.services import glossary_import
 
 
 class Command(BaseCommand):
-    help = ('Add glossary entries from a JSON list of synonym groups, e.g. [["delivery", "shipping"], ["refund", '
-            '"money back"]]; groups already there are skipped. Edit them in the admin (Knowledge › Glossary).')
+    help = (
+        'Add glossary entries from a JSON list of synonym groups, e.g. [["delivery", "shipping"], ["refund", '
+        '"money back"]]; groups already there are skipped. Edit them in the admin (Knowledge › Glossary).'
+    )
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("file", type=Path)

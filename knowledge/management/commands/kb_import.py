@@ -19,9 +19,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("sources", nargs="+", metavar="PATH_OR_URL")
-        parser.add_argument("--status", choices=Article.Status.values, default=Article.Status.PUBLISHED,
-                            help="status of articles from files (default: published); "
-                                 "articles from URLs are always drafts")
+        parser.add_argument(
+            "--status",
+            choices=Article.Status.values,
+            default=Article.Status.PUBLISHED,
+            help="status of articles from files (default: published); articles from URLs are always drafts",
+        )
         parser.add_argument("--index", action="store_true", help="index the imported articles in this process")
 
     def handle(self, *args, **options) -> None:
@@ -46,7 +49,9 @@ class Command(BaseCommand):
                     progress.write(f"{source}: {entry}", file=sys.stderr)
                     failed += 1
                 elif entry.slug in seen_slugs:
-                    progress.write(f"{source}: duplicate slug {entry.slug!r} (also in {seen_slugs[entry.slug]})", file=sys.stderr)
+                    progress.write(
+                        f"{source}: duplicate slug {entry.slug!r} (also in {seen_slugs[entry.slug]})", file=sys.stderr
+                    )
                     failed += 1
                 else:
                     seen_slugs[entry.slug] = str(source)
@@ -66,7 +71,9 @@ class Command(BaseCommand):
             summary = ", ".join(f"{k}: {v}" for k, v in sorted(outcomes.items())) or "nothing to index"
             self.stdout.write(f"imported {imported} article(s), {failed} failed; indexed in this process ({summary})")
         else:
-            self.stdout.write(f"imported {imported} article(s), {failed} failed; indexing runs in the Celery worker "
-                              "(no worker running? index them here with `manage.py kb_reindex`, or import with --index)")
+            self.stdout.write(
+                f"imported {imported} article(s), {failed} failed; indexing runs in the Celery worker "
+                "(no worker running? index them here with `manage.py kb_reindex`, or import with --index)"
+            )
         if failed and not imported:
             raise CommandError("nothing was imported")

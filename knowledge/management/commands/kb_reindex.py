@@ -22,7 +22,9 @@ class Command(BaseCommand):
                 f"{sum(stale.values())} chunks were embedded by another model ({described}); retrieval ignores "
                 "them. Run `manage.py kb_reindex --all` to re-embed them with the configured model."
             )
-        articles = Article.objects.all() if options["all"] else Article.objects.exclude(index_state=Article.IndexState.INDEXED)
+        articles = (
+            Article.objects.all() if options["all"] else Article.objects.exclude(index_state=Article.IndexState.INDEXED)
+        )
         ids = list(articles.order_by("pk").values_list("pk", flat=True))
         outcomes: dict[str, int] = {}
         # The bar goes to stderr and only on a terminal (disable=None); the summary line is always printed.

@@ -22,8 +22,14 @@ class Command(BaseCommand):
         articles, questions = [], []
         for n, pair in enumerate(pairs):
             slug = f"stackfaq-{n:03d}"
-            articles.append({"title": pair["question"], "slug": slug, "body": "\n\n".join(pair["answer"]), "tags": ["stackfaq"]})
-            questions += [{"question": q, "expected": [slug]} for q in pair["rephr"] if isinstance(q, str) and q.strip() not in ("", "*")]
+            articles.append(
+                {"title": pair["question"], "slug": slug, "body": "\n\n".join(pair["answer"]), "tags": ["stackfaq"]}
+            )
+            questions += [
+                {"question": q, "expected": [slug]}
+                for q in pair["rephr"]
+                if isinstance(q, str) and q.strip() not in ("", "*")
+            ]
         options["articles"].write_text(json.dumps(articles, indent=1))
         options["questions"].write_text(json.dumps(questions, indent=1))
         self.stdout.write(f"{len(articles)} articles, {len(questions)} questions")
