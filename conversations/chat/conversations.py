@@ -49,11 +49,13 @@ def conversation_widget_language_set(*, conversation: Conversation, language: st
         setattr(conversation, name, value)
 
 
-def conversation_language_observe(*, conversation_id: int, text: str) -> str | None:
+def conversation_language_observe(*, conversation_id: int, text: str, known_language: str | None = None) -> str | None:
     """Detect the customer's language from a message they wrote; a message too short or unsure to
-    tell keeps the language we had. Returns the language when it changed."""
+    tell keeps the language we had. Returns the language when it changed. `known_language`: the
+    language already detected from this conversation's messages, when the caller has just read it
+    (message_post returns it): a message in that language, most of them, then costs no query."""
     detection = language_detect(text=text)
-    if detection.language is None:
+    if detection.language is None or detection.language == known_language:
         return None
     changed = (
         Conversation.objects.filter(pk=conversation_id)

@@ -16,7 +16,7 @@ from django.utils.translation import gettext
 
 from conversations.chat.languages import conversation_language_get
 from conversations.core import events
-from conversations.core.message_store import message_append
+from conversations.core.message_store import ConversationState, message_append
 from conversations.models import Conversation, Message
 from guardrails.pii.engine import PiiSpan
 from guardrails.redaction import text_redact
@@ -33,6 +33,9 @@ class MessageRejected(CodedError):
 class PostedMessage:
     message: Message
     created: bool
+    # The conversation right after this message was appended (None when nothing was stored: a
+    # retried client_id): what the caller decides next needs no query of its own.
+    conversation: ConversationState | None = None
 
 
 def message_post(
@@ -100,7 +103,7 @@ def message_post(
     )
     if appended.reopened:
         events.publish_status(Conversation.objects.select_related("assignee").get(pk=conversation_id))
-    return PostedMessage(message=appended.message, created=True)
+    return PostedMessage(message=appended.message, created=True, conversation=appended.conversation)
 
 
 def agent_own_names(agent: Any) -> frozenset[str]:

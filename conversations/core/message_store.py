@@ -8,7 +8,9 @@ measures the difference.
 The statement locks the conversation row (FOR UPDATE re-reads the latest committed version
 under concurrency), bumps last_seq, optionally reopens a resolved conversation, and inserts the
 message with the new seq. A duplicate client_id violates message_unique_client_id and fails the
-whole statement, bump included, so seqs stay gapless.
+whole statement, bump included, so seqs stay gapless. It also returns what a customer's message
+decides next (the conversation's language and status, its site's bot and routing flags) as the
+append left them, so those decisions cost no further query (benchmarks/turn_cpu.py).
 """
 
 from __future__ import annotations
@@ -22,10 +24,11 @@ from uuid import UUID
 import psycopg
 from django.db import connection
 
-from conversations.models import Conversation, Message
+from conversations.models import Conversation, Message, WidgetSite
 
 _CONVERSATION = Conversation._meta.db_table
 _MESSAGE = Message._meta.db_table
+_SITE = WidgetSite._meta.db_table
 
 _APPEND_SQL = f"""
 WITH previous AS (
@@ -55,7 +58,7 @@ WITH previous AS (
         verified_until = CASE WHEN r.reopen THEN NULL ELSE c.verified_until END
     FROM reopening AS r
     WHERE c.id = r.id
-    RETURNING c.last_seq, c.public_id, r.reopen
+    RETURNING c.last_seq, c.public_id, r.reopen, c.site_id, c.status, c.language, c.language_detected
 ), inserted AS (
     INSERT INTO {_MESSAGE} (conversation_id, seq, role, text, client_id, author_id, extras, created_at)
     SELECT %(conversation_id)s, bumped.last_seq, %(role)s, %(text)s, %(client_id)s, %(author_id)s,
@@ -63,8 +66,22 @@ WITH previous AS (
     FROM bumped
     RETURNING id, seq
 )
-SELECT inserted.id, inserted.seq, bumped.public_id, bumped.reopen FROM inserted, bumped
+SELECT inserted.id, inserted.seq, bumped.public_id, bumped.reopen,
+       bumped.status, bumped.language, bumped.language_detected, site.bot_enabled, site.handoff_when_bot_off
+FROM inserted, bumped JOIN {_SITE} AS site ON site.id = bumped.site_id
 """
+
+
+@dataclass(frozen=True)
+class ConversationState:
+    """The conversation as an append left it, read under its row lock: a snapshot that later
+    changes (a claim, a resolve, the site's settings) may overtake."""
+
+    status: str
+    language: str
+    language_detected: bool
+    site_bot_enabled: bool
+    site_handoff_when_bot_off: bool
 
 
 @dataclass(frozen=True)
@@ -72,6 +89,7 @@ class Appended:
     message: Message
     public_id: UUID
     reopened: bool
+    conversation: ConversationState
 
 
 def message_append(
@@ -108,7 +126,7 @@ def message_append(
         row = cursor.fetchone()
     if row is None:
         raise Conversation.DoesNotExist(f"conversation {conversation_id} does not exist")
-    message_id, seq, public_id, reopened = row
+    message_id, seq, public_id, reopened, *state = row
     message = Message(
         id=message_id,
         conversation_id=conversation_id,
@@ -120,4 +138,6 @@ def message_append(
         extras=extras,
         created_at=now,
     )
-    return Appended(message=message, public_id=public_id, reopened=bool(reopened))
+    return Appended(
+        message=message, public_id=public_id, reopened=bool(reopened), conversation=ConversationState(*state)
+    )

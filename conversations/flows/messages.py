@@ -60,8 +60,13 @@ def customer_message_post(
     if attachment is not None:
         attachment_link(attachment=attachment, message=posted.message)
     # Before the handoff below: its system messages are written in the customer's language.
-    conversation_language_observe(conversation_id=conversation_id, text=posted.message.text)
-    handoff_open_for_live_chat(conversation_id=conversation_id)
+    state = posted.conversation
+    conversation_language_observe(
+        conversation_id=conversation_id,
+        text=posted.message.text,
+        known_language=state.language if state is not None and state.language_detected else None,
+    )
+    handoff_open_for_live_chat(conversation_id=conversation_id, appended=state)
     if posted.message.extras.get("pii", {}).get("EMAIL_ADDRESS"):
         email = EMAIL_PLACEHOLDER.search(posted.message.text)
         if email:

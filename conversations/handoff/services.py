@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_noop
 
 from conversations.chat.messages import agent_own_names, system_message_post
+from conversations.core.message_store import ConversationState
 from conversations.core.people import agent_check
 from conversations.core.protocol import author_name
 from conversations.handoff import tasks
@@ -107,14 +108,23 @@ def conversation_request_human(
     return Conversation.objects.select_related("assignee").get(pk=conversation_id)
 
 
-def handoff_open_for_live_chat(*, conversation_id: int) -> Handoff | None:
+def _unattended(state: ConversationState) -> bool:
+    # The same rule as the query in handoff_open_for_live_chat.
+    return state.status == Conversation.Status.BOT and not state.site_bot_enabled and state.site_handoff_when_bot_off
+
+
+def handoff_open_for_live_chat(*, conversation_id: int, appended: ConversationState | None = None) -> Handoff | None:
     """On a site with the bot off (and routing on), the team answers everything: a customer's
     message that nobody is handling goes through the same routing, assignment, notification and
-    SLA as a handoff, so it cannot sit unseen in the inbox. Called once the message is stored."""
+    SLA as a handoff, so it cannot sit unseen in the inbox. Called once the message is stored.
+    `appended`: the conversation as storing the message left it (message_post returns it); it
+    answers the common case with no query, as the unlocked read would, a moment earlier."""
+    if appended is not None and not _unattended(appended):
+        return None
     unattended = Conversation.objects.filter(
         pk=conversation_id, status=Conversation.Status.BOT, site__bot_enabled=False, site__handoff_when_bot_off=True
     )
-    if not unattended.exists():  # every customer message asks: one cheap read, no lock, on the common path
+    if appended is None and not unattended.exists():  # one cheap read, no lock: the common path asks
         return None
     with transaction.atomic():
         _locked(conversation_id)  # a claim or a resolve racing this message waits or wins

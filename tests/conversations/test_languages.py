@@ -13,6 +13,8 @@ import polib
 import pytest
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from conversations.chat.transcript_mail import transcript_email_send
 from conversations.chat.widget_sessions import widget_session_open
@@ -140,6 +142,28 @@ async def test_the_offline_responder_answers_from_an_english_article_and_says_it
         reply = await chat.bot_message()
     assert reply["text"].startswith("Dieser Artikel ist nur auf Englisch verfügbar: „Returns and refunds“\n\n")
     assert "30 days" in reply["text"] and reply["citations"][0]["title"] == "Returns and refunds"
+
+
+@pytest.mark.django_db
+def test_the_language_follows_the_customers_messages_and_one_in_the_same_language_needs_no_query(site):
+    conversation_id = widget_session_open(site_key=site.key, origin=ORIGIN, language="en").conversation.pk
+
+    def say(text: str) -> None:
+        # detected=[]: the socket's path, PII detection already done off the loop (none in these texts)
+        customer_message_post(conversation_id=conversation_id, text=text, client_id=uuid.uuid4(), detected=[])
+
+    def language() -> tuple[str, bool]:
+        return Conversation.objects.values_list("language", "language_detected").get(pk=conversation_id)
+
+    say("Mein Paket ist nach zwei Wochen immer noch nicht da")
+    assert language() == ("de", True)
+    with CaptureQueriesContext(connection) as queries:
+        say("Können Sie bitte nachsehen, wo es gerade ist?")
+    # The append (a plain psycopg statement, not captured here) told what the language already was.
+    assert [query["sql"] for query in queries.captured_queries if "SAVEPOINT" not in query["sql"]] == []
+    assert language() == ("de", True)
+    say("Puis-je retourner des chaussures portées une fois ?")
+    assert language() == ("fr", True)
 
 
 @pytest.mark.django_db

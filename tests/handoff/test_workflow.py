@@ -270,6 +270,23 @@ def test_a_reopened_conversation_starts_fresh_without_looping_into_handoff(widge
     assert not Handoff.objects.filter(conversation=conversation, status__in=Handoff.OPEN_STATUSES).exists()
 
 
+def test_with_the_bot_off_a_message_reopening_a_resolved_conversation_goes_to_the_team(widget_session, bob):
+    from conversations.handoff.services import LIVE_CHAT_TEXT
+
+    conversation = widget_session.conversation
+    type(conversation.site).objects.filter(pk=conversation.site_id).update(handoff_when_bot_off=True)
+    _say(conversation, "Hello, is anyone there?")
+    handoff_claim(conversation_id=conversation.pk, agent=bob)
+    _say(conversation, "thanks, that was all")  # with Bob: no second handoff
+    conversation_resolve(conversation_id=conversation.pk, agent=bob, reason="answered")
+
+    _say(conversation, "one more thing about my order")  # reopens it to the bot, which is off
+    handoffs = list(Handoff.objects.filter(conversation=conversation).order_by("pk").values_list("reason", "status"))
+    assert handoffs == [("customer_request", "resolved"), ("customer_request", "queued")]
+    assert _texts(conversation).count(LIVE_CHAT_TEXT) == 2
+    assert Conversation.objects.get(pk=conversation.pk).status == "queued"
+
+
 def test_hand_back_to_the_bot_keeps_what_the_agent_did_for_the_bot(widget_session, bob):
     conversation = widget_session.conversation
     _say(conversation, "where is my parcel")
