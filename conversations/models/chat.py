@@ -248,7 +248,7 @@ class Conversation(models.Model):
     verified_order_number = models.CharField(max_length=64, blank=True, default="")
     verified_until = models.DateTimeField(null=True, blank=True)
     # The widget's language (host page's lang, else the browser's), and the customer's language:
-    # the widget's until a message is long enough to detect it (conversations/languages/). System
+    # the widget's until a message is long enough to detect it (conversations/lib/language_detection.py). System
     # messages, the bot and transcripts use `language`.
     widget_language = models.CharField(max_length=8, blank=True, default="")
     language = models.CharField(max_length=8, blank=True, default="", help_text="The customer's language.")
