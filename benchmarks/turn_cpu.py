@@ -54,15 +54,14 @@ QUESTIONS = [
 ANSWER = " ".join(f"word{n}" for n in range(30))
 
 MODEL_SERVER = """
-import sys, time
+import sys, threading
 from tests.fakes.model_server import FakeModelServer, Reply
 server = FakeModelServer()
 server._server.socket.listen(128)
 server.start()
 server.default_reply = lambda body: Reply(text=sys.argv[1], delay_seconds=0.0, seconds_per_token=0.002)
 print(server.base_url, flush=True)
-while True:
-    time.sleep(3600)
+threading.Event().wait()  # serve until the benchmark kills this process
 """
 
 

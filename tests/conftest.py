@@ -207,8 +207,10 @@ def _close_stray_test_connections(django_db_setup, django_db_blocker):
             )
 
 
-def start_celery_worker(log_path: Path, *, name: str, **extra_env: str) -> subprocess.Popen:
-    """A real Celery worker on the test database and Redis (solo pool: one process, fast start)."""
+def start_celery_worker(log_path: Path, *, name: str, queue: str | None = None, **extra_env: str) -> subprocess.Popen:
+    """A real Celery worker on the test database and Redis (solo pool: one process, fast start).
+    `queue`: consume only that queue, so a test that sends its task there needs no purge of what
+    other tests left in the default queues."""
     return subprocess.Popen(
         [
             sys.executable,
@@ -225,6 +227,7 @@ def start_celery_worker(log_path: Path, *, name: str, **extra_env: str) -> subpr
             f"{name}@%h",
             "--without-mingle",
             "--without-gossip",
+            *(["--queues", queue] if queue else []),
         ],
         cwd=PROJECT_ROOT,
         env=child_env(**extra_env),

@@ -435,11 +435,11 @@ def test_a_purge_skips_a_conversation_someone_holds_and_the_next_run_on_a_worker
         holder.join()
     # The next run is the hourly beat entry, executed by a real worker.
     entry = next(e for e in settings.CELERY_BEAT_SCHEDULE.values() if e["task"] == purge_expired_conversations.name)
-    celery_app.control.purge()  # the test session's own Redis (the suite refuses any other)
     log = tmp_path / "worker.log"
-    worker = start_celery_worker(log, name="retention")
+    # A queue of the test's own: no purge of the shared queues, and no task another test left there runs here.
+    worker = start_celery_worker(log, name="retention", queue="test-retention")
     try:
-        celery_app.send_task(entry["task"])
+        celery_app.send_task(entry["task"], queue="test-retention")
         deadline = time.monotonic() + 60
         while Conversation.objects.exists():
             assert time.monotonic() < deadline, log.read_text()[-3000:] if log.exists() else "no worker log"
