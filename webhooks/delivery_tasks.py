@@ -9,38 +9,15 @@ is pinned to where the task was first defined: queued messages name it by that s
 
 from __future__ import annotations
 
-from typing import TypedDict
-
 from celery import shared_task
-from django.db import DatabaseError
 
+from supportbot.task_options import RETRY_ON_DATABASE_ERRORS, TaskOptions
 from webhooks.delivery import webhook_delivery_attempt
 
-
-class _TaskOptions(TypedDict):
-    """The shared_task options spelled out, so the decorator's typed overloads check them."""
-
-    acks_late: bool
-    reject_on_worker_lost: bool
-    autoretry_for: tuple[type[Exception], ...]
-    retry_backoff: int
-    retry_backoff_max: int
-    retry_jitter: bool
-    max_retries: int | None
-
-
-TASK: _TaskOptions = {
-    "acks_late": True,
-    "reject_on_worker_lost": True,
-    "autoretry_for": (DatabaseError,),
-    "retry_backoff": 2,
-    "retry_backoff_max": 60,
-    "retry_jitter": True,
-    "max_retries": 8,
-}
+TASK = RETRY_ON_DATABASE_ERRORS
 # No retry limit here: the delivery's own attempt count (WEBHOOK_MAX_ATTEMPTS) decides when to
 # give up, and a database outage should delay deliveries, not drop them.
-DELIVER_TASK: _TaskOptions = {**TASK, "max_retries": None}
+DELIVER_TASK: TaskOptions = {**TASK, "max_retries": None}
 
 
 @shared_task(name="webhooks.tasks.webhook_deliver", bind=True, **DELIVER_TASK)

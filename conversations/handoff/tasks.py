@@ -12,38 +12,17 @@ UPDATE claims make that redelivery safe. Database errors are retried with expone
 from __future__ import annotations
 
 import logging
-from typing import TypedDict
 
 from celery import shared_task
-from django.db import DatabaseError
 
 from conversations.core.events import published_together
 from conversations.handoff import workflow
+from supportbot.task_options import RETRY_ON_DATABASE_ERRORS
 
 logger = logging.getLogger(__name__)
 
 
-class _StepOptions(TypedDict):
-    """The shared_task options spelled out, so the decorator's typed overloads check them."""
-
-    acks_late: bool
-    reject_on_worker_lost: bool
-    autoretry_for: tuple[type[Exception], ...]
-    retry_backoff: int
-    retry_backoff_max: int
-    retry_jitter: bool
-    max_retries: int
-
-
-STEP: _StepOptions = {
-    "acks_late": True,
-    "reject_on_worker_lost": True,
-    "autoretry_for": (DatabaseError,),
-    "retry_backoff": 2,
-    "retry_backoff_max": 60,
-    "retry_jitter": True,
-    "max_retries": 8,
-}
+STEP = RETRY_ON_DATABASE_ERRORS
 
 
 @shared_task(name="conversations.handoff.tasks.handoff_summarize", **STEP)
