@@ -72,12 +72,12 @@ e2e: $(TEST_STAMP) browser
 ## [tool.importlinter] in pyproject.toml), types (mypy, [tool.mypy]) and that every model change
 ## has its migration. The addresses below are never reached: set, they stop settings from
 ## starting the embedded Postgres and Redis (makemigrations only warns that it could not read
-## the applied history; django-stubs' mypy plugin loads the settings the same way).
+## the applied history, at once: no pool to wait on; django-stubs' mypy plugin loads the settings the same way).
 ## mypy's cache cannot see a setting's type change (the plugin reads supportbot.settings through
 ## django.conf, whose stub never changes, so modules reading `settings.X` are not re-checked), so
 ## it is kept per version of the settings package and what it imports: any change there starts
 ## from a cold cache (~40 s of CPU instead of ~5 s) instead of passing on stale types.
-LINT_ENV := DATABASE_URL=postgres://lint@127.0.0.1:9/lint REDIS_URL=redis://127.0.0.1:9/0
+LINT_ENV := DATABASE_URL=postgres://lint@127.0.0.1:9/lint REDIS_URL=redis://127.0.0.1:9/0 DATABASE_POOL_MAX_SIZE=0
 MYPY_CACHE_KEY = $$(cat supportbot/settings/*.py supportbot/runtime/embedded.py | sha256sum | cut -c1-16)
 lint: $(TEST_STAMP)
 	$(PY) -m ruff check .

@@ -13,12 +13,21 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 WORKER_PING_TIMEOUT = 1.0
+# A down database must show as down at once: through Django, a pooled connection would be waited
+# for up to DATABASE_POOL_TIMEOUT while the pool retries in the background.
+DATABASE_CHECK_TIMEOUT = 2.0
 
 
 def check_database() -> str:
     try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
+        pool = getattr(connection, "pool", None)  # the PostgreSQL backend's, when pooling is on
+        if pool is None:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+        else:
+            pool.open()
+            with pool.connection(timeout=DATABASE_CHECK_TIMEOUT) as pooled:
+                pooled.execute("SELECT 1")
         return "ok"
     except Exception as error:  # any failure is reported, not raised: this is a health probe
         return f"error: {type(error).__name__}"

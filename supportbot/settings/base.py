@@ -137,7 +137,30 @@ TEMPLATES = [
 DATABASE_URL = env.str("DATABASE_URL")
 DATABASES = {"default": env.database("DATABASE_URL")}
 # Persistent connections: websocket handlers run many short queries from a thread pool.
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", 60, minimum=0)
+# Each process takes its connections from a bounded pool (psycopg_pool, through Django's own
+# support). Without one, every concurrent HTTP request (Django serves each on a thread of its own)
+# and every thread of the socket consumers' pool held a connection: 300 widgets opening their
+# conversations at once exceeded Postgres's max_connections and got 500s ("too many clients").
+# A request beyond the pool waits up to DATABASE_POOL_TIMEOUT seconds for a free connection.
+# Size: WEB_PROCESSES x DATABASE_POOL_MAX_SIZE + one pool per Celery worker process must stay
+# under Postgres's max_connections (docs/deploy.md). 0 turns the pool off: persistent
+# connections per thread, DATABASE_CONN_MAX_AGE seconds.
+DATABASE_POOL_MAX_SIZE = env.int("DATABASE_POOL_MAX_SIZE", 12, minimum=0, maximum=1000)
+DATABASE_POOL_TIMEOUT = env.float("DATABASE_POOL_TIMEOUT", 5.0, minimum=0.1, maximum=600.0)
+if DATABASE_POOL_MAX_SIZE:
+    if env.raw("DATABASE_CONN_MAX_AGE"):
+        raise ImproperlyConfigured(
+            "DATABASE_CONN_MAX_AGE: persistent connections do not combine with the connection pool; "
+            "unset it, or set DATABASE_POOL_MAX_SIZE=0 to use them instead of the pool"
+        )
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": min(2, DATABASE_POOL_MAX_SIZE),
+        "max_size": DATABASE_POOL_MAX_SIZE,
+        "timeout": DATABASE_POOL_TIMEOUT,
+    }
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # a "closed" connection goes back to the pool
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", 60, minimum=0)
 # Off by default: with persistent connections Django would run an extra `SELECT 1` before every
 # socket frame's query (measured: ~40% of the append's database time). After a Postgres restart
 # the first query on a stale connection fails, the connection is discarded, and the socket

@@ -46,7 +46,13 @@ def test_it_spells_unix_socket_redis_urls_for_celery():
 
 
 @pytest.mark.parametrize(
-    ("name", "value"), [("DEBUG", "maybe"), ("CHAT_MAX_MESSAGE_CHARS", "-5"), ("SECRET_KEY", "short")]
+    ("name", "value"),
+    [
+        ("DEBUG", "maybe"),
+        ("CHAT_MAX_MESSAGE_CHARS", "-5"),
+        ("SECRET_KEY", "short"),
+        ("DATABASE_CONN_MAX_AGE", "60"),  # persistent connections with the pool on
+    ],
 )
 def test_the_app_refuses_to_start_with_a_bad_value(db, name, value):
     result = subprocess.run(
