@@ -80,29 +80,29 @@ WITH q AS (
 ), dense AS (
     -- The vector is a literal parameter here, not q.v: pgvector's index only serves an ORDER BY
     -- against a constant (a value from a joined CTE makes Postgres sort every row exactly).
-    SELECT c.id FROM {chunk} c
+    SELECT c.id, c.article_id, c.kind FROM {chunk} c
     WHERE {filter}
     ORDER BY c.embedding <=> %(vector)s::vector
     LIMIT %(candidates)s
 ), lexical_matches AS (
     -- Ranking every match costs O(matches) (a common word matches most chunks), so rank a
     -- bounded sample; dense candidates get their exact text score below either way.
-    SELECT c.id, c.search_vector FROM {chunk} c, q
+    SELECT c.id, c.article_id, c.kind, c.search_vector FROM {chunk} c, q
     WHERE {filter} AND q.t IS NOT NULL AND c.search_vector @@ q.t
     LIMIT %(text_scan)s
 ), lexical AS (
-    SELECT m.id FROM lexical_matches m, q
+    SELECT m.id, m.article_id, m.kind FROM lexical_matches m, q
     ORDER BY ts_rank_cd(m.search_vector, q.t, 32) DESC
     LIMIT %(candidates)s
 ), found AS (
-    SELECT id FROM dense WHERE %(use_dense)s UNION SELECT id FROM lexical WHERE %(use_text)s
+    SELECT * FROM dense WHERE %(use_dense)s UNION SELECT * FROM lexical WHERE %(use_text)s
 ), question_sections AS (
     -- An alternative question that matched brings its article's sections along: they are what
     -- gets cited.
     SELECT s.id FROM {chunk} s
     WHERE s.kind = 'section' AND s.audience = ANY(%(audiences)s) AND s.embedding_model = %(model)s
       AND NOT s.looks_like_instructions
-      AND s.article_id IN (SELECT c.article_id FROM found JOIN {chunk} c ON c.id = found.id WHERE c.kind = 'question')
+      AND s.article_id IN (SELECT article_id FROM found WHERE kind = 'question')
 ), candidates AS (
     SELECT id FROM found UNION SELECT id FROM question_sections
 )
@@ -197,7 +197,10 @@ def _answer_threshold() -> AnswerThreshold:
 @dataclass(frozen=True)
 class Expansion:
     synonyms: list[str]  # added to the embedded question and to an any-word full-text query
-    variants: list[str]  # the question with a term swapped for a synonym, for an all-words query
+    # Each glossary term the question uses, with its synonyms: in the all-words full-text query
+    # the term may be matched by any of them.
+    alternatives: list[tuple[str, list[str]]] = field(default_factory=list)
+    remainder: str = ""  # the question without those terms
     used_terms: list[str] = field(
         default_factory=list
     )  # the question's glossary terms, covered by any of their synonyms
@@ -206,8 +209,9 @@ class Expansion:
 def glossary_expand(*, question: str, entries: list[list[str]]) -> Expansion:
     """The synonyms of the glossary terms that the question uses (whole words, any case)."""
     lowered = question.lower()
+    remainder = lowered
     synonyms: list[str] = []
-    variants: list[str] = []
+    alternatives: list[tuple[str, list[str]]] = []
     used_terms: list[str] = []
     for terms in entries:
         for term in terms:
@@ -216,11 +220,30 @@ def glossary_expand(*, question: str, entries: list[list[str]]) -> Expansion:
                 continue
             others = [t for t in terms if not re.search(rf"\b{re.escape(t.lower())}\b", lowered)]
             synonyms += others
-            variants += [pattern.sub(other.lower(), lowered) for other in others]
             if others:
                 used_terms.append(term)
+                alternatives.append((term.lower(), [other.lower() for other in others]))
+                remainder = pattern.sub(" ", remainder)
             break
-    return Expansion(list(dict.fromkeys(synonyms)), list(dict.fromkeys(variants))[:4], used_terms)
+    return Expansion(list(dict.fromkeys(synonyms)), alternatives, " ".join(remainder.split()), used_terms)
+
+
+def _all_words_tsquery(expansion: Expansion, params: dict) -> str:
+    """Every word of the question, where a glossary term may be matched by any of its synonyms:
+    (rest of the question) && (term || synonym || ...) for each term. One condition for the index
+    to evaluate, where one all-words query per synonym swap read the common words' postings once
+    per swap (measured: the glossary had been most of retrieval's cost at 100k chunks)."""
+    if not expansion.alternatives:
+        return "plainto_tsquery('english', %(text0)s)"
+    params["remainder"] = expansion.remainder
+    parts = ["plainto_tsquery('english', %(remainder)s)"]
+    for group, (term, others) in enumerate(expansion.alternatives):
+        names = []
+        for n, text in enumerate([term, *others]):
+            params[f"alt{group}_{n}"] = text
+            names.append(f"plainto_tsquery('english', %(alt{group}_{n})s)")
+        parts.append("(" + " || ".join(names) + ")")
+    return " && ".join(parts)
 
 
 def knowledge_search(
@@ -250,7 +273,7 @@ def knowledge_search(
     expansion = (
         glossary_expand(question=question, entries=glossary_entries() if glossary is None else glossary)
         if options.glossary
-        else Expansion([], [])
+        else Expansion([])
     )
     if query_vector is not None:
         vector = query_vector
@@ -266,8 +289,8 @@ def knowledge_search(
         )
         tsquery = f"concat_ws(' | ', {parts})"
     else:
-        texts = [question, *expansion.variants]
-        tsquery = " || ".join(f"plainto_tsquery('english', %(text{n})s)" for n in range(len(texts)))
+        texts = [question]
+        tsquery = ""  # below, once params exist
     params: dict[str, str | int | float | bool | list[str]] = {
         "vector": str(vector),
         **{f"text{n}": text for n, text in enumerate(texts)},
@@ -281,6 +304,8 @@ def knowledge_search(
         "synonyms": " ".join(expansion.synonyms),
         "used_terms": " ".join(expansion.used_terms),
     }
+    if not options.any_words:
+        tsquery = _all_words_tsquery(expansion, params)
     sql = _SEARCH_SQL.format(tsquery=tsquery, chunk=_CHUNK, article=_ARTICLE, filter=_FILTER)
     with transaction.atomic(), connection.cursor() as cursor:
         # HNSW filters after scanning: look at more neighbours so filtered-out audiences do not

@@ -83,7 +83,8 @@ def test_the_glossary_adds_synonyms_to_the_question(db):
     entries = [["delivery", "shipping", "shipment"], ["refund", "money back"]]
     expansion = glossary_expand(question="How long does Delivery take?", entries=entries)
     assert expansion.synonyms == ["shipping", "shipment"]
-    assert expansion.variants == ["how long does shipping take?", "how long does shipment take?"]
+    assert expansion.alternatives == [("delivery", ["shipping", "shipment"])]
+    assert expansion.remainder == "how long does take?"
     assert glossary_expand(question="deliveryman hours", entries=entries).synonyms == []  # whole words only
     assert glossary_expand(question="I want my money back", entries=entries).synonyms == ["refund"]
 
