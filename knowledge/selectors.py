@@ -55,11 +55,12 @@ class RetrievalOptions:
     rrf_k: int = 20
     rerank_weight: float = 0.01
     question_weight: float = 1.0  # an alternative question's score counts this much against a section's
+    coverage_rank: float = 0.15  # the article's word coverage added to its ranking score, times this
 
 
 # What retrieval did before these levers (all-words full text, weighted fusion, sections only).
 BASELINE = RetrievalOptions(
-    questions=False, glossary=False, any_words=False, fusion="weighted", rerank=False, spelling=False
+    questions=False, glossary=False, any_words=False, fusion="weighted", rerank=False, spelling=False, coverage_rank=0.0
 )
 DEFAULT_OPTIONS = RetrievalOptions()
 
@@ -454,7 +455,9 @@ def _rank(
         if language and sections[0].chunk.article_language == language:
             article_score += LANGUAGE_PREFERENCE
         covered = set().union(*(r.matched_words for r in article_rows)) & words
-        first = replace(sections[0].chunk, score=article_score, coverage=len(covered) / len(words) if words else 0.0)
+        coverage = len(covered) / len(words) if words else 0.0
+        article_score += options.coverage_rank * coverage
+        first = replace(sections[0].chunk, score=article_score, coverage=coverage)
         if best_question is not None:
             first = replace(
                 first, matched_question=best_question.chunk.text, question_score=best_question.chunk.dense_score
