@@ -55,7 +55,7 @@ class RetrievalOptions:
     rrf_k: int = 20
     rerank_weight: float = 0.01
     question_weight: float = 1.0  # an alternative question's score counts this much against a section's
-    coverage_rank: float = 0.15  # the article's word coverage added to its ranking score, times this
+    coverage_rank: float = 0.05  # the share of the question's words the article holds, added to its ranking score times this
 
 
 # What retrieval did before these levers (all-words full text, weighted fusion, sections only).
