@@ -22,7 +22,7 @@ from knowledge.selectors import (
 )
 from supportbot.llm.embeddings import get_embedder
 
-KINDS = ("plain", "typo", "short", "action_word", "unanswerable", "hard_negative")
+KINDS = ("plain", "typo", "short", "action_word", "product_topic", "unanswerable", "hard_negative")
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,10 @@ a glossary synonym swapped in). Both scores are computed exactly for every candi
 `dense + KB_TEXT_WEIGHT * text`, then each article gets the best of its sections' and its
 alternative questions' scores: a hit on an alternative question ranks the article, but what is returned and
 cited is always the article's best section. A cheap field rerank then favours articles whose
-title or headings contain the question's words. Any-word full text with reciprocal rank fusion
-is kept as an option: it lost on the dev split. `kb_eval --levers` measures each lever against
+title or headings contain the question's words, and one whose text holds more of the question's
+words (coverage) gains a little: "return policy for a tent?" is about returns, and the returns
+article holds "return" and "policy" where the warranty article holds only "tent". Any-word full
+text with reciprocal rank fusion is kept as an option: it lost on the dev split. `kb_eval --levers` measures each lever against
 the others in one run (docs/architecture.md, "Knowledge retrieval").
 
 The audience filter is part of both scans' WHERE clauses, never applied afterwards: an
@@ -55,11 +57,14 @@ class RetrievalOptions:
     rrf_k: int = 20
     rerank_weight: float = 0.01
     question_weight: float = 1.0  # an alternative question's score counts this much against a section's
+    # the share of the question's words the article holds, added to its ranking score times this;
+    # the smallest weight of the topic set's dev plateau: more cost stackfaq (docs/performance.md)
+    coverage_rank: float = 0.05
 
 
 # What retrieval did before these levers (all-words full text, weighted fusion, sections only).
 BASELINE = RetrievalOptions(
-    questions=False, glossary=False, any_words=False, fusion="weighted", rerank=False, spelling=False
+    questions=False, glossary=False, any_words=False, fusion="weighted", rerank=False, spelling=False, coverage_rank=0.0
 )
 DEFAULT_OPTIONS = RetrievalOptions()
 
@@ -479,7 +484,9 @@ def _rank(
         if language and sections[0].chunk.article_language == language:
             article_score += LANGUAGE_PREFERENCE
         covered = set().union(*(r.matched_words for r in article_rows)) & words
-        first = replace(sections[0].chunk, score=article_score, coverage=len(covered) / len(words) if words else 0.0)
+        coverage = len(covered) / len(words) if words else 0.0
+        article_score += options.coverage_rank * coverage
+        first = replace(sections[0].chunk, score=article_score, coverage=coverage)
         if best_question is not None:
             first = replace(
                 first, matched_question=best_question.chunk.text, question_score=best_question.chunk.dense_score

@@ -172,6 +172,8 @@ def test_kb_eval_calibrates_on_dev_reports_test_and_applies_the_threshold(shop, 
         "+rerank",
         "hybrid -rerank",
         "hybrid +any-word rrf",
+        "+coverage rank",
+        "hybrid -coverage rank",
         "hybrid",
     ):
         assert label in report["results"]["test"], label

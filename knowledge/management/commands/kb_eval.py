@@ -35,6 +35,7 @@ LEVERS: dict[str, dict[str, Any]] = {
     "any-word rrf": {"any_words": True, "fusion": "rrf"},
     "rerank": {"rerank": True},
     "spelling": {"spelling": True},
+    "coverage rank": {"coverage_rank": DEFAULT_OPTIONS.coverage_rank},
 }
 OFF: dict[str, dict[str, Any]] = {
     "questions": {"questions": False},
@@ -42,6 +43,7 @@ OFF: dict[str, dict[str, Any]] = {
     "any-word rrf": {"any_words": False, "fusion": "weighted"},
     "rerank": {"rerank": False},
     "spelling": {"spelling": False},
+    "coverage rank": {"coverage_rank": 0.0},
 }
 
 
