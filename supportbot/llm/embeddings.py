@@ -33,6 +33,12 @@ from supportbot.llm.workers import workers_call, workers_call_blocking, workers_
 # embedder agree without the gateway importing an app.
 EMBEDDING_COLUMN_DIMENSIONS = 384
 
+# Bulk embedding (indexing, evaluations, gap clustering: hundreds of texts, seconds to minutes)
+# stays in the calling process: the workers serve chat, whose calls answer within
+# WORKER_TIMEOUT_SECONDS, and one bulk batch would hold a worker that long.
+POOL_MAX_TEXTS = 8
+POOL_MAX_CHARS = 8000
+
 
 class Embedder(Protocol):
     model_name: str
@@ -68,7 +74,9 @@ class LocalMiniLM:
         if not texts:
             return []
         pool = workers_running()
-        if pool is not None:  # this thread waits; the GIL is free for the others meanwhile
+        if pool is not None and len(texts) <= POOL_MAX_TEXTS and sum(map(len, texts)) <= POOL_MAX_CHARS:
+            # A chat-sized call (the injection check of one message): this thread waits, the GIL
+            # is free for the others meanwhile.
             return workers_call_blocking(pool, embed_batches, texts)
         return self.encode(texts)
 
