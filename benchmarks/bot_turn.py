@@ -15,7 +15,9 @@ each of --rounds rounds:
                                   time to the last token
   * Daphne's CPU time (user + system, from /proc via psutil, not wall time) over the round,
     divided by the turns answered: the in-process CPU of a turn, with the customer message's
-    own handling (frame, redaction, storing) and every frame written to the socket included.
+    own handling (frame, redaction, storing) and every frame written to the socket included;
+    and apart, the CPU its model worker processes (PII detection, embedding) spent meanwhile.
+    The RSS of Daphne and of each worker is reported after warm-up and at the end.
 
 Per level the medians over the rounds are reported, with every round's figures and the load
 average (the machine is shared; compare against the baseline of the same run). JSON goes to
@@ -52,6 +54,39 @@ QUESTIONS = [
     "When will I get my refund?",
     "Which payment methods do you accept?",
 ]
+
+
+def _workers(process) -> list:
+    """Daphne's model worker processes (its spawned pool), not multiprocessing's resource tracker."""
+    import psutil
+
+    found = []
+    for child in process.children(recursive=True):
+        try:
+            if "resource_tracker" not in " ".join(child.cmdline()):
+                found.append(child)
+        except psutil.NoSuchProcess:
+            continue
+    return found
+
+
+def workers_cpu(process) -> float:
+    import psutil
+
+    total = 0.0
+    for child in _workers(process):
+        try:
+            total += sum(child.cpu_times()[:2])
+        except psutil.NoSuchProcess:
+            continue
+    return total
+
+
+def memory_mb(process) -> dict:
+    return {
+        "web_process": round(process.memory_info().rss / 2**20, 1),
+        "workers": sorted(round(c.memory_info().rss / 2**20, 1) for c in _workers(process)),
+    }
 
 
 def demo_articles_indexed() -> None:
@@ -233,9 +268,10 @@ def main() -> int:
             await asyncio.gather(*(converse(u, origin, turns, results) for u in selected))
             return results
 
+        process = psutil.Process(server.pid)
+        rss_warm = memory_mb(process)
         asyncio.run(run(urls[:2], 1))  # warm-up: first imports, connection pools
         unused = urls[2:]
-        process = psutil.Process(server.pid)
         if args.py_spy:
             spy = subprocess.Popen(
                 [
@@ -260,10 +296,12 @@ def main() -> int:
                 model_first = statistics.median(alone["first_ms"])
                 model_total = statistics.median(alone["total_ms"])
                 cpu_before = sum(process.cpu_times()[:2])
+                workers_before = workers_cpu(process)
                 started = time.perf_counter()
                 results = asyncio.run(run(selected, args.turns))
                 wall = time.perf_counter() - started
                 cpu = sum(process.cpu_times()[:2]) - cpu_before
+                workers_cpu_spent = workers_cpu(process) - workers_before
                 turns = len(results["total_ms"])
                 rounds.append(
                     {
@@ -275,6 +313,7 @@ def main() -> int:
                         "added_first_delta_ms": summary([v - model_first for v in results["first_ms"]]),
                         "added_total_ms": summary([v - model_total for v in results["total_ms"]]),
                         "cpu_ms_per_turn": round(cpu * 1000 / max(turns, 1), 1),
+                        "worker_cpu_ms_per_turn": round(workers_cpu_spent * 1000 / max(turns, 1), 1),
                         "turns": turns,
                         "turns_per_s": round(turns / wall, 2),
                         "errors": results["errors"],
@@ -289,6 +328,7 @@ def main() -> int:
                     "added_total_p50_ms": median_of(rounds, "added_total_ms", "p50"),
                     "added_total_p95_ms": median_of(rounds, "added_total_ms", "p95"),
                     "cpu_ms_per_turn": median_of(rounds, "cpu_ms_per_turn"),
+                    "worker_cpu_ms_per_turn": median_of(rounds, "worker_cpu_ms_per_turn"),
                     "model_alone_first_p50_ms": median_of(rounds, "model_alone_ms", "first", "p50"),
                     "turns_per_s": median_of(rounds, "turns_per_s"),
                     "errors": sum(r["errors"] for r in rounds),
@@ -296,7 +336,7 @@ def main() -> int:
                 "rounds": rounds,
             }
             print(json.dumps({"concurrency": level, **levels_out[str(level)]["median_of_rounds"]}), flush=True)
-        rss = process.memory_info().rss
+        rss_end = memory_mb(process)
     finally:
         if spy is not None:
             spy.send_signal(2)
@@ -316,7 +356,8 @@ def main() -> int:
         "rounds": args.rounds,
         "model": {"ttft_ms": args.ttft * 1000, "token_interval_ms": args.token_interval * 1000, "words": ANSWER_WORDS},
         "concurrency": levels_out,
-        "server_rss_mb": round(rss / 2**20, 1),
+        "rss_after_warm_up_mb": rss_warm,
+        "rss_at_end_mb": rss_end,
         "targets": {"cpu_ms_per_turn": 25, "added_first_delta_p50_ms": 60, "added_total_p95_ms": 100},
     }
     args.output.write_text(json.dumps(result, indent=1))
@@ -324,7 +365,8 @@ def main() -> int:
         json.dumps(
             {
                 "when": result["when"],
-                "rss_mb": result["server_rss_mb"],
+                "rss_after_warm_up_mb": rss_warm,
+                "rss_at_end_mb": rss_end,
                 **{level: data["median_of_rounds"] for level, data in levels_out.items()},
             },
             indent=1,

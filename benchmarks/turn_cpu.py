@@ -15,8 +15,11 @@ CPU is `time.process_time()` of this process (every thread: the event loop and t
 not wall time. Each step alternates over the demo questions; per path the median and mean of
 --turns runs after --warmup are reported, per round, and the median over --rounds rounds.
 `--profile PATH` writes a cProfile of one round of each path (cumulative, top 40) next to it.
+`--workers N` runs with N model worker processes (PII_REDACTION_PROCESSES, default 0: everything
+in this process); the work they do for a turn is reported apart (`worker_turn_ms`, their CPU), as
+are this process's and each worker's RSS after warm-up.
 
-    .venv/bin/python benchmarks/turn_cpu.py [--rounds 3] [--turns 24] [--profile out.txt]
+    .venv/bin/python benchmarks/turn_cpu.py [--rounds 3] [--turns 24] [--workers 2] [--profile out.txt]
 """
 
 from __future__ import annotations
@@ -52,6 +55,39 @@ QUESTIONS = [
     "and for express?",
 ]
 ANSWER = " ".join(f"word{n}" for n in range(30))
+NOT_WORKERS: set[int] = set()  # child processes that are not model workers (the fake model server)
+
+
+def workers_cpu_seconds() -> float:
+    """User + system CPU of this process's model worker processes (the spawned pool)."""
+    import psutil
+
+    total = 0.0
+    for child in psutil.Process().children(recursive=True):
+        if child.pid in NOT_WORKERS:
+            continue
+        try:
+            times = child.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def rss_mb() -> dict:
+    import psutil
+
+    me = psutil.Process()
+    workers = [
+        c
+        for c in me.children(recursive=True)
+        if c.pid not in NOT_WORKERS and "resource_tracker" not in " ".join(c.cmdline())
+    ]
+    return {
+        "web_process_rss_mb": round(me.memory_info().rss / 2**20, 1),
+        "worker_rss_mb": sorted(round(c.memory_info().rss / 2**20, 1) for c in workers),
+    }
+
 
 MODEL_SERVER = """
 import sys, threading
@@ -98,7 +134,7 @@ async def one_round(path: str, turns: int, warmup: int, profiler: cProfile.Profi
     from conversations.bot.runner import turn_drive
     from guardrails.redaction import text_detect
 
-    detect, message, turn = [], [], []
+    detect, message, turn, worker_turn = [], [], [], []
     conversation_id = await sync_to_async(new_conversation)()
     for n in range(warmup + turns):
         if n % 4 == 0:  # a few turns per conversation: history grows, as in a chat
@@ -110,18 +146,26 @@ async def one_round(path: str, turns: int, warmup: int, profiler: cProfile.Profi
         if profiler and n >= warmup:
             profiler.enable()
         await message_step(conversation_id, text, spans)
+        workers_before = workers_cpu_seconds()
         posted = time.process_time()
         await turn_drive(conversation_id)
         ended = time.process_time()
+        workers_after = workers_cpu_seconds()
         if profiler and n >= warmup:
             profiler.disable()
         if n >= warmup:
             detect.append((detected - started) * 1000)
             message.append((posted - detected) * 1000)
             turn.append((ended - posted) * 1000)
+            worker_turn.append((workers_after - workers_before) * 1000)
     return {
         name: {"median": round(statistics.median(v), 2), "mean": round(statistics.mean(v), 2)}
-        for name, v in (("detect_ms", detect), ("message_ms", message), ("turn_ms", turn))
+        for name, v in (
+            ("detect_ms", detect),
+            ("message_ms", message),
+            ("turn_ms", turn),
+            ("worker_turn_ms", worker_turn),
+        )
     }
 
 
@@ -155,16 +199,19 @@ def profiled_round(path: str, turns: int, warmup: int) -> str:
 # (module, attribute) of the steps the breakdown times; sync ones run on the thread pool.
 STEPS = [
     ("guardrails.limits", "message_limits_check"),
-    ("conversations.chat.messages", "customer_message_post"),
+    ("conversations.flows.messages", "customer_message_post"),
     ("conversations.bot.runner", "turn_lease_claim"),
     ("conversations.bot.runner", "turn_lease_pass"),
     ("conversations.bot.turn", "turn_input_load"),
-    ("conversations.bot.turn", "turn_understand"),
-    ("supportbot.llm.embeddings", "LocalMiniLM.embed"),
+    ("conversations.bot.turn", "turn_texts"),
+    ("conversations.bot.turn", "embed_async"),
+    ("conversations.bot.turn", "turn_understood"),
+    ("supportbot.llm.embeddings", "LocalMiniLM.encode"),
     ("conversations.bot.turn", "knowledge_search"),
     ("conversations.bot.turn", "token_budget_check"),
     ("conversations.bot.turn", "_model_call_record"),
     ("supportbot.llm.gateway", "LlmGateway._stream_once"),
+    ("conversations.bot.turn", "text_patterns_async"),
     ("conversations.bot.turn", "reply_check"),
     ("conversations.bot.turn", "turn_output_post"),
 ]
@@ -228,13 +275,14 @@ def main() -> int:
     parser.add_argument("--turns", type=int, default=24)
     parser.add_argument("--warmup", type=int, default=4)
     parser.add_argument("--paths", default="offline,model")
+    parser.add_argument("--workers", type=int, default=0, help="model worker processes (PII_REDACTION_PROCESSES)")
     parser.add_argument("--profile", type=Path, default=None)
     parser.add_argument("--breakdown", action="store_true", help="also time each step of STEPS, in an extra round")
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "results" / "turn_cpu.json")
     args = parser.parse_args()
     os.environ.update(
         LOG_LEVEL="WARNING",
-        PII_REDACTION_PROCESSES="0",
+        PII_REDACTION_PROCESSES=str(args.workers),
         CHAT_RATE_BURST="1000000",
         CHAT_RATE_PER_SECOND="1000000",
         LIMIT_MESSAGES_PER_IP_PER_MINUTE="1000000",
@@ -248,6 +296,7 @@ def main() -> int:
         text=True,
         env=dict(os.environ, PYTHONPATH=str(ROOT)),
     )
+    NOT_WORKERS.add(model.pid)
     base_url = model.stdout.readline().strip()
     try:
         setup_django()
@@ -257,6 +306,8 @@ def main() -> int:
 
         demo_articles_indexed()
         models_preload()
+        memory = rss_mb()
+        print(json.dumps({"after_warm_up": memory}), flush=True)
         results: dict[str, list[dict]] = {}
         profiles: dict[str, str] = {}
         for round_number in range(args.rounds):
@@ -283,7 +334,7 @@ def main() -> int:
     summary = {
         path: {
             key: round(statistics.median(r[key]["median"] for r in rounds), 2)
-            for key in ("detect_ms", "message_ms", "turn_ms")
+            for key in ("detect_ms", "message_ms", "turn_ms", "worker_turn_ms")
         }
         for path, rounds in results.items()
     }
@@ -292,6 +343,8 @@ def main() -> int:
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "turns_per_round": args.turns,
         "rounds": args.rounds,
+        "workers": args.workers,
+        "after_warm_up": memory,
         "median_of_round_medians": summary,
         "rounds_detail": results,
         "breakdown_ms_per_turn": breakdown,

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from django.utils.translation import gettext_lazy
 
-from guardrails.pii.engine import get_detector
+from guardrails.pii.engine import PiiSpan, get_detector
 from guardrails.pii.vault import placeholders_in
 
 # Lazy: rendered in the customer's language (the bot turn runs under it).
@@ -51,7 +51,11 @@ def output_check(
     canary: str,
     system_prompt: str,
     max_chars: int,
+    pattern_spans: list[PiiSpan] | None = None,
 ) -> OutputVerdict:
+    """`pattern_spans`: the reply's PiiDetector.detect_patterns spans when the caller already has
+    them (the bot turn gets them from the model workers, guardrails.redaction.text_patterns_async);
+    otherwise they are computed here."""
     reasons = []
     if canary and canary in text:
         reasons.append("canary_leaked")
@@ -60,7 +64,7 @@ def output_check(
     foreign = placeholders_in(text) - conversation_placeholders
     if foreign:
         reasons.append("unknown_placeholder")
-    for span in get_detector().detect_patterns(text):
+    for span in get_detector().detect_patterns(text) if pattern_spans is None else pattern_spans:
         value = text[span.start : span.end]
         if value not in context_text and not placeholders_in(value):
             reasons.append(f"pii_{span.type.lower()}")

@@ -5,19 +5,14 @@ originals go to the encrypted vault."""
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 
 from asgiref.sync import sync_to_async
-from django.conf import settings
 
 from guardrails.pii.engine import PiiSpan, get_detector
-from guardrails.pii.pool import DetectionPool, DetectionUnavailable, PoolConfig, detection_pool_start
+from guardrails.pii.pool import detect_batch, model_workers_start, patterns_batch, spans_from
 from guardrails.pii.vault import vault_placeholders_assign
-
-# Detection of one batch takes milliseconds, of the largest allowed message well under a second;
-# a worker that has not answered in this long is stuck, and the message is refused, not stored raw.
-DETECTION_TIMEOUT_SECONDS = 30.0
+from supportbot.llm.workers import workers_call
 
 
 @dataclass(frozen=True)
@@ -33,21 +28,6 @@ class Redaction:
         return counts
 
 
-def redaction_pool_start() -> DetectionPool | None:
-    """Web processes detect in PII_REDACTION_PROCESSES worker processes (guardrails/pii/pool.py);
-    None when that is 0 (detection runs in the calling thread)."""
-    if settings.PII_REDACTION_PROCESSES <= 0:
-        return None
-    return detection_pool_start(
-        PoolConfig(
-            processes=settings.PII_REDACTION_PROCESSES,
-            spacy_model=settings.PII_SPACY_MODEL,
-            score_threshold=settings.PII_SCORE_THRESHOLD,
-            allow_patterns=tuple(settings.PII_ALLOW_PATTERNS),
-        )
-    )
-
-
 def text_detect(*, text: str) -> list[PiiSpan]:
     """In the calling thread. The chat socket's customer messages, the bulk of all text, go through
     text_detect_async instead; the rarer texts that come here (agent replies, notes, ratings, tool
@@ -56,15 +36,22 @@ def text_detect(*, text: str) -> list[PiiSpan]:
 
 
 async def text_detect_async(*, text: str) -> list[PiiSpan]:
-    """For socket consumers: waits on the pool without holding a thread, so concurrent messages
-    batch together and a slow one blocks neither the event loop nor the thread pool."""
-    pool = redaction_pool_start()
+    """For socket consumers: waits on the model workers (guardrails/pii/pool.py) without holding a
+    thread, so concurrent messages batch together and a slow one blocks neither the event loop
+    nor the thread pool. ModelWorkersUnavailable if a worker dies or does not answer in time."""
+    pool = model_workers_start()
     if pool is None:
         return await sync_to_async(get_detector().detect, thread_sensitive=False)(text)
-    try:
-        return await asyncio.wait_for(asyncio.wrap_future(pool.submit(text)), DETECTION_TIMEOUT_SECONDS)
-    except TimeoutError:
-        raise DetectionUnavailable(f"PII detection did not answer within {DETECTION_TIMEOUT_SECONDS} s") from None
+    return spans_from(await workers_call(pool, detect_batch, text))
+
+
+async def text_patterns_async(*, text: str) -> list[PiiSpan]:
+    """The pattern recognizers only (PiiDetector.detect_patterns), for the bot's reply check: in
+    the model workers like text_detect_async, else on the thread pool."""
+    pool = model_workers_start()
+    if pool is None:
+        return await sync_to_async(get_detector().detect_patterns, thread_sensitive=False)(text)
+    return spans_from(await workers_call(pool, patterns_batch, text))
 
 
 def text_redact(

@@ -1,7 +1,8 @@
 """Loading the local models (and the URL resolvers) before a process serves traffic.
 
 spaCy (PII redaction) and MiniLM (retrieval, injection detection) take seconds to load; loaded
-lazily, the first customer of every process would wait for them. Daphne calls this while importing
+lazily, the first customer of every process would wait for them. With model workers
+(PII_REDACTION_PROCESSES > 0) MiniLM loads in them, not here (supportbot/llm/workers.py). Daphne calls this while importing
 the ASGI application, before it listens, so /healthz answers only once the process is ready.
 """
 
@@ -22,19 +23,23 @@ def models_preload() -> None:
 
     from guardrails.injection.detector import get_injection_detector
     from guardrails.pii.engine import get_detector
+    from guardrails.pii.pool import model_workers_start, model_workers_warm
 
-    # One BLAS thread (the numpy MiniLM's matmuls): a web process embeds one short question at a
-    # time, many concurrently; OpenBLAS's default (a thread per core, spin-waiting) burns CPU the
-    # other turns need.
+    # One BLAS thread (the numpy MiniLM's matmuls, when this process embeds itself): a web
+    # process embeds one short question at a time, many concurrently; OpenBLAS's default (a
+    # thread per core, spin-waiting) burns CPU the other turns need.
     threadpool_limits(limits=settings.WEB_TORCH_THREADS, user_api="blas")
     started = time.monotonic()
+    # spaCy stays here too: agent replies, notes and tool texts are redacted in-process.
     get_detector().detect("warm up, Jane Doe, 12 Main Street")
-    from guardrails.redaction import redaction_pool_start
-
-    pool = redaction_pool_start()
+    pool = model_workers_start()
     if pool is not None:
-        pool.warm()
+        model_workers_warm(pool)  # each worker loads spaCy and MiniLM
+    # With workers, this embeds there: MiniLM is never loaded in this process (about 100 MB less).
     get_injection_detector().check("warm up")
+    from conversations.bot.understanding.intent import get_intent_classifier
+
+    get_intent_classifier()
     from conversations.lib.language_detection import language_detect
 
     language_detect(text="warm up the language model")  # py3langid: about a second

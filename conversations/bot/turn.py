@@ -49,10 +49,13 @@ from guardrails.injection.detector import InjectionVerdict
 from guardrails.limits import abuse_strike, token_budget_check, token_budget_spend
 from guardrails.models import GuardrailEvent
 from guardrails.output import OutputVerdict, output_check
+from guardrails.pii.engine import PiiSpan
+from guardrails.pii.pool import model_workers_start
 from guardrails.pii.vault import placeholders_in, vault_values
+from guardrails.redaction import text_patterns_async
 from guardrails.services import guardrail_event_record, inbound_message_check
 from knowledge.selectors import Retrieval, RetrievedChunk, glossary_entries, knowledge_query_text, knowledge_search
-from supportbot.llm.embeddings import get_embedder, local_minilm
+from supportbot.llm.embeddings import embed_async, get_embedder, local_minilm
 from supportbot.llm.gateway import ModelUnavailable, get_gateway, model_configured
 
 logger = logging.getLogger(__name__)
@@ -162,45 +165,75 @@ class Understanding:
     retrieval: Retrieval
 
 
-def turn_understand(*, loaded: TurnInput) -> Understanding | Flagged:
-    """Stages 1 and 2 in one trip to the thread pool: the injection check, the intent, retrieval.
+@dataclass(frozen=True)
+class TurnTexts:
+    """What the turn reads and embeds, worked out before any vector is needed."""
 
-    Shorthand and typos are spelled out first ("retrun policy?") for the intent and the search; a
-    short follow-up ("and for express?") is searched together with the question it follows, with
-    the glossary's synonyms ("delivery" -> "shipping"). Every distinct text among the customer's
-    own (for the injection check), the spelled-out one (intent) and the search text is embedded
-    in one batch, once: one model call per message instead of up to three."""
+    understood: str
+    search_text: str
+    glossary: list[list[str]]
+    query_text: str | None  # what retrieval would embed itself; None when it embeds with another provider
+    embedded: list[str]  # the distinct texts to embed, each cut to 2,000 characters
+
+
+def turn_texts(*, loaded: TurnInput) -> TurnTexts:
+    """Shorthand and typos are spelled out first ("retrun policy?") for the intent and the search;
+    a short follow-up ("and for express?") is searched together with the question it follows,
+    with the glossary's synonyms ("delivery" -> "shipping"). Every distinct text among the
+    customer's own (for the injection check), the spelled-out one (intent) and the search text is
+    embedded in one batch, once: one model call per message instead of up to three. On the thread
+    pool: the glossary and the vocabulary are cached database reads."""
     question = loaded.question
     understood = spelled_out(question)
     search_text = follow_up_query(text=understood, history=loaded.history) or understood
     glossary = glossary_entries()
-    minilm = local_minilm()
     # Retrieval embeds with the configured provider; the local vector only serves it when they are
     # one. It must be the vector of the text retrieval would embed itself (misspellings corrected
     # to the knowledge base's words, then the glossary's synonyms).
-    query_text = knowledge_query_text(question=search_text, glossary=glossary) if get_embedder() is minilm else None
-    texts = list(dict.fromkeys(t[:2000] for t in (question, understood, query_text) if t is not None))
-    vectors = dict(zip(texts, minilm.embed(texts)))
+    query_text = (
+        knowledge_query_text(question=search_text, glossary=glossary) if get_embedder() is local_minilm() else None
+    )
+    embedded = list(dict.fromkeys(t[:2000] for t in (question, understood, query_text) if t is not None))
+    return TurnTexts(
+        understood=understood, search_text=search_text, glossary=glossary, query_text=query_text, embedded=embedded
+    )
+
+
+def turn_understood(*, loaded: TurnInput, texts: TurnTexts, vectors: dict[str, list[float]]) -> Understanding | Flagged:
+    """Stages 1 and 2 with the vectors known, in one trip to the thread pool: the injection check,
+    the intent, retrieval."""
+    question = loaded.question
     verdict = inbound_message_check(
         conversation_id=loaded.conversation_id, site_id=loaded.site_id, text=question, vector=vectors[question[:2000]]
     )
     if verdict.flagged:
         return Flagged(verdict=verdict)
-    guess = get_intent_classifier().classify(vectors[understood[:2000]])
+    guess = get_intent_classifier().classify(vectors[texts.understood[:2000]])
     # Chunks that read like instructions were flagged when indexed and never come back from the search.
     retrieval = knowledge_search(
-        question=search_text,
+        question=texts.search_text,
         audience="verified" if loaded.customer_id else "anonymous",
-        glossary=glossary,
+        glossary=texts.glossary,
         language=loaded.language,
-        query_vector=vectors[query_text[:2000]] if query_text is not None else None,
+        query_vector=vectors[texts.query_text[:2000]] if texts.query_text is not None else None,
     )
-    return Understanding(verdict=verdict, understood=understood, guess=guess, retrieval=retrieval)
+    return Understanding(verdict=verdict, understood=texts.understood, guess=guess, retrieval=retrieval)
+
+
+async def turn_understand(*, loaded: TurnInput) -> Understanding | Flagged:
+    """The texts first, then their vectors from the model workers (guardrails/pii/pool.py), awaited
+    without holding a thread, then the database part. ModelWorkersUnavailable (a worker died or
+    is stuck) fails the turn the way any turn error does (runner._fail_turn: an apology and a
+    handoff), within WORKER_TIMEOUT_SECONDS."""
+    texts = await db(turn_texts)(loaded=loaded)
+    model_workers_start()
+    vectors = dict(zip(texts.embedded, await embed_async(texts.embedded)))
+    return await db(turn_understood)(loaded=loaded, texts=texts, vectors=vectors)
 
 
 async def _respond(loaded: TurnInput, turn: TurnState) -> TurnOutput:
     # Stages 1 and 2: inbound guardrails, then understanding and retrieval (audience from identity).
-    understanding: Understanding | Flagged = await db(turn_understand)(loaded=loaded)
+    understanding: Understanding | Flagged = await turn_understand(loaded=loaded)
     if isinstance(understanding, Flagged):
         strikes = await db(abuse_strike)(conversation_id=loaded.conversation_id)
         handoff = Conversation.HandoffReason.USAGE_LIMIT if strikes >= settings.LIMIT_ABUSE_STRIKES else None
@@ -412,8 +445,16 @@ async def _model_respond(
     if output.handoff_reason and not texts:
         texts.append(gettext("I'm bringing in a person from our team."))
     reply = " ".join(t.strip() for t in texts if t.strip()) or str(LOOP_CAP_REPLY)
+    # The pattern scan (Presidio's phone recognizer is most of the check's CPU) runs in the model workers.
+    pattern_spans = await text_patterns_async(text=reply)
     verdict = await db(reply_check)(
-        loaded=loaded, turn=turn, reply=reply, retrieval=retrieval, tool_context=tool_context, prompt=prompt
+        loaded=loaded,
+        turn=turn,
+        reply=reply,
+        retrieval=retrieval,
+        tool_context=tool_context,
+        prompt=prompt,
+        pattern_spans=pattern_spans,
     )
     output.text = verdict.text
     if verdict.ok and verdict.cited_sources:
@@ -452,8 +493,10 @@ def reply_check(
     retrieval: Retrieval,
     tool_context: list[str],
     prompt: SystemPrompt,
+    pattern_spans: list[PiiSpan] | None = None,
 ) -> OutputVerdict:
-    """Stage 4, output guardrails, in one trip to the thread pool; a blocked reply is recorded."""
+    """Stage 4, output guardrails, in one trip to the thread pool; a blocked reply is recorded.
+    `pattern_spans`: the reply's pattern scan, when the caller ran it (output_check)."""
     own = vault_values(conversation_id=loaded.conversation_id, placeholders=placeholders_in(reply))
     verdict = output_check(
         text=reply,
@@ -463,6 +506,7 @@ def reply_check(
         canary=prompt.canary,
         system_prompt=prompt.text,
         max_chars=settings.BOT_MAX_REPLY_CHARS,
+        pattern_spans=pattern_spans,
     )
     if not verdict.ok:
         guardrail_event_record(

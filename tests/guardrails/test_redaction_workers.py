@@ -1,4 +1,4 @@
-"""PII detection in the redaction workers (guardrails/pii/pool.py): a slow message holds up no
+"""PII detection in the model workers (guardrails/pii/pool.py): a slow message holds up no
 other socket, concurrent messages detected in batches get the same spans as one by one, and the
 workers of a web process killed outright do not outlive it."""
 
@@ -19,7 +19,7 @@ from django.conf import settings
 from conversations.chat.widget_sessions import widget_session_open
 from conversations.models import Message
 from guardrails.pii.engine import get_detector
-from guardrails.redaction import redaction_pool_start
+from guardrails.pii.pool import detect_batch, model_workers_start, model_workers_warm, spans_from
 from tests.conftest import ORIGIN, PROJECT_ROOT
 from tests.conversations.test_chat_protocol import connected, frames_until, send_message
 
@@ -39,9 +39,9 @@ def _huge_message() -> str:
 
 async def test_a_huge_message_being_redacted_holds_up_no_other_socket(site):
     assert settings.PII_REDACTION_PROCESSES >= 2, "the isolation needs two or more workers"
-    pool = redaction_pool_start()
+    pool = model_workers_start()
     assert pool is not None
-    await sync_to_async(pool.warm)()
+    await sync_to_async(model_workers_warm)(pool)
     pasting_session = await sync_to_async(widget_session_open)(site_key=site.key, origin=ORIGIN)
     pasting = await connected(pasting_session)
     chatting = await connected(await sync_to_async(widget_session_open)(site_key=site.key, origin=ORIGIN))
@@ -74,7 +74,7 @@ async def test_a_huge_message_being_redacted_holds_up_no_other_socket(site):
 
 
 def test_the_workers_detect_a_batch_as_the_detector_does_one_by_one():
-    pool = redaction_pool_start()
+    pool = model_workers_start()
     assert pool is not None
     texts = [
         "Where is my order A1234?",
@@ -84,16 +84,18 @@ def test_the_workers_detect_a_batch_as_the_detector_does_one_by_one():
         "card 4111 1111 1111 1111, thanks",
         *[f"Hello, John Smith here about order SB-10004{n}" for n in range(20)],
     ]
-    futures = [pool.submit(text) for text in texts]  # more than the workers: they queue and batch
-    assert [f.result(timeout=120) for f in futures] == [get_detector().detect(text) for text in texts]
+    futures = [pool.submit(detect_batch, text) for text in texts]  # more than the workers: they queue and batch
+    assert [spans_from(f.result(timeout=120)) for f in futures] == [get_detector().detect(text) for text in texts]
 
 
-# A stand-in for a web process: it starts its pool, prints its pid once the workers are up, and waits.
+# A stand-in for a web process: it starts a pool, prints its pid once the workers are up, and
+# waits. The watch that ends a worker with its parent is the pool's own (supportbot/llm/workers.py),
+# whatever the workers load: these load nothing, so the test does not wait for two models.
 _POOL_OWNER = """
-import os, sys
-from guardrails.pii.pool import PoolConfig, detection_pool_start
-pool = detection_pool_start(PoolConfig(processes=2, spacy_model=sys.argv[1], score_threshold=0.5, allow_patterns=()))
-pool.warm()
+import os, sys, time
+from supportbot.llm.workers import WorkersConfig, workers_start
+pool = workers_start(WorkersConfig(processes=2, initializer=time.sleep, initargs=(0,)))
+pool.warm(list, "warm up")
 print(os.getpid(), flush=True)
 sys.stdin.read()
 """
@@ -102,7 +104,7 @@ sys.stdin.read()
 @pytest.mark.django_db(transaction=False)
 def test_the_workers_of_a_web_process_killed_outright_exit_with_it():
     owner = subprocess.Popen(
-        [sys.executable, "-c", _POOL_OWNER, settings.PII_SPACY_MODEL],
+        [sys.executable, "-c", _POOL_OWNER],
         cwd=PROJECT_ROOT,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -117,6 +119,6 @@ def test_the_workers_of_a_web_process_killed_outright_exit_with_it():
         os.kill(owner.pid, signal.SIGKILL)  # no shutdown: what a crash or the OOM killer does
         owner.wait(timeout=10)
         gone, alive = psutil.wait_procs(workers, timeout=20)
-        assert not alive, f"orphaned redaction workers: {[p.pid for p in alive]}"
+        assert not alive, f"orphaned model workers: {[p.pid for p in alive]}"
     finally:
         owner.kill()

@@ -1,0 +1,260 @@
+"""The local models in worker processes, micro-batched: a web process's event loop and thread pool
+never run spaCy or MiniLM for a customer message or a bot turn.
+
+Detection and embedding are most of a message's and a turn's CPU, and either one under the web
+process's GIL stalls every socket of that process while it runs. Each web process keeps
+PII_REDACTION_PROCESSES worker processes (spawned; each loads the PII detector and MiniLM once,
+guardrails/pii/pool.py) and hands them batches of jobs:
+
+  * a job is a module-level function `job(payloads) -> results`, one result per payload, that the
+    worker imports by name; waiting payloads of the same job leave together as one batch
+    (`nlp.pipe` for detection, one padded forward pass for embeddings: several times cheaper per
+    item than one by one);
+  * a worker that is free takes whatever is waiting at once, so a lone item is not held back to
+    fill a batch; while every worker is busy, arriving items queue;
+  * a batch is capped in characters, so a huge message travels alone and, with two or more
+    workers, the items arriving behind it go to another worker rather than wait for it.
+
+The pool knows no model: the jobs and the worker initializer are the caller's (guardrails for
+detection, supportbot.llm.embeddings for MiniLM). Hand-written rather than a task queue: the
+batching rule and the per-process isolation are the point, and the standard library's
+ProcessPoolExecutor does the process work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import multiprocessing
+import multiprocessing.connection
+import os
+import threading
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from supportbot.errors import CodedError
+
+logger = logging.getLogger(__name__)
+
+P = TypeVar("P")
+R = TypeVar("R")
+Job = Callable[[list[Any]], Sequence[Any]]
+
+# One batch takes milliseconds, the largest allowed message well under a second; a worker that has
+# not answered in this long is stuck, and the caller gets ModelWorkersUnavailable (nothing stored).
+WORKER_TIMEOUT_SECONDS = 30.0
+
+
+class ModelWorkersUnavailable(CodedError):
+    """The model workers failed or did not answer in time; nothing was stored."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("unavailable", f"temporarily unavailable ({message}); retry shortly")
+
+
+@dataclass(frozen=True)
+class WorkersConfig:
+    processes: int
+    initializer: Callable[..., None]  # module-level: each worker imports it by name
+    initargs: tuple[Any, ...] = ()
+    max_batch: int = 32
+    max_batch_chars: int = 2000
+
+
+def _cost(payload: object) -> int:
+    if isinstance(payload, str):
+        return len(payload)
+    if isinstance(payload, list | tuple):
+        return sum(_cost(p) for p in payload)
+    return 1
+
+
+# Worker side ------------------------------------------------------------------------------
+
+
+def _exit_with_parent() -> None:
+    """A web process killed outright (SIGKILL, the OOM killer) cannot shut its pool down, and the
+    supervisor starts a new one with a new pool: without this watch each such crash would leave
+    its workers behind as orphans, each holding its models in memory."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        multiprocessing.connection.wait([parent.sentinel])
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+def _worker_start(initializer: Callable[..., None], initargs: tuple[Any, ...]) -> None:
+    _exit_with_parent()
+    initializer(*initargs)
+
+
+def _worker_run(job: Job, payloads: list[Any]) -> list[Any]:
+    results = list(job(payloads))
+    if len(results) != len(payloads):  # a job bug must not hand one caller another's result
+        raise RuntimeError(f"{job.__qualname__} returned {len(results)} results for {len(payloads)} payloads")
+    return results
+
+
+# Web process side -------------------------------------------------------------------------
+
+
+class ModelWorkers:
+    def __init__(self, config: WorkersConfig) -> None:
+        self.config = config
+        self._lock = threading.RLock()  # a done callback may run inside submit()
+        self._waiting: deque[tuple[Job, Any, Future]] = deque()
+        self._in_flight = 0
+        self._executor = self._new_executor()
+
+    def _new_executor(self) -> ProcessPoolExecutor:
+        # spawn, not fork: a web process has threads (Daphne's, the ORM pool's) that fork would copy
+        # mid-flight.
+        return ProcessPoolExecutor(
+            max_workers=self.config.processes,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_worker_start,
+            initargs=(self.config.initializer, self.config.initargs),
+        )
+
+    def warm(self, job: Job, payload: Any) -> None:
+        """Start every worker (its initializer loads the models) and run `job` once in each."""
+        futures = [self._executor.submit(_worker_run, job, [payload]) for _ in range(self.config.processes)]
+        for future in futures:
+            future.result()
+
+    def worker_pids(self) -> list[int]:
+        return sorted((getattr(self._executor, "_processes", None) or {}).keys())
+
+    def submit(self, job: Job, payload: Any) -> Future:
+        """A Future of `job`'s result for `payload`; callable from any thread."""
+        future: Future = Future()
+        with self._lock:
+            self._waiting.append((job, payload, future))
+            self._pump()
+        return future
+
+    def _next_batch(self) -> tuple[Job, list[tuple[Job, Any, Future]]]:
+        # The oldest item, with the items behind it of the same job, within the caps; items of
+        # other jobs keep their place.
+        first = self._waiting.popleft()
+        batch, chars = [first], _cost(first[1])
+        others: deque[tuple[Job, Any, Future]] = deque()
+        while self._waiting and len(batch) < self.config.max_batch:
+            item = self._waiting[0]
+            if item[0] is not first[0]:
+                others.append(self._waiting.popleft())
+                continue
+            if chars + _cost(item[1]) > self.config.max_batch_chars:
+                break
+            chars += _cost(item[1])
+            batch.append(self._waiting.popleft())
+        self._waiting.extendleft(reversed(others))
+        return first[0], batch
+
+    def _pump(self) -> None:
+        # Called with the lock held: send batches while a worker is free.
+        while self._waiting and self._in_flight < self.config.processes:
+            job, batch = self._next_batch()
+            self._in_flight += 1
+            try:
+                done = self._executor.submit(_worker_run, job, [payload for _, payload, _ in batch])
+            except (BrokenProcessPool, RuntimeError) as error:
+                self._in_flight -= 1
+                self._replace_executor(error)
+                for _, _, future in batch:
+                    _settle(future, error=ModelWorkersUnavailable(str(error)))
+                continue
+            done.add_done_callback(functools.partial(self._finished, batch=batch))
+
+    def _finished(self, finished: Future, batch: list[tuple[Job, Any, Future]]) -> None:
+        error: BaseException | None = (
+            ModelWorkersUnavailable("the batch was cancelled") if finished.cancelled() else finished.exception()
+        )
+        try:
+            if error is None:
+                for (_, _, future), result in zip(batch, finished.result()):
+                    _settle(future, result=result)
+            else:
+                logger.error("model worker batch failed: %s", error)
+                for _, _, future in batch:
+                    _settle(future, error=ModelWorkersUnavailable(str(error)))
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+                if isinstance(error, BrokenProcessPool):
+                    self._replace_executor(error)
+                self._pump()
+
+    def _replace_executor(self, error: BaseException) -> None:
+        # A worker died (killed, out of memory): the executor is unusable; start fresh ones.
+        logger.error("model workers restarted after: %s", error)
+        broken, self._executor = self._executor, self._new_executor()
+        broken.shutdown(wait=False, cancel_futures=True)
+
+    def shutdown(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _settle(future: Future, *, result: Any = None, error: BaseException | None = None) -> None:
+    # A caller that timed out has cancelled its future; the batch it was in still finishes.
+    if future.done():
+        return
+    if error is None:
+        future.set_result(result)
+    else:
+        future.set_exception(error)
+
+
+async def workers_call(pool: ModelWorkers, job: Callable[[list[P]], Sequence[R]], payload: P) -> R:
+    """`job`'s result for `payload`, awaited without holding a thread: the event loop stays free
+    and concurrent callers batch together. A dead or stuck worker raises ModelWorkersUnavailable
+    (after WORKER_TIMEOUT_SECONDS at most), never hangs the caller."""
+    try:
+        return await asyncio.wait_for(asyncio.wrap_future(pool.submit(job, payload)), WORKER_TIMEOUT_SECONDS)
+    except TimeoutError:
+        raise ModelWorkersUnavailable(f"the model workers did not answer within {WORKER_TIMEOUT_SECONDS} s") from None
+
+
+def workers_call_blocking(pool: ModelWorkers, job: Callable[[list[P]], Sequence[R]], payload: P) -> R:
+    """The same from a thread that may block (the ORM thread pool): the GIL is free meanwhile."""
+    try:
+        return pool.submit(job, payload).result(timeout=WORKER_TIMEOUT_SECONDS)
+    except TimeoutError:
+        raise ModelWorkersUnavailable(f"the model workers did not answer within {WORKER_TIMEOUT_SECONDS} s") from None
+
+
+# This process's pool ----------------------------------------------------------------------
+
+_pool: ModelWorkers | None = None
+_pool_lock = threading.Lock()
+
+
+def workers_start(config: WorkersConfig) -> ModelWorkers:
+    """This process's pool, started on the first call (later calls return the same one)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ModelWorkers(config)
+        return _pool
+
+
+def workers_running() -> ModelWorkers | None:
+    """This process's pool if one was started (never in a worker itself)."""
+    return _pool
+
+
+def workers_stop() -> None:
+    global _pool
+    with _pool_lock:
+        pool, _pool = _pool, None
+    if pool is not None:
+        pool.shutdown()
