@@ -5,11 +5,14 @@ question. "I don't know" offering the closest articles is tests/unit/test_offlin
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from asgiref.sync import sync_to_async
 
 from conversations.bot.understanding.intent import EVAL_SET, get_intent_classifier, intent_eval
 from conversations.models import Conversation
+from knowledge.indexing import article_index
 from supportbot.llm.embeddings import local_minilm
 from tests.bot_support import Chat, opened
 
@@ -109,6 +112,76 @@ async def test_small_talk_gets_a_friendly_reply_and_does_not_count_as_a_miss(bot
     assert "welcome" in thanks["text"]
     conversation = await sync_to_async(Conversation.objects.get)(pk=session.conversation.pk)
     assert conversation.bot_miss_streak == 0 and conversation.status == "bot"
+
+
+@pytest.fixture
+def demo_policies(db):
+    """The demo shop's policy articles (demoshop/demo_articles/articles.json), with their
+    alternative questions, indexed: the cancellation, address, warranty and refund answers the
+    questions below are about."""
+    from django.db import transaction
+
+    from demoshop.demo_articles import DEMO_ARTICLES
+    from knowledge.models import Article
+    from knowledge.services import article_questions_set, article_save
+
+    wanted = {
+        "cancel-an-order",
+        "change-shipping-address",
+        "warranty",
+        "refund-timing",
+        "return-policy",
+        "late-or-missing-parcel",
+    }
+    for item in json.loads(DEMO_ARTICLES.read_text(encoding="utf-8")):
+        if item["slug"] not in wanted:
+            continue
+        questions = item.pop("questions", [])
+        with transaction.atomic():
+            article = article_save(article=Article(status=Article.Status.PUBLISHED, **item))
+            article_questions_set(article=article, questions=questions)
+        assert article_index(article_id=article.pk) == "indexed"
+
+
+# Questions about the rules as they would apply to the customer's own order: answered from the
+# policy, never a verification request (issue 12, "can i cancel my order after it ships?").
+OWN_ORDER_HYPOTHETICALS = [
+    ("can i cancel my order after it ships?", {"Cancelling an order"}),
+    ("what happens if my parcel arrives damaged?", {"Warranty", "Return policy", "When will I get my refund?"}),
+    ("if I return my boots, when do I get the money back?", {"When will I get my refund?"}),
+    ("would I be able to change my address once my order has shipped?", {"Changing the shipping address of an order"}),
+    ("how long will my refund take?", {"When will I get my refund?"}),
+    ("is my order covered by the warranty if the zip breaks?", {"Warranty"}),
+]
+# Requests to act on the customer's own order, in the same words: these still start the action.
+OWN_ORDER_REQUESTS = [
+    ("please change the address on SB-100042", "change_order_address"),
+    ("cancel my order", "cancel_order"),
+    ("I want to return the boots", "return_order"),
+    ("my order hasn't arrived, where is it?", "get_order"),
+]
+
+
+async def test_a_hypothetical_about_my_own_order_is_answered_from_the_policy_not_acted_on(bot_site, demo_policies):
+    session = await opened(bot_site)
+    async with Chat(session) as chat:
+        for question, titles in OWN_ORDER_HYPOTHETICALS:
+            await chat.say(question)
+            reply = await chat.bot_message()
+            assert VERIFY not in reply["text"], question
+            cited = [c["title"] for c in reply.get("citations", [])]
+            assert len(cited) == 1 and cited[0] in titles, (question, cited)
+            assert await _state(session) == {}, question  # no ask left pending
+
+
+async def test_a_request_to_act_on_my_own_order_in_the_same_words_still_starts_the_action(bot_site, demo_policies):
+    session = await opened(bot_site)
+    async with Chat(session) as chat:
+        for request, action in OWN_ORDER_REQUESTS:
+            await chat.say(request)
+            reply = await chat.bot_message()
+            assert VERIFY in reply["text"] and "citations" not in reply, request
+            assert (await _state(session))["intent"] == action, request
 
 
 def test_the_intent_classifier_tells_questions_from_requests_on_held_out_phrasings():
