@@ -156,11 +156,13 @@ OWN_ORDER_HYPOTHETICALS = [
     ("if i send my jacket back when do i get my money", {"When will I get my refund?"}),  # chat drops the "?"
 ]
 # Requests to act on the customer's own order, in the same words: these still start the action.
-OWN_ORDER_REQUESTS = [
+OWN_ORDER_REQUESTS = [  # each a different action from the one before, so each starts afresh
     ("please change the address on SB-100042", "change_order_address"),
-    ("cancel my order", "cancel_order"),
+    ("can I cancel my order?", "cancel_order"),  # a bare "can I" about one's own order is a polite request
     ("I want to return the boots", "return_order"),
+    ("could you cancel my order if it hasn't shipped yet?", "cancel_order"),  # a condition, asked of the bot
     ("my order hasn't arrived, where is it?", "get_order"),
+    ("cancel my order", "cancel_order"),
 ]
 
 

@@ -317,6 +317,13 @@ _OWN_ORDER_REQUESTS = {
         "please cancel {own}, it has not been sent yet",
         "I want to cancel {own} now",
         "cancel {own}, I don't want it any more",
+        # A bare "can I ...?" about one's own order is a polite request; a condition ("after it
+        # ships", "if ...") makes it a question about the rules (_OWN_HYPOTHETICALS).
+        "can I cancel {own}",
+        "could I cancel {own} please",
+        # Asked of the bot ("can you ..."), a condition is part of the request, not a hypothetical.
+        "could you cancel {own} if it hasn't shipped yet",
+        "can you cancel {own} before it ships",
     ],
     "return_order": [
         "{own} turned up broken, I want to return it",
@@ -325,11 +332,16 @@ _OWN_ORDER_REQUESTS = {
         "please start a return for {own}, it doesn't fit",
         "the zip on {own} failed, I want to send it back",
         "I'm sending {own} back, I want a refund",
+        "can I return {own}",
+        "could I send {own} back please",
+        "can you start a return for {own} if it doesn't fit",
     ],
     "change_order_address": [
         "change the delivery address of {own} before it ships",
         "please change where {own} goes, I moved",
         "send {own} to my new address instead",
+        "can I change the address on {own}",
+        "can you change the address on {own} if it hasn't shipped",
     ],
     "get_order": [
         "{own} is late, where is it",
