@@ -251,3 +251,39 @@ def test_the_turn_retrieves_with_the_vector_of_the_text_retrieval_would_embed_it
         [c.dense_score for c in alone.chunks], abs=1e-5
     )
     assert understood.retrieval.confidence == pytest.approx(alone.confidence, abs=1e-5)
+
+
+def test_the_model_is_told_a_hypothetical_about_my_order_is_a_question_even_when_the_label_is_an_action():
+    """The classifier may label "can i cancel my order after it ships?" cancel_order (0.61 with
+    the committed weights) while the rules answer it; the model must get the question hint then,
+    or a weaker model cancels. A request in the same words gets no hint."""
+    from dataclasses import replace
+
+    from conversations.bot.context import TurnInput
+    from conversations.bot.turn import _model_messages
+    from conversations.bot.understanding.intent import IntentGuess
+    from knowledge.selectors import Retrieval
+
+    hypothetical = TurnInput(
+        conversation_id=1,
+        public_id="p",
+        site_id=1,
+        company="Acme Outfitters",
+        customer_id=None,
+        question="can i cancel my order after it ships?",
+        history=[],
+        earlier_summary="",
+        state={},
+        miss_streak=0,
+        up_to_seq=1,
+    )
+    answered = Retrieval(chunks=[], confident=True)
+
+    def hints(loaded: TurnInput, guess: IntentGuess) -> list[str]:
+        messages = _model_messages(loaded, "system prompt", answered, guess)
+        return [m["content"] for m in messages if m["role"] == "system" and "classifier reads" in m["content"]]
+
+    read_as_question = hints(hypothetical, IntentGuess(label="cancel_order", probability=0.61))
+    assert len(read_as_question) == 1 and "call no order tool" in read_as_question[0]
+    request = replace(hypothetical, question="cancel my order")
+    assert hints(request, IntentGuess(label="cancel_order", probability=0.98)) == []
