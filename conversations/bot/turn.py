@@ -356,7 +356,9 @@ def _model_messages(
     ]
     understood = loaded.question_understood or loaded.question
     if guess is not None and requested_action(text=understood, guess=guess, retrieval=retrieval) is None:
-        hint = reading_message(label=guess.label)
+        # An action label overruled by the rules ("can I cancel my order after it ships?") is read
+        # as the question it is.
+        hint = reading_message(label="question" if guess.is_action else guess.label)
         if hint:
             messages.append({"role": "system", "content": hint})
     if loaded.earlier_summary:

@@ -30,6 +30,7 @@ SUBSET = [
     "own order: return the only",
     "follow-up: express",
     "policy: Can I cancel after it ships?",
+    "own-order hypothetical: cancel after it ships",
 ]
 
 

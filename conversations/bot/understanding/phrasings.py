@@ -260,6 +260,96 @@ _TIMING_QUESTIONS = [
     "how many days for my refund",
     "when will I be charged",
 ]
+# Hard negatives: the rules as they would apply to the customer's own order ("can I cancel my
+# order after it ships?", "what happens if my parcel turns up broken?"). They say "my" like a
+# request but ask what would happen, so they are answered from the policy; the act-side
+# templates below (_OWN_ORDER_REQUESTS) use the same words as statements and demands.
+_OWN_REFS = [
+    "my order",
+    "my parcel",
+    "my package",
+    "my boots",
+    "my jacket",
+    "my tent",
+    "the jacket I bought",
+    "my last order",
+]
+_OWN_HYPOTHETICALS = [
+    "can I cancel {own} after it ships",
+    "can I still cancel {own} once it has been sent",
+    "could I cancel {own} if it already left the warehouse",
+    "is it too late to cancel {own} once it ships",
+    "what happens if {own} turns up broken",
+    "what happens if {own} gets lost",
+    "what happens if I cancel {own}",
+    "what happens to the money if I return {own}",
+    "what if {own} comes late",
+    "what if {own} is the wrong size",
+    "if I send {own} back, when is the refund paid",
+    "if I return {own} how long until I see the money",
+    "if {own} arrives damaged can I get a replacement",
+    "if {own} doesn't fit can I swap it",
+    "if {own} is lost do I get a refund",
+    "would I be able to change the delivery address once {own} has shipped",
+    "would {own} be covered by the warranty",
+    "would I get a full refund if I returned {own}",
+    "would I pay for return shipping on {own}",
+    "could I change where {own} goes after it ships",
+    "how long will the refund for {own} take",
+    "how long will it take to get my money back for {own}",
+    "how long would a return of {own} take",
+    "will I get my shipping cost back if I return {own}",
+    "will {own} be covered if a seam rips",
+    "is {own} under warranty if the zip fails",
+    "is {own} still returnable after 30 days",
+    "am I able to return {own} if I wore it once",
+    "can {own} be returned after a month",
+    "can {own} be exchanged for another size",
+    "do I have to pay to send {own} back",
+    "do I get a refund if {own} arrives late",
+    "when would I get my money back if I returned {own}",
+    "suppose {own} is damaged, what do I do",
+    "in case {own} never arrives what happens",
+]
+_OWN_ORDER_REQUESTS = {
+    "cancel_order": [
+        "cancel {own} before it ships",
+        "please cancel {own}, it has not been sent yet",
+        "I want to cancel {own} now",
+        "cancel {own}, I don't want it any more",
+        # A bare "can I ...?" about one's own order is a polite request; a condition ("after it
+        # ships", "if ...") makes it a question about the rules (_OWN_HYPOTHETICALS).
+        "can I cancel {own}",
+        "could I cancel {own} please",
+        # Asked of the bot ("can you ..."), a condition is part of the request, not a hypothetical.
+        "could you cancel {own} if it hasn't shipped yet",
+        "can you cancel {own} before it ships",
+    ],
+    "return_order": [
+        "{own} turned up broken, I want to return it",
+        "{own} arrived damaged, please refund me",
+        "I want to return {own} and get my money back",
+        "please start a return for {own}, it doesn't fit",
+        "the zip on {own} failed, I want to send it back",
+        "I'm sending {own} back, I want a refund",
+        "can I return {own}",
+        "could I send {own} back please",
+        "can you start a return for {own} if it doesn't fit",
+    ],
+    "change_order_address": [
+        "change the delivery address of {own} before it ships",
+        "please change where {own} goes, I moved",
+        "send {own} to my new address instead",
+        "can I change the address on {own}",
+        "can you change the address on {own} if it hasn't shipped",
+    ],
+    "get_order": [
+        "{own} is late, where is it",
+        "{own} never arrived, can you check on it",
+        "{own} got lost, please look into it",
+        "where is {own}, it should have come by now",
+    ],
+}
 _SMALLTALK = [
     "hi",
     "hello",
@@ -440,6 +530,7 @@ def intent_phrasings() -> list[tuple[str, str]]:
     rows += [(t, QUESTION) for t in _fill(_CONDITIONAL_TEMPLATES, verb=_CONDITIONAL_VERBS, condition=_CONDITIONS)]
     rows += [(t, QUESTION) for t in _fill(_GENERAL_TEMPLATES, v=_GENERAL_VERBS, s=_GENERAL_SUBJECTS)[::3]]
     rows += [(t, QUESTION) for t in _TIMING_QUESTIONS]
+    rows += [(t, QUESTION) for t in _fill(_OWN_HYPOTHETICALS, own=_OWN_REFS)]
     rows += [(t, SMALLTALK) for t in _SMALLTALK]
     rows += [(t, "get_order") for t in _fill(_GET_ORDER, ref=_ORDER_REFS)]
     rows += [(t, "list_my_orders") for t in _LIST]
@@ -448,6 +539,8 @@ def intent_phrasings() -> list[tuple[str, str]]:
     rows += [(t, "change_order_address") for t in _fill(_CHANGE_ORDER_ADDRESS, ref=_ORDER_REFS)]
     rows += [(t, "change_account_address") for t in _CHANGE_ACCOUNT_ADDRESS]
     rows += [(t, "handoff_to_human") for t in _HANDOFF]
+    for action, templates in _OWN_ORDER_REQUESTS.items():
+        rows += [(t, action) for t in _fill(templates, own=_OWN_REFS)]
     # Casing and punctuation vary in real chat; the embedding barely cares, but the question mark
     # is a real signal between "cancel my order?" shapes and statements.
     variants = []
