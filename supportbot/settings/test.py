@@ -42,3 +42,11 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed; n
 # Worker threads of the socket consumers must not keep connections open past a test: pytest-django
 # drops the test database at the end and Postgres refuses while sessions remain.
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
+
+# The test process's own threads (a test's thread pool, the executors of in-process socket
+# tests) use the ORM and end without handing their connection back: from a pool, each such
+# thread would keep a slot for good, and later tests would wait out DATABASE_POOL_TIMEOUT. So the
+# test process connects per thread, while the servers and workers the tests start run the pool as
+# deployed (tests/conftest.py's child_env names DATABASE_POOL_MAX_SIZE for them).
+if Env().raw("DATABASE_POOL_MAX_SIZE") is None:
+    DATABASES["default"].get("OPTIONS", {}).pop("pool", None)  # noqa: F405
