@@ -18,6 +18,7 @@ Regenerate (only when this generator changes; the splits are then new data):
 
 from __future__ import annotations
 
+import datetime
 import json
 import random
 import re
@@ -60,6 +61,10 @@ def _italian_cities() -> list[str]:
     from faker.providers.address.it_IT import Provider
 
     return sorted(Provider.cities)
+
+
+# "Now" for the values Faker dates back from it (the day these splits were first generated).
+_GENERATED_AT = datetime.datetime(2026, 12, 1, 12, 0)
 
 
 class _Values:
@@ -252,7 +257,7 @@ class _Values:
                 (r.choice(["codice fiscale", "tax code"]), self.fake("it_IT").ssn()),
                 (r.choice(["BSN", "burgerservicenummer"]), self.fake("nl_NL").ssn()),
                 (r.choice(["DNI", "NIF"]), f"{r.randint(10000000, 99999999)}{r.choice('TRWAGMYFPDXBNJZSQVHLCKE')}"),
-                (r.choice(["PESEL", "PESEL number"]), self.fake("pl_PL").ssn()),
+                (r.choice(["PESEL", "PESEL number"]), self._pesel()),
                 (
                     r.choice(["Aadhaar", "Aadhaar number"]),
                     f"{r.randint(2000, 9999)} {r.randint(1000, 9999)} {r.randint(1000, 9999)}",
@@ -261,9 +266,32 @@ class _Values:
                     r.choice(["national id", "national ID number", "ID card number", "personal ID number"]),
                     r.choice(["T", "L", "C"]) + "".join(r.choice("0123456789CFGHJKLMNPRTVWXYZ") for _ in range(8)),
                 ),
-                (r.choice(["personnummer"]), self.fake("sv_SE").ssn()),
+                (r.choice(["personnummer"]), self._personnummer()),
             ]
         )
+
+    # Faker's Swedish and Polish ID numbers are birth dates counted back from the clock's "now", so
+    # the frozen splits changed with the day they were regenerated on (and the test comparing them
+    # failed after midnight). These two are Faker's own code with "now" fixed, drawing the same
+    # random numbers in the same order.
+    def _personnummer(self) -> str:
+        from faker.utils.checksums import calculate_luhn
+
+        fake = self.fake("sv_SE")
+        birthday = _GENERATED_AT - datetime.timedelta(days=fake.random.randrange(18 * 365, 90 * 365))
+        date = f"{birthday:%y%m%d}"
+        suffix = f"{fake.random.randrange(0, 999):03}"
+        return f"{date}-{suffix}{calculate_luhn(int(date + suffix))}"
+
+    def _pesel(self) -> str:
+        from faker.providers.ssn.pl_PL import calculate_month, checksum
+
+        fake = self.fake("pl_PL")
+        birth = fake.date_time(end_datetime=_GENERATED_AT)
+        digits = [*divmod(birth.year % 100, 10), *divmod(calculate_month(birth), 10), *divmod(birth.day, 10)]
+        digits += [fake.random_digit() for _ in range(4)]
+        digits.append(checksum(digits))
+        return "".join(str(digit) for digit in digits)
 
     # --- what support keeps
     def order(self) -> str:
