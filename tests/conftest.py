@@ -120,8 +120,6 @@ def child_env(**extra: str) -> dict[str, str]:
             "DATABASE_URL": test_database_url(),
             "REDIS_URL": settings.REDIS_URL,
             "SECRET_KEY": settings.SECRET_KEY,
-            # the pool as deployed (supportbot/settings/test.py leaves it off in this process only)
-            "DATABASE_POOL_MAX_SIZE": str(settings.DATABASE_POOL_MAX_SIZE),
             "PYTHONUNBUFFERED": "1",
         }
     )

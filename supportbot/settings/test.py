@@ -45,8 +45,9 @@ DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
 
 # The test process's own threads (a test's thread pool, the executors of in-process socket
 # tests) use the ORM and end without handing their connection back: from a pool, each such
-# thread would keep a slot for good, and later tests would wait out DATABASE_POOL_TIMEOUT. So the
-# test process connects per thread, while the servers and workers the tests start run the pool as
-# deployed (tests/conftest.py's child_env names DATABASE_POOL_MAX_SIZE for them).
+# thread would keep a slot for good, and later tests would wait out DATABASE_POOL_TIMEOUT. So
+# processes on these settings connect per thread unless DATABASE_POOL_MAX_SIZE is set. The tests
+# of the pool itself, of Postgres and Redis restarts and of the scale-out topology run their
+# servers with the pool as deployed (they set it, or use supportbot.settings.base).
 if Env().raw("DATABASE_POOL_MAX_SIZE") is None:
     DATABASES["default"].get("OPTIONS", {}).pop("pool", None)  # noqa: F405

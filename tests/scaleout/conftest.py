@@ -151,6 +151,7 @@ def topology(django_db_setup, django_db_blocker, tmp_path_factory) -> Topology:
             CHAT_MAX_SOCKETS_PER_IP="500",
             LIMIT_MESSAGES_PER_IP_PER_MINUTE="1000",
             LIMIT_CONVERSATIONS_PER_IP_PER_HOUR="1000",
+            DATABASE_POOL_MAX_SIZE="12",  # the deployed default (supportbot/settings/base.py)
         )
     hosts: dict[str, Host] = {}
     haproxy = None
