@@ -16,7 +16,6 @@ placeholders, and results are redacted before the model or the database sees the
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -208,7 +207,9 @@ async def verify_identity(actor: Actor, args: VerifyArgs) -> ToolOutcome:
         "client_ip": actor.client_ip,
         "order_number": number,
     }
-    lock = await asyncio.to_thread(verification_attempt_begin, **limits)
+    # Through db() like the ORM calls: it reuses the context's Redis client and hands the thread's
+    # pooled database connection back, which a bare asyncio.to_thread would keep checked out.
+    lock = await db(verification_attempt_begin)(**limits)
     if lock is not None:
         return await _locked(actor, number, lock)
     values = await db(vault_values)(conversation_id=actor.conversation_id)
@@ -216,10 +217,10 @@ async def verify_identity(actor: Actor, args: VerifyArgs) -> ToolOutcome:
     try:
         customer_id = await commerce.customer_verify(order_number=number, email=email)
     except commerce.CommerceError:
-        await asyncio.to_thread(verification_attempt_refund, **limits)  # not a guess: the API did not answer
+        await db(verification_attempt_refund)(**limits)  # not a guess: the API did not answer
         return ToolOutcome(data=UNAVAILABLE, failed=True)
     if customer_id is None:
-        failures = await asyncio.to_thread(verification_failures, **limits)
+        failures = await db(verification_failures)(**limits)
         await db(guardrail_event_record)(
             kind=GuardrailEvent.Kind.VERIFICATION_FAILED,
             action=GuardrailEvent.Action.REJECTED,
@@ -227,11 +228,11 @@ async def verify_identity(actor: Actor, args: VerifyArgs) -> ToolOutcome:
             site_id=actor.site_id,
             detail={"order_number": number, "failures": failures},
         )
-        lock = await asyncio.to_thread(verification_failure_settle, **limits)
+        lock = await db(verification_failure_settle)(**limits)
         if lock is not None:
             return await _locked(actor, number, lock)
         return ToolOutcome(data={"verified": False, "message": "The order number and email do not match."})
-    await asyncio.to_thread(verification_attempt_refund, **limits)
+    await db(verification_attempt_refund)(**limits)
     await db(conversation_verification_record)(
         conversation_id=actor.conversation_id, customer_id=customer_id, order_number=number
     )
@@ -461,4 +462,4 @@ async def _authorize(actor: Actor) -> None:
     actor.customer_id, actor.order_scope = authorization.customer_id, authorization.order_number
     actor.site_id = authorization.site_id
     if actor.client_ip is None:
-        actor.client_ip = await asyncio.to_thread(conversation_client_ip, conversation_id=actor.conversation_id)
+        actor.client_ip = await db(conversation_client_ip)(conversation_id=actor.conversation_id)
