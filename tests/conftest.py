@@ -121,6 +121,10 @@ def child_env(**extra: str) -> dict[str, str]:
             "REDIS_URL": settings.REDIS_URL,
             "SECRET_KEY": settings.SECRET_KEY,
             "PYTHONUNBUFFERED": "1",
+            # One model worker per test server, not the deployed two: each loads spaCy and MiniLM
+            # at start, and a second one made every server start about a quarter slower on these
+            # two cores. Tests about the worker pool itself run it in-process with the default.
+            "PII_REDACTION_PROCESSES": "1",
         }
     )
     env.update(extra)
