@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from knowledge.selectors import (
+    DEFAULT_OPTIONS,
     Audience,
     Mode,
     RetrievalOptions,
@@ -252,7 +253,7 @@ def calibrate_threshold(
             glossary=glossary,
             threshold=1.0,
         ).chunks
-        confidence = [answer_confidence(c) for c in chunks]
+        confidence = [answer_confidence(c, options=options or DEFAULT_OPTIONS) for c in chunks]
         if chunks and chunks[0].article_slug in question.expected:
             answerable.append(confidence[0])
         wrong = next((s for c, s in zip(chunks, confidence) if c.article_slug not in question.expected), None)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -60,12 +61,30 @@ class RetrievalOptions:
     # the share of the question's words the article holds, added to its ranking score times this;
     # the smallest weight of the topic set's dev plateau: more cost stackfaq (docs/performance.md)
     coverage_rank: float = 0.05
+    # In the confidence, a question word the best article lacks but another candidate article holds
+    # counts this much against its coverage (1.0: as much as a word no candidate holds). "return
+    # policy for a tent?": the warranty article holds "tent", so the returns article's missing
+    # "tent" is a thing the shop talks about, not a sign the question is off-topic; "is the tent
+    # waterproof?": no article holds "waterproof". Chosen with `coverage_weight` on the dev splits
+    # of the demo and topic sets (docs/performance.md, "Abstaining on <topic> for <product>").
+    explained_word_weight: float = 0.3
+    coverage_weight: float = 0.4  # word coverage's weight against similarity in the confidence
 
 
 # What retrieval did before these levers (all-words full text, weighted fusion, sections only).
 BASELINE = RetrievalOptions(
-    questions=False, glossary=False, any_words=False, fusion="weighted", rerank=False, spelling=False, coverage_rank=0.0
+    questions=False,
+    glossary=False,
+    any_words=False,
+    fusion="weighted",
+    rerank=False,
+    spelling=False,
+    coverage_rank=0.0,
+    explained_word_weight=1.0,
+    coverage_weight=0.3,
 )
+# The confidence before the neighbourhood lever: every missing word counts fully.
+PLAIN_COVERAGE = {"explained_word_weight": 1.0, "coverage_weight": 0.3}
 DEFAULT_OPTIONS = RetrievalOptions()
 
 _CHUNK = Chunk._meta.db_table
@@ -140,6 +159,8 @@ class RetrievedChunk:
     matched_question: str = ""  # the article's alternative question that ranked it, if one did
     question_score: float = 0.0  # that question's similarity to the customer's
     coverage: float = 0.0  # share of the question's words (or their glossary synonyms) in the article's retrieved text
+    # share of the question's words this article lacks but another candidate article holds
+    coverage_elsewhere: float = 0.0
     article_language: str = "en"
 
 
@@ -331,21 +352,21 @@ def knowledge_search(
     )
     if threshold is None:
         threshold = answer_threshold().value
-    confidence = answer_confidence(chosen[0]) if chosen else 0.0
+    confidence = answer_confidence(chosen[0], options=options) if chosen else 0.0
     return Retrieval(chunks=chosen, confident=confidence >= threshold, confidence=confidence, threshold=threshold)
 
 
-# Weight of word coverage in the confidence, chosen on the demo dev split (`kb_eval` shows the
-# answer rate at a fixed false-answer rate): similarity alone cannot tell "how do I wash my down
-# jacket?" from "how do I wash my tent?", but the tent article not holding "jacket" can.
-COVERAGE_WEIGHT = 0.3
-
-
-def answer_confidence(chunk: RetrievedChunk) -> float:
+def answer_confidence(chunk: RetrievedChunk, *, options: RetrievalOptions = DEFAULT_OPTIONS) -> float:
     """How sure retrieval is that the best article answers: the best similarity (of a section or
-    an alternative question) plus the share of the question's words the article holds, scaled
-    back to [0, 1]."""
-    return (max(chunk.dense_score, chunk.question_score) + COVERAGE_WEIGHT * chunk.coverage) / (1 + COVERAGE_WEIGHT)
+    an alternative question) plus word coverage, scaled back to [0, 1]. Similarity alone cannot
+    tell "how do I wash my down jacket?" from "how do I wash my tent?", but the tent article not
+    holding "jacket" can. Coverage here discounts the missing words that other candidate articles
+    hold (`explained_word_weight`): a product the knowledge base talks about elsewhere ("return
+    policy for a tent?") lowers it less than a word no candidate holds ("is the tent waterproof?")."""
+    missing_weight = 1.0 - (1.0 - options.explained_word_weight) * chunk.coverage_elsewhere
+    coverage = chunk.coverage / missing_weight if missing_weight > 0 else 0.0
+    similarity = max(chunk.dense_score, chunk.question_score)
+    return (similarity + options.coverage_weight * coverage) / (1 + options.coverage_weight)
 
 
 def search_text(question: str, synonyms: list[str]) -> str:
@@ -467,13 +488,21 @@ def _rank(
     by_article: dict[int, list[_Row]] = {}
     for row in candidates:
         by_article.setdefault(row.chunk.article_id, []).append(row)
+    covered_by: dict[int, set[str]] = {
+        article_id: set().union(*(r.matched_words for r in article_rows)) & words
+        for article_id, article_rows in by_article.items()
+        if any(r.kind == Chunk.Kind.SECTION for r in article_rows)
+    }
+    # how many candidate articles hold each word: a word the best article lacks but another holds
+    # is "explained elsewhere" (answer_confidence)
+    holders = Counter(word for covered in covered_by.values() for word in covered)
     ranked: list[RetrievedChunk] = []
-    for article_rows in by_article.values():
+    for article_id, article_rows in by_article.items():
+        if article_id not in covered_by:
+            continue  # a question whose article has no retrievable section: nothing to cite
         sections = sorted(
             (r for r in article_rows if r.kind == Chunk.Kind.SECTION), key=lambda r: r.score, reverse=True
         )
-        if not sections:
-            continue  # a question whose article has no retrievable section: nothing to cite
         questions = [r for r in article_rows if r.kind == Chunk.Kind.QUESTION]
         best_question = max(questions, key=lambda r: r.score, default=None)
         article_score = max(
@@ -483,10 +512,11 @@ def _rank(
             article_score += options.rerank_weight * max(r.field_score for r in sections)
         if language and sections[0].chunk.article_language == language:
             article_score += LANGUAGE_PREFERENCE
-        covered = set().union(*(r.matched_words for r in article_rows)) & words
+        covered = covered_by[article_id]
         coverage = len(covered) / len(words) if words else 0.0
+        elsewhere = sum(1 for word in words - covered if holders[word]) / len(words) if words else 0.0
         article_score += options.coverage_rank * coverage
-        first = replace(sections[0].chunk, score=article_score, coverage=coverage)
+        first = replace(sections[0].chunk, score=article_score, coverage=coverage, coverage_elsewhere=elsewhere)
         if best_question is not None:
             first = replace(
                 first, matched_question=best_question.chunk.text, question_score=best_question.chunk.dense_score

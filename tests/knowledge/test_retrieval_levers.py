@@ -174,6 +174,7 @@ def test_kb_eval_calibrates_on_dev_reports_test_and_applies_the_threshold(shop, 
         "hybrid +any-word rrf",
         "+coverage rank",
         "hybrid -coverage rank",
+        "hybrid -explained words",
         "hybrid",
     ):
         assert label in report["results"]["test"], label

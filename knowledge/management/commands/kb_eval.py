@@ -22,6 +22,7 @@ from knowledge.models import Article, KnowledgeBaseSettings
 from knowledge.selectors import (
     BASELINE,
     DEFAULT_OPTIONS,
+    PLAIN_COVERAGE,
     Mode,
     RetrievalOptions,
     answer_threshold,
@@ -36,6 +37,10 @@ LEVERS: dict[str, dict[str, Any]] = {
     "rerank": {"rerank": True},
     "spelling": {"spelling": True},
     "coverage rank": {"coverage_rank": DEFAULT_OPTIONS.coverage_rank},
+    "explained words": {
+        "explained_word_weight": DEFAULT_OPTIONS.explained_word_weight,
+        "coverage_weight": DEFAULT_OPTIONS.coverage_weight,
+    },
 }
 OFF: dict[str, dict[str, Any]] = {
     "questions": {"questions": False},
@@ -44,6 +49,7 @@ OFF: dict[str, dict[str, Any]] = {
     "rerank": {"rerank": False},
     "spelling": {"spelling": False},
     "coverage rank": {"coverage_rank": 0.0},
+    "explained words": PLAIN_COVERAGE,
 }
 
 
