@@ -15,11 +15,14 @@ CPU is `time.process_time()` of this process (every thread: the event loop and t
 not wall time. Each step alternates over the demo questions; per path the median and mean of
 --turns runs after --warmup are reported, per round, and the median over --rounds rounds.
 `--profile PATH` writes a cProfile of one round of each path (cumulative, top 40) next to it.
+`--transports default,httpx` runs the model path once per HTTP client of the SDK, interleaved in
+every round (A/B in one run; `default` is the gateway's own).
 `--workers N` runs with N model worker processes (PII_REDACTION_PROCESSES, default 0: everything
 in this process); the work they do for a turn is reported apart (`worker_turn_ms`, their CPU), as
 are this process's and each worker's RSS after warm-up.
 
-    .venv/bin/python benchmarks/turn_cpu.py [--rounds 3] [--turns 24] [--workers 2] [--profile out.txt]
+    .venv/bin/python benchmarks/turn_cpu.py [--rounds 3] [--turns 24] [--workers 2] [--transports default,httpx]
+        [--breakdown] [--profile out.txt]
 """
 
 from __future__ import annotations
@@ -269,12 +272,49 @@ def breakdown_round(path: str, turns: int, warmup: int) -> dict[str, float]:
     return {key: round(value * 1000 / turns, 2) for key, value in totals.items()}
 
 
+HTTP_CLIENTS = {
+    "aiohttp": lambda: __import__("openai").DefaultAioHttpClient(),  # the library's own, unpatched
+    "httpx": lambda: __import__("openai").DefaultAsyncHttpxClient(),  # the SDK's default
+}
+GATEWAY_HTTP_CLIENT: list = []  # the gateway's own factory, kept while a variant replaces it
+
+
+def path_variants(paths: list[str], transports: list[str]) -> list[tuple[str, str, str]]:
+    """(label, path, transport): the model path once per transport, labelled `model-<transport>`
+    when there are several."""
+    variants = []
+    for path in paths:
+        for transport in transports if path == "model" else ["default"]:
+            label = f"{path}-{transport}" if path == "model" and len(transports) > 1 else path
+            variants.append((label, path, transport))
+    return variants
+
+
+def use_variant(path: str, transport: str, base_url: str) -> None:
+    """Point the settings at the model (or not) and the gateway at `transport`'s HTTP client
+    (`default`: the gateway's own). Each round runs in a fresh event loop, so it gets a fresh
+    gateway built with that client."""
+    from django.conf import settings
+
+    from supportbot.llm import gateway
+
+    settings.LLM_BASE_URL = base_url if path == "model" else ""
+    if not GATEWAY_HTTP_CLIENT:
+        GATEWAY_HTTP_CLIENT.append(gateway._http_client)
+    gateway._http_client = GATEWAY_HTTP_CLIENT[0] if transport == "default" else HTTP_CLIENTS[transport]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--turns", type=int, default=24)
     parser.add_argument("--warmup", type=int, default=4)
     parser.add_argument("--paths", default="offline,model")
+    parser.add_argument(
+        "--transports",
+        default="default",
+        help="the model path once per HTTP client of the SDK, interleaved: default (the gateway's), aiohttp, httpx",
+    )
     parser.add_argument("--workers", type=int, default=0, help="model worker processes (PII_REDACTION_PROCESSES)")
     parser.add_argument("--profile", type=Path, default=None)
     parser.add_argument("--breakdown", action="store_true", help="also time each step of STEPS, in an extra round")
@@ -310,23 +350,24 @@ def main() -> int:
         print(json.dumps({"after_warm_up": memory}), flush=True)
         results: dict[str, list[dict]] = {}
         profiles: dict[str, str] = {}
+        variants = path_variants(args.paths.split(","), args.transports.split(","))
+        settings.LLM_MODEL = "fake-model"
         for round_number in range(args.rounds):
-            for path in args.paths.split(","):
-                settings.LLM_BASE_URL = base_url if path == "model" else ""
-                settings.LLM_MODEL = "fake-model"
+            for label, path, transport in variants:  # interleaved: each round runs every variant
+                use_variant(path, transport, base_url)
                 figures = asyncio.run(one_round(path, args.turns, args.warmup, None))
                 figures["load_average_1m"] = round(os.getloadavg()[0], 2)
-                results.setdefault(path, []).append(figures)
-                print(json.dumps({"path": path, "round": round_number, **figures}), flush=True)
+                results.setdefault(label, []).append(figures)
+                print(json.dumps({"path": label, "round": round_number, **figures}), flush=True)
         breakdown = {}
-        for path in args.paths.split(",") if args.breakdown else []:
-            settings.LLM_BASE_URL = base_url if path == "model" else ""
-            breakdown[path] = breakdown_round(path, args.turns, args.warmup)
-            print(json.dumps({"path": path, "breakdown_ms_per_turn": breakdown[path]}), flush=True)
-        for path in args.paths.split(",") if args.profile else []:
+        for label, path, transport in variants if args.breakdown else []:
+            use_variant(path, transport, base_url)
+            breakdown[label] = breakdown_round(path, args.turns, args.warmup)
+            print(json.dumps({"path": label, "breakdown_ms_per_turn": breakdown[label]}), flush=True)
+        for label, path, transport in variants if args.profile else []:
             # An extra round, not counted: the profiler slows what it watches.
-            settings.LLM_BASE_URL = base_url if path == "model" else ""
-            profiles[path] = profiled_round(path, args.turns, args.warmup)
+            use_variant(path, transport, base_url)
+            profiles[label] = profiled_round(path, args.turns, args.warmup)
     finally:
         model.terminate()
         model.wait(timeout=30)

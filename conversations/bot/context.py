@@ -3,16 +3,18 @@ Both are short transactions: the model call in between never holds one."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from conversations.chat.messages import message_post
 from conversations.handoff.services import conversation_request_human
 from conversations.lib.languages import DEFAULT_LANGUAGE
-from conversations.models import Conversation, Message
+from conversations.models import Conversation, Customer, Message, WidgetSite
 
 
 @dataclass
@@ -32,38 +34,38 @@ class TurnInput:
     language: str = "en"  # the customer's: retrieval prefers it, replies are written in it
 
 
-_TURN_FIELDS = (
-    "public_id",
-    "site",
-    "customer",
-    "status",
-    "bot_answered_seq",
-    "bot_state",
-    "bot_miss_streak",
-    "language",
-    "verified_customer_id",
-    "verified_until",
-    "site__name",
-    "customer__external_id",
-)
+_INPUT_SQL = f"""
+SELECT c.public_id, c.site_id, c.status, c.bot_answered_seq, c.bot_state, c.bot_miss_streak, c.language,
+       c.verified_customer_id, c.verified_until, s.name, cu.external_id,
+       (SELECT json_agg(json_build_array(m.seq, m.role, m.text, m.extras -> 'attachments') ORDER BY m.seq DESC)
+        FROM (SELECT seq, role, text, extras FROM {Message._meta.db_table}
+              WHERE conversation_id = c.id AND seq <= %(up_to_seq)s AND role <> 'system'
+              ORDER BY seq DESC
+              LIMIT GREATEST(0, %(up_to_seq)s - c.bot_answered_seq) + %(window)s) AS m)
+FROM {Conversation._meta.db_table} AS c
+JOIN {WidgetSite._meta.db_table} AS s ON s.id = c.site_id
+JOIN {Customer._meta.db_table} AS cu ON cu.id = c.customer_id
+WHERE c.id = %(id)s
+"""
 
 
 def turn_input_load(*, conversation_id: int, up_to_seq: int, history_messages: int) -> TurnInput | None:
-    # Only the columns a turn reads (three wide rows otherwise, parsed on every turn).
-    conversation = Conversation.objects.select_related("site", "customer").only(*_TURN_FIELDS).get(pk=conversation_id)
-    if conversation.status != Conversation.Status.BOT:
+    """One statement, no model instances: the conversation's columns the turn reads (with its
+    site's name and customer's id) and its newest messages up to `up_to_seq`. Seqs are unique per
+    conversation, so the newest (up_to_seq - bot_answered_seq) rows cover every unanswered one
+    and the rest is history."""
+    with connection.cursor() as cursor:
+        cursor.execute(_INPUT_SQL, {"id": conversation_id, "up_to_seq": up_to_seq, "window": history_messages * 3})
+        row = cursor.fetchone()
+    if row is None:
+        raise Conversation.DoesNotExist(f"no conversation {conversation_id}")
+    (public_id, site_id, status, answered, bot_state, miss_streak, language, verified_id, verified_until) = row[:9]
+    site_name, external_id, messages = row[9:]
+    if status != Conversation.Status.BOT:
         return None
-    answered = conversation.bot_answered_seq
-    # One query for the unanswered messages and the history before them: seqs are unique per
-    # conversation, so the newest (up_to_seq - answered) rows cover every unanswered one.
+    bot_state = _json(bot_state) or {}
     rows = [
-        (seq, role, _with_attachment_note(text, attachments))
-        for seq, role, text, attachments in conversation.messages.filter(seq__lte=up_to_seq)
-        .exclude(role=Message.Role.SYSTEM)
-        .order_by("-seq")
-        .values_list("seq", "role", "text", "extras__attachments")[
-            : max(0, up_to_seq - answered) + history_messages * 3
-        ]
+        (seq, role, _with_attachment_note(text, attachments)) for seq, role, text, attachments in _json(messages) or ()
     ]
     unanswered = [text for seq, role, text in reversed(rows) if seq > answered and role == Message.Role.CUSTOMER]
     if not unanswered:
@@ -73,25 +75,29 @@ def turn_input_load(*, conversation_id: int, up_to_seq: int, history_messages: i
     window, older = earlier[-history_messages:], earlier[:-history_messages]
     # A rolling summary of what fell out of the window: the customer's earlier questions, extractively.
     summary = " / ".join(text.split("\n")[0][:120] for role, text in older if role == Message.Role.CUSTOMER)[-800:]
-    if conversation.bot_state.get("agent_summary"):
-        summary = (
-            f"A person from the team handled part of this conversation: {conversation.bot_state['agent_summary']}"
-            + (f" Earlier questions: {summary}" if summary else "")
+    if bot_state.get("agent_summary"):
+        summary = f"A person from the team handled part of this conversation: {bot_state['agent_summary']}" + (
+            f" Earlier questions: {summary}" if summary else ""
         )
     return TurnInput(
-        conversation_id=conversation.pk,
-        public_id=str(conversation.public_id),
-        site_id=conversation.site_id,
-        company=conversation.site.name,
-        customer_id=conversation.customer.external_id or _still_verified(conversation),
+        conversation_id=conversation_id,
+        public_id=str(public_id),
+        site_id=site_id,
+        company=site_name,
+        customer_id=external_id or _still_verified(verified_id, verified_until),
         question="\n".join(unanswered),
         history=window,
         earlier_summary=summary,
-        state=dict(conversation.bot_state),
-        miss_streak=conversation.bot_miss_streak,
+        state=dict(bot_state),
+        miss_streak=miss_streak,
         up_to_seq=up_to_seq,
-        language=conversation.language or DEFAULT_LANGUAGE,
+        language=language or DEFAULT_LANGUAGE,
     )
+
+
+def _json(value: Any) -> Any:
+    # Django's psycopg setup hands jsonb over as text (JSONField decodes it); json_agg's json too.
+    return json.loads(value) if isinstance(value, str) else value
 
 
 def _with_attachment_note(text: str, attachments: list[dict[str, Any]] | None) -> str:
@@ -104,11 +110,10 @@ def _with_attachment_note(text: str, attachments: list[dict[str, Any]] | None) -
     return f"{text}\n{note}" if text.strip() else note
 
 
-def _still_verified(conversation: Conversation) -> str | None:
+def _still_verified(verified_customer_id: str, until: datetime | None) -> str | None:
     # An order number + email verification lasts VERIFY_TTL_MINUTES (tools.py also limits it to that order).
-    until = conversation.verified_until
-    if conversation.verified_customer_id and until and until > timezone.now():
-        return conversation.verified_customer_id
+    if verified_customer_id and until and until > timezone.now():
+        return verified_customer_id
     return None
 
 
@@ -122,27 +127,42 @@ class TurnOutput:
     verified_customer_id: str | None = None
 
 
+# What an agent did before handing back (`agent_summary`) stays in the bot's state for the rest of
+# the conversation; the turn's own state replaces everything else.
+_OUTPUT_SQL = f"""
+UPDATE {Conversation._meta.db_table}
+SET bot_answered_seq = GREATEST(bot_answered_seq, %(up_to_seq)s),
+    bot_state = CASE WHEN bot_state ? 'agent_summary'
+                     THEN jsonb_build_object('agent_summary', bot_state -> 'agent_summary')
+                     ELSE '{{}}'::jsonb END || %(state)s::jsonb,
+    bot_miss_streak = CASE WHEN %(answered)s THEN 0 ELSE bot_miss_streak + 1 END,
+    verified_customer_id = COALESCE(%(verified)s, verified_customer_id)
+WHERE id = %(id)s
+RETURNING status, bot_miss_streak
+"""
+
+
 def turn_output_post(*, conversation_id: int, up_to_seq: int, output: TurnOutput) -> Message | None:
     """Post the bot's reply, unless a person took the conversation over meanwhile: the row lock
     orders this against an agent's takeover, so the bot never speaks after a human joined."""
     with transaction.atomic():
-        conversation = (
-            Conversation.objects.select_for_update()
-            .only("status", "bot_answered_seq", "bot_miss_streak", "bot_state")
-            .get(pk=conversation_id)
-        )
-        # What an agent did before handing back stays in the bot's context for the rest of the conversation.
-        kept = {key: conversation.bot_state[key] for key in ("agent_summary",) if key in conversation.bot_state}
-        miss_streak = 0 if output.answered else conversation.bot_miss_streak + 1
-        fields: dict[str, Any] = {
-            "bot_answered_seq": max(conversation.bot_answered_seq, up_to_seq),
-            "bot_state": {**kept, **output.state},
-            "bot_miss_streak": miss_streak,
-        }
-        if output.verified_customer_id:
-            fields["verified_customer_id"] = output.verified_customer_id
-        Conversation.objects.filter(pk=conversation_id).update(**fields)
-        if conversation.status != Conversation.Status.BOT:
+        # The UPDATE takes the row lock and returns what the reply depends on, in one round trip.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _OUTPUT_SQL,
+                {
+                    "id": conversation_id,
+                    "up_to_seq": up_to_seq,
+                    "state": json.dumps(output.state),
+                    "answered": output.answered,
+                    "verified": output.verified_customer_id or None,
+                },
+            )
+            row = cursor.fetchone()
+        if row is None:
+            raise Conversation.DoesNotExist(f"no conversation {conversation_id}")
+        status, miss_streak = row
+        if status != Conversation.Status.BOT:
             return None
         # Whether this reply was a grounded answer: the content-gap report and the answer-rate
         # metrics read it from the message, long after the turn's other state is gone.
