@@ -59,6 +59,11 @@ _OWN = re.compile(
     r"(did|have) i (buy|order|purchase|get))\b",
     re.IGNORECASE,
 )
+# Something that can be sent somewhere: without it (and without an address word) the classifier's
+# "change the delivery address" is a misreading ("can I bring my parrot to your store's cafe?").
+_SHIPPABLE = re.compile(
+    r"\b(order\w*|parcel|package|delivery|deliver\w*|ship\w*|sen[dt]|it|them|bought|purchase\w*)\b", re.IGNORECASE
+)
 # How to see or get something oneself ("where do I find my order history on the website?"): the
 # help article answers it, even about the customer's own orders.
 _SELF_SERVICE = re.compile(
@@ -132,6 +137,8 @@ def requested_action(*, text: str, guess: IntentGuess | None, retrieval: Retriev
     if guess is None:
         return keyword
     if guess.is_action:
+        if guess.label == "change_order_address" and keyword is None and not number and not _SHIPPABLE.search(text):
+            return None
         if {keyword, guess.label} == {"change_order_address", "change_account_address"}:
             return keyword  # the words say which address ("my account", "order SB-…"); trust them
         # "Can you list what I've ordered?" is asked of the bot: a request, whatever its shape.
