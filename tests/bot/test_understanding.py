@@ -204,7 +204,7 @@ async def test_a_signed_in_customer_asking_the_bot_to_list_what_they_ordered_get
 async def test_asking_to_change_where_an_order_is_shipped_changes_the_address_not_reports_the_status(
     bot_site, shop, articles
 ):
-    """"can you update where SB-… is being shipped" was read as a status check; "where is SB-…
+    """Issue 12: "can you update where SB-… is being shipped" was read as a status check; "where is SB-…
     being shipped?" still is one."""
     pending, shipped = shop["pending"], shop["shipped"]
     session = await opened(bot_site, customer_id="cust_1001")

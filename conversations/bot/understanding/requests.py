@@ -113,7 +113,11 @@ def keyword_action(text: str) -> str | None:
         return "return_order"
     # A redacted street address in the message ("send SB-100042 to <STREET_ADDRESS_1>") is a new
     # address whether or not the word "address" is there.
-    if ADDRESS_PLACEHOLDER.search(text) or (_ADDRESS.search(text) and _CHANGE.search(text)) or _CHANGE_WHERE.search(text):
+    if (
+        ADDRESS_PLACEHOLDER.search(text)
+        or (_ADDRESS.search(text) and _CHANGE.search(text))
+        or _CHANGE_WHERE.search(text)
+    ):
         return (
             "change_account_address" if _ACCOUNT.search(text) and not order_number_in(text) else "change_order_address"
         )
