@@ -260,6 +260,71 @@ _TIMING_QUESTIONS = [
     "how many days for my refund",
     "when will I be charged",
 ]
+# Questions that talk about orders without asking to see one's own: what others buy, where the
+# history lives, who can see it. "What have I ordered?" lists; these are answered (or not known).
+_ORDERS_IN_GENERAL = [
+    "which products are trending right now",
+    "what gear do hikers usually buy from you",
+    "recommend something people like ordering for winter",
+    "what's the top rated sleeping bag",
+    "is there a limit on how many items one order can have",
+    "how do I place an order",
+    "can I order by phone",
+    "what's the minimum order for free shipping",
+    "do orders from the sale ship separately",
+    "is there a page in my account with past purchases",
+    "how long are invoices kept",
+    "is my purchase data shared with partners",
+    "how do I print a receipt for an order",
+    # what others buy, and privacy: "my" without asking to see one's own
+    "what do customers usually buy",
+    "what do campers buy most often",
+    "which tent do shoppers pick most",
+    "what's your best selling product",
+    "who can see my order history",
+    "do you share my purchase history",
+    "is my order history visible to other people",
+    "do you sell my shopping data",
+    "where on the site do I find my order history",
+    "how can I see my orders in the app",
+    "where do I look up my invoices",
+]
+_OTHERS = ["customers", "shoppers", "campers", "most people", "hikers"]
+_OTHERS_BUY = [
+    "what do {others} order",
+    "what do {others} usually buy from you",
+    "which items do {others} order the most",
+    "what are {others} buying this month",
+    "which jacket do {others} pick",
+]
+# The destination of an order asked about, not changed: a status lookup ("where is SB-100231
+# being shipped?"), beside the requests to change it in _CHANGE_ORDER_ADDRESS.
+_DESTINATION_LOOKUPS = [
+    "which address is on {ref}",
+    "can you confirm the delivery address of {ref}",
+    "where will {ref} be dropped off",
+    "tell me the shipping address for {ref}",
+    "what destination does {ref} have",
+    "to which address was {ref} sent",
+]
+# Returns of worn or used things: the policy says what can go back, so asked about they are
+# questions; the act side (_WORN_RETURN_REQUESTS) asks to return the customer's own.
+_WORN_ITEMS = ["boots", "shoes", "a jacket", "a sleeping bag", "a tent", "trainers", "a backpack", "gloves"]
+_WORN_QUESTIONS = [
+    "does the return policy cover {item} that's been worn",
+    "will you accept {item} back after it's been used",
+    "is there an exception for {item} worn outdoors",
+    "do returns apply to {item} with signs of use",
+    "how about returning {item} I already used",
+    "I've had {item} out on a trail, is it still returnable",
+]
+_WORN_RETURN_REQUESTS = [
+    "{own} fell apart after a day of use, I want my money back",
+    "please process a return on {own} even though I wore it",
+    "I'd like to send {own} back, it was used briefly but it's defective",
+    "start a return for {own}, it's been worn but the sole is coming off",
+    "{own} leaks after one trip, take it back and refund me",
+]
 # Hard negatives: the rules as they would apply to the customer's own order ("can I cancel my
 # order after it ships?", "what happens if my parcel turns up broken?"). They say "my" like a
 # request but ask what would happen, so they are answered from the policy; the act-side
@@ -436,6 +501,21 @@ _LIST = [
     "what orders are on my account",
     "list everything I ordered",
     "past orders",
+    # asked of the bot, and in the past tense: still a request to look (issue 12, 2026-12-02)
+    "would you look up my orders",
+    "I need an overview of my purchases",
+    "what have I purchased from your store",
+    "tell me which items I've bought before",
+    "give me my order list",
+    "look up everything on my account I paid for",
+    "what's in my order history",
+    "do you have a record of what I bought",
+    "recap my orders for me",
+    "what were my last purchases",
+    "which products did I get from you in the past",
+    "could you check what orders I've got",
+    "pls show my order list",
+    "wht are my ordrs",
 ]
 _CANCEL = [
     "cancel {ref}",
@@ -490,6 +570,15 @@ _CHANGE_ORDER_ADDRESS = [
     "can you redirect {ref} to my office",
     "I moved, please change where {ref} goes",
     "deliver {ref} to <STREET_ADDRESS_1>",
+    # the destination without the word "address" (issue 12, 2026-12-02)
+    "I'd like {ref} delivered to my office rather than home",
+    "alter the destination of {ref}",
+    "{ref} should go to my neighbour's house instead",
+    "make {ref} arrive at my work",
+    "divert {ref} to the pickup point",
+    "modify the shipping destination for {ref}",
+    "I'm away, get {ref} delivered to my sister's",
+    "can you make {ref} go to another location",
 ]
 _CHANGE_ACCOUNT_ADDRESS = [
     "update the address on my account",
@@ -531,6 +620,11 @@ def intent_phrasings() -> list[tuple[str, str]]:
     rows += [(t, QUESTION) for t in _fill(_GENERAL_TEMPLATES, v=_GENERAL_VERBS, s=_GENERAL_SUBJECTS)[::3]]
     rows += [(t, QUESTION) for t in _TIMING_QUESTIONS]
     rows += [(t, QUESTION) for t in _fill(_OWN_HYPOTHETICALS, own=_OWN_REFS)]
+    rows += [(t, QUESTION) for t in _ORDERS_IN_GENERAL]
+    rows += [(t, QUESTION) for t in _fill(_OTHERS_BUY, others=_OTHERS)]
+    rows += [(t, QUESTION) for t in _fill(_WORN_QUESTIONS, item=_WORN_ITEMS)]
+    rows += [(t, "get_order") for t in _fill(_DESTINATION_LOOKUPS, ref=_ORDER_REFS)]
+    rows += [(t, "return_order") for t in _fill(_WORN_RETURN_REQUESTS, own=_OWN_REFS)]
     rows += [(t, SMALLTALK) for t in _SMALLTALK]
     rows += [(t, "get_order") for t in _fill(_GET_ORDER, ref=_ORDER_REFS)]
     rows += [(t, "list_my_orders") for t in _LIST]

@@ -26,23 +26,50 @@ HUMAN = re.compile(
 _CANCEL = re.compile(r"\bcancel", re.IGNORECASE)
 _RETURN = re.compile(r"\b(return|refund|send (it|them) back|money back)", re.IGNORECASE)
 _ADDRESS = re.compile(r"\baddress\b", re.IGNORECASE)
-_ACCOUNT = re.compile(r"\b(account|profile|billing)\b", re.IGNORECASE)
+_ACCOUNT = re.compile(r"\b(account|profile|billing|on file)\b", re.IGNORECASE)
 _CHANGE = re.compile(r"\b(change|update|correct|wrong|new|different|move|moved|ship (it )?to)\b", re.IGNORECASE)
 _STATUS = re.compile(
     r"\b(where|status|track|tracking|shipped|arriv\w*|deliver\w*|when will|late|order)\b", re.IGNORECASE
 )
-_LIST = re.compile(r"\b(my|recent|past|last) orders\b", re.IGNORECASE)
+_LIST = re.compile(
+    r"\b((my|recent|past|last) orders|order history|(what|everything|all)( that)? i'?(ve| have)? (ordered|bought|purchased))\b",
+    re.IGNORECASE,
+)
+# Where an order goes, changed without the word "address" ("can you update where SB-100231 is
+# being shipped", "send it somewhere else"); "where is SB-100231 being shipped?" asks, not changes.
+_CHANGE_WHERE = re.compile(
+    r"\b(change|update|correct|fix|edit|modify|alter)\w* where\b.{0,40}\b(go|goes|going|ship\w*|sen[dt]|deliver\w*)\b|"
+    r"\b(somewhere else|elsewhere|redirect\w*|re-?rout\w*|another location|a different (place|location))\b",
+    re.IGNORECASE,
+)
 _MY_ORDER = re.compile(r"\bmy (last |latest |recent |new )?(order|package|parcel|delivery|shipment)\b", re.IGNORECASE)
 # A question about how things work rather than a request ("can I cancel after it ships?"),
 # including the conditional shapes chat often types without a question mark ("if I return my
 # boots when do I get the money back", "would I be able to ...").
 _QUESTION_SHAPE = re.compile(
     r"^\s*(how|what|when|why|which|is|are|do|does|can i|may i|could i|will|am i|is it|"
-    r"are you able|would (i|my|it)|if|suppos\w*|in case)\b|\?\s*$",
+    r"are you able|would (i|my|it)|if|suppos\w*|in case|(can|could|may|should|might) (?!(i|you|u|we)\b)\w+)\b|\?\s*$|"
+    # ... or a question clause after a statement: "i wore my boots on a hike, can they still be returned"
+    r",\s*(can|could|will|would|is|are|do|does) (they|it|these|those|this|that|worn|used)\b",
     re.IGNORECASE,
 )
 # Words that tie a message to the customer's own order ("cancel MY order", "the jacket I bought").
-_OWN = re.compile(r"\b(my|mine|i (bought|ordered|got|received)|i just (placed|ordered))\b", re.IGNORECASE)
+_OWN = re.compile(
+    r"\b(my|mine|i'?(ve| have)? (bought|ordered|got|received|purchased|placed)|i just (placed|ordered)|"
+    r"(did|have) i (buy|order|purchase|get))\b",
+    re.IGNORECASE,
+)
+# Something that can be sent somewhere: without it (and without an address word) the classifier's
+# "change the delivery address" is a misreading ("can I bring my parrot to your store's cafe?").
+_SHIPPABLE = re.compile(
+    r"\b(order\w*|parcel|package|delivery|deliver\w*|ship\w*|sen[dt]|it|them|bought|purchase\w*)\b", re.IGNORECASE
+)
+# How to see or get something oneself ("where do I find my order history on the website?"): the
+# help article answers it, even about the customer's own orders.
+_SELF_SERVICE = re.compile(
+    r"^\s*(where|how) (do|can|could|would|should) (i|you|one) (find|see|view|download|access|print|look up|check)\b",
+    re.IGNORECASE,
+)
 ADDRESS_PLACEHOLDER = re.compile(r"<STREET_ADDRESS_\d+>")
 EMAIL_PLACEHOLDER = re.compile(r"<EMAIL_ADDRESS_\d+>")
 NEVER_MIND = re.compile(
@@ -69,7 +96,8 @@ _CONDITION = re.compile(r"\b(if|once|after|in case|suppos\w*|would)\b", re.IGNOR
 # ... unless the bot is asked to do it ("could you cancel my order if it hasn't shipped yet?"):
 # who acts is grammar the embedding blurs (0.85 there, 0.86 for "can I change the address on my
 # order after it ships?").
-_ASKS_THE_BOT = re.compile(r"^\s*(can|could|would|will) you\b|\bplease\b", re.IGNORECASE)
+_ASKED_OF_THE_BOT = re.compile(r"^\s*(can|could|would|will) (you|u)\b", re.IGNORECASE)
+_ASKS_THE_BOT = re.compile(_ASKED_OF_THE_BOT.pattern + r"|\b(please|pls|plz)\b", re.IGNORECASE)
 
 
 def order_number_in(text: str) -> str | None:
@@ -85,7 +113,11 @@ def keyword_action(text: str) -> str | None:
         return "return_order"
     # A redacted street address in the message ("send SB-100042 to <STREET_ADDRESS_1>") is a new
     # address whether or not the word "address" is there.
-    if ADDRESS_PLACEHOLDER.search(text) or (_ADDRESS.search(text) and _CHANGE.search(text)):
+    if (
+        ADDRESS_PLACEHOLDER.search(text)
+        or (_ADDRESS.search(text) and _CHANGE.search(text))
+        or _CHANGE_WHERE.search(text)
+    ):
         return (
             "change_account_address" if _ACCOUNT.search(text) and not order_number_in(text) else "change_order_address"
         )
@@ -102,14 +134,21 @@ def requested_action(*, text: str, guess: IntentGuess | None, retrieval: Retriev
         return "handoff_to_human"
     keyword = keyword_action(text)
     number = order_number_in(text)
+    if _SELF_SERVICE.search(text) and not number:
+        return None
     if number and keyword:
         return keyword  # "can I still cancel SB-100042?": about that order, so try it (the card answers)
     if guess is None:
         return keyword
     if guess.is_action:
+        if guess.label == "change_order_address" and keyword is None and not number and not _SHIPPABLE.search(text):
+            return None
         if {keyword, guess.label} == {"change_order_address", "change_account_address"}:
             return keyword  # the words say which address ("my account", "order SB-…"); trust them
-        about_rules = _QUESTION_SHAPE.search(text) and not _OWN.search(text) and not number
+        # "Can you list what I've ordered?" is asked of the bot: a request, whatever its shape.
+        about_rules = (
+            _QUESTION_SHAPE.search(text) and not _OWN.search(text) and not number and not _ASKED_OF_THE_BOT.search(text)
+        )
         if about_rules:
             # "Can I return sale items?", "how do I delete an account?": answered (or "I don't
             # know" with the closest articles), never acted on.
