@@ -188,14 +188,6 @@ def bench_size(size: int, queries: int, np, rng, ef_values: list[int] | None = N
     query_vectors = [unit(s + 0.5 * rng.standard_normal(384).astype("float32") / np.sqrt(384)).tolist() for s in seeds]
     questions = [" ".join(words(8)) for _ in query_vectors]
 
-    def timed(fn) -> list[float]:
-        times = []
-        for vector, question in zip(query_vectors, questions):
-            started = time.perf_counter()
-            fn(vector, question)
-            times.append((time.perf_counter() - started) * 1000)
-        return times
-
     def bare(vector, _question):
         with connection.cursor() as cursor:
             cursor.execute("SELECT id FROM knowledge_chunk ORDER BY embedding <=> %s::vector LIMIT 10", [str(vector)])
@@ -226,9 +218,15 @@ def bench_size(size: int, queries: int, np, rng, ef_values: list[int] | None = N
         for fn in variants.values():
             fn(vector, question)
     times: dict[str, list[float]] = {name: [] for name in variants}
-    for _ in range(2):  # interleave to share the machine's noise
-        for name, fn in variants.items():
-            times[name] += timed(fn)
+    names = list(variants)
+    # Interleaved per question, in a rotating order: on a shared machine the load changes within
+    # seconds, and a block of 200 questions per variant measured the load as much as the variant.
+    for _ in range(2):
+        for n, (vector, question) in enumerate(zip(query_vectors, questions)):
+            for name in names[n % len(names) :] + names[: n % len(names)]:
+                started = time.perf_counter()
+                variants[name](vector, question)
+                times[name].append((time.perf_counter() - started) * 1000)
     hybrid_ms, before_ms, bare_ms = times["hybrid"], times["before"], times["bare"]
 
     def p50_p95(values: list[float]) -> dict:
@@ -249,9 +247,13 @@ def bench_size(size: int, queries: int, np, rng, ef_values: list[int] | None = N
     for ef in ef_values:
         overlap = {}
         for name, (audiences, use_questions) in DENSE_FILTERS.items():
-            found = [dense_candidates(v, audiences=audiences, questions=use_questions, ef_search=ef) for v in query_vectors]
+            found = [
+                dense_candidates(v, audiences=audiences, questions=use_questions, ef_search=ef) for v in query_vectors
+            ]
             overlap[name] = {
-                "overlap_at_40": round(statistics.mean(len(set(f) & set(e)) / 40 for f, e in zip(found, exact[name])), 4),
+                "overlap_at_40": round(
+                    statistics.mean(len(set(f) & set(e)) / 40 for f, e in zip(found, exact[name])), 4
+                ),
                 "min_candidates": min(len(f) for f in found),
             }
         same = [top10(v, q, ef) == ref for (v, q), ref in zip(zip(query_vectors, questions), reference)]
@@ -268,7 +270,8 @@ def bench_size(size: int, queries: int, np, rng, ef_values: list[int] | None = N
     recall = []
     for vector in query_vectors[:100]:
         with connection.cursor() as cursor:
-            cursor.execute(f"BEGIN; SET LOCAL hnsw.ef_search = {selectors.HNSW_EF_SEARCH}")  # what knowledge_search uses
+            # what knowledge_search uses
+            cursor.execute(f"BEGIN; SET LOCAL hnsw.ef_search = {selectors.HNSW_EF_SEARCH}")
             cursor.execute("SELECT id FROM knowledge_chunk ORDER BY embedding <=> %s::vector LIMIT 10", [str(vector)])
             approximate = {row[0] for row in cursor.fetchall()}
             cursor.execute("COMMIT")
