@@ -135,9 +135,9 @@ HNSW_EF_SEARCH = 100
 def _search_rows(sql: str, params: dict) -> list[tuple]:
     """Run the search as a server-side prepared statement on this connection (a plain psycopg
     cursor: Django's cursors bind parameters client-side and so are parsed and planned on every
-    call). Measured at 100k chunks: p95 −10 to −15% against the client-bound query
-    (docs/performance.md). The query text varies only with the number of glossary groups, so a
-    connection holds a handful of these statements."""
+    call). Measured at 100k chunks: p50 0.92x, p95 0.85x the client-bound query's
+    (docs/performance.md). The text varies only with the glossary groups a question uses (and
+    the any-word option), so a connection holds a handful of these statements."""
     with transaction.atomic(), connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
         # set_config(..., true) is SET LOCAL as a function: it takes a parameter, and a prepared
         # statement can not carry a second statement the way the simple query protocol could.
