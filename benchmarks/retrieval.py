@@ -145,7 +145,7 @@ def dense_candidates(vector: list[float], *, audiences: list[str], questions: bo
     from knowledge.selectors import _FILTER
     from supportbot.llm.embeddings import get_embedder
 
-    params = {
+    params: dict[str, str | bool | list[str]] = {
         "audiences": audiences,
         "model": get_embedder().model_name,
         "use_questions": questions,
@@ -239,7 +239,7 @@ def bench_size(size: int, queries: int, np, rng, ef_values: list[int] | None = N
         return [chunk.chunk_id for chunk in found.chunks]
 
     reference = [top10(v, q, selectors.HNSW_EF_SEARCH) for v, q in zip(query_vectors, questions)]
-    exact = {
+    exact_top40 = {
         name: [dense_candidates(v, audiences=a, questions=qs, ef_search=None) for v in query_vectors]
         for name, (a, qs) in DENSE_FILTERS.items()
     }
@@ -252,7 +252,7 @@ def bench_size(size: int, queries: int, np, rng, ef_values: list[int] | None = N
             ]
             overlap[name] = {
                 "overlap_at_40": round(
-                    statistics.mean(len(set(f) & set(e)) / 40 for f, e in zip(found, exact[name])), 4
+                    statistics.mean(len(set(f) & set(e)) / 40 for f, e in zip(found, exact_top40[name])), 4
                 ),
                 "min_candidates": min(len(f) for f in found),
             }

@@ -322,8 +322,6 @@ def knowledge_search(
         **{f"text{n}": text for n, text in enumerate(texts)},
         "audiences": AUDIENCE_ARTICLES[audience],
         "model": embedder.model_name,
-        "candidates": max(4 * k, 40),
-        "text_scan": settings.KB_TEXT_SCAN_LIMIT,
         "use_dense": mode != "text",
         "use_text": mode != "dense",
         "use_questions": options.questions,
@@ -340,8 +338,8 @@ def knowledge_search(
         chunk=_CHUNK,
         article=_ARTICLE,
         filter=_FILTER,
-        candidates=int(params.pop("candidates")),
-        text_scan=int(params.pop("text_scan")),
+        candidates=max(4 * k, 40),
+        text_scan=int(settings.KB_TEXT_SCAN_LIMIT),
     )
     rows = _search_rows(sql, params)
     chosen = _rank(
