@@ -135,7 +135,7 @@ HNSW_EF_SEARCH = 100
 def _search_rows(sql: str, params: dict) -> list[tuple]:
     """Run the search as a server-side prepared statement on this connection (a plain psycopg
     cursor: Django's cursors bind parameters client-side and so are parsed and planned on every
-    call). Measured at 100k chunks: p50 0.92x, p95 0.85x the client-bound query's
+    call). Measured at 100k chunks: p50 0.89-0.92x, p95 0.85-0.90x the client-bound query's
     (docs/performance.md). The text varies only with the glossary groups a question uses (and
     the any-word option), so a connection holds a handful of these statements."""
     with transaction.atomic(), connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
