@@ -10,9 +10,14 @@ synonym groups over common words. For each size, in the same run:
     already embedded), of the retrieval before the levers, and of a bare
     `ORDER BY embedding <=> q LIMIT 10` on the chunk table;
   * HNSW recall@10 of the bare query against exact search;
+  * the search as it ran before its statement was prepared (client-side binding, planned per
+    call), timed in the same loop;
+  * per hnsw.ef_search value (--ef-search): the search's p50/p95, the overlap of the dense
+    candidates (the HNSW top-40 after the audience filter) with the exact top-40 per filter, and
+    the share of questions whose final top-10 is the same as at ef_search 100;
 then ingestion: article_index over real-text articles vs model.encode of the same chunk texts.
 
-    .venv/bin/python benchmarks/retrieval.py [--sizes 10000 100000] [--queries 200]
+    .venv/bin/python benchmarks/retrieval.py [--sizes 10000 100000] [--queries 200] [--ef-search 40 60 100]
 """
 
 from __future__ import annotations
@@ -112,14 +117,68 @@ def load_corpus(size: int, rng, np, model_name: str) -> None:
     return hnsw_seconds
 
 
-def bench_size(size: int, queries: int, np, rng) -> dict:
+def client_bound_rows(sql: str, params: dict) -> list[tuple]:
+    """How knowledge_search ran its query before it was prepared: Django's cursor binds the
+    parameters into the text, and SET LOCAL travels with it in one simple-protocol round trip."""
+    from django.db import connection, transaction
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"SET LOCAL hnsw.ef_search = 100;{sql}", params)
+        cursor.nextset()
+        return cursor.fetchall()
+
+
+# The dense scan's filters, as knowledge_search applies them: audience (anonymous drops the
+# internal tenth of the corpus after the HNSW scan, agent nothing) and, with alternative
+# questions off, the question chunks (another tenth).
+DENSE_FILTERS = {
+    "anonymous": (["public"], True),
+    "agent": (["public", "verified_customers", "internal"], True),
+    "anonymous_sections_only": (["public"], False),
+}
+
+
+def dense_candidates(vector: list[float], *, audiences: list[str], questions: bool, ef_search: int | None) -> list[int]:
+    """The dense CTE's 40 candidates; ef_search None is the exact top-40 (sequential scan)."""
+    from django.db import connection, transaction
+
+    from knowledge.selectors import _FILTER
+    from supportbot.llm.embeddings import get_embedder
+
+    params: dict[str, str | bool | list[str]] = {
+        "audiences": audiences,
+        "model": get_embedder().model_name,
+        "use_questions": questions,
+        "vector": str(vector),
+    }
+    with transaction.atomic(), connection.cursor() as cursor:
+        if ef_search is None:
+            cursor.execute("SET LOCAL enable_indexscan = off")
+        else:
+            cursor.execute(f"SET LOCAL hnsw.ef_search = {int(ef_search)}")
+        cursor.execute(
+            f"SELECT c.id FROM knowledge_chunk c WHERE {_FILTER} ORDER BY c.embedding <=> %(vector)s::vector LIMIT 40",
+            params,
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def bench_size(size: int, queries: int, np, rng, ef_values: list[int] | None = None, reuse: bool = False) -> dict:
+    from unittest import mock
+
     from django.db import connection
 
+    from knowledge import selectors
     from knowledge.selectors import BASELINE, knowledge_search
     from supportbot.llm.embeddings import get_embedder
 
     model_name = get_embedder().model_name
-    hnsw_seconds = load_corpus(size, rng, np, model_name)
+    from knowledge.models import Chunk
+
+    if reuse and Chunk.objects.count() == size:  # the corpus a previous run loaded (its questions differ)
+        hnsw_seconds = float("nan")
+    else:
+        hnsw_seconds = load_corpus(size, rng, np, model_name)
     with connection.cursor() as cursor:
         cursor.execute("SELECT embedding FROM knowledge_chunk ORDER BY random() LIMIT %s", [queries])
         seeds = [
@@ -128,14 +187,6 @@ def bench_size(size: int, queries: int, np, rng) -> dict:
         ]
     query_vectors = [unit(s + 0.5 * rng.standard_normal(384).astype("float32") / np.sqrt(384)).tolist() for s in seeds]
     questions = [" ".join(words(8)) for _ in query_vectors]
-
-    def timed(fn) -> list[float]:
-        times = []
-        for vector, question in zip(query_vectors, questions):
-            started = time.perf_counter()
-            fn(vector, question)
-            times.append((time.perf_counter() - started) * 1000)
-        return times
 
     def bare(vector, _question):
         with connection.cursor() as cursor:
@@ -149,20 +200,78 @@ def bench_size(size: int, queries: int, np, rng) -> dict:
     def before(vector, question):
         return knowledge_search(question=question, audience="anonymous", k=5, query_vector=vector, options=BASELINE)
 
-    for vector, question in list(zip(query_vectors, questions))[:10]:  # warm caches
-        bare(vector, question)
-        hybrid(vector, question)
-        before(vector, question)
-    hybrid_ms, before_ms, bare_ms = [], [], []
-    for _ in range(2):  # interleave to share the machine's noise
-        hybrid_ms += timed(hybrid)
-        before_ms += timed(before)
-        bare_ms += timed(bare)
+    def client_bound(vector, question):
+        with mock.patch.object(selectors, "_search_rows", client_bound_rows):
+            return hybrid(vector, question)
+
+    def at_ef(ef_search: int):
+        def search(vector, question):
+            with mock.patch.object(selectors, "HNSW_EF_SEARCH", ef_search):
+                return hybrid(vector, question)
+
+        return search
+
+    ef_values = sorted(set(ef_values or [])) or [selectors.HNSW_EF_SEARCH]
+    variants = {"hybrid": hybrid, "before": before, "bare": bare, "client_bound": client_bound}
+    variants |= {f"ef{ef}": at_ef(ef) for ef in ef_values if ef != selectors.HNSW_EF_SEARCH}
+    for vector, question in list(zip(query_vectors, questions))[:10]:  # warm caches, prepare statements
+        for fn in variants.values():
+            fn(vector, question)
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    names = list(variants)
+    # Interleaved per question, in a rotating order: on a shared machine the load changes within
+    # seconds, and a block of 200 questions per variant measured the load as much as the variant.
+    for _ in range(2):
+        for n, (vector, question) in enumerate(zip(query_vectors, questions)):
+            for name in names[n % len(names) :] + names[: n % len(names)]:
+                started = time.perf_counter()
+                variants[name](vector, question)
+                times[name].append((time.perf_counter() - started) * 1000)
+    hybrid_ms, before_ms, bare_ms = times["hybrid"], times["before"], times["bare"]
+
+    def p50_p95(values: list[float]) -> dict:
+        return {"p50": round(percentile(values, 50), 2), "p95": round(percentile(values, 95), 2)}
+
+    # ef_search: what the dense candidates and the final top-10 lose against ef_search 100
+    def top10(vector, question, ef_search: int) -> list[int]:
+        with mock.patch.object(selectors, "HNSW_EF_SEARCH", ef_search):
+            found = knowledge_search(question=question, audience="anonymous", k=10, query_vector=vector)
+        return [chunk.chunk_id for chunk in found.chunks]
+
+    reference = [top10(v, q, selectors.HNSW_EF_SEARCH) for v, q in zip(query_vectors, questions)]
+    exact_top40 = {
+        name: [dense_candidates(v, audiences=a, questions=qs, ef_search=None) for v in query_vectors]
+        for name, (a, qs) in DENSE_FILTERS.items()
+    }
+    ef_search_result = []
+    for ef in ef_values:
+        overlap = {}
+        for name, (audiences, use_questions) in DENSE_FILTERS.items():
+            found = [
+                dense_candidates(v, audiences=audiences, questions=use_questions, ef_search=ef) for v in query_vectors
+            ]
+            overlap[name] = {
+                "overlap_at_40": round(
+                    statistics.mean(len(set(f) & set(e)) / 40 for f, e in zip(found, exact_top40[name])), 4
+                ),
+                "min_candidates": min(len(f) for f in found),
+            }
+        same = [top10(v, q, ef) == ref for (v, q), ref in zip(zip(query_vectors, questions), reference)]
+        name = "hybrid" if ef == selectors.HNSW_EF_SEARCH else f"ef{ef}"
+        ef_search_result.append(
+            {
+                "ef_search": ef,
+                "hybrid_ms": p50_p95(times[name]),
+                "dense_top40_vs_exact": overlap,
+                "top10_same_as_ef_search_%d" % selectors.HNSW_EF_SEARCH: round(statistics.mean(same), 4),
+            }
+        )
 
     recall = []
     for vector in query_vectors[:100]:
         with connection.cursor() as cursor:
-            cursor.execute("BEGIN; SET LOCAL hnsw.ef_search = 100")  # what knowledge_search uses
+            # what knowledge_search uses
+            cursor.execute(f"BEGIN; SET LOCAL hnsw.ef_search = {selectors.HNSW_EF_SEARCH}")
             cursor.execute("SELECT id FROM knowledge_chunk ORDER BY embedding <=> %s::vector LIMIT 10", [str(vector)])
             approximate = {row[0] for row in cursor.fetchall()}
             cursor.execute("COMMIT")
@@ -175,9 +284,11 @@ def bench_size(size: int, queries: int, np, rng) -> dict:
         "chunks": size,
         "hnsw_build_s": round(hnsw_seconds, 1),
         "hybrid_ms": {"p50": round(percentile(hybrid_ms, 50), 2), "p95": round(percentile(hybrid_ms, 95), 2)},
+        "hybrid_client_bound_ms": p50_p95(times["client_bound"]),
         "before_levers_ms": {"p50": round(percentile(before_ms, 50), 2), "p95": round(percentile(before_ms, 95), 2)},
         "pgvector_top10_ms": {"p50": round(percentile(bare_ms, 50), 2), "p95": round(percentile(bare_ms, 95), 2)},
         "hnsw_recall_at_10": round(statistics.mean(recall), 4),
+        "ef_search": ef_search_result,
     }
 
 
@@ -224,6 +335,12 @@ def main() -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--ingest-articles", type=int, default=100)
+    parser.add_argument(
+        "--reuse-corpus", action="store_true", help="keep a corpus of the same size loaded by an earlier run"
+    )
+    parser.add_argument(
+        "--ef-search", type=int, nargs="*", default=[40, 60, 80, 100], help="hnsw.ef_search values to compare"
+    )
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "results" / "retrieval.json")
     args = parser.parse_args()
 
@@ -240,7 +357,7 @@ def main() -> int:
     rng = np.random.default_rng(7)
     result = {"benchmark": "retrieval", "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "sizes": []}
     for size in args.sizes:
-        result["sizes"].append(bench_size(size, args.queries, np, rng))
+        result["sizes"].append(bench_size(size, args.queries, np, rng, args.ef_search, args.reuse_corpus))
         print(json.dumps(result["sizes"][-1]), flush=True)
     if args.ingest_articles:  # 0 skips it
         result["ingestion"] = bench_ingestion(args.ingest_articles)

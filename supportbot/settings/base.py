@@ -161,6 +161,12 @@ if DATABASE_POOL_MAX_SIZE:
     DATABASES["default"]["CONN_MAX_AGE"] = 0  # a "closed" connection goes back to the pool
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", 60, minimum=0)
+# Django turns psycopg's prepared statements off (prepare_threshold None) for the sake of
+# transaction-mode poolers; its own cursors bind client-side and never prepare either way. The
+# plain psycopg cursors of the hot paths (knowledge_search, message_append) are prepared per
+# connection: psycopg's default, 5 executions, or at once where they ask. A transaction-mode
+# PgBouncer in front of Postgres needs max_prepared_statements set (PgBouncer 1.21+).
+DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 5)
 # Off by default: with persistent connections Django would run an extra `SELECT 1` before every
 # socket frame's query (measured: ~40% of the append's database time). After a Postgres restart
 # the first query on a stale connection fails, the connection is discarded, and the socket
