@@ -168,7 +168,8 @@ def runtime_figures(engine) -> dict:
 
     from django.core.management import call_command
 
-    from conversations.bot.understanding.intent import get_intent_classifier, intent_eval
+    from conversations.bot.understanding.intent import get_intent_classifier
+    from conversations.bot.understanding.intent_training import intent_eval
     from guardrails.injection.evaluation import (
         injection_detector_batched,
         injection_devset_evaluate,

@@ -10,7 +10,8 @@ import json
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 
-from conversations.bot.understanding.intent import EVAL_SET, get_intent_classifier, intent_eval
+from conversations.bot.understanding.intent import EVAL_SET, get_intent_classifier
+from conversations.bot.understanding.intent_training import intent_eval
 from conversations.models import Conversation
 from knowledge.indexing import article_index
 from supportbot.llm.embeddings import local_minilm

@@ -3,7 +3,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand
 
-from conversations.bot.understanding.intent import ARTIFACT, intent_train
+from conversations.bot.understanding.intent import ARTIFACT
+from conversations.bot.understanding.intent_training import intent_train
 
 
 class Command(BaseCommand):
