@@ -22,7 +22,7 @@ failed session or socket. They are counted as errors and never as answered turns
 carry no link to the customer message they answer, so an answer that arrives after its 30 s
 (already counted as an error) is taken as the answer to that customer's next message: under
 overload the latencies are then understated, never overstated.
-CPU: user+system time of the web processes and the Celery worker (psutil, the runtime's
+CPU: user+system time of the web processes, their model workers and the Celery worker (psutil, the runtime's
 descendants), over the round, divided by the messages sent and by the answers received.
 
 Abuse limits (sockets, conversations and messages per IP, frame rates, token budgets) are
@@ -171,7 +171,7 @@ def app_processes(runtime_pid: int) -> dict[str, list]:
     """The runtime's descendants by role, read from their command lines."""
     import psutil
 
-    groups: dict[str, list] = {"web": [], "worker": [], "beat": [], "other": []}
+    groups: dict[str, list] = {"web": [], "worker": [], "model_workers": [], "beat": [], "other": []}
     for child in psutil.Process(runtime_pid).children(recursive=True):
         try:
             line = " ".join(child.cmdline())
@@ -183,6 +183,9 @@ def app_processes(runtime_pid: int) -> dict[str, list]:
             groups["worker"].append(child)
         elif "celery" in line and " beat" in line:
             groups["beat"].append(child)
+        elif "multiprocessing.spawn" in line:
+            # a web process's model workers (supportbot/llm/workers.py): redaction, embedding
+            groups["model_workers"].append(child)
         else:
             groups["other"].append(child)
     return groups
@@ -207,7 +210,7 @@ def settle(runtime_pid: int, *, quiet_cores: float = 0.15, window: float = 3.0, 
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
         processes = app_processes(runtime_pid)
-        measured = processes["web"] + processes["worker"]
+        measured = processes["web"] + processes["worker"] + processes["model_workers"]
         before = cpu_seconds(measured)
         time.sleep(window)
         after = cpu_seconds(measured)
@@ -331,7 +334,7 @@ async def run_round(
 ) -> dict:
     sessions = await open_sessions(base, origin, conversations)
     processes = app_processes(runtime_pid)
-    measured = processes["web"] + processes["worker"]
+    measured = processes["web"] + processes["worker"] + processes["model_workers"]
     cpu_before = cpu_seconds(measured)
     load_before = os.getloadavg()
     _, calls_before, streamed_before = model.last_request()
@@ -369,9 +372,9 @@ async def run_round(
         role: sum(
             cpu_after[p.pid] - cpu_before[p.pid] for p in processes[role] if p.pid in cpu_before and p.pid in cpu_after
         )
-        for role in ("web", "worker")
+        for role in ("web", "worker", "model_workers")
     }
-    cpu_total = cpu_by_role["web"] + cpu_by_role["worker"]
+    cpu_total = sum(cpu_by_role.values())
     model_first_ms = statistics.median(probe["first"]) * 1000 if probe["first"] else float("nan")
     model_total_ms = statistics.median(probe["total"]) * 1000 if probe["total"] else float("nan")
     added_first = [v - model_first_ms for v in stats.first_ms]
