@@ -16,6 +16,10 @@ from conversations.handoff.services import conversation_request_human
 from conversations.lib.languages import DEFAULT_LANGUAGE
 from conversations.models import Conversation, Customer, Message, WidgetSite
 
+# Turns in a row without a grounded answer after which the bot brings in a person
+# (docs/handoff.md, reason `missing_knowledge`); the reply of the last one says so.
+MISSES_BEFORE_HANDOFF = 2
+
 
 @dataclass
 class TurnInput:
@@ -171,7 +175,7 @@ def turn_output_post(*, conversation_id: int, up_to_seq: int, output: TurnOutput
             conversation_id=conversation_id, role=Message.Role.BOT, text=output.text, extras=extras, max_chars=20_000
         ).message
         reason = output.handoff_reason
-        if reason is None and miss_streak >= 2:
+        if reason is None and miss_streak >= MISSES_BEFORE_HANDOFF:
             reason = Conversation.HandoffReason.MISSING_KNOWLEDGE
         if reason:
             conversation_request_human(conversation_id=conversation_id, reason=reason)

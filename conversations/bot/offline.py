@@ -259,6 +259,21 @@ _LANGUAGE_NAMES = {
 }
 
 
+def offline_escalation(step: OfflineStep) -> OfflineStep:
+    """The reply to a miss that brings in a person (MISSES_BEFORE_HANDOFF in a row): it says so,
+    rather than offering what is about to happen anyway. The closest articles stay as links."""
+    if step.related:
+        step.text = _(
+            "I'm sorry, I couldn't find the answer to that either, so I'm bringing in a person from our team. "
+            "Meanwhile, these articles may be related."
+        )
+    else:
+        step.text = _(
+            "I'm sorry, I couldn't find the answer to that either, so I'm bringing in a person from our team."
+        )
+    return step
+
+
 def _knowledge_answer(retrieval: Retrieval) -> OfflineStep:
     if not retrieval.confident or not retrieval.chunks:
         related: list[dict[str, str]] = []

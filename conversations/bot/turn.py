@@ -24,12 +24,20 @@ from django.utils.translation import gettext, gettext_lazy
 
 from conversations.bot.actions import action_card
 from conversations.bot.context import (
+    MISSES_BEFORE_HANDOFF,
     TurnInput,
     TurnOutput,
     turn_input_load,
     turn_output_post,
 )
-from conversations.bot.offline import ASK_FOR_ORDER, OfflineStep, offline_order_pick, offline_step, offline_tool_reply
+from conversations.bot.offline import (
+    ASK_FOR_ORDER,
+    OfflineStep,
+    offline_escalation,
+    offline_order_pick,
+    offline_step,
+    offline_tool_reply,
+)
 from conversations.bot.prompts import (
     PROMPT_VERSION,
     SystemPrompt,
@@ -281,6 +289,8 @@ async def _offline_respond(
         retrieval=retrieval,
         guess=guess,
     )
+    if not step.answered and step.tool is None and loaded.miss_streak + 1 >= MISSES_BEFORE_HANDOFF:
+        step = offline_escalation(step)
     output = TurnOutput(text=step.text, answered=step.answered, state=step.state)
     if step.related:
         output.extras["related"] = step.related

@@ -45,11 +45,13 @@ async def test_it_says_it_does_not_know_below_the_threshold_and_hands_off_the_se
         first = await chat.bot_message()
         assert "don't know" in first["text"] and "citations" not in first
         await chat.say("What is the airspeed velocity of an unladen swallow?")
-        await chat.bot_message()
+        second = await chat.bot_message()
         status = await chat.wait_for(lambda f: f["type"] == "status")
     assert status["conversation_status"] == "queued"
     conversation = await sync_to_async(Conversation.objects.get)(pk=session.conversation.pk)
     assert conversation.handoff_reason == "missing_knowledge"
+    # The reply that brings in a person says so instead of offering it.
+    assert "bringing in a person" in second["text"] and "Would you like" not in second["text"]
 
 
 async def test_it_never_cites_internal_articles_to_a_customer(bot_site, articles):
