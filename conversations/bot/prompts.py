@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from django.utils import translation
 
-PROMPT_VERSION = "support-v3"  # v3: reply in the customer's language
+PROMPT_VERSION = "support-v4"  # v4: the reply to a second miss says a person is coming
 
 _SYSTEM = """You are the customer-support assistant of {company}, chatting with a customer in a website widget.
 
@@ -48,6 +48,12 @@ _READINGS = {
     "smalltalk": "small talk; reply briefly and offer help",
 }
 
+_ESCALATION = (
+    "The previous reply found no answer either. If the sources do not answer this question, say briefly that you "
+    "are bringing in a person from the team (the conversation goes to one after your reply); do not ask whether "
+    "the customer wants one."
+)
+
 _SUMMARY = "Earlier in this conversation (summary): {summary}"
 
 
@@ -77,6 +83,12 @@ def reading_message(*, label: str) -> str | None:
     talk: weaker models otherwise reach for the order tools on any action word."""
     reading = _READINGS.get(label)
     return _READING.format(reading=reading) if reading else None
+
+
+def escalation_message() -> str:
+    """For a turn whose miss would be the one that hands the conversation to a person
+    (MISSES_BEFORE_HANDOFF): the reply should announce it, not offer it."""
+    return _ESCALATION
 
 
 def summary_message(summary: str) -> str:

@@ -41,6 +41,7 @@ from conversations.bot.offline import (
 from conversations.bot.prompts import (
     PROMPT_VERSION,
     SystemPrompt,
+    escalation_message,
     reading_message,
     sources_message,
     summary_message,
@@ -371,6 +372,8 @@ def _model_messages(
         hint = reading_message(label="question" if guess.is_action else guess.label)
         if hint:
             messages.append({"role": "system", "content": hint})
+    if not retrieval.confident and loaded.miss_streak + 1 >= MISSES_BEFORE_HANDOFF:
+        messages.append({"role": "system", "content": escalation_message()})
     if loaded.earlier_summary:
         messages.append({"role": "system", "content": summary_message(loaded.earlier_summary)})
     for role, text in loaded.history:

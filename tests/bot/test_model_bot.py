@@ -50,11 +50,11 @@ async def test_it_streams_a_grounded_answer_with_a_citation_and_records_usage(bo
         420,
         16,
         "ok",
-        "support-v3",
+        "support-v4",
     )
     assert call.ttft_ms is not None and call.ttft_ms <= call.total_ms
     stored = await sync_to_async(Message.objects.get)(conversation_id=session.conversation.pk, role="bot")
-    assert stored.extras["usage"]["prompt_tokens"] == 420 and stored.extras["prompt_version"] == "support-v3"
+    assert stored.extras["usage"]["prompt_tokens"] == 420 and stored.extras["prompt_version"] == "support-v4"
 
 
 async def test_it_looks_up_an_order_through_a_tool_for_its_owner(bot_site, shop, model_server):
@@ -204,3 +204,20 @@ async def test_the_bot_stays_silent_when_a_human_takes_over_during_its_turn(bot_
         lambda: list(Message.objects.filter(conversation_id=session.conversation.pk).values_list("role", flat=True))
     )()
     assert "bot" not in roles
+
+
+async def test_the_second_miss_in_a_row_tells_the_model_to_announce_the_person(bot_site, articles, model_server):
+    model_server.script(
+        Reply(text="I don't know that, sorry. Would you like me to bring in a person?"),
+        Reply(text="I can't find that either, so I'm bringing in a person from our team."),
+    )
+    session = await opened(bot_site)
+    async with Chat(session) as chat:
+        await chat.say("Can I bring my parrot to your flagship store's cafe?")
+        await chat.bot_message()
+        await chat.say("What is the airspeed velocity of an unladen swallow?")
+        await chat.bot_message()
+        await chat.wait_for(lambda f: f["type"] == "status" and f["conversation_status"] == "queued")
+    first, second = (json.dumps(r["messages"]) for r in model_server.chat_requests())
+    assert "bringing in a person" not in first
+    assert "bringing in a person" in second and "do not ask whether" in second
