@@ -234,7 +234,42 @@ def test_the_intent_classifier_tells_questions_from_requests_on_held_out_phrasin
     assert report["test"]["questions_taken_for_actions"] <= 0.1
     # The batch written on 2026-12-02 before the fix (listing orders, changing where an order goes,
     # returns of worn items, with hard negatives): the decision the bot acts on, not just the label.
-    assert report["test2"]["decision_accuracy"] >= 0.85, report["test2"]["decision_errors"]
+    assert report["test2"]["decision_accuracy"] >= 0.95, report["test2"]["decision_errors"]
+    # The batch written before the test2 errors were fixed (indirect requests, complaints that imply
+    # an action, first-person policy questions): never tuned on; 0.875 before and after.
+    assert report["test3"]["decision_accuracy"] >= 0.85, report["test3"]["decision_errors"]
+
+
+def test_a_demand_on_my_own_things_is_acted_on_when_the_classifier_is_unsure_it_is_a_question():
+    """ "return my boots, only worn indoors": the circumstance after the demand reads like the
+    worn-item questions (question 0.42); an article answering worn returns confidently must not
+    turn the demand into an answer. A question the classifier is sure of stays a question, and a
+    question's shape keeps the rule out."""
+    from conversations.bot.understanding.intent import IntentGuess
+    from conversations.bot.understanding.requests import requested_action
+    from knowledge.selectors import Retrieval
+
+    answered = Retrieval(chunks=[], confident=True)
+    demand = "return my boots, only worn indoors"
+    assert requested_action(text=demand, guess=IntentGuess("question", 0.42), retrieval=answered) == "return_order"
+    assert requested_action(text=demand, guess=IntentGuess("question", 0.9), retrieval=answered) is None
+    asked = "can my boots be returned, only worn indoors?"
+    assert requested_action(text=asked, guess=IntentGuess("question", 0.42), retrieval=answered) is None
+
+
+def test_i_have_with_any_past_participle_makes_a_terse_question_about_my_own_orders():
+    """ "orders i've made?" is question-shaped and says neither "my" nor "ordered": the rule that
+    answers questions about orders in general ("what have other people ordered most?") took it."""
+    from conversations.bot.understanding.intent import IntentGuess
+    from conversations.bot.understanding.requests import requested_action
+    from knowledge.selectors import Retrieval
+
+    for confident in (True, False):
+        retrieval = Retrieval(chunks=[], confident=confident)
+        guess = IntentGuess("list_my_orders", 0.94)
+        assert requested_action(text="orders i've made?", guess=guess, retrieval=retrieval) == "list_my_orders"
+        others = "what have other people ordered most?"
+        assert requested_action(text=others, guess=guess, retrieval=retrieval) is None
 
 
 async def test_the_model_is_told_when_a_message_reads_as_a_policy_question_and_not_for_a_request(

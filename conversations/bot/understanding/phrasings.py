@@ -288,6 +288,13 @@ _ORDERS_IN_GENERAL = [
     "where on the site do I find my order history",
     "how can I see my orders in the app",
     "where do I look up my invoices",
+    # who else sees one's orders: a privacy question, however much it says "what I ordered"
+    "can anyone else see my purchases",
+    "are the things I buy visible to other shoppers",
+    "do other people get to see my orders",
+    "will my friends see what I bought on your site",
+    "could another customer look at my order history",
+    "is the list of things I ordered private",
 ]
 _OTHERS = ["customers", "shoppers", "campers", "most people", "hikers"]
 _OTHERS_BUY = [
@@ -324,6 +331,15 @@ _WORN_RETURN_REQUESTS = [
     "I'd like to send {own} back, it was used briefly but it's defective",
     "start a return for {own}, it's been worn but the sole is coming off",
     "{own} leaks after one trip, take it back and refund me",
+    # a short circumstance after the request, or the story first and the demand last: still a
+    # request, though the words around it are those of the worn-item questions (issue 12, test2)
+    "take back {own}, I only wore it around the house",
+    "return {own} please, barely used",
+    "refund {own}, used it twice and the seam went",
+    "I wore {own} for a day and it fell apart, give me a refund",
+    "I took {own} camping once and it ripped, I want my money back",
+    "{own} split after one walk, send me a return label",
+    "I had {own} out for a weekend and it broke, refund please",
 ]
 # Hard negatives: the rules as they would apply to the customer's own order ("can I cancel my
 # order after it ships?", "what happens if my parcel turns up broken?"). They say "my" like a

@@ -41,6 +41,7 @@ LEVERS: dict[str, dict[str, Any]] = {
         "explained_word_weight": DEFAULT_OPTIONS.explained_word_weight,
         "coverage_weight": DEFAULT_OPTIONS.coverage_weight,
     },
+    "topic reading": {"topic_reading": True},
 }
 OFF: dict[str, dict[str, Any]] = {
     "questions": {"questions": False},
@@ -50,6 +51,7 @@ OFF: dict[str, dict[str, Any]] = {
     "spelling": {"spelling": False},
     "coverage rank": {"coverage_rank": 0.0},
     "explained words": PLAIN_COVERAGE,
+    "topic reading": {"topic_reading": False},
 }
 
 
