@@ -62,10 +62,10 @@ def _retrieval(question: str, **options):
 @pytest.mark.django_db
 def test_a_policy_question_about_a_product_no_article_names_is_answered_an_off_topic_one_is_not(outdoor_shop):
     # one test, one fixture: indexing the three articles is most of its time
-    found = _retrieval("return policy for a jacket?")
+    found = _retrieval("return policy for a jacket?", topic_reading=True)
     assert found.article_slugs[0] == "return-policy" and found.confident
     assert "jacket" in found.chunks[0].missing_words  # no article holds it: the explained-words lever cannot help
     assert not _retrieval("return policy for a jacket?", topic_reading=False).confident
 
-    refused = _retrieval("is the tent waterproof?")
+    refused = _retrieval("is the tent waterproof?", topic_reading=True)
     assert not refused.confident
