@@ -106,7 +106,6 @@ class _RecoveringShard(RedisSingleShardConnection):
                         type(error).__name__,
                     )
 
-
     async def subscriber_count(self, channel: str) -> int:
         """How many Redis connections (one per process and loop) subscribe to `channel`."""
         async with self._lock:
