@@ -201,7 +201,11 @@ def main() -> int:
     parser.add_argument("--token-interval", type=float, default=0.02, help="seconds between streamed words")
     parser.add_argument("--port", type=int, default=8766)
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "results" / "bot_turn.json")
-    parser.add_argument("--py-spy", default="", help="path to a py-spy binary: record Daphne during the runs")
+    parser.add_argument(
+        "--py-spy",
+        default="",
+        help="path to a py-spy binary: record Daphne during the runs (only samples holding the GIL: where its CPU goes)",
+    )
     args = parser.parse_args()
     args.output.parent.mkdir(parents=True, exist_ok=True)
     levels = [int(n) for n in args.concurrency.split(",")]
@@ -284,8 +288,10 @@ def main() -> int:
                     "-o",
                     str(args.output.with_suffix(".speedscope.json")),
                     "--rate",
-                    "100",
+                    "250",
                     "--nonblocking",
+                    # A thread waiting for the GIL looks busy to a sampler: only the holder's stack is CPU.
+                    "--gil",
                 ]
             )
         for level in levels:

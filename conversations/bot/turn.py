@@ -10,6 +10,7 @@ database work is short calls on the thread pool.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -91,12 +92,22 @@ class DeltaStream:
     """Publishes streamed text. The first piece goes out at once (time to first delta is what the
     customer feels); later pieces are coalesced for DELTA_COALESCE_SECONDS, one channel-layer
     message instead of one per token. A possibly unfinished placeholder ("<EMAIL_AD") is held
-    back, so a placeholder always reaches the widget whole and can be re-hydrated there."""
+    back, so a placeholder always reaches the widget whole and can be re-hydrated there.
+
+    Where the pieces go is settled once, at the first: when the question "does anyone outside this
+    process listen?" (asked as the stream opens, answered long before a model's first token) came
+    back "no", every piece of the turn goes straight to this process's sockets; otherwise, or
+    when the answer is not in yet, every piece goes through Redis. One route per turn, so no
+    piece can overtake an earlier one."""
 
     def __init__(self, *, public_id: str, turn: TurnState) -> None:
         self.public_id, self.turn = public_id, turn
         self.pending = ""
         self.last_sent = 0.0
+        self.audience_here: asyncio.Task[bool] | None = asyncio.get_running_loop().create_task(
+            events.delta_audience_here(public_id=public_id)
+        )
+        self.here = False
 
     async def feed(self, piece: str) -> None:
         self.pending += piece
@@ -120,7 +131,11 @@ class DeltaStream:
         self.last_sent = time.perf_counter()
         if self.turn.first_delta_at is None:
             self.turn.first_delta_at = self.last_sent
-        await events.publish_delta(public_id=self.public_id, turn_id=self.turn.turn_id, text=text)
+        if self.audience_here is not None:
+            self.here = self.audience_here.done() and self.audience_here.result()
+            self.audience_here.cancel()  # not yet answered: this turn goes through Redis
+            self.audience_here = None
+        await events.publish_delta(public_id=self.public_id, turn_id=self.turn.turn_id, text=text, here=self.here)
 
 
 async def turn_run(*, conversation_id: int, up_to_seq: int) -> None:

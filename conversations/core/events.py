@@ -191,10 +191,33 @@ async def publish_typing(*, public_id: object, role: str, state: bool, author: s
     await _channel_layer().group_send(conversation_group(public_id), dict(event))
 
 
-async def publish_delta(*, public_id: object, turn_id: str, text: str) -> None:
-    """A piece of a streamed bot reply. Ephemeral: the final stored message supersedes the pieces."""
+async def delta_audience_here(*, public_id: object) -> bool:
+    """True when nobody outside this process listens to the conversation (its widget sockets and
+    any inbox watchers all live here, or nobody does): a turn that learns it before its first
+    delta hands its deltas to this process's sockets directly (`publish_delta(here=True)`),
+    which skips serializing, the PUBLISH round trip and reading each piece back from Redis.
+    Asked once per turn (one PUBSUB NUMSUB); a socket of another process that joins the
+    conversation during that turn gets the stored final message but not the rest of its deltas,
+    which are at-most-once anyway. Any failure answers False: the deltas go through Redis."""
+    layer = _channel_layer()
+    only_here = getattr(layer, "group_only_here", None)
+    if only_here is None:
+        return False
+    try:
+        return bool(await only_here(conversation_group(public_id)))
+    except Exception:  # Redis away: the ordinary path, whose publish already copes with that
+        return False
+
+
+async def publish_delta(*, public_id: object, turn_id: str, text: str, here: bool = False) -> None:
+    """A piece of a streamed bot reply. Ephemeral: the final stored message supersedes the pieces.
+    `here`: only this process's sockets listen (delta_audience_here)."""
     event: ChatDeltaEvent = {"type": "chat.delta", "turn_id": turn_id, "text": text}
-    await _channel_layer().group_send(conversation_group(public_id), dict(event))
+    layer = _channel_layer()
+    if here:
+        layer.group_send_here(conversation_group(public_id), dict(event))  # type: ignore[attr-defined]
+    else:
+        await layer.group_send(conversation_group(public_id), dict(event))
 
 
 async def publish_bot_activity(*, public_id: object, state: bool, activity: str = "thinking") -> None:

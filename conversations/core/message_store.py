@@ -83,6 +83,15 @@ class ConversationState:
     site_bot_enabled: bool
     site_handoff_when_bot_off: bool
 
+    @property
+    def bot_may_answer(self) -> bool:
+        """Whether a bot turn could claim the conversation now (the same two conditions as the
+        turn lease's claim): when not, a customer's message schedules no turn, which saves a
+        thread-pool trip and a claim UPDATE per message on bot-off sites and in agents' chats. A
+        conversation handed back to the bot later is answered by the stalled-turn recovery, as
+        when the claim itself found it with a person."""
+        return self.status == Conversation.Status.BOT and self.site_bot_enabled
+
 
 @dataclass(frozen=True)
 class Appended:

@@ -106,15 +106,49 @@ class _RecoveringShard(RedisSingleShardConnection):
                         type(error).__name__,
                     )
 
+    async def subscriber_count(self, channel: str) -> int:
+        """How many Redis connections (one per process and loop) subscribe to `channel`."""
+        async with self._lock:
+            self._ensure_redis()
+            [(_, count)] = await self._redis.pubsub_numsub(channel)
+            return int(count)
+
 
 class _RecoveringLoopLayer(RedisPubSubLoopLayer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._shards: list[_RecoveringShard] = [_RecoveringShard(shard.host, self) for shard in self._shards]
 
+    async def group_only_here(self, group: str) -> bool:
+        """True when no other process subscribes to `group`: PUBSUB NUMSUB counts one connection
+        per subscribed process, this one's included while it has members."""
+        group_channel = self._get_group_channel_name(group)
+        shard = self._get_shard(group_channel)
+        here = 1 if group_channel in shard._subscribed_to else 0
+        return await shard.subscriber_count(group_channel) <= here
+
+    def group_send_here(self, group: str, message: dict) -> int:
+        """What `group_send` does for this process's own members, without the trip through Redis
+        (serialize, PUBLISH, the subscriber's read and parse); returns how many got it."""
+        members = self.groups.get(self._get_group_channel_name(group), ())
+        queues = [self.channels[name] for name in members if name in self.channels]
+        if queues:
+            data = self.channel_layer.serialize(message)  # receive() deserializes each copy
+            for queue in queues:
+                queue.put_nowait(data)
+        return len(queues)
+
 
 class RecoveringPubSubChannelLayer(RedisPubSubChannelLayer):
-    """channels_redis's Pub/Sub layer, announcing reconnects and dropping publishes Redis cannot take."""
+    """channels_redis's Pub/Sub layer, announcing reconnects and dropping publishes Redis cannot take,
+    with a process-local delivery for events only this process's sockets listen to (see
+    `events.delta_audience_here`)."""
+
+    async def group_only_here(self, group: str) -> bool:
+        return await self._get_layer().group_only_here(group)
+
+    def group_send_here(self, group: str, message: dict) -> int:
+        return self._get_layer().group_send_here(group, message)
 
     def _get_layer(self) -> RedisPubSubLoopLayer:
         # As the parent's, with the recovering loop layer.

@@ -261,7 +261,7 @@ class ChatConsumer(LoopOnlyConsumer):
             self._remember_acked(str(frame.client_id))
             await self._send(protocol.ack_frame(posted.message))
             await events.publish_collected(pending)
-            if posted.created:
+            if posted.created and posted.conversation is not None and posted.conversation.bot_may_answer:
                 turn_schedule(conversation_id)
         elif isinstance(frame, protocol.Resume):
             await self._replay(frame.after_seq)
