@@ -23,7 +23,19 @@ from knowledge.selectors import (
 )
 from supportbot.llm.embeddings import get_embedder
 
-KINDS = ("plain", "typo", "short", "action_word", "product_topic", "unanswerable", "hard_negative")
+# long, paraphrase (no content word shared with the article) and two_part: knowledge/evals/faqproxy_questions.json
+KINDS = (
+    "plain",
+    "typo",
+    "short",
+    "action_word",
+    "product_topic",
+    "long",
+    "paraphrase",
+    "two_part",
+    "unanswerable",
+    "hard_negative",
+)
 
 
 @dataclass(frozen=True)
