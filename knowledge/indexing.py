@@ -49,13 +49,14 @@ def article_index(*, article_id: int) -> str:
     questions = list(article.questions.values_list("text", flat=True))
     embedder = get_embedder()
     # Alternative questions are embedded alone, without the title: they are meant to match the
-    # customer's wording, not the article's.
-    vectors = embedder.embed([embedding_input(article.title, d) for d in drafts] + questions)
+    # customer's wording, not the article's. The title is embedded alone too, last (a TITLE row).
+    vectors = embedder.embed([embedding_input(article.title, d) for d in drafts] + questions + [article.title])
     flagged = _instruction_like(drafts)
     question_rows = [
         (len(drafts) + n, text, vector, untrusted_text_check(text).flagged)
-        for n, (text, vector) in enumerate(zip(questions, vectors[len(drafts) :]))
+        for n, (text, vector) in enumerate(zip(questions, vectors[len(drafts) : len(drafts) + len(questions)]))
     ]
+    title_vector = vectors[-1]
 
     with transaction.atomic():
         current = Article.objects.select_for_update().filter(pk=article_id).first()
@@ -95,12 +96,24 @@ def article_index(*, article_id: int) -> str:
             )
             for ordinal, text, vector, flagged_question in question_rows
         )
+        Chunk.objects.create(
+            article_id=article_id,
+            kind=Chunk.Kind.TITLE,
+            ordinal=len(drafts) + len(question_rows),
+            text=article.title,
+            token_count=len(article.title.split()),
+            embedding=title_vector,
+            embedding_model=embedder.model_name,
+            audience=current.audience,
+            search_vector="",
+            looks_like_instructions=untrusted_text_check(article.title).flagged,
+        )
         Chunk.objects.filter(article_id=article_id, kind=Chunk.Kind.SECTION).update(
             search_vector=SearchVector(Value(current.title), weight="A", config=SEARCH_CONFIG)
             + SearchVector("heading_path", weight="B", config=SEARCH_CONFIG)
             + SearchVector("text", weight="C", config=SEARCH_CONFIG)
         )
-        Chunk.objects.filter(article_id=article_id, kind=Chunk.Kind.QUESTION).update(
+        Chunk.objects.filter(article_id=article_id, kind__in=[Chunk.Kind.QUESTION, Chunk.Kind.TITLE]).update(
             search_vector=SearchVector("text", weight="A", config=SEARCH_CONFIG)
         )
         note = ""

@@ -41,6 +41,9 @@ LEVERS: dict[str, dict[str, Any]] = {
         "explained_word_weight": DEFAULT_OPTIONS.explained_word_weight,
         "coverage_weight": DEFAULT_OPTIONS.coverage_weight,
     },
+    "titles": {"titles": True},
+    "pieces": {"pieces": True},
+    "coverage words": {"coverage_words": DEFAULT_OPTIONS.coverage_words},
 }
 OFF: dict[str, dict[str, Any]] = {
     "questions": {"questions": False},
@@ -50,6 +53,9 @@ OFF: dict[str, dict[str, Any]] = {
     "spelling": {"spelling": False},
     "coverage rank": {"coverage_rank": 0.0},
     "explained words": PLAIN_COVERAGE,
+    "titles": {"titles": False},
+    "pieces": {"pieces": False},
+    "coverage words": {"coverage_words": 0},
 }
 
 
@@ -74,7 +80,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--text-weight", type=float, action="append", help="weighted-fusion weights to compare (repeatable)"
         )
-        parser.add_argument("--levers", action="store_true", help="also run each lever alone and all levers but one")
+        parser.add_argument(
+            "--levers",
+            nargs="*",
+            metavar="LEVER",
+            help=f"also run each lever alone and the default with each lever flipped; names limit it to those ({', '.join(LEVERS)})",
+        )
         parser.add_argument("--json", type=Path, help="also write the results here")
         parser.add_argument(
             "--calibrate", action="store_true", help="print the abstention curve and choose the answer threshold"
@@ -105,10 +116,14 @@ class Command(BaseCommand):
         ]
         for weight in options["text_weight"] or []:
             configs.append((f"before w={weight:g}", "hybrid", BASELINE, weight))
-        if options["levers"]:
-            configs += [(f"+{name}", "hybrid", replace(BASELINE, **on), None) for name, on in LEVERS.items()]
+        if options["levers"] is not None:
+            names = options["levers"] or list(LEVERS)
+            unknown = sorted(set(names) - set(LEVERS))
+            if unknown:
+                raise CommandError(f"unknown lever(s) {', '.join(unknown)}; the levers are {', '.join(LEVERS)}")
+            configs += [(f"+{name}", "hybrid", replace(BASELINE, **LEVERS[name]), None) for name in names]
             configs += [
-                (label, "hybrid", replace(DEFAULT_OPTIONS, **change), None) for label, change in map(_toggled, LEVERS)
+                (label, "hybrid", replace(DEFAULT_OPTIONS, **change), None) for label, change in map(_toggled, names)
             ]
         configs.append(("hybrid", "hybrid", DEFAULT_OPTIONS, None))
 
