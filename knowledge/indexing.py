@@ -20,9 +20,14 @@ from guardrails.models import GuardrailEvent
 from guardrails.services import guardrail_event_record
 from knowledge.chunking import ChunkDraft, chunk_markdown
 from knowledge.models import Article, Chunk
+from knowledge.selectors import DEFAULT_OPTIONS
 from supportbot.llm.embeddings import get_embedder
 
 SEARCH_CONFIG = "english"
+# The title row (Chunk.Kind.TITLE) is written only while retrieval uses it: the lever lost on the
+# faqproxy dev set (docs/performance.md), and an unused row per article would still sit in the
+# HNSW index. Turning `RetrievalOptions.titles` on needs `kb_reindex --all`.
+INDEX_TITLES = DEFAULT_OPTIONS.titles
 
 
 def embedding_input(title: str, draft: ChunkDraft) -> str:
@@ -50,13 +55,14 @@ def article_index(*, article_id: int) -> str:
     embedder = get_embedder()
     # Alternative questions are embedded alone, without the title: they are meant to match the
     # customer's wording, not the article's. The title is embedded alone too, last (a TITLE row).
-    vectors = embedder.embed([embedding_input(article.title, d) for d in drafts] + questions + [article.title])
+    titles = [article.title] if INDEX_TITLES else []
+    vectors = embedder.embed([embedding_input(article.title, d) for d in drafts] + questions + titles)
     flagged = _instruction_like(drafts)
     question_rows = [
         (len(drafts) + n, text, vector, untrusted_text_check(text).flagged)
         for n, (text, vector) in enumerate(zip(questions, vectors[len(drafts) : len(drafts) + len(questions)]))
     ]
-    title_vector = vectors[-1]
+    title_vectors = vectors[len(drafts) + len(questions) :]
 
     with transaction.atomic():
         current = Article.objects.select_for_update().filter(pk=article_id).first()
@@ -96,17 +102,20 @@ def article_index(*, article_id: int) -> str:
             )
             for ordinal, text, vector, flagged_question in question_rows
         )
-        Chunk.objects.create(
-            article_id=article_id,
-            kind=Chunk.Kind.TITLE,
-            ordinal=len(drafts) + len(question_rows),
-            text=article.title,
-            token_count=len(article.title.split()),
-            embedding=title_vector,
-            embedding_model=embedder.model_name,
-            audience=current.audience,
-            search_vector="",
-            looks_like_instructions=untrusted_text_check(article.title).flagged,
+        Chunk.objects.bulk_create(
+            Chunk(
+                article_id=article_id,
+                kind=Chunk.Kind.TITLE,
+                ordinal=len(drafts) + len(question_rows),
+                text=title,
+                token_count=len(title.split()),
+                embedding=vector,
+                embedding_model=embedder.model_name,
+                audience=current.audience,
+                search_vector="",
+                looks_like_instructions=untrusted_text_check(title).flagged,
+            )
+            for title, vector in zip(titles, title_vectors)
         )
         Chunk.objects.filter(article_id=article_id, kind=Chunk.Kind.SECTION).update(
             search_vector=SearchVector(Value(current.title), weight="A", config=SEARCH_CONFIG)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from knowledge import indexing
 from knowledge.indexing import article_index
 from knowledge.models import Article, Chunk
 from knowledge.question_pieces import message_sentences, question_pieces
@@ -26,10 +27,17 @@ def _article(slug: str, title: str, body: str) -> Article:
 
 
 @pytest.fixture
-def carrier(db):
+def carrier(db, monkeypatch):
+    monkeypatch.setattr(indexing, "INDEX_TITLES", True)  # off by default: the lever lost
     _article("port-in", "Can I keep my phone number when I switch to you?", KEEP_NUMBER)
     _article("change-number", "Can I change my phone number?", NEW_NUMBER)
     _article("roaming", "Can I use my plan in Europe?", ROAMING)
+
+
+def test_it_indexes_no_title_row_while_the_titles_lever_is_off(db):
+    assert not indexing.INDEX_TITLES
+    _article("port-in", "Can I keep my phone number when I switch to you?", KEEP_NUMBER)
+    assert list(Chunk.objects.values_list("kind", flat=True)) == [Chunk.Kind.SECTION]
 
 
 def test_it_indexes_the_title_alone_and_ranks_by_it_only_with_the_titles_lever(carrier):

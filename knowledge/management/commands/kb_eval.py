@@ -18,7 +18,7 @@ from knowledge.evaluation import (
     recall,
     run,
 )
-from knowledge.models import Article, KnowledgeBaseSettings
+from knowledge.models import Article, Chunk, KnowledgeBaseSettings
 from knowledge.selectors import (
     BASELINE,
     DEFAULT_OPTIONS,
@@ -121,6 +121,11 @@ class Command(BaseCommand):
             unknown = sorted(set(names) - set(LEVERS))
             if unknown:
                 raise CommandError(f"unknown lever(s) {', '.join(unknown)}; the levers are {', '.join(LEVERS)}")
+            if "titles" in names and not Chunk.objects.filter(kind=Chunk.Kind.TITLE).exists():
+                self.stderr.write(
+                    "warning: no title rows are indexed, so the titles lever changes nothing; they are written "
+                    "while knowledge.indexing.INDEX_TITLES is on (then `manage.py kb_reindex --all`)"
+                )
             configs += [(f"+{name}", "hybrid", replace(BASELINE, **LEVERS[name]), None) for name in names]
             configs += [
                 (label, "hybrid", replace(DEFAULT_OPTIONS, **change), None) for label, change in map(_toggled, names)
