@@ -9,8 +9,9 @@ from knowledge import indexing
 from knowledge.indexing import article_index
 from knowledge.models import Article, Chunk
 from knowledge.question_pieces import message_sentences, question_pieces
-from knowledge.selectors import RetrievalOptions, knowledge_search
+from knowledge.selectors import RetrievalOptions, answer_confidence, knowledge_search
 from knowledge.services import article_save
+from supportbot.llm.embeddings import get_embedder
 
 KEEP_NUMBER = (
     "Ask your current provider for a number transfer code, which they must give you free within one "
@@ -71,47 +72,35 @@ def test_it_indexes_the_title_alone_and_ranks_by_it_only_with_the_titles_lever(c
     assert all(c.matched_question == "" for c in off.chunks)
 
 
+def _search(question: str, vector: list[float], **options) -> list:
+    return knowledge_search(
+        question=question,
+        audience="anonymous",
+        k=3,
+        max_per_article=1,
+        threshold=1.0,
+        query_vector=vector,
+        piece_vectors=options.pop("piece_vectors", None),
+        options=RetrievalOptions(spelling=False, **options),
+    ).chunks
+
+
 def test_a_long_message_is_searched_by_its_sentences_too_and_each_chunk_keeps_its_best_similarity(carrier):
     message = (
         "Hi there! I've been with another network for six years and I'm fed up with their prices. "
         "I'm off to Spain in the summer too. Can I bring my number over to you?"
     )
-    whole = knowledge_search(
-        question=message,
-        audience="anonymous",
-        k=3,
-        max_per_article=1,
-        threshold=1.0,
-        options=RetrievalOptions(pieces=False, spelling=False),
-    )
-    pieces = knowledge_search(
-        question=message,
-        audience="anonymous",
-        k=3,
-        max_per_article=1,
-        threshold=1.0,
-        options=RetrievalOptions(pieces=True, spelling=False),
-    )
-    by_piece = {
-        piece: {
-            c.article_slug: c.dense_score
-            for c in knowledge_search(
-                question=piece,
-                audience="anonymous",
-                k=3,
-                max_per_article=1,
-                threshold=1.0,
-                options=RetrievalOptions(spelling=False),
-            ).chunks
-        }
-        for piece in question_pieces(message)
-    }
-    assert len(by_piece) == 3
-    whole_scores = {c.article_slug: c.dense_score for c in whole.chunks}
-    for chunk in pieces.chunks:
-        best_piece = max(scores.get(chunk.article_slug, -1.0) for scores in by_piece.values())
-        assert chunk.dense_score == pytest.approx(max(whole_scores[chunk.article_slug], best_piece), abs=1e-5)
-    assert pieces.chunks[0].article_slug == "port-in"
+    pieces = question_pieces(message)
+    assert len(pieces) == 3
+    whole_vector, *piece_vectors = get_embedder().embed([message, *pieces])  # one model call for the test
+    searched = _search(message, whole_vector, pieces=True, piece_vectors=piece_vectors)
+    scores = [
+        {c.article_slug: c.dense_score for c in _search(text, vector)}
+        for text, vector in zip([message, *pieces], [whole_vector, *piece_vectors])
+    ]
+    for chunk in searched:
+        assert chunk.dense_score == pytest.approx(max(s.get(chunk.article_slug, -1.0) for s in scores), abs=1e-5)
+    assert searched[0].article_slug == "port-in"
 
 
 def test_it_splits_a_message_into_sentences_without_greetings_questions_last_first():
@@ -131,23 +120,12 @@ def test_the_confidence_counts_at_most_seven_words_of_a_long_message_and_the_ran
         "Hi, we are moving house to a little village in Cornwall next month with the kids and the dog, and "
         "the reception of my current network there is terrible. Can I bring my number over to you?"
     )
-    capped = knowledge_search(question=message, audience="anonymous", k=3, max_per_article=1, threshold=1.0)
-    plain = knowledge_search(
-        question=message,
-        audience="anonymous",
-        k=3,
-        max_per_article=1,
-        threshold=1.0,
-        options=RetrievalOptions(coverage_words=0),
-    )
-    assert RetrievalOptions().coverage_words == 7
-    assert capped.article_slugs == plain.article_slugs
-    assert capped.chunks[0].coverage > plain.chunks[0].coverage
-    assert capped.confidence > plain.confidence
     short = "can I keep my number?"  # fewer than seven words: nothing changes
-    assert (
-        knowledge_search(question=short, audience="anonymous", threshold=1.0).confidence
-        == knowledge_search(
-            question=short, audience="anonymous", threshold=1.0, options=RetrievalOptions(coverage_words=0)
-        ).confidence
-    )
+    long_vector, short_vector = get_embedder().embed([message, short])
+    capped = _search(message, long_vector)
+    plain = _search(message, long_vector, coverage_words=0)
+    assert RetrievalOptions().coverage_words == 7
+    assert [c.article_slug for c in capped] == [c.article_slug for c in plain]
+    assert capped[0].coverage > plain[0].coverage
+    assert answer_confidence(capped[0]) > answer_confidence(plain[0])
+    assert _search(short, short_vector)[0].coverage == _search(short, short_vector, coverage_words=0)[0].coverage
