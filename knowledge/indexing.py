@@ -20,9 +20,14 @@ from guardrails.models import GuardrailEvent
 from guardrails.services import guardrail_event_record
 from knowledge.chunking import ChunkDraft, chunk_markdown
 from knowledge.models import Article, Chunk
+from knowledge.selectors import DEFAULT_OPTIONS
 from supportbot.llm.embeddings import get_embedder
 
 SEARCH_CONFIG = "english"
+# The title row (Chunk.Kind.TITLE) is written only while retrieval uses it: the lever lost on the
+# faqproxy dev set (docs/performance.md), and an unused row per article would still sit in the
+# HNSW index. Turning `RetrievalOptions.titles` on needs `kb_reindex --all`.
+INDEX_TITLES = DEFAULT_OPTIONS.titles
 
 
 def embedding_input(title: str, draft: ChunkDraft) -> str:
@@ -49,13 +54,15 @@ def article_index(*, article_id: int) -> str:
     questions = list(article.questions.values_list("text", flat=True))
     embedder = get_embedder()
     # Alternative questions are embedded alone, without the title: they are meant to match the
-    # customer's wording, not the article's.
-    vectors = embedder.embed([embedding_input(article.title, d) for d in drafts] + questions)
+    # customer's wording, not the article's. The title is embedded alone too, last (a TITLE row).
+    titles = [article.title] if INDEX_TITLES else []
+    vectors = embedder.embed([embedding_input(article.title, d) for d in drafts] + questions + titles)
     flagged = _instruction_like(drafts)
     question_rows = [
         (len(drafts) + n, text, vector, untrusted_text_check(text).flagged)
-        for n, (text, vector) in enumerate(zip(questions, vectors[len(drafts) :]))
+        for n, (text, vector) in enumerate(zip(questions, vectors[len(drafts) : len(drafts) + len(questions)]))
     ]
+    title_vectors = vectors[len(drafts) + len(questions) :]
 
     with transaction.atomic():
         current = Article.objects.select_for_update().filter(pk=article_id).first()
@@ -95,12 +102,27 @@ def article_index(*, article_id: int) -> str:
             )
             for ordinal, text, vector, flagged_question in question_rows
         )
+        Chunk.objects.bulk_create(
+            Chunk(
+                article_id=article_id,
+                kind=Chunk.Kind.TITLE,
+                ordinal=len(drafts) + len(question_rows),
+                text=title,
+                token_count=len(title.split()),
+                embedding=vector,
+                embedding_model=embedder.model_name,
+                audience=current.audience,
+                search_vector="",
+                looks_like_instructions=untrusted_text_check(title).flagged,
+            )
+            for title, vector in zip(titles, title_vectors)
+        )
         Chunk.objects.filter(article_id=article_id, kind=Chunk.Kind.SECTION).update(
             search_vector=SearchVector(Value(current.title), weight="A", config=SEARCH_CONFIG)
             + SearchVector("heading_path", weight="B", config=SEARCH_CONFIG)
             + SearchVector("text", weight="C", config=SEARCH_CONFIG)
         )
-        Chunk.objects.filter(article_id=article_id, kind=Chunk.Kind.QUESTION).update(
+        Chunk.objects.filter(article_id=article_id, kind__in=[Chunk.Kind.QUESTION, Chunk.Kind.TITLE]).update(
             search_vector=SearchVector("text", weight="A", config=SEARCH_CONFIG)
         )
         note = ""

@@ -107,6 +107,9 @@ class Chunk(models.Model):
         # An alternative question (ArticleQuestion) embedded as its own vector: a hit on it ranks
         # the article, but the answer and citation always come from one of the article's sections.
         QUESTION = "question", "Alternative question"
+        # The article's title embedded alone: FAQ titles are questions, and question-to-question
+        # similarity is what the embedding model was trained on. Ranks and cites like a question.
+        TITLE = "title", "Article title"
 
     article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="chunks")
     kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.SECTION)

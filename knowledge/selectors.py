@@ -32,6 +32,7 @@ from django.db.models import Count
 from django.urls import reverse
 
 from knowledge.models import Article, ArticleQuestion, Chunk, GlossaryEntry, KnowledgeBaseSettings
+from knowledge.question_pieces import question_pieces
 from knowledge.spelling import Vocabulary, english_words, spelling_corrected, vocabulary_build
 from supportbot.llm.embeddings import get_embedder
 
@@ -82,6 +83,18 @@ class RetrievalOptions:
     # ... and only from this confidence up: it costs an embedding, and no dev question it lifted
     # over the threshold started below 0.497
     topic_floor: float = 0.47
+    # The article's title embedded alone (a TITLE row) ranks it like an alternative question, its
+    # similarity counted this much (docs/performance.md, "Real customer wording").
+    titles: bool = False
+    title_weight: float = 0.95
+    # A multi-sentence question is also searched sentence by sentence (knowledge/question_pieces.py);
+    # a chunk keeps its best similarity over the whole question and its pieces.
+    pieces: bool = False
+    # The confidence's word coverage counts at most this many of the question's words (0: all of
+    # them): a long message ("we're moving house next month and ... how do I check the signal
+    # there?") carries backstory no article holds, and every such word lowered the confidence of
+    # the right article. Ranking still uses the plain share. Chosen on faqproxy dev.
+    coverage_words: int = 7
 
 
 # What retrieval did before these levers (all-words full text, weighted fusion, sections only).
@@ -96,6 +109,7 @@ BASELINE = RetrievalOptions(
     explained_word_weight=1.0,
     coverage_weight=0.3,
     topic_reading=False,
+    coverage_words=0,
 )
 # The confidence before the neighbourhood lever: every missing word counts fully.
 PLAIN_COVERAGE = {"explained_word_weight": 1.0, "coverage_weight": 0.3}
@@ -107,7 +121,7 @@ _ARTICLE = Article._meta.db_table
 # transaction), so filtering the chunk row is enough, and it lets the HNSW index drive the scan.
 _FILTER = (
     "c.audience = ANY(%(audiences)s) AND c.embedding_model = %(model)s AND NOT c.looks_like_instructions "
-    "AND (%(use_questions)s OR c.kind = 'section')"
+    "AND (c.kind = 'section' OR (c.kind = 'question' AND %(use_questions)s) OR (c.kind = 'title' AND %(use_titles)s))"
 )
 _SEARCH_SQL = """
 WITH q AS (
@@ -140,7 +154,7 @@ WITH q AS (
     SELECT s.id FROM {chunk} s
     WHERE s.kind = 'section' AND s.audience = ANY(%(audiences)s) AND s.embedding_model = %(model)s
       AND NOT s.looks_like_instructions
-      AND s.article_id IN (SELECT article_id FROM found WHERE kind = 'question')
+      AND s.article_id IN (SELECT article_id FROM found WHERE kind IN ('question', 'title'))
 ), candidates AS (
     SELECT id FROM found UNION SELECT id FROM question_sections
 )
@@ -190,9 +204,9 @@ class RetrievedChunk:
     score: float
     dense_score: float
     text_score: float
-    matched_question: str = ""  # the article's alternative question that ranked it, if one did
+    matched_question: str = ""  # the article's alternative question (or title row) that ranked it, if one did
     question_score: float = 0.0  # that question's similarity to the customer's
-    coverage: float = 0.0  # share of the question's words (or their glossary synonyms) in the article's retrieved text
+    coverage: float = 0.0  # share of the question's words (at most `coverage_words` of them; or their glossary synonyms) in the article's retrieved text
     # share of the question's words this article lacks but another candidate article holds
     coverage_elsewhere: float = 0.0
     # the question's words (stemmed, as the full-text index holds them) the article lacks
@@ -321,12 +335,14 @@ def knowledge_search(
     glossary: list[list[str]] | None = None,
     threshold: float | None = None,
     language: str | None = None,
+    piece_vectors: list[list[float]] | None = None,
 ) -> Retrieval:
     """`language`, the customer's, ranks articles written in it above others that score about as
     well; it never filters (an English article that answers beats no answer).
 
     `query_vector` lets a caller that already embedded the question (evaluation, benchmarks)
-    skip embedding it again; it must be the vector of `search_text(...)`. `glossary` and
+    skip embedding it again; it must be the vector of `search_text(...)`, and `piece_vectors` those
+    of `question_pieces(question)` (the `pieces` lever; embedded here when not given). `glossary` and
     `threshold`, when given, spare their database reads."""
     options = options or DEFAULT_OPTIONS
     question = question_for_search(question=question, options=options)
@@ -361,6 +377,7 @@ def knowledge_search(
         "use_dense": mode != "text",
         "use_text": mode != "dense",
         "use_questions": options.questions,
+        "use_titles": options.titles,
         "synonyms": " ".join(expansion.synonyms),
         "used_terms": " ".join(expansion.used_terms),
     }
@@ -378,6 +395,13 @@ def knowledge_search(
         text_scan=int(settings.KB_TEXT_SCAN_LIMIT),
     )
     rows = _search_rows(sql, params)
+    if options.pieces and mode != "text":
+        pieces = question_pieces(question)
+        if piece_vectors is None:
+            piece_vectors = embedder.embed(pieces) if pieces else []
+        for piece_vector in piece_vectors[: len(pieces)]:
+            rows += _search_rows(sql, {**params, "vector": str(piece_vector)})
+        rows = _best_rows(rows)
     chosen = _rank(
         rows,
         audience=audience,
@@ -398,6 +422,16 @@ def knowledge_search(
             confidence, topic_confidence(question=question, best=chosen[0], audience=audience, options=options)
         )
     return Retrieval(chunks=chosen, confident=confidence >= threshold, confidence=confidence, threshold=threshold)
+
+
+def _best_rows(rows: list[tuple]) -> list[tuple]:
+    """One row per chunk, the one with the highest similarity (column 10, dense_score): the same
+    chunk comes back from the whole question's search and its pieces'."""
+    best: dict[int, tuple] = {}
+    for row in rows:
+        if row[0] not in best or row[10] > best[row[0]][10]:
+            best[row[0]] = row
+    return list(best.values())
 
 
 def answer_confidence(chunk: RetrievedChunk, *, options: RetrievalOptions = DEFAULT_OPTIONS) -> float:
@@ -467,6 +501,7 @@ def topic_confidence(*, question: str, best: RetrievedChunk, audience: Audience,
                 "audiences": AUDIENCE_ARTICLES[audience],
                 "model": embedder.model_name,
                 "use_questions": options.questions,
+                "use_titles": options.titles,
             },
         )
         (similarity,) = cursor.fetchone()
@@ -610,19 +645,25 @@ def _rank(
         sections = sorted(
             (r for r in article_rows if r.kind == Chunk.Kind.SECTION), key=lambda r: r.score, reverse=True
         )
-        questions = [r for r in article_rows if r.kind == Chunk.Kind.QUESTION]
-        best_question = max(questions, key=lambda r: r.score, default=None)
-        article_score = max(
-            sections[0].score, best_question.score * options.question_weight if best_question else float("-inf")
-        )
+        # an alternative question counts question_weight, the title row title_weight
+        questions = [
+            (r, options.question_weight if r.kind == Chunk.Kind.QUESTION else options.title_weight)
+            for r in article_rows
+            if r.kind in (Chunk.Kind.QUESTION, Chunk.Kind.TITLE)
+        ]
+        best_question, best_weight = max(questions, key=lambda rw: rw[0].score * rw[1], default=(None, 1.0))
+        article_score = max(sections[0].score, best_question.score * best_weight if best_question else float("-inf"))
         if options.rerank:
             article_score += options.rerank_weight * max(r.field_score for r in sections)
         if language and sections[0].chunk.article_language == language:
             article_score += LANGUAGE_PREFERENCE
         covered = covered_by[article_id]
-        coverage = len(covered) / len(words) if words else 0.0
-        elsewhere = sum(1 for word in words - covered if holders[word]) / len(words) if words else 0.0
-        article_score += options.coverage_rank * coverage
+        explained = sum(1 for word in words - covered if holders[word])
+        article_score += options.coverage_rank * (len(covered) / len(words) if words else 0.0)
+        # what the confidence reads: the share of at most `coverage_words` of the question's words
+        counted = min(len(words), options.coverage_words or len(words))
+        coverage = min(1.0, len(covered) / counted) if counted else 0.0
+        elsewhere = min(1.0 - coverage, explained / counted) if counted else 0.0
         first = replace(
             sections[0].chunk,
             score=article_score,
@@ -632,7 +673,11 @@ def _rank(
         )
         if best_question is not None:
             first = replace(
-                first, matched_question=best_question.chunk.text, question_score=best_question.chunk.dense_score
+                first,
+                matched_question=best_question.chunk.text,
+                # a title row's similarity is discounted in the confidence as in the ranking
+                question_score=best_question.chunk.dense_score
+                * (options.title_weight if best_question.kind == Chunk.Kind.TITLE else 1.0),
             )
         ranked.append(first)
         # further sections rank below their article's best one, by their own score

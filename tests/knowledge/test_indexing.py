@@ -44,14 +44,21 @@ def test_publishing_indexes_editing_swaps_and_unpublishing_removes(worker):
     wait_for_state(article.pk, "indexed", worker)
 
     chunks = list(Chunk.objects.filter(article=article).order_by("ordinal"))
-    assert [c.heading_path for c in chunks] == ["", "Express delivery"]
+    assert [(c.kind, c.heading_path) for c in chunks] == [
+        ("section", ""),
+        ("section", "Express delivery"),
+    ]
     assert all(len(c.embedding) == 384 and c.embedding_model.endswith("all-MiniLM-L6-v2") for c in chunks)
     assert Chunk.objects.filter(article=article, search_vector="express").count() == 1  # the tsvector is filled
 
     article.body = "Shipping is free over $50.\n\n# Pickup\n\nCollect in store.\n\n# Express\n\nSame day."
     article_save(article=article)
     wait_for_state(article.pk, "indexed", worker)
-    assert list(Chunk.objects.filter(article=article).values_list("heading_path", flat=True).order_by("ordinal")) == [
+    assert list(
+        Chunk.objects.filter(article=article, kind=Chunk.Kind.SECTION)
+        .values_list("heading_path", flat=True)
+        .order_by("ordinal")
+    ) == [
         "",
         "Pickup",
         "Express",

@@ -39,7 +39,7 @@ def test_it_indexes_and_searches_with_the_remote_model(embeddings_endpoint):
     )
     assert article_index(article_id=article.pk) == "indexed"
 
-    chunk = Chunk.objects.get(article=article)
+    chunk = Chunk.objects.get(article=article, kind=Chunk.Kind.SECTION)
     assert chunk.embedding_model == "fake-embed-384" and len(chunk.embedding) == 384
     embedding_calls = [body for body in embeddings_endpoint.requests if body.get("model") == "fake-embed-384"]
     assert embedding_calls[0]["dimensions"] == 384

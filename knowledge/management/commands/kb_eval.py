@@ -18,7 +18,7 @@ from knowledge.evaluation import (
     recall,
     run,
 )
-from knowledge.models import Article, KnowledgeBaseSettings
+from knowledge.models import Article, Chunk, KnowledgeBaseSettings
 from knowledge.selectors import (
     BASELINE,
     DEFAULT_OPTIONS,
@@ -42,6 +42,9 @@ LEVERS: dict[str, dict[str, Any]] = {
         "coverage_weight": DEFAULT_OPTIONS.coverage_weight,
     },
     "topic reading": {"topic_reading": True},
+    "titles": {"titles": True},
+    "pieces": {"pieces": True},
+    "coverage words": {"coverage_words": DEFAULT_OPTIONS.coverage_words},
 }
 OFF: dict[str, dict[str, Any]] = {
     "questions": {"questions": False},
@@ -52,6 +55,9 @@ OFF: dict[str, dict[str, Any]] = {
     "coverage rank": {"coverage_rank": 0.0},
     "explained words": PLAIN_COVERAGE,
     "topic reading": {"topic_reading": False},
+    "titles": {"titles": False},
+    "pieces": {"pieces": False},
+    "coverage words": {"coverage_words": 0},
 }
 
 
@@ -76,7 +82,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--text-weight", type=float, action="append", help="weighted-fusion weights to compare (repeatable)"
         )
-        parser.add_argument("--levers", action="store_true", help="also run each lever alone and all levers but one")
+        parser.add_argument(
+            "--levers",
+            nargs="*",
+            metavar="LEVER",
+            help=f"also run each lever alone and the default with each lever flipped; names limit it to those ({', '.join(LEVERS)})",
+        )
         parser.add_argument("--json", type=Path, help="also write the results here")
         parser.add_argument(
             "--calibrate", action="store_true", help="print the abstention curve and choose the answer threshold"
@@ -107,10 +118,19 @@ class Command(BaseCommand):
         ]
         for weight in options["text_weight"] or []:
             configs.append((f"before w={weight:g}", "hybrid", BASELINE, weight))
-        if options["levers"]:
-            configs += [(f"+{name}", "hybrid", replace(BASELINE, **on), None) for name, on in LEVERS.items()]
+        if options["levers"] is not None:
+            names = options["levers"] or list(LEVERS)
+            unknown = sorted(set(names) - set(LEVERS))
+            if unknown:
+                raise CommandError(f"unknown lever(s) {', '.join(unknown)}; the levers are {', '.join(LEVERS)}")
+            if "titles" in names and not Chunk.objects.filter(kind=Chunk.Kind.TITLE).exists():
+                self.stderr.write(
+                    "warning: no title rows are indexed, so the titles lever changes nothing; they are written "
+                    "while knowledge.indexing.INDEX_TITLES is on (then `manage.py kb_reindex --all`)"
+                )
+            configs += [(f"+{name}", "hybrid", replace(BASELINE, **LEVERS[name]), None) for name in names]
             configs += [
-                (label, "hybrid", replace(DEFAULT_OPTIONS, **change), None) for label, change in map(_toggled, LEVERS)
+                (label, "hybrid", replace(DEFAULT_OPTIONS, **change), None) for label, change in map(_toggled, names)
             ]
         configs.append(("hybrid", "hybrid", DEFAULT_OPTIONS, None))
 
