@@ -46,18 +46,30 @@ def browser(_chromium):
         context.close()
 
 
+# One frame per four seconds after the first: a confirm right after a message is refused.
+STRICT_RATE_LIMITS = {"CHAT_RATE_BURST": "1", "CHAT_RATE_PER_SECOND": "0.25"}
+
+
 @pytest.fixture(scope="package")
-def _shared_server(django_db_setup, tmp_path_factory):
-    """Started by the first e2e test that asks for it, stopped after the package's last test."""
-    server = LiveServer(tmp_path_factory.mktemp("e2e-server"))
-    server.start()
-    yield server
-    server.kill()
+def _servers(request, django_db_setup, tmp_path_factory):
+    """Started by the first e2e test that asks for one, killed after the package's last test. The
+    rate-limited server is launched only when a collected test asks for it (strict_bot_server)."""
+    servers = {"shared": LiveServer(tmp_path_factory.mktemp("e2e-server"))}
+    if any("strict_bot_server" in getattr(item, "fixturenames", ()) for item in request.session.items):
+        servers["strict"] = LiveServer(tmp_path_factory.mktemp("strict-server"), **STRICT_RATE_LIMITS)
+    try:
+        for server in servers.values():
+            server.launch()
+        servers["shared"].wait_ready()
+        yield servers
+    finally:
+        for server in servers.values():
+            server.kill()
 
 
 @pytest.fixture
-def e2e_server(_shared_server, transactional_db) -> LiveServer:
+def e2e_server(_servers, transactional_db) -> LiveServer:
     """The shared live server, running when the test begins; the test creates its own site and
     data (tests/e2e/servers.py says why nothing leaks from one test to the next)."""
-    _shared_server.test_begins()
-    return _shared_server
+    _servers["shared"].test_begins()
+    return _servers["shared"]

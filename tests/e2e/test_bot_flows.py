@@ -41,21 +41,14 @@ def bot_server(e2e_server) -> LiveServer:
     return e2e_server
 
 
-@pytest.fixture(scope="module")
-def _strict_server(django_db_setup, tmp_path_factory):
-    """One frame per four seconds after the first: a confirm right after a message is refused.
-    Its own process, as the limits are the server's settings; only the test below starts it."""
-    server = LiveServer(tmp_path_factory.mktemp("strict-server"), CHAT_RATE_BURST="1", CHAT_RATE_PER_SECOND="0.25")
-    server.start()
-    yield server
-    server.kill()
-
-
 @pytest.fixture
-def strict_bot_server(_strict_server, transactional_db) -> LiveServer:
-    _strict_server.test_begins()
-    _site_and_shop(_strict_server)
-    return _strict_server
+def strict_bot_server(_servers, transactional_db) -> LiveServer:
+    """A server of its own, with one frame per four seconds after the first (STRICT_RATE_LIMITS):
+    a confirm right after a message is refused."""
+    server = _servers["strict"]
+    server.test_begins()
+    _site_and_shop(server)
+    return server
 
 
 def test_a_signed_in_customer_gets_a_cited_answer_and_returns_an_order_through_an_action_card(bot_server, browser):
