@@ -18,7 +18,7 @@ from knowledge.services import article_save
 from tests.e2e.conftest import ARTIFACTS
 from tests.e2e.servers import LiveServer, demo_site_create
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True), pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True), pytest.mark.timeout(420)]
 
 
 def _site_and_shop(server: LiveServer) -> None:

@@ -28,7 +28,7 @@ from tests.e2e.conftest import ARTIFACTS
 from tests.e2e.servers import demo_site_create
 from tests.e2e.test_widget_inbox import agent_logs_in, customer_sends
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True), pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True), pytest.mark.timeout(420)]
 
 
 @pytest.fixture

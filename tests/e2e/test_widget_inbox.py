@@ -19,7 +19,7 @@ from tests.conftest import PASSWORD
 from tests.e2e.conftest import ARTIFACTS
 from tests.e2e.servers import LiveServer, demo_site_create
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True), pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True), pytest.mark.timeout(420)]
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from conversations.models import Conversation
 from tests.e2e.conftest import ARTIFACTS
 from tests.e2e.servers import LiveServer, demo_site_create
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True), pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True), pytest.mark.timeout(420)]
 
 
 @pytest.fixture
