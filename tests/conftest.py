@@ -114,6 +114,9 @@ def test_database_url() -> str:
 
 def child_env(**extra: str) -> dict[str, str]:
     env = dict(os.environ)
+    # The browser tests set it in this process for Playwright's event loop; a server or worker
+    # started from them must keep Django's check that async code makes no blocking ORM calls.
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     env.update(
         {
             "DJANGO_SETTINGS_MODULE": "supportbot.settings.test",
@@ -146,16 +149,20 @@ def wait_for_http(url: str, process: subprocess.Popen, timeout: float = 120.0) -
     raise RuntimeError(f"{url} did not answer within {timeout}s")
 
 
-def start_daphne(port: int, log_path: Path, **extra_env: str) -> subprocess.Popen:
-    log = open(log_path, "ab")
-    process = subprocess.Popen(
+def launch_daphne(port: int, log_path: Path, **extra_env: str) -> subprocess.Popen:
+    """A Daphne on the test database and Redis, not yet waited for (see start_daphne)."""
+    return subprocess.Popen(
         [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "supportbot.asgi:application"],
         cwd=PROJECT_ROOT,
         env=child_env(**extra_env),
-        stdout=log,
+        stdout=open(log_path, "ab"),
         stderr=subprocess.STDOUT,
     )
-    wait_for_http(f"http://127.0.0.1:{port}/healthz", process)
+
+
+def start_daphne(port: int, log_path: Path, *, timeout: float = 120.0, **extra_env: str) -> subprocess.Popen:
+    process = launch_daphne(port, log_path, **extra_env)
+    wait_for_http(f"http://127.0.0.1:{port}/healthz", process, timeout=timeout)
     return process
 
 

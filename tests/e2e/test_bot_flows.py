@@ -7,26 +7,22 @@ from __future__ import annotations
 import json
 
 import pytest
-from django.conf import settings
 from playwright.sync_api import expect
 
-from conversations.models import ActionAttempt, WidgetSite
+from conversations.models import ActionAttempt
 from demoshop.models import Order
 from demoshop.seed import demoshop_seed
 from knowledge.indexing import article_index
 from knowledge.models import Article
 from knowledge.services import article_save
-from tests.conftest import free_port, start_daphne, stop
 from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.servers import LiveServer, demo_site_create
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True), pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True), pytest.mark.timeout(420)]
 
 
-def _serve(tmp_path, **env: str):
-    port = free_port()
-    WidgetSite.objects.create(
-        key=settings.DEMO_SITE_KEY, name="Acme Outfitters", allowed_origins=[f"http://127.0.0.1:{port}"]
-    )
+def _site_and_shop(server: LiveServer) -> None:
+    demo_site_create(server)
     demoshop_seed()
     article = article_save(
         article=Article(
@@ -37,32 +33,29 @@ def _serve(tmp_path, **env: str):
         )
     )
     assert article_index(article_id=article.pk) == "indexed"
-    process = start_daphne(
-        port, tmp_path / "daphne.log", COMMERCE_API_URL=f"http://127.0.0.1:{port}/demoshop/api", **env
-    )
-    return process, {"url": f"http://127.0.0.1:{port}", "log": tmp_path / "daphne.log"}
 
 
 @pytest.fixture
-def bot_server(tmp_path):
-    process, server = _serve(tmp_path)
-    yield server
-    stop(process)
+def bot_server(e2e_server) -> LiveServer:
+    _site_and_shop(e2e_server)
+    return e2e_server
 
 
 @pytest.fixture
-def strict_bot_server(tmp_path):
-    """One frame per four seconds after the first: a confirm right after a message is refused."""
-    process, server = _serve(tmp_path, CHAT_RATE_BURST="1", CHAT_RATE_PER_SECOND="0.25")
-    yield server
-    stop(process)
+def strict_bot_server(_servers, transactional_db) -> LiveServer:
+    """A server of its own, with one frame per four seconds after the first (STRICT_RATE_LIMITS):
+    a confirm right after a message is refused."""
+    server = _servers["strict"]
+    server.test_begins()
+    _site_and_shop(server)
+    return server
 
 
 def test_a_signed_in_customer_gets_a_cited_answer_and_returns_an_order_through_an_action_card(bot_server, browser):
     delivered = Order.objects.get(customer__external_id="cust_1001", status="delivered").number
     page = browser.new_context(viewport={"width": 1100, "height": 800}).new_page()
     try:
-        page.goto(f"{bot_server['url']}/?as=cust_1001")
+        page.goto(f"{bot_server.url}/?as=cust_1001")
         page.locator("#supportbot-widget .launcher").click()
         box = page.locator("#supportbot-widget .composer textarea")
 
@@ -71,7 +64,7 @@ def test_a_signed_in_customer_gets_a_cited_answer_and_returns_an_order_through_a
         answer = page.locator("#supportbot-widget .row.role-bot .bubble", has_text="30 days")
         expect(answer).to_be_visible(timeout=20_000)
         chip = page.locator("#supportbot-widget a.chip", has_text="Returns and refunds")
-        expect(chip).to_have_attribute("href", f"{bot_server['url']}/help/returns/#returning-an-order")
+        expect(chip).to_have_attribute("href", f"{bot_server.url}/help/returns/#returning-an-order")
 
         # Customer and bot text is rendered as text: an XSS payload stays inert.
         box.fill('<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>')
@@ -101,7 +94,7 @@ def test_a_signed_in_customer_gets_a_cited_answer_and_returns_an_order_through_a
     except Exception:
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "bot-flow.png"))
-        print(bot_server["log"].read_text()[-4000:])
+        print(bot_server.log_since_test()[-4000:])
         raise
 
 
@@ -113,7 +106,7 @@ def test_the_terminal_client_speaks_the_same_protocol(bot_server):
     from tests.conftest import PROJECT_ROOT, child_env
 
     process = subprocess.Popen(
-        [sys.executable, "manage.py", "chat", "--as", "cust_1001", "--url", bot_server["url"]],
+        [sys.executable, "manage.py", "chat", "--as", "cust_1001", "--url", bot_server.url],
         cwd=PROJECT_ROOT,
         env=child_env(),
         stdin=subprocess.PIPE,
@@ -155,7 +148,7 @@ def test_a_confirm_and_a_request_for_a_human_refused_by_the_rate_limit_are_sent_
 
     page.on("websocket", watch)
     try:
-        page.goto(f"{server['url']}/?as=cust_1001")
+        page.goto(f"{server.url}/?as=cust_1001")
         page.locator("#supportbot-widget .launcher").click()
         box = page.locator("#supportbot-widget .composer textarea")
         box.fill(f"I want to return order {delivered} please")
@@ -179,5 +172,5 @@ def test_a_confirm_and_a_request_for_a_human_refused_by_the_rate_limit_are_sent_
     except Exception:
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "bot-flow-rate-limited.png"))
-        print(server["log"].read_text()[-4000:])
+        print(server.log_since_test()[-4000:])
         raise

@@ -3,29 +3,22 @@ keyboard only, the comment after a thumbs-down, stored redacted, the state kept 
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
-from django.conf import settings
 from playwright.sync_api import expect
 
-from conversations.models import MessageFeedback, WidgetSite
+from conversations.models import MessageFeedback
 from knowledge.indexing import article_index
 from knowledge.models import Article
 from knowledge.services import article_save
-from tests.conftest import PROJECT_ROOT, child_env, free_port, stop, wait_for_http
 from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.servers import LiveServer, demo_site_create
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True), pytest.mark.timeout(420)]
 
 
 @pytest.fixture
-def feedback_server(tmp_path):
-    port = free_port()
-    WidgetSite.objects.create(
-        key=settings.DEMO_SITE_KEY, name="Acme Outfitters", allowed_origins=[f"http://127.0.0.1:{port}"]
-    )
+def feedback_server(e2e_server) -> LiveServer:
+    demo_site_create(e2e_server)
     article = article_save(
         article=Article(
             slug="returns",
@@ -35,27 +28,14 @@ def feedback_server(tmp_path):
         )
     )
     assert article_index(article_id=article.pk) == "indexed"
-    log = tmp_path / "daphne.log"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "supportbot.asgi:application"],
-        cwd=PROJECT_ROOT,
-        env=child_env(),
-        stdout=open(log, "ab"),
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        # Daphne loads the models before it listens: on a busy CI machine that takes over a minute.
-        wait_for_http(f"http://127.0.0.1:{port}/healthz", process, timeout=180)
-        yield {"url": f"http://127.0.0.1:{port}", "log": log}
-    finally:
-        stop(process)
+    return e2e_server
 
 
 def test_a_visitor_rates_an_answer_down_with_the_keyboard_and_adds_a_comment(feedback_server, browser):
     page = browser.new_context(viewport={"width": 1100, "height": 800}).new_page()
     widget = "#supportbot-widget"
     try:
-        page.goto(feedback_server["url"])
+        page.goto(feedback_server.url)
         page.locator(f"{widget} .launcher").click()
         box = page.locator(f"{widget} .composer textarea")
         box.fill("How long do I have to return something for a refund?")
@@ -92,5 +72,5 @@ def test_a_visitor_rates_an_answer_down_with_the_keyboard_and_adds_a_comment(fee
     except Exception:
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "feedback-widget.png"))
-        print(feedback_server["log"].read_text()[-4000:])
+        print(feedback_server.log_since_test()[-4000:])
         raise

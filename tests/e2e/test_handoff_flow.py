@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import re
 import shutil
+import socket
+import time
 
 import pytest
-from django.conf import settings
 from playwright.sync_api import expect
 
 from conversations.models import (
@@ -20,26 +21,19 @@ from conversations.models import (
     InternalNote,
     Queue,
     Team,
-    WidgetSite,
 )
 from supportbot.celery import app as celery_app
-from tests.conftest import free_port, start_celery_worker, start_daphne, stop
+from tests.conftest import start_celery_worker, stop
 from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.servers import demo_site_create
 from tests.e2e.test_widget_inbox import agent_logs_in, customer_sends
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True), pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True), pytest.mark.timeout(420)]
 
 
 @pytest.fixture
-def stack(tmp_path, alice):
-    port = free_port()
-    WidgetSite.objects.create(
-        key=settings.DEMO_SITE_KEY,
-        name="Acme Outfitters",
-        allowed_origins=[f"http://127.0.0.1:{port}"],
-        bot_enabled=False,
-        handoff_when_bot_off=False,
-    )
+def stack(e2e_server, tmp_path, alice):
+    demo_site_create(e2e_server, bot_enabled=False, handoff_when_bot_off=False)
     team = Team.objects.create(name="Support team")
     team.members.add(alice)
     Queue.objects.create(name="General", is_default=True).teams.add(team)
@@ -50,9 +44,13 @@ def stack(tmp_path, alice):
     AgentProfile.objects.create(user=alice, presence="away")
     celery_app.control.purge()
     worker = start_celery_worker(tmp_path / "worker.log", name="e2e-handoff")
-    daphne = start_daphne(port, tmp_path / "daphne.log")
-    yield {"url": f"http://127.0.0.1:{port}", "logs": [tmp_path / "worker.log", tmp_path / "daphne.log"]}
-    stop(daphne)
+    # Ready before the customer asks: the server no longer starts alongside it (it is shared), and
+    # the widget expects its place in line within 15 s of asking.
+    deadline = time.monotonic() + 120
+    while not celery_app.control.ping(destination=[f"e2e-handoff@{socket.gethostname()}"], timeout=1.0):
+        assert worker.poll() is None, "the Celery worker exited at start"
+        assert time.monotonic() < deadline, "the Celery worker did not answer a ping within 120 s"
+    yield {"url": e2e_server.url, "logs": [tmp_path / "worker.log"], "server": e2e_server}
     stop(worker)
 
 
@@ -150,3 +148,4 @@ def test_ask_for_a_human_claim_talk_resolve_and_rate(stack, browser):
         for log in stack["logs"]:
             if log.exists():
                 shutil.copy(log, ARTIFACTS / f"handoff-{log.name}")
+        (ARTIFACTS / "handoff-daphne.log").write_text(stack["server"].log_since_test())

@@ -7,7 +7,6 @@ keeps writing, and after the server is back both sides hold every message exactl
 
 from __future__ import annotations
 
-import shutil
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -15,33 +14,22 @@ from django.conf import settings
 from PIL import Image
 from playwright.sync_api import Page, expect
 
-from conversations.models import Message, WidgetSite
-from tests.conftest import PASSWORD, free_port, start_daphne, stop
+from conversations.models import Message
+from tests.conftest import PASSWORD
 from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.servers import LiveServer, demo_site_create
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True), pytest.mark.timeout(240)]
-
-
-@pytest.fixture
-def daphne_server(tmp_path, site_for_port):
-    port = site_for_port
-    process = start_daphne(port, tmp_path / "daphne.log")
-    server = {"port": port, "url": f"http://127.0.0.1:{port}", "process": process, "log": tmp_path / "daphne.log"}
-    yield server
-    stop(server["process"])
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True), pytest.mark.timeout(420)]
 
 
 @pytest.fixture
-def site_for_port(db):
-    port = free_port()
-    WidgetSite.objects.create(
-        key=settings.DEMO_SITE_KEY,
-        name="Acme Outfitters",
-        allowed_origins=[f"http://127.0.0.1:{port}"],
+def daphne_server(e2e_server) -> LiveServer:
+    demo_site_create(
+        e2e_server,
         bot_enabled=False,
         handoff_when_bot_off=False,  # these tests are about the customer-agent channel; test_bot_flows.py covers the bot
     )
-    return port
+    return e2e_server
 
 
 def agent_logs_in(page: Page, base: str) -> None:
@@ -85,7 +73,7 @@ def bubbles(page: Page, text: str):
 
 
 def test_customer_and_agent_chat_live_and_lose_nothing_across_a_server_restart(daphne_server, browser, alice, tmp_path):
-    base = daphne_server["url"]
+    base = daphne_server.url
     agent_page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
     customer_page = browser.new_context(viewport={"width": 360, "height": 740}).new_page()
     pages = {"agent": agent_page, "customer": customer_page}
@@ -120,13 +108,13 @@ def test_customer_and_agent_chat_live_and_lose_nothing_across_a_server_restart(d
         image_shown(agent_page, INBOX_IMAGE)
 
         # The server goes away mid-conversation; the customer keeps typing.
-        stop(daphne_server["process"])
+        daphne_server.stop()
         expect(customer_page.locator("#supportbot-widget .connection")).to_be_visible(timeout=10_000)
         customer_sends(customer_page, "First while offline")
         customer_sends(customer_page, "<b>second</b> while offline")
         expect(customer_page.locator("#supportbot-widget .row.pending")).to_have_count(2)
 
-        daphne_server["process"] = start_daphne(daphne_server["port"], tmp_path / "daphne-2.log")
+        daphne_server.start()  # the same port, a new process
 
         expect(customer_page.locator("#supportbot-widget .row.pending")).to_have_count(0, timeout=45_000)
         expect(agent_page.locator("#transcript")).to_contain_text("<b>second</b> while offline", timeout=45_000)
@@ -162,14 +150,13 @@ def test_customer_and_agent_chat_live_and_lose_nothing_across_a_server_restart(d
         ARTIFACTS.mkdir(exist_ok=True)
         for name, page in pages.items():
             page.screenshot(path=str(ARTIFACTS / f"e2e-{name}.png"), full_page=True)
-        for log in tmp_path.glob("daphne*.log"):
-            shutil.copy(log, ARTIFACTS / log.name)
+        (ARTIFACTS / "e2e-daphne.log").write_text(daphne_server.log_since_test())
         raise
 
 
 def test_the_widget_works_at_360px_and_is_keyboard_operable(daphne_server, browser):
     page = browser.new_context(viewport={"width": 360, "height": 640}).new_page()
-    page.goto(f"{daphne_server['url']}/")
+    page.goto(f"{daphne_server.url}/")
     page.keyboard.press("Tab")  # the launcher is the first focusable element on the demo page after its links
     launcher = page.locator("#supportbot-widget .launcher")
     launcher.focus()
@@ -189,7 +176,7 @@ def test_replies_that_arrive_while_the_panel_is_closed_show_as_unread_until_seen
     from conversations.models import Conversation
 
     page = browser.new_context(viewport={"width": 1024, "height": 700}).new_page()
-    page.goto(f"{daphne_server['url']}/")
+    page.goto(f"{daphne_server.url}/")
     launcher = page.locator("#supportbot-widget .launcher")
     badge = page.locator("#supportbot-widget .badge")
     launcher.click()
@@ -226,7 +213,7 @@ def test_the_widget_keeps_its_token_out_of_urls_and_forgets_a_signed_out_custome
     page = browser.new_context(viewport={"width": 1024, "height": 700}).new_page()
     socket_urls: list[str] = []
     page.on("websocket", lambda socket: socket_urls.append(socket.url))
-    page.goto(f"{daphne_server['url']}/?as=C-7")
+    page.goto(f"{daphne_server.url}/?as=C-7")
     page.locator("#supportbot-widget .launcher").click()
     customer_sends(page, "Where is my parcel?")
     expect(page.locator("#supportbot-widget .row.role-customer:not(.pending)")).to_have_count(1)
@@ -234,7 +221,7 @@ def test_the_widget_keeps_its_token_out_of_urls_and_forgets_a_signed_out_custome
     assert f"supportbot:{settings.DEMO_SITE_KEY}:C-7" in page.evaluate("Object.keys(localStorage)")
 
     # Signed out of the host site, same browser: nothing of Dana's conversation is kept.
-    page.goto(f"{daphne_server['url']}/")
+    page.goto(f"{daphne_server.url}/")
     keys = page.evaluate("Object.keys(localStorage)")
     assert not any(key.endswith(":C-7") for key in keys)
     page.locator("#supportbot-widget .launcher").click()

@@ -3,53 +3,27 @@ texts from the server, and the conversation is stored with the page's language."
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
-from django.conf import settings
 from playwright.sync_api import expect
 
-from conversations.models import Conversation, WidgetSite
-from tests.conftest import PROJECT_ROOT, child_env, free_port, wait_for_http
+from conversations.models import Conversation
 from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.servers import LiveServer, demo_site_create
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True), pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True), pytest.mark.timeout(420)]
 
 
 @pytest.fixture
-def server(tmp_path):
-    port = free_port()
-    WidgetSite.objects.create(
-        key=settings.DEMO_SITE_KEY,
-        name="Acme Outfitters",
-        bot_enabled=False,
-        handoff_when_bot_off=False,
-        allowed_origins=[f"http://127.0.0.1:{port}"],
-    )
-    log = tmp_path / "daphne.log"
-    # No models to preload: this test never reaches the bot or the redaction of a message.
-    process = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "supportbot.asgi:application"],
-        cwd=PROJECT_ROOT,
-        env=child_env(PRELOAD_MODELS="false"),
-        stdout=open(log, "ab"),
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        wait_for_http(f"http://127.0.0.1:{port}/healthz", process, timeout=180)
-        yield {"url": f"http://127.0.0.1:{port}", "log": log}
-    finally:
-        # Nothing to flush: killing spares the ~10 s Daphne spends on a graceful shutdown.
-        process.kill()
-        process.wait()
+def server(e2e_server) -> LiveServer:
+    demo_site_create(e2e_server, bot_enabled=False, handoff_when_bot_off=False)
+    return e2e_server
 
 
 def test_a_german_page_shows_the_widget_in_german(server, browser):
     page = browser.new_context(viewport={"width": 1100, "height": 800}, locale="en-US").new_page()
     # The demo host page declares <html lang="en">: serve it as a German shop would.
     page.route(
-        f"{server['url']}/",
+        f"{server.url}/",
         lambda route: route.fulfill(
             response=(response := route.fetch()),
             body=response.text().replace('<html lang="en">', '<html lang="de">', 1),
@@ -57,7 +31,7 @@ def test_a_german_page_shows_the_widget_in_german(server, browser):
     )
     widget = "#supportbot-widget"
     try:
-        page.goto(server["url"])
+        page.goto(server.url)
         launcher = page.locator(f"{widget} .launcher")
         expect(launcher).to_have_attribute("aria-label", "Chat öffnen", timeout=20_000)
         launcher.click()
@@ -70,5 +44,5 @@ def test_a_german_page_shows_the_widget_in_german(server, browser):
     except Exception:
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "widget-language.png"))
-        print(server["log"].read_text()[-4000:])
+        print(server.log_since_test()[-4000:])
         raise
