@@ -1,6 +1,12 @@
+import json
+from pathlib import Path
+
 import pytest
 
+from knowledge.indexing import article_index
+from knowledge.models import Article
 from knowledge.selectors import knowledge_settings_changed
+from knowledge.services import article_questions_set, article_save
 
 
 @pytest.fixture(autouse=True)
@@ -10,3 +16,20 @@ def _fresh_knowledge_settings_cache():
     knowledge_settings_changed()
     yield
     knowledge_settings_changed()
+
+
+# The demo shop's own articles (read, not copied): the topic-ranking defect showed on them.
+DEMO_ARTICLES = Path(__file__).resolve().parents[2] / "demoshop" / "demo_articles" / "articles.json"
+
+
+@pytest.fixture
+def outdoor_shop(db):
+    """Three demo articles that share words (warranty, returns, tent care), indexed."""
+    wanted = {"warranty", "return-policy", "tent-care"}
+    for item in json.loads(DEMO_ARTICLES.read_text(encoding="utf-8")):
+        if item["slug"] in wanted:
+            article = article_save(
+                article=Article(slug=item["slug"], title=item["title"], body=item["body"], status="published")
+            )
+            article_questions_set(article=article, questions=item["questions"])
+            assert article_index(article_id=article.pk) == "indexed"

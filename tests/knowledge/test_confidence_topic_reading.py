@@ -6,18 +6,12 @@ something no article covers ("is the tent waterproof?") is still refused (docs/p
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
-from knowledge.indexing import article_index
-from knowledge.models import Article
 from knowledge.selectors import DEFAULT_OPTIONS, RetrievedChunk, knowledge_search, topic_question
-from knowledge.services import article_questions_set, article_save
 
-DEMO_ARTICLES = Path(__file__).resolve().parents[2] / "demoshop" / "demo_articles" / "articles.json"
 # KB_ANSWER_THRESHOLD's default, which the demo dev split's calibration picks with this lever
 THRESHOLD = 0.59
 
@@ -34,18 +28,6 @@ def test_the_topic_question_drops_the_words_the_best_article_lacks():
     assert topic_question(question="return policy?", best=_best(())) is None  # nothing missing
     # nothing of substance left: no reading to score
     assert topic_question(question="is the tent waterproof?", best=_best(("tent", "waterproof"))) is None
-
-
-@pytest.fixture
-def outdoor_shop(db):
-    wanted = {"warranty", "return-policy", "tent-care"}
-    for item in json.loads(DEMO_ARTICLES.read_text(encoding="utf-8")):
-        if item["slug"] in wanted:
-            article = article_save(
-                article=Article(slug=item["slug"], title=item["title"], body=item["body"], status="published")
-            )
-            article_questions_set(article=article, questions=item["questions"])
-            assert article_index(article_id=article.pk) == "indexed"
 
 
 def _retrieval(question: str, **options):

@@ -5,14 +5,10 @@ topic of a question outranks the product it names")."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
-from knowledge.indexing import article_index
-from knowledge.models import Article
 from knowledge.selectors import (
     DEFAULT_OPTIONS,
     PLAIN_COVERAGE,
@@ -20,24 +16,8 @@ from knowledge.selectors import (
     answer_confidence,
     knowledge_search,
 )
-from knowledge.services import article_questions_set, article_save
 
 pytestmark = pytest.mark.django_db
-
-# The demo shop's own articles (read, not copied): the defect showed on them.
-DEMO_ARTICLES = Path(__file__).resolve().parents[2] / "demoshop" / "demo_articles" / "articles.json"
-
-
-@pytest.fixture
-def outdoor_shop(db):
-    wanted = {"warranty", "return-policy", "tent-care"}
-    for item in json.loads(DEMO_ARTICLES.read_text(encoding="utf-8")):
-        if item["slug"] in wanted:
-            article = article_save(
-                article=Article(slug=item["slug"], title=item["title"], body=item["body"], status="published")
-            )
-            article_questions_set(article=article, questions=item["questions"])
-            assert article_index(article_id=article.pk) == "indexed"
 
 
 def _first(question: str, **options) -> str:
