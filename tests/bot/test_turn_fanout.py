@@ -39,17 +39,30 @@ async def published_types(group: str) -> AsyncIterator[list[str]]:
     layer = get_channel_layer()
     client = aioredis.from_url(settings.REDIS_URL)
     pubsub = client.pubsub()
-    await pubsub.psubscribe(_redis_channel(group))  # no wildcard: exactly this channel
+    # No wildcards: exactly this channel, and a marker channel no consumer listens to. Redis
+    # delivers to this connection in the order it took the publishes, whatever their channel.
+    marker = f"{_redis_channel(group)}:test-marker"
+    await pubsub.psubscribe(_redis_channel(group), marker)
 
     async def read() -> None:
         async for message in pubsub.listen():
-            if message["type"] == "pmessage":
+            if message["type"] != "pmessage":
+                continue
+            if message["channel"].decode() == marker:
+                seen.append("test.marker")
+            else:
                 seen.append(layer.deserialize(message["data"])["type"])
 
     reader = asyncio.create_task(read())
     try:
         yield seen
-        await asyncio.sleep(0.3)  # let the last publishes arrive
+        # A marker published after the block reaches the reader after every earlier publish: wait
+        # for it instead of for a fixed time.
+        await client.publish(marker, b"")
+        async with asyncio.timeout(10):
+            while "test.marker" not in seen:
+                await asyncio.sleep(0.01)
+        seen.remove("test.marker")
     finally:
         reader.cancel()
         with contextlib.suppress(asyncio.CancelledError):
