@@ -22,6 +22,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from conversations.bot.understanding.intent import IntentGuess
+from conversations.bot.understanding.order_reference import (
+    NEEDS_ORDER,
+    OrderDescription,
+    order_description_in,
+    orders_described,
+)
 from conversations.bot.understanding.requests import (
     ADDRESS_PLACEHOLDER,
     EMAIL_PLACEHOLDER,
@@ -34,7 +40,6 @@ from conversations.bot.understanding.requests import (
 from conversations.core.commerce import CHANGEABLE_STATES, IN_FLIGHT_STATES
 from knowledge.selectors import Retrieval
 
-NEEDS_ORDER = {"get_order", "cancel_order", "return_order", "change_order_address"}
 VERIFY_ASK = gettext_lazy("please send your order number and the email address you used for the order.")
 # Fragments of "Whenever you're ready to %(doing)s, %(needed)s": the context tells translators where they go.
 _DOING = {
@@ -120,11 +125,16 @@ def offline_step(
     if intent is None:
         return _answer_without_action(text=text, retrieval=retrieval, guess=guess)
 
+    # "my pending order": which of the customer's orders, kept until they are listed.
+    hint = order_description_in(text)
+    if not hint and intent == pending:
+        hint = OrderDescription.from_state(state.get("order_hint"))
     remembered = {
         "intent": intent,
         "order_number": order_number,
         "new_address": address,
         "reminded": state.get("reminded") if intent == pending else None,
+        "order_hint": hint.as_state() if hint else None,
     }
     remembered = {k: v for k, v in remembered.items() if v}
     if email and order_number_in(text) and verified:
@@ -213,10 +223,27 @@ def _status(status: object) -> str:
     return str(_STATUS.get(str(status), status))
 
 
-def offline_order_pick(*, intent: str, orders: list[dict[str, Any]]) -> tuple[str | None, str]:
+def offline_order_pick(
+    *, intent: str, orders: list[dict[str, Any]], description: OrderDescription | None = None
+) -> tuple[str | None, str]:
     """The order a request without a number means: the only one of the customer's orders it can
-    apply to. Otherwise no number, and what to ask: which of several, or why none fits."""
+    apply to, among those the customer described ("my pending order") if they did. Otherwise no
+    number, and what to ask: which of several, or why none fits."""
     fits = _FITS.get(intent)
+    if description:
+        if intent == "get_order":
+            fits = None  # "where is my delivered order?" asks about that one, delivered or not
+        described = orders_described(orders=orders, description=description)
+        fitting = [o for o in described if fits is None or o.get("status") in fits]
+        if len(fitting) == 1:
+            return str(fitting[0]["number"]), ""
+        if not fitting and len(described) == 1:
+            return None, _(
+                "Order %(number)s is %(status)s, so I can't do that for it any more. "
+                "If you meant another order, please send its number."
+            ) % {"number": described[0]["number"], "status": _status(described[0]["status"])}
+        if len(fitting) > 1:
+            orders = fitting
     candidates = [o for o in orders if fits is None or o.get("status") in fits]
     if len(candidates) == 1:
         return str(candidates[0]["number"]), ""

@@ -50,6 +50,7 @@ from conversations.bot.prompts import (
 )
 from conversations.bot.tools import Actor, ToolOutcome, tool_run, tool_schemas
 from conversations.bot.understanding.intent import IntentGuess, get_intent_classifier
+from conversations.bot.understanding.order_reference import OrderDescription
 from conversations.bot.understanding.requests import follow_up_query, requested_action
 from conversations.bot.understanding.spelling import spelled_out
 from conversations.core import events
@@ -340,7 +341,11 @@ async def _offline_continue_with_order(
     if "orders" not in listed.data:
         output.text = str(ASK_FOR_ORDER)  # the list failed: ask instead of giving up
         return output
-    number, question = offline_order_pick(intent=step.state["intent"], orders=listed.data["orders"])
+    number, question = offline_order_pick(
+        intent=step.state["intent"],
+        orders=listed.data["orders"],
+        description=OrderDescription.from_state(step.state.get("order_hint")),
+    )
     if number is None:
         output.text = question
         return output

@@ -11,7 +11,7 @@ File format (JSON):
           "expect": {"cites": "return-policy", "not_contains": ["check it's you"]}},
          {"say": "cancel {order:cust_1001:pending}", "expect": {"proposes": {"action": "cancel_order",
                                                                            "order": "{order:cust_1001:pending}"}}},
-         {"decide": "cancel", "expect": {"contains": ["nothing was changed"]}}
+         {"decide": "cancel", "expect": {"contains": ["won't make that change"]}}
        ]}
     ]}
 

@@ -31,6 +31,7 @@ SUBSET = [
     "follow-up: express",
     "policy: Can I cancel after it ships?",
     "own-order hypothetical: cancel after it ships",
+    "order described, signed in: which order?",
 ]
 
 

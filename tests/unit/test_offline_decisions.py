@@ -9,6 +9,7 @@ from django.utils import translation
 
 from conversations.bot.offline import offline_order_pick, offline_step, offline_tool_reply
 from conversations.bot.understanding.intent import IntentGuess
+from conversations.bot.understanding.order_reference import OrderDescription, order_description_in
 from knowledge.selectors import Retrieval, RetrievedChunk
 
 QUESTION = IntentGuess(label="question", probability=0.9)
@@ -234,6 +235,57 @@ def test_when_no_order_fits_it_says_why_and_asks_for_a_number():
     number, text = offline_order_pick(intent="cancel_order", orders=[{"number": "SB-1", "status": "shipped"}])
     assert number is None and text.startswith("None of your recent orders can be cancelled any more.")
     assert offline_order_pick(intent="return_order", orders=[])[1].startswith("I don't see any orders")
+
+
+ORDERS = [
+    {"number": "SB-1", "status": "pending", "placed_at": "2026-03-03T10:00:00Z", "total": "10.00", "currency": "USD"},
+    {"number": "SB-2", "status": "processed", "placed_at": "2026-03-02T10:00:00Z", "total": "20.00", "currency": "USD"},
+    {"number": "SB-3", "status": "shipped", "placed_at": "2026-03-01T10:00:00Z", "total": "30.00", "currency": "USD"},
+]
+
+
+@pytest.mark.parametrize(
+    "text, intent, expected",
+    [
+        ("cancel my pending order", "cancel_order", "SB-1"),
+        ("pls cancel the order that's still processing", "cancel_order", "SB-2"),
+        ("cancel my latest order", "cancel_order", "SB-1"),
+        ("where is my shipped order?", "get_order", "SB-3"),
+        ("where's my oldest order", "get_order", "SB-3"),
+    ],
+)
+def test_the_order_the_customer_describes_is_the_one_picked(text, intent, expected):
+    step = offline_step(text=text, state={}, verified=True, retrieval=NOTHING)
+    assert step.tool == "list_my_orders" and step.state["intent"] == intent
+    number, _ = offline_order_pick(
+        intent=intent, orders=ORDERS, description=OrderDescription.from_state(step.state.get("order_hint"))
+    )
+    assert number == expected
+
+
+def test_a_described_order_the_request_cannot_apply_to_gets_the_reason_not_a_list():
+    number, text = offline_order_pick(
+        intent="cancel_order", orders=ORDERS, description=order_description_in("cancel my shipped order")
+    )
+    assert number is None
+    assert text.startswith("Order SB-3 is shipped, so I can't do that for it any more.")
+
+
+def test_a_status_word_that_describes_no_order_is_not_a_description():
+    for text in ("my order hasn't shipped yet", "is my refund pending?", "delivered to the wrong house"):
+        assert not order_description_in(text), text
+    number, text = offline_order_pick(
+        intent="cancel_order", orders=ORDERS, description=order_description_in("cancel my delivered order")
+    )
+    assert number is None and text.startswith("Which order is it about?")  # no delivered order: all that fit
+
+
+def test_the_pending_one_answers_which_order_is_it_about():
+    asked = {"intent": "cancel_order"}  # after "cancel my order" listed several
+    step = offline_step(text="the pending one", state=asked, verified=True, retrieval=NOTHING)
+    assert step.tool == "list_my_orders" and step.state["intent"] == "cancel_order"
+    description = OrderDescription.from_state(step.state["order_hint"])
+    assert offline_order_pick(intent="cancel_order", orders=ORDERS, description=description) == ("SB-1", "")
 
 
 @pytest.mark.parametrize(

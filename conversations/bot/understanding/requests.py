@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from django.conf import settings
 
 from conversations.bot.understanding.intent import IntentGuess
+from conversations.bot.understanding.order_reference import NEEDS_ORDER, order_description_in
 from knowledge.selectors import Retrieval
 
 HUMAN = re.compile(
@@ -42,7 +43,11 @@ _CHANGE_WHERE = re.compile(
     r"\b(somewhere else|elsewhere|redirect\w*|re-?rout\w*|another location|a different (place|location))\b",
     re.IGNORECASE,
 )
-_MY_ORDER = re.compile(r"\bmy (last |latest |recent |new )?(order|package|parcel|delivery|shipment)\b", re.IGNORECASE)
+_MY_ORDER = re.compile(
+    r"\bmy (last |latest |recent |new |oldest |earliest |pending |processed |shipped |delivered )?"
+    r"(order|package|parcel|delivery|shipment)\b",
+    re.IGNORECASE,
+)
 # A question about how things work rather than a request ("can I cancel after it ships?"),
 # including the conditional shapes chat often types without a question mark ("if I return my
 # boots when do I get the money back", "would I be able to ...").
@@ -198,10 +203,12 @@ def follow_up_query(*, text: str, history: Sequence[tuple[str, str]]) -> str | N
 
 
 def supplies_what_is_pending(*, text: str, state: dict) -> bool:
-    """Does this message carry what the pending ask waits for (an order number, the email, the
-    new address)? If not, it is a new message, not an answer."""
+    """Does this message carry what the pending ask waits for (an order number or which of the
+    customer's orders, the email, the new address)? If not, it is a new message, not an answer."""
     if order_number_in(text) or EMAIL_PLACEHOLDER.search(text):
         return True
+    if state.get("intent") in NEEDS_ORDER and not state.get("order_number") and order_description_in(text):
+        return True  # "the pending one", in answer to "Which order is it about?"
     return bool(ADDRESS_PLACEHOLDER.search(text)) and state.get("intent") in (
         "change_order_address",
         "change_account_address",
