@@ -51,7 +51,7 @@ from conversations.bot.prompts import (
 from conversations.bot.tools import Actor, ToolOutcome, tool_run, tool_schemas
 from conversations.bot.understanding.intent import IntentGuess, get_intent_classifier
 from conversations.bot.understanding.order_reference import OrderDescription
-from conversations.bot.understanding.requests import follow_up_query, requested_action
+from conversations.bot.understanding.requests import follow_up_query, requested_action, without_names
 from conversations.bot.understanding.spelling import spelled_out
 from conversations.core import events
 from conversations.core.async_db import call_service, db
@@ -202,14 +202,14 @@ class TurnTexts:
 
 
 def turn_texts(*, loaded: TurnInput) -> TurnTexts:
-    """Shorthand and typos are spelled out first ("retrun policy?") for the intent and the search;
-    a short follow-up ("and for express?") is searched together with the question it follows,
-    with the glossary's synonyms ("delivery" -> "shipping"). Every distinct text among the
+    """Name placeholders are left out and shorthand and typos spelled out first ("retrun
+    policy?") for the intent and the search; a short follow-up ("and for express?") is searched
+    together with the question it follows, with the glossary's synonyms ("delivery" -> "shipping"). Every distinct text among the
     customer's own (for the injection check), the spelled-out one (intent) and the search text is
     embedded in one batch, once: one model call per message instead of up to three. On the thread
     pool: the glossary and the vocabulary are cached database reads."""
     question = loaded.question
-    understood = spelled_out(question)
+    understood = spelled_out(without_names(question))
     search_text = follow_up_query(text=understood, history=loaded.history) or understood
     glossary = glossary_entries()
     # Retrieval embeds with the configured provider; the local vector only serves it when they are

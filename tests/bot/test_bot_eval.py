@@ -32,6 +32,7 @@ SUBSET = [
     "policy: Can I cancel after it ships?",
     "own-order hypothetical: cancel after it ships",
     "order described, signed in: which order?",
+    "introductions: a customer who gives their name",
 ]
 
 

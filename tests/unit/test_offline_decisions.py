@@ -10,6 +10,7 @@ from django.utils import translation
 from conversations.bot.offline import offline_order_pick, offline_step, offline_tool_reply
 from conversations.bot.understanding.intent import IntentGuess
 from conversations.bot.understanding.order_reference import OrderDescription, order_description_in
+from conversations.bot.understanding.requests import without_names
 from knowledge.selectors import Retrieval, RetrievedChunk
 
 QUESTION = IntentGuess(label="question", probability=0.9)
@@ -307,3 +308,10 @@ def test_each_tool_result_gets_its_customer_facing_sentence(data, expected):
 def test_a_failed_verification_says_the_details_do_not_match():
     assert offline_tool_reply(tool="verify_identity", data={"verified": True}) == "Thanks, you're verified."
     assert "don't match" in offline_tool_reply(tool="verify_identity", data={"verified": False})
+
+
+def test_names_are_left_out_of_the_text_the_bot_understands():
+    assert without_names("hi, my name is <PERSON_1>") == "hi, my name is"
+    assert without_names("<PERSON_2> here, send it to <STREET_ADDRESS_1>") == "here, send it to <STREET_ADDRESS_1>"
+    assert without_names("<PERSON_1>") == "<PERSON_1>"  # nothing else: still a message, not an empty one
+    assert without_names("where is my order?") == "where is my order?"
