@@ -33,6 +33,8 @@ from knowledge.selectors import (
 LEVERS: dict[str, dict[str, Any]] = {
     "questions": {"questions": True},
     "glossary": {"glossary": True},
+    "glossary forms": {"glossary": True, "glossary_forms": True},
+    "forms embedded": {"glossary": True, "glossary_forms": True, "glossary_forms_embedded": True},
     "any-word rrf": {"any_words": True, "fusion": "rrf"},
     "rerank": {"rerank": True},
     "spelling": {"spelling": True},
@@ -49,6 +51,8 @@ LEVERS: dict[str, dict[str, Any]] = {
 OFF: dict[str, dict[str, Any]] = {
     "questions": {"questions": False},
     "glossary": {"glossary": False},
+    "glossary forms": {"glossary_forms": False},
+    "forms embedded": {"glossary_forms_embedded": False},
     "any-word rrf": {"any_words": False, "fusion": "weighted"},
     "rerank": {"rerank": False},
     "spelling": {"spelling": False},
