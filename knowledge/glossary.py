@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from django.db import connection
 
@@ -81,7 +82,8 @@ def _forms_match(said: tuple[str, str], term: tuple[str, str]) -> bool:
     (word, stem), (term_word, term_stem) = said, term
     if word == term_word:
         return True
-    if not stem or not term_stem:  # a stop word matches only itself
+    # a stop word matches only itself; stems of one form share their first letters
+    if not stem or not term_stem or stem[:3] != term_stem[:3]:
         return False
     inflected = (
         len(word) - len(stem) <= MAX_STRIPPED_LETTERS and len(term_word) - len(term_stem) <= MAX_STRIPPED_LETTERS
@@ -89,19 +91,25 @@ def _forms_match(said: tuple[str, str], term: tuple[str, str]) -> bool:
     return inflected and same_form(stem, term_stem)
 
 
-def _tokens(text: str) -> list[re.Match[str]]:
-    return list(_TOKEN.finditer(text.lower()))
+def _same_stem(said: tuple[str, str], term: tuple[str, str]) -> bool:
+    return said[1] == term[1] if term[1] else said[0] == term[0]
+
+
+@lru_cache(maxsize=4096)
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(_TOKEN.findall(text.lower()))
 
 
 def _find(term: list[tuple[str, str]], question: list[tuple[str, str]], *, exact: bool) -> list[tuple[int, int]]:
     """Where the term's (word, stem) sequence occurs in the question's, as token index ranges. A
     stop word must be the same word; a content word the same stem (`exact`) or the same form."""
+    match = _same_stem if exact else _forms_match
     spans = []
     for start in range(len(question) - len(term) + 1):
-        if all(
-            (said[0] == word[0] if not word[1] else said[1] == word[1]) if exact else _forms_match(said, word)
-            for said, word in zip(question[start : start + len(term)], term)
-        ):
+        for offset, word in enumerate(term):
+            if not match(question[start + offset], word):
+                break
+        else:
             spans.append((start, start + len(term)))
     return spans
 
@@ -112,8 +120,8 @@ def glossary_expand(*, question: str, entries: list[list[str]], word_forms: bool
     if not word_forms:
         return _whole_words_expand(question=question, entries=entries)
     lowered = question.lower()
-    tokens = _tokens(lowered)
-    term_tokens = {term: [m.group() for m in _tokens(term)] for terms in entries for term in terms}
+    tokens = list(_TOKEN.finditer(lowered))
+    term_tokens = {term: _words(term) for terms in entries for term in terms}
     stems = word_stems([m.group() for m in tokens] + [w for words in term_tokens.values() for w in words])
     said = [(m.group(), stems[m.group()]) for m in tokens]
     removed: set[int] = set()

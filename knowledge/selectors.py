@@ -102,6 +102,10 @@ class RetrievalOptions:
     # there?") carries backstory no article holds, and every such word lowered the confidence of
     # the right article. Ranking still uses the plain share. Chosen on faqproxy dev.
     coverage_words: int = 7
+    # The ranking's coverage counts at most `coverage_words` words too, as the confidence does: a
+    # long message's right article often holds most of its question words but fewer of its
+    # backstory's. Off: one faqproxy dev question better, within noise (docs/performance.md).
+    capped_rank: bool = False
 
 
 # What retrieval did before these levers (all-words full text, weighted fusion, sections only).
@@ -621,10 +625,11 @@ def _rank(
             article_score += LANGUAGE_PREFERENCE
         covered = covered_by[article_id]
         explained = sum(1 for word in words - covered if holders[word])
-        article_score += options.coverage_rank * (len(covered) / len(words) if words else 0.0)
         # what the confidence reads: the share of at most `coverage_words` of the question's words
         counted = min(len(words), options.coverage_words or len(words))
         coverage = min(1.0, len(covered) / counted) if counted else 0.0
+        ranked_share = coverage if options.capped_rank else (len(covered) / len(words) if words else 0.0)
+        article_score += options.coverage_rank * ranked_share
         elsewhere = min(1.0 - coverage, explained / counted) if counted else 0.0
         first = replace(
             sections[0].chunk,

@@ -47,6 +47,11 @@ LEVERS: dict[str, dict[str, Any]] = {
     "titles": {"titles": True},
     "pieces": {"pieces": True},
     "coverage words": {"coverage_words": DEFAULT_OPTIONS.coverage_words},
+    "capped rank": {
+        "capped_rank": True,
+        "coverage_rank": DEFAULT_OPTIONS.coverage_rank,
+        "coverage_words": DEFAULT_OPTIONS.coverage_words,
+    },
 }
 OFF: dict[str, dict[str, Any]] = {
     "questions": {"questions": False},
@@ -62,6 +67,7 @@ OFF: dict[str, dict[str, Any]] = {
     "titles": {"titles": False},
     "pieces": {"pieces": False},
     "coverage words": {"coverage_words": 0},
+    "capped rank": {"capped_rank": False},
 }
 
 
