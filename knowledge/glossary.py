@@ -117,7 +117,7 @@ def _find(term: list[tuple[str, str]], question: list[tuple[str, str]], *, exact
 def glossary_expand(*, question: str, entries: list[list[str]], word_forms: bool = True) -> Expansion:
     """The synonyms of the glossary terms that the question uses (any case; on their word forms,
     or with `word_forms` False on whole words as written: `RetrievalOptions.glossary_forms`)."""
-    if not word_forms:
+    if not word_forms or not entries:  # no glossary: nothing to stem
         return _whole_words_expand(question=question, entries=entries)
     lowered = question.lower()
     tokens = list(_TOKEN.finditer(lowered))

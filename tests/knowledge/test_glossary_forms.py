@@ -90,3 +90,9 @@ def test_a_word_form_counts_as_covered_by_the_synonym_the_article_holds(fees):
     assert "deliv" not in after.chunks[0].missing_words
     assert after.chunks[0].coverage > before.chunks[0].coverage
     assert after.confidence > before.confidence
+
+
+def test_a_knowledge_base_without_a_glossary_stems_nothing(django_assert_num_queries):
+    with django_assert_num_queries(0):
+        expansion = glossary_expand(question="has my parcel been delivered yet?", entries=[])
+    assert expansion.synonyms == [] and expansion.remainder == "has my parcel been delivered yet?"
