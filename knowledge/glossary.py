@@ -8,8 +8,11 @@ coverage signal stem (Postgres's `english_stem`, the Snowball English stemmer): 
 shorter (5 letters or more) starts the longer and the longer adds at most 3 letters: deliv /
 deliveri, cover / coverag. That rule is hand-written (no stemmer or lemmatizer in the registry
 knows derivations across word classes without a dictionary we would have to ship); the length
-floor keeps "pack" (a backpack) from matching "packag" (a parcel). Stop words ("in" of "sign
-in") are compared as written.
+floor keeps "pack" (a backpack) from matching "packag" (a parcel), and a word the stemmer cut
+by more than 4 letters ("personalized" -> person) matches only as written. Stop words ("in" of
+"sign in") are compared as written. Retrieval uses the word forms for the full-text query and
+the coverage; the embedded text gets a word form's synonyms only with
+`RetrievalOptions.glossary_forms_embedded` (docs/performance.md, "the glossary on word forms").
 """
 
 from __future__ import annotations
