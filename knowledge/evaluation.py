@@ -17,11 +17,10 @@ from knowledge.selectors import (
     Mode,
     RetrievalOptions,
     answer_confidence,
+    embedded_text,
     glossary_entries,
-    glossary_expand,
     knowledge_search,
     question_for_search,
-    search_text,
 )
 from supportbot.llm.embeddings import get_embedder
 
@@ -132,10 +131,7 @@ def run(
     """Each question through knowledge_search as the bot calls it, with its vector precomputed."""
     glossary = glossary_entries()
     searched = [question_for_search(question=q.question, options=options) for q in questions]
-    texts = [
-        search_text(q, glossary_expand(question=q, entries=glossary).synonyms if options.glossary else [])
-        for q in searched
-    ]
+    texts = [embedded_text(question=q, entries=glossary, options=options) for q in searched]
     cache = vectors or VectorCache()
     query_vectors = cache.get(texts) if mode != "text" else [None] * len(questions)
     pieces = [question_pieces(q) if options.pieces and mode != "text" else [] for q in searched]

@@ -33,6 +33,8 @@ from knowledge.selectors import (
 LEVERS: dict[str, dict[str, Any]] = {
     "questions": {"questions": True},
     "glossary": {"glossary": True},
+    "glossary forms": {"glossary": True, "glossary_forms": True},
+    "forms embedded": {"glossary": True, "glossary_forms": True, "glossary_forms_embedded": True},
     "any-word rrf": {"any_words": True, "fusion": "rrf"},
     "rerank": {"rerank": True},
     "spelling": {"spelling": True},
@@ -45,10 +47,17 @@ LEVERS: dict[str, dict[str, Any]] = {
     "titles": {"titles": True},
     "pieces": {"pieces": True},
     "coverage words": {"coverage_words": DEFAULT_OPTIONS.coverage_words},
+    "capped rank": {
+        "capped_rank": True,
+        "coverage_rank": DEFAULT_OPTIONS.coverage_rank,
+        "coverage_words": DEFAULT_OPTIONS.coverage_words,
+    },
 }
 OFF: dict[str, dict[str, Any]] = {
     "questions": {"questions": False},
     "glossary": {"glossary": False},
+    "glossary forms": {"glossary_forms": False},
+    "forms embedded": {"glossary_forms_embedded": False},
     "any-word rrf": {"any_words": False, "fusion": "weighted"},
     "rerank": {"rerank": False},
     "spelling": {"spelling": False},
@@ -58,6 +67,7 @@ OFF: dict[str, dict[str, Any]] = {
     "titles": {"titles": False},
     "pieces": {"pieces": False},
     "coverage words": {"coverage_words": 0},
+    "capped rank": {"capped_rank": False},
 }
 
 
