@@ -10,8 +10,9 @@ deliveri, cover / coverag. That rule is hand-written (no stemmer or lemmatizer i
 knows derivations across word classes without a dictionary we would have to ship); the length
 floor keeps "pack" (a backpack) from matching "packag" (a parcel), and a word the stemmer cut
 by more than 4 letters ("personalized" -> person) matches only as written. Stop words ("in" of
-"sign in") are compared as written. Retrieval uses the word forms for the full-text query and
-the coverage; the embedded text gets a word form's synonyms only with
+"sign in") are compared as written. With `RetrievalOptions.glossary_forms` (off by default: it
+won on no dev split) retrieval uses the word forms for the full-text query and the coverage; the
+embedded text gets a word form's synonyms only with
 `RetrievalOptions.glossary_forms_embedded` (docs/performance.md, "the glossary on word forms").
 """
 

@@ -48,7 +48,7 @@ def test_word_forms_do_not_stretch_to_other_words():
 def test_the_embedded_text_gets_a_word_forms_synonyms_only_with_its_lever():
     question = "has it been delivered?"
     assert embedded_text(question=question, entries=ENTRIES, options=DEFAULT_OPTIONS) == question
-    with_forms = RetrievalOptions(glossary_forms_embedded=True)
+    with_forms = RetrievalOptions(glossary_forms=True, glossary_forms_embedded=True)
     assert embedded_text(question=question, entries=ENTRIES, options=with_forms) == (
         "has it been delivered? (delivery, shipping, shipment)"
     )
@@ -84,7 +84,9 @@ def test_a_word_form_counts_as_covered_by_the_synonym_the_article_holds(fees):
     before = knowledge_search(
         question=question, audience="anonymous", k=1, options=RetrievalOptions(glossary_forms=False)
     )
-    after = knowledge_search(question=question, audience="anonymous", k=1, options=DEFAULT_OPTIONS)
+    after = knowledge_search(
+        question=question, audience="anonymous", k=1, options=RetrievalOptions(glossary_forms=True)
+    )
     assert before.article_slugs == after.article_slugs == ["shipping-fees"]
     assert "deliv" in before.chunks[0].missing_words
     assert "deliv" not in after.chunks[0].missing_words
