@@ -238,6 +238,9 @@ def test_the_intent_classifier_tells_questions_from_requests_on_held_out_phrasin
     # The batch written before the test2 errors were fixed (indirect requests, complaints that imply
     # an action, first-person policy questions): never tuned on; 0.875 before and after.
     assert report["test3"]["decision_accuracy"] >= 0.85, report["test3"]["decision_errors"]
+    # Paying for "my order" (charged twice, a wrong total) is not a status request: written before
+    # the rule changed (0.636), then the rule was chosen from its errors (0.864), so not held out.
+    assert report["test4"]["decision_accuracy"] >= 0.85, report["test4"]["decision_errors"]
 
 
 def test_a_demand_on_my_own_things_is_acted_on_when_the_classifier_is_unsure_it_is_a_question():

@@ -15,7 +15,7 @@ import numpy as np
 
 from conversations.bot.understanding.intent import EVAL_SET, IntentClassifier
 from conversations.bot.understanding.phrasings import LABELS, intent_phrasings
-from conversations.bot.understanding.requests import requested_action
+from conversations.bot.understanding.requests import requested_action, without_names
 from conversations.bot.understanding.spelling import spelled_out
 from knowledge.selectors import Retrieval
 
@@ -63,8 +63,11 @@ def intent_eval(*, classifier: IntentClassifier, embed) -> dict[str, Any]:  # no
     label, the rules and retrieval confidence) is scored twice, once as if an article answered the
     message confidently and once as if none did; a row counts as decided right only when both
     agree with its label (no action for a question or small talk, that action for a request).
-    Like the turn (turn.turn_texts), both read the message with its shorthand spelled out."""
-    rows = [{**row, "text": spelled_out(row["text"])} for row in json.loads(EVAL_SET.read_text())["rows"]]
+    Like the turn (turn.turn_texts), both read the message without names and with its shorthand
+    spelled out."""
+    rows = [
+        {**row, "text": spelled_out(without_names(row["text"]))} for row in json.loads(EVAL_SET.read_text())["rows"]
+    ]
     vectors = embed([row["text"] for row in rows])
     report: dict[str, Any] = {}
     for split in dict.fromkeys(row["split"] for row in rows):

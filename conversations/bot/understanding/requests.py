@@ -29,9 +29,7 @@ _RETURN = re.compile(r"\b(return|refund|send (it|them) back|money back)", re.IGN
 _ADDRESS = re.compile(r"\baddress\b", re.IGNORECASE)
 _ACCOUNT = re.compile(r"\b(account|profile|billing|on file)\b", re.IGNORECASE)
 _CHANGE = re.compile(r"\b(change|update|correct|wrong|new|different|move|moved|ship (it )?to)\b", re.IGNORECASE)
-_STATUS = re.compile(
-    r"\b(where|status|track|tracking|shipped|arriv\w*|deliver\w*|when will|late|order)\b", re.IGNORECASE
-)
+_STATUS = re.compile(r"\b(where|status|track|tracking|shipped|arriv\w*|deliver\w*|when will|late)\b", re.IGNORECASE)
 _LIST = re.compile(
     r"\b((my|recent|past|last) orders|order history|(what|everything|all)( that)? i'?(ve| have)? (ordered|bought|purchased))\b",
     re.IGNORECASE,
