@@ -84,6 +84,7 @@ def offline_step(
     *, text: str, state: dict[str, Any], verified: bool, retrieval: Retrieval, guess: IntentGuess | None = None
 ) -> OfflineStep:
     pending = state.get("intent")
+    answers_which_order = False  # "the pending one", after "Which order is it about?"
     if pending and text:
         if NEVER_MIND.search(text):
             return OfflineStep(text=_("No problem, I've dropped that. Is there anything else I can help with?"))
@@ -91,8 +92,15 @@ def offline_step(
             intent = requested_action(text=text, guess=guess, retrieval=retrieval)
             if intent is not None and intent != pending:
                 return offline_step(text=text, state={}, verified=verified, retrieval=retrieval, guess=guess)
+            answers_which_order = (
+                pending in NEEDS_ORDER and not state.get("order_number") and bool(order_description_in(text=text))
+            )
             asks_something_else = retrieval.confident or (guess is not None and guess.label == "question")
-            if intent is None and (asks_something_else or is_smalltalk(text=text, guess=guess, retrieval=retrieval)):
+            if (
+                not answers_which_order
+                and intent is None
+                and (asks_something_else or is_smalltalk(text=text, guess=guess, retrieval=retrieval))
+            ):
                 # A question in the middle of an ask is answered; the ask is offered again once,
                 # then dropped, so it never traps the conversation.
                 answer = _answer_without_action(text=text, retrieval=retrieval, guess=guess)
@@ -109,7 +117,8 @@ def offline_step(
                 )
                 answer.state = {**state, "reminded": True}
                 return answer
-    intent = pending if pending and text and supplies_what_is_pending(text=text, state=state) else None
+    supplied = answers_which_order or supplies_what_is_pending(text=text, state=state)
+    intent = pending if pending and text and supplied else None
     if intent is None and text:
         intent = requested_action(text=text, guess=guess, retrieval=retrieval)
     if intent is None and pending:
@@ -125,16 +134,18 @@ def offline_step(
     if intent is None:
         return _answer_without_action(text=text, retrieval=retrieval, guess=guess)
 
-    # "my pending order": which of the customer's orders, kept until they are listed.
-    hint = order_description_in(text)
-    if not hint and intent == pending:
-        hint = OrderDescription.from_state(state.get("order_hint"))
+    # "my pending order": which of the customer's orders, kept until they are listed; an answer to
+    # the list adds to what the request said and is read among the orders listed.
+    hint = order_description_in(text=text)
+    if intent == pending:
+        hint = hint.merged_over(OrderDescription.from_state(state.get("order_hint")))
     remembered = {
         "intent": intent,
         "order_number": order_number,
         "new_address": address,
         "reminded": state.get("reminded") if intent == pending else None,
         "order_hint": hint.as_state() if hint else None,
+        "among_listed": answers_which_order or (intent == pending and state.get("among_listed")),
     }
     remembered = {k: v for k, v in remembered.items() if v}
     if email and order_number_in(text) and verified:
@@ -224,28 +235,43 @@ def _status(status: object) -> str:
 
 
 def offline_order_pick(
-    *, intent: str, orders: list[dict[str, Any]], description: OrderDescription | None = None
+    *,
+    intent: str,
+    orders: list[dict[str, Any]],
+    description: OrderDescription | None = None,
+    among_listed: bool = False,
 ) -> tuple[str | None, str]:
     """The order a request without a number means: the only one of the customer's orders it can
-    apply to, among those the customer described ("my pending order") if they did. Otherwise no
-    number, and what to ask: which of several, or why none fits."""
+    apply to, or the one the customer described ("my pending order"; with `among_listed`, an
+    answer to the list the bot showed, read among the orders listed). Otherwise no number, and
+    what to say: which of several, or why none fits."""
     fits = _FITS.get(intent)
+    if description and intent == "get_order":
+        fits = None  # "where is my delivered order?" asks about that one, delivered or not
+    candidates = [o for o in orders if fits is None or o.get("status") in fits]
+    must_ask = ""
     if description:
-        if intent == "get_order":
-            fits = None  # "where is my delivered order?" asks about that one, delivered or not
-        described = orders_described(orders=orders, description=description)
+        described = orders_described(orders=candidates if among_listed else orders, description=description)
         fitting = [o for o in described if fits is None or o.get("status") in fits]
         if len(fitting) == 1:
             return str(fitting[0]["number"]), ""
-        if not fitting and len(described) == 1:
+        if fitting:
+            candidates = fitting
+        elif described:
+            # The customer named orders the request cannot apply to: say so, never pick another.
             return None, _(
-                "Order %(number)s is %(status)s, so I can't do that for it any more. "
+                "%(orders)s can't be changed that way any more (%(statuses)s). "
                 "If you meant another order, please send its number."
-            ) % {"number": described[0]["number"], "status": _status(described[0]["status"])}
-        if len(fitting) > 1:
-            orders = fitting
-    candidates = [o for o in orders if fits is None or o.get("status") in fits]
-    if len(candidates) == 1:
+            ) % {
+                "orders": ", ".join(str(o["number"]) for o in described),
+                "statuses": ", ".join(dict.fromkeys(_status(o["status"]) for o in described)),
+            }
+        else:
+            # No order has the status named: show what fits rather than guess which one was meant.
+            must_ask = _("I don't see a %(status)s order among your recent orders.") % {
+                "status": " / ".join(_status(s) for s in description.statuses)
+            }
+    if len(candidates) == 1 and not must_ask:
         return str(candidates[0]["number"]), ""
     if not candidates:
         if not orders:
@@ -268,7 +294,8 @@ def offline_order_pick(
         }
         for o in candidates
     )
-    return None, _("Which order is it about?") + f"\n{lines}"
+    question = _("Which order is it about?") + f"\n{lines}"
+    return None, f"{must_ask} {question}" if must_ask else question
 
 
 # "I don't know" is not a dead end: the closest articles are offered as links when they are at

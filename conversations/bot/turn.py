@@ -345,6 +345,7 @@ async def _offline_continue_with_order(
         intent=step.state["intent"],
         orders=listed.data["orders"],
         description=OrderDescription.from_state(step.state.get("order_hint")),
+        among_listed=bool(step.state.get("among_listed")),
     )
     if number is None:
         output.text = question

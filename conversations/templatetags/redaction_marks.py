@@ -13,8 +13,8 @@ from django.utils.safestring import SafeString, mark_safe
 register = template.Library()
 
 # Matched after escaping, so the tag's brackets are entities and nothing the customer typed can
-# become markup.
-_ESCAPED_PLACEHOLDER = re.compile(r"&lt;([A-Z][A-Z_]*?)_(\d+)&gt;")
+# become markup. Only the kinds redaction writes (guardrails.pii.engine.REDACTED_TYPES; a test
+# keeps the two in step): a customer typing "<ORDER_1>" gets no "hidden value" mark.
 _LABELS = {
     "PERSON": "name",
     "EMAIL_ADDRESS": "email",
@@ -23,23 +23,25 @@ _LABELS = {
     "CREDIT_CARD": "card number",
     "IBAN_CODE": "IBAN",
     "US_SSN": "SSN",
-    "US_DRIVER_LICENSE": "driver's license",
-    "DRIVER_LICENSE": "driver's license",
-    "US_PASSPORT": "passport",
-    "NATIONAL_ID": "ID number",
     "IP_ADDRESS": "IP address",
+    "DRIVER_LICENSE": "driver's license",
+    "PASSPORT": "passport",
+    "NATIONAL_ID": "ID number",
 }
+_ESCAPED_PLACEHOLDER = re.compile(rf"&lt;({'|'.join(_LABELS)})_(\d+)&gt;")
 
 
 def _mark(match: re.Match[str]) -> str:
-    kind, number = match.group(1), match.group(2)
-    label = _LABELS.get(kind, kind.lower().replace("_", " "))
+    # The title holds the placeholder as stored, to find the value in the admin's PII vault.
     return (
-        f'<span class="pii-mark" title="{kind} {number}: hidden, kept encrypted in the vault">{label} {number}</span>'
+        f'<span class="pii-mark" title="{match.group(0)} hidden, kept encrypted in the vault">'
+        f"{_LABELS[match.group(1)]} {match.group(2)}</span>"
     )
 
 
-@register.filter(needs_autoescape=True)
-def redaction_marks(value: object, autoescape: bool = True) -> SafeString:
-    text = str(conditional_escape(str(value)) if autoescape else value)
+@register.filter
+def redaction_marks(value: object) -> SafeString:
+    # Escaped even under {% autoescape off %}: the output is marked safe, and the text is redacted
+    # customer or model text, never markup. Safe input (already escaped) is left as it is.
+    text = str(conditional_escape(str(value)))
     return mark_safe(_ESCAPED_PLACEHOLDER.sub(_mark, text))  # noqa: S308  # escaped above; labels are ours

@@ -224,11 +224,16 @@ async def test_asking_to_change_where_an_order_is_shipped_changes_the_address_no
     assert "tracking number 1Z" in status["text"] and "action" not in status
 
 
-def test_the_intent_classifier_tells_questions_from_requests_on_held_out_phrasings():
+@pytest.fixture(scope="module")
+def intent_report() -> dict:
+    assert EVAL_SET.exists()
+    return intent_eval(classifier=get_intent_classifier(), embed=local_minilm().embed)
+
+
+def test_the_intent_classifier_tells_questions_from_requests_on_held_out_phrasings(intent_report):
     """The eval set's test split is hand-written in other shapes than the training templates and
     never trained on (conversations/bot/understanding/intent_eval.json)."""
-    assert EVAL_SET.exists()
-    report = intent_eval(classifier=get_intent_classifier(), embed=local_minilm().embed)
+    report = intent_report
     assert report["test"]["accuracy"] >= 0.9, report["test"]["errors"]
     assert report["test"]["actions_taken_for_questions"] <= 0.05
     assert report["test"]["questions_taken_for_actions"] <= 0.1
@@ -238,9 +243,12 @@ def test_the_intent_classifier_tells_questions_from_requests_on_held_out_phrasin
     # The batch written before the test2 errors were fixed (indirect requests, complaints that imply
     # an action, first-person policy questions): never tuned on; 0.875 before and after.
     assert report["test3"]["decision_accuracy"] >= 0.85, report["test3"]["decision_errors"]
-    # Paying for "my order" (charged twice, a wrong total) is not a status request: written before
-    # the rule changed (0.636), then the rule was chosen from its errors (0.864), so not held out.
-    assert report["test4"]["decision_accuracy"] >= 0.85, report["test4"]["decision_errors"]
+
+
+def test_paying_for_my_order_is_not_taken_for_a_status_request(intent_report):
+    """ "I was charged twice for my order" got the order's status. Split dev4 was written before the
+    rule changed (0.636), then the rule was chosen from its errors (0.864): a dev figure."""
+    assert intent_report["dev4"]["decision_accuracy"] >= 0.85, intent_report["dev4"]["decision_errors"]
 
 
 def test_a_demand_on_my_own_things_is_acted_on_when_the_classifier_is_unsure_it_is_a_question():

@@ -47,7 +47,7 @@ async def test_only_the_customers_own_sockets_see_their_values_again(alice, widg
     pushed = ""
     while "reach me" not in pushed:
         pushed = await inbox.receive_from(timeout=5)
-    assert "ann.lee@example.com" not in pushed and 'title="EMAIL_ADDRESS 1: hidden' in pushed
+    assert "ann.lee@example.com" not in pushed and 'title="&lt;EMAIL_ADDRESS_1&gt; hidden' in pushed
 
     await own_tab.send_json_to({"type": "resume", "after_seq": 0})
     replayed = await frames_until(own_tab, lambda f: f["type"] == "message")

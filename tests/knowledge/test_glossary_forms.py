@@ -47,7 +47,7 @@ def test_word_forms_do_not_stretch_to_other_words():
 
 def test_the_embedded_text_gets_a_word_forms_synonyms_only_with_its_lever():
     question = "has it been delivered?"
-    assert embedded_text(question=question, entries=ENTRIES, options=DEFAULT_OPTIONS) == question
+    assert embedded_text(question=question, entries=ENTRIES, options=RetrievalOptions(glossary_forms=True)) == question
     with_forms = RetrievalOptions(glossary_forms=True, glossary_forms_embedded=True)
     assert embedded_text(question=question, entries=ENTRIES, options=with_forms) == (
         "has it been delivered? (delivery, shipping, shipment)"

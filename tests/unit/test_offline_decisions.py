@@ -10,7 +10,7 @@ from django.utils import translation
 from conversations.bot.offline import offline_order_pick, offline_step, offline_tool_reply
 from conversations.bot.understanding.intent import IntentGuess
 from conversations.bot.understanding.order_reference import OrderDescription, order_description_in
-from conversations.bot.understanding.requests import without_names
+from conversations.bot.understanding.requests import keyword_action, without_names
 from knowledge.selectors import Retrieval, RetrievedChunk
 
 QUESTION = IntentGuess(label="question", probability=0.9)
@@ -264,21 +264,77 @@ def test_the_order_the_customer_describes_is_the_one_picked(text, intent, expect
     assert number == expected
 
 
-def test_a_described_order_the_request_cannot_apply_to_gets_the_reason_not_a_list():
+def test_described_orders_the_request_cannot_apply_to_get_the_reason_and_no_other_order_is_picked():
     number, text = offline_order_pick(
-        intent="cancel_order", orders=ORDERS, description=order_description_in("cancel my shipped order")
+        intent="cancel_order", orders=ORDERS, description=order_description_in(text="cancel my shipped order")
     )
     assert number is None
-    assert text.startswith("Order SB-3 is shipped, so I can't do that for it any more.")
-
-
-def test_a_status_word_that_describes_no_order_is_not_a_description():
-    for text in ("my order hasn't shipped yet", "is my refund pending?", "delivered to the wrong house"):
-        assert not order_description_in(text), text
+    assert text.startswith("SB-3 can't be changed that way any more (shipped).")
+    two_shipped = [*ORDERS, {"number": "SB-4", "status": "shipped", "placed_at": "2026-02-01T10:00:00Z"}]
     number, text = offline_order_pick(
-        intent="cancel_order", orders=ORDERS, description=order_description_in("cancel my delivered order")
+        intent="cancel_order", orders=two_shipped, description=order_description_in(text="cancel my shipped order")
     )
-    assert number is None and text.startswith("Which order is it about?")  # no delivered order: all that fit
+    assert number is None and text.startswith("SB-3, SB-4 can't be changed that way any more (shipped).")
+
+
+def test_a_status_no_order_has_is_said_and_the_orders_that_fit_are_listed_not_picked():
+    only_pending = [ORDERS[0], ORDERS[2]]  # one order could be cancelled, but it is not the one described
+    number, text = offline_order_pick(
+        intent="cancel_order", orders=only_pending, description=order_description_in(text="cancel my delivered order")
+    )
+    assert number is None
+    assert text.startswith("I don't see a delivered order among your recent orders. Which order is it about?")
+    assert "SB-1: pending" in text and "SB-3" not in text
+
+
+@pytest.mark.parametrize(
+    "text, statuses, recency",
+    [
+        ("my order hasn't shipped yet", (), ""),
+        ("is my refund pending?", (), ""),
+        ("delivered to the wrong house", (), ""),
+        ("not the pending one", (), ""),
+        ("return it and send me a new one", (), ""),
+        ("cancel my order, I'll place a new one", (), ""),
+        ("the one that’s pending", ("pending",), ""),
+        ("my order's still processing", ("processed",), ""),
+        ("the one that has shipped", ("shipped",), ""),
+        ("the most recent one", (), "latest"),
+        ("my last order was late", (), "latest"),
+        ("the oldest one", (), "oldest"),
+    ],
+)
+def test_what_a_message_says_about_which_order(text, statuses, recency):
+    assert order_description_in(text=text) == OrderDescription(statuses, recency)
+
+
+def test_a_new_request_during_an_order_pick_is_not_taken_for_the_answer():
+    asked = {"intent": "cancel_order"}
+    step = offline_step(
+        text="actually I want to return my delivered order",
+        state=asked,
+        verified=True,
+        retrieval=NOTHING,
+        guess=IntentGuess(label="return_order", probability=0.9),
+    )
+    assert step.tool == "list_my_orders" and step.state["intent"] == "return_order"
+
+
+def test_an_answer_to_the_list_adds_to_the_request_and_is_read_among_the_orders_listed():
+    asked = {"intent": "cancel_order", "order_hint": {"statuses": ["pending", "processed"], "recency": ""}}
+    step = offline_step(text="the oldest one", state=asked, verified=True, retrieval=NOTHING)
+    description = OrderDescription.from_state(step.state["order_hint"])
+    assert description == OrderDescription(("pending", "processed"), "oldest") and step.state["among_listed"]
+    # the oldest of the two listed (SB-2), not the customer's oldest order (SB-3, shipped)
+    assert offline_order_pick(intent="cancel_order", orders=ORDERS, description=description, among_listed=True) == (
+        "SB-2",
+        "",
+    )
+
+
+def test_a_malformed_stored_description_is_no_description():
+    assert not OrderDescription.from_state({"statuses": None, "recency": 3})
+    assert not OrderDescription.from_state("pending")
 
 
 def test_the_pending_one_answers_which_order_is_it_about():
@@ -313,5 +369,10 @@ def test_a_failed_verification_says_the_details_do_not_match():
 def test_names_are_left_out_of_the_text_the_bot_understands():
     assert without_names("hi, my name is <PERSON_1>") == "hi, my name is"
     assert without_names("<PERSON_2> here, send it to <STREET_ADDRESS_1>") == "here, send it to <STREET_ADDRESS_1>"
-    assert without_names("<PERSON_1>") == "<PERSON_1>"  # nothing else: still a message, not an empty one
+    assert without_names("<PERSON_1> <PERSON_2>") == "my name is"  # a name alone introduces the customer
     assert without_names("where is my order?") == "where is my order?"
+
+
+def test_a_status_word_inside_my_delivered_order_is_no_status_request():
+    assert keyword_action("my delivered order is missing a sock") is None
+    assert keyword_action("where is my shipped order?") == "get_order"

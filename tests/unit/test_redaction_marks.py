@@ -4,6 +4,10 @@ without letting anything around them become markup."""
 from __future__ import annotations
 
 from django.template import Context, Template
+from django.utils.safestring import mark_safe
+
+from conversations.templatetags.redaction_marks import _LABELS
+from guardrails.pii.engine import REDACTED_TYPES
 
 
 def render(text: str) -> str:
@@ -13,13 +17,15 @@ def render(text: str) -> str:
 def test_a_placeholder_becomes_a_labelled_mark_saying_the_value_is_hidden():
     html = render("Send it to <STREET_ADDRESS_2>, I'm <PERSON_1>")
     assert html == (
-        'Send it to <span class="pii-mark" title="STREET_ADDRESS 2: hidden, kept encrypted in the vault">address 2</span>'
-        ', I&#x27;m <span class="pii-mark" title="PERSON 1: hidden, kept encrypted in the vault">name 1</span>'
+        'Send it to <span class="pii-mark" title="&lt;STREET_ADDRESS_2&gt; hidden, kept encrypted in the vault">'
+        "address 2</span>, I&#x27;m "
+        '<span class="pii-mark" title="&lt;PERSON_1&gt; hidden, kept encrypted in the vault">name 1</span>'
     )
 
 
-def test_an_unknown_kind_is_labelled_by_its_name():
-    assert '">medical license 3</span>' in render("<MEDICAL_LICENSE_3>")
+def test_only_the_kinds_redaction_writes_are_marked_and_each_has_a_label():
+    assert render("<ORDER_1> <MEDICAL_LICENSE_3>") == "&lt;ORDER_1&gt; &lt;MEDICAL_LICENSE_3&gt;"
+    assert set(_LABELS) == set(REDACTED_TYPES)
 
 
 def test_markup_around_and_inside_placeholders_stays_escaped():
@@ -28,3 +34,10 @@ def test_markup_around_and_inside_placeholders_stays_escaped():
     assert "&lt;img src=x onerror=alert(1)&gt;" in html
     assert "&lt;EMAIL_ADDRESS_1&quot;&gt;&lt;script&gt;" in html  # not a placeholder: left as escaped text
     assert html.endswith("<br>next")
+
+
+def test_text_is_escaped_even_where_autoescape_is_off_and_safe_text_is_left_alone():
+    off = Template("{% load redaction_marks %}{% autoescape off %}{{ text|redaction_marks }}{% endautoescape %}")
+    html = off.render(Context({"text": "<b>hi</b> <PHONE_NUMBER_1>"}))
+    assert html.startswith('&lt;b&gt;hi&lt;/b&gt; <span class="pii-mark"') and html.endswith(">phone 1</span>")
+    assert render(mark_safe("<em>ok</em>")) == "<em>ok</em>"

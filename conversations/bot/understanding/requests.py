@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from django.conf import settings
 
 from conversations.bot.understanding.intent import IntentGuess
-from conversations.bot.understanding.order_reference import NEEDS_ORDER, order_description_in
 from knowledge.selectors import Retrieval
 
 HUMAN = re.compile(
@@ -110,11 +109,16 @@ _ASKED_OF_THE_BOT = re.compile(r"^\s*(can|could|would|will) (you|u)\b", re.IGNOR
 _ASKS_THE_BOT = re.compile(_ASKED_OF_THE_BOT.pattern + r"|\b(please|pls|plz)\b", re.IGNORECASE)
 
 
+# What a message that is only a name says ("Jane Miller" opening a chat): an introduction.
+_NAME_ONLY = "my name is"
+
+
 def without_names(text: str) -> str:
-    """`text` without its name placeholders; unchanged when it is nothing but a name."""
+    """`text` without its name placeholders; a message that is nothing but names is read as the
+    introduction it is (the bare placeholder reads as a request for a person, 0.79)."""
     if not _NAME_PLACEHOLDER.search(text):
         return text
-    return " ".join(_NAME_PLACEHOLDER.sub(" ", text).split()) or text
+    return " ".join(_NAME_PLACEHOLDER.sub(" ", text).split()) or _NAME_ONLY
 
 
 def order_number_in(text: str) -> str | None:
@@ -140,7 +144,11 @@ def keyword_action(text: str) -> str | None:
         )
     if _LIST.search(text):
         return "list_my_orders"
-    if (order_number_in(text) or _MY_ORDER.search(text)) and _STATUS.search(text):
+    # The status cue must be outside "my delivered order" itself ("my delivered order is missing
+    # a sock" is no status request).
+    mine = _MY_ORDER.search(text)
+    rest = text if mine is None else f"{text[: mine.start()]} {text[mine.end() :]}"
+    if (order_number_in(text) or mine) and _STATUS.search(rest):
         return "get_order"
     return None
 
@@ -208,16 +216,14 @@ def follow_up_query(*, text: str, history: Sequence[tuple[str, str]]) -> str | N
     previous = next((said for role, said in reversed(history) if role == "customer"), None)
     if not previous:
         return None
-    return f"{previous.strip()} {text.strip()}"
+    return " ".join(f"{_NAME_PLACEHOLDER.sub(' ', previous)} {text}".split())
 
 
 def supplies_what_is_pending(*, text: str, state: dict) -> bool:
-    """Does this message carry what the pending ask waits for (an order number or which of the
-    customer's orders, the email, the new address)? If not, it is a new message, not an answer."""
+    """Does this message carry what the pending ask waits for (an order number, the email, the
+    new address)? If not, it is a new message, not an answer."""
     if order_number_in(text) or EMAIL_PLACEHOLDER.search(text):
         return True
-    if state.get("intent") in NEEDS_ORDER and not state.get("order_number") and order_description_in(text):
-        return True  # "the pending one", in answer to "Which order is it about?"
     return bool(ADDRESS_PLACEHOLDER.search(text)) and state.get("intent") in (
         "change_order_address",
         "change_account_address",
