@@ -244,6 +244,7 @@ def hold(
     concurrency: int = 24,
     before_measure=None,
     redis_url: str,
+    log: Path | None = None,
 ) -> dict:  # noqa: ANN001 - an optional callback
     import psutil
 
@@ -267,6 +268,7 @@ def hold(
         before_measure()
     memory_held = server.memory_full_info()
     holdings_held = server_holdings(server_pid, redis_url)
+    log_held = log_errors(log) if log is not None else None
     for pipe in pipes:
         pipe.send("probe")
     probed = [pipe.recv() for pipe in pipes]
@@ -292,6 +294,7 @@ def hold(
         "closed_by_server_during_hold": sum(p["closed_by_server"] for p in probed),
         "server_before": holdings_before,
         "server_held": holdings_held,
+        "server_log_while_held": log_held,
         "descriptors_per_socket": round(
             (holdings_held["open_descriptors"] - holdings_before["open_descriptors"]) / max(1, open_count), 2
         ),
@@ -376,7 +379,7 @@ def write_result(output: Path, held: dict | None, traced: dict | None, app_root:
             and held["server_rss_held_mb"] <= 1024
             and not held["errors"]
             and held["probe_ok"] == held["probed"]
-            and not held["server_log"]["too_many_open_files"]
+            and not held["server_log_while_held"]["too_many_open_files"]
         ),
     }
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -459,8 +462,10 @@ def main() -> int:
                 probes=20,
                 concurrency=args.concurrency,
                 redis_url=redis_url,
+                log=log,
             )
-            held["server_log"] = log_errors(log)
+            # After the probes and every client closing at once (a teardown, not the hold).
+            held["server_log_after_close"] = log_errors(log)
             print(json.dumps(held, indent=1), flush=True)
             write_result(args.output, held, None, app_root)
         finally:
