@@ -8,8 +8,14 @@ does what an idle widget does: opens with its token, sends `resume`, waits for i
 frame, then stays silent. RLIMIT_NOFILE is raised for the server and the clients.
 
 Reported: the server's RSS (and USS) before and with the sockets held, KB per socket, errors, and
-whether sockets still answer (a `resume` on a sample of them after the hold). Target: 10,000
-sockets per web process under 1 GB RSS in total. JSON to benchmarks/results/idle_sockets.json.
+whether sockets still answer (a `resume` on a sample of them after the hold); its open file
+descriptors and its Redis connections (CLIENT LIST, by the client name its REDIS_URL gives them)
+before and with the sockets held, and the "Too many open files" lines in its log: an idle socket
+must cost one descriptor (its own) and no Redis connection. Target: 10,000 sockets per web
+process under 1 GB RSS in total. JSON to benchmarks/results/idle_sockets.json.
+
+--app-root runs the server from another checkout (e.g. `git archive` of a base commit), with this
+benchmark's own clients and measurements, for a before/after in the same run.
 
 With --trace N the server runs under tracemalloc (started after warm-up, so only memory
 allocated for the sockets is traced) for a separate run of N sockets, and the largest
@@ -41,6 +47,8 @@ from benchmarks.open_loop import free_port  # noqa: E402
 
 TRACE_START_SIGNAL = signal.SIGUSR1
 TRACE_DUMP_SIGNAL = signal.SIGUSR2
+# Every Redis connection the server opens carries this name (redis-py's client_name URL option).
+SERVER_REDIS_NAME = "idle-sockets-web"
 
 
 def raise_nofile(wanted: int) -> None:
@@ -145,6 +153,38 @@ def _short(filename: str) -> str:
     return filename
 
 
+# --- what the server holds -------------------------------------------------------------------
+
+
+def named_redis_url(url: str, name: str) -> str:
+    return url + ("&" if "?" in url else "?") + f"client_name={name}"
+
+
+def server_redis_connections(redis_url: str) -> dict:
+    """The server's connections as Redis lists them, counted by their last command (a Pub/Sub
+    subscription, a pool's EVAL or GET, Celery's BRPOP...)."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    try:
+        own = [entry for entry in client.client_list() if entry.get("name") == SERVER_REDIS_NAME]
+    finally:
+        client.close()
+    by_command: dict[str, int] = {}
+    for entry in own:
+        by_command[entry["cmd"]] = by_command.get(entry["cmd"], 0) + 1
+    return {"count": len(own), "by_last_command": dict(sorted(by_command.items(), key=lambda kv: -kv[1]))}
+
+
+def server_holdings(server_pid: int, redis_url: str) -> dict:
+    import psutil
+
+    return {
+        "open_descriptors": psutil.Process(server_pid).num_fds(),
+        "redis_connections": server_redis_connections(redis_url),
+    }
+
+
 # --- the clients ------------------------------------------------------------------------------
 
 
@@ -203,10 +243,13 @@ def hold(
     probes: int,
     concurrency: int = 24,
     before_measure=None,
+    redis_url: str,
+    log: Path | None = None,
 ) -> dict:  # noqa: ANN001 - an optional callback
     import psutil
 
     server = psutil.Process(server_pid)
+    holdings_before = server_holdings(server_pid, redis_url)
     context = multiprocessing.get_context("spawn")
     chunks = [urls[i::clients] for i in range(clients)]
     pipes, processes = [], []
@@ -224,6 +267,8 @@ def hold(
     if before_measure is not None:
         before_measure()
     memory_held = server.memory_full_info()
+    holdings_held = server_holdings(server_pid, redis_url)
+    log_held = log_errors(log) if log is not None else None
     for pipe in pipes:
         pipe.send("probe")
     probed = [pipe.recv() for pipe in pipes]
@@ -247,10 +292,23 @@ def hold(
         "probed": sum(p["probed"] for p in probed),
         "probe_ok": sum(p["probe_ok"] for p in probed),
         "closed_by_server_during_hold": sum(p["closed_by_server"] for p in probed),
+        "server_before": holdings_before,
+        "server_held": holdings_held,
+        "server_log_while_held": log_held,
+        "descriptors_per_socket": round(
+            (holdings_held["open_descriptors"] - holdings_before["open_descriptors"]) / max(1, open_count), 2
+        ),
+        "redis_connections_per_socket": round(
+            (holdings_held["redis_connections"]["count"] - holdings_before["redis_connections"]["count"])
+            / max(1, open_count),
+            3,
+        ),
     }
 
 
-def start_server(port: int, env: dict, *, traced: Path | None, connect_timeout: int) -> subprocess.Popen:
+def start_server(
+    port: int, env: dict, *, traced: Path | None, connect_timeout: int, app_root: Path, log: Path
+) -> subprocess.Popen:
     if traced is None:
         argv = [
             sys.executable,
@@ -276,8 +334,17 @@ def start_server(port: int, env: dict, *, traced: Path | None, connect_timeout: 
             str(traced),
             "--connect-timeout",
             str(connect_timeout),
+            "--app-root",
+            str(app_root),
         ]
-    return subprocess.Popen(argv, cwd=ROOT, env=env)
+    env = dict(env, PYTHONPATH=os.pathsep.join([str(app_root), env.get("PYTHONPATH", "")]).rstrip(os.pathsep))
+    log.parent.mkdir(parents=True, exist_ok=True)
+    return subprocess.Popen(argv, cwd=app_root, env=env, stdout=open(log, "wb"), stderr=subprocess.STDOUT)
+
+
+def log_errors(log: Path) -> dict:
+    text = log.read_text(errors="replace") if log.exists() else ""
+    return {"too_many_open_files": text.count("Too many open files"), "tracebacks": text.count("Traceback")}
 
 
 def stop_server(server: subprocess.Popen) -> None:
@@ -289,18 +356,19 @@ def stop_server(server: subprocess.Popen) -> None:
         server.wait()
 
 
-def warm_up(urls: list[str], origin: str, server_pid: int) -> None:
+def warm_up(urls: list[str], origin: str, server_pid: int, redis_url: str) -> None:
     """First sockets pay for imports, pools and caches; those are not per-socket costs."""
-    hold(urls, origin, 1, server_pid, settle=0, probes=1, concurrency=8)
+    hold(urls, origin, 1, server_pid, settle=0, probes=1, concurrency=8, redis_url=redis_url)
 
 
-def write_result(output: Path, held: dict | None, traced: dict | None) -> None:
+def write_result(output: Path, held: dict | None, traced: dict | None, app_root: Path) -> None:
     """Written after the plain run and again after the traced one: a long trace that is
     interrupted keeps the plain figures."""
     result = {
         "benchmark": "idle_sockets",
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "load_average_1m": os.getloadavg()[0]},
+        "app_root": str(app_root),
         "limits_raised": ["CHAT_MAX_SOCKETS_PER_IP", "CHAT_RATE_BURST", "CHAT_RATE_PER_SECOND"],
         "held": held,
         "tracemalloc": traced,
@@ -311,6 +379,7 @@ def write_result(output: Path, held: dict | None, traced: dict | None) -> None:
             and held["server_rss_held_mb"] <= 1024
             and not held["errors"]
             and held["probe_ok"] == held["probed"]
+            and not held["server_log_while_held"]["too_many_open_files"]
         ),
     }
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -338,10 +407,14 @@ def main() -> int:
         help="Daphne's websocket handshake timeout (its default, 5 s, drops handshakes on a busy "
         "machine; this benchmark measures memory, not connect speed)",
     )
+    parser.add_argument(
+        "--app-root", type=Path, default=ROOT, help="run the server from this checkout (default: this one)"
+    )
     parser.add_argument("--serve-traced", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--dump", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_traced:
+        sys.path.insert(0, str(args.app_root.resolve()))  # before ROOT, which this file put first
         serve_traced(args.serve_traced, args.dump, args.connect_timeout)
         return 0
 
@@ -356,8 +429,12 @@ def main() -> int:
     connections.close_all()
     base = f"ws://127.0.0.1:{port}"
     urls = [f"{base}/ws/chat/{cid}/?token={token}" for cid, token in sessions]
+    redis_url = os.environ["REDIS_URL"]  # set by the settings when they started the embedded Redis
+    app_root = args.app_root.resolve()
+    logs = ROOT / ".data" / "bench"
     env = dict(
         os.environ,
+        REDIS_URL=named_redis_url(redis_url, SERVER_REDIS_NAME),
         DJANGO_SETTINGS_MODULE="supportbot.settings.base",
         LOG_LEVEL="WARNING",
         CHAT_MAX_SOCKETS_PER_IP="1000000",
@@ -371,10 +448,11 @@ def main() -> int:
 
     held = None
     if args.sockets:
-        server = start_server(port, env, traced=None, connect_timeout=args.connect_timeout)
+        log = logs / "idle_sockets_server.log"
+        server = start_server(port, env, traced=None, connect_timeout=args.connect_timeout, app_root=app_root, log=log)
         try:
             wait_for_healthz(f"http://127.0.0.1:{port}", seconds=240)
-            warm_up(urls[:warm], origin, server.pid)
+            warm_up(urls[:warm], origin, server.pid, redis_url)
             held = hold(
                 urls[warm : warm + args.sockets],
                 origin,
@@ -383,9 +461,13 @@ def main() -> int:
                 settle=args.settle,
                 probes=20,
                 concurrency=args.concurrency,
+                redis_url=redis_url,
+                log=log,
             )
+            # After the probes and every client closing at once (a teardown, not the hold).
+            held["server_log_after_close"] = log_errors(log)
             print(json.dumps(held, indent=1), flush=True)
-            write_result(args.output, held, None)
+            write_result(args.output, held, None, app_root)
         finally:
             stop_server(server)
 
@@ -404,10 +486,17 @@ def main() -> int:
         site.save(update_fields=["allowed_origins"])
         connections.close_all()
         trace_urls = [u.replace(base, f"ws://127.0.0.1:{port}") for u in urls[:warm] + urls[warm + args.sockets :]]
-        server = start_server(port, env, traced=dump, connect_timeout=args.connect_timeout)
+        server = start_server(
+            port,
+            env,
+            traced=dump,
+            connect_timeout=args.connect_timeout,
+            app_root=app_root,
+            log=logs / "idle_sockets_traced_server.log",
+        )
         try:
             wait_for_healthz(origin2, seconds=240)
-            warm_up(trace_urls[:warm], origin2, server.pid)
+            warm_up(trace_urls[:warm], origin2, server.pid, redis_url)
             os.kill(server.pid, TRACE_START_SIGNAL)
             time.sleep(1)
 
@@ -426,6 +515,7 @@ def main() -> int:
                 probes=5,
                 concurrency=max(args.clients, args.concurrency // 3),
                 before_measure=snapshot,
+                redis_url=redis_url,
             )
             print(json.dumps(traced_hold, indent=1), flush=True)
         finally:
@@ -435,7 +525,7 @@ def main() -> int:
         traced = {"hold": traced_hold, **trace_report(dump, traced_hold["sockets_open"], args.top)}
         print(json.dumps(traced, indent=1), flush=True)
 
-    write_result(args.output, held, traced)
+    write_result(args.output, held, traced, app_root)
     return 0
 
 

@@ -11,15 +11,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-import weakref
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.core.cache.backends.redis import RedisCache
 
 from supportbot.client_ip import client_ip_limit_key
+from supportbot.redis_pool import cache_redis
 
 
 @dataclass(frozen=True)
@@ -59,19 +58,10 @@ def _peek_many(limits: list[tuple[str, int]]) -> list[int]:
     return [int(found.get(key) or 0) for key in keys]
 
 
-# One redis-py client per cache backend (Django builds a backend per thread), dropped with it.
-_CLIENTS: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
-
-
 def _redis() -> Any:
-    """A redis-py client on the cache's write pool, kept per cache backend: Django's RedisCache
-    builds a new client object for every operation, most of a counter's CPU here."""
-    # The default cache is Django's RedisCache (settings), which exposes no pipeline of its own.
-    backend = cast(RedisCache, cache)._cache
-    client = _CLIENTS.get(backend)
-    if client is None:
-        client = _CLIENTS[backend] = backend.get_client(write=True)
-    return client
+    """The process's one redis-py client on the cache's shared pool: Django's RedisCache builds a
+    new client object for every operation, most of a counter's CPU here."""
+    return cache_redis()
 
 
 # Per-IP limits cannot count a client whose address is unknown (see supportbot/client_ip.py):

@@ -19,6 +19,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from supportbot.client_ip import client_ip_limit_key
+from supportbot.redis_pool import cache_redis
 
 SOCKET_LEASE_SECONDS = 90
 SOCKET_LEASE_RENEW_SECONDS = 30
@@ -43,7 +44,7 @@ return 0
 
 
 def _redis() -> Any:
-    return cache._cache.get_client(write=True)  # type: ignore[attr-defined]  # Django's RedisCache
+    return cache_redis()  # the cache's own pool and database, for the script and pipelines
 
 
 def _keys(*, conversation_id: int, client_ip: str) -> list[str]:

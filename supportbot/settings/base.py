@@ -191,6 +191,9 @@ CACHES = {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "supportbot",
+        # Django builds a cache backend per async context, i.e. per socket; this pool class gives
+        # them all one pool per process, or each idle socket would keep a Redis connection open.
+        "OPTIONS": {"pool_class": "supportbot.redis_pool.SharedConnectionPool"},
     }
 }
 
