@@ -30,8 +30,12 @@ raised for the run through their environment variables: every customer comes fro
 The output lists them. Rounds per size: --rounds (3; medians are reported). JSON goes to
 benchmarks/results/open_loop.json.
 
+--trace FILE: the web processes record every bot turn's stage times there (BOT_TURN_TRACE_PATH,
+supportbot/runtime/trace.py), and each round reports where its slowest 5% of answers spent their
+time against the middle band (benchmarks/open_loop_trace.py). It costs some CPU: measure without it.
+
     .venv/bin/python benchmarks/open_loop.py [--conversations 50,150,300] [--duration 125]
-        [--rounds 3] [--web-processes 2]
+        [--rounds 3] [--web-processes 2] [--trace .data/bench/trace.jsonl]
 """
 
 from __future__ import annotations

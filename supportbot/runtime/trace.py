@@ -153,7 +153,7 @@ def _monitor_start() -> None:
     _monitor_started = True
     _modules_seen.update(sys.modules)
     loop = asyncio.get_running_loop()
-    gc_started: dict[int, float] = {}
+    gc_started: dict[int, tuple[float, float]] = {}
 
     def on_gc(phase: str, info: dict[str, int]) -> None:
         if phase == "start":
@@ -180,7 +180,8 @@ def _monitor_start() -> None:
         try:
             from channels.layers import get_channel_layer
 
-            layer = get_channel_layer()._get_layer()
+            layer: Any = get_channel_layer()
+            layer = layer._get_layer()
             return sum(len(shard._lock._waiters or ()) for shard in layer._shards)
         except Exception:
             return None
