@@ -30,8 +30,12 @@ raised for the run through their environment variables: every customer comes fro
 The output lists them. Rounds per size: --rounds (3; medians are reported). JSON goes to
 benchmarks/results/open_loop.json.
 
+--trace FILE: the web processes record every bot turn's stage times there (BOT_TURN_TRACE_PATH,
+supportbot/runtime/trace.py), and each round reports where its slowest 5% of answers spent their
+time against the middle band (benchmarks/open_loop_trace.py). It costs some CPU: measure without it.
+
     .venv/bin/python benchmarks/open_loop.py [--conversations 50,150,300] [--duration 125]
-        [--rounds 3] [--web-processes 2]
+        [--rounds 3] [--web-processes 2] [--trace .data/bench/trace.jsonl]
 """
 
 from __future__ import annotations
@@ -58,6 +62,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.bot_turn import ANSWER_WORDS, QUESTIONS, demo_articles_indexed  # noqa: E402
 from benchmarks.chat_transport import percentile, setup_django  # noqa: E402
+from benchmarks.open_loop_trace import trace_lines, trace_report  # noqa: E402
 
 SITE_KEY = "bench-open-loop"
 RAISED_LIMITS = {
@@ -191,6 +196,20 @@ def app_processes(runtime_pid: int) -> dict[str, list]:
     return groups
 
 
+def sockets_per_process(processes: list, port: int) -> list[int]:
+    """Established connections on the web port, per web process."""
+    import psutil
+
+    counts = []
+    for process in processes:
+        try:
+            connections = process.net_connections(kind="tcp")
+        except psutil.Error:
+            continue
+        counts.append(sum(1 for c in connections if c.laddr and c.laddr.port == port and c.status == "ESTABLISHED"))
+    return counts
+
+
 def cpu_seconds(processes: list) -> dict[int, float]:
     import psutil
 
@@ -231,6 +250,8 @@ class RoundStats:
     answered: int = 0
     errors: dict[str, int] = field(default_factory=dict)
     late_sends: int = 0  # a send due while the previous answer was still awaited
+    # --trace: per message (public_id, sent, first delta, final, outcome), wall-clock seconds
+    messages: list[tuple[str, float, float | None, float | None, str]] = field(default_factory=list)
 
     def error(self, kind: str) -> None:
         self.errors[kind] = self.errors.get(kind, 0) + 1
@@ -281,6 +302,7 @@ async def customer(
             while next_send < stop_at:
                 await asyncio.sleep(max(0.0, next_send - time.monotonic()))
                 sent = time.perf_counter()
+                sent_wall = time.time()
                 stats.sent += 1
                 await ws.send(
                     json.dumps(
@@ -307,6 +329,17 @@ async def customer(
                     if frame["type"] == "message" and frame.get("role") == "system":
                         outcome = "system_message"  # a handoff or a failed turn: not a bot answer
                         break
+                public_id = socket_url.rstrip("/").rsplit("/", 1)[-1]
+                done_wall = time.time()
+                stats.messages.append(
+                    (
+                        public_id,
+                        sent_wall,
+                        sent_wall + (first - sent) if first is not None else None,
+                        done_wall if outcome != "no_answer" else None,
+                        outcome,
+                    )
+                )
                 if outcome == "answered":
                     stats.answered += 1
                     stats.first_ms.append((first - sent) * 1000)
@@ -331,6 +364,7 @@ async def run_round(
     interval: tuple[float, float],
     answer_timeout: float,
     runtime_pid: int,
+    trace_path: Path | None = None,
 ) -> dict:
     sessions = await open_sessions(base, origin, conversations)
     processes = app_processes(runtime_pid)
@@ -344,6 +378,16 @@ async def run_round(
     probe_task = asyncio.create_task(model_probe(model.base_url, probe_body, stop, probe))
     started = time.monotonic()
     wall_started = time.perf_counter()
+    clock_started = time.time()
+    port = int(base.rsplit(":", 1)[1])
+    sockets_seen: list[int] = []
+
+    async def count_sockets() -> None:
+        # Halfway through, every customer's socket is open: how the kernel spread them.
+        await asyncio.sleep(duration / 2)
+        sockets_seen.extend(sockets_per_process(processes["web"], port))
+
+    count_task = asyncio.create_task(count_sockets())
     await asyncio.gather(
         *(
             customer(
@@ -361,6 +405,7 @@ async def run_round(
         )
     )
     wall = time.perf_counter() - wall_started
+    count_task.cancel()
     stop.set()
     await probe_task
     cpu_after = cpu_seconds(measured)
@@ -380,7 +425,15 @@ async def run_round(
     added_first = [v - model_first_ms for v in stats.first_ms]
     added_final = [v - model_total_ms for v in stats.final_ms]
     errors = sum(stats.errors.values())
+    trace = None
+    if trace_path:
+        clock_ended = time.time()
+        # The client's side of the join, kept for re-reading the trace later.
+        client_path = trace_path.with_name(f"{trace_path.stem}.{conversations}.client.json")
+        client_path.write_text(json.dumps({"start": clock_started, "end": clock_ended, "messages": stats.messages}))
+        trace = trace_report(stats.messages, trace_path, clock_started, clock_ended)
     return {
+        "trace": trace,
         "conversations": conversations,
         "messages_sent": stats.sent,
         "answered": stats.answered,
@@ -394,9 +447,13 @@ async def run_round(
         "messages_per_s": round(stats.sent / wall, 2),
         "model_direct_ms": {
             "first_content_p50": round(model_first_ms, 1),
+            "first_content_p95": round(percentile([v * 1000 for v in probe["first"]], 95), 1),
+            "first_content_max": round(max(probe["first"], default=float("nan")) * 1000, 1),
             "done_p50": round(model_total_ms, 1),
+            "done_p95": round(percentile([v * 1000 for v in probe["total"]], 95), 1),
             "samples": len(probe["first"]),
         },
+        "sockets_per_web_process": sockets_seen,
         "measured_first_delta_ms": {
             "p50": round(percentile(stats.first_ms, 50), 1),
             "p95": round(percentile(stats.first_ms, 95), 1),
@@ -510,6 +567,13 @@ def main() -> int:
         help="sets WEB_PROCESSES for the runtime (default: the environment's, else the runtime's own)",
     )
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "results" / "open_loop.json")
+    parser.add_argument(
+        "--trace",
+        type=Path,
+        default=None,
+        help="record every bot turn's stage times to this file (BOT_TURN_TRACE_PATH) and report where the "
+        "slow turns' time goes (benchmarks/open_loop_trace.py)",
+    )
     args = parser.parse_args()
     sizes = [int(n) for n in args.conversations.split(",")]
     interval = tuple(float(x) for x in args.interval.split(","))
@@ -541,6 +605,10 @@ def main() -> int:
     )
     if args.web_processes is not None:
         env["WEB_PROCESSES"] = str(args.web_processes)
+    if args.trace is not None:
+        args.trace.parent.mkdir(parents=True, exist_ok=True)
+        args.trace.unlink(missing_ok=True)
+        env["BOT_TURN_TRACE_PATH"] = str(args.trace.resolve())
     log_path = ROOT / ".data" / "bench" / "open_loop_runtime.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     print(f"limits raised for the run: {', '.join(f'{k}={v}' for k, v in RAISED_LIMITS.items())}")
@@ -583,6 +651,7 @@ def main() -> int:
                             interval=interval,
                             answer_timeout=args.answer_timeout,
                             runtime_pid=runtime.pid,
+                            trace_path=args.trace,
                         )
                     )
                     runs_by_size.setdefault(size, []).append(run)
@@ -594,6 +663,8 @@ def main() -> int:
                         f"errors {run['errors']} {run['error_kinds'] or ''}, load {run['load_average_1m']}",
                         flush=True,
                     )
+                    if run["trace"]:
+                        print("\n".join(trace_lines(run["trace"])), flush=True)
         finally:
             runtime.terminate()  # the supervisor stops its children in order
             try:

@@ -1,5 +1,6 @@
 """ASGI entry point: HTTP goes to Django, websockets to the chat and inbox consumers."""
 
+import gc
 import os
 
 from django.core.asgi import get_asgi_application
@@ -21,3 +22,9 @@ application = ProtocolTypeRouter(
         "websocket": URLRouter(websocket_urlpatterns),
     }
 )
+
+# Everything imported and loaded so far (Django, spaCy, the SDKs, the preloaded models: ~300,000
+# tracked objects) lives as long as the process. Frozen, it is left out of every collection: a full
+# collection walked it all, 0.2-0.3 s with the GIL held, stalling every socket of the process
+# (docs/performance.md, "the latency tail").
+gc.freeze()

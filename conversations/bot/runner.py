@@ -28,6 +28,7 @@ from conversations.chat.languages import conversation_language_get
 from conversations.core.async_db import call_service, db
 from conversations.core.events import publish_collected
 from conversations.models import Conversation, Message, WidgetSite
+from supportbot.runtime.trace import trace_schedule_context
 
 logger = logging.getLogger(__name__)
 
@@ -101,7 +102,7 @@ def turn_lease_pass(*, conversation_id: int, owner: str = OWNER) -> int | None:
 
 def turn_schedule(conversation_id: int) -> None:
     """Start answering on this process's loop; returns at once."""
-    task = asyncio.get_running_loop().create_task(turn_drive(conversation_id))
+    task = asyncio.get_running_loop().create_task(turn_drive(conversation_id), context=trace_schedule_context())
     _running.add(task)
     task.add_done_callback(_running.discard)
 

@@ -68,6 +68,7 @@ from guardrails.services import guardrail_event_record, inbound_message_check
 from knowledge.selectors import Retrieval, RetrievedChunk, glossary_entries, knowledge_query_text, knowledge_search
 from supportbot.llm.embeddings import embed_async, get_embedder, local_minilm
 from supportbot.llm.gateway import ModelUnavailable, get_gateway, model_configured
+from supportbot.runtime.trace import trace_mark, trace_turn_begin, trace_turn_end
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +110,7 @@ class DeltaStream:
             events.delta_audience_here(public_id=public_id)
         )
         self.here = False
+        self.delta_sent = False
 
     async def feed(self, piece: str) -> None:
         self.pending += piece
@@ -129,24 +131,33 @@ class DeltaStream:
             self.pending = ""
         if not text:
             return
-        self.last_sent = time.perf_counter()
         if self.turn.first_delta_at is None:
-            self.turn.first_delta_at = self.last_sent
+            self.turn.first_delta_at = time.perf_counter()
         if self.audience_here is not None:
             self.here = self.audience_here.done() and self.audience_here.result()
             self.audience_here.cancel()  # not yet answered: this turn goes through Redis
             self.audience_here = None
         await events.publish_delta(public_id=self.public_id, turn_id=self.turn.turn_id, text=text, here=self.here)
+        # The window counts from when this piece got out: while a publish waits (a busy Redis
+        # connection), the text arriving meanwhile leaves as one delta after it, instead of one
+        # publish per token each waiting its turn, which held the model stream's reading for
+        # seconds (docs/performance.md, "the latency tail").
+        self.last_sent = time.perf_counter()
+        if final or not self.delta_sent:
+            self.delta_sent = True
+            trace_mark("delta_final" if final else "delta_first")
 
 
 async def turn_run(*, conversation_id: int, up_to_seq: int) -> None:
     turn = TurnState(turn_id=str(uuid.uuid4()), started=time.perf_counter())
+    trace = trace_turn_begin()
     loaded: TurnInput | None = await db(turn_input_load)(
         conversation_id=conversation_id, up_to_seq=up_to_seq, history_messages=settings.BOT_HISTORY_MESSAGES
     )
     if loaded is None:
         return
     await events.publish_bot_activity(public_id=loaded.public_id, state=True, activity="thinking")
+    trace_mark("activity_published")
     try:
         # Every fixed sentence of the turn (the offline responder's, refusals, the output check's
         # safe reply) is written in the customer's language.
@@ -171,8 +182,10 @@ async def turn_run(*, conversation_id: int, up_to_seq: int) -> None:
             turn_output_post, conversation_id=conversation_id, up_to_seq=up_to_seq, output=output
         )
         await events.publish_collected(pending)
+        trace_mark("posted_published")
     finally:
         await events.publish_bot_activity(public_id=loaded.public_id, state=False, activity="thinking")
+        trace_turn_end(trace, public_id=loaded.public_id, up_to_seq=up_to_seq)
 
 
 @dataclass

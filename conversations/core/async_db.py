@@ -8,11 +8,14 @@ from typing import Any
 from channels.db import DatabaseSyncToAsync
 
 from conversations.core import events
+from supportbot.runtime.trace import trace_marks, traced_call
 
 
 def db(function: Any) -> Any:
     """Run ORM work on the shared thread pool rather than Channels' single DB thread: each call is
     short and independent, and one thread would serialize every socket of the process."""
+    if trace_marks() is not None:  # a traced bot turn (benchmark only): queued / started / done
+        function = traced_call(function)
     return DatabaseSyncToAsync(function, thread_sensitive=False)
 
 

@@ -89,19 +89,53 @@ class _RecoveringShard(RedisSingleShardConnection):
         for queue in list(layer.channels.values()):
             queue.put_nowait(event)
 
+    def __init__(self, host: Any, channel_layer: Any) -> None:
+        super().__init__(host, channel_layer)
+        # Publishes waiting for the shard's lock, in call order (see publish).
+        self._outbox: list[tuple[str, bytes, asyncio.Future[None]]] = []
+
     async def publish(self, channel: str, message: bytes) -> None:
+        """channels_redis sends one PUBLISH per call under the shard's lock: one round trip each,
+        one after the other. Under load that queue grew to 30 and more waiters per process, and
+        every publish of the process (a turn's deltas and final message, a customer's own message)
+        waited for all of them: seconds, in the latency tail (docs/performance.md). Here each call
+        queues its message, and whoever holds the lock sends everything queued by then as one
+        pipeline, one round trip for the lot; the others find theirs sent. Order is kept: the
+        outbox is in call order and so is the pipeline."""
+        sent: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._outbox.append((channel, message, sent))
+        async with self._lock:
+            if sent.done():
+                return
+            batch, self._outbox = self._outbox, []
+            try:
+                await self._publish_batch(batch)
+            finally:  # sent or dropped (at-most-once, above): nobody waits for these any more
+                for _, _, future in batch:
+                    if not future.done():
+                        future.set_result(None)
+
+    async def _publish_batch(self, batch: list[tuple[str, bytes, asyncio.Future[None]]]) -> None:
         # Twice: after a restart, the pooled connection from before it fails its first command
         # ("Connection closed by server"; redis-py's pool retries nothing by default), and the
         # second attempt gets a fresh one. Measured: without it, the first broadcast after every
         # Redis restart was lost.
         for attempt in (1, 2):
             try:
-                await super().publish(channel, message)
+                self._ensure_redis()
+                if len(batch) == 1:
+                    await self._redis.publish(batch[0][0], batch[0][1])
+                else:
+                    pipe = self._redis.pipeline(transaction=False)
+                    for channel, message, _ in batch:
+                        pipe.publish(channel, message)
+                    await pipe.execute()
                 return
             except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError) as error:
                 if attempt == 2:
                     logger.warning(
-                        "channel layer: a publish was dropped, Redis at %s unavailable (%s)",
+                        "channel layer: %d publish(es) dropped, Redis at %s unavailable (%s)",
+                        len(batch),
                         _host_name(self.host),
                         type(error).__name__,
                     )

@@ -19,7 +19,20 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, cast
 
+import aiohttp
+import httpx
+import openai
 from django.conf import settings
+from httpx_aiohttp import AiohttpTransport
+from openai import AsyncOpenAI, AsyncStream, DefaultAioHttpClient
+from openai._constants import DEFAULT_CONNECTION_LIMITS
+
+# Imported with this module, not at the first call: `openai.types` is ~740 modules (about 2 s of
+# CPU), and imported lazily it ran on the event loop of every web process's first bot turn,
+# stalling every socket of that process meanwhile (docs/performance.md, "the latency tail").
+from openai.types.chat import ChatCompletion
+
+from supportbot.runtime.trace import trace_mark
 
 
 class ModelUnavailable(Exception):
@@ -86,11 +99,6 @@ def _http_client() -> Any:
     """The SDK's aiohttp client (`openai[aiohttp]`): the same client interface, so the SDK's
     retries, timeouts and error mapping stay, at less CPU per streamed completion than httpx
     (docs/performance.md), with the transport below."""
-    import aiohttp
-    import httpx
-    from httpx_aiohttp import AiohttpTransport
-    from openai import DefaultAioHttpClient
-    from openai._constants import DEFAULT_CONNECTION_LIMITS
 
     class Transport(AiohttpTransport):
         """httpx-aiohttp 0.2 maps every aiohttp connection error (refused, reset, DNS) to
@@ -114,8 +122,6 @@ def _http_client() -> Any:
 
 class LlmGateway:
     def __init__(self) -> None:
-        from openai import AsyncOpenAI
-
         self.client = AsyncOpenAI(
             base_url=settings.LLM_BASE_URL,
             api_key=settings.LLM_API_KEY or "unused",
@@ -135,8 +141,6 @@ class LlmGateway:
     ) -> ChatResult:
         """Stream one completion; `on_text` gets each text piece as it arrives. Raises
         ModelUnavailable when neither the model nor the fallback answered."""
-        import openai
-
         if not self.breaker.allow():
             raise ModelUnavailable("circuit open: the model endpoint failed repeatedly")
         attempts: list[dict[str, Any]] = []
@@ -184,9 +188,7 @@ class LlmGateway:
         # (~8 ms of event-loop CPU per call for our prompt and tool schemas, measured), and with
         # each chunk left as the parsed JSON dict: building a pydantic model per streamed token
         # cost more than everything else this loop does.
-        from openai import AsyncStream
-        from openai.types.chat import ChatCompletion
-
+        trace_mark("model_request")
         stream = await self.client.post(
             "/chat/completions", body=kwargs, cast_to=ChatCompletion, stream=True, stream_cls=AsyncStream[object]
         )
@@ -194,6 +196,7 @@ class LlmGateway:
         calls: dict[int, ToolCallRequest] = {}
         ttft = None
         prompt_tokens = completion_tokens = 0
+        trace_mark("model_response")
         async for raw_chunk in stream:
             # AsyncStream[object] hands over each chunk as the parsed JSON object, unvalidated (above).
             chunk = cast(dict[str, Any], raw_chunk)
@@ -206,6 +209,7 @@ class LlmGateway:
                 if content:
                     if ttft is None:
                         ttft = (time.perf_counter() - started) * 1000
+                        trace_mark("model_first_chunk")
                     text_parts.append(content)
                     await on_text(content)
                 for call in delta.get("tool_calls") or ():
@@ -220,6 +224,7 @@ class LlmGateway:
                     if function.get("arguments"):
                         slot.arguments += function["arguments"]
         total = (time.perf_counter() - started) * 1000
+        trace_mark("model_done")
         return ChatResult(
             text="".join(text_parts),
             tool_calls=[calls[i] for i in sorted(calls)],

@@ -25,11 +25,13 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import logging
 import multiprocessing
 import multiprocessing.connection
 import os
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -38,6 +40,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from supportbot.errors import CodedError
+from supportbot.runtime.trace import trace_batch, trace_enabled, trace_mark_on, trace_marks
 
 logger = logging.getLogger(__name__)
 
@@ -95,13 +98,19 @@ def _exit_with_parent() -> None:
 def _worker_start(initializer: Callable[..., None], initargs: tuple[Any, ...]) -> None:
     _exit_with_parent()
     initializer(*initargs)
+    # The models just loaded live as long as the worker: out of the collector's reach, a full
+    # collection no longer walks them (hundreds of ms each time, in the middle of a batch).
+    gc.freeze()
 
 
-def _worker_run(job: Job, payloads: list[Any]) -> list[Any]:
+def _worker_run(job: Job, payloads: list[Any]) -> tuple[list[Any], float, float, float]:
+    """The results, with the batch's CPU seconds and its wall-clock start and end in the worker
+    (for the benchmark's trace: how long a batch ran, and whether the worker had a core)."""
+    started, cpu = time.time(), time.process_time()
     results = list(job(payloads))
     if len(results) != len(payloads):  # a job bug must not hand one caller another's result
         raise RuntimeError(f"{job.__qualname__} returned {len(results)} results for {len(payloads)} payloads")
-    return results
+    return results, time.process_time() - cpu, started, time.time()
 
 
 # Web process side -------------------------------------------------------------------------
@@ -112,6 +121,9 @@ class ModelWorkers:
         self.config = config
         self._lock = threading.RLock()  # a done callback may run inside submit()
         self._waiting: deque[tuple[Job, Any, Future]] = deque()
+        # Traced bot turns' marks (benchmark only, supportbot/runtime/trace.py), by future.
+        self._traces: dict[Future, list[tuple[str, float]]] = {}
+        self._queued_at: dict[Future, float] | None = {} if trace_enabled() else None
         self._in_flight = 0
         self._executor = self._new_executor()
 
@@ -137,7 +149,13 @@ class ModelWorkers:
     def submit(self, job: Job, payload: Any) -> Future:
         """A Future of `job`'s result for `payload`; callable from any thread."""
         future: Future = Future()
+        marks = trace_marks()
         with self._lock:
+            if marks is not None:
+                self._traces[future] = marks
+                trace_mark_on(marks, f"{job.__name__}:queued")
+            if self._queued_at is not None:
+                self._queued_at[future] = time.time()
             self._waiting.append((job, payload, future))
             self._pump()
         return future
@@ -173,15 +191,35 @@ class ModelWorkers:
                 for _, _, future in batch:
                     _settle(future, error=ModelWorkersUnavailable(str(error)))
                 continue
-            done.add_done_callback(functools.partial(self._finished, batch=batch))
+            if self._traces:
+                for _, _, future in batch:
+                    trace_mark_on(self._traces.get(future), f"{job.__name__}:sent")
+            done.add_done_callback(functools.partial(self._finished, batch=batch, sent=time.time()))
 
-    def _finished(self, finished: Future, batch: list[tuple[Job, Any, Future]]) -> None:
+    def _finished(self, finished: Future, batch: list[tuple[Job, Any, Future]], sent: float) -> None:
         error: BaseException | None = (
             ModelWorkersUnavailable("the batch was cancelled") if finished.cancelled() else finished.exception()
         )
+        if self._queued_at is not None:
+            with self._lock:
+                for _, _, future in batch:
+                    trace_mark_on(self._traces.pop(future, None), f"{batch[0][0].__name__}:done")
+                queued = [self._queued_at.pop(future, sent) for _, _, future in batch]
+            if error is None:
+                _, cpu, started, ended = finished.result()
+                trace_batch(
+                    job=batch[0][0].__name__,
+                    size=len(batch),
+                    chars=sum(_cost(payload) for _, payload, _ in batch),
+                    queued=min(queued),
+                    sent=sent,
+                    started=started,
+                    ended=ended,
+                    cpu=cpu,
+                )
         try:
             if error is None:
-                for (_, _, future), result in zip(batch, finished.result()):
+                for (_, _, future), result in zip(batch, finished.result()[0]):
                     _settle(future, result=result)
             else:
                 logger.error("model worker batch failed: %s", error)

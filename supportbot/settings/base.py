@@ -464,6 +464,9 @@ BOT_HISTORY_MESSAGES = env.int("BOT_HISTORY_MESSAGES", 12, minimum=2, maximum=10
 BOT_MAX_REPLY_CHARS = env.int("BOT_MAX_REPLY_CHARS", 1500, minimum=200)
 BOT_TURN_TIMEOUT_SECONDS = env.float("BOT_TURN_TIMEOUT_SECONDS", 90.0, minimum=5)
 BOT_LEASE_SECONDS = env.int("BOT_LEASE_SECONDS", 120, minimum=10)
+# Benchmark only (benchmarks/open_loop.py --trace): a file every bot turn appends its stage
+# timestamps to (supportbot/runtime/trace.py). Empty: off.
+BOT_TURN_TRACE_PATH = env.str("BOT_TURN_TRACE_PATH", "")
 # Tool calls run per model round; calls beyond it are answered with an error, not run.
 BOT_MAX_TOOL_CALLS_PER_ROUND = env.int("BOT_MAX_TOOL_CALLS_PER_ROUND", 3, minimum=1, maximum=10)
 # Order number + email verification (guardrails/verification_limits.py): failures counted per
