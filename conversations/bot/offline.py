@@ -33,6 +33,7 @@ from conversations.bot.understanding.requests import (
     EMAIL_PLACEHOLDER,
     NEVER_MIND,
     is_smalltalk,
+    keyword_action,
     order_number_in,
     requested_action,
     supplies_what_is_pending,
@@ -90,11 +91,16 @@ def offline_step(
             return OfflineStep(text=_("No problem, I've dropped that. Is there anything else I can help with?"))
         if not supplies_what_is_pending(text=text, state=state):
             intent = requested_action(text=text, guess=guess, retrieval=retrieval)
-            if intent is not None and intent != pending:
-                return offline_step(text=text, state={}, verified=verified, retrieval=retrieval, guess=guess)
+            # "the processed one" answers the list even when the classifier reads a status
+            # request into it; words naming another action ("return my delivered order") do not.
             answers_which_order = (
-                pending in NEEDS_ORDER and not state.get("order_number") and bool(order_description_in(text=text))
+                pending in NEEDS_ORDER
+                and not state.get("order_number")
+                and bool(order_description_in(text=text))
+                and keyword_action(text) in (None, pending)
             )
+            if intent is not None and intent != pending and not answers_which_order:
+                return offline_step(text=text, state={}, verified=verified, retrieval=retrieval, guess=guess)
             asks_something_else = retrieval.confident or (guess is not None and guess.label == "question")
             if (
                 not answers_which_order

@@ -320,6 +320,17 @@ def test_a_new_request_during_an_order_pick_is_not_taken_for_the_answer():
     assert step.tool == "list_my_orders" and step.state["intent"] == "return_order"
 
 
+def test_the_processed_one_answers_the_list_even_when_the_classifier_reads_a_status_request():
+    asked = {"intent": "cancel_order"}
+    status_reading = IntentGuess(label="get_order", probability=0.9)
+    step = offline_step(text="the processed one", state=asked, verified=True, retrieval=NOTHING, guess=status_reading)
+    assert step.tool == "list_my_orders" and step.state["intent"] == "cancel_order" and step.state["among_listed"]
+    where = offline_step(
+        text="where is my shipped order?", state=asked, verified=True, retrieval=NOTHING, guess=status_reading
+    )
+    assert where.state["intent"] == "get_order"  # words of another request: a new request
+
+
 def test_an_answer_to_the_list_adds_to_the_request_and_is_read_among_the_orders_listed():
     asked = {"intent": "cancel_order", "order_hint": {"statuses": ["pending", "processed"], "recency": ""}}
     step = offline_step(text="the oldest one", state=asked, verified=True, retrieval=NOTHING)
