@@ -6,11 +6,12 @@ something no article covers ("is the tent waterproof?") is still refused (docs/p
 
 from __future__ import annotations
 
-from dataclasses import replace
+from functools import partial
 
 import pytest
 
-from knowledge.selectors import DEFAULT_OPTIONS, RetrievedChunk, knowledge_search, topic_question
+from knowledge.selectors import RetrievedChunk, topic_question
+from tests.knowledge.searching import demo_retrieval
 
 # KB_ANSWER_THRESHOLD's default, which the demo dev split's calibration picks with this lever
 THRESHOLD = 0.59
@@ -30,15 +31,7 @@ def test_the_topic_question_drops_the_words_the_best_article_lacks():
     assert topic_question(question="is the tent waterproof?", best=_best(("tent", "waterproof"))) is None
 
 
-def _retrieval(question: str, **options):
-    return knowledge_search(
-        question=question,
-        audience="anonymous",
-        k=3,
-        max_per_article=1,
-        threshold=THRESHOLD,
-        options=replace(DEFAULT_OPTIONS, **options),
-    )
+_retrieval = partial(demo_retrieval, threshold=THRESHOLD)
 
 
 @pytest.mark.django_db

@@ -6,6 +6,7 @@ topic of a question outranks the product it names")."""
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import partial
 
 import pytest
 
@@ -16,6 +17,7 @@ from knowledge.selectors import (
     answer_confidence,
     knowledge_search,
 )
+from tests.knowledge.searching import demo_retrieval
 
 pytestmark = pytest.mark.django_db
 
@@ -43,15 +45,7 @@ def test_a_question_whose_topic_is_the_product_still_finds_the_product_article(o
 DEMO_THRESHOLD = 0.586
 
 
-def _retrieval(question: str, **options):
-    return knowledge_search(
-        question=question,
-        audience="anonymous",
-        k=3,
-        max_per_article=1,
-        threshold=DEMO_THRESHOLD,
-        options=replace(DEFAULT_OPTIONS, **options),
-    )
+_retrieval = partial(demo_retrieval, threshold=DEMO_THRESHOLD)
 
 
 def test_a_missing_product_another_article_holds_is_answered_a_missing_word_no_article_holds_is_not(outdoor_shop):
