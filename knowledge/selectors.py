@@ -321,7 +321,7 @@ def knowledge_search(
     elif mode == "text":
         vector = [0.0] * embedder.dimensions
     else:
-        vector = embedder.embed([embedded_text(question=question, entries=entries, options=options)])[0]
+        vector = embedder.embed([embedded_text(question=question, entries=entries, options=options, expansion=expansion)])[0]
     if options.any_words:
         texts = [question, *expansion.synonyms]
         # plainto_tsquery joins the words with & (every word); | makes it any word
@@ -482,14 +482,19 @@ def knowledge_query_text(*, question: str, glossary: list[list[str]] | None = No
     return embedded_text(question=question, entries=entries, options=DEFAULT_OPTIONS)
 
 
-def embedded_text(*, question: str, entries: list[list[str]], options: RetrievalOptions) -> str:
+def embedded_text(
+    *, question: str, entries: list[list[str]], options: RetrievalOptions, expansion: Expansion | None = None
+) -> str:
     """What is embedded for `question` (spelling already corrected): with the glossary's synonyms
     after it, found on word forms only with `glossary_forms_embedded` (MiniLM already reads
-    "delivered" close to "delivery"; the full text and the coverage do not)."""
+    "delivered" close to "delivery"; the full text and the coverage do not). `expansion`, the
+    search's own expansion of the question, is reused when it was read the same way."""
     if not options.glossary:
         return question
     word_forms = options.glossary_forms and options.glossary_forms_embedded
-    return search_text(question, glossary_expand(question=question, entries=entries, word_forms=word_forms).synonyms)
+    if expansion is None or word_forms != options.glossary_forms:
+        expansion = glossary_expand(question=question, entries=entries, word_forms=word_forms)
+    return search_text(question, expansion.synonyms)
 
 
 def question_for_search(*, question: str, options: RetrievalOptions) -> str:
