@@ -268,6 +268,29 @@ def test_a_demand_on_my_own_things_is_acted_on_when_the_classifier_is_unsure_it_
     assert requested_action(text=asked, guess=IntentGuess("question", 0.42), retrieval=answered) is None
 
 
+@pytest.mark.parametrize(
+    ("text", "wants_a_person"),
+    [
+        ("can i send an order as a gift to someone else", False),
+        ("can someone else pick up my parcel?", False),
+        ("I ordered this for someone else, can they return it", False),
+        ("I want someone else", True),
+        ("can I speak to someone else", True),
+        ("put me through to someone", True),
+        ("this is useless, get me a real person", True),
+    ],
+)
+def test_someone_else_asks_for_a_person_only_as_whom_the_customer_wants_to_reach(text, wants_a_person):
+    """ "can i send an order as a gift to someone else" was handed to a person (the bare words
+    "someone else" were a handoff cue) although the classifier read a question (0.83)."""
+    from conversations.bot.understanding.intent import IntentGuess
+    from conversations.bot.understanding.requests import requested_action
+    from knowledge.selectors import Retrieval
+
+    action = requested_action(text=text, guess=IntentGuess("question", 0.83), retrieval=Retrieval([], confident=True))
+    assert (action == "handoff_to_human") is wants_a_person
+
+
 def test_i_have_with_any_past_participle_makes_a_terse_question_about_my_own_orders():
     """ "orders i've made?" is question-shaped and says neither "my" nor "ordered": the rule that
     answers questions about orders in general ("what have other people ordered most?") took it."""

@@ -18,9 +18,12 @@ from django.conf import settings
 from conversations.bot.understanding.intent import IntentGuess
 from knowledge.selectors import Retrieval
 
+# "Someone" asks for a person only as whom the customer wants to reach: "I want someone else",
+# "put me through to someone", not "can I send an order as a gift to someone else".
 HUMAN = re.compile(
-    r"\b(human|real person|(an?|the) agent|representative|operator|someone (real|else)|"
-    r"(talk|speak|chat) (to|with) (a |an |some)?(person|one|body|human|agent))\b",
+    r"\b(human|real person|(an?|the) agent|representative|operator|someone real|"
+    r"(talk|speak|chat) (to|with) (a |an |some)?(person|one|body|human|agent)|"
+    r"(want|need|get me|give me|put me through to|connect me (to|with)|transfer me to) (someone|somebody)( else)?)\b",
     re.IGNORECASE,
 )
 _CANCEL = re.compile(r"\bcancel", re.IGNORECASE)
