@@ -291,6 +291,22 @@ def test_someone_else_asks_for_a_person_only_as_whom_the_customer_wants_to_reach
     assert (action == "handoff_to_human") is wants_a_person
 
 
+def test_deleting_my_account_is_not_taken_for_changing_its_address():
+    """ "please delete my account" read as change_account_address (0.57) and got "What is the new
+    address?"; the bot cannot delete accounts, the article says how. An address change on the
+    account's own words still is one."""
+    from conversations.bot.understanding.intent import IntentGuess
+    from conversations.bot.understanding.requests import requested_action
+    from knowledge.selectors import Retrieval
+
+    guess = IntentGuess("change_account_address", 0.57)
+    for confident in (True, False):
+        retrieval = Retrieval(chunks=[], confident=confident)
+        assert requested_action(text="please delete my account", guess=guess, retrieval=retrieval) is None
+        for text in ("I moved, update my account please", "update my profile address to <STREET_ADDRESS_1>"):
+            assert requested_action(text=text, guess=guess, retrieval=retrieval) == "change_account_address"
+
+
 def test_i_have_with_any_past_participle_makes_a_terse_question_about_my_own_orders():
     """ "orders i've made?" is question-shaped and says neither "my" nor "ordered": the rule that
     answers questions about orders in general ("what have other people ordered most?") took it."""

@@ -69,6 +69,9 @@ _OWN = re.compile(
 )
 # Something that can be sent somewhere: without it (and without an address word) the classifier's
 # "change the delivery address" is a misreading ("can I bring my parrot to your store's cafe?").
+# The account's address is only changed on words about where the customer lives: "delete my
+# account" read as change_account_address (0.59), the one account action the bot has.
+_WHERE_I_LIVE = re.compile(r"\b(address\w*|moved?|moving|relocat\w*|live)\b", re.IGNORECASE)
 _SHIPPABLE = re.compile(
     r"\b(order\w*|parcel|package|delivery|deliver\w*|ship\w*|sen[dt]|it|them|bought|purchase\w*)\b", re.IGNORECASE
 )
@@ -170,6 +173,12 @@ def requested_action(*, text: str, guess: IntentGuess | None, retrieval: Retriev
         return keyword
     if guess.is_action:
         if guess.label == "change_order_address" and keyword is None and not number and not _SHIPPABLE.search(text):
+            return None
+        if (
+            guess.label == "change_account_address"
+            and not _WHERE_I_LIVE.search(text)
+            and not ADDRESS_PLACEHOLDER.search(text)
+        ):
             return None
         if {keyword, guess.label} == {"change_order_address", "change_account_address"}:
             return keyword  # the words say which address ("my account", "order SB-…"); trust them
