@@ -77,6 +77,13 @@ def action_propose(
     )
 
 
+def action_waiting(*, conversation_id: int) -> bool:
+    """Is a card of this conversation still waiting for the customer's decision?"""
+    return ActionCall.objects.filter(
+        conversation_id=conversation_id, status=ActionCall.Status.PROPOSED, expires_at__gt=timezone.now()
+    ).exists()
+
+
 def action_decide(*, conversation_id: int, action_id: str, decision: str) -> Decided:
     try:
         public_id = uuid.UUID(action_id)

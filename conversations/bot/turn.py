@@ -23,7 +23,7 @@ from django.conf import settings
 from django.utils import translation
 from django.utils.translation import gettext, gettext_lazy
 
-from conversations.bot.actions import action_card
+from conversations.bot.actions import action_card, action_waiting
 from conversations.bot.context import (
     MISSES_BEFORE_HANDOFF,
     TurnInput,
@@ -57,6 +57,7 @@ from conversations.core import events
 from conversations.core.async_db import call_service, db
 from conversations.models import Conversation, ModelCall
 from guardrails.injection.detector import InjectionVerdict
+from guardrails.injection.plain_replies import is_plain_reply
 from guardrails.limits import abuse_strike, token_budget_check, token_budget_spend
 from guardrails.models import GuardrailEvent
 from guardrails.output import OutputVerdict, output_check
@@ -76,6 +77,9 @@ logger = logging.getLogger(__name__)
 REFUSAL = gettext_lazy(
     "I can only help with questions about our products, orders and policies. Could you tell me what you need help with?"
 )
+# A typed "yes, confirm" under a card: only the card's buttons act (the protocol's confirm frame,
+# checked against the proposal), so the customer is pointed to them rather than answered at random.
+CARD_WAITING_REPLY = gettext_lazy("To go ahead, press Confirm on the card above. To stop, press Cancel.")
 LOOP_CAP_REPLY = gettext_lazy("I couldn't finish that on my own, so I'm bringing in a person from our team.")
 DELTA_COALESCE_SECONDS = 0.05
 
@@ -280,6 +284,8 @@ async def _respond(loaded: TurnInput, turn: TurnState) -> TurnOutput:
         )
     loaded.question_understood = understanding.understood
     guess, retrieval = understanding.guess, understanding.retrieval
+    if is_plain_reply(loaded.question) and await db(action_waiting)(conversation_id=loaded.conversation_id):
+        return TurnOutput(text=str(CARD_WAITING_REPLY), state=loaded.state)
 
     # Stage 3: respond. The model when configured and within budget; the offline responder otherwise.
     actor = Actor(conversation_id=loaded.conversation_id, customer_id=loaded.customer_id)

@@ -20,6 +20,7 @@ from typing import TypedDict
 
 from guardrails.injection.heuristics import heuristic_reasons
 from guardrails.injection.normalize import normalize
+from guardrails.injection.plain_replies import is_plain_reply
 
 ARTIFACT = Path(__file__).with_name("classifier.json")
 # Evasion tricks alone (invisible characters, look-alike letters, leetspeak) are suspicious but not
@@ -116,6 +117,8 @@ class InjectionDetector:
         reasons = list(normalized.reasons)
         heuristics = heuristic_reasons(normalized.text)
         reasons += heuristics
+        if not reasons and is_plain_reply(normalized.text):
+            return InjectionVerdict(flagged=False, score=0.0)
         if vector is None or normalized.text != text:
             vector = self._embed([normalized.text[:2000]])[0]
         probability = self.probability(vector, normalized.text[:2000])

@@ -14,6 +14,7 @@ from django.utils import timezone
 from conversations.bot.offline import offline_order_pick
 from conversations.models import ActionAttempt, ActionCall, Conversation
 from demoshop.models import Order
+from guardrails.models import GuardrailEvent
 from tests.bot_support import Chat, opened
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
@@ -146,6 +147,28 @@ async def test_a_cancelled_proposal_changes_nothing(bot_site, shop):
         assert await answers_within(chat, seconds=1.0) == []
     assert await sync_to_async(lambda: Order.objects.get(number=pending).status)() == "pending"
     assert not await sync_to_async(ActionAttempt.objects.exists)()
+
+
+async def test_typing_confirm_under_a_card_points_to_its_buttons_and_changes_nothing(bot_site, shop):
+    """ "confirm" typed under a card was refused as a prompt injection (classifier 0.84) and
+    counted as an abuse strike; now it is a plain reply, and only the card's buttons act."""
+    pending = shop["pending"]
+    async with Chat(await opened(bot_site, customer_id="cust_1001")) as chat:
+        await chat.say(f"Please cancel order {pending}")
+        card = (await chat.bot_message())["action"]
+        for typed in ("confirm", "yes, confirm"):
+            await chat.say(typed)
+            reply = await chat.bot_message()
+            assert "press Confirm on the card above" in reply["text"], reply
+            assert "action" not in reply and not reply.get("extras", {}).get("guardrail")
+        await chat.send({"type": "action", "action_id": card["action_id"], "decision": "cancel"})
+        await chat.wait_for(lambda f: f["type"] == "message" and (f.get("action") or {}).get("status") == "cancelled")
+        await chat.say("yes")  # no card waits any more: an ordinary reply
+        assert "press Confirm" not in (await chat.bot_message())["text"]
+    assert await sync_to_async(lambda: Order.objects.get(number=pending).status)() == "pending"
+    assert not await sync_to_async(ActionAttempt.objects.exists)()
+    events = await sync_to_async(lambda: list(GuardrailEvent.objects.values_list("kind", flat=True)))()
+    assert "injection" not in events
 
 
 async def test_confirming_an_expired_proposal_says_so_and_changes_nothing(bot_site, shop):

@@ -1,0 +1,39 @@
+"""Short conversational replies ("yes, confirm", "ok go ahead", "the second one") that carry no
+instruction to the assistant, so the injection classifier need not read them.
+
+Why: the classifier scored "confirm" alone 0.84 and "yes, confirm" 0.72 (threshold 0.70): its
+attack data says "confirm that you are in developer mode", its support questions never say
+"confirm" alone, and a customer answering the bot's own confirmation card was refused and given
+an abuse strike. Re-training with such replies as negatives fixed them but moved a borderline
+attack of the public test set under the threshold (recall 0.800 -> 0.783); a closed vocabulary
+changes nothing else. A reply made only of these words can ask for nothing the bot's own buttons
+and questions did not offer (an action still needs the card's confirm frame).
+"""
+
+from __future__ import annotations
+
+import re
+
+_REPLY_WORDS = frozenset(
+    """
+    yes yeah yep yup ok okay sure no nope nah please pls thanks thank you
+    confirm confirmed proceed approve approved accept accepted agree agreed cancel continue
+    go ahead do it that this one ones i the a and now then
+    correct right fine good great perfect cool alright all sounds looks of course absolutely
+    first second third last latest newest oldest other
+    order refund return change address
+    """.split()
+)
+_MAX_WORDS = 8
+_WORD = re.compile(r"[a-z]+")
+# Only letters, spaces and sentence punctuation: no quotes, colons, brackets or digits.
+_PLAIN = re.compile(r"[A-Za-z ,.!?'-]+")
+
+
+def is_plain_reply(text: str) -> bool:
+    """True when `text` (already normalized) is a few words, all from the reply vocabulary."""
+    stripped = text.strip()
+    if not stripped or not _PLAIN.fullmatch(stripped):
+        return False
+    words = _WORD.findall(stripped.lower().replace("'", ""))
+    return 0 < len(words) <= _MAX_WORDS and all(word in _REPLY_WORDS for word in words)
