@@ -29,6 +29,7 @@ from conversations.bot.understanding.order_reference import (
     orders_described,
 )
 from conversations.bot.understanding.requests import (
+    ABOUT_THE_BOT,
     ADDRESS_PLACEHOLDER,
     EMAIL_PLACEHOLDER,
     NEVER_MIND,
@@ -193,6 +194,8 @@ def _still_needed(state: dict[str, Any], verified: bool) -> str:
 
 
 def _answer_without_action(*, text: str, retrieval: Retrieval, guess: IntentGuess | None) -> OfflineStep:
+    if ABOUT_THE_BOT.search(text):
+        return OfflineStep(text=str(_ABOUT_ME))
     if is_smalltalk(text=text, guess=guess, retrieval=retrieval):
         return OfflineStep(text=_smalltalk_reply(text))
     step = _knowledge_answer(retrieval)
@@ -208,7 +211,16 @@ _THANKS = re.compile(
 )
 
 
+_GOODBYE = re.compile(r"\b(bye|goodbye|see you|see ya|have a (good|nice) (day|one|evening))\b", re.IGNORECASE)
+_ABOUT_ME = gettext_lazy(
+    "I'm an automated assistant. I can answer questions about shipping, returns and our products, and look up "
+    'or change your orders. If you\'d rather talk to a person from our team, just say "talk to a human".'
+)
+
+
 def _smalltalk_reply(text: str) -> str:
+    if _GOODBYE.search(text):
+        return _("Goodbye! If anything else comes up, just write here.")
     if _THANKS.search(text):
         return _("You're welcome! Is there anything else I can help you with?")
     return _(

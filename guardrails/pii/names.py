@@ -115,6 +115,7 @@ package parcel box shop store company bank manager boss there's here's that's it
 north south east west new san santa saint st fort port lake mount customer-service apple google amazon paypal
 wen whn hw wat wht whats u ur plz thx ty abt acct addr pw pwd asap info intl b4 cant dont wont doesnt
 black cyber prime visa mastercard amex christmas easter street road avenue lane drive way
+bye goodbye cheers ciao cya farewell goodnight night morning evening afternoon folks guys
 """.split()
 )
 # The first word of a two-word capitalized name after a preposition that names a place or brand instead.

@@ -291,6 +291,30 @@ def test_someone_else_asks_for_a_person_only_as_whom_the_customer_wants_to_reach
     assert (action == "handoff_to_human") is wants_a_person
 
 
+@pytest.mark.parametrize(
+    ("text", "action"),
+    [
+        ("am I talking to a bot?", None),
+        ("are you human?", None),
+        ("are you a real person", None),
+        ("are you a bot? I want to talk to a person", "handoff_to_human"),
+        ("is this automated? get me a human", "handoff_to_human"),
+    ],
+)
+def test_a_question_about_the_assistant_is_answered_and_a_request_for_a_person_still_hands_off(text, action):
+    """ "are you human?" handed off on the word "human"; "am I talking to a bot?" got "I don't know"."""
+    from conversations.bot.offline import offline_step
+    from conversations.bot.understanding.intent import IntentGuess
+    from conversations.bot.understanding.requests import requested_action
+    from knowledge.selectors import Retrieval
+
+    guess, retrieval = IntentGuess("handoff_to_human", 0.69), Retrieval([], confident=False)
+    assert requested_action(text=text, guess=guess, retrieval=retrieval) == action
+    if action is None:
+        step = offline_step(text=text, state={}, verified=False, retrieval=retrieval, guess=guess)
+        assert step.text.startswith("I'm an automated assistant") and step.answered
+
+
 def test_deleting_my_account_is_not_taken_for_changing_its_address():
     """ "please delete my account" read as change_account_address (0.57) and got "What is the new
     address?"; the bot cannot delete accounts, the article says how. An address change on the

@@ -65,6 +65,8 @@ MUST_KEEP = [
     "Box 2 of 3 for SB-100042 never arrived",
     "what is the delivery address for SB-100231?",
     "Unit price was $12.00, I ordered 4 units",
+    "thanks, bye!",  # a farewell after a thanks is no signed name (it was <PERSON_1>)
+    "Cheers,\ngoodnight",
 ]
 
 

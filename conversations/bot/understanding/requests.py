@@ -26,6 +26,13 @@ HUMAN = re.compile(
     r"(want|need|get me|give me|put me through to|connect me (to|with)|transfer me to) (someone|somebody)( else)?)\b",
     re.IGNORECASE,
 )
+# "am I talking to a bot?", "are you human?": a question about the assistant, answered by it; the
+# word "human" in it is no request for one (the remainder of the message still can be).
+ABOUT_THE_BOT = re.compile(
+    r"\b(are you|am i (talking|speaking|chatting) (to|with)|is this|is that)( just| really| actually)?"
+    r" (a |an )?(real )?(bot|robot|chat ?bot|human|person|ai|machine|computer|automated|live person)\b",
+    re.IGNORECASE,
+)
 _CANCEL = re.compile(r"\bcancel", re.IGNORECASE)
 _RETURN = re.compile(r"\b(return|refund|send (it|them) back|money back)", re.IGNORECASE)
 _ADDRESS = re.compile(r"\baddress\b", re.IGNORECASE)
@@ -161,8 +168,11 @@ def keyword_action(text: str) -> str | None:
 
 def requested_action(*, text: str, guess: IntentGuess | None, retrieval: Retrieval) -> str | None:
     """The action the customer asks for, or None when the message is a question or small talk."""
-    if HUMAN.search(text):
+    about_the_bot = ABOUT_THE_BOT.search(text)
+    if HUMAN.search(text if about_the_bot is None else text[: about_the_bot.start()] + text[about_the_bot.end() :]):
         return "handoff_to_human"
+    if about_the_bot:
+        return None
     keyword = keyword_action(text)
     number = order_number_in(text)
     if _SELF_SERVICE.search(text) and not number:
