@@ -151,7 +151,8 @@ _CONTINUATION = re.compile(
     + r")[ \t]+"
     + _ZIP
     + r")))"
-    r"(?:(?<=\d)(?!\w|[ \t]\d[A-Za-z]{2}\b)|(?<=[^\w][A-Z]{2})(?=[ \t]+[a-z])"
+    # A UK postcode ends in letters ("London NW1 6XE instead"): it ends the part before a lower-case word.
+    r"(?:(?<=\d)(?!\w|[ \t]\d[A-Za-z]{2}\b)|(?<=[^\w][A-Z]{2})(?=[ \t]+[a-z])|(?<=\d[A-Z]{2})(?=[ \t]+[a-z])"
     r"|(?=[ \t]*(?:[,)]|\n|$|[.?!](?:\s|$)|[ \t]+(?:in case|for|and|it|i)\b)))",
 )
 _NOT_ADDRESS_PART = re.compile(

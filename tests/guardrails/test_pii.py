@@ -200,6 +200,13 @@ def test_tool_results_redact_the_customer_but_keep_product_names(widget_session)
 # Found only since the context-gated document recognizers and the chat cues (missed, or wrongly
 # redacted, at d045156).
 MUST_REDACT_IN_CHAT = [
+    # A UK postcode ends in letters: the part ended there only before punctuation or the end, so
+    # "London NW1 6XE" stayed in the text (and out of the card's new address).
+    (
+        "please send my pending order to 221B Baker Street, London NW1 6XE instead",
+        "221B Baker Street, London NW1 6XE",
+        "STREET_ADDRESS",
+    ),
     ("my driver's license number is D1234567", "D1234567", "DRIVER_LICENSE"),
     ("DL# 902330681, exp 6/12/2026", "902330681", "DRIVER_LICENSE"),
     ("customs asked for my passport number, it's C01X00T47. order SB-100042", "C01X00T47", "PASSPORT"),
