@@ -133,6 +133,9 @@ def offline_step(
         # neither answers the ask nor asks something else: ask again for what is needed.
         intent = pending
     order_number = order_number_in(text) or state.get("order_number")
+    if not order_number and intent in NEEDS_ORDER and state.get("last_order") and _THAT_ORDER.search(text):
+        # "cancel it", right after the bot answered about one order: that order.
+        order_number = state["last_order"]
     address = (ADDRESS_PLACEHOLDER.findall(text) or [state.get("new_address")])[-1]
     email = (EMAIL_PLACEHOLDER.findall(text) or [None])[-1]
 
@@ -182,7 +185,13 @@ def offline_step(
         args["new_address"] = address
     if intent == "return_order":
         args["reason"] = ""
-    return OfflineStep(tool=intent, args=args)
+    # The order the answer is about, for a next message that says "it" (one turn: each turn's state
+    # replaces the last).
+    return OfflineStep(tool=intent, args=args, state={"last_order": order_number} if order_number else {})
+
+
+# The order just talked about, named by a pronoun: "cancel it", "return that one", "this order".
+_THAT_ORDER = re.compile(r"\b(it|that|this)(?: (?:one|order|parcel|package))?\b", re.IGNORECASE)
 
 
 def _still_needed(state: dict[str, Any], verified: bool) -> str:

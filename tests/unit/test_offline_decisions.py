@@ -387,3 +387,28 @@ def test_names_are_left_out_of_the_text_the_bot_understands():
 def test_a_status_word_inside_my_delivered_order_is_no_status_request():
     assert keyword_action("my delivered order is missing a sock") is None
     assert keyword_action("where is my shipped order?") == "get_order"
+
+
+def test_it_names_the_order_the_previous_answer_was_about_for_one_turn():
+    """ "what's the status of SB-100042?" then "cancel it please" listed every order and asked
+    which: the answer's order is kept for the next message's pronoun."""
+    nothing = Retrieval(chunks=[], confident=False)
+    cancel = IntentGuess(label="cancel_order", probability=0.9)
+    status = offline_step(
+        text="what's the status of SB-100042?",
+        state={},
+        verified=True,
+        retrieval=nothing,
+        guess=IntentGuess(label="get_order", probability=0.9),
+    )
+    assert status.tool == "get_order" and status.state == {"last_order": "SB-100042"}
+    follow = offline_step(text="cancel it please", state=status.state, verified=True, retrieval=nothing, guess=cancel)
+    assert (follow.tool, follow.args) == ("cancel_order", {"order_number": "SB-100042"})
+    # Without a pronoun the request is about whichever order it describes, so the orders are looked at.
+    other = offline_step(
+        text="cancel my processed order", state=status.state, verified=True, retrieval=nothing, guess=cancel
+    )
+    assert other.tool == "list_my_orders"
+    # A turn later (another answer in between), "it" names nothing any more.
+    later = offline_step(text="cancel it please", state={}, verified=True, retrieval=nothing, guess=cancel)
+    assert later.tool == "list_my_orders"
