@@ -19,7 +19,7 @@ from typing import Any
 
 from django.utils import translation
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, pgettext_lazy
+from django.utils.translation import gettext_lazy, ngettext, pgettext_lazy
 
 from conversations.bot.understanding.intent import IntentGuess
 from conversations.bot.understanding.order_reference import (
@@ -261,6 +261,41 @@ def _status(status: object) -> str:
     return str(_STATUS.get(str(status), status))
 
 
+def _why_not(*, intent: str, described: list[dict[str, Any]]) -> str:
+    """Why the orders the customer described cannot take the request, in the request's terms."""
+    values = {
+        "orders": ", ".join(str(o["number"]) for o in described),
+        "statuses": ", ".join(dict.fromkeys(_status(o["status"]) for o in described)),
+    }
+    statuses, count = {str(o["status"]) for o in described}, len(described)
+    if intent == "return_order" and statuses <= IN_FLIGHT_STATES:
+        return (
+            ngettext(
+                "%(orders)s hasn't been delivered yet (%(statuses)s): a return can start once it arrives.",
+                "%(orders)s haven't been delivered yet (%(statuses)s): a return can start once they arrive.",
+                count,
+            )
+            % values
+        )
+    if intent in ("cancel_order", "change_order_address") and statuses <= {"shipped", "delivered"}:
+        return (
+            ngettext(
+                "%(orders)s has already left our warehouse (%(statuses)s), so that can't be changed any more. "
+                "Once it's delivered, you can return it.",
+                "%(orders)s have already left our warehouse (%(statuses)s), so that can't be changed any more. "
+                "Once they're delivered, you can return them.",
+                count,
+            )
+            % values
+        )
+    return (
+        _(
+            "%(orders)s can't be changed that way any more (%(statuses)s). If you meant another order, please send its number."
+        )
+        % values
+    )
+
+
 def offline_order_pick(
     *,
     intent: str,
@@ -286,13 +321,7 @@ def offline_order_pick(
             candidates = fitting
         elif described:
             # The customer named orders the request cannot apply to: say so, never pick another.
-            return None, _(
-                "%(orders)s can't be changed that way any more (%(statuses)s). "
-                "If you meant another order, please send its number."
-            ) % {
-                "orders": ", ".join(str(o["number"]) for o in described),
-                "statuses": ", ".join(dict.fromkeys(_status(o["status"]) for o in described)),
-            }
+            return None, _why_not(intent=intent, described=described)
         else:
             # No order has the status named: show what fits rather than guess which one was meant.
             must_ask = _("I don't see a %(status)s order among your recent orders.") % {

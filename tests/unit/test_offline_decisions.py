@@ -269,12 +269,16 @@ def test_described_orders_the_request_cannot_apply_to_get_the_reason_and_no_othe
         intent="cancel_order", orders=ORDERS, description=order_description_in(text="cancel my shipped order")
     )
     assert number is None
-    assert text.startswith("SB-3 can't be changed that way any more (shipped).")
+    assert text.startswith("SB-3 has already left our warehouse (shipped), so that can't be changed any more.")
     two_shipped = [*ORDERS, {"number": "SB-4", "status": "shipped", "placed_at": "2026-02-01T10:00:00Z"}]
     number, text = offline_order_pick(
         intent="cancel_order", orders=two_shipped, description=order_description_in(text="cancel my shipped order")
     )
-    assert number is None and text.startswith("SB-3, SB-4 can't be changed that way any more (shipped).")
+    assert number is None and text.startswith("SB-3, SB-4 have already left our warehouse (shipped)")
+    number, text = offline_order_pick(
+        intent="return_order", orders=ORDERS, description=order_description_in(text="return my shipped order")
+    )
+    assert number is None and text == "SB-3 hasn't been delivered yet (shipped): a return can start once it arrives."
 
 
 def test_a_status_no_order_has_is_said_and_the_orders_that_fit_are_listed_not_picked():
