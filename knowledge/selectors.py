@@ -321,7 +321,9 @@ def knowledge_search(
     elif mode == "text":
         vector = [0.0] * embedder.dimensions
     else:
-        vector = embedder.embed([embedded_text(question=question, entries=entries, options=options, expansion=expansion)])[0]
+        vector = embedder.embed(
+            [embedded_text(question=question, entries=entries, options=options, expansion=expansion)]
+        )[0]
     if options.any_words:
         texts = [question, *expansion.synonyms]
         # plainto_tsquery joins the words with & (every word); | makes it any word
