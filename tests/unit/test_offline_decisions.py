@@ -416,3 +416,21 @@ def test_it_names_the_order_the_previous_answer_was_about_for_one_turn():
     # A turn later (another answer in between), "it" names nothing any more.
     later = offline_step(text="cancel it please", state={}, verified=True, retrieval=nothing, guess=cancel)
     assert later.tool == "list_my_orders"
+
+
+def test_a_topic_less_question_and_a_chain_of_follow_ups_are_read_against_the_question_that_started_them():
+    """ "how long?" after "do you ship to australia" found the warranty ("How long is the
+    guarantee?"), and "and what does it cost" after it found nothing: both now search with the
+    first question's subject. Questions with a subject of their own, and requests, stand alone."""
+    from conversations.bot.understanding.requests import follow_up_query
+
+    history = [("customer", "do you ship to australia"), ("bot", "We ship to Australia.")]
+    assert follow_up_query(text="how long?", history=history) == "do you ship to australia how long?"
+    history += [("customer", "how long?"), ("bot", "6-10 business days.")]
+    assert follow_up_query(text="and what does it cost", history=history) == (
+        "do you ship to australia how long? and what does it cost"
+    )
+    for standalone in ("how long does delivery take?", "is the tent waterproof?", "can I cancel it?"):
+        assert follow_up_query(text=standalone, history=history) is None, standalone
+    assert follow_up_query(text="how much?", history=[]) is None
+    assert follow_up_query(text="how much?", history=[("customer", "and for express?")]) is None

@@ -104,6 +104,12 @@ _FOLLOW_UP = re.compile(
     r"^\s*(and|also|but|or|what about|how about|and what about|same for|what if|for|to|in|with)\b", re.IGNORECASE
 )
 _FOLLOW_UP_MAX_WORDS = 7
+# A question with no topic of its own: "how long?", "what does it cost", "is it free?" (a few words,
+# a question word, and nothing to search but the previous question's subject).
+_FRAGMENT = re.compile(r"^\s*(how|what|when|where|which|is|are|does|do|can|will|would)\b", re.IGNORECASE)
+_STANDS_IN = re.compile(r"\b(it|that|this|they|them|there)\b", re.IGNORECASE)
+_FRAGMENT_MAX_WORDS = 5
+_FOLLOW_UP_CHAIN = 3  # customer messages looked back through for the question a chain started from
 # Below this the classifier's action label is only trusted when a keyword agrees.
 _ACTION_CONFIDENCE = 0.5
 # A question-shaped message that an article answers confidently is acted on only when the
@@ -230,15 +236,37 @@ def is_smalltalk(*, text: str, guess: IntentGuess | None, retrieval: Retrieval) 
     return not retrieval.confident or len(text.split()) <= 3
 
 
+def is_follow_up(text: str) -> bool:
+    """Does `text` only make sense after the previous question? "and for express?", "what about
+    Canada?", or a topic-less question: "how long?", "what does it cost". A request naming an
+    action ("can I cancel it?") is not: it is read on its own."""
+    words = len(text.split())
+    if words <= _FOLLOW_UP_MAX_WORDS and _FOLLOW_UP.search(text):
+        return True
+    return (
+        _FRAGMENT.search(text) is not None
+        and (words <= 2 or (words <= _FRAGMENT_MAX_WORDS and _STANDS_IN.search(text) is not None))
+        and keyword_action(text) is None
+    )
+
+
 def follow_up_query(*, text: str, history: Sequence[tuple[str, str]]) -> str | None:
     """The question to search for when `text` only makes sense after the previous one ("and for
-    express?" after "how long does shipping take?"), or None when it stands on its own."""
-    if len(text.split()) > _FOLLOW_UP_MAX_WORDS or not _FOLLOW_UP.search(text):
+    express?" after "how long does shipping take?"), or None when it stands on its own. A chain of
+    follow-ups ("do you ship to Australia?", "how long?", "and what does it cost") goes back to the
+    question that started it."""
+    if not is_follow_up(text):
         return None
-    previous = next((said for role, said in reversed(history) if role == "customer"), None)
-    if not previous:
-        return None
-    return " ".join(f"{_NAME_PLACEHOLDER.sub(' ', previous)} {text}".split())
+    said = [s for role, s in reversed(history) if role == "customer"][:_FOLLOW_UP_CHAIN]
+    chain: list[str] = []
+    for previous in said:
+        chain.insert(0, previous)
+        if not is_follow_up(previous):
+            break
+    else:
+        if not chain or is_follow_up(chain[0]):
+            return None  # nothing before it says what it is about
+    return " ".join(f"{' '.join(_NAME_PLACEHOLDER.sub(' ', p) for p in chain)} {text}".split())
 
 
 def supplies_what_is_pending(*, text: str, state: dict) -> bool:
