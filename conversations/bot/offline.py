@@ -33,6 +33,7 @@ from conversations.bot.understanding.requests import (
     ADDRESS_PLACEHOLDER,
     EMAIL_PLACEHOLDER,
     NEVER_MIND,
+    is_question,
     is_smalltalk,
     keyword_action,
     order_number_in,
@@ -102,7 +103,11 @@ def offline_step(
             )
             if intent is not None and intent != pending and not answers_which_order:
                 return offline_step(text=text, state={}, verified=verified, retrieval=retrieval, guess=guess)
-            asks_something_else = retrieval.confident or (guess is not None and guess.label == "question")
+            # A question (whatever the classifier read into it: "what's your return window?" is
+            # small talk 0.47) that does not supply what is pending asks something else.
+            asks_something_else = (
+                retrieval.confident or (guess is not None and guess.label == "question") or is_question(text)
+            )
             if (
                 not answers_which_order
                 and intent is None
@@ -196,7 +201,7 @@ _THAT_ORDER = re.compile(r"\b(it|that|this)(?: (?:one|order|parcel|package))?\b"
 
 def _still_needed(state: dict[str, Any], verified: bool) -> str:
     if not verified:
-        return _("just %(ask)s") % {"ask": VERIFY_ASK}
+        return str(VERIFY_ASK)  # "please send your order number and ..." (a "just" before it read "just please")
     if state.get("intent") in ("change_order_address", "change_account_address") and state.get("order_number"):
         return _("just type the new address in full.")
     return _("just send the order number (it looks like SB-100042).")
@@ -227,7 +232,19 @@ _ABOUT_ME = gettext_lazy(
 )
 
 
+_FRUSTRATED = re.compile(
+    r"\b(useless|stupid|dumb|terrible|awful|rubbish|pointless|unhelpful|not helpful|not helping|waste of time|annoying|"
+    r"ridiculous)\b",
+    re.IGNORECASE,
+)
+
+
 def _smalltalk_reply(text: str) -> str:
+    if _FRUSTRATED.search(text):
+        return _(
+            "I'm sorry I haven't been able to help. Would you like me to bring in a person from our team? "
+            'Just say "talk to a human".'
+        )
     if _GOODBYE.search(text):
         return _("Goodbye! If anything else comes up, just write here.")
     if _THANKS.search(text):

@@ -434,3 +434,35 @@ def test_a_topic_less_question_and_a_chain_of_follow_ups_are_read_against_the_qu
         assert follow_up_query(text=standalone, history=history) is None, standalone
     assert follow_up_query(text="how much?", history=[]) is None
     assert follow_up_query(text="how much?", history=[("customer", "and for express?")]) is None
+
+
+def test_a_question_during_a_verification_is_answered_whatever_the_classifier_read_into_it():
+    """ "what's your return window?" while the bot waited for an order number and email got the
+    verification request again: the classifier read small talk (0.47) and no article answered
+    confidently, so it was taken for a message that neither answers nor asks."""
+    pending = {"intent": "return_order"}
+    unsure = Retrieval(chunks=[RETURNS], confident=False)
+    step = offline_step(
+        text="what's your return window?",
+        state=pending,
+        verified=False,
+        retrieval=unsure,
+        guess=IntentGuess(label="smalltalk", probability=0.47),
+    )
+    assert "check it's you" not in step.text and step.tool is None
+    assert step.text.endswith(
+        "(Whenever you're ready to start your return, please send your order number and the email address you "
+        "used for the order.)"
+    )
+    assert step.state == {**pending, "reminded": True}
+
+
+def test_a_frustrated_customer_is_offered_a_person_not_greeted():
+    step = offline_step(
+        text="you are a useless stupid bot",
+        state={},
+        verified=False,
+        retrieval=Retrieval(chunks=[], confident=False),
+        guess=IntentGuess(label="smalltalk", probability=0.93),
+    )
+    assert step.text.startswith("I'm sorry I haven't been able to help.") and "talk to a human" in step.text

@@ -230,6 +230,11 @@ def requested_action(*, text: str, guess: IntentGuess | None, retrieval: Retriev
     return None
 
 
+def is_question(text: str) -> bool:
+    """Shaped as a question ("what's your return window?", "can I ...", ends in "?")."""
+    return _QUESTION_SHAPE.search(text) is not None
+
+
 def is_smalltalk(*, text: str, guess: IntentGuess | None, retrieval: Retrieval) -> bool:
     if guess is None or guess.label != "smalltalk" or guess.probability < 0.5:
         return False
