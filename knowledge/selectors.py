@@ -33,6 +33,7 @@ from django.urls import reverse
 
 from knowledge.glossary import Expansion, all_words_tsquery, glossary_expand, search_text
 from knowledge.models import Article, ArticleQuestion, Chunk, GlossaryEntry, KnowledgeBaseSettings
+from knowledge.query_vectors import adapted, with_feedback
 from knowledge.question_pieces import question_pieces
 from knowledge.spelling import Vocabulary, english_words, spelling_corrected, vocabulary_build
 from supportbot.llm.embeddings import get_embedder
@@ -108,6 +109,14 @@ class RetrievalOptions:
     # long message's right article often holds most of its question words but fewer of its
     # backstory's. Off: one faqproxy dev question better, within noise (docs/performance.md).
     capped_rank: bool = False
+    # Query-side levers for real customer wording (knowledge/query_vectors.py; docs/performance.md,
+    # "query-side levers for real wording"), off: neither won on a domain it was not tuned or
+    # trained on. The question's vector through the linear adapter trained on the repo's own sets ...
+    query_adapter: bool = False
+    # ... and pseudo-relevance feedback: moved toward the mean of its first search's `feedback` best
+    # chunks by `feedback_weight`, then searched again (one more search).
+    feedback: int = 0
+    feedback_weight: float = 0.1
 
 
 # What retrieval did before these levers (all-words full text, weighted fusion, sections only).
@@ -324,6 +333,8 @@ def knowledge_search(
         vector = embedder.embed(
             [embedded_text(question=question, entries=entries, options=options, expansion=expansion)]
         )[0]
+    if options.query_adapter and mode != "text":
+        vector = adapted(vector, model_name=embedder.model_name)
     if options.any_words:
         texts = [question, *expansion.synonyms]
         # plainto_tsquery joins the words with & (every word); | makes it any word
@@ -360,6 +371,12 @@ def knowledge_search(
         text_scan=int(settings.KB_TEXT_SCAN_LIMIT),
     )
     rows = _search_rows(sql, params)
+    if options.feedback and mode != "text":
+        # column 10 is the chunk's similarity: the first search's best chunks, whatever found them
+        best = sorted(rows, key=lambda row: row[10], reverse=True)[: options.feedback]
+        vector = with_feedback(vector, chunk_ids=[row[0] for row in best], weight=options.feedback_weight)
+        params["vector"] = str(vector)
+        rows = _search_rows(sql, params)
     if options.pieces and mode != "text":
         pieces = question_pieces(question)
         if piece_vectors is None:

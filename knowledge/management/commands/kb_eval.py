@@ -52,6 +52,8 @@ LEVERS: dict[str, dict[str, Any]] = {
         "coverage_rank": DEFAULT_OPTIONS.coverage_rank,
         "coverage_words": DEFAULT_OPTIONS.coverage_words,
     },
+    "query adapter": {"query_adapter": True},
+    "feedback": {"feedback": 3, "feedback_weight": 0.1},
 }
 OFF: dict[str, dict[str, Any]] = {
     "questions": {"questions": False},
@@ -68,6 +70,8 @@ OFF: dict[str, dict[str, Any]] = {
     "pieces": {"pieces": False},
     "coverage words": {"coverage_words": 0},
     "capped rank": {"capped_rank": False},
+    "query adapter": {"query_adapter": False},
+    "feedback": {"feedback": 0},
 }
 
 
