@@ -77,11 +77,25 @@ def action_propose(
     )
 
 
-def action_waiting(*, conversation_id: int) -> bool:
-    """Is a card of this conversation still waiting for the customer's decision?"""
-    return ActionCall.objects.filter(
-        conversation_id=conversation_id, status=ActionCall.Status.PROPOSED, expires_at__gt=timezone.now()
-    ).exists()
+def action_waiting(*, conversation_id: int) -> str | None:
+    """The id of the card the bot's latest message shows (or points to: `awaits_action`) while it
+    still waits for the customer's decision. An older card nobody decided does not make every
+    later "ok" a decision on it."""
+    latest = (
+        Message.objects.filter(conversation_id=conversation_id, role=Message.Role.BOT)
+        .order_by("-seq")
+        .values_list("extras", flat=True)
+        .first()
+    ) or {}
+    action_id = (latest.get("action") or {}).get("action_id") or latest.get("awaits_action")
+    if (
+        action_id
+        and ActionCall.objects.filter(
+            public_id=action_id, status=ActionCall.Status.PROPOSED, expires_at__gt=timezone.now()
+        ).exists()
+    ):
+        return str(action_id)
+    return None
 
 
 def action_decide(*, conversation_id: int, action_id: str, decision: str) -> Decided:

@@ -106,7 +106,10 @@ def offline_step(
             # A question (whatever the classifier read into it: "what's your return window?" is
             # small talk 0.47) that does not supply what is pending asks something else.
             asks_something_else = (
-                retrieval.confident or (guess is not None and guess.label == "question") or is_question(text)
+                retrieval.confident
+                or (guess is not None and guess.label == "question")
+                # ... but "the most recent?" in answer to "which order?" reads as an order request
+                or (is_question(text) and not (guess is not None and guess.is_action))
             )
             if (
                 not answers_which_order
@@ -138,7 +141,13 @@ def offline_step(
         # neither answers the ask nor asks something else: ask again for what is needed.
         intent = pending
     order_number = order_number_in(text) or state.get("order_number")
-    if not order_number and intent in NEEDS_ORDER and state.get("last_order") and _THAT_ORDER.search(text):
+    if (
+        not order_number
+        and intent in NEEDS_ORDER
+        and state.get("last_order")
+        and _THAT_ORDER.search(text)
+        and not order_description_in(text=text)
+    ):
         # "cancel it", right after the bot answered about one order: that order.
         order_number = state["last_order"]
     address = (ADDRESS_PLACEHOLDER.findall(text) or [state.get("new_address")])[-1]
@@ -196,7 +205,15 @@ def offline_step(
 
 
 # The order just talked about, named by a pronoun: "cancel it", "return that one", "this order".
-_THAT_ORDER = re.compile(r"\b(it|that|this)(?: (?:one|order|parcel|package))?\b", re.IGNORECASE)
+# Only as the object of the request, at its start: "cancel it please", "ok, return that one"; not a
+# stray "it" ("return my shoes, it's too small") or "that" ("cancel my processed order, that's the
+# one I meant"), which name no order.
+_THAT_ORDER = re.compile(
+    r"^\W*(?:(?:ok|okay|yes|yeah|then|so|and|great|thanks)\W+)*(?:please |pls |can you |could you |now )?"
+    r"(?:cancel|return|refund|send back|track|check on|redirect)\s+(?:it|that|this)(?: one| order| parcel| package)?\b"
+    r"(?!\s+(?:i|you|we)\b)",
+    re.IGNORECASE,
+)
 
 
 def _still_needed(state: dict[str, Any], verified: bool) -> str:

@@ -57,7 +57,7 @@ from conversations.core import events
 from conversations.core.async_db import call_service, db
 from conversations.models import Conversation, ModelCall
 from guardrails.injection.detector import InjectionVerdict
-from guardrails.injection.plain_replies import is_plain_reply
+from guardrails.injection.plain_replies import is_decision_reply
 from guardrails.limits import abuse_strike, token_budget_check, token_budget_spend
 from guardrails.models import GuardrailEvent
 from guardrails.output import OutputVerdict, output_check
@@ -262,6 +262,12 @@ def turn_understood(*, loaded: TurnInput, texts: TurnTexts, vectors: dict[str, l
     return Understanding(verdict=verdict, understood=texts.understood, guess=guess, retrieval=retrieval)
 
 
+def _without_last_order(state: dict[str, Any]) -> dict[str, Any]:
+    """The state for a turn that answers nothing about an order: the order an earlier answer was
+    about ("cancel it", offline.py) is kept for one turn only."""
+    return {key: value for key, value in state.items() if key != "last_order"}
+
+
 async def turn_understand(*, loaded: TurnInput) -> Understanding | Flagged:
     """The texts first, then their vectors from the model workers (guardrails/pii/pool.py), awaited
     without holding a thread, then the database part. ModelWorkersUnavailable (a worker died or
@@ -280,12 +286,20 @@ async def _respond(loaded: TurnInput, turn: TurnState) -> TurnOutput:
         strikes = await db(abuse_strike)(conversation_id=loaded.conversation_id)
         handoff = Conversation.HandoffReason.USAGE_LIMIT if strikes >= settings.LIMIT_ABUSE_STRIKES else None
         return TurnOutput(
-            text=str(REFUSAL), extras={"guardrail": "injection"}, state=loaded.state, handoff_reason=handoff
+            text=str(REFUSAL),
+            extras={"guardrail": "injection"},
+            state=_without_last_order(loaded.state),
+            handoff_reason=handoff,
         )
     loaded.question_understood = understanding.understood
     guess, retrieval = understanding.guess, understanding.retrieval
-    if is_plain_reply(loaded.question) and await db(action_waiting)(conversation_id=loaded.conversation_id):
-        return TurnOutput(text=str(CARD_WAITING_REPLY), state=loaded.state)
+    waiting = (
+        await db(action_waiting)(conversation_id=loaded.conversation_id) if is_decision_reply(loaded.question) else None
+    )
+    if waiting:
+        return TurnOutput(
+            text=str(CARD_WAITING_REPLY), extras={"awaits_action": waiting}, state=_without_last_order(loaded.state)
+        )
 
     # Stage 3: respond. The model when configured and within budget; the offline responder otherwise.
     actor = Actor(conversation_id=loaded.conversation_id, customer_id=loaded.customer_id)

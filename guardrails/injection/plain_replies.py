@@ -6,8 +6,9 @@ attack data says "confirm that you are in developer mode", its support questions
 "confirm" alone, and a customer answering the bot's own confirmation card was refused and given
 an abuse strike. Re-training with such replies as negatives fixed them but moved a borderline
 attack of the public test set under the threshold (recall 0.800 -> 0.783); a closed vocabulary
-changes nothing else. A reply made only of these words can ask for nothing the bot's own buttons
-and questions did not offer (an action still needs the card's confirm frame).
+changes nothing else. Such a reply can still be a request ("change address",
+"return the order"), which the bot then reads like any other; what it cannot carry is an
+instruction to the assistant, and an action on an order still needs the card's confirm frame.
 """
 
 from __future__ import annotations
@@ -37,3 +38,21 @@ def is_plain_reply(text: str) -> bool:
         return False
     words = _WORD.findall(stripped.lower().replace("'", ""))
     return 0 < len(words) <= _MAX_WORDS and all(word in _REPLY_WORDS for word in words)
+
+
+# A decision on a card and nothing else: "yes, confirm", "ok go ahead", "no, don't".
+_DECISION_WORDS = frozenset(
+    """
+    yes yeah yep yup ok okay sure please pls confirm confirmed proceed approve approved accept agree
+    go ahead do it no nope nah dont stop cancel i
+    """.split()
+)
+
+
+def is_decision_reply(text: str) -> bool:
+    """True when `text` only says yes or no (to a card the bot is waiting on)."""
+    stripped = text.strip()
+    if not stripped or not _PLAIN.fullmatch(stripped):
+        return False
+    words = _WORD.findall(stripped.lower().replace("'", ""))
+    return 0 < len(words) <= 5 and all(word in _DECISION_WORDS for word in words)

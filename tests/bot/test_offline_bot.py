@@ -161,6 +161,11 @@ async def test_typing_confirm_under_a_card_points_to_its_buttons_and_changes_not
             reply = await chat.bot_message()
             assert "press Confirm on the card above" in reply["text"], reply
             assert "action" not in reply and not reply.get("extras", {}).get("guardrail")
+        # Another request is read as one, and once the bot has answered something else, an "ok"
+        # is no decision on the older card.
+        for typed in ("how long does shipping take?", "ok"):
+            await chat.say(typed)
+            assert "press Confirm" not in (await chat.bot_message())["text"], typed
         await chat.send({"type": "action", "action_id": card["action_id"], "decision": "cancel"})
         await chat.wait_for(lambda f: f["type"] == "message" and (f.get("action") or {}).get("status") == "cancelled")
         await chat.say("yes")  # no card waits any more: an ordinary reply

@@ -408,11 +408,27 @@ def test_it_names_the_order_the_previous_answer_was_about_for_one_turn():
     assert status.tool == "get_order" and status.state == {"last_order": "SB-100042"}
     follow = offline_step(text="cancel it please", state=status.state, verified=True, retrieval=nothing, guess=cancel)
     assert (follow.tool, follow.args) == ("cancel_order", {"order_number": "SB-100042"})
-    # Without a pronoun the request is about whichever order it describes, so the orders are looked at.
-    other = offline_step(
-        text="cancel my processed order", state=status.state, verified=True, retrieval=nothing, guess=cancel
+    assert offline_step(
+        text="ok, cancel that one", state=status.state, verified=True, retrieval=nothing, guess=cancel
+    ).args == {"order_number": "SB-100042"}
+    # A request that describes or names no order by the pronoun is about whichever order it
+    # describes, so the orders are looked at (a stray "it" or "that" names nothing).
+    for other in (
+        "cancel my processed order",
+        "please cancel my processed order, that's the one I meant",
+        "please cancel the order I placed this morning",
+        "cancel the other order that I placed yesterday",
+    ):
+        step = offline_step(text=other, state=status.state, verified=True, retrieval=nothing, guess=cancel)
+        assert step.tool == "list_my_orders", other
+    returned = offline_step(
+        text="return my shoes, it's too small",
+        state=status.state,
+        verified=True,
+        retrieval=nothing,
+        guess=IntentGuess(label="return_order", probability=0.9),
     )
-    assert other.tool == "list_my_orders"
+    assert returned.tool == "list_my_orders"
     # A turn later (another answer in between), "it" names nothing any more.
     later = offline_step(text="cancel it please", state={}, verified=True, retrieval=nothing, guess=cancel)
     assert later.tool == "list_my_orders"
@@ -455,6 +471,19 @@ def test_a_question_during_a_verification_is_answered_whatever_the_classifier_re
         "used for the order.)"
     )
     assert step.state == {**pending, "reminded": True}
+
+
+def test_a_question_shaped_answer_to_which_order_is_still_the_pick():
+    """ "the most recent?" after "Which order is it about?" reads as an order request (get_order
+    0.79): it is the answer, not a new question to say "I don't know" to."""
+    step = offline_step(
+        text="the most recent?",
+        state={"intent": "cancel_order"},
+        verified=True,
+        retrieval=Retrieval(chunks=[], confident=False),
+        guess=IntentGuess(label="get_order", probability=0.79),
+    )
+    assert step.tool == "list_my_orders" and "don't know" not in step.text
 
 
 def test_a_frustrated_customer_is_offered_a_person_not_greeted():
