@@ -302,11 +302,33 @@ def _why_not(*, intent: str, described: list[dict[str, Any]]) -> str:
         "statuses": ", ".join(dict.fromkeys(_status(o["status"]) for o in described)),
     }
     statuses, count = {str(o["status"]) for o in described}, len(described)
+    if intent == "return_order" and statuses <= {"pending", "processed"}:
+        return (
+            ngettext(
+                "%(orders)s hasn't shipped yet (%(statuses)s), so there is nothing to return: I can cancel it "
+                "instead, just ask.",
+                "%(orders)s haven't shipped yet (%(statuses)s), so there is nothing to return: I can cancel them "
+                "instead, just ask.",
+                count,
+            )
+            % values
+        )
     if intent == "return_order" and statuses <= IN_FLIGHT_STATES:
         return (
             ngettext(
                 "%(orders)s hasn't been delivered yet (%(statuses)s): a return can start once it arrives.",
                 "%(orders)s haven't been delivered yet (%(statuses)s): a return can start once they arrive.",
+                count,
+            )
+            % values
+        )
+    if intent in ("cancel_order", "change_order_address") and statuses == {"delivered"}:
+        return (
+            ngettext(
+                "%(orders)s has already been delivered (%(statuses)s), so that can't be changed any more. If you "
+                "don't want it, you can return it.",
+                "%(orders)s have already been delivered (%(statuses)s), so that can't be changed any more. If you "
+                "don't want them, you can return them.",
                 count,
             )
             % values

@@ -278,6 +278,9 @@ def test_a_demand_on_my_own_things_is_acted_on_when_the_classifier_is_unsure_it_
         ("can I speak to someone else", True),
         ("put me through to someone", True),
         ("this is useless, get me a real person", True),
+        ("can I get someone else", True),
+        ("do I need someone to sign for the delivery?", False),
+        ("I need somebody to pick it up for me, is that ok?", False),
     ],
 )
 def test_someone_else_asks_for_a_person_only_as_whom_the_customer_wants_to_reach(text, wants_a_person):
@@ -299,6 +302,8 @@ def test_someone_else_asks_for_a_person_only_as_whom_the_customer_wants_to_reach
         ("are you a real person", None),
         ("are you a bot? I want to talk to a person", "handoff_to_human"),
         ("is this automated? get me a human", "handoff_to_human"),
+        ("is this a bot?", None),
+        ("are you a bot? cancel my order SB-100042", "cancel_order"),
     ],
 )
 def test_a_question_about_the_assistant_is_answered_and_a_request_for_a_person_still_hands_off(text, action):
@@ -315,6 +320,22 @@ def test_a_question_about_the_assistant_is_answered_and_a_request_for_a_person_s
         assert step.text.startswith("I'm an automated assistant") and step.answered
 
 
+@pytest.mark.parametrize("text", ["is this machine washable?", "is that person allowed to pick up my parcel?"])
+def test_a_product_question_shaped_like_one_about_the_assistant_is_not_one(text):
+    from conversations.bot.offline import offline_step
+    from conversations.bot.understanding.intent import IntentGuess
+    from knowledge.selectors import Retrieval
+
+    step = offline_step(
+        text=text,
+        state={},
+        verified=False,
+        retrieval=Retrieval([], confident=False),
+        guess=IntentGuess("question", 0.9),
+    )
+    assert not step.text.startswith("I'm an automated assistant")
+
+
 def test_deleting_my_account_is_not_taken_for_changing_its_address():
     """ "please delete my account" read as change_account_address (0.57) and got "What is the new
     address?"; the bot cannot delete accounts, the article says how. An address change on the
@@ -327,7 +348,11 @@ def test_deleting_my_account_is_not_taken_for_changing_its_address():
     for confident in (True, False):
         retrieval = Retrieval(chunks=[], confident=confident)
         assert requested_action(text="please delete my account", guess=guess, retrieval=retrieval) is None
-        for text in ("I moved, update my account please", "update my profile address to <STREET_ADDRESS_1>"):
+        for text in (
+            "I moved, update my account please",
+            "update my profile address to <STREET_ADDRESS_1>",
+            "update my account, my zip code is wrong",
+        ):
             assert requested_action(text=text, guess=guess, retrieval=retrieval) == "change_account_address"
 
 

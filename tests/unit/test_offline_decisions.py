@@ -279,6 +279,15 @@ def test_described_orders_the_request_cannot_apply_to_get_the_reason_and_no_othe
         intent="return_order", orders=ORDERS, description=order_description_in(text="return my shipped order")
     )
     assert number is None and text == "SB-3 hasn't been delivered yet (shipped): a return can start once it arrives."
+    pending = [{"number": "SB-7", "status": "pending"}, {"number": "SB-8", "status": "delivered"}]
+    number, text = offline_order_pick(
+        intent="return_order", orders=pending, description=order_description_in(text="return my pending order")
+    )
+    assert number is None and text.startswith("SB-7 hasn't shipped yet (pending), so there is nothing to return")
+    number, text = offline_order_pick(
+        intent="cancel_order", orders=pending, description=order_description_in(text="cancel my delivered order")
+    )
+    assert number is None and text.startswith("SB-8 has already been delivered (delivered)")
 
 
 def test_a_status_no_order_has_is_said_and_the_orders_that_fit_are_listed_not_picked():
@@ -446,7 +455,13 @@ def test_a_topic_less_question_and_a_chain_of_follow_ups_are_read_against_the_qu
     assert follow_up_query(text="and what does it cost", history=history) == (
         "do you ship to australia how long? and what does it cost"
     )
-    for standalone in ("how long does delivery take?", "is the tent waterproof?", "can I cancel it?"):
+    for standalone in (
+        "how long does delivery take?",
+        "is the tent waterproof?",
+        "can I cancel it?",
+        "is there a warranty?",
+        "is this tent waterproof?",
+    ):
         assert follow_up_query(text=standalone, history=history) is None, standalone
     assert follow_up_query(text="how much?", history=[]) is None
     assert follow_up_query(text="how much?", history=[("customer", "and for express?")]) is None

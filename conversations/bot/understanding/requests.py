@@ -19,18 +19,24 @@ from conversations.bot.understanding.intent import IntentGuess
 from knowledge.selectors import Retrieval
 
 # "Someone" asks for a person only as whom the customer wants to reach: "I want someone else",
-# "put me through to someone", not "can I send an order as a gift to someone else".
+# "put me through to someone", "can I get someone else", not "can I send an order as a gift to
+# someone else" or "do I need someone to sign for the delivery?".
 HUMAN = re.compile(
     r"\b(human|real person|(an?|the) agent|representative|operator|someone real|"
     r"(talk|speak|chat) (to|with) (a |an |some)?(person|one|body|human|agent)|"
-    r"(want|need|get me|give me|put me through to|connect me (to|with)|transfer me to) (someone|somebody)( else)?)\b",
+    r"(want|need|get me|give me|put me through to|connect me (to|with)|transfer me to) (someone|somebody)( else)?"
+    r"(?!\w| (else )?to\b)|"  # "do I need someone to sign for it?" asks about the delivery
+    r"(get|have) (someone|somebody) else\b|^\W*(someone|somebody) else( please)?\W*$)",
     re.IGNORECASE,
 )
 # "am I talking to a bot?", "are you human?": a question about the assistant, answered by it; the
 # word "human" in it is no request for one (the remainder of the message still can be).
 ABOUT_THE_BOT = re.compile(
-    r"\b(are you|am i (talking|speaking|chatting) (to|with)|is this|is that)( just| really| actually)?"
-    r" (a |an )?(real )?(bot|robot|chat ?bot|human|person|ai|machine|computer|automated|live person)\b",
+    r"\b((are you|am i (talking|speaking|chatting) (to|with))( just| really| actually)?"
+    r" (a |an )?(real )?(bot|robot|chat ?bot|human|person|ai|machine|computer|automated|live person)|"
+    # "is this a bot?", not "is this machine washable?": an article and the clause's end
+    r"(is this|is that|is it)( just| really| actually)? (a |an )(real )?(bot|robot|chat ?bot|ai|real person|human)"
+    r"(?=\s*([?.!,]|$| or\b)))\b",
     re.IGNORECASE,
 )
 _CANCEL = re.compile(r"\bcancel", re.IGNORECASE)
@@ -78,7 +84,10 @@ _OWN = re.compile(
 # "change the delivery address" is a misreading ("can I bring my parrot to your store's cafe?").
 # The account's address is only changed on words about where the customer lives: "delete my
 # account" read as change_account_address (0.59), the one account action the bot has.
-_WHERE_I_LIVE = re.compile(r"\b(address\w*|moved?|moving|relocat\w*|live)\b", re.IGNORECASE)
+_WHERE_I_LIVE = re.compile(
+    r"\b(address\w*|moved?|moving|relocat\w*|live|zip|zip ?code|post ?code|postal|street|home|flat|apartment|apt)\b",
+    re.IGNORECASE,
+)
 _SHIPPABLE = re.compile(
     r"\b(order\w*|parcel|package|delivery|deliver\w*|ship\w*|sen[dt]|it|them|bought|purchase\w*)\b", re.IGNORECASE
 )
@@ -107,9 +116,11 @@ _FOLLOW_UP_MAX_WORDS = 7
 # A question with no topic of its own: "how long?", "what does it cost", "is it free?" (a few words,
 # a question word, and nothing to search but the previous question's subject).
 _FRAGMENT = re.compile(r"^\s*(how|what|when|where|which|is|are|does|do|can|will|would)\b", re.IGNORECASE)
-_STANDS_IN = re.compile(r"\b(it|that|this|they|them|there)\b", re.IGNORECASE)
+# A pronoun standing in for the previous question's subject: "it", or "this"/"that" ending the
+# clause ("how much is that?"); not "is there a warranty?" or "is this tent waterproof?".
+_STANDS_IN = re.compile(r"\b(it|they|them)\b|\b(this|that)\b(?=\s*([?.!,]|$))", re.IGNORECASE)
 _FRAGMENT_MAX_WORDS = 5
-_FOLLOW_UP_CHAIN = 3  # customer messages looked back through for the question a chain started from
+_FOLLOW_UP_CHAIN = 6  # customer messages looked back through for the question a chain started from
 # Below this the classifier's action label is only trusted when a keyword agrees.
 _ACTION_CONFIDENCE = 0.5
 # A question-shaped message that an article answers confidently is acted on only when the
@@ -175,10 +186,14 @@ def keyword_action(text: str) -> str | None:
 def requested_action(*, text: str, guess: IntentGuess | None, retrieval: Retrieval) -> str | None:
     """The action the customer asks for, or None when the message is a question or small talk."""
     about_the_bot = ABOUT_THE_BOT.search(text)
-    if HUMAN.search(text if about_the_bot is None else text[: about_the_bot.start()] + text[about_the_bot.end() :]):
-        return "handoff_to_human"
     if about_the_bot:
-        return None
+        # The question about the assistant is answered by it; whatever else the message asks for
+        # ("are you a bot? cancel my order SB-100042") is read without it.
+        text = f"{text[: about_the_bot.start()]} {text[about_the_bot.end() :]}".strip(" ?!.,")
+        if not HUMAN.search(text) and keyword_action(text) is None and order_number_in(text) is None:
+            return None
+    if HUMAN.search(text):
+        return "handoff_to_human"
     keyword = keyword_action(text)
     number = order_number_in(text)
     if _SELF_SERVICE.search(text) and not number:
