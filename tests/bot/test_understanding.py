@@ -281,6 +281,7 @@ def test_a_demand_on_my_own_things_is_acted_on_when_the_classifier_is_unsure_it_
         ("can I get someone else", True),
         ("do I need someone to sign for the delivery?", False),
         ("I need somebody to pick it up for me, is that ok?", False),
+        ("ok, and I want someone else to help me now", True),
     ],
 )
 def test_someone_else_asks_for_a_person_only_as_whom_the_customer_wants_to_reach(text, wants_a_person):

@@ -25,7 +25,8 @@ HUMAN = re.compile(
     r"\b(human|real person|(an?|the) agent|representative|operator|someone real|"
     r"(talk|speak|chat) (to|with) (a |an |some)?(person|one|body|human|agent)|"
     r"(want|need|get me|give me|put me through to|connect me (to|with)|transfer me to) (someone|somebody)( else)?"
-    r"(?!\w| (else )?to\b)|"  # "do I need someone to sign for it?" asks about the delivery
+    # "do I need someone to sign for it?" asks about the delivery; "someone else to help me" does not
+    r"(?!\w| (else )?to (?!(help|assist|talk|speak|chat|handle|deal|look|sort|answer|call|contact)\b))|"
     r"(get|have) (someone|somebody) else\b|^\W*(someone|somebody) else( please)?\W*$)",
     re.IGNORECASE,
 )
