@@ -101,20 +101,22 @@ class _RecoveringShard(RedisSingleShardConnection):
         super().__init__(host, channel_layer)
         # Publishes waiting for the shard's lock, in call order (see publish).
         self._outbox: list[tuple[str, bytes, asyncio.Future[None]]] = []
-        # (UN)SUBSCRIBEs waiting for the subscription lock, in call order (see subscribe).
-        self._subscription_lock = asyncio.Lock()
+        # (UN)SUBSCRIBEs not sent yet, in call order, and the task sending them (see subscribe).
         self._subscription_outbox: list[_SubscriptionChange] = []
+        self._subscription_sender: asyncio.Future[None] | None = None
+        self._subscription_lock = asyncio.Lock()
 
     async def subscribe(self, channel: str) -> None:
         """channels_redis sends each SUBSCRIBE under the same lock as the publishes, one command
         per call. Every socket subscribes twice as it opens (its own channel, its conversation's
-        group), so while 300 sockets connected the lock's queue held ~250 of them behind the
-        publishes, each handed the lock one event-loop turn after the last (docs/performance.md,
-        "the connection burst"). The (UN)SUBSCRIBEs go out on the Pub/Sub connection, not the
-        publishing one, so they take a lock of their own here, and whoever holds it sends
-        everything queued by then, a run of SUBSCRIBEs as one command. Like channels_redis's, a
-        call returns once its command is written (redis-py reads the confirmation in the receive
-        loop), so "joined before the handshake completes" keeps its meaning."""
+        group), so while 300 sockets connected ~170-250 of them waited for that lock behind the
+        publishes, each handed it one event-loop turn after the last (docs/performance.md, "the
+        connection burst"). The (UN)SUBSCRIBEs go out on the Pub/Sub connection, not the
+        publishing one, so here they have a sender of their own: one task sends whatever is
+        queued, a run of SUBSCRIBEs as one command, until nothing is; callers only wait for their
+        own change, never for a lock one after the other. Like channels_redis's, a call returns
+        once its command is written (redis-py reads the confirmation in the receive loop), so
+        "joined the group before the handshake completes" keeps its meaning."""
         await self._change_subscription("subscribe", channel)
 
     async def unsubscribe(self, channel: str) -> None:
@@ -127,28 +129,29 @@ class _RecoveringShard(RedisSingleShardConnection):
     async def _change_subscription(self, kind: str, channel: str) -> None:
         change = _SubscriptionChange(kind, channel, asyncio.get_running_loop().create_future())
         self._subscription_outbox.append(change)
+        if self._subscription_sender is None or self._subscription_sender.done():
+            self._subscription_sender = asyncio.ensure_future(self._send_subscriptions())
         try:
-            await self._subscription_lock.acquire()
+            error = await asyncio.shield(change.done)
         except asyncio.CancelledError:
             if change in self._subscription_outbox:  # not sent yet: never send it
                 self._subscription_outbox.remove(change)
             raise
-        try:
-            if not change.done.done():
+        if error is not None:
+            raise error
+
+    async def _send_subscriptions(self) -> None:
+        async with self._subscription_lock:  # against flush()
+            while self._subscription_outbox:
                 batch, self._subscription_outbox = self._subscription_outbox, []
                 error: BaseException | None = None
                 try:
                     await self._send_subscription_changes(batch)
                 except Exception as failure:  # each caller of the batch raises it, as each would have alone
                     error = failure
-                for queued in batch:
-                    if not queued.done.done():
-                        queued.done.set_result(error)
-        finally:
-            self._subscription_lock.release()
-        error = change.done.result()
-        if error is not None:
-            raise error
+                for change in batch:
+                    if not change.done.done():
+                        change.done.set_result(error)
 
     async def _send_subscription_changes(self, batch: list[_SubscriptionChange]) -> None:
         """Send the batch in call order: consecutive changes of one kind as one command, skipping

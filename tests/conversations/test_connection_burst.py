@@ -31,17 +31,35 @@ def _count_writes(monkeypatch: pytest.MonkeyPatch, command: bytes) -> list[int]:
     return writes
 
 
+def _lock_waiters(layer) -> int:  # noqa: ANN001 - the channel layer
+    """Callers queued on the shard's locks: the publishing one, and the subscriptions' own."""
+    shard = layer._get_layer()._shards[0]
+    locks = [shard._lock, getattr(shard, "_subscription_lock", None)]
+    return sum(len(lock._waiters or ()) for lock in locks if lock is not None)
+
+
 async def test_subscriptions_made_at_once_go_out_together_and_all_deliver(monkeypatch):
     layer = get_channel_layer()
+    deepest = 0
+
+    async def watch_queue() -> None:
+        nonlocal deepest
+        while True:
+            deepest = max(deepest, _lock_waiters(layer))
+            await asyncio.sleep(0)
+
+    watcher = asyncio.ensure_future(watch_queue())
     try:
         writes = _count_writes(monkeypatch, b"SUBSCRIBE")
         channels = await asyncio.gather(*(layer.new_channel() for _ in range(30)))
         await asyncio.gather(*(layer.group_add(f"burst-{n}", channel) for n, channel in enumerate(channels)))
         monkeypatch.undo()
+        watcher.cancel()
         for n in range(30):
             await layer.group_send(f"burst-{n}", {"type": "chat.delta", "n": n})
         received = [(await asyncio.wait_for(layer.receive(channel), 5))["n"] for channel in channels]
     finally:
+        watcher.cancel()
         monkeypatch.undo()
         for n, channel in enumerate(channels):
             await layer.group_discard(f"burst-{n}", channel)
@@ -51,6 +69,9 @@ async def test_subscriptions_made_at_once_go_out_together_and_all_deliver(monkey
     # 60 SUBSCRIBEs (each socket's own channel and its group): the first of each gather alone,
     # the rest queued behind it in one command. One write each, 60 in all, before.
     assert len(writes) <= 4
+    # Nobody queued for a lock to learn that its SUBSCRIBE went out (29 callers did, before:
+    # each woke one event-loop turn after the previous one released it).
+    assert deepest <= 1
 
 
 async def test_a_subscription_does_not_wait_for_the_publishes():
