@@ -567,6 +567,7 @@ def main() -> int:
         help="sets WEB_PROCESSES for the runtime (default: the environment's, else the runtime's own)",
     )
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "results" / "open_loop.json")
+    parser.add_argument("--port", type=int, default=None, help="the app's port (default: a free one)")
     parser.add_argument(
         "--trace",
         type=Path,
@@ -584,7 +585,7 @@ def main() -> int:
 
     setup_django()  # starts the embedded services; the runtime inherits their URLs
     demo_articles_indexed()
-    port = free_port()
+    port = args.port or free_port()
     base = f"http://127.0.0.1:{port}"
     origin = base
     prepare_site(origin)

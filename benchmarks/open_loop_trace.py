@@ -163,6 +163,12 @@ def trace_report(messages: list[Message], path: Path, start: float, end: float, 
         "p95": sorted(waiters)[int(0.95 * (len(waiters) - 1))] if waiters else None,
         "max": max(waiters) if waiters else None,
     }
+    subscribing = [r["subscribe_queued"] for r in records["load"] if r.get("subscribe_queued") is not None]
+    if subscribing:  # traces from before the subscriptions had a sender of their own have none
+        report["subscribe_queued_per_second_worst"] = {
+            "p50": statistics.median(subscribing),
+            "max": max(subscribing),
+        }
     slowest = sorted(joined, key=lambda r: r["final_ms"])[-3:]
     report["slowest_timelines"] = [
         " ".join(f"{name}@{(at - row['marks'][0][1]) * 1000:.0f}" for name, at in row["marks"]) for row in slowest
@@ -190,6 +196,7 @@ def trace_lines(report: dict[str, Any]) -> list[str]:
         "gc_over_5ms",
         "thread_pool_queued",
         "publish_lock_waiters_per_second_worst",
+        "subscribe_queued_per_second_worst",
         "model_worker_batches",
     ):
         if key in report:

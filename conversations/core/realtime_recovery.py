@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import redis.exceptions
@@ -54,6 +55,13 @@ RECONNECTED_EVENT_TYPE = "layer.reconnected"
 CLOSE_CATCH_UP = 4012
 # How long the receiver waits between reconnect attempts while Redis is away.
 RECONNECT_INTERVAL_SECONDS = 0.5
+
+
+@dataclass(eq=False)
+class _SubscriptionChange:
+    kind: str  # "subscribe" or "unsubscribe"
+    channel: str
+    done: asyncio.Future[BaseException | None]  # set once sent: None, or the error that stopped it
 
 
 class _RecoveringShard(RedisSingleShardConnection):
@@ -93,6 +101,85 @@ class _RecoveringShard(RedisSingleShardConnection):
         super().__init__(host, channel_layer)
         # Publishes waiting for the shard's lock, in call order (see publish).
         self._outbox: list[tuple[str, bytes, asyncio.Future[None]]] = []
+        # (UN)SUBSCRIBEs not sent yet, in call order, and the task sending them (see subscribe).
+        self._subscription_outbox: list[_SubscriptionChange] = []
+        self._subscription_sender: asyncio.Future[None] | None = None
+        self._subscription_lock = asyncio.Lock()
+
+    async def subscribe(self, channel: str) -> None:
+        """channels_redis sends each SUBSCRIBE under the same lock as the publishes, one command
+        per call. Every socket subscribes twice as it opens (its own channel, its conversation's
+        group), so while 300 sockets connected ~170-250 of them waited for that lock behind the
+        publishes, each handed it one event-loop turn after the last (docs/performance.md, "the
+        connection burst"). The (UN)SUBSCRIBEs go out on the Pub/Sub connection, not the
+        publishing one, so here they have a sender of their own: one task sends whatever is
+        queued, a run of SUBSCRIBEs as one command, until nothing is; callers only wait for their
+        own change, never for a lock one after the other. Like channels_redis's, a call returns
+        once its command is written (redis-py reads the confirmation in the receive loop), so
+        "joined the group before the handshake completes" keeps its meaning."""
+        await self._change_subscription("subscribe", channel)
+
+    async def unsubscribe(self, channel: str) -> None:
+        await self._change_subscription("unsubscribe", channel)
+
+    async def flush(self) -> None:
+        async with self._subscription_lock:
+            await super().flush()
+
+    async def _change_subscription(self, kind: str, channel: str) -> None:
+        change = _SubscriptionChange(kind, channel, asyncio.get_running_loop().create_future())
+        self._subscription_outbox.append(change)
+        if self._subscription_sender is None or self._subscription_sender.done():
+            self._subscription_sender = asyncio.ensure_future(self._send_subscriptions())
+        try:
+            error = await asyncio.shield(change.done)
+        except asyncio.CancelledError:
+            if change in self._subscription_outbox:  # not sent yet: never send it
+                self._subscription_outbox.remove(change)
+            raise
+        if error is not None:
+            raise error
+
+    async def _send_subscriptions(self) -> None:
+        async with self._subscription_lock:  # against flush()
+            while self._subscription_outbox:
+                batch, self._subscription_outbox = self._subscription_outbox, []
+                error: BaseException | None = None
+                try:
+                    await self._send_subscription_changes(batch)
+                except Exception as failure:  # each caller of the batch raises it, as each would have alone
+                    error = failure
+                for change in batch:
+                    if not change.done.done():
+                        change.done.set_result(error)
+
+    async def _send_subscription_changes(self, batch: list[_SubscriptionChange]) -> None:
+        """Send the batch in call order: consecutive changes of one kind as one command, skipping
+        those that change nothing (as channels_redis's own subscribe and unsubscribe do)."""
+        subscribed = set(self._subscribed_to)
+        commands: list[tuple[str, list[str]]] = []
+        for change in batch:
+            if (change.channel in subscribed) == (change.kind == "subscribe"):
+                continue
+            if change.kind == "subscribe":
+                subscribed.add(change.channel)
+            else:
+                subscribed.discard(change.channel)
+            if commands and commands[-1][0] == change.kind:
+                commands[-1][1].append(change.channel)
+            else:
+                commands.append((change.kind, [change.channel]))
+        if not commands:
+            return
+        self._ensure_redis()
+        self._ensure_receiver()
+        for kind, channels in commands:
+            if kind == "subscribe":
+                await self._pubsub.subscribe(*channels)
+                self._subscribed_to.update(channels)
+            else:
+                await self._pubsub.unsubscribe(*channels)
+                self._subscribed_to.difference_update(channels)
 
     async def publish(self, channel: str, message: bytes) -> None:
         """channels_redis sends one PUBLISH per call under the shard's lock: one round trip each,

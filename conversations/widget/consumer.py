@@ -78,6 +78,32 @@ def _status(*, conversation_id: int) -> protocol.StatusFrame:
     return protocol.status_frame(conversation, wait=conversation_status_wait(conversation))
 
 
+# A socket's setup is two trips to the thread pool, not four: the access check with the socket
+# lease, and the replay's (usually only) batch with the status. While 300 sockets opened at once
+# each trip queued behind ~70 others (docs/performance.md, "the connection burst").
+
+
+def _access_and_lease(
+    *, public_id: UUID, token: str, origin: str | None, client_ip: str | None, channel_name: str
+) -> ChatAccess | ChatDenied | str:
+    """The socket's access, or why it is denied, or (a str) why no socket slot was granted."""
+    access = chat_access_resolve(public_id=public_id, token=token, origin=origin)
+    if isinstance(access, ChatDenied):
+        return access
+    refused = socket_lease_acquire(
+        conversation_id=access.conversation_id, client_ip=client_ip, channel_name=channel_name
+    )
+    return refused if refused is not None else access
+
+
+def _replay_batch(
+    *, conversation_id: int, after_seq: int, limit: int
+) -> tuple[list[protocol.MessageFrame], protocol.StatusFrame | None]:
+    """A batch of the replay and, when it is the last one, the status (read after it)."""
+    frames = _replay_frames(conversation_id=conversation_id, after_seq=after_seq, limit=limit)
+    return frames, (_status(conversation_id=conversation_id) if len(frames) < limit else None)
+
+
 class ChatConsumer(LoopOnlyConsumer):
     access: ChatAccess | None = None
     closed: bool = False
@@ -110,18 +136,21 @@ class ChatConsumer(LoopOnlyConsumer):
         """Check the token and origin and take a socket slot; None when the socket may proceed,
         else the close code (and error message) to refuse it with."""
         public_id: UUID = self.scope["url_route"]["kwargs"]["conversation_id"]
-        result = await db(chat_access_resolve)(public_id=public_id, token=token, origin=_origin(self.scope))
+        self.client_ip = scope_client_ip(self.scope)
+        result = await db(_access_and_lease)(
+            public_id=public_id,
+            token=token,
+            origin=_origin(self.scope),
+            client_ip=self.client_ip,
+            channel_name=self.channel_name,
+        )
         if isinstance(result, ChatDenied):
             forbidden = result.reason == "forbidden_origin"
             return (protocol.CLOSE_FORBIDDEN_ORIGIN if forbidden else protocol.CLOSE_UNAUTHORIZED), None
-        self.client_ip = scope_client_ip(self.scope)
-        refused = await db(socket_lease_acquire)(
-            conversation_id=result.conversation_id, client_ip=self.client_ip, channel_name=self.channel_name
-        )
-        if refused is not None:
+        if isinstance(result, str):
             if self.client_ip is None:
                 logger.warning("chat socket refused: client address unknown (check TRUSTED_PROXY_COUNT)")
-            return protocol.CLOSE_TOO_MANY_CONNECTIONS, refused
+            return protocol.CLOSE_TOO_MANY_CONNECTIONS, result
         # placeholder -> this conversation's own original value, loaded when first needed
         self.pii_values: dict[str, str] = {}
         self.acked_client_ids: dict[str, None] = {}  # insertion-ordered, bounded
@@ -313,7 +342,7 @@ class ChatConsumer(LoopOnlyConsumer):
         assert self.access is not None
         last_seq = after_seq
         while True:
-            frames = await db(_replay_frames)(
+            frames, status = await db(_replay_batch)(
                 conversation_id=self.access.conversation_id, after_seq=last_seq, limit=settings.CHAT_REPLAY_BATCH
             )
             for frame in frames:
@@ -321,7 +350,7 @@ class ChatConsumer(LoopOnlyConsumer):
                     await self._send(frame)
             if frames:
                 last_seq = frames[-1]["seq"]
-            if len(frames) < settings.CHAT_REPLAY_BATCH:
+            if status is not None:
                 break
         # A fresh token with every `resumed`: a long-open widget never holds an expiring one, and
         # the token it started with still works until it expires.
@@ -329,7 +358,7 @@ class ChatConsumer(LoopOnlyConsumer):
             conversation_id=self.access.public_id, site_key=self.access.site_key, customer_key=self.access.customer_key
         )
         await self._send({"type": "resumed", "last_seq": last_seq, "token": token})
-        await self._send(await db(_status)(conversation_id=self.access.conversation_id))
+        await self._send(status)
 
     def _first_delivery(self, seq: int) -> bool:
         """True the first time this socket is about to send the message `seq`."""

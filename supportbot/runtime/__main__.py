@@ -1,5 +1,5 @@
 """`make run`: migrate, load demo data, then supervise WEB_PROCESSES Daphne processes (sharing one
-listening port), a Celery worker and Celery beat.
+port, a listening socket each), a Celery worker and Celery beat.
 
 Loading settings here validates every variable (a bad value stops the run before anything
 starts, including demo mode on a non-loopback bind) and starts the embedded Postgres/Redis when

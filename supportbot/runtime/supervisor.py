@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO
 
@@ -30,8 +32,10 @@ class Child:
     argv: list[str]
     process: subprocess.Popen | None = None
     restarts: deque = field(default_factory=deque)
-    # Descriptors the child inherits (the shared web listener); everything else is closed.
-    pass_fds: tuple[int, ...] = ()
+    # Opens the listening socket a web process gets at each start: its descriptor replaces `{fd}`
+    # in argv and is the only one the child inherits; the supervisor closes its own copy once the
+    # child has it, so the socket dies with the child (supportbot/runtime/children.py).
+    listen: Callable[[], socket.socket] | None = None
 
 
 def say(message: str) -> None:
@@ -64,15 +68,21 @@ class Supervisor:
         self.stopping = threading.Event()
 
     def start(self, child: Child) -> None:
-        child.process = subprocess.Popen(
-            child.argv,
-            env=self.env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            pass_fds=child.pass_fds,
-            cwd=self.cwd,
-        )
+        listening = child.listen() if child.listen is not None else None
+        try:
+            fd = str(listening.fileno()) if listening is not None else ""
+            child.process = subprocess.Popen(
+                [arg.replace("{fd}", fd) for arg in child.argv] if listening is not None else child.argv,
+                env=self.env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                pass_fds=(listening.fileno(),) if listening is not None else (),
+                cwd=self.cwd,
+            )
+        finally:
+            if listening is not None:
+                listening.close()
         assert child.process.stdout is not None
         threading.Thread(target=_pump, args=(child.name, child.process.stdout, self.output), daemon=True).start()
 

@@ -186,6 +186,17 @@ def _monitor_start() -> None:
         except Exception:
             return None
 
+    def subscribe_queued() -> int | None:
+        # (UN)SUBSCRIBEs queued for their sender (conversations/core/realtime_recovery.py).
+        try:
+            from channels.layers import get_channel_layer
+
+            layer: Any = get_channel_layer()
+            layer = layer._get_layer()
+            return sum(len(shard._subscription_outbox) for shard in layer._shards)
+        except Exception:
+            return None
+
     def pool_queued() -> int | None:
         executor = getattr(loop, "_default_executor", None)
         return executor._work_queue.qsize() if executor is not None else None
@@ -225,7 +236,7 @@ def _monitor_start() -> None:
 
     async def watch_loop() -> None:
         period, ticks = 0.1, 0
-        worst = {"pool_queued": 0, "publish_waiters": 0}
+        worst = {"pool_queued": 0, "publish_waiters": 0, "subscribe_queued": 0}
         while True:
             last_tick[0] = time.perf_counter()
             before, cpu = time.perf_counter(), time.process_time()
@@ -248,6 +259,7 @@ def _monitor_start() -> None:
             # The worst of each tick, written once a second.
             worst["pool_queued"] = max(worst["pool_queued"], pool_queued() or 0)
             worst["publish_waiters"] = max(worst["publish_waiters"], publish_waiters() or 0)
+            worst["subscribe_queued"] = max(worst["subscribe_queued"], subscribe_queued() or 0)
             if ticks % 10 == 0:
                 _write(
                     {
@@ -258,6 +270,6 @@ def _monitor_start() -> None:
                         "tasks": len(asyncio.all_tasks(loop)),
                     }
                 )
-                worst = {"pool_queued": 0, "publish_waiters": 0}
+                worst = {"pool_queued": 0, "publish_waiters": 0, "subscribe_queued": 0}
 
     loop.create_task(watch_loop())

@@ -1,10 +1,12 @@
 """`make run`'s web processes: several Daphne processes accept on the one port the supervisor bound,
-each is supervised on its own, and a bad WEB_PROCESSES stops the run naming the variable."""
+the kernel spreads connections over them, each is supervised on its own, and a bad WEB_PROCESSES
+stops the run naming the variable."""
 
 from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -12,6 +14,7 @@ import time
 import urllib.error
 import urllib.request
 
+import psutil
 import pytest
 
 from supportbot.runtime.children import web_children, web_listener_open
@@ -84,6 +87,42 @@ def test_every_web_process_serves_the_shared_port_and_one_killed_restarts_alone(
     assert "web-1 exited unexpectedly with code -9; restarting" in capsys.readouterr().out
     assert web2.process.poll() is None  # untouched
     assert _served_only_by(web1, port, others=[web2])  # the new web-1 accepts on the same port
+
+
+def _connections_of(pid: int, port: int) -> int:
+    return sum(
+        1
+        for c in psutil.Process(pid).net_connections(kind="tcp")
+        if c.laddr and c.laddr.port == port and c.status == psutil.CONN_ESTABLISHED
+    )
+
+
+def test_the_kernel_spreads_connections_over_the_web_processes_however_fast_each_accepts(web_host):
+    """Each web process listens on a socket of its own (SO_REUSEPORT): the kernel splits new
+    connections between them. With one shared socket, whichever process accepted first took
+    whole bursts: here one of them took all 60 (web-1 while web-2 was frozen, or web-2 draining
+    the backlog in one go when it woke)."""
+    port, (web1, web2), _ = web_host
+    assert _answers(port)
+    os.kill(web2.process.pid, signal.SIGSTOP)
+    clients = []
+    try:
+        for _ in range(60):
+            clients.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+    finally:
+        os.kill(web2.process.pid, signal.SIGCONT)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            counts = [_connections_of(web.process.pid, port) for web in (web1, web2)]
+            if sum(counts) >= 60:
+                break
+            time.sleep(0.2)
+        assert sum(counts) == 60
+        assert min(counts) >= 10, counts  # 30 each expected; under 10 of 60 by chance: ~1e-7
+    finally:
+        for client in clients:
+            client.close()
 
 
 @pytest.mark.parametrize("value", ["0", "many"])
