@@ -277,16 +277,24 @@ def measured(
     """One phase, with the CPU it cost the web processes (and their redaction workers) and the
     database and Redis, per successful round trip."""
     services = service_pids()
-    web_before, services_before = (
+    web_before, own_before, services_before = (
         cpu_seconds(server_pids, with_children=True),
+        cpu_seconds(server_pids, with_children=False),
         cpu_seconds(services, with_children=False),
     )
+    client_before = time.process_time()
     result = asyncio.run(run_clients(kind, urls, origin, duration, interval))
+    client = time.process_time() - client_before  # this process: the benchmark's own clients
     web = cpu_seconds(server_pids, with_children=True) - web_before
+    own = cpu_seconds(server_pids, with_children=False) - own_before
     services_cpu = cpu_seconds(services, with_children=False) - services_before
     trips = max(1, result["round_trips"])
     result["web_cpu_ms_per_round_trip"] = round(web * 1000 / trips, 2)
+    # The same split in two: the web processes themselves, and their model (redaction) workers.
+    result["web_own_cpu_ms_per_round_trip"] = round(own * 1000 / trips, 2)
+    result["workers_cpu_ms_per_round_trip"] = round((web - own) * 1000 / trips, 2)
     result["services_cpu_ms_per_round_trip"] = round(services_cpu * 1000 / trips, 2)
+    result["client_cpu_ms_per_round_trip"] = round(client * 1000 / trips, 2)
     return result
 
 
@@ -341,7 +349,10 @@ def summarize(runs: list[dict]) -> dict:
         "p95_ms",
         "p99_ms",
         "web_cpu_ms_per_round_trip",
+        "web_own_cpu_ms_per_round_trip",
+        "workers_cpu_ms_per_round_trip",
         "services_cpu_ms_per_round_trip",
+        "client_cpu_ms_per_round_trip",
     )
     return {**{k: round(median_of(runs, k), 2) for k in keys}, "errors": sum(r["errors"] for r in runs), "runs": runs}
 
@@ -373,7 +384,9 @@ def run_configuration(
             print(
                 f"{processes} process(es), round {round_number + 1}: echo {echo_runs[-1]['round_trips_per_s']:.0f}/s, "
                 f"chat {chat_runs[-1]['round_trips_per_s']:.0f}/s (p95 {chat_runs[-1]['p95_ms']:.1f} ms, "
-                f"{chat_runs[-1]['web_cpu_ms_per_round_trip']} ms web CPU per message, "
+                f"{chat_runs[-1]['web_cpu_ms_per_round_trip']} ms web CPU per message "
+                f"({chat_runs[-1]['web_own_cpu_ms_per_round_trip']} web processes + "
+                f"{chat_runs[-1]['workers_cpu_ms_per_round_trip']} workers), "
                 f"{chat_runs[-1]['errors']} errors) load {os.getloadavg()[0]:.1f}",
                 flush=True,
             )
