@@ -11,8 +11,9 @@ embedded in .data/bench unless DATABASE_URL/REDIS_URL are set) and, in the same 
            channel layer to the conversation's group (received by the server process; the sender's
            own socket skips its echo, it has the ack). A round trip counts when its ack arrives;
            an error frame counts as an error, not a round trip;
-  * CPU:   CPU milliseconds per round trip of the web processes with their redaction workers, and
-           of Postgres and Redis, from their CPU times before and after each phase;
+  * CPU:   CPU milliseconds per round trip of the web processes with their redaction workers (and
+           the two apart), of Postgres and Redis, and of this process's own clients, from their
+           CPU times before and after each phase;
   * idle:  K idle chat connections held by the first configuration's web processes, and their RSS.
 
 For each process count in --processes, echo and chat alternate for --rounds rounds; medians are
