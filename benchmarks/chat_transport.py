@@ -11,8 +11,9 @@ embedded in .data/bench unless DATABASE_URL/REDIS_URL are set) and, in the same 
            channel layer to the conversation's group (received by the server process; the sender's
            own socket skips its echo, it has the ack). A round trip counts when its ack arrives;
            an error frame counts as an error, not a round trip;
-  * CPU:   CPU milliseconds per round trip of the web processes with their redaction workers, and
-           of Postgres and Redis, from their CPU times before and after each phase;
+  * CPU:   CPU milliseconds per round trip of the web processes with their redaction workers (and
+           the two apart), of Postgres and Redis, and of this process's own clients, from their
+           CPU times before and after each phase;
   * idle:  K idle chat connections held by the first configuration's web processes, and their RSS.
 
 For each process count in --processes, echo and chat alternate for --rounds rounds; medians are
@@ -277,16 +278,24 @@ def measured(
     """One phase, with the CPU it cost the web processes (and their redaction workers) and the
     database and Redis, per successful round trip."""
     services = service_pids()
-    web_before, services_before = (
+    web_before, own_before, services_before = (
         cpu_seconds(server_pids, with_children=True),
+        cpu_seconds(server_pids, with_children=False),
         cpu_seconds(services, with_children=False),
     )
+    client_before = time.process_time()
     result = asyncio.run(run_clients(kind, urls, origin, duration, interval))
+    client = time.process_time() - client_before  # this process: the benchmark's own clients
     web = cpu_seconds(server_pids, with_children=True) - web_before
+    own = cpu_seconds(server_pids, with_children=False) - own_before
     services_cpu = cpu_seconds(services, with_children=False) - services_before
     trips = max(1, result["round_trips"])
     result["web_cpu_ms_per_round_trip"] = round(web * 1000 / trips, 2)
+    # The same split in two: the web processes themselves, and their model (redaction) workers.
+    result["web_own_cpu_ms_per_round_trip"] = round(own * 1000 / trips, 2)
+    result["workers_cpu_ms_per_round_trip"] = round((web - own) * 1000 / trips, 2)
     result["services_cpu_ms_per_round_trip"] = round(services_cpu * 1000 / trips, 2)
+    result["client_cpu_ms_per_round_trip"] = round(client * 1000 / trips, 2)
     return result
 
 
@@ -341,7 +350,10 @@ def summarize(runs: list[dict]) -> dict:
         "p95_ms",
         "p99_ms",
         "web_cpu_ms_per_round_trip",
+        "web_own_cpu_ms_per_round_trip",
+        "workers_cpu_ms_per_round_trip",
         "services_cpu_ms_per_round_trip",
+        "client_cpu_ms_per_round_trip",
     )
     return {**{k: round(median_of(runs, k), 2) for k in keys}, "errors": sum(r["errors"] for r in runs), "runs": runs}
 
@@ -373,7 +385,9 @@ def run_configuration(
             print(
                 f"{processes} process(es), round {round_number + 1}: echo {echo_runs[-1]['round_trips_per_s']:.0f}/s, "
                 f"chat {chat_runs[-1]['round_trips_per_s']:.0f}/s (p95 {chat_runs[-1]['p95_ms']:.1f} ms, "
-                f"{chat_runs[-1]['web_cpu_ms_per_round_trip']} ms web CPU per message, "
+                f"{chat_runs[-1]['web_cpu_ms_per_round_trip']} ms web CPU per message "
+                f"({chat_runs[-1]['web_own_cpu_ms_per_round_trip']} web processes + "
+                f"{chat_runs[-1]['workers_cpu_ms_per_round_trip']} workers), "
                 f"{chat_runs[-1]['errors']} errors) load {os.getloadavg()[0]:.1f}",
                 flush=True,
             )
