@@ -81,14 +81,14 @@ _OWN = re.compile(
     r"(did|have) i (buy|order|purchase|get))\b",
     re.IGNORECASE,
 )
-# Something that can be sent somewhere: without it (and without an address word) the classifier's
-# "change the delivery address" is a misreading ("can I bring my parrot to your store's cafe?").
 # The account's address is only changed on words about where the customer lives: "delete my
 # account" read as change_account_address (0.59), the one account action the bot has.
 _WHERE_I_LIVE = re.compile(
     r"\b(address\w*|moved?|moving|relocat\w*|live|zip|zip ?code|post ?code|postal|street|home|flat|apartment|apt)\b",
     re.IGNORECASE,
 )
+# Something that can be sent somewhere: without it (and without an address word) the classifier's
+# "change the delivery address" is a misreading ("can I bring my parrot to your store's cafe?").
 _SHIPPABLE = re.compile(
     r"\b(order\w*|parcel|package|delivery|deliver\w*|ship\w*|sen[dt]|it|them|bought|purchase\w*)\b", re.IGNORECASE
 )
