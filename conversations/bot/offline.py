@@ -204,6 +204,12 @@ def offline_step(
     return OfflineStep(tool=intent, args=args, state={"last_order": order_number} if order_number else {})
 
 
+def without_last_order(state: dict[str, Any]) -> dict[str, Any]:
+    """The state for a turn that answers nothing about an order: the order an earlier answer was
+    about ("cancel it") is kept for one turn only."""
+    return {key: value for key, value in state.items() if key != "last_order"}
+
+
 # The order just talked about, named by a pronoun: "cancel it", "return that one", "this order".
 # Only as the object of the request, at its start: "cancel it please", "ok, return that one"; not a
 # stray "it" ("return my shoes, it's too small") or "that" ("cancel my processed order, that's the

@@ -38,6 +38,7 @@ from conversations.bot.offline import (
     offline_order_pick,
     offline_step,
     offline_tool_reply,
+    without_last_order,
 )
 from conversations.bot.prompts import (
     PROMPT_VERSION,
@@ -262,12 +263,6 @@ def turn_understood(*, loaded: TurnInput, texts: TurnTexts, vectors: dict[str, l
     return Understanding(verdict=verdict, understood=texts.understood, guess=guess, retrieval=retrieval)
 
 
-def _without_last_order(state: dict[str, Any]) -> dict[str, Any]:
-    """The state for a turn that answers nothing about an order: the order an earlier answer was
-    about ("cancel it", offline.py) is kept for one turn only."""
-    return {key: value for key, value in state.items() if key != "last_order"}
-
-
 async def turn_understand(*, loaded: TurnInput) -> Understanding | Flagged:
     """The texts first, then their vectors from the model workers (guardrails/pii/pool.py), awaited
     without holding a thread, then the database part. ModelWorkersUnavailable (a worker died or
@@ -288,7 +283,7 @@ async def _respond(loaded: TurnInput, turn: TurnState) -> TurnOutput:
         return TurnOutput(
             text=str(REFUSAL),
             extras={"guardrail": "injection"},
-            state=_without_last_order(loaded.state),
+            state=without_last_order(loaded.state),
             handoff_reason=handoff,
         )
     loaded.question_understood = understanding.understood
@@ -298,7 +293,7 @@ async def _respond(loaded: TurnInput, turn: TurnState) -> TurnOutput:
     )
     if waiting:
         return TurnOutput(
-            text=str(CARD_WAITING_REPLY), extras={"awaits_action": waiting}, state=_without_last_order(loaded.state)
+            text=str(CARD_WAITING_REPLY), extras={"awaits_action": waiting}, state=without_last_order(loaded.state)
         )
 
     # Stage 3: respond. The model when configured and within budget; the offline responder otherwise.

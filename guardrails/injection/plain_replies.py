@@ -31,13 +31,18 @@ _WORD = re.compile(r"[a-z]+")
 _PLAIN = re.compile(r"[A-Za-z ,.!?'-]+")
 
 
-def is_plain_reply(text: str) -> bool:
-    """True when `text` (already normalized) is a few words, all from the reply vocabulary."""
+def _only_words_of(text: str, vocabulary: frozenset[str], max_words: int) -> bool:
+    """`text` is a few words (1 to `max_words`), all in `vocabulary`, with sentence punctuation only."""
     stripped = text.strip()
     if not stripped or not _PLAIN.fullmatch(stripped):
         return False
     words = _WORD.findall(stripped.lower().replace("'", ""))
-    return 0 < len(words) <= _MAX_WORDS and all(word in _REPLY_WORDS for word in words)
+    return 0 < len(words) <= max_words and all(word in vocabulary for word in words)
+
+
+def is_plain_reply(text: str) -> bool:
+    """True when `text` (already normalized) is a few words, all from the reply vocabulary."""
+    return _only_words_of(text, _REPLY_WORDS, _MAX_WORDS)
 
 
 # A decision on a card and nothing else: "yes, confirm", "ok go ahead", "no, don't".
@@ -51,8 +56,4 @@ _DECISION_WORDS = frozenset(
 
 def is_decision_reply(text: str) -> bool:
     """True when `text` only says yes or no (to a card the bot is waiting on)."""
-    stripped = text.strip()
-    if not stripped or not _PLAIN.fullmatch(stripped):
-        return False
-    words = _WORD.findall(stripped.lower().replace("'", ""))
-    return 0 < len(words) <= 5 and all(word in _DECISION_WORDS for word in words)
+    return _only_words_of(text, _DECISION_WORDS, 5)
