@@ -54,6 +54,7 @@ from guardrails.socket_leases import (
 from guardrails.verification_limits import CLIENT_IP_SECONDS, conversation_client_ip_remember
 from supportbot.client_ip import scope_client_ip
 from supportbot.errors import CodedError
+from supportbot.runtime.trace import trace_mark, trace_message_begin, trace_message_end
 
 logger = logging.getLogger(__name__)
 
@@ -259,6 +260,14 @@ class ChatConsumer(LoopOnlyConsumer):
             await self._refuse(*refusal)
 
     async def _dispatch(self, frame: protocol.ClientFrame) -> None:
+        # A customer message's way to its bot turn, for the capacity benchmark's trace (off in production).
+        traced = trace_message_begin() if isinstance(frame, protocol.SendMessage) else None
+        try:
+            await self._dispatch_frame(frame)
+        finally:
+            trace_message_end(traced)
+
+    async def _dispatch_frame(self, frame: protocol.ClientFrame) -> None:
         assert self.access is not None
         conversation_id = self.access.conversation_id
         # Frames that store or send something count against the shared per-conversation and
@@ -289,7 +298,9 @@ class ChatConsumer(LoopOnlyConsumer):
             # Ack first: the sender learns its seq without waiting for the fan-out.
             self._remember_acked(str(frame.client_id))
             await self._send(protocol.ack_frame(posted.message))
+            trace_mark("acked")
             await events.publish_collected(pending)
+            trace_mark("published")
             if posted.created and posted.conversation is not None and posted.conversation.bot_may_answer:
                 turn_schedule(conversation_id)
         elif isinstance(frame, protocol.Resume):

@@ -66,11 +66,9 @@ def trace_mark_on(marks: list[tuple[str, float]] | None, stage: str) -> None:
         marks.append((stage, time.time()))
 
 
-def traced_call(function: Any) -> Any:
+def traced_call(function: Any, *, name: str | None = None) -> Any:
     """`function`, marking when it was handed to the thread pool, started and returned."""
-    name = getattr(function, "__name__", "call")
-    if name == "_run_collecting":  # call_service: name the service, not its wrapper
-        name = "service"
+    name = name or getattr(function, "__name__", "call")
     trace_mark(f"{name}:queued")
 
     def traced(*args: Any, **kwargs: Any) -> Any:
@@ -117,12 +115,28 @@ def trace_schedule_context() -> Any:
     return context
 
 
+def trace_message_begin() -> Any:
+    """Trace a customer message's path through the socket (frame read, limits, detection, append,
+    ack, publish) as marks of the turn it schedules. Returns the token for trace_message_end;
+    None when off."""
+    if not trace_enabled():
+        return None
+    return _turn.set([("frame_received", time.time())])
+
+
+def trace_message_end(token: Any) -> None:
+    if token is not None:
+        _turn.reset(token)  # the socket's next frame starts without these marks
+
+
 def trace_turn_begin() -> list[tuple[str, float]] | None:
     if not trace_enabled():
         return None
     marks: list[tuple[str, float]] = []
     scheduled = _scheduled.get()
     if scheduled is not None:
+        # The customer message that scheduled this drive: its own marks come first.
+        marks.extend(_turn.get() or ())
         marks.append(("scheduled", scheduled))
         _scheduled.set(None)  # a second turn of the same drive was not scheduled by a message
     marks.append(("turn_start", time.time()))
