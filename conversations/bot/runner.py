@@ -23,7 +23,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy
 
 from conversations.bot.context import TurnOutput, turn_output_post
-from conversations.bot.turn import turn_run
+from conversations.bot.turn import TurnStart, turn_run, turn_start
 from conversations.chat.languages import conversation_language_get
 from conversations.core.async_db import call_service, db
 from conversations.core.events import publish_collected
@@ -107,12 +107,32 @@ def turn_schedule(conversation_id: int) -> None:
     task.add_done_callback(_running.discard)
 
 
+def _started(conversation_id: int, up_to_seq: int | None) -> tuple[int | None, TurnStart | None]:
+    """The claimed turn's input and texts, read in the claim's own trip to the thread pool (one
+    trip fewer before the model's first token). Should reading fail, the turn reads them again
+    itself, where a failure gets the turn's own handling (an apology and a handoff)."""
+    if up_to_seq is None:
+        return None, None
+    try:
+        return up_to_seq, turn_start(conversation_id=conversation_id, up_to_seq=up_to_seq)
+    except Exception:
+        return up_to_seq, None
+
+
+def turn_lease_claim_and_start(*, conversation_id: int, owner: str = OWNER) -> tuple[int | None, TurnStart | None]:
+    return _started(conversation_id, turn_lease_claim(conversation_id=conversation_id, owner=owner))
+
+
+def turn_lease_pass_and_start(*, conversation_id: int, owner: str = OWNER) -> tuple[int | None, TurnStart | None]:
+    return _started(conversation_id, turn_lease_pass(conversation_id=conversation_id, owner=owner))
+
+
 async def turn_drive(conversation_id: int, *, owner: str = OWNER) -> None:
-    up_to_seq = await db(turn_lease_claim)(conversation_id=conversation_id, owner=owner)
+    up_to_seq, start = await db(turn_lease_claim_and_start)(conversation_id=conversation_id, owner=owner)
     while up_to_seq is not None:
         try:
             await asyncio.wait_for(
-                turn_run(conversation_id=conversation_id, up_to_seq=up_to_seq),
+                turn_run(conversation_id=conversation_id, up_to_seq=up_to_seq, start=start),
                 timeout=settings.BOT_TURN_TIMEOUT_SECONDS,
             )
         except Exception:
@@ -121,7 +141,7 @@ async def turn_drive(conversation_id: int, *, owner: str = OWNER) -> None:
         except BaseException:  # cancelled (the process is stopping): let another process take over
             await db(turn_lease_release)(conversation_id=conversation_id, owner=owner)
             raise
-        up_to_seq = await db(turn_lease_pass)(conversation_id=conversation_id, owner=owner)
+        up_to_seq, start = await db(turn_lease_pass_and_start)(conversation_id=conversation_id, owner=owner)
 
 
 async def _fail_turn(conversation_id: int, up_to_seq: int) -> None:

@@ -59,7 +59,7 @@ from conversations.core.async_db import call_service, db
 from conversations.models import Conversation, ModelCall
 from guardrails.injection.detector import InjectionVerdict
 from guardrails.injection.plain_replies import is_decision_reply
-from guardrails.limits import abuse_strike, token_budget_check, token_budget_spend
+from guardrails.limits import LimitExceeded, abuse_strike, token_budget_check, token_budget_spend
 from guardrails.models import GuardrailEvent
 from guardrails.output import OutputVerdict, output_check
 from guardrails.pii.engine import PiiSpan
@@ -153,21 +153,28 @@ class DeltaStream:
             trace_mark("delta_final" if final else "delta_first")
 
 
-async def turn_run(*, conversation_id: int, up_to_seq: int) -> None:
+async def turn_run(*, conversation_id: int, up_to_seq: int, start: TurnStart | None = None) -> None:
+    """`start`: the turn's input and texts when the lease claim's trip to the thread pool already
+    read them (runner.turn_drive); else this reads them."""
     turn = TurnState(turn_id=str(uuid.uuid4()), started=time.perf_counter())
     trace = trace_turn_begin()
-    loaded: TurnInput | None = await db(turn_input_load)(
-        conversation_id=conversation_id, up_to_seq=up_to_seq, history_messages=settings.BOT_HISTORY_MESSAGES
-    )
-    if loaded is None:
+    if start is None:
+        start = await db(turn_start)(conversation_id=conversation_id, up_to_seq=up_to_seq)
+    if start is None:
         return
-    await events.publish_bot_activity(public_id=loaded.public_id, state=True, activity="thinking")
-    trace_mark("activity_published")
+    loaded = start.loaded
     try:
+        # The texts' vectors are computed in the model workers while "thinking" goes out.
+        model_workers_start()
+        _, vectors = await asyncio.gather(
+            events.publish_bot_activity(public_id=loaded.public_id, state=True, activity="thinking"),
+            embed_async(start.texts.embedded),
+        )
+        trace_mark("activity_published")
         # Every fixed sentence of the turn (the offline responder's, refusals, the output check's
         # safe reply) is written in the customer's language.
         with translation.override(loaded.language):
-            output = await _respond(loaded, turn)
+            output = await _respond(loaded, turn, start.texts, dict(zip(start.texts.embedded, vectors)))
         output.extras.update(
             {
                 "turn_id": turn.turn_id,
@@ -206,6 +213,7 @@ class Understanding:
     understood: str
     guess: IntentGuess | None
     retrieval: Retrieval
+    budget_exceeded: LimitExceeded | None = None  # read only when asked for (a model is configured)
 
 
 @dataclass(frozen=True)
@@ -242,9 +250,31 @@ def turn_texts(*, loaded: TurnInput) -> TurnTexts:
     )
 
 
-def turn_understood(*, loaded: TurnInput, texts: TurnTexts, vectors: dict[str, list[float]]) -> Understanding | Flagged:
+@dataclass(frozen=True)
+class TurnStart:
+    """What a turn reads before it needs a vector: its input and the texts to embed."""
+
+    loaded: TurnInput
+    texts: TurnTexts
+
+
+def turn_start(*, conversation_id: int, up_to_seq: int) -> TurnStart | None:
+    """The turn's input and texts in one trip to the thread pool (the lease claim's, when it can:
+    runner.turn_drive). None when the conversation is no longer the bot's to answer."""
+    loaded = turn_input_load(
+        conversation_id=conversation_id, up_to_seq=up_to_seq, history_messages=settings.BOT_HISTORY_MESSAGES
+    )
+    if loaded is None:
+        return None
+    with translation.override(loaded.language):
+        return TurnStart(loaded=loaded, texts=turn_texts(loaded=loaded))
+
+
+def turn_understood(
+    *, loaded: TurnInput, texts: TurnTexts, vectors: dict[str, list[float]], check_budget: bool = False
+) -> Understanding | Flagged:
     """Stages 1 and 2 with the vectors known, in one trip to the thread pool: the injection check,
-    the intent, retrieval."""
+    the intent, retrieval; and with `check_budget`, whether the token budget allows a model call."""
     question = loaded.question
     verdict = inbound_message_check(
         conversation_id=loaded.conversation_id, site_id=loaded.site_id, text=question, vector=vectors[question[:2000]]
@@ -260,23 +290,32 @@ def turn_understood(*, loaded: TurnInput, texts: TurnTexts, vectors: dict[str, l
         language=loaded.language,
         query_vector=vectors[texts.query_text[:2000]] if texts.query_text is not None else None,
     )
-    return Understanding(verdict=verdict, understood=texts.understood, guess=guess, retrieval=retrieval)
+    exceeded = (
+        token_budget_check(conversation_id=loaded.conversation_id, site_id=loaded.site_id) if check_budget else None
+    )
+    return Understanding(
+        verdict=verdict, understood=texts.understood, guess=guess, retrieval=retrieval, budget_exceeded=exceeded
+    )
 
 
-async def turn_understand(*, loaded: TurnInput) -> Understanding | Flagged:
+async def turn_understand(
+    *, loaded: TurnInput, texts: TurnTexts | None = None, vectors: dict[str, list[float]] | None = None
+) -> Understanding | Flagged:
     """The texts first, then their vectors from the model workers (guardrails/pii/pool.py), awaited
-    without holding a thread, then the database part. ModelWorkersUnavailable (a worker died or
-    is stuck) fails the turn the way any turn error does (runner._fail_turn: an apology and a
-    handoff), within WORKER_TIMEOUT_SECONDS."""
-    texts = await db(turn_texts)(loaded=loaded)
-    model_workers_start()
-    vectors = dict(zip(texts.embedded, await embed_async(texts.embedded)))
-    return await db(turn_understood)(loaded=loaded, texts=texts, vectors=vectors)
+    without holding a thread, then the database part (turn_run hands over the texts and vectors it
+    already has). ModelWorkersUnavailable (a worker died or is stuck) fails the turn the way any
+    turn error does (runner._fail_turn: an apology and a handoff), within WORKER_TIMEOUT_SECONDS."""
+    if texts is None:
+        texts = await db(turn_texts)(loaded=loaded)
+    if vectors is None:
+        model_workers_start()
+        vectors = dict(zip(texts.embedded, await embed_async(texts.embedded)))
+    return await db(turn_understood)(loaded=loaded, texts=texts, vectors=vectors, check_budget=model_configured())
 
 
-async def _respond(loaded: TurnInput, turn: TurnState) -> TurnOutput:
+async def _respond(loaded: TurnInput, turn: TurnState, texts: TurnTexts, vectors: dict[str, list[float]]) -> TurnOutput:
     # Stages 1 and 2: inbound guardrails, then understanding and retrieval (audience from identity).
-    understanding: Understanding | Flagged = await turn_understand(loaded=loaded)
+    understanding: Understanding | Flagged = await turn_understand(loaded=loaded, texts=texts, vectors=vectors)
     if isinstance(understanding, Flagged):
         strikes = await db(abuse_strike)(conversation_id=loaded.conversation_id)
         handoff = Conversation.HandoffReason.USAGE_LIMIT if strikes >= settings.LIMIT_ABUSE_STRIKES else None
@@ -299,7 +338,7 @@ async def _respond(loaded: TurnInput, turn: TurnState) -> TurnOutput:
     # Stage 3: respond. The model when configured and within budget; the offline responder otherwise.
     actor = Actor(conversation_id=loaded.conversation_id, customer_id=loaded.customer_id)
     if model_configured():
-        exceeded = await db(token_budget_check)(conversation_id=loaded.conversation_id, site_id=loaded.site_id)
+        exceeded = understanding.budget_exceeded
         if exceeded is None:
             try:
                 return await _model_respond(loaded, turn, actor, retrieval, guess)

@@ -76,3 +76,29 @@ def test_after_a_turn_the_lease_is_kept_for_waiting_messages_and_released_when_n
     assert conversation.bot_lease_owner == "" and conversation.bot_lease_until is None
     ask("Thanks, one more thing")
     assert turn_lease_claim(conversation_id=conversation_id, owner="web:2") == 3
+
+
+def test_the_claim_reads_the_turn_it_claims_and_only_that(bot_site):
+    """The lease claim's trip also reads the turn's input and texts (one trip to the thread pool
+    fewer before the model's first token): the messages up to the claimed seq, nothing for a
+    claim that failed, and the next turn's own messages when the lease is passed on."""
+    from conversations.bot.runner import turn_lease_claim_and_start, turn_lease_pass_and_start
+
+    session = open_session(bot_site)
+    conversation_id = session.conversation.pk
+    customer_message_post(conversation_id=conversation_id, text="How long does shipping take?", client_id=uuid.uuid4())
+
+    seq, start = turn_lease_claim_and_start(conversation_id=conversation_id, owner="web:1")
+    assert seq == 1 and start is not None
+    assert start.loaded.question == "How long does shipping take?" and start.loaded.up_to_seq == 1
+    assert "How long does shipping take?" in start.texts.embedded
+    assert turn_lease_claim_and_start(conversation_id=conversation_id, owner="web:2") == (None, None)
+
+    customer_message_post(conversation_id=conversation_id, text="and to Canada?", client_id=uuid.uuid4())
+    Conversation.objects.filter(pk=conversation_id).update(bot_answered_seq=1)
+    seq, start = turn_lease_pass_and_start(conversation_id=conversation_id, owner="web:1")
+    assert seq == 2 and start is not None
+    assert start.loaded.question == "and to Canada?"
+    assert start.loaded.history == [("customer", "How long does shipping take?")]
+    # A follow-up is searched with the question it follows (turn_texts), read in the same trip.
+    assert "shipping" in start.texts.search_text
