@@ -7,9 +7,11 @@ processes is measured as it runs), on the real stack (embedded Postgres+pgvector
 (tests/fakes/model_server.py, in its own process) answering after --ttft seconds with 30 words.
 
 Each of N conversations is a real widget session: `POST /api/widget/conversations`, then the
-socket with an `auth` and a `resume` frame, as the widget does. Each customer then sends a message
+socket with an `auth` and a `resume` frame, as the widget does. Once every socket is open (the
+time that took is `connect_s`; --send-while-connecting starts each customer as soon as its own
+socket is open instead, the connection burst inside the round), each customer sends a message
 every 15-30 s (uniform random; the first at a random offset), whatever the server is doing (open
-loop: a slow server does not slow the customers down). Per message the client measures the time
+loop: a slow server does not slow the customers down). CPU and the round's clock start then. Per message the client measures the time
 to the first `delta` frame and to the bot's stored `message`. In the same run a probe calls the
 fake model directly, with the request body the app last sent it, every second; its median time to
 first content and to `[DONE]` is the model's own latency, and
@@ -283,8 +285,8 @@ async def customer(
     origin: str,
     *,
     first_question: int,
-    started: float,
-    stop_at: float,
+    opening: Opening,
+    duration: float,
     interval: tuple[float, float],
     answer_timeout: float,
     stats: RoundStats,
@@ -297,6 +299,8 @@ async def customer(
             await ws.send(json.dumps({"type": "resume", "after_seq": 0}))
             while json.loads(await asyncio.wait_for(ws.recv(), answer_timeout))["type"] != "status":
                 pass
+            started = await opening.open()
+            stop_at = started + duration
             next_send = started + random.uniform(0, random.uniform(*interval))
             n = first_question
             while next_send < stop_at:
@@ -351,6 +355,43 @@ async def customer(
                     stats.late_sends += 1
     except Exception as error:  # counted, reported: one broken socket must not end the run
         stats.error(f"socket:{type(error).__name__}")
+    finally:
+        opening.gone()
+
+
+class Opening:
+    """When the customers start sending. By default once every socket is open (or has failed):
+    the round measures N concurrent conversations, not N sockets connecting while the first
+    messages arrive (that burst is what a restart causes; `connect_s` says how long it took).
+    With `wait=False` (--send-while-connecting) each customer starts as soon as its own socket is
+    open, on the clock of the round's start, as this benchmark did before 2026-12-02."""
+
+    def __init__(self, customers: int, *, wait: bool) -> None:
+        self.waiting_for, self.wait = customers, wait
+        self.began = time.monotonic()
+        self.started: float | None = None if wait else self.began
+        self.all_open = asyncio.Event()
+        self._counted: set[asyncio.Task | None] = set()
+
+    def _count(self) -> None:
+        task = asyncio.current_task()  # each customer runs as its own task (asyncio.gather)
+        if task in self._counted:
+            return
+        self._counted.add(task)
+        self.waiting_for -= 1
+        if self.waiting_for == 0:
+            self.started = self.started or time.monotonic()
+            self.all_open.set()
+
+    async def open(self) -> float:
+        self._count()
+        if self.wait:
+            await self.all_open.wait()
+        assert self.started is not None
+        return self.started
+
+    def gone(self) -> None:
+        self._count()  # a socket that failed before it opened: nobody waits for it
 
 
 async def run_round(
@@ -365,18 +406,39 @@ async def run_round(
     answer_timeout: float,
     runtime_pid: int,
     trace_path: Path | None = None,
+    send_while_connecting: bool = False,
 ) -> dict:
     sessions = await open_sessions(base, origin, conversations)
     processes = app_processes(runtime_pid)
     measured = processes["web"] + processes["worker"] + processes["model_workers"]
-    cpu_before = cpu_seconds(measured)
-    load_before = os.getloadavg()
-    _, calls_before, streamed_before = model.last_request()
     stats = RoundStats()
     probe = {"first": [], "total": []}
     stop = asyncio.Event()
     probe_task = asyncio.create_task(model_probe(model.base_url, probe_body, stop, probe))
-    started = time.monotonic()
+    opening = Opening(len(sessions), wait=not send_while_connecting)
+    customers = asyncio.gather(
+        *(
+            customer(
+                url,
+                token,
+                origin,
+                first_question=i,
+                opening=opening,
+                duration=duration,
+                interval=interval,
+                answer_timeout=answer_timeout,
+                stats=stats,
+            )
+            for i, (url, token) in enumerate(sessions)
+        )
+    )
+    if not send_while_connecting:
+        await opening.all_open.wait()
+    connect_s = time.monotonic() - opening.began
+    # CPU, load and the clock from when the customers start sending.
+    cpu_before = cpu_seconds(measured)
+    load_before = os.getloadavg()
+    _, calls_before, streamed_before = model.last_request()
     wall_started = time.perf_counter()
     clock_started = time.time()
     port = int(base.rsplit(":", 1)[1])
@@ -388,22 +450,7 @@ async def run_round(
         sockets_seen.extend(sockets_per_process(processes["web"], port))
 
     count_task = asyncio.create_task(count_sockets())
-    await asyncio.gather(
-        *(
-            customer(
-                url,
-                token,
-                origin,
-                first_question=i,
-                started=started,
-                stop_at=started + duration,
-                interval=interval,
-                answer_timeout=answer_timeout,
-                stats=stats,
-            )
-            for i, (url, token) in enumerate(sessions)
-        )
-    )
+    await customers
     wall = time.perf_counter() - wall_started
     count_task.cancel()
     stop.set()
@@ -471,6 +518,8 @@ async def run_round(
         "processes_vanished": len(vanished),
         "load_average_1m": {"before": round(load_before[0], 2), "after": round(load_after[0], 2)},
         "wall_s": round(wall, 1),
+        "sending_started": "while connecting" if send_while_connecting else "once every socket was open",
+        "connect_s": round(connect_s, 2),
     }
 
 
@@ -506,6 +555,8 @@ def median_round(runs: list[dict]) -> dict:
         "errors": sum(r["errors"] for r in runs),
         "late_sends": sum(r["late_sends"] for r in runs),
         "load_average_1m": [r["load_average_1m"] for r in runs],
+        "connect_s": med(("connect_s",)),
+        "sending_started": runs[0]["sending_started"],
         "rounds": len(runs),
     }
 
@@ -574,6 +625,12 @@ def main() -> int:
         default=None,
         help="record every bot turn's stage times to this file (BOT_TURN_TRACE_PATH) and report where the "
         "slow turns' time goes (benchmarks/open_loop_trace.py)",
+    )
+    parser.add_argument(
+        "--send-while-connecting",
+        action="store_true",
+        help="each customer starts sending once its own socket is open, while the others still connect "
+        "(the connection burst inside the measured round), instead of once every socket is open",
     )
     args = parser.parse_args()
     sizes = [int(n) for n in args.conversations.split(",")]
@@ -653,6 +710,7 @@ def main() -> int:
                             answer_timeout=args.answer_timeout,
                             runtime_pid=runtime.pid,
                             trace_path=args.trace,
+                            send_while_connecting=args.send_while_connecting,
                         )
                     )
                     runs_by_size.setdefault(size, []).append(run)
@@ -661,7 +719,8 @@ def main() -> int:
                         f"{size} conversations, round {round_number + 1}: added first delta p50 "
                         f"{run['added_first_delta_ms']['p50']} / p95 {run['added_first_delta_ms']['p95']} ms, "
                         f"final p95 {run['added_final_ms']['p95']} ms, {run['cpu_ms_per_turn']} ms CPU/turn, "
-                        f"errors {run['errors']} {run['error_kinds'] or ''}, load {run['load_average_1m']}",
+                        f"errors {run['errors']} {run['error_kinds'] or ''}, load {run['load_average_1m']}, "
+                        f"{run['connect_s']} s to open the sockets, sending {run['sending_started']}",
                         flush=True,
                     )
                     if run["trace"]:
