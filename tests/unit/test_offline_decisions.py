@@ -510,3 +510,37 @@ def test_a_frustrated_customer_is_offered_a_person_not_greeted():
         guess=IntentGuess(label="smalltalk", probability=0.93),
     )
     assert step.text.startswith("I'm sorry I haven't been able to help.") and "talk to a human" in step.text
+
+
+@pytest.mark.parametrize(
+    ("text", "wants_a_person"),
+    [
+        ("What days can I chat with someone from your team?", False),
+        ("when can I talk to a person?", False),
+        ("what hours can I speak to an agent", False),
+        ("can I chat with someone from your team?", True),
+        ("I want to talk to a human", True),
+    ],
+)
+def test_asking_when_a_person_can_be_reached_is_a_question_not_a_handoff(text, wants_a_person):
+    """ "What days can I chat with someone from your team?" (walk-through probes, dev) handed the
+    conversation to a person at once: it asks when the team answers, which the contact article says."""
+    from conversations.bot.understanding.requests import requested_action
+
+    action = requested_action(text=text, guess=QUESTION, retrieval=CONFIDENT)
+    assert (action == "handoff_to_human") is wants_a_person
+
+
+def test_that_as_the_subject_of_include_or_apply_leans_on_the_previous_question():
+    """ "does that include sleeping bags?" after "what's the return window?" was searched alone and
+    found nothing confident (walk-through probes, dev); "this"/"that" before a noun is the
+    message's own subject and stays standalone."""
+    from conversations.bot.understanding.requests import follow_up_query
+
+    history = [("customer", "what's the return window?"), ("bot", "30 days.")]
+    assert follow_up_query(text="does that include sleeping bags?", history=history) == (
+        "what's the return window? does that include sleeping bags?"
+    )
+    assert follow_up_query(text="does this apply to boots?", history=history) is not None
+    for standalone in ("is this tent waterproof?", "does this jacket come in red?", "is that stove in stock?"):
+        assert follow_up_query(text=standalone, history=history) is None, standalone
