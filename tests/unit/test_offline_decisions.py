@@ -544,3 +544,12 @@ def test_that_as_the_subject_of_include_or_apply_leans_on_the_previous_question(
     assert follow_up_query(text="does this apply to boots?", history=history) is not None
     for standalone in ("is this tent waterproof?", "does this jacket come in red?", "is that stove in stock?"):
         assert follow_up_query(text=standalone, history=history) is None, standalone
+
+
+def test_negations_typed_without_an_apostrophe_are_spelled_out():
+    """ "my order still hasnt come" (walk-through probes, dev) was searched as "my order still hasn
+    come": the knowledge base's spelling corrector cut "hasnt" to the "hasn" it holds."""
+    from conversations.bot.understanding.spelling import spelled_out
+
+    assert spelled_out("my order still hasnt come") == "my order still hasn't come"
+    assert spelled_out("it isnt here and I didnt get an email") == "it isn't here and I didn't get an email"
