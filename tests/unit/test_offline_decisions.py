@@ -553,3 +553,18 @@ def test_negations_typed_without_an_apostrophe_are_spelled_out():
 
     assert spelled_out("my order still hasnt come") == "my order still hasn't come"
     assert spelled_out("it isnt here and I didnt get an email") == "it isn't here and I didn't get an email"
+
+
+def test_a_delivery_problem_told_about_no_order_of_mine_is_answered_and_the_check_offered():
+    """ "parcel says delivered but nothing here" (walk-through probes, dev; status request 0.93)
+    asked an anonymous visitor to verify, though the tracking article answers it. A message that
+    names an order as the customer's, or asks about it, is still a status request."""
+    status = IntentGuess(label="get_order", probability=0.93)
+    step = offline_step(
+        text="parcel says delivered but nothing here", state={}, verified=False, retrieval=CONFIDENT, guess=status
+    )
+    assert step.tool is None and step.citations_from == 1 and "check it's you" not in step.text
+    assert step.text.endswith("I can check on an order for you: just tell me which one.")
+    for request in ("I'm still waiting on my order", "where is the parcel", "parcel says delivered, any news"):
+        step = offline_step(text=request, state={}, verified=False, retrieval=CONFIDENT, guess=status)
+        assert "check it's you" in step.text, request
