@@ -238,6 +238,10 @@ def _answer_without_action(*, text: str, retrieval: Retrieval, guess: IntentGues
     step = _knowledge_answer(retrieval)
     if step.answered:
         offer = next((action for pattern, action in _TOPIC_ACTIONS if pattern.search(text)), None)
+        if offer is None and guess is not None and guess.label == "get_order":
+            # read as a status request, answered from the article ("parcel says delivered but
+            # nothing here"): checking the order is offered after the answer
+            offer = "get_order"
         if offer in _CAN_ALSO:
             step.text += f"\n\n{_CAN_ALSO[offer]}"
     return step

@@ -119,7 +119,14 @@ _FOLLOW_UP_MAX_WORDS = 7
 _FRAGMENT = re.compile(r"^\s*(how|what|when|where|which|is|are|does|do|can|will|would)\b", re.IGNORECASE)
 # A pronoun standing in for the previous question's subject: "it", or "this"/"that" ending the
 # clause ("how much is that?"); not "is there a warranty?" or "is this tent waterproof?".
-_STANDS_IN = re.compile(r"\b(it|they|them)\b|\b(this|that)\b(?=\s*([?.!,]|$))", re.IGNORECASE)
+# ... or the subject of a verb that says what it covers: "does that include sleeping bags?", "does
+# this apply to sale items?" (not "is this tent waterproof?", where "this" is the tent's).
+_STANDS_IN = re.compile(
+    r"\b(it|they|them)\b|\b(this|that)\b(?=\s*([?.!,]|$))|"
+    r"\b(this|that)\s+(include|includes|apply|applies|cover|covers|count|counts|go|goes|work|works|hold|holds|"
+    r"mean|means|change|changes|affect|affects)\b",
+    re.IGNORECASE,
+)
 _FRAGMENT_MAX_WORDS = 5
 _FOLLOW_UP_CHAIN = 6  # customer messages looked back through for the question a chain started from
 # Below this the classifier's action label is only trusted when a keyword agrees.
@@ -133,6 +140,22 @@ _ACTION_CONFIDENCE = 0.5
 _SURE_ACTION = 0.6
 _SURE_ACTION_WITH_CONDITION = 0.9
 _CONDITION = re.compile(r"\b(if|once|after|in case|suppos\w*|would)\b", re.IGNORECASE)
+# "When can I talk to someone?", "what days can I chat with a person?": when the team answers
+# (the contact article), not a request for a person now.
+_WHEN_REACHABLE = re.compile(
+    r"^\W*(when|what (days?|times?|hours)|which (days?|hours)|how late|until when|till when|"
+    r"(at|until|till) what time)\b",
+    re.IGNORECASE,
+)
+# What a status request asks ("where is it?", "can you check", "any news"): without it and without
+# an order the customer calls theirs, a message the classifier reads as a status request tells
+# what happened ("parcel says delivered but nothing here"), and the article on that is the answer.
+# "I'm still waiting on my order" stays a request (intent_eval.json labels it one).
+_ASKS_ABOUT_AN_ORDER = re.compile(
+    r"\?|^\W*(where|has|have|is|was|did|will|can|could|when)\b|"
+    r"\b(where|status|check\w*|look\w* (up|into|at)|eta|any news|update me|find out)\b",
+    re.IGNORECASE,
+)
 # ... unless the bot is asked to do it ("could you cancel my order if it hasn't shipped yet?"):
 # who acts is grammar the embedding blurs (0.85 there, 0.86 for "can I change the address on my
 # order after it ships?").
@@ -193,7 +216,7 @@ def requested_action(*, text: str, guess: IntentGuess | None, retrieval: Retriev
         text = f"{text[: about_the_bot.start()]} {text[about_the_bot.end() :]}".strip(" ?!.,")
         if not HUMAN.search(text) and keyword_action(text) is None and order_number_in(text) is None:
             return None
-    if HUMAN.search(text):
+    if HUMAN.search(text) and not _WHEN_REACHABLE.search(text):
         return "handoff_to_human"
     keyword = keyword_action(text)
     number = order_number_in(text)
@@ -210,6 +233,15 @@ def requested_action(*, text: str, guess: IntentGuess | None, retrieval: Retriev
             guess.label == "change_account_address"
             and not _WHERE_I_LIVE.search(text)
             and not ADDRESS_PLACEHOLDER.search(text)
+        ):
+            return None
+        if (
+            guess.label == "get_order"
+            and keyword is None
+            and not number
+            and retrieval.confident
+            and not _OWN.search(text)
+            and not _ASKS_ABOUT_AN_ORDER.search(text)
         ):
             return None
         if {keyword, guess.label} == {"change_order_address", "change_account_address"}:

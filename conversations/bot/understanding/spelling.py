@@ -31,6 +31,18 @@ _SPELLED_OUT = {
     "dont": "don't",
     "doesnt": "doesn't",
     "wont": "won't",
+    # the other negations typed without their apostrophe ("my order still hasnt come" was searched
+    # as "hasn come": the knowledge base's spelling corrector cut it to a word it holds)
+    "hasnt": "hasn't",
+    "havent": "haven't",
+    "isnt": "isn't",
+    "arent": "aren't",
+    "didnt": "didn't",
+    "wasnt": "wasn't",
+    "werent": "weren't",
+    "couldnt": "couldn't",
+    "wouldnt": "wouldn't",
+    "shouldnt": "shouldn't",
     "im": "I'm",
     "ive": "I've",
     "abt": "about",
