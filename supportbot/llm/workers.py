@@ -10,10 +10,16 @@ guardrails/pii/pool.py) and hands them batches of jobs:
     worker imports by name; waiting payloads of the same job leave together as one batch
     (`nlp.pipe` for detection, one padded forward pass for embeddings: several times cheaper per
     item than one by one);
-  * a worker that is free takes whatever is waiting at once, so a lone item is not held back to
-    fill a batch; while every worker is busy, arriving items queue;
-  * a batch is capped in characters, so a huge message travels alone and, with two or more
-    workers, the items arriving behind it go to another worker rather than wait for it.
+  * a lone item is not held back to fill a batch: with nothing in flight it leaves at once;
+  * one short batch at a time: while a batch of fewer than LONG_BATCH_CHARS characters runs (a
+    few ms), arriving items wait for it and leave together after it, rather than wake a second
+    worker. Two workers running two small batches at once compete with the web processes for
+    the cores: on the 2-core machine the open loop's p95 was 227 ms with both workers busy at
+    once against 180 ms with one worker per web process (docs/performance.md, "the steady state
+    and the turn's trips");
+  * a batch is capped in characters, so a huge message travels alone, and while a long batch
+    (a pasted page, or many items under load) runs, the items arriving behind it go to another
+    worker rather than wait for it: the isolation the second worker is for.
 
 The pool knows no model: the jobs and the worker initializer are the caller's (guardrails for
 detection, supportbot.llm.embeddings for MiniLM). Hand-written rather than a task queue: the
@@ -51,6 +57,8 @@ Job = Callable[[list[Any]], Sequence[Any]]
 # One batch takes milliseconds, the largest allowed message well under a second; a worker that has
 # not answered in this long is stuck, and the caller gets ModelWorkersUnavailable (nothing stored).
 WORKER_TIMEOUT_SECONDS = 30.0
+# A batch this long (characters) takes tens of ms or more: the next batch may go to another worker.
+LONG_BATCH_CHARS = 1000
 
 
 class ModelWorkersUnavailable(CodedError):
@@ -125,6 +133,7 @@ class ModelWorkers:
         self._traces: dict[Future, list[tuple[str, float]]] = {}
         self._queued_at: dict[Future, float] | None = {} if trace_enabled() else None
         self._in_flight = 0
+        self._short_in_flight = 0  # batches under LONG_BATCH_CHARS being run
         self._executor = self._new_executor()
 
     def _new_executor(self) -> ProcessPoolExecutor:
@@ -160,7 +169,7 @@ class ModelWorkers:
             self._pump()
         return future
 
-    def _next_batch(self) -> tuple[Job, list[tuple[Job, Any, Future]]]:
+    def _next_batch(self) -> tuple[Job, list[tuple[Job, Any, Future]], int]:
         # The oldest item, with the items behind it of the same job, within the caps; items of
         # other jobs keep their place.
         first = self._waiting.popleft()
@@ -176,17 +185,21 @@ class ModelWorkers:
             chars += _cost(item[1])
             batch.append(self._waiting.popleft())
         self._waiting.extendleft(reversed(others))
-        return first[0], batch
+        return first[0], batch, chars
 
     def _pump(self) -> None:
-        # Called with the lock held: send batches while a worker is free.
-        while self._waiting and self._in_flight < self.config.processes:
-            job, batch = self._next_batch()
+        # Called with the lock held: send batches while a worker is free and no short batch runs
+        # (the module's docstring says why).
+        while self._waiting and self._in_flight < self.config.processes and not self._short_in_flight:
+            job, batch, chars = self._next_batch()
+            short = chars < LONG_BATCH_CHARS
             self._in_flight += 1
+            self._short_in_flight += short
             try:
                 done = self._executor.submit(_worker_run, job, [payload for _, payload, _ in batch])
             except (BrokenProcessPool, RuntimeError) as error:
                 self._in_flight -= 1
+                self._short_in_flight -= short
                 self._replace_executor(error)
                 for _, _, future in batch:
                     _settle(future, error=ModelWorkersUnavailable(str(error)))
@@ -194,9 +207,9 @@ class ModelWorkers:
             if self._traces:
                 for _, _, future in batch:
                     trace_mark_on(self._traces.get(future), f"{job.__name__}:sent")
-            done.add_done_callback(functools.partial(self._finished, batch=batch, sent=time.time()))
+            done.add_done_callback(functools.partial(self._finished, batch=batch, sent=time.time(), short=short))
 
-    def _finished(self, finished: Future, batch: list[tuple[Job, Any, Future]], sent: float) -> None:
+    def _finished(self, finished: Future, batch: list[tuple[Job, Any, Future]], sent: float, short: bool) -> None:
         error: BaseException | None = (
             ModelWorkersUnavailable("the batch was cancelled") if finished.cancelled() else finished.exception()
         )
@@ -228,6 +241,7 @@ class ModelWorkers:
         finally:
             with self._lock:
                 self._in_flight -= 1
+                self._short_in_flight -= short
                 if isinstance(error, BrokenProcessPool):
                     self._replace_executor(error)
                 self._pump()
