@@ -115,7 +115,11 @@ def _started(conversation_id: int, up_to_seq: int | None) -> tuple[int | None, T
         return None, None
     try:
         return up_to_seq, turn_start(conversation_id=conversation_id, up_to_seq=up_to_seq)
-    except Exception:
+    except Exception as error:
+        # The type only: a database error's text may quote the row it failed on.
+        logger.info(
+            "reading the claimed turn of conversation %s failed (%s); read again", conversation_id, type(error).__name__
+        )
         return up_to_seq, None
 
 
