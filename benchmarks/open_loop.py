@@ -293,12 +293,14 @@ async def customer(
 ) -> None:
     import websockets
 
+    opened = False
     try:
         async with websockets.connect(socket_url, origin=origin, max_size=2**20, open_timeout=60) as ws:
             await ws.send(json.dumps({"type": "auth", "token": token}))
             await ws.send(json.dumps({"type": "resume", "after_seq": 0}))
             while json.loads(await asyncio.wait_for(ws.recv(), answer_timeout))["type"] != "status":
                 pass
+            opened = True
             started = await opening.open()
             stop_at = started + duration
             next_send = started + random.uniform(0, random.uniform(*interval))
@@ -356,7 +358,8 @@ async def customer(
     except Exception as error:  # counted, reported: one broken socket must not end the run
         stats.error(f"socket:{type(error).__name__}")
     finally:
-        opening.gone()
+        if not opened:
+            opening.gone()  # failed before it opened: nobody waits for it
 
 
 class Opening:
@@ -371,19 +374,15 @@ class Opening:
         self.began = time.monotonic()
         self.started: float | None = None if wait else self.began
         self.all_open = asyncio.Event()
-        self._counted: set[asyncio.Task | None] = set()
 
     def _count(self) -> None:
-        task = asyncio.current_task()  # each customer runs as its own task (asyncio.gather)
-        if task in self._counted:
-            return
-        self._counted.add(task)
         self.waiting_for -= 1
         if self.waiting_for == 0:
             self.started = self.started or time.monotonic()
             self.all_open.set()
 
     async def open(self) -> float:
+        """Called once per customer whose socket opened: when to start sending."""
         self._count()
         if self.wait:
             await self.all_open.wait()
@@ -391,7 +390,8 @@ class Opening:
         return self.started
 
     def gone(self) -> None:
-        self._count()  # a socket that failed before it opened: nobody waits for it
+        """Called once per customer whose socket failed before it opened."""
+        self._count()
 
 
 async def run_round(

@@ -165,16 +165,15 @@ async def turn_run(*, conversation_id: int, up_to_seq: int, start: TurnStart | N
     loaded = start.loaded
     try:
         # The texts' vectors are computed in the model workers while "thinking" goes out.
-        model_workers_start()
         _, vectors = await asyncio.gather(
             events.publish_bot_activity(public_id=loaded.public_id, state=True, activity="thinking"),
-            embed_async(start.texts.embedded),
+            turn_vectors(start.texts),
         )
         trace_mark("activity_published")
         # Every fixed sentence of the turn (the offline responder's, refusals, the output check's
         # safe reply) is written in the customer's language.
         with translation.override(loaded.language):
-            output = await _respond(loaded, turn, start.texts, dict(zip(start.texts.embedded, vectors)))
+            output = await _respond(loaded, turn, start.texts, vectors)
         output.extras.update(
             {
                 "turn_id": turn.turn_id,
@@ -298,6 +297,13 @@ def turn_understood(
     )
 
 
+async def turn_vectors(texts: TurnTexts) -> dict[str, list[float]]:
+    """The vector of each text the turn embeds, from the model workers in one batch (awaited
+    without holding a thread), by text."""
+    model_workers_start()
+    return dict(zip(texts.embedded, await embed_async(texts.embedded)))
+
+
 async def turn_understand(
     *, loaded: TurnInput, texts: TurnTexts | None = None, vectors: dict[str, list[float]] | None = None
 ) -> Understanding | Flagged:
@@ -308,8 +314,7 @@ async def turn_understand(
     if texts is None:
         texts = await db(turn_texts)(loaded=loaded)
     if vectors is None:
-        model_workers_start()
-        vectors = dict(zip(texts.embedded, await embed_async(texts.embedded)))
+        vectors = await turn_vectors(texts)
     return await db(turn_understood)(loaded=loaded, texts=texts, vectors=vectors, check_budget=model_configured())
 
 

@@ -116,12 +116,12 @@ def trace_schedule_context() -> Any:
 
 
 def trace_message_begin() -> Any:
-    """Trace a customer message's path through the socket (frame read, limits, detection, append,
-    ack, publish) as marks of the turn it schedules. Returns the token for trace_message_end;
+    """Trace a customer message's path through the socket (from the parsed frame: limits,
+    detection, append, ack, publish) as marks of the turn it schedules. Returns the token for trace_message_end;
     None when off."""
     if not trace_enabled():
         return None
-    return _turn.set([("frame_received", time.time())])
+    return _turn.set([("frame_parsed", time.time())])
 
 
 def trace_message_end(token: Any) -> None:

@@ -38,8 +38,7 @@ def pool():
 
 
 def test_items_arriving_while_a_short_batch_runs_leave_together_after_it(pool):
-    first = pool.submit(record_batch, "short one")
-    time.sleep(0.05)  # the first batch has left and is running
+    first = pool.submit(record_batch, "short one")  # nothing in flight: it leaves at once
     behind = [pool.submit(record_batch, f"short {n}") for n in range(3)]
     wait([first, *behind], timeout=30)
     (pid, first_start, first_end, first_size), *rows = [f.result() for f in (first, *behind)]
@@ -50,8 +49,7 @@ def test_items_arriving_while_a_short_batch_runs_leave_together_after_it(pool):
 
 
 def test_items_arriving_while_a_long_batch_runs_go_to_the_other_worker(pool):
-    long = pool.submit(record_batch, "x" * LONG_BATCH_CHARS)
-    time.sleep(0.05)
+    long = pool.submit(record_batch, "x" * LONG_BATCH_CHARS)  # nothing in flight: it leaves at once
     short = pool.submit(record_batch, "short")
     wait([long, short], timeout=30)
     long_pid, long_start, long_end, _ = long.result()
