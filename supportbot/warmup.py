@@ -25,9 +25,9 @@ def models_preload() -> None:
     from guardrails.pii.engine import get_detector
     from guardrails.pii.pool import model_workers_start, model_workers_warm
 
-    # One BLAS thread (the numpy MiniLM's matmuls, when this process embeds itself): a web
-    # process embeds one short question at a time, many concurrently; OpenBLAS's default (a
-    # thread per core, spin-waiting) burns CPU the other turns need.
+    # One BLAS thread (spaCy's and the classifiers' numpy): a web process serves many small
+    # requests concurrently; OpenBLAS's default (a thread per core, spin-waiting) burns CPU the
+    # other turns need. The MiniLM encoder sets its own onnxruntime threads (one).
     threadpool_limits(limits=settings.WEB_TORCH_THREADS, user_api="blas")
     started = time.monotonic()
     # spaCy stays here too: agent replies, notes and tool texts are redacted in-process.
