@@ -5,8 +5,8 @@ No package ships an fp32 ONNX export of this model, so the graph is written here
 from the weights package's own safetensors: the standard BERT encoder (Devlin et al.) as
 transformers' BertModel computes it in eval mode, followed by sentence-transformers' mean pooling
 (L2 normalisation after it, in numpy). onnxruntime fuses it (attention, GELU, layer norm) and runs
-it 2-3x faster than the numpy forward pass it replaced, on one thread, with the same vectors
-(cosine 1.000000 to it; tests/knowledge/test_embeddings.py holds it to vectors computed with torch,
+it faster than the numpy forward pass it replaced, on one thread (a question 2.6x, a 64-chunk
+batch 1.6x: docs/performance.md, "Embedding runtime"), with the same vectors (cosine 0.9999999 to it; tests/knowledge/test_embeddings.py holds it to vectors computed with torch,
 >= 0.999). Tokenization is Hugging Face's `tokenizers` reading the model's own tokenizer.json,
 truncating at the model's max_seq_length (256) as sentence-transformers does.
 """
