@@ -7,9 +7,16 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.html import format_html, format_html_join
 
-from knowledge.models import Article, ArticleQuestion, ArticleRevision, GlossaryEntry, KnowledgeBaseSettings
+from knowledge.models import (
+    Article,
+    ArticleQuestion,
+    ArticleRevision,
+    GlossaryEntry,
+    KnowledgeBaseSettings,
+    ProductWord,
+)
 from knowledge.selectors import AUDIENCE_ARTICLES, answer_threshold, chunks_from_other_models, knowledge_search
-from knowledge.services import article_restore_revision, article_save, glossary_terms_clean
+from knowledge.services import article_restore_revision, article_save, glossary_terms_clean, product_word_clean
 
 
 class QuestionInline(admin.TabularInline):
@@ -130,6 +137,29 @@ class GlossaryEntryAdmin(admin.ModelAdmin):
     form = GlossaryEntryForm
     list_display = ("__str__", "updated_at")
     search_fields = ("terms",)
+
+
+class ProductWordForm(forms.ModelForm):
+    class Meta:
+        model = ProductWord
+        fields = ("term",)
+
+    def clean_term(self) -> str:
+        try:
+            return product_word_clean(term=self.cleaned_data["term"])
+        except ValueError as error:
+            raise forms.ValidationError(str(error)) from None
+
+
+@admin.register(ProductWord)
+class ProductWordAdmin(admin.ModelAdmin):
+    """What the shop sells: a product word of a question that the best article lacks does not
+    lower the answer confidence (unless the article's title or a heading names a product). Applies
+    to the next question asked: no re-index needed."""
+
+    form = ProductWordForm
+    list_display = ("term", "updated_at")
+    search_fields = ("term",)
 
 
 @admin.register(KnowledgeBaseSettings)

@@ -9,12 +9,12 @@ class KnowledgeConfig(AppConfig):
         from django.core.signals import setting_changed
         from django.db.models.signals import post_delete, post_save
 
-        from knowledge.models import Article, ArticleQuestion, GlossaryEntry, KnowledgeBaseSettings
+        from knowledge.models import Article, ArticleQuestion, GlossaryEntry, KnowledgeBaseSettings, ProductWord
         from knowledge.selectors import knowledge_settings_changed
 
         # retrieval keeps these (and the articles' vocabulary) for a while per process: an edit
         # here applies at once
-        for model in (GlossaryEntry, KnowledgeBaseSettings, Article, ArticleQuestion):
+        for model in (GlossaryEntry, KnowledgeBaseSettings, Article, ArticleQuestion, ProductWord):
             post_save.connect(knowledge_settings_changed, sender=model, dispatch_uid=f"kb-cache-save-{model.__name__}")
             post_delete.connect(
                 knowledge_settings_changed, sender=model, dispatch_uid=f"kb-cache-delete-{model.__name__}"

@@ -168,6 +168,30 @@ class GlossaryEntry(models.Model):
         return " = ".join(self.terms)
 
 
+class ProductWord(models.Model):
+    """A word or short phrase for something the shop sells ("tent", "sleeping bag"). In the answer
+    confidence, a product word of the question that the best article lacks does not count against
+    its word coverage, unless the article is about products itself (its title or a heading names
+    one): "is there a warranty on sleeping bags?" is a warranty question, "how do I wash my
+    sleeping bag?" is not a tent-care one (`RetrievalOptions.product_words`)."""
+
+    term = models.CharField(
+        max_length=60,
+        unique=True,
+        help_text="A product word or short phrase as customers write it, e.g. tent, sleeping bag, headlamp",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["term"]
+        verbose_name = "product word"
+        verbose_name_plural = "product words"
+
+    def __str__(self) -> str:
+        return self.term
+
+
 class KnowledgeBaseSettings(models.Model):
     """Per-deployment retrieval settings that `kb_eval --calibrate --apply` measures and stores
     (one row). Without a stored threshold retrieval falls back to KB_ANSWER_THRESHOLD."""

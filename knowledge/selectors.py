@@ -32,7 +32,14 @@ from django.db.models import Count
 from django.urls import reverse
 
 from knowledge.glossary import Expansion, all_words_tsquery, glossary_expand, search_text
-from knowledge.models import Article, ArticleQuestion, Chunk, GlossaryEntry, KnowledgeBaseSettings
+from knowledge.models import Article, ArticleQuestion, Chunk, GlossaryEntry, KnowledgeBaseSettings, ProductWord
+from knowledge.products import (
+    ProductTerms,
+    heading_stems_build,
+    names_a_product,
+    product_stems_in,
+    product_terms_stemmed,
+)
 from knowledge.query_vectors import adapted, with_feedback
 from knowledge.question_pieces import question_pieces
 from knowledge.spelling import Vocabulary, english_words, spelling_corrected, vocabulary_build
@@ -117,6 +124,11 @@ class RetrievalOptions:
     # chunks by `feedback_weight`, then searched again (one more search).
     feedback: int = 0
     feedback_weight: float = 0.1
+    # In the confidence, a product word of the question (knowledge.models.ProductWord: "sleeping
+    # bag") that the best article lacks does not count against its coverage, unless the article's
+    # title or a heading names a product (knowledge/products.py; docs/performance.md, "the shop's
+    # product words").
+    product_words: bool = True
 
 
 # What retrieval did before these levers (all-words full text, weighted fusion, sections only).
@@ -133,6 +145,7 @@ BASELINE = RetrievalOptions(
     coverage_weight=0.3,
     topic_reading=False,
     coverage_words=0,
+    product_words=False,
 )
 # The confidence before the neighbourhood lever: every missing word counts fully.
 PLAIN_COVERAGE = {"explained_word_weight": 1.0, "coverage_weight": 0.3}
@@ -393,6 +406,7 @@ def knowledge_search(
         k=k,
         max_per_article=max_per_article,
         language=language,
+        products=product_terms() if options.product_words else (),
     )
     if threshold is None:
         threshold = answer_threshold().value
@@ -546,6 +560,26 @@ def _glossary_entries() -> list[list[str]]:
     return [[t.strip() for t in terms if t.strip()] for terms in GlossaryEntry.objects.values_list("terms", flat=True)]
 
 
+def product_terms() -> ProductTerms:
+    """The shop's product words, each as its stems; kept as long as the glossary."""
+    return _cached("products", _product_terms)
+
+
+def _product_terms() -> ProductTerms:
+    return product_terms_stemmed(ProductWord.objects.values_list("term", flat=True))
+
+
+def article_heading_stems() -> dict[int, tuple[frozenset[str], ...]]:
+    """Each published article's title and headings, as stems: does it name a product? Read only for
+    a question that holds a product word; kept as long as the vocabulary (a save clears it)."""
+    return _cached("headings", _article_heading_stems, _VOCABULARY_SECONDS)
+
+
+def _article_heading_stems() -> dict[int, tuple[frozenset[str], ...]]:
+    published = Article.objects.filter(status=Article.Status.PUBLISHED)
+    return heading_stems_build(published.values_list("id", "title", "body").iterator(chunk_size=500))
+
+
 @dataclass
 class _Row:
     chunk: RetrievedChunk
@@ -572,6 +606,7 @@ def _rank(
     k: int,
     max_per_article: int,
     language: str | None = None,
+    products: ProductTerms = (),
 ) -> list[RetrievedChunk]:
     candidates: list[_Row] = []
     words: set[str] = set()
@@ -630,6 +665,9 @@ def _rank(
     # how many candidate articles hold each word: a word the best article lacks but another holds
     # is "explained elsewhere" (answer_confidence)
     holders = Counter(word for covered in covered_by.values() for word in covered)
+    # the question's words that belong to a product word it holds ("sleeping bags": sleep, bag)
+    product_stems = product_stems_in(words, products) if products else set()
+    headings = article_heading_stems() if product_stems else {}
     ranked: list[RetrievedChunk] = []
     for article_id, article_rows in by_article.items():
         if article_id not in covered_by:
@@ -650,11 +688,20 @@ def _rank(
         if language and sections[0].chunk.article_language == language:
             article_score += LANGUAGE_PREFERENCE
         covered = covered_by[article_id]
-        explained = sum(1 for word in words - covered if holders[word])
+        # a product word the article lacks does not count against the confidence, unless the
+        # article is about a product itself (its title or a heading names one)
+        free: set[str] = set()
+        if product_stems and not names_a_product(headings.get(article_id, ()), products):
+            free = (words - covered) & product_stems
+        explained = sum(1 for word in words - covered - free if holders[word])
         # what the confidence reads: the share of at most `coverage_words` of the question's words
-        counted = min(len(words), options.coverage_words or len(words))
+        counted = min(len(words) - len(free), options.coverage_words or len(words) - len(free))
         coverage = min(1.0, len(covered) / counted) if counted else 0.0
-        ranked_share = coverage if options.capped_rank else (len(covered) / len(words) if words else 0.0)
+        if options.capped_rank:  # the ranking's share counts every word, product words too
+            capped = min(len(words), options.coverage_words or len(words))
+            ranked_share = min(1.0, len(covered) / capped) if capped else 0.0
+        else:
+            ranked_share = len(covered) / len(words) if words else 0.0
         article_score += options.coverage_rank * ranked_share
         elsewhere = min(1.0 - coverage, explained / counted) if counted else 0.0
         first = replace(

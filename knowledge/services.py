@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from django.db import transaction
 from django.db.models import Max
 
-from knowledge.models import Article, ArticleQuestion, ArticleRevision, Chunk, GlossaryEntry
+from knowledge.models import Article, ArticleQuestion, ArticleRevision, Chunk, GlossaryEntry, ProductWord
 from knowledge.tasks import index_article
 
 if TYPE_CHECKING:
@@ -112,3 +112,32 @@ def glossary_import(*, groups: object) -> int:
             existing.add(tuple(sorted(terms)))
             added += 1
     return added
+
+
+PRODUCT_WORD_MAX_CHARS = 60
+PRODUCT_WORD_MAX_WORDS = 4
+
+
+def product_word_clean(*, term: object) -> str:
+    """A product word lower-cased with its spaces collapsed, or ValueError saying what is wrong."""
+    if not isinstance(term, str):
+        raise ValueError(f"{term!r}: a product word is a word or short phrase (a string)")
+    cleaned = " ".join(term.lower().split())
+    if not cleaned:
+        raise ValueError("a product word can not be empty")
+    if len(cleaned) > PRODUCT_WORD_MAX_CHARS or len(cleaned.split()) > PRODUCT_WORD_MAX_WORDS:
+        raise ValueError(f"{term!r}: at most {PRODUCT_WORD_MAX_WORDS} words and {PRODUCT_WORD_MAX_CHARS} characters")
+    return cleaned
+
+
+@transaction.atomic
+def product_words_import(*, terms: object) -> int:
+    """Add the product words that are not there yet; all or nothing (a bad word fails the import)."""
+    if not isinstance(terms, list):
+        raise ValueError('the product words file must hold a JSON list of words, e.g. ["tent", "sleeping bag"]')
+    cleaned = list(dict.fromkeys(product_word_clean(term=t) for t in terms))
+    existing = set(ProductWord.objects.filter(term__in=cleaned).values_list("term", flat=True))
+    added = [t for t in cleaned if t not in existing]
+    for term in added:  # one by one: each save clears retrieval's cached catalogue (a signal)
+        ProductWord.objects.create(term=term)
+    return len(added)

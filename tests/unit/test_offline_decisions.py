@@ -568,3 +568,18 @@ def test_a_delivery_problem_told_about_no_order_of_mine_is_answered_and_the_chec
     for request in ("I'm still waiting on my order", "where is the parcel", "parcel says delivered, any news"):
         step = offline_step(text=request, state={}, verified=False, retrieval=CONFIDENT, guess=status)
         assert "check it's you" in step.text, request
+
+
+def test_slips_on_the_question_words_are_spelled_out_before_the_intent_rules_read_them():
+    """ "wher do i find my tracking nubmer" (walk-through probes, test) was a status request: the
+    self-service rule ("where do I find ...") never saw "where"."""
+    from conversations.bot.understanding.requests import requested_action
+    from conversations.bot.understanding.spelling import spelled_out
+
+    understood = spelled_out("wher do i find my tracking nubmer")
+    assert understood == "where do i find my tracking number"
+    status = IntentGuess(label="get_order", probability=0.9)
+    assert requested_action(text=understood, guess=status, retrieval=CONFIDENT) is None
+    assert spelled_out("hwo cna I return it? waht about whta I used?") == (
+        "how can I return it? what about what I used?"
+    )

@@ -27,6 +27,14 @@ _SPELLED_OUT = {
     "wat": "what",
     "wht": "what",
     "whats": "what is",
+    # slips on the question words, which the intent rules read ("wher do i find my tracking nubmer"
+    # was a status request: the self-service rule waits for "where do I find")
+    "wher": "where",
+    "whre": "where",
+    "hwo": "how",
+    "waht": "what",
+    "whta": "what",
+    "cna": "can",
     "cant": "can't",
     "dont": "don't",
     "doesnt": "doesn't",
@@ -111,6 +119,8 @@ _SPELLED_OUT = {
     "policey": "policy",
     "pollicy": "policy",
     "tkae": "take",
+    "nubmer": "number",
+    "numbr": "number",
     "teh": "the",
 }
 _WORD = re.compile(r"[A-Za-z0-9']+")

@@ -54,6 +54,7 @@ LEVERS: dict[str, dict[str, Any]] = {
     },
     "query adapter": {"query_adapter": True},
     "feedback": {"feedback": 3, "feedback_weight": 0.1},
+    "product words": {"product_words": True},
 }
 OFF: dict[str, dict[str, Any]] = {
     "questions": {"questions": False},
@@ -72,6 +73,7 @@ OFF: dict[str, dict[str, Any]] = {
     "capped rank": {"capped_rank": False},
     "query adapter": {"query_adapter": False},
     "feedback": {"feedback": 0},
+    "product words": {"product_words": False},
 }
 
 

@@ -1,0 +1,96 @@
+"""The shop's product words (knowledge/products.py, `RetrievalOptions.product_words`): a product the
+best article does not name does not lower the answer confidence ("is there a warranty on sleeping
+bags?"), unless the article is about a product itself (its title or a heading names one), and a
+word that is no product still does ("is the tent waterproof?"). Their import, admin and the demo
+shop's list."""
+
+from __future__ import annotations
+
+import json
+from functools import partial
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from demoshop.demo_articles import DEMO_PRODUCTS
+from demoshop.seed import _PRODUCTS
+from knowledge.models import ProductWord
+from knowledge.products import names_a_product, product_stems_in, product_terms_stemmed
+from knowledge.services import product_words_import
+from tests.knowledge.searching import demo_retrieval
+
+# the demo knowledge base's calibrated threshold (docs/performance.md, demo walk-through probes)
+THRESHOLD = 0.586
+_retrieval = partial(demo_retrieval, threshold=THRESHOLD)
+
+
+@pytest.mark.django_db
+def test_a_product_word_is_in_a_question_or_heading_when_all_its_stems_are():
+    terms = product_terms_stemmed(["sleeping bag", "Tent", "stove"])
+    assert set(terms) == {frozenset({"sleep", "bag"}), frozenset({"tent"}), frozenset({"stove"})}
+    assert product_stems_in({"warranti", "sleep", "bag"}, terms) == {"sleep", "bag"}
+    assert product_stems_in({"sleep", "well"}, terms) == set()  # half of "sleeping bag" is no product
+    assert names_a_product([frozenset({"care", "tent"})], terms)
+    assert not names_a_product([frozenset({"warranti"}), frozenset({"make", "claim"})], terms)
+
+
+@pytest.mark.django_db
+def test_a_product_the_best_article_lacks_does_not_lower_the_confidence_but_other_words_do(outdoor_shop):
+    # one test, one fixture: indexing the three articles is most of its time
+    product_words_import(terms=["tent", "sleeping bag", "stove", "mug"])
+
+    on = _retrieval("is there a warranty on sleeping bags?")
+    off = _retrieval("is there a warranty on sleeping bags?", product_words=False)
+    assert on.article_slugs[0] == off.article_slugs[0] == "warranty"
+    assert on.confident and not off.confident
+    assert on.confidence > off.confidence
+
+    # a word that is no product still counts: the near-miss stays refused
+    assert not _retrieval("is the tent waterproof?").confident
+
+    # an article about a product ("Caring for your tent") gets no free credit for another one
+    stove = _retrieval("how do I clean my stove?")
+    stove_off = _retrieval("how do I clean my stove?", product_words=False)
+    assert stove.article_slugs[0] == "tent-care" and "stove" in stove.chunks[0].missing_words
+    assert stove.confidence == pytest.approx(stove_off.confidence)
+
+
+def test_kb_products_adds_words_once_and_refuses_a_bad_file_whole(db, tmp_path, capsys):
+    good = tmp_path / "products.json"
+    good.write_text(json.dumps(["Tent", "sleeping  bag", "tent"]))
+    call_command("kb_products", str(good))
+    assert "2 product words added" in capsys.readouterr().out
+    call_command("kb_products", str(good))
+    assert "0 product words added" in capsys.readouterr().out
+    assert list(ProductWord.objects.values_list("term", flat=True)) == ["sleeping bag", "tent"]
+
+    for content, message in (
+        (json.dumps({"tent": 1}), "JSON list of words"),
+        (json.dumps(["mug", 3]), "a product word is a word or short phrase"),
+        (json.dumps(["mug", " "]), "can not be empty"),
+        (json.dumps(["mug", "a very long product name indeed"]), "at most 4 words"),
+        ('["mug",', "line 1"),
+    ):
+        bad = tmp_path / "bad.json"
+        bad.write_text(content)
+        with pytest.raises(CommandError, match=message):
+            call_command("kb_products", str(bad))
+    assert ProductWord.objects.count() == 2  # nothing of a bad file was added
+    with pytest.raises(CommandError, match="No such file"):
+        call_command("kb_products", str(tmp_path / "missing.json"))
+
+
+def test_product_words_are_edited_in_the_admin(admin_client):
+    response = admin_client.post("/admin/knowledge/productword/add/", {"term": "  Sleeping   Bag "})
+    assert response.status_code == 302
+    assert ProductWord.objects.get().term == "sleeping bag"
+    response = admin_client.post("/admin/knowledge/productword/add/", {"term": "sleeping bag"})
+    assert response.status_code == 200 and "already exists" in response.content.decode()
+    assert "Product words" in admin_client.get("/admin/knowledge/").content.decode()
+
+
+def test_the_demo_shop_lists_a_product_word_for_everything_it_sells():
+    words = json.loads(DEMO_PRODUCTS.read_text(encoding="utf-8"))
+    assert len(words) == len({" ".join(w.lower().split()) for w in words})
+    for _sku, name, _price in _PRODUCTS:
+        assert any(word in name.lower() for word in words), name
