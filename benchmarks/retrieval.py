@@ -169,7 +169,8 @@ def bench_size(size: int, queries: int, np, rng, ef_values: list[int] | None = N
     from django.db import connection
 
     from knowledge import selectors
-    from knowledge.selectors import BASELINE, knowledge_search
+    from knowledge.retrieval_options import BASELINE
+    from knowledge.selectors import knowledge_search
     from supportbot.llm.embeddings import get_embedder
 
     model_name = get_embedder().model_name

@@ -7,6 +7,7 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.html import format_html, format_html_join
 
+from knowledge.kb_cache import answer_threshold
 from knowledge.models import (
     Article,
     ArticleQuestion,
@@ -15,7 +16,7 @@ from knowledge.models import (
     KnowledgeBaseSettings,
     ProductWord,
 )
-from knowledge.selectors import AUDIENCE_ARTICLES, answer_threshold, chunks_from_other_models, knowledge_search
+from knowledge.selectors import AUDIENCE_ARTICLES, chunks_from_other_models, knowledge_search
 from knowledge.services import article_restore_revision, article_save, glossary_terms_clean, product_word_clean
 
 
@@ -155,7 +156,7 @@ class ProductWordForm(forms.ModelForm):
 class ProductWordAdmin(admin.ModelAdmin):
     """What the shop sells: a product word of a question that the best article lacks does not
     lower the answer confidence (unless the article's title or a heading names a product). Applies
-    to the next question asked: no re-index needed."""
+    at once in the process that saved it and within 10 s in the others: no re-index needed."""
 
     form = ProductWordForm
     list_display = ("term", "updated_at")

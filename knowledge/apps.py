@@ -9,8 +9,8 @@ class KnowledgeConfig(AppConfig):
         from django.core.signals import setting_changed
         from django.db.models.signals import post_delete, post_save
 
+        from knowledge.kb_cache import knowledge_settings_changed
         from knowledge.models import Article, ArticleQuestion, GlossaryEntry, KnowledgeBaseSettings, ProductWord
-        from knowledge.selectors import knowledge_settings_changed
 
         # retrieval keeps these (and the articles' vocabulary) for a while per process: an edit
         # here applies at once

@@ -10,18 +10,10 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from knowledge.kb_cache import glossary_entries
 from knowledge.question_pieces import question_pieces
-from knowledge.selectors import (
-    DEFAULT_OPTIONS,
-    Audience,
-    Mode,
-    RetrievalOptions,
-    answer_confidence,
-    embedded_text,
-    glossary_entries,
-    knowledge_search,
-    question_for_search,
-)
+from knowledge.retrieval_options import DEFAULT_OPTIONS, RetrievalOptions
+from knowledge.selectors import Audience, Mode, answer_confidence, embedded_text, knowledge_search, question_for_search
 from supportbot.llm.embeddings import get_embedder
 
 # long, paraphrase (no content word shared with the article) and two_part: knowledge/evals/faqproxy_questions.json

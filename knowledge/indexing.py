@@ -20,7 +20,7 @@ from guardrails.models import GuardrailEvent
 from guardrails.services import guardrail_event_record
 from knowledge.chunking import ChunkDraft, chunk_markdown
 from knowledge.models import Article, Chunk
-from knowledge.selectors import DEFAULT_OPTIONS
+from knowledge.retrieval_options import DEFAULT_OPTIONS
 from supportbot.llm.embeddings import get_embedder
 
 SEARCH_CONFIG = "english"

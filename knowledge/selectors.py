@@ -20,7 +20,6 @@ internal chunk can not reach a customer even when it is the closest match.
 from __future__ import annotations
 
 import re
-import time
 from collections import Counter
 from dataclasses import dataclass, replace
 from typing import Literal
@@ -32,22 +31,23 @@ from django.db.models import Count
 from django.urls import reverse
 
 from knowledge.glossary import Expansion, all_words_tsquery, glossary_expand, search_text
-from knowledge.models import Article, ArticleQuestion, Chunk, GlossaryEntry, KnowledgeBaseSettings, ProductWord
-from knowledge.products import (
-    ProductTerms,
-    heading_stems_build,
-    names_a_product,
-    product_stems_in,
-    product_terms_stemmed,
+from knowledge.kb_cache import (
+    answer_threshold,
+    article_heading_stems,
+    glossary_entries,
+    kb_vocabulary,
+    product_terms,
 )
+from knowledge.models import Article, Chunk
+from knowledge.products import ProductTerms, names_a_product, product_stems_in
 from knowledge.query_vectors import adapted, with_feedback
 from knowledge.question_pieces import question_pieces
-from knowledge.spelling import Vocabulary, english_words, spelling_corrected, vocabulary_build
+from knowledge.retrieval_options import DEFAULT_OPTIONS, RetrievalOptions
+from knowledge.spelling import spelling_corrected
 from supportbot.llm.embeddings import get_embedder
 
 Audience = Literal["anonymous", "verified", "agent"]
 Mode = Literal["hybrid", "dense", "text"]
-Fusion = Literal["weighted", "rrf"]
 
 AUDIENCE_ARTICLES: dict[str, list[str]] = {
     "anonymous": [Article.Audience.PUBLIC],
@@ -55,101 +55,6 @@ AUDIENCE_ARTICLES: dict[str, list[str]] = {
     "agent": [Article.Audience.PUBLIC, Article.Audience.VERIFIED_CUSTOMERS, Article.Audience.INTERNAL],
 }
 
-
-@dataclass(frozen=True)
-class RetrievalOptions:
-    """The retrieval levers; the defaults are what won on the demo dev set (`kb_eval`)."""
-
-    questions: bool = True  # alternative questions rank their article
-    glossary: bool = True  # synonyms from the glossary are added to the question
-    # In the full-text query and the coverage, a glossary term is found on its word forms
-    # ("delivered" uses "delivery", knowledge/glossary.py), else only as written. Off: it changed
-    # no dev question of any set and answered one more unanswerable demo test question
-    # (docs/performance.md, "the glossary on word forms") ...
-    glossary_forms: bool = False
-    # ... and in the embedded text too: lost one demo dev question ("Do you ship to Mexico?" gets
-    # "(delivery, shipment)" appended and drops below the threshold; docs/performance.md)
-    glossary_forms_embedded: bool = False
-    any_words: bool = False  # full text matches any word (else: every word); lost on the dev split
-    fusion: Fusion = "weighted"  # dense + KB_TEXT_WEIGHT * text rank, or reciprocal rank fusion
-    rerank: bool = True  # favour articles whose title/headings hold the question's words
-    spelling: bool = True  # misspelled words corrected to the knowledge base's own (knowledge/spelling.py)
-    rrf_k: int = 20
-    rerank_weight: float = 0.01
-    question_weight: float = 1.0  # an alternative question's score counts this much against a section's
-    # the share of the question's words the article holds, added to its ranking score times this;
-    # the smallest weight of the topic set's dev plateau: more cost stackfaq (docs/performance.md)
-    coverage_rank: float = 0.05
-    # In the confidence, a question word the best article lacks but another candidate article holds
-    # counts this much against its coverage (1.0: as much as a word no candidate holds). "return
-    # policy for a tent?": the warranty article holds "tent", so the returns article's missing
-    # "tent" is a thing the shop talks about, not a sign the question is off-topic; "is the tent
-    # waterproof?": no article holds "waterproof". Chosen with `coverage_weight` on the dev splits
-    # of the demo and topic sets (docs/performance.md, "Abstaining on <topic> for <product>").
-    explained_word_weight: float = 0.3
-    coverage_weight: float = 0.4  # word coverage's weight against similarity in the confidence
-    # Below the threshold, also score the question without the words the best article lacks
-    # ("return policy for a tent?" -> "return policy for a ?") against that article's vectors, and
-    # let the confidence take the better reading less this margin (`topic_confidence`). Chosen on
-    # the dev splits of the demo and topic sets (docs/performance.md, "the topic reading"). Off by
-    # default: it answered 2 more of the demo test split's unanswerable questions and no more
-    # answerable ones, and its embedding runs in the calling process, which in a turn is the web
-    # process (the turn's own embeddings go to the model workers). A kb_eval lever to re-measure.
-    topic_reading: bool = False
-    topic_margin: float = 0.035
-    # ... and only from this confidence up: it costs an embedding, and no dev question it lifted
-    # over the threshold started below 0.497
-    topic_floor: float = 0.47
-    # The article's title embedded alone (a TITLE row) ranks it like an alternative question, its
-    # similarity counted this much (docs/performance.md, "Real customer wording").
-    titles: bool = False
-    title_weight: float = 0.95
-    # A multi-sentence question is also searched sentence by sentence (knowledge/question_pieces.py);
-    # a chunk keeps its best similarity over the whole question and its pieces.
-    pieces: bool = False
-    # The confidence's word coverage counts at most this many of the question's words (0: all of
-    # them): a long message ("we're moving house next month and ... how do I check the signal
-    # there?") carries backstory no article holds, and every such word lowered the confidence of
-    # the right article. Ranking still uses the plain share. Chosen on faqproxy dev.
-    coverage_words: int = 7
-    # The ranking's coverage counts at most `coverage_words` words too, as the confidence does: a
-    # long message's right article often holds most of its question words but fewer of its
-    # backstory's. Off: one faqproxy dev question better, within noise (docs/performance.md).
-    capped_rank: bool = False
-    # Query-side levers for real customer wording (knowledge/query_vectors.py; docs/performance.md,
-    # "query-side levers for real wording"), off: neither won on a domain it was not tuned or
-    # trained on. The question's vector through the linear adapter trained on the repo's own sets ...
-    query_adapter: bool = False
-    # ... and pseudo-relevance feedback: moved toward the mean of its first search's `feedback` best
-    # chunks by `feedback_weight`, then searched again (one more search).
-    feedback: int = 0
-    feedback_weight: float = 0.1
-    # In the confidence, a product word of the question (knowledge.models.ProductWord: "sleeping
-    # bag") that the best article lacks does not count against its coverage, unless the article's
-    # title or a heading names a product (knowledge/products.py; docs/performance.md, "the shop's
-    # product words").
-    product_words: bool = True
-
-
-# What retrieval did before these levers (all-words full text, weighted fusion, sections only).
-BASELINE = RetrievalOptions(
-    questions=False,
-    glossary=False,
-    glossary_forms=False,
-    any_words=False,
-    fusion="weighted",
-    rerank=False,
-    spelling=False,
-    coverage_rank=0.0,
-    explained_word_weight=1.0,
-    coverage_weight=0.3,
-    topic_reading=False,
-    coverage_words=0,
-    product_words=False,
-)
-# The confidence before the neighbourhood lever: every missing word counts fully.
-PLAIN_COVERAGE = {"explained_word_weight": 1.0, "coverage_weight": 0.3}
-DEFAULT_OPTIONS = RetrievalOptions()
 
 _CHUNK = Chunk._meta.db_table
 _ARTICLE = Article._meta.db_table
@@ -267,43 +172,6 @@ class Retrieval:
         for chunk in self.chunks:
             seen.setdefault(chunk.article_id, {"title": chunk.article_title, "url": chunk.url})
         return list(seen.values())
-
-
-@dataclass(frozen=True)
-class AnswerThreshold:
-    value: float
-    source: str  # "calibrated" (stored by kb_eval --apply) or "KB_ANSWER_THRESHOLD"
-    note: str = ""
-
-
-# The glossary and the stored threshold are read on every question; each process keeps them for a
-# few seconds (saves two round trips per question), and a save in this process clears them at once.
-_CACHE_SECONDS = 10.0
-_cache: dict[str, tuple[float, object]] = {}
-
-
-def _cached(key: str, load, seconds: float = _CACHE_SECONDS):
-    now = time.monotonic()
-    hit = _cache.get(key)
-    if hit is None or now - hit[0] > seconds:
-        hit = (now, load())
-        _cache[key] = hit
-    return hit[1]
-
-
-def knowledge_settings_changed(**_kwargs) -> None:
-    _cache.clear()
-
-
-def answer_threshold() -> AnswerThreshold:
-    return _cached("threshold", _answer_threshold)
-
-
-def _answer_threshold() -> AnswerThreshold:
-    stored = KnowledgeBaseSettings.objects.filter(answer_threshold__isnull=False).first()
-    if stored is not None and stored.answer_threshold is not None:
-        return AnswerThreshold(stored.answer_threshold, "calibrated", stored.calibration_note)
-    return AnswerThreshold(settings.KB_ANSWER_THRESHOLD, "KB_ANSWER_THRESHOLD")
 
 
 def knowledge_search(
@@ -533,51 +401,6 @@ def embedded_text(
 def question_for_search(*, question: str, options: RetrievalOptions) -> str:
     """The question as retrieval reads it: misspellings corrected when that lever is on."""
     return spelling_corrected(text=question, vocabulary=kb_vocabulary()) if options.spelling else question
-
-
-# The vocabulary changes only when articles do (a save clears it); rebuilding it reads every
-# published article, so it is kept longer than the glossary.
-_VOCABULARY_SECONDS = 300.0
-
-
-def kb_vocabulary() -> Vocabulary:
-    return _cached("vocabulary", _kb_vocabulary, _VOCABULARY_SECONDS)
-
-
-def _kb_vocabulary() -> Vocabulary:
-    published = Article.objects.filter(status=Article.Status.PUBLISHED)
-    texts = [f"{title} {body}" for title, body in published.values_list("title", "body").iterator(chunk_size=500)]
-    texts += ArticleQuestion.objects.filter(article__in=published).values_list("text", flat=True)
-    texts += [" ".join(terms) for terms in glossary_entries()]
-    return vocabulary_build(texts=texts, known=english_words())
-
-
-def glossary_entries() -> list[list[str]]:
-    return _cached("glossary", _glossary_entries)
-
-
-def _glossary_entries() -> list[list[str]]:
-    return [[t.strip() for t in terms if t.strip()] for terms in GlossaryEntry.objects.values_list("terms", flat=True)]
-
-
-def product_terms() -> ProductTerms:
-    """The shop's product words, each as its stems; kept as long as the glossary."""
-    return _cached("products", _product_terms)
-
-
-def _product_terms() -> ProductTerms:
-    return product_terms_stemmed(ProductWord.objects.values_list("term", flat=True))
-
-
-def article_heading_stems() -> dict[int, tuple[frozenset[str], ...]]:
-    """Each published article's title and headings, as stems: does it name a product? Read only for
-    a question that holds a product word; kept as long as the vocabulary (a save clears it)."""
-    return _cached("headings", _article_heading_stems, _VOCABULARY_SECONDS)
-
-
-def _article_heading_stems() -> dict[int, tuple[frozenset[str], ...]]:
-    published = Article.objects.filter(status=Article.Status.PUBLISHED)
-    return heading_stems_build(published.values_list("id", "title", "body").iterator(chunk_size=500))
 
 
 @dataclass

@@ -125,6 +125,8 @@ def product_word_clean(*, term: object) -> str:
     cleaned = " ".join(term.lower().split())
     if not cleaned:
         raise ValueError("a product word can not be empty")
+    if not any(character.isalnum() for character in cleaned):  # it would match nothing, silently
+        raise ValueError(f"{term!r}: a product word needs a letter or a digit")
     if len(cleaned) > PRODUCT_WORD_MAX_CHARS or len(cleaned.split()) > PRODUCT_WORD_MAX_WORDS:
         raise ValueError(f"{term!r}: at most {PRODUCT_WORD_MAX_WORDS} words and {PRODUCT_WORD_MAX_CHARS} characters")
     return cleaned

@@ -67,7 +67,8 @@ from guardrails.pii.pool import model_workers_start
 from guardrails.pii.vault import placeholders_in, vault_values
 from guardrails.redaction import text_patterns_async
 from guardrails.services import guardrail_event_record, inbound_message_check
-from knowledge.selectors import Retrieval, RetrievedChunk, glossary_entries, knowledge_query_text, knowledge_search
+from knowledge.kb_cache import glossary_entries
+from knowledge.selectors import Retrieval, RetrievedChunk, knowledge_query_text, knowledge_search
 from supportbot.llm.embeddings import embed_async, get_embedder, local_minilm
 from supportbot.llm.gateway import ModelUnavailable, get_gateway, model_configured
 from supportbot.runtime.trace import trace_mark, trace_turn_begin, trace_turn_end

@@ -4,8 +4,8 @@ from pathlib import Path
 import pytest
 
 from knowledge.indexing import article_index
+from knowledge.kb_cache import knowledge_settings_changed
 from knowledge.models import Article
-from knowledge.selectors import knowledge_settings_changed
 from knowledge.services import article_questions_set, article_save
 
 

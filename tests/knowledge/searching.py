@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from knowledge.selectors import DEFAULT_OPTIONS, Retrieval, knowledge_search
+from knowledge.retrieval_options import DEFAULT_OPTIONS
+from knowledge.selectors import Retrieval, knowledge_search
 
 
 def demo_retrieval(question: str, *, threshold: float, **options: Any) -> Retrieval:

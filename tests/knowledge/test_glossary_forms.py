@@ -9,7 +9,8 @@ import pytest
 from knowledge.glossary import glossary_expand, same_form
 from knowledge.indexing import article_index
 from knowledge.models import Article, GlossaryEntry
-from knowledge.selectors import DEFAULT_OPTIONS, RetrievalOptions, embedded_text, knowledge_search
+from knowledge.retrieval_options import DEFAULT_OPTIONS, RetrievalOptions
+from knowledge.selectors import embedded_text, knowledge_search
 from knowledge.services import article_save
 
 pytestmark = pytest.mark.django_db

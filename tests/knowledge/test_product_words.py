@@ -7,6 +7,7 @@ shop's list."""
 from __future__ import annotations
 
 import json
+import re
 from functools import partial
 
 import pytest
@@ -68,6 +69,7 @@ def test_kb_products_adds_words_once_and_refuses_a_bad_file_whole(db, tmp_path, 
         (json.dumps({"tent": 1}), "JSON list of words"),
         (json.dumps(["mug", 3]), "a product word is a word or short phrase"),
         (json.dumps(["mug", " "]), "can not be empty"),
+        (json.dumps(["mug", "--"]), "needs a letter or a digit"),
         (json.dumps(["mug", "a very long product name indeed"]), "at most 4 words"),
         ('["mug",', "line 1"),
     ):
@@ -93,4 +95,6 @@ def test_the_demo_shop_lists_a_product_word_for_everything_it_sells():
     words = json.loads(DEMO_PRODUCTS.read_text(encoding="utf-8"))
     assert len(words) == len({" ".join(w.lower().split()) for w in words})
     for _sku, name, _price in _PRODUCTS:
-        assert any(word in name.lower() for word in words), name
+        # whole words: a one-letter entry must not pass for every product name
+        name_words = " ".join(re.findall(r"[a-z0-9]+", name.lower()))
+        assert any(re.search(rf"\b{re.escape(word)}s?\b", name_words) for word in words), name

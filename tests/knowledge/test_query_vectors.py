@@ -11,7 +11,8 @@ from knowledge import query_vectors
 from knowledge.indexing import article_index
 from knowledge.models import Article, Chunk
 from knowledge.query_vectors import adapted, with_feedback
-from knowledge.selectors import DEFAULT_OPTIONS, RetrievalOptions, knowledge_search
+from knowledge.retrieval_options import DEFAULT_OPTIONS, RetrievalOptions
+from knowledge.selectors import knowledge_search
 from knowledge.services import article_save
 from supportbot.llm.embeddings import get_embedder
 

@@ -10,8 +10,10 @@ import pytest
 from django.core.management import call_command
 
 from knowledge.indexing import article_index
+from knowledge.kb_cache import answer_threshold
 from knowledge.models import Article, ArticleQuestion, Chunk, GlossaryEntry, KnowledgeBaseSettings
-from knowledge.selectors import BASELINE, RetrievalOptions, answer_threshold, glossary_expand, knowledge_search
+from knowledge.retrieval_options import BASELINE, RetrievalOptions
+from knowledge.selectors import glossary_expand, knowledge_search
 from knowledge.services import article_questions_set, article_save
 
 pytestmark = pytest.mark.django_db

@@ -9,7 +9,8 @@ from knowledge import indexing
 from knowledge.indexing import article_index
 from knowledge.models import Article, Chunk
 from knowledge.question_pieces import message_sentences, question_pieces
-from knowledge.selectors import RetrievalOptions, answer_confidence, knowledge_search
+from knowledge.retrieval_options import RetrievalOptions
+from knowledge.selectors import answer_confidence, knowledge_search
 from knowledge.services import article_save
 from supportbot.llm.embeddings import get_embedder
 

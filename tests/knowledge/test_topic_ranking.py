@@ -10,13 +10,8 @@ from functools import partial
 
 import pytest
 
-from knowledge.selectors import (
-    DEFAULT_OPTIONS,
-    PLAIN_COVERAGE,
-    RetrievedChunk,
-    answer_confidence,
-    knowledge_search,
-)
+from knowledge.retrieval_options import DEFAULT_OPTIONS, PLAIN_COVERAGE
+from knowledge.selectors import RetrievedChunk, answer_confidence, knowledge_search
 from tests.knowledge.searching import demo_retrieval
 
 pytestmark = pytest.mark.django_db

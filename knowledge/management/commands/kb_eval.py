@@ -18,16 +18,10 @@ from knowledge.evaluation import (
     recall,
     run,
 )
+from knowledge.kb_cache import answer_threshold
 from knowledge.models import Article, Chunk, KnowledgeBaseSettings
-from knowledge.selectors import (
-    BASELINE,
-    DEFAULT_OPTIONS,
-    PLAIN_COVERAGE,
-    Mode,
-    RetrievalOptions,
-    answer_threshold,
-    chunks_from_other_models,
-)
+from knowledge.retrieval_options import BASELINE, DEFAULT_OPTIONS, PLAIN_COVERAGE, RetrievalOptions
+from knowledge.selectors import Mode, chunks_from_other_models
 
 # RetrievalOptions fields each lever sets (on) and unsets (off): dataclasses.replace checks the names.
 LEVERS: dict[str, dict[str, Any]] = {
