@@ -15,6 +15,9 @@ the others in one run (docs/architecture.md, "Knowledge retrieval").
 
 The audience filter is part of both scans' WHERE clauses, never applied afterwards: an
 internal chunk can not reach a customer even when it is the closest match.
+
+The levers live in knowledge/retrieval_options.py, the per-process cached reads (threshold,
+glossary, product words, vocabulary, headings) in knowledge/kb_cache.py.
 """
 
 from __future__ import annotations
