@@ -77,7 +77,7 @@ class MiniLMEncoder:
 def _encoder_graph(weights: dict[str, np.ndarray], config: dict) -> bytes:
     """The serialized ONNX graph: embeddings, `num_hidden_layers` encoder layers, mean pooling over
     the attention mask. Inputs (batch, length): input_ids, token_type_ids, position_ids (int64),
-    attention_mask (float 0/1); output `pooled` (batch, hidden)."""
+    attention_mask (float 0/1); output `pooled` (batch, hidden). `weights` is consumed (emptied)."""
     from onnx import TensorProto, helper, numpy_helper
 
     hidden, heads = config["hidden_size"], config["num_attention_heads"]
@@ -180,5 +180,10 @@ def _encoder_graph(weights: dict[str, np.ndarray], config: dict) -> bytes:
         [helper.make_tensor_value_info("pooled", TensorProto.FLOAT, ["batch", hidden])],
         initializers,
     )
+    # Each step below copies the ~90 MB of weights (the graph, the model, its bytes): drop every
+    # copy as soon as the next exists, so loading peaks lower in each model worker.
+    initializers.clear()
+    weights.clear()
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", _OPSET)], ir_version=_IR_VERSION)
+    del graph
     return model.SerializeToString()
