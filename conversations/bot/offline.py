@@ -39,6 +39,7 @@ from conversations.bot.understanding.requests import (
     order_number_in,
     requested_action,
     supplies_what_is_pending,
+    tells_of_a_problem_with_an_order,
 )
 from conversations.core.commerce import CHANGEABLE_STATES, IN_FLIGHT_STATES
 from knowledge.selectors import Retrieval
@@ -178,6 +179,21 @@ def offline_step(
         return OfflineStep(
             tool="verify_identity", args={"order_number": order_number, "email": email}, state=remembered
         )
+    if (
+        not verified
+        and not pending
+        and not order_number
+        and not email
+        and retrieval.confident
+        and tells_of_a_problem_with_an_order(text=text, action=intent)
+    ):
+        # "my parcel still hasn't arrived": what the help center says first, then the check of
+        # the order (a request that stays pending, offered once).
+        answer = _knowledge_answer(retrieval)
+        if answer.answered:
+            answer.text += "\n\n" + _("If you'd like me to check your order, %(ask)s") % {"ask": VERIFY_ASK}
+            answer.state = {"intent": "get_order", "reminded": True}
+            return answer
     if not verified:
         if order_number and email:
             return OfflineStep(

@@ -161,6 +161,24 @@ _ASKS_ABOUT_AN_ORDER = re.compile(
 # order after it ships?").
 _ASKED_OF_THE_BOT = re.compile(r"^\s*(can|could|would|will) (you|u)\b", re.IGNORECASE)
 _ASKS_THE_BOT = re.compile(_ASKED_OF_THE_BOT.pattern + r"|\b(please|pls|plz)\b", re.IGNORECASE)
+# A status or refund reading that tells what went wrong with the customer's own order and asks
+# for nothing ("my packge still hasnt arived", "the refund for my return hasn't shown up on my
+# card"): the request stands (intent_eval.json labels "I'm still waiting on my order" one), but an
+# anonymous visitor is answered from the article first and offered the check after it
+# (offline.offline_step). Not a request in a statement's words ("track my order", "I want my money
+# back"), nor a remark that says nothing went wrong ("my order arrived and the boots fit perfectly").
+_WANTS = re.compile(
+    r"^\W*(track|trace|check|find|locate|look|cancel|return|refund|send|change|update|show|tell|give|get|help)\b|"
+    r"\b(want|wanna|would like|'d like|need|please|pls|plz|let me know)\b",
+    re.IGNORECASE,
+)
+_NOT_YET = re.compile(r"\b(no|not|never|nothing|yet|still)\b|n't\b", re.IGNORECASE)
+_SOMETHING_WRONG = re.compile(
+    _NOT_YET.pattern + r"|\b(without|but|stuck|late|delayed|lost|missing|wrong|damaged|broken|broke|cracked|dented|"
+    r"chipped|ripped|torn|crushed|smashed|soaked|wet|leaking|faulty)\b",
+    re.IGNORECASE,
+)
+_REFUND_MONEY = re.compile(r"\b(refund\w*|money)\b", re.IGNORECASE)
 
 
 # What a message that is only a name says ("Jane Miller" opening a chat): an introduction.
@@ -276,6 +294,24 @@ def requested_action(*, text: str, guess: IntentGuess | None, retrieval: Retriev
     ):
         return keyword
     return None
+
+
+def tells_of_a_problem_with_an_order(*, text: str, action: str | None) -> bool:
+    """Is this status request (or a refund's return request) a statement of what went wrong that
+    asks for nothing? "my order still hasn't come", "returned my boots ages ago and no money yet";
+    not "where is my order?", "track my order please" or "I want to return my boots"."""
+    if action == "return_order":
+        if not (_REFUND_MONEY.search(text) and _NOT_YET.search(text)):
+            return False  # "the stove is broken, money back": a return asked for
+    elif action != "get_order":
+        return False
+    return bool(
+        _SOMETHING_WRONG.search(text)
+        and not _ASKS_ABOUT_AN_ORDER.search(text)
+        and not _QUESTION_SHAPE.search(text)
+        and not _WANTS.search(text)
+        and not order_number_in(text)
+    )
 
 
 def is_question(text: str) -> bool:
