@@ -33,6 +33,7 @@ from conversations.bot.understanding.requests import (
     ADDRESS_PLACEHOLDER,
     EMAIL_PLACEHOLDER,
     NEVER_MIND,
+    is_happy_remark,
     is_question,
     is_smalltalk,
     keyword_action,
@@ -251,6 +252,12 @@ def _answer_without_action(*, text: str, retrieval: Retrieval, guess: IntentGues
         return OfflineStep(text=str(_ABOUT_ME))
     if is_smalltalk(text=text, guess=guess, retrieval=retrieval):
         return OfflineStep(text=_smalltalk_reply(text))
+    if is_happy_remark(text):
+        # "my parcel came early, thanks!": acknowledged, not searched (the delivery article is no
+        # answer to it) and not read as a status request
+        return OfflineStep(
+            text=_("That's great to hear, thank you for letting us know! Is there anything else I can help you with?")
+        )
     step = _knowledge_answer(retrieval)
     if step.answered:
         offer = next((action for pattern, action in _TOPIC_ACTIONS if pattern.search(text)), None)
