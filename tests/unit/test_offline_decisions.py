@@ -686,3 +686,23 @@ def test_thanks_beside_a_problem_or_a_request_is_no_happy_remark(text):
     status = IntentGuess(label="get_order", probability=0.9)
     step = offline_step(text=text, state={}, verified=False, retrieval=NOTHING, guess=status)
     assert not step.text.startswith("That's great to hear"), text
+
+
+def test_an_opener_or_a_longer_question_about_that_still_leans_on_the_previous_question():
+    """ "ok how do i start one?" after asking about swaps, and "roughly how many days would that
+    take" after asking about shipping to Switzerland, were searched alone and found nothing
+    (walk-through probes, dev3). A longer question whose "it" is no stand-in stays standalone."""
+    from conversations.bot.understanding.requests import follow_up_query
+
+    history = [("customer", "do you do swaps for a different colour"), ("bot", "Yes.")]
+    assert follow_up_query(text="ok how do i start one?", history=history) == (
+        "do you do swaps for a different colour ok how do i start one?"
+    )
+    assert follow_up_query(text="roughly how many days would that take", history=history) is not None
+    for standalone in (
+        "how long does it take to ship to Canada?",
+        "ok is the tent waterproof?",
+        "how do I return something I bought?",
+        "can I cancel that one?",
+    ):
+        assert follow_up_query(text=standalone, history=history) is None, standalone

@@ -128,6 +128,23 @@ _STANDS_IN = re.compile(
     re.IGNORECASE,
 )
 _FRAGMENT_MAX_WORDS = 5
+# ... up to this many words when the stand-in is "this"/"that" as the subject of a verb ("would
+# that take", not "does this jacket come in red?") or a closing "one": "roughly how many days would that take", "ok how do i start one?" (walk-through
+# probes, dev3); a bare "it" in a longer question is often no stand-in ("how long does it take to
+# ship to Canada?").
+_LEANS_BACK = re.compile(
+    r"\b(does|do|did|would|will|could|can|should)\s+(this|that)\s+(take|cost|last|work|apply|include|mean|cover|"
+    r"count|happen|arrive|get|go|need|require|be|come|change|affect|matter)\b|\bone\b(?=\s*([?.!,]|$))",
+    re.IGNORECASE,
+)
+_LEANING_MAX_WORDS = 7
+# Words that open a chat message without being part of the question: "ok how do i start one?",
+# "roughly how many days would that take".
+_OPENER = re.compile(
+    r"^\W*((ok|okay|k|right|alright|cool|great|thanks|thank you|cheers|so|and so|hmm+|um+|oh|ah|roughly|"
+    r"approximately|about|just wondering)\b\W*)+",
+    re.IGNORECASE,
+)
 _FOLLOW_UP_CHAIN = 6  # customer messages looked back through for the question a chain started from
 # Below this the classifier's action label is only trusted when a keyword agrees.
 _ACTION_CONFIDENCE = 0.5
@@ -360,12 +377,17 @@ def is_follow_up(text: str) -> bool:
     """Does `text` only make sense after the previous question? "and for express?", "what about
     Canada?", or a topic-less question: "how long?", "what does it cost". A request naming an
     action ("can I cancel it?") is not: it is read on its own."""
+    text = _OPENER.sub("", text)
     words = len(text.split())
     if words <= _FOLLOW_UP_MAX_WORDS and _FOLLOW_UP.search(text):
         return True
     return (
         _FRAGMENT.search(text) is not None
-        and (words <= 2 or (words <= _FRAGMENT_MAX_WORDS and _STANDS_IN.search(text) is not None))
+        and (
+            words <= 2
+            or (words <= _FRAGMENT_MAX_WORDS and _STANDS_IN.search(text) is not None)
+            or (words <= _LEANING_MAX_WORDS and _LEANS_BACK.search(text) is not None)
+        )
         and keyword_action(text) is None
     )
 
