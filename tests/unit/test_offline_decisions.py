@@ -660,6 +660,8 @@ def test_a_signed_in_customers_status_statement_looks_the_order_up():
         "my parcel came early, thanks a lot!",
         "my order arrived and the boots fit perfectly",
         "package got here really quick, cheers",
+        "great service, will definitely be ordering again",
+        "thank you so much, the headlamp is exactly what i needed",
     ],
 )
 def test_a_happy_remark_about_an_order_is_acknowledged_not_checked(text):
@@ -680,6 +682,9 @@ def test_a_happy_remark_about_an_order_is_acknowledged_not_checked(text):
         "cheers, where is my parcel",
         "perfect, please track my order",
         "thanks! my order SB-100042 arrived",
+        "cheers. where do I find my invoice",
+        "great, do you ship to Norway",
+        "thanks, I need to change my address",
     ],
 )
 def test_thanks_beside_a_problem_or_a_request_is_no_happy_remark(text):

@@ -206,9 +206,13 @@ _PLEASED = re.compile(
     r"quick\w*|fast|speedy)\b",
     re.IGNORECASE,
 )
+# A question or a request anywhere in the remark ("cheers, where is my other parcel", "thanks, can
+# you cancel ..."), not a relative clause ("exactly what I needed") or a future ("will be ordering
+# again").
 _ASKS_ANYTHING = re.compile(
-    r"\b(how|what|when|where|why|which|who|can|could|would|will|want\w*|wonder\w*|ask\w*|question|help|"
-    r"need|please|pls|plz)\b|\?",
+    r"\?|(^|[,.;!]\s*)(how|what|when|where|why|which|who)\b|"
+    r"\b(can|could|would|will|do|does|did|is|are)\s+(you|u|i|we|it|they|there|this|that)\b|"
+    r"\b(want\w*|wonder\w*|ask\w*|question|help me|need to|please|pls|plz)\b",
     re.IGNORECASE,
 )
 
