@@ -13,7 +13,15 @@ from dataclasses import dataclass
 from knowledge.kb_cache import glossary_entries
 from knowledge.question_pieces import question_pieces
 from knowledge.retrieval_options import DEFAULT_OPTIONS, RetrievalOptions
-from knowledge.selectors import Audience, Mode, answer_confidence, embedded_text, knowledge_search, question_for_search
+from knowledge.selectors import (
+    Audience,
+    Mode,
+    answer_confidence,
+    embedded_text,
+    knowledge_search,
+    product_reading_text,
+    question_for_search,
+)
 from supportbot.llm.embeddings import get_embedder
 
 # long, paraphrase (no content word shared with the article) and two_part: knowledge/evals/faqproxy_questions.json
@@ -128,9 +136,15 @@ def run(
     query_vectors = cache.get(texts) if mode != "text" else [None] * len(questions)
     pieces = [question_pieces(q) if options.pieces and mode != "text" else [] for q in searched]
     piece_vectors = cache.get([p for some in pieces for p in some])
+    readings = [
+        product_reading_text(question=q, entries=glossary, options=options) if mode != "text" else None
+        for q in searched
+    ]
+    reading_vectors = iter(cache.get([r for r in readings if r is not None]))
     outcomes = []
-    for question, vector, some in zip(questions, query_vectors, pieces):
+    for question, vector, some, reading in zip(questions, query_vectors, pieces, readings):
         mine, piece_vectors = piece_vectors[: len(some)], piece_vectors[len(some) :]
+        reading_vector = next(reading_vectors) if reading is not None else None
         started = time.perf_counter()
         retrieval = knowledge_search(
             question=question.question,
@@ -144,6 +158,7 @@ def run(
             threshold=1.0,
             query_vector=vector,
             piece_vectors=mine,
+            reading_vector=reading_vector,
         )
         ms = (time.perf_counter() - started) * 1000
         first = next((i for i, slug in enumerate(retrieval.article_slugs, start=1) if slug in question.expected), None)

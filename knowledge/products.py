@@ -12,6 +12,13 @@ wash my sleeping bag?" is not a tent-care question. A word that is no product ("
 Words are compared on their stems as the full-text index holds them (Postgres's english_stem,
 `glossary.word_stems`): "sleeping bags" holds the product word "sleeping bag" (sleep, bag). A
 product word of several words is in the question when all of its stems are.
+
+The product reading (`RetrievalOptions.product_reading`): the question without its product words
+is searched too, and each chunk keeps its better similarity of the two readings. MiniLM weighs a
+product noun heavily, so "how long would a sleeping bag take to get to Dublin?" was closest to the
+size guide (which talks about sleeping bags) and "can I return a used tent?" to the
+damaged-delivery article (which mentions tents); "how long would a take to get to Dublin?" is a
+delivery question. The coverage still reads the whole question.
 """
 
 from __future__ import annotations
@@ -61,3 +68,21 @@ def product_stems_in(words: Iterable[str], terms: ProductTerms) -> set[str]:
 def names_a_product(heading_stems: Iterable[frozenset[str]], terms: ProductTerms) -> bool:
     """Does one of the article's title and headings (each a set of stems) name a product?"""
     return any(term <= line for line in heading_stems for term in terms)
+
+
+def without_product_words(question: str, terms: ProductTerms) -> str | None:
+    """`question` without the product words it holds whole ("how long would a sleeping bag take to
+    get to dublin" -> "how long would a take to get to dublin"), or None when it holds none or
+    nothing of substance (a word of four letters or more) would be left: "tent?" alone is about the
+    product."""
+    if not terms:
+        return None
+    tokens = _TOKEN.findall(question)
+    stems = word_stems(t.lower() for t in tokens)
+    held = product_stems_in({stem for stem in stems.values() if stem}, terms)
+    if not held:
+        return None
+    kept = [t for t in tokens if stems[t.lower()] not in held]
+    if not any(len(t) > 3 for t in kept):
+        return None
+    return " ".join(kept)

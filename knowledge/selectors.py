@@ -42,7 +42,7 @@ from knowledge.kb_cache import (
     product_terms,
 )
 from knowledge.models import Article, Chunk
-from knowledge.products import ProductTerms, names_a_product, product_stems_in
+from knowledge.products import ProductTerms, names_a_product, product_stems_in, without_product_words
 from knowledge.query_vectors import adapted, with_feedback
 from knowledge.question_pieces import question_pieces
 from knowledge.retrieval_options import DEFAULT_OPTIONS, RetrievalOptions
@@ -191,13 +191,15 @@ def knowledge_search(
     threshold: float | None = None,
     language: str | None = None,
     piece_vectors: list[list[float]] | None = None,
+    reading_vector: list[float] | None = None,
 ) -> Retrieval:
     """`language`, the customer's, ranks articles written in it above others that score about as
     well; it never filters (an English article that answers beats no answer).
 
     `query_vector` lets a caller that already embedded the question (evaluation, benchmarks)
     skip embedding it again; it must be the vector of `embedded_text(...)`, and `piece_vectors` those
-    of `question_pieces(question)` (the `pieces` lever; embedded here when not given). `glossary` and
+    of `question_pieces(question)` (the `pieces` lever; embedded here when not given), and
+    `reading_vector` that of `knowledge_reading_text(...)` (the `product_reading` lever). `glossary` and
     `threshold`, when given, spare their database reads."""
     options = options or DEFAULT_OPTIONS
     question = question_for_search(question=question, options=options)
@@ -261,6 +263,13 @@ def knowledge_search(
         vector = with_feedback(vector, chunk_ids=[row[0] for row in best], weight=options.feedback_weight)
         params["vector"] = str(vector)
         rows = _search_rows(sql, params)
+    reading = product_reading_text(question=question, entries=entries, options=options) if mode != "text" else None
+    if reading is not None:
+        if reading_vector is None:
+            reading_vector = embedder.embed([reading])[0]
+        if options.query_adapter:
+            reading_vector = adapted(reading_vector, model_name=embedder.model_name)
+        rows = _best_rows(rows + _search_rows(sql, {**params, "vector": str(reading_vector)}))
     if options.pieces and mode != "text":
         pieces = question_pieces(question)
         if piece_vectors is None:
@@ -376,6 +385,26 @@ def topic_confidence(*, question: str, best: RetrievedChunk, audience: Audience,
         return 0.0
     reading = replace(best, dense_score=float(similarity), question_score=0.0)
     return answer_confidence(reading, options=options) - options.topic_margin
+
+
+def product_reading_text(*, question: str, entries: list[list[str]], options: RetrievalOptions) -> str | None:
+    """What the product reading embeds for `question` (spelling already corrected): the question
+    without its product words, with its glossary synonyms; None when the lever is off or the
+    question holds no product word (knowledge/products.py)."""
+    if not options.product_reading:
+        return None
+    stripped = without_product_words(question, product_terms())
+    if stripped is None:
+        return None
+    return embedded_text(question=stripped, entries=entries, options=options)
+
+
+def knowledge_reading_text(*, question: str, glossary: list[list[str]] | None = None) -> str | None:
+    """The text `knowledge_search` embeds for `question`'s product reading, or None when it embeds
+    none: a caller that passes its own `reading_vector` must embed exactly this."""
+    question = question_for_search(question=question, options=DEFAULT_OPTIONS)
+    entries = glossary_entries() if glossary is None else glossary
+    return product_reading_text(question=question, entries=entries, options=DEFAULT_OPTIONS)
 
 
 def knowledge_query_text(*, question: str, glossary: list[list[str]] | None = None) -> str:

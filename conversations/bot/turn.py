@@ -68,7 +68,13 @@ from guardrails.pii.vault import placeholders_in, vault_values
 from guardrails.redaction import text_patterns_async
 from guardrails.services import guardrail_event_record, inbound_message_check
 from knowledge.kb_cache import glossary_entries
-from knowledge.selectors import Retrieval, RetrievedChunk, knowledge_query_text, knowledge_search
+from knowledge.selectors import (
+    Retrieval,
+    RetrievedChunk,
+    knowledge_query_text,
+    knowledge_reading_text,
+    knowledge_search,
+)
 from supportbot.llm.embeddings import embed_async, get_embedder, local_minilm
 from supportbot.llm.gateway import ModelUnavailable, get_gateway, model_configured
 from supportbot.runtime.trace import trace_mark, trace_turn_begin, trace_turn_end
@@ -225,14 +231,17 @@ class TurnTexts:
     glossary: list[list[str]]
     query_text: str | None  # what retrieval would embed itself; None when it embeds with another provider
     embedded: list[str]  # the distinct texts to embed, each cut to 2,000 characters
+    # the search text without its product words (the product reading), embedded in the same batch;
+    # None when it holds none or retrieval embeds with another provider
+    reading_text: str | None = None
 
 
 def turn_texts(*, loaded: TurnInput) -> TurnTexts:
     """Name placeholders are left out and shorthand and typos spelled out first ("retrun
     policy?") for the intent and the search; a short follow-up ("and for express?") is searched
     together with the question it follows, with the glossary's synonyms ("delivery" -> "shipping"). Every distinct text among the
-    customer's own (for the injection check), the spelled-out one (intent) and the search text is
-    embedded in one batch, once: one model call per message instead of up to three. On the thread
+    customer's own (for the injection check), the spelled-out one (intent), the search text and its
+    product reading (without the shop's product words) is embedded in one batch, once: one model call per message instead of up to three. On the thread
     pool: the glossary and the vocabulary are cached database reads."""
     question = loaded.question
     understood = spelled_out(without_names(question))
@@ -244,9 +253,15 @@ def turn_texts(*, loaded: TurnInput) -> TurnTexts:
     query_text = (
         knowledge_query_text(question=search_text, glossary=glossary) if get_embedder() is local_minilm() else None
     )
-    embedded = list(dict.fromkeys(t[:2000] for t in (question, understood, query_text) if t is not None))
+    reading_text = knowledge_reading_text(question=search_text, glossary=glossary) if query_text is not None else None
+    embedded = list(dict.fromkeys(t[:2000] for t in (question, understood, query_text, reading_text) if t is not None))
     return TurnTexts(
-        understood=understood, search_text=search_text, glossary=glossary, query_text=query_text, embedded=embedded
+        understood=understood,
+        search_text=search_text,
+        glossary=glossary,
+        query_text=query_text,
+        embedded=embedded,
+        reading_text=reading_text,
     )
 
 
@@ -289,6 +304,7 @@ def turn_understood(
         glossary=texts.glossary,
         language=loaded.language,
         query_vector=vectors[texts.query_text[:2000]] if texts.query_text is not None else None,
+        reading_vector=vectors[texts.reading_text[:2000]] if texts.reading_text is not None else None,
     )
     exceeded = (
         token_budget_check(conversation_id=loaded.conversation_id, site_id=loaded.site_id) if check_budget else None

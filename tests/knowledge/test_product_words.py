@@ -15,9 +15,13 @@ from django.core.management import CommandError, call_command
 
 from demoshop.demo_articles import DEMO_PRODUCTS
 from demoshop.seed import _PRODUCTS
-from knowledge.models import ProductWord
-from knowledge.products import names_a_product, product_stems_in, product_terms_stemmed
-from knowledge.services import product_words_import
+from knowledge.indexing import article_index
+from knowledge.models import Article, ProductWord
+from knowledge.products import names_a_product, product_stems_in, product_terms_stemmed, without_product_words
+from knowledge.selectors import knowledge_query_text, knowledge_reading_text, knowledge_search
+from knowledge.services import article_questions_set, article_save, product_words_import
+from supportbot.llm.embeddings import get_embedder
+from tests.knowledge.conftest import DEMO_ARTICLES
 from tests.knowledge.searching import demo_retrieval
 
 # the demo knowledge base's calibrated threshold (docs/performance.md, demo walk-through probes)
@@ -37,11 +41,12 @@ def test_a_product_word_is_in_a_question_or_heading_when_all_its_stems_are():
 
 @pytest.mark.django_db
 def test_a_product_the_best_article_lacks_does_not_lower_the_confidence_but_other_words_do(outdoor_shop):
-    # one test, one fixture: indexing the three articles is most of its time
+    # one test, one fixture: indexing the three articles is most of its time; the product reading
+    # (its own test below) is off, so that only the coverage lever differs
     product_words_import(terms=["tent", "sleeping bag", "stove", "mug"])
 
-    on = _retrieval("is there a warranty on sleeping bags?")
-    off = _retrieval("is there a warranty on sleeping bags?", product_words=False)
+    on = _retrieval("is there a warranty on sleeping bags?", product_reading=False)
+    off = _retrieval("is there a warranty on sleeping bags?", product_words=False, product_reading=False)
     assert on.article_slugs[0] == off.article_slugs[0] == "warranty"
     assert on.confident and not off.confident
     assert on.confidence > off.confidence
@@ -98,3 +103,70 @@ def test_the_demo_shop_lists_a_product_word_for_everything_it_sells():
         # whole words: a one-letter entry must not pass for every product name
         name_words = " ".join(re.findall(r"[a-z0-9]+", name.lower()))
         assert any(re.search(rf"\b{re.escape(word)}s?\b", name_words) for word in words), name
+
+
+@pytest.fixture
+def gear_shop(db):
+    """Six demo articles where a product noun pulls toward the wrong one: the size guide talks
+    about sleeping bags and boots, damaged deliveries about tents."""
+    wanted = {"warranty", "return-policy", "damaged-delivery", "delivery-times", "size-guide", "shipping-options"}
+    for item in json.loads(DEMO_ARTICLES.read_text(encoding="utf-8")):
+        if item["slug"] in wanted:
+            article = article_save(
+                article=Article(slug=item["slug"], title=item["title"], body=item["body"], status="published")
+            )
+            article_questions_set(article=article, questions=item["questions"])
+            assert article_index(article_id=article.pk) == "indexed"
+    product_words_import(terms=["tent", "sleeping bag", "boots", "stove"])
+
+
+def test_the_question_without_its_product_words_finds_the_topic_the_product_hid(gear_shop):
+    """ "how long would a sleeping bag take to get to dublin" was closest to the size guide and "can
+    I return a used tent?" to the damaged-delivery article (walk-through probes, dev and dev3); the
+    product reading finds the delivery and returns articles. A question with no product word and
+    the product's own questions are read as before."""
+    for question, wrong, right in (
+        ("how long would a sleeping bag take to get to dublin", "size-guide", {"delivery-times", "shipping-options"}),
+        ("can I return a used tent?", "damaged-delivery", {"return-policy"}),
+    ):
+        off = _retrieval(question, product_reading=False)
+        on = _retrieval(question)
+        assert off.article_slugs[0] == wrong, question
+        assert on.article_slugs[0] in right, question
+    plain = "how long does delivery take?"
+    assert _retrieval(plain).confidence == pytest.approx(_retrieval(plain, product_reading=False).confidence)
+    assert _retrieval("what size boots should I get?").article_slugs[0] == "size-guide"
+
+
+def test_the_product_reading_is_the_question_without_whole_product_words(db):
+    terms = product_terms_stemmed(["sleeping bag", "tent"])
+    assert without_product_words("is there a warranty on sleeping bags?", terms) == "is there a warranty on"
+    assert without_product_words("how well will I sleep?", terms) is None  # half of "sleeping bag" is none
+    assert without_product_words("tent?", terms) is None  # nothing of substance left
+    assert without_product_words("anything", ()) is None
+
+
+def test_retrieval_given_the_product_readings_vector_finds_what_it_finds_embedding_it_itself(gear_shop):
+    """A turn embeds `knowledge_reading_text` in its one batch (the model workers in a web
+    process) and passes the vector: searching with it must give what retrieval finds embedding the
+    reading itself."""
+    question = "can I return a used tent?"
+    reading = knowledge_reading_text(question=question)
+    assert reading is not None and "tent" not in reading
+    vectors = dict(
+        zip(
+            [knowledge_query_text(question=question), reading],
+            get_embedder().embed([knowledge_query_text(question=question), reading]),
+        )
+    )
+    given = knowledge_search(
+        question=question,
+        audience="anonymous",
+        threshold=THRESHOLD,
+        query_vector=vectors[knowledge_query_text(question=question)],
+        reading_vector=vectors[reading],
+    )
+    itself = knowledge_search(question=question, audience="anonymous", threshold=THRESHOLD)
+    assert given.article_slugs == itself.article_slugs
+    assert given.confidence == pytest.approx(itself.confidence)
+    assert knowledge_reading_text(question="how long does delivery take?") is None

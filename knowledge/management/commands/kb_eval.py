@@ -49,6 +49,7 @@ LEVERS: dict[str, dict[str, Any]] = {
     "query adapter": {"query_adapter": True},
     "feedback": {"feedback": 3, "feedback_weight": 0.1},
     "product words": {"product_words": True},
+    "product reading": {"product_reading": True},
 }
 OFF: dict[str, dict[str, Any]] = {
     "questions": {"questions": False},
@@ -68,6 +69,7 @@ OFF: dict[str, dict[str, Any]] = {
     "query adapter": {"query_adapter": False},
     "feedback": {"feedback": 0},
     "product words": {"product_words": False},
+    "product reading": {"product_reading": False},
 }
 
 
