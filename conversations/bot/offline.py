@@ -40,6 +40,7 @@ from conversations.bot.understanding.requests import (
     order_number_in,
     requested_action,
     supplies_what_is_pending,
+    tells_of_a_problem,
     tells_of_a_problem_with_an_order,
 )
 from conversations.core.commerce import CHANGEABLE_STATES, IN_FLIGHT_STATES
@@ -259,6 +260,18 @@ def _answer_without_action(*, text: str, retrieval: Retrieval, guess: IntentGues
             text=_("That's great to hear, thank you for letting us know! Is there anything else I can help you with?")
         )
     step = _knowledge_answer(retrieval)
+    if not step.answered and tells_of_a_problem(text):
+        # "the tent pole snapped" asked nothing: sorry, and where help is, not "I don't know the answer"
+        step.text = (
+            _(
+                "I'm sorry to hear that. I couldn't find an article that covers it for sure: these may help, or say "
+                '"talk to a human" and I\'ll bring in a person from our team.'
+            )
+            if step.related
+            else _(
+                'I\'m sorry to hear that. A person from our team can sort it out with you: just say "talk to a human".'
+            )
+        )
     if step.answered:
         offer = next((action for pattern, action in _TOPIC_ACTIONS if pattern.search(text)), None)
         if offer is None and guess is not None and guess.label == "get_order":

@@ -711,3 +711,28 @@ def test_an_opener_or_a_longer_question_about_that_still_leans_on_the_previous_q
         "can I cancel that one?",
     ):
         assert follow_up_query(text=standalone, history=history) is None, standalone
+
+
+@pytest.mark.parametrize(
+    "text, related",
+    [
+        ("the tent pole snapped", True),
+        ("my headlamp stopped working after two months", False),
+        ("one of the things i ordered was missing from the box", True),
+    ],
+)
+def test_a_problem_no_article_answers_for_sure_gets_sympathy_and_the_way_to_a_person(text, related):
+    """ "the tent pole snapped" asked nothing, and "I don't know the answer to that" was the reply
+    (walk-through probes, dev): it is told to, not asked."""
+    weak = Retrieval(chunks=[chunk("Warranty", dense=0.5 if related else 0.2)], confident=False)
+    step = offline_step(text=text, state={}, verified=False, retrieval=weak, guess=QUESTION)
+    assert step.text.startswith("I'm sorry to hear that.") and "talk to a human" in step.text, text
+    assert "don't know the answer" not in step.text
+    assert bool(step.related) is related and step.citations_from == 0
+
+
+def test_a_question_no_article_answers_is_still_not_known():
+    weak = Retrieval(chunks=[chunk("Warranty", dense=0.5)], confident=False)
+    for text in ("what if my tent pole snaps?", "is the tent waterproof?", "is a broken zip covered?"):
+        step = offline_step(text=text, state={}, verified=False, retrieval=weak, guess=QUESTION)
+        assert step.text.startswith("I'm sorry, I don't know the answer to that."), text

@@ -352,6 +352,24 @@ def tells_of_a_problem_with_an_order(*, text: str, action: str | None) -> bool:
     )
 
 
+# What went wrong with an item or an order, told rather than asked ("the tent pole snapped", "my
+# parcel never turned up"): "I don't know the answer to that" is no reply to it.
+_PROBLEM = re.compile(
+    r"\b(broke|broken|snapped|cracked|dented|chipped|ripped|torn|hole|crushed|smashed|squashed|scratched|leak\w*|"
+    r"soaked|faulty|defective|damaged|peeling|(came|fell|falling) apart|stopped working|"
+    r"(doesn'?t|does not|won'?t|will not|didn'?t|did not) (work|light|turn on|start|close|zip|charge|fit)|"
+    r"not working|missing|lost|stuck|delayed|wrong (item|size|colou?r|order|one)|never (arrived|came|showed up|turned up)|"
+    r"(hasn'?t|has not|haven'?t|have not) (arrived|come|turned up|shown up|been refunded))\b",
+    re.IGNORECASE,
+)
+
+
+def tells_of_a_problem(text: str) -> bool:
+    """A statement of what went wrong with an item or an order ("the tent pole snapped", "one of
+    the things i ordered was missing"), not a question ("what if my tent pole snaps?")."""
+    return bool(_PROBLEM.search(text)) and not is_question(text)
+
+
 def is_happy_remark(text: str) -> bool:
     """Thanks or praise that asks for nothing and tells of nothing wrong: "my parcel came early,
     thanks a lot!", "the boots fit perfectly, cheers"; not "thanks, but my order still hasn't come"
