@@ -166,9 +166,7 @@ def _plain_token(token: str) -> bool:
     return any(c.isalnum() for c in token.removeprefix("##"))
 
 
-def encode_tokens(
-    encoder: TokenEncoder, texts: list[str], layers: tuple[str, ...], *, batch_size: int = 16
-) -> Tokens:
+def encode_tokens(encoder: TokenEncoder, texts: list[str], layers: tuple[str, ...], *, batch_size: int = 16) -> Tokens:
     """Every plain token of every text (a text with none keeps one zero row: it matches nothing)."""
     per_text: list[dict[str, np.ndarray] | None] = [None] * len(texts)
     per_ids: list[np.ndarray] = [np.zeros(0, dtype=np.int64)] * len(texts)
@@ -209,7 +207,8 @@ class Prepared:
 
     data: Dataset
     dense: np.ndarray  # (questions, articles): each article's best chunk
-    candidates: list[np.ndarray]  # article indexes, dense order
+    # (the dense top 10, the union of both lists: the order of `chunk_of` and `token_max`)
+    candidates: list[tuple[np.ndarray, np.ndarray]]
     left_out: list[np.ndarray]  # the dense top 10 without the question's right articles
     chunk_of: list[list[np.ndarray]]  # per question, per candidate: its chunk indexes
     token_max: dict[str, list[list[np.ndarray]]]  # layer -> question -> candidate -> (q tokens, chunks)
@@ -217,7 +216,7 @@ class Prepared:
     query_idf: list[np.ndarray]
 
 
-def idf_table(chunk_tokens: Tokens, data: Dataset) -> dict[int, float]:
+def idf_table(chunk_tokens: Tokens) -> dict[int, float]:
     """BM25's idf of each word piece over the knowledge base's chunks (alternative questions too)."""
     n = len(chunk_tokens.offsets) - 1
     df: dict[int, int] = {}
@@ -231,10 +230,14 @@ def prepare(
     data: Dataset, chunk_tokens: Tokens, query_tokens: Tokens, layers: tuple[str, ...], rows: np.ndarray
 ) -> Prepared:
     dense = article_scores(data.queries @ data.chunks.T, data)
-    idf = idf_table(chunk_tokens, data)
+    idf = idf_table(chunk_tokens)
     unseen = idf[-2]
     chunks_of_article = [np.flatnonzero(data.chunk_articles == a) for a in range(len(data.articles))]
-    candidates, left_out, chunk_of, query_stop, query_idf = [], [], [], [], []
+    candidates: list = []
+    left_out: list = []
+    chunk_of: list = []
+    query_stop: list = []
+    query_idf: list = []
     token_max: dict[str, list[list[np.ndarray]]] = {layer: [] for layer in layers}
     wanted = set(rows.tolist())
     for i in range(len(data.queries)):
@@ -246,7 +249,7 @@ def prepare(
         top = order[:CANDIDATES]
         others = np.array([a for a in order if a not in data.expected[i]][:CANDIDATES])
         union = list(dict.fromkeys([*top.tolist(), *others.tolist()]))
-        candidates.append(top)
+        candidates.append((top, np.array(union)))
         left_out.append(others)
         chunk_of.append([chunks_of_article[a] for a in union])
         q0, q1 = query_tokens.offsets[i], query_tokens.offsets[i + 1]
@@ -263,8 +266,6 @@ def prepare(
                 bounds = np.concatenate([[0], np.cumsum(ends - starts)[:-1]])
                 per_candidate.append(np.maximum.reduceat(sims, bounds, axis=1))
             token_max[layer].append(per_candidate)
-        # candidates' article order in `per_candidate` is `union`'s
-        candidates[-1] = (top, np.array(union))
     return Prepared(data, dense, candidates, left_out, chunk_of, token_max, query_stop, query_idf)
 
 
@@ -485,6 +486,50 @@ def stage_final(args, sets: dict[str, Dataset], encoder: TokenEncoder, out: dict
     out["setting"] = setting
     out["gained R@1 (questions)"] = {key: gained(row, base, key) for key in row}
     print("R@1 questions gained:", out["gained R@1 (questions)"])
+    out["changes"] = changes(prepared, tokens, setting)
+
+
+def changes(prepared: dict[str, Prepared], tokens: dict[str, tuple[Tokens, Tokens]], setting: dict) -> dict:
+    """Diagnosis of the same run (no setting is chosen on it): the questions the rerank put right
+    (fixed) and wrong (broken) at R@1, and the size (chunks, tokens) of the article it put first."""
+    out = {}
+    for name, p in prepared.items():
+        chunk_tokens = tokens[name][0]
+        article_tokens = np.zeros(len(p.data.articles))
+        article_chunks = np.bincount(p.data.chunk_articles, minlength=len(p.data.articles))
+        np.add.at(article_tokens, p.data.chunk_articles, np.diff(chunk_tokens.offsets))
+        rows = np.array([i for i, e in enumerate(p.data.expected) if e])
+        rank, _, _ = scored(p, rows, setting)
+        for split in sorted(set(p.data.splits)):
+            fixed, broken = [], []
+            for i in rows.tolist():
+                if p.data.splits[i] != split:
+                    continue
+                before, after = int(np.argmax(p.dense[i])), int(np.argmax(rank[i]))
+                right_before, right_after = before in p.data.expected[i], after in p.data.expected[i]
+                if right_before != right_after:
+                    (fixed if right_after else broken).append((before, after))
+
+            def sizes(pairs: list[tuple[int, int]], which: int) -> dict[str, float]:
+                chosen = [pair[which] for pair in pairs]
+                if not chosen:
+                    return {}
+                return {
+                    "chunks": float(article_chunks[chosen].mean()),
+                    "tokens": float(article_tokens[chosen].mean()),
+                }
+
+            out[f"{name} {split}"] = {
+                "fixed": len(fixed),
+                "broken": len(broken),
+                "broken: first before (right)": sizes(broken, 0),
+                "broken: first after (wrong)": sizes(broken, 1),
+                "fixed: first before (wrong)": sizes(fixed, 0),
+                "fixed: first after (right)": sizes(fixed, 1),
+                "articles (mean)": {"chunks": float(article_chunks.mean()), "tokens": float(article_tokens.mean())},
+            }
+            print(f"{name} {split}: {json.dumps(out[f'{name} {split}'])}")
+    return out
 
 
 def stage_cost(args, sets: dict[str, Dataset], encoder: TokenEncoder, out: dict) -> None:
@@ -500,9 +545,12 @@ def stage_cost(args, sets: dict[str, Dataset], encoder: TokenEncoder, out: dict)
     dense_encoder = _encoder()
     rng = np.random.default_rng(0)
     per_set: dict[str, dict] = {}
-    timings: dict[str, list[float]] = {"dense question": [], "question with tokens": [], "rerank": [], "re-encode": []}
+    steps = ("dense question", "question with tokens", "rerank", "re-encode")
+    by_set: dict[str, dict[str, list[float]]] = {}
     for name in names:
         data = sets[name]
+        timings: dict[str, list[float]] = {step: [] for step in steps}
+        by_set[name] = timings
         texts, _, is_question = _chunk_texts(raw[name][0])
         chunk_tokens = encode_tokens(encoder, texts, (layer,))
         lengths = np.diff(chunk_tokens.offsets)
@@ -552,15 +600,20 @@ def stage_cost(args, sets: dict[str, Dataset], encoder: TokenEncoder, out: dict)
             timings["re-encode"].append(time.perf_counter() - started)
     out["per set"] = per_set
     out["ms per question"] = {
-        key: {"median": 1000 * float(np.median(v)), "p95": 1000 * float(np.percentile(v, 95)), "n": len(v)}
-        for key, v in timings.items()
+        name: {
+            step: {"median": 1000 * float(np.median(v)), "p95": 1000 * float(np.percentile(v, 95)), "n": len(v)}
+            for step, v in timings.items()
+        }
+        for name, timings in by_set.items()
     }
     all_lengths = [per_set[n]["tokens per chunk (mean)"] for n in names]
     out["storage"] = {
         "bytes per token fp32": 384 * 4,
         "bytes per token fp16": 384 * 2,
         "dense vector bytes per chunk (fp32)": 384 * 4,
-        "per chunk fp16, kB (mean tokens per set)": {n: per_set[n]["tokens per chunk (mean)"] * 768 / 1000 for n in names},
+        "per chunk fp16, kB (mean tokens per set)": {
+            n: per_set[n]["tokens per chunk (mean)"] * 768 / 1000 for n in names
+        },
         "per 100k chunks fp16, GB (mean tokens per set)": {
             n: per_set[n]["tokens per chunk (mean)"] * 768 * 100_000 / 1e9 for n in names
         },
