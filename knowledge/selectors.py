@@ -69,7 +69,7 @@ _FILTER = (
 )
 _SEARCH_SQL = """
 WITH q AS (
-    SELECT %(vector)s::vector AS v, NULLIF(({tsquery})::text, '')::tsquery AS t,
+    SELECT %(vector)s::vector AS v{reading_column}, NULLIF(({tsquery})::text, '')::tsquery AS t,
            tsvector_to_array(to_tsvector('english', %(text0)s)) AS words,
            tsvector_to_array(to_tsvector('english', %(synonyms)s)) AS synonym_words,
            tsvector_to_array(to_tsvector('english', %(used_terms)s)) AS used_words
@@ -80,7 +80,7 @@ WITH q AS (
     WHERE {filter}
     ORDER BY c.embedding <=> %(vector)s::vector
     LIMIT {candidates}
-), lexical_matches AS (
+){reading_scan}, lexical_matches AS (
     -- Ranking every match costs O(matches) (a common word matches most chunks), so rank a
     -- bounded sample; dense candidates get their exact text score below either way.
     SELECT c.id, c.article_id, c.kind, c.search_vector FROM {chunk} c, q
@@ -91,7 +91,7 @@ WITH q AS (
     ORDER BY ts_rank_cd(m.search_vector, q.t, 32) DESC
     LIMIT {candidates}
 ), found AS (
-    SELECT * FROM dense WHERE %(use_dense)s UNION SELECT * FROM lexical WHERE %(use_text)s
+    SELECT * FROM dense WHERE %(use_dense)s{reading_union} UNION SELECT * FROM lexical WHERE %(use_text)s
 ), question_sections AS (
     -- An alternative question that matched brings its article's sections along: they are what
     -- gets cited.
@@ -103,7 +103,7 @@ WITH q AS (
     SELECT id FROM found UNION SELECT id FROM question_sections
 )
 SELECT c.id, a.id, a.title, a.slug, a.source_url, c.audience, c.heading_path, c.anchor, c.text, c.kind,
-       1 - (c.embedding <=> q.v) AS dense_score,
+       {dense_score} AS dense_score,
        COALESCE(ts_rank_cd(c.search_vector, q.t, 32), 0) AS text_score,
        -- title (A) and headings (B) only: the field rerank's signal
        COALESCE(ts_rank('{{0, 0, 0.4, 1}}', c.search_vector, q.t, 32), 0) AS field_score,
@@ -114,6 +114,26 @@ SELECT c.id, a.id, a.title, a.slug, a.source_url, c.audience, c.heading_path, c.
 FROM candidates JOIN {chunk} c ON c.id = candidates.id JOIN {article} a ON a.id = c.article_id, q
 WHERE a.status = 'published'
 """
+# The product reading (knowledge/products.py): a second HNSW scan with the vector of the question
+# without its product words, in the same statement, and each chunk's similarity the better of the
+# two. One round trip and one full-text scan, where a second search would repeat both.
+_READING_SQL = {
+    "reading_column": ", %(reading)s::vector AS r",
+    "reading_scan": """, dense_reading AS (
+    SELECT c.id, c.article_id, c.kind FROM {chunk} c
+    WHERE {filter}
+    ORDER BY c.embedding <=> %(reading)s::vector
+    LIMIT {candidates}
+)""",
+    "reading_union": " UNION SELECT * FROM dense_reading WHERE %(use_dense)s",
+    "dense_score": "GREATEST(1 - (c.embedding <=> q.v), 1 - (c.embedding <=> q.r))",
+}
+_NO_READING_SQL = {
+    "reading_column": "",
+    "reading_scan": "",
+    "reading_union": "",
+    "dense_score": "1 - (c.embedding <=> q.v)",
+}
 
 
 # HNSW filters (audience, model, kind) after its scan: it looks at this many neighbours so that
@@ -245,6 +265,17 @@ def knowledge_search(
     }
     if not options.any_words:
         tsquery = all_words_tsquery(expansion, params)
+    reading = product_reading_text(question=question, entries=entries, options=options) if mode != "text" else None
+    if reading is not None:
+        if reading_vector is None:
+            reading_vector = embedder.embed([reading])[0]
+        if options.query_adapter:
+            reading_vector = adapted(reading_vector, model_name=embedder.model_name)
+        params["reading"] = str(reading_vector)
+    reading_sql = {
+        key: part.format(chunk=_CHUNK, filter=_FILTER, candidates=max(4 * k, 40))
+        for key, part in (_READING_SQL if reading is not None else _NO_READING_SQL).items()
+    }
     # The limits are part of the statement's text, not parameters: a prepared statement's generic
     # plan then still knows it reads 40 rows from the HNSW index (a LIMIT $n is planned as 10% of
     # the table). They are integers computed here, never input.
@@ -255,6 +286,7 @@ def knowledge_search(
         filter=_FILTER,
         candidates=max(4 * k, 40),
         text_scan=int(settings.KB_TEXT_SCAN_LIMIT),
+        **reading_sql,
     )
     rows = _search_rows(sql, params)
     if options.feedback and mode != "text":
@@ -263,13 +295,6 @@ def knowledge_search(
         vector = with_feedback(vector, chunk_ids=[row[0] for row in best], weight=options.feedback_weight)
         params["vector"] = str(vector)
         rows = _search_rows(sql, params)
-    reading = product_reading_text(question=question, entries=entries, options=options) if mode != "text" else None
-    if reading is not None:
-        if reading_vector is None:
-            reading_vector = embedder.embed([reading])[0]
-        if options.query_adapter:
-            reading_vector = adapted(reading_vector, model_name=embedder.model_name)
-        rows = _best_rows(rows + _search_rows(sql, {**params, "vector": str(reading_vector)}))
     if options.pieces and mode != "text":
         pieces = question_pieces(question)
         if piece_vectors is None:
