@@ -14,6 +14,7 @@ from knowledge.kb_cache import glossary_entries
 from knowledge.question_pieces import question_pieces
 from knowledge.retrieval_options import DEFAULT_OPTIONS, RetrievalOptions
 from knowledge.selectors import Audience, Mode, answer_confidence, embedded_text, knowledge_search, question_for_search
+from knowledge.soft_coverage import word_vectors
 from supportbot.llm.embeddings import get_embedder
 
 # long, paraphrase (no content word shared with the article) and two_part: knowledge/evals/faqproxy_questions.json
@@ -128,6 +129,8 @@ def run(
     query_vectors = cache.get(texts) if mode != "text" else [None] * len(questions)
     pieces = [question_pieces(q) if options.pieces and mode != "text" else [] for q in searched]
     piece_vectors = cache.get([p for some in pieces for p in some])
+    if options.soft_coverage:
+        word_vectors()  # the vocabulary's word vectors, once per process: not a question's cost
     outcomes = []
     for question, vector, some in zip(questions, query_vectors, pieces):
         mine, piece_vectors = piece_vectors[: len(some)], piece_vectors[len(some) :]

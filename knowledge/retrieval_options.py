@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 Fusion = Literal["weighted", "rrf"]
+# A soft match counts as a whole covered word ("full") or as its cosine (0.61 for dented~damaged)
+SoftCredit = Literal["full", "cosine"]
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,19 @@ class RetrievalOptions:
     # title or a heading names a product (knowledge/products.py; docs/performance.md, "the shop's
     # product words").
     product_words: bool = True
+    # In the confidence's word coverage, a question word no article uses (`soft_unknown_only`;
+    # off: any word the best article lacks) counts as covered when the best article's retrieved
+    # text holds a word whose single-word embedding is at least `soft_threshold` close to it
+    # ("dented" ~ "damaged" 0.61): fully, or by the cosine (`soft_credit`); `soft_coverage_rank`
+    # lets the ranking's share count it too (knowledge/soft_coverage.py). Off: the threshold and
+    # credit chosen on the dev splits moved 1 demo and 3 faqproxy dev questions, and below 0.7 it
+    # lifted near-misses ("do you ship to Japan?": japan ~ countries 0.66) as much as answers
+    # (docs/performance.md, "soft word coverage"). A kb_eval lever to re-measure.
+    soft_coverage: bool = False
+    soft_threshold: float = 0.7
+    soft_credit: SoftCredit = "full"
+    soft_unknown_only: bool = True
+    soft_coverage_rank: bool = False
 
 
 # What retrieval did before these levers (all-words full text, weighted fusion, sections only).

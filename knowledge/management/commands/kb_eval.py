@@ -49,6 +49,8 @@ LEVERS: dict[str, dict[str, Any]] = {
     "query adapter": {"query_adapter": True},
     "feedback": {"feedback": 3, "feedback_weight": 0.1},
     "product words": {"product_words": True},
+    "soft coverage": {"soft_coverage": True},
+    "soft coverage rank": {"soft_coverage": True, "soft_coverage_rank": True},
 }
 OFF: dict[str, dict[str, Any]] = {
     "questions": {"questions": False},
@@ -68,6 +70,8 @@ OFF: dict[str, dict[str, Any]] = {
     "query adapter": {"query_adapter": False},
     "feedback": {"feedback": 0},
     "product words": {"product_words": False},
+    "soft coverage": {"soft_coverage": False},
+    "soft coverage rank": {"soft_coverage": False, "soft_coverage_rank": False},
 }
 
 
