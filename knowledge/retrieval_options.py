@@ -88,11 +88,11 @@ class RetrievalOptions:
     # In the confidence's word coverage, a question word no article uses (`soft_unknown_only`;
     # off: any word the best article lacks) counts as covered when the best article's retrieved
     # text holds a word whose single-word embedding is at least `soft_threshold` close to it
-    # ("dented" ~ "damaged" 0.61): fully, or by the cosine (`soft_credit`); `soft_coverage_rank`
-    # lets the ranking's share count it too (knowledge/soft_coverage.py). Off: the threshold and
-    # credit chosen on the dev splits moved 1 demo and 3 faqproxy dev questions, and below 0.7 it
-    # lifted near-misses ("do you ship to Japan?": japan ~ countries 0.66) as much as answers
-    # (docs/performance.md, "soft word coverage"). A kb_eval lever to re-measure.
+    # ("bigger" ~ "larger" 0.93; "dented" ~ "damaged" is only 0.61): fully, or by the cosine
+    # (`soft_credit`); with it, `soft_coverage_rank` lets the ranking's share count it too (knowledge/soft_coverage.py). Off: at the dev-chosen
+    # setting it answered 1 more demo and 3 more faqproxy dev questions, 3 of the 4 from the wrong
+    # article, and below 0.66 it lifted near-misses ("do you ship to Japan?": japan ~ countries
+    # 0.66) as much as answers (docs/performance.md, "soft word coverage"). A kb_eval lever.
     soft_coverage: bool = False
     soft_threshold: float = 0.7
     soft_credit: SoftCredit = "full"
