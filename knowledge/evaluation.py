@@ -22,6 +22,7 @@ from knowledge.selectors import (
     product_reading_text,
     question_for_search,
 )
+from knowledge.soft_coverage import word_vectors
 from supportbot.llm.embeddings import get_embedder
 
 # long, paraphrase (no content word shared with the article) and two_part: knowledge/evals/faqproxy_questions.json
@@ -141,6 +142,8 @@ def run(
         for q in searched
     ]
     reading_vectors = iter(cache.get([r for r in readings if r is not None]))
+    if options.soft_coverage:
+        word_vectors()  # the vocabulary's word vectors, once per process: not a question's cost
     outcomes = []
     for question, vector, some, reading in zip(questions, query_vectors, pieces, readings):
         mine, piece_vectors = piece_vectors[: len(some)], piece_vectors[len(some) :]

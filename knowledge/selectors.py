@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -46,6 +47,7 @@ from knowledge.products import ProductTerms, names_a_product, product_stems_in, 
 from knowledge.query_vectors import adapted, with_feedback
 from knowledge.question_pieces import question_pieces
 from knowledge.retrieval_options import DEFAULT_OPTIONS, RetrievalOptions
+from knowledge.soft_coverage import QuestionWords, SoftMatch, word_vectors, words_of
 from knowledge.spelling import spelling_corrected
 from supportbot.llm.embeddings import get_embedder
 
@@ -176,6 +178,8 @@ class RetrievedChunk:
     # the question's words (stemmed, as the full-text index holds them) the article lacks
     missing_words: tuple[str, ...] = ()
     article_language: str = "en"
+    # the missing words counted as covered by a close word of the article (`soft_coverage`)
+    soft_matches: tuple[SoftMatch, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -312,6 +316,7 @@ def knowledge_search(
         max_per_article=max_per_article,
         language=language,
         products=product_terms() if options.product_words else (),
+        question=question,
     )
     if threshold is None:
         threshold = answer_threshold().value
@@ -487,6 +492,7 @@ def _rank(
     max_per_article: int,
     language: str | None = None,
     products: ProductTerms = (),
+    question: str = "",
 ) -> list[RetrievedChunk]:
     candidates: list[_Row] = []
     words: set[str] = set()
@@ -548,6 +554,8 @@ def _rank(
     # the question's words that belong to a product word it holds ("sleeping bags": sleep, bag)
     product_stems = product_stems_in(words, products) if products else set()
     headings = article_heading_stems() if product_stems else {}
+    shares: dict[int, _ArticleWords] = {}
+    soft_matches = _soft_matcher(question, by_article=by_article, options=options)
     ranked: list[RetrievedChunk] = []
     for article_id, article_rows in by_article.items():
         if article_id not in covered_by:
@@ -573,23 +581,31 @@ def _rank(
         free: set[str] = set()
         if product_stems and not names_a_product(headings.get(article_id, ()), products):
             free = (words - covered) & product_stems
-        explained = sum(1 for word in words - covered - free if holders[word])
+        missing = words - covered - free
         # what the confidence reads: the share of at most `coverage_words` of the question's words
         counted = min(len(words) - len(free), options.coverage_words or len(words) - len(free))
-        coverage = min(1.0, len(covered) / counted) if counted else 0.0
+        shares[article_id] = _ArticleWords(
+            covered=len(covered),
+            missing=frozenset(missing),
+            explained=frozenset(word for word in missing if holders[word]),
+            counted=counted,
+        )
+        soft = soft_matches(article_id, shares[article_id].missing) if options.soft_coverage_rank else {}
+        coverage, elsewhere = shares[article_id].confidence_shares(soft)
+        held = len(covered) + sum(m.credit for m in soft.values())
         if options.capped_rank:  # the ranking's share counts every word, product words too
             capped = min(len(words), options.coverage_words or len(words))
-            ranked_share = min(1.0, len(covered) / capped) if capped else 0.0
+            ranked_share = min(1.0, held / capped) if capped else 0.0
         else:
-            ranked_share = len(covered) / len(words) if words else 0.0
+            ranked_share = held / len(words) if words else 0.0
         article_score += options.coverage_rank * ranked_share
-        elsewhere = min(1.0 - coverage, explained / counted) if counted else 0.0
         first = replace(
             sections[0].chunk,
             score=article_score,
             coverage=coverage,
             coverage_elsewhere=elsewhere,
             missing_words=tuple(sorted(words - covered)),
+            soft_matches=tuple(soft.values()),
         )
         if best_question is not None:
             first = replace(
@@ -612,7 +628,68 @@ def _rank(
             per_article[chunk.article_id] = per_article.get(chunk.article_id, 0) + 1
         if len(chosen) == k:
             break
+    if options.soft_coverage and not options.soft_coverage_rank:
+        # Only the returned articles' confidence reads it, so only their words are compared (the
+        # ranking did not need them): each article's leading chunk carries its coverage.
+        leading = {chunk.article_id: n for n, chunk in reversed(list(enumerate(chosen)))}
+        for article_id, n in leading.items():
+            soft = soft_matches(article_id, shares[article_id].missing)
+            if soft:
+                coverage, elsewhere = shares[article_id].confidence_shares(soft)
+                chosen[n] = replace(
+                    chosen[n], coverage=coverage, coverage_elsewhere=elsewhere, soft_matches=tuple(soft.values())
+                )
     return [replace(chunk, url=_link(*links[chunk.chunk_id])) for chunk in chosen]
+
+
+@dataclass(frozen=True)
+class _ArticleWords:
+    """An article's coverage of the question's words, before any soft match."""
+
+    covered: int  # question words (stems) its retrieved text holds, or their glossary synonyms
+    missing: frozenset[str]  # the ones it lacks, product words it may lack left out
+    explained: frozenset[str]  # ... of which another candidate article holds
+    counted: int  # the confidence's denominator: at most `coverage_words` words
+
+    def confidence_shares(self, soft: dict[str, SoftMatch]) -> tuple[float, float]:
+        """The confidence's coverage and the share of missing words explained elsewhere: a soft
+        match counts as its credit of a covered word, and only the rest of it as missing."""
+        if not self.counted:
+            return 0.0, 0.0
+        credit = sum(m.credit for m in soft.values())
+        coverage = min(1.0, (self.covered + credit) / self.counted)
+        explained = sum(1.0 - (soft[w].credit if w in soft else 0.0) for w in self.explained)
+        return coverage, min(1.0 - coverage, explained / self.counted)
+
+
+def _soft_matcher(
+    question: str, *, by_article: dict[int, list[_Row]], options: RetrievalOptions
+) -> Callable[[int, frozenset[str]], dict[str, SoftMatch]]:
+    """(article id, the question words it lacks) -> their soft matches (`RetrievalOptions.soft_coverage`),
+    computed on first call; none while the lever is off. The article's words are those of its
+    retrieved chunks, the text the exact coverage reads."""
+    if not options.soft_coverage:
+        return lambda _article_id, _missing: {}
+    question_words = QuestionWords(question, table=word_vectors())
+    found: dict[int, dict[str, SoftMatch]] = {}
+
+    def matches(article_id: int, missing: frozenset[str]) -> dict[str, SoftMatch]:
+        if article_id not in found:
+            rows = by_article[article_id]
+            found[article_id] = (
+                question_words.matches(
+                    missing,
+                    words_of(r.chunk.text for r in rows),
+                    threshold=options.soft_threshold,
+                    credit=options.soft_credit,
+                    unknown_only=options.soft_unknown_only,
+                )
+                if missing
+                else {}
+            )
+        return found[article_id]
+
+    return matches
 
 
 def _link(source_url: str, audience: str, article_id: int, slug: str, anchor: str) -> str:

@@ -50,6 +50,8 @@ LEVERS: dict[str, dict[str, Any]] = {
     "feedback": {"feedback": 3, "feedback_weight": 0.1},
     "product words": {"product_words": True},
     "product reading": {"product_reading": True},
+    "soft coverage": {"soft_coverage": True},
+    "soft coverage rank": {"soft_coverage": True, "soft_coverage_rank": True},
 }
 OFF: dict[str, dict[str, Any]] = {
     "questions": {"questions": False},
@@ -70,6 +72,8 @@ OFF: dict[str, dict[str, Any]] = {
     "feedback": {"feedback": 0},
     "product words": {"product_words": False},
     "product reading": {"product_reading": False},
+    "soft coverage": {"soft_coverage": False},
+    "soft coverage rank": {"soft_coverage": False, "soft_coverage_rank": False},
 }
 
 
