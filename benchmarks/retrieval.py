@@ -143,7 +143,7 @@ def dense_candidates(vector: list[float], *, audiences: list[str], questions: bo
     """The dense CTE's 40 candidates; ef_search None is the exact top-40 (sequential scan)."""
     from django.db import connection, transaction
 
-    from knowledge.selectors import _FILTER
+    from knowledge.search_statement import CHUNK_FILTER as _FILTER
     from supportbot.llm.embeddings import get_embedder
 
     params: dict[str, str | bool | list[str]] = {
@@ -170,7 +170,7 @@ def bench_size(size: int, queries: int, np, rng, ef_values: list[int] | None = N
 
     from django.db import connection
 
-    from knowledge import selectors
+    from knowledge import search_statement, selectors
     from knowledge.retrieval_options import BASELINE
     from knowledge.selectors import knowledge_search
     from supportbot.llm.embeddings import get_embedder
@@ -222,17 +222,17 @@ def bench_size(size: int, queries: int, np, rng, ef_values: list[int] | None = N
         return knowledge_search(question=question, audience="anonymous", k=5, query_vector=vector, options=BASELINE)
 
     def client_bound(vector, question):
-        with mock.patch.object(selectors, "_search_rows", client_bound_rows):
+        with mock.patch.object(selectors, "search_rows", client_bound_rows):
             return hybrid(vector, question)
 
     def at_ef(ef_search: int):
         def search(vector, question):
-            with mock.patch.object(selectors, "HNSW_EF_SEARCH", ef_search):
+            with mock.patch.object(search_statement, "HNSW_EF_SEARCH", ef_search):
                 return hybrid(vector, question)
 
         return search
 
-    ef_values = sorted(set(ef_values or [])) or [selectors.HNSW_EF_SEARCH]
+    ef_values = sorted(set(ef_values or [])) or [search_statement.HNSW_EF_SEARCH]
     variants = {
         "hybrid": hybrid,
         "product_question": product_question,
@@ -240,7 +240,7 @@ def bench_size(size: int, queries: int, np, rng, ef_values: list[int] | None = N
         "bare": bare,
         "client_bound": client_bound,
     }
-    variants |= {f"ef{ef}": at_ef(ef) for ef in ef_values if ef != selectors.HNSW_EF_SEARCH}
+    variants |= {f"ef{ef}": at_ef(ef) for ef in ef_values if ef != search_statement.HNSW_EF_SEARCH}
     for vector, question in list(zip(query_vectors, questions))[:10]:  # warm caches, prepare statements
         for fn in variants.values():
             fn(vector, question)
@@ -261,11 +261,11 @@ def bench_size(size: int, queries: int, np, rng, ef_values: list[int] | None = N
 
     # ef_search: what the dense candidates and the final top-10 lose against ef_search 100
     def top10(vector, question, ef_search: int) -> list[int]:
-        with mock.patch.object(selectors, "HNSW_EF_SEARCH", ef_search):
+        with mock.patch.object(search_statement, "HNSW_EF_SEARCH", ef_search):
             found = knowledge_search(question=question, audience="anonymous", k=10, query_vector=vector)
         return [chunk.chunk_id for chunk in found.chunks]
 
-    reference = [top10(v, q, selectors.HNSW_EF_SEARCH) for v, q in zip(query_vectors, questions)]
+    reference = [top10(v, q, search_statement.HNSW_EF_SEARCH) for v, q in zip(query_vectors, questions)]
     exact_top40 = {
         name: [dense_candidates(v, audiences=a, questions=qs, ef_search=None) for v in query_vectors]
         for name, (a, qs) in DENSE_FILTERS.items()
@@ -284,13 +284,13 @@ def bench_size(size: int, queries: int, np, rng, ef_values: list[int] | None = N
                 "min_candidates": min(len(f) for f in found),
             }
         same = [top10(v, q, ef) == ref for (v, q), ref in zip(zip(query_vectors, questions), reference)]
-        name = "hybrid" if ef == selectors.HNSW_EF_SEARCH else f"ef{ef}"
+        name = "hybrid" if ef == search_statement.HNSW_EF_SEARCH else f"ef{ef}"
         ef_search_result.append(
             {
                 "ef_search": ef,
                 "hybrid_ms": p50_p95(times[name]),
                 "dense_top40_vs_exact": overlap,
-                "top10_same_as_ef_search_%d" % selectors.HNSW_EF_SEARCH: round(statistics.mean(same), 4),
+                "top10_same_as_ef_search_%d" % search_statement.HNSW_EF_SEARCH: round(statistics.mean(same), 4),
             }
         )
 
@@ -298,7 +298,7 @@ def bench_size(size: int, queries: int, np, rng, ef_values: list[int] | None = N
     for vector in query_vectors[:100]:
         with connection.cursor() as cursor:
             # what knowledge_search uses
-            cursor.execute(f"BEGIN; SET LOCAL hnsw.ef_search = {selectors.HNSW_EF_SEARCH}")
+            cursor.execute(f"BEGIN; SET LOCAL hnsw.ef_search = {search_statement.HNSW_EF_SEARCH}")
             cursor.execute("SELECT id FROM knowledge_chunk ORDER BY embedding <=> %s::vector LIMIT 10", [str(vector)])
             approximate = {row[0] for row in cursor.fetchall()}
             cursor.execute("COMMIT")

@@ -28,9 +28,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Literal
 
-import psycopg
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import Count
 from django.urls import reverse
 
@@ -47,6 +46,15 @@ from knowledge.products import ProductTerms, names_a_product, product_stems_in, 
 from knowledge.query_vectors import adapted, with_feedback
 from knowledge.question_pieces import question_pieces
 from knowledge.retrieval_options import DEFAULT_OPTIONS, RetrievalOptions
+from knowledge.search_statement import (
+    ARTICLE_TABLE,
+    CHUNK_FILTER,
+    CHUNK_TABLE,
+    NO_READING_SQL,
+    READING_SQL,
+    SEARCH_SQL,
+    search_rows,
+)
 from knowledge.soft_coverage import QuestionWords, SoftMatch, word_vectors, words_of
 from knowledge.spelling import spelling_corrected
 from supportbot.llm.embeddings import get_embedder
@@ -59,103 +67,6 @@ AUDIENCE_ARTICLES: dict[str, list[str]] = {
     "verified": [Article.Audience.PUBLIC, Article.Audience.VERIFIED_CUSTOMERS],
     "agent": [Article.Audience.PUBLIC, Article.Audience.VERIFIED_CUSTOMERS, Article.Audience.INTERNAL],
 }
-
-
-_CHUNK = Chunk._meta.db_table
-_ARTICLE = Article._meta.db_table
-# Only published articles have chunks (article_save deletes them on unpublish, in the same
-# transaction), so filtering the chunk row is enough, and it lets the HNSW index drive the scan.
-_FILTER = (
-    "c.audience = ANY(%(audiences)s) AND c.embedding_model = %(model)s AND NOT c.looks_like_instructions "
-    "AND (c.kind = 'section' OR (c.kind = 'question' AND %(use_questions)s) OR (c.kind = 'title' AND %(use_titles)s))"
-)
-_SEARCH_SQL = """
-WITH q AS (
-    SELECT %(vector)s::vector AS v{reading_column}, NULLIF(({tsquery})::text, '')::tsquery AS t,
-           tsvector_to_array(to_tsvector('english', %(text0)s)) AS words,
-           tsvector_to_array(to_tsvector('english', %(synonyms)s)) AS synonym_words,
-           tsvector_to_array(to_tsvector('english', %(used_terms)s)) AS used_words
-), dense AS (
-    -- The vector is a literal parameter here, not q.v: pgvector's index only serves an ORDER BY
-    -- against a constant (a value from a joined CTE makes Postgres sort every row exactly).
-    SELECT c.id, c.article_id, c.kind FROM {chunk} c
-    WHERE {filter}
-    ORDER BY c.embedding <=> %(vector)s::vector
-    LIMIT {candidates}
-){reading_scan}, lexical_matches AS (
-    -- Ranking every match costs O(matches) (a common word matches most chunks), so rank a
-    -- bounded sample; dense candidates get their exact text score below either way.
-    SELECT c.id, c.article_id, c.kind, c.search_vector FROM {chunk} c, q
-    WHERE {filter} AND q.t IS NOT NULL AND c.search_vector @@ q.t
-    LIMIT {text_scan}
-), lexical AS (
-    SELECT m.id, m.article_id, m.kind FROM lexical_matches m, q
-    ORDER BY ts_rank_cd(m.search_vector, q.t, 32) DESC
-    LIMIT {candidates}
-), found AS (
-    SELECT * FROM dense WHERE %(use_dense)s{reading_union} UNION SELECT * FROM lexical WHERE %(use_text)s
-), question_sections AS (
-    -- An alternative question that matched brings its article's sections along: they are what
-    -- gets cited.
-    SELECT s.id FROM {chunk} s
-    WHERE s.kind = 'section' AND s.audience = ANY(%(audiences)s) AND s.embedding_model = %(model)s
-      AND NOT s.looks_like_instructions
-      AND s.article_id IN (SELECT article_id FROM found WHERE kind IN ('question', 'title'))
-), candidates AS (
-    SELECT id FROM found UNION SELECT id FROM question_sections
-)
-SELECT c.id, a.id, a.title, a.slug, a.source_url, c.audience, c.heading_path, c.anchor, c.text, c.kind,
-       {dense_score} AS dense_score,
-       COALESCE(ts_rank_cd(c.search_vector, q.t, 32), 0) AS text_score,
-       -- title (A) and headings (B) only: the field rerank's signal
-       COALESCE(ts_rank('{{0, 0, 0.4, 1}}', c.search_vector, q.t, 32), 0) AS field_score,
-       -- which of the question's words this chunk holds (the coverage signal of confidence)
-       ARRAY(SELECT w FROM unnest(q.words) w WHERE c.search_vector @@ quote_literal(w)::tsquery) AS matched_words,
-       EXISTS(SELECT 1 FROM unnest(q.synonym_words) w WHERE c.search_vector @@ quote_literal(w)::tsquery) AS matched_synonym,
-       q.words, q.used_words, a.language
-FROM candidates JOIN {chunk} c ON c.id = candidates.id JOIN {article} a ON a.id = c.article_id, q
-WHERE a.status = 'published'
-"""
-# The product reading (knowledge/products.py): a second HNSW scan with the vector of the question
-# without its product words, in the same statement, and each chunk's similarity the better of the
-# two. One round trip and one full-text scan, where a second search would repeat both.
-_READING_SQL = {
-    "reading_column": ", %(reading)s::vector AS r",
-    "reading_scan": """, dense_reading AS (
-    SELECT c.id, c.article_id, c.kind FROM {chunk} c
-    WHERE {filter}
-    ORDER BY c.embedding <=> %(reading)s::vector
-    LIMIT {candidates}
-)""",
-    "reading_union": " UNION SELECT * FROM dense_reading WHERE %(use_dense)s",
-    "dense_score": "GREATEST(1 - (c.embedding <=> q.v), 1 - (c.embedding <=> q.r))",
-}
-_NO_READING_SQL = {
-    "reading_column": "",
-    "reading_scan": "",
-    "reading_union": "",
-    "dense_score": "1 - (c.embedding <=> q.v)",
-}
-
-
-# HNSW filters (audience, model, kind) after its scan: it looks at this many neighbours so that
-# filtered-out chunks do not starve the 40 candidates. Lower values were measured and lost
-# (docs/performance.md, "HNSW ef_search and prepared statements").
-HNSW_EF_SEARCH = 100
-
-
-def _search_rows(sql: str, params: dict) -> list[tuple]:
-    """Run the search as a server-side prepared statement on this connection (a plain psycopg
-    cursor: Django's cursors bind parameters client-side and so are parsed and planned on every
-    call). Measured at 100k chunks: p50 0.89-0.92x, p95 0.85-0.90x the client-bound query's
-    (docs/performance.md). The text varies only with the glossary groups a question uses (and
-    the any-word option), so a connection holds a handful of these statements."""
-    with transaction.atomic(), connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        # set_config(..., true) is SET LOCAL as a function: it takes a parameter, and a prepared
-        # statement can not carry a second statement the way the simple query protocol could.
-        cursor.execute("SELECT set_config('hnsw.ef_search', %s, true)", [str(HNSW_EF_SEARCH)])
-        cursor.execute(sql, params, prepare=True)
-        return cursor.fetchall()
 
 
 @dataclass(frozen=True)
@@ -277,34 +188,34 @@ def knowledge_search(
             reading_vector = adapted(reading_vector, model_name=embedder.model_name)
         params["reading"] = str(reading_vector)
     reading_sql = {
-        key: part.format(chunk=_CHUNK, filter=_FILTER, candidates=max(4 * k, 40))
-        for key, part in (_READING_SQL if reading is not None else _NO_READING_SQL).items()
+        key: part.format(chunk=CHUNK_TABLE, filter=CHUNK_FILTER, candidates=max(4 * k, 40))
+        for key, part in (READING_SQL if reading is not None else NO_READING_SQL).items()
     }
     # The limits are part of the statement's text, not parameters: a prepared statement's generic
     # plan then still knows it reads 40 rows from the HNSW index (a LIMIT $n is planned as 10% of
     # the table). They are integers computed here, never input.
-    sql = _SEARCH_SQL.format(
+    sql = SEARCH_SQL.format(
         tsquery=tsquery,
-        chunk=_CHUNK,
-        article=_ARTICLE,
-        filter=_FILTER,
+        chunk=CHUNK_TABLE,
+        article=ARTICLE_TABLE,
+        filter=CHUNK_FILTER,
         candidates=max(4 * k, 40),
         text_scan=int(settings.KB_TEXT_SCAN_LIMIT),
         **reading_sql,
     )
-    rows = _search_rows(sql, params)
+    rows = search_rows(sql, params)
     if options.feedback and mode != "text":
         # column 10 is the chunk's similarity: the first search's best chunks, whatever found them
         best = sorted(rows, key=lambda row: row[10], reverse=True)[: options.feedback]
         vector = with_feedback(vector, chunk_ids=[row[0] for row in best], weight=options.feedback_weight)
         params["vector"] = str(vector)
-        rows = _search_rows(sql, params)
+        rows = search_rows(sql, params)
     if options.pieces and mode != "text":
         pieces = question_pieces(question)
         if piece_vectors is None:
             piece_vectors = embedder.embed(pieces) if pieces else []
         for piece_vector in piece_vectors[: len(pieces)]:
-            rows += _search_rows(sql, {**params, "vector": str(piece_vector)})
+            rows += search_rows(sql, {**params, "vector": str(piece_vector)})
         rows = _best_rows(rows)
     chosen = _rank(
         rows,
@@ -399,8 +310,8 @@ def topic_confidence(*, question: str, best: RetrievedChunk, audience: Audience,
     vector = embedder.embed([stripped])[0]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT max(1 - (c.embedding <=> %(vector)s::vector)) FROM {_CHUNK} c "
-            f"WHERE c.article_id = %(article)s AND {_FILTER}",
+            f"SELECT max(1 - (c.embedding <=> %(vector)s::vector)) FROM {CHUNK_TABLE} c "
+            f"WHERE c.article_id = %(article)s AND {CHUNK_FILTER}",
             {
                 "vector": str(vector),
                 "article": best.article_id,

@@ -9,7 +9,7 @@ from unittest import mock
 import pytest
 from django.db import connection, transaction
 
-from knowledge import selectors
+from knowledge import search_statement, selectors
 from knowledge.indexing import article_index
 from knowledge.models import Article, GlossaryEntry
 from knowledge.selectors import knowledge_query_text, knowledge_search
@@ -52,7 +52,7 @@ def client_bound_rows(sql: str, params: dict) -> list[tuple]:
     """The execution knowledge_search had before: parameters bound into the text by Django's
     cursor, SET LOCAL in the same simple-protocol round trip, planned on every call."""
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(f"SET LOCAL hnsw.ef_search = {selectors.HNSW_EF_SEARCH};{sql}", params)
+        cursor.execute(f"SET LOCAL hnsw.ef_search = {search_statement.HNSW_EF_SEARCH};{sql}", params)
         cursor.nextset()
         return cursor.fetchall()
 
@@ -75,7 +75,7 @@ def test_the_prepared_search_returns_what_the_client_bound_query_returned(knowle
         found = knowledge_search(question=question, audience=audience, k=10, query_vector=vectors[question])
         return [(c.chunk_id, round(c.score, 9), round(c.coverage, 9)) for c in found.chunks], found.confidence
 
-    with mock.patch.object(selectors, "_search_rows", client_bound_rows):
+    with mock.patch.object(selectors, "search_rows", client_bound_rows):
         before = {(q, a): search(q, a) for q in QUESTIONS for a in ("anonymous", "verified", "agent")}
     assert any(chunks for chunks, _ in before.values()) and before[("zzz qqq", "agent")][0]
     executed_before = _search_statement_executions()

@@ -36,7 +36,9 @@ def damage_articles(db):
             article = article_save(
                 article=Article(slug=item["slug"], title=item["title"], body=item["body"], status="published")
             )
-            article_questions_set(article=article, questions=item["questions"])
+            # the articles must lack "dented": one of the demo's alternative questions holds it
+            questions = [q for q in item["questions"] if "dented" not in q.lower()]
+            article_questions_set(article=article, questions=questions)
             assert article_index(article_id=article.pk) == "indexed"
 
 
