@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -55,7 +54,7 @@ from knowledge.search_statement import (
     SEARCH_SQL,
     search_rows,
 )
-from knowledge.soft_coverage import QuestionWords, SoftMatch, word_vectors, words_of
+from knowledge.soft_coverage import ArticleWords, SoftMatch, soft_matcher
 from knowledge.spelling import spelling_corrected
 from supportbot.llm.embeddings import get_embedder
 
@@ -465,8 +464,12 @@ def _rank(
     # the question's words that belong to a product word it holds ("sleeping bags": sleep, bag)
     product_stems = product_stems_in(words, products) if products else set()
     headings = article_heading_stems() if product_stems else {}
-    shares: dict[int, _ArticleWords] = {}
-    soft_matches = _soft_matcher(question, by_article=by_article, options=options)
+    shares: dict[int, ArticleWords] = {}
+    soft_matches = soft_matcher(
+        question,
+        article_texts=lambda article_id: [r.chunk.text for r in by_article[article_id]],
+        options=options,
+    )
     ranked: list[RetrievedChunk] = []
     for article_id, article_rows in by_article.items():
         if article_id not in covered_by:
@@ -495,7 +498,7 @@ def _rank(
         missing = words - covered - free
         # what the confidence reads: the share of at most `coverage_words` of the question's words
         counted = min(len(words) - len(free), options.coverage_words or len(words) - len(free))
-        shares[article_id] = _ArticleWords(
+        shares[article_id] = ArticleWords(
             covered=len(covered),
             missing=frozenset(missing),
             explained=frozenset(word for word in missing if holders[word]),
@@ -551,56 +554,6 @@ def _rank(
                     chosen[n], coverage=coverage, coverage_elsewhere=elsewhere, soft_matches=tuple(soft.values())
                 )
     return [replace(chunk, url=_link(*links[chunk.chunk_id])) for chunk in chosen]
-
-
-@dataclass(frozen=True)
-class _ArticleWords:
-    """An article's coverage of the question's words, before any soft match."""
-
-    covered: int  # question words (stems) its retrieved text holds, or their glossary synonyms
-    missing: frozenset[str]  # the ones it lacks, product words it may lack left out
-    explained: frozenset[str]  # ... of which another candidate article holds
-    counted: int  # the confidence's denominator: at most `coverage_words` words
-
-    def confidence_shares(self, soft: dict[str, SoftMatch]) -> tuple[float, float]:
-        """The confidence's coverage and the share of missing words explained elsewhere: a soft
-        match counts as its credit of a covered word, and only the rest of it as missing."""
-        if not self.counted:
-            return 0.0, 0.0
-        credit = sum(m.credit for m in soft.values())
-        coverage = min(1.0, (self.covered + credit) / self.counted)
-        explained = sum(1.0 - (soft[w].credit if w in soft else 0.0) for w in self.explained)
-        return coverage, min(1.0 - coverage, explained / self.counted)
-
-
-def _soft_matcher(
-    question: str, *, by_article: dict[int, list[_Row]], options: RetrievalOptions
-) -> Callable[[int, frozenset[str]], dict[str, SoftMatch]]:
-    """(article id, the question words it lacks) -> their soft matches (`RetrievalOptions.soft_coverage`),
-    computed on first call; none while the lever is off. The article's words are those of its
-    retrieved chunks, the text the exact coverage reads."""
-    if not options.soft_coverage:
-        return lambda _article_id, _missing: {}
-    question_words = QuestionWords(question, table=word_vectors())
-    found: dict[int, dict[str, SoftMatch]] = {}
-
-    def matches(article_id: int, missing: frozenset[str]) -> dict[str, SoftMatch]:
-        if article_id not in found:
-            rows = by_article[article_id]
-            found[article_id] = (
-                question_words.matches(
-                    missing,
-                    words_of(r.chunk.text for r in rows),
-                    threshold=options.soft_threshold,
-                    credit=options.soft_credit,
-                    unknown_only=options.soft_unknown_only,
-                )
-                if missing
-                else {}
-            )
-        return found[article_id]
-
-    return matches
 
 
 def _link(source_url: str, audience: str, article_id: int, slug: str, anchor: str) -> str:

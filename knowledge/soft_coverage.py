@@ -31,14 +31,14 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 
 import numpy as np
 
 from knowledge.glossary import word_stems
 from knowledge.kb_cache import kb_vocabulary
-from knowledge.retrieval_options import SoftCredit
+from knowledge.retrieval_options import RetrievalOptions, SoftCredit
 from knowledge.spelling import Vocabulary
 from supportbot.llm.embeddings import get_embedder
 
@@ -206,3 +206,52 @@ class QuestionWords:
                     continue
                 found[stem] = SoftMatch(stem, token, words[best], cosine, 1.0 if credit == "full" else min(1.0, cosine))
         return found
+
+
+@dataclass(frozen=True)
+class ArticleWords:
+    """An article's coverage of the question's words, before any soft match."""
+
+    covered: int  # question words (stems) its retrieved text holds, or their glossary synonyms
+    missing: frozenset[str]  # the ones it lacks, product words it may lack left out
+    explained: frozenset[str]  # ... of which another candidate article holds
+    counted: int  # the confidence's denominator: at most `coverage_words` words
+
+    def confidence_shares(self, soft: dict[str, SoftMatch]) -> tuple[float, float]:
+        """The confidence's coverage and the share of missing words explained elsewhere: a soft
+        match counts as its credit of a covered word, and only the rest of it as missing."""
+        if not self.counted:
+            return 0.0, 0.0
+        credit = sum(m.credit for m in soft.values())
+        coverage = min(1.0, (self.covered + credit) / self.counted)
+        explained = sum(1.0 - (soft[w].credit if w in soft else 0.0) for w in self.explained)
+        return coverage, min(1.0 - coverage, explained / self.counted)
+
+
+def soft_matcher(
+    question: str, *, article_texts: Callable[[int], list[str]], options: RetrievalOptions
+) -> Callable[[int, frozenset[str]], dict[str, SoftMatch]]:
+    """(article id, the question words it lacks) -> their soft matches (`RetrievalOptions.soft_coverage`),
+    computed on first call; none while the lever is off. The article's words are those of its
+    retrieved chunks, the text the exact coverage reads."""
+    if not options.soft_coverage:
+        return lambda _article_id, _missing: {}
+    question_words = QuestionWords(question, table=word_vectors())
+    found: dict[int, dict[str, SoftMatch]] = {}
+
+    def matches(article_id: int, missing: frozenset[str]) -> dict[str, SoftMatch]:
+        if article_id not in found:
+            found[article_id] = (
+                question_words.matches(
+                    missing,
+                    words_of(article_texts(article_id)),
+                    threshold=options.soft_threshold,
+                    credit=options.soft_credit,
+                    unknown_only=options.soft_unknown_only,
+                )
+                if missing
+                else {}
+            )
+        return found[article_id]
+
+    return matches
