@@ -73,8 +73,8 @@ def names_a_product(heading_stems: Iterable[frozenset[str]], terms: ProductTerms
 def without_product_words(question: str, terms: ProductTerms) -> str | None:
     """`question` without the product words it holds whole ("how long would a sleeping bag take to
     get to dublin" -> "how long would a take to get to dublin"), or None when it holds none or
-    nothing of substance (a word of four letters or more) would be left: "tent?" alone is about the
-    product."""
+    nothing of substance (a word of four letters or more that is no stop word) would be left:
+    "tent?" and "do you have tents?" are about the product."""
     if not terms:
         return None
     tokens = _TOKEN.findall(question)
@@ -83,6 +83,6 @@ def without_product_words(question: str, terms: ProductTerms) -> str | None:
     if not held:
         return None
     kept = [t for t in tokens if stems[t.lower()] not in held]
-    if not any(len(t) > 3 for t in kept):
+    if not any(stems[t.lower()] and len(t) > 3 for t in kept):  # stop words ("do you have") are nothing
         return None
     return " ".join(kept)

@@ -85,20 +85,22 @@ class RetrievalOptions:
     # title or a heading names a product (knowledge/products.py; docs/performance.md, "the shop's
     # product words").
     product_words: bool = True
-    # The question without its product words is searched too (one more embedding and search, only
-    # for a question that holds one), and each chunk keeps the better similarity of the two
-    # readings: "how long would a sleeping bag take to get to dublin" was closest to the size guide
-    # (knowledge/products.py; docs/performance.md, "the product reading"). Won on the dev splits:
-    # topic set R@1 0.814 -> 0.977, demo 0.930 -> 0.937, at the same answer and false-answer rates.
+    # The question without its product words is searched too (one more embedding and a second
+    # HNSW scan in the same statement, only for a question that holds one), and each chunk keeps
+    # the better similarity of the two readings: "how long would a sleeping bag take to get to
+    # dublin" was closest to the size guide (knowledge/products.py; docs/performance.md, "the
+    # product reading"). Won on the dev splits: topic set R@1 0.814 -> 0.977, demo 0.930 ->
+    # 0.937, at the same answer and false-answer rates.
     product_reading: bool = True
     # In the confidence's word coverage, a question word no article uses (`soft_unknown_only`;
     # off: any word the best article lacks) counts as covered when the best article's retrieved
     # text holds a word whose single-word embedding is at least `soft_threshold` close to it
     # ("bigger" ~ "larger" 0.93; "dented" ~ "damaged" is only 0.61): fully, or by the cosine
-    # (`soft_credit`); with it, `soft_coverage_rank` lets the ranking's share count it too (knowledge/soft_coverage.py). Off: at the dev-chosen
-    # setting it answered 1 more demo and 3 more faqproxy dev questions, 3 of the 4 from the wrong
-    # article, and below 0.66 it lifted near-misses ("do you ship to Japan?": japan ~ countries
-    # 0.66) as much as answers (docs/performance.md, "soft word coverage"). A kb_eval lever.
+    # (`soft_credit`); with it, `soft_coverage_rank` lets the ranking's share count it too
+    # (knowledge/soft_coverage.py). Off: at the dev-chosen setting it answered 1 more demo and 3
+    # more faqproxy dev questions, 3 of the 4 from the wrong article, and below 0.66 it lifted
+    # near-misses ("do you ship to Japan?": japan ~ countries 0.66) as much as answers
+    # (docs/performance.md, "soft word coverage"). A kb_eval lever.
     soft_coverage: bool = False
     soft_threshold: float = 0.7
     soft_credit: SoftCredit = "full"

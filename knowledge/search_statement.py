@@ -99,8 +99,9 @@ def search_rows(sql: str, params: dict) -> list[tuple]:
     """Run the search as a server-side prepared statement on this connection (a plain psycopg
     cursor: Django's cursors bind parameters client-side and so are parsed and planned on every
     call). Measured at 100k chunks: p50 0.89-0.92x, p95 0.85-0.90x the client-bound query's
-    (docs/performance.md). The text varies only with the glossary groups a question uses (and
-    the any-word option), so a connection holds a handful of these statements."""
+    (docs/performance.md). The text varies only with the glossary groups a question uses, the
+    any-word option, k and whether there is a product reading, so a connection holds a handful of
+    these statements (psycopg keeps at most its `prepared_max` per connection)."""
     with transaction.atomic(), connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
         # set_config(..., true) is SET LOCAL as a function: it takes a parameter, and a prepared
         # statement can not carry a second statement the way the simple query protocol could.

@@ -145,14 +145,19 @@ def knowledge_search(
         if options.glossary
         else Expansion([])
     )
+    reading = product_reading_text(question=question, entries=entries, options=options) if mode != "text" else None
     if query_vector is not None:
         vector = query_vector
     elif mode == "text":
         vector = [0.0] * embedder.dimensions
     else:
-        vector = embedder.embed(
-            [embedded_text(question=question, entries=entries, options=options, expansion=expansion)]
-        )[0]
+        # the product reading's text in the same call: one model round trip, not two
+        texts = [embedded_text(question=question, entries=entries, options=options, expansion=expansion)]
+        if reading is not None and reading_vector is None:
+            texts.append(reading)
+        vector, *rest = embedder.embed(texts)
+        if rest:
+            reading_vector = rest[0]
     if options.query_adapter and mode != "text":
         vector = adapted(vector, model_name=embedder.model_name)
     if options.any_words:
@@ -179,7 +184,6 @@ def knowledge_search(
     }
     if not options.any_words:
         tsquery = all_words_tsquery(expansion, params)
-    reading = product_reading_text(question=question, entries=entries, options=options) if mode != "text" else None
     if reading is not None:
         if reading_vector is None:
             reading_vector = embedder.embed([reading])[0]

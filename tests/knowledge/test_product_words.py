@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 from functools import partial
+from unittest import mock
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -159,14 +160,44 @@ def test_retrieval_given_the_product_readings_vector_finds_what_it_finds_embeddi
             get_embedder().embed([knowledge_query_text(question=question), reading]),
         )
     )
-    given = knowledge_search(
-        question=question,
-        audience="anonymous",
-        threshold=THRESHOLD,
-        query_vector=vectors[knowledge_query_text(question=question)],
-        reading_vector=vectors[reading],
-    )
+    with mock.patch.object(type(get_embedder()), "embed", side_effect=AssertionError("embedded again")):
+        given = knowledge_search(
+            question=question,
+            audience="anonymous",
+            threshold=THRESHOLD,
+            query_vector=vectors[knowledge_query_text(question=question)],
+            reading_vector=vectors[reading],
+        )
     itself = knowledge_search(question=question, audience="anonymous", threshold=THRESHOLD)
     assert given.article_slugs == itself.article_slugs
     assert given.confidence == pytest.approx(itself.confidence)
     assert knowledge_reading_text(question="how long does delivery take?") is None
+
+
+def test_a_turn_embeds_the_product_reading_in_its_one_batch(gear_shop):
+    """`turn_texts` puts the reading among the texts the model workers embed in one call, so
+    retrieval gets its vector instead of embedding it in the web process."""
+    from conversations.bot.context import TurnInput
+    from conversations.bot.turn import turn_texts
+
+    def texts(question: str):
+        loaded = TurnInput(
+            conversation_id=1,
+            public_id="c",
+            site_id=1,
+            company="Acme",
+            customer_id=None,
+            question=question,
+            history=[],
+            earlier_summary="",
+            state={},
+            miss_streak=0,
+            up_to_seq=1,
+        )
+        return turn_texts(loaded=loaded)
+
+    product = texts("can I return a used tent?")
+    assert product.reading_text == knowledge_reading_text(question="can I return a used tent?")
+    assert product.reading_text in product.embedded
+    plain = texts("how long does delivery take?")
+    assert plain.reading_text is None and len(plain.embedded) == len(set(plain.embedded))

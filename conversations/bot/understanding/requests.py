@@ -129,20 +129,22 @@ _STANDS_IN = re.compile(
 )
 _FRAGMENT_MAX_WORDS = 5
 # ... up to this many words when the stand-in is "this"/"that" as the subject of a verb ("would
-# that take", not "does this jacket come in red?") or a closing "one": "roughly how many days would that take", "ok how do i start one?" (walk-through
-# probes, dev3); a bare "it" in a longer question is often no stand-in ("how long does it take to
-# ship to Canada?").
+# that take", not "does this jacket come in red?") or "one" as a verb's object at the end ("ok how
+# do i start one?"; walk-through probes, dev3); a bare "it" in a longer question is often no
+# stand-in ("how long does it take to ship to Canada?").
 _LEANS_BACK = re.compile(
     r"\b(does|do|did|would|will|could|can|should)\s+(this|that)\s+(take|cost|last|work|apply|include|mean|cover|"
-    r"count|happen|arrive|get|go|need|require|be|come|change|affect|matter)\b|\bone\b(?=\s*([?.!,]|$))",
+    r"count|happen|arrive|get|go|need|require|be|come|change|affect|matter)\b|"
+    # "how do i start one?", not "which tent is the best one?"
+    r"\b(start|get|open|make|file|raise|request|book|set up)\s+one\b(?=\s*([?.!,]|$))",
     re.IGNORECASE,
 )
 _LEANING_MAX_WORDS = 7
 # Words that open a chat message without being part of the question: "ok how do i start one?",
 # "roughly how many days would that take".
 _OPENER = re.compile(
-    r"^\W*((ok|okay|k|right|alright|cool|great|thanks|thank you|cheers|so|and so|hmm+|um+|oh|ah|roughly|"
-    r"approximately|about|just wondering)\b\W*)+",
+    r"^\W*((ok|okay|k|alright|cool|great|thanks|thank you|cheers|so|and so|hmm+|um+|oh|ah|roughly|"
+    r"approximately|just wondering)\b\W*)+",
     re.IGNORECASE,
 )
 _FOLLOW_UP_CHAIN = 6  # customer messages looked back through for the question a chain started from
@@ -198,23 +200,31 @@ _SOMETHING_WRONG = re.compile(
 _REFUND_MONEY = re.compile(r"\b(refund\w*|money)\b", re.IGNORECASE)
 # A happy remark that needs nothing ("my parcel came early, thanks a lot!", "the boots fit
 # perfectly"): the classifier reads a status request into almost any sentence about one's parcel
-# (0.88-0.90), and an anonymous visitor was asked to verify. Thanks or praise, with nothing wrong
+# (0.88-0.90), and an anonymous visitor was asked to verify. Thanks or praise that is plainly that
+# (not "fast", "quick" or "great" alone: "fast shipping options" is a question), with nothing wrong
 # (`_SOMETHING_WRONG`: "thanks, but it still hasn't come" is a problem) and nothing asked.
 _PLEASED = re.compile(
-    r"\b(thank\w*|thx|ty|cheers|appreciated?|great|perfect\w*|love\w*|brilliant|awesome|amazing|excellent|"
-    r"fantastic|wonderful|happy|pleased|delighted|nice|super|spot on|sorted|all good|well done|early|"
-    r"quick\w*|fast|speedy)\b",
+    r"\b(thank\w*|thx|ty|cheers|appreciated?|perfect\w*|love (it|them|this|that)|brilliant|awesome|amazing|"
+    r"excellent|fantastic|wonderful|delighted|pleased|happy with|great (service|job|stuff)|well done|spot on|"
+    r"all sorted|sorted now|all good|fits? (great|perfectly|like a glove))\b",
     re.IGNORECASE,
 )
-# A question or a request anywhere in the remark ("cheers, where is my other parcel", "thanks, can
-# you cancel ..."), not a relative clause ("exactly what I needed") or a future ("will be ordering
-# again").
+# "exactly what I needed": a relative clause, not a question
+_WHAT_I_WANTED = re.compile(
+    r"\bwhat (i|we) (needed|wanted|was looking for|were looking for|ordered|expected|hoped for)\b", re.IGNORECASE
+)
+# A question or a request anywhere in the remark, punctuated or not ("thanks where is my order",
+# "cheers, track my order", "great, can you cancel ..."); not a future ("will be ordering again").
 _ASKS_ANYTHING = re.compile(
-    r"\?|(^|[,.;!]\s*)(how|what|when|where|why|which|who)\b|"
+    r"\?|\b(how|what|when|where|why|which|who|status|eta)\b|"
     r"\b(can|could|would|will|do|does|did|is|are)\s+(you|u|i|we|it|they|there|this|that)\b|"
+    r"\b(track|trace|check|cancel|return|refund|change|update|show|tell|find|locate|send)\b|"
     r"\b(want\w*|wonder\w*|ask\w*|question|help me|need to|please|pls|plz)\b",
     re.IGNORECASE,
 )
+# Arriving is what a happy remark about a parcel names ("my order arrived, thanks"): the only
+# order keyword it may hold.
+_ARRIVED = re.compile(r"\b(arrived|came|got here|turned up|showed up|delivered)\b", re.IGNORECASE)
 
 
 # What a message that is only a name says ("Jane Miller" opening a chat): an introduction.
@@ -367,20 +377,25 @@ _PROBLEM = re.compile(
 def tells_of_a_problem(text: str) -> bool:
     """A statement of what went wrong with an item or an order ("the tent pole snapped", "one of
     the things i ordered was missing"), not a question ("what if my tent pole snaps?")."""
-    return bool(_PROBLEM.search(text)) and not is_question(text)
+    return (
+        bool(_PROBLEM.search(text))
+        and not is_question(text)
+        and not _ASKS_ANYTHING.search(text)  # "wrong size, can I exchange", "what to do if it arrives damaged"
+    )
 
 
 def is_happy_remark(text: str) -> bool:
     """Thanks or praise that asks for nothing and tells of nothing wrong: "my parcel came early,
     thanks a lot!", "the boots fit perfectly, cheers"; not "thanks, but my order still hasn't come"
     or "great, can you cancel my other order?"."""
+    keyword = keyword_action(text)
     return bool(
         _PLEASED.search(text)
         and not _SOMETHING_WRONG.search(text)
-        and not _ASKS_ANYTHING.search(text)
+        and not _ASKS_ANYTHING.search(_WHAT_I_WANTED.sub(" ", text))
         and not _WANTS.search(text)
         and not order_number_in(text)
-        and keyword_action(text) in (None, "get_order")  # "my order arrived, thanks" names arriving
+        and (keyword is None or (keyword == "get_order" and _ARRIVED.search(text)))
     )
 
 
@@ -399,10 +414,11 @@ def is_follow_up(text: str) -> bool:
     """Does `text` only make sense after the previous question? "and for express?", "what about
     Canada?", or a topic-less question: "how long?", "what does it cost". A request naming an
     action ("can I cancel it?") is not: it is read on its own."""
+    if len(text.split()) <= _FOLLOW_UP_MAX_WORDS and _FOLLOW_UP.search(text):
+        return True
+    # only the question-word rules read past an opener: "so to cancel within 14 days?" is no "to ..."
     text = _OPENER.sub("", text)
     words = len(text.split())
-    if words <= _FOLLOW_UP_MAX_WORDS and _FOLLOW_UP.search(text):
-        return True
     return (
         _FRAGMENT.search(text) is not None
         and (
