@@ -16,13 +16,12 @@ from django.core.management import CommandError, call_command
 
 from demoshop.demo_articles import DEMO_PRODUCTS
 from demoshop.seed import _PRODUCTS
-from knowledge.indexing import article_index
-from knowledge.models import Article, ProductWord
+from knowledge.models import ProductWord
 from knowledge.products import names_a_product, product_stems_in, product_terms_stemmed, without_product_words
 from knowledge.selectors import knowledge_query_text, knowledge_reading_text, knowledge_search
-from knowledge.services import article_questions_set, article_save, product_words_import
+from knowledge.services import product_words_import
 from supportbot.llm.embeddings import get_embedder
-from tests.knowledge.conftest import DEMO_ARTICLES
+from tests.knowledge.conftest import demo_articles_index
 from tests.knowledge.searching import demo_retrieval
 
 # the demo knowledge base's calibrated threshold (docs/performance.md, demo walk-through probes)
@@ -110,14 +109,9 @@ def test_the_demo_shop_lists_a_product_word_for_everything_it_sells():
 def gear_shop(db):
     """Six demo articles where a product noun pulls toward the wrong one: the size guide talks
     about sleeping bags and boots, damaged deliveries about tents."""
-    wanted = {"warranty", "return-policy", "damaged-delivery", "delivery-times", "size-guide", "shipping-options"}
-    for item in json.loads(DEMO_ARTICLES.read_text(encoding="utf-8")):
-        if item["slug"] in wanted:
-            article = article_save(
-                article=Article(slug=item["slug"], title=item["title"], body=item["body"], status="published")
-            )
-            article_questions_set(article=article, questions=item["questions"])
-            assert article_index(article_id=article.pk) == "indexed"
+    demo_articles_index(
+        {"warranty", "return-policy", "damaged-delivery", "delivery-times", "size-guide", "shipping-options"}
+    )
     product_words_import(terms=["tent", "sleeping bag", "boots", "stove"])
 
 

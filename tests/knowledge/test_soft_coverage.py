@@ -13,14 +13,11 @@ import pytest
 from django.core.management import call_command
 
 from knowledge import soft_coverage
-from knowledge.indexing import article_index
-from knowledge.models import Article
 from knowledge.retrieval_options import DEFAULT_OPTIONS
 from knowledge.selectors import Retrieval, knowledge_search
-from knowledge.services import article_questions_set, article_save
 from knowledge.soft_coverage import QuestionWords, WordVectors, word_vectors
 from knowledge.spelling import vocabulary_build
-from tests.knowledge.conftest import DEMO_ARTICLES
+from tests.knowledge.conftest import demo_articles_index
 
 # The lever as measured below its dev-chosen threshold (0.7), where the examples it was built
 # for match: dented ~ damaged 0.61, faulty ~ fault 0.67.
@@ -30,16 +27,10 @@ SOFT = {"soft_coverage": True, "soft_threshold": 0.6, "soft_unknown_only": False
 @pytest.fixture
 def damage_articles(db):
     """The demo's damaged-delivery, warranty, shipping and returns articles, indexed."""
-    wanted = {"damaged-delivery", "warranty", "shipping-options", "return-policy"}
-    for item in json.loads(DEMO_ARTICLES.read_text(encoding="utf-8")):
-        if item["slug"] in wanted:
-            article = article_save(
-                article=Article(slug=item["slug"], title=item["title"], body=item["body"], status="published")
-            )
-            # the articles must lack "dented": one of the demo's alternative questions holds it
-            questions = [q for q in item["questions"] if "dented" not in q.lower()]
-            article_questions_set(article=article, questions=questions)
-            assert article_index(article_id=article.pk) == "indexed"
+    # the articles must lack "dented": one of the demo's alternative questions holds it
+    demo_articles_index(
+        {"damaged-delivery", "warranty", "shipping-options", "return-policy"}, without_questions_holding="dented"
+    )
 
 
 def _search(question: str, **options) -> Retrieval:
