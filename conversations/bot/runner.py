@@ -23,7 +23,8 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy
 
 from conversations.bot.context import TurnOutput, turn_output_post
-from conversations.bot.turn import TurnStart, turn_run, turn_start
+from conversations.bot.turn import turn_run
+from conversations.bot.turn_understanding import TurnStart, turn_start
 from conversations.chat.languages import conversation_language_get
 from conversations.core.async_db import call_service, db
 from conversations.core.events import publish_collected

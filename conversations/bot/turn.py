@@ -28,18 +28,10 @@ from conversations.bot.context import (
     MISSES_BEFORE_HANDOFF,
     TurnInput,
     TurnOutput,
-    turn_input_load,
     turn_output_post,
 )
-from conversations.bot.offline import (
-    ASK_FOR_ORDER,
-    OfflineStep,
-    offline_escalation,
-    offline_order_pick,
-    offline_step,
-    offline_tool_reply,
-    without_last_order,
-)
+from conversations.bot.offline import OfflineStep, offline_escalation, offline_step, without_last_order
+from conversations.bot.order_replies import ASK_FOR_ORDER, offline_order_pick, offline_tool_reply
 from conversations.bot.prompts import (
     PROMPT_VERSION,
     SystemPrompt,
@@ -50,32 +42,33 @@ from conversations.bot.prompts import (
     system_prompt,
 )
 from conversations.bot.tools import Actor, ToolOutcome, tool_run, tool_schemas
-from conversations.bot.understanding.intent import IntentGuess, get_intent_classifier
+from conversations.bot.turn_understanding import (
+    Flagged,
+    TurnStart,
+    TurnTexts,
+    Understanding,
+    turn_start,
+    turn_understand,
+    turn_vectors,
+)
+from conversations.bot.understanding.intent import IntentGuess
 from conversations.bot.understanding.order_reference import OrderDescription
-from conversations.bot.understanding.requests import follow_up_query, requested_action, without_names
-from conversations.bot.understanding.spelling import spelled_out
+from conversations.bot.understanding.requests import requested_action
 from conversations.core import events
 from conversations.core.async_db import call_service, db
 from conversations.models import Conversation, ModelCall
-from guardrails.injection.detector import InjectionVerdict
 from guardrails.injection.plain_replies import is_decision_reply
-from guardrails.limits import LimitExceeded, abuse_strike, token_budget_check, token_budget_spend
+from guardrails.limits import abuse_strike, token_budget_spend
 from guardrails.models import GuardrailEvent
 from guardrails.output import OutputVerdict, output_check
 from guardrails.pii.engine import PiiSpan
-from guardrails.pii.pool import model_workers_start
 from guardrails.pii.vault import placeholders_in, vault_values
 from guardrails.redaction import text_patterns_async
-from guardrails.services import guardrail_event_record, inbound_message_check
-from knowledge.kb_cache import glossary_entries
+from guardrails.services import guardrail_event_record
 from knowledge.selectors import (
     Retrieval,
     RetrievedChunk,
-    knowledge_query_text,
-    knowledge_reading_text,
-    knowledge_search,
 )
-from supportbot.llm.embeddings import embed_async, get_embedder, local_minilm
 from supportbot.llm.gateway import ModelUnavailable, get_gateway, model_configured
 from supportbot.runtime.trace import trace_mark, trace_turn_begin, trace_turn_end
 
@@ -204,135 +197,6 @@ async def turn_run(*, conversation_id: int, up_to_seq: int, start: TurnStart | N
     finally:
         await events.publish_bot_activity(public_id=loaded.public_id, state=False, activity="thinking")
         trace_turn_end(trace, public_id=loaded.public_id, up_to_seq=up_to_seq)
-
-
-@dataclass
-class Flagged:
-    """The inbound check stopped the message: nothing is understood or retrieved."""
-
-    verdict: InjectionVerdict
-
-
-@dataclass
-class Understanding:
-    verdict: InjectionVerdict
-    understood: str
-    guess: IntentGuess | None
-    retrieval: Retrieval
-    budget_exceeded: LimitExceeded | None = None  # read only when asked for (a model is configured)
-
-
-@dataclass(frozen=True)
-class TurnTexts:
-    """What the turn reads and embeds, worked out before any vector is needed."""
-
-    understood: str
-    search_text: str
-    glossary: list[list[str]]
-    query_text: str | None  # what retrieval would embed itself; None when it embeds with another provider
-    embedded: list[str]  # the distinct texts to embed, each cut to 2,000 characters
-    # the search text without its product words (the product reading), embedded in the same batch;
-    # None when it holds none or retrieval embeds with another provider
-    reading_text: str | None = None
-
-
-def turn_texts(*, loaded: TurnInput) -> TurnTexts:
-    """Name placeholders are left out and shorthand and typos spelled out first ("retrun
-    policy?") for the intent and the search; a short follow-up ("and for express?") is searched
-    together with the question it follows, with the glossary's synonyms ("delivery" -> "shipping"). Every distinct text among the
-    customer's own (for the injection check), the spelled-out one (intent), the search text and its
-    product reading (without the shop's product words) is embedded in one batch, once: one model call per message instead of up to three. On the thread
-    pool: the glossary and the vocabulary are cached database reads."""
-    question = loaded.question
-    understood = spelled_out(without_names(question))
-    search_text = follow_up_query(text=understood, history=loaded.history) or understood
-    glossary = glossary_entries()
-    # Retrieval embeds with the configured provider; the local vector only serves it when they are
-    # one. It must be the vector of the text retrieval would embed itself (misspellings corrected
-    # to the knowledge base's words, then the glossary's synonyms).
-    query_text = (
-        knowledge_query_text(question=search_text, glossary=glossary) if get_embedder() is local_minilm() else None
-    )
-    reading_text = knowledge_reading_text(question=search_text, glossary=glossary) if query_text is not None else None
-    embedded = list(dict.fromkeys(t[:2000] for t in (question, understood, query_text, reading_text) if t is not None))
-    return TurnTexts(
-        understood=understood,
-        search_text=search_text,
-        glossary=glossary,
-        query_text=query_text,
-        embedded=embedded,
-        reading_text=reading_text,
-    )
-
-
-@dataclass(frozen=True)
-class TurnStart:
-    """What a turn reads before it needs a vector: its input and the texts to embed."""
-
-    loaded: TurnInput
-    texts: TurnTexts
-
-
-def turn_start(*, conversation_id: int, up_to_seq: int) -> TurnStart | None:
-    """The turn's input and texts in one trip to the thread pool (the lease claim's, when it can:
-    runner.turn_drive). None when the conversation is no longer the bot's to answer."""
-    loaded = turn_input_load(
-        conversation_id=conversation_id, up_to_seq=up_to_seq, history_messages=settings.BOT_HISTORY_MESSAGES
-    )
-    if loaded is None:
-        return None
-    with translation.override(loaded.language):
-        return TurnStart(loaded=loaded, texts=turn_texts(loaded=loaded))
-
-
-def turn_understood(
-    *, loaded: TurnInput, texts: TurnTexts, vectors: dict[str, list[float]], check_budget: bool = False
-) -> Understanding | Flagged:
-    """Stages 1 and 2 with the vectors known, in one trip to the thread pool: the injection check,
-    the intent, retrieval; and with `check_budget`, whether the token budget allows a model call."""
-    question = loaded.question
-    verdict = inbound_message_check(
-        conversation_id=loaded.conversation_id, site_id=loaded.site_id, text=question, vector=vectors[question[:2000]]
-    )
-    if verdict.flagged:
-        return Flagged(verdict=verdict)
-    guess = get_intent_classifier().classify(vectors[texts.understood[:2000]])
-    # Chunks that read like instructions were flagged when indexed and never come back from the search.
-    retrieval = knowledge_search(
-        question=texts.search_text,
-        audience="verified" if loaded.customer_id else "anonymous",
-        glossary=texts.glossary,
-        language=loaded.language,
-        query_vector=vectors[texts.query_text[:2000]] if texts.query_text is not None else None,
-        reading_vector=vectors[texts.reading_text[:2000]] if texts.reading_text is not None else None,
-    )
-    exceeded = (
-        token_budget_check(conversation_id=loaded.conversation_id, site_id=loaded.site_id) if check_budget else None
-    )
-    return Understanding(
-        verdict=verdict, understood=texts.understood, guess=guess, retrieval=retrieval, budget_exceeded=exceeded
-    )
-
-
-async def turn_vectors(texts: TurnTexts) -> dict[str, list[float]]:
-    """The vector of each text the turn embeds, from the model workers in one batch (awaited
-    without holding a thread), by text."""
-    model_workers_start()
-    return dict(zip(texts.embedded, await embed_async(texts.embedded)))
-
-
-async def turn_understand(
-    *, loaded: TurnInput, texts: TurnTexts | None = None, vectors: dict[str, list[float]] | None = None
-) -> Understanding | Flagged:
-    """The texts first, then their vectors from the model workers (guardrails/pii/pool.py), awaited
-    without holding a thread, then the database part (turn_run hands over the texts and vectors it
-    already has). ModelWorkersUnavailable (a worker died or is stuck) fails the turn the way any
-    turn error does (runner._fail_turn: an apology and a handoff), within WORKER_TIMEOUT_SECONDS."""
-    if texts is None:
-        texts = await db(turn_texts)(loaded=loaded)
-    if vectors is None:
-        vectors = await turn_vectors(texts)
-    return await db(turn_understood)(loaded=loaded, texts=texts, vectors=vectors, check_budget=model_configured())
 
 
 async def _respond(loaded: TurnInput, turn: TurnState, texts: TurnTexts, vectors: dict[str, list[float]]) -> TurnOutput:

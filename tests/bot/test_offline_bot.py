@@ -11,7 +11,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.utils import timezone
 
-from conversations.bot.offline import offline_order_pick
+from conversations.bot.order_replies import offline_order_pick
 from conversations.models import ActionAttempt, ActionCall, Conversation
 from demoshop.models import Order
 from guardrails.models import GuardrailEvent

@@ -397,7 +397,7 @@ def test_the_turn_retrieves_with_the_vector_of_the_text_retrieval_would_embed_it
     must be of the misspelling-corrected text ("expres" -> "express") that retrieval searches
     with, or the dense and the full-text halves of the search read two different questions."""
     from conversations.bot.context import TurnInput
-    from conversations.bot.turn import turn_understand
+    from conversations.bot.turn_understanding import turn_understand
     from conversations.models import Customer
     from knowledge.selectors import knowledge_search
 

@@ -172,7 +172,7 @@ def test_a_turn_embeds_the_product_reading_in_its_one_batch(gear_shop):
     """`turn_texts` puts the reading among the texts the model workers embed in one call, so
     retrieval gets its vector instead of embedding it in the web process."""
     from conversations.bot.context import TurnInput
-    from conversations.bot.turn import turn_texts
+    from conversations.bot.turn_understanding import turn_texts
 
     def texts(question: str):
         loaded = TurnInput(

@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 from django.utils import translation
 
-from conversations.bot.offline import offline_order_pick, offline_step, offline_tool_reply
+from conversations.bot.offline import offline_step
+from conversations.bot.order_replies import offline_order_pick, offline_tool_reply
 from conversations.bot.understanding.intent import IntentGuess
 from conversations.bot.understanding.order_reference import OrderDescription, order_description_in
 from conversations.bot.understanding.requests import keyword_action, without_names
