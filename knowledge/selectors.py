@@ -98,6 +98,9 @@ class Retrieval:
     confident: bool  # is the best match good enough to answer from?
     confidence: float = 0.0  # the signal compared with the threshold
     threshold: float = 0.0
+    # what an answer quotes from the best article (knowledge/passages.py); filled by the bot turn
+    # when it answers, not by the search
+    passage: str = ""
 
     @property
     def article_slugs(self) -> list[str]:

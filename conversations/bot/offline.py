@@ -42,6 +42,7 @@ from conversations.bot.understanding.requests import (
     tells_of_a_problem,
     tells_of_a_problem_with_an_order,
 )
+from knowledge.passages import Section, passage_excerpt
 from knowledge.selectors import Retrieval
 
 VERIFY_ASK = gettext_lazy("please send your order number and the email address you used for the order.")
@@ -385,23 +386,5 @@ def _knowledge_answer(retrieval: Retrieval) -> OfflineStep:
         }
     else:
         lead = _("Here's what our help center says in “%(title)s”:") % {"title": top.article_title}
-    return OfflineStep(text=f"{lead}\n\n{_excerpt(top.text)} [1]", citations_from=1)
-
-
-def _excerpt(text: str, limit: int = 600) -> str:
-    """Whole lines from the start of the chunk, without its heading lines, cut at a sentence end
-    past `limit`. Lists keep their line breaks."""
-    lines = [" ".join(line.split()) for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
-    kept: list[str] = []
-    for line in lines:
-        if sum(len(k) + 1 for k in kept) + len(line) > limit:
-            room = limit - sum(len(k) + 1 for k in kept)
-            cut = line[:room]
-            end = max(cut.rfind(". "), cut.rfind("! "), cut.rfind("? "))
-            if end > room // 3:
-                kept.append(cut[: end + 1])
-            elif not kept:
-                kept.append(cut.rstrip() + "…")
-            break
-        kept.append(line)
-    return "\n".join(kept)
+    passage = retrieval.passage or passage_excerpt(Section.of_chunk(heading_path=top.heading_path, text=top.text))
+    return OfflineStep(text=f"{lead}\n\n{passage} [1]", citations_from=1)

@@ -6,7 +6,7 @@ the stages; runner.py reads a turn's start here while it claims the conversation
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.conf import settings
 from django.utils import translation
@@ -21,6 +21,7 @@ from guardrails.limits import LimitExceeded, token_budget_check
 from guardrails.pii.pool import model_workers_start
 from guardrails.services import inbound_message_check
 from knowledge.kb_cache import glossary_entries
+from knowledge.passages import Section, answer_passage
 from knowledge.selectors import Retrieval, knowledge_query_text, knowledge_reading_text, knowledge_search
 from supportbot.llm.embeddings import embed_async, get_embedder, local_minilm
 from supportbot.llm.gateway import model_configured
@@ -126,6 +127,10 @@ def turn_understood(
         query_vector=vectors[texts.query_text[:2000]] if texts.query_text is not None else None,
         reading_vector=vectors[texts.reading_text[:2000]] if texts.reading_text is not None else None,
     )
+    if retrieval.confident and retrieval.chunks:
+        best = retrieval.chunks[0]
+        best_section = Section.of_chunk(heading_path=best.heading_path, text=best.text)
+        retrieval = replace(retrieval, passage=answer_passage(article_id=best.article_id, best=best_section))
     exceeded = (
         token_budget_check(conversation_id=loaded.conversation_id, site_id=loaded.site_id) if check_budget else None
     )

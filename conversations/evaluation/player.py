@@ -182,7 +182,10 @@ def _check(expect: dict[str, Any], result: TurnResult) -> list[str]:
     if expect.get("cites_nothing") and result.citations:
         failures.append(f"cites {result.citations}, expected nothing")
     if "asks_to_verify" in expect:
-        asks = "order number" in text and "email" in text and not result.action
+        # "the email address you used" or "that order number and email": a quoted article that
+        # says "send your order number and photos ... we email you a label" does not ask for them
+        asks = "order number" in text and ("email address" in text or "order number and email" in text)
+        asks = asks and not result.action
         if asks != bool(expect["asks_to_verify"]):
             failures.append("asked to verify" if asks else "did not ask to verify")
     if "proposes" in expect:

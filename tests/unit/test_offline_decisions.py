@@ -12,6 +12,7 @@ from conversations.bot.order_replies import offline_order_pick, offline_tool_rep
 from conversations.bot.understanding.intent import IntentGuess
 from conversations.bot.understanding.order_reference import OrderDescription, order_description_in
 from conversations.bot.understanding.requests import keyword_action, without_names
+from knowledge.passages import PASSAGE_LIMIT
 from knowledge.selectors import Retrieval, RetrievedChunk
 
 QUESTION = IntentGuess(label="question", probability=0.9)
@@ -193,7 +194,7 @@ def test_small_talk_gets_a_friendly_reply_not_an_i_dont_know():
 
 
 def test_a_long_chunk_is_quoted_up_to_a_sentence_end():
-    long_text = "First sentence is here. " * 40
+    long_text = "First sentence is here. " * 40  # 960 characters: over PASSAGE_LIMIT
     step = offline_step(
         text="tell me",
         state={},
@@ -202,7 +203,22 @@ def test_a_long_chunk_is_quoted_up_to_a_sentence_end():
         retrieval=Retrieval(chunks=[chunk("Long", long_text)], confident=True),
     )
     quoted = step.text.split("\n\n", 1)[1].removesuffix(" [1]")
-    assert len(quoted) <= 600 and quoted.endswith("here.")
+    assert len(quoted) <= PASSAGE_LIMIT and quoted.endswith("here.")
+
+
+def test_the_passage_the_turn_chose_is_quoted_instead_of_the_chunk():
+    step = offline_step(
+        text="how long does delivery take?",
+        state={},
+        verified=False,
+        guess=QUESTION,
+        retrieval=Retrieval(
+            chunks=[chunk("When will my order arrive?", "Most orders leave within a day.")],
+            confident=True,
+            passage="Most orders leave within a day.\n\nDelivery estimates:\n- Standard: 3-5 business days",
+        ),
+    )
+    assert step.text.endswith("Delivery estimates:\n- Standard: 3-5 business days [1]")
 
 
 def test_the_one_order_a_request_can_apply_to_is_picked():

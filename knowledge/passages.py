@@ -1,0 +1,96 @@
+"""What an answer quotes from the article it cites (the offline responder's reply).
+
+Retrieval ranks an article by its best-scoring section, but that section is not reliably the one
+that answers: "How long does delivery take?" matches the delivery article's alternative question,
+and its introduction ("Most orders leave our warehouse within one business day") outscores the
+"Delivery estimates" list by 0.001. Quoting only that section left the question unanswered, and
+quoting a list without its heading ("- Worn footwear" under "What cannot be returned") said the
+opposite of the article. So an article short enough to read in a chat bubble is quoted whole, in
+its author's order and with its headings; a longer one by its best section, headed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from knowledge.chunking import HEADING_SEPARATOR
+from knowledge.models import Chunk
+from supportbot.llm.embeddings import get_embedder
+
+# About three short paragraphs: every demo article and a typical FAQ answer (the faqproxy set's
+# longest is 367 characters) fits whole.
+PASSAGE_LIMIT = 700
+
+
+@dataclass(frozen=True)
+class Section:
+    heading: str  # the section's own heading ("" for the text before the first one)
+    text: str
+
+    @classmethod
+    def of_chunk(cls, *, heading_path: str, text: str) -> Section:
+        return cls(heading=heading_path.split(HEADING_SEPARATOR)[-1].strip() if heading_path else "", text=text)
+
+
+def answer_passage(*, article_id: int, best: Section) -> str:
+    """The text to quote from the article: its sections whole when they fit in PASSAGE_LIMIT,
+    else `best` (the chunk retrieval ranked first) under its heading. Sections flagged as reading
+    like instructions are never quoted (retrieval never returns them either)."""
+    rows = list(
+        Chunk.objects.filter(
+            article_id=article_id,
+            kind=Chunk.Kind.SECTION,
+            embedding_model=get_embedder().model_name,
+            looks_like_instructions=False,
+        )
+        .order_by("ordinal")
+        .values_list("heading_path", "text")
+    )
+    sections = [Section.of_chunk(heading_path=path, text=text) for path, text in rows]
+    whole = passage_whole(sections)
+    if whole is not None:
+        return whole
+    return passage_excerpt(best)
+
+
+def passage_whole(sections: list[Section], limit: int = PASSAGE_LIMIT) -> str | None:
+    """The sections in order, each under its heading line, or None when they do not fit."""
+    if not sections:
+        return None
+    parts = [_with_heading(section.heading, _plain_lines(section.text)) for section in sections]
+    text = "\n\n".join(part for part in parts if part)
+    return text if len(text) <= limit else None
+
+
+def passage_excerpt(section: Section, limit: int = PASSAGE_LIMIT) -> str:
+    """Whole lines from the start of the section under its heading, cut at a sentence end past
+    `limit`. Lists keep their line breaks."""
+    kept: list[str] = []
+    room = limit - len(section.heading) - 2
+    for line in _plain_lines(section.text):
+        used = sum(len(k) + 1 for k in kept)
+        if used + len(line) > room:
+            cut = line[: room - used]
+            end = max(cut.rfind(". "), cut.rfind("! "), cut.rfind("? "))
+            if end > (room - used) // 3:
+                kept.append(cut[: end + 1])
+            elif not kept:
+                kept.append(cut.rstrip() + "…")
+            break
+        kept.append(line)
+    return _with_heading(section.heading, kept)
+
+
+def _plain_lines(text: str) -> list[str]:
+    """The text's non-empty lines with spaces collapsed; Markdown heading lines are dropped (the
+    section's heading is written once, above them)."""
+    return [" ".join(line.split()) for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+
+
+def _with_heading(heading: str, lines: list[str]) -> str:
+    if not lines:
+        return ""
+    if not heading:
+        return "\n".join(lines)
+    # "What cannot be returned:" but "Can I cancel?" as written
+    return "\n".join([heading if heading[-1] in "?!:." else f"{heading}:", *lines])
