@@ -92,8 +92,16 @@ class _Socket:
 
 
 async def scenario_play(
-    scenario: Scenario, *, site: WidgetSite, facts: ShopFacts, client_ip: str, judge=None
-) -> list[TurnResult]:  # noqa: ANN001 (judge: async (question, reply, titles) -> dict)
+    scenario: Scenario,
+    *,
+    site: WidgetSite,
+    facts: ShopFacts,
+    client_ip: str,
+    judge=None,  # noqa: ANN001 (async (question, reply, cited_titles) -> dict)
+    opened: list[int] | None = None,
+) -> list[TurnResult]:
+    """`opened` collects the id of the conversation this scenario opened (not one it resumed), so
+    that the cleanup deletes exactly the evaluation's own conversations."""
     origin = site.allowed_origins[0]
     user = None
     if scenario.customer:
@@ -104,6 +112,8 @@ async def scenario_play(
             signature=identity_signature(secret=site.identity_secret, user_id=scenario.customer, expires=expires),
         )
     session = await sync_to_async(widget_session_open)(site_key=site.key, origin=origin, user=user, client_ip=client_ip)
+    if opened is not None and not session.resumed:
+        opened.append(session.conversation.pk)
     socket = _Socket(
         path=f"/ws/chat/{session.conversation.public_id}/?token={session.token}", origin=origin, client_ip=client_ip
     )
@@ -209,9 +219,10 @@ def _check(expect: dict[str, Any], result: TurnResult) -> list[str]:
     return failures
 
 
-def scenario_cleanup(*, site: WidgetSite, before_id: int) -> int:
-    """Delete the conversations an evaluation created (and their anonymous customers)."""
-    created = Conversation.objects.filter(site=site, pk__gt=before_id)
+def scenario_cleanup(*, site: WidgetSite, conversation_ids: list[int]) -> int:
+    """Delete the conversations the evaluation opened (and their anonymous customers), and only
+    those: conversations that customers start on the site meanwhile (alongside `make run`) stay."""
+    created = Conversation.objects.filter(site=site, pk__in=conversation_ids)
     customers = list(created.values_list("customer_id", flat=True))
     count = created.count()
     created.delete()

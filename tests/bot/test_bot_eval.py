@@ -7,15 +7,19 @@ from __future__ import annotations
 import json
 
 import pytest
+from asgiref.sync import sync_to_async
 from django.core.management import CommandError, call_command
 
+from conversations.evaluation import run
 from conversations.evaluation.scenarios import ScenarioError, scenarios_load
+from conversations.models import Conversation, Customer
 from demoshop.demo_accounts import demo_data_ensure
 from demoshop.demo_articles import demo_articles_ensure
 from demoshop.management.commands.bot_eval import DEFAULT_FILE
 from demoshop.seed import demoshop_seed
 from knowledge.indexing import article_index
 from knowledge.models import Article
+from tests.bot_support import open_session
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(600)]
 
@@ -84,3 +88,34 @@ def test_a_malformed_scenario_file_names_the_problem(tmp_path):
     broken.write_text(json.dumps({"conversations": [{"name": "x", "turns": [{"say": "hi", "expect": {"cite": "a"}}]}]}))
     with pytest.raises(ScenarioError, match=r"conversation 1 \(x\), turn 1: unknown expectation\(s\) \['cite'\]"):
         scenarios_load(broken)
+
+
+def _scenario_file(path, *conversations):
+    path.write_text(json.dumps({"conversations": list(conversations)}))
+    return str(path)
+
+
+def test_the_cleanup_deletes_the_evaluations_conversations_and_no_one_elses(bot_site, tmp_path, monkeypatch):
+    """A customer who opens a conversation on the site while `bot_eval` runs (alongside `make run`)
+    keeps it: the cleanup deletes the conversations the evaluation opened, not every newer one."""
+    theirs = []
+    play = run.scenario_play
+
+    async def play_while_a_customer_arrives(scenario, **kwargs):
+        theirs.append(await sync_to_async(open_session)(bot_site))
+        return await play(scenario, **kwargs)
+
+    monkeypatch.setattr(run, "scenario_play", play_while_a_customer_arrives)
+    scenarios = _scenario_file(
+        tmp_path / "two.json",
+        {"name": "first", "turns": [{"say": "Hello there"}]},
+        {"name": "second", "turns": [{"say": "Hi again"}]},
+    )
+    call_command("bot_eval", scenarios, "--site", bot_site.key, "--min-pass", "0")
+    assert len(theirs) == 2
+    assert sorted(Conversation.objects.filter(site=bot_site).values_list("pk", flat=True)) == sorted(
+        s.conversation.pk for s in theirs
+    )
+    assert sorted(Customer.objects.filter(site=bot_site).values_list("pk", flat=True)) == sorted(
+        s.conversation.customer_id for s in theirs
+    )
