@@ -23,7 +23,7 @@ from conversations.chat.widget_sessions import SignedUser, widget_session_open
 from conversations.evaluation.scenarios import Scenario, slots_fill
 from conversations.handoff.resolution import resolve_if
 from conversations.lib.identity import identity_expiry_default, identity_signature
-from conversations.models import Conversation, Customer, WidgetSite
+from conversations.models import Conversation, Customer, Message, WidgetSite
 
 REPLY_TIMEOUT_SECONDS = 45.0
 # After the reply, frames that follow it (the status change of a handoff) get this long to arrive.
@@ -134,6 +134,7 @@ async def scenario_play(
             expect = slots_fill(turn.expect, orders=facts.orders, emails=facts.emails)
             said = slots_fill(turn.say, orders=facts.orders, emails=facts.emails) if turn.say else f"[{turn.decide}]"
             result = TurnResult(conversation=scenario.name, turn=n, said=said)
+            seq_before = last_seq
             started = time.perf_counter()
             if turn.say is not None:
                 await socket.comm.send_json_to({"type": "message", "client_id": str(uuid.uuid4()), "text": said})
@@ -163,10 +164,19 @@ async def scenario_play(
                 result.handoff_reason = conversation.handoff_reason
             result.failures = _check(expect, result)
             if judge is not None and turn.say is not None:
-                result.judge = await judge(
-                    question=said,
-                    reply=result.reply,
-                    cited_titles=[c.get("title", "") for c in reply.get("citations", [])],
+                # The judge grades the texts as stored, redacted: `said` and the frame hold the
+                # customer's real order numbers and emails, and no raw personal data reaches the model.
+                stored = await sync_to_async(_stored_turn)(
+                    conversation_id=session.conversation.pk, after_seq=seq_before, reply_seq=reply.get("seq", 0)
+                )
+                result.judge = (
+                    await judge(
+                        question=stored[0],
+                        reply=stored[1],
+                        cited_titles=[c.get("title", "") for c in reply.get("citations", [])],
+                    )
+                    if stored is not None
+                    else {"error": "the turn's stored messages were not found"}
                 )
             results.append(result)
     finally:
@@ -180,6 +190,21 @@ async def scenario_play(
             text="Evaluation finished.",
         )
     return results
+
+
+def _stored_turn(*, conversation_id: int, after_seq: int, reply_seq: int) -> tuple[str, str] | None:
+    """The turn's customer message and bot reply as the database holds them: redacted, with
+    placeholders such as <EMAIL_ADDRESS_1> for the personal data the customer typed (the widget's
+    frames carry the real values back to the customer only)."""
+    messages = Message.objects.filter(conversation_id=conversation_id)
+    reply = messages.filter(seq=reply_seq, role=Message.Role.BOT).values_list("text", flat=True).first()
+    question = (
+        messages.filter(role=Message.Role.CUSTOMER, seq__gt=after_seq, seq__lt=reply_seq)
+        .order_by("-seq")
+        .values_list("text", flat=True)
+        .first()
+    )
+    return None if reply is None or question is None else (question, reply)
 
 
 def _check(expect: dict[str, Any], result: TurnResult) -> list[str]:

@@ -34,6 +34,7 @@ class EvalReport:
             "turn_pass_rate": round(self.turns_passed / max(1, len(self.results)), 4),
             "judge": {
                 "turns": len(judged),
+                "errors": sum(1 for r in self.results if r.judge and "error" in r.judge),
                 "grounded_mean": round(sum(j["grounded"] for j in judged) / len(judged), 3) if judged else None,
                 "answers_mean": round(sum(j["answers"] for j in judged) / len(judged), 3) if judged else None,
             },
