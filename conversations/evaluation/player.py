@@ -23,7 +23,7 @@ from conversations.chat.widget_sessions import SignedUser, widget_session_open
 from conversations.evaluation.scenarios import Scenario, slots_fill
 from conversations.handoff.resolution import resolve_if
 from conversations.lib.identity import identity_expiry_default, identity_signature
-from conversations.models import Conversation, Customer, WidgetSite
+from conversations.models import Conversation, Customer, Message, WidgetSite
 
 REPLY_TIMEOUT_SECONDS = 45.0
 # After the reply, frames that follow it (the status change of a handoff) get this long to arrive.
@@ -92,8 +92,16 @@ class _Socket:
 
 
 async def scenario_play(
-    scenario: Scenario, *, site: WidgetSite, facts: ShopFacts, client_ip: str, judge=None
-) -> list[TurnResult]:  # noqa: ANN001 (judge: async (question, reply, titles) -> dict)
+    scenario: Scenario,
+    *,
+    site: WidgetSite,
+    facts: ShopFacts,
+    client_ip: str,
+    judge=None,  # noqa: ANN001 (async (question, reply, cited_titles) -> dict)
+    opened: list[int] | None = None,
+) -> list[TurnResult]:
+    """`opened` collects the id of the conversation this scenario opened (not one it resumed), so
+    that the cleanup deletes exactly the evaluation's own conversations."""
     origin = site.allowed_origins[0]
     user = None
     if scenario.customer:
@@ -104,6 +112,8 @@ async def scenario_play(
             signature=identity_signature(secret=site.identity_secret, user_id=scenario.customer, expires=expires),
         )
     session = await sync_to_async(widget_session_open)(site_key=site.key, origin=origin, user=user, client_ip=client_ip)
+    if opened is not None and not session.resumed:
+        opened.append(session.conversation.pk)
     socket = _Socket(
         path=f"/ws/chat/{session.conversation.public_id}/?token={session.token}", origin=origin, client_ip=client_ip
     )
@@ -124,6 +134,7 @@ async def scenario_play(
             expect = slots_fill(turn.expect, orders=facts.orders, emails=facts.emails)
             said = slots_fill(turn.say, orders=facts.orders, emails=facts.emails) if turn.say else f"[{turn.decide}]"
             result = TurnResult(conversation=scenario.name, turn=n, said=said)
+            seq_before = last_seq
             started = time.perf_counter()
             if turn.say is not None:
                 await socket.comm.send_json_to({"type": "message", "client_id": str(uuid.uuid4()), "text": said})
@@ -153,10 +164,19 @@ async def scenario_play(
                 result.handoff_reason = conversation.handoff_reason
             result.failures = _check(expect, result)
             if judge is not None and turn.say is not None:
-                result.judge = await judge(
-                    question=said,
-                    reply=result.reply,
-                    cited_titles=[c.get("title", "") for c in reply.get("citations", [])],
+                # The judge grades the texts as stored, redacted: `said` and the frame hold the
+                # customer's real order numbers and emails, and no raw personal data reaches the model.
+                stored = await sync_to_async(_stored_turn)(
+                    conversation_id=session.conversation.pk, after_seq=seq_before, reply_seq=reply.get("seq", 0)
+                )
+                result.judge = (
+                    await judge(
+                        question=stored[0],
+                        reply=stored[1],
+                        cited_titles=[c.get("title", "") for c in reply.get("citations", [])],
+                    )
+                    if stored is not None
+                    else {"error": "the turn's stored messages were not found"}
                 )
             results.append(result)
     finally:
@@ -170,6 +190,21 @@ async def scenario_play(
             text="Evaluation finished.",
         )
     return results
+
+
+def _stored_turn(*, conversation_id: int, after_seq: int, reply_seq: int) -> tuple[str, str] | None:
+    """The turn's customer message and bot reply as the database holds them: redacted, with
+    placeholders such as <EMAIL_ADDRESS_1> for the personal data the customer typed (the widget's
+    frames carry the real values back to the customer only)."""
+    messages = Message.objects.filter(conversation_id=conversation_id)
+    reply = messages.filter(seq=reply_seq, role=Message.Role.BOT).values_list("text", flat=True).first()
+    question = (
+        messages.filter(role=Message.Role.CUSTOMER, seq__gt=after_seq, seq__lt=reply_seq)
+        .order_by("-seq")
+        .values_list("text", flat=True)
+        .first()
+    )
+    return None if reply is None or question is None else (question, reply)
 
 
 def _check(expect: dict[str, Any], result: TurnResult) -> list[str]:
@@ -212,9 +247,10 @@ def _check(expect: dict[str, Any], result: TurnResult) -> list[str]:
     return failures
 
 
-def scenario_cleanup(*, site: WidgetSite, before_id: int) -> int:
-    """Delete the conversations an evaluation created (and their anonymous customers)."""
-    created = Conversation.objects.filter(site=site, pk__gt=before_id)
+def scenario_cleanup(*, site: WidgetSite, conversation_ids: list[int]) -> int:
+    """Delete the conversations the evaluation opened (and their anonymous customers), and only
+    those: conversations that customers start on the site meanwhile (alongside `make run`) stay."""
+    created = Conversation.objects.filter(site=site, pk__in=conversation_ids)
     customers = list(created.values_list("customer_id", flat=True))
     count = created.count()
     created.delete()

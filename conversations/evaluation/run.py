@@ -10,7 +10,7 @@ from asgiref.sync import sync_to_async
 from conversations.evaluation.judge import rubric_judge
 from conversations.evaluation.player import ShopFacts, TurnResult, scenario_cleanup, scenario_play
 from conversations.evaluation.scenarios import Scenario
-from conversations.models import Conversation, WidgetSite
+from conversations.models import WidgetSite
 
 
 @dataclass
@@ -34,6 +34,7 @@ class EvalReport:
             "turn_pass_rate": round(self.turns_passed / max(1, len(self.results)), 4),
             "judge": {
                 "turns": len(judged),
+                "errors": sum(1 for r in self.results if r.judge and "error" in r.judge),
                 "grounded_mean": round(sum(j["grounded"] for j in judged) / len(judged), 3) if judged else None,
                 "answers_mean": round(sum(j["answers"] for j in judged) / len(judged), 3) if judged else None,
             },
@@ -45,9 +46,7 @@ async def bot_eval_run(
     *, scenarios: list[Scenario], site: WidgetSite, facts: ShopFacts, judge: bool = False, keep: bool = False
 ) -> EvalReport:
     """`facts` fill the scenarios' {order:...}/{email:...} slots and map article titles to slugs."""
-    before = await sync_to_async(
-        lambda: Conversation.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
-    )()
+    opened: list[int] = []  # the conversations the evaluation opened, deleted after it unless `keep`
     results: list[TurnResult] = []
     passed = 0
     try:
@@ -56,11 +55,16 @@ async def bot_eval_run(
             # per-address limits are not what a conversation test measures.
             client_ip = f"127.0.{n // 250}.{n % 250 + 1}"
             turns = await scenario_play(
-                scenario, site=site, facts=facts, client_ip=client_ip, judge=rubric_judge if judge else None
+                scenario,
+                site=site,
+                facts=facts,
+                client_ip=client_ip,
+                judge=rubric_judge if judge else None,
+                opened=opened,
             )
             results += turns
             passed += all(t.passed for t in turns)
     finally:
         if not keep:
-            await sync_to_async(scenario_cleanup)(site=site, before_id=before)
+            await sync_to_async(scenario_cleanup)(site=site, conversation_ids=opened)
     return EvalReport(results=results, conversations=len(scenarios), conversations_passed=passed)

@@ -86,7 +86,9 @@ class Command(BaseCommand):
             raise CommandError(str(error)) from None
         for r in report.results:
             mark = "ok  " if r.passed else "FAIL"
-            judged = f" judge {r.judge.get('grounded')}/{r.judge.get('answers')}" if r.judge else ""
+            judged = ""
+            if r.judge:
+                judged = " judge error" if "error" in r.judge else f" judge {r.judge['grounded']}/{r.judge['answers']}"
             self.stdout.write(f"{mark} {r.conversation[:44]:44} #{r.turn} {r.said[:40]!r:44} {r.ms:7.0f} ms{judged}")
             for failure in r.failures:
                 self.stdout.write(f"       - {failure}; reply: {r.reply[:160]!r}")
@@ -96,6 +98,12 @@ class Command(BaseCommand):
             f"conversations {summary['conversations_passed']}/{summary['conversations']} "
             f"({summary['conversation_pass_rate']:.1%})"
         )
+        if options["judge"]:
+            judge = summary["judge"]
+            self.stdout.write(
+                f"judge (not part of pass/fail): {judge['turns']} turn(s) scored, grounded mean "
+                f"{judge['grounded_mean']}, answers mean {judge['answers_mean']}, {judge['errors']} error(s)"
+            )
         if options["json"]:
             options["json"].write_text(json.dumps(summary, indent=1))
         if summary["turn_pass_rate"] < options["min_pass"]:
