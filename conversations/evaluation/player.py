@@ -100,8 +100,9 @@ async def scenario_play(
     judge=None,  # noqa: ANN001 (async (question, reply, cited_titles) -> dict)
     opened: list[int] | None = None,
 ) -> list[TurnResult]:
-    """`opened` collects the id of the conversation this scenario opened (not one it resumed), so
-    that the cleanup deletes exactly the evaluation's own conversations."""
+    """`opened` collects the id of the conversation this scenario opened, so that the cleanup
+    deletes exactly the evaluation's own conversations. A signed-in customer's open conversation
+    is never resumed: the scenario fails instead."""
     origin = site.allowed_origins[0]
     user = None
     if scenario.customer:
@@ -112,7 +113,21 @@ async def scenario_play(
             signature=identity_signature(secret=site.identity_secret, user_id=scenario.customer, expires=expires),
         )
     session = await sync_to_async(widget_session_open)(site_key=site.key, origin=origin, user=user, client_ip=client_ip)
-    if opened is not None and not session.resumed:
+    if session.resumed:
+        # The signed-in customer has a conversation open on the site (a real one, alongside
+        # `make run`): a scripted turn must not write into it, nor the end of play resolve it.
+        return [
+            TurnResult(
+                conversation=scenario.name,
+                turn=1,
+                said="",
+                failures=[
+                    f"customer {scenario.customer} has an open conversation on this site: not played, so as "
+                    "not to write into it (resolve it first)"
+                ],
+            )
+        ]
+    if opened is not None:
         opened.append(session.conversation.pk)
     socket = _Socket(
         path=f"/ws/chat/{session.conversation.public_id}/?token={session.token}", origin=origin, client_ip=client_ip

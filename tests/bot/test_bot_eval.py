@@ -129,6 +129,23 @@ def test_the_cleanup_deletes_the_evaluations_conversations_and_no_one_elses(bot_
     )
 
 
+def test_a_signed_in_customers_open_conversation_is_never_written_into(bot_site, tmp_path):
+    """A signed-in scenario whose customer already has a conversation open on the site (a real
+    customer, alongside `make run`) fails without a word sent, and the conversation stays open."""
+    theirs = open_session(bot_site, customer_id="cust_real")
+    scenarios = _scenario_file(
+        tmp_path / "signed.json", {"name": "signed in", "as": "cust_real", "turns": [{"say": "Hello there"}]}
+    )
+    out = tmp_path / "report.json"
+    call_command("bot_eval", scenarios, "--site", bot_site.key, "--json", str(out), "--min-pass", "0")
+    report = json.loads(out.read_text())
+    assert report["conversations_passed"] == 0
+    assert "has an open conversation on this site: not played" in report["results"][0]["failures"][0]
+    conversation = Conversation.objects.get(pk=theirs.conversation.pk)
+    assert conversation.status == Conversation.Status.BOT  # not resolved by the end of play
+    assert not conversation.messages.filter(role="customer").exists()
+
+
 _PLACEHOLDER = re.compile(r"<EMAIL_ADDRESS_\d+>")
 
 
