@@ -4,6 +4,7 @@ and false-answer rate on unanswerable ones, and the threshold that trades one fo
 
 from __future__ import annotations
 
+import math
 import re
 import statistics
 import time
@@ -237,9 +238,20 @@ def abstention_curve(outcomes: list[Outcome], *, step: float = 0.02) -> list[Abs
     return points
 
 
+def _at_most(confidence: float, places: int = 4) -> float:
+    """The confidence cut to `places` decimals, never above it: a threshold rounded up past a
+    question's confidence would refuse the very question it was taken from."""
+    if not math.isfinite(confidence):
+        return confidence  # text-only retrieval can score NaN: left as it was
+    cut = round(math.floor(confidence * 10**places) / 10**places, places)
+    while cut > confidence:
+        cut = round(cut - 10**-places, places)
+    return cut
+
+
 def choose_threshold(outcomes: list[Outcome], *, max_false_answer_rate: float) -> AbstentionPoint:
     """The lowest threshold (most answers) whose false-answer rate is within the target."""
-    candidates = sorted({round(o.confidence, 4) for o in outcomes} | {1.0})
+    candidates = sorted({_at_most(o.confidence) for o in outcomes} | {1.0})
     for threshold in candidates:
         point = abstention_at(outcomes, threshold)
         if point.false_answer_rate <= max_false_answer_rate:

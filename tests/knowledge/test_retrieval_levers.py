@@ -9,6 +9,7 @@ import json
 import pytest
 from django.core.management import CommandError, call_command
 
+from knowledge.evaluation import EvalQuestion, Outcome, choose_threshold
 from knowledge.indexing import article_index
 from knowledge.kb_cache import answer_threshold
 from knowledge.models import Article, ArticleQuestion, Chunk, GlossaryEntry, KnowledgeBaseSettings
@@ -268,6 +269,17 @@ def test_kb_eval_leave_one_out_prints_the_curve_and_keeps_to_max_false_answer(sh
     lenient = _kb_eval_calibrate(tmp_path, questions, "--max-false-answer", "1")["calibration"]
     assert lenient["threshold"] < strict["threshold"]  # --max-false-answer decides, not a balance
     assert lenient["splits"]["all"]["answer_rate"] == 1.0
+
+
+def test_the_chosen_threshold_never_rounds_up_past_the_confidence_it_was_taken_from():
+    def outcome(confidence: float, answerable: bool) -> Outcome:
+        question = EvalQuestion("q", frozenset({"a"}) if answerable else frozenset())
+        return Outcome(question, 1 if answerable else None, confidence, 1.0)
+
+    # 0.459578 rounded to 0.4596 refused its own question: 75% answered where 100% is within 0% false
+    outcomes = [outcome(0.459578, True), outcome(0.9, True), outcome(0.32354, False)]
+    chosen = choose_threshold(outcomes, max_false_answer_rate=0.0)
+    assert chosen.threshold == 0.4595 and chosen.answer_rate == 1.0 and chosen.false_answer_rate == 0.0
 
 
 def test_kb_eval_warns_with_the_count_of_unindexed_articles_and_how_to_index_them(db, tmp_path, capsys):
