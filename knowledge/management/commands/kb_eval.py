@@ -312,7 +312,7 @@ class Command(BaseCommand):
             )
         how = " by leave-one-out" if by_leave_one_out else ""
         note = f"chosen{how} on {where} of {options['file'].name}; " + "; ".join(notes)
-        self.stdout.write(f"\nthreshold {threshold:.3f}: {note} (now {current.value:.3f}, {current.source})")
+        self.stdout.write(f"\nthreshold {threshold:.4f}: {note} (now {current.value:.3f}, {current.source})")
         if by_leave_one_out:
             balanced = balanced_threshold(tune)
             result["balanced"] = {
@@ -331,7 +331,7 @@ class Command(BaseCommand):
                 defaults={"answer_threshold": threshold, "calibrated_at": timezone.now(), "calibration_note": note},
             )
             self.stdout.write(
-                f"stored: retrieval now answers at confidence >= {threshold:.3f} (was {current.value:.3f})"
+                f"stored: retrieval now answers at confidence >= {threshold:.4f} (was {current.value:.3f})"
             )
         return result
 
