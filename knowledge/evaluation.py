@@ -4,11 +4,12 @@ and false-answer rate on unanswerable ones, and the threshold that trades one fo
 
 from __future__ import annotations
 
+import math
 import re
 import statistics
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from knowledge.kb_cache import glossary_entries
 from knowledge.question_pieces import question_pieces
@@ -237,9 +238,20 @@ def abstention_curve(outcomes: list[Outcome], *, step: float = 0.02) -> list[Abs
     return points
 
 
+def _at_most(confidence: float, places: int = 4) -> float:
+    """The confidence cut to `places` decimals, never above it: a threshold rounded up past a
+    question's confidence would refuse the very question it was taken from."""
+    if not math.isfinite(confidence):
+        return confidence  # text-only retrieval can score NaN: left as it was
+    cut = round(math.floor(confidence * 10**places) / 10**places, places)
+    while cut > confidence:
+        cut = round(cut - 10**-places, places)
+    return cut
+
+
 def choose_threshold(outcomes: list[Outcome], *, max_false_answer_rate: float) -> AbstentionPoint:
     """The lowest threshold (most answers) whose false-answer rate is within the target."""
-    candidates = sorted({round(o.confidence, 4) for o in outcomes} | {1.0})
+    candidates = sorted({_at_most(o.confidence) for o in outcomes} | {1.0})
     for threshold in candidates:
         point = abstention_at(outcomes, threshold)
         if point.false_answer_rate <= max_false_answer_rate:
@@ -247,29 +259,31 @@ def choose_threshold(outcomes: list[Outcome], *, max_false_answer_rate: float) -
     return abstention_at(outcomes, 1.0)
 
 
-@dataclass(frozen=True)
-class Calibration:
-    threshold: float
-    answerable_kept: float  # share of answerable questions that stay above the threshold
-    unanswerable_refused: float  # share of leave-one-out questions that fall below it
-    answerable_scores: list[float]
-    unanswerable_scores: list[float]
+def tuning_split(questions: list[EvalQuestion]) -> str | None:
+    """The split a threshold is chosen on: "dev" when the file has one, else None, every question."""
+    return "dev" if any(q.split == "dev" for q in questions) else None
 
 
-def calibrate_threshold(
+def in_split(outcomes: list[Outcome], split: str | None) -> list[Outcome]:
+    return [o for o in outcomes if split is None or o.question.split == split]
+
+
+def leave_one_out(
     questions: list[EvalQuestion], *, audience: Audience = "agent", options: RetrievalOptions | None = None
-) -> Calibration:
-    """For a question file without unanswerable questions: choose the threshold by leave-one-out.
-
-    For each question, the confidence of its right article (when ranked first) is what the bot
-    sees when the answer exists; the best confidence among the *other* articles is what it would
-    see if that article were missing. The threshold maximizes the mean of the share of answerable
-    questions kept and the share of unanswerable ones refused.
-    """
-    answerable: list[float] = []
-    unanswerable: list[float] = []
+) -> list[Outcome]:
+    """For a question file without unanswerable questions: each answerable question as the bot sees
+    it (the confidence of its best article, right or not) and, as an unanswerable copy of it, the
+    same question with its right article(s) left out of the candidates: the confidence of the best
+    other article is what the bot would see if the knowledge base lacked the answer. A question
+    whose candidates are all right articles has no copy. `abstention_curve` and `choose_threshold`
+    read the result as they read a file that mixes both kinds."""
+    options = options or DEFAULT_OPTIONS
     glossary = glossary_entries()
+    outcomes = []
     for question in questions:
+        if not question.answerable:
+            continue
+        started = time.perf_counter()
         chunks = knowledge_search(
             question=question.question,
             audience=audience,
@@ -279,12 +293,32 @@ def calibrate_threshold(
             glossary=glossary,
             threshold=1.0,
         ).chunks
-        confidence = [answer_confidence(c, options=options or DEFAULT_OPTIONS) for c in chunks]
-        if chunks and chunks[0].article_slug in question.expected:
-            answerable.append(confidence[0])
+        ms = (time.perf_counter() - started) * 1000
+        confidence = [answer_confidence(c, options=options) for c in chunks]
+        first = next((i for i, c in enumerate(chunks, start=1) if c.article_slug in question.expected), None)
+        outcomes.append(Outcome(question, first, confidence[0] if chunks else 0.0, ms))
         wrong = next((s for c, s in zip(chunks, confidence) if c.article_slug not in question.expected), None)
         if wrong is not None:
-            unanswerable.append(wrong)
+            left_out = replace(question, expected=frozenset(), kind="unanswerable")
+            outcomes.append(Outcome(left_out, None, wrong, ms))
+    return outcomes
+
+
+@dataclass(frozen=True)
+class Calibration:
+    threshold: float
+    answerable_kept: float  # share of answerable questions, right article first, that stay above the threshold
+    unanswerable_refused: float  # share of unanswerable (leave-one-out) questions that fall below it
+    answerable_scores: list[float]
+    unanswerable_scores: list[float]
+
+
+def balanced_threshold(outcomes: list[Outcome]) -> Calibration:
+    """The threshold that maximizes the mean of the share of answerable questions kept (those whose
+    first article is a right one) and the share of unanswerable ones refused: no false-answer
+    target, shown beside `choose_threshold`'s choice."""
+    answerable = [o.confidence for o in outcomes if o.question.answerable and o.first_right == 1]
+    unanswerable = [o.confidence for o in outcomes if not o.question.answerable]
     best = (0.0, 0.0, 0.0, 0.0)
     for candidate in sorted(set(answerable + unanswerable)):
         kept = sum(s >= candidate for s in answerable) / max(1, len(answerable))

@@ -7,8 +7,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
+from knowledge.evaluation import EvalQuestion, Outcome, choose_threshold
 from knowledge.indexing import article_index
 from knowledge.kb_cache import answer_threshold
 from knowledge.models import Article, ArticleQuestion, Chunk, GlossaryEntry, KnowledgeBaseSettings
@@ -190,6 +191,95 @@ def test_kb_eval_calibrates_on_dev_reports_test_and_applies_the_threshold(shop, 
     page = admin_client.get("/admin/knowledge/article/test-question/", {"question": "refund", "audience": "anonymous"})
     assert f"the bot answers at {stored.answer_threshold:.3f}" in page.content.decode()
     assert "calibrated with" in page.content.decode()
+
+
+def _kb_eval_calibrate(tmp_path, questions: list[dict], *args: str) -> dict:
+    file = tmp_path / "q.json"
+    file.write_text(json.dumps(questions))
+    out = tmp_path / "out.json"
+    call_command("kb_eval", str(file), "--k", "1", "--calibrate", "--json", str(out), *args)
+    return json.loads(out.read_text())
+
+
+ANSWERABLE = [
+    {"question": "When does my order get to me?", "slug": "arrival"},
+    {"question": "Do you give refunds?", "slug": "returns"},
+    {"question": "What's the price of shipping?", "slug": "shipping-costs"},
+]
+
+
+def test_kb_eval_without_a_dev_split_calibrates_on_every_question_and_says_so(shop, tmp_path, capsys):
+    # every question "split": "test": the threshold was chosen on no question and 1.000 was stored
+    questions = [
+        *({**q, "split": "test"} for q in ANSWERABLE),
+        {"question": "Who painted the Mona Lisa?", "slug": None, "split": "test"},
+        {"question": "What is the boiling point of lead?", "slug": None, "split": "test"},
+    ]
+    report = _kb_eval_calibrate(tmp_path, questions, "--apply")
+    out = capsys.readouterr().out
+    assert "abstention curve (all 5 questions (no dev split; splits test): 3 answerable, 2 unanswerable" in out
+    calibration = report["calibration"]
+    assert calibration["tuned_on"] == "all 5 questions (no dev split; splits test)"
+    assert calibration["threshold"] < 1.0 and calibration["splits"]["test"]["answer_rate"] > 0.0
+    assert KnowledgeBaseSettings.objects.get().answer_threshold == calibration["threshold"]
+    assert report["results"]["test"]["hybrid"]["answer rate"] > 0.0  # the table's columns tune on them too
+
+
+def test_kb_eval_apply_refuses_a_threshold_that_answers_no_answerable_question(shop, tmp_path):
+    # an "unanswerable" question worded as an article outranks every answerable one: at 0% false
+    # answers the lowest threshold left answers nothing
+    questions = [
+        *({**q, "split": "dev"} for q in ANSWERABLE),
+        {"question": "Return unused items within 30 days for a full refund.", "slug": None, "split": "dev"},
+    ]
+    with pytest.raises(CommandError, match="nothing stored: .* answers none of the 3 answerable questions"):
+        _kb_eval_calibrate(tmp_path, questions, "--max-false-answer", "0", "--apply")
+    assert not KnowledgeBaseSettings.objects.exists()
+    assert json.loads((tmp_path / "out.json").read_text())["calibration"]["threshold"] is None
+
+
+def test_kb_eval_apply_refuses_when_there_is_nothing_to_tune_on(shop, tmp_path):
+    questions = [
+        {"question": "Who painted the Mona Lisa?", "slug": None, "split": "dev"},
+        *({**q, "split": "test"} for q in ANSWERABLE),
+    ]
+    with pytest.raises(CommandError, match="no answerable question to tune on among dev questions"):
+        _kb_eval_calibrate(tmp_path, questions, "--apply")
+    assert not KnowledgeBaseSettings.objects.exists()
+
+
+def test_kb_eval_apply_refuses_when_leave_one_out_cannot_run(db, tmp_path):
+    _article("returns", "Return policy", RETURNS)  # the only article: nothing else to answer with
+    questions = [{"question": "Can I send something back?", "expected": ["returns"]}]
+    with pytest.raises(CommandError, match="leave-one-out can make none"):
+        _kb_eval_calibrate(tmp_path, questions, "--apply")
+    assert not KnowledgeBaseSettings.objects.exists()
+
+
+def test_kb_eval_leave_one_out_prints_the_curve_and_keeps_to_max_false_answer(shop, tmp_path, capsys):
+    questions = [{"question": q["question"], "expected": [q["slug"]]} for q in ANSWERABLE]
+    strict = _kb_eval_calibrate(tmp_path, questions, "--max-false-answer", "0")["calibration"]
+    out = capsys.readouterr().out
+    assert "abstention curve by leave-one-out (all 3 questions (no dev split): 3 answerable questions" in out
+    assert "false (left out)" in out and "balanced threshold" in out
+    curve = out.split("false (left out)")[1].split("\nthreshold ")[0].strip().splitlines()
+    assert len(curve) >= 2  # one row per step between the lowest confidence and 1.0
+    assert strict["mode"] == "leave-one-out" and strict["unanswerable"] == 3
+    assert strict["splits"]["all"]["false_answer_rate"] == 0.0 and strict["splits"]["all"]["answer_rate"] > 0.0
+    lenient = _kb_eval_calibrate(tmp_path, questions, "--max-false-answer", "1")["calibration"]
+    assert lenient["threshold"] < strict["threshold"]  # --max-false-answer decides, not a balance
+    assert lenient["splits"]["all"]["answer_rate"] == 1.0
+
+
+def test_the_chosen_threshold_never_rounds_up_past_the_confidence_it_was_taken_from():
+    def outcome(confidence: float, answerable: bool) -> Outcome:
+        question = EvalQuestion("q", frozenset({"a"}) if answerable else frozenset())
+        return Outcome(question, 1 if answerable else None, confidence, 1.0)
+
+    # 0.459578 rounded to 0.4596 refused its own question: 75% answered where 100% is within 0% false
+    outcomes = [outcome(0.459578, True), outcome(0.9, True), outcome(0.32354, False)]
+    chosen = choose_threshold(outcomes, max_false_answer_rate=0.0)
+    assert chosen.threshold == 0.4595 and chosen.answer_rate == 1.0 and chosen.false_answer_rate == 0.0
 
 
 def test_kb_eval_warns_with_the_count_of_unindexed_articles_and_how_to_index_them(db, tmp_path, capsys):

@@ -7,16 +7,20 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from knowledge.evaluation import (
+    EvalQuestion,
     Outcome,
     VectorCache,
     abstention_at,
     abstention_curve,
-    calibrate_threshold,
+    balanced_threshold,
     choose_threshold,
     embedding_ms,
+    in_split,
+    leave_one_out,
     parse_questions,
     recall,
     run,
+    tuning_split,
 )
 from knowledge.kb_cache import answer_threshold
 from knowledge.models import Article, Chunk, KnowledgeBaseSettings
@@ -112,7 +116,8 @@ class Command(BaseCommand):
             "--max-false-answer",
             type=float,
             default=0.10,
-            help="with --calibrate and unanswerable questions: the false-answer rate to stay within",
+            help="with --calibrate: the false-answer rate to stay within, on the unanswerable questions or, when there are "
+            "none, on the leave-one-out copies",
         )
         parser.add_argument(
             "--apply", action="store_true", help="with --calibrate: store the chosen threshold for this knowledge base"
@@ -169,8 +174,10 @@ class Command(BaseCommand):
             )
         embed_ms = embedding_ms(questions)
         report["embedding_ms_per_question"] = embed_ms
-        has_unanswerable = any(not q.answerable for q in questions)
-        tune_split = "dev" if "dev" in splits else ""
+        tune_split = tuning_split(questions)
+        tuned = [q for q in questions if tune_split is None or q.split == tune_split]
+        # the answer rate / false answers columns need both kinds among the questions a threshold is chosen on
+        mixed = any(q.answerable for q in tuned) and any(not q.answerable for q in tuned)
         results: dict = {}
         for split in splits:
             name = split or "all"
@@ -181,9 +188,9 @@ class Command(BaseCommand):
             for label in outcomes:
                 part = [o for o in outcomes[label] if o.question.split == split]
                 table[label] = recall(part, ks=ks)
-                if has_unanswerable:
-                    # each configuration's own signal, at the threshold its dev questions choose
-                    tune = [o for o in outcomes[label] if o.question.split == tune_split]
+                if mixed:
+                    # each configuration's own signal, at the threshold its dev questions (or all) choose
+                    tune = in_split(outcomes[label], tune_split)
                     point = abstention_at(
                         part, choose_threshold(tune, max_false_answer_rate=options["max_false_answer"]).threshold
                     )
@@ -210,69 +217,121 @@ class Command(BaseCommand):
             f"\nms/q and p95 ms: the search alone; embedding the question adds {embed_ms:.1f} ms "
             "(text-only mode does not embed)"
         )
-        if has_unanswerable and tune_split:
+        if mixed:
             self.stdout.write(
-                f"\nanswer rate / false answers: each configuration's threshold is chosen on the dev split "
-                f"(false answers <= {options['max_false_answer']:.0%}) and applied to both splits"
+                f"\nanswer rate / false answers: each configuration's threshold is chosen on "
+                f"{_tuned_on(questions, tune_split)} (false answers <= {options['max_false_answer']:.0%})"
+                + (" and applied to every split" if len(splits) > 1 else "")
             )
+        refused = None
         if options["calibrate"]:
-            report["calibration"] = self._calibrate(
-                questions, outcomes["hybrid"], tune_split, has_unanswerable, options
-            )
+            report["calibration"] = self._calibrate(questions, outcomes["hybrid"], tune_split, options)
+            refused = report["calibration"].get("refused")
         if options["json"]:
             options["json"].write_text(json.dumps(report, indent=2))
+        if refused:
+            raise CommandError(
+                f"--calibrate chose no threshold{', nothing stored' if options['apply'] else ''}: {refused}"
+            )
 
-    def _calibrate(self, questions, outcomes: list[Outcome], tune_split: str, has_unanswerable: bool, options) -> dict:
+    def _calibrate(
+        self, questions: list[EvalQuestion], outcomes: list[Outcome], tune_split: str | None, options
+    ) -> dict:
+        """The curve on the questions a threshold is chosen on (the dev split, else every question) and
+        the lowest threshold whose false-answer rate stays within --max-false-answer. Without
+        unanswerable questions among them, leave-one-out makes them: each answerable question is also
+        asked with its right article left out of the candidates. A result with "refused" stores nothing."""
         current = answer_threshold()
-        if not has_unanswerable:
-            calibration = calibrate_threshold(questions, audience=options["audience"])
-            threshold = calibration.threshold
-            note = (
-                f"leave-one-out on {len(questions)} questions: keeps {calibration.answerable_kept:.1%} of answerable "
-                f"questions, refuses {calibration.unanswerable_refused:.1%} when the right article is missing"
-            )
-            self.stdout.write(f"\nthreshold {threshold:.3f}: {note} (now {current.value:.3f}, {current.source})")
-            result: dict[str, Any] = {
-                "threshold": threshold,
-                "answerable_kept": calibration.answerable_kept,
-                "unanswerable_refused": calibration.unanswerable_refused,
-            }
-        else:
-            tune = [o for o in outcomes if o.question.split == tune_split]
+        where = _tuned_on(questions, tune_split)
+        tuned = [q for q in questions if tune_split is None or q.split == tune_split]
+        by_leave_one_out = all(q.answerable for q in tuned)
+        if by_leave_one_out:
+            outcomes = leave_one_out(questions, audience=options["audience"])
+        tune = in_split(outcomes, tune_split)
+        answerable = sum(o.question.answerable for o in tune)
+        unanswerable = len(tune) - answerable
+        mode = "leave-one-out" if by_leave_one_out else "unanswerable questions"
+        result: dict[str, Any] = {
+            "threshold": None,
+            "max_false_answer": options["max_false_answer"],
+            "tuned_on": where,
+            "mode": mode,
+            "answerable": answerable,
+            "unanswerable": unanswerable,
+        }
+        if by_leave_one_out:
             self.stdout.write(
-                f"\nabstention curve ({tune_split or 'all'} questions; answered = confidence >= threshold)"
+                f"\nabstention curve by leave-one-out ({where}: {answerable} answerable questions, each also asked "
+                f"with its right article left out of the candidates, {unanswerable} such copies counted as "
+                "unanswerable; answered = confidence >= threshold)"
             )
-            self.stdout.write(f"{'threshold':>10}{'answer rate':>14}{'answered right':>16}{'false answers':>15}")
-            for point in abstention_curve(tune):
-                if 0.0 < point.answer_rate or point.false_answer_rate > 0.0:
-                    self.stdout.write(
-                        f"{point.threshold:>10.2f}{point.answer_rate:>14.3f}{point.correct_answer_rate:>16.3f}"
-                        f"{point.false_answer_rate:>15.3f}"
-                    )
-            chosen = choose_threshold(tune, max_false_answer_rate=options["max_false_answer"])
-            threshold = chosen.threshold
-            result = {"threshold": threshold, "max_false_answer": options["max_false_answer"], "splits": {}}
-            notes = []
-            for split in sorted({q.split for q in questions}):
-                point = abstention_at([o for o in outcomes if o.question.split == split], threshold)
-                result["splits"][split or "all"] = {
-                    "answer_rate": point.answer_rate,
-                    "answered_right": point.correct_answer_rate,
-                    "false_answer_rate": point.false_answer_rate,
-                }
-                notes.append(
-                    f"{split or 'all'}: answers {point.answer_rate:.1%} of answerable ({point.correct_answer_rate:.1%} "
-                    f"right), {point.false_answer_rate:.1%} of unanswerable"
+        else:
+            self.stdout.write(
+                f"\nabstention curve ({where}: {answerable} answerable, {unanswerable} unanswerable; "
+                "answered = confidence >= threshold)"
+            )
+        if not answerable:
+            return {**result, "refused": f"there is no answerable question to tune on among {where}"}
+        if not unanswerable:
+            return {
+                **result,
+                "refused": f"there is no unanswerable question among {where}, and leave-one-out can make none: no "
+                "question has a candidate article other than its right one (index more articles, or add "
+                'questions with "slug": null)',
+            }
+        false_label = "false (left out)" if by_leave_one_out else "false answers"
+        self.stdout.write(f"{'threshold':>10}{'answer rate':>14}{'answered right':>16}{false_label:>18}")
+        for point in abstention_curve(tune):
+            if 0.0 < point.answer_rate or point.false_answer_rate > 0.0:
+                self.stdout.write(
+                    f"{point.threshold:>10.2f}{point.answer_rate:>14.3f}{point.correct_answer_rate:>16.3f}"
+                    f"{point.false_answer_rate:>18.3f}"
                 )
-            note = f"chosen on {tune_split or 'all'} questions of {options['file'].name}; " + "; ".join(notes)
-            self.stdout.write(f"\nthreshold {threshold:.3f}: {note} (now {current.value:.3f}, {current.source})")
+        chosen = choose_threshold(tune, max_false_answer_rate=options["max_false_answer"])
+        if chosen.answer_rate == 0.0:
+            return {
+                **result,
+                "refused": f"the lowest threshold whose false-answer rate on {where} stays within "
+                f"{options['max_false_answer']:.0%} is {chosen.threshold:.3f}, which answers none of the "
+                f"{answerable} answerable questions",
+            }
+        threshold = chosen.threshold
+        result.update(threshold=threshold, splits={})
+        unanswered = "left-out copies" if by_leave_one_out else "unanswerable"
+        notes = []
+        for split in sorted({q.split for q in questions}):
+            point = abstention_at(in_split(outcomes, split), threshold)
+            result["splits"][split or "all"] = {
+                "answer_rate": point.answer_rate,
+                "answered_right": point.correct_answer_rate,
+                "false_answer_rate": point.false_answer_rate,
+            }
+            notes.append(
+                f"{split or 'all'}: answers {point.answer_rate:.1%} of answerable ({point.correct_answer_rate:.1%} "
+                f"right), {point.false_answer_rate:.1%} of {unanswered}"
+            )
+        how = " by leave-one-out" if by_leave_one_out else ""
+        note = f"chosen{how} on {where} of {options['file'].name}; " + "; ".join(notes)
+        self.stdout.write(f"\nthreshold {threshold:.4f}: {note} (now {current.value:.3f}, {current.source})")
+        if by_leave_one_out:
+            balanced = balanced_threshold(tune)
+            result["balanced"] = {
+                "threshold": balanced.threshold,
+                "answerable_kept": balanced.answerable_kept,
+                "unanswerable_refused": balanced.unanswerable_refused,
+            }
+            self.stdout.write(
+                f"balanced threshold (no false-answer target) {balanced.threshold:.3f}: keeps "
+                f"{balanced.answerable_kept:.1%} of answerable questions whose right article ranks first, refuses "
+                f"{balanced.unanswerable_refused:.1%} when the right article is left out"
+            )
         if options["apply"]:
             KnowledgeBaseSettings.objects.update_or_create(
                 pk=1,
                 defaults={"answer_threshold": threshold, "calibrated_at": timezone.now(), "calibration_note": note},
             )
             self.stdout.write(
-                f"stored: retrieval now answers at confidence >= {threshold:.3f} (was {current.value:.3f})"
+                f"stored: retrieval now answers at confidence >= {threshold:.4f} (was {current.value:.3f})"
             )
         return result
 
@@ -292,3 +351,11 @@ class Command(BaseCommand):
             self.stderr.write(
                 f"warning: {stale} chunks were embedded by another model and are ignored; run `manage.py kb_reindex --all`."
             )
+
+
+def _tuned_on(questions: list[EvalQuestion], tune_split: str | None) -> str:
+    """Which questions a threshold is chosen on, in words."""
+    if tune_split is not None:
+        return f"{tune_split} questions"
+    splits = sorted({q.split for q in questions} - {""})
+    return f"all {len(questions)} questions (no dev split" + (f"; splits {', '.join(splits)}" if splits else "") + ")"
