@@ -347,17 +347,22 @@ def offline_escalation(step: OfflineStep) -> OfflineStep:
     return step
 
 
+def related_articles(retrieval: Retrieval) -> list[dict[str, str]]:
+    """The closest articles offered as links when the bot does not know (both paths)."""
+    related: list[dict[str, str]] = []
+    for chunk in retrieval.chunks:
+        if (
+            chunk.dense_score >= _RELATED_MIN_SIMILARITY
+            and chunk.url
+            and all(r["title"] != chunk.article_title for r in related)
+        ):
+            related.append({"title": chunk.article_title, "url": chunk.url})
+    return related[:_RELATED_MAX]
+
+
 def _knowledge_answer(retrieval: Retrieval) -> OfflineStep:
     if not retrieval.confident or not retrieval.chunks:
-        related: list[dict[str, str]] = []
-        for chunk in retrieval.chunks:
-            if (
-                chunk.dense_score >= _RELATED_MIN_SIMILARITY
-                and chunk.url
-                and all(r["title"] != chunk.article_title for r in related)
-            ):
-                related.append({"title": chunk.article_title, "url": chunk.url})
-        related = related[:_RELATED_MAX]
+        related = related_articles(retrieval)
         if related:
             return OfflineStep(
                 text=_(

@@ -30,7 +30,13 @@ from conversations.bot.context import (
     TurnOutput,
     turn_output_post,
 )
-from conversations.bot.offline import OfflineStep, offline_escalation, offline_step, without_last_order
+from conversations.bot.offline import (
+    OfflineStep,
+    offline_escalation,
+    offline_step,
+    related_articles,
+    without_last_order,
+)
 from conversations.bot.order_replies import ASK_FOR_ORDER, offline_order_pick, offline_tool_reply
 from conversations.bot.prompts import (
     PROMPT_VERSION,
@@ -53,7 +59,7 @@ from conversations.bot.turn_understanding import (
 )
 from conversations.bot.understanding.intent import IntentGuess
 from conversations.bot.understanding.order_reference import OrderDescription
-from conversations.bot.understanding.requests import requested_action
+from conversations.bot.understanding.requests import asks_the_knowledge_base, requested_action
 from conversations.core import events
 from conversations.core.async_db import call_service, db
 from conversations.models import Conversation, ModelCall
@@ -448,7 +454,20 @@ async def _model_respond(
     output.text = verdict.text
     if verdict.ok and verdict.cited_sources:
         output.extras["citations"] = _citations(retrieval.chunks, verdict.cited_sources)
-    output.answered = used_tools or retrieval.confident or bool(output.handoff_reason)
+    understood = loaded.question_understood or loaded.question
+    output.answered = (
+        used_tools
+        or retrieval.confident
+        or bool(output.handoff_reason)
+        or bool(output.extras.get("citations"))  # it found the answer in a source it was given
+        or not asks_the_knowledge_base(text=understood, guess=guess, retrieval=retrieval)
+    )
+    if not output.answered:
+        # The model found nothing it could cite: the closest articles, as the offline "I don't
+        # know" offers them.
+        related = related_articles(retrieval)
+        if related:
+            output.extras["related"] = related
     return output
 
 

@@ -221,3 +221,36 @@ async def test_the_second_miss_in_a_row_tells_the_model_to_announce_the_person(b
     first, second = (json.dumps(r["messages"]) for r in model_server.chat_requests())
     assert "bringing in a person" not in first
     assert "bringing in a person" in second and "do not ask whether" in second
+
+
+async def test_small_talk_with_the_model_is_no_miss_and_never_hands_off(bot_site, articles, model_server):
+    """Two misses in a row hand the conversation to a person; a greeting and a thanks, which ask
+    the articles nothing, are no misses (they were, with a model, and "hi" + "ok thanks" queued
+    the conversation for a person with "missing knowledge")."""
+    model_server.script(Reply(text="Hi! How can I help you today?"), Reply(text="You're welcome!"))
+    session = await opened(bot_site)
+    async with Chat(session) as chat:
+        await chat.say("hi there")
+        await chat.bot_message()
+        await chat.say("ok thanks")
+        await chat.bot_message()
+        await asyncio.sleep(0.5)
+    conversation = await sync_to_async(Conversation.objects.get)(pk=session.conversation.pk)
+    assert conversation.status == Conversation.Status.BOT and not conversation.handoff_reason
+    answered = await sync_to_async(
+        lambda: [m.extras["answered"] for m in Message.objects.filter(conversation=conversation, role="bot")]
+    )()
+    assert answered == [True, True]
+
+
+async def test_an_uncited_model_reply_to_a_question_it_could_not_find_offers_the_closest_articles(
+    bot_site, articles, model_server
+):
+    model_server.script(Reply(text="I'm sorry, I don't know what that costs."))
+    session = await opened(bot_site)
+    async with Chat(session) as chat:
+        await chat.say("how much does express shipping to the moon cost?")  # loosely related: 0.40
+        reply = await chat.bot_message()
+    assert [r["title"] for r in reply.get("related") or []][:1] == ["Shipping times"]
+    stored = await sync_to_async(Message.objects.get)(conversation_id=session.conversation.pk, role="bot")
+    assert stored.extras["answered"] is False

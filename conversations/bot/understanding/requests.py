@@ -399,6 +399,15 @@ def is_happy_remark(text: str) -> bool:
     )
 
 
+def asks_the_knowledge_base(*, text: str, guess: IntentGuess | None, retrieval: Retrieval) -> bool:
+    """Does the message want an answer from the articles? Small talk, a happy remark or a question
+    about the bot itself does not: not finding an article for it is no miss (the miss streak hands
+    the conversation to a person, and the gap report and the abstain rate read the misses)."""
+    return not (
+        ABOUT_THE_BOT.search(text) or is_smalltalk(text=text, guess=guess, retrieval=retrieval) or is_happy_remark(text)
+    )
+
+
 def is_question(text: str) -> bool:
     """Shaped as a question ("what's your return window?", "can I ...", ends in "?")."""
     return _QUESTION_SHAPE.search(text) is not None
