@@ -16,6 +16,7 @@ from knowledge.models import (
     KnowledgeBaseSettings,
     ProductWord,
 )
+from knowledge.passages import Section, answer_passage
 from knowledge.selectors import AUDIENCE_ARTICLES, chunks_from_other_models, knowledge_search
 from knowledge.services import article_restore_revision, article_save, glossary_terms_clean, product_word_clean
 
@@ -87,6 +88,12 @@ class ArticleAdmin(admin.ModelAdmin):
         if audience not in AUDIENCE_ARTICLES:
             audience = "anonymous"
         result = knowledge_search(question=question, audience=audience, k=8) if question else None
+        passage = ""
+        if result is not None and result.confident:
+            best = result.chunks[0]
+            passage = answer_passage(
+                article_id=best.article_id, best=Section.of_chunk(heading_path=best.heading_path, text=best.text)
+            )
         context = {
             **self.admin_site.each_context(request),
             "title": "Test a question",
@@ -95,6 +102,7 @@ class ArticleAdmin(admin.ModelAdmin):
             "audience": audience,
             "audiences": [("anonymous", "Anonymous visitor"), ("verified", "Verified customer"), ("agent", "Agent")],
             "result": result,
+            "passage": passage,
             "threshold": answer_threshold(),
             "stale_chunks": sum(chunks_from_other_models().values()),
         }

@@ -122,6 +122,7 @@ def test_the_admin_test_a_question_page_shows_ranked_chunks_and_citations(knowle
     html = page.content.decode()
     assert page.status_code == 200
     assert "The bot would answer" in html and "Refund policy" in html
+    assert '<blockquote id="passage"' in html  # the text the bot's reply would quote
     assert "Manual refund override" not in html  # internal: not for an anonymous visitor
     agent_page = admin_client.get(
         "/admin/knowledge/article/test-question/", {"question": "manual refund override", "audience": "agent"}
