@@ -13,9 +13,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from markdown_it import MarkdownIt
+
 from knowledge.chunking import HEADING_SEPARATOR
 from knowledge.models import Chunk
 from supportbot.llm.embeddings import get_embedder
+
+# The widget shows text, never HTML: inline Markdown ("**Forgot password**", links) is read as the
+# words it marks up.
+_INLINE = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
 
 # About three short paragraphs: every demo article and a typical FAQ answer (the faqproxy set's
 # longest is 367 characters) fits whole.
@@ -82,9 +88,34 @@ def passage_excerpt(section: Section, limit: int = PASSAGE_LIMIT) -> str:
 
 
 def _plain_lines(text: str) -> list[str]:
-    """The text's non-empty lines with spaces collapsed; Markdown heading lines are dropped (the
-    section's heading is written once, above them)."""
-    return [" ".join(line.split()) for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    """The text's non-empty lines with spaces collapsed and inline Markdown read as words;
+    Markdown heading lines are dropped (the section's heading is written once, above them)."""
+    return [
+        _plain_inline(" ".join(line.split()))
+        for line in text.splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+
+
+def _plain_inline(line: str) -> str:
+    """ "choose **Forgot password** or [write to us](mailto:help@acme.example)" as "choose Forgot
+    password or write to us (mailto:help@acme.example)"."""
+    words: list[str] = []
+    href = ""
+    for token in _INLINE.parseInline(line):
+        for child in token.children or []:
+            if child.type in ("text", "code_inline"):
+                words.append(child.content)
+            elif child.type == "image":
+                words.append(child.content)
+            elif child.type in ("softbreak", "hardbreak"):
+                words.append(" ")
+            elif child.type == "link_open":
+                href = str(child.attrGet("href") or "")
+            elif child.type == "link_close" and href:
+                words.append(f" ({href})")
+                href = ""
+    return "".join(words)
 
 
 def _with_heading(heading: str, lines: list[str]) -> str:

@@ -40,6 +40,15 @@ def test_a_heading_ending_in_a_question_mark_gets_no_colon():
     )
 
 
+def test_inline_markdown_is_quoted_as_the_words_it_marks_up():
+    section = Section(
+        heading="", text="Choose **Forgot password**, or [write to us](mailto:help@acme.example) `now`. 3 * 2 < 7"
+    )
+    assert (
+        passage_whole([section]) == "Choose Forgot password, or write to us (mailto:help@acme.example) now. 3 * 2 < 7"
+    )
+
+
 def test_an_article_longer_than_the_limit_is_not_quoted_whole():
     long_text = "A sentence about parcels. " * 40
     assert passage_whole([Section(heading="", text=long_text)], limit=PASSAGE_LIMIT) is None
