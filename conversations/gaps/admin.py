@@ -1,5 +1,6 @@
 """The content-gap report in the admin (Conversations › Content gap report): staff with the
-"view content gap" permission see it; its actions need the knowledge permissions they use."""
+"view content gap" permission see it; its actions need the knowledge permissions they use, and
+marking a gap handled the "change content gap" permission."""
 
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ from django.views.decorators.http import require_POST
 
 from conversations.gaps.clustering import Gap, gaps_group
 from conversations.gaps.selectors import gap_questions
-from conversations.gaps.services import GapActionError, article_question_add
-from conversations.models import ContentGap
+from conversations.gaps.services import GapActionError, article_question_add, gap_replies_handle
+from conversations.models import ContentGap, GapReplyHandled
 from knowledge.models import Article
 
 REPORT_WINDOWS = (7, 30, 90)
@@ -54,6 +55,11 @@ class ContentGapAdmin(admin.ModelAdmin):
                 self.admin_site.admin_view(self.add_question_view),
                 name="conversations_contentgap_add_question",
             ),
+            path(
+                "mark-handled/",
+                self.admin_site.admin_view(self.mark_handled_view),
+                name="conversations_contentgap_mark_handled",
+            ),
             *super().get_urls(),
         ]
 
@@ -75,6 +81,7 @@ class ContentGapAdmin(admin.ModelAdmin):
             "windows": REPORT_WINDOWS,
             "rows": [{"gap": gap, "draft_url": article_draft_url(gap) if can_add_article else ""} for gap in gaps],
             "can_add_question": request.user.has_perm("knowledge.add_articlequestion"),
+            "can_mark_handled": request.user.has_perm("conversations.change_contentgap"),
             "articles": Article.objects.exclude(status=Article.Status.ARCHIVED).order_by("title").only("pk", "title"),
             **(extra_context or {}),
         }
@@ -88,9 +95,7 @@ class ContentGapAdmin(admin.ModelAdmin):
             and request.user.has_perm("knowledge.add_articlequestion")
         ):
             raise PermissionDenied
-        back = reverse("admin:conversations_contentgap_changelist")
-        if request.POST.get("days", "").isdigit():
-            back += f"?days={request.POST['days']}"
+        back = _report_url(request)
         article_id = request.POST.get("article", "")
         if not article_id.isdigit():
             messages.error(request, "Choose the article that answers this question.")
@@ -107,4 +112,33 @@ class ContentGapAdmin(admin.ModelAdmin):
             )
         else:
             messages.info(request, f"“{article.title}” already answers this question.")
+        # the gap is closed: its replies leave the report (customers asking again bring it back)
+        gap_replies_handle(reply_ids=_reply_ids(request), how=GapReplyHandled.How.QUESTION_ADDED, user=request.user)
         return HttpResponseRedirect(back)
+
+    @staticmethod
+    @require_POST
+    def mark_handled_view(request: HttpRequest) -> HttpResponse:
+        if not (
+            request.user.has_perm("conversations.view_contentgap")
+            and request.user.has_perm("conversations.change_contentgap")
+        ):
+            raise PermissionDenied
+        handled = gap_replies_handle(reply_ids=_reply_ids(request), how=GapReplyHandled.How.MARKED, user=request.user)
+        if handled:
+            messages.success(request, "Marked as handled: it leaves the report until customers ask it again.")
+        else:
+            messages.info(request, "Nothing to mark: that gap was already handled.")
+        return HttpResponseRedirect(_report_url(request))
+
+
+def _report_url(request: HttpRequest) -> str:
+    back = reverse("admin:conversations_contentgap_changelist")
+    if request.POST.get("days", "").isdigit():
+        back += f"?days={request.POST['days']}"
+    return back
+
+
+def _reply_ids(request: HttpRequest) -> list[int]:
+    """The gap's bot replies, posted as "12,15,19"; anything else in the list is ignored."""
+    return [int(part) for part in request.POST.get("replies", "").split(",") if part.strip().isdigit()]

@@ -67,6 +67,10 @@ class Gap:
         return list(seen.values())[:EXAMPLES_PER_GAP]
 
     @property
+    def reply_ids(self) -> list[int]:
+        return [q.reply_id for q in self.questions]
+
+    @property
     def comments(self) -> list[str]:
         return list(dict.fromkeys(q.comment for q in self.questions if q.comment))
 

@@ -19,6 +19,7 @@ GAP_QUESTIONS_LIMIT = 500
 @dataclass(frozen=True)
 class GapQuestion:
     text: str  # the customer's message the bot replied to, redacted
+    reply_id: int  # the bot's reply (what "handled" marks)
     conversation_id: int
     conversation_public_id: UUID
     at: datetime
@@ -47,8 +48,10 @@ def gap_questions(*, days: int = 30, limit: int = GAP_QUESTIONS_LIMIT) -> list[G
         )
         .filter(question__isnull=False)
         .exclude(conversation__customer__erased_at__isnull=False)  # their questions are erased markers
+        .exclude(gap_handled__isnull=False)  # dealt with by staff
         .order_by("-created_at")
         .values(
+            "pk",
             "question",
             "conversation_id",
             "conversation__public_id",
@@ -61,6 +64,7 @@ def gap_questions(*, days: int = 30, limit: int = GAP_QUESTIONS_LIMIT) -> list[G
     return [
         GapQuestion(
             text=row["question"],
+            reply_id=row["pk"],
             conversation_id=row["conversation_id"],
             conversation_public_id=row["conversation__public_id"],
             at=row["created_at"],

@@ -1,10 +1,13 @@
-"""The report's writes: closing a gap by teaching an existing article another way to be asked."""
+"""The report's writes: closing a gap by teaching an existing article another way to be asked, and
+marking a gap's replies as handled so that it leaves the report."""
 
 from __future__ import annotations
 
+from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 
+from conversations.models import GapReplyHandled, Message
 from knowledge.models import Article, ArticleQuestion
 from knowledge.tasks import index_article
 
@@ -39,3 +42,18 @@ def article_question_add(*, article: Article, text: str) -> tuple[ArticleQuestio
             Article.objects.filter(pk=article.pk).update(index_state=Article.IndexState.PENDING)
             transaction.on_commit(lambda: index_article.delay(article.pk))
     return question, created
+
+
+def gap_replies_handle(*, reply_ids: list[int], how: str, user: User | AnonymousUser | None = None) -> int:
+    """Mark these bot replies as handled (the report no longer lists them); ids that are not bot
+    replies, or are handled already, are skipped. Returns how many were marked now."""
+    replies = list(
+        Message.objects.filter(pk__in=reply_ids, role=Message.Role.BOT, gap_handled__isnull=True).values_list(
+            "pk", flat=True
+        )
+    )
+    created = GapReplyHandled.objects.bulk_create(
+        [GapReplyHandled(reply_id=pk, how=how, handled_by=user if isinstance(user, User) else None) for pk in replies],
+        ignore_conflicts=True,
+    )
+    return len(created)

@@ -20,7 +20,7 @@ from conversations.models.chat import (
     WidgetSite,
     handoff_reason_label,
 )
-from conversations.models.gaps import ContentGap
+from conversations.models.gaps import ContentGap, GapReplyHandled
 from conversations.models.handoff import AgentProfile, CannedResponse, Handoff, HandoffEvent, InternalNote, Queue, Team
 from conversations.models.privacy import ArchivedMetricsDay
 
@@ -34,6 +34,7 @@ __all__ = [
     "Attachment",
     "CannedResponse",
     "ContentGap",
+    "GapReplyHandled",
     "Conversation",
     "CsatRating",
     "Customer",

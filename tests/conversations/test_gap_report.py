@@ -27,6 +27,7 @@ pytestmark = pytest.mark.django_db
 
 REPORT = "/admin/conversations/contentgap/"
 ADD_QUESTION = "/admin/conversations/contentgap/add-question/"
+MARK_HANDLED = "/admin/conversations/contentgap/mark-handled/"
 DONT_KNOW = "I'm sorry, I don't know the answer to that."
 
 
@@ -199,3 +200,50 @@ def test_a_bad_alternative_question_is_refused_with_a_message_and_stores_nothing
         assert any(m.level_tag == "error" for m in response.context["messages"])
     assert client.post(ADD_QUESTION, {"article": "999999", "text": "Do you sell gift cards?"}).status_code == 404
     assert not ArticleQuestion.objects.exists()
+
+
+def _replies(row: dict) -> str:
+    return re.search(r'name="replies" value="([\d,]+)"', row["row"]).group(1)
+
+
+def test_mark_as_handled_takes_a_gap_off_the_report_until_customers_ask_it_again(client, site, editor):
+    first = _turn(site, "Do you sell gift cards?", answered=False)
+    second = _turn(site, "Can I buy a gift card?", answered=False)
+    _turn(site, "Can I pay with PayPal?", answered=False)
+    client.force_login(_grant(editor, "conversations.change_contentgap"))
+    rows = _gap_rows(client.get(REPORT).content.decode())
+    [gift] = [r for r in rows if "gift" in r["question"]]
+    assert sorted(int(pk) for pk in _replies(gift).split(",")) == sorted([first.pk, second.pk])
+
+    response = client.post(MARK_HANDLED, {"replies": _replies(gift), "days": "30"})
+    assert response.status_code == 302 and response["Location"] == f"{REPORT}?days=30"
+    assert [r["question"] for r in _gap_rows(client.get(REPORT).content.decode())] == ["Can I pay with PayPal?"]
+
+    _turn(site, "do you have gift cards", answered=False)  # asked again after it was handled
+    rows = _gap_rows(client.get(REPORT).content.decode())
+    assert sorted((r["question"], r["count"]) for r in rows) == [
+        ("Can I pay with PayPal?", 1),
+        ("do you have gift cards", 1),
+    ]
+
+
+def test_marking_handled_needs_the_change_permission_and_ignores_what_is_no_bot_reply(client, site, editor):
+    reply = _turn(site, "Do you sell gift cards?", answered=False)
+    client.force_login(editor)  # may read the report, not change it
+    page = client.get(REPORT).content.decode()
+    assert MARK_HANDLED not in page
+    assert client.post(MARK_HANDLED, {"replies": str(reply.pk)}).status_code == 403
+    customer_message = Message.objects.get(conversation_id=reply.conversation_id, role=Message.Role.CUSTOMER)
+    client.force_login(_grant(editor, "conversations.change_contentgap"))
+    client.post(MARK_HANDLED, {"replies": f"{customer_message.pk},abc,"})
+    assert [r["question"] for r in _gap_rows(client.get(REPORT).content.decode())] == ["Do you sell gift cards?"]
+
+
+def test_adding_the_question_to_an_article_takes_its_gap_off_the_report(client, site, editor):
+    _turn(site, "Do you sell gift cards?", answered=False)
+    article = Article.objects.create(slug="gift-cards", title="Gift cards", body="Gift cards.", status="draft")
+    client.force_login(editor)
+    [row] = _gap_rows(client.get(REPORT).content.decode())
+    client.post(ADD_QUESTION, {"article": str(article.pk), "text": row["question"], "replies": _replies(row)})
+    assert ArticleQuestion.objects.filter(article=article, text="Do you sell gift cards?").exists()
+    assert _gap_rows(client.get(REPORT).content.decode()) == []
