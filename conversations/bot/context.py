@@ -74,7 +74,11 @@ def turn_input_load(*, conversation_id: int, up_to_seq: int, history_messages: i
     unanswered = [text for seq, role, text in reversed(rows) if seq > answered and role == Message.Role.CUSTOMER]
     if not unanswered:
         return None
-    earlier = [(role, text) for seq, role, text in rows if seq <= answered][: history_messages * 3]
+    # Everything but the unanswered questions: the bot's (and an agent's) replies come after the
+    # customer message they answer, so a seq past `answered` is still history for them.
+    earlier = [(role, text) for seq, role, text in rows if seq <= answered or role != Message.Role.CUSTOMER][
+        : history_messages * 3
+    ]
     earlier.reverse()
     window, older = earlier[-history_messages:], earlier[:-history_messages]
     # A rolling summary of what fell out of the window: the customer's earlier questions, extractively.

@@ -352,7 +352,12 @@ def _model_messages(
         hint = reading_message(label="question" if guess.is_action else guess.label)
         if hint:
             messages.append({"role": "system", "content": hint})
-    if not retrieval.confident and loaded.miss_streak + 1 >= MISSES_BEFORE_HANDOFF:
+    if (
+        not retrieval.confident
+        and loaded.miss_streak + 1 >= MISSES_BEFORE_HANDOFF
+        # "ok thanks" after a miss is no second miss: no person is coming, so none is announced
+        and asks_the_knowledge_base(text=understood, guess=guess, retrieval=retrieval)
+    ):
         messages.append({"role": "system", "content": escalation_message()})
     if loaded.earlier_summary:
         messages.append({"role": "system", "content": summary_message(loaded.earlier_summary)})

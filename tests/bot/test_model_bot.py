@@ -254,3 +254,42 @@ async def test_an_uncited_model_reply_to_a_question_it_could_not_find_offers_the
     assert [r["title"] for r in reply.get("related") or []][:1] == ["Shipping times"]
     stored = await sync_to_async(Message.objects.get)(conversation_id=session.conversation.pk, role="bot")
     assert stored.extras["answered"] is False
+
+
+async def test_thanks_after_a_miss_does_not_tell_the_model_to_announce_a_person(bot_site, articles, model_server):
+    model_server.script(Reply(text="I don't know that, sorry."), Reply(text="You're welcome!"))
+    session = await opened(bot_site)
+    async with Chat(session) as chat:
+        await chat.say("Can I bring my parrot to your flagship store's cafe?")
+        await chat.bot_message()
+        await chat.say("ok thanks")
+        await chat.bot_message()
+    second = json.dumps(model_server.chat_requests()[1]["messages"])
+    assert "bringing in a person" not in second
+    conversation = await sync_to_async(Conversation.objects.get)(pk=session.conversation.pk)
+    assert conversation.status == Conversation.Status.BOT
+
+
+async def test_a_cited_model_reply_counts_as_answered_even_below_the_threshold(bot_site, articles, model_server):
+    model_server.script(Reply(text="Express orders placed before 2 pm ship the same day [1]."))
+    session = await opened(bot_site)
+    async with Chat(session) as chat:
+        await chat.say("how much does express shipping to the moon cost?")  # below the threshold: 0.40
+        reply = await chat.bot_message()
+    assert reply["citations"][0]["title"] == "Shipping times" and not reply.get("related")
+    stored = await sync_to_async(Message.objects.get)(conversation_id=session.conversation.pk, role="bot")
+    assert stored.extras["answered"] is True
+
+
+async def test_the_model_sees_its_own_latest_reply(bot_site, articles, model_server):
+    model_server.script(Reply(text="Standard shipping takes 3 to 5 business days [1]."), Reply(text="1-2 days [1]."))
+    session = await opened(bot_site)
+    async with Chat(session) as chat:
+        await chat.say("How long does standard shipping take?")
+        await chat.bot_message()
+        await chat.say("and for express?")
+        await chat.bot_message()
+    second = model_server.chat_requests()[1]["messages"]
+    assert [m["content"] for m in second if m["role"] == "assistant"] == [
+        "Standard shipping takes 3 to 5 business days [1]."
+    ]

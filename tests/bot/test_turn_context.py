@@ -62,6 +62,18 @@ def test_it_reads_the_unanswered_question_the_history_window_and_a_summary_of_wh
     assert loaded.customer_id is None
 
 
+def test_the_bots_latest_reply_is_history_for_the_next_question(site):
+    """The bot's reply is posted after the question it answers (its seq is past the answered
+    one): the next turn still reads it, or the model would never see what it said last."""
+    conversation = _conversation(site)
+    first = _say(conversation, "customer", "How long does shipping take?")
+    turn_output_post(conversation_id=conversation.pk, up_to_seq=first, output=TurnOutput(text="3-5 business days."))
+    second = _say(conversation, "customer", "and for express?")
+    loaded = turn_input_load(conversation_id=conversation.pk, up_to_seq=second, history_messages=6)
+    assert loaded.question == "and for express?"
+    assert loaded.history == [("customer", "How long does shipping take?"), ("bot", "3-5 business days.")]
+
+
 def test_the_customer_is_the_signed_user_else_the_one_verified_until_the_verification_expires(site):
     signed = _conversation(site, external_id="cust_1001")
     verified = _conversation(
