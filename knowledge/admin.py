@@ -89,10 +89,12 @@ class ArticleAdmin(admin.ModelAdmin):
             audience = "anonymous"
         result = knowledge_search(question=question, audience=audience, k=8) if question else None
         passage = ""
-        if result is not None and result.confident:
+        if result is not None and result.confident and result.chunks:
             best = result.chunks[0]
             passage = answer_passage(
-                article_id=best.article_id, best=Section.of_chunk(heading_path=best.heading_path, text=best.text)
+                article_id=best.article_id,
+                audience=audience,
+                best=Section.of_chunk(heading_path=best.heading_path, text=best.text),
             )
         context = {
             **self.admin_site.each_context(request),

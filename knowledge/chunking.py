@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from django.utils.text import slugify
 
-_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
+HEADING_LINE = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")  # "## Returns", not "#1 bestseller"
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
@@ -79,7 +79,7 @@ def _sections(body: str) -> list[tuple[tuple[str, ...], list[str]]]:
             in_fence = not in_fence
             current.append(line)
             continue
-        heading = None if in_fence else _HEADING.match(line)
+        heading = None if in_fence else HEADING_LINE.match(line)
         if heading:
             end_section()
             level, title = len(heading.group(1)), heading.group(2).strip()

@@ -15,13 +15,16 @@ from dataclasses import dataclass
 
 from markdown_it import MarkdownIt
 
-from knowledge.chunking import HEADING_SEPARATOR
-from knowledge.models import Chunk
-from supportbot.llm.embeddings import get_embedder
+from knowledge.chunking import HEADING_LINE, HEADING_SEPARATOR, chunk_markdown
+from knowledge.models import Article, Chunk
+from knowledge.selectors import AUDIENCE_ARTICLES, Audience
 
 # The widget shows text, never HTML: inline Markdown ("**Forgot password**", links) is read as the
 # words it marks up.
 _INLINE = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+
+# Larger than any article: chunk_markdown then cuts only at headings, one draft per section.
+_WHOLE_SECTION_TOKENS = 10**6
 
 # About three short paragraphs: every demo article and a typical FAQ answer (the faqproxy set's
 # longest is 367 characters) fits whole.
@@ -38,21 +41,27 @@ class Section:
         return cls(heading=heading_path.split(HEADING_SEPARATOR)[-1].strip() if heading_path else "", text=text)
 
 
-def answer_passage(*, article_id: int, best: Section) -> str:
+def answer_passage(*, article_id: int, audience: Audience, best: Section) -> str:
     """The text to quote from the article: its sections whole when they fit in PASSAGE_LIMIT,
-    else `best` (the chunk retrieval ranked first) under its heading. Sections flagged as reading
-    like instructions are never quoted (retrieval never returns them either)."""
-    rows = list(
-        Chunk.objects.filter(
-            article_id=article_id,
-            kind=Chunk.Kind.SECTION,
-            embedding_model=get_embedder().model_name,
-            looks_like_instructions=False,
-        )
-        .order_by("ordinal")
-        .values_list("heading_path", "text")
+    else `best` (the chunk retrieval ranked first) under its heading. The sections are read from
+    the article's body as written (the index may cut one section into overlapping chunks); one
+    with a chunk flagged as reading like instructions is never quoted, as retrieval never
+    returns those. Only a published article this audience may read is quoted whole."""
+    body = (
+        Article.objects.filter(pk=article_id, status=Article.Status.PUBLISHED, audience__in=AUDIENCE_ARTICLES[audience])
+        .values_list("body", flat=True)
+        .first()
     )
-    sections = [Section.of_chunk(heading_path=path, text=text) for path, text in rows]
+    if body is None:
+        return passage_excerpt(best)
+    flagged = set(
+        Chunk.objects.filter(article_id=article_id, looks_like_instructions=True).values_list("heading_path", flat=True)
+    )
+    sections = [
+        Section.of_chunk(heading_path=draft.heading_path, text=draft.text)
+        for draft in chunk_markdown(body, max_tokens=_WHOLE_SECTION_TOKENS, overlap_tokens=0)
+        if draft.heading_path not in flagged
+    ]
     whole = passage_whole(sections)
     if whole is not None:
         return whole
@@ -93,7 +102,7 @@ def _plain_lines(text: str) -> list[str]:
     return [
         _plain_inline(" ".join(line.split()))
         for line in text.splitlines()
-        if line.strip() and not line.lstrip().startswith("#")
+        if line.strip() and not HEADING_LINE.match(line)
     ]
 
 
@@ -101,19 +110,19 @@ def _plain_inline(line: str) -> str:
     """ "choose **Forgot password** or [write to us](mailto:help@acme.example)" as "choose Forgot
     password or write to us (mailto:help@acme.example)"."""
     words: list[str] = []
-    href = ""
+    href, link_start = "", 0
     for token in _INLINE.parseInline(line):
         for child in token.children or []:
-            if child.type in ("text", "code_inline"):
-                words.append(child.content)
-            elif child.type == "image":
+            if child.type in ("text", "code_inline", "image"):
                 words.append(child.content)
             elif child.type in ("softbreak", "hardbreak"):
                 words.append(" ")
             elif child.type == "link_open":
-                href = str(child.attrGet("href") or "")
-            elif child.type == "link_close" and href:
-                words.append(f" ({href})")
+                href, link_start = str(child.attrGet("href") or ""), len(words)
+            elif child.type == "link_close":
+                # "<https://acme.example>" reads as the address once, not "address (address)"
+                if href and "".join(words[link_start:]) not in (href, href.removeprefix("mailto:")):
+                    words.append(f" ({href})")
                 href = ""
     return "".join(words)
 

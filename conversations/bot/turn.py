@@ -53,9 +53,11 @@ from conversations.bot.turn_understanding import (
     TurnStart,
     TurnTexts,
     Understanding,
+    turn_audience,
     turn_start,
     turn_understand,
     turn_vectors,
+    with_answer_passage,
 )
 from conversations.bot.understanding.intent import IntentGuess
 from conversations.bot.understanding.order_reference import OrderDescription
@@ -258,6 +260,9 @@ def _citations(chunks: list[RetrievedChunk], cited: list[int]) -> list[dict[str,
 async def _offline_respond(
     loaded: TurnInput, turn: TurnState, actor: Actor, retrieval: Retrieval, guess: IntentGuess | None
 ) -> TurnOutput:
+    if retrieval.confident and retrieval.chunks and not retrieval.passage:
+        # a fallback from the model path, which did not read what the offline answer quotes
+        retrieval = await db(with_answer_passage)(retrieval=retrieval, audience=turn_audience(loaded))
     step: OfflineStep = offline_step(
         text=loaded.question_understood or loaded.question,
         state=loaded.state,

@@ -22,7 +22,7 @@ from guardrails.pii.pool import model_workers_start
 from guardrails.services import inbound_message_check
 from knowledge.kb_cache import glossary_entries
 from knowledge.passages import Section, answer_passage
-from knowledge.selectors import Retrieval, knowledge_query_text, knowledge_reading_text, knowledge_search
+from knowledge.selectors import Audience, Retrieval, knowledge_query_text, knowledge_reading_text, knowledge_search
 from supportbot.llm.embeddings import embed_async, get_embedder, local_minilm
 from supportbot.llm.gateway import model_configured
 
@@ -107,10 +107,16 @@ def turn_start(*, conversation_id: int, up_to_seq: int) -> TurnStart | None:
 
 
 def turn_understood(
-    *, loaded: TurnInput, texts: TurnTexts, vectors: dict[str, list[float]], check_budget: bool = False
+    *,
+    loaded: TurnInput,
+    texts: TurnTexts,
+    vectors: dict[str, list[float]],
+    check_budget: bool = False,
+    with_passage: bool = True,
 ) -> Understanding | Flagged:
     """Stages 1 and 2 with the vectors known, in one trip to the thread pool: the injection check,
-    the intent, retrieval; and with `check_budget`, whether the token budget allows a model call."""
+    the intent, retrieval; with `check_budget`, whether the token budget allows a model call; with
+    `with_passage` (the offline responder will reply), what its answer quotes."""
     question = loaded.question
     verdict = inbound_message_check(
         conversation_id=loaded.conversation_id, site_id=loaded.site_id, text=question, vector=vectors[question[:2000]]
@@ -121,16 +127,14 @@ def turn_understood(
     # Chunks that read like instructions were flagged when indexed and never come back from the search.
     retrieval = knowledge_search(
         question=texts.search_text,
-        audience="verified" if loaded.customer_id else "anonymous",
+        audience=turn_audience(loaded),
         glossary=texts.glossary,
         language=loaded.language,
         query_vector=vectors[texts.query_text[:2000]] if texts.query_text is not None else None,
         reading_vector=vectors[texts.reading_text[:2000]] if texts.reading_text is not None else None,
     )
-    if retrieval.confident and retrieval.chunks:
-        best = retrieval.chunks[0]
-        best_section = Section.of_chunk(heading_path=best.heading_path, text=best.text)
-        retrieval = replace(retrieval, passage=answer_passage(article_id=best.article_id, best=best_section))
+    if with_passage:
+        retrieval = with_answer_passage(retrieval=retrieval, audience=turn_audience(loaded))
     exceeded = (
         token_budget_check(conversation_id=loaded.conversation_id, site_id=loaded.site_id) if check_budget else None
     )
@@ -157,4 +161,25 @@ async def turn_understand(
         texts = await db(turn_texts)(loaded=loaded)
     if vectors is None:
         vectors = await turn_vectors(texts)
-    return await db(turn_understood)(loaded=loaded, texts=texts, vectors=vectors, check_budget=model_configured())
+    model = model_configured()
+    return await db(turn_understood)(
+        loaded=loaded, texts=texts, vectors=vectors, check_budget=model, with_passage=not model
+    )
+
+
+def turn_audience(loaded: TurnInput) -> Audience:
+    """Whose articles the turn may read: a signed-in or verified customer's, or a visitor's."""
+    return "verified" if loaded.customer_id else "anonymous"
+
+
+def with_answer_passage(*, retrieval: Retrieval, audience: Audience) -> Retrieval:
+    """`retrieval` with the passage an offline answer quotes, when it answers."""
+    if not (retrieval.confident and retrieval.chunks) or retrieval.passage:
+        return retrieval
+    best = retrieval.chunks[0]
+    passage = answer_passage(
+        article_id=best.article_id,
+        audience=audience,
+        best=Section.of_chunk(heading_path=best.heading_path, text=best.text),
+    )
+    return replace(retrieval, passage=passage)

@@ -134,6 +134,7 @@ async def scenario_play(
     )
     connected, close_code = await socket.comm.connect(timeout=30)
     if not connected:
+        await sync_to_async(_finish)(session.conversation.pk)
         return [
             TurnResult(
                 conversation=scenario.name,
@@ -196,15 +197,19 @@ async def scenario_play(
             results.append(result)
     finally:
         await socket.comm.disconnect()
-        # Resolved, so that the next scenario of a signed-in customer starts a conversation of its
-        # own instead of resuming this one.
-        await sync_to_async(resolve_if)(
-            conversation_id=session.conversation.pk,
-            agent=None,
-            reason=Conversation.ResolutionReason.OTHER,
-            text="Evaluation finished.",
-        )
+        await sync_to_async(_finish)(session.conversation.pk)
     return results
+
+
+def _finish(conversation_id: int) -> None:
+    """Resolved, so that the next scenario of a signed-in customer starts a conversation of its own
+    (an open one would be refused as someone else's)."""
+    resolve_if(
+        conversation_id=conversation_id,
+        agent=None,
+        reason=Conversation.ResolutionReason.OTHER,
+        text="Evaluation finished.",
+    )
 
 
 def _stored_turn(*, conversation_id: int, after_seq: int, reply_seq: int) -> tuple[str, str] | None:
@@ -234,7 +239,9 @@ def _check(expect: dict[str, Any], result: TurnResult) -> list[str]:
     if "asks_to_verify" in expect:
         # "the email address you used" or "that order number and email": a quoted article that
         # says "send your order number and photos ... we email you a label" does not ask for them
-        asks = "order number" in text and ("email address" in text or "order number and email" in text)
+        asks = "order number" in text and any(
+            words in text for words in ("email address", "order number and email", "the email you used")
+        )
         asks = asks and not result.action
         if asks != bool(expect["asks_to_verify"]):
             failures.append("asked to verify" if asks else "did not ask to verify")

@@ -15,12 +15,11 @@ from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
 from conversations.gaps.clustering import Gap, gaps_group
-from conversations.gaps.selectors import gap_questions
+from conversations.gaps.selectors import REPORT_WINDOWS, gap_questions
 from conversations.gaps.services import GapActionError, article_question_add, gap_replies_handle
 from conversations.models import ContentGap, GapReplyHandled
 from knowledge.models import Article
 
-REPORT_WINDOWS = (7, 30, 90)
 DRAFT_WORDINGS = 10
 
 
@@ -112,8 +111,13 @@ class ContentGapAdmin(admin.ModelAdmin):
             )
         else:
             messages.info(request, f"“{article.title}” already answers this question.")
-        # the gap is closed: its replies leave the report (customers asking again bring it back)
-        gap_replies_handle(reply_ids=_reply_ids(request), how=GapReplyHandled.How.QUESTION_ADDED, user=request.user)
+        if article.is_retrievable:
+            # the gap is closed: its replies leave the report (customers asking again bring it back)
+            gap_replies_handle(reply_ids=_reply_ids(request), how=GapReplyHandled.How.QUESTION_ADDED, user=request.user)
+        else:
+            messages.warning(
+                request, f"“{article.title}” is not published, so the bot cannot answer yet: the gap stays listed."
+            )
         return HttpResponseRedirect(back)
 
     @staticmethod
@@ -128,7 +132,7 @@ class ContentGapAdmin(admin.ModelAdmin):
         if handled:
             messages.success(request, "Marked as handled: it leaves the report until customers ask it again.")
         else:
-            messages.info(request, "Nothing to mark: that gap was already handled.")
+            messages.info(request, "Nothing to mark: that gap is no longer on the report.")
         return HttpResponseRedirect(_report_url(request))
 
 

@@ -12,6 +12,8 @@ from django.utils import timezone
 
 from conversations.models import Message, MessageFeedback
 
+# The report's periods in days (the admin's choice; "handled" marks over the longest).
+REPORT_WINDOWS = (7, 30, 90)
 # The newest gaps first; bounded so that embedding them keeps the page under a few seconds.
 GAP_QUESTIONS_LIMIT = 500
 

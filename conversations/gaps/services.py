@@ -3,11 +3,13 @@ marking a gap's replies as handled so that it leaves the report."""
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AnonymousUser, User
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 
-from conversations.models import GapReplyHandled, Message
+from conversations.gaps.clustering import gaps_group
+from conversations.gaps.selectors import REPORT_WINDOWS, gap_questions
+from conversations.models import GapReplyHandled
 from knowledge.models import Article, ArticleQuestion
 from knowledge.tasks import index_article
 
@@ -44,16 +46,18 @@ def article_question_add(*, article: Article, text: str) -> tuple[ArticleQuestio
     return question, created
 
 
-def gap_replies_handle(*, reply_ids: list[int], how: str, user: User | AnonymousUser | None = None) -> int:
-    """Mark these bot replies as handled (the report no longer lists them); ids that are not bot
-    replies, or are handled already, are skipped. Returns how many were marked now."""
-    replies = list(
-        Message.objects.filter(pk__in=reply_ids, role=Message.Role.BOT, gap_handled__isnull=True).values_list(
-            "pk", flat=True
-        )
-    )
+def gap_replies_handle(*, reply_ids: list[int], how: str, user: object = None) -> int:
+    """Mark the groups these bot replies belong to as handled: every reply of each group (grouped
+    over the report's longest window, so that a group marked in the 7-day view does not come back
+    in the 90-day one) leaves the report. Ids that are no reply on the report are ignored. Returns
+    how many replies were marked."""
+    posted = set(reply_ids)
+    if not posted:
+        return 0
+    groups = gaps_group(questions=gap_questions(days=max(REPORT_WINDOWS)))
+    replies = [pk for gap in groups if posted & set(gap.reply_ids) for pk in gap.reply_ids]
+    handled_by = user if isinstance(user, get_user_model()) else None
     created = GapReplyHandled.objects.bulk_create(
-        [GapReplyHandled(reply_id=pk, how=how, handled_by=user if isinstance(user, User) else None) for pk in replies],
-        ignore_conflicts=True,
+        [GapReplyHandled(reply_id=pk, how=how, handled_by=handled_by) for pk in replies], ignore_conflicts=True
     )
     return len(created)

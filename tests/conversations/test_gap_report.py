@@ -7,11 +7,13 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from datetime import timedelta
 from html import unescape
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.utils import timezone
 
 from conversations.chat.messages import message_post
 from conversations.chat.widget_sessions import widget_session_open
@@ -239,11 +241,29 @@ def test_marking_handled_needs_the_change_permission_and_ignores_what_is_no_bot_
     assert [r["question"] for r in _gap_rows(client.get(REPORT).content.decode())] == ["Do you sell gift cards?"]
 
 
-def test_adding_the_question_to_an_article_takes_its_gap_off_the_report(client, site, editor):
+def test_adding_the_question_to_a_published_article_takes_its_gap_off_the_report_a_draft_does_not(client, site, editor):
     _turn(site, "Do you sell gift cards?", answered=False)
-    article = Article.objects.create(slug="gift-cards", title="Gift cards", body="Gift cards.", status="draft")
+    draft = Article.objects.create(slug="gift-cards-draft", title="Gift cards (draft)", body="Gift cards.")
     client.force_login(editor)
     [row] = _gap_rows(client.get(REPORT).content.decode())
-    client.post(ADD_QUESTION, {"article": str(article.pk), "text": row["question"], "replies": _replies(row)})
-    assert ArticleQuestion.objects.filter(article=article, text="Do you sell gift cards?").exists()
+    response = client.post(
+        ADD_QUESTION, {"article": str(draft.pk), "text": row["question"], "replies": _replies(row)}, follow=True
+    )
+    assert any("the gap stays listed" in str(m) for m in response.context["messages"])
+    assert len(_gap_rows(client.get(REPORT).content.decode())) == 1  # the bot still cannot answer it
+
+    published = Article.objects.create(slug="gift-cards", title="Gift cards", body="Gift cards.", status="published")
+    client.post(ADD_QUESTION, {"article": str(published.pk), "text": row["question"], "replies": _replies(row)})
+    assert ArticleQuestion.objects.filter(article=published, text="Do you sell gift cards?").exists()
     assert _gap_rows(client.get(REPORT).content.decode()) == []
+
+
+def test_a_gap_marked_in_the_7_day_view_stays_off_the_longer_views(client, site, editor):
+    older = _turn(site, "Do you sell gift cards?", answered=False)
+    Message.objects.filter(pk=older.pk).update(created_at=timezone.now() - timedelta(days=20))
+    _turn(site, "Can I buy a gift card?", answered=False)
+    client.force_login(_grant(editor, "conversations.change_contentgap"))
+    [row] = _gap_rows(client.get(REPORT, {"days": 7}).content.decode())
+    assert row["count"] == 1
+    client.post(MARK_HANDLED, {"replies": _replies(row), "days": "7"})
+    assert _gap_rows(client.get(REPORT, {"days": 90}).content.decode()) == []

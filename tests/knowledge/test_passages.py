@@ -69,7 +69,9 @@ def test_the_delivery_question_quotes_the_estimates_whatever_section_ranks_first
     best = retrieval.chunks[0]
     assert best.article_slug == "delivery-times"
     passage = answer_passage(
-        article_id=best.article_id, best=Section.of_chunk(heading_path=best.heading_path, text=best.text)
+        article_id=best.article_id,
+        audience="anonymous",
+        best=Section.of_chunk(heading_path=best.heading_path, text=best.text),
     )
     assert "Delivery estimates:\n- Standard: 3-5 business days" in passage
     assert passage.startswith("Most orders leave our warehouse")  # the author's order, not the ranking's
@@ -80,7 +82,7 @@ def test_a_section_that_reads_like_instructions_is_never_quoted():
     article = article_save(article=Article(slug="delivery", title="Delivery", body=DELIVERY, status="published"))
     assert article_index(article_id=article.pk) == "indexed"
     Chunk.objects.filter(article=article, heading_path="Delivery estimates").update(looks_like_instructions=True)
-    passage = answer_passage(article_id=article.pk, best=Section(heading="", text="unused"))
+    passage = answer_passage(article_id=article.pk, audience="anonymous", best=Section(heading="", text="unused"))
     assert "3-5 business days" not in passage
     assert passage == "Most orders leave our warehouse within one business day."
 
@@ -91,6 +93,32 @@ def test_a_long_article_is_quoted_by_its_best_section_under_its_heading():
     article = article_save(article=Article(slug="long", title="Long", body=body, status="published"))
     assert article_index(article_id=article.pk) == "indexed"
     passage = answer_passage(
-        article_id=article.pk, best=Section.of_chunk(heading_path="Long › Estimates", text="Standard takes 3-5 days.")
+        article_id=article.pk,
+        audience="anonymous",
+        best=Section.of_chunk(heading_path="Long › Estimates", text="Standard takes 3-5 days."),
     )
     assert passage == "Estimates:\nStandard takes 3-5 days."
+
+
+@pytest.mark.django_db
+def test_an_article_indexed_in_small_overlapping_chunks_is_quoted_once_in_its_own_words(settings):
+    settings.KB_CHUNK_MAX_TOKENS, settings.KB_CHUNK_OVERLAP_TOKENS = 24, 8
+    body = (
+        "# Returns\n\nYou can return unused items within 30 days. Standard takes three to five days. "
+        "We ship to every EU country. Refunds reach your card within ten days."
+    )
+    article = article_save(article=Article(slug="returns", title="Returns", body=body, status="published"))
+    assert article_index(article_id=article.pk) == "indexed"
+    assert Chunk.objects.filter(article=article, kind="section").count() > 1  # overlapping chunks
+    passage = answer_passage(article_id=article.pk, audience="anonymous", best=Section(heading="", text="unused"))
+    assert passage.count("Returns:") == 1 and passage.count("We ship to every EU country.") == 1
+
+
+@pytest.mark.django_db
+def test_an_article_the_audience_may_not_read_is_never_quoted_whole():
+    article = article_save(
+        article=Article(slug="playbook", title="Playbook", body=DELIVERY, status="published", audience="internal")
+    )
+    best = Section(heading="", text="the chunk retrieval returned")
+    assert answer_passage(article_id=article.pk, audience="anonymous", best=best) == "the chunk retrieval returned"
+    assert "3-5 business days" in answer_passage(article_id=article.pk, audience="agent", best=best)

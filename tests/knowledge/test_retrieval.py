@@ -130,6 +130,12 @@ def test_the_admin_test_a_question_page_shows_ranked_chunks_and_citations(knowle
     assert "Manual refund override" in agent_page.content.decode()
 
 
+def test_the_test_a_question_page_survives_a_confident_search_that_found_nothing(db, admin_client, settings):
+    settings.KB_ANSWER_THRESHOLD = 0.0  # every confidence passes; nothing is indexed
+    page = admin_client.get("/admin/knowledge/article/test-question/", {"question": "refund", "audience": "anonymous"})
+    assert page.status_code == 200 and "Nothing retrievable for this audience" in page.content.decode()
+
+
 def test_chunks_of_another_embedding_model_are_ignored_and_reported(knowledge, capsys):
     from knowledge.models import Chunk
 

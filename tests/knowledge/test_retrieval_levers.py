@@ -276,7 +276,7 @@ def test_the_chosen_threshold_never_rounds_up_past_the_confidence_it_was_taken_f
         question = EvalQuestion("q", frozenset({"a"}) if answerable else frozenset())
         return Outcome(question, 1 if answerable else None, confidence, 1.0)
 
-    # 0.459578 rounded to 0.4596 refused its own question: 75% answered where 100% is within 0% false
+    # 0.459578 rounded to 0.4596 refused its own question: 50% answered where 100% is within 0% false
     outcomes = [outcome(0.459578, True), outcome(0.9, True), outcome(0.32354, False)]
     chosen = choose_threshold(outcomes, max_false_answer_rate=0.0)
     assert chosen.threshold == 0.4595 and chosen.answer_rate == 1.0 and chosen.false_answer_rate == 0.0
