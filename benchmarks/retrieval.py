@@ -170,7 +170,7 @@ def bench_size(size: int, queries: int, np, rng, ef_values: list[int] | None = N
 
     from django.db import connection
 
-    from knowledge import search_statement, selectors
+    from knowledge import query_text, search_statement, selectors
     from knowledge.retrieval_options import BASELINE
     from knowledge.selectors import knowledge_search
     from supportbot.llm.embeddings import get_embedder
@@ -211,7 +211,7 @@ def bench_size(size: int, queries: int, np, rng, ef_values: list[int] | None = N
         # as `hybrid`, for a question holding a product word: the reading text is what the turn
         # embedded, its vector given as the turn gives it
         reading = reading_vectors[vector_index[id(vector)]]
-        with mock.patch.object(selectors, "without_product_words", lambda text, terms: text):
+        with mock.patch.object(query_text, "without_product_words", lambda text, terms: text):
             return knowledge_search(
                 question=question, audience="anonymous", k=5, query_vector=vector, reading_vector=reading
             )

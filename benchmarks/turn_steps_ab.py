@@ -80,6 +80,7 @@ def main() -> int:
     threadpool_limits(limits=1, user_api="blas")
     from guardrails import limits as new_limits
     from knowledge import selectors as new_selectors
+    from knowledge.query_text import knowledge_query_text
     from supportbot.llm.embeddings import get_embedder
 
     old_selectors = module_at(args.base, "knowledge/selectors.py", "base_knowledge_selectors")
@@ -96,7 +97,7 @@ def main() -> int:
     a = new_context.turn_input_load(conversation_id=conversation.pk, up_to_seq=3, history_messages=6)
     b = old_context.turn_input_load(conversation_id=conversation.pk, up_to_seq=3, history_messages=6)
     assert a is not None and dataclasses.asdict(a) == dataclasses.asdict(b), (a, b)
-    vectors = {q: get_embedder().embed([new_selectors.knowledge_query_text(question=q)])[0] for q in QUESTIONS}
+    vectors = {q: get_embedder().embed([knowledge_query_text(question=q)])[0] for q in QUESTIONS}
     for q in QUESTIONS:  # the same answers from both sides
         a = new_selectors.knowledge_search(question=q, audience="anonymous", query_vector=vectors[q])
         b = old_selectors.knowledge_search(question=q, audience="anonymous", query_vector=vectors[q])

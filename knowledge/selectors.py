@@ -32,16 +32,16 @@ from django.db import connection
 from django.db.models import Count
 from django.urls import reverse
 
-from knowledge.glossary import Expansion, all_words_tsquery, glossary_expand, search_text
+from knowledge.glossary import Expansion, all_words_tsquery, glossary_expand
 from knowledge.kb_cache import (
     answer_threshold,
     article_heading_stems,
     glossary_entries,
-    kb_vocabulary,
     product_terms,
 )
 from knowledge.models import Article, Chunk
-from knowledge.products import ProductTerms, names_a_product, product_stems_in, without_product_words
+from knowledge.products import ProductTerms, names_a_product, product_stems_in
+from knowledge.query_text import embedded_text, product_reading_text, question_for_search
 from knowledge.query_vectors import adapted, with_feedback
 from knowledge.question_pieces import question_pieces
 from knowledge.retrieval_options import DEFAULT_OPTIONS, RetrievalOptions
@@ -55,7 +55,6 @@ from knowledge.search_statement import (
     search_rows,
 )
 from knowledge.soft_coverage import ArticleWords, SoftMatch, soft_matcher
-from knowledge.spelling import spelling_corrected
 from supportbot.llm.embeddings import get_embedder
 
 Audience = Literal["anonymous", "verified", "agent"]
@@ -332,54 +331,6 @@ def topic_confidence(*, question: str, best: RetrievedChunk, audience: Audience,
         return 0.0
     reading = replace(best, dense_score=float(similarity), question_score=0.0)
     return answer_confidence(reading, options=options) - options.topic_margin
-
-
-def product_reading_text(*, question: str, entries: list[list[str]], options: RetrievalOptions) -> str | None:
-    """What the product reading embeds for `question` (spelling already corrected): the question
-    without its product words, with its glossary synonyms; None when the lever is off or the
-    question holds no product word (knowledge/products.py)."""
-    if not options.product_reading:
-        return None
-    stripped = without_product_words(question, product_terms())
-    if stripped is None:
-        return None
-    return embedded_text(question=stripped, entries=entries, options=options)
-
-
-def knowledge_reading_text(*, question: str, glossary: list[list[str]] | None = None) -> str | None:
-    """The text `knowledge_search` embeds for `question`'s product reading, or None when it embeds
-    none: a caller that passes its own `reading_vector` must embed exactly this."""
-    question = question_for_search(question=question, options=DEFAULT_OPTIONS)
-    entries = glossary_entries() if glossary is None else glossary
-    return product_reading_text(question=question, entries=entries, options=DEFAULT_OPTIONS)
-
-
-def knowledge_query_text(*, question: str, glossary: list[list[str]] | None = None) -> str:
-    """The text `knowledge_search` embeds for `question` (with its glossary synonyms): a caller
-    that passes its own `query_vector` must embed exactly this, with the same `glossary`."""
-    question = question_for_search(question=question, options=DEFAULT_OPTIONS)
-    entries = glossary_entries() if glossary is None else glossary
-    return embedded_text(question=question, entries=entries, options=DEFAULT_OPTIONS)
-
-
-def embedded_text(
-    *, question: str, entries: list[list[str]], options: RetrievalOptions, expansion: Expansion | None = None
-) -> str:
-    """What is embedded for `question` (spelling already corrected): with the glossary's synonyms
-    after it, found on word forms only with `glossary_forms_embedded` (MiniLM already reads
-    "delivered" close to "delivery"; the full text and the coverage do not). `expansion`, the
-    search's own expansion of the question, is reused when it was read the same way."""
-    if not options.glossary:
-        return question
-    word_forms = options.glossary_forms and options.glossary_forms_embedded
-    if expansion is None or word_forms != options.glossary_forms:
-        expansion = glossary_expand(question=question, entries=entries, word_forms=word_forms)
-    return search_text(question, expansion.synonyms)
-
-
-def question_for_search(*, question: str, options: RetrievalOptions) -> str:
-    """The question as retrieval reads it: misspellings corrected when that lever is on."""
-    return spelling_corrected(text=question, vocabulary=kb_vocabulary()) if options.spelling else question
 
 
 @dataclass

@@ -22,7 +22,8 @@ from guardrails.pii.pool import model_workers_start
 from guardrails.services import inbound_message_check
 from knowledge.kb_cache import glossary_entries
 from knowledge.passages import Section, answer_passage
-from knowledge.selectors import Audience, Retrieval, knowledge_query_text, knowledge_reading_text, knowledge_search
+from knowledge.query_text import knowledge_query_text, knowledge_reading_text
+from knowledge.selectors import Audience, Retrieval, knowledge_search
 from supportbot.llm.embeddings import embed_async, get_embedder, local_minilm
 from supportbot.llm.gateway import model_configured
 

@@ -9,8 +9,9 @@ import pytest
 from knowledge.glossary import glossary_expand, same_form
 from knowledge.indexing import article_index
 from knowledge.models import Article, GlossaryEntry
+from knowledge.query_text import embedded_text
 from knowledge.retrieval_options import DEFAULT_OPTIONS, RetrievalOptions
-from knowledge.selectors import embedded_text, knowledge_search
+from knowledge.selectors import knowledge_search
 from knowledge.services import article_save
 
 pytestmark = pytest.mark.django_db

@@ -18,7 +18,8 @@ from demoshop.demo_articles import DEMO_PRODUCTS
 from demoshop.seed import _PRODUCTS
 from knowledge.models import ProductWord
 from knowledge.products import names_a_product, product_stems_in, product_terms_stemmed, without_product_words
-from knowledge.selectors import knowledge_query_text, knowledge_reading_text, knowledge_search
+from knowledge.query_text import knowledge_query_text, knowledge_reading_text
+from knowledge.selectors import knowledge_search
 from knowledge.services import product_words_import
 from supportbot.llm.embeddings import get_embedder
 from tests.knowledge.conftest import demo_articles_index

@@ -12,7 +12,8 @@ from django.db import connection, transaction
 from knowledge import search_statement, selectors
 from knowledge.indexing import article_index
 from knowledge.models import Article, GlossaryEntry
-from knowledge.selectors import knowledge_query_text, knowledge_search
+from knowledge.query_text import knowledge_query_text
+from knowledge.selectors import knowledge_search
 from knowledge.services import article_save
 from supportbot.llm.embeddings import get_embedder
 

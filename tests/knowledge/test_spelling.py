@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from knowledge.models import Article
+from knowledge.query_text import knowledge_query_text
 from knowledge.retrieval_options import BASELINE, RetrievalOptions
-from knowledge.selectors import knowledge_query_text, knowledge_search
+from knowledge.selectors import knowledge_search
 from knowledge.services import article_save
 from knowledge.spelling import english_words, one_edit, spelling_corrected, vocabulary_build
 from tests.knowledge.test_retrieval_levers import RETURNS, SHIPPING, _article
