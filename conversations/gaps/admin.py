@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 
 from conversations.gaps.clustering import Gap, gaps_group
 from conversations.gaps.selectors import REPORT_WINDOWS, gap_questions
-from conversations.gaps.services import GapActionError, article_question_add, gap_replies_handle
+from conversations.gaps.services import GapActionError, gap_close_with_question, gap_replies_handle
 from conversations.models import ContentGap, GapReplyHandled
 from knowledge.models import Article
 
@@ -89,10 +89,7 @@ class ContentGapAdmin(admin.ModelAdmin):
     @staticmethod
     @require_POST
     def add_question_view(request: HttpRequest) -> HttpResponse:
-        if not (
-            request.user.has_perm("conversations.view_contentgap")
-            and request.user.has_perm("knowledge.add_articlequestion")
-        ):
+        if not request.user.has_perms(["conversations.view_contentgap", "knowledge.add_articlequestion"]):
             raise PermissionDenied
         back = _report_url(request)
         article_id = request.POST.get("article", "")
@@ -101,7 +98,9 @@ class ContentGapAdmin(admin.ModelAdmin):
             return HttpResponseRedirect(back)
         article = get_object_or_404(Article, pk=int(article_id))
         try:
-            _, created = article_question_add(article=article, text=request.POST.get("text", ""))
+            created, closed = gap_close_with_question(
+                article=article, text=request.POST.get("text", ""), reply_ids=_reply_ids(request), user=request.user
+            )
         except GapActionError as error:
             messages.error(request, f"Not added: {error}.")
             return HttpResponseRedirect(back)
@@ -111,10 +110,7 @@ class ContentGapAdmin(admin.ModelAdmin):
             )
         else:
             messages.info(request, f"“{article.title}” already answers this question.")
-        if article.is_retrievable:
-            # the gap is closed: its replies leave the report (customers asking again bring it back)
-            gap_replies_handle(reply_ids=_reply_ids(request), how=GapReplyHandled.How.QUESTION_ADDED, user=request.user)
-        else:
+        if not closed:
             messages.warning(
                 request, f"“{article.title}” is not published, so the bot cannot answer yet: the gap stays listed."
             )
@@ -123,10 +119,7 @@ class ContentGapAdmin(admin.ModelAdmin):
     @staticmethod
     @require_POST
     def mark_handled_view(request: HttpRequest) -> HttpResponse:
-        if not (
-            request.user.has_perm("conversations.view_contentgap")
-            and request.user.has_perm("conversations.change_contentgap")
-        ):
+        if not request.user.has_perms(["conversations.view_contentgap", "conversations.change_contentgap"]):
             raise PermissionDenied
         handled = gap_replies_handle(reply_ids=_reply_ids(request), how=GapReplyHandled.How.MARKED, user=request.user)
         if handled:

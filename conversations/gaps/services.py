@@ -61,3 +61,16 @@ def gap_replies_handle(*, reply_ids: list[int], how: str, user: object = None) -
         [GapReplyHandled(reply_id=pk, how=how, handled_by=handled_by) for pk in replies], ignore_conflicts=True
     )
     return len(created)
+
+
+def gap_close_with_question(
+    *, article: Article, text: str, reply_ids: list[int], user: object = None
+) -> tuple[bool, bool]:
+    """Add the gap's question to `article` (`article_question_add`) and, when the article is
+    published (the bot can answer it now), take the gap's group off the report. Returns whether
+    the question was created and whether the gap was closed."""
+    _, created = article_question_add(article=article, text=text)
+    if not article.is_retrievable:
+        return created, False  # a draft answers no one yet: the gap stays listed
+    gap_replies_handle(reply_ids=reply_ids, how=GapReplyHandled.How.QUESTION_ADDED, user=user)
+    return created, True
